@@ -1,0 +1,12 @@
+//! One file per subcommand; each is glue over one operation and returns an [`ExitStatus`].
+
+use crate::cli::{Cli, Command};
+use crate::exit::ExitStatus;
+
+pub mod validate;
+
+pub fn run(cli: Cli) -> ExitStatus {
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+    }
+}

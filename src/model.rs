@@ -1,0 +1,467 @@
+//! The organization model: one set of types for what the file declares (desired) and for
+//! what the Admin API reports (live).
+//!
+//! [`Document`] is exactly the desired-state file format (version 1). It is also what the
+//! emulator is seeded from, what `GET /_emulator/state` returns, and what `orgops export`
+//! writes, so every side of orgops speaks the same shape. `schema/orgops.schema.json` is the
+//! published form of these types; a test keeps the two from drifting apart, so a field added
+//! here must be added there (and to `docs/configuration.md`).
+//!
+//! Everything is keyed by natural keys (emails, names, (project, name), (project, model)),
+//! never by server IDs: IDs live only in the live side's index (`live::IdIndex`).
+//!
+//! Serialization is deterministic: lists keep file order (the plan sorts by key), maps are
+//! `BTreeMap`s, and optional fields that are absent are not written.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The only format version orgops reads today.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A whole desired-state file (or the merge of a directory of them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    /// Format version; must be 1.
+    #[serde(default = "default_version")]
+    pub version: u32,
+    /// How orgops treats what the file does not declare, and the safety gates.
+    #[serde(default, skip_serializing_if = "Policy::is_default")]
+    pub policy: Policy,
+    /// Organization members, identified by email.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<User>,
+    /// Organization groups, identified by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
+    /// Custom organization roles, identified by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Role>,
+    /// Uploaded mTLS certificates, identified by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<Certificate>,
+    /// Organization admin API keys, identified by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admin_api_keys: Vec<AdminApiKey>,
+    /// Projects, identified by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects: Vec<Project>,
+    /// Seed-only: invites as the live org has them. Valid in an emulator seed or a state
+    /// dump, rejected by `orgops validate` in a desired-state file (invites are a lifecycle
+    /// orgops drives from `users`, not a resource one declares).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invites: Vec<Invite>,
+}
+
+fn default_version() -> u32 {
+    FORMAT_VERSION
+}
+
+/// `policy:` — unmanaged-object handling and safety gates.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default, skip_serializing_if = "Unmanaged::is_default")]
+    pub unmanaged: Unmanaged,
+    #[serde(default, skip_serializing_if = "Protect::is_empty")]
+    pub protect: Protect,
+    /// A plan that removes (deletes, archives, revokes) more objects than this is refused
+    /// (exit 3) unless overridden on the command line. Default: 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_removals: Option<u32>,
+    /// The organization must keep at least this many owners. Default: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_owners: Option<u32>,
+}
+
+impl Policy {
+    pub const DEFAULT_MAX_REMOVALS: u32 = 10;
+    pub const DEFAULT_MIN_OWNERS: u32 = 1;
+
+    pub fn is_default(&self) -> bool {
+        *self == Policy::default()
+    }
+    pub fn max_removals(&self) -> u32 {
+        self.max_removals.unwrap_or(Self::DEFAULT_MAX_REMOVALS)
+    }
+    pub fn min_owners(&self) -> u32 {
+        self.min_owners.unwrap_or(Self::DEFAULT_MIN_OWNERS)
+    }
+}
+
+/// What to do with a live object of a kind the file manages but that the file does not
+/// declare. Every kind defaults to `report`: orgops never removes what it was not told to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnmanagedAction {
+    /// List it in the plan, change nothing.
+    #[default]
+    Report,
+    /// Remove it (delete, revoke or unassign).
+    Remove,
+    /// Say nothing.
+    Ignore,
+}
+
+/// Unmanaged projects cannot be deleted, only archived (irreversibly).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnmanagedProjectAction {
+    #[default]
+    Report,
+    Archive,
+    Ignore,
+}
+
+/// `policy.unmanaged:` per kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unmanaged {
+    #[serde(default)]
+    pub users: UnmanagedAction,
+    #[serde(default)]
+    pub invites: UnmanagedAction,
+    #[serde(default)]
+    pub groups: UnmanagedAction,
+    #[serde(default)]
+    pub group_members: UnmanagedAction,
+    #[serde(default)]
+    pub roles: UnmanagedAction,
+    #[serde(default)]
+    pub role_assignments: UnmanagedAction,
+    #[serde(default)]
+    pub certificates: UnmanagedAction,
+    #[serde(default)]
+    pub admin_api_keys: UnmanagedAction,
+    #[serde(default)]
+    pub project_members: UnmanagedAction,
+    #[serde(default)]
+    pub project_groups: UnmanagedAction,
+    #[serde(default)]
+    pub project_roles: UnmanagedAction,
+    #[serde(default)]
+    pub service_accounts: UnmanagedAction,
+    #[serde(default)]
+    pub projects: UnmanagedProjectAction,
+}
+
+impl Unmanaged {
+    pub fn is_default(&self) -> bool {
+        *self == Unmanaged::default()
+    }
+}
+
+/// `policy.protect:` — never removed, demoted or archived, whatever the file says.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Protect {
+    /// Emails (compared case-insensitively).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    /// Project names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects: Vec<String>,
+    /// Group names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Service accounts by (project, name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_accounts: Vec<ServiceAccountRef>,
+}
+
+impl Protect {
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+            && self.projects.is_empty()
+            && self.groups.is_empty()
+            && self.service_accounts.is_empty()
+    }
+}
+
+/// A service account named by its natural key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAccountRef {
+    pub project: String,
+    pub name: String,
+}
+
+/// Organization-level role of a member or invitee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgRole {
+    Owner,
+    Reader,
+}
+
+impl OrgRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgRole::Owner => "owner",
+            OrgRole::Reader => "reader",
+        }
+    }
+}
+
+/// Project-level role of a member, group or service account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectRole {
+    Owner,
+    Member,
+}
+
+impl ProjectRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectRole::Owner => "owner",
+            ProjectRole::Member => "member",
+        }
+    }
+    /// The predefined project role id the RBAC endpoints use for this role.
+    pub fn predefined_role_id(self) -> &'static str {
+        match self {
+            ProjectRole::Owner => "role-api-project-owner",
+            ProjectRole::Member => "role-api-project-member",
+        }
+    }
+}
+
+/// `users[]` — an organization member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// The natural key; compared case-insensitively.
+    pub email: String,
+    /// Organization role.
+    pub role: OrgRole,
+    /// Custom organization roles (names from `roles`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+/// `groups[]` — an organization group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub name: String,
+    /// Member emails (each a declared user).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    /// Custom organization roles granted to the group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+/// `roles[]` (organization) and `projects[].roles[]` (project) — a custom role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    pub name: String,
+    /// Permission strings such as `api.organization.costs.read`; compared as a set.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `certificates[]` — an uploaded certificate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    pub name: String,
+    /// Path of the PEM file, relative to the YAML file that declares it.
+    pub file: String,
+    /// Active at organization level.
+    #[serde(default)]
+    pub active: bool,
+}
+
+/// `admin_api_keys[]` — an organization admin API key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminApiKey {
+    pub name: String,
+    /// Lifetime at creation, in days (1–365); absent means the key does not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_days: Option<u32>,
+    /// Where the one-time key value goes when orgops creates the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sink: Option<Sink>,
+}
+
+/// Where a generated secret goes. Secrets never go anywhere else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Sink {
+    /// A file, created with mode 0600, relative to the YAML file that declares it.
+    File(String),
+    /// A program (argv, no shell) that receives the secret on its standard input.
+    Command(Vec<String>),
+}
+
+/// `projects[]` — a project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    pub name: String,
+    /// `true` asks orgops to archive the project (irreversible).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub archived: bool,
+    /// Data residency, fixed at creation (e.g. `US_STORAGE_PROCESSING`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residency: Option<String>,
+    /// Customer-managed encryption key id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<ProjectMember>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<ProjectGroup>,
+    /// Custom project roles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Role>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_accounts: Vec<ServiceAccount>,
+    /// Per-model rate limits; fields left out are not managed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rate_limits: BTreeMap<String, RateLimit>,
+    /// Certificate names active at project scope.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `projects[].members[]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectMember {
+    pub email: String,
+    pub role: ProjectRole,
+    /// Custom project roles (names from the project's `roles`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+/// `projects[].groups[]` — a group's access to the project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectGroup {
+    pub name: String,
+    pub role: ProjectRole,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+/// `projects[].service_accounts[]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAccount {
+    pub name: String,
+    pub role: ProjectRole,
+    /// When present, orgops creates the account with an API key and sends the key here.
+    /// When absent, the account is created without a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sink: Option<Sink>,
+}
+
+/// `projects[].rate_limits.<model>` — only the fields given are managed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_requests_per_1_minute: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens_per_1_minute: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_images_per_1_minute: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_audio_megabytes_per_1_minute: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_requests_per_1_day: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_1_day_max_input_tokens: Option<u64>,
+}
+
+impl RateLimit {
+    /// The fields by their API names, in API order, for diffing and rendering.
+    pub fn fields(&self) -> [(&'static str, Option<u64>); 6] {
+        [
+            ("max_requests_per_1_minute", self.max_requests_per_1_minute),
+            ("max_tokens_per_1_minute", self.max_tokens_per_1_minute),
+            ("max_images_per_1_minute", self.max_images_per_1_minute),
+            ("max_audio_megabytes_per_1_minute", self.max_audio_megabytes_per_1_minute),
+            ("max_requests_per_1_day", self.max_requests_per_1_day),
+            ("batch_1_day_max_input_tokens", self.batch_1_day_max_input_tokens),
+        ]
+    }
+}
+
+/// Seed-only `invites[]` entry (see [`Document::invites`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invite {
+    pub email: String,
+    pub role: OrgRole,
+    #[serde(default)]
+    pub status: InviteStatus,
+    /// Project memberships granted on acceptance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects: Vec<InviteProject>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteStatus {
+    #[default]
+    Pending,
+    Expired,
+    Accepted,
+}
+
+/// A project an invite grants, by project name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteProject {
+    pub name: String,
+    pub role: ProjectRole,
+}
+
+/// Emails are compared case-insensitively everywhere; this is the one normal form.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_sketch_shapes_deserialize() {
+        let json = serde_json::json!({
+            "version": 1,
+            "policy": {"unmanaged": {"users": "report", "projects": "archive"}, "max_removals": 10},
+            "users": [{"email": "a@x.example", "role": "owner", "roles": ["billing-viewer"]}],
+            "projects": [{
+                "name": "Search",
+                "service_accounts": [{"name": "ci", "role": "member", "sink": {"file": "ci.key"}}],
+                "rate_limits": {"gpt-4o": {"max_requests_per_1_minute": 500}},
+            }],
+        });
+        let doc: Document = serde_json::from_value(json).expect("sketch deserializes");
+        assert_eq!(doc.projects[0].service_accounts[0].sink, Some(Sink::File("ci.key".into())));
+        assert_eq!(doc.policy.unmanaged.projects, UnmanagedProjectAction::Archive);
+        assert_eq!(doc.policy.min_owners(), 1);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let json = serde_json::json!({"users": [{"email": "a@x", "role": "owner", "rol": []}]});
+        assert!(serde_json::from_value::<Document>(json).is_err());
+    }
+}

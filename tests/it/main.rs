@@ -1,0 +1,3 @@
+//! The one integration-test binary: runs the `orgops` binary and the emulator for real.
+
+mod support;
