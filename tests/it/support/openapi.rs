@@ -527,6 +527,39 @@ impl Spec {
         }
     }
 
+    /// Validates `body` against `components.schemas.<name>`.
+    pub fn validate_component(&self, name: &str, body: &Value) -> Result<(), Vec<String>> {
+        let pointer = format!("/components/schemas/{}", escape_pointer(name));
+        if self.document.pointer(&pointer).is_none() {
+            return Err(vec![format!("the spec has no components.schemas.{name}")]);
+        }
+        let location = SchemaLocation {
+            pointer,
+            reason: format!("component {name}"),
+        };
+        self.validate_at(&location, body)
+    }
+
+    /// Every component schema's `x-oaiMeta.example` (the "object" examples of the API
+    /// reference): `(schema name, parsed body or the JSON parser's message)`.
+    pub fn component_examples(&self) -> Vec<(String, Result<Value, String>)> {
+        let Some(schemas) = self
+            .document
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+        else {
+            return Vec::new();
+        };
+        schemas
+            .iter()
+            .filter_map(|(name, schema)| {
+                let text = schema.pointer("/x-oaiMeta/example")?.as_str()?;
+                let parsed = serde_json::from_str(text).map_err(|error| error.to_string());
+                Some((name.clone(), parsed))
+            })
+            .collect()
+    }
+
     /// Every operation's `x-oaiMeta.examples.response`, parsed as JSON where it parses.
     pub fn response_examples(&self) -> ResponseExamples {
         let mut examples = ResponseExamples::default();
