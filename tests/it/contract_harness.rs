@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::openapi::{self, spec};
+use crate::support::openapi::{self, Spec, spec};
 use crate::support::{assert_valid_request, assert_valid_response};
 
 /// Spec examples that contradict their own schema, with the violation each one has. These are
@@ -607,4 +607,12 @@ fn component_validation_rejects_a_wrong_body_and_an_unknown_name() {
     );
     let errors = errors_of(spec().validate_component("Widget", &json!({})));
     assert_eq!(errors, ["the spec has no components.schemas.Widget"]);
+}
+
+#[test]
+fn a_broken_spec_is_an_error_not_a_panic() {
+    let error = Spec::from_yaml("paths: [").expect_err("unclosed flow sequence");
+    assert!(error.to_string().starts_with("not valid YAML: "), "{error}");
+    let error = Spec::from_yaml("openapi: 3.1.0\n").expect_err("no paths");
+    assert_eq!(error.to_string(), "the document has no `paths` object");
 }

@@ -268,7 +268,7 @@ impl Spec {
         })
     }
 
-    /// Every operation of the spec, in the spec's path order then method order.
+    /// Every operation of the spec, in the spec's path order, then by method name.
     pub fn operations(&self) -> impl Iterator<Item = &Operation> {
         self.templates
             .iter()
