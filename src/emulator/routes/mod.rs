@@ -17,7 +17,15 @@ use super::AppState;
 use super::faults::{FaultKind, FaultTiming};
 use super::http::ApiError;
 
+pub mod admin_api_keys;
+pub mod audit_logs;
 pub mod invites;
+pub mod project_api_keys;
+pub mod project_users;
+pub mod projects;
+pub mod rate_limits;
+pub mod service_accounts;
+pub mod usage;
 pub mod users;
 
 /// Every `/v1` endpoint family, before the middleware.
@@ -25,6 +33,14 @@ fn api_routes() -> Router<AppState> {
     Router::new()
         .merge(users::router())
         .merge(invites::router())
+        .merge(projects::router())
+        .merge(project_users::router())
+        .merge(service_accounts::router())
+        .merge(project_api_keys::router())
+        .merge(rate_limits::router())
+        .merge(admin_api_keys::router())
+        .merge(audit_logs::router())
+        .merge(usage::router())
 }
 
 /// The complete application.
