@@ -23,6 +23,7 @@ use crate::model::Document;
 
 pub mod control;
 pub mod faults;
+pub mod generate;
 pub mod http;
 pub mod routes;
 pub mod rules;

@@ -996,3 +996,78 @@ async fn faults_change_at_run_time_and_state_round_trips() {
         .expect("put");
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
+
+/// Kills the spawned emulator process when the test ends, pass or fail.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn command_prints_url_first_and_serves_the_state_file() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("org.yaml");
+    std::fs::write(&state, ORG).expect("write state");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("orgops"))
+        .args(["emulator", "--state"])
+        .arg(&state)
+        .args(["--admin-key", "sk-admin-cli=bob@example.com", "--seed", "5"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("orgops runs");
+    let mut child = Child(child);
+    let stdout = child.0.stdout.take().expect("piped stdout");
+    let mut first = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("first line");
+    let url = first.trim();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/v1"),
+        "{url}"
+    );
+    let http = reqwest::Client::new();
+    let users: Value = http
+        .get(format!("{url}/organization/users"))
+        .bearer_auth("sk-admin-cli")
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(users["data"].as_array().expect("data").len(), 2);
+    // The key's owner is the one named on the command line.
+    let keys: Value = http
+        .get(format!("{url}/organization/admin_api_keys"))
+        .bearer_auth("sk-admin-cli")
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(keys["data"][0]["owner"]["role"], "reader");
+}
+
+#[tokio::test]
+async fn command_rejects_a_bad_state_file_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("org.yaml");
+    std::fs::write(&state, "users: [{email: a@x.example, role: emperor}]\n").expect("write state");
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin!("orgops"))
+        .args(["emulator", "--state"])
+        .arg(&state)
+        .output()
+        .expect("orgops runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("org.yaml"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no URL when nothing is served");
+}
