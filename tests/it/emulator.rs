@@ -1071,3 +1071,54 @@ async fn command_rejects_a_bad_state_file_clearly() {
     assert!(stderr.contains("org.yaml"), "{stderr}");
     assert!(out.stdout.is_empty(), "no URL when nothing is served");
 }
+
+#[tokio::test]
+async fn last_owner_stays_and_omitted_invite_projects_mean_default() {
+    let emu = start(ORG);
+    let a = api(&emu);
+    let users = a.ok(a.get("/organization/users?emails[]=ada@example.com").await);
+    let ada = users["data"][0]["id"].as_str().expect("id").to_string();
+    let (status, body) = a
+        .post(
+            &format!("/organization/users/{ada}"),
+            json!({"role": "reader"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = a.delete(&format!("/organization/users/{ada}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let bob = a.ok(a.get("/organization/users?emails=BOB@example.com").await)["data"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let promoted = a.ok(a
+        .post(
+            &format!("/organization/users/{bob}"),
+            json!({"role": "owner"}),
+        )
+        .await);
+    assert_eq!(promoted["role"], "owner");
+    // With two owners, one can go; their project membership goes with them.
+    let removed = a.ok(a.delete(&format!("/organization/users/{bob}")).await);
+    assert_eq!(
+        removed,
+        json!({"object": "organization.user.deleted", "id": bob, "deleted": true})
+    );
+    let search = project_id(&a, "Search").await;
+    let members = a.ok(a
+        .get(&format!("/organization/projects/{search}/users"))
+        .await);
+    assert_eq!(members["data"], json!([]));
+
+    let default = project_id(&a, orgops::emulator::rules::DEFAULT_PROJECT_NAME).await;
+    let invite = a.ok(a
+        .post(
+            "/organization/invites",
+            json!({"email": "eve@example.com", "role": "reader"}),
+        )
+        .await);
+    assert_eq!(
+        invite["projects"],
+        json!([{"id": default, "role": "member"}])
+    );
+}
