@@ -19,6 +19,46 @@ pub struct Cli {
 pub enum Command {
     /// Parse, schema-check and semantically check the desired state.
     Validate(ValidateArgs),
+    /// Serve a local, stateful emulator of the OpenAI Admin API (prints its URL first).
+    Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Seed the organization from a desired-state file (every declared user is a member;
+    /// a top-level `invites:` list seeds invites).
+    #[arg(long, conflicts_with = "generate")]
+    pub state: Option<PathBuf>,
+    /// Generate a synthetic organization:
+    /// `users=N,projects=P,project_members=M,groups=G,group_members=K,service_accounts=S`.
+    #[arg(long)]
+    pub generate: Option<String>,
+    /// Seed for every random choice (ids, faults).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// An admin key the emulator accepts, optionally with its owner's email (repeatable).
+    /// Without any, the emulator accepts `$OPENAI_ADMIN_KEY`, or a fixed test key.
+    #[arg(long = "admin-key", value_name = "KEY[=OWNER_EMAIL]")]
+    pub admin_keys: Vec<String>,
+    /// Latency added to every API request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Requests per minute allowed per route template (token bucket); 429 beyond.
+    #[arg(long)]
+    pub rate_limit_rpm: Option<u32>,
+    /// Send `Retry-After` on 429 responses.
+    #[arg(long)]
+    pub retry_after: bool,
+    /// Fraction (0 to 1) of API requests that fail with 500/502/503 or a dropped connection.
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Let project API key deletion remove service-account keys (newer API behaviour)
+    /// instead of answering 400 (the spec's behaviour).
+    #[arg(long)]
+    pub allow_service_account_key_delete: bool,
 }
 
 #[derive(Debug, clap::Args)]

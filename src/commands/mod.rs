@@ -3,10 +3,12 @@
 use crate::cli::{Cli, Command};
 use crate::exit::ExitStatus;
 
+pub mod emulator;
 pub mod validate;
 
 pub fn run(cli: Cli) -> ExitStatus {
     match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Emulator(args) => emulator::run(args),
     }
 }

@@ -1,4 +1,5 @@
 //! The one integration-test binary: runs the `orgops` binary and the emulator for real.
 
 mod contract_harness;
+mod emulator;
 mod support;
