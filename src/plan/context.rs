@@ -11,11 +11,17 @@ use super::{
     UnmanagedObject,
 };
 use crate::live::LiveState;
-use crate::model::{Document, Invite, InviteStatus, Project, UnmanagedAction, User, normalize_email};
+use crate::model::{
+    Document, Invite, InviteStatus, Project, UnmanagedAction, User, normalize_email,
+};
 
 /// Top-level field differences between two JSON objects, in the order the fields appear in
 /// `after` then `before`. Absent and `null` are the same.
-pub(crate) fn diff_fields(before: Option<&Value>, after: Option<&Value>, skip: &[&str]) -> Vec<FieldChange> {
+pub(crate) fn diff_fields(
+    before: Option<&Value>,
+    after: Option<&Value>,
+    skip: &[&str],
+) -> Vec<FieldChange> {
     let empty = serde_json::Map::new();
     let b = before.and_then(Value::as_object).unwrap_or(&empty);
     let a = after.and_then(Value::as_object).unwrap_or(&empty);
@@ -31,7 +37,11 @@ pub(crate) fn diff_fields(before: Option<&Value>, after: Option<&Value>, skip: &
         .filter(|n| !skip.contains(&n.as_str()))
         .filter_map(|n| {
             let (bv, av) = (present(b.get(n)), present(a.get(n)));
-            (bv != av).then(|| FieldChange { field: n.clone(), before: bv, after: av })
+            (bv != av).then(|| FieldChange {
+                field: n.clone(),
+                before: bv,
+                after: av,
+            })
         })
         .collect()
 }
@@ -155,7 +165,11 @@ impl<'a> Context<'a> {
         let baseline_rate_limits = options.baseline.as_ref().map(|base| {
             base.projects
                 .iter()
-                .flat_map(|p| p.rate_limits.keys().map(move |m| (p.name.clone(), m.clone())))
+                .flat_map(|p| {
+                    p.rate_limits
+                        .keys()
+                        .map(move |m| (p.name.clone(), m.clone()))
+                })
                 .collect()
         });
         Context {
@@ -173,7 +187,9 @@ impl<'a> Context<'a> {
     }
 
     pub fn desired_user(&self, email: &str) -> Option<&User> {
-        self.desired_users.get(email).map(|&i| &self.desired.users[i])
+        self.desired_users
+            .get(email)
+            .map(|&i| &self.desired.users[i])
     }
 
     pub fn live_user(&self, email: &str) -> Option<&User> {
@@ -185,15 +201,23 @@ impl<'a> Context<'a> {
     }
 
     pub fn desired_project(&self, name: &str) -> Option<&Project> {
-        self.desired_projects.get(name).map(|&i| &self.desired.projects[i])
+        self.desired_projects
+            .get(name)
+            .map(|&i| &self.desired.projects[i])
     }
 
     pub fn live_project(&self, name: &str) -> Option<&Project> {
-        self.live_projects.get(name).map(|&i| &self.live.projects[i])
+        self.live_projects
+            .get(name)
+            .map(|&i| &self.live.projects[i])
     }
 
     pub fn membership(&self, email: &str) -> Membership {
-        if self.live_user(email).is_some() { Membership::Member } else { Membership::NotMember }
+        if self.live_user(email).is_some() {
+            Membership::Member
+        } else {
+            Membership::NotMember
+        }
     }
 
     pub fn is_default_project(&self, name: &str) -> bool {
@@ -248,16 +272,23 @@ impl Output {
         removal: impl FnOnce() -> Draft,
     ) {
         match policy {
-            UnmanagedAction::Report => {
-                self.unmanaged.push(UnmanagedObject { kind, key: key.to_string(), object })
-            }
+            UnmanagedAction::Report => self.unmanaged.push(UnmanagedObject {
+                kind,
+                key: key.to_string(),
+                object,
+            }),
             UnmanagedAction::Remove => self.push(removal()),
             UnmanagedAction::Ignore => {}
         }
     }
 
     pub fn refuse(&mut self, rule: RefusalRule, message: String, objects: Vec<String>, hint: &str) {
-        self.refusals.push(Refusal { rule, message, objects, override_hint: hint.to_string() });
+        self.refusals.push(Refusal {
+            rule,
+            message,
+            objects,
+            override_hint: hint.to_string(),
+        });
     }
 }
 
@@ -267,5 +298,7 @@ pub(crate) fn pair_up<'x, D, L>(
     live: &'x BTreeMap<String, L>,
 ) -> Vec<(&'x String, Option<&'x D>, Option<&'x L>)> {
     let keys: BTreeSet<&String> = desired.keys().chain(live.keys()).collect();
-    keys.into_iter().map(|k| (k, desired.get(k), live.get(k))).collect()
+    keys.into_iter()
+        .map(|k| (k, desired.get(k), live.get(k)))
+        .collect()
 }

@@ -78,9 +78,7 @@ pub struct PlanOptions {
 
 /// The kinds of objects a plan changes, in the order their changes are listed when nothing
 /// else decides (parents before children).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceKind {
     Project,
@@ -156,9 +154,7 @@ impl fmt::Display for ResourceKind {
 }
 
 /// What a change does, named for what the API really does.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// A new object.
@@ -453,7 +449,11 @@ pub enum PlanError {
 ///
 /// Returns `Err` only when the plan cannot be ordered (a dependency cycle, which names the
 /// changes). Safety gates do not make this fail: they add [`Refusal`]s to the plan.
-pub fn plan(desired: &Document, live: &LiveState, options: &PlanOptions) -> Result<Plan, PlanError> {
+pub fn plan(
+    desired: &Document,
+    live: &LiveState,
+    options: &PlanOptions,
+) -> Result<Plan, PlanError> {
     let ctx = context::Context::new(desired, live, options);
     let mut out = context::Output::default();
     kinds::diff_all(&ctx, &mut out);
@@ -466,6 +466,11 @@ pub fn plan(desired: &Document, live: &LiveState, options: &PlanOptions) -> Resu
         refusal.objects.sort();
         refusal.objects.dedup();
     }
-    refusals.sort_by(|a, b| (a.rule, &a.objects, &a.message).cmp(&(b.rule, &b.objects, &b.message)));
-    Ok(Plan { changes, unmanaged, refusals })
+    refusals
+        .sort_by(|a, b| (a.rule, &a.objects, &a.message).cmp(&(b.rule, &b.objects, &b.message)));
+    Ok(Plan {
+        changes,
+        unmanaged,
+        refusals,
+    })
 }

@@ -43,7 +43,11 @@ struct RoleNames {
 impl RoleNames {
     fn new(ids: &IdIndex) -> RoleNames {
         RoleNames {
-            org: ids.roles.iter().map(|(name, id)| (id.clone(), name.clone())).collect(),
+            org: ids
+                .roles
+                .iter()
+                .map(|(name, id)| (id.clone(), name.clone()))
+                .collect(),
             project: ids
                 .project_roles
                 .iter()
@@ -55,7 +59,12 @@ impl RoleNames {
     fn org_roles(&self, roles: &[String], base: Option<OrgRole>) -> Vec<String> {
         let mut out: Vec<String> = roles
             .iter()
-            .map(|r| self.org.get(r.trim()).cloned().unwrap_or_else(|| r.trim().to_string()))
+            .map(|r| {
+                self.org
+                    .get(r.trim())
+                    .cloned()
+                    .unwrap_or_else(|| r.trim().to_string())
+            })
             .filter(|r| base.is_none() || org_role_alias(r) != base)
             .collect();
         out.sort();
@@ -81,7 +90,11 @@ impl RoleNames {
 }
 
 fn normalize_role(role: &Role) -> Role {
-    let mut permissions: Vec<String> = role.permissions.iter().map(|p| p.trim().to_string()).collect();
+    let mut permissions: Vec<String> = role
+        .permissions
+        .iter()
+        .map(|p| p.trim().to_string())
+        .collect();
     permissions.sort();
     permissions.dedup();
     Role {
@@ -143,7 +156,10 @@ pub fn normalize_document(doc: &Document, ids: &IdIndex) -> Document {
         project.certificates.sort();
         project.certificates.dedup();
         project.residency = project.residency.clone().filter(|r| !r.trim().is_empty());
-        project.external_key_id = project.external_key_id.clone().filter(|k| !k.trim().is_empty());
+        project.external_key_id = project
+            .external_key_id
+            .clone()
+            .filter(|k| !k.trim().is_empty());
     }
     out.projects.sort_by(|a, b| a.name.cmp(&b.name));
 
@@ -152,7 +168,9 @@ pub fn normalize_document(doc: &Document, ids: &IdIndex) -> Document {
         invite.projects.sort();
         invite.projects.dedup();
     }
-    out.invites.sort_by(|a, b| (&a.email, a.status).cmp(&(&b.email, b.status)));
+    out.invites.sort_by(|a, b| {
+        (&a.email, a.status, a.role, &a.projects).cmp(&(&b.email, b.status, b.role, &b.projects))
+    });
     out
 }
 
@@ -164,8 +182,10 @@ mod tests {
     #[test]
     fn aliases_and_ids_become_names() {
         let mut ids = IdIndex::default();
-        ids.project_roles.insert(("Search".into(), "Reviewer".into()), "role_01PROJ".into());
-        ids.roles.insert("billing-viewer".into(), "role_01ORG".into());
+        ids.project_roles
+            .insert(("Search".into(), "Reviewer".into()), "role_01PROJ".into());
+        ids.roles
+            .insert("billing-viewer".into(), "role_01ORG".into());
         let doc = Document {
             users: vec![User {
                 email: " Bob@X.Example ".into(),

@@ -103,30 +103,76 @@ pub enum Operation {
         external_key_id: Option<String>,
     },
     /// `external_key_id: None` clears it.
-    UpdateProject { name: String, external_key_id: Option<String> },
+    UpdateProject {
+        name: String,
+        external_key_id: Option<String>,
+    },
     /// Irreversible.
-    ArchiveProject { name: String },
+    ArchiveProject {
+        name: String,
+    },
 
     // Invites and users.
     /// `projects` are granted on acceptance (an empty list: no project, not even the default).
-    SendInvite { email: String, role: OrgRole, projects: Vec<InviteProject> },
+    SendInvite {
+        email: String,
+        role: OrgRole,
+        projects: Vec<InviteProject>,
+    },
     /// Delete the expired invite (`IdRef::Invite`), then send a new one.
-    ResendInvite { email: String, role: OrgRole, projects: Vec<InviteProject> },
+    ResendInvite {
+        email: String,
+        role: OrgRole,
+        projects: Vec<InviteProject>,
+    },
     /// Delete the pending invite that no longer matches, then send this one.
-    ReplaceInvite { email: String, role: OrgRole, projects: Vec<InviteProject> },
-    DeleteInvite { email: String },
-    UpdateUserRole { email: String, role: OrgRole },
-    RemoveUser { email: String },
-    AssignUserRole { email: String, role: String },
-    UnassignUserRole { email: String, role: String },
+    ReplaceInvite {
+        email: String,
+        role: OrgRole,
+        projects: Vec<InviteProject>,
+    },
+    DeleteInvite {
+        email: String,
+    },
+    UpdateUserRole {
+        email: String,
+        role: OrgRole,
+    },
+    RemoveUser {
+        email: String,
+    },
+    AssignUserRole {
+        email: String,
+        role: String,
+    },
+    UnassignUserRole {
+        email: String,
+        role: String,
+    },
 
     // Groups.
-    CreateGroup { name: String },
-    DeleteGroup { name: String },
-    AddGroupMember { group: String, email: String },
-    RemoveGroupMember { group: String, email: String },
-    AssignGroupRole { group: String, role: String },
-    UnassignGroupRole { group: String, role: String },
+    CreateGroup {
+        name: String,
+    },
+    DeleteGroup {
+        name: String,
+    },
+    AddGroupMember {
+        group: String,
+        email: String,
+    },
+    RemoveGroupMember {
+        group: String,
+        email: String,
+    },
+    AssignGroupRole {
+        group: String,
+        role: String,
+    },
+    UnassignGroupRole {
+        group: String,
+        role: String,
+    },
 
     // Custom roles.
     CreateRole {
@@ -135,8 +181,13 @@ pub enum Operation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         description: Option<String>,
     },
-    UpdateRole { name: String, update: RoleUpdate },
-    DeleteRole { name: String },
+    UpdateRole {
+        name: String,
+        update: RoleUpdate,
+    },
+    DeleteRole {
+        name: String,
+    },
     CreateProjectRole {
         project: String,
         name: String,
@@ -144,38 +195,111 @@ pub enum Operation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         description: Option<String>,
     },
-    UpdateProjectRole { project: String, name: String, update: RoleUpdate },
-    DeleteProjectRole { project: String, name: String },
+    UpdateProjectRole {
+        project: String,
+        name: String,
+        update: RoleUpdate,
+    },
+    DeleteProjectRole {
+        project: String,
+        name: String,
+    },
 
     // Project access.
-    AddProjectUser { project: String, email: String, role: ProjectRole },
-    UpdateProjectUser { project: String, email: String, role: ProjectRole },
-    RemoveProjectUser { project: String, email: String },
-    AssignProjectUserRole { project: String, email: String, role: String },
-    UnassignProjectUserRole { project: String, email: String, role: String },
-    AddProjectGroup { project: String, group: String, role: ProjectRole },
+    AddProjectUser {
+        project: String,
+        email: String,
+        role: ProjectRole,
+    },
+    UpdateProjectUser {
+        project: String,
+        email: String,
+        role: ProjectRole,
+    },
+    RemoveProjectUser {
+        project: String,
+        email: String,
+    },
+    AssignProjectUserRole {
+        project: String,
+        email: String,
+        role: String,
+    },
+    UnassignProjectUserRole {
+        project: String,
+        email: String,
+        role: String,
+    },
+    AddProjectGroup {
+        project: String,
+        group: String,
+        role: ProjectRole,
+    },
     /// Assign `to`'s predefined project role, then unassign `from`'s (no lockout window).
-    ChangeProjectGroupRole { project: String, group: String, from: ProjectRole, to: ProjectRole },
-    RemoveProjectGroup { project: String, group: String },
-    AssignProjectGroupRole { project: String, group: String, role: String },
-    UnassignProjectGroupRole { project: String, group: String, role: String },
+    ChangeProjectGroupRole {
+        project: String,
+        group: String,
+        from: ProjectRole,
+        to: ProjectRole,
+    },
+    RemoveProjectGroup {
+        project: String,
+        group: String,
+    },
+    AssignProjectGroupRole {
+        project: String,
+        group: String,
+        role: String,
+    },
+    UnassignProjectGroupRole {
+        project: String,
+        group: String,
+        role: String,
+    },
 
     // Service accounts.
     /// `with_key: false` creates the account without a key (`create_service_account_only`).
-    CreateServiceAccount { project: String, name: String, role: ProjectRole, with_key: bool },
-    UpdateServiceAccount { project: String, name: String, role: ProjectRole },
-    DeleteServiceAccount { project: String, name: String },
+    CreateServiceAccount {
+        project: String,
+        name: String,
+        role: ProjectRole,
+        with_key: bool,
+    },
+    UpdateServiceAccount {
+        project: String,
+        name: String,
+        role: ProjectRole,
+    },
+    DeleteServiceAccount {
+        project: String,
+        name: String,
+    },
 
     // Rate limits (pre-existing rows; only the given fields are written).
-    UpdateRateLimit { project: String, model: String, fields: BTreeMap<String, u64> },
+    UpdateRateLimit {
+        project: String,
+        model: String,
+        fields: BTreeMap<String, u64>,
+    },
 
     // Certificates.
     /// `file` is as the desired file gives it (relative to the YAML file that declares it).
-    UploadCertificate { name: String, file: String },
+    UploadCertificate {
+        name: String,
+        file: String,
+    },
     /// Must be inactive at every scope first (the plan orders deactivations before).
-    DeleteCertificate { name: String },
-    ActivateCertificates { scope: CertificateScope, names: Vec<String> },
-    DeactivateCertificates { scope: CertificateScope, names: Vec<String> },
+    DeleteCertificate {
+        name: String,
+    },
+    ActivateCertificates {
+        scope: CertificateScope,
+        names: Vec<String>,
+    },
+    DeactivateCertificates {
+        scope: CertificateScope,
+        names: Vec<String>,
+    },
 
     // Admin API keys.
     CreateAdminApiKey {
@@ -183,16 +307,24 @@ pub enum Operation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expires_in_days: Option<u32>,
     },
-    DeleteAdminApiKey { name: String },
+    DeleteAdminApiKey {
+        name: String,
+    },
 }
 
 impl Operation {
     /// Every server ID this operation needs, by natural key. IDs of objects created earlier
     /// in the same plan are not in live; the executor takes them from what it created.
     pub fn id_refs(&self) -> Vec<IdRef> {
-        let project = |name: &str| IdRef::Project { name: name.to_string() };
-        let user = |email: &str| IdRef::User { email: email.to_string() };
-        let group = |name: &str| IdRef::Group { name: name.to_string() };
+        let project = |name: &str| IdRef::Project {
+            name: name.to_string(),
+        };
+        let user = |email: &str| IdRef::User {
+            email: email.to_string(),
+        };
+        let group = |name: &str| IdRef::Group {
+            name: name.to_string(),
+        };
         let project_role = |project: &str, name: &str| IdRef::ProjectRole {
             project: project.to_string(),
             name: name.to_string(),
@@ -205,13 +337,21 @@ impl Operation {
             Operation::SendInvite { projects, .. } => {
                 projects.iter().map(|p| project(&p.name)).collect()
             }
-            Operation::ResendInvite { email, projects, .. }
-            | Operation::ReplaceInvite { email, projects, .. } => {
+            Operation::ResendInvite {
+                email, projects, ..
+            }
+            | Operation::ReplaceInvite {
+                email, projects, ..
+            } => {
                 let mut refs: Vec<IdRef> = projects.iter().map(|p| project(&p.name)).collect();
-                refs.push(IdRef::Invite { email: email.clone() });
+                refs.push(IdRef::Invite {
+                    email: email.clone(),
+                });
                 refs
             }
-            Operation::DeleteInvite { email } => vec![IdRef::Invite { email: email.clone() }],
+            Operation::DeleteInvite { email } => vec![IdRef::Invite {
+                email: email.clone(),
+            }],
             Operation::UpdateUserRole { email, .. } | Operation::RemoveUser { email } => {
                 vec![user(email)]
             }
@@ -232,40 +372,87 @@ impl Operation {
                 vec![IdRef::Role { name: name.clone() }]
             }
             Operation::CreateProjectRole { project: p, .. } => vec![project(p)],
-            Operation::UpdateProjectRole { project: p, name, .. }
+            Operation::UpdateProjectRole {
+                project: p, name, ..
+            }
             | Operation::DeleteProjectRole { project: p, name } => {
                 vec![project(p), project_role(p, name)]
             }
-            Operation::AddProjectUser { project: p, email, .. }
-            | Operation::UpdateProjectUser { project: p, email, .. }
+            Operation::AddProjectUser {
+                project: p, email, ..
+            }
+            | Operation::UpdateProjectUser {
+                project: p, email, ..
+            }
             | Operation::RemoveProjectUser { project: p, email } => vec![project(p), user(email)],
-            Operation::AssignProjectUserRole { project: p, email, role }
-            | Operation::UnassignProjectUserRole { project: p, email, role } => {
+            Operation::AssignProjectUserRole {
+                project: p,
+                email,
+                role,
+            }
+            | Operation::UnassignProjectUserRole {
+                project: p,
+                email,
+                role,
+            } => {
                 vec![project(p), user(email), project_role(p, role)]
             }
-            Operation::AddProjectGroup { project: p, group: g, .. }
-            | Operation::ChangeProjectGroupRole { project: p, group: g, .. }
-            | Operation::RemoveProjectGroup { project: p, group: g } => vec![project(p), group(g)],
-            Operation::AssignProjectGroupRole { project: p, group: g, role }
-            | Operation::UnassignProjectGroupRole { project: p, group: g, role } => {
+            Operation::AddProjectGroup {
+                project: p,
+                group: g,
+                ..
+            }
+            | Operation::ChangeProjectGroupRole {
+                project: p,
+                group: g,
+                ..
+            }
+            | Operation::RemoveProjectGroup {
+                project: p,
+                group: g,
+            } => vec![project(p), group(g)],
+            Operation::AssignProjectGroupRole {
+                project: p,
+                group: g,
+                role,
+            }
+            | Operation::UnassignProjectGroupRole {
+                project: p,
+                group: g,
+                role,
+            } => {
                 vec![project(p), group(g), project_role(p, role)]
             }
             Operation::CreateServiceAccount { project: p, .. } => vec![project(p)],
-            Operation::UpdateServiceAccount { project: p, name, .. }
+            Operation::UpdateServiceAccount {
+                project: p, name, ..
+            }
             | Operation::DeleteServiceAccount { project: p, name } => vec![
                 project(p),
-                IdRef::ServiceAccount { project: p.clone(), name: name.clone() },
+                IdRef::ServiceAccount {
+                    project: p.clone(),
+                    name: name.clone(),
+                },
             ],
-            Operation::UpdateRateLimit { project: p, model, .. } => vec![
+            Operation::UpdateRateLimit {
+                project: p, model, ..
+            } => vec![
                 project(p),
-                IdRef::RateLimit { project: p.clone(), model: model.clone() },
+                IdRef::RateLimit {
+                    project: p.clone(),
+                    model: model.clone(),
+                },
             ],
             Operation::UploadCertificate { .. } => vec![],
-            Operation::DeleteCertificate { name } => vec![IdRef::Certificate { name: name.clone() }],
+            Operation::DeleteCertificate { name } => {
+                vec![IdRef::Certificate { name: name.clone() }]
+            }
             Operation::ActivateCertificates { scope, names }
             | Operation::DeactivateCertificates { scope, names } => {
-                let mut refs: Vec<IdRef> =
-                    names.iter().map(|n| IdRef::Certificate { name: n.clone() }).collect();
+                let mut refs: Vec<IdRef> = names
+                    .iter()
+                    .map(|n| IdRef::Certificate { name: n.clone() })
+                    .collect();
                 if let CertificateScope::Project(p) = scope {
                     refs.push(project(p));
                 }

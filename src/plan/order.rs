@@ -22,7 +22,10 @@ use super::context::Draft;
 use super::{Change, ChangeId, PlanError, ResourceKind};
 
 fn sort_key(draft: &Draft) -> (u8, usize, String) {
-    let rank = ResourceKind::ALL.iter().position(|k| *k == draft.kind).unwrap_or(0);
+    let rank = ResourceKind::ALL
+        .iter()
+        .position(|k| *k == draft.kind)
+        .unwrap_or(0);
     if draft.action.is_removal() {
         (1, ResourceKind::ALL.len() - rank, draft.key.clone())
     } else {
@@ -33,7 +36,8 @@ fn sort_key(draft: &Draft) -> (u8, usize, String) {
 /// Compute `depends_on` for every draft and return the changes in execution order.
 pub(crate) fn order(drafts: Vec<Draft>) -> Result<Vec<Change>, PlanError> {
     let ids: Vec<ChangeId> = drafts.iter().map(Draft::id).collect();
-    let index_of_id: BTreeMap<&ChangeId, usize> = ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
+    let index_of_id: BTreeMap<&ChangeId, usize> =
+        ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
     let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, d) in drafts.iter().enumerate() {
         by_key.entry(d.key.as_str()).or_default().push(i);
@@ -43,7 +47,11 @@ pub(crate) fn order(drafts: Vec<Draft>) -> Result<Vec<Change>, PlanError> {
     let mut deps: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); drafts.len()];
     for (i, d) in drafts.iter().enumerate() {
         for parent in &d.parents {
-            for &p in by_key.get(parent.as_str()).map(Vec::as_slice).unwrap_or_default() {
+            for &p in by_key
+                .get(parent.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 if p == i {
                     continue;
                 }
@@ -74,7 +82,12 @@ pub(crate) fn order(drafts: Vec<Draft>) -> Result<Vec<Change>, PlanError> {
         if let Some(p) = &d.principal
             && d.action.is_removal()
         {
-            deps[i].extend(grants_by_principal.get(p.as_str()).map(Vec::as_slice).unwrap_or_default());
+            deps[i].extend(
+                grants_by_principal
+                    .get(p.as_str())
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            );
         }
     }
 
@@ -88,8 +101,10 @@ pub(crate) fn order(drafts: Vec<Draft>) -> Result<Vec<Change>, PlanError> {
             dependents[d].push(i);
         }
     }
-    let mut ready: BTreeSet<(&(u8, usize, String), usize)> =
-        (0..drafts.len()).filter(|&i| waiting[i] == 0).map(|i| (&keys[i], i)).collect();
+    let mut ready: BTreeSet<(&(u8, usize, String), usize)> = (0..drafts.len())
+        .filter(|&i| waiting[i] == 0)
+        .map(|i| (&keys[i], i))
+        .collect();
     let mut sequence = Vec::with_capacity(drafts.len());
     while let Some(first) = ready.pop_first() {
         let i = first.1;
@@ -102,8 +117,10 @@ pub(crate) fn order(drafts: Vec<Draft>) -> Result<Vec<Change>, PlanError> {
         }
     }
     if sequence.len() < drafts.len() {
-        let mut stuck: Vec<String> =
-            (0..drafts.len()).filter(|&i| waiting[i] > 0).map(|i| ids[i].0.clone()).collect();
+        let mut stuck: Vec<String> = (0..drafts.len())
+            .filter(|&i| waiting[i] > 0)
+            .map(|i| ids[i].0.clone())
+            .collect();
         stuck.sort();
         return Err(PlanError::Cycle(stuck));
     }
@@ -112,7 +129,9 @@ pub(crate) fn order(drafts: Vec<Draft>) -> Result<Vec<Change>, PlanError> {
     let changes = sequence
         .into_iter()
         .map(|i| {
-            let draft = slots[i].take().expect("Kahn's algorithm visits each change once");
+            let draft = slots[i]
+                .take()
+                .expect("Kahn's algorithm visits each change once");
             let mut depends_on: Vec<ChangeId> = deps[i].iter().map(|&d| ids[d].clone()).collect();
             depends_on.sort();
             Change {
@@ -138,8 +157,13 @@ mod tests {
     use crate::plan::{Action, Operation};
 
     fn draft(key: &str, action: Action, parents: &[&str]) -> Draft {
-        Draft::new(ResourceKind::Group, key.into(), action, Operation::CreateGroup { name: key.into() })
-            .parents(parents.iter().map(|p| p.to_string()))
+        Draft::new(
+            ResourceKind::Group,
+            key.into(),
+            action,
+            Operation::CreateGroup { name: key.into() },
+        )
+        .parents(parents.iter().map(|p| p.to_string()))
     }
 
     #[test]
@@ -151,7 +175,10 @@ mod tests {
         let c = draft("c", Action::Create, &[]);
         match order(vec![a, b, c]) {
             Err(PlanError::Cycle(names)) => {
-                assert_eq!(names, vec!["group:create:a".to_string(), "group:create:b".to_string()])
+                assert_eq!(
+                    names,
+                    vec!["group:create:a".to_string(), "group:create:b".to_string()]
+                )
             }
             other => panic!("expected a cycle, got {other:?}"),
         }
@@ -163,10 +190,17 @@ mod tests {
         let child_revoke = draft("p/c", Action::Revoke, &["p"]);
         let other_create = draft("q", Action::Create, &[]);
         let other_child = draft("q/c", Action::Grant, &["q"]);
-        let changes = order(vec![parent_delete, child_revoke, other_child, other_create]).expect("acyclic");
+        let changes =
+            order(vec![parent_delete, child_revoke, other_child, other_create]).expect("acyclic");
         let keys: Vec<&str> = changes.iter().map(|c| c.key.as_str()).collect();
         assert_eq!(keys, vec!["q", "q/c", "p/c", "p"]);
-        assert_eq!(changes[3].depends_on, vec![ChangeId("group:revoke:p/c".into())]);
-        assert_eq!(changes[1].depends_on, vec![ChangeId("group:create:q".into())]);
+        assert_eq!(
+            changes[3].depends_on,
+            vec![ChangeId("group:revoke:p/c".into())]
+        );
+        assert_eq!(
+            changes[1].depends_on,
+            vec![ChangeId("group:create:q".into())]
+        );
     }
 }

@@ -16,7 +16,8 @@ pub(crate) fn apply_gates(ctx: &Context<'_>, options: &PlanOptions, out: &mut Ou
     let protected_users: BTreeSet<&str> = protect.users.iter().map(String::as_str).collect();
     let protected_projects: BTreeSet<&str> = protect.projects.iter().map(String::as_str).collect();
     let protected_groups: BTreeSet<&str> = protect.groups.iter().map(String::as_str).collect();
-    let protected_accounts: BTreeSet<&ServiceAccountRef> = protect.service_accounts.iter().collect();
+    let protected_accounts: BTreeSet<&ServiceAccountRef> =
+        protect.service_accounts.iter().collect();
 
     let mut protect_hits = Vec::new();
     let mut key_owner_hits = Vec::new();
@@ -27,7 +28,9 @@ pub(crate) fn apply_gates(ctx: &Context<'_>, options: &PlanOptions, out: &mut Ou
     for draft in &out.drafts {
         match &draft.op {
             Operation::RemoveUser { email } => {
-                let was_owner = ctx.live_user(email).is_some_and(|u| u.role == OrgRole::Owner);
+                let was_owner = ctx
+                    .live_user(email)
+                    .is_some_and(|u| u.role == OrgRole::Owner);
                 if protected_users.contains(email.as_str()) {
                     protect_hits.push(draft.key.clone());
                 }
@@ -39,7 +42,9 @@ pub(crate) fn apply_gates(ctx: &Context<'_>, options: &PlanOptions, out: &mut Ou
                 }
             }
             Operation::UpdateUserRole { email, role } => {
-                let was_owner = ctx.live_user(email).is_some_and(|u| u.role == OrgRole::Owner);
+                let was_owner = ctx
+                    .live_user(email)
+                    .is_some_and(|u| u.role == OrgRole::Owner);
                 match (was_owner, role) {
                     (true, OrgRole::Reader) => {
                         if protected_users.contains(email.as_str()) {
@@ -66,13 +71,23 @@ pub(crate) fn apply_gates(ctx: &Context<'_>, options: &PlanOptions, out: &mut Ou
                 protect_hits.push(draft.key.clone());
             }
             Operation::DeleteServiceAccount { project, name } => {
-                let account = ServiceAccountRef { project: project.clone(), name: name.clone() };
+                let account = ServiceAccountRef {
+                    project: project.clone(),
+                    name: name.clone(),
+                };
                 if protected_accounts.contains(&account) {
                     protect_hits.push(draft.key.clone());
                 }
             }
-            Operation::UpdateServiceAccount { project, name, role: ProjectRole::Member } => {
-                let account = ServiceAccountRef { project: project.clone(), name: name.clone() };
+            Operation::UpdateServiceAccount {
+                project,
+                name,
+                role: ProjectRole::Member,
+            } => {
+                let account = ServiceAccountRef {
+                    project: project.clone(),
+                    name: name.clone(),
+                };
                 if protected_accounts.contains(&account) {
                     protect_hits.push(draft.key.clone());
                 }
@@ -107,7 +122,12 @@ pub(crate) fn apply_gates(ctx: &Context<'_>, options: &PlanOptions, out: &mut Ou
     }
 
     let min_owners = ctx.desired.policy.min_owners() as usize;
-    let owners_now = ctx.live.users.iter().filter(|u| u.role == OrgRole::Owner).count();
+    let owners_now = ctx
+        .live
+        .users
+        .iter()
+        .filter(|u| u.role == OrgRole::Owner)
+        .count();
     let owners_after = (owners_now + owners_gained).saturating_sub(owners_lost.len());
     if !owners_lost.is_empty() && owners_after < min_owners && owners_after < owners_now {
         out.refuse(
@@ -120,9 +140,15 @@ pub(crate) fn apply_gates(ctx: &Context<'_>, options: &PlanOptions, out: &mut Ou
         );
     }
 
-    let limit = options.max_removals.unwrap_or_else(|| ctx.desired.policy.max_removals()) as usize;
-    let removals: Vec<String> =
-        out.drafts.iter().filter(|d| d.action.is_destructive()).map(|d| d.key.clone()).collect();
+    let limit = options
+        .max_removals
+        .unwrap_or_else(|| ctx.desired.policy.max_removals()) as usize;
+    let removals: Vec<String> = out
+        .drafts
+        .iter()
+        .filter(|d| d.action.is_destructive())
+        .map(|d| d.key.clone())
+        .collect();
     if removals.len() > limit && !options.allow_removals {
         out.refuse(
             RefusalRule::MaxRemovals,

@@ -49,7 +49,10 @@ impl OrgIdentity {
             },
             Err(_) => base_url.to_string(),
         };
-        OrgIdentity { host, org_id: org_id.map(str::to_string) }
+        OrgIdentity {
+            host,
+            org_id: org_id.map(str::to_string),
+        }
     }
 
     /// Same organization: same host, and same org id when both sides know it.
@@ -147,7 +150,11 @@ pub fn live_dependency(change: &Change, ids: &IdIndex) -> LiveDependency {
         .collect();
     let canonical = serde_json::json!({ "before": change.before, "ids": ids });
     let fingerprint = sha256_hex(canonical.to_string().as_bytes());
-    LiveDependency { before: change.before.clone(), ids, fingerprint }
+    LiveDependency {
+        before: change.before.clone(),
+        ids,
+        fingerprint,
+    }
 }
 
 /// Build the saved form of `plan`, made from `desired` against `live` in `org`.
@@ -160,7 +167,10 @@ pub fn save(plan: &Plan, desired: &Document, live: &LiveState, org: OrgIdentity)
         changes: plan
             .changes
             .iter()
-            .map(|c| SavedChange { change: c.clone(), live: live_dependency(c, &live.ids) })
+            .map(|c| SavedChange {
+                change: c.clone(),
+                live: live_dependency(c, &live.ids),
+            })
             .collect(),
         unmanaged: plan.unmanaged.clone(),
         refusals: plan.refusals.clone(),
@@ -217,11 +227,15 @@ pub fn check_stale(
         return Err(Staleness {
             reason: StaleReason::DesiredChanged,
             objects: vec![],
-            message: "the desired state differs from the one the plan was made from: plan again".into(),
+            message: "the desired state differs from the one the plan was made from: plan again"
+                .into(),
         });
     }
     // The options do not change any `before`; re-plan only to see the live facts afresh.
-    let options = PlanOptions { allow_removals: true, ..PlanOptions::default() };
+    let options = PlanOptions {
+        allow_removals: true,
+        ..PlanOptions::default()
+    };
     let fresh = match super::plan(desired, fresh_live, &options) {
         Ok(plan) => plan,
         Err(error) => {
@@ -232,7 +246,8 @@ pub fn check_stale(
             });
         }
     };
-    let fresh_by_key: BTreeMap<&str, &Change> = fresh.changes.iter().map(|c| (c.key.as_str(), c)).collect();
+    let fresh_by_key: BTreeMap<&str, &Change> =
+        fresh.changes.iter().map(|c| (c.key.as_str(), c)).collect();
     let mut changed: Vec<String> = saved
         .changes
         .iter()

@@ -14,10 +14,18 @@ use crate::model::AdminApiKey;
 const KIND: ResourceKind = ResourceKind::AdminApiKey;
 
 pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
-    let desired: BTreeMap<String, &AdminApiKey> =
-        ctx.desired.admin_api_keys.iter().map(|k| (k.name.clone(), k)).collect();
-    let live: BTreeMap<String, &AdminApiKey> =
-        ctx.live.admin_api_keys.iter().map(|k| (k.name.clone(), k)).collect();
+    let desired: BTreeMap<String, &AdminApiKey> = ctx
+        .desired
+        .admin_api_keys
+        .iter()
+        .map(|k| (k.name.clone(), k))
+        .collect();
+    let live: BTreeMap<String, &AdminApiKey> = ctx
+        .live
+        .admin_api_keys
+        .iter()
+        .map(|k| (k.name.clone(), k))
+        .collect();
     for (name, d, l) in pair_up(&desired, &live) {
         let key = keys::admin_api_key(name);
         match (d, l) {
@@ -31,7 +39,10 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                         KIND,
                         key,
                         Action::Create,
-                        Operation::CreateAdminApiKey { name: name.clone(), expires_in_days: d.expires_in_days },
+                        Operation::CreateAdminApiKey {
+                            name: name.clone(),
+                            expires_in_days: d.expires_in_days,
+                        },
                     )
                     .after(Some(after))
                     .diffed(&["name"]),
@@ -39,10 +50,21 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
             }
             (None, Some(_)) => {
                 let view = json!({ "name": name });
-                out.unmanaged(ctx.desired.policy.unmanaged.admin_api_keys, KIND, &key, view.clone(), || {
-                    Draft::new(KIND, key.clone(), Action::Delete, Operation::DeleteAdminApiKey { name: name.clone() })
+                out.unmanaged(
+                    ctx.desired.policy.unmanaged.admin_api_keys,
+                    KIND,
+                    &key,
+                    view.clone(),
+                    || {
+                        Draft::new(
+                            KIND,
+                            key.clone(),
+                            Action::Delete,
+                            Operation::DeleteAdminApiKey { name: name.clone() },
+                        )
                         .before(Some(view))
-                })
+                    },
+                )
             }
             _ => {}
         }

@@ -15,10 +15,18 @@ use crate::model::Certificate;
 const KIND: ResourceKind = ResourceKind::Certificate;
 
 pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
-    let desired: BTreeMap<String, &Certificate> =
-        ctx.desired.certificates.iter().map(|c| (c.name.clone(), c)).collect();
-    let live: BTreeMap<String, &Certificate> =
-        ctx.live.certificates.iter().map(|c| (c.name.clone(), c)).collect();
+    let desired: BTreeMap<String, &Certificate> = ctx
+        .desired
+        .certificates
+        .iter()
+        .map(|c| (c.name.clone(), c))
+        .collect();
+    let live: BTreeMap<String, &Certificate> = ctx
+        .live
+        .certificates
+        .iter()
+        .map(|c| (c.name.clone(), c))
+        .collect();
     for (name, d, l) in pair_up(&desired, &live) {
         let key = keys::certificate(name);
         match (d, l) {
@@ -27,17 +35,31 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                     KIND,
                     key,
                     Action::Create,
-                    Operation::UploadCertificate { name: name.clone(), file: d.file.clone() },
+                    Operation::UploadCertificate {
+                        name: name.clone(),
+                        file: d.file.clone(),
+                    },
                 )
                 .after(Some(json!({ "name": name, "file": d.file })))
                 .diffed(&["name"]),
             ),
             (None, Some(l)) => {
                 let view = json!({ "name": name, "active": l.active });
-                out.unmanaged(ctx.desired.policy.unmanaged.certificates, KIND, &key, view.clone(), || {
-                    Draft::new(KIND, key.clone(), Action::Delete, Operation::DeleteCertificate { name: name.clone() })
+                out.unmanaged(
+                    ctx.desired.policy.unmanaged.certificates,
+                    KIND,
+                    &key,
+                    view.clone(),
+                    || {
+                        Draft::new(
+                            KIND,
+                            key.clone(),
+                            Action::Delete,
+                            Operation::DeleteCertificate { name: name.clone() },
+                        )
                         .before(Some(view))
-                })
+                    },
+                )
             }
             _ => {}
         }

@@ -36,9 +36,15 @@ fn toggle(name: &str, scope: CertificateScope, activate: bool) -> Draft {
     let (before, after) = (view(name, &scope, !activate), view(name, &scope, activate));
     let names = vec![name.to_string()];
     let (action, op) = if activate {
-        (Action::Activate, Operation::ActivateCertificates { scope, names })
+        (
+            Action::Activate,
+            Operation::ActivateCertificates { scope, names },
+        )
     } else {
-        (Action::Deactivate, Operation::DeactivateCertificates { scope, names })
+        (
+            Action::Deactivate,
+            Operation::DeactivateCertificates { scope, names },
+        )
     };
     Draft::new(KIND, key, action, op)
         .before(Some(before))
@@ -49,10 +55,20 @@ fn toggle(name: &str, scope: CertificateScope, activate: bool) -> Draft {
 
 pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
     let policy = ctx.desired.policy.unmanaged.certificates;
-    let declared: BTreeSet<&str> = ctx.desired.certificates.iter().map(|c| c.name.as_str()).collect();
+    let declared: BTreeSet<&str> = ctx
+        .desired
+        .certificates
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     // Undeclared live certificates that this plan deletes: deactivated everywhere first.
     let deleted: BTreeSet<&str> = if policy == UnmanagedAction::Remove {
-        ctx.live.certificates.iter().map(|c| c.name.as_str()).filter(|n| !declared.contains(n)).collect()
+        ctx.live
+            .certificates
+            .iter()
+            .map(|c| c.name.as_str())
+            .filter(|n| !declared.contains(n))
+            .collect()
     } else {
         BTreeSet::new()
     };
@@ -62,14 +78,29 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
     }
 
     for desired in &ctx.desired.certificates {
-        let live_active = ctx.live.certificates.iter().find(|c| c.name == desired.name).is_some_and(|c| c.active);
+        let live_active = ctx
+            .live
+            .certificates
+            .iter()
+            .find(|c| c.name == desired.name)
+            .is_some_and(|c| c.active);
         if desired.active != live_active {
-            add(&mut drafts, toggle(&desired.name, CertificateScope::Organization, desired.active));
+            add(
+                &mut drafts,
+                toggle(
+                    &desired.name,
+                    CertificateScope::Organization,
+                    desired.active,
+                ),
+            );
         }
     }
     for live in &ctx.live.certificates {
         if live.active && deleted.contains(live.name.as_str()) {
-            add(&mut drafts, toggle(&live.name, CertificateScope::Organization, false));
+            add(
+                &mut drafts,
+                toggle(&live.name, CertificateScope::Organization, false),
+            );
         }
     }
     for project in &ctx.live.projects {
@@ -78,16 +109,24 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         }
         for name in &project.certificates {
             if deleted.contains(name.as_str()) {
-                add(&mut drafts, toggle(name, CertificateScope::Project(project.name.clone()), false));
+                add(
+                    &mut drafts,
+                    toggle(name, CertificateScope::Project(project.name.clone()), false),
+                );
             }
         }
     }
     for (desired_project, live_project) in ctx.child_projects() {
         let project = &desired_project.name;
         let desired: BTreeSet<&String> = desired_project.certificates.iter().collect();
-        let live: BTreeSet<&String> = live_project.map(|p| p.certificates.iter().collect()).unwrap_or_default();
+        let live: BTreeSet<&String> = live_project
+            .map(|p| p.certificates.iter().collect())
+            .unwrap_or_default();
         for name in desired.difference(&live) {
-            add(&mut drafts, toggle(name, CertificateScope::Project(project.clone()), true));
+            add(
+                &mut drafts,
+                toggle(name, CertificateScope::Project(project.clone()), true),
+            );
         }
         for name in live.difference(&desired) {
             let key = keys::project_certificate_activation(project, name);
@@ -95,7 +134,9 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                 continue;
             }
             let scope = CertificateScope::Project(project.clone());
-            out.unmanaged(policy, KIND, &key, view(name, &scope, true), || toggle(name, scope.clone(), false));
+            out.unmanaged(policy, KIND, &key, view(name, &scope, true), || {
+                toggle(name, scope.clone(), false)
+            });
         }
     }
     for draft in drafts.into_values() {

@@ -13,23 +13,48 @@ use super::keys;
 const KIND: ResourceKind = ResourceKind::Group;
 
 pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
-    let desired: BTreeMap<String, ()> = ctx.desired.groups.iter().map(|g| (g.name.clone(), ())).collect();
-    let live: BTreeMap<String, &crate::model::Group> =
-        ctx.live.groups.iter().map(|g| (g.name.clone(), g)).collect();
+    let desired: BTreeMap<String, ()> = ctx
+        .desired
+        .groups
+        .iter()
+        .map(|g| (g.name.clone(), ()))
+        .collect();
+    let live: BTreeMap<String, &crate::model::Group> = ctx
+        .live
+        .groups
+        .iter()
+        .map(|g| (g.name.clone(), g))
+        .collect();
     for (name, d, l) in pair_up(&desired, &live) {
         let key = keys::group(name);
         let view = json!({ "name": name });
         match (d, l) {
             (Some(()), None) => out.push(
-                Draft::new(KIND, key, Action::Create, Operation::CreateGroup { name: name.clone() })
-                    .after(Some(view)),
+                Draft::new(
+                    KIND,
+                    key,
+                    Action::Create,
+                    Operation::CreateGroup { name: name.clone() },
+                )
+                .after(Some(view)),
             ),
             (None, Some(l)) => {
                 let reported = json!({ "name": name, "members": l.members, "roles": l.roles });
-                out.unmanaged(ctx.desired.policy.unmanaged.groups, KIND, &key, reported, || {
-                    Draft::new(KIND, key.clone(), Action::Delete, Operation::DeleteGroup { name: name.clone() })
+                out.unmanaged(
+                    ctx.desired.policy.unmanaged.groups,
+                    KIND,
+                    &key,
+                    reported,
+                    || {
+                        Draft::new(
+                            KIND,
+                            key.clone(),
+                            Action::Delete,
+                            Operation::DeleteGroup { name: name.clone() },
+                        )
                         .before(Some(view))
-                })
+                    },
+                )
             }
             _ => {}
         }

@@ -16,7 +16,9 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
     for group in &ctx.desired.groups {
         let live_group = ctx.live.groups.iter().find(|g| g.name == group.name);
         let desired: BTreeSet<&String> = group.members.iter().collect();
-        let live: BTreeSet<&String> = live_group.map(|g| g.members.iter().collect()).unwrap_or_default();
+        let live: BTreeSet<&String> = live_group
+            .map(|g| g.members.iter().collect())
+            .unwrap_or_default();
         for email in desired.union(&live) {
             let key = keys::group_member(&group.name, email);
             let parents = [keys::group(&group.name), keys::user(email)];
@@ -27,23 +29,33 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                         KIND,
                         key,
                         Action::Grant,
-                        Operation::AddGroupMember { group: group.name.clone(), email: (*email).clone() },
+                        Operation::AddGroupMember {
+                            group: group.name.clone(),
+                            email: (*email).clone(),
+                        },
                     )
                     .after(Some(view))
                     .parents(parents),
                 ),
-                (false, true) => {
-                    out.unmanaged(ctx.desired.policy.unmanaged.group_members, KIND, &key, view.clone(), || {
+                (false, true) => out.unmanaged(
+                    ctx.desired.policy.unmanaged.group_members,
+                    KIND,
+                    &key,
+                    view.clone(),
+                    || {
                         Draft::new(
                             KIND,
                             key.clone(),
                             Action::Revoke,
-                            Operation::RemoveGroupMember { group: group.name.clone(), email: (*email).clone() },
+                            Operation::RemoveGroupMember {
+                                group: group.name.clone(),
+                                email: (*email).clone(),
+                            },
                         )
                         .before(Some(view))
                         .parents(parents)
-                    })
-                }
+                    },
+                ),
                 _ => {}
             }
         }

@@ -17,8 +17,14 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                 desired: &group.roles,
                 live: live.map(|g| g.roles.as_slice()).unwrap_or_default(),
                 role_key: &|r| keys::role(r),
-                grant: &|r| Operation::AssignGroupRole { group: name.clone(), role: r.to_string() },
-                revoke: &|r| Operation::UnassignGroupRole { group: name.clone(), role: r.to_string() },
+                grant: &|r| Operation::AssignGroupRole {
+                    group: name.clone(),
+                    role: r.to_string(),
+                },
+                revoke: &|r| Operation::UnassignGroupRole {
+                    group: name.clone(),
+                    role: r.to_string(),
+                },
                 policy: ctx.desired.policy.unmanaged.role_assignments,
             },
             out,

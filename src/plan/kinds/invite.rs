@@ -20,7 +20,12 @@ use crate::model::{InviteProject, InviteStatus, OrgRole};
 
 const KIND: ResourceKind = ResourceKind::Invite;
 
-fn view(email: &str, role: OrgRole, projects: &[InviteProject], status: Option<InviteStatus>) -> Value {
+fn view(
+    email: &str,
+    role: OrgRole,
+    projects: &[InviteProject],
+    status: Option<InviteStatus>,
+) -> Value {
     let mut v = json!({ "email": email, "role": role, "projects": projects });
     if let Some(status) = status {
         v["status"] = json!(status);
@@ -31,12 +36,18 @@ fn view(email: &str, role: OrgRole, projects: &[InviteProject], status: Option<I
 /// Per not-yet-member email: the project memberships its invite carries (sorted) and what
 /// waits for acceptance (group memberships and custom roles, as plan keys, sorted). Built in
 /// one pass over the declared projects and groups.
-fn invite_contents<'c>(ctx: &'c Context<'_>) -> BTreeMap<&'c str, (Vec<InviteProject>, Vec<String>)> {
+fn invite_contents<'c>(
+    ctx: &'c Context<'_>,
+) -> BTreeMap<&'c str, (Vec<InviteProject>, Vec<String>)> {
     let mut out: BTreeMap<&str, (Vec<InviteProject>, Vec<String>)> = BTreeMap::new();
     for user in &ctx.desired.users {
         if ctx.membership(&user.email) == Membership::NotMember {
             let principal = keys::user(&user.email);
-            let roles = user.roles.iter().map(|r| keys::assignment(&principal, r)).collect();
+            let roles = user
+                .roles
+                .iter()
+                .map(|r| keys::assignment(&principal, r))
+                .collect();
             out.insert(&user.email, (Vec::new(), roles));
         }
     }
@@ -52,7 +63,10 @@ fn invite_contents<'c>(ctx: &'c Context<'_>) -> BTreeMap<&'c str, (Vec<InvitePro
         for member in &project.members {
             if let Some((projects, deferred)) = out.get_mut(member.email.as_str()) {
                 if carried {
-                    projects.push(InviteProject { name: project.name.clone(), role: member.role });
+                    projects.push(InviteProject {
+                        name: project.name.clone(),
+                        role: member.role,
+                    });
                 }
                 let principal = keys::project_member(&project.name, &member.email);
                 deferred.extend(member.roles.iter().map(|r| keys::assignment(&principal, r)));
@@ -69,11 +83,13 @@ fn invite_contents<'c>(ctx: &'c Context<'_>) -> BTreeMap<&'c str, (Vec<InvitePro
 pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
     let contents = invite_contents(ctx);
     for user in &ctx.desired.users {
-        let Some((projects, deferred)) = contents.get(user.email.as_str()) else { continue };
+        let Some((projects, deferred)) = contents.get(user.email.as_str()) else {
+            continue;
+        };
         let email = &user.email;
         let key = keys::invite(email);
         let parents: Vec<String> = projects.iter().map(|p| keys::project(&p.name)).collect();
-        let mut after = view(email, user.role, projects, None);
+        let mut after = view(email, user.role, projects, Some(InviteStatus::Pending));
         if !deferred.is_empty() {
             after["deferred"] = json!(deferred);
         }
@@ -89,9 +105,18 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                     KIND,
                     key,
                     Action::Replace,
-                    Operation::ReplaceInvite { email: email.clone(), role, projects: projects_owned },
+                    Operation::ReplaceInvite {
+                        email: email.clone(),
+                        role,
+                        projects: projects_owned,
+                    },
                 )
-                .before(Some(view(email, live.role, &live.projects, Some(live.status))))
+                .before(Some(view(
+                    email,
+                    live.role,
+                    &live.projects,
+                    Some(live.status),
+                )))
             }
             Some(InviteStatus::Expired) => {
                 let live = live.expect("status came from this invite");
@@ -99,37 +124,71 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                     KIND,
                     key,
                     Action::Reinvite,
-                    Operation::ResendInvite { email: email.clone(), role, projects: projects_owned },
+                    Operation::ResendInvite {
+                        email: email.clone(),
+                        role,
+                        projects: projects_owned,
+                    },
                 )
-                .before(Some(view(email, live.role, &live.projects, Some(live.status))))
+                .before(Some(view(
+                    email,
+                    live.role,
+                    &live.projects,
+                    Some(live.status),
+                )))
             }
             Some(InviteStatus::Accepted) | None => Draft::new(
                 KIND,
                 key,
                 Action::Invite,
-                Operation::SendInvite { email: email.clone(), role, projects: projects_owned },
+                Operation::SendInvite {
+                    email: email.clone(),
+                    role,
+                    projects: projects_owned,
+                },
             ),
         };
-        out.push(draft.after(Some(after)).diffed(&["email", "deferred"]).parents(parents));
+        out.push(
+            draft
+                .after(Some(after))
+                .diffed(&["email", "deferred"])
+                .parents(parents),
+        );
     }
 
     for invite in &ctx.live.invites {
         let email = &invite.email;
         // One decision per email (the invite `live_invite` picked); accepted invites are
-        // history, and an invite for a member or a declared user is handled above.
-        let is_chosen = ctx.live_invite(email).is_some_and(|chosen| std::ptr::eq(chosen, invite));
+        // history, and a declared user's invite is handled above. An open invite for an
+        // undeclared person is unmanaged even if they are a member today: removing them
+        // must not leave a way back in.
+        let is_chosen = ctx
+            .live_invite(email)
+            .is_some_and(|chosen| std::ptr::eq(chosen, invite));
         if !is_chosen
             || invite.status == InviteStatus::Accepted
             || ctx.desired_user(email).is_some()
-            || ctx.membership(email) == Membership::Member
         {
             continue;
         }
         let key = keys::invite(email);
         let v = view(email, invite.role, &invite.projects, Some(invite.status));
-        out.unmanaged(ctx.desired.policy.unmanaged.invites, KIND, &key, v.clone(), || {
-            Draft::new(KIND, key.clone(), Action::Delete, Operation::DeleteInvite { email: email.clone() })
+        out.unmanaged(
+            ctx.desired.policy.unmanaged.invites,
+            KIND,
+            &key,
+            v.clone(),
+            || {
+                Draft::new(
+                    KIND,
+                    key.clone(),
+                    Action::Delete,
+                    Operation::DeleteInvite {
+                        email: email.clone(),
+                    },
+                )
                 .before(Some(v))
-        });
+            },
+        );
     }
 }

@@ -33,10 +33,23 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         let key = keys::project(&desired.name);
         if ctx.is_default_project(&desired.name) {
             let mut objects: Vec<String> = Vec::new();
-            objects.extend(desired.members.iter().map(|m| keys::project_member(&desired.name, &m.email)));
-            objects.extend(desired.groups.iter().map(|g| keys::project_group(&desired.name, &g.name)));
             objects.extend(
-                desired.service_accounts.iter().map(|s| keys::service_account(&desired.name, &s.name)),
+                desired
+                    .members
+                    .iter()
+                    .map(|m| keys::project_member(&desired.name, &m.email)),
+            );
+            objects.extend(
+                desired
+                    .groups
+                    .iter()
+                    .map(|g| keys::project_group(&desired.name, &g.name)),
+            );
+            objects.extend(
+                desired
+                    .service_accounts
+                    .iter()
+                    .map(|s| keys::service_account(&desired.name, &s.name)),
             );
             if !objects.is_empty() {
                 out.refuse(
@@ -73,7 +86,10 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
             if !desired.archived {
                 out.refuse(
                     RefusalRule::Unarchive,
-                    format!("project {:?} is archived and the API cannot unarchive it", desired.name),
+                    format!(
+                        "project {:?} is archived and the API cannot unarchive it",
+                        desired.name
+                    ),
                     vec![key],
                     "mark it `archived: true` in the file, or declare a project with a new name",
                 );
@@ -142,8 +158,15 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
 fn archive(live: &Project, key: String) -> Draft {
     let mut after = live.clone();
     after.archived = true;
-    Draft::new(KIND, key, Action::Archive, Operation::ArchiveProject { name: live.name.clone() })
-        .before(Some(view(live)))
-        .after(Some(view(&after)))
-        .diffed(&["name"])
+    Draft::new(
+        KIND,
+        key,
+        Action::Archive,
+        Operation::ArchiveProject {
+            name: live.name.clone(),
+        },
+    )
+    .before(Some(view(live)))
+    .after(Some(view(&after)))
+    .diffed(&["name"])
 }

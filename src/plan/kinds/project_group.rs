@@ -24,8 +24,11 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         if ctx.is_default_project(project) {
             continue;
         }
-        let desired: BTreeMap<String, &ProjectGroup> =
-            desired_project.groups.iter().map(|g| (g.name.clone(), g)).collect();
+        let desired: BTreeMap<String, &ProjectGroup> = desired_project
+            .groups
+            .iter()
+            .map(|g| (g.name.clone(), g))
+            .collect();
         let live: BTreeMap<String, &ProjectGroup> = live_project
             .map(|p| p.groups.iter().map(|g| (g.name.clone(), g)).collect())
             .unwrap_or_default();
@@ -38,7 +41,11 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                         KIND,
                         key,
                         Action::Grant,
-                        Operation::AddProjectGroup { project: project.clone(), group: group.clone(), role: d.role },
+                        Operation::AddProjectGroup {
+                            project: project.clone(),
+                            group: group.clone(),
+                            role: d.role,
+                        },
                     )
                     .after(Some(view(d)))
                     .diffed(&["group"])
@@ -61,18 +68,25 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                     .diffed(&["group"])
                     .parents(parents),
                 ),
-                (None, Some(l)) => {
-                    out.unmanaged(ctx.desired.policy.unmanaged.project_groups, KIND, &key, view(l), || {
+                (None, Some(l)) => out.unmanaged(
+                    ctx.desired.policy.unmanaged.project_groups,
+                    KIND,
+                    &key,
+                    view(l),
+                    || {
                         Draft::new(
                             KIND,
                             key.clone(),
                             Action::Revoke,
-                            Operation::RemoveProjectGroup { project: project.clone(), group: group.clone() },
+                            Operation::RemoveProjectGroup {
+                                project: project.clone(),
+                                group: group.clone(),
+                            },
                         )
                         .before(Some(view(l)))
                         .parents(parents)
-                    })
-                }
+                    },
+                ),
                 _ => {}
             }
         }

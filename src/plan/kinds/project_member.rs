@@ -25,8 +25,11 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         if ctx.is_default_project(project) {
             continue;
         }
-        let desired: BTreeMap<String, &ProjectMember> =
-            desired_project.members.iter().map(|m| (m.email.clone(), m)).collect();
+        let desired: BTreeMap<String, &ProjectMember> = desired_project
+            .members
+            .iter()
+            .map(|m| (m.email.clone(), m))
+            .collect();
         let live: BTreeMap<String, &ProjectMember> = live_project
             .map(|p| p.members.iter().map(|m| (m.email.clone(), m)).collect())
             .unwrap_or_default();
@@ -39,7 +42,11 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                         KIND,
                         key,
                         Action::Grant,
-                        Operation::AddProjectUser { project: project.clone(), email: email.clone(), role: d.role },
+                        Operation::AddProjectUser {
+                            project: project.clone(),
+                            email: email.clone(),
+                            role: d.role,
+                        },
                     )
                     .after(Some(view(d)))
                     .diffed(&["email"])
@@ -50,25 +57,36 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                         KIND,
                         key,
                         Action::Update,
-                        Operation::UpdateProjectUser { project: project.clone(), email: email.clone(), role: d.role },
+                        Operation::UpdateProjectUser {
+                            project: project.clone(),
+                            email: email.clone(),
+                            role: d.role,
+                        },
                     )
                     .before(Some(view(l)))
                     .after(Some(view(d)))
                     .diffed(&["email"])
                     .parents(parents),
                 ),
-                (None, Some(l)) => {
-                    out.unmanaged(ctx.desired.policy.unmanaged.project_members, KIND, &key, view(l), || {
+                (None, Some(l)) => out.unmanaged(
+                    ctx.desired.policy.unmanaged.project_members,
+                    KIND,
+                    &key,
+                    view(l),
+                    || {
                         Draft::new(
                             KIND,
                             key.clone(),
                             Action::Revoke,
-                            Operation::RemoveProjectUser { project: project.clone(), email: email.clone() },
+                            Operation::RemoveProjectUser {
+                                project: project.clone(),
+                                email: email.clone(),
+                            },
                         )
                         .before(Some(view(l)))
                         .parents(parents)
-                    })
-                }
+                    },
+                ),
                 _ => {}
             }
         }

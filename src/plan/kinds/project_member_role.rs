@@ -18,7 +18,8 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
             if ctx.membership(&member.email) != Membership::Member {
                 continue;
             }
-            let live = live_project.and_then(|p| p.members.iter().find(|m| m.email == member.email));
+            let live =
+                live_project.and_then(|p| p.members.iter().find(|m| m.email == member.email));
             let email = member.email.clone();
             role_set::diff(
                 RoleSet {

@@ -14,8 +14,11 @@ const KIND: ResourceKind = ResourceKind::ProjectRole;
 pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
     for (desired_project, live_project) in ctx.child_projects() {
         let project = &desired_project.name;
-        let desired: BTreeMap<String, &Role> =
-            desired_project.roles.iter().map(|r| (r.name.clone(), r)).collect();
+        let desired: BTreeMap<String, &Role> = desired_project
+            .roles
+            .iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
         let live: BTreeMap<String, &Role> = live_project
             .map(|p| p.roles.iter().map(|r| (r.name.clone(), r)).collect())
             .unwrap_or_default();
@@ -46,7 +49,11 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                                 KIND,
                                 key,
                                 Action::Update,
-                                Operation::UpdateProjectRole { project: project.clone(), name: name.clone(), update },
+                                Operation::UpdateProjectRole {
+                                    project: project.clone(),
+                                    name: name.clone(),
+                                    update,
+                                },
                             )
                             .before(Some(view(l)))
                             .after(Some(view(d)))
@@ -55,18 +62,25 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                         );
                     }
                 }
-                (None, Some(l)) => {
-                    out.unmanaged(ctx.desired.policy.unmanaged.project_roles, KIND, &key, view(l), || {
+                (None, Some(l)) => out.unmanaged(
+                    ctx.desired.policy.unmanaged.project_roles,
+                    KIND,
+                    &key,
+                    view(l),
+                    || {
                         Draft::new(
                             KIND,
                             key.clone(),
                             Action::Delete,
-                            Operation::DeleteProjectRole { project: project.clone(), name: name.clone() },
+                            Operation::DeleteProjectRole {
+                                project: project.clone(),
+                                name: name.clone(),
+                            },
                         )
                         .before(Some(view(l)))
                         .parents(parents)
-                    })
-                }
+                    },
+                ),
                 (None, None) => {}
             }
         }

@@ -56,16 +56,24 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
             if fields.is_empty() {
                 continue;
             }
-            let first_management = live.is_none()
-                || ctx.baseline_manages_rate_limit(project, model) == Some(false);
-            let action = if first_management { Action::Adopt } else { Action::Update };
+            let first_management =
+                live.is_none() || ctx.baseline_manages_rate_limit(project, model) == Some(false);
+            let action = if first_management {
+                Action::Adopt
+            } else {
+                Action::Update
+            };
             let before = live.map(|l| managed_view(desired, Some(l)));
             out.push(
                 Draft::new(
                     KIND,
                     key,
                     action,
-                    Operation::UpdateRateLimit { project: project.clone(), model: model.clone(), fields },
+                    Operation::UpdateRateLimit {
+                        project: project.clone(),
+                        model: model.clone(),
+                        fields,
+                    },
                 )
                 .before(before)
                 .after(Some(managed_view(desired, None)))

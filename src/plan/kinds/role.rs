@@ -32,8 +32,14 @@ pub(super) fn update(desired: &Role, live: &Role) -> Option<RoleUpdate> {
 }
 
 pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
-    let desired: BTreeMap<String, &Role> = ctx.desired.roles.iter().map(|r| (r.name.clone(), r)).collect();
-    let live: BTreeMap<String, &Role> = ctx.live.roles.iter().map(|r| (r.name.clone(), r)).collect();
+    let desired: BTreeMap<String, &Role> = ctx
+        .desired
+        .roles
+        .iter()
+        .map(|r| (r.name.clone(), r))
+        .collect();
+    let live: BTreeMap<String, &Role> =
+        ctx.live.roles.iter().map(|r| (r.name.clone(), r)).collect();
     for (name, d, l) in pair_up(&desired, &live) {
         let key = keys::role(name);
         match (d, l) {
@@ -54,17 +60,36 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
             (Some(d), Some(l)) => {
                 if let Some(update) = update(d, l) {
                     out.push(
-                        Draft::new(KIND, key, Action::Update, Operation::UpdateRole { name: name.clone(), update })
-                            .before(Some(view(l)))
-                            .after(Some(view(d)))
-                            .diffed(&["name"]),
+                        Draft::new(
+                            KIND,
+                            key,
+                            Action::Update,
+                            Operation::UpdateRole {
+                                name: name.clone(),
+                                update,
+                            },
+                        )
+                        .before(Some(view(l)))
+                        .after(Some(view(d)))
+                        .diffed(&["name"]),
                     );
                 }
             }
-            (None, Some(l)) => out.unmanaged(ctx.desired.policy.unmanaged.roles, KIND, &key, view(l), || {
-                Draft::new(KIND, key.clone(), Action::Delete, Operation::DeleteRole { name: name.clone() })
+            (None, Some(l)) => out.unmanaged(
+                ctx.desired.policy.unmanaged.roles,
+                KIND,
+                &key,
+                view(l),
+                || {
+                    Draft::new(
+                        KIND,
+                        key.clone(),
+                        Action::Delete,
+                        Operation::DeleteRole { name: name.clone() },
+                    )
                     .before(Some(view(l)))
-            }),
+                },
+            ),
             (None, None) => {}
         }
     }

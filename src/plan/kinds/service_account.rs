@@ -24,10 +24,18 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         if ctx.is_default_project(project) {
             continue;
         }
-        let desired: BTreeMap<String, &ServiceAccount> =
-            desired_project.service_accounts.iter().map(|s| (s.name.clone(), s)).collect();
+        let desired: BTreeMap<String, &ServiceAccount> = desired_project
+            .service_accounts
+            .iter()
+            .map(|s| (s.name.clone(), s))
+            .collect();
         let live: BTreeMap<String, &ServiceAccount> = live_project
-            .map(|p| p.service_accounts.iter().map(|s| (s.name.clone(), s)).collect())
+            .map(|p| {
+                p.service_accounts
+                    .iter()
+                    .map(|s| (s.name.clone(), s))
+                    .collect()
+            })
             .unwrap_or_default();
         for (name, d, l) in pair_up(&desired, &live) {
             let key = keys::service_account(project, name);
@@ -59,25 +67,36 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                         KIND,
                         key,
                         Action::Update,
-                        Operation::UpdateServiceAccount { project: project.clone(), name: name.clone(), role: d.role },
+                        Operation::UpdateServiceAccount {
+                            project: project.clone(),
+                            name: name.clone(),
+                            role: d.role,
+                        },
                     )
                     .before(Some(view(l)))
                     .after(Some(view(d)))
                     .diffed(&["name"])
                     .parents(parents),
                 ),
-                (None, Some(l)) => {
-                    out.unmanaged(ctx.desired.policy.unmanaged.service_accounts, KIND, &key, view(l), || {
+                (None, Some(l)) => out.unmanaged(
+                    ctx.desired.policy.unmanaged.service_accounts,
+                    KIND,
+                    &key,
+                    view(l),
+                    || {
                         Draft::new(
                             KIND,
                             key.clone(),
                             Action::Delete,
-                            Operation::DeleteServiceAccount { project: project.clone(), name: name.clone() },
+                            Operation::DeleteServiceAccount {
+                                project: project.clone(),
+                                name: name.clone(),
+                            },
                         )
                         .before(Some(view(l)))
                         .parents(parents)
-                    })
-                }
+                    },
+                ),
                 _ => {}
             }
         }

@@ -16,7 +16,9 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
     let mut promotions = Vec::new();
     let mut demotions = Vec::new();
     for user in &ctx.desired.users {
-        let Some(live) = ctx.live_user(&user.email) else { continue };
+        let Some(live) = ctx.live_user(&user.email) else {
+            continue;
+        };
         if live.role == user.role {
             continue;
         }
@@ -24,12 +26,19 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
             KIND,
             keys::user(&user.email),
             Action::Update,
-            Operation::UpdateUserRole { email: user.email.clone(), role: user.role },
+            Operation::UpdateUserRole {
+                email: user.email.clone(),
+                role: user.role,
+            },
         )
         .before(Some(json!({ "email": live.email, "role": live.role })))
         .after(Some(json!({ "email": user.email, "role": user.role })))
         .diffed(&["email"]);
-        if user.role == OrgRole::Owner { promotions.push(draft) } else { demotions.push(draft) }
+        if user.role == OrgRole::Owner {
+            promotions.push(draft)
+        } else {
+            demotions.push(draft)
+        }
     }
     let promotion_ids: Vec<_> = promotions.iter().map(Draft::id).collect();
     for mut demotion in demotions {
@@ -46,9 +55,22 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         }
         let key = keys::user(&live.email);
         let view = json!({ "email": live.email, "role": live.role, "roles": live.roles });
-        out.unmanaged(ctx.desired.policy.unmanaged.users, KIND, &key, view.clone(), || {
-            Draft::new(KIND, key.clone(), Action::Remove, Operation::RemoveUser { email: live.email.clone() })
+        out.unmanaged(
+            ctx.desired.policy.unmanaged.users,
+            KIND,
+            &key,
+            view.clone(),
+            || {
+                Draft::new(
+                    KIND,
+                    key.clone(),
+                    Action::Remove,
+                    Operation::RemoveUser {
+                        email: live.email.clone(),
+                    },
+                )
                 .before(Some(view))
-        });
+            },
+        );
     }
 }

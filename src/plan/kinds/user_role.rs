@@ -10,7 +10,9 @@ use super::role_set::{self, RoleSet};
 
 pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
     for user in &ctx.desired.users {
-        let Some(live) = ctx.live_user(&user.email) else { continue };
+        let Some(live) = ctx.live_user(&user.email) else {
+            continue;
+        };
         let email = user.email.clone();
         role_set::diff(
             RoleSet {
@@ -19,8 +21,14 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                 desired: &user.roles,
                 live: &live.roles,
                 role_key: &|r| keys::role(r),
-                grant: &|r| Operation::AssignUserRole { email: email.clone(), role: r.to_string() },
-                revoke: &|r| Operation::UnassignUserRole { email: email.clone(), role: r.to_string() },
+                grant: &|r| Operation::AssignUserRole {
+                    email: email.clone(),
+                    role: r.to_string(),
+                },
+                revoke: &|r| Operation::UnassignUserRole {
+                    email: email.clone(),
+                    role: r.to_string(),
+                },
                 policy: ctx.desired.policy.unmanaged.role_assignments,
             },
             out,
