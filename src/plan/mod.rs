@@ -62,7 +62,7 @@ mod simulate;
 #[cfg(test)]
 mod tests;
 
-pub use operation::{CertificateScope, IdRef, Operation};
+pub use operation::{CertificateScope, IdRef, Operation, RoleUpdate};
 
 /// Knobs from the command line; everything else comes from the file's `policy:`.
 #[derive(Debug, Clone, Default)]

@@ -39,7 +39,7 @@ fn new_role(name: &str, permissions: &[String], description: &Option<String>) ->
     }
 }
 
-fn apply_update(role: &mut Role, update: &crate::plan::operation::RoleUpdate) {
+fn apply_update(role: &mut Role, update: &crate::plan::RoleUpdate) {
     if let Some(p) = &update.permissions {
         role.permissions = p.clone();
     }
