@@ -1,1 +1,192 @@
-//! See the crate-level architecture map.
+//! Renderings of a [`Plan`](crate::plan::Plan): [`text`] for terminals, [`markdown`] for pull
+//! request comments and job summaries, [`json`] for machines (documented by
+//! `schema/plan.schema.json`). All three are pure functions of the plan: the same plan gives
+//! the same bytes.
+//!
+//! The field-level lines shared by text and markdown live here: scalar fields read
+//! `field: before -> after`; lists of strings (role permissions) and multi-line strings are
+//! shown as a line diff (computed with `similar`), so a long list shows what moved.
+
+use serde_json::Value;
+use similar::{ChangeTag, TextDiff};
+
+use crate::plan::FieldChange;
+
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+/// What a field line shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineTag {
+    /// `field: before -> after`, or a heading for the lines below it.
+    Plain,
+    Added,
+    Removed,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldLine {
+    pub tag: LineTag,
+    pub text: String,
+}
+
+/// Unchanged list items shown around a list diff before they are summarised.
+const MAX_UNCHANGED_SHOWN: usize = 8;
+
+/// A value as a reader wants it: strings bare, `{name, role}` lists (invite projects) as
+/// `Search (member), Labs (owner)`, everything else compact JSON.
+pub(crate) fn show(value: &Value) -> String {
+    let name_role = |v: &Value| {
+        Some(format!(
+            "{} ({})",
+            v.get("name")?.as_str()?,
+            v.get("role")?.as_str()?
+        ))
+    };
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items)
+            if !items.is_empty() && items.iter().all(|v| name_role(v).is_some()) =>
+        {
+            items
+                .iter()
+                .filter_map(name_role)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Lines of text a value diffs as, when it is a list of strings or a multi-line string.
+fn as_lines(value: &Value) -> Option<Vec<String>> {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        Value::String(s) if s.contains('\n') => Some(s.lines().map(str::to_string).collect()),
+        _ => None,
+    }
+}
+
+/// The lines of one field change.
+pub(crate) fn field_lines(field: &FieldChange) -> Vec<FieldLine> {
+    let plain = |text: String| {
+        vec![FieldLine {
+            tag: LineTag::Plain,
+            text,
+        }]
+    };
+    match (&field.before, &field.after) {
+        (Some(before), Some(after)) => match (as_lines(before), as_lines(after)) {
+            (Some(old), Some(new)) => {
+                let old_refs: Vec<&str> = old.iter().map(String::as_str).collect();
+                let new_refs: Vec<&str> = new.iter().map(String::as_str).collect();
+                let diff = TextDiff::from_slices(&old_refs, &new_refs);
+                let mut lines = vec![FieldLine {
+                    tag: LineTag::Plain,
+                    text: format!("{}:", field.field),
+                }];
+                let mut unchanged = 0usize;
+                for change in diff.iter_all_changes() {
+                    let text = change.value().to_string();
+                    match change.tag() {
+                        ChangeTag::Insert => lines.push(FieldLine {
+                            tag: LineTag::Added,
+                            text,
+                        }),
+                        ChangeTag::Delete => lines.push(FieldLine {
+                            tag: LineTag::Removed,
+                            text,
+                        }),
+                        ChangeTag::Equal => {
+                            unchanged += 1;
+                            if unchanged <= MAX_UNCHANGED_SHOWN {
+                                lines.push(FieldLine {
+                                    tag: LineTag::Unchanged,
+                                    text,
+                                });
+                            }
+                        }
+                    }
+                }
+                if unchanged > MAX_UNCHANGED_SHOWN {
+                    lines.push(FieldLine {
+                        tag: LineTag::Unchanged,
+                        text: format!("({} more unchanged)", unchanged - MAX_UNCHANGED_SHOWN),
+                    });
+                }
+                lines
+            }
+            _ => plain(format!(
+                "{}: {} -> {}",
+                field.field,
+                show(before),
+                show(after)
+            )),
+        },
+        (None, Some(after)) => plain(format!("{}: {}", field.field, show(after))),
+        (Some(before), None) => plain(format!("{}: {} -> (none)", field.field, show(before))),
+        (None, None) => vec![],
+    }
+}
+
+/// The summary sentence shared by text and markdown: `Plan: 3 to add, 2 to change, 1 to
+/// remove, 1 to archive.` (`N to replace` appears only when there are replacements).
+pub(crate) fn summary_sentence(plan: &crate::plan::Plan) -> String {
+    let s = plan.summary();
+    let replace = if s.replace > 0 {
+        format!(", {} to replace", s.replace)
+    } else {
+        String::new()
+    };
+    format!(
+        "Plan: {} to add, {} to change{replace}, {} to remove, {} to archive.",
+        s.add, s.change, s.remove, s.archive
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn permission_lists_render_as_a_line_diff() {
+        let field = FieldChange {
+            field: "permissions".into(),
+            before: Some(json!(["a.read", "b.read"])),
+            after: Some(json!(["a.read", "c.write"])),
+        };
+        let lines = field_lines(&field);
+        let tags: Vec<(LineTag, &str)> = lines.iter().map(|l| (l.tag, l.text.as_str())).collect();
+        assert_eq!(
+            tags,
+            vec![
+                (LineTag::Plain, "permissions:"),
+                (LineTag::Unchanged, "a.read"),
+                (LineTag::Removed, "b.read"),
+                (LineTag::Added, "c.write"),
+            ]
+        );
+    }
+
+    #[test]
+    fn scalars_render_before_and_after() {
+        let field = FieldChange {
+            field: "role".into(),
+            before: Some(json!("owner")),
+            after: Some(json!("reader")),
+        };
+        assert_eq!(field_lines(&field)[0].text, "role: owner -> reader");
+        let created = FieldChange {
+            field: "max".into(),
+            before: None,
+            after: Some(json!(5)),
+        };
+        assert_eq!(field_lines(&created)[0].text, "max: 5");
+    }
+}

@@ -1,0 +1,62 @@
+//! Organization groups, key `group:<name>`. Only created or deleted (a rename is a new
+//! natural key); members and roles are their own kinds. Undeclared groups follow
+//! `policy.unmanaged.groups`; their members and roles are not examined.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::super::context::{Context, Draft, Output, pair_up};
+use super::super::{Action, Operation, ResourceKind};
+use super::keys;
+
+const KIND: ResourceKind = ResourceKind::Group;
+
+pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
+    let desired: BTreeMap<String, ()> = ctx
+        .desired
+        .groups
+        .iter()
+        .map(|g| (g.name.clone(), ()))
+        .collect();
+    let live: BTreeMap<String, &crate::model::Group> = ctx
+        .live
+        .groups
+        .iter()
+        .map(|g| (g.name.clone(), g))
+        .collect();
+    for (name, d, l) in pair_up(&desired, &live) {
+        let key = keys::group(name);
+        let view = json!({ "name": name });
+        match (d, l) {
+            (Some(()), None) => out.push(
+                Draft::new(
+                    KIND,
+                    key,
+                    Action::Create,
+                    Operation::CreateGroup { name: name.clone() },
+                )
+                .after(Some(view)),
+            ),
+            (None, Some(l)) => {
+                let reported = json!({ "name": name, "members": l.members, "roles": l.roles });
+                out.unmanaged(
+                    ctx.desired.policy.unmanaged.groups,
+                    KIND,
+                    &key,
+                    reported,
+                    || {
+                        Draft::new(
+                            KIND,
+                            key.clone(),
+                            Action::Delete,
+                            Operation::DeleteGroup { name: name.clone() },
+                        )
+                        .before(Some(view))
+                    },
+                )
+            }
+            _ => {}
+        }
+    }
+}

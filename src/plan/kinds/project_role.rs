@@ -1,0 +1,88 @@
+//! Custom project roles, key `project:<project>/role:<name>`; same fields as organization
+//! roles (see `role.rs`). Undeclared ones follow `policy.unmanaged.project_roles`.
+
+use std::collections::BTreeMap;
+
+use super::super::context::{Context, Draft, Output, pair_up};
+use super::super::{Action, Operation, ResourceKind};
+use super::keys;
+use super::role::{update, view};
+use crate::model::Role;
+
+const KIND: ResourceKind = ResourceKind::ProjectRole;
+
+pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
+    for (desired_project, live_project) in ctx.child_projects() {
+        let project = &desired_project.name;
+        let desired: BTreeMap<String, &Role> = desired_project
+            .roles
+            .iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
+        let live: BTreeMap<String, &Role> = live_project
+            .map(|p| p.roles.iter().map(|r| (r.name.clone(), r)).collect())
+            .unwrap_or_default();
+        for (name, d, l) in pair_up(&desired, &live) {
+            let key = keys::project_role(project, name);
+            let parents = [keys::project(project)];
+            match (d, l) {
+                (Some(d), None) => out.push(
+                    Draft::new(
+                        KIND,
+                        key,
+                        Action::Create,
+                        Operation::CreateProjectRole {
+                            project: project.clone(),
+                            name: name.clone(),
+                            permissions: d.permissions.clone(),
+                            description: d.description.clone(),
+                        },
+                    )
+                    .after(Some(view(d)))
+                    .diffed(&["name"])
+                    .parents(parents),
+                ),
+                (Some(d), Some(l)) => {
+                    if let Some(update) = update(d, l) {
+                        out.push(
+                            Draft::new(
+                                KIND,
+                                key,
+                                Action::Update,
+                                Operation::UpdateProjectRole {
+                                    project: project.clone(),
+                                    name: name.clone(),
+                                    update,
+                                },
+                            )
+                            .before(Some(view(l)))
+                            .after(Some(view(d)))
+                            .diffed(&["name"])
+                            .parents(parents),
+                        );
+                    }
+                }
+                (None, Some(l)) => out.unmanaged(
+                    ctx.desired.policy.unmanaged.project_roles,
+                    KIND,
+                    &key,
+                    view(l),
+                    || {
+                        Draft::new(
+                            KIND,
+                            key.clone(),
+                            Action::Delete,
+                            Operation::DeleteProjectRole {
+                                project: project.clone(),
+                                name: name.clone(),
+                            },
+                        )
+                        .before(Some(view(l)))
+                        .parents(parents)
+                    },
+                ),
+                (None, None) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Project service accounts, key `project:<project>/service_account:<name>`. Fields: `role`
+//! (updated in place) and `key` (whether a key is requested at creation; the secret goes
+//! only to the declared sink and never into the plan). Undeclared live ones follow
+//! `policy.unmanaged.service_accounts`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::super::context::{Context, Draft, Output, pair_up};
+use super::super::{Action, Operation, ResourceKind};
+use super::keys;
+use crate::model::ServiceAccount;
+
+const KIND: ResourceKind = ResourceKind::ServiceAccount;
+
+fn view(sa: &ServiceAccount) -> Value {
+    json!({ "name": sa.name, "role": sa.role })
+}
+
+pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
+    for (desired_project, live_project) in ctx.child_projects() {
+        let project = &desired_project.name;
+        if ctx.is_default_project(project) {
+            continue;
+        }
+        let desired: BTreeMap<String, &ServiceAccount> = desired_project
+            .service_accounts
+            .iter()
+            .map(|s| (s.name.clone(), s))
+            .collect();
+        let live: BTreeMap<String, &ServiceAccount> = live_project
+            .map(|p| {
+                p.service_accounts
+                    .iter()
+                    .map(|s| (s.name.clone(), s))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (name, d, l) in pair_up(&desired, &live) {
+            let key = keys::service_account(project, name);
+            let parents = [keys::project(project)];
+            match (d, l) {
+                (Some(d), None) => {
+                    let with_key = d.sink.is_some();
+                    let mut after = view(d);
+                    after["with_key"] = json!(with_key);
+                    out.push(
+                        Draft::new(
+                            KIND,
+                            key,
+                            Action::Create,
+                            Operation::CreateServiceAccount {
+                                project: project.clone(),
+                                name: name.clone(),
+                                role: d.role,
+                                with_key,
+                            },
+                        )
+                        .after(Some(after))
+                        .diffed(&["name"])
+                        .parents(parents),
+                    )
+                }
+                (Some(d), Some(l)) if d.role != l.role => out.push(
+                    Draft::new(
+                        KIND,
+                        key,
+                        Action::Update,
+                        Operation::UpdateServiceAccount {
+                            project: project.clone(),
+                            name: name.clone(),
+                            role: d.role,
+                        },
+                    )
+                    .before(Some(view(l)))
+                    .after(Some(view(d)))
+                    .diffed(&["name"])
+                    .parents(parents),
+                ),
+                (None, Some(l)) => out.unmanaged(
+                    ctx.desired.policy.unmanaged.service_accounts,
+                    KIND,
+                    &key,
+                    view(l),
+                    || {
+                        Draft::new(
+                            KIND,
+                            key.clone(),
+                            Action::Delete,
+                            Operation::DeleteServiceAccount {
+                                project: project.clone(),
+                                name: name.clone(),
+                            },
+                        )
+                        .before(Some(view(l)))
+                        .parents(parents)
+                    },
+                ),
+                _ => {}
+            }
+        }
+    }
+}

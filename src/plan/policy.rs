@@ -1,0 +1,160 @@
+//! The safety gates that look at the changes as a whole: `protect`, the admin key's owner,
+//! `min_owners`, the default project and `max_removals`. (Gates about what the file declares,
+//! such as unarchiving or a residency change, are raised by the kind that sees them.)
+//!
+//! A gate never drops a change: it adds a [`Refusal`](super::Refusal) naming the rule, the
+//! objects and the override, and the whole plan is refused.
+
+use std::collections::BTreeSet;
+
+use super::context::{Context, Output};
+use super::{Operation, PlanOptions, RefusalRule};
+use crate::model::{OrgRole, ProjectRole, ServiceAccountRef};
+
+pub(crate) fn apply_gates(ctx: &Context<'_>, options: &PlanOptions, out: &mut Output) {
+    let protect = &ctx.desired.policy.protect;
+    let protected_users: BTreeSet<&str> = protect.users.iter().map(String::as_str).collect();
+    let protected_projects: BTreeSet<&str> = protect.projects.iter().map(String::as_str).collect();
+    let protected_groups: BTreeSet<&str> = protect.groups.iter().map(String::as_str).collect();
+    let protected_accounts: BTreeSet<&ServiceAccountRef> =
+        protect.service_accounts.iter().collect();
+
+    let mut protect_hits = Vec::new();
+    let mut key_owner_hits = Vec::new();
+    let mut default_project_hits = Vec::new();
+    let mut owners_lost = Vec::new();
+    let mut owners_gained = 0usize;
+
+    for draft in &out.drafts {
+        match &draft.op {
+            Operation::RemoveUser { email } => {
+                let was_owner = ctx
+                    .live_user(email)
+                    .is_some_and(|u| u.role == OrgRole::Owner);
+                if protected_users.contains(email.as_str()) {
+                    protect_hits.push(draft.key.clone());
+                }
+                if ctx.key_owner.as_deref() == Some(email.as_str()) {
+                    key_owner_hits.push(draft.key.clone());
+                }
+                if was_owner {
+                    owners_lost.push(draft.key.clone());
+                }
+            }
+            Operation::UpdateUserRole { email, role } => {
+                let was_owner = ctx
+                    .live_user(email)
+                    .is_some_and(|u| u.role == OrgRole::Owner);
+                match (was_owner, role) {
+                    (true, OrgRole::Reader) => {
+                        if protected_users.contains(email.as_str()) {
+                            protect_hits.push(draft.key.clone());
+                        }
+                        if ctx.key_owner.as_deref() == Some(email.as_str()) {
+                            key_owner_hits.push(draft.key.clone());
+                        }
+                        owners_lost.push(draft.key.clone());
+                    }
+                    (false, OrgRole::Owner) => owners_gained += 1,
+                    _ => {}
+                }
+            }
+            Operation::ArchiveProject { name } => {
+                if protected_projects.contains(name.as_str()) {
+                    protect_hits.push(draft.key.clone());
+                }
+                if ctx.is_default_project(name) {
+                    default_project_hits.push(draft.key.clone());
+                }
+            }
+            Operation::DeleteGroup { name } if protected_groups.contains(name.as_str()) => {
+                protect_hits.push(draft.key.clone());
+            }
+            Operation::DeleteServiceAccount { project, name } => {
+                let account = ServiceAccountRef {
+                    project: project.clone(),
+                    name: name.clone(),
+                };
+                if protected_accounts.contains(&account) {
+                    protect_hits.push(draft.key.clone());
+                }
+            }
+            Operation::UpdateServiceAccount {
+                project,
+                name,
+                role: ProjectRole::Member,
+            } => {
+                let account = ServiceAccountRef {
+                    project: project.clone(),
+                    name: name.clone(),
+                };
+                if protected_accounts.contains(&account) {
+                    protect_hits.push(draft.key.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    if !protect_hits.is_empty() {
+        out.refuse(
+            RefusalRule::Protect,
+            "the plan would remove, demote or archive objects listed in `policy.protect`".into(),
+            protect_hits,
+            "declare them in the file as they are, or take them out of `policy.protect` first",
+        );
+    }
+    if !key_owner_hits.is_empty() {
+        out.refuse(
+            RefusalRule::KeyOwner,
+            "the plan would remove or demote the owner of the admin key in use".into(),
+            key_owner_hits,
+            "declare this user as an owner, or run with an admin key owned by someone else",
+        );
+    }
+    if !default_project_hits.is_empty() {
+        out.refuse(
+            RefusalRule::DefaultProject,
+            "the default project is never archived".into(),
+            default_project_hits,
+            "remove `archived: true` from the default project",
+        );
+    }
+
+    let min_owners = ctx.desired.policy.min_owners() as usize;
+    let owners_now = ctx
+        .live
+        .users
+        .iter()
+        .filter(|u| u.role == OrgRole::Owner)
+        .count();
+    let owners_after = (owners_now + owners_gained).saturating_sub(owners_lost.len());
+    if !owners_lost.is_empty() && owners_after < min_owners && owners_after < owners_now {
+        out.refuse(
+            RefusalRule::MinOwners,
+            format!(
+                "the organization would keep {owners_after} owner(s) ({owners_now} now); `policy.min_owners` is {min_owners}"
+            ),
+            owners_lost,
+            "keep or promote enough owners in the file, or lower `policy.min_owners`",
+        );
+    }
+
+    let limit = options
+        .max_removals
+        .unwrap_or_else(|| ctx.desired.policy.max_removals()) as usize;
+    let removals: Vec<String> = out
+        .drafts
+        .iter()
+        .filter(|d| d.action.is_destructive())
+        .map(|d| d.key.clone())
+        .collect();
+    if removals.len() > limit && !options.allow_removals {
+        out.refuse(
+            RefusalRule::MaxRemovals,
+            format!("the plan removes {} objects, more than max_removals ({limit})", removals.len()),
+            removals,
+            "review the removals, then re-run with `--allow-removals` or raise `policy.max_removals`",
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! The saved plan (`orgops plan --out FILE`, read by `orgops apply --plan FILE`).
+//!
+//! A JSON document carrying: its format version and the orgops version that wrote it; the
+//! organization it was planned against (base URL host and org id when known); the sha256 of
+//! the normalised desired document; and, per change, the change itself plus the live facts
+//! it depends on (its `before` value and the server IDs its operation resolves) with their
+//! sha256. It holds no secret: operations name sinks by reference only, and no key value
+//! ever enters a plan.
+//!
+//! [`check_stale`] re-plans against a fresh live read and refuses (with a typed
+//! [`StaleReason`]) when the version, the organization, the desired document or the live
+//! facts of any saved change differ. Live changes that touch none of the saved changes do not
+//! make the plan stale: apply executes only the saved changes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::normalize::normalize_document;
+use super::{Change, Plan, PlanOptions, Refusal, UnmanagedObject};
+use crate::live::{IdIndex, LiveState};
+use crate::model::Document;
+
+/// Version of the saved-plan format this build reads and writes.
+pub const SAVED_PLAN_FORMAT_VERSION: u32 = 1;
+
+/// The version of orgops writing or reading a saved plan.
+pub const ORGOPS_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Which organization a plan was made against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgIdentity {
+    /// Host (and port, if any) of the API base URL.
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+}
+
+impl OrgIdentity {
+    /// From `OPENAI_BASE_URL` (or the emulator's URL) and `OPENAI_ORG_ID`, when known.
+    pub fn from_base_url(base_url: &str, org_id: Option<&str>) -> OrgIdentity {
+        let host = match reqwest::Url::parse(base_url) {
+            Ok(url) => match (url.host_str(), url.port()) {
+                (Some(h), Some(p)) => format!("{h}:{p}"),
+                (Some(h), None) => h.to_string(),
+                (None, _) => base_url.to_string(),
+            },
+            Err(_) => base_url.to_string(),
+        };
+        OrgIdentity {
+            host,
+            org_id: org_id.map(str::to_string),
+        }
+    }
+
+    /// Same organization: same host, and same org id when both sides know it.
+    fn matches(&self, other: &OrgIdentity) -> bool {
+        self.host == other.host
+            && match (&self.org_id, &other.org_id) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+}
+
+/// The live facts one change depends on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveDependency {
+    /// The change's `before` (the normalised live object), if it existed.
+    pub before: Option<Value>,
+    /// Server IDs the operation resolves, by reference label (`project:Search`).
+    pub ids: BTreeMap<String, String>,
+    /// sha256 of the two fields above.
+    pub fingerprint: String,
+}
+
+/// One change of a saved plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedChange {
+    #[serde(flatten)]
+    pub change: Change,
+    pub live: LiveDependency,
+}
+
+/// The saved-plan document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub format_version: u32,
+    pub orgops_version: String,
+    pub org: OrgIdentity,
+    /// sha256 of the normalised desired document.
+    pub desired_fingerprint: String,
+    pub changes: Vec<SavedChange>,
+    #[serde(default)]
+    pub unmanaged: Vec<UnmanagedObject>,
+    #[serde(default)]
+    pub refusals: Vec<Refusal>,
+}
+
+/// Why a saved plan cannot be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StaleReason {
+    /// A live object a saved change depends on changed, appeared or disappeared.
+    LiveChanged,
+    /// The desired state is not the one the plan was made from.
+    DesiredChanged,
+    /// The plan was made against another organization or endpoint.
+    OtherOrg,
+    /// Another saved-plan format or orgops version wrote it.
+    VersionMismatch,
+}
+
+/// A stale saved plan: the reason and the objects concerned (`apply` exits 4).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Staleness {
+    pub reason: StaleReason,
+    pub objects: Vec<String>,
+    pub message: String,
+}
+
+/// A saved-plan file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("not a readable orgops saved plan: {0}")]
+pub struct SavedPlanError(#[from] serde_json::Error);
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// sha256 of the normalised desired document (independent of list order and email case).
+pub fn desired_fingerprint(desired: &Document) -> String {
+    let normal = normalize_document(desired, &IdIndex::default());
+    // A `Document` is plain data: serializing it cannot fail.
+    let bytes = serde_json::to_vec(&normal).expect("documents serialize to JSON");
+    sha256_hex(&bytes)
+}
+
+/// The live facts `change` depends on, read from `ids`.
+pub fn live_dependency(change: &Change, ids: &IdIndex) -> LiveDependency {
+    let ids: BTreeMap<String, String> = change
+        .op
+        .id_refs()
+        .into_iter()
+        .filter_map(|r| r.resolve(ids).map(|id| (r.label(), id.clone())))
+        .collect();
+    let canonical = serde_json::json!({ "before": change.before, "ids": ids });
+    let fingerprint = sha256_hex(canonical.to_string().as_bytes());
+    LiveDependency {
+        before: change.before.clone(),
+        ids,
+        fingerprint,
+    }
+}
+
+/// Build the saved form of `plan`, made from `desired` against `live` in `org`.
+pub fn save(plan: &Plan, desired: &Document, live: &LiveState, org: OrgIdentity) -> SavedPlan {
+    SavedPlan {
+        format_version: SAVED_PLAN_FORMAT_VERSION,
+        orgops_version: ORGOPS_VERSION.to_string(),
+        org,
+        desired_fingerprint: desired_fingerprint(desired),
+        changes: plan
+            .changes
+            .iter()
+            .map(|c| SavedChange {
+                change: c.clone(),
+                live: live_dependency(c, &live.ids),
+            })
+            .collect(),
+        unmanaged: plan.unmanaged.clone(),
+        refusals: plan.refusals.clone(),
+    }
+}
+
+/// The saved plan as pretty JSON with a trailing newline.
+pub fn to_json(saved: &SavedPlan) -> String {
+    // Plain data with string map keys: serializing cannot fail.
+    let mut text = serde_json::to_string_pretty(saved).expect("saved plans serialize to JSON");
+    text.push('\n');
+    text
+}
+
+pub fn from_json(text: &str) -> Result<SavedPlan, SavedPlanError> {
+    Ok(serde_json::from_str(text)?)
+}
+
+/// The changes a saved plan carries, ready for the executor.
+pub fn changes(saved: &SavedPlan) -> Vec<Change> {
+    saved.changes.iter().map(|c| c.change.clone()).collect()
+}
+
+/// Refuse a saved plan that no longer fits: checked in the order version, organization,
+/// desired state, live facts.
+pub fn check_stale(
+    saved: &SavedPlan,
+    fresh_live: &LiveState,
+    desired: &Document,
+    org: &OrgIdentity,
+) -> Result<(), Staleness> {
+    if saved.format_version != SAVED_PLAN_FORMAT_VERSION || saved.orgops_version != ORGOPS_VERSION {
+        return Err(Staleness {
+            reason: StaleReason::VersionMismatch,
+            objects: vec![],
+            message: format!(
+                "the plan was saved by orgops {} (format {}); this is orgops {ORGOPS_VERSION} (format {SAVED_PLAN_FORMAT_VERSION}): plan again",
+                saved.orgops_version, saved.format_version
+            ),
+        });
+    }
+    if !saved.org.matches(org) {
+        return Err(Staleness {
+            reason: StaleReason::OtherOrg,
+            objects: vec![],
+            message: format!(
+                "the plan was made against {} and this run talks to {}",
+                describe(&saved.org),
+                describe(org)
+            ),
+        });
+    }
+    if saved.desired_fingerprint != desired_fingerprint(desired) {
+        return Err(Staleness {
+            reason: StaleReason::DesiredChanged,
+            objects: vec![],
+            message: "the desired state differs from the one the plan was made from: plan again"
+                .into(),
+        });
+    }
+    // The options do not change any `before`; re-plan only to see the live facts afresh.
+    let options = PlanOptions {
+        allow_removals: true,
+        ..PlanOptions::default()
+    };
+    let fresh = match super::plan(desired, fresh_live, &options) {
+        Ok(plan) => plan,
+        Err(error) => {
+            return Err(Staleness {
+                reason: StaleReason::LiveChanged,
+                objects: vec![],
+                message: format!("the live organization can no longer be planned: {error}"),
+            });
+        }
+    };
+    let fresh_by_key: BTreeMap<&str, &Change> =
+        fresh.changes.iter().map(|c| (c.key.as_str(), c)).collect();
+    let mut changed: Vec<String> = saved
+        .changes
+        .iter()
+        .filter(|s| match fresh_by_key.get(s.change.key.as_str()) {
+            Some(f) => live_dependency(f, &fresh_live.ids).fingerprint != s.live.fingerprint,
+            None => true,
+        })
+        .map(|s| s.change.key.clone())
+        .collect();
+    changed.sort();
+    if changed.is_empty() {
+        Ok(())
+    } else {
+        Err(Staleness {
+            reason: StaleReason::LiveChanged,
+            message: format!(
+                "the live organization changed since the plan was made, for {} of its changes: plan again",
+                changed.len()
+            ),
+            objects: changed,
+        })
+    }
+}
+
+fn describe(org: &OrgIdentity) -> String {
+    match &org.org_id {
+        Some(id) => format!("{} (organization {id})", org.host),
+        None => org.host.clone(),
+    }
+}

@@ -1,0 +1,110 @@
+//! The terminal rendering: one line per change (`+ ~ - ±`, the verb, the key), its field
+//! lines indented below, then reported unmanaged objects, refusals, and the summary line.
+//! ANSI colour only when `color` is true (the caller decides from `NO_COLOR` and the TTY).
+
+use std::fmt::Write;
+
+use super::{FieldLine, LineTag, field_lines, summary_sentence};
+use crate::plan::{Action, ActionClass, Plan};
+
+const RESET: &str = "\x1b[0m";
+const BOLD: &str = "\x1b[1m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
+const MAGENTA: &str = "\x1b[35m";
+const DIM: &str = "\x1b[2m";
+
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn action_color(action: Action) -> &'static str {
+        match action.class() {
+            ActionClass::Add => GREEN,
+            ActionClass::Change => YELLOW,
+            ActionClass::Replace => MAGENTA,
+            ActionClass::Remove | ActionClass::Archive => RED,
+        }
+    }
+
+    fn field(&self, line: &FieldLine) -> String {
+        match line.tag {
+            LineTag::Plain => line.text.clone(),
+            LineTag::Added => self.paint(GREEN, &format!("  + {}", line.text)),
+            LineTag::Removed => self.paint(RED, &format!("  - {}", line.text)),
+            LineTag::Unchanged => self.paint(DIM, &format!("    {}", line.text)),
+        }
+    }
+}
+
+/// Width of the verb column: the longest verb.
+const VERB_WIDTH: usize = 10;
+
+/// Render `plan` for a terminal.
+pub fn render(plan: &Plan, color: bool) -> String {
+    let p = Painter { color };
+    let mut out = String::new();
+    if plan.changes.is_empty() {
+        out.push_str("No changes: the organization matches the file.\n");
+    } else {
+        let _ = writeln!(out, "orgops will make these changes, in this order:\n");
+        for change in &plan.changes {
+            let marker = format!(
+                "{} {:<VERB_WIDTH$}",
+                change.action.symbol(),
+                change.action.as_str()
+            );
+            let note = if change.action == Action::Archive {
+                "  (irreversible)"
+            } else {
+                ""
+            };
+            let head = format!(
+                "{} {}{}",
+                p.paint(Painter::action_color(change.action), &marker),
+                change.key,
+                note
+            );
+            let _ = writeln!(out, "{}", head.trim_end());
+            for field in &change.fields {
+                for line in field_lines(field) {
+                    let _ = writeln!(out, "      {}", p.field(&line));
+                }
+            }
+        }
+    }
+    if !plan.unmanaged.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            p.paint(BOLD, "Not in the file (reported, not changed):")
+        );
+        for object in &plan.unmanaged {
+            let _ = writeln!(out, "  ? {}", object.key);
+        }
+    }
+    if !plan.refusals.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            p.paint(RED, "Refused: this plan must not be applied.")
+        );
+        for refusal in &plan.refusals {
+            let _ = writeln!(out, "  [{}] {}", refusal.rule.as_str(), refusal.message);
+            let _ = writeln!(out, "    objects: {}", refusal.objects.join(", "));
+            let _ = writeln!(out, "    to override: {}", refusal.override_hint);
+        }
+    }
+    let _ = writeln!(out, "\n{}", p.paint(BOLD, &summary_sentence(plan)));
+    out
+}
