@@ -8,8 +8,8 @@
 //!    depth, nodes, events and alias replay, so alias bombs and deep nesting are refused with
 //!    the parser's location instead of exhausting memory or stack;
 //! 3. build the [`SourceMap`] and check the JSON Schema, collecting every error;
-//! 4. deserialize into the typed [`Document`] (serde-saphyr again, for a located error on the
-//!    rare value the schema cannot tell apart, such as `1e3` for an integer).
+//! 4. convert into the typed [`Document`] (re-parsing with serde-saphyr only on failure, for a
+//!    located error on the rare value the schema cannot tell apart, such as `1e3`).
 //!
 //! Then [`merge`] concatenates the files' lists in file-name order; `policy` may come from at
 //! most one file and `version`, where given, must agree.
@@ -206,10 +206,17 @@ pub fn parse_text(
         }
         return Err(diagnostics);
     }
-    let doc: Document = match serde_saphyr::from_str_with_options(&text, yaml_options()) {
+    // Converting the checked value is cheap; only when it fails (a value the schema cannot
+    // tell apart, like `1e3` for an integer) is the text parsed again, for the location.
+    let doc: Document = match serde_json::from_value(value) {
         Ok(doc) => doc,
-        Err(error) => {
-            diagnostics.push(yaml_error(name, &error));
+        Err(json_error) => {
+            let located =
+                match serde_saphyr::from_str_with_options::<Document>(&text, yaml_options()) {
+                    Err(error) => yaml_error(name, &error),
+                    Ok(_) => Diagnostic::error(name, Position::START, json_error.to_string()),
+                };
+            diagnostics.push(located);
             return Err(diagnostics);
         }
     };
@@ -239,22 +246,59 @@ fn yaml_error(name: &str, error: &serde_saphyr::Error) -> Diagnostic {
         .render_with_options(serde_saphyr::render_options! {
             snippets: serde_saphyr::SnippetMode::Off,
         });
-    // The plain rendering appends " at line L column C"; the diagnostic carries that already.
-    let message = match rendered.rfind(" at line ") {
-        Some(cut) => rendered[..cut].to_string(),
-        None => rendered,
-    };
-    let hint = if message.contains("budget")
-        || message.contains("alias")
-        || message.contains("depth")
-    {
-        Some(format!(
-            "orgops refuses inputs that expand beyond its budget (nesting deeper than {MAX_DEPTH}, alias bombs, more than one document)"
-        ))
-    } else {
-        None
-    };
+    let (message, hint) = friendly_yaml_message(&rendered);
     Diagnostic::error(name, at, message.trim().to_string()).with_hint(hint)
+}
+
+/// serde-saphyr's wording, made about the user's file rather than the parser's options.
+fn friendly_yaml_message(rendered: &str) -> (String, Option<String>) {
+    let budget_hint = || {
+        Some(format!(
+            "orgops refuses input beyond its budget: nesting deeper than {MAX_DEPTH}, alias expansion (\"billion laughs\"), more than one document"
+        ))
+    };
+    let first_line = rendered.lines().next().unwrap_or_default();
+    // The plain rendering ends with " at line L, column C"; the diagnostic carries that already.
+    let message = match first_line.rfind(" at line ") {
+        Some(cut) if first_line[cut..].contains("column") && !first_line[cut..].contains('(') => {
+            &first_line[..cut]
+        }
+        _ => first_line,
+    };
+    if message.contains("alias replay") || message.contains("Alias") {
+        return (
+            "aliases expand beyond the limit (an alias bomb?)".into(),
+            budget_hint(),
+        );
+    }
+    if message.contains("Depth") {
+        return (
+            format!("nesting is deeper than {MAX_DEPTH} levels"),
+            budget_hint(),
+        );
+    }
+    if message.contains("Documents") || message.contains("multiple documents") {
+        return (
+            "a file holds one YAML document; remove the `---` separators".into(),
+            budget_hint(),
+        );
+    }
+    if let Some(what) = message.strip_prefix("budget breached: ") {
+        return (
+            format!("input exceeds the parse budget ({what})"),
+            budget_hint(),
+        );
+    }
+    if let Some(cut) = message.find(", set DuplicateKeyPolicy") {
+        return (message[..cut].to_string(), None);
+    }
+    if message.starts_with("invalid u32") || message.starts_with("invalid u64") {
+        return (
+            "expected a whole number (no decimals or exponent)".into(),
+            None,
+        );
+    }
+    (message.trim().to_string(), None)
 }
 
 /// A top-level list of the document, for locating merged objects.

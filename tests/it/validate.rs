@@ -307,6 +307,20 @@ fn bad_input_gets_a_located_error_and_exit_1() {
                 "{stderr}"
             );
         }
+        let expected = match name {
+            "billion-laughs.yaml" => "aliases expand beyond the limit",
+            "deep.yaml" => "nesting is deeper than 32 levels",
+            "duplicate-model.yaml" => "duplicate mapping key: gpt-4o",
+            "float-for-int.yaml" => "expected a whole number",
+            "two-docs.yaml" => "one YAML document",
+            "huge.yaml" => "over the 16777216-byte limit",
+            "empty.yaml" => "file is empty",
+            _ => ": error: ",
+        };
+        assert!(
+            stderr.contains(expected),
+            "{name}: `{expected}` not in {stderr}"
+        );
         if name == "billion-laughs.yaml" || name == "deep.yaml" || name == "duplicate-model.yaml" {
             assert!(
                 !stderr.starts_with(&format!("{file}:1:1:")),
