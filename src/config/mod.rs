@@ -1,8 +1,57 @@
 //! The desired state: YAML file(s) -> [`DesiredState`], or located diagnostics.
+//!
+//! # How loading works
+//!
+//! [`load`] takes a file, or a directory whose `*.yaml`/`*.yml` files are read in file-name
+//! order. Each file goes through [`load`](self::load) on its own:
+//!
+//! 1. **Read** within limits: at most [`load::MAX_FILE_BYTES`], UTF-8, not empty.
+//! 2. **Parse** with serde-saphyr under a budget (one document, bounded depth, nodes and alias
+//!    replay), so hostile input gets a located error instead of exhausting the machine.
+//! 3. **Schema**: the embedded `schema/orgops.schema.json` ([`schema`]) reports every
+//!    violation at once, each located through the file's [`source_map::SourceMap`] (JSON
+//!    pointer -> line and column; unknown keys point at the key).
+//! 4. **Typed**: the file is deserialized into [`crate::model::Document`].
+//!
+//! If every file got this far, the documents are merged (lists concatenated; `policy` from at
+//! most one file; `version` must agree) and the [`semantic`] checks run on the whole, so a
+//! reference in one file may point at a declaration in another and a duplicate across files
+//! names both places. Every problem is collected before returning: a user fixes a file in one
+//! round. Emails are then normalised (lower-cased) and certificate PEMs read.
+//!
+//! [`parse_str`] runs the same pipeline on in-memory text (an emulator seed), without the
+//! checks that need a directory (certificate files, sink paths relative to the file).
 
-use std::path::PathBuf;
+pub mod diagnostics;
+pub mod load;
+pub mod schema;
+pub mod semantic;
+pub mod source_map;
 
-use crate::model::Document;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use diagnostics::{Diagnostic, Diagnostics, Severity};
+
+use crate::model::{Document, normalize_email};
+use load::{List, Merged};
+
+/// What the input is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadMode {
+    /// A desired-state file: `invites` are refused and the owner gate is checked.
+    Desired,
+    /// An emulator seed or state dump: `invites` are allowed (they are live state).
+    Seed,
+}
+
+/// A place in an input file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SourceLocation {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
 
 /// A validated desired state, normalised (emails lower-cased) and ready to plan.
 #[derive(Debug, Clone)]
@@ -11,4 +60,160 @@ pub struct DesiredState {
     pub doc: Document,
     /// The files it was read from, in merge order.
     pub files: Vec<PathBuf>,
+    /// Certificate name -> the PEM text read from its `file`.
+    pub certificate_pems: BTreeMap<String, String>,
+    /// Where each declared object is, by natural key: `users/<email>`, `groups/<name>`,
+    /// `roles/<name>`, `certificates/<name>`, `admin_api_keys/<name>`, `projects/<name>`,
+    /// `projects/<name>/members/<email>`, `projects/<name>/groups/<name>`,
+    /// `projects/<name>/roles/<name>`, `projects/<name>/service_accounts/<name>`,
+    /// `projects/<name>/rate_limits/<model>`, `policy`. For annotating plan changes.
+    pub declared_at: BTreeMap<String, SourceLocation>,
+    /// Problems that do not make the state invalid.
+    pub warnings: Diagnostics,
+}
+
+/// Loads, checks and merges the desired state at `path` (a file or a directory).
+pub fn load(path: &Path, mode: LoadMode) -> Result<DesiredState, Diagnostics> {
+    let paths = load::input_files(path)?;
+    let mut diagnostics = Diagnostics::new();
+    let mut parsed = Vec::with_capacity(paths.len());
+    for file_path in &paths {
+        let name = file_path.display().to_string();
+        match load::read_file(file_path)
+            .and_then(|text| load::parse_text(text, &name, Some(file_path.clone())))
+        {
+            Ok(file) => parsed.push(file),
+            Err(problems) => diagnostics.extend(problems),
+        }
+    }
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    let (merged, certificate_pems) = merge_and_check(parsed, mode, &mut diagnostics)?;
+    let declared_at = declared_at(&merged);
+    Ok(DesiredState {
+        doc: normalised(merged.doc),
+        files: paths,
+        certificate_pems,
+        declared_at,
+        warnings: diagnostics,
+    })
+}
+
+/// Checks in-memory text (e.g. an emulator seed) named `name` in diagnostics.
+pub fn parse_str(text: &str, name: &str, mode: LoadMode) -> Result<Document, Diagnostics> {
+    let file = load::parse_text(text.to_string(), name, None)?;
+    let mut diagnostics = Diagnostics::new();
+    let (merged, _) = merge_and_check(vec![file], mode, &mut diagnostics)?;
+    Ok(normalised(merged.doc))
+}
+
+fn merge_and_check(
+    files: Vec<load::ParsedFile>,
+    mode: LoadMode,
+    diagnostics: &mut Diagnostics,
+) -> Result<(Merged, BTreeMap<String, String>), Diagnostics> {
+    let merged = load::merge(files, diagnostics);
+    let pems = semantic::check(&merged, mode, diagnostics);
+    // Sources are only kept when something will be shown.
+    if !diagnostics.is_empty() {
+        for file in &merged.files {
+            diagnostics.add_source(&file.name, &file.text);
+        }
+    }
+    if diagnostics.has_errors() {
+        return Err(std::mem::take(diagnostics));
+    }
+    Ok((merged, pems))
+}
+
+/// Lower-cases every email, the one normal form the plan compares.
+fn normalised(mut doc: Document) -> Document {
+    let lower = |email: &mut String| *email = normalize_email(email);
+    doc.users.iter_mut().for_each(|u| lower(&mut u.email));
+    doc.groups
+        .iter_mut()
+        .flat_map(|g| g.members.iter_mut())
+        .for_each(lower);
+    doc.policy.protect.users.iter_mut().for_each(lower);
+    doc.invites.iter_mut().for_each(|i| lower(&mut i.email));
+    for project in &mut doc.projects {
+        project.members.iter_mut().for_each(|m| lower(&mut m.email));
+    }
+    doc
+}
+
+fn declared_at(merged: &Merged) -> BTreeMap<String, SourceLocation> {
+    let mut out = BTreeMap::new();
+    let mut put = |key: String, (file, at): (&str, source_map::Position)| {
+        out.entry(key).or_insert(SourceLocation {
+            file: file.to_string(),
+            line: at.line,
+            column: at.column,
+        });
+    };
+    let doc = &merged.doc;
+    for (i, x) in doc.users.iter().enumerate() {
+        put(
+            format!("users/{}", normalize_email(&x.email)),
+            merged.at(List::Users, i, ""),
+        );
+    }
+    for (i, x) in doc.groups.iter().enumerate() {
+        put(format!("groups/{}", x.name), merged.at(List::Groups, i, ""));
+    }
+    for (i, x) in doc.roles.iter().enumerate() {
+        put(format!("roles/{}", x.name), merged.at(List::Roles, i, ""));
+    }
+    for (i, x) in doc.certificates.iter().enumerate() {
+        put(
+            format!("certificates/{}", x.name),
+            merged.at(List::Certificates, i, ""),
+        );
+    }
+    for (i, x) in doc.admin_api_keys.iter().enumerate() {
+        put(
+            format!("admin_api_keys/{}", x.name),
+            merged.at(List::AdminApiKeys, i, ""),
+        );
+    }
+    for (i, p) in doc.projects.iter().enumerate() {
+        let base = format!("projects/{}", p.name);
+        put(base.clone(), merged.at(List::Projects, i, ""));
+        for (j, x) in p.members.iter().enumerate() {
+            put(
+                format!("{base}/members/{}", normalize_email(&x.email)),
+                merged.at(List::Projects, i, &format!("/members/{j}")),
+            );
+        }
+        for (j, x) in p.groups.iter().enumerate() {
+            put(
+                format!("{base}/groups/{}", x.name),
+                merged.at(List::Projects, i, &format!("/groups/{j}")),
+            );
+        }
+        for (j, x) in p.roles.iter().enumerate() {
+            put(
+                format!("{base}/roles/{}", x.name),
+                merged.at(List::Projects, i, &format!("/roles/{j}")),
+            );
+        }
+        for (j, x) in p.service_accounts.iter().enumerate() {
+            put(
+                format!("{base}/service_accounts/{}", x.name),
+                merged.at(List::Projects, i, &format!("/service_accounts/{j}")),
+            );
+        }
+        for model in p.rate_limits.keys() {
+            let pointer = format!("/rate_limits/{}", source_map::escape_segment(model));
+            put(
+                format!("{base}/rate_limits/{model}"),
+                merged.key_at(List::Projects, i, &pointer),
+            );
+        }
+    }
+    if merged.policy_file.is_some() {
+        put("policy".into(), merged.policy_at("", true));
+    }
+    out
 }

@@ -3,3 +3,4 @@
 mod contract_harness;
 mod emulator;
 mod support;
+mod validate;

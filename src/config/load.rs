@@ -1,0 +1,618 @@
+//! Reading input: a file or a directory of files -> parsed, schema-checked, typed documents,
+//! merged into one with a record of where every top-level object came from.
+//!
+//! Per file, in order, each step stopping the file at its first failure:
+//! 1. read, refusing files over [`MAX_FILE_BYTES`], empty files and invalid UTF-8 (located at
+//!    the first bad byte);
+//! 2. parse with serde-saphyr under a [`Budget`](serde_saphyr::Budget): one document, bounded
+//!    depth, nodes, events and alias replay, so alias bombs and deep nesting are refused with
+//!    the parser's location instead of exhausting memory or stack;
+//! 3. build the [`SourceMap`] and check the JSON Schema, collecting every error;
+//! 4. convert into the typed [`Document`] (re-parsing with serde-saphyr only on failure, for a
+//!    located error on the rare value the schema cannot tell apart, such as `1e3`).
+//!
+//! Then [`merge`] concatenates the files' lists in file-name order; `policy` may come from at
+//! most one file and `version`, where given, must agree.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::diagnostics::{Diagnostic, Diagnostics};
+use super::schema;
+use super::source_map::{Position, SourceMap};
+use crate::model::Document;
+
+/// Files larger than this are refused before parsing (a 10,000-user org is about 0.6 MiB).
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// Deepest nesting a valid file needs is 6 (`projects[].service_accounts[].sink.command[]`).
+pub const MAX_DEPTH: usize = 32;
+
+fn yaml_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: MAX_DEPTH,
+            max_documents: 1,
+            max_nodes: 4_000_000,
+            max_events: 8_000_000,
+            max_aliases: 10_000,
+            max_anchors: 10_000,
+            max_total_scalar_bytes: MAX_FILE_BYTES as usize,
+        },
+        with_snippet: false,
+    };
+    // Billion laughs: each alias level multiplies the replayed events; cap the total far
+    // below what memory allows but far above what a hand-written file with anchors needs.
+    options.alias_limits.max_total_replayed_events = 200_000;
+    options.alias_limits.max_replay_stack_depth = 16;
+    options
+}
+
+/// One input file after parsing.
+#[derive(Debug, Clone)]
+pub struct ParsedFile {
+    /// The name diagnostics use (the path as the user gave it, or the in-memory name).
+    pub name: String,
+    /// The file on disk; `None` for in-memory text.
+    pub path: Option<PathBuf>,
+    pub text: String,
+    pub map: SourceMap,
+    pub doc: Document,
+    /// Whether the file itself contains these keys (the typed document has defaults).
+    pub declares_policy: bool,
+    pub declares_version: bool,
+}
+
+impl ParsedFile {
+    /// The directory that relative paths in this file (certificates, sinks) are resolved in.
+    pub fn base_dir(&self) -> Option<PathBuf> {
+        let path = self.path.as_ref()?;
+        Some(match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        })
+    }
+}
+
+/// The files `path` names: itself, or every `*.yaml`/`*.yml` directly in it, by file name.
+pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
+    let name = path.display().to_string();
+    let fail = |message: String| {
+        let mut diagnostics = Diagnostics::new();
+        diagnostics.push(Diagnostic::error(&name, Position::START, message));
+        diagnostics
+    };
+    let metadata = std::fs::metadata(path).map_err(|e| fail(format!("cannot read {name}: {e}")))?;
+    if !metadata.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(path).map_err(|e| fail(format!("cannot list {name}: {e}")))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| fail(format!("cannot list {name}: {e}")))?;
+        let file_path = entry.path();
+        let is_yaml = matches!(
+            file_path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
+        if is_yaml && file_path.is_file() {
+            files.push(file_path);
+        }
+    }
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    if files.is_empty() {
+        return Err(fail(format!(
+            "{name} is a directory with no *.yaml or *.yml file"
+        )));
+    }
+    Ok(files)
+}
+
+/// Reads a file within the input limits.
+pub fn read_file(path: &Path) -> Result<String, Diagnostics> {
+    let name = path.display().to_string();
+    let fail = |at: Position, message: String| {
+        let mut diagnostics = Diagnostics::new();
+        diagnostics.push(Diagnostic::error(&name, at, message));
+        diagnostics
+    };
+    let metadata = std::fs::metadata(path)
+        .map_err(|e| fail(Position::START, format!("cannot read {name}: {e}")))?;
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(fail(
+            Position::START,
+            format!(
+                "file is {} bytes, over the {MAX_FILE_BYTES}-byte limit",
+                metadata.len()
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| fail(Position::START, format!("cannot read {name}: {e}")))?;
+    // The file may have grown since the metadata was read.
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(
+            Position::START,
+            format!("file is over the {MAX_FILE_BYTES}-byte limit"),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        // The prefix is valid UTF-8 by construction.
+        let prefix = std::str::from_utf8(valid).unwrap_or_default();
+        let line = prefix.matches('\n').count() + 1;
+        let column = prefix
+            .rsplit('\n')
+            .next()
+            .map_or(0, |last| last.chars().count())
+            + 1;
+        fail(
+            Position {
+                line,
+                column,
+                width: 1,
+            },
+            "file is not valid UTF-8 (YAML files must be UTF-8 text)".to_string(),
+        )
+    })
+}
+
+/// Parses one file's text: YAML under budget, schema, typed document.
+pub fn parse_text(
+    text: String,
+    name: &str,
+    path: Option<PathBuf>,
+) -> Result<ParsedFile, Diagnostics> {
+    let mut diagnostics = Diagnostics::new();
+    diagnostics.add_source(name, &text);
+    if text.len() as u64 > MAX_FILE_BYTES {
+        diagnostics.push(Diagnostic::error(
+            name,
+            Position::START,
+            format!("input is over the {MAX_FILE_BYTES}-byte limit"),
+        ));
+        return Err(diagnostics);
+    }
+    if text.trim().is_empty() {
+        diagnostics.push(
+            Diagnostic::error(name, Position::START, "file is empty")
+                .with_hint(Some("a minimal desired state is `version: 1`".into())),
+        );
+        return Err(diagnostics);
+    }
+    let value: Value = match serde_saphyr::from_str_with_options(&text, yaml_options()) {
+        Ok(value) => value,
+        Err(error) => {
+            diagnostics.push(yaml_error(name, &error));
+            return Err(diagnostics);
+        }
+    };
+    if value.is_null() {
+        diagnostics.push(
+            Diagnostic::error(
+                name,
+                Position::START,
+                "file has no content (only comments or `null`)",
+            )
+            .with_hint(Some("a minimal desired state is `version: 1`".into())),
+        );
+        return Err(diagnostics);
+    }
+    let map = SourceMap::build(&text);
+    let schema_errors = schema::check(&value, name, &map);
+    if !schema_errors.is_empty() {
+        for error in schema_errors {
+            diagnostics.push(error);
+        }
+        return Err(diagnostics);
+    }
+    // Converting the checked value is cheap; only when it fails (a value the schema cannot
+    // tell apart, like `1e3` for an integer) is the text parsed again, for the location.
+    let doc: Document = match serde_json::from_value(value) {
+        Ok(doc) => doc,
+        Err(json_error) => {
+            let located =
+                match serde_saphyr::from_str_with_options::<Document>(&text, yaml_options()) {
+                    Err(error) => yaml_error(name, &error),
+                    Ok(_) => Diagnostic::error(name, Position::START, json_error.to_string()),
+                };
+            diagnostics.push(located);
+            return Err(diagnostics);
+        }
+    };
+    Ok(ParsedFile {
+        name: name.to_string(),
+        path,
+        declares_policy: map.has_key("/policy"),
+        declares_version: map.has_key("/version"),
+        text,
+        map,
+        doc,
+    })
+}
+
+/// A serde-saphyr error as a diagnostic at its location (the file start when it has none).
+fn yaml_error(name: &str, error: &serde_saphyr::Error) -> Diagnostic {
+    let at = error
+        .location()
+        .filter(|l| l.line() > 0)
+        .map_or(Position::START, |l| Position {
+            line: l.line() as usize,
+            column: l.column().max(1) as usize,
+            width: 1,
+        });
+    let rendered = error
+        .without_snippet()
+        .render_with_options(serde_saphyr::render_options! {
+            snippets: serde_saphyr::SnippetMode::Off,
+        });
+    let (message, hint) = friendly_yaml_message(&rendered);
+    Diagnostic::error(name, at, message.trim().to_string()).with_hint(hint)
+}
+
+/// serde-saphyr's wording, made about the user's file rather than the parser's options.
+fn friendly_yaml_message(rendered: &str) -> (String, Option<String>) {
+    let budget_hint = || {
+        Some(format!(
+            "orgops refuses input beyond its budget: nesting deeper than {MAX_DEPTH}, alias expansion (\"billion laughs\"), more than one document"
+        ))
+    };
+    let first_line = rendered.lines().next().unwrap_or_default();
+    // The plain rendering ends with " at line L, column C"; the diagnostic carries that already.
+    let message = match first_line.rfind(" at line ") {
+        Some(cut) if first_line[cut..].contains("column") && !first_line[cut..].contains('(') => {
+            &first_line[..cut]
+        }
+        _ => first_line,
+    };
+    if message.contains("alias replay") || message.contains("Alias") {
+        return (
+            "aliases expand beyond the limit (an alias bomb?)".into(),
+            budget_hint(),
+        );
+    }
+    if message.contains("Depth") {
+        return (
+            format!("nesting is deeper than {MAX_DEPTH} levels"),
+            budget_hint(),
+        );
+    }
+    if message.contains("Documents") || message.contains("multiple documents") {
+        return (
+            "a file holds one YAML document; remove the `---` separators".into(),
+            budget_hint(),
+        );
+    }
+    if let Some(what) = message.strip_prefix("budget breached: ") {
+        return (
+            format!("input exceeds the parse budget ({what})"),
+            budget_hint(),
+        );
+    }
+    if let Some(cut) = message.find(", set DuplicateKeyPolicy") {
+        return (message[..cut].to_string(), None);
+    }
+    if message.starts_with("invalid u32") || message.starts_with("invalid u64") {
+        return (
+            "expected a whole number (no decimals or exponent)".into(),
+            None,
+        );
+    }
+    (message.trim().to_string(), None)
+}
+
+/// A top-level list of the document, for locating merged objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum List {
+    Users,
+    Groups,
+    Roles,
+    Certificates,
+    AdminApiKeys,
+    Projects,
+    Invites,
+}
+
+impl List {
+    pub fn key(self) -> &'static str {
+        match self {
+            List::Users => "users",
+            List::Groups => "groups",
+            List::Roles => "roles",
+            List::Certificates => "certificates",
+            List::AdminApiKeys => "admin_api_keys",
+            List::Projects => "projects",
+            List::Invites => "invites",
+        }
+    }
+}
+
+/// Where one merged object came from: which file, and its index in that file's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub file: usize,
+    pub index: usize,
+}
+
+/// The merged document and the provenance needed to locate anything in it.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    pub doc: Document,
+    pub files: Vec<ParsedFile>,
+    pub origins: std::collections::BTreeMap<List, Vec<Origin>>,
+    /// The file `policy` came from, if any declared it.
+    pub policy_file: Option<usize>,
+}
+
+impl Merged {
+    fn origin(&self, list: List, index: usize) -> Origin {
+        self.origins
+            .get(&list)
+            .and_then(|o| o.get(index))
+            .copied()
+            .unwrap_or(Origin { file: 0, index })
+    }
+
+    /// File name and position of the value at `suffix` (a JSON pointer, possibly empty) in
+    /// the merged object `list[index]`.
+    pub fn at(&self, list: List, index: usize, suffix: &str) -> (&str, Position) {
+        let origin = self.origin(list, index);
+        self.position_in(
+            origin.file,
+            &format!("/{}/{}{suffix}", list.key(), origin.index),
+            false,
+        )
+    }
+
+    /// Like [`Merged::at`] but for the key of a mapping entry (`suffix` names the entry).
+    pub fn key_at(&self, list: List, index: usize, suffix: &str) -> (&str, Position) {
+        let origin = self.origin(list, index);
+        self.position_in(
+            origin.file,
+            &format!("/{}/{}{suffix}", list.key(), origin.index),
+            true,
+        )
+    }
+
+    /// Position of `suffix` under `/policy` in the file that declared the policy.
+    pub fn policy_at(&self, suffix: &str, key: bool) -> (&str, Position) {
+        self.position_in(
+            self.policy_file.unwrap_or(0),
+            &format!("/policy{suffix}"),
+            key,
+        )
+    }
+
+    /// The file a merged object was declared in.
+    pub fn file_of(&self, list: List, index: usize) -> Option<&ParsedFile> {
+        self.files.get(self.origin(list, index).file)
+    }
+
+    pub fn position_in(&self, file: usize, pointer: &str, key: bool) -> (&str, Position) {
+        match self.files.get(file) {
+            Some(parsed) => {
+                let at = if key {
+                    parsed.map.key(pointer)
+                } else {
+                    parsed.map.value(pointer)
+                };
+                (parsed.name.as_str(), at)
+            }
+            None => ("<input>", Position::START),
+        }
+    }
+}
+
+/// Concatenates the files' documents. `policy` in more than one file and disagreeing
+/// `version`s are errors naming both places.
+pub fn merge(files: Vec<ParsedFile>, diagnostics: &mut Diagnostics) -> Merged {
+    let mut doc = Document::default();
+    let mut origins: std::collections::BTreeMap<List, Vec<Origin>> =
+        std::collections::BTreeMap::new();
+    let mut policy_file: Option<usize> = None;
+    let mut version_file: Option<usize> = None;
+    for (file_index, parsed) in files.iter().enumerate() {
+        let part = &parsed.doc;
+        if parsed.declares_version {
+            match version_file {
+                Some(first) if files[first].doc.version != part.version => {
+                    let first_at = files[first].map.value("/version");
+                    diagnostics.push(Diagnostic::error(
+                        &parsed.name,
+                        parsed.map.value("/version"),
+                        format!(
+                            "version {} disagrees with version {} in {}:{}:{}",
+                            part.version,
+                            files[first].doc.version,
+                            files[first].name,
+                            first_at.line,
+                            first_at.column
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    version_file = Some(file_index);
+                    doc.version = part.version;
+                }
+            }
+        }
+        if parsed.declares_policy {
+            match policy_file {
+                Some(first) => {
+                    let first_at = files[first].map.key("/policy");
+                    diagnostics.push(
+                        Diagnostic::error(
+                            &parsed.name,
+                            parsed.map.key("/policy"),
+                            format!(
+                                "`policy` is declared in more than one file (also at {}:{}:{})",
+                                files[first].name, first_at.line, first_at.column
+                            ),
+                        )
+                        .with_hint(Some(
+                            "keep the one `policy` block in one file (e.g. org.yaml)".into(),
+                        )),
+                    );
+                }
+                None => {
+                    policy_file = Some(file_index);
+                    doc.policy = part.policy.clone();
+                }
+            }
+        }
+        let mut record = |list: List, count: usize| {
+            origins
+                .entry(list)
+                .or_default()
+                .extend((0..count).map(|index| Origin {
+                    file: file_index,
+                    index,
+                }));
+        };
+        record(List::Users, part.users.len());
+        record(List::Groups, part.groups.len());
+        record(List::Roles, part.roles.len());
+        record(List::Certificates, part.certificates.len());
+        record(List::AdminApiKeys, part.admin_api_keys.len());
+        record(List::Projects, part.projects.len());
+        record(List::Invites, part.invites.len());
+        doc.users.extend(part.users.iter().cloned());
+        doc.groups.extend(part.groups.iter().cloned());
+        doc.roles.extend(part.roles.iter().cloned());
+        doc.certificates.extend(part.certificates.iter().cloned());
+        doc.admin_api_keys
+            .extend(part.admin_api_keys.iter().cloned());
+        doc.projects.extend(part.projects.iter().cloned());
+        doc.invites.extend(part.invites.iter().cloned());
+    }
+    Merged {
+        doc,
+        files,
+        origins,
+        policy_file,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(name: &str, text: &str) -> ParsedFile {
+        parse_text(text.to_string(), name, None)
+            .unwrap_or_else(|d| panic!("{name} parses: {}", d.render_human(false)))
+    }
+
+    fn only_error(result: Result<ParsedFile, Diagnostics>) -> Diagnostic {
+        let diagnostics = result.expect_err("input is refused");
+        let items = diagnostics.items();
+        assert_eq!(items.len(), 1, "{}", diagnostics.render_human(false));
+        items[0].clone()
+    }
+
+    #[test]
+    fn merge_keeps_file_order_and_origins() {
+        let mut diagnostics = Diagnostics::new();
+        let merged = merge(
+            vec![
+                parsed("a.yaml", "users:\n  - {email: a@x.example, role: owner}\n"),
+                parsed(
+                    "b.yaml",
+                    "users:\n  - {email: b@x.example, role: reader}\n  - {email: c@x.example, role: reader}\n",
+                ),
+            ],
+            &mut diagnostics,
+        );
+        assert!(diagnostics.is_empty());
+        assert_eq!(merged.doc.users.len(), 3);
+        let (file, at) = merged.at(List::Users, 2, "/email");
+        assert_eq!((file, at.line), ("b.yaml", 3));
+    }
+
+    #[test]
+    fn versions_must_agree_and_policy_comes_from_one_file() {
+        let mut first = parsed("a.yaml", "version: 1\npolicy: {min_owners: 2}\n");
+        let mut second = parsed("b.yaml", "version: 1\npolicy: {max_removals: 3}\n");
+        // Only version 1 passes the schema today; a future version must still be compared.
+        first.doc.version = 1;
+        second.doc.version = 2;
+        let mut diagnostics = Diagnostics::new();
+        let merged = merge(vec![first, second], &mut diagnostics);
+        let messages: Vec<String> = diagnostics
+            .items()
+            .iter()
+            .map(|d| d.message.clone())
+            .collect();
+        assert_eq!(
+            messages,
+            vec![
+                "version 2 disagrees with version 1 in a.yaml:1:10".to_string(),
+                "`policy` is declared in more than one file (also at a.yaml:2:1)".to_string(),
+            ]
+        );
+        assert_eq!(merged.doc.policy.min_owners, Some(2));
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_refused() {
+        assert_eq!(
+            only_error(parse_text("  \n".into(), "e.yaml", None)).message,
+            "file is empty"
+        );
+        let error = only_error(parse_text("# nothing\n".into(), "c.yaml", None));
+        assert!(error.message.contains("no content"), "{}", error.message);
+    }
+
+    #[test]
+    fn malformed_yaml_is_located() {
+        let error = only_error(parse_text(
+            "users:\n  - email: [a\n    role: owner\n".into(),
+            "m.yaml",
+            None,
+        ));
+        assert!(error.line >= 2, "{error:?}");
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        let names = ["b", "c", "d", "e", "f", "g", "h", "i"];
+        let mut previous = "a";
+        for name in names {
+            text.push_str(&format!("{name}: &{name} [*{previous},*{previous},*{previous},*{previous},*{previous},*{previous},*{previous},*{previous},*{previous}]\n"));
+            previous = name;
+        }
+        let error = only_error(parse_text(text, "bomb.yaml", None));
+        assert!(error.line > 1, "{error:?}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = format!("users: {}{}\n", "[".repeat(200), "]".repeat(200));
+        let error = only_error(parse_text(text, "deep.yaml", None));
+        assert_eq!(error.line, 1);
+        assert!(error.column > 1, "{error:?}");
+    }
+
+    #[test]
+    fn two_documents_are_refused() {
+        let error = only_error(parse_text(
+            "version: 1\n---\nversion: 1\n".into(),
+            "two.yaml",
+            None,
+        ));
+        assert!(error.line >= 2, "{error:?}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_located_at_the_first_bad_byte() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("bad.yaml");
+        std::fs::write(&path, b"version: 1\nusers:\n  - email: \xff@x\n").expect("write");
+        let diagnostics = read_file(&path).expect_err("refused");
+        let items = diagnostics.items();
+        assert_eq!((items[0].line, items[0].column), (3, 12));
+    }
+}

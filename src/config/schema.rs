@@ -1,0 +1,304 @@
+//! The JSON Schema (`schema/orgops.schema.json`, draft 2020-12), embedded and compiled once.
+//!
+//! The schema runs before the typed parse because it reports every error at once (serde
+//! stops at the first) and because it catches what serde-saphyr lets through, such as a
+//! plain `42` where a string belongs. Each error is turned into a located diagnostic: the
+//! instance path is looked up in the file's [`SourceMap`]; an unknown key points at the key
+//! itself, and unknown keys and bad enum values get a did-you-mean hint.
+
+use std::sync::LazyLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use serde_json::Value;
+
+use super::diagnostics::{Diagnostic, did_you_mean};
+use super::source_map::{SourceMap, escape_segment};
+
+/// The published schema text.
+pub const SCHEMA_TEXT: &str = include_str!("../../schema/orgops.schema.json");
+
+/// The schema as a JSON value.
+pub static SCHEMA: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(SCHEMA_TEXT)
+        .expect("the embedded schema is valid JSON (a unit test proves it)")
+});
+
+static VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&SCHEMA)
+        .expect("the embedded schema compiles (a unit test proves it)")
+});
+
+/// Every schema violation in `value`, located in `file` through `map`.
+pub fn check(value: &Value, file: &str, map: &SourceMap) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    for error in VALIDATOR.iter_errors(value) {
+        let pointer = error.instance_path().as_str().to_string();
+        let node_schema = schema_at(&pointer);
+        match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let known = property_names(node_schema);
+                for key in unexpected {
+                    let at = map.key(&format!("{pointer}/{}", escape_segment(key)));
+                    let hint = did_you_mean(key, known.iter().map(String::as_str)).or_else(|| {
+                        (!known.is_empty())
+                            .then(|| format!("allowed keys here: {}", known.join(", ")))
+                    });
+                    diagnostics.push(
+                        Diagnostic::error(
+                            file,
+                            at,
+                            format!("unknown key `{key}`{}", describe(&pointer)),
+                        )
+                        .with_hint(hint),
+                    );
+                }
+            }
+            ValidationErrorKind::Enum { options } => {
+                let allowed: Vec<String> = options
+                    .as_array()
+                    .map(|list| list.iter().map(plain).collect())
+                    .unwrap_or_default();
+                let hint = match value_at(value, &pointer) {
+                    Some(Value::String(given)) => {
+                        did_you_mean(given, allowed.iter().map(String::as_str))
+                    }
+                    _ => None,
+                };
+                let given = value_at(value, &pointer).map(plain).unwrap_or_default();
+                diagnostics.push(
+                    Diagnostic::error(
+                        file,
+                        map.value(&pointer),
+                        format!(
+                            "`{given}` is not one of: {}{}",
+                            allowed.join(", "),
+                            describe(&pointer)
+                        ),
+                    )
+                    .with_hint(hint),
+                );
+            }
+            ValidationErrorKind::Required { property } => {
+                diagnostics.push(Diagnostic::error(
+                    file,
+                    map.value(&pointer),
+                    format!(
+                        "missing required key `{}`{}",
+                        plain(property),
+                        describe(&pointer)
+                    ),
+                ));
+            }
+            ValidationErrorKind::Type { kind } => {
+                let expected = match kind {
+                    TypeKind::Single(single) => article(&single.to_string()),
+                    TypeKind::Multiple(set) => set
+                        .into_iter()
+                        .map(|t| article(&t.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                };
+                let found = value_at(value, &pointer)
+                    .map(type_name)
+                    .unwrap_or("nothing");
+                diagnostics.push(Diagnostic::error(
+                    file,
+                    map.value(&pointer),
+                    format!("expected {expected}, found {found}{}", describe(&pointer)),
+                ));
+            }
+            ValidationErrorKind::Pattern { .. } if pointer_is_email(node_schema) => {
+                let given = value_at(value, &pointer).map(plain).unwrap_or_default();
+                diagnostics.push(Diagnostic::error(
+                    file,
+                    map.value(&pointer),
+                    format!("`{given}` is not an email address{}", describe(&pointer)),
+                ));
+            }
+            ValidationErrorKind::MinProperties { .. }
+            | ValidationErrorKind::MaxProperties { .. }
+                if pointer.ends_with("/sink") =>
+            {
+                diagnostics.push(
+                    Diagnostic::error(
+                        file,
+                        map.value(&pointer),
+                        "a sink takes exactly one of `file` or `command`",
+                    )
+                    .with_hint(Some("e.g. `sink: { file: keys/ci.key }`".into())),
+                );
+            }
+            _ => {
+                diagnostics.push(Diagnostic::error(
+                    file,
+                    map.value(&pointer),
+                    format!("{}{}", error.masked(), describe(&pointer)),
+                ));
+            }
+        }
+    }
+    diagnostics
+}
+
+/// ` (at users[0].role)`: where in the document, in the notation docs/configuration.md uses.
+fn describe(pointer: &str) -> String {
+    if pointer.is_empty() {
+        return String::new();
+    }
+    let mut path = String::new();
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if segment.parse::<usize>().is_ok() {
+            path.push_str(&format!("[{segment}]"));
+        } else {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&segment);
+        }
+    }
+    format!(" (at {path})")
+}
+
+fn article(kind: &str) -> String {
+    match kind {
+        "integer" | "array" | "object" => format!("an {kind}"),
+        "null" => "null".to_string(),
+        other => format!("a {other}"),
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_f64() => "a decimal number",
+        Value::Number(_) => "an integer",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// A value as the user would write it (strings without quotes).
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn value_at<'v>(root: &'v Value, pointer: &str) -> Option<&'v Value> {
+    root.pointer(pointer)
+}
+
+fn pointer_is_email(schema: Option<&Value>) -> bool {
+    schema.and_then(|s| s.get("pattern")) == SCHEMA.pointer("/$defs/email/pattern")
+}
+
+fn resolve(schema: &Value) -> &Value {
+    let mut current = schema;
+    // References are local (`#/$defs/...`) and never cyclic in this schema; bound the chase anyway.
+    for _ in 0..8 {
+        match current
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+        {
+            Some(target) => match SCHEMA.pointer(target) {
+                Some(next) => current = next,
+                None => break,
+            },
+            None => break,
+        }
+    }
+    current
+}
+
+/// The (resolved) sub-schema that describes the node at `pointer`, if the path is declared.
+pub fn schema_at(pointer: &str) -> Option<&'static Value> {
+    let mut current = resolve(&SCHEMA);
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        let next = if let Some(items) = current.get("items") {
+            items
+        } else if let Some(property) = current.get("properties").and_then(|p| p.get(&segment)) {
+            property
+        } else {
+            current
+                .get("additionalProperties")
+                .filter(|a| a.is_object())?
+        };
+        current = resolve(next);
+    }
+    Some(current)
+}
+
+fn property_names(schema: Option<&Value>) -> Vec<String> {
+    schema
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_yaml(text: &str) -> Vec<Diagnostic> {
+        let value: Value = serde_saphyr::from_str(text).expect("test YAML parses");
+        check(&value, "t.yaml", &SourceMap::build(text))
+    }
+
+    #[test]
+    fn schema_compiles_and_accepts_an_empty_document() {
+        assert!(VALIDATOR.is_valid(&serde_json::json!({})));
+        assert!(schema_at("/projects/0/rate_limits/gpt-4o").is_some());
+        assert!(schema_at("/projects/0/nope").is_none());
+    }
+
+    #[test]
+    fn unknown_key_points_at_the_key_with_a_hint() {
+        let diagnostics =
+            check_yaml("users:\n  - email: a@x.example\n    role: owner\n    roels: []\n");
+        assert_eq!(diagnostics.len(), 1);
+        let d = &diagnostics[0];
+        assert_eq!((d.line, d.column, d.width), (4, 5, 5));
+        assert_eq!(d.message, "unknown key `roels` (at users[0])");
+        assert_eq!(d.hint.as_deref(), Some("did you mean `roles`?"));
+    }
+
+    #[test]
+    fn bad_enum_value_gets_did_you_mean() {
+        let diagnostics = check_yaml("users:\n  - email: a@x.example\n    role: ownr\n");
+        assert_eq!(
+            diagnostics[0].message,
+            "`ownr` is not one of: owner, reader (at users[0].role)"
+        );
+        assert_eq!(
+            diagnostics[0].hint.as_deref(),
+            Some("did you mean `owner`?")
+        );
+        assert_eq!((diagnostics[0].line, diagnostics[0].column), (3, 11));
+    }
+
+    #[test]
+    fn a_number_where_a_string_belongs_is_caught() {
+        let diagnostics = check_yaml("groups:\n  - name: 42\n");
+        assert_eq!(
+            diagnostics[0].message,
+            "expected a string, found an integer (at groups[0].name)"
+        );
+        assert_eq!((diagnostics[0].line, diagnostics[0].column), (2, 11));
+    }
+
+    #[test]
+    fn every_error_is_reported() {
+        let diagnostics = check_yaml("users:\n  - role: owner\n  - email: nope\n    role: admin\n");
+        let messages: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+    }
+}

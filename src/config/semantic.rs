@@ -1,0 +1,708 @@
+//! Checks the schema cannot express, run on the merged document so references and
+//! duplicates work across files.
+//!
+//! - Duplicates: users (emails compared case-insensitively), groups, roles, certificates,
+//!   admin API keys, projects, invites; within a project its members, groups, custom roles and
+//!   service accounts; and names listed twice in any list of references. Each names the first
+//!   declaration, wherever it is. (Duplicate models in `rate_limits` are duplicate YAML keys,
+//!   refused by the parser.)
+//! - References resolve: group members, project members and protected users are declared
+//!   users; role, group, project, certificate and service-account names exist; a project
+//!   member's or group's custom roles exist in that project.
+//! - Fewer owners than `policy.min_owners` (desired state only, when users are managed).
+//! - Certificate files exist (relative to the declaring file) and hold PEM certificates.
+//! - `invites` only in an emulator seed ([`LoadMode::Seed`]).
+//! - Secret sinks: sane file paths, no two secrets into one file, no sink over an input file;
+//!   command sinks name a program.
+//!
+//! Limits that are negative or not integers are refused earlier, by the schema.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
+
+use base64::Engine as _;
+
+use super::LoadMode;
+use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean};
+use super::load::{List, Merged};
+use super::source_map::{Position, escape_segment};
+use crate::model::{OrgRole, Sink, UnmanagedAction, normalize_email};
+
+/// Certificate files larger than this are refused (a certificate chain is a few KiB).
+pub const MAX_CERTIFICATE_BYTES: u64 = 1024 * 1024;
+
+/// Runs every check; returns the PEM text of each certificate that was read.
+pub fn check(
+    merged: &Merged,
+    mode: LoadMode,
+    diagnostics: &mut Diagnostics,
+) -> BTreeMap<String, String> {
+    let mut checker = Checker {
+        merged,
+        diagnostics,
+    };
+    checker.duplicates();
+    checker.references();
+    if mode == LoadMode::Desired {
+        checker.owners();
+        checker.no_invites();
+    }
+    checker.protected_archives();
+    checker.empty_rate_limits();
+    checker.sinks();
+    checker.certificates()
+}
+
+struct Checker<'a> {
+    merged: &'a Merged,
+    diagnostics: &'a mut Diagnostics,
+}
+
+fn place(file: &str, at: Position) -> String {
+    format!("{file}:{}:{}", at.line, at.column)
+}
+
+impl Checker<'_> {
+    fn error(&mut self, (file, at): (&str, Position), message: String, hint: Option<String>) {
+        self.diagnostics
+            .push(Diagnostic::error(file, at, message).with_hint(hint));
+    }
+
+    fn warning(&mut self, (file, at): (&str, Position), message: String, hint: Option<String>) {
+        self.diagnostics
+            .push(Diagnostic::warning(file, at, message).with_hint(hint));
+    }
+
+    /// Reports every key seen before; `items` yields (key as written, comparison key, location).
+    fn unique<'k>(
+        &mut self,
+        what: &str,
+        items: impl IntoIterator<Item = (String, String, (&'k str, Position))>,
+    ) {
+        let mut seen: BTreeMap<String, (String, Position)> = BTreeMap::new();
+        for (shown, compared, (file, at)) in items {
+            match seen.get(&compared) {
+                Some((first_file, first_at)) => {
+                    let message = format!(
+                        "duplicate {what} `{shown}` (first declared at {})",
+                        place(first_file, *first_at)
+                    );
+                    self.diagnostics.push(Diagnostic::error(file, at, message));
+                }
+                None => {
+                    seen.insert(compared, (file.to_string(), at));
+                }
+            }
+        }
+    }
+
+    fn duplicates(&mut self) {
+        let m = self.merged;
+        let doc = &m.doc;
+        let same = |s: &String| s.clone();
+        self.unique(
+            "user",
+            doc.users.iter().enumerate().map(|(i, u)| {
+                (
+                    u.email.clone(),
+                    normalize_email(&u.email),
+                    m.at(List::Users, i, "/email"),
+                )
+            }),
+        );
+        self.unique(
+            "group",
+            doc.groups.iter().enumerate().map(|(i, g)| {
+                (
+                    g.name.clone(),
+                    same(&g.name),
+                    m.at(List::Groups, i, "/name"),
+                )
+            }),
+        );
+        self.unique(
+            "role",
+            doc.roles
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.name.clone(), same(&r.name), m.at(List::Roles, i, "/name"))),
+        );
+        self.unique(
+            "certificate",
+            doc.certificates.iter().enumerate().map(|(i, c)| {
+                (
+                    c.name.clone(),
+                    same(&c.name),
+                    m.at(List::Certificates, i, "/name"),
+                )
+            }),
+        );
+        self.unique(
+            "admin API key",
+            doc.admin_api_keys.iter().enumerate().map(|(i, k)| {
+                (
+                    k.name.clone(),
+                    same(&k.name),
+                    m.at(List::AdminApiKeys, i, "/name"),
+                )
+            }),
+        );
+        self.unique(
+            "project",
+            doc.projects.iter().enumerate().map(|(i, p)| {
+                (
+                    p.name.clone(),
+                    same(&p.name),
+                    m.at(List::Projects, i, "/name"),
+                )
+            }),
+        );
+        self.unique(
+            "invite",
+            doc.invites.iter().enumerate().map(|(i, v)| {
+                (
+                    v.email.clone(),
+                    normalize_email(&v.email),
+                    m.at(List::Invites, i, "/email"),
+                )
+            }),
+        );
+        for (i, project) in doc.projects.iter().enumerate() {
+            let what = |kind: &str| format!("{kind} in project `{}`", project.name);
+            self.unique(
+                &what("member"),
+                project.members.iter().enumerate().map(|(j, x)| {
+                    (
+                        x.email.clone(),
+                        normalize_email(&x.email),
+                        m.at(List::Projects, i, &format!("/members/{j}/email")),
+                    )
+                }),
+            );
+            self.unique(
+                &what("group"),
+                project.groups.iter().enumerate().map(|(j, x)| {
+                    (
+                        x.name.clone(),
+                        same(&x.name),
+                        m.at(List::Projects, i, &format!("/groups/{j}/name")),
+                    )
+                }),
+            );
+            self.unique(
+                &what("role"),
+                project.roles.iter().enumerate().map(|(j, x)| {
+                    (
+                        x.name.clone(),
+                        same(&x.name),
+                        m.at(List::Projects, i, &format!("/roles/{j}/name")),
+                    )
+                }),
+            );
+            self.unique(
+                &what("service account"),
+                project.service_accounts.iter().enumerate().map(|(j, x)| {
+                    (
+                        x.name.clone(),
+                        same(&x.name),
+                        m.at(List::Projects, i, &format!("/service_accounts/{j}/name")),
+                    )
+                }),
+            );
+        }
+    }
+
+    /// Checks each name in a list of references: declared, and not listed twice.
+    fn resolve(
+        &mut self,
+        names: &[String],
+        declared: &BTreeSet<String>,
+        normalise: fn(&str) -> String,
+        what: &str,
+        scope: &str,
+        locate: impl Fn(usize) -> (String, Position),
+    ) {
+        let mut listed: BTreeMap<String, usize> = BTreeMap::new();
+        for (j, name) in names.iter().enumerate() {
+            let key = normalise(name);
+            let (file, at) = locate(j);
+            if !declared.contains(&key) {
+                let list = if scope.is_empty() {
+                    what_list(what)
+                } else {
+                    "projects[].roles"
+                };
+                let hint = did_you_mean(&key, declared.iter().map(String::as_str))
+                    .or_else(|| Some(format!("declare it under `{list}` first")));
+                self.error(
+                    (&file, at),
+                    format!("{what} `{name}` is not declared{scope}"),
+                    hint,
+                );
+            } else if let Some(first) = listed.get(&key) {
+                let (first_file, first_at) = locate(*first);
+                self.error(
+                    (&file, at),
+                    format!(
+                        "{what} `{name}` is listed twice{scope} (first at {})",
+                        place(&first_file, first_at)
+                    ),
+                    None,
+                );
+            } else {
+                listed.insert(key, j);
+            }
+        }
+    }
+
+    fn references(&mut self) {
+        let m = self.merged;
+        let doc = &m.doc;
+        let keep = |s: &str| s.to_string();
+        let emails: BTreeSet<String> = doc
+            .users
+            .iter()
+            .map(|u| normalize_email(&u.email))
+            .collect();
+        let org_roles: BTreeSet<String> = doc.roles.iter().map(|r| r.name.clone()).collect();
+        let groups: BTreeSet<String> = doc.groups.iter().map(|g| g.name.clone()).collect();
+        let projects: BTreeSet<String> = doc.projects.iter().map(|p| p.name.clone()).collect();
+        let certificates: BTreeSet<String> =
+            doc.certificates.iter().map(|c| c.name.clone()).collect();
+        let owned = |(file, at): (&str, Position)| (file.to_string(), at);
+
+        for (i, user) in doc.users.iter().enumerate() {
+            self.resolve(&user.roles, &org_roles, keep, "role", "", |j| {
+                owned(m.at(List::Users, i, &format!("/roles/{j}")))
+            });
+        }
+        for (i, group) in doc.groups.iter().enumerate() {
+            self.resolve(&group.members, &emails, normalize_email, "user", "", |j| {
+                owned(m.at(List::Groups, i, &format!("/members/{j}")))
+            });
+            self.resolve(&group.roles, &org_roles, keep, "role", "", |j| {
+                owned(m.at(List::Groups, i, &format!("/roles/{j}")))
+            });
+        }
+        for (i, project) in doc.projects.iter().enumerate() {
+            let project_roles: BTreeSet<String> =
+                project.roles.iter().map(|r| r.name.clone()).collect();
+            let role_scope = format!(" in project `{}`", project.name);
+            let member_emails: Vec<String> =
+                project.members.iter().map(|x| x.email.clone()).collect();
+            // Duplicates among members are reported by `duplicates`; here only existence.
+            for (j, email) in member_emails.iter().enumerate() {
+                self.resolve(
+                    std::slice::from_ref(email),
+                    &emails,
+                    normalize_email,
+                    "user",
+                    "",
+                    |_| owned(m.at(List::Projects, i, &format!("/members/{j}/email"))),
+                );
+            }
+            for (j, member) in project.members.iter().enumerate() {
+                self.resolve(
+                    &member.roles,
+                    &project_roles,
+                    keep,
+                    "role",
+                    &role_scope,
+                    |k| owned(m.at(List::Projects, i, &format!("/members/{j}/roles/{k}"))),
+                );
+            }
+            for (j, group) in project.groups.iter().enumerate() {
+                self.resolve(
+                    std::slice::from_ref(&group.name),
+                    &groups,
+                    keep,
+                    "group",
+                    "",
+                    |_| owned(m.at(List::Projects, i, &format!("/groups/{j}/name"))),
+                );
+                self.resolve(
+                    &group.roles,
+                    &project_roles,
+                    keep,
+                    "role",
+                    &role_scope,
+                    |k| owned(m.at(List::Projects, i, &format!("/groups/{j}/roles/{k}"))),
+                );
+            }
+            self.resolve(
+                &project.certificates,
+                &certificates,
+                keep,
+                "certificate",
+                "",
+                |j| owned(m.at(List::Projects, i, &format!("/certificates/{j}"))),
+            );
+        }
+        for (i, invite) in doc.invites.iter().enumerate() {
+            let names: Vec<String> = invite.projects.iter().map(|p| p.name.clone()).collect();
+            self.resolve(&names, &projects, keep, "project", "", |j| {
+                owned(m.at(List::Invites, i, &format!("/projects/{j}/name")))
+            });
+        }
+
+        let protect = &doc.policy.protect;
+        self.resolve(&protect.users, &emails, normalize_email, "user", "", |j| {
+            owned(m.policy_at(&format!("/protect/users/{j}"), false))
+        });
+        self.resolve(&protect.projects, &projects, keep, "project", "", |j| {
+            owned(m.policy_at(&format!("/protect/projects/{j}"), false))
+        });
+        self.resolve(&protect.groups, &groups, keep, "group", "", |j| {
+            owned(m.policy_at(&format!("/protect/groups/{j}"), false))
+        });
+        let accounts: BTreeSet<String> = doc
+            .projects
+            .iter()
+            .flat_map(|p| {
+                p.service_accounts
+                    .iter()
+                    .map(move |s| service_account_key(&p.name, &s.name))
+            })
+            .collect();
+        let protected: Vec<String> = protect
+            .service_accounts
+            .iter()
+            .map(|r| service_account_key(&r.project, &r.name))
+            .collect();
+        self.resolve(&protected, &accounts, keep, "service account", "", |j| {
+            owned(m.policy_at(&format!("/protect/service_accounts/{j}"), false))
+        });
+    }
+
+    fn owners(&mut self) {
+        let doc = &self.merged.doc;
+        let manages_users =
+            !doc.users.is_empty() || doc.policy.unmanaged.users == UnmanagedAction::Remove;
+        if !manages_users {
+            return;
+        }
+        let owners = doc
+            .users
+            .iter()
+            .filter(|u| u.role == OrgRole::Owner)
+            .count();
+        let required = doc.policy.min_owners() as usize;
+        if owners >= required {
+            return;
+        }
+        let at = if doc.policy.min_owners.is_some() {
+            self.merged.policy_at("/min_owners", false)
+        } else if !doc.users.is_empty() {
+            self.merged.key_at(List::Users, 0, "")
+        } else {
+            self.merged.policy_at("/unmanaged/users", false)
+        };
+        self.error(
+            at,
+            format!(
+                "the file declares {owners} owner{} but the organization must keep at least {required} (policy.min_owners)",
+                if owners == 1 { "" } else { "s" }
+            ),
+            Some("give more users `role: owner`, or lower policy.min_owners".into()),
+        );
+    }
+
+    fn no_invites(&mut self) {
+        for (index, file) in self.merged.files.iter().enumerate() {
+            if file.doc.invites.is_empty() {
+                continue;
+            }
+            let at = self.merged.position_in(index, "/invites", true);
+            self.error(
+                at,
+                "`invites` is only allowed in an emulator seed, not in a desired-state file".into(),
+                Some(
+                    "declare the person under `users`; orgops sends and tracks the invite itself"
+                        .into(),
+                ),
+            );
+        }
+    }
+
+    fn protected_archives(&mut self) {
+        let doc = &self.merged.doc;
+        let protected: BTreeSet<&String> = doc.policy.protect.projects.iter().collect();
+        for (i, project) in doc.projects.iter().enumerate() {
+            if project.archived && protected.contains(&project.name) {
+                let at = self.merged.at(List::Projects, i, "/archived");
+                self.warning(
+                    at,
+                    format!(
+                        "project `{}` is protected, so `archived: true` will not be applied",
+                        project.name
+                    ),
+                    Some("remove it from policy.protect.projects to archive it".into()),
+                );
+            }
+        }
+    }
+
+    fn empty_rate_limits(&mut self) {
+        let doc = &self.merged.doc;
+        for (i, project) in doc.projects.iter().enumerate() {
+            for (model, limit) in &project.rate_limits {
+                if limit.fields().iter().all(|(_, value)| value.is_none()) {
+                    let at = self.merged.key_at(
+                        List::Projects,
+                        i,
+                        &format!("/rate_limits/{}", escape_segment(model)),
+                    );
+                    self.warning(
+                        at,
+                        format!("rate limit for `{model}` sets no field, so it manages nothing"),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+
+    fn sinks(&mut self) {
+        let m = self.merged;
+        let doc = &m.doc;
+        let mut sinks: Vec<(&Sink, List, usize, String)> = Vec::new();
+        for (i, key) in doc.admin_api_keys.iter().enumerate() {
+            if let Some(sink) = &key.sink {
+                sinks.push((sink, List::AdminApiKeys, i, "/sink".into()));
+            }
+        }
+        for (i, project) in doc.projects.iter().enumerate() {
+            for (j, account) in project.service_accounts.iter().enumerate() {
+                if let Some(sink) = &account.sink {
+                    sinks.push((
+                        sink,
+                        List::Projects,
+                        i,
+                        format!("/service_accounts/{j}/sink"),
+                    ));
+                }
+            }
+        }
+        // Files a secret must never overwrite: the inputs and the certificates.
+        let mut protected_files: BTreeMap<PathBuf, &'static str> = BTreeMap::new();
+        for file in &m.files {
+            if let Some(path) = &file.path {
+                protected_files.insert(lexical(path), "an input file");
+            }
+        }
+        for (i, certificate) in doc.certificates.iter().enumerate() {
+            if let Some(dir) = m.file_of(List::Certificates, i).and_then(|f| f.base_dir()) {
+                protected_files.insert(lexical(&dir.join(&certificate.file)), "a certificate file");
+            }
+        }
+        let mut targets: BTreeMap<PathBuf, (String, Position)> = BTreeMap::new();
+        for (sink, list, index, suffix) in sinks {
+            match sink {
+                Sink::Command(argv) => {
+                    if argv.first().is_none_or(|program| program.trim().is_empty()) {
+                        let at = m.at(list, index, &format!("{suffix}/command"));
+                        self.error(
+                            at,
+                            "a command sink needs a program name as its first element".into(),
+                            None,
+                        );
+                    }
+                }
+                Sink::File(path_text) => {
+                    let at = m.at(list, index, &format!("{suffix}/file"));
+                    if let Some(problem) = sink_path_problem(path_text) {
+                        self.error(at, format!("sink file `{path_text}` {problem}"), None);
+                        continue;
+                    }
+                    let Some(dir) = m.file_of(list, index).and_then(|f| f.base_dir()) else {
+                        continue;
+                    };
+                    let target = lexical(&dir.join(path_text));
+                    if target.is_dir() {
+                        self.error(at, format!("sink file `{path_text}` is a directory"), None);
+                    } else if let Some(what) = protected_files.get(&target) {
+                        self.error(
+                            at,
+                            format!(
+                                "sink file `{path_text}` is {what}; a secret would overwrite it"
+                            ),
+                            None,
+                        );
+                    } else if let Some((first_file, first_at)) = targets.get(&target) {
+                        let message = format!(
+                            "sink file `{path_text}` already receives another secret (at {})",
+                            place(first_file, *first_at)
+                        );
+                        self.error(at, message, Some("give each secret its own file".into()));
+                    } else {
+                        targets.insert(target, (at.0.to_string(), at.1));
+                    }
+                }
+            }
+        }
+    }
+
+    fn certificates(&mut self) -> BTreeMap<String, String> {
+        let m = self.merged;
+        let mut pems = BTreeMap::new();
+        for (i, certificate) in m.doc.certificates.iter().enumerate() {
+            // In-memory input (an emulator seed) has no directory to resolve files in.
+            let Some(dir) = m.file_of(List::Certificates, i).and_then(|f| f.base_dir()) else {
+                continue;
+            };
+            let at = m.at(List::Certificates, i, "/file");
+            let path = dir.join(&certificate.file);
+            match read_pem(&path) {
+                Ok(text) => {
+                    pems.insert(certificate.name.clone(), text);
+                }
+                Err(problem) => {
+                    self.error(
+                        at,
+                        format!(
+                            "certificate `{}`: {} ({})",
+                            certificate.name,
+                            problem,
+                            path.display()
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+        pems
+    }
+}
+
+fn service_account_key(project: &str, name: &str) -> String {
+    format!("{project}/{name}")
+}
+
+fn what_list(what: &str) -> &'static str {
+    match what {
+        "user" => "users",
+        "role" => "roles",
+        "group" => "groups",
+        "project" => "projects",
+        "certificate" => "certificates",
+        "service account" => "projects[].service_accounts",
+        _ => "projects[].roles",
+    }
+}
+
+fn sink_path_problem(path: &str) -> Option<&'static str> {
+    if path.trim().is_empty() {
+        Some("is empty")
+    } else if path.contains('\0') {
+        Some("contains a NUL byte")
+    } else if path.ends_with('/') || path.ends_with('\\') {
+        Some("names a directory, not a file")
+    } else if matches!(
+        Path::new(path).components().next_back(),
+        Some(Component::CurDir | Component::ParentDir) | None
+    ) {
+        Some("does not name a file")
+    } else {
+        None
+    }
+}
+
+/// `a/./b/../c` -> `a/c`, without touching the file system (the file may not exist yet).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Reads a PEM file: at least one `CERTIFICATE` block, each with valid base64.
+pub fn read_pem(path: &Path) -> Result<String, String> {
+    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    if metadata.is_dir() {
+        return Err("the path is a directory".into());
+    }
+    if metadata.len() > MAX_CERTIFICATE_BYTES {
+        return Err(format!("the file is over {MAX_CERTIFICATE_BYTES} bytes"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| "the file is not PEM text (not UTF-8)".to_string())?;
+    check_pem(&text)?;
+    Ok(text)
+}
+
+/// The PEM check: every `BEGIN CERTIFICATE` block ends and holds base64 data.
+pub fn check_pem(text: &str) -> Result<(), String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut rest = text;
+    let mut blocks = 0;
+    while let Some(start) = rest.find(BEGIN) {
+        let after = &rest[start + BEGIN.len()..];
+        let end = after
+            .find(END)
+            .ok_or("a `BEGIN CERTIFICATE` block has no `END CERTIFICATE` line")?;
+        let body: String = after[..end]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        match base64::engine::general_purpose::STANDARD.decode(body.as_bytes()) {
+            Ok(der) if !der.is_empty() => {}
+            Ok(_) => return Err("a certificate block is empty".into()),
+            Err(_) => return Err("a certificate block is not valid base64".into()),
+        }
+        blocks += 1;
+        rest = &after[end + END.len()..];
+    }
+    if blocks == 0 {
+        return Err("the file is not PEM (no `-----BEGIN CERTIFICATE-----` block)".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_check_accepts_certificates_and_refuses_the_rest() {
+        assert!(
+            check_pem("-----BEGIN CERTIFICATE-----\nTUlJQg==\n-----END CERTIFICATE-----\n").is_ok()
+        );
+        assert!(check_pem("hello").unwrap_err().contains("not PEM"));
+        assert!(
+            check_pem("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----")
+                .unwrap_err()
+                .contains("base64")
+        );
+        assert!(
+            check_pem("-----BEGIN CERTIFICATE-----\nTUlJQg==\n")
+                .unwrap_err()
+                .contains("no `END")
+        );
+        assert!(
+            check_pem("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----")
+                .unwrap_err()
+                .contains("empty")
+        );
+    }
+
+    #[test]
+    fn sink_paths_are_sane() {
+        assert_eq!(sink_path_problem("keys/ci.key"), None);
+        assert_eq!(
+            sink_path_problem("keys/"),
+            Some("names a directory, not a file")
+        );
+        assert_eq!(sink_path_problem(".."), Some("does not name a file"));
+        assert_eq!(sink_path_problem("a\0b"), Some("contains a NUL byte"));
+        assert_eq!(lexical(Path::new("a/./b/../c")), PathBuf::from("a/c"));
+    }
+}
