@@ -7,43 +7,33 @@
 //! certificates), and the dump always lists it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 
 use super::rules;
+use crate::config::LoadMode;
 use super::state::{InviteStatus, OrgState, RoleAssignment, now, rate_limit_catalogue};
 use crate::model::{self, Document};
 
-/// Parses a state file's text. Kept in one place: the lead will switch it to the config
-/// loader (`crate::config::load(path, LoadMode::Seed)`).
+/// Parses a state document (YAML) as an emulator seed: the desired-state format plus the
+/// seed-only `invites:` list, checked by the same loader `orgops validate` uses.
 pub fn parse_state(text: &str) -> anyhow::Result<Document> {
-    serde_saphyr::from_str::<Document>(text).map_err(|e| anyhow::anyhow!("{e}"))
+    crate::config::parse_str(text, "<state>", LoadMode::Seed)
+        .map_err(|diagnostics| anyhow::anyhow!("{}", diagnostics.render_human(false)))
 }
 
-/// Reads `--state FILE` and the PEM files its certificates name (relative to the file).
+/// Reads `--state FILE` (or a directory of files) and the PEM files its certificates name
+/// (relative to the declaring file), through the config loader in seed mode.
 pub fn load_state_file(path: &Path) -> anyhow::Result<(Document, BTreeMap<String, String>)> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the state file {}", path.display()))?;
-    let doc =
-        parse_state(&text).with_context(|| format!("parsing the state file {}", path.display()))?;
-    let base = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let mut pems = BTreeMap::new();
-    for cert in &doc.certificates {
-        let file = base.join(&cert.file);
-        let pem = std::fs::read_to_string(&file).with_context(|| {
-            format!(
-                "reading certificate {:?} from {}",
-                cert.name,
-                file.display()
-            )
-        })?;
-        pems.insert(cert.name.clone(), pem);
-    }
-    Ok((doc, pems))
+    let state = crate::config::load(path, LoadMode::Seed).map_err(|diagnostics| {
+        anyhow::anyhow!(
+            "the state {} is not valid:\n{}",
+            path.display(),
+            diagnostics.render_human(false)
+        )
+    })?;
+    Ok((state.doc, state.certificate_pems))
 }
 
 /// A syntactically PEM-shaped placeholder for a certificate whose content was not given.

@@ -288,7 +288,7 @@ pub fn rate_limit_catalogue() -> Vec<RateLimitRow> {
             30_000_000,
             None,
             None,
-            None,
+            Some(10_000_000),
             Some(5_000_000_000),
         ),
         (
@@ -297,7 +297,7 @@ pub fn rate_limit_catalogue() -> Vec<RateLimitRow> {
             150_000_000,
             None,
             None,
-            None,
+            Some(10_000_000),
             Some(15_000_000_000),
         ),
         (
@@ -306,7 +306,7 @@ pub fn rate_limit_catalogue() -> Vec<RateLimitRow> {
             30_000_000,
             None,
             None,
-            None,
+            Some(10_000_000),
             Some(5_000_000_000),
         ),
         (
@@ -315,7 +315,7 @@ pub fn rate_limit_catalogue() -> Vec<RateLimitRow> {
             30_000_000,
             None,
             None,
-            None,
+            Some(10_000_000),
             Some(5_000_000_000),
         ),
         (
@@ -324,7 +324,7 @@ pub fn rate_limit_catalogue() -> Vec<RateLimitRow> {
             150_000_000,
             None,
             None,
-            None,
+            Some(10_000_000),
             Some(15_000_000_000),
         ),
         (
@@ -333,7 +333,16 @@ pub fn rate_limit_catalogue() -> Vec<RateLimitRow> {
             10_000_000,
             None,
             None,
+            Some(10_000_000),
+            Some(4_000_000_000),
+        ),
+        (
+            "text-embedding-3-small",
+            10_000,
+            10_000_000,
             None,
+            None,
+            Some(10_000_000),
             Some(4_000_000_000),
         ),
         ("dall-e-3", 10_000, 0, Some(50), None, None, None),
