@@ -2,4 +2,5 @@
 
 mod contract_harness;
 mod emulator;
+mod emulator_contract;
 mod support;

@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests.
 
+pub mod contract_client;
 pub mod openapi;
 
 /// Asserts that a response body satisfies the spec for `method path` with `status`, panicking
