@@ -117,7 +117,10 @@ async fn users_invites_and_admin_keys(c: &ContractClient, ids: &Ids) {
         .post("/organization/admin_api_keys", json!({"name": "ci"}))
         .await;
     let key_id = key["id"].as_str().expect("key id").to_string();
-    assert!(key["value"].is_string(), "the value is returned on creation");
+    assert!(
+        key["value"].is_string(),
+        "the value is returned on creation"
+    );
     c.get("/organization/admin_api_keys").await;
     let fetched = c
         .get(&format!("/organization/admin_api_keys/{key_id}"))
@@ -249,7 +252,7 @@ async fn projects_members_and_machines(c: &ContractClient, ids: &Ids) {
         ),
         (
             Method::POST,
-            format!("{base}"),
+            base.clone(),
             Some(json!({"name": "Alive again"})),
         ),
     ] {
@@ -259,9 +262,7 @@ async fn projects_members_and_machines(c: &ContractClient, ids: &Ids) {
 
 async fn groups_and_roles(c: &ContractClient, ids: &Ids) {
     // Groups.
-    let group = c
-        .post("/organization/groups", json!({"name": "eng"}))
-        .await;
+    let group = c.post("/organization/groups", json!({"name": "eng"})).await;
     let gid = group["id"].as_str().expect("group id").to_string();
     c.get("/organization/groups").await;
     c.get(&format!("/organization/groups/{gid}")).await;
@@ -394,7 +395,9 @@ async fn certificates(c: &ContractClient, ids: &Ids) {
     let listed = c.get("/organization/certificates").await;
     assert_eq!(listed["data"][0]["active"], false, "not auto-activated");
     let fetched = c
-        .get(&format!("/organization/certificates/{cid}?include[]=content"))
+        .get(&format!(
+            "/organization/certificates/{cid}?include[]=content"
+        ))
         .await;
     assert_eq!(fetched["certificate_details"]["content"], PEM);
     assert!(fetched.get("active").is_none(), "active is not returned");
@@ -438,9 +441,7 @@ async fn certificates(c: &ContractClient, ids: &Ids) {
         400,
     )
     .await;
-    let deleted = c
-        .delete(&format!("/organization/certificates/{cid}"))
-        .await;
+    let deleted = c.delete(&format!("/organization/certificates/{cid}")).await;
     assert_eq!(deleted["object"], "certificate.deleted");
 }
 
@@ -515,8 +516,7 @@ async fn audit_usage_and_removals(c: &ContractClient, ids: &Ids) {
     assert_eq!(events["data"][0]["type"], "group.created");
     c.get("/organization/audit_logs").await;
     for op in spec().operations() {
-        if op.template.starts_with("/organization/usage/") || op.template == "/organization/costs"
-        {
+        if op.template.starts_with("/organization/usage/") || op.template == "/organization/costs" {
             c.get(&format!("{}?start_time=1730419200", op.template))
                 .await;
         }
@@ -526,7 +526,8 @@ async fn audit_usage_and_removals(c: &ContractClient, ids: &Ids) {
         ids.search, ids.carol
     ))
     .await;
-    c.delete(&format!("/organization/users/{}", ids.carol)).await;
+    c.delete(&format!("/organization/users/{}", ids.carol))
+        .await;
     assert_ne!(ids.ada, ids.carol);
 }
 

@@ -3,4 +3,5 @@
 mod contract_harness;
 mod emulator;
 mod emulator_contract;
+mod emulator_lists_and_rules;
 mod support;
