@@ -167,12 +167,13 @@ pub const GROUP_MEMBERSHIP_EVENT: &str = "group.updated";
 /// adding a project member twice (`DUPLICATE_NAME_STATUS`).
 pub const DUPLICATE_ASSIGNMENT_STATUS: StatusCode = DUPLICATE_NAME_STATUS;
 
-/// Project role assignments (`/projects/{id}/users/{user}/roles`, `.../groups/{group}/roles`)
-/// need the user to be a member of the project / the group to have been granted the project
-/// first (UNVERIFIED); otherwise the path names no project user / project group: 404.
-/// The role given when a group is added to a project is its membership role (like a project
-/// user's `owner`/`member`) and is not listed among its role assignments.
-pub const PROJECT_ROLE_ASSIGNMENT_NEEDS_MEMBERSHIP: bool = true;
+// Project role assignments (`/projects/{id}/users/{user}/roles`, `.../groups/{group}/roles`)
+// need the user to be a member of the project / the group to have been granted the project
+// first (UNVERIFIED); otherwise the path names no project user / project group: 404. This
+// follows from the state model (assignments live on the membership) and is enforced by
+// `routes/role_assignments.rs`. The role given when a group is added to a project is its
+// membership role (like a project user's `owner`/`member`) and is not listed among its role
+// assignments.
 
 /// Predefined roles cannot be modified or deleted: 400 (UNVERIFIED status).
 pub fn role_is_mutable(role: &super::state::Role) -> bool {
@@ -195,7 +196,7 @@ pub fn unset_model_permissions() -> super::state::ModelPermissions {
 
 /// `GET`/`DELETE` of a hard spend limit that is not set (UNVERIFIED): 404 `not_found`. No
 /// object shape could say "no limit" (`threshold_amount` is a required integer).
-pub const UNSET_SPEND_LIMIT_IS_404: bool = true;
+pub const UNSET_SPEND_LIMIT_STATUS: StatusCode = StatusCode::NOT_FOUND;
 
 /// The `enforcement.status` of a hard spend limit that is set.
 pub const SPEND_LIMIT_ENFORCEMENT_STATUS: &str = "enforcing";
@@ -211,8 +212,8 @@ pub const CERTIFICATE_TOGGLE_RECORDS_ONLY_CHANGES: bool = true;
 /// organization list).
 pub const PROJECT_CERTIFICATE_LIST_SHOWS_ALL: bool = true;
 
-/// Reads of an archived project's settings (roles, certificates, data retention, model and
-/// hosted-tool permissions, spend alerts and limit, rate limits) answer; every write under an
-/// archived project, and every read of its members, groups and their role assignments, is a
-/// 400 ("archived projects cannot be used or updated").
-pub const ARCHIVED_PROJECT_SETTINGS_READABLE: bool = true;
+// Archived projects (UNVERIFIED beyond "cannot be used or updated"): reads of their settings
+// (roles, certificates, data retention, model and hosted-tool permissions, spend alerts and
+// limit, rate limits) answer, through `routes::projects::find`; every write under an archived
+// project, and every read of its members, groups and their role assignments, is a 400,
+// through `routes::projects::find_active`.

@@ -1,6 +1,5 @@
 //! Data retention controls: organization and project singletons (retrieve, update; no
-//! delete). Project reads work on archived projects, updates do not
-//! (`rules::ARCHIVED_PROJECT_SETTINGS_READABLE`). Updates are audited as
+//! delete). Project reads work on archived projects, updates do not (see `rules`). Updates are audited as
 //! `rules::ORG_SETTINGS_EVENT` / `rules::PROJECT_SETTINGS_EVENT`.
 
 use axum::Router;

@@ -6,7 +6,7 @@
 //! assign (`{role_id}`; the role must exist in the scope, else 400 naming `role_id`), retrieve
 //! (`AssignedRoleDetails`) and unassign. No update: changing a role is unassign + assign.
 //! Project assignments need the project membership / group grant first and an active project
-//! (`rules::PROJECT_ROLE_ASSIGNMENT_NEEDS_MEMBERSHIP`). Every change is audited as
+//! (a behaviour choice documented in `rules`). Every change is audited as
 //! `role.assignment.created` / `role.assignment.deleted`.
 
 use axum::Router;

@@ -1,7 +1,7 @@
 //! Spend alerts (organization and project: list style A with `after`/`before`, 0–100,
 //! default 20, `order` default asc; create, retrieve, full-replace update, delete) and hard
 //! spend limits (organization and project singletons: retrieve, create-or-replace, delete;
-//! unset reads per `rules::UNSET_SPEND_LIMIT_IS_404`).
+//! unset reads answer `rules::UNSET_SPEND_LIMIT_STATUS`).
 //!
 //! Project reads work on archived projects, writes do not. Changes are audited as
 //! `rules::ORG_SETTINGS_EVENT` / `rules::PROJECT_SETTINGS_EVENT`.
@@ -198,7 +198,7 @@ const PAGE: PageParams = PageParams {
     opaque_cursor: false,
 };
 
-/// The alerts of a scope: the organization's, or a project's (`writable` = active project).
+/// The alerts of a scope for a write: the organization's, or an active project's.
 fn alerts<'a>(
     org: &'a mut OrgState,
     project_id: Option<&str>,
@@ -323,7 +323,7 @@ fn limit_slot<'a>(
 
 fn unset_limit() -> ApiError {
     ApiError::new(
-        axum::http::StatusCode::NOT_FOUND,
+        rules::UNSET_SPEND_LIMIT_STATUS,
         "invalid_request_error",
         "No hard spend limit is set",
     )
