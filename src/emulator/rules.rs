@@ -74,11 +74,14 @@ pub fn on_user_removed(state: &mut OrgState, user: &User) {
 
 /// Archiving empties a project of people and machines: "archived projects have no users /
 /// service accounts" (reference §3.8). Their keys go with the accounts; group grants too.
+/// Its certificate activations go too (UNVERIFIED): an archived project "cannot be used or
+/// updated", so a certificate active there could otherwise never be deactivated and deleted.
 pub fn on_project_archived(project: &mut Project) {
     project.users.clear();
     project.service_accounts.clear();
     project.api_keys.clear();
     project.groups.clear();
+    project.certificates.clear();
 }
 
 /// Cascade when a group is deleted (UNVERIFIED): its project grants go with it.
@@ -145,3 +148,72 @@ pub fn grants_on_acceptance(state: &OrgState, project_id: &str) -> bool {
         .get(project_id)
         .is_some_and(|p| !p.is_default && !p.is_archived())
 }
+
+/// The organization's id in audit events about organization-wide settings (data retention,
+/// spend alerts and limits). The API exposes no organization id on the admin endpoints
+/// served, so the emulator uses this fixed one.
+pub const ORGANIZATION_ID: &str = "org-emulator";
+
+/// Audit event types for mutations the spec's `AuditLogEventType` has no type of its own for
+/// (UNVERIFIED): settings of the organization (data retention, spend alerts, spend limit) are
+/// `organization.updated`; settings of a project (data retention, model and hosted-tool
+/// permissions, spend alerts, spend limit) are `project.updated`; group membership changes are
+/// `group.updated`. The details carry what changed under `changes_requested`.
+pub const ORG_SETTINGS_EVENT: &str = "organization.updated";
+pub const PROJECT_SETTINGS_EVENT: &str = "project.updated";
+pub const GROUP_MEMBERSHIP_EVENT: &str = "group.updated";
+
+/// Assigning a role the principal already has (UNVERIFIED): a 400 naming `role_id`, like
+/// adding a project member twice (`DUPLICATE_NAME_STATUS`).
+pub const DUPLICATE_ASSIGNMENT_STATUS: StatusCode = DUPLICATE_NAME_STATUS;
+
+// Project role assignments (`/projects/{id}/users/{user}/roles`, `.../groups/{group}/roles`)
+// need the user to be a member of the project / the group to have been granted the project
+// first (UNVERIFIED); otherwise the path names no project user / project group: 404. This
+// follows from the state model (assignments live on the membership) and is enforced by
+// `routes/role_assignments.rs`. The role given when a group is added to a project is its
+// membership role (like a project user's `owner`/`member`) and is not listed among its role
+// assignments.
+
+/// Predefined roles cannot be modified or deleted: 400 (UNVERIFIED status).
+pub fn role_is_mutable(role: &super::state::Role) -> bool {
+    !role.predefined
+}
+
+/// The default project has no explicit members, so it cannot be granted to groups either
+/// (400), like members and service accounts.
+pub const DEFAULT_PROJECT_TAKES_GROUPS: bool = false;
+
+/// A project's `GET .../model_permissions` when nothing was configured (UNVERIFIED): the
+/// equivalent of "no restriction", a deny list of nothing. `DELETE` returns the project to
+/// this state; deleting when nothing is configured is a success that records no event.
+pub fn unset_model_permissions() -> super::state::ModelPermissions {
+    super::state::ModelPermissions {
+        mode: "deny_list".to_string(),
+        model_ids: Vec::new(),
+    }
+}
+
+/// `GET`/`DELETE` of a hard spend limit that is not set (UNVERIFIED): 404 `not_found`. No
+/// object shape could say "no limit" (`threshold_amount` is a required integer).
+pub const UNSET_SPEND_LIMIT_STATUS: StatusCode = StatusCode::NOT_FOUND;
+
+/// The `enforcement.status` of a hard spend limit that is set.
+pub const SPEND_LIMIT_ENFORCEMENT_STATUS: &str = "enforcing";
+
+/// Certificate (de)activation is idempotent; an event (`certificates.activated` /
+/// `certificates.deactivated`) is recorded only when at least one certificate changed, and
+/// lists only those. An unknown id anywhere in the call rejects the whole call (400, nothing
+/// changes: "atomically").
+pub const CERTIFICATE_TOGGLE_RECORDS_ONLY_CHANGES: bool = true;
+
+/// Project certificate lists show every certificate of the organization with `active` saying
+/// whether it is active in that project (UNVERIFIED; the object carries the flag, as in the
+/// organization list).
+pub const PROJECT_CERTIFICATE_LIST_SHOWS_ALL: bool = true;
+
+// Archived projects (UNVERIFIED beyond "cannot be used or updated"): reads of their settings
+// (roles, certificates, data retention, model and hosted-tool permissions, spend alerts and
+// limit, rate limits) answer, through `routes::projects::find`; every write under an archived
+// project, and every read of its members, groups and their role assignments, is a 400,
+// through `routes::projects::find_active`.

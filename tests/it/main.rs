@@ -2,5 +2,7 @@
 
 mod contract_harness;
 mod emulator;
+mod emulator_contract;
+mod emulator_lists_and_rules;
 mod support;
 mod validate;

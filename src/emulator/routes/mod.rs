@@ -19,12 +19,21 @@ use super::http::ApiError;
 
 pub mod admin_api_keys;
 pub mod audit_logs;
+pub mod certificates;
+pub mod data_retention;
+pub mod group_users;
+pub mod groups;
 pub mod invites;
+pub mod permissions;
 pub mod project_api_keys;
+pub mod project_groups;
 pub mod project_users;
 pub mod projects;
 pub mod rate_limits;
+pub mod role_assignments;
+pub mod roles;
 pub mod service_accounts;
+pub mod spend;
 pub mod usage;
 pub mod users;
 
@@ -41,6 +50,15 @@ fn api_routes() -> Router<AppState> {
         .merge(admin_api_keys::router())
         .merge(audit_logs::router())
         .merge(usage::router())
+        .merge(groups::router())
+        .merge(group_users::router())
+        .merge(roles::router())
+        .merge(role_assignments::router())
+        .merge(project_groups::router())
+        .merge(certificates::router())
+        .merge(data_retention::router())
+        .merge(permissions::router())
+        .merge(spend::router())
 }
 
 /// The complete application.

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests.
 
 pub mod config;
+pub mod contract_client;
 pub mod openapi;
 
 /// Asserts that a response body satisfies the spec for `method path` with `status`, panicking
