@@ -12,8 +12,8 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 use super::rules;
-use crate::config::LoadMode;
 use super::state::{InviteStatus, OrgState, RoleAssignment, now, rate_limit_catalogue};
+use crate::config::LoadMode;
 use crate::model::{self, Document};
 
 /// Parses a state document (YAML) as an emulator seed: the desired-state format plus the
@@ -706,8 +706,12 @@ invites:
 
     #[test]
     fn undeclared_references_are_errors() {
-        let doc = parse_state("users: [{email: a@x.example, role: owner}]\ngroups: [{name: g, members: [zed@x.example]}]\n")
-            .expect("parses");
+        let text = "users: [{email: a@x.example, role: owner}]\ngroups: [{name: g, members: [zed@x.example]}]\n";
+        // The loader's semantic checks refuse it, naming the member ...
+        let err = parse_state(text).expect_err("unknown member");
+        assert!(err.to_string().contains("zed@x.example"), "{err}");
+        // ... and seeding refuses it too when handed such a document directly.
+        let doc: Document = serde_saphyr::from_str(text).expect("well-formed YAML");
         let err = from_document(&doc, &BTreeMap::new(), 0).expect_err("unknown member");
         assert!(err.to_string().contains("zed@x.example"), "{err}");
         let doc = parse_state(
