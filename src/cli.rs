@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "orgops", version, about = "An OpenAI organization managed as code")]
+#[command(
+    name = "orgops",
+    version,
+    about = "An OpenAI organization managed as code"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -93,7 +93,9 @@ impl Policy {
 
 /// What to do with a live object of a kind the file manages but that the file does not
 /// declare. Every kind defaults to `report`: orgops never removes what it was not told to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum UnmanagedAction {
     /// List it in the plan, change nothing.
@@ -106,7 +108,9 @@ pub enum UnmanagedAction {
 }
 
 /// Unmanaged projects cannot be deleted, only archived (irreversibly).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum UnmanagedProjectAction {
     #[default]
@@ -395,9 +399,15 @@ impl RateLimit {
             ("max_requests_per_1_minute", self.max_requests_per_1_minute),
             ("max_tokens_per_1_minute", self.max_tokens_per_1_minute),
             ("max_images_per_1_minute", self.max_images_per_1_minute),
-            ("max_audio_megabytes_per_1_minute", self.max_audio_megabytes_per_1_minute),
+            (
+                "max_audio_megabytes_per_1_minute",
+                self.max_audio_megabytes_per_1_minute,
+            ),
             ("max_requests_per_1_day", self.max_requests_per_1_day),
-            ("batch_1_day_max_input_tokens", self.batch_1_day_max_input_tokens),
+            (
+                "batch_1_day_max_input_tokens",
+                self.batch_1_day_max_input_tokens,
+            ),
         ]
     }
 }
@@ -415,7 +425,9 @@ pub struct Invite {
     pub projects: Vec<InviteProject>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum InviteStatus {
     #[default]
@@ -454,8 +466,14 @@ mod tests {
             }],
         });
         let doc: Document = serde_json::from_value(json).expect("sketch deserializes");
-        assert_eq!(doc.projects[0].service_accounts[0].sink, Some(Sink::File("ci.key".into())));
-        assert_eq!(doc.policy.unmanaged.projects, UnmanagedProjectAction::Archive);
+        assert_eq!(
+            doc.projects[0].service_accounts[0].sink,
+            Some(Sink::File("ci.key".into()))
+        );
+        assert_eq!(
+            doc.policy.unmanaged.projects,
+            UnmanagedProjectAction::Archive
+        );
         assert_eq!(doc.policy.min_owners(), 1);
     }
 

@@ -50,8 +50,16 @@ impl Client {
     /// `GET /organization/admin_api_keys` — style A with the last item's id as cursor (as the
     /// official SDK does); 100 per page (the spec states no maximum).
     pub async fn list_admin_api_keys(&self) -> Result<Vec<AdminApiKey>, Error> {
-        let call = Call::get("/organization/admin_api_keys", "/organization/admin_api_keys".into());
-        self.list_all(call, Style::LastItemId(|key: &AdminApiKey| key.id.as_str()), MAX_PAGE_A).await
+        let call = Call::get(
+            "/organization/admin_api_keys",
+            "/organization/admin_api_keys".into(),
+        );
+        self.list_all(
+            call,
+            Style::LastItemId(|key: &AdminApiKey| key.id.as_str()),
+            MAX_PAGE_A,
+        )
+        .await
     }
 
     /// `POST /organization/admin_api_keys` — create a key; `expires_in_seconds` 1..=31536000,
@@ -65,8 +73,12 @@ impl Client {
         if let Some(seconds) = expires_in_seconds {
             body["expires_in_seconds"] = json!(seconds);
         }
-        let call =
-            Call::post("/organization/admin_api_keys", "/organization/admin_api_keys".into(), RequestKind::Create, body);
+        let call = Call::post(
+            "/organization/admin_api_keys",
+            "/organization/admin_api_keys".into(),
+            RequestKind::Create,
+            body,
+        );
         self.execute(&call).await
     }
 

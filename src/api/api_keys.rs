@@ -53,7 +53,10 @@ pub struct KeyOwnerServiceAccount {
 impl Client {
     /// `GET /organization/projects/{project_id}/api_keys?owner_project_access=any` — every
     /// key, including those whose owner lost access (style A, 100 per page).
-    pub async fn list_project_api_keys(&self, project: &ProjectId) -> Result<Vec<ProjectApiKey>, Error> {
+    pub async fn list_project_api_keys(
+        &self,
+        project: &ProjectId,
+    ) -> Result<Vec<ProjectApiKey>, Error> {
         let call = Call::get(
             "/organization/projects/{project_id}/api_keys",
             format!("/organization/projects/{}/api_keys", seg(project.as_str())),
@@ -63,10 +66,18 @@ impl Client {
     }
 
     /// `DELETE /organization/projects/{project_id}/api_keys/{api_key_id}`.
-    pub async fn delete_project_api_key(&self, project: &ProjectId, key: &ApiKeyId) -> Result<Deleted, Error> {
+    pub async fn delete_project_api_key(
+        &self,
+        project: &ProjectId,
+        key: &ApiKeyId,
+    ) -> Result<Deleted, Error> {
         let call = Call::delete(
             "/organization/projects/{project_id}/api_keys/{api_key_id}",
-            format!("/organization/projects/{}/api_keys/{}", seg(project.as_str()), seg(key.as_str())),
+            format!(
+                "/organization/projects/{}/api_keys/{}",
+                seg(project.as_str()),
+                seg(key.as_str())
+            ),
         );
         self.execute(&call).await
     }

@@ -76,11 +76,22 @@ pub struct AuditLogServiceAccount {
 impl AuditLogActor {
     /// The acting person's email, or a service account / key id, for display.
     pub fn describe(&self) -> Option<String> {
-        let session_user = self.session.as_ref().and_then(|s| s.user.as_ref()).and_then(|u| u.email.clone());
+        let session_user = self
+            .session
+            .as_ref()
+            .and_then(|s| s.user.as_ref())
+            .and_then(|u| u.email.clone());
         let key = self.api_key.as_ref();
-        let key_user = key.and_then(|k| k.user.as_ref()).and_then(|u| u.email.clone());
-        let key_account = key.and_then(|k| k.service_account.as_ref()).and_then(|s| s.id.clone());
-        session_user.or(key_user).or(key_account).or_else(|| key.and_then(|k| k.id.clone()))
+        let key_user = key
+            .and_then(|k| k.user.as_ref())
+            .and_then(|u| u.email.clone());
+        let key_account = key
+            .and_then(|k| k.service_account.as_ref())
+            .and_then(|s| s.id.clone());
+        session_user
+            .or(key_user)
+            .or(key_account)
+            .or_else(|| key.and_then(|k| k.id.clone()))
     }
 }
 
@@ -101,7 +112,10 @@ impl Client {
     /// `GET /organization/audit_logs` — style A, 100 per page, with the spec's literal
     /// `name[]` array parameters and `effective_at[gte|lt]`.
     pub async fn list_audit_logs(&self, query: &AuditLogQuery) -> Result<Vec<AuditLog>, Error> {
-        let mut call = Call::get("/organization/audit_logs", "/organization/audit_logs".into());
+        let mut call = Call::get(
+            "/organization/audit_logs",
+            "/organization/audit_logs".into(),
+        );
         if let Some(gte) = query.effective_at_gte {
             call = call.query("effective_at[gte]", gte);
         }

@@ -44,7 +44,10 @@ struct Activation {
 impl Client {
     /// `GET /organization/certificates` — style A, 100 per page, with org-level `active`.
     pub async fn list_certificates(&self) -> Result<Vec<Certificate>, Error> {
-        let call = Call::get("/organization/certificates", "/organization/certificates".into());
+        let call = Call::get(
+            "/organization/certificates",
+            "/organization/certificates".into(),
+        );
         self.list_all(call, Style::LastId, MAX_PAGE_A).await
     }
 
@@ -60,7 +63,11 @@ impl Client {
     }
 
     /// `POST /organization/certificates/{certificate_id}` — rename (the only modifiable field).
-    pub async fn rename_certificate(&self, id: &CertificateId, name: &str) -> Result<Certificate, Error> {
+    pub async fn rename_certificate(
+        &self,
+        id: &CertificateId,
+        name: &str,
+    ) -> Result<Certificate, Error> {
         let call = Call::post(
             "/organization/certificates/{certificate_id}",
             format!("/organization/certificates/{}", seg(id.as_str())),
@@ -80,21 +87,43 @@ impl Client {
     }
 
     /// `POST /organization/certificates/activate` — in calls of at most 10 ids.
-    pub async fn activate_certificates(&self, ids: &[CertificateId]) -> Result<Vec<Certificate>, Error> {
-        self.toggle("/organization/certificates/activate", "/organization/certificates/activate".into(), ids).await
+    pub async fn activate_certificates(
+        &self,
+        ids: &[CertificateId],
+    ) -> Result<Vec<Certificate>, Error> {
+        self.toggle(
+            "/organization/certificates/activate",
+            "/organization/certificates/activate".into(),
+            ids,
+        )
+        .await
     }
 
     /// `POST /organization/certificates/deactivate` — in calls of at most 10 ids.
-    pub async fn deactivate_certificates(&self, ids: &[CertificateId]) -> Result<Vec<Certificate>, Error> {
-        self.toggle("/organization/certificates/deactivate", "/organization/certificates/deactivate".into(), ids).await
+    pub async fn deactivate_certificates(
+        &self,
+        ids: &[CertificateId],
+    ) -> Result<Vec<Certificate>, Error> {
+        self.toggle(
+            "/organization/certificates/deactivate",
+            "/organization/certificates/deactivate".into(),
+            ids,
+        )
+        .await
     }
 
     /// `GET /organization/projects/{project_id}/certificates` — style A, 100 per page, with
     /// project-level `active`.
-    pub async fn list_project_certificates(&self, project: &ProjectId) -> Result<Vec<Certificate>, Error> {
+    pub async fn list_project_certificates(
+        &self,
+        project: &ProjectId,
+    ) -> Result<Vec<Certificate>, Error> {
         let call = Call::get(
             "/organization/projects/{project_id}/certificates",
-            format!("/organization/projects/{}/certificates", seg(project.as_str())),
+            format!(
+                "/organization/projects/{}/certificates",
+                seg(project.as_str())
+            ),
         );
         self.list_all(call, Style::LastId, MAX_PAGE_A).await
     }
@@ -105,8 +134,16 @@ impl Client {
         project: &ProjectId,
         ids: &[CertificateId],
     ) -> Result<Vec<Certificate>, Error> {
-        let path = format!("/organization/projects/{}/certificates/activate", seg(project.as_str()));
-        self.toggle("/organization/projects/{project_id}/certificates/activate", path, ids).await
+        let path = format!(
+            "/organization/projects/{}/certificates/activate",
+            seg(project.as_str())
+        );
+        self.toggle(
+            "/organization/projects/{project_id}/certificates/activate",
+            path,
+            ids,
+        )
+        .await
     }
 
     /// `POST /organization/projects/{project_id}/certificates/deactivate`.
@@ -115,16 +152,34 @@ impl Client {
         project: &ProjectId,
         ids: &[CertificateId],
     ) -> Result<Vec<Certificate>, Error> {
-        let path = format!("/organization/projects/{}/certificates/deactivate", seg(project.as_str()));
-        self.toggle("/organization/projects/{project_id}/certificates/deactivate", path, ids).await
+        let path = format!(
+            "/organization/projects/{}/certificates/deactivate",
+            seg(project.as_str())
+        );
+        self.toggle(
+            "/organization/projects/{project_id}/certificates/deactivate",
+            path,
+            ids,
+        )
+        .await
     }
 
     /// Activation and deactivation are idempotent and atomic per call of ≤ 10 ids.
-    async fn toggle(&self, route: &'static str, path: String, ids: &[CertificateId]) -> Result<Vec<Certificate>, Error> {
+    async fn toggle(
+        &self,
+        route: &'static str,
+        path: String,
+        ids: &[CertificateId],
+    ) -> Result<Vec<Certificate>, Error> {
         let mut rows = Vec::new();
         for chunk in ids.chunks(MAX_IDS_PER_ACTIVATION) {
             let ids: Vec<&str> = chunk.iter().map(CertificateId::as_str).collect();
-            let call = Call::post(route, path.clone(), RequestKind::Idempotent, json!({ "certificate_ids": ids }));
+            let call = Call::post(
+                route,
+                path.clone(),
+                RequestKind::Idempotent,
+                json!({ "certificate_ids": ids }),
+            );
             let answer: Activation = self.execute(&call).await?;
             rows.extend(answer.data);
         }

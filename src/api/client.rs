@@ -21,7 +21,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use super::error::{Error, ErrorEnvelope, excerpt};
+use super::error::{ApiError, Error, ErrorEnvelope, excerpt};
 use super::pagination::PageObserver;
 use super::ratelimit::{Feedback, Limits, RateController};
 
@@ -77,7 +77,12 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// A config with default limits and no organization header.
     pub fn new(base_url: impl Into<String>, admin_key: Secret) -> Self {
-        ClientConfig { base_url: base_url.into(), admin_key, organization: None, limits: Limits::default() }
+        ClientConfig {
+            base_url: base_url.into(),
+            admin_key,
+            organization: None,
+            limits: Limits::default(),
+        }
     }
 
     /// Reads `OPENAI_ADMIN_KEY` (required), `OPENAI_BASE_URL` and `OPENAI_ORG_ID`.
@@ -87,7 +92,9 @@ impl ClientConfig {
 
     /// [`from_env`](Self::from_env) over any variable source (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let key = lookup("OPENAI_ADMIN_KEY").map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
+        let key = lookup("OPENAI_ADMIN_KEY")
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty());
         let Some(key) = key else {
             return Err(Error::Config(
                 "OPENAI_ADMIN_KEY is not set: export an organization admin key (sk-admin-...), \
@@ -99,8 +106,15 @@ impl ClientConfig {
             .map(|u| u.trim().to_string())
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-        let organization = lookup("OPENAI_ORG_ID").map(|o| o.trim().to_string()).filter(|o| !o.is_empty());
-        Ok(ClientConfig { base_url, admin_key: Secret::new(key), organization, limits: Limits::default() })
+        let organization = lookup("OPENAI_ORG_ID")
+            .map(|o| o.trim().to_string())
+            .filter(|o| !o.is_empty());
+        Ok(ClientConfig {
+            base_url,
+            admin_key: Secret::new(key),
+            organization,
+            limits: Limits::default(),
+        })
     }
 }
 
@@ -160,13 +174,39 @@ pub(crate) struct Call {
 
 impl Call {
     pub fn get(route: &'static str, path: String) -> Self {
-        Call { method: Method::GET, route, path, query: Vec::new(), body: None, kind: RequestKind::Read }
+        Call {
+            method: Method::GET,
+            route,
+            path,
+            query: Vec::new(),
+            body: None,
+            kind: RequestKind::Read,
+        }
     }
-    pub fn post(route: &'static str, path: String, kind: RequestKind, body: serde_json::Value) -> Self {
-        Call { method: Method::POST, route, path, query: Vec::new(), body: Some(body), kind }
+    pub fn post(
+        route: &'static str,
+        path: String,
+        kind: RequestKind,
+        body: serde_json::Value,
+    ) -> Self {
+        Call {
+            method: Method::POST,
+            route,
+            path,
+            query: Vec::new(),
+            body: Some(body),
+            kind,
+        }
     }
     pub fn delete(route: &'static str, path: String) -> Self {
-        Call { method: Method::DELETE, route, path, query: Vec::new(), body: None, kind: RequestKind::Idempotent }
+        Call {
+            method: Method::DELETE,
+            route,
+            path,
+            query: Vec::new(),
+            body: None,
+            kind: RequestKind::Idempotent,
+        }
     }
     pub fn query(mut self, name: &str, value: impl ToString) -> Self {
         self.query.push((name.to_string(), value.to_string()));
@@ -179,7 +219,9 @@ pub(crate) fn seg(id: &str) -> String {
     let mut out = String::with_capacity(id.len());
     for byte in id.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(byte as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(byte as char)
+            }
             other => out.push_str(&format!("%{other:02X}")),
         }
     }
@@ -188,7 +230,11 @@ pub(crate) fn seg(id: &str) -> String {
 
 /// What one attempt produced.
 enum Attempt {
-    Response { status: StatusCode, headers: HeaderMap, body: Vec<u8> },
+    Response {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Vec<u8>,
+    },
     /// Failed before any byte could have reached the server.
     NotSent(String),
     /// Failed after the request may have been sent.
@@ -201,13 +247,18 @@ impl Client {
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         let base_url = check_base_url(&config.base_url)?;
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.admin_key.expose()))
-            .map_err(|_| Error::Config("OPENAI_ADMIN_KEY contains characters not allowed in an HTTP header".into()))?;
+            .map_err(|_| {
+                Error::Config(
+                    "OPENAI_ADMIN_KEY contains characters not allowed in an HTTP header".into(),
+                )
+            })?;
         auth.set_sensitive(true);
         let organization = match &config.organization {
-            Some(org) => Some(
-                HeaderValue::from_str(org)
-                    .map_err(|_| Error::Config(format!("OPENAI_ORG_ID is not a valid header value: {org:?}")))?,
-            ),
+            Some(org) => Some(HeaderValue::from_str(org).map_err(|_| {
+                Error::Config(format!(
+                    "OPENAI_ORG_ID is not a valid header value: {org:?}"
+                ))
+            })?),
             None => None,
         };
         let http = reqwest::Client::builder()
@@ -246,7 +297,10 @@ impl Client {
 
     /// A clone that reports every fetched list page to `observer` (progress displays).
     pub fn with_page_observer(&self, observer: Arc<dyn PageObserver>) -> Client {
-        Client { inner: self.inner.clone(), observer: Some(observer) }
+        Client {
+            inner: self.inner.clone(),
+            observer: Some(observer),
+        }
     }
 
     pub(crate) fn page_observer(&self) -> Option<&dyn PageObserver> {
@@ -262,7 +316,11 @@ impl Client {
     /// Replaces every occurrence of the admin key in server-provided text.
     pub(crate) fn redact(&self, text: &str) -> String {
         let key = self.inner.key.expose();
-        if key.is_empty() { text.to_string() } else { text.replace(key, "[redacted]") }
+        if key.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(key, "[redacted]")
+        }
     }
 
     /// Sends `call` with retries and decodes a 2xx body (200 and 201 alike) into `T`.
@@ -287,13 +345,18 @@ impl Client {
                 }));
             };
             self.inner.attempts.fetch_add(1, Ordering::Relaxed);
-            let outcome = match tokio::time::timeout(limits.attempt_timeout, self.attempt(call)).await {
-                Ok(outcome) => outcome,
-                Err(_) => Attempt::TimedOut,
-            };
+            let outcome =
+                match tokio::time::timeout(limits.attempt_timeout, self.attempt(call)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Attempt::TimedOut,
+                };
             drop(slot);
             let retry_error = match outcome {
-                Attempt::Response { status, headers, body } => {
+                Attempt::Response {
+                    status,
+                    headers,
+                    body,
+                } => {
                     if status.is_success() {
                         controller.feedback(&route_key, Feedback::Ok);
                         return Ok(body);
@@ -302,7 +365,8 @@ impl Client {
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         // Rate-limited means not processed: every kind may retry. Waiting
                         // happens in `acquire`, which gives up at the deadline.
-                        controller.feedback(&route_key, Feedback::RateLimited(retry_after(&headers)));
+                        controller
+                            .feedback(&route_key, Feedback::RateLimited(retry_after(&headers)));
                         last_error = Some(error);
                         continue;
                     }
@@ -332,7 +396,10 @@ impl Client {
                 }
                 Attempt::TimedOut => {
                     if call.kind == RequestKind::Create {
-                        return Err(ambiguous(call, format!("no answer within {:?}", limits.attempt_timeout)));
+                        return Err(ambiguous(
+                            call,
+                            format!("no answer within {:?}", limits.attempt_timeout),
+                        ));
                     }
                     Error::Timeout {
                         method: call.method.to_string(),
@@ -353,7 +420,11 @@ impl Client {
 
     async fn attempt(&self, call: &Call) -> Attempt {
         let url = format!("{}{}", self.inner.base_url, call.path);
-        let mut request = self.inner.http.request(call.method.clone(), &url).header(AUTHORIZATION, self.inner.auth.clone());
+        let mut request = self
+            .inner
+            .http
+            .request(call.method.clone(), &url)
+            .header(AUTHORIZATION, self.inner.auth.clone());
         if let Some(org) = &self.inner.organization {
             request = request.header("OpenAI-Organization", org.clone());
         }
@@ -372,7 +443,11 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         match response.bytes().await {
-            Ok(body) => Attempt::Response { status, headers, body: body.to_vec() },
+            Ok(body) => Attempt::Response {
+                status,
+                headers,
+                body: body.to_vec(),
+            },
             Err(e) => Attempt::Lost(describe(e)),
         }
     }
@@ -381,19 +456,21 @@ impl Client {
         let text = String::from_utf8_lossy(body);
         let envelope: Option<ErrorEnvelope> = serde_json::from_slice(body).ok();
         match envelope.and_then(|e| e.error) {
-            Some(err) if err.message.is_some() || err.error_type.is_some() => Error::Api {
-                status: status.as_u16(),
-                error_type: self.redact(err.error_type.as_deref().unwrap_or("error")),
-                code: err.code.and_then(|c| match c {
-                    serde_json::Value::Null => None,
-                    serde_json::Value::String(s) => Some(self.redact(&s)),
-                    other => Some(self.redact(&other.to_string())),
-                }),
-                message: self.redact(err.message.as_deref().unwrap_or("(no message)")),
-                param: err.param.map(|p| self.redact(&p)),
-                method: call.method.to_string(),
-                route: call.route.to_string(),
-            },
+            Some(err) if err.message.is_some() || err.error_type.is_some() => {
+                Error::Api(Box::new(ApiError {
+                    status: status.as_u16(),
+                    error_type: self.redact(err.error_type.as_deref().unwrap_or("error")),
+                    code: err.code.and_then(|c| match c {
+                        serde_json::Value::Null => None,
+                        serde_json::Value::String(s) => Some(self.redact(&s)),
+                        other => Some(self.redact(&other.to_string())),
+                    }),
+                    message: self.redact(err.message.as_deref().unwrap_or("(no message)")),
+                    param: err.param.map(|p| self.redact(&p)),
+                    method: call.method.to_string(),
+                    route: call.route.to_string(),
+                }))
+            }
             _ => Error::Http {
                 status: status.as_u16(),
                 body_excerpt: self.redact(&excerpt(&text)),
@@ -405,7 +482,11 @@ impl Client {
 }
 
 fn ambiguous(call: &Call, cause: String) -> Error {
-    Error::Ambiguous { method: call.method.to_string(), route: call.route.to_string(), cause }
+    Error::Ambiguous {
+        method: call.method.to_string(),
+        route: call.route.to_string(),
+        cause,
+    }
 }
 
 /// A transport error's message with its causes (e.g. "error sending request: connection
@@ -423,7 +504,11 @@ fn describe(error: reqwest::Error) -> String {
 }
 
 fn decode<T: DeserializeOwned>(call: &Call, body: &[u8]) -> Result<T, Error> {
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     serde_json::from_slice(body).map_err(|e| Error::Decode {
         method: call.method.to_string(),
         route: call.route.to_string(),
@@ -435,7 +520,13 @@ fn decode<T: DeserializeOwned>(call: &Call, body: &[u8]) -> Result<T, Error> {
 /// `Retry-After` is not understood and falls back to backoff.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let number = |name: &str| -> Option<f64> {
-        let value = headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok()?;
+        let value = headers
+            .get(name)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<f64>()
+            .ok()?;
         (value.is_finite() && value >= 0.0).then_some(value)
     };
     if let Some(ms) = number("retry-after-ms") {
@@ -454,7 +545,9 @@ fn check_base_url(raw: &str) -> Result<String, Error> {
             let host = url.host_str().unwrap_or_default();
             let bare = host.trim_start_matches('[').trim_end_matches(']');
             let loopback = host.eq_ignore_ascii_case("localhost")
-                || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+                || bare
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
             if !loopback {
                 return Err(Error::Config(format!(
                     "refusing plain-HTTP base URL {raw:?}: the admin key would travel unencrypted. \
@@ -463,18 +556,25 @@ fn check_base_url(raw: &str) -> Result<String, Error> {
             }
         }
         other => {
-            return Err(Error::Config(format!("OPENAI_BASE_URL {raw:?} has unsupported scheme {other:?}; use https://")));
+            return Err(Error::Config(format!(
+                "OPENAI_BASE_URL {raw:?} has unsupported scheme {other:?}; use https://"
+            )));
         }
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::Config(format!("OPENAI_BASE_URL {raw:?} must not carry a query or fragment")));
+        return Err(Error::Config(format!(
+            "OPENAI_BASE_URL {raw:?} must not carry a query or fragment"
+        )));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 /// See [`Client::key_matches_redacted`].
 fn redacted_matches(key: &str, redacted: &str) -> bool {
-    let (prefix, suffix) = match redacted.split_once("...").or_else(|| redacted.split_once('…')) {
+    let (prefix, suffix) = match redacted
+        .split_once("...")
+        .or_else(|| redacted.split_once('…'))
+    {
         Some((prefix, suffix)) => (prefix, suffix.trim_start_matches(['.', '*', '…'])),
         None => match redacted.find('*') {
             Some(star) => (&redacted[..star], redacted[star..].trim_start_matches('*')),
@@ -516,7 +616,10 @@ mod tests {
 
     #[test]
     fn base_url_must_be_https_unless_loopback() {
-        assert_eq!(check_base_url("https://api.openai.com/v1/").expect("https ok"), "https://api.openai.com/v1");
+        assert_eq!(
+            check_base_url("https://api.openai.com/v1/").expect("https ok"),
+            "https://api.openai.com/v1"
+        );
         assert!(check_base_url("http://127.0.0.1:8080/v1").is_ok());
         assert!(check_base_url("http://[::1]:8080/v1").is_ok());
         assert!(check_base_url("http://localhost:1/v1").is_ok());
@@ -534,7 +637,10 @@ mod tests {
         assert!(redacted_matches(key, "sk-admin-ab****mnop"));
         assert!(!redacted_matches(key, "sk-admin...xyz"));
         assert!(!redacted_matches(key, "..."));
-        assert!(!redacted_matches(key, "sk-admin-abcdefghijklmnop-no-marker"));
+        assert!(!redacted_matches(
+            key,
+            "sk-admin-abcdefghijklmnop-no-marker"
+        ));
     }
 
     #[test]

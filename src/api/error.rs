@@ -12,43 +12,78 @@ use std::time::Duration;
 pub enum Error {
     /// The server answered with the documented error envelope
     /// `{"error": {"message", "type", "param", "code"}}`.
-    #[error("{method} {route} failed: HTTP {status} {error_type}{code}: {message}{param}. {hint}",
-        code = code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(),
-        param = param.as_deref().map(|p| format!(" [param: {p}]")).unwrap_or_default(),
-        hint = hint(*status))]
-    Api {
+    #[error(transparent)]
+    Api(Box<ApiError>),
+    /// A non-success status without a decodable error envelope (a proxy page, say).
+    #[error("{method} {route} failed: HTTP {status}: {body_excerpt}. {hint}", hint = hint(*status))]
+    Http {
         status: u16,
-        /// The envelope's `type` (e.g. `invalid_request_error`).
-        error_type: String,
-        code: Option<String>,
-        message: String,
-        param: Option<String>,
+        body_excerpt: String,
         method: String,
         route: String,
     },
-    /// A non-success status without a decodable error envelope (a proxy page, say).
-    #[error("{method} {route} failed: HTTP {status}: {body_excerpt}. {hint}", hint = hint(*status))]
-    Http { status: u16, body_excerpt: String, method: String, route: String },
     /// An attempt exceeded the per-attempt timeout and retries (if any) were exhausted.
-    #[error("{method} {route} timed out after {after:?}. Check the network or OPENAI_BASE_URL, or retry later.")]
-    Timeout { method: String, route: String, after: Duration },
+    #[error(
+        "{method} {route} timed out after {after:?}. Check the network or OPENAI_BASE_URL, or retry later."
+    )]
+    Timeout {
+        method: String,
+        route: String,
+        after: Duration,
+    },
     /// The request could not be sent or its response not read (DNS, connect, TLS, reset).
     #[error("{method} {route} failed: {message}. Check the network and OPENAI_BASE_URL.")]
-    Transport { method: String, route: String, message: String },
+    Transport {
+        method: String,
+        route: String,
+        message: String,
+    },
     /// A success response whose body does not decode.
-    #[error("{method} {route}: unexpected response body: {message}. The API may have changed; please report this.")]
-    Decode { method: String, route: String, message: String },
+    #[error(
+        "{method} {route}: unexpected response body: {message}. The API may have changed; please report this."
+    )]
+    Decode {
+        method: String,
+        route: String,
+        message: String,
+    },
     /// A list endpoint broke its pagination contract; reading on could hide or repeat objects.
-    #[error("{route}: pagination broken: {reason}. The listing was stopped so no object is missed or counted twice; retry later.")]
+    #[error(
+        "{route}: pagination broken: {reason}. The listing was stopped so no object is missed or counted twice; retry later."
+    )]
     Pagination { route: String, reason: String },
     /// A create whose outcome is unknown: the request may have landed (5xx, timeout, dropped
     /// connection). It was NOT retried. Re-read the live state before trying again, or the
     /// object may be created twice.
-    #[error("{method} {route}: outcome unknown ({cause}); the create may or may not have happened. Re-read the live state before retrying.")]
-    Ambiguous { method: String, route: String, cause: String },
+    #[error(
+        "{method} {route}: outcome unknown ({cause}); the create may or may not have happened. Re-read the live state before retrying."
+    )]
+    Ambiguous {
+        method: String,
+        route: String,
+        cause: String,
+    },
     /// The client could not be configured (missing key, unsafe base URL, ...).
     #[error("{0}")]
     Config(String),
+}
+
+/// A decoded error envelope and the request it answered.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{method} {route} failed: HTTP {status} {error_type}{code}: {message}{param}. {hint}",
+    code = code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(),
+    param = param.as_deref().map(|p| format!(" [param: {p}]")).unwrap_or_default(),
+    hint = hint(*status))]
+pub struct ApiError {
+    pub status: u16,
+    /// The envelope's `type` (e.g. `invalid_request_error`).
+    pub error_type: String,
+    pub code: Option<String>,
+    pub message: String,
+    pub param: Option<String>,
+    pub method: String,
+    /// The spec's path template, e.g. `/organization/projects/{project_id}/users`.
+    pub route: String,
 }
 
 impl Error {
@@ -60,7 +95,8 @@ impl Error {
     /// The HTTP status, for errors that have one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Api { status, .. } | Error::Http { status, .. } => Some(*status),
+            Error::Api(api) => Some(api.status),
+            Error::Http { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -76,10 +112,14 @@ fn hint(status: u16) -> &'static str {
     match status {
         400 => "The API rejected the request; check the value named above",
         401 => "Check OPENAI_ADMIN_KEY: it must be a valid organization admin key (sk-admin-...)",
-        403 => "The admin key may not do this; check its owner's role, and that OPENAI_ORG_ID (if set) names the key's organization",
+        403 => {
+            "The admin key may not do this; check its owner's role, and that OPENAI_ORG_ID (if set) names the key's organization"
+        }
         404 => "The object does not exist (any more); re-run plan to see the current state",
         409 => "The object changed concurrently or already exists; re-run plan",
-        429 => "The API kept rate-limiting this request until the retry deadline; wait a few minutes and run again, or lower the concurrency",
+        429 => {
+            "The API kept rate-limiting this request until the retry deadline; wait a few minutes and run again, or lower the concurrency"
+        }
         500..=599 => "The API failed and retries were exhausted; retry later",
         _ => "Unexpected status; retry later or report it",
     }
@@ -121,7 +161,7 @@ mod tests {
 
     #[test]
     fn api_error_says_what_failed_and_what_to_do() {
-        let err = Error::Api {
+        let err = Error::Api(Box::new(ApiError {
             status: 401,
             error_type: "invalid_request_error".into(),
             code: Some("invalid_api_key".into()),
@@ -129,9 +169,11 @@ mod tests {
             param: None,
             method: "GET".into(),
             route: "/organization/users".into(),
-        };
+        }));
         let text = err.to_string();
-        assert!(text.starts_with("GET /organization/users failed: HTTP 401 invalid_request_error (invalid_api_key)"));
+        assert!(text.starts_with(
+            "GET /organization/users failed: HTTP 401 invalid_request_error (invalid_api_key)"
+        ));
         assert!(text.contains("Check OPENAI_ADMIN_KEY"), "{text}");
     }
 

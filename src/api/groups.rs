@@ -63,8 +63,12 @@ impl Client {
 
     /// `POST /organization/groups` — create a group.
     pub async fn create_group(&self, name: &str) -> Result<Group, Error> {
-        let call =
-            Call::post("/organization/groups", "/organization/groups".into(), RequestKind::Create, json!({ "name": name }));
+        let call = Call::post(
+            "/organization/groups",
+            "/organization/groups".into(),
+            RequestKind::Create,
+            json!({ "name": name }),
+        );
         self.execute(&call).await
     }
 
@@ -87,7 +91,10 @@ impl Client {
 
     /// `GET /organization/groups/{group_id}/users` — style B, 1000 per page.
     pub async fn list_group_users(&self, group: &GroupId) -> Result<Vec<GroupUser>, Error> {
-        let call = Call::get("/organization/groups/{group_id}/users", format!("{}/users", group_path(group)));
+        let call = Call::get(
+            "/organization/groups/{group_id}/users",
+            format!("{}/users", group_path(group)),
+        );
         self.list_all(call, Style::Next, MAX_PAGE_B).await
     }
 
@@ -103,7 +110,11 @@ impl Client {
     }
 
     /// `DELETE /organization/groups/{group_id}/users/{user_id}` — remove a member.
-    pub async fn remove_group_user(&self, group: &GroupId, user: &UserId) -> Result<Deleted, Error> {
+    pub async fn remove_group_user(
+        &self,
+        group: &GroupId,
+        user: &UserId,
+    ) -> Result<Deleted, Error> {
         let call = Call::delete(
             "/organization/groups/{group_id}/users/{user_id}",
             format!("{}/users/{}", group_path(group), seg(user.as_str())),
@@ -112,9 +123,16 @@ impl Client {
     }
 
     /// `GET /organization/projects/{project_id}/groups` — style B, 100 per page (its maximum).
-    pub async fn list_project_groups(&self, project: &ProjectId) -> Result<Vec<ProjectGroup>, Error> {
-        let call = Call::get("/organization/projects/{project_id}/groups", project_groups_path(project));
-        self.list_all(call, Style::Next, MAX_PAGE_PROJECT_GROUPS).await
+    pub async fn list_project_groups(
+        &self,
+        project: &ProjectId,
+    ) -> Result<Vec<ProjectGroup>, Error> {
+        let call = Call::get(
+            "/organization/projects/{project_id}/groups",
+            project_groups_path(project),
+        );
+        self.list_all(call, Style::Next, MAX_PAGE_PROJECT_GROUPS)
+            .await
     }
 
     /// `POST /organization/projects/{project_id}/groups` — grant a group access with a
@@ -135,7 +153,11 @@ impl Client {
     }
 
     /// `DELETE /organization/projects/{project_id}/groups/{group_id}` — revoke access.
-    pub async fn remove_project_group(&self, project: &ProjectId, group: &GroupId) -> Result<Deleted, Error> {
+    pub async fn remove_project_group(
+        &self,
+        project: &ProjectId,
+        group: &GroupId,
+    ) -> Result<Deleted, Error> {
         let call = Call::delete(
             "/organization/projects/{project_id}/groups/{group_id}",
             format!("{}/{}", project_groups_path(project), seg(group.as_str())),

@@ -56,8 +56,10 @@ impl Client {
         role: OrgRole,
         projects: &[(ProjectId, ProjectRole)],
     ) -> Result<Invite, Error> {
-        let projects: Vec<_> =
-            projects.iter().map(|(id, role)| json!({ "id": id.as_str(), "role": role.as_str() })).collect();
+        let projects: Vec<_> = projects
+            .iter()
+            .map(|(id, role)| json!({ "id": id.as_str(), "role": role.as_str() }))
+            .collect();
         let call = Call::post(
             "/organization/invites",
             "/organization/invites".into(),
@@ -69,8 +71,10 @@ impl Client {
 
     /// `DELETE /organization/invites/{invite_id}` — withdraw an invite (not once accepted).
     pub async fn delete_invite(&self, invite: &InviteId) -> Result<Deleted, Error> {
-        let call =
-            Call::delete("/organization/invites/{invite_id}", format!("/organization/invites/{}", seg(invite.as_str())));
+        let call = Call::delete(
+            "/organization/invites/{invite_id}",
+            format!("/organization/invites/{}", seg(invite.as_str())),
+        );
         self.execute(&call).await
     }
 }

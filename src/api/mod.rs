@@ -51,6 +51,6 @@ pub mod usage;
 pub mod users;
 
 pub use client::{Client, ClientConfig, DEFAULT_BASE_URL, RequestKind, Secret};
-pub use error::Error;
+pub use error::{ApiError, Error};
 pub use pagination::PageObserver;
 pub use ratelimit::{Feedback, Limits, RateController};

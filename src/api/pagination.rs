@@ -74,7 +74,11 @@ impl Client {
         loop {
             let mut request = call.clone().query("limit", page_size);
             if let Some(cursor) = &cursor {
-                let name = if matches!(style, Style::NextPage) { "page" } else { "after" };
+                let name = if matches!(style, Style::NextPage) {
+                    "page"
+                } else {
+                    "after"
+                };
                 request = request.query(name, cursor);
             }
             let page: Envelope<T> = self.execute(&request).await?;
@@ -97,10 +101,12 @@ impl Client {
                 Style::Next => "next",
                 Style::NextPage => "next_page",
             };
-            let next = next.filter(|c| !c.is_empty()).ok_or_else(|| Error::Pagination {
-                route: call.route.to_string(),
-                reason: format!("a page says has_more but carries no cursor ({field})"),
-            })?;
+            let next = next
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| Error::Pagination {
+                    route: call.route.to_string(),
+                    reason: format!("a page says has_more but carries no cursor ({field})"),
+                })?;
             if !seen.insert(next.clone()) {
                 return Err(Error::Pagination {
                     route: call.route.to_string(),

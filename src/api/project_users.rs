@@ -28,13 +28,20 @@ fn users_path(project: &ProjectId) -> String {
 }
 
 fn user_path(project: &ProjectId, user: &UserId) -> String {
-    format!("/organization/projects/{}/users/{}", seg(project.as_str()), seg(user.as_str()))
+    format!(
+        "/organization/projects/{}/users/{}",
+        seg(project.as_str()),
+        seg(user.as_str())
+    )
 }
 
 impl Client {
     /// `GET /organization/projects/{project_id}/users` — style A, 100 per page.
     pub async fn list_project_users(&self, project: &ProjectId) -> Result<Vec<ProjectUser>, Error> {
-        let call = Call::get("/organization/projects/{project_id}/users", users_path(project));
+        let call = Call::get(
+            "/organization/projects/{project_id}/users",
+            users_path(project),
+        );
         self.list_all(call, Style::LastId, MAX_PAGE_A).await
     }
 
@@ -71,8 +78,15 @@ impl Client {
     }
 
     /// `DELETE /organization/projects/{project_id}/users/{user_id}` — remove a member.
-    pub async fn remove_project_user(&self, project: &ProjectId, user: &UserId) -> Result<Deleted, Error> {
-        let call = Call::delete("/organization/projects/{project_id}/users/{user_id}", user_path(project, user));
+    pub async fn remove_project_user(
+        &self,
+        project: &ProjectId,
+        user: &UserId,
+    ) -> Result<Deleted, Error> {
+        let call = Call::delete(
+            "/organization/projects/{project_id}/users/{user_id}",
+            user_path(project, user),
+        );
         self.execute(&call).await
     }
 }

@@ -60,8 +60,12 @@ impl Client {
         if let Some(key) = project.external_key_id {
             body.insert("external_key_id".into(), json!(key));
         }
-        let call =
-            Call::post("/organization/projects", "/organization/projects".into(), RequestKind::Create, Value::Object(body));
+        let call = Call::post(
+            "/organization/projects",
+            "/organization/projects".into(),
+            RequestKind::Create,
+            Value::Object(body),
+        );
         self.execute(&call).await
     }
 

@@ -43,7 +43,10 @@ impl Client {
     pub async fn list_rate_limits(&self, project: &ProjectId) -> Result<Vec<RateLimit>, Error> {
         let call = Call::get(
             "/organization/projects/{project_id}/rate_limits",
-            format!("/organization/projects/{}/rate_limits", seg(project.as_str())),
+            format!(
+                "/organization/projects/{}/rate_limits",
+                seg(project.as_str())
+            ),
         );
         self.list_all(call, Style::LastId, MAX_PAGE_A).await
     }
@@ -64,7 +67,11 @@ impl Client {
         }
         let call = Call::post(
             "/organization/projects/{project_id}/rate_limits/{rate_limit_id}",
-            format!("/organization/projects/{}/rate_limits/{}", seg(project.as_str()), seg(rate_limit.as_str())),
+            format!(
+                "/organization/projects/{}/rate_limits/{}",
+                seg(project.as_str()),
+                seg(rate_limit.as_str())
+            ),
             RequestKind::Idempotent,
             Value::Object(body),
         );

@@ -125,7 +125,9 @@ impl RateController {
 
     fn lock_routes(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, RouteState>> {
         // A panic while holding this lock leaves only counters behind; they stay usable.
-        self.routes.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.routes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn new_route(&self) -> RouteState {
@@ -144,7 +146,9 @@ impl RateController {
         loop {
             let wait = {
                 let mut routes = self.lock_routes();
-                let state = routes.entry(route.to_string()).or_insert_with(|| self.new_route());
+                let state = routes
+                    .entry(route.to_string())
+                    .or_insert_with(|| self.new_route());
                 let now = Instant::now();
                 if state.not_before > now {
                     Wait::Until(state.not_before)
@@ -173,7 +177,9 @@ impl RateController {
                     // registration is not missed.
                     let still_full = {
                         let routes = self.lock_routes();
-                        routes.get(route).is_some_and(|s| (s.in_flight as f64) >= s.limit.floor().max(1.0))
+                        routes
+                            .get(route)
+                            .is_some_and(|s| (s.in_flight as f64) >= s.limit.floor().max(1.0))
                     };
                     if still_full && tokio::time::timeout_at(deadline, notified).await.is_err() {
                         return None;
@@ -181,15 +187,20 @@ impl RateController {
                 }
             }
         }
-        let permit = match tokio::time::timeout_at(deadline, self.global.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => permit,
-            // Timed out, or the semaphore was closed (never happens: it is never closed).
-            _ => {
-                self.release_route(route);
-                return None;
-            }
-        };
-        Some(AttemptSlot { controller: self.clone(), route: route.to_string(), _permit: permit })
+        let permit =
+            match tokio::time::timeout_at(deadline, self.global.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                // Timed out, or the semaphore was closed (never happens: it is never closed).
+                _ => {
+                    self.release_route(route);
+                    return None;
+                }
+            };
+        Some(AttemptSlot {
+            controller: self.clone(),
+            route: route.to_string(),
+            _permit: permit,
+        })
     }
 
     fn release_route(&self, route: &str) {
@@ -206,7 +217,9 @@ impl RateController {
     pub fn feedback(&self, route: &str, feedback: Feedback) -> Duration {
         let max_concurrency = self.limits.max_concurrency.max(1) as f64;
         let mut routes = self.lock_routes();
-        let state = routes.entry(route.to_string()).or_insert_with(|| self.new_route());
+        let state = routes
+            .entry(route.to_string())
+            .or_insert_with(|| self.new_route());
         let now = Instant::now();
         match feedback {
             Feedback::Ok => {
@@ -251,7 +264,10 @@ impl RateController {
     /// The exponential backoff for the `attempt`-th failure (1-based), capped.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
-        self.limits.initial_backoff.saturating_mul(factor).min(self.limits.max_backoff)
+        self.limits
+            .initial_backoff
+            .saturating_mul(factor)
+            .min(self.limits.max_backoff)
     }
 
     /// The route's current concurrency limit and pacing interval (for tests and diagnostics).
@@ -277,7 +293,10 @@ fn jitter(base: Duration) -> Duration {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or_default();
-    let seed = nanos ^ CALLS.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let seed = nanos
+        ^ CALLS
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let factor: f64 = SmallRng::seed_from_u64(seed).random_range(0.75..=1.25);
     base.mul_f64(factor)
 }
@@ -287,7 +306,11 @@ mod tests {
     use super::*;
 
     fn limits() -> Limits {
-        Limits { max_concurrency: 8, initial_backoff: Duration::from_millis(100), ..Limits::default() }
+        Limits {
+            max_concurrency: 8,
+            initial_backoff: Duration::from_millis(100),
+            ..Limits::default()
+        }
     }
 
     #[test]
@@ -304,7 +327,11 @@ mod tests {
         assert_eq!(limit, 2.0);
         assert_eq!(interval, Duration::from_millis(150));
         // Other routes are untouched.
-        assert!(controller.route_state("GET /organization/invites").is_none());
+        assert!(
+            controller
+                .route_state("GET /organization/invites")
+                .is_none()
+        );
     }
 
     #[test]
@@ -326,7 +353,10 @@ mod tests {
     #[test]
     fn stated_retry_after_is_used_as_is() {
         let controller = RateController::new(limits());
-        let wait = controller.feedback("GET /x", Feedback::RateLimited(Some(Duration::from_secs(7))));
+        let wait = controller.feedback(
+            "GET /x",
+            Feedback::RateLimited(Some(Duration::from_secs(7))),
+        );
         assert_eq!(wait, Duration::from_secs(7));
     }
 
@@ -351,9 +381,15 @@ mod tests {
         controller.feedback(route, Feedback::RateLimited(Some(Duration::ZERO)));
         // Limit is now 1: a second acquire must wait until the first slot is dropped.
         let deadline = Instant::now() + Duration::from_secs(5);
-        let first = controller.acquire(route, deadline).await.expect("first slot");
+        let first = controller
+            .acquire(route, deadline)
+            .await
+            .expect("first slot");
         let short = Instant::now() + Duration::from_millis(300);
-        assert!(controller.acquire(route, short).await.is_none(), "second slot must wait");
+        assert!(
+            controller.acquire(route, short).await.is_none(),
+            "second slot must wait"
+        );
         drop(first);
         assert!(controller.acquire(route, deadline).await.is_some());
     }

@@ -35,10 +35,14 @@ pub enum Principal<'a> {
 impl Principal<'_> {
     fn route(&self) -> (&'static str, &'static str) {
         match self {
-            Principal::User(_) => ("/organization/users/{user_id}/roles", "/organization/users/{user_id}/roles/{role_id}"),
-            Principal::Group(_) => {
-                ("/organization/groups/{group_id}/roles", "/organization/groups/{group_id}/roles/{role_id}")
-            }
+            Principal::User(_) => (
+                "/organization/users/{user_id}/roles",
+                "/organization/users/{user_id}/roles/{role_id}",
+            ),
+            Principal::Group(_) => (
+                "/organization/groups/{group_id}/roles",
+                "/organization/groups/{group_id}/roles/{role_id}",
+            ),
             Principal::ProjectUser(..) => (
                 "/projects/{project_id}/users/{user_id}/roles",
                 "/projects/{project_id}/users/{user_id}/roles/{role_id}",
@@ -53,12 +57,22 @@ impl Principal<'_> {
     fn path(&self) -> String {
         match self {
             Principal::User(user) => format!("/organization/users/{}/roles", seg(user.as_str())),
-            Principal::Group(group) => format!("/organization/groups/{}/roles", seg(group.as_str())),
+            Principal::Group(group) => {
+                format!("/organization/groups/{}/roles", seg(group.as_str()))
+            }
             Principal::ProjectUser(project, user) => {
-                format!("/projects/{}/users/{}/roles", seg(project.as_str()), seg(user.as_str()))
+                format!(
+                    "/projects/{}/users/{}/roles",
+                    seg(project.as_str()),
+                    seg(user.as_str())
+                )
             }
             Principal::ProjectGroup(project, group) => {
-                format!("/projects/{}/groups/{}/roles", seg(project.as_str()), seg(group.as_str()))
+                format!(
+                    "/projects/{}/groups/{}/roles",
+                    seg(project.as_str()),
+                    seg(group.as_str())
+                )
             }
         }
     }
@@ -66,21 +80,39 @@ impl Principal<'_> {
 
 impl Client {
     /// `GET .../roles` — the roles assigned to a principal (predefined and custom).
-    pub async fn list_role_assignments(&self, principal: Principal<'_>) -> Result<Vec<AssignedRole>, Error> {
+    pub async fn list_role_assignments(
+        &self,
+        principal: Principal<'_>,
+    ) -> Result<Vec<AssignedRole>, Error> {
         let call = Call::get(principal.route().0, principal.path());
         self.list_all(call, Style::Next, MAX_PAGE_B).await
     }
 
     /// `POST .../roles` — assign a role to a principal.
-    pub async fn assign_role(&self, principal: Principal<'_>, role: &RoleId) -> Result<RoleAssignment, Error> {
-        let call =
-            Call::post(principal.route().0, principal.path(), RequestKind::Create, json!({ "role_id": role.as_str() }));
+    pub async fn assign_role(
+        &self,
+        principal: Principal<'_>,
+        role: &RoleId,
+    ) -> Result<RoleAssignment, Error> {
+        let call = Call::post(
+            principal.route().0,
+            principal.path(),
+            RequestKind::Create,
+            json!({ "role_id": role.as_str() }),
+        );
         self.execute(&call).await
     }
 
     /// `DELETE .../roles/{role_id}` — unassign a role from a principal.
-    pub async fn unassign_role(&self, principal: Principal<'_>, role: &RoleId) -> Result<Deleted, Error> {
-        let call = Call::delete(principal.route().1, format!("{}/{}", principal.path(), seg(role.as_str())));
+    pub async fn unassign_role(
+        &self,
+        principal: Principal<'_>,
+        role: &RoleId,
+    ) -> Result<Deleted, Error> {
+        let call = Call::delete(
+            principal.route().1,
+            format!("{}/{}", principal.path(), seg(role.as_str())),
+        );
         self.execute(&call).await
     }
 }

@@ -55,8 +55,12 @@ impl Client {
 
     /// `POST /organization/roles` — create a custom organization role.
     pub async fn create_org_role(&self, role: &RoleSpec<'_>) -> Result<Role, Error> {
-        let call =
-            Call::post("/organization/roles", "/organization/roles".into(), RequestKind::Create, role.create_body());
+        let call = Call::post(
+            "/organization/roles",
+            "/organization/roles".into(),
+            RequestKind::Create,
+            role.create_body(),
+        );
         self.execute(&call).await
     }
 
@@ -73,7 +77,10 @@ impl Client {
 
     /// `DELETE /organization/roles/{role_id}`.
     pub async fn delete_org_role(&self, id: &RoleId) -> Result<Deleted, Error> {
-        let call = Call::delete("/organization/roles/{role_id}", format!("/organization/roles/{}", seg(id.as_str())));
+        let call = Call::delete(
+            "/organization/roles/{role_id}",
+            format!("/organization/roles/{}", seg(id.as_str())),
+        );
         self.execute(&call).await
     }
 
@@ -84,7 +91,11 @@ impl Client {
     }
 
     /// `POST /projects/{project_id}/roles` — create a custom project role.
-    pub async fn create_project_role(&self, project: &ProjectId, role: &RoleSpec<'_>) -> Result<Role, Error> {
+    pub async fn create_project_role(
+        &self,
+        project: &ProjectId,
+        role: &RoleSpec<'_>,
+    ) -> Result<Role, Error> {
         let call = Call::post(
             "/projects/{project_id}/roles",
             project_roles_path(project),
@@ -111,7 +122,11 @@ impl Client {
     }
 
     /// `DELETE /projects/{project_id}/roles/{role_id}`.
-    pub async fn delete_project_role(&self, project: &ProjectId, id: &RoleId) -> Result<Deleted, Error> {
+    pub async fn delete_project_role(
+        &self,
+        project: &ProjectId,
+        id: &RoleId,
+    ) -> Result<Deleted, Error> {
         let call = Call::delete(
             "/projects/{project_id}/roles/{role_id}",
             format!("{}/{}", project_roles_path(project), seg(id.as_str())),

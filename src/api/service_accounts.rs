@@ -45,17 +45,30 @@ pub struct ServiceAccountKey {
 }
 
 fn accounts_path(project: &ProjectId) -> String {
-    format!("/organization/projects/{}/service_accounts", seg(project.as_str()))
+    format!(
+        "/organization/projects/{}/service_accounts",
+        seg(project.as_str())
+    )
 }
 
 fn account_path(project: &ProjectId, account: &ServiceAccountId) -> String {
-    format!("/organization/projects/{}/service_accounts/{}", seg(project.as_str()), seg(account.as_str()))
+    format!(
+        "/organization/projects/{}/service_accounts/{}",
+        seg(project.as_str()),
+        seg(account.as_str())
+    )
 }
 
 impl Client {
     /// `GET /organization/projects/{project_id}/service_accounts` — style A, 100 per page.
-    pub async fn list_service_accounts(&self, project: &ProjectId) -> Result<Vec<ServiceAccount>, Error> {
-        let call = Call::get("/organization/projects/{project_id}/service_accounts", accounts_path(project));
+    pub async fn list_service_accounts(
+        &self,
+        project: &ProjectId,
+    ) -> Result<Vec<ServiceAccount>, Error> {
+        let call = Call::get(
+            "/organization/projects/{project_id}/service_accounts",
+            accounts_path(project),
+        );
         self.list_all(call, Style::LastId, MAX_PAGE_A).await
     }
 

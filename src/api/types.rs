@@ -190,8 +190,8 @@ mod tests {
 
     #[test]
     fn role_decodes_with_missing_and_extra_fields() {
-        let role: Role =
-            serde_json::from_str(r#"{"id":"role_1","name":"x","brand_new":{"a":1}}"#).expect("decodes");
+        let role: Role = serde_json::from_str(r#"{"id":"role_1","name":"x","brand_new":{"a":1}}"#)
+            .expect("decodes");
         assert_eq!(role.id, RoleId::from("role_1"));
         assert!(role.permissions.is_empty());
         assert!(!role.predefined_role);

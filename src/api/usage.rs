@@ -23,7 +23,11 @@ pub struct UsageBucket {
 impl Client {
     /// `GET /organization/costs?start_time=..&end_time=..&bucket_width=1d` — all daily buckets
     /// in `[start_time, end_time)` (Unix seconds).
-    pub async fn list_costs(&self, start_time: i64, end_time: Option<i64>) -> Result<Vec<UsageBucket>, Error> {
+    pub async fn list_costs(
+        &self,
+        start_time: i64,
+        end_time: Option<i64>,
+    ) -> Result<Vec<UsageBucket>, Error> {
         let mut call = Call::get("/organization/costs", "/organization/costs".into())
             .query("start_time", start_time)
             .query("bucket_width", "1d");

@@ -44,7 +44,10 @@ impl Client {
 
     /// `DELETE /organization/users/{user_id}` — remove a member from the organization.
     pub async fn delete_user(&self, user: &UserId) -> Result<Deleted, Error> {
-        let call = Call::delete("/organization/users/{user_id}", format!("/organization/users/{}", seg(user.as_str())));
+        let call = Call::delete(
+            "/organization/users/{user_id}",
+            format!("/organization/users/{}", seg(user.as_str())),
+        );
         self.execute(&call).await
     }
 }
