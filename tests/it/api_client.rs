@@ -315,7 +315,18 @@ async fn style_b_follows_next_and_admin_keys_follow_the_last_item() {
 
 #[tokio::test]
 async fn a_repeated_cursor_is_an_error_not_a_loop() {
-    let fake = Fake::start(|_, _| ok(users_page(&["u1"], Some("u1"), true))).await;
+    // After a few pages the fake refuses, so a client that loops fails instead of hanging.
+    let fake = Fake::start(|_, index| {
+        if index < 5 {
+            ok(users_page(&["u1"], Some("u1"), true))
+        } else {
+            status(
+                400,
+                json!({"error": {"message": "looping", "type": "x", "param": null, "code": null}}),
+            )
+        }
+    })
+    .await;
     let error = fake
         .client()
         .list_users()
