@@ -1,8 +1,24 @@
 //! The live organization as the Admin API reports it, in the model's own types.
+//!
+//! - `scope.rs`: [`ReadScope`], what a read lists (derived from the file, or everything).
+//! - `read.rs`: [`read`], the concurrent listing of those collections.
+//! - `normalize.rs`: raw listings -> [`LiveState`] (pure; the normalisation rules, the
+//!   default-project rule and the key-owner rule are documented there).
+//! - `progress.rs`: [`Progress`] and the stderr display.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::Document;
+
+mod normalize;
+mod progress;
+mod read;
+mod scope;
+
+pub use normalize::{default_project, project_role_of};
+pub use progress::{CountingProgress, NoProgress, Progress, StderrProgress};
+pub use read::read;
+pub use scope::{ReadScope, Select};
 
 /// What the live read observed. `org` uses the same types as the desired state, so the plan
 /// compares like with like; server IDs live apart in `ids`, needed only to write.
@@ -16,6 +32,11 @@ pub struct LiveState {
     pub key_owner: Option<String>,
     /// Name of the organization's default project (never archived, never given members).
     pub default_project: Option<String>,
+    /// What was read to build this state (collections outside it are simply absent).
+    pub scope: ReadScope,
+    /// (project, service account) whose live role is `none` (created without a key and not
+    /// given a role yet); `org` shows them as `member`, the plan must set the declared role.
+    pub roleless_service_accounts: BTreeSet<(String, String)>,
 }
 
 /// Server IDs by natural key (emails normalised with [`crate::model::normalize_email`]).

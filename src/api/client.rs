@@ -1,0 +1,663 @@
+//! [`Client`]: configuration, authentication and the retrying request loop every endpoint
+//! method goes through.
+//!
+//! - The admin key comes from `OPENAI_ADMIN_KEY` only ([`ClientConfig::from_env`]) or from a
+//!   caller that already holds it (tests, `--emulator`); it lives in a [`Secret`] whose
+//!   `Debug`/`Display` print `[redacted]`, goes out only in an `Authorization` header marked
+//!   sensitive, and is scrubbed from any server text kept in an error.
+//! - The base URL comes from `OPENAI_BASE_URL` (default `https://api.openai.com/v1`); plain
+//!   HTTP is refused unless the host is loopback, so the key never crosses a network in clear.
+//! - Every attempt goes through the shared [`RateController`]. What is retried depends on the
+//!   [`RequestKind`]: reads and idempotent writes retry on 429, 5xx, timeouts and transport
+//!   errors; creates retry only when the request surely never landed (429, connect failure)
+//!   and otherwise fail with [`Error::Ambiguous`], so the caller re-reads before retrying.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use super::error::{ApiError, Error, ErrorEnvelope, excerpt};
+use super::pagination::PageObserver;
+use super::ratelimit::{Feedback, Limits, RateController};
+
+/// The default base URL, as the official SDK names it.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// A secret string (the admin key, a one-time key returned by a create). Prints as
+/// `[redacted]`; read it only with [`Secret::expose`], and only to hand it to its sink.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The secret value. Never print, log or serialize it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Empty; lets wire structs holding a secret decode tolerantly.
+impl Default for Secret {
+    fn default() -> Self {
+        Secret(String::new())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// How to reach the API. `Debug` is safe: the key is a [`Secret`].
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// e.g. `https://api.openai.com/v1` or `http://127.0.0.1:PORT/v1`.
+    pub base_url: String,
+    pub admin_key: Secret,
+    /// Sent as `OpenAI-Organization` when set.
+    pub organization: Option<String>,
+    pub limits: Limits,
+}
+
+impl ClientConfig {
+    /// A config with default limits and no organization header.
+    pub fn new(base_url: impl Into<String>, admin_key: Secret) -> Self {
+        ClientConfig {
+            base_url: base_url.into(),
+            admin_key,
+            organization: None,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Reads `OPENAI_ADMIN_KEY` (required), `OPENAI_BASE_URL` and `OPENAI_ORG_ID`.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) over any variable source (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let key = lookup("OPENAI_ADMIN_KEY")
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty());
+        let Some(key) = key else {
+            return Err(Error::Config(
+                "OPENAI_ADMIN_KEY is not set: export an organization admin key (sk-admin-...), \
+                 or use --emulator to run against a local emulator"
+                    .to_string(),
+            ));
+        };
+        let base_url = lookup("OPENAI_BASE_URL")
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        let organization = lookup("OPENAI_ORG_ID")
+            .map(|o| o.trim().to_string())
+            .filter(|o| !o.is_empty());
+        Ok(ClientConfig {
+            base_url,
+            admin_key: Secret::new(key),
+            organization,
+            limits: Limits::default(),
+        })
+    }
+}
+
+/// How a request may be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// A GET: retried on 429, 5xx, timeouts and transport errors.
+    Read,
+    /// An update, delete, archive, activation, rate-limit update: repeating it is harmless, so
+    /// it is retried like a read.
+    Idempotent,
+    /// A create (or add/assign): retried only on 429 and connect failures; any other failure
+    /// whose outcome is unknown becomes [`Error::Ambiguous`].
+    Create,
+}
+
+/// The Admin API client. Cheap to clone; clones share the connection pool, the rate-limit
+/// controller and the request counter.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+    observer: Option<Arc<dyn PageObserver>>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    /// Without trailing slash.
+    base_url: String,
+    auth: HeaderValue,
+    organization: Option<HeaderValue>,
+    key: Secret,
+    controller: Arc<RateController>,
+    attempts: AtomicU64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url)
+            .field("admin_key", &self.inner.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request, described by its route template (the rate-limit unit, and what errors name).
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub method: Method,
+    /// The spec's path template, e.g. `/organization/projects/{project_id}/users`.
+    pub route: &'static str,
+    /// The concrete path, IDs percent-encoded (see [`seg`]).
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<serde_json::Value>,
+    pub kind: RequestKind,
+}
+
+impl Call {
+    pub fn get(route: &'static str, path: String) -> Self {
+        Call {
+            method: Method::GET,
+            route,
+            path,
+            query: Vec::new(),
+            body: None,
+            kind: RequestKind::Read,
+        }
+    }
+    pub fn post(
+        route: &'static str,
+        path: String,
+        kind: RequestKind,
+        body: serde_json::Value,
+    ) -> Self {
+        Call {
+            method: Method::POST,
+            route,
+            path,
+            query: Vec::new(),
+            body: Some(body),
+            kind,
+        }
+    }
+    pub fn delete(route: &'static str, path: String) -> Self {
+        Call {
+            method: Method::DELETE,
+            route,
+            path,
+            query: Vec::new(),
+            body: None,
+            kind: RequestKind::Idempotent,
+        }
+    }
+    pub fn query(mut self, name: &str, value: impl ToString) -> Self {
+        self.query.push((name.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// Percent-encodes one path segment (server IDs are opaque strings).
+pub(crate) fn seg(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for byte in id.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(byte as char)
+            }
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+/// What one attempt produced.
+enum Attempt {
+    Response {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Vec<u8>,
+    },
+    /// Failed before any byte could have reached the server.
+    NotSent(String),
+    /// Failed after the request may have been sent.
+    Lost(String),
+    TimedOut,
+}
+
+impl Client {
+    /// Builds a client; refuses a non-HTTPS base URL unless its host is loopback.
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        let base_url = check_base_url(&config.base_url)?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.admin_key.expose()))
+            .map_err(|_| {
+                Error::Config(
+                    "OPENAI_ADMIN_KEY contains characters not allowed in an HTTP header".into(),
+                )
+            })?;
+        auth.set_sensitive(true);
+        let organization = match &config.organization {
+            Some(org) => Some(HeaderValue::from_str(org).map_err(|_| {
+                Error::Config(format!(
+                    "OPENAI_ORG_ID is not a valid header value: {org:?}"
+                ))
+            })?),
+            None => None,
+        };
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("orgops/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10).min(config.limits.attempt_timeout))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base_url,
+                auth,
+                organization,
+                key: config.admin_key,
+                controller: RateController::new(config.limits),
+                attempts: AtomicU64::new(0),
+            }),
+            observer: None,
+        })
+    }
+
+    /// The base URL requests go to (no trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// HTTP attempts made so far by this client and its clones (retries included).
+    pub fn attempts(&self) -> u64 {
+        self.inner.attempts.load(Ordering::Relaxed)
+    }
+
+    /// The shared rate-limit controller (for diagnostics).
+    pub fn controller(&self) -> &Arc<RateController> {
+        &self.inner.controller
+    }
+
+    /// A clone that reports every fetched list page to `observer` (progress displays).
+    pub fn with_page_observer(&self, observer: Arc<dyn PageObserver>) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            observer: Some(observer),
+        }
+    }
+
+    pub(crate) fn page_observer(&self) -> Option<&dyn PageObserver> {
+        self.observer.as_deref()
+    }
+
+    /// Whether an admin key's `redacted_value` (e.g. `sk-admin...def`) could be the key in
+    /// use: the visible prefix and suffix must both match. The key itself never leaves here.
+    pub fn key_matches_redacted(&self, redacted: &str) -> bool {
+        redacted_matches(self.inner.key.expose(), redacted)
+    }
+
+    /// Replaces every occurrence of the admin key in server-provided text.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        let key = self.inner.key.expose();
+        if key.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(key, "[redacted]")
+        }
+    }
+
+    /// Sends `call` with retries and decodes a 2xx body (200 and 201 alike) into `T`.
+    pub(crate) async fn execute<T: DeserializeOwned>(&self, call: &Call) -> Result<T, Error> {
+        let body = self.execute_raw(call).await?;
+        decode(call, &body)
+    }
+
+    async fn execute_raw(&self, call: &Call) -> Result<Vec<u8>, Error> {
+        let controller = &self.inner.controller;
+        let limits = controller.limits().clone();
+        let route_key = format!("{} {}", call.method, call.route);
+        let deadline = Instant::now() + limits.request_deadline;
+        let mut failures = 0u32;
+        let mut last_error: Option<Error> = None;
+        loop {
+            let Some(slot) = controller.acquire(&route_key, deadline).await else {
+                return Err(last_error.unwrap_or_else(|| Error::Timeout {
+                    method: call.method.to_string(),
+                    route: call.route.to_string(),
+                    after: limits.request_deadline,
+                }));
+            };
+            self.inner.attempts.fetch_add(1, Ordering::Relaxed);
+            let outcome =
+                match tokio::time::timeout(limits.attempt_timeout, self.attempt(call)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Attempt::TimedOut,
+                };
+            drop(slot);
+            let retry_error = match outcome {
+                Attempt::Response {
+                    status,
+                    headers,
+                    body,
+                } => {
+                    if status.is_success() {
+                        controller.feedback(&route_key, Feedback::Ok);
+                        return Ok(body);
+                    }
+                    let error = self.status_error(call, status, &body);
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        // Rate-limited means not processed: every kind may retry. Waiting
+                        // happens in `acquire`, which gives up at the deadline.
+                        controller
+                            .feedback(&route_key, Feedback::RateLimited(retry_after(&headers)));
+                        last_error = Some(error);
+                        continue;
+                    }
+                    controller.feedback(&route_key, Feedback::Ok);
+                    if !status.is_server_error() {
+                        return Err(error);
+                    }
+                    if call.kind == RequestKind::Create {
+                        return Err(ambiguous(call, format!("HTTP {}", status.as_u16())));
+                    }
+                    error
+                }
+                Attempt::NotSent(message) => Error::Transport {
+                    method: call.method.to_string(),
+                    route: call.route.to_string(),
+                    message: self.redact(&message),
+                },
+                Attempt::Lost(message) => {
+                    if call.kind == RequestKind::Create {
+                        return Err(ambiguous(call, self.redact(&message)));
+                    }
+                    Error::Transport {
+                        method: call.method.to_string(),
+                        route: call.route.to_string(),
+                        message: self.redact(&message),
+                    }
+                }
+                Attempt::TimedOut => {
+                    if call.kind == RequestKind::Create {
+                        return Err(ambiguous(
+                            call,
+                            format!("no answer within {:?}", limits.attempt_timeout),
+                        ));
+                    }
+                    Error::Timeout {
+                        method: call.method.to_string(),
+                        route: call.route.to_string(),
+                        after: limits.attempt_timeout,
+                    }
+                }
+            };
+            failures += 1;
+            if failures >= limits.max_attempts.max(1) {
+                return Err(retry_error);
+            }
+            tracing::debug!(method = %call.method, route = call.route, failures, "retrying after: {retry_error}");
+            controller.feedback(&route_key, Feedback::Failed(controller.backoff(failures)));
+            last_error = Some(retry_error);
+        }
+    }
+
+    async fn attempt(&self, call: &Call) -> Attempt {
+        let url = format!("{}{}", self.inner.base_url, call.path);
+        let mut request = self
+            .inner
+            .http
+            .request(call.method.clone(), &url)
+            .header(AUTHORIZATION, self.inner.auth.clone());
+        if let Some(org) = &self.inner.organization {
+            request = request.header("OpenAI-Organization", org.clone());
+        }
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some(body) = &call.body {
+            request = request.json(body);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            // A connect error means no connection was established, so nothing was sent.
+            Err(e) if e.is_connect() || e.is_builder() => return Attempt::NotSent(describe(e)),
+            Err(e) => return Attempt::Lost(describe(e)),
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        match response.bytes().await {
+            Ok(body) => Attempt::Response {
+                status,
+                headers,
+                body: body.to_vec(),
+            },
+            Err(e) => Attempt::Lost(describe(e)),
+        }
+    }
+
+    fn status_error(&self, call: &Call, status: StatusCode, body: &[u8]) -> Error {
+        let text = String::from_utf8_lossy(body);
+        let envelope: Option<ErrorEnvelope> = serde_json::from_slice(body).ok();
+        match envelope.and_then(|e| e.error) {
+            Some(err) if err.message.is_some() || err.error_type.is_some() => {
+                Error::Api(Box::new(ApiError {
+                    status: status.as_u16(),
+                    error_type: self.redact(err.error_type.as_deref().unwrap_or("error")),
+                    code: err.code.and_then(|c| match c {
+                        serde_json::Value::Null => None,
+                        serde_json::Value::String(s) => Some(self.redact(&s)),
+                        other => Some(self.redact(&other.to_string())),
+                    }),
+                    message: self.redact(err.message.as_deref().unwrap_or("(no message)")),
+                    param: err.param.map(|p| self.redact(&p)),
+                    method: call.method.to_string(),
+                    route: call.route.to_string(),
+                }))
+            }
+            _ => Error::Http {
+                status: status.as_u16(),
+                body_excerpt: self.redact(&excerpt(&text)),
+                method: call.method.to_string(),
+                route: call.route.to_string(),
+            },
+        }
+    }
+}
+
+fn ambiguous(call: &Call, cause: String) -> Error {
+    Error::Ambiguous {
+        method: call.method.to_string(),
+        route: call.route.to_string(),
+        cause,
+    }
+}
+
+/// A transport error's message with its causes (e.g. "error sending request: connection
+/// refused"), without the URL.
+fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn decode<T: DeserializeOwned>(call: &Call, body: &[u8]) -> Result<T, Error> {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| Error::Decode {
+        method: call.method.to_string(),
+        route: call.route.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// `Retry-After-Ms` (milliseconds) wins over `Retry-After` (seconds). An HTTP-date
+/// `Retry-After` is not understood and falls back to backoff.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let number = |name: &str| -> Option<f64> {
+        let value = headers
+            .get(name)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<f64>()
+            .ok()?;
+        (value.is_finite() && value >= 0.0).then_some(value)
+    };
+    if let Some(ms) = number("retry-after-ms") {
+        return Some(Duration::from_secs_f64(ms / 1000.0));
+    }
+    number("retry-after").map(Duration::from_secs_f64)
+}
+
+/// Normalises the base URL and refuses plain HTTP to anything but loopback.
+fn check_base_url(raw: &str) -> Result<String, Error> {
+    let url = reqwest::Url::parse(raw.trim())
+        .map_err(|e| Error::Config(format!("OPENAI_BASE_URL {raw:?} is not a valid URL: {e}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let host = url.host_str().unwrap_or_default();
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || bare
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !loopback {
+                return Err(Error::Config(format!(
+                    "refusing plain-HTTP base URL {raw:?}: the admin key would travel unencrypted. \
+                     Use https://, or http:// only to a loopback address (127.0.0.1, ::1, localhost)"
+                )));
+            }
+        }
+        other => {
+            return Err(Error::Config(format!(
+                "OPENAI_BASE_URL {raw:?} has unsupported scheme {other:?}; use https://"
+            )));
+        }
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "OPENAI_BASE_URL {raw:?} must not carry a query or fragment"
+        )));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// See [`Client::key_matches_redacted`].
+fn redacted_matches(key: &str, redacted: &str) -> bool {
+    let (prefix, suffix) = match redacted
+        .split_once("...")
+        .or_else(|| redacted.split_once('…'))
+    {
+        Some((prefix, suffix)) => (prefix, suffix.trim_start_matches(['.', '*', '…'])),
+        None => match redacted.find('*') {
+            Some(star) => (&redacted[..star], redacted[star..].trim_start_matches('*')),
+            None => return false,
+        },
+    };
+    if prefix.is_empty() && suffix.is_empty() {
+        return false;
+    }
+    key.len() >= prefix.len() + suffix.len() && key.starts_with(prefix) && key.ends_with(suffix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_prints() {
+        let secret = Secret::new("sk-admin-very-secret");
+        assert_eq!(format!("{secret:?} {secret}"), "[redacted] [redacted]");
+        let config = ClientConfig::new("https://api.openai.com/v1", secret);
+        assert!(!format!("{config:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn env_lookup_reads_the_sdk_names() {
+        let vars = |name: &str| match name {
+            "OPENAI_ADMIN_KEY" => Some("sk-admin-x".to_string()),
+            "OPENAI_ORG_ID" => Some("org_1".to_string()),
+            _ => None,
+        };
+        let config = ClientConfig::from_lookup(vars).expect("configured");
+        assert_eq!(config.base_url, DEFAULT_BASE_URL);
+        assert_eq!(config.organization.as_deref(), Some("org_1"));
+        assert_eq!(config.admin_key.expose(), "sk-admin-x");
+        let missing = ClientConfig::from_lookup(|_| None).expect_err("no key");
+        assert!(missing.to_string().contains("OPENAI_ADMIN_KEY is not set"));
+    }
+
+    #[test]
+    fn base_url_must_be_https_unless_loopback() {
+        assert_eq!(
+            check_base_url("https://api.openai.com/v1/").expect("https ok"),
+            "https://api.openai.com/v1"
+        );
+        assert!(check_base_url("http://127.0.0.1:8080/v1").is_ok());
+        assert!(check_base_url("http://[::1]:8080/v1").is_ok());
+        assert!(check_base_url("http://localhost:1/v1").is_ok());
+        let refused = check_base_url("http://api.example.com/v1").expect_err("plain http refused");
+        assert!(refused.to_string().contains("refusing plain-HTTP"));
+        assert!(check_base_url("http://10.0.0.1/v1").is_err());
+        assert!(check_base_url("ftp://x/v1").is_err());
+        assert!(check_base_url("not a url").is_err());
+    }
+
+    #[test]
+    fn redacted_value_matching() {
+        let key = "sk-admin-abcdefghijklmnop";
+        assert!(redacted_matches(key, "sk-admin...nop"));
+        assert!(redacted_matches(key, "sk-admin-ab****mnop"));
+        assert!(!redacted_matches(key, "sk-admin...xyz"));
+        assert!(!redacted_matches(key, "..."));
+        assert!(!redacted_matches(
+            key,
+            "sk-admin-abcdefghijklmnop-no-marker"
+        ));
+    }
+
+    #[test]
+    fn retry_after_headers() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert("retry-after-ms", HeaderValue::from_static("150"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(150)));
+        headers.insert("retry-after-ms", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(seg("proj_abc-1.x~"), "proj_abc-1.x~");
+        assert_eq!(seg("a/b c"), "a%2Fb%20c");
+    }
+}

@@ -1,0 +1,188 @@
+//! The one error type of the Admin API client.
+//!
+//! Every variant names the request that failed (method and route template, never a full URL
+//! with IDs or a header) and its `Display` ends with what to do about it. Server-provided text
+//! is scrubbed of the admin key before it is stored (see `Client::redact`), so no variant can
+//! carry the key.
+
+use std::time::Duration;
+
+/// Everything that can go wrong talking to the Admin API.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The server answered with the documented error envelope
+    /// `{"error": {"message", "type", "param", "code"}}`.
+    #[error(transparent)]
+    Api(Box<ApiError>),
+    /// A non-success status without a decodable error envelope (a proxy page, say).
+    #[error("{method} {route} failed: HTTP {status}: {body_excerpt}. {hint}", hint = hint(*status))]
+    Http {
+        status: u16,
+        body_excerpt: String,
+        method: String,
+        route: String,
+    },
+    /// An attempt exceeded the per-attempt timeout and retries (if any) were exhausted.
+    #[error(
+        "{method} {route} timed out after {after:?}. Check the network or OPENAI_BASE_URL, or retry later."
+    )]
+    Timeout {
+        method: String,
+        route: String,
+        after: Duration,
+    },
+    /// The request could not be sent or its response not read (DNS, connect, TLS, reset).
+    #[error("{method} {route} failed: {message}. Check the network and OPENAI_BASE_URL.")]
+    Transport {
+        method: String,
+        route: String,
+        message: String,
+    },
+    /// A success response whose body does not decode.
+    #[error(
+        "{method} {route}: unexpected response body: {message}. The API may have changed; please report this."
+    )]
+    Decode {
+        method: String,
+        route: String,
+        message: String,
+    },
+    /// A list endpoint broke its pagination contract; reading on could hide or repeat objects.
+    #[error(
+        "{route}: pagination broken: {reason}. The listing was stopped so no object is missed or counted twice; retry later."
+    )]
+    Pagination { route: String, reason: String },
+    /// A create whose outcome is unknown: the request may have landed (5xx, timeout, dropped
+    /// connection). It was NOT retried. Re-read the live state before trying again, or the
+    /// object may be created twice.
+    #[error(
+        "{method} {route}: outcome unknown ({cause}); the create may or may not have happened. Re-read the live state before retrying."
+    )]
+    Ambiguous {
+        method: String,
+        route: String,
+        cause: String,
+    },
+    /// The client could not be configured (missing key, unsafe base URL, ...).
+    #[error("{0}")]
+    Config(String),
+}
+
+/// A decoded error envelope and the request it answered.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{method} {route} failed: HTTP {status} {error_type}{code}: {message}{param}. {hint}",
+    code = code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(),
+    param = param.as_deref().map(|p| format!(" [param: {p}]")).unwrap_or_default(),
+    hint = hint(*status))]
+pub struct ApiError {
+    pub status: u16,
+    /// The envelope's `type` (e.g. `invalid_request_error`).
+    pub error_type: String,
+    pub code: Option<String>,
+    pub message: String,
+    pub param: Option<String>,
+    pub method: String,
+    /// The spec's path template, e.g. `/organization/projects/{project_id}/users`.
+    pub route: String,
+}
+
+impl Error {
+    /// True for a create whose outcome is unknown: the caller must re-read before retrying.
+    pub fn is_ambiguous(&self) -> bool {
+        matches!(self, Error::Ambiguous { .. })
+    }
+
+    /// The HTTP status, for errors that have one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api(api) => Some(api.status),
+            Error::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// True when the server said the object does not exist (useful for "already gone").
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
+
+/// What to do, by status.
+fn hint(status: u16) -> &'static str {
+    match status {
+        400 => "The API rejected the request; check the value named above",
+        401 => "Check OPENAI_ADMIN_KEY: it must be a valid organization admin key (sk-admin-...)",
+        403 => {
+            "The admin key may not do this; check its owner's role, and that OPENAI_ORG_ID (if set) names the key's organization"
+        }
+        404 => "The object does not exist (any more); re-run plan to see the current state",
+        409 => "The object changed concurrently or already exists; re-run plan",
+        429 => {
+            "The API kept rate-limiting this request until the retry deadline; wait a few minutes and run again, or lower the concurrency"
+        }
+        500..=599 => "The API failed and retries were exhausted; retry later",
+        _ => "Unexpected status; retry later or report it",
+    }
+}
+
+/// The error envelope the Admin API uses.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct ErrorEnvelope {
+    pub error: Option<ErrorBody>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct ErrorBody {
+    pub message: Option<String>,
+    #[serde(rename = "type")]
+    pub error_type: Option<String>,
+    pub param: Option<String>,
+    pub code: Option<serde_json::Value>,
+}
+
+/// The first characters of a body, on one line, for error messages.
+pub(crate) fn excerpt(body: &str) -> String {
+    const MAX: usize = 200;
+    let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.is_empty() {
+        return "(empty body)".to_string();
+    }
+    match flat.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None => flat,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_error_says_what_failed_and_what_to_do() {
+        let err = Error::Api(Box::new(ApiError {
+            status: 401,
+            error_type: "invalid_request_error".into(),
+            code: Some("invalid_api_key".into()),
+            message: "Incorrect API key provided".into(),
+            param: None,
+            method: "GET".into(),
+            route: "/organization/users".into(),
+        }));
+        let text = err.to_string();
+        assert!(text.starts_with(
+            "GET /organization/users failed: HTTP 401 invalid_request_error (invalid_api_key)"
+        ));
+        assert!(text.contains("Check OPENAI_ADMIN_KEY"), "{text}");
+    }
+
+    #[test]
+    fn excerpt_is_one_line_and_bounded() {
+        let long = "x ".repeat(500);
+        let cut = excerpt(&long);
+        assert!(cut.chars().count() <= 201);
+        assert!(!cut.contains('\n'));
+        assert_eq!(excerpt("  \n "), "(empty body)");
+    }
+}

@@ -1,0 +1,401 @@
+//! The live read: lists every collection in the [`ReadScope`] exactly once, as concurrently
+//! as their dependencies allow, then normalises them ([`super::normalize`]).
+//!
+//! The read is a small dataflow: the organization collections start at once; when the
+//! project list arrives, each needed project's sub-collections start; when the group list
+//! arrives, the needed group member and role lists start; when a project's member or group
+//! list arrives, the needed per-principal role lists start. Every list is a task on a
+//! `JoinSet`; the shared rate-limit controller bounds what is actually in flight. Pages are
+//! reported back over a channel so progress is drawn from this task only.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::LiveState;
+use super::normalize::{Raw, normalize};
+use super::progress::Progress;
+use super::scope::ReadScope;
+use crate::api::admin_api_keys::AdminApiKey;
+use crate::api::certificates::Certificate;
+use crate::api::groups::{Group, GroupUser, ProjectGroup};
+use crate::api::invites::Invite;
+use crate::api::project_users::ProjectUser;
+use crate::api::projects::Project;
+use crate::api::rate_limits::RateLimit;
+use crate::api::role_assignments::Principal;
+use crate::api::service_accounts::ServiceAccount;
+use crate::api::types::{AssignedRole, GroupId, ProjectId, Role, UserId};
+use crate::api::users::User;
+use crate::api::{Client, Error, PageObserver};
+use crate::model::normalize_email;
+
+/// One finished listing.
+enum Fetched {
+    Users(Vec<User>),
+    Invites(Vec<Invite>),
+    Projects(Vec<Project>),
+    Groups(Vec<Group>),
+    OrgRoles(Vec<Role>),
+    Certificates(Vec<Certificate>),
+    AdminApiKeys(Vec<AdminApiKey>),
+    UserRoles(UserId, Vec<AssignedRole>),
+    GroupUsers(GroupId, Vec<GroupUser>),
+    GroupRoles(GroupId, Vec<AssignedRole>),
+    ProjectUsers(ProjectId, Vec<ProjectUser>),
+    ProjectUserRoles(ProjectId, UserId, Vec<AssignedRole>),
+    ProjectGroups(ProjectId, Vec<ProjectGroup>),
+    ProjectGroupRoles(ProjectId, GroupId, Vec<AssignedRole>),
+    ServiceAccounts(ProjectId, Vec<ServiceAccount>),
+    ProjectRoles(ProjectId, Vec<Role>),
+    RateLimits(ProjectId, Vec<RateLimit>),
+    ProjectCertificates(ProjectId, Vec<Certificate>),
+}
+
+/// Forwards page events from the list tasks to the reading task.
+struct ChannelObserver(mpsc::UnboundedSender<bool>);
+
+impl PageObserver for ChannelObserver {
+    fn page_fetched(&self, has_more: bool) {
+        // The receiver lives as long as the read; a send after it ends has nobody to tell.
+        let _ = self.0.send(has_more);
+    }
+}
+
+/// Reads the live organization: the collections `scope` selects, each listed once at the
+/// largest page size, independent ones concurrently. Progress counts requests (pages).
+///
+/// Point it anywhere with `Client::new(ClientConfig::new(base_url, Secret::new(key)))`.
+pub async fn read(
+    client: &Client,
+    scope: &ReadScope,
+    progress: &dyn Progress,
+) -> Result<LiveState, Error> {
+    let result = Reader::new(client, scope, progress).run().await;
+    progress.finish();
+    result
+}
+
+struct Reader<'a> {
+    client: Client,
+    scope: &'a ReadScope,
+    progress: &'a dyn Progress,
+    tasks: JoinSet<Result<Fetched, Error>>,
+    raw: Raw,
+    /// Known once the users list arrived, for per-user role lists.
+    pending_user_roles: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn new(client: &Client, scope: &'a ReadScope, progress: &'a dyn Progress) -> Self {
+        Reader {
+            client: client.clone(),
+            scope,
+            progress,
+            tasks: JoinSet::new(),
+            raw: Raw::default(),
+            pending_user_roles: false,
+        }
+    }
+
+    fn spawn<F>(&mut self, task: F)
+    where
+        F: Future<Output = Result<Fetched, Error>> + Send + 'static,
+    {
+        self.progress.expect(1);
+        self.tasks.spawn(task);
+    }
+
+    async fn run(mut self) -> Result<LiveState, Error> {
+        let (sender, mut pages) = mpsc::unbounded_channel();
+        let observed = self
+            .client
+            .with_page_observer(Arc::new(ChannelObserver(sender)));
+        self.client = observed;
+        self.start_organization_lists();
+
+        loop {
+            tokio::select! {
+                Some(has_more) = pages.recv() => self.page(has_more),
+                joined = self.tasks.join_next() => match joined {
+                    None => break,
+                    Some(Ok(Ok(fetched))) => self.arrived(fetched),
+                    // Dropping `self.tasks` on return aborts the lists still running.
+                    Some(Ok(Err(error))) => return Err(error),
+                    Some(Err(join_error)) => {
+                        return Err(Error::Transport {
+                            method: "GET".into(),
+                            route: "(live read)".into(),
+                            message: format!("a list task failed: {join_error}"),
+                        });
+                    }
+                },
+            }
+        }
+        while let Ok(has_more) = pages.try_recv() {
+            self.page(has_more);
+        }
+        let key_matches = self
+            .raw
+            .admin_api_keys
+            .iter()
+            .flatten()
+            .filter(|key| {
+                key.redacted_value
+                    .as_deref()
+                    .is_some_and(|r| self.client.key_matches_redacted(r))
+            })
+            .map(|key| key.id.clone())
+            .collect();
+        self.raw.keys_in_use = key_matches;
+        Ok(normalize(self.raw, self.scope))
+    }
+
+    fn page(&self, has_more: bool) {
+        self.progress.done(1);
+        if has_more {
+            self.progress.expect(1);
+        }
+    }
+
+    fn start_organization_lists(&mut self) {
+        let scope = self.scope;
+        if scope.users {
+            let c = self.client.clone();
+            self.spawn(async move { c.list_users().await.map(Fetched::Users) });
+        }
+        if scope.invites {
+            let c = self.client.clone();
+            self.spawn(async move { c.list_invites().await.map(Fetched::Invites) });
+        }
+        if scope.projects {
+            let c = self.client.clone();
+            self.spawn(async move { c.list_projects(true).await.map(Fetched::Projects) });
+        }
+        if scope.groups {
+            let c = self.client.clone();
+            self.spawn(async move { c.list_groups().await.map(Fetched::Groups) });
+        }
+        if scope.roles {
+            let c = self.client.clone();
+            self.spawn(async move { c.list_org_roles().await.map(Fetched::OrgRoles) });
+        }
+        if scope.certificates {
+            let c = self.client.clone();
+            self.spawn(async move { c.list_certificates().await.map(Fetched::Certificates) });
+        }
+        if scope.admin_api_keys {
+            let c = self.client.clone();
+            self.spawn(async move { c.list_admin_api_keys().await.map(Fetched::AdminApiKeys) });
+        }
+        self.pending_user_roles = !scope.user_roles.is_nothing();
+    }
+
+    fn arrived(&mut self, fetched: Fetched) {
+        match fetched {
+            Fetched::Users(users) => {
+                if self.pending_user_roles {
+                    self.start_user_roles(&users);
+                }
+                self.raw.users = Some(users);
+            }
+            Fetched::Invites(invites) => self.raw.invites = Some(invites),
+            Fetched::Projects(projects) => {
+                self.start_project_lists(&projects);
+                self.raw.projects = Some(projects);
+            }
+            Fetched::Groups(groups) => {
+                self.start_group_lists(&groups);
+                self.raw.groups = Some(groups);
+            }
+            Fetched::OrgRoles(roles) => self.raw.org_roles = Some(roles),
+            Fetched::Certificates(certificates) => self.raw.certificates = Some(certificates),
+            Fetched::AdminApiKeys(keys) => self.raw.admin_api_keys = Some(keys),
+            Fetched::UserRoles(user, roles) => {
+                self.raw.user_roles.insert(user, roles);
+            }
+            Fetched::GroupUsers(group, users) => {
+                self.raw.group_users.insert(group, users);
+            }
+            Fetched::GroupRoles(group, roles) => {
+                self.raw.group_roles.insert(group, roles);
+            }
+            Fetched::ProjectUsers(project, users) => {
+                self.start_project_member_roles(&project, &users);
+                self.raw.project_users.insert(project, users);
+            }
+            Fetched::ProjectUserRoles(project, user, roles) => {
+                self.raw.project_user_roles.insert((project, user), roles);
+            }
+            Fetched::ProjectGroups(project, groups) => {
+                for group in &groups {
+                    let (c, p, g) = (self.client.clone(), project.clone(), group.group_id.clone());
+                    self.spawn(async move {
+                        let roles = c
+                            .list_role_assignments(Principal::ProjectGroup(&p, &g))
+                            .await?;
+                        Ok(Fetched::ProjectGroupRoles(p, g, roles))
+                    });
+                }
+                self.raw.project_groups.insert(project, groups);
+            }
+            Fetched::ProjectGroupRoles(project, group, roles) => {
+                self.raw.project_group_roles.insert((project, group), roles);
+            }
+            Fetched::ServiceAccounts(project, accounts) => {
+                self.raw.service_accounts.insert(project, accounts);
+            }
+            Fetched::ProjectRoles(project, roles) => {
+                self.raw.project_roles.insert(project, roles);
+            }
+            Fetched::RateLimits(project, limits) => {
+                self.raw.rate_limits.insert(project, limits);
+            }
+            Fetched::ProjectCertificates(project, certificates) => {
+                self.raw.project_certificates.insert(project, certificates);
+            }
+        }
+    }
+
+    fn start_user_roles(&mut self, users: &[User]) {
+        // One list per declared user that exists live (first id per email).
+        let mut by_email: BTreeMap<String, UserId> = BTreeMap::new();
+        for user in users {
+            if let Some(email) = user.email.as_deref() {
+                by_email
+                    .entry(normalize_email(email))
+                    .or_insert_with(|| user.id.clone());
+            }
+        }
+        for (email, id) in by_email {
+            if self.scope.user_roles.contains(email.as_str()) {
+                let c = self.client.clone();
+                self.spawn(async move {
+                    let roles = c.list_role_assignments(Principal::User(&id)).await?;
+                    Ok(Fetched::UserRoles(id, roles))
+                });
+            }
+        }
+    }
+
+    fn start_group_lists(&mut self, groups: &[Group]) {
+        for group in groups {
+            if self.scope.group_members.contains(group.name.as_str()) {
+                let (c, id) = (self.client.clone(), group.id.clone());
+                self.spawn(async move {
+                    c.list_group_users(&id)
+                        .await
+                        .map(|users| Fetched::GroupUsers(id, users))
+                });
+            }
+            if self.scope.group_roles.contains(group.name.as_str()) {
+                let (c, id) = (self.client.clone(), group.id.clone());
+                self.spawn(async move {
+                    let roles = c.list_role_assignments(Principal::Group(&id)).await?;
+                    Ok(Fetched::GroupRoles(id, roles))
+                });
+            }
+        }
+    }
+
+    fn start_project_lists(&mut self, projects: &[Project]) {
+        let scope = self.scope;
+        for project in projects {
+            // Archived projects have no members or accounts (the API answers 400): never read.
+            let Some(name) = project.name.as_deref() else {
+                continue;
+            };
+            if project.is_archived() || !scope.reads_project_children(name) {
+                continue;
+            }
+            let id = &project.id;
+            if scope.project_members.contains(name) {
+                let (c, p) = (self.client.clone(), id.clone());
+                self.spawn(async move {
+                    c.list_project_users(&p)
+                        .await
+                        .map(|v| Fetched::ProjectUsers(p, v))
+                });
+            }
+            if scope.project_groups.contains(name) {
+                let (c, p) = (self.client.clone(), id.clone());
+                self.spawn(async move {
+                    c.list_project_groups(&p)
+                        .await
+                        .map(|v| Fetched::ProjectGroups(p, v))
+                });
+            }
+            if scope.service_accounts.contains(name) {
+                let (c, p) = (self.client.clone(), id.clone());
+                self.spawn(async move {
+                    c.list_service_accounts(&p)
+                        .await
+                        .map(|v| Fetched::ServiceAccounts(p, v))
+                });
+            }
+            if scope.project_roles.contains(name) {
+                let (c, p) = (self.client.clone(), id.clone());
+                self.spawn(async move {
+                    c.list_project_roles(&p)
+                        .await
+                        .map(|v| Fetched::ProjectRoles(p, v))
+                });
+            }
+            if scope.rate_limits.contains(name) {
+                let (c, p) = (self.client.clone(), id.clone());
+                self.spawn(async move {
+                    c.list_rate_limits(&p)
+                        .await
+                        .map(|v| Fetched::RateLimits(p, v))
+                });
+            }
+            if scope.project_certificates.contains(name) {
+                let (c, p) = (self.client.clone(), id.clone());
+                self.spawn(async move {
+                    c.list_project_certificates(&p)
+                        .await
+                        .map(|v| Fetched::ProjectCertificates(p, v))
+                });
+            }
+        }
+    }
+
+    fn start_project_member_roles(&mut self, project: &ProjectId, users: &[ProjectUser]) {
+        if self.scope.project_member_roles.is_nothing() {
+            return;
+        }
+        let Some(project_name) = self.project_name(project) else {
+            return;
+        };
+        for user in users {
+            let Some(email) = user.email.as_deref().map(normalize_email) else {
+                continue;
+            };
+            if self
+                .scope
+                .project_member_roles
+                .contains(&(project_name.clone(), email))
+            {
+                let (c, p, u) = (self.client.clone(), project.clone(), user.id.clone());
+                self.spawn(async move {
+                    let roles = c
+                        .list_role_assignments(Principal::ProjectUser(&p, &u))
+                        .await?;
+                    Ok(Fetched::ProjectUserRoles(p, u, roles))
+                });
+            }
+        }
+    }
+
+    fn project_name(&self, id: &ProjectId) -> Option<String> {
+        self.raw
+            .projects
+            .iter()
+            .flatten()
+            .find(|p| &p.id == id)
+            .and_then(|p| p.name.clone())
+    }
+}

@@ -1,0 +1,275 @@
+//! [`ReadScope`]: which collections a live read lists, derived from what the file manages.
+//!
+//! Rules of [`ReadScope::for_document`] (a kind is *managed* when the file declares at least
+//! one object of it):
+//! - Organization collections (users, invites, groups, roles, certificates, admin API keys,
+//!   projects) are listed only when their kind is managed, or when another managed kind
+//!   needs them to resolve names (e.g. users for group members, projects for invites).
+//!   Invites and admin API keys (the key owner, for the "never remove the key's owner" gate)
+//!   are read whenever users are managed.
+//! - Per-project sub-collections are listed for the projects the file declares (and does not
+//!   mark `archived`) that exist live and are active, and only for the sub-kinds some project
+//!   in the file manages (members, groups, service accounts, roles, certificates); rate limits
+//!   only for the projects that declare some.
+//! - Per-principal role-assignment lists are read only when the file manages those
+//!   assignments: a user's custom roles when some declared user has `roles`, a group's when
+//!   some declared group has `roles`, a project member's when some declared project member
+//!   has `roles` — and then only for the declared principals. The exception is a project
+//!   group's assignment list, which carries the group's project role itself (the project-group
+//!   object has no role field), so it is read for every live group of a project whose groups
+//!   are read.
+//!
+//! [`ReadScope::everything`] lists everything (for `export`).
+
+use std::borrow::Borrow;
+use std::collections::BTreeSet;
+
+use crate::model::{Document, normalize_email};
+
+/// A selection of natural keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Select<K: Ord> {
+    #[default]
+    Nothing,
+    All,
+    Only(BTreeSet<K>),
+}
+
+impl<K: Ord> Select<K> {
+    pub fn contains<Q: Ord + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
+        match self {
+            Select::Nothing => false,
+            Select::All => true,
+            Select::Only(keys) => keys.contains(key),
+        }
+    }
+
+    pub fn is_nothing(&self) -> bool {
+        match self {
+            Select::Nothing => true,
+            Select::All => false,
+            Select::Only(keys) => keys.is_empty(),
+        }
+    }
+
+    fn only_if(condition: bool, keys: impl IntoIterator<Item = K>) -> Self {
+        if condition {
+            Select::Only(keys.into_iter().collect())
+        } else {
+            Select::Nothing
+        }
+    }
+}
+
+/// What a live read lists. `Default` reads nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadScope {
+    pub users: bool,
+    pub invites: bool,
+    pub groups: bool,
+    /// Custom organization roles.
+    pub roles: bool,
+    pub certificates: bool,
+    pub admin_api_keys: bool,
+    /// Projects, archived ones included.
+    pub projects: bool,
+    /// Custom organization roles assigned to these users (emails).
+    pub user_roles: Select<String>,
+    /// Members of these groups (names).
+    pub group_members: Select<String>,
+    /// Custom organization roles assigned to these groups (names).
+    pub group_roles: Select<String>,
+    /// Members of these projects (names).
+    pub project_members: Select<String>,
+    /// Custom project roles of these (project, member email) pairs.
+    pub project_member_roles: Select<(String, String)>,
+    /// Groups with access to these projects, each with its role-assignment list.
+    pub project_groups: Select<String>,
+    pub service_accounts: Select<String>,
+    /// Custom project roles of these projects.
+    pub project_roles: Select<String>,
+    pub rate_limits: Select<String>,
+    /// Project-level certificate activation of these projects.
+    pub project_certificates: Select<String>,
+}
+
+impl ReadScope {
+    /// Everything, for every live project (what `export` needs).
+    pub fn everything() -> Self {
+        ReadScope {
+            users: true,
+            invites: true,
+            groups: true,
+            roles: true,
+            certificates: true,
+            admin_api_keys: true,
+            projects: true,
+            user_roles: Select::All,
+            group_members: Select::All,
+            group_roles: Select::All,
+            project_members: Select::All,
+            project_member_roles: Select::All,
+            project_groups: Select::All,
+            service_accounts: Select::All,
+            project_roles: Select::All,
+            rate_limits: Select::All,
+            project_certificates: Select::All,
+        }
+    }
+
+    /// What a plan of `doc` needs (rules in the module doc).
+    pub fn for_document(doc: &Document) -> Self {
+        let projects = || doc.projects.iter().filter(|p| !p.archived);
+        let project_names = || projects().map(|p| p.name.clone());
+        let users_managed = !doc.users.is_empty();
+        let any_group_members = doc.groups.iter().any(|g| !g.members.is_empty());
+        let any_project_members = doc.projects.iter().any(|p| !p.members.is_empty());
+        let any_project_groups = doc.projects.iter().any(|p| !p.groups.is_empty());
+        let any_member_roles = doc
+            .projects
+            .iter()
+            .any(|p| p.members.iter().any(|m| !m.roles.is_empty()));
+        let any_project_group_roles = doc
+            .projects
+            .iter()
+            .any(|p| p.groups.iter().any(|g| !g.roles.is_empty()));
+        let any_user_roles = doc.users.iter().any(|u| !u.roles.is_empty());
+        let any_group_roles = doc.groups.iter().any(|g| !g.roles.is_empty());
+        let certificates_managed =
+            !doc.certificates.is_empty() || doc.projects.iter().any(|p| !p.certificates.is_empty());
+
+        ReadScope {
+            users: users_managed || any_group_members || any_project_members,
+            invites: users_managed,
+            groups: !doc.groups.is_empty() || any_project_groups,
+            roles: !doc.roles.is_empty() || any_user_roles || any_group_roles,
+            certificates: certificates_managed,
+            admin_api_keys: users_managed || !doc.admin_api_keys.is_empty(),
+            projects: !doc.projects.is_empty() || users_managed,
+            user_roles: Select::only_if(
+                any_user_roles,
+                doc.users.iter().map(|u| normalize_email(&u.email)),
+            ),
+            group_members: Select::only_if(
+                !doc.groups.is_empty(),
+                doc.groups.iter().map(|g| g.name.clone()),
+            ),
+            group_roles: Select::only_if(
+                any_group_roles,
+                doc.groups.iter().map(|g| g.name.clone()),
+            ),
+            project_members: Select::only_if(any_project_members, project_names()),
+            project_member_roles: Select::only_if(
+                any_member_roles,
+                projects().flat_map(|p| {
+                    p.members
+                        .iter()
+                        .map(|m| (p.name.clone(), normalize_email(&m.email)))
+                }),
+            ),
+            project_groups: Select::only_if(any_project_groups, project_names()),
+            service_accounts: Select::only_if(
+                doc.projects.iter().any(|p| !p.service_accounts.is_empty()),
+                project_names(),
+            ),
+            project_roles: Select::only_if(
+                doc.projects.iter().any(|p| !p.roles.is_empty())
+                    || any_member_roles
+                    || any_project_group_roles,
+                project_names(),
+            ),
+            rate_limits: Select::only_if(
+                projects().any(|p| !p.rate_limits.is_empty()),
+                projects()
+                    .filter(|p| !p.rate_limits.is_empty())
+                    .map(|p| p.name.clone()),
+            ),
+            project_certificates: Select::only_if(certificates_managed, project_names()),
+        }
+    }
+
+    /// Whether any sub-collection of project `name` is read.
+    pub fn reads_project_children(&self, name: &str) -> bool {
+        self.project_members.contains(name)
+            || self.project_groups.contains(name)
+            || self.service_accounts.contains(name)
+            || self.project_roles.contains(name)
+            || self.rate_limits.contains(name)
+            || self.project_certificates.contains(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(yaml: serde_json::Value) -> Document {
+        serde_json::from_value(yaml).expect("valid document")
+    }
+
+    #[test]
+    fn an_empty_file_reads_nothing() {
+        let scope = ReadScope::for_document(&Document::default());
+        assert_eq!(scope, ReadScope::default());
+    }
+
+    #[test]
+    fn unmanaged_kinds_are_not_read() {
+        let scope = ReadScope::for_document(&doc(serde_json::json!({
+            "projects": [{"name": "Search", "rate_limits": {"gpt-4o": {"max_requests_per_1_minute": 5}}},
+                         {"name": "Other"}]
+        })));
+        assert!(scope.projects);
+        assert!(
+            !scope.users && !scope.invites && !scope.groups && !scope.roles && !scope.certificates
+        );
+        assert!(!scope.admin_api_keys);
+        assert!(scope.project_members.is_nothing() && scope.service_accounts.is_nothing());
+        assert!(scope.rate_limits.contains("Search"));
+        assert!(!scope.rate_limits.contains("Other"));
+    }
+
+    #[test]
+    fn role_assignment_lists_only_when_roles_are_managed() {
+        let base = serde_json::json!({
+            "users": [{"email": "A@x.example", "role": "owner"}],
+            "groups": [{"name": "g", "members": ["a@x.example"]}],
+            "projects": [{"name": "P", "members": [{"email": "a@x.example", "role": "member"}]}]
+        });
+        let scope = ReadScope::for_document(&doc(base.clone()));
+        assert!(scope.users && scope.invites && scope.admin_api_keys && scope.groups);
+        assert!(scope.user_roles.is_nothing() && scope.group_roles.is_nothing());
+        assert!(scope.project_member_roles.is_nothing());
+        assert!(scope.group_members.contains("g"));
+        assert!(scope.project_members.contains("P"));
+
+        let mut with_roles = base;
+        with_roles["users"][0]["roles"] = serde_json::json!(["billing"]);
+        with_roles["projects"][0]["members"][0]["roles"] = serde_json::json!(["deployer"]);
+        let scope = ReadScope::for_document(&doc(with_roles));
+        assert!(scope.roles);
+        assert!(
+            scope.user_roles.contains("a@x.example"),
+            "emails are normalised"
+        );
+        assert!(
+            scope
+                .project_member_roles
+                .contains(&("P".to_string(), "a@x.example".to_string()))
+        );
+        assert!(scope.project_roles.contains("P"));
+    }
+
+    #[test]
+    fn projects_marked_archived_get_no_children_read() {
+        let scope = ReadScope::for_document(&doc(serde_json::json!({
+            "projects": [{"name": "Old", "archived": true},
+                         {"name": "New", "service_accounts": [{"name": "ci", "role": "member"}]}]
+        })));
+        assert!(scope.service_accounts.contains("New"));
+        assert!(!scope.reads_project_children("Old"));
+    }
+}
