@@ -345,6 +345,7 @@ impl Client {
                 }));
             };
             self.inner.attempts.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
             let outcome =
                 match tokio::time::timeout(limits.attempt_timeout, self.attempt(call)).await {
                     Ok(outcome) => outcome,
@@ -358,19 +359,22 @@ impl Client {
                     body,
                 } => {
                     if status.is_success() {
-                        controller.feedback(&route_key, Feedback::Ok);
+                        controller.feedback(&route_key, Feedback::Ok, started);
                         return Ok(body);
                     }
                     let error = self.status_error(call, status, &body);
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         // Rate-limited means not processed: every kind may retry. Waiting
                         // happens in `acquire`, which gives up at the deadline.
-                        controller
-                            .feedback(&route_key, Feedback::RateLimited(retry_after(&headers)));
+                        controller.feedback(
+                            &route_key,
+                            Feedback::RateLimited(retry_after(&headers)),
+                            started,
+                        );
                         last_error = Some(error);
                         continue;
                     }
-                    controller.feedback(&route_key, Feedback::Ok);
+                    controller.feedback(&route_key, Feedback::Ok, started);
                     if !status.is_server_error() {
                         return Err(error);
                     }
@@ -413,7 +417,11 @@ impl Client {
                 return Err(retry_error);
             }
             tracing::debug!(method = %call.method, route = call.route, failures, "retrying after: {retry_error}");
-            controller.feedback(&route_key, Feedback::Failed(controller.backoff(failures)));
+            controller.feedback(
+                &route_key,
+                Feedback::Failed(controller.backoff(failures)),
+                started,
+            );
             last_error = Some(retry_error);
         }
     }

@@ -46,6 +46,14 @@ pub struct ProjectGroup {
     pub created_at: Option<i64>,
 }
 
+/// `GroupUserAssignment`: confirmation of a member added to a group.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct GroupUserAssignment {
+    pub user_id: Option<String>,
+    pub group_id: Option<String>,
+}
+
 fn group_path(group: &GroupId) -> String {
     format!("/organization/groups/{}", seg(group.as_str()))
 }
@@ -99,7 +107,11 @@ impl Client {
     }
 
     /// `POST /organization/groups/{group_id}/users` — add a member.
-    pub async fn add_group_user(&self, group: &GroupId, user: &UserId) -> Result<Deleted, Error> {
+    pub async fn add_group_user(
+        &self,
+        group: &GroupId,
+        user: &UserId,
+    ) -> Result<GroupUserAssignment, Error> {
         let call = Call::post(
             "/organization/groups/{group_id}/users",
             format!("{}/users", group_path(group)),

@@ -68,6 +68,12 @@ struct RouteState {
     /// Current concurrency limit (fractional so additive increase can be gradual).
     limit: f64,
     in_flight: usize,
+    /// When the route last slowed down. A 429 for an attempt started before then was already
+    /// accounted for (it was in flight), so it does not slow the route again.
+    adapted_at: Option<Instant>,
+    /// Whether an attempt started after the last slow-down succeeded. Until one does, the
+    /// pace is still too fast and widens quickly (×2); after, gently (×1.25).
+    succeeded_since_adapted: bool,
     /// Woken when an attempt on this route finishes.
     notify: Arc<Notify>,
 }
@@ -136,6 +142,8 @@ impl RateController {
             interval: Duration::ZERO,
             limit: self.limits.max_concurrency.max(1) as f64,
             in_flight: 0,
+            adapted_at: None,
+            succeeded_since_adapted: false,
             notify: Arc::new(Notify::new()),
         }
     }
@@ -211,45 +219,65 @@ impl RateController {
         }
     }
 
-    /// Records an attempt's outcome and returns how long the caller should wait before
-    /// retrying (the route's `not_before` is moved accordingly, so concurrent requests on the
-    /// same route wait too).
-    pub fn feedback(&self, route: &str, feedback: Feedback) -> Duration {
+    /// Records the outcome of an attempt that started at `started` and returns how long the
+    /// caller should wait before retrying (the route's `not_before` moves accordingly, so
+    /// concurrent requests on the same route wait too).
+    pub fn feedback(&self, route: &str, feedback: Feedback, started: Instant) -> Duration {
         let max_concurrency = self.limits.max_concurrency.max(1) as f64;
         let mut routes = self.lock_routes();
         let state = routes
             .entry(route.to_string())
             .or_insert_with(|| self.new_route());
         let now = Instant::now();
+        let fresh = state.adapted_at.is_none_or(|at| started >= at);
         match feedback {
             Feedback::Ok => {
                 state.limit = (state.limit + 1.0 / state.limit.max(1.0)).min(max_concurrency);
-                // Narrow the pace slowly: a route that was limited stays near the rate it
-                // proved it can sustain rather than snapping back into a burst.
-                state.interval = state.interval.mul_f64(0.97);
-                if state.interval < Duration::from_millis(20) {
-                    state.interval = Duration::ZERO;
+                if fresh {
+                    state.succeeded_since_adapted = true;
+                    // Narrow the pace slowly: a route that was limited stays near the rate
+                    // it proved it can sustain rather than snapping back into a burst.
+                    state.interval = state.interval.mul_f64(0.97);
+                    if state.interval < Duration::from_millis(20) {
+                        state.interval = Duration::ZERO;
+                    }
                 }
                 Duration::ZERO
             }
             Feedback::RateLimited(stated) => {
-                state.limit = (state.limit / 2.0).max(1.0);
+                if fresh {
+                    state.limit = (state.limit / 2.0).max(1.0);
+                    state.adapted_at = Some(now);
+                }
                 let wait = match stated {
                     Some(wait) => {
-                        // The server said how long; space later requests at least a little.
-                        state.interval = state.interval.max(self.limits.initial_backoff.min(wait));
+                        if fresh {
+                            // The server said how long; space later requests a little too.
+                            state.interval =
+                                state.interval.max(self.limits.initial_backoff.min(wait));
+                        }
                         wait
                     }
                     None => {
-                        let widened = if state.interval.is_zero() {
-                            self.limits.initial_backoff
-                        } else {
-                            state.interval.mul_f64(1.5)
-                        };
-                        state.interval = widened.min(self.limits.max_backoff);
+                        if fresh {
+                            let factor = if state.succeeded_since_adapted {
+                                1.25
+                            } else {
+                                2.0
+                            };
+                            let widened = if state.interval.is_zero() {
+                                self.limits.initial_backoff
+                            } else {
+                                state.interval.mul_f64(factor)
+                            };
+                            state.interval = widened.min(self.limits.max_backoff);
+                        }
                         jitter(state.interval)
                     }
                 };
+                if fresh {
+                    state.succeeded_since_adapted = false;
+                }
                 state.not_before = state.not_before.max(now + wait);
                 wait
             }
@@ -317,15 +345,27 @@ mod tests {
     fn rate_limit_without_header_halves_concurrency_and_widens_pace() {
         let controller = RateController::new(limits());
         let route = "GET /organization/users";
-        let first = controller.feedback(route, Feedback::RateLimited(None));
+        let first = controller.feedback(route, Feedback::RateLimited(None), Instant::now());
         assert!(first >= Duration::from_millis(75) && first <= Duration::from_millis(125));
         let (limit, interval) = controller.route_state(route).expect("route recorded");
         assert_eq!(limit, 4.0);
         assert_eq!(interval, Duration::from_millis(100));
-        controller.feedback(route, Feedback::RateLimited(None));
+        controller.feedback(route, Feedback::RateLimited(None), Instant::now());
         let (limit, interval) = controller.route_state(route).expect("route recorded");
         assert_eq!(limit, 2.0);
-        assert_eq!(interval, Duration::from_millis(150));
+        assert_eq!(
+            interval,
+            Duration::from_millis(200),
+            "no success yet: the pace doubles"
+        );
+        controller.feedback(route, Feedback::Ok, Instant::now());
+        controller.feedback(route, Feedback::RateLimited(None), Instant::now());
+        let (_, interval) = controller.route_state(route).expect("route recorded");
+        assert_eq!(
+            interval,
+            Duration::from_millis(200).mul_f64(0.97).mul_f64(1.25),
+            "after a success: gently"
+        );
         // Other routes are untouched.
         assert!(
             controller
@@ -335,15 +375,27 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_of_429s_from_requests_already_in_flight_slows_the_route_once() {
+        let controller = RateController::new(limits());
+        let route = "GET /organization/projects/{project_id}/users";
+        let in_flight_since = Instant::now();
+        for _ in 0..8 {
+            controller.feedback(route, Feedback::RateLimited(None), in_flight_since);
+        }
+        let (limit, interval) = controller.route_state(route).expect("route recorded");
+        assert_eq!((limit, interval), (4.0, Duration::from_millis(100)));
+    }
+
+    #[test]
     fn successes_raise_concurrency_again_up_to_the_maximum() {
         let controller = RateController::new(limits());
         let route = "GET /organization/groups";
-        controller.feedback(route, Feedback::RateLimited(None));
-        controller.feedback(route, Feedback::RateLimited(None));
-        controller.feedback(route, Feedback::RateLimited(None));
+        controller.feedback(route, Feedback::RateLimited(None), Instant::now());
+        controller.feedback(route, Feedback::RateLimited(None), Instant::now());
+        controller.feedback(route, Feedback::RateLimited(None), Instant::now());
         assert_eq!(controller.route_state(route).map(|s| s.0), Some(1.0));
         for _ in 0..200 {
-            controller.feedback(route, Feedback::Ok);
+            controller.feedback(route, Feedback::Ok, Instant::now());
         }
         let (limit, interval) = controller.route_state(route).expect("route recorded");
         assert_eq!(limit, 8.0);
@@ -356,6 +408,7 @@ mod tests {
         let wait = controller.feedback(
             "GET /x",
             Feedback::RateLimited(Some(Duration::from_secs(7))),
+            Instant::now(),
         );
         assert_eq!(wait, Duration::from_secs(7));
     }
@@ -376,9 +429,21 @@ mod tests {
     async fn route_concurrency_limit_is_enforced() {
         let controller = RateController::new(limits());
         let route = "GET /organization/projects";
-        controller.feedback(route, Feedback::RateLimited(Some(Duration::ZERO)));
-        controller.feedback(route, Feedback::RateLimited(Some(Duration::ZERO)));
-        controller.feedback(route, Feedback::RateLimited(Some(Duration::ZERO)));
+        controller.feedback(
+            route,
+            Feedback::RateLimited(Some(Duration::ZERO)),
+            Instant::now(),
+        );
+        controller.feedback(
+            route,
+            Feedback::RateLimited(Some(Duration::ZERO)),
+            Instant::now(),
+        );
+        controller.feedback(
+            route,
+            Feedback::RateLimited(Some(Duration::ZERO)),
+            Instant::now(),
+        );
         // Limit is now 1: a second acquire must wait until the first slot is dropped.
         let deadline = Instant::now() + Duration::from_secs(5);
         let first = controller
