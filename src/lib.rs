@@ -33,6 +33,7 @@ pub mod emulator;
 pub mod exit;
 pub mod live;
 pub mod model;
+pub mod ops;
 pub mod plan;
 pub mod printer;
 pub mod render;

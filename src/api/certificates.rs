@@ -33,6 +33,8 @@ pub struct Certificate {
 pub struct CertificateDetails {
     pub valid_at: Option<i64>,
     pub expires_at: Option<i64>,
+    /// The PEM text, only when retrieved with `include[]=content`.
+    pub content: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -49,6 +51,21 @@ impl Client {
             "/organization/certificates".into(),
         );
         self.list_all(call, Style::LastId, MAX_PAGE_A).await
+    }
+
+    /// `GET /organization/certificates/{certificate_id}?include[]=content` — one certificate
+    /// with its PEM text. Only `export` calls it (once per certificate, at most 50): the list
+    /// never carries content, and a desired-state file needs the PEM.
+    pub async fn retrieve_certificate_content(
+        &self,
+        id: &CertificateId,
+    ) -> Result<Certificate, Error> {
+        let call = Call::get(
+            "/organization/certificates/{certificate_id}",
+            format!("/organization/certificates/{}", seg(id.as_str())),
+        )
+        .query("include[]", "content");
+        self.execute(&call).await
     }
 
     /// `POST /organization/certificates` — upload a PEM certificate (not activated).

@@ -1,0 +1,15 @@
+//! Operations: what the commands do, apart from argument parsing and printing (cargo's
+//! `ops`). Each command file in `commands/` is glue over one function here.
+//!
+//! - [`target`]: which organization to talk to — the real Admin API from the environment, or
+//!   an in-process emulator seeded from a state file (`--emulator STATE`).
+
+pub mod target;
+
+/// The async runtime commands run their API work on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("starting the async runtime: {e}"))
+}

@@ -1,0 +1,74 @@
+//! Which organization a command talks to.
+//!
+//! Without `--emulator`, the real Admin API: `OPENAI_ADMIN_KEY` (environment only, never a
+//! flag), `OPENAI_BASE_URL` and `OPENAI_ORG_ID`. With `--emulator STATE`, an emulator seeded
+//! from STATE runs inside this process on 127.0.0.1 and the client talks to it over HTTP
+//! exactly as it would to the real API; no key is needed.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::api::{Client, ClientConfig, Secret};
+use crate::emulator::{self, EmulatorOptions, RunningEmulator, seed};
+use crate::plan::saved::OrgIdentity;
+
+/// A connected client, and the emulator behind it when there is one (kept alive as long as
+/// the target is).
+pub struct Target {
+    pub client: Client,
+    pub org: OrgIdentity,
+    /// Held only to keep the in-process emulator serving until the command ends.
+    _emulator: Option<RunningEmulator>,
+}
+
+impl Target {
+    /// Connects to the emulator seeded from `emulator_state`, or to the API the environment
+    /// names.
+    pub fn open(emulator_state: Option<&Path>) -> anyhow::Result<Target> {
+        match emulator_state {
+            Some(state) => Self::emulator(state),
+            None => Self::from_env(),
+        }
+    }
+
+    fn from_env() -> anyhow::Result<Target> {
+        let config = ClientConfig::from_env().context(
+            "connecting to the Admin API (set OPENAI_ADMIN_KEY, or try `--emulator STATE` \
+             to run against a local emulator)",
+        )?;
+        let org_id = std::env::var("OPENAI_ORG_ID")
+            .ok()
+            .filter(|v| !v.is_empty());
+        let client = Client::new(config)?;
+        let org = OrgIdentity::from_base_url(client.base_url(), org_id.as_deref());
+        Ok(Target {
+            client,
+            org,
+            _emulator: None,
+        })
+    }
+
+    fn emulator(state: &Path) -> anyhow::Result<Target> {
+        let (doc, pems) = seed::load_state_file(state)?;
+        let options = EmulatorOptions {
+            certificate_pems: pems,
+            ..EmulatorOptions::default()
+        };
+        let running = emulator::start_in_background(doc, options)
+            .with_context(|| format!("starting the emulator from {}", state.display()))?;
+        let config = ClientConfig::new(running.url(), Secret::new(running.admin_key()));
+        let client = Client::new(config)?;
+        // The emulator's port changes every run; the identity a saved plan records is the
+        // state it was seeded from, so `apply --plan` against the same state matches.
+        let org = OrgIdentity {
+            host: "emulator".to_string(),
+            org_id: Some(state.display().to_string()),
+        };
+        Ok(Target {
+            client,
+            org,
+            _emulator: Some(running),
+        })
+    }
+}
