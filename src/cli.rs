@@ -21,6 +21,34 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Serve a local, stateful emulator of the OpenAI Admin API (prints its URL first).
     Emulator(EmulatorArgs),
+    /// Apply a fresh plan (confirmed on a terminal, or `--auto-approve`) or a saved one.
+    Apply(ApplyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// The desired-state file, or a directory whose `*.yaml` files are merged.
+    #[arg(short = 'f', long = "file", default_value = "orgops.yaml")]
+    pub file: PathBuf,
+    /// Apply exactly this saved plan (`orgops plan --out FILE`) after checking it is not
+    /// stale (exit 4 if it is). No confirmation is asked.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Also write each change's outcome as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Run against an in-process emulator seeded from STATE instead of the real API.
+    #[arg(long, value_name = "STATE")]
+    pub emulator: Option<PathBuf>,
+    /// Lift the `max_removals` gate for this run.
+    #[arg(long, conflicts_with = "plan")]
+    pub allow_removals: bool,
+    /// Replace `policy.max_removals` for this run.
+    #[arg(long, value_name = "N", conflicts_with = "plan")]
+    pub max_removals: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]

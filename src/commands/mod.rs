@@ -3,6 +3,7 @@
 use crate::cli::{Cli, Command};
 use crate::exit::ExitStatus;
 
+pub mod apply;
 pub mod emulator;
 pub mod validate;
 
@@ -10,5 +11,6 @@ pub fn run(cli: Cli) -> ExitStatus {
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Emulator(args) => emulator::run(args),
+        Command::Apply(args) => apply::run(args),
     }
 }

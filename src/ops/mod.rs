@@ -4,6 +4,7 @@
 //! - [`target`]: which organization to talk to — the real Admin API from the environment, or
 //!   an in-process emulator seeded from a state file (`--emulator STATE`).
 
+pub mod apply;
 pub mod target;
 
 /// The async runtime commands run their API work on.
