@@ -19,36 +19,14 @@ pub struct Cli {
 pub enum Command {
     /// Parse, schema-check and semantically check the desired state.
     Validate(ValidateArgs),
+    /// Read the live organization, diff it against the desired state and print the plan.
+    Plan(PlanArgs),
+    /// Write the live organization as a desired-state file.
+    Export(ExportArgs),
     /// Serve a local, stateful emulator of the OpenAI Admin API (prints its URL first).
     Emulator(EmulatorArgs),
     /// Apply a fresh plan (confirmed on a terminal, or `--auto-approve`) or a saved one.
     Apply(ApplyArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ApplyArgs {
-    /// The desired-state file, or a directory whose `*.yaml` files are merged.
-    #[arg(short = 'f', long = "file", default_value = "orgops.yaml")]
-    pub file: PathBuf,
-    /// Apply exactly this saved plan (`orgops plan --out FILE`) after checking it is not
-    /// stale (exit 4 if it is). No confirmation is asked.
-    #[arg(long, value_name = "FILE")]
-    pub plan: Option<PathBuf>,
-    /// Apply without asking for confirmation.
-    #[arg(long)]
-    pub auto_approve: bool,
-    /// Also write each change's outcome as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
-    /// Run against an in-process emulator seeded from STATE instead of the real API.
-    #[arg(long, value_name = "STATE")]
-    pub emulator: Option<PathBuf>,
-    /// Lift the `max_removals` gate for this run.
-    #[arg(long, conflicts_with = "plan")]
-    pub allow_removals: bool,
-    /// Replace `policy.max_removals` for this run.
-    #[arg(long, value_name = "N", conflicts_with = "plan")]
-    pub max_removals: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -107,4 +85,93 @@ pub enum DiagnosticFormat {
     Github,
     /// A JSON list of diagnostics.
     Json,
+}
+
+/// Where the desired state comes from.
+#[derive(Debug, clap::Args)]
+pub struct DesiredArgs {
+    /// The desired-state file, or a directory whose `*.yaml` files are merged.
+    #[arg(short = 'f', long = "file", default_value = "orgops.yaml")]
+    pub file: PathBuf,
+}
+
+/// Which organization to talk to. Without `--emulator`: the Admin API named by
+/// `OPENAI_BASE_URL` (default https://api.openai.com/v1) with the key in `OPENAI_ADMIN_KEY`.
+#[derive(Debug, clap::Args)]
+pub struct TargetArgs {
+    /// Run against an in-process emulator seeded from this state file instead of the real
+    /// API (no key needed).
+    #[arg(long, value_name = "STATE")]
+    pub emulator: Option<PathBuf>,
+}
+
+/// The overrides of the plan's safety gates.
+#[derive(Debug, clap::Args)]
+pub struct GateArgs {
+    /// Lift the `policy.max_removals` gate for this run.
+    #[arg(long)]
+    pub allow_removals: bool,
+    /// Replace `policy.max_removals` for this run.
+    #[arg(long, value_name = "N")]
+    pub max_removals: Option<u32>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub desired: DesiredArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Also save the plan (with the fingerprints `apply --plan` checks) to this file.
+    #[arg(long, value_name = "PLAN")]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when the plan has changes (0 when it has none).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// One line per change, field-level details, a summary line (coloured on a terminal).
+    Text,
+    /// GitHub-flavoured markdown for pull-request comments (at most 65,536 characters).
+    Markdown,
+    /// Versioned JSON, documented by `schema/plan.schema.json`.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Write to this file instead of stdout; certificates are written beside it under
+    /// `certs/`.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub desired: DesiredArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    /// Apply exactly this saved plan (`orgops plan --out PLAN`) after checking it is not
+    /// stale (exit 4 if it is); no confirmation is asked. The gates were decided when it was
+    /// made.
+    #[arg(long, value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Also write each change's outcome as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }

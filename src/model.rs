@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 pub const FORMAT_VERSION: u32 = 1;
 
 /// A whole desired-state file (or the merge of a directory of them).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Document {
     /// Format version; must be 1.
@@ -53,6 +53,72 @@ pub struct Document {
     /// orgops drives from `users`, not a resource one declares).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub invites: Vec<Invite>,
+}
+
+impl Default for Document {
+    /// An empty document of the current format version.
+    fn default() -> Self {
+        Document {
+            version: FORMAT_VERSION,
+            policy: Policy::default(),
+            users: Vec::new(),
+            groups: Vec::new(),
+            roles: Vec::new(),
+            certificates: Vec::new(),
+            admin_api_keys: Vec::new(),
+            projects: Vec::new(),
+            invites: Vec::new(),
+        }
+    }
+}
+
+impl Document {
+    /// Sorts every list by its natural key (and every name list alphabetically), so two
+    /// documents describing the same org serialize to the same bytes. `export` writes this
+    /// form.
+    pub fn sort_canonical(&mut self) {
+        fn names(list: &mut [String]) {
+            list.sort();
+        }
+        fn emails(list: &mut [String]) {
+            list.sort_by_key(|e| normalize_email(e));
+        }
+        fn role(role: &mut Role) {
+            names(&mut role.permissions);
+        }
+        self.users.sort_by_key(|u| normalize_email(&u.email));
+        for user in &mut self.users {
+            names(&mut user.roles);
+        }
+        self.groups.sort_by(|a, b| a.name.cmp(&b.name));
+        for group in &mut self.groups {
+            emails(&mut group.members);
+            names(&mut group.roles);
+        }
+        self.roles.sort_by(|a, b| a.name.cmp(&b.name));
+        self.roles.iter_mut().for_each(role);
+        self.certificates.sort_by(|a, b| a.name.cmp(&b.name));
+        self.admin_api_keys.sort_by(|a, b| a.name.cmp(&b.name));
+        self.projects.sort_by(|a, b| a.name.cmp(&b.name));
+        for project in &mut self.projects {
+            project.members.sort_by_key(|m| normalize_email(&m.email));
+            for member in &mut project.members {
+                names(&mut member.roles);
+            }
+            project.groups.sort_by(|a, b| a.name.cmp(&b.name));
+            for group in &mut project.groups {
+                names(&mut group.roles);
+            }
+            project.roles.sort_by(|a, b| a.name.cmp(&b.name));
+            project.roles.iter_mut().for_each(role);
+            project.service_accounts.sort_by(|a, b| a.name.cmp(&b.name));
+            names(&mut project.certificates);
+        }
+        self.invites.sort_by_key(|i| normalize_email(&i.email));
+        for invite in &mut self.invites {
+            invite.projects.sort();
+        }
+    }
 }
 
 fn default_version() -> u32 {

@@ -9,7 +9,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use crate::apply::StderrApplyProgress;
+use crate::apply::report::{ApplyProgress, NoApplyProgress, StderrApplyProgress};
 use crate::cli::ApplyArgs;
 use crate::config::{self, LoadMode};
 use crate::exit::ExitStatus;
@@ -22,19 +22,26 @@ use crate::render;
 
 pub fn run(args: ApplyArgs) -> ExitStatus {
     let printer = Printer::from_env();
-    let desired = match config::load(&args.file, LoadMode::Desired) {
+    let desired = match config::load(&args.desired.file, LoadMode::Desired) {
         Ok(state) => state,
         Err(diagnostics) => {
             eprint!("{}", diagnostics.render_human(printer.stderr_color));
             eprintln!(
                 "error: {} is not a valid desired state",
-                args.file.display()
+                args.desired.file.display()
             );
             return ExitStatus::Failure;
         }
     };
     if !desired.warnings.is_empty() {
         eprint!("{}", desired.warnings.render_human(printer.stderr_color));
+    }
+    if args.plan.is_some() && (args.gates.allow_removals || args.gates.max_removals.is_some()) {
+        eprintln!(
+            "error: --allow-removals and --max-removals do not apply to a saved plan: its gates \
+             were decided when it was made; plan again with them instead"
+        );
+        return ExitStatus::Failure;
     }
     let interactive = std::io::stdin().is_terminal();
     if args.plan.is_none() && !args.auto_approve && !interactive {
@@ -48,7 +55,7 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
         Ok(saved) => saved,
         Err(e) => return fail(e),
     };
-    let target = match Target::open(args.emulator.as_deref()) {
+    let target = match Target::open(args.target.emulator.as_deref()) {
         Ok(target) => target,
         Err(e) => return fail(e),
     };
@@ -56,7 +63,7 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
         Ok(runtime) => runtime,
         Err(e) => return fail(e),
     };
-    let live = match op::read_live(&runtime, &target, &desired, printer.stderr_is_tty) {
+    let live = match op::read_live(&runtime, &target, &desired, printer) {
         Ok(live) => live,
         Err(e) => return fail(e),
     };
@@ -67,8 +74,8 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
         },
         None => {
             let options = PlanOptions {
-                allow_removals: args.allow_removals,
-                max_removals: args.max_removals,
+                allow_removals: args.gates.allow_removals,
+                max_removals: args.gates.max_removals,
                 baseline: None,
             };
             match op::plan_fresh(&desired, &live, &options) {
@@ -94,8 +101,14 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
         eprintln!("Apply cancelled: nothing was changed.");
         return ExitStatus::Failure;
     }
-    let progress = StderrApplyProgress::new(printer.stderr_is_tty);
-    let report = op::execute(&runtime, &target, &desired, &live, &plan.changes, &progress);
+    let stderr_progress;
+    let progress: &dyn ApplyProgress = if printer.progress {
+        stderr_progress = StderrApplyProgress::new(printer.stderr_is_tty);
+        &stderr_progress
+    } else {
+        &NoApplyProgress
+    };
+    let report = op::execute(&runtime, &target, &desired, &live, &plan.changes, progress);
     print!("\n{}", report.render_text());
     let _ = std::io::stdout().flush();
     match write_report(&args, &report) {
@@ -144,10 +157,10 @@ fn write_report(args: &ApplyArgs, report: &crate::apply::ApplyReport) -> ExitSta
     let Some(path) = &args.report else {
         return ExitStatus::Success;
     };
-    match std::fs::write(path, report.to_json()) {
+    match super::write_file(path, report.to_json().as_bytes()) {
         Ok(()) => ExitStatus::Success,
         Err(e) => {
-            eprintln!("error: writing the report {}: {e}", path.display());
+            eprintln!("error: {e:#}");
             ExitStatus::Failure
         }
     }

@@ -2,15 +2,42 @@
 
 use crate::cli::{Cli, Command};
 use crate::exit::ExitStatus;
+use crate::printer::Printer;
 
 pub mod apply;
 pub mod emulator;
+pub mod export;
+pub mod plan;
 pub mod validate;
 
 pub fn run(cli: Cli) -> ExitStatus {
     match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Export(args) => export::run(args),
         Command::Emulator(args) => emulator::run(args),
         Command::Apply(args) => apply::run(args),
     }
+}
+
+/// Prints why planning stopped (located diagnostics for an invalid file) and picks the exit
+/// status: 1 either way.
+fn report_plan_failure(failure: crate::ops::plan::PlanFailure, printer: Printer) -> ExitStatus {
+    match failure {
+        crate::ops::plan::PlanFailure::Invalid(diagnostics) => {
+            eprint!("{}", diagnostics.render_human(printer.stderr_color));
+        }
+        crate::ops::plan::PlanFailure::Other(error) => eprintln!("error: {error:#}"),
+    }
+    ExitStatus::Failure
+}
+
+/// Writes a command's output file, naming it in the error.
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the directory {}", dir.display()))?;
+    }
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }

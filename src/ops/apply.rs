@@ -1,8 +1,9 @@
 //! `orgops apply` without the printing: read the live organization, plan (or check a saved
 //! plan), execute. `commands/apply.rs` decides what is shown and asked.
 //!
-//! [`plan_fresh`] is a small private-purpose "load desired + read live + plan" step; it
-//! should be unified with `ops::plan` once that lands.
+//! The live read runs on the same runtime as the execution: the client's pooled
+//! connections belong to the runtime that opened them, so one runtime serves the whole
+//! command (`ops::plan::read_live` makes its own, which is why it is not reused here).
 
 use std::path::Path;
 
@@ -11,9 +12,10 @@ use anyhow::Context as _;
 use crate::apply::report::ApplyProgress;
 use crate::apply::{ApplyReport, ExecuteOptions, Executor, Sinks};
 use crate::config::DesiredState;
-use crate::live::{self, LiveState, ReadScope, StderrProgress};
+use crate::live::{self, LiveState, NoProgress, Progress, ReadScope, StderrProgress};
 use crate::plan::saved::{self, SavedPlan, Staleness};
 use crate::plan::{Change, Plan, PlanOptions};
+use crate::printer::Printer;
 
 use super::target::Target;
 
@@ -22,12 +24,18 @@ pub fn read_live(
     runtime: &tokio::runtime::Runtime,
     target: &Target,
     desired: &DesiredState,
-    stderr_is_tty: bool,
+    printer: Printer,
 ) -> anyhow::Result<LiveState> {
     let scope = ReadScope::for_document(&desired.doc);
-    let progress = StderrProgress::new(stderr_is_tty);
+    let stderr_progress;
+    let progress: &dyn Progress = if printer.progress {
+        stderr_progress = StderrProgress::new(printer.stderr_is_tty);
+        &stderr_progress
+    } else {
+        &NoProgress
+    };
     runtime
-        .block_on(live::read(&target.client, &scope, &progress))
+        .block_on(live::read(&target.client, &scope, progress))
         .context("reading the live organization")
 }
 
@@ -37,7 +45,8 @@ pub fn plan_fresh(
     live: &LiveState,
     options: &PlanOptions,
 ) -> anyhow::Result<Plan> {
-    crate::plan::plan(&desired.doc, live, options).context("planning")
+    crate::plan::plan(&desired.doc, live, options)
+        .map_err(|e| anyhow::anyhow!("planning failed (this is a bug in orgops): {e}"))
 }
 
 /// Reads a saved plan file.

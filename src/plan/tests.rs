@@ -908,6 +908,37 @@ fn service_accounts_get_a_key_only_when_a_sink_is_declared() {
     assert!(!render::json::render(&p).contains("vault"));
 }
 
+#[test]
+fn a_roleless_service_account_gets_its_declared_role() {
+    // Created with `create_service_account_only`, the account's live role is `none`, which
+    // the live read shows as `member` and flags; the plan must still set the role.
+    let desired = doc(json!({ "projects": [{ "name": "P", "service_accounts": [
+        { "name": "bot", "role": "member" } ] }] }));
+    let mut state = live(json!({ "projects": [{ "name": "P", "service_accounts": [
+        { "name": "bot", "role": "member" } ] }] }));
+    assert!(
+        run(&desired, &state).is_empty(),
+        "a member account is satisfied"
+    );
+    state
+        .roleless_service_accounts
+        .insert(("P".to_string(), "bot".to_string()));
+    let p = run(&desired, &state);
+    assert_eq!(p.changes.len(), 1, "{:?}", p.changes);
+    assert_eq!(p.changes[0].action, Action::Update);
+    assert!(matches!(
+        &p.changes[0].op,
+        Operation::UpdateServiceAccount {
+            role: crate::model::ProjectRole::Member,
+            ..
+        }
+    ));
+    assert_eq!(
+        p.changes[0].before.as_ref().map(|b| b["role"].clone()),
+        Some(json!("none"))
+    );
+}
+
 // ---------------------------------------------------------------- determinism
 
 fn shuffled(mut d: Document, seed: u64) -> Document {
@@ -1510,6 +1541,7 @@ mod properties {
                         ids: IdIndex::default(),
                         key_owner: None,
                         default_project: None,
+                        ..LiveState::default()
                     }
                 },
             )

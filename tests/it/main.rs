@@ -5,5 +5,6 @@ mod contract_harness;
 mod emulator;
 mod emulator_contract;
 mod emulator_lists_and_rules;
+mod plan;
 mod support;
 mod validate;

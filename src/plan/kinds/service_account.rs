@@ -62,22 +62,36 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                         .parents(parents),
                     )
                 }
-                (Some(d), Some(l)) if d.role != l.role => out.push(
-                    Draft::new(
-                        KIND,
-                        key,
-                        Action::Update,
-                        Operation::UpdateServiceAccount {
-                            project: project.clone(),
-                            name: name.clone(),
-                            role: d.role,
-                        },
+                (Some(d), Some(l))
+                    if d.role != l.role
+                        || ctx
+                            .state
+                            .roleless_service_accounts
+                            .contains(&(project.clone(), name.clone())) =>
+                {
+                    // A live role of `none` (created without default roles) reads as
+                    // `member`; it still needs the declared role set.
+                    let mut before = view(l);
+                    if d.role == l.role {
+                        before["role"] = json!("none");
+                    }
+                    out.push(
+                        Draft::new(
+                            KIND,
+                            key,
+                            Action::Update,
+                            Operation::UpdateServiceAccount {
+                                project: project.clone(),
+                                name: name.clone(),
+                                role: d.role,
+                            },
+                        )
+                        .before(Some(before))
+                        .after(Some(view(d)))
+                        .diffed(&["name"])
+                        .parents(parents),
                     )
-                    .before(Some(view(l)))
-                    .after(Some(view(d)))
-                    .diffed(&["name"])
-                    .parents(parents),
-                ),
+                }
                 (None, Some(l)) => out.unmanaged(
                     ctx.desired.policy.unmanaged.service_accounts,
                     KIND,

@@ -1,0 +1,142 @@
+//! The export operation: the whole live org as a desired-state document that validates and
+//! plans empty against the org it came from.
+//!
+//! What the API shows that the file format does not hold, and how export handles it:
+//! - pending invites become declared users (with the invite's project memberships), since a
+//!   declared user with a matching pending invite is satisfied; expired and accepted invites
+//!   are left out (the plan reports expired ones for undeclared people);
+//! - certificates: the list carries no PEM, so each certificate's content is retrieved once
+//!   (at most 50) and written under `certs/<name>.pem` beside the output file;
+//! - secrets are never exported (no sinks: existing keys are not re-issued).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::api::types::CertificateId;
+use crate::live::{LiveState, ReadScope};
+use crate::model::{Document, InviteStatus, ProjectMember, User, normalize_email};
+use crate::ops::target::Target;
+use crate::printer::Printer;
+
+/// The exported document and the certificate files it refers to (relative path -> PEM).
+pub struct Export {
+    pub doc: Document,
+    pub certificate_files: BTreeMap<String, String>,
+}
+
+/// Reads everything and builds the export.
+pub fn export(target: &Target, printer: Printer) -> anyhow::Result<Export> {
+    let live = crate::ops::plan::read_live(target, &ReadScope::everything(), printer)?;
+    let pems = certificate_pems(target, &live)?;
+    Ok(build(live, &pems))
+}
+
+/// Certificate name -> PEM, one retrieve per certificate.
+fn certificate_pems(target: &Target, live: &LiveState) -> anyhow::Result<BTreeMap<String, String>> {
+    let runtime = crate::ops::runtime()?;
+    let mut pems = BTreeMap::new();
+    for (name, id) in &live.ids.certificates {
+        let cert = runtime
+            .block_on(
+                target
+                    .client
+                    .retrieve_certificate_content(&CertificateId::from(id.clone())),
+            )
+            .map_err(|e| anyhow::anyhow!("reading certificate {name:?}: {e}"))?;
+        match cert.certificate_details.content {
+            Some(pem) => {
+                pems.insert(name.clone(), pem);
+            }
+            None => anyhow::bail!(
+                "the API returned no content for certificate {name:?}; export needs the PEM"
+            ),
+        }
+    }
+    Ok(pems)
+}
+
+/// A file name for a certificate that is safe on every platform.
+fn certificate_file(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("certs/{safe}.pem")
+}
+
+/// Pure: live state (+ certificate PEMs) -> the export document.
+pub fn build(live: LiveState, pems: &BTreeMap<String, String>) -> Export {
+    let mut doc = live.org;
+    let invites = std::mem::take(&mut doc.invites);
+    for invite in invites {
+        if invite.status != InviteStatus::Pending {
+            continue;
+        }
+        let email = normalize_email(&invite.email);
+        if doc.users.iter().any(|u| normalize_email(&u.email) == email) {
+            continue;
+        }
+        doc.users.push(User {
+            email: email.clone(),
+            role: invite.role,
+            roles: Vec::new(),
+        });
+        for granted in &invite.projects {
+            if let Some(project) = doc.projects.iter_mut().find(|p| p.name == granted.name) {
+                project.members.push(ProjectMember {
+                    email: email.clone(),
+                    role: granted.role,
+                    roles: Vec::new(),
+                });
+            }
+        }
+    }
+    let mut certificate_files = BTreeMap::new();
+    for cert in &mut doc.certificates {
+        cert.file = certificate_file(&cert.name);
+        if let Some(pem) = pems.get(&cert.name) {
+            certificate_files.insert(cert.file.clone(), pem.clone());
+        }
+    }
+    doc.sort_canonical();
+    Export {
+        doc,
+        certificate_files,
+    }
+}
+
+/// The document as YAML, with a header saying what it is.
+pub fn to_yaml(doc: &Document) -> anyhow::Result<String> {
+    let body =
+        serde_saphyr::to_string(doc).map_err(|e| anyhow::anyhow!("serializing the export: {e}"))?;
+    Ok(format!(
+        "# yaml-language-server: $schema=https://raw.githubusercontent.com/orgops/orgops/main/schema/orgops.schema.json\n\
+         # Exported by `orgops export`: the live organization as a desired-state file.\n{body}"
+    ))
+}
+
+/// Writes the export to `output` and its certificates beside it.
+pub fn write(export: &Export, output: &Path) -> anyhow::Result<()> {
+    let dir = output.parent().unwrap_or(Path::new(""));
+    if !dir.as_os_str().is_empty() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+    }
+    for (file, pem) in &export.certificate_files {
+        let path = dir.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, pem)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    }
+    let yaml = to_yaml(&export.doc)?;
+    std::fs::write(output, yaml).map_err(|e| anyhow::anyhow!("writing {}: {e}", output.display()))
+}

@@ -1,0 +1,73 @@
+//! The plan operation: desired state from the file(s), live state from the API, the pure
+//! plan between them. `plan`, `drift` and `apply` all start here.
+
+use std::path::Path;
+
+use crate::config::{self, DesiredState, Diagnostics, LoadMode};
+use crate::live::{self, LiveState, NoProgress, Progress, ReadScope, StderrProgress};
+use crate::ops::target::Target;
+use crate::plan::{self, Plan, PlanOptions};
+use crate::printer::Printer;
+
+/// Why planning stopped before it had a plan.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFailure {
+    /// The desired state is invalid; the diagnostics say where.
+    #[error("the desired state is invalid")]
+    Invalid(Diagnostics),
+    /// Anything else (connecting, reading the live org, an internal planning error).
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Everything a plan was made from, for rendering, saving or applying it.
+pub struct Planned {
+    pub desired: DesiredState,
+    pub live: LiveState,
+    pub plan: Plan,
+    pub target: Target,
+    /// Requests the live read made (pages, including retries).
+    pub requests: u64,
+}
+
+/// Loads `file`, connects to the target, reads what the file manages, and plans.
+pub fn plan(
+    file: &Path,
+    emulator_state: Option<&Path>,
+    options: &PlanOptions,
+    printer: Printer,
+) -> Result<Planned, PlanFailure> {
+    let desired = config::load(file, LoadMode::Desired).map_err(PlanFailure::Invalid)?;
+    let target = Target::open(emulator_state)?;
+    let live = read_live(&target, &ReadScope::for_document(&desired.doc), printer)?;
+    let requests = target.client.attempts();
+    let plan = plan::plan(&desired.doc, &live, options)
+        .map_err(|e| anyhow::anyhow!("planning failed (this is a bug in orgops): {e}"))?;
+    Ok(Planned {
+        desired,
+        live,
+        plan,
+        target,
+        requests,
+    })
+}
+
+/// Reads the live org within `scope`, with a progress display on stderr when it is a
+/// terminal (plain lines otherwise, none when quiet).
+pub fn read_live(
+    target: &Target,
+    scope: &ReadScope,
+    printer: Printer,
+) -> anyhow::Result<LiveState> {
+    let runtime = crate::ops::runtime()?;
+    let stderr_progress;
+    let progress: &dyn Progress = if printer.progress {
+        stderr_progress = StderrProgress::new(printer.stderr_is_tty);
+        &stderr_progress
+    } else {
+        &NoProgress
+    };
+    runtime
+        .block_on(live::read(&target.client, scope, progress))
+        .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))
+}
