@@ -282,6 +282,8 @@ mod tests {
         ];
         let mut graph = Graph::new(&changes);
         assert_eq!(graph.ready, BTreeSet::from([0, 3]));
+        // Both start.
+        graph.ready.clear();
         let failed = Outcome::Failed {
             error: "boom".into(),
         };

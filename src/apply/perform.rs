@@ -590,10 +590,24 @@ impl Context {
                 fields,
             } => {
                 let pid = ProjectId::from(self.need(&project(p))?);
-                let id = RateLimitId::from(self.need(&IdRef::RateLimit {
+                let reference = IdRef::RateLimit {
                     project: p.clone(),
                     model: model.clone(),
-                })?);
+                };
+                if self.ids.get(&reference).is_none() {
+                    // A project created by this run: its rows exist now; learn their IDs.
+                    let rows = retry_transient(|| c.list_rate_limits(&pid))
+                        .await
+                        .map_err(api)?;
+                    for row in rows {
+                        let row_ref = IdRef::RateLimit {
+                            project: p.clone(),
+                            model: row.model.clone(),
+                        };
+                        self.ids.record(&row_ref, row.id.as_str());
+                    }
+                }
+                let id = RateLimitId::from(self.need(&reference)?);
                 let limits = rate_limit_fields(fields)?;
                 retry_transient(|| c.update_rate_limit(&pid, &id, &limits))
                     .await
