@@ -18,12 +18,7 @@ pub fn run(args: PlanArgs) -> ExitStatus {
         max_removals: args.gates.max_removals,
         baseline: None,
     };
-    let planned = match ops::plan::plan(
-        &args.desired.file,
-        &args.target,
-        &options,
-        printer,
-    ) {
+    let planned = match ops::plan::plan(&args.desired.file, &args.target, &options, printer) {
         Ok(planned) => planned,
         Err(failure) => return super::report_plan_failure(failure, printer),
     };
