@@ -103,6 +103,10 @@ pub struct TargetArgs {
     /// API (no key needed).
     #[arg(long, value_name = "STATE")]
     pub emulator: Option<PathBuf>,
+    /// At most this many API requests in flight at once (default 8); the rate-limit
+    /// controller lowers it per route when the API answers 429.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
 }
 
 /// The overrides of the plan's safety gates.

@@ -18,21 +18,22 @@ pub fn run(args: PlanArgs) -> ExitStatus {
         max_removals: args.gates.max_removals,
         baseline: None,
     };
-    let planned = match ops::plan::plan(
-        &args.desired.file,
-        args.target.emulator.as_deref(),
-        &options,
-        printer,
-    ) {
+    let planned = match ops::plan::plan(&args.desired.file, &args.target, &options, printer) {
         Ok(planned) => planned,
         Err(failure) => return super::report_plan_failure(failure, printer),
     };
     let plan = &planned.plan;
+    let started = std::time::Instant::now();
     let rendered = match args.format {
         PlanFormat::Text => render::text::render(plan, printer.stdout_color),
         PlanFormat::Markdown => render::markdown::render(plan),
         PlanFormat::Json => render::json::render(plan),
     };
+    tracing::info!(
+        render_ms = started.elapsed().as_secs_f64() * 1000.0,
+        bytes = rendered.len(),
+        "rendered"
+    );
     print!("{rendered}");
     if plan.is_refused() {
         eprintln!(
