@@ -89,7 +89,14 @@ def main():
     total = stats["total"]
     lat = args.latency_ms / 1000
     chain = max(pages(args.users, 100), pages(projects, 100) + pages(args.members, 100))
-    bound = lat * max(chain, math.ceil(total / args.concurrency))
+    bound = lat * max(chain, math.ceil(minimum / args.concurrency))
+    if args.rate_limit_rpm:
+        # The emulator's bucket per route starts full (rpm tokens) and refills rpm per
+        # minute: a route that needs n requests cannot finish before (n - rpm) * 60 / rpm s.
+        routes = [pages(args.users, 100), 1, pages(projects, 100), 1,
+                  args.projects * pages(args.members, 100) + 1, projects]
+        bound = max(bound, max(max(0, n - args.rate_limit_rpm) * 60 / args.rate_limit_rpm
+                               for n in routes))
     result = {
         "org": spec, "latency_ms": args.latency_ms, "rate_limit_rpm": args.rate_limit_rpm,
         "concurrency": args.concurrency, "exit": run.returncode,
