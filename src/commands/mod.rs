@@ -4,8 +4,10 @@ use crate::cli::{Cli, Command};
 use crate::exit::ExitStatus;
 use crate::printer::Printer;
 
+pub mod drift;
 pub mod emulator;
 pub mod export;
+pub mod github;
 pub mod plan;
 pub mod validate;
 
@@ -15,6 +17,8 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Plan(args) => plan::run(args),
         Command::Export(args) => export::run(args),
         Command::Emulator(args) => emulator::run(args),
+        Command::Drift(args) => drift::run(args),
+        Command::Github(args) => github::run(args),
     }
 }
 
