@@ -17,7 +17,8 @@
 //! event is matched to an item by its details: they name the item's own id (best when they
 //! also name its parent, as a group's `user_added` does), or, for a project role change whose
 //! details name only the project, the item is that project's only drifted membership. The
-//! newest best match wins. Objects whose id the live read cannot know (a declared user who was removed from the
+//! best match wins: the closest, then the one whose verb fits the drift (a missing object
+//! was deleted, an unmanaged one added), then the newest. Objects whose id the live read cannot know (a declared user who was removed from the
 //! organization) stay unattributed: the audit log names them by id only.
 
 pub mod render;
@@ -350,26 +351,51 @@ fn match_score(item: &DriftItem, event: &AuditLog, items: &[DriftItem]) -> u8 {
     }
 }
 
-/// Attributes each item to the newest best-matching event of `events`.
+/// Whether the event's verb fits the way the item drifted: a missing object was deleted or
+/// removed, an unmanaged one created or added, a changed one updated. Breaks ties between
+/// events that name the same object (a user's role change and their removal from a project).
+fn verb_fits(item: &DriftItem, event: &AuditLog) -> bool {
+    let ty = event.event_type.as_str();
+    let details = details_of(event).to_string();
+    match item.class {
+        DriftClass::Missing => {
+            ty.ends_with(".deleted")
+                || ty.ends_with(".deactivated")
+                || ty.ends_with(".archived")
+                || details.contains("user_removed")
+        }
+        DriftClass::Unmanaged => {
+            ty.ends_with(".created")
+                || ty.ends_with(".added")
+                || ty.ends_with(".activated")
+                || ty.ends_with(".accepted")
+                || details.contains("user_added")
+        }
+        DriftClass::Changed => ty.ends_with(".updated"),
+    }
+}
+
+/// Attributes each item to the best-matching event of `events` (see the module doc).
 pub fn attribute(items: &mut [DriftItem], events: &[AuditLog]) {
     let mut found = Vec::with_capacity(items.len());
     for item in items.iter() {
-        let mut best: Option<(u8, i64, &AuditLog)> = None;
+        let mut best: Option<((u8, bool, i64), &AuditLog)> = None;
         for event in events {
             let score = match_score(item, event, items);
             if score == 0 {
                 continue;
             }
             let at = event.effective_at.unwrap_or(0);
+            let rank = (score, verb_fits(item, event), at);
             let better = match best {
                 None => true,
-                Some((s, t, e)) => (score, at, &event.id) > (s, t, &e.id),
+                Some((r, e)) => (rank, &event.id) > (r, &e.id),
             };
             if better {
-                best = Some((score, at, event));
+                best = Some((rank, event));
             }
         }
-        found.push(best.map(|(_, at, event)| {
+        found.push(best.map(|((_, _, at), event)| {
             Attribution {
                 actor: event
                     .actor

@@ -2,6 +2,7 @@
 
 mod api_client;
 mod contract_harness;
+mod drift;
 mod emulator;
 mod emulator_contract;
 mod emulator_lists_and_rules;
