@@ -6,5 +6,6 @@ mod drift;
 mod emulator;
 mod emulator_contract;
 mod emulator_lists_and_rules;
+mod github;
 mod support;
 mod validate;
