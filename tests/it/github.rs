@@ -402,6 +402,8 @@ fn drift_opens_then_updates_then_closes_one_tracking_issue() {
             format!("PATCH /repos/acme/org-config/issues/{number}")
         ]
     );
+    assert_eq!(fake.last_body()["state"], json!("closed"));
+    assert_eq!(fake.last_body()["state_reason"], json!("completed"));
     let issues = fake.issues();
     assert_eq!(issues[0].3, "closed");
     assert!(issues[0].2.contains("In sync"));

@@ -275,6 +275,15 @@ impl FakeGitHub {
             .collect()
     }
 
+    /// The JSON body of the last call.
+    pub fn last_body(&self) -> Value {
+        lock(&self.state)
+            .calls
+            .last()
+            .map(|c| c.body.clone())
+            .unwrap_or(Value::Null)
+    }
+
     pub fn clear_calls(&self) {
         lock(&self.state).calls.clear();
     }
