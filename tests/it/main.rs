@@ -1,5 +1,6 @@
 //! The one integration-test binary: runs the `orgops` binary and the emulator for real.
 
+mod action;
 mod api_client;
 mod contract_harness;
 mod drift;
