@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::{AuditStatus, DriftItem, DriftReport, format_utc};
+use crate::render::LineTag;
 use crate::render::markdown::MAX_CHARS;
 
 /// Version of the JSON format; bumped on any incompatible change.
@@ -47,7 +48,12 @@ fn field_text(item: &DriftItem) -> Vec<String> {
     item.fields
         .iter()
         .flat_map(crate::render::field_lines)
-        .map(|line| line.text)
+        .map(|line| match line.tag {
+            LineTag::Plain => line.text,
+            LineTag::Added => format!("+ {}", line.text),
+            LineTag::Removed => format!("- {}", line.text),
+            LineTag::Unchanged => format!("  {}", line.text),
+        })
         .collect()
 }
 
