@@ -30,6 +30,8 @@ pub enum Command {
     Github(GithubArgs),
     /// Serve a local, stateful emulator of the OpenAI Admin API (prints its URL first).
     Emulator(EmulatorArgs),
+    /// Apply a fresh plan (confirmed on a terminal, or `--auto-approve`) or a saved one.
+    Apply(ApplyArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,6 +108,10 @@ pub struct TargetArgs {
     /// API (no key needed).
     #[arg(long, value_name = "STATE")]
     pub emulator: Option<PathBuf>,
+    /// At most this many API requests in flight at once (default 8); the rate-limit
+    /// controller lowers it per route when the API answers 429.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
 }
 
 /// The overrides of the plan's safety gates.
@@ -212,4 +218,25 @@ pub struct ExportArgs {
     /// `certs/`.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub desired: DesiredArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    /// Apply exactly this saved plan (`orgops plan --out PLAN`) after checking it is not
+    /// stale (exit 4 if it is); no confirmation is asked. The gates were decided when it was
+    /// made.
+    #[arg(long, value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Also write each change's outcome as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }

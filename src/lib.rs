@@ -30,6 +30,7 @@
 //!   [`exit`]: the one exit-status type.
 
 pub mod api;
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -19,7 +19,7 @@ pub fn run(args: ExportArgs) -> ExitStatus {
 
 fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let printer = Printer::from_env();
-    let target = Target::open(args.target.emulator.as_deref())?;
+    let target = Target::open_with(args.target.emulator.as_deref(), args.target.concurrency)?;
     let export = ops::export::export(&target, printer)?;
     match &args.output {
         Some(output) => {

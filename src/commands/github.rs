@@ -14,7 +14,10 @@ use crate::printer::Printer;
 fn options(args: &GithubRunArgs) -> RunOptions {
     RunOptions {
         file: args.desired.file.clone(),
-        emulator: args.target.emulator.clone(),
+        target: crate::cli::TargetArgs {
+            emulator: args.target.emulator.clone(),
+            concurrency: args.target.concurrency,
+        },
         base: args.base.clone(),
         pull_request: args.pull_request,
         plan_options: PlanOptions {

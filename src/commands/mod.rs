@@ -4,6 +4,7 @@ use crate::cli::{Cli, Command};
 use crate::exit::ExitStatus;
 use crate::printer::Printer;
 
+pub mod apply;
 pub mod drift;
 pub mod emulator;
 pub mod export;
@@ -17,6 +18,7 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Plan(args) => plan::run(args),
         Command::Export(args) => export::run(args),
         Command::Emulator(args) => emulator::run(args),
+        Command::Apply(args) => apply::run(args),
         Command::Drift(args) => drift::run(args),
         Command::Github(args) => github::run(args),
     }

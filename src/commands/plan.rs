@@ -21,20 +21,21 @@ pub fn run(args: PlanArgs) -> ExitStatus {
     if let Some(base) = &args.base {
         return run_pull_request(&args, base, &options, printer);
     }
-    let planned = match ops::plan::plan(
-        &args.desired.file,
-        args.target.emulator.as_deref(),
-        &options,
-        printer,
-    ) {
+    let planned = match ops::plan::plan(&args.desired.file, &args.target, &options, printer) {
         Ok(planned) => planned,
         Err(failure) => return super::report_plan_failure(failure, printer),
     };
+    let started = std::time::Instant::now();
     let rendered = match args.format {
         PlanFormat::Text => render::text::render(&planned.plan, printer.stdout_color),
         PlanFormat::Markdown => render::markdown::render(&planned.plan),
         PlanFormat::Json => render::json::render(&planned.plan),
     };
+    tracing::info!(
+        render_ms = started.elapsed().as_secs_f64() * 1000.0,
+        bytes = rendered.len(),
+        "rendered"
+    );
     finish(&args, &planned, &rendered)
 }
 
@@ -56,7 +57,7 @@ fn run_pull_request(
         &args.desired.file,
         base,
         &git,
-        args.target.emulator.as_deref(),
+        &args.target,
         options,
         printer,
     ) {

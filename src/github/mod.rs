@@ -49,17 +49,17 @@ pub mod failure {
     pub const PLAN_CHANGED: &str = "plan-changed";
     /// The pushed commit has no merged pull request, or it carries no approved plan.
     pub const NO_APPROVED_PLAN: &str = "no-approved-plan";
-    /// Applying failed, or is not available in this build.
+    /// Some changes of the approved plan failed (the next run plans what is left).
     pub const APPLY_FAILED: &str = "apply-failed";
     /// Anything else (API, git, GitHub errors).
     pub const ERROR: &str = "error";
 }
 
 /// What a GitHub run needs besides the environment.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RunOptions {
     pub file: PathBuf,
-    pub emulator: Option<PathBuf>,
+    pub target: crate::cli::TargetArgs,
     /// Overrides the base revision the event names.
     pub base: Option<String>,
     /// Overrides the pull request the event names (plan) or the commit belongs to (apply).
@@ -74,7 +74,7 @@ fn display_path(file: &Path) -> String {
 }
 
 fn has_credentials(options: &RunOptions) -> bool {
-    options.emulator.is_some()
+    options.target.emulator.is_some()
         || std::env::var("OPENAI_ADMIN_KEY").is_ok_and(|v| !v.trim().is_empty())
 }
 
@@ -305,7 +305,7 @@ impl PlanView {
                         &options.file,
                         base,
                         &git,
-                        options.emulator.as_deref(),
+                        &options.target,
                         &options.plan_options,
                         printer,
                     )
@@ -315,13 +315,24 @@ impl PlanView {
             None => PlanView::Plain(Box::new(
                 crate::ops::plan::plan(
                     &options.file,
-                    options.emulator.as_deref(),
+                    &options.target,
                     &options.plan_options,
                     printer,
                 )
                 .map_err(plan_failure)?,
             )),
         })
+    }
+
+    /// The document at the base, used as the baseline (adopt vs update) when re-planning.
+    fn baseline(&self) -> Option<crate::model::Document> {
+        match self {
+            PlanView::PullRequest(pr) => match &pr.base {
+                crate::ops::pull_request::BaseState::Valid(doc) => Some(doc.as_ref().clone()),
+                _ => None,
+            },
+            PlanView::Plain(_) => None,
+        }
     }
 
     fn planned(&self) -> &Planned {
@@ -531,17 +542,39 @@ fn apply_inner(
     }
     outputs.set("approved", true);
     eprintln!("the fresh plan matches the plan approved in #{number} ({fresh_hash})");
-    match apply_approved_plan(view.planned(), &plan_path) {
-        Ok(summary) => {
-            append_summary(env, &format!("### orgops apply: `{path}`\n\n{summary}\n"))?;
-            Ok(ExitStatus::Success)
-        }
-        Err(e) => {
-            println!("::error::{}", format!("{e:#}").replace('\n', "%0A"));
+    let apply_options = PlanOptions {
+        baseline: view.baseline(),
+        ..options.plan_options.clone()
+    };
+    match apply_approved_plan(view.planned(), &approved_hash, &apply_options, printer)? {
+        ApplyOutcome::Applied(report) => {
+            print!("{report}");
             append_summary(
                 env,
                 &format!(
-                    "### orgops apply: `{path}`\n\nThe plan approved in #{number} was verified but not applied: {e:#}\n"
+                    "### orgops apply: `{path}`\n\nApplied the plan approved in #{number}.\n\n```text\n{report}```\n"
+                ),
+            )?;
+            Ok(ExitStatus::Success)
+        }
+        ApplyOutcome::Changed(fresh) => {
+            outputs.set("approved", false);
+            outputs.set("plan_hash", &fresh);
+            outputs.set("failure_reason", failure::PLAN_CHANGED);
+            println!(
+                "::error::the plan changed just before applying ({approved_hash} -> {fresh}); nothing was applied"
+            );
+            Ok(ExitStatus::Stale)
+        }
+        ApplyOutcome::Partial(report) => {
+            print!("{report}");
+            println!(
+                "::error::some changes of the approved plan failed; the next run plans what is left"
+            );
+            append_summary(
+                env,
+                &format!(
+                    "### orgops apply: `{path}`\n\nSome changes failed.\n\n```text\n{report}```\n"
                 ),
             )?;
             outputs.set("failure_reason", failure::APPLY_FAILED);
@@ -550,20 +583,55 @@ fn apply_inner(
     }
 }
 
-/// Applies a plan whose semantic hash matched the approved one.
+/// How the hand-off to apply ended.
+#[derive(Debug)]
+pub enum ApplyOutcome {
+    /// Every change applied or already satisfied; the text report.
+    Applied(String),
+    /// Between the check and the execution the plan changed again (the fresh hash).
+    Changed(String),
+    /// Some changes failed; the text report.
+    Partial(String),
+}
+
+/// Applies the approved plan, after its semantic hash matched the approved one.
 ///
-/// WIRING POINT: `orgops apply` (branch `apply`) was not merged when this was written. Call
-/// its operation here with `planned` (the fresh plan, already verified against the approval;
-/// `plan_path` holds it saved) and return a markdown summary of what was applied. Until then
-/// this refuses honestly instead of pretending to apply.
-pub fn apply_approved_plan(planned: &Planned, plan_path: &Path) -> anyhow::Result<String> {
-    if planned.plan.is_empty() {
-        return Ok("Nothing to apply: the organization already matches the approved plan.".into());
+/// The live organization is read again on the runtime that executes (the client's pooled
+/// connections belong to the runtime that opened them, see `ops::apply`), the plan is made
+/// again from that read and its hash checked once more, so the window between the check and
+/// the first write is one plan long; then the changes are executed.
+pub fn apply_approved_plan(
+    planned: &Planned,
+    approved_hash: &str,
+    options: &PlanOptions,
+    printer: Printer,
+) -> anyhow::Result<ApplyOutcome> {
+    let runtime = crate::ops::runtime()?;
+    let live = crate::ops::apply::read_live(&runtime, &planned.target, &planned.desired, printer)?;
+    let plan = crate::ops::apply::plan_fresh(&planned.desired, &live, options)?;
+    let fresh = hash::semantic_hash(&plan);
+    if fresh != approved_hash {
+        return Ok(ApplyOutcome::Changed(fresh));
     }
-    anyhow::bail!(
-        "this orgops build cannot apply yet (the apply operation is not wired into `orgops github apply`); the verified plan is saved at {}",
-        plan_path.display()
-    )
+    if plan.is_empty() {
+        return Ok(ApplyOutcome::Applied(
+            "Nothing to apply: the organization already matches the approved plan.".into(),
+        ));
+    }
+    let report = crate::ops::apply::execute(
+        &runtime,
+        &planned.target,
+        &planned.desired,
+        &live,
+        &plan.changes,
+        &crate::apply::report::NoApplyProgress,
+    );
+    let text = report.render_text();
+    Ok(if report.all_succeeded() {
+        ApplyOutcome::Applied(text)
+    } else {
+        ApplyOutcome::Partial(text)
+    })
 }
 
 /// `orgops github drift`.
@@ -593,20 +661,17 @@ fn drift_inner(
     let path = display_path(&options.file);
     let marker = markers::marker("drift", &path);
     let runtime = crate::ops::runtime()?;
-    let drifted = match crate::ops::drift::drift(
-        &options.file,
-        options.emulator.as_deref(),
-        options.since_days,
-        printer,
-    ) {
-        Ok(d) => d,
-        Err(PlanFailure::Invalid(diagnostics)) => {
-            print!("{}", diagnostics.render_github());
-            outputs.set("failure_reason", failure::INVALID);
-            return Ok(ExitStatus::Failure);
-        }
-        Err(PlanFailure::Other(e)) => return Err(e),
-    };
+    let drifted =
+        match crate::ops::drift::drift(&options.file, &options.target, options.since_days, printer)
+        {
+            Ok(d) => d,
+            Err(PlanFailure::Invalid(diagnostics)) => {
+                print!("{}", diagnostics.render_github());
+                outputs.set("failure_reason", failure::INVALID);
+                return Ok(ExitStatus::Failure);
+            }
+            Err(PlanFailure::Other(e)) => return Err(e),
+        };
     let report = &drifted.report;
     let s = report.summary();
     outputs.set("changes", s.total());

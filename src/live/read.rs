@@ -8,8 +8,9 @@
 //! `JoinSet`; the shared rate-limit controller bounds what is actually in flight. Pages are
 //! reported back over a channel so progress is drawn from this task only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -79,11 +80,17 @@ pub async fn read(
     result
 }
 
+/// One collection's listing, as queued by [`Reader::spawn`].
+type ListTask = Pin<Box<dyn Future<Output = Result<Fetched, Error>> + Send>>;
+
 struct Reader<'a> {
     client: Client,
     scope: &'a ReadScope,
     progress: &'a dyn Progress,
     tasks: JoinSet<Result<Fetched, Error>>,
+    /// Lists waiting for a slot: at most `window` run at once (see [`Reader::spawn`]).
+    backlog: VecDeque<ListTask>,
+    window: usize,
     raw: Raw,
     /// Known once the users list arrived, for per-user role lists.
     pending_user_roles: bool,
@@ -96,17 +103,35 @@ impl<'a> Reader<'a> {
             scope,
             progress,
             tasks: JoinSet::new(),
+            backlog: VecDeque::new(),
+            window: client.controller().limits().max_concurrency.max(1),
             raw: Raw::default(),
             pending_user_roles: false,
         }
     }
 
+    /// Queues a list. Only `window` lists (the client's concurrency) run at once; the rest
+    /// wait here rather than in the client's request queue. Why: a long collection (10,000
+    /// users is 100 pages) is a chain of requests, each issued after the previous answer; if
+    /// a thousand per-project lists were already queued for the client's permits, every next
+    /// page of the chain would wait behind all of them and the chain would finish last. With
+    /// the window, a chain's next page competes with at most `window - 1` other requests.
     fn spawn<F>(&mut self, task: F)
     where
         F: Future<Output = Result<Fetched, Error>> + Send + 'static,
     {
         self.progress.expect(1);
-        self.tasks.spawn(task);
+        self.backlog.push_back(Box::pin(task));
+        self.fill_window();
+    }
+
+    fn fill_window(&mut self) {
+        while self.tasks.len() < self.window {
+            let Some(task) = self.backlog.pop_front() else {
+                break;
+            };
+            self.tasks.spawn(task);
+        }
     }
 
     async fn run(mut self) -> Result<LiveState, Error> {
@@ -122,7 +147,10 @@ impl<'a> Reader<'a> {
                 Some(has_more) = pages.recv() => self.page(has_more),
                 joined = self.tasks.join_next() => match joined {
                     None => break,
-                    Some(Ok(Ok(fetched))) => self.arrived(fetched),
+                    Some(Ok(Ok(fetched))) => {
+                        self.arrived(fetched);
+                        self.fill_window();
+                    }
                     // Dropping `self.tasks` on return aborts the lists still running.
                     Some(Ok(Err(error))) => return Err(error),
                     Some(Err(join_error)) => {

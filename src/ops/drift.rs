@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::cli::TargetArgs;
 use crate::drift::{self, DriftReport};
 use crate::ops::plan::{PlanFailure, Planned};
 use crate::plan::PlanOptions;
@@ -18,11 +19,11 @@ pub struct Drifted {
 /// of the last `since_days` days.
 pub fn drift(
     file: &Path,
-    emulator_state: Option<&Path>,
+    target: &TargetArgs,
     since_days: u32,
     printer: Printer,
 ) -> Result<Drifted, PlanFailure> {
-    let planned = crate::ops::plan::plan(file, emulator_state, &PlanOptions::default(), printer)?;
+    let planned = crate::ops::plan::plan(file, target, &PlanOptions::default(), printer)?;
     let mut items = drift::classify(&planned.plan, &planned.desired.doc, &planned.live.ids);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -124,6 +124,10 @@ pub fn to_yaml(doc: &Document) -> anyhow::Result<String> {
 /// Writes the export to `output` and its certificates beside it.
 pub fn write(export: &Export, output: &Path) -> anyhow::Result<()> {
     let dir = output.parent().unwrap_or(Path::new(""));
+    if !dir.as_os_str().is_empty() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+    }
     for (file, pem) in &export.certificate_files {
         let path = dir.join(file);
         if let Some(parent) = path.parent() {

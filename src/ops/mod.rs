@@ -1,6 +1,7 @@
 //! Operations: what the commands do, apart from argument parsing and printing (cargo's
 //! `ops`). Each command file in `commands/` is glue over one function here.
 //!
+//! - [`apply`]: read live, plan or check a saved plan, execute (see [`crate::apply`]).
 //! - [`plan`]: load the desired state, read what it manages of the live org, plan.
 //! - [`export`]: read the whole live org and shape it as a desired-state document.
 //! - [`drift`]: the plan framed as a drift report, attributed from the audit log.
@@ -9,6 +10,7 @@
 //! - [`target`]: which organization to talk to — the real Admin API from the environment, or
 //!   an in-process emulator seeded from a state file (`--emulator STATE`).
 
+pub mod apply;
 pub mod drift;
 pub mod export;
 pub mod plan;

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::cli::TargetArgs;
 use crate::config::{self, DesiredState, Diagnostics, LoadMode};
 use crate::live::{self, LiveState, NoProgress, Progress, ReadScope, StderrProgress};
 use crate::ops::target::Target;
@@ -33,16 +34,23 @@ pub struct Planned {
 /// Loads `file`, connects to the target, reads what the file manages, and plans.
 pub fn plan(
     file: &Path,
-    emulator_state: Option<&Path>,
+    target: &TargetArgs,
     options: &PlanOptions,
     printer: Printer,
 ) -> Result<Planned, PlanFailure> {
     let desired = config::load(file, LoadMode::Desired).map_err(PlanFailure::Invalid)?;
-    let target = Target::open(emulator_state)?;
+    let target = Target::open_with(target.emulator.as_deref(), target.concurrency)?;
     let live = read_live(&target, &ReadScope::for_document(&desired.doc), printer)?;
     let requests = target.client.attempts();
+    let started = std::time::Instant::now();
     let plan = plan::plan(&desired.doc, &live, options)
         .map_err(|e| anyhow::anyhow!("planning failed (this is a bug in orgops): {e}"))?;
+    tracing::info!(
+        requests,
+        changes = plan.changes.len(),
+        diff_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "planned"
+    );
     Ok(Planned {
         desired,
         live,

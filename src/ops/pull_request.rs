@@ -17,6 +17,7 @@
 
 use std::path::Path;
 
+use crate::cli::TargetArgs;
 use crate::config::{self, LoadMode};
 use crate::git::{self, GitSource, TempTree};
 use crate::live::{LiveState, ReadScope};
@@ -136,7 +137,7 @@ pub fn plan_pull_request(
     file: &Path,
     base_ref: &str,
     git: &dyn GitSource,
-    emulator_state: Option<&Path>,
+    target: &TargetArgs,
     options: &PlanOptions,
     printer: Printer,
 ) -> Result<PullRequestPlan, PlanFailure> {
@@ -146,7 +147,7 @@ pub fn plan_pull_request(
         BaseState::Valid(doc) => Some(doc.as_ref()),
         _ => None,
     };
-    let target = Target::open(emulator_state)?;
+    let target = Target::open_with(target.emulator.as_deref(), target.concurrency)?;
     let scope = ReadScope::for_document(&union_for_scope(&desired.doc, base_doc));
     let live = read_live(&target, &scope, printer)?;
     let requests = target.client.attempts();

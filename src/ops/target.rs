@@ -26,17 +26,28 @@ impl Target {
     /// Connects to the emulator seeded from `emulator_state`, or to the API the environment
     /// names.
     pub fn open(emulator_state: Option<&Path>) -> anyhow::Result<Target> {
+        Self::open_with(emulator_state, None)
+    }
+
+    /// Like [`Target::open`], with at most `concurrency` requests in flight (default 8).
+    pub fn open_with(
+        emulator_state: Option<&Path>,
+        concurrency: Option<usize>,
+    ) -> anyhow::Result<Target> {
         match emulator_state {
-            Some(state) => Self::emulator(state),
-            None => Self::from_env(),
+            Some(state) => Self::emulator(state, concurrency),
+            None => Self::from_env(concurrency),
         }
     }
 
-    fn from_env() -> anyhow::Result<Target> {
-        let config = ClientConfig::from_env().context(
+    fn from_env(concurrency: Option<usize>) -> anyhow::Result<Target> {
+        let mut config = ClientConfig::from_env().context(
             "connecting to the Admin API (set OPENAI_ADMIN_KEY, or try `--emulator STATE` \
              to run against a local emulator)",
         )?;
+        if let Some(n) = concurrency {
+            config.limits.max_concurrency = n.max(1);
+        }
         let org_id = std::env::var("OPENAI_ORG_ID")
             .ok()
             .filter(|v| !v.is_empty());
@@ -49,7 +60,7 @@ impl Target {
         })
     }
 
-    fn emulator(state: &Path) -> anyhow::Result<Target> {
+    fn emulator(state: &Path, concurrency: Option<usize>) -> anyhow::Result<Target> {
         let (doc, pems) = seed::load_state_file(state)?;
         let options = EmulatorOptions {
             certificate_pems: pems,
@@ -57,7 +68,10 @@ impl Target {
         };
         let running = emulator::start_in_background(doc, options)
             .with_context(|| format!("starting the emulator from {}", state.display()))?;
-        let config = ClientConfig::new(running.url(), Secret::new(running.admin_key()));
+        let mut config = ClientConfig::new(running.url(), Secret::new(running.admin_key()));
+        if let Some(n) = concurrency {
+            config.limits.max_concurrency = n.max(1);
+        }
         let client = Client::new(config)?;
         // The emulator's port changes every run; the identity a saved plan records is the
         // state it was seeded from, so `apply --plan` against the same state matches.

@@ -226,7 +226,7 @@ fn the_plan_comment_is_created_once_then_updated_in_place() {
 }
 
 #[test]
-fn apply_on_merge_runs_only_when_the_approved_hash_matches() {
+fn apply_on_merge_applies_only_when_the_approved_hash_matches() {
     let emu = org::start(LIVE);
     let fake = FakeGitHub::start();
     let repo = Repo::new(&base_file(), &head_file());
@@ -241,16 +241,17 @@ fn apply_on_merge_runs_only_when_the_approved_hash_matches() {
     let approved = step.outputs()["plan_hash"].clone();
     fake.merge(&repo.head, 7);
 
-    // Unchanged org: the gate passes and the approved plan is handed to apply.
+    // Unchanged org: the gate passes and the approved plan is applied.
     fake.clear_calls();
-    let (_, _, stderr) = run(step
+    let (code, stdout, stderr) = run(step
         .command(&emu, &fake, &repo, &push_event(&repo))
         .env("GITHUB_SHA", &repo.head)
         .args(["github", "apply", "-f", "orgops.yaml"]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
     let outputs = step.outputs();
-    assert_eq!(outputs["approved"], "true", "{stderr}");
+    assert_eq!(outputs["approved"], "true");
     assert_eq!(outputs["plan_hash"], approved);
-    assert_ne!(outputs["failure_reason"], "plan-changed");
+    assert_eq!(outputs["failure_reason"], "");
     assert_eq!(outputs["pull_request"], "7");
     assert!(
         fake.calls()
@@ -259,15 +260,30 @@ fn apply_on_merge_runs_only_when_the_approved_hash_matches() {
         "nothing is posted when the plan matches: {:?}",
         fake.calls()
     );
-
-    // Someone changes the org: carol is now an owner, so the fresh plan differs.
-    let carol = org::user_id(&emu, "carol@example.com");
     let search = org::project_id(&emu, "Search");
+    let members = org::call(
+        &emu,
+        reqwest::Method::GET,
+        &format!("/organization/projects/{search}/users?limit=100"),
+        None,
+    );
+    let carol = org::user_id(&emu, "carol@example.com");
+    assert!(
+        members["data"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .any(|m| m["id"] == json!(carol) && m["role"] == json!("member")),
+        "carol was added to Search: {members}"
+    );
+
+    // Someone changes the org: carol is made an owner of Search, so the approved grant is
+    // now a role update and the plan differs.
     org::call(
         &emu,
         reqwest::Method::POST,
-        &format!("/organization/projects/{search}/users"),
-        Some(json!({"user_id": carol, "role": "owner"})),
+        &format!("/organization/projects/{search}/users/{carol}"),
+        Some(json!({"role": "owner"})),
     );
     let (code, stdout, _) = run(step
         .command(&emu, &fake, &repo, &push_event(&repo))

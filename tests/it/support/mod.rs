@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests.
 
+pub mod cli;
 pub mod config;
 pub mod contract_client;
 pub mod github_fake;

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Benchmark `orgops plan` against a generated emulator org (see BENCHMARKS.md).
+
+Usage: scripts/bench_plan.py USERS PROJECTS MEMBERS_PER_PROJECT [--latency-ms N]
+       [--rate-limit-rpm N] [--concurrency N] [--bin target/release/orgops]
+
+Starts `orgops emulator --generate ...`, exports the org as the desired state (so the plan
+reads every collection and plans nothing), then sets the faults and times one `plan`:
+requests made against the minimum the page sizes imply, wall time against the
+critical-path bound at the client's concurrency, CPU time of diff + render (from the
+`RUST_LOG=orgops=info` timings), and peak memory (`/usr/bin/time -v`).
+"""
+import argparse
+import json
+import math
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+
+def control(base, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"{base}/_emulator/{path}", data=data, method="GET" if body is None else "POST")
+    if body is not None:
+        req.add_header("content-type", "application/json")
+    with urllib.request.urlopen(req) as resp:
+        return json.loads(resp.read())
+
+
+def pages(n, size):
+    return max(1, math.ceil(n / size))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("users", type=int)
+    ap.add_argument("projects", type=int)
+    ap.add_argument("members", type=int)
+    ap.add_argument("--latency-ms", type=int, default=0)
+    ap.add_argument("--rate-limit-rpm", type=int)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--bin", default="target/release/orgops")
+    args = ap.parse_args()
+
+    spec = f"users={args.users},projects={args.projects},project_members={args.members}"
+    key = "sk-admin-bench"
+    emulator = subprocess.Popen(
+        [args.bin, "emulator", "--generate", spec, "--seed", "1", "--admin-key", key],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = emulator.stdout.readline().strip()
+        base = url.removesuffix("/v1")
+        env = {"OPENAI_BASE_URL": url, "OPENAI_ADMIN_KEY": key, "ORGOPS_NO_PROGRESS": "1",
+               "RUST_LOG": "orgops=info", "NO_COLOR": "1", "PATH": "/usr/bin:/bin"}
+        with tempfile.TemporaryDirectory() as tmp:
+            desired = Path(tmp) / "orgops.yaml"
+            subprocess.run([args.bin, "export", "-o", str(desired)], env=env, check=True,
+                           stderr=subprocess.DEVNULL)
+            control(base, "faults", {"latency_ms": args.latency_ms,
+                                      "rate_limit_rpm": args.rate_limit_rpm,
+                                      "retry_after": False, "fault_rate": 0.0})
+            control(base, "stats/reset", {})
+            started = time.monotonic()
+            run = subprocess.run(
+                ["/usr/bin/time", "-v", args.bin, "plan", "-f", str(desired),
+                 "--concurrency", str(args.concurrency), "--detailed-exitcode"],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            wall = time.monotonic() - started
+            stats = control(base, "stats")
+    finally:
+        emulator.kill()
+
+    err = run.stderr
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1))
+    diff_ms = float(re.search(r"diff_ms=([\d.]+)", err).group(1))
+    render_ms = float(re.search(r"render_ms=([\d.]+)", err).group(1))
+    # The minimum requests the page sizes imply for this org (the export declares every
+    # member and every rate limit, so each project's members and rate limits are read; the
+    # generated org has no groups, service accounts or certificates, so those are not).
+    # Projects: the generated ones plus the default project.
+    projects = args.projects + 1
+    minimum = (pages(args.users, 100) + 1 + pages(projects, 100) + 1  # users, invites, projects, admin keys
+               + args.projects * pages(args.members, 100) + 1        # project users (default: empty)
+               + projects)                                            # rate limits
+    total = stats["total"]
+    lat = args.latency_ms / 1000
+    chain = max(pages(args.users, 100), pages(projects, 100) + pages(args.members, 100))
+    bound = lat * max(chain, math.ceil(total / args.concurrency))
+    result = {
+        "org": spec, "latency_ms": args.latency_ms, "rate_limit_rpm": args.rate_limit_rpm,
+        "concurrency": args.concurrency, "exit": run.returncode,
+        "requests": total, "minimum_requests": minimum,
+        "wall_s": round(wall, 2), "bound_s": round(bound, 2),
+        "wall_over_bound": round(wall / bound, 2) if bound else None,
+        "diff_ms": round(diff_ms, 1), "render_ms": round(render_ms, 1),
+        "peak_rss_mb": round(rss_kb / 1024, 1),
+    }
+    print(json.dumps(result))
+    return 0 if run.returncode in (0, 2) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+//! `orgops apply`: show the plan, confirm, execute, report.
+//!
+//! Output: the plan and the outcome report are the command's result (stdout); progress,
+//! the confirmation prompt and errors go to stderr. No key value is ever printed: generated
+//! keys go only to their sinks (see `apply::secrets`).
+//!
+//! Exit status: 0 every change applied (or already satisfied), 1 an error or a partial
+//! apply, 3 the plan is refused by a safety gate, 4 the saved plan is stale.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::apply::report::{ApplyProgress, NoApplyProgress, StderrApplyProgress};
+use crate::cli::ApplyArgs;
+use crate::config::{self, LoadMode};
+use crate::exit::ExitStatus;
+use crate::ops::apply as op;
+use crate::ops::target::Target;
+use crate::plan::PlanOptions;
+use crate::plan::saved::Staleness;
+use crate::printer::Printer;
+use crate::render;
+
+pub fn run(args: ApplyArgs) -> ExitStatus {
+    let printer = Printer::from_env();
+    let desired = match config::load(&args.desired.file, LoadMode::Desired) {
+        Ok(state) => state,
+        Err(diagnostics) => {
+            eprint!("{}", diagnostics.render_human(printer.stderr_color));
+            eprintln!(
+                "error: {} is not a valid desired state",
+                args.desired.file.display()
+            );
+            return ExitStatus::Failure;
+        }
+    };
+    if !desired.warnings.is_empty() {
+        eprint!("{}", desired.warnings.render_human(printer.stderr_color));
+    }
+    if args.plan.is_some() && (args.gates.allow_removals || args.gates.max_removals.is_some()) {
+        eprintln!(
+            "error: --allow-removals and --max-removals do not apply to a saved plan: its gates \
+             were decided when it was made; plan again with them instead"
+        );
+        return ExitStatus::Failure;
+    }
+    let interactive = std::io::stdin().is_terminal();
+    if args.plan.is_none() && !args.auto_approve && !interactive {
+        eprintln!(
+            "error: refusing to apply without confirmation: standard input is not a terminal. \
+             Pass --auto-approve, or apply a reviewed plan with --plan FILE (from `orgops plan --out FILE`)."
+        );
+        return ExitStatus::Failure;
+    }
+    let saved = match args.plan.as_deref().map(op::read_saved_plan).transpose() {
+        Ok(saved) => saved,
+        Err(e) => return fail(e),
+    };
+    let target = match Target::open(args.target.emulator.as_deref()) {
+        Ok(target) => target,
+        Err(e) => return fail(e),
+    };
+    let runtime = match crate::ops::runtime() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(e),
+    };
+    let live = match op::read_live(&runtime, &target, &desired, printer) {
+        Ok(live) => live,
+        Err(e) => return fail(e),
+    };
+    let plan = match &saved {
+        Some(saved) => match op::check_saved_plan(saved, &live, &desired, &target) {
+            Ok(plan) => plan,
+            Err(stale) => return report_stale(&stale),
+        },
+        None => {
+            let options = PlanOptions {
+                allow_removals: args.gates.allow_removals,
+                max_removals: args.gates.max_removals,
+                baseline: None,
+            };
+            match op::plan_fresh(&desired, &live, &options) {
+                Ok(plan) => plan,
+                Err(e) => return fail(e),
+            }
+        }
+    };
+    print!("{}", render::text::render(&plan, printer.stdout_color));
+    let _ = std::io::stdout().flush();
+    if plan.is_refused() {
+        let rules: Vec<&str> = plan.refusals.iter().map(|r| r.rule.as_str()).collect();
+        eprintln!(
+            "error: the plan is refused by safety gate(s): {}; nothing was applied",
+            rules.join(", ")
+        );
+        return ExitStatus::Refused;
+    }
+    if plan.is_empty() {
+        return write_report(&args, &crate::apply::ApplyReport::default());
+    }
+    if saved.is_none() && !args.auto_approve && !confirm(plan.changes.len(), &target) {
+        eprintln!("Apply cancelled: nothing was changed.");
+        return ExitStatus::Failure;
+    }
+    let stderr_progress;
+    let progress: &dyn ApplyProgress = if printer.progress {
+        stderr_progress = StderrApplyProgress::new(printer.stderr_is_tty);
+        &stderr_progress
+    } else {
+        &NoApplyProgress
+    };
+    let report = op::execute(&runtime, &target, &desired, &live, &plan.changes, progress);
+    print!("\n{}", report.render_text());
+    let _ = std::io::stdout().flush();
+    match write_report(&args, &report) {
+        ExitStatus::Success if report.all_succeeded() => ExitStatus::Success,
+        _ => ExitStatus::Failure,
+    }
+}
+
+fn fail(error: anyhow::Error) -> ExitStatus {
+    eprintln!("error: {error:#}");
+    ExitStatus::Failure
+}
+
+fn report_stale(stale: &Staleness) -> ExitStatus {
+    let reason = serde_json::to_value(stale.reason)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    eprintln!(
+        "error: the saved plan is stale ({reason}): {}",
+        stale.message
+    );
+    for object in &stale.objects {
+        eprintln!("  - {object}");
+    }
+    eprintln!("nothing was applied");
+    ExitStatus::Stale
+}
+
+/// Asks on the terminal; only `yes` goes ahead.
+fn confirm(count: usize, target: &Target) -> bool {
+    eprint!(
+        "\nApply these {count} change{} to {}? Only 'yes' is accepted: ",
+        if count == 1 { "" } else { "s" },
+        target.org.host
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    match std::io::stdin().lock().read_line(&mut answer) {
+        Ok(_) => answer.trim() == "yes",
+        Err(_) => false,
+    }
+}
+
+fn write_report(args: &ApplyArgs, report: &crate::apply::ApplyReport) -> ExitStatus {
+    let Some(path) = &args.report else {
+        return ExitStatus::Success;
+    };
+    match super::write_file(path, report.to_json().as_bytes()) {
+        Ok(()) => ExitStatus::Success,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitStatus::Failure
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Running the real `orgops` binary: a quiet, colourless environment with no credentials
+//! inherited from the machine, and the output captured as text.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+
+/// The repository root (examples, fixtures).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `orgops` run from the repository root, without colour, progress or ambient credentials.
+pub fn orgops() -> Command {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin!("orgops"));
+    command
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env("ORGOPS_NO_PROGRESS", "1")
+        .env_remove("OPENAI_ADMIN_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("OPENAI_ORG_ID");
+    command
+}
+
+/// What a run printed and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `command` to completion.
+pub fn run(command: &mut Command) -> Run {
+    let output = command.output().expect("orgops runs");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: text(&output.stdout),
+        stderr: text(&output.stderr),
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "orgops panicked: {}",
+        run.stderr
+    );
+    run
+}
+
+/// Runs `orgops ARGS`.
+pub fn orgops_run(args: &[&str]) -> Run {
+    run(orgops().args(args))
+}
