@@ -23,6 +23,11 @@ pub enum Command {
     Plan(PlanArgs),
     /// Write the live organization as a desired-state file.
     Export(ExportArgs),
+    /// Report what differs between the live organization and the file, and who changed it
+    /// (exit 0 in sync, 2 drift, 1 error).
+    Drift(DriftArgs),
+    /// Run inside GitHub Actions: plan comments, apply on merge, drift issues.
+    Github(GithubArgs),
     /// Serve a local, stateful emulator of the OpenAI Admin API (prints its URL first).
     Emulator(EmulatorArgs),
     /// Apply a fresh plan (confirmed on a terminal, or `--auto-approve`) or a saved one.
@@ -137,6 +142,62 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes (0 when it has none).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Pull-request view: also show what the change since REF (a git revision of the
+    /// repository holding the file) introduces, apart from pre-existing drift.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub desired: DesiredArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// How to print the report.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// How far back the audit log is searched for who caused the drift.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub since_days: u32,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GithubArgs {
+    #[command(subcommand)]
+    pub command: GithubCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GithubCommand {
+    /// On a pull request: annotate errors, post or update the plan comment, job summary.
+    Plan(GithubRunArgs),
+    /// On a push to the default branch: apply only the plan the merged pull request approved.
+    Apply(GithubRunArgs),
+    /// On a schedule: open, update or close the drift tracking issue.
+    Drift(GithubRunArgs),
+}
+
+/// Arguments of the GitHub runs; everything else comes from the Actions environment.
+#[derive(Debug, clap::Args)]
+pub struct GithubRunArgs {
+    #[command(flatten)]
+    pub desired: DesiredArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    /// The base revision (default: the pull request's base commit for plan, the commit
+    /// before the push for apply).
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+    /// The pull request (default: from the event for plan, the pushed commit's merged pull
+    /// request for apply).
+    #[arg(long = "pull-request", value_name = "N")]
+    pub pull_request: Option<u64>,
+    /// How far back the audit log is searched (drift).
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub since_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

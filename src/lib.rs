@@ -19,6 +19,10 @@
 //! - [`live`]: reads the organization through [`api`] into a [`live::LiveState`].
 //! - [`plan`]: pure diff of desired against live into an ordered [`plan::Plan`].
 //! - [`render`]: text, markdown and JSON renderings of a plan.
+//! - [`drift`]: the plan classified as drift (changed, missing, unmanaged) and attributed
+//!   from the audit log.
+//! - [`git`]: the desired state at another revision (`plan --base REF`), over the git CLI.
+//! - [`github`]: the GitHub Actions integration (plan comments, apply on merge, drift issues).
 //! - [`emulator`]: a local, stateful Admin API (axum), the ground the tests, benchmarks and
 //!   sandbox run on. Product code: it must behave like the OpenAPI subset in `openapi/`.
 //! - [`commands`]: one thin file per subcommand, glue over the modules above.
@@ -30,8 +34,11 @@ pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod drift;
 pub mod emulator;
 pub mod exit;
+pub mod git;
+pub mod github;
 pub mod live;
 pub mod model;
 pub mod ops;

@@ -5,8 +5,10 @@ use crate::exit::ExitStatus;
 use crate::printer::Printer;
 
 pub mod apply;
+pub mod drift;
 pub mod emulator;
 pub mod export;
+pub mod github;
 pub mod plan;
 pub mod validate;
 
@@ -17,6 +19,8 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Export(args) => export::run(args),
         Command::Emulator(args) => emulator::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Drift(args) => drift::run(args),
+        Command::Github(args) => github::run(args),
     }
 }
 

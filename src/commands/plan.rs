@@ -18,22 +18,67 @@ pub fn run(args: PlanArgs) -> ExitStatus {
         max_removals: args.gates.max_removals,
         baseline: None,
     };
+    if let Some(base) = &args.base {
+        return run_pull_request(&args, base, &options, printer);
+    }
     let planned = match ops::plan::plan(&args.desired.file, &args.target, &options, printer) {
         Ok(planned) => planned,
         Err(failure) => return super::report_plan_failure(failure, printer),
     };
-    let plan = &planned.plan;
     let started = std::time::Instant::now();
     let rendered = match args.format {
-        PlanFormat::Text => render::text::render(plan, printer.stdout_color),
-        PlanFormat::Markdown => render::markdown::render(plan),
-        PlanFormat::Json => render::json::render(plan),
+        PlanFormat::Text => render::text::render(&planned.plan, printer.stdout_color),
+        PlanFormat::Markdown => render::markdown::render(&planned.plan),
+        PlanFormat::Json => render::json::render(&planned.plan),
     };
     tracing::info!(
         render_ms = started.elapsed().as_secs_f64() * 1000.0,
         bytes = rendered.len(),
         "rendered"
     );
+    finish(&args, &planned, &rendered)
+}
+
+/// `plan --base REF`: the pull-request view (see [`ops::pull_request`]).
+fn run_pull_request(
+    args: &PlanArgs,
+    base: &str,
+    options: &PlanOptions,
+    printer: Printer,
+) -> ExitStatus {
+    let git = match crate::git::GitCli::discover(&args.desired.file) {
+        Ok(git) => git,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitStatus::Failure;
+        }
+    };
+    let pr = match ops::pull_request::plan_pull_request(
+        &args.desired.file,
+        base,
+        &git,
+        &args.target,
+        options,
+        printer,
+    ) {
+        Ok(pr) => pr,
+        Err(failure) => return super::report_plan_failure(failure, printer),
+    };
+    let rendered = match args.format {
+        PlanFormat::Text => render::pull_request::text(&pr, printer.stdout_color),
+        PlanFormat::Markdown => render::pull_request::markdown_with_limit(
+            &pr,
+            "orgops plan",
+            render::markdown::MAX_CHARS,
+        ),
+        PlanFormat::Json => render::pull_request::json(&pr),
+    };
+    finish(args, &pr.planned, &rendered)
+}
+
+/// Prints the rendering, saves the plan when asked, and picks the exit status.
+fn finish(args: &PlanArgs, planned: &ops::plan::Planned, rendered: &str) -> ExitStatus {
+    let plan = &planned.plan;
     print!("{rendered}");
     if plan.is_refused() {
         eprintln!(

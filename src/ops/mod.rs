@@ -4,12 +4,17 @@
 //! - [`apply`]: read live, plan or check a saved plan, execute (see [`crate::apply`]).
 //! - [`plan`]: load the desired state, read what it manages of the live org, plan.
 //! - [`export`]: read the whole live org and shape it as a desired-state document.
+//! - [`drift`]: the plan framed as a drift report, attributed from the audit log.
+//! - [`pull_request`]: the plan split into what a change since a base revision introduces and
+//!   pre-existing drift (`plan --base REF`).
 //! - [`target`]: which organization to talk to — the real Admin API from the environment, or
 //!   an in-process emulator seeded from a state file (`--emulator STATE`).
 
 pub mod apply;
+pub mod drift;
 pub mod export;
 pub mod plan;
+pub mod pull_request;
 pub mod target;
 
 /// The async runtime commands run their API work on.

@@ -14,6 +14,7 @@ use crate::plan::FieldChange;
 
 pub mod json;
 pub mod markdown;
+pub mod pull_request;
 pub mod text;
 
 /// What a field line shows.

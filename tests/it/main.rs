@@ -1,11 +1,14 @@
 //! The one integration-test binary: runs the `orgops` binary and the emulator for real.
 
+mod action;
 mod api_client;
 mod apply;
 mod contract_harness;
+mod drift;
 mod emulator;
 mod emulator_contract;
 mod emulator_lists_and_rules;
+mod github;
 mod plan;
 mod support;
 mod validate;

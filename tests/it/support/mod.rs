@@ -3,7 +3,9 @@
 pub mod cli;
 pub mod config;
 pub mod contract_client;
+pub mod github_fake;
 pub mod openapi;
+pub mod org;
 
 /// Asserts that a response body satisfies the spec for `method path` with `status`, panicking
 /// with every violation (not just the first) so one failing run shows the whole mismatch.

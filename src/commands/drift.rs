@@ -1,0 +1,30 @@
+//! `orgops drift`: what differs between the live org and the file, and who changed it.
+//!
+//! The report goes to stdout in the chosen format. Exit codes: 0 in sync, 2 drift, 1 error.
+
+use crate::cli::{DriftArgs, PlanFormat};
+use crate::drift::render;
+use crate::exit::ExitStatus;
+use crate::ops;
+use crate::printer::Printer;
+
+pub fn run(args: DriftArgs) -> ExitStatus {
+    let printer = Printer::from_env();
+    let drifted =
+        match ops::drift::drift(&args.desired.file, &args.target, args.since_days, printer) {
+            Ok(drifted) => drifted,
+            Err(failure) => return super::report_plan_failure(failure, printer),
+        };
+    let report = &drifted.report;
+    let rendered = match args.format {
+        PlanFormat::Text => render::text(report),
+        PlanFormat::Markdown => render::markdown(report),
+        PlanFormat::Json => render::json(report),
+    };
+    print!("{rendered}");
+    if report.in_sync() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Changes
+    }
+}

@@ -1,0 +1,206 @@
+//! Renderings of a [`DriftReport`]: text for terminals, markdown for issues and job
+//! summaries, JSON (documented by `schema/drift.schema.json`). Pure functions of the report.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::{AuditStatus, DriftItem, DriftReport, format_utc};
+use crate::render::LineTag;
+use crate::render::markdown::MAX_CHARS;
+
+/// Version of the JSON format; bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+fn who(item: &DriftItem) -> String {
+    match &item.attribution {
+        Some(a) => format!("{} via {} at {}", a.actor, a.event, format_utc(a.at)),
+        None => "no audit event found".to_string(),
+    }
+}
+
+fn summary_sentence(report: &DriftReport) -> String {
+    let s = report.summary();
+    if report.in_sync() {
+        "In sync: the organization matches the file.".to_string()
+    } else {
+        format!(
+            "Drift: {} changed, {} missing, {} unmanaged.",
+            s.changed, s.missing, s.unmanaged
+        )
+    }
+}
+
+fn audit_note(report: &DriftReport) -> Option<String> {
+    match &report.audit {
+        AuditStatus::Read { since, .. } => Some(format!(
+            "attribution from the audit log since {}",
+            format_utc(*since)
+        )),
+        AuditStatus::Skipped => None,
+        AuditStatus::Unavailable { error, .. } => Some(format!(
+            "the audit log could not be read, drift is unattributed: {error}"
+        )),
+    }
+}
+
+fn field_text(item: &DriftItem) -> Vec<String> {
+    item.fields
+        .iter()
+        .flat_map(crate::render::field_lines)
+        .map(|line| match line.tag {
+            LineTag::Plain => line.text,
+            LineTag::Added => format!("+ {}", line.text),
+            LineTag::Removed => format!("- {}", line.text),
+            LineTag::Unchanged => format!("  {}", line.text),
+        })
+        .collect()
+}
+
+/// One block per drifted object, a summary line last.
+pub fn text(report: &DriftReport) -> String {
+    let mut out = String::new();
+    for item in &report.items {
+        let action = item.action.map_or("report", |a| a.as_str());
+        let _ = writeln!(
+            out,
+            "{:<9} {}  (apply would {action})",
+            item.class.as_str(),
+            item.key
+        );
+        for line in field_text(item) {
+            let _ = writeln!(out, "    {line}");
+        }
+        let _ = writeln!(out, "    by: {}", who(item));
+    }
+    if !report.items.is_empty() {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", summary_sentence(report));
+    if let Some(note) = audit_note(report) {
+        let _ = writeln!(out, "({note})");
+    }
+    out
+}
+
+fn cell(text: &str) -> String {
+    let escaped = text.replace('|', "\\|").replace('\n', " ");
+    if escaped.contains('`') {
+        format!("`` {escaped} ``")
+    } else {
+        format!("`{escaped}`")
+    }
+}
+
+/// A summary, then one table row per object (class, object, what apply would do, who, when,
+/// event), cut to fit a GitHub issue body with a note saying how many rows were left out.
+pub fn markdown(report: &DriftReport) -> String {
+    markdown_with_limit(report, MAX_CHARS)
+}
+
+pub fn markdown_with_limit(report: &DriftReport, max_chars: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### orgops drift\n");
+    let _ = writeln!(out, "**{}**\n", summary_sentence(report));
+    if let Some(note) = audit_note(report) {
+        let _ = writeln!(out, "_{note}_\n");
+    }
+    if report.items.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "| drift | object | apply would | changed by | when | event |\n|---|---|---|---|---|---|"
+    );
+    let budget = max_chars.saturating_sub(500);
+    let mut left = 0usize;
+    for item in &report.items {
+        let (actor, when, event) = match &item.attribution {
+            Some(a) => (cell(&a.actor), format_utc(a.at), cell(&a.event)),
+            None => ("_unknown_".to_string(), String::new(), String::new()),
+        };
+        let mut details: Vec<String> = field_text(item);
+        details.truncate(5);
+        let object = if details.is_empty() {
+            cell(&item.key)
+        } else {
+            format!(
+                "{}<br>{}",
+                cell(&item.key),
+                details
+                    .iter()
+                    .map(|d| cell(d))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            )
+        };
+        let row = format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            item.class.as_str(),
+            object,
+            item.action.map_or("report", |a| a.as_str()),
+            actor,
+            when,
+            event
+        );
+        if left > 0 || out.chars().count() + row.chars().count() > budget {
+            left += 1;
+            continue;
+        }
+        out.push_str(&row);
+    }
+    if left > 0 {
+        let _ = writeln!(
+            out,
+            "\n> [!NOTE]\n> {left} more drifted object{} left out to fit; run `orgops drift` to see all of them.",
+            if left == 1 { " is" } else { "s are" }
+        );
+    }
+    out
+}
+
+/// The report as a JSON value (see `schema/drift.schema.json`).
+pub fn to_value(report: &DriftReport) -> Value {
+    let s = report.summary();
+    let items: Vec<Value> = report
+        .items
+        .iter()
+        .map(|i| {
+            json!({
+                "kind": i.kind,
+                "key": i.key,
+                "class": i.class,
+                "action": i.action,
+                "fields": i.fields,
+                "live": i.live,
+                "attribution": i.attribution.as_ref().map(|a| json!({
+                    "actor": a.actor,
+                    "actor_type": a.actor_type,
+                    "event": a.event,
+                    "event_id": a.event_id,
+                    "at": a.at,
+                    "at_utc": format_utc(a.at),
+                })),
+            })
+        })
+        .collect();
+    json!({
+        "format_version": FORMAT_VERSION,
+        "in_sync": report.in_sync(),
+        "summary": {
+            "total": s.total(),
+            "changed": s.changed,
+            "missing": s.missing,
+            "unmanaged": s.unmanaged,
+        },
+        "audit": report.audit,
+        "items": items,
+    })
+}
+
+pub fn json(report: &DriftReport) -> String {
+    // A JSON value always serializes.
+    let mut text = serde_json::to_string_pretty(&to_value(report)).expect("JSON values serialize");
+    text.push('\n');
+    text
+}

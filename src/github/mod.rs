@@ -1,0 +1,723 @@
+//! The GitHub integration: `orgops github plan|apply|drift`, driven by the Actions
+//! environment (see `docs/github-action.md`).
+//!
+//! - **plan** (on `pull_request`): validation errors become `::error file=…,line=…,col=…::`
+//!   annotations; the pull-request view of the plan (`plan --base` with the event's base
+//!   commit) goes to one sticky comment per configuration path, found again by a hidden
+//!   marker and edited in place, carrying the plan's [semantic hash](hash) in a hidden field;
+//!   the same markdown goes to the job summary. Without an admin key (pull requests from
+//!   forks get no secrets) it validates and says why it cannot plan.
+//! - **apply** (on `push` to the default branch): finds the merged pull request of the pushed
+//!   commit, reads the hash its comment approved, makes a fresh plan and applies only when the
+//!   hashes are equal; otherwise it fails with `failure_reason=plan-changed` and posts which
+//!   changes differ.
+//! - **drift** (on `schedule`): opens one tracking issue (found by a marker) when the org has
+//!   drifted, updates it while drift persists, closes it when the org is back in sync.
+//!
+//! Every run writes the outputs `changes`, `to_add`, `to_change`, `to_remove`, `plan_path`,
+//! `failure_reason` (and `plan_hash`, `approved`, `issue`, `comment` where they apply) to
+//! `GITHUB_OUTPUT`.
+
+pub mod actions;
+pub mod client;
+pub mod hash;
+pub mod markers;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, LoadMode};
+use crate::exit::ExitStatus;
+use crate::git::GitCli;
+use crate::ops::plan::{PlanFailure, Planned};
+use crate::plan::{Plan, PlanOptions, saved};
+use crate::printer::Printer;
+use actions::{ActionsEnv, Outputs, append_summary};
+use client::GitHubClient;
+use hash::PlanDifference;
+
+/// The `failure_reason` output values.
+pub mod failure {
+    /// The desired state is invalid (annotations point at the lines).
+    pub const INVALID: &str = "invalid";
+    /// No admin key: a pull request from a fork, or the secret is not set.
+    pub const NO_ADMIN_KEY: &str = "no-admin-key";
+    /// A safety gate refused the plan.
+    pub const REFUSED: &str = "refused";
+    /// The fresh plan differs from the approved one.
+    pub const PLAN_CHANGED: &str = "plan-changed";
+    /// The pushed commit has no merged pull request, or it carries no approved plan.
+    pub const NO_APPROVED_PLAN: &str = "no-approved-plan";
+    /// Some changes of the approved plan failed (the next run plans what is left).
+    pub const APPLY_FAILED: &str = "apply-failed";
+    /// Anything else (API, git, GitHub errors).
+    pub const ERROR: &str = "error";
+}
+
+/// What a GitHub run needs besides the environment.
+#[derive(Debug)]
+pub struct RunOptions {
+    pub file: PathBuf,
+    pub target: crate::cli::TargetArgs,
+    /// Overrides the base revision the event names.
+    pub base: Option<String>,
+    /// Overrides the pull request the event names (plan) or the commit belongs to (apply).
+    pub pull_request: Option<u64>,
+    pub plan_options: PlanOptions,
+    pub since_days: u32,
+}
+
+/// The configuration path as markers and titles show it.
+fn display_path(file: &Path) -> String {
+    file.display().to_string()
+}
+
+fn has_credentials(options: &RunOptions) -> bool {
+    options.target.emulator.is_some()
+        || std::env::var("OPENAI_ADMIN_KEY").is_ok_and(|v| !v.trim().is_empty())
+}
+
+fn set_counts(outputs: &mut Outputs, plan: &Plan) {
+    let s = plan.summary();
+    outputs.set("changes", plan.changes.len());
+    outputs.set("to_add", s.add);
+    outputs.set("to_change", s.change + s.replace);
+    outputs.set("to_remove", s.remove + s.archive);
+}
+
+fn zero_counts(outputs: &mut Outputs) {
+    for name in ["changes", "to_add", "to_change", "to_remove"] {
+        outputs.set(name, 0);
+    }
+}
+
+/// A GitHub client when the repository and a token are known.
+fn github_client(env: &ActionsEnv) -> anyhow::Result<Option<GitHubClient>> {
+    match (&env.repository, &env.token) {
+        (Some(repo), Some(token)) => Ok(Some(GitHubClient::new(&env.api_url, repo, token)?)),
+        _ => Ok(None),
+    }
+}
+
+/// Creates the comment of `number` carrying `marker`, or edits it in place. Returns the id.
+pub async fn upsert_comment(
+    client: &GitHubClient,
+    number: u64,
+    marker: &str,
+    body: &str,
+) -> anyhow::Result<u64> {
+    let comments = client.list_issue_comments(number).await?;
+    let existing = comments
+        .iter()
+        .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)));
+    let comment = match existing {
+        Some(c) => client.update_issue_comment(c.id, body).await?,
+        None => client.create_issue_comment(number, body).await?,
+    };
+    Ok(comment.id)
+}
+
+/// Writes the saved plan beside the run's other files and returns its path.
+fn save_plan(env: &ActionsEnv, planned: &Planned) -> anyhow::Result<PathBuf> {
+    let saved = saved::save(
+        &planned.plan,
+        &planned.desired.doc,
+        &planned.live,
+        planned.target.org.clone(),
+    );
+    let path = env.temp_dir.join("orgops-plan.json");
+    std::fs::write(&path, saved::to_json(&saved))
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Annotations and a markdown body for an invalid desired state.
+fn invalid_report(path: &str, diagnostics: &config::Diagnostics) -> String {
+    print!("{}", diagnostics.render_github());
+    let mut body = String::new();
+    let _ = writeln!(body, "### orgops plan: `{path}`\n");
+    let _ = writeln!(
+        body,
+        "**The desired state is invalid**; nothing was planned. The errors are annotated on the changed lines.\n"
+    );
+    let _ = writeln!(body, "```text\n{}```", diagnostics.render_human(false));
+    body
+}
+
+/// Comment body: markers first (so they survive a cut), then the markdown.
+fn comment_body(marker: &str, hidden: &[String], markdown: &str) -> String {
+    let mut body = String::from(marker);
+    body.push('\n');
+    for field in hidden {
+        body.push_str(field);
+        body.push('\n');
+    }
+    body.push_str(markdown);
+    body
+}
+
+/// Room left for markdown in a comment after the hidden fields.
+fn markdown_room(marker: &str, hidden: &[String]) -> usize {
+    let used: usize = marker.len() + hidden.iter().map(|h| h.len() + 1).sum::<usize>() + 1;
+    crate::render::markdown::MAX_CHARS.saturating_sub(used + 100)
+}
+
+/// `orgops github plan`.
+pub fn plan(options: &RunOptions, printer: Printer) -> (ExitStatus, Outputs) {
+    let mut outputs = Outputs::default();
+    outputs.set("failure_reason", "");
+    outputs.set("plan_path", "");
+    zero_counts(&mut outputs);
+    let env = match ActionsEnv::from_env() {
+        Ok(env) => env,
+        Err(e) => return fail(&mut outputs, failure::ERROR, e),
+    };
+    let status = match plan_inner(options, &env, printer, &mut outputs) {
+        Ok(status) => status,
+        Err(e) => fail(&mut outputs, failure::ERROR, e).0,
+    };
+    finish(&env, status, outputs)
+}
+
+fn fail(outputs: &mut Outputs, reason: &str, e: anyhow::Error) -> (ExitStatus, Outputs) {
+    eprintln!("error: {e:#}");
+    println!("::error::{}", format!("{e:#}").replace('\n', "%0A"));
+    outputs.set("failure_reason", reason);
+    (ExitStatus::Failure, outputs.clone())
+}
+
+fn finish(env: &ActionsEnv, status: ExitStatus, outputs: Outputs) -> (ExitStatus, Outputs) {
+    if let Err(e) = outputs.write(env) {
+        eprintln!("error: {e:#}");
+        return (ExitStatus::Failure, outputs);
+    }
+    (status, outputs)
+}
+
+fn plan_inner(
+    options: &RunOptions,
+    env: &ActionsEnv,
+    printer: Printer,
+    outputs: &mut Outputs,
+) -> anyhow::Result<ExitStatus> {
+    let path = display_path(&options.file);
+    let marker = markers::marker("plan", &path);
+    let number = options.pull_request.or(env.pull_request_number());
+    let github = github_client(env)?;
+    let runtime = crate::ops::runtime()?;
+
+    // Validate first: annotations work without any secret.
+    let desired = match config::load(&options.file, LoadMode::Desired) {
+        Ok(desired) => desired,
+        Err(diagnostics) => {
+            let body = invalid_report(&path, &diagnostics);
+            append_summary(env, &body)?;
+            if let (Some(github), Some(number)) = (&github, number)
+                && has_credentials(options)
+            {
+                let id = runtime.block_on(upsert_comment(
+                    github,
+                    number,
+                    &marker,
+                    &comment_body(&marker, &[], &body),
+                ))?;
+                outputs.set("comment", id);
+            }
+            outputs.set("failure_reason", failure::INVALID);
+            return Ok(ExitStatus::Failure);
+        }
+    };
+    print!("{}", desired.warnings.render_github());
+
+    if !has_credentials(options) {
+        let why = "orgops cannot plan: no admin key (OPENAI_ADMIN_KEY is empty). GitHub gives no \
+                   secrets to workflows of pull requests from forks; the file was validated. A \
+                   maintainer can push the branch to this repository to get a plan.";
+        println!("::warning::{why}");
+        append_summary(
+            env,
+            &format!("### orgops plan: `{path}`\n\n**Valid**, but not planned.\n\n{why}\n"),
+        )?;
+        outputs.set("failure_reason", failure::NO_ADMIN_KEY);
+        return Ok(ExitStatus::Success);
+    }
+
+    let base = options.base.clone().or(env.pull_request_base_sha());
+    let view = PlanView::make(options, base.as_deref(), printer)?;
+    let plan = &view.planned().plan;
+    let plan_hash = hash::semantic_hash(plan);
+    set_counts(outputs, plan);
+    outputs.set("plan_hash", &plan_hash);
+    let plan_path = save_plan(env, view.planned())?;
+    outputs.set("plan_path", plan_path.display());
+
+    let mut hidden = vec![markers::hash_field(&plan_hash)];
+    hidden.extend(markers::digests_field(&hash::change_digests(plan)));
+    let markdown = view.markdown(&path, markdown_room(&marker, &hidden));
+    print!("{}", view.text());
+    append_summary(env, &markdown)?;
+    if let (Some(github), Some(number)) = (&github, number) {
+        let id = runtime.block_on(upsert_comment(
+            github,
+            number,
+            &marker,
+            &comment_body(&marker, &hidden, &markdown),
+        ))?;
+        outputs.set("comment", id);
+        eprintln!("updated the plan comment on #{number}");
+    }
+    if plan.is_refused() {
+        outputs.set("failure_reason", failure::REFUSED);
+        println!("::error::the plan is refused by a safety gate; it must not be applied");
+        return Ok(ExitStatus::Refused);
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn plan_failure(failure: PlanFailure) -> anyhow::Error {
+    match failure {
+        PlanFailure::Invalid(diagnostics) => {
+            print!("{}", diagnostics.render_github());
+            anyhow::anyhow!("the desired state is invalid")
+        }
+        PlanFailure::Other(e) => e,
+    }
+}
+
+/// A plan, with or without the pull-request split.
+enum PlanView {
+    Plain(Box<Planned>),
+    PullRequest(Box<crate::ops::pull_request::PullRequestPlan>),
+}
+
+impl PlanView {
+    fn make(
+        options: &RunOptions,
+        base: Option<&str>,
+        printer: Printer,
+    ) -> anyhow::Result<PlanView> {
+        Ok(match base {
+            Some(base) => {
+                let git = GitCli::discover(&options.file)?;
+                PlanView::PullRequest(Box::new(
+                    crate::ops::pull_request::plan_pull_request(
+                        &options.file,
+                        base,
+                        &git,
+                        &options.target,
+                        &options.plan_options,
+                        printer,
+                    )
+                    .map_err(plan_failure)?,
+                ))
+            }
+            None => PlanView::Plain(Box::new(
+                crate::ops::plan::plan(
+                    &options.file,
+                    &options.target,
+                    &options.plan_options,
+                    printer,
+                )
+                .map_err(plan_failure)?,
+            )),
+        })
+    }
+
+    /// The document at the base, used as the baseline (adopt vs update) when re-planning.
+    fn baseline(&self) -> Option<crate::model::Document> {
+        match self {
+            PlanView::PullRequest(pr) => match &pr.base {
+                crate::ops::pull_request::BaseState::Valid(doc) => Some(doc.as_ref().clone()),
+                _ => None,
+            },
+            PlanView::Plain(_) => None,
+        }
+    }
+
+    fn planned(&self) -> &Planned {
+        match self {
+            PlanView::Plain(planned) => planned,
+            PlanView::PullRequest(pr) => &pr.planned,
+        }
+    }
+
+    fn markdown(&self, path: &str, limit: usize) -> String {
+        match self {
+            PlanView::Plain(planned) => {
+                let rendered = crate::render::markdown::render_with_limit(&planned.plan, limit);
+                rendered.replacen(
+                    "### orgops plan\n",
+                    &format!("### orgops plan: `{path}`\n"),
+                    1,
+                )
+            }
+            PlanView::PullRequest(pr) => crate::render::pull_request::markdown_with_limit(
+                pr,
+                &format!("orgops plan: `{path}`"),
+                limit,
+            ),
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            PlanView::Plain(planned) => crate::render::text::render(&planned.plan, false),
+            PlanView::PullRequest(pr) => crate::render::pull_request::text(pr, false),
+        }
+    }
+}
+
+/// `orgops github apply`.
+pub fn apply(options: &RunOptions, printer: Printer) -> (ExitStatus, Outputs) {
+    let mut outputs = Outputs::default();
+    outputs.set("failure_reason", "");
+    outputs.set("plan_path", "");
+    outputs.set("approved", false);
+    zero_counts(&mut outputs);
+    let env = match ActionsEnv::from_env() {
+        Ok(env) => env,
+        Err(e) => return fail(&mut outputs, failure::ERROR, e),
+    };
+    let status = match apply_inner(options, &env, printer, &mut outputs) {
+        Ok(status) => status,
+        Err(e) => fail(&mut outputs, failure::ERROR, e).0,
+    };
+    finish(&env, status, outputs)
+}
+
+/// The approved plan of the pull request `number` for `path`: the hash and per-change
+/// digests its sticky comment carries.
+async fn approved_plan(
+    github: &GitHubClient,
+    number: u64,
+    plan_marker: &str,
+) -> anyhow::Result<Option<(String, Option<BTreeMap<String, String>>)>> {
+    let comments = github.list_issue_comments(number).await?;
+    Ok(comments
+        .iter()
+        .filter_map(|c| c.body.as_deref())
+        .find(|b| b.contains(plan_marker))
+        .and_then(|b| markers::find_hash(b).map(|h| (h, markers::find_digests(b)))))
+}
+
+/// The merged pull request of `sha` (its merge commit, else the first merged one).
+async fn merged_pull_request(github: &GitHubClient, sha: &str) -> anyhow::Result<Option<u64>> {
+    let pulls = github.pulls_of_commit(sha).await?;
+    let merged: Vec<_> = pulls.iter().filter(|p| p.merged_at.is_some()).collect();
+    Ok(merged
+        .iter()
+        .find(|p| p.merge_commit_sha.as_deref() == Some(sha))
+        .or(merged.first())
+        .map(|p| p.number))
+}
+
+fn difference_markdown(
+    path: &str,
+    diff: Option<&PlanDifference>,
+    approved: &str,
+    fresh: &str,
+    plan_md: &str,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### orgops apply refused: `{path}`\n");
+    let _ = writeln!(
+        out,
+        "**The plan changed since it was approved**, so nothing was applied (`failure_reason=plan-changed`).\n\n- approved: `{approved}`\n- fresh: `{fresh}`\n"
+    );
+    match diff {
+        Some(diff) => {
+            for (title, ids) in [
+                ("New since approval", &diff.added),
+                ("No longer planned", &diff.dropped),
+                ("Planned differently", &diff.altered),
+            ] {
+                if ids.is_empty() {
+                    continue;
+                }
+                let _ = writeln!(out, "**{title}** ({}):\n", ids.len());
+                for id in ids.iter().take(100) {
+                    let _ = writeln!(out, "- `{id}`");
+                }
+                if ids.len() > 100 {
+                    let _ = writeln!(out, "- … and {} more", ids.len() - 100);
+                }
+                out.push('\n');
+            }
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "The approved comment was too large to carry per-change digests; compare the plans below.\n"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "Re-run the pull request's plan (or open a new pull request) to approve the current plan.\n\n<details><summary>The fresh plan</summary>\n\n{}\n</details>",
+        plan_md.replacen("### orgops plan", "#### orgops plan", 1)
+    );
+    out
+}
+
+fn apply_inner(
+    options: &RunOptions,
+    env: &ActionsEnv,
+    printer: Printer,
+    outputs: &mut Outputs,
+) -> anyhow::Result<ExitStatus> {
+    let path = display_path(&options.file);
+    let plan_marker = markers::marker("plan", &path);
+    let runtime = crate::ops::runtime()?;
+    let Some(github) = github_client(env)? else {
+        anyhow::bail!(
+            "apply on merge needs GITHUB_REPOSITORY and GITHUB_TOKEN to read the approved plan"
+        );
+    };
+    let number = match options.pull_request {
+        Some(n) => Some(n),
+        None => match env.head_sha() {
+            Some(sha) => runtime.block_on(merged_pull_request(&github, &sha))?,
+            None => None,
+        },
+    };
+    let Some(number) = number else {
+        println!(
+            "::error::no merged pull request for this commit: orgops applies only plans approved in a pull request"
+        );
+        outputs.set("failure_reason", failure::NO_APPROVED_PLAN);
+        return Ok(ExitStatus::Failure);
+    };
+    outputs.set("pull_request", number);
+    let Some((approved_hash, approved_digests)) =
+        runtime.block_on(approved_plan(&github, number, &plan_marker))?
+    else {
+        println!(
+            "::error::pull request #{number} has no orgops plan comment for {path}: nothing approved to apply"
+        );
+        outputs.set("failure_reason", failure::NO_APPROVED_PLAN);
+        return Ok(ExitStatus::Failure);
+    };
+
+    if let Err(diagnostics) = config::load(&options.file, LoadMode::Desired) {
+        print!("{}", diagnostics.render_github());
+        outputs.set("failure_reason", failure::INVALID);
+        return Ok(ExitStatus::Failure);
+    }
+    // The baseline is the file before the push, as the pull request's base was.
+    let base = options.base.clone().or(env.push_before());
+    let view = PlanView::make(options, base.as_deref(), printer)?;
+    let plan = &view.planned().plan;
+    let fresh_hash = hash::semantic_hash(plan);
+    set_counts(outputs, plan);
+    outputs.set("plan_hash", &fresh_hash);
+    let plan_path = save_plan(env, view.planned())?;
+    outputs.set("plan_path", plan_path.display());
+
+    if fresh_hash != approved_hash {
+        let diff = approved_digests
+            .as_ref()
+            .map(|approved| PlanDifference::between(approved, &hash::change_digests(plan)));
+        let plan_md = view.markdown(&path, 30_000);
+        let body = difference_markdown(&path, diff.as_ref(), &approved_hash, &fresh_hash, &plan_md);
+        let apply_marker = markers::marker("apply", &path);
+        let id = runtime.block_on(upsert_comment(
+            &github,
+            number,
+            &apply_marker,
+            &comment_body(&apply_marker, &[], &body),
+        ))?;
+        outputs.set("comment", id);
+        append_summary(env, &body)?;
+        println!(
+            "::error::the plan changed since pull request #{number} approved it ({approved_hash} -> {fresh_hash}); nothing was applied"
+        );
+        outputs.set("failure_reason", failure::PLAN_CHANGED);
+        return Ok(ExitStatus::Stale);
+    }
+    if plan.is_refused() {
+        outputs.set("failure_reason", failure::REFUSED);
+        println!("::error::the plan is refused by a safety gate; it must not be applied");
+        return Ok(ExitStatus::Refused);
+    }
+    outputs.set("approved", true);
+    eprintln!("the fresh plan matches the plan approved in #{number} ({fresh_hash})");
+    let apply_options = PlanOptions {
+        baseline: view.baseline(),
+        ..options.plan_options.clone()
+    };
+    match apply_approved_plan(view.planned(), &approved_hash, &apply_options, printer)? {
+        ApplyOutcome::Applied(report) => {
+            print!("{report}");
+            append_summary(
+                env,
+                &format!(
+                    "### orgops apply: `{path}`\n\nApplied the plan approved in #{number}.\n\n```text\n{report}```\n"
+                ),
+            )?;
+            Ok(ExitStatus::Success)
+        }
+        ApplyOutcome::Changed(fresh) => {
+            outputs.set("approved", false);
+            outputs.set("plan_hash", &fresh);
+            outputs.set("failure_reason", failure::PLAN_CHANGED);
+            println!(
+                "::error::the plan changed just before applying ({approved_hash} -> {fresh}); nothing was applied"
+            );
+            Ok(ExitStatus::Stale)
+        }
+        ApplyOutcome::Partial(report) => {
+            print!("{report}");
+            println!(
+                "::error::some changes of the approved plan failed; the next run plans what is left"
+            );
+            append_summary(
+                env,
+                &format!(
+                    "### orgops apply: `{path}`\n\nSome changes failed.\n\n```text\n{report}```\n"
+                ),
+            )?;
+            outputs.set("failure_reason", failure::APPLY_FAILED);
+            Ok(ExitStatus::Failure)
+        }
+    }
+}
+
+/// How the hand-off to apply ended.
+#[derive(Debug)]
+pub enum ApplyOutcome {
+    /// Every change applied or already satisfied; the text report.
+    Applied(String),
+    /// Between the check and the execution the plan changed again (the fresh hash).
+    Changed(String),
+    /// Some changes failed; the text report.
+    Partial(String),
+}
+
+/// Applies the approved plan, after its semantic hash matched the approved one.
+///
+/// The live organization is read again on the runtime that executes (the client's pooled
+/// connections belong to the runtime that opened them, see `ops::apply`), the plan is made
+/// again from that read and its hash checked once more, so the window between the check and
+/// the first write is one plan long; then the changes are executed.
+pub fn apply_approved_plan(
+    planned: &Planned,
+    approved_hash: &str,
+    options: &PlanOptions,
+    printer: Printer,
+) -> anyhow::Result<ApplyOutcome> {
+    let runtime = crate::ops::runtime()?;
+    let live = crate::ops::apply::read_live(&runtime, &planned.target, &planned.desired, printer)?;
+    let plan = crate::ops::apply::plan_fresh(&planned.desired, &live, options)?;
+    let fresh = hash::semantic_hash(&plan);
+    if fresh != approved_hash {
+        return Ok(ApplyOutcome::Changed(fresh));
+    }
+    if plan.is_empty() {
+        return Ok(ApplyOutcome::Applied(
+            "Nothing to apply: the organization already matches the approved plan.".into(),
+        ));
+    }
+    let report = crate::ops::apply::execute(
+        &runtime,
+        &planned.target,
+        &planned.desired,
+        &live,
+        &plan.changes,
+        &crate::apply::report::NoApplyProgress,
+    );
+    let text = report.render_text();
+    Ok(if report.all_succeeded() {
+        ApplyOutcome::Applied(text)
+    } else {
+        ApplyOutcome::Partial(text)
+    })
+}
+
+/// `orgops github drift`.
+pub fn drift(options: &RunOptions, printer: Printer) -> (ExitStatus, Outputs) {
+    let mut outputs = Outputs::default();
+    outputs.set("failure_reason", "");
+    outputs.set("plan_path", "");
+    zero_counts(&mut outputs);
+    let env = match ActionsEnv::from_env() {
+        Ok(env) => env,
+        Err(e) => return fail(&mut outputs, failure::ERROR, e),
+    };
+    let status = match drift_inner(options, &env, printer, &mut outputs) {
+        Ok(status) => status,
+        Err(e) => fail(&mut outputs, failure::ERROR, e).0,
+    };
+    finish(&env, status, outputs)
+}
+
+fn drift_inner(
+    options: &RunOptions,
+    env: &ActionsEnv,
+    printer: Printer,
+    outputs: &mut Outputs,
+) -> anyhow::Result<ExitStatus> {
+    use crate::drift::render;
+    let path = display_path(&options.file);
+    let marker = markers::marker("drift", &path);
+    let runtime = crate::ops::runtime()?;
+    let drifted =
+        match crate::ops::drift::drift(&options.file, &options.target, options.since_days, printer)
+        {
+            Ok(d) => d,
+            Err(PlanFailure::Invalid(diagnostics)) => {
+                print!("{}", diagnostics.render_github());
+                outputs.set("failure_reason", failure::INVALID);
+                return Ok(ExitStatus::Failure);
+            }
+            Err(PlanFailure::Other(e)) => return Err(e),
+        };
+    let report = &drifted.report;
+    let s = report.summary();
+    outputs.set("changes", s.total());
+    outputs.set("to_add", s.missing);
+    outputs.set("to_change", s.changed);
+    outputs.set("to_remove", s.unmanaged);
+    outputs.set("drift", !report.in_sync());
+    let report_path = env.temp_dir.join("orgops-drift.json");
+    std::fs::write(&report_path, render::json(report))
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", report_path.display()))?;
+    outputs.set("plan_path", report_path.display());
+
+    let markdown = render::markdown_with_limit(report, markdown_room(&marker, &[])).replacen(
+        "### orgops drift\n",
+        &format!("### orgops drift: `{path}`\n"),
+        1,
+    );
+    print!("{}", render::text(report));
+    append_summary(env, &markdown)?;
+    let Some(github) = github_client(env)? else {
+        eprintln!("no GITHUB_REPOSITORY/GITHUB_TOKEN: the drift report is not filed as an issue");
+        return Ok(ExitStatus::Success);
+    };
+    let body = comment_body(&marker, &[], &markdown);
+    let issues = runtime.block_on(github.list_open_issues())?;
+    let tracking = issues
+        .iter()
+        .find(|i| i.body.as_deref().is_some_and(|b| b.contains(&marker)));
+    match (report.in_sync(), tracking) {
+        (false, None) => {
+            let title = format!("orgops: the organization drifted from {path}");
+            let issue = runtime.block_on(github.create_issue(&title, &body))?;
+            outputs.set("issue", issue.number);
+            eprintln!("opened drift issue #{}", issue.number);
+        }
+        (false, Some(issue)) => {
+            runtime.block_on(github.update_issue(issue.number, &body, false))?;
+            outputs.set("issue", issue.number);
+            eprintln!("updated drift issue #{}", issue.number);
+        }
+        (true, Some(issue)) => {
+            runtime.block_on(github.update_issue(issue.number, &body, true))?;
+            outputs.set("issue", issue.number);
+            eprintln!("closed drift issue #{}: back in sync", issue.number);
+        }
+        (true, None) => {}
+    }
+    Ok(ExitStatus::Success)
+}

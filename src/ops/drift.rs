@@ -1,0 +1,42 @@
+//! The drift operation: the plan of the file against the live org, framed as a report of
+//! what differs and, from the audit log, who caused it.
+
+use std::path::Path;
+
+use crate::cli::TargetArgs;
+use crate::drift::{self, DriftReport};
+use crate::ops::plan::{PlanFailure, Planned};
+use crate::plan::PlanOptions;
+use crate::printer::Printer;
+
+/// A drift report and the plan it was derived from.
+pub struct Drifted {
+    pub planned: Planned,
+    pub report: DriftReport,
+}
+
+/// Plans `file` against the target and attributes every drifted object from the audit log
+/// of the last `since_days` days.
+pub fn drift(
+    file: &Path,
+    target: &TargetArgs,
+    since_days: u32,
+    printer: Printer,
+) -> Result<Drifted, PlanFailure> {
+    let planned = crate::ops::plan::plan(file, target, &PlanOptions::default(), printer)?;
+    let mut items = drift::classify(&planned.plan, &planned.desired.doc, &planned.live.ids);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let since = now - i64::from(since_days) * 86_400;
+    let runtime = crate::ops::runtime()?;
+    let audit = runtime.block_on(drift::attribute_from_audit_log(
+        &planned.target.client,
+        &mut items,
+        since,
+    ));
+    Ok(Drifted {
+        planned,
+        report: DriftReport { items, audit },
+    })
+}

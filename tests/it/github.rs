@@ -1,0 +1,542 @@
+//! The GitHub integration end to end: the binary runs with a simulated Actions environment
+//! (event file, output and summary files) against the emulator and a loopback fake of the
+//! GitHub REST API that records every call. Also `plan --base` over a temporary git
+//! repository made with the git CLI.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::support::github_fake::FakeGitHub;
+use crate::support::org;
+
+/// Live: ada owner, bob reader, carol reader; Search has bob.
+const LIVE: &str = r#"
+version: 1
+users:
+  - {email: ada@example.com, role: owner}
+  - {email: bob@example.com, role: reader}
+  - {email: carol@example.com, role: reader}
+projects:
+  - name: Search
+    members:
+      - {email: bob@example.com, role: member}
+"#;
+
+const POLICY: &str = "policy:\n  unmanaged:\n    admin_api_keys: ignore\n";
+
+/// The file at the base: what live has.
+fn base_file() -> String {
+    format!(
+        "version: 1\n{POLICY}{}",
+        LIVE.trim_start().trim_start_matches("version: 1\n")
+    )
+}
+
+/// The file the pull request proposes: carol joins Search.
+fn head_file() -> String {
+    format!(
+        "{}      - {{email: carol@example.com, role: member}}\n",
+        base_file()
+    )
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A repository with the base file committed, then the head file committed on top.
+struct Repo {
+    dir: tempfile::TempDir,
+    base: String,
+    head: String,
+}
+
+impl Repo {
+    fn new(base: &str, head: &str) -> Repo {
+        let dir = tempfile::tempdir().expect("tempdir");
+        git(dir.path(), &["init", "-q"]);
+        std::fs::write(dir.path().join("orgops.yaml"), base).expect("write");
+        git(dir.path(), &["add", "orgops.yaml"]);
+        git(dir.path(), &["commit", "-qm", "base"]);
+        let base_sha = git(dir.path(), &["rev-parse", "HEAD"]);
+        std::fs::write(dir.path().join("orgops.yaml"), head).expect("write");
+        git(dir.path(), &["commit", "--allow-empty", "-qam", "head"]);
+        let head_sha = git(dir.path(), &["rev-parse", "HEAD"]);
+        Repo {
+            dir,
+            base: base_sha,
+            head: head_sha,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// A simulated Actions step: event file, output and summary files, runner temp.
+struct Step {
+    dir: tempfile::TempDir,
+}
+
+impl Step {
+    fn new() -> Step {
+        Step {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(
+        &self,
+        emu: &orgops::emulator::RunningEmulator,
+        fake: &FakeGitHub,
+        repo: &Repo,
+        event: &Value,
+    ) -> assert_cmd::Command {
+        std::fs::write(self.file("event.json"), event.to_string()).expect("event");
+        let _ = std::fs::remove_file(self.file("output"));
+        let mut cmd = org::orgops(emu);
+        cmd.current_dir(repo.path())
+            .env("GITHUB_EVENT_PATH", self.file("event.json"))
+            .env("GITHUB_OUTPUT", self.file("output"))
+            .env("GITHUB_STEP_SUMMARY", self.file("summary"))
+            .env("RUNNER_TEMP", self.dir.path())
+            .env("GITHUB_REPOSITORY", "acme/org-config")
+            .env("GITHUB_API_URL", &fake.url)
+            .env("GITHUB_TOKEN", "ghs_test_token");
+        cmd
+    }
+
+    /// The outputs the last run wrote.
+    fn outputs(&self) -> BTreeMap<String, String> {
+        let text = std::fs::read_to_string(self.file("output")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+fn pr_event(repo: &Repo) -> Value {
+    json!({"pull_request": {"number": 7, "base": {"sha": repo.base, "ref": "main"}, "head": {"sha": repo.head}}})
+}
+
+fn push_event(repo: &Repo) -> Value {
+    json!({"before": repo.base, "after": repo.head, "ref": "refs/heads/main"})
+}
+
+fn run(cmd: &mut assert_cmd::Command) -> (i32, String, String) {
+    let out = cmd.output().expect("orgops runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_plan_comment_is_created_once_then_updated_in_place() {
+    let emu = org::start(LIVE);
+    let fake = FakeGitHub::start();
+    let repo = Repo::new(&base_file(), &head_file());
+    let step = Step::new();
+
+    let (code, _, stderr) = run(step.command(&emu, &fake, &repo, &pr_event(&repo)).args([
+        "github",
+        "plan",
+        "-f",
+        "orgops.yaml",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        fake.calls(),
+        vec![
+            "GET /repos/acme/org-config/issues/7/comments",
+            "POST /repos/acme/org-config/issues/7/comments"
+        ]
+    );
+    assert!(fake.last_call_authorized(), "the token is sent");
+    let outputs = step.outputs();
+    assert_eq!(outputs["changes"], "1");
+    assert_eq!(outputs["to_add"], "1");
+    assert_eq!(outputs["to_change"], "0");
+    assert_eq!(outputs["to_remove"], "0");
+    assert_eq!(outputs["failure_reason"], "");
+    assert!(
+        Path::new(&outputs["plan_path"]).is_file(),
+        "the saved plan exists"
+    );
+    let hash = outputs["plan_hash"].clone();
+    assert!(hash.starts_with("sha256:"));
+
+    let comments = fake.comments();
+    assert_eq!(comments.len(), 1);
+    let body = &comments[0].2;
+    assert!(body.starts_with("<!-- orgops:plan path=\"orgops.yaml\" -->"));
+    assert!(body.contains(&format!("<!-- orgops:plan-hash {hash} -->")));
+    assert!(body.contains("Changes this pull request introduces"));
+    assert!(body.contains("project:Search/member:carol@example.com"));
+    let summary = std::fs::read_to_string(step.file("summary")).expect("summary written");
+    assert!(summary.contains("project:Search/member:carol@example.com"));
+
+    // The second run edits the same comment.
+    fake.clear_calls();
+    let (code, _, stderr) = run(step.command(&emu, &fake, &repo, &pr_event(&repo)).args([
+        "github",
+        "plan",
+        "-f",
+        "orgops.yaml",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let id = comments[0].1;
+    assert_eq!(
+        fake.calls(),
+        vec![
+            "GET /repos/acme/org-config/issues/7/comments".to_string(),
+            format!("PATCH /repos/acme/org-config/issues/comments/{id}")
+        ]
+    );
+    assert_eq!(fake.comments().len(), 1, "never duplicated");
+    assert_eq!(step.outputs()["plan_hash"], hash, "same plan, same hash");
+}
+
+#[test]
+fn apply_on_merge_applies_only_when_the_approved_hash_matches() {
+    let emu = org::start(LIVE);
+    let fake = FakeGitHub::start();
+    let repo = Repo::new(&base_file(), &head_file());
+    let step = Step::new();
+    let (code, _, stderr) = run(step.command(&emu, &fake, &repo, &pr_event(&repo)).args([
+        "github",
+        "plan",
+        "-f",
+        "orgops.yaml",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let approved = step.outputs()["plan_hash"].clone();
+    fake.merge(&repo.head, 7);
+
+    // Unchanged org: the gate passes and the approved plan is applied.
+    fake.clear_calls();
+    let (code, stdout, stderr) = run(step
+        .command(&emu, &fake, &repo, &push_event(&repo))
+        .env("GITHUB_SHA", &repo.head)
+        .args(["github", "apply", "-f", "orgops.yaml"]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let outputs = step.outputs();
+    assert_eq!(outputs["approved"], "true");
+    assert_eq!(outputs["plan_hash"], approved);
+    assert_eq!(outputs["failure_reason"], "");
+    assert_eq!(outputs["pull_request"], "7");
+    assert!(
+        fake.calls()
+            .iter()
+            .all(|c| !c.starts_with("POST") && !c.starts_with("PATCH")),
+        "nothing is posted when the plan matches: {:?}",
+        fake.calls()
+    );
+    let search = org::project_id(&emu, "Search");
+    let members = org::call(
+        &emu,
+        reqwest::Method::GET,
+        &format!("/organization/projects/{search}/users?limit=100"),
+        None,
+    );
+    let carol = org::user_id(&emu, "carol@example.com");
+    assert!(
+        members["data"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .any(|m| m["id"] == json!(carol) && m["role"] == json!("member")),
+        "carol was added to Search: {members}"
+    );
+
+    // Someone changes the org: carol is made an owner of Search, so the approved grant is
+    // now a role update and the plan differs.
+    org::call(
+        &emu,
+        reqwest::Method::POST,
+        &format!("/organization/projects/{search}/users/{carol}"),
+        Some(json!({"role": "owner"})),
+    );
+    let (code, stdout, _) = run(step
+        .command(&emu, &fake, &repo, &push_event(&repo))
+        .env("GITHUB_SHA", &repo.head)
+        .args(["github", "apply", "-f", "orgops.yaml"]));
+    assert_eq!(code, 4, "a changed plan is stale");
+    let outputs = step.outputs();
+    assert_eq!(outputs["failure_reason"], "plan-changed");
+    assert_eq!(outputs["approved"], "false");
+    assert!(stdout.contains("::error::the plan changed"));
+    let refusal = fake
+        .comments()
+        .into_iter()
+        .find(|(_, _, b)| b.contains("<!-- orgops:apply path=\"orgops.yaml\" -->"))
+        .expect("the difference is posted on the pull request");
+    assert_eq!(refusal.0, 7);
+    // Carol's membership is now a role update, no longer a grant.
+    let body = &refusal.2;
+    let new_at = body.find("New since approval").expect("new changes listed");
+    let dropped_at = body
+        .find("No longer planned")
+        .expect("dropped changes listed");
+    let update = body
+        .find("`project_member:update:project:Search/member:carol@example.com`")
+        .expect("the update is named");
+    let grant = body
+        .find("`project_member:grant:project:Search/member:carol@example.com`")
+        .expect("the grant is named");
+    assert!(
+        new_at < update && update < dropped_at && dropped_at < grant,
+        "{body}"
+    );
+}
+
+#[test]
+fn apply_without_an_approved_plan_refuses() {
+    let emu = org::start(LIVE);
+    let fake = FakeGitHub::start();
+    let repo = Repo::new(&base_file(), &head_file());
+    let step = Step::new();
+    fake.merge(&repo.head, 9);
+    let (code, stdout, _) = run(step
+        .command(&emu, &fake, &repo, &push_event(&repo))
+        .env("GITHUB_SHA", &repo.head)
+        .args(["github", "apply", "-f", "orgops.yaml"]));
+    assert_eq!(code, 1);
+    assert_eq!(step.outputs()["failure_reason"], "no-approved-plan");
+    assert!(stdout.contains("#9 has no orgops plan comment"));
+}
+
+#[test]
+fn drift_opens_then_updates_then_closes_one_tracking_issue() {
+    let emu = org::start(LIVE);
+    let fake = FakeGitHub::start();
+    let repo = Repo::new(&base_file(), &base_file());
+    let step = Step::new();
+    let schedule = json!({"schedule": "0 6 * * *"});
+    let drift = |step: &Step| {
+        run(step.command(&emu, &fake, &repo, &schedule).args([
+            "github",
+            "drift",
+            "-f",
+            "orgops.yaml",
+        ]))
+    };
+
+    // In sync, no issue: nothing is filed.
+    let (code, _, stderr) = drift(&step);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(fake.calls(), vec!["GET /repos/acme/org-config/issues"]);
+
+    let bob = org::user_id(&emu, "bob@example.com");
+    org::call(
+        &emu,
+        reqwest::Method::POST,
+        &format!("/organization/users/{bob}"),
+        Some(json!({"role": "owner"})),
+    );
+    fake.clear_calls();
+    let (code, _, stderr) = drift(&step);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        fake.calls(),
+        vec![
+            "GET /repos/acme/org-config/issues",
+            "POST /repos/acme/org-config/issues"
+        ]
+    );
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 1);
+    let (number, title, body, state) = &issues[0];
+    assert_eq!(state, "open");
+    assert!(title.contains("orgops.yaml"));
+    assert!(body.contains("<!-- orgops:drift path=\"orgops.yaml\" -->"));
+    assert!(body.contains("user:bob@example.com"));
+    assert!(
+        body.contains(org::ACTOR),
+        "the issue names who changed it: {body}"
+    );
+    let outputs = step.outputs();
+    assert_eq!(outputs["changes"], "1");
+    assert_eq!(outputs["to_change"], "1");
+    assert_eq!(outputs["issue"], number.to_string());
+
+    // Still drifted: the same issue is updated.
+    fake.clear_calls();
+    let (code, _, _) = drift(&step);
+    assert_eq!(code, 0);
+    assert_eq!(
+        fake.calls(),
+        vec![
+            "GET /repos/acme/org-config/issues".to_string(),
+            format!("PATCH /repos/acme/org-config/issues/{number}")
+        ]
+    );
+    assert_eq!(fake.issues().len(), 1);
+
+    // Back in sync: the issue is closed.
+    org::call(
+        &emu,
+        reqwest::Method::POST,
+        &format!("/organization/users/{bob}"),
+        Some(json!({"role": "reader"})),
+    );
+    fake.clear_calls();
+    let (code, _, _) = drift(&step);
+    assert_eq!(code, 0);
+    assert_eq!(
+        fake.calls(),
+        vec![
+            "GET /repos/acme/org-config/issues".to_string(),
+            format!("PATCH /repos/acme/org-config/issues/{number}")
+        ]
+    );
+    assert_eq!(fake.last_body()["state"], json!("closed"));
+    assert_eq!(fake.last_body()["state_reason"], json!("completed"));
+    let issues = fake.issues();
+    assert_eq!(issues[0].3, "closed");
+    assert!(issues[0].2.contains("In sync"));
+    assert_eq!(step.outputs()["changes"], "0");
+}
+
+#[test]
+fn invalid_yaml_is_annotated_on_its_line() {
+    let emu = org::start(LIVE);
+    let fake = FakeGitHub::start();
+    let bad = "version: 1\nusers:\n  - {email: ada@example.com, role: ownr}\n";
+    let repo = Repo::new(&base_file(), bad);
+    let step = Step::new();
+    let (code, stdout, _) = run(step.command(&emu, &fake, &repo, &pr_event(&repo)).args([
+        "github",
+        "plan",
+        "-f",
+        "orgops.yaml",
+    ]));
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("::error file=orgops.yaml,line=3,col="),
+        "{stdout}"
+    );
+    assert_eq!(step.outputs()["failure_reason"], "invalid");
+    let comments = fake.comments();
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].2.contains("The desired state is invalid"));
+}
+
+#[test]
+fn without_an_admin_key_it_validates_and_says_why_it_cannot_plan() {
+    let emu = org::start(LIVE);
+    let fake = FakeGitHub::start();
+    let repo = Repo::new(&base_file(), &head_file());
+    let step = Step::new();
+    let (code, stdout, _) = run(step
+        .command(&emu, &fake, &repo, &pr_event(&repo))
+        .env_remove("OPENAI_ADMIN_KEY")
+        .args(["github", "plan", "-f", "orgops.yaml"]));
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("::warning::orgops cannot plan: no admin key"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("forks"));
+    assert_eq!(step.outputs()["failure_reason"], "no-admin-key");
+    assert!(
+        fake.calls().is_empty(),
+        "a fork's read-only token is not used"
+    );
+    let summary = std::fs::read_to_string(step.file("summary")).expect("summary");
+    assert!(summary.contains("**Valid**, but not planned"));
+}
+
+#[test]
+fn plan_base_separates_the_change_from_pre_existing_drift() {
+    let emu = org::start(LIVE);
+    let repo = Repo::new(&base_file(), &head_file());
+    // Pre-existing drift: bob was made an owner outside the file.
+    let bob = org::user_id(&emu, "bob@example.com");
+    org::call(
+        &emu,
+        reqwest::Method::POST,
+        &format!("/organization/users/{bob}"),
+        Some(json!({"role": "owner"})),
+    );
+    let (code, stdout, stderr) = run(org::orgops(&emu)
+        .current_dir(repo.path())
+        .args(["plan", "--format", "json", "--base"])
+        .arg(&repo.base)
+        .args(["-f", "orgops.yaml"]));
+    assert_eq!(code, 0, "{stderr}");
+    let view: Value = serde_json::from_str(&stdout).expect("JSON");
+    let ids = |part: &str| -> Vec<String> {
+        view[part]["changes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{part}: {view:#}"))
+            .iter()
+            .map(|c| c["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(view["base"]["commit"], json!(repo.base));
+    assert_eq!(view["base"]["state"], json!("valid"));
+    assert_eq!(
+        ids("introduced"),
+        vec!["project_member:grant:project:Search/member:carol@example.com"]
+    );
+    assert_eq!(
+        ids("pre_existing"),
+        vec!["user:update:user:bob@example.com"]
+    );
+    let mut all = ids("plan");
+    all.sort();
+    assert_eq!(
+        all,
+        vec![
+            "project_member:grant:project:Search/member:carol@example.com",
+            "user:update:user:bob@example.com"
+        ]
+    );
+
+    // A path absent at the base: everything is introduced.
+    let (code, stdout, stderr) = run(org::orgops(&emu)
+        .current_dir(repo.path())
+        .args(["plan", "--base", "HEAD", "-f", "new.yaml"]));
+    assert_eq!(code, 1, "new.yaml does not exist at HEAD either: {stdout}");
+    assert!(stderr.contains("new.yaml"), "{stderr}");
+
+    // An unknown revision is a clear error.
+    let (code, _, stderr) = run(org::orgops(&emu).current_dir(repo.path()).args([
+        "plan",
+        "--base",
+        "no-such-ref",
+        "-f",
+        "orgops.yaml",
+    ]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no-such-ref"), "{stderr}");
+}

@@ -1,0 +1,91 @@
+//! An emulator with a known admin key (owned by a known person) and a small client to
+//! mutate it over `/v1` as another admin would, for drift and GitHub tests.
+
+use orgops::emulator::{EmulatorOptions, RunningEmulator, start_in_background};
+use serde_json::{Value, json};
+
+/// The admin key the tests' "other admin" uses; its owner is [`ACTOR`].
+pub const ADMIN_KEY: &str = "sk-admin-drift-test";
+pub const ACTOR: &str = "ada@example.com";
+
+pub fn start(state_yaml: &str) -> RunningEmulator {
+    let doc = orgops::emulator::seed::parse_state(state_yaml).expect("test state parses");
+    let options = EmulatorOptions {
+        admin_keys: vec![(ADMIN_KEY.to_string(), Some(ACTOR.to_string()))],
+        ..EmulatorOptions::default()
+    };
+    start_in_background(doc, options).expect("emulator starts")
+}
+
+/// Sends one `/v1` request as [`ACTOR`]; panics on a non-2xx answer.
+pub fn call(
+    emu: &RunningEmulator,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let mut req = reqwest::Client::new()
+            .request(method.clone(), format!("{}{path}", emu.url()))
+            .bearer_auth(ADMIN_KEY);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request reaches the emulator");
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{method} {path}: {status} {body}");
+        body
+    })
+}
+
+pub fn user_id(emu: &RunningEmulator, email: &str) -> String {
+    let users = call(
+        emu,
+        reqwest::Method::GET,
+        "/organization/users?limit=100",
+        None,
+    );
+    users["data"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|u| u["email"] == json!(email))
+        .and_then(|u| u["id"].as_str())
+        .unwrap_or_else(|| panic!("{email} is a member"))
+        .to_string()
+}
+
+pub fn project_id(emu: &RunningEmulator, name: &str) -> String {
+    let projects = call(
+        emu,
+        reqwest::Method::GET,
+        "/organization/projects?limit=100",
+        None,
+    );
+    projects["data"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|p| p["name"] == json!(name))
+        .and_then(|p| p["id"].as_str())
+        .unwrap_or_else(|| panic!("project {name} exists"))
+        .to_string()
+}
+
+/// The binary, pointed at `emu` with the test key.
+pub fn orgops(emu: &RunningEmulator) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("orgops").expect("the orgops binary is built");
+    cmd.env("OPENAI_ADMIN_KEY", ADMIN_KEY)
+        .env("OPENAI_BASE_URL", emu.url())
+        .env("ORGOPS_NO_PROGRESS", "1")
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_EVENT_PATH")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_STEP_SUMMARY");
+    cmd
+}
