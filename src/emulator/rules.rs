@@ -171,9 +171,10 @@ pub const DUPLICATE_ASSIGNMENT_STATUS: StatusCode = DUPLICATE_NAME_STATUS;
 // need the user to be a member of the project / the group to have been granted the project
 // first (UNVERIFIED); otherwise the path names no project user / project group: 404. This
 // follows from the state model (assignments live on the membership) and is enforced by
-// `routes/role_assignments.rs`. The role given when a group is added to a project is its
-// membership role (like a project user's `owner`/`member`) and is not listed among its role
-// assignments.
+// `routes/role_assignments.rs`. The role given when a group is added to a project is an
+// ordinary role assignment of the group in that project: listed, retrievable and unassignable
+// through `/projects/{id}/groups/{group}/roles` (UNVERIFIED; the project-group object has no
+// role field, so this list is the only place a client can read the group's role from).
 
 /// Predefined roles cannot be modified or deleted: 400 (UNVERIFIED status).
 pub fn role_is_mutable(role: &super::state::Role) -> bool {

@@ -263,9 +263,11 @@ fn seed_project(
         p.groups.insert(
             gid,
             super::state::ProjectGroup {
-                role_id: grant.role.predefined_role_id().to_string(),
                 created_at: at,
-                roles: custom.into_iter().map(|r| (r, assignment(at))).collect(),
+                roles: std::iter::once(grant.role.predefined_role_id().to_string())
+                    .chain(custom)
+                    .map(|r| (r, assignment(at)))
+                    .collect(),
             },
         );
     }
@@ -509,7 +511,9 @@ pub fn to_document(org: &OrgState) -> Document {
                 .filter_map(|(gid, grant)| {
                     Some(model::ProjectGroup {
                         name: org.groups.get(gid)?.name.clone(),
-                        role: if grant.role_id == model::ProjectRole::Owner.predefined_role_id() {
+                        role: if grant.membership_role()
+                            == model::ProjectRole::Owner.predefined_role_id()
+                        {
                             model::ProjectRole::Owner
                         } else {
                             model::ProjectRole::Member

@@ -222,11 +222,25 @@ pub struct ProjectUser {
 
 #[derive(Debug, Clone)]
 pub struct ProjectGroup {
-    /// The project role id given when the group was added.
-    pub role_id: String,
     pub created_at: i64,
-    /// RBAC project roles assigned to the group in this project.
+    /// Project roles assigned to the group in this project, the one given when the group was
+    /// added included (see `rules`: it is an assignment like any other).
     pub roles: IndexMap<String, RoleAssignment>,
+}
+
+impl ProjectGroup {
+    /// The predefined role the group holds here (owner wins), for dumps and audit details.
+    pub fn membership_role(&self) -> &str {
+        const OWNER: &str = "role-api-project-owner";
+        if self.roles.contains_key(OWNER) {
+            return OWNER;
+        }
+        self.roles
+            .keys()
+            .find(|id| id.starts_with("role-api-project-"))
+            .map(String::as_str)
+            .unwrap_or("role-api-project-member")
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -108,6 +108,20 @@ fn split_project_roles(assigned: &[AssignedRole]) -> (Option<ProjectRole>, Vec<S
     (predefined, custom.into_iter().collect())
 }
 
+/// Records the ids of the custom project roles seen in an assignment list. The project's
+/// role list is read only when the file manages project roles, but a revocation of a role
+/// that is assigned live (and not declared) still needs the role's id.
+fn remember_project_role_ids(
+    ids: &mut BTreeMap<(String, String), String>,
+    project: &str,
+    assigned: Option<&Vec<AssignedRole>>,
+) {
+    for role in assigned.into_iter().flatten().filter(|r| !is_predefined(r)) {
+        ids.entry((project.to_string(), role.name.clone()))
+            .or_insert_with(|| role.id.to_string());
+    }
+}
+
 fn custom_names(assigned: Option<&Vec<AssignedRole>>) -> Vec<String> {
     let names: BTreeSet<String> = assigned
         .into_iter()
@@ -445,6 +459,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                     continue;
                 };
                 let assigned = raw.project_user_roles.get(&(id.clone(), user.id.clone()));
+                remember_project_role_ids(&mut live.ids.project_roles, &name, assigned);
                 let (_, roles) =
                     split_project_roles(assigned.map(Vec::as_slice).unwrap_or_default());
                 let role = match &user.role {
@@ -467,6 +482,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 let assigned = raw
                     .project_group_roles
                     .get(&(id.clone(), group.group_id.clone()));
+                remember_project_role_ids(&mut live.ids.project_roles, &name, assigned);
                 let (role, roles) =
                     split_project_roles(assigned.map(Vec::as_slice).unwrap_or_default());
                 let role = role.unwrap_or(ProjectRole::Member);

@@ -180,6 +180,11 @@ projects:
         );
         assert_order("project roles", n + 3, &got, &project_expected, false);
 
+        // A project group's list starts with the role it was added with (`member` in the
+        // seed): an assignment like the custom ones.
+        let project_group_expected: Vec<String> = std::iter::once("member".to_string())
+            .chain(proles.iter().cloned())
+            .collect();
         for (what, path, expected) in [
             (
                 "user role assignments",
@@ -199,7 +204,7 @@ projects:
             (
                 "project group role assignments",
                 format!("/projects/{p}/groups/{host_group}/roles"),
-                &proles,
+                &project_group_expected,
             ),
         ] {
             let got = field(&c.collect(&path, LIMIT).await, "name");

@@ -21,7 +21,7 @@ use crate::emulator::http::{
     page_b,
 };
 use crate::emulator::rules;
-use crate::emulator::state::{OrgState, ProjectGroup, now};
+use crate::emulator::state::{OrgState, ProjectGroup, RoleAssignment, now};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -108,10 +108,20 @@ async fn add(
             ),
         ));
     }
+    // The role given here is the group's first role assignment in the project: listed by
+    // `GET /projects/{id}/groups/{group}/roles` (see `rules`).
+    let created_at = now();
     let grant = ProjectGroup {
-        role_id: body.role.clone(),
-        created_at: now(),
-        roles: Default::default(),
+        created_at,
+        roles: [(
+            body.role.clone(),
+            RoleAssignment {
+                created_at,
+                created_by: actor.user_id(),
+            },
+        )]
+        .into_iter()
+        .collect(),
     };
     find_active_mut(&mut org, &project_id)?
         .groups
@@ -167,8 +177,8 @@ async fn remove(
         &mut org,
         &actor,
         "role.assignment.deleted",
-        &grant.role_id,
-        json!({"id": grant.role_id, "principal_id": group_id, "principal_type": "group",
+        grant.membership_role(),
+        json!({"id": grant.membership_role(), "principal_id": group_id, "principal_type": "group",
                "resource_id": project_id, "resource_type": "api.project"}),
     );
     ok(json!({"object": "project.group.deleted", "deleted": true}))
