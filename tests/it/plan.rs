@@ -91,7 +91,14 @@ fn detailed_exitcode_says_whether_there_are_changes() {
 #[test]
 fn project_group_roles_are_read_back_as_declared() {
     let file = "tests/fixtures/plan/project-groups.yaml";
-    let plan = orgops_run(&["plan", "-f", file, "--emulator", file, "--detailed-exitcode"]);
+    let plan = orgops_run(&[
+        "plan",
+        "-f",
+        file,
+        "--emulator",
+        file,
+        "--detailed-exitcode",
+    ]);
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
 }
 
