@@ -180,10 +180,30 @@ pub fn parse_text(
         );
         return Err(diagnostics);
     }
-    let value: Value = match serde_saphyr::from_str_with_options(&text, yaml_options()) {
+    // The source map walks the text's parser events a second time; build it on another core
+    // while serde parses (on a large file each pass takes a few hundred milliseconds, and
+    // the map is needed for every located diagnostic and for `declared_at`).
+    let (parsed, map) = std::thread::scope(|scope| {
+        let map = scope.spawn(|| SourceMap::build(&text));
+        let parsed = serde_saphyr::from_str_with_options::<Value>(&text, yaml_options());
+        (parsed, map.join())
+    });
+    let value: Value = match parsed {
         Ok(value) => value,
         Err(error) => {
             diagnostics.push(yaml_error(name, &error));
+            return Err(diagnostics);
+        }
+    };
+    // Building the map cannot fail; a panic in it is a bug, reported as such.
+    let map = match map {
+        Ok(map) => map,
+        Err(_) => {
+            diagnostics.push(Diagnostic::error(
+                name,
+                Position::START,
+                "internal error while locating this file's keys (a bug in orgops; please report it)",
+            ));
             return Err(diagnostics);
         }
     };
@@ -198,7 +218,6 @@ pub fn parse_text(
         );
         return Err(diagnostics);
     }
-    let map = SourceMap::build(&text);
     let schema_errors = schema::check(&value, name, &map);
     if !schema_errors.is_empty() {
         for error in schema_errors {
