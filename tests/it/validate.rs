@@ -4,23 +4,13 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use orgops::config::{self, LoadMode, schema};
 use orgops::model::Document;
 use proptest::prelude::*;
 use serde_json::Value;
 
+use crate::support::cli::{orgops, root};
 use crate::support::config::generate_org;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn orgops() -> Command {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin!("orgops"));
-    command.current_dir(root()).env("NO_COLOR", "1");
-    command
-}
 
 /// Runs `orgops validate` with `args`; returns (exit code, stdout, stderr).
 fn validate(args: &[&str]) -> (i32, String, String) {

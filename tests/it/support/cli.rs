@@ -19,7 +19,11 @@ pub fn orgops() -> Command {
         .env("ORGOPS_NO_PROGRESS", "1")
         .env_remove("OPENAI_ADMIN_KEY")
         .env_remove("OPENAI_BASE_URL")
-        .env_remove("OPENAI_ORG_ID");
+        .env_remove("OPENAI_ORG_ID")
+        // Outside GitHub Actions unless a test sets them (CI itself may run inside Actions).
+        .env_remove("GITHUB_EVENT_PATH")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_STEP_SUMMARY");
     command
 }
 

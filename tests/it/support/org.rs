@@ -79,13 +79,8 @@ pub fn project_id(emu: &RunningEmulator, name: &str) -> String {
 
 /// The binary, pointed at `emu` with the test key.
 pub fn orgops(emu: &RunningEmulator) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("orgops").expect("the orgops binary is built");
+    let mut cmd = super::cli::orgops();
     cmd.env("OPENAI_ADMIN_KEY", ADMIN_KEY)
-        .env("OPENAI_BASE_URL", emu.url())
-        .env("ORGOPS_NO_PROGRESS", "1")
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_EVENT_PATH")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("GITHUB_STEP_SUMMARY");
+        .env("OPENAI_BASE_URL", emu.url());
     cmd
 }
