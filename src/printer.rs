@@ -26,3 +26,38 @@ impl Printer {
         }
     }
 }
+
+/// Writes to stdout. A closed pipe (`orgops export | head`) ends the process quietly with
+/// status 0, as it would for any Unix filter, where `print!` would panic; any other write
+/// error is reported and exits 1. Use through [`out!`](crate::out) and
+/// [`outln!`](crate::outln).
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {error}");
+        std::process::exit(1);
+    }
+}
+
+/// `print!` that survives a closed pipe (see [`write_stdout`]).
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::printer::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` that survives a closed pipe (see [`write_stdout`]).
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::printer::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::printer::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}

@@ -84,7 +84,7 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
             }
         }
     };
-    print!("{}", render::text::render(&plan, printer.stdout_color));
+    crate::out!("{}", render::text::render(&plan, printer.stdout_color));
     let _ = std::io::stdout().flush();
     if plan.is_refused() {
         let rules: Vec<&str> = plan.refusals.iter().map(|r| r.rule.as_str()).collect();
@@ -109,7 +109,7 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
         &NoApplyProgress
     };
     let report = op::execute(&runtime, &target, &desired, &live, &plan.changes, progress);
-    print!("\n{}", report.render_text());
+    crate::out!("\n{}", report.render_text());
     let _ = std::io::stdout().flush();
     match write_report(&args, &report) {
         ExitStatus::Success if report.all_succeeded() => ExitStatus::Success,

@@ -21,7 +21,7 @@ pub fn run(args: DriftArgs) -> ExitStatus {
         PlanFormat::Markdown => render::markdown(report),
         PlanFormat::Json => render::json(report),
     };
-    print!("{rendered}");
+    crate::out!("{rendered}");
     if report.in_sync() {
         ExitStatus::Success
     } else {

@@ -32,7 +32,7 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
             );
         }
         None => {
-            print!("{}", ops::export::to_yaml(&export.doc)?);
+            crate::out!("{}", ops::export::to_yaml(&export.doc)?);
             if !export.certificate_files.is_empty() {
                 eprintln!(
                     "note: {} certificate file(s) were not written (use -o FILE to write them beside the export)",

@@ -79,7 +79,7 @@ fn run_pull_request(
 /// Prints the rendering, saves the plan when asked, and picks the exit status.
 fn finish(args: &PlanArgs, planned: &ops::plan::Planned, rendered: &str) -> ExitStatus {
     let plan = &planned.plan;
-    print!("{rendered}");
+    crate::out!("{rendered}");
     if plan.is_refused() {
         eprintln!(
             "error: the plan is refused by a safety gate (see above); nothing was saved or applied"

@@ -134,7 +134,7 @@ fn save_plan(env: &ActionsEnv, planned: &Planned) -> anyhow::Result<PathBuf> {
 
 /// Annotations and a markdown body for an invalid desired state.
 fn invalid_report(path: &str, diagnostics: &config::Diagnostics) -> String {
-    print!("{}", diagnostics.render_github());
+    crate::out!("{}", diagnostics.render_github());
     let mut body = String::new();
     let _ = writeln!(body, "### orgops plan: `{path}`\n");
     let _ = writeln!(
@@ -182,7 +182,7 @@ pub fn plan(options: &RunOptions, printer: Printer) -> (ExitStatus, Outputs) {
 
 fn fail(outputs: &mut Outputs, reason: &str, e: anyhow::Error) -> (ExitStatus, Outputs) {
     eprintln!("error: {e:#}");
-    println!("::error::{}", format!("{e:#}").replace('\n', "%0A"));
+    crate::outln!("::error::{}", format!("{e:#}").replace('\n', "%0A"));
     outputs.set("failure_reason", reason);
     (ExitStatus::Failure, outputs.clone())
 }
@@ -228,13 +228,13 @@ fn plan_inner(
             return Ok(ExitStatus::Failure);
         }
     };
-    print!("{}", desired.warnings.render_github());
+    crate::out!("{}", desired.warnings.render_github());
 
     if !has_credentials(options) {
         let why = "orgops cannot plan: no admin key (OPENAI_ADMIN_KEY is empty). GitHub gives no \
                    secrets to workflows of pull requests from forks; the file was validated. A \
                    maintainer can push the branch to this repository to get a plan.";
-        println!("::warning::{why}");
+        crate::outln!("::warning::{why}");
         append_summary(
             env,
             &format!("### orgops plan: `{path}`\n\n**Valid**, but not planned.\n\n{why}\n"),
@@ -255,7 +255,7 @@ fn plan_inner(
     let mut hidden = vec![markers::hash_field(&plan_hash)];
     hidden.extend(markers::digests_field(&hash::change_digests(plan)));
     let markdown = view.markdown(&path, markdown_room(&marker, &hidden));
-    print!("{}", view.text());
+    crate::out!("{}", view.text());
     append_summary(env, &markdown)?;
     if let (Some(github), Some(number)) = (&github, number) {
         let id = runtime.block_on(upsert_comment(
@@ -269,7 +269,7 @@ fn plan_inner(
     }
     if plan.is_refused() {
         outputs.set("failure_reason", failure::REFUSED);
-        println!("::error::the plan is refused by a safety gate; it must not be applied");
+        crate::outln!("::error::the plan is refused by a safety gate; it must not be applied");
         return Ok(ExitStatus::Refused);
     }
     Ok(ExitStatus::Success)
@@ -278,7 +278,7 @@ fn plan_inner(
 fn plan_failure(failure: PlanFailure) -> anyhow::Error {
     match failure {
         PlanFailure::Invalid(diagnostics) => {
-            print!("{}", diagnostics.render_github());
+            crate::out!("{}", diagnostics.render_github());
             anyhow::anyhow!("the desired state is invalid")
         }
         PlanFailure::Other(e) => e,
@@ -482,7 +482,7 @@ fn apply_inner(
         },
     };
     let Some(number) = number else {
-        println!(
+        crate::outln!(
             "::error::no merged pull request for this commit: orgops applies only plans approved in a pull request"
         );
         outputs.set("failure_reason", failure::NO_APPROVED_PLAN);
@@ -492,7 +492,7 @@ fn apply_inner(
     let Some((approved_hash, approved_digests)) =
         runtime.block_on(approved_plan(&github, number, &plan_marker))?
     else {
-        println!(
+        crate::outln!(
             "::error::pull request #{number} has no orgops plan comment for {path}: nothing approved to apply"
         );
         outputs.set("failure_reason", failure::NO_APPROVED_PLAN);
@@ -500,7 +500,7 @@ fn apply_inner(
     };
 
     if let Err(diagnostics) = config::load(&options.file, LoadMode::Desired) {
-        print!("{}", diagnostics.render_github());
+        crate::out!("{}", diagnostics.render_github());
         outputs.set("failure_reason", failure::INVALID);
         return Ok(ExitStatus::Failure);
     }
@@ -529,7 +529,7 @@ fn apply_inner(
         ))?;
         outputs.set("comment", id);
         append_summary(env, &body)?;
-        println!(
+        crate::outln!(
             "::error::the plan changed since pull request #{number} approved it ({approved_hash} -> {fresh_hash}); nothing was applied"
         );
         outputs.set("failure_reason", failure::PLAN_CHANGED);
@@ -537,7 +537,7 @@ fn apply_inner(
     }
     if plan.is_refused() {
         outputs.set("failure_reason", failure::REFUSED);
-        println!("::error::the plan is refused by a safety gate; it must not be applied");
+        crate::outln!("::error::the plan is refused by a safety gate; it must not be applied");
         return Ok(ExitStatus::Refused);
     }
     outputs.set("approved", true);
@@ -548,7 +548,7 @@ fn apply_inner(
     };
     match apply_approved_plan(view.planned(), &approved_hash, &apply_options, printer)? {
         ApplyOutcome::Applied(report) => {
-            print!("{report}");
+            crate::out!("{report}");
             append_summary(
                 env,
                 &format!(
@@ -561,14 +561,14 @@ fn apply_inner(
             outputs.set("approved", false);
             outputs.set("plan_hash", &fresh);
             outputs.set("failure_reason", failure::PLAN_CHANGED);
-            println!(
+            crate::outln!(
                 "::error::the plan changed just before applying ({approved_hash} -> {fresh}); nothing was applied"
             );
             Ok(ExitStatus::Stale)
         }
         ApplyOutcome::Partial(report) => {
-            print!("{report}");
-            println!(
+            crate::out!("{report}");
+            crate::outln!(
                 "::error::some changes of the approved plan failed; the next run plans what is left"
             );
             append_summary(
@@ -666,7 +666,7 @@ fn drift_inner(
         {
             Ok(d) => d,
             Err(PlanFailure::Invalid(diagnostics)) => {
-                print!("{}", diagnostics.render_github());
+                crate::out!("{}", diagnostics.render_github());
                 outputs.set("failure_reason", failure::INVALID);
                 return Ok(ExitStatus::Failure);
             }
@@ -689,7 +689,7 @@ fn drift_inner(
         &format!("### orgops drift: `{path}`\n"),
         1,
     );
-    print!("{}", render::text(report));
+    crate::out!("{}", render::text(report));
     append_summary(env, &markdown)?;
     let Some(github) = github_client(env)? else {
         eprintln!("no GITHUB_REPOSITORY/GITHUB_TOKEN: the drift report is not filed as an issue");

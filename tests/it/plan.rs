@@ -324,6 +324,34 @@ fn export_round_trips_on_a_generated_org() {
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
 }
 
+/// `orgops export | head -1`: the reader goes away after one line; orgops must end quietly,
+/// not panic on the broken pipe.
+#[test]
+fn a_closed_stdout_pipe_ends_export_quietly() {
+    use std::io::{BufRead, BufReader};
+    let org = Generated::start("users=3000,projects=5,project_members=20");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("orgops"))
+        .arg("export")
+        .env("OPENAI_BASE_URL", org.emulator.url())
+        .env("OPENAI_ADMIN_KEY", org.emulator.admin_key())
+        .env("ORGOPS_NO_PROGRESS", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("orgops starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("a first line");
+    assert!(first.starts_with('#'), "{first}");
+    // The reader is dropped here, closing the pipe with well over a pipe buffer unwritten.
+    let output = child.wait_with_output().expect("orgops ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
 fn pages(items: usize, page: usize) -> u64 {
     items.div_ceil(page).max(1) as u64
 }
