@@ -163,8 +163,14 @@ fn markdown_room(marker: &str, hidden: &[String]) -> usize {
     crate::render::markdown::MAX_CHARS.saturating_sub(used + 100)
 }
 
-/// `orgops github plan`.
-pub fn plan(options: &RunOptions, printer: Printer) -> (ExitStatus, Outputs) {
+/// The frame every `orgops github` command runs in: outputs that are always set (empty
+/// failure reason and plan path, zero counts), the Actions environment, and one place that
+/// turns an error into `failure_reason=error` and writes outputs and the job summary.
+fn in_actions(
+    options: &RunOptions,
+    printer: Printer,
+    inner: fn(&RunOptions, &ActionsEnv, Printer, &mut Outputs) -> anyhow::Result<ExitStatus>,
+) -> (ExitStatus, Outputs) {
     let mut outputs = Outputs::default();
     outputs.set("failure_reason", "");
     outputs.set("plan_path", "");
@@ -173,11 +179,16 @@ pub fn plan(options: &RunOptions, printer: Printer) -> (ExitStatus, Outputs) {
         Ok(env) => env,
         Err(e) => return fail(&mut outputs, failure::ERROR, e),
     };
-    let status = match plan_inner(options, &env, printer, &mut outputs) {
+    let status = match inner(options, &env, printer, &mut outputs) {
         Ok(status) => status,
         Err(e) => fail(&mut outputs, failure::ERROR, e).0,
     };
     finish(&env, status, outputs)
+}
+
+/// `orgops github plan`.
+pub fn plan(options: &RunOptions, printer: Printer) -> (ExitStatus, Outputs) {
+    in_actions(options, printer, plan_inner)
 }
 
 fn fail(outputs: &mut Outputs, reason: &str, e: anyhow::Error) -> (ExitStatus, Outputs) {
@@ -370,20 +381,7 @@ impl PlanView {
 
 /// `orgops github apply`.
 pub fn apply(options: &RunOptions, printer: Printer) -> (ExitStatus, Outputs) {
-    let mut outputs = Outputs::default();
-    outputs.set("failure_reason", "");
-    outputs.set("plan_path", "");
-    outputs.set("approved", false);
-    zero_counts(&mut outputs);
-    let env = match ActionsEnv::from_env() {
-        Ok(env) => env,
-        Err(e) => return fail(&mut outputs, failure::ERROR, e),
-    };
-    let status = match apply_inner(options, &env, printer, &mut outputs) {
-        Ok(status) => status,
-        Err(e) => fail(&mut outputs, failure::ERROR, e).0,
-    };
-    finish(&env, status, outputs)
+    in_actions(options, printer, apply_inner)
 }
 
 /// The approved plan of the pull request `number` for `path`: the hash and per-change
@@ -466,6 +464,7 @@ fn apply_inner(
     printer: Printer,
     outputs: &mut Outputs,
 ) -> anyhow::Result<ExitStatus> {
+    outputs.set("approved", false);
     let path = display_path(&options.file);
     let plan_marker = markers::marker("plan", &path);
     let runtime = crate::ops::runtime()?;
@@ -636,19 +635,7 @@ pub fn apply_approved_plan(
 
 /// `orgops github drift`.
 pub fn drift(options: &RunOptions, printer: Printer) -> (ExitStatus, Outputs) {
-    let mut outputs = Outputs::default();
-    outputs.set("failure_reason", "");
-    outputs.set("plan_path", "");
-    zero_counts(&mut outputs);
-    let env = match ActionsEnv::from_env() {
-        Ok(env) => env,
-        Err(e) => return fail(&mut outputs, failure::ERROR, e),
-    };
-    let status = match drift_inner(options, &env, printer, &mut outputs) {
-        Ok(status) => status,
-        Err(e) => fail(&mut outputs, failure::ERROR, e).0,
-    };
-    finish(&env, status, outputs)
+    in_actions(options, printer, drift_inner)
 }
 
 fn drift_inner(
