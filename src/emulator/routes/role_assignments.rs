@@ -167,424 +167,349 @@ fn find_group<'a>(org: &'a OrgState, group_id: &str) -> Result<&'a Group, ApiErr
         .ok_or_else(|| ApiError::not_found("group", group_id))
 }
 
-// --- users: organization roles --------------------------------------------------------
+/// A principal's assignments and the roles of its scope (organization or project).
+type HeldRoles<'a> = (
+    &'a IndexMap<String, RoleAssignment>,
+    &'a IndexMap<String, Role>,
+);
+
+/// Where a principal's assignments live: the four families differ only in this.
+#[derive(Clone, Copy)]
+enum Holder<'a> {
+    /// Organization roles of a user.
+    User(&'a str),
+    /// Organization roles of a group.
+    Group(&'a str),
+    /// Project roles of a project member (400 on an archived project, 404 when the user is
+    /// not a member of it).
+    ProjectUser { project: &'a str, user: &'a str },
+    /// Project roles of a group granted the project (404 when it was not).
+    ProjectGroup { project: &'a str, group: &'a str },
+}
+
+impl<'a> Holder<'a> {
+    fn principal_type(self) -> &'static str {
+        match self {
+            Holder::User(_) | Holder::ProjectUser { .. } => "user",
+            Holder::Group(_) | Holder::ProjectGroup { .. } => "group",
+        }
+    }
+
+    fn principal_id(self) -> &'a str {
+        match self {
+            Holder::User(id) | Holder::Group(id) => id,
+            Holder::ProjectUser { user, .. } => user,
+            Holder::ProjectGroup { group, .. } => group,
+        }
+    }
+
+    fn scope(self) -> Scope<'a> {
+        let (resource_type, resource_id) = match self {
+            Holder::User(_) | Holder::Group(_) => ("api.organization", rules::ORGANIZATION_ID),
+            Holder::ProjectUser { project, .. } | Holder::ProjectGroup { project, .. } => {
+                ("api.project", project)
+            }
+        };
+        Scope {
+            principal_type: self.principal_type(),
+            principal_id: self.principal_id(),
+            resource_type,
+            resource_id,
+        }
+    }
+
+    /// The principal's assignments and the roles of its scope, or why they are not there.
+    fn read(self, org: &'a OrgState) -> Result<HeldRoles<'a>, ApiError> {
+        Ok(match self {
+            Holder::User(id) => (&super::users::find(org, id)?.roles, &org.roles),
+            Holder::Group(id) => (&find_group(org, id)?.roles, &org.roles),
+            Holder::ProjectUser { project, user } => {
+                let p = find_active(org, project)?;
+                let member = p
+                    .users
+                    .get(user)
+                    .ok_or_else(|| ApiError::not_found("project user", user))?;
+                (&member.roles, &p.roles)
+            }
+            Holder::ProjectGroup { project, group } => {
+                let p = find_active(org, project)?;
+                let grant = p
+                    .groups
+                    .get(group)
+                    .ok_or_else(|| ApiError::not_found("project group", group))?;
+                (&grant.roles, &p.roles)
+            }
+        })
+    }
+
+    fn assignments_mut(
+        self,
+        org: &mut OrgState,
+    ) -> Result<&mut IndexMap<String, RoleAssignment>, ApiError> {
+        Ok(match self {
+            Holder::User(id) => {
+                &mut org
+                    .users
+                    .get_mut(id)
+                    .ok_or_else(|| ApiError::not_found("user", id))?
+                    .roles
+            }
+            Holder::Group(id) => {
+                &mut org
+                    .groups
+                    .get_mut(id)
+                    .ok_or_else(|| ApiError::not_found("group", id))?
+                    .roles
+            }
+            Holder::ProjectUser { project, user } => {
+                &mut find_active_mut(org, project)?
+                    .users
+                    .get_mut(user)
+                    .ok_or_else(|| ApiError::not_found("project user", user))?
+                    .roles
+            }
+            Holder::ProjectGroup { project, group } => {
+                &mut find_active_mut(org, project)?
+                    .groups
+                    .get_mut(group)
+                    .ok_or_else(|| ApiError::not_found("project group", group))?
+                    .roles
+            }
+        })
+    }
+
+    /// `UserRoleAssignment` / `GroupRoleAssignment` for `role`.
+    fn assignment_json(self, org: &OrgState, role: &Role) -> Result<Value, ApiError> {
+        Ok(match self {
+            Holder::User(id) | Holder::ProjectUser { user: id, .. } => json!({
+                "object": "user.role",
+                "user": super::users::user_json(super::users::find(org, id)?),
+                "role": role_json(role),
+            }),
+            Holder::Group(id) | Holder::ProjectGroup { group: id, .. } => json!({
+                "object": "group.role",
+                "group": embedded_group_json(find_group(org, id)?),
+                "role": role_json(role),
+            }),
+        })
+    }
+}
+
+async fn list(app: AppState, holder: Holder<'_>, q: QueryParams) -> ApiResult {
+    let req = PageRequest::from_query(&q, PAGE)?;
+    let org = app.org();
+    let (assignments, roles) = holder.read(&org)?;
+    ok(assignments_page(
+        &org,
+        assignments,
+        roles,
+        &req,
+        holder.principal_type(),
+        holder.principal_id(),
+    )?)
+}
+
+async fn assign(app: AppState, actor: Actor, holder: Holder<'_>, body: AssignBody) -> ApiResult {
+    let mut org = app.org();
+    let (_, roles) = holder.read(&org)?;
+    let role = role_for_assignment(roles, &body.role_id)?.clone();
+    insert_assignment(holder.assignments_mut(&mut org)?, &role.id, &actor)?;
+    let rendered = holder.assignment_json(&org, &role)?;
+    audit_assignment(
+        &mut org,
+        &actor,
+        "role.assignment.created",
+        &role.id,
+        &holder.scope(),
+    );
+    ok(rendered)
+}
+
+async fn retrieve(app: AppState, holder: Holder<'_>, role_id: &str) -> ApiResult {
+    let org = app.org();
+    let (assignments, roles) = holder.read(&org)?;
+    let role = assigned(assignments, roles, role_id)?;
+    ok(assigned_role_json(
+        &org,
+        role,
+        holder.principal_type(),
+        holder.principal_id(),
+    ))
+}
+
+async fn unassign(app: AppState, actor: Actor, holder: Holder<'_>, role_id: &str) -> ApiResult {
+    let mut org = app.org();
+    let (assignments, roles) = holder.read(&org)?;
+    assigned(assignments, roles, role_id)?;
+    holder.assignments_mut(&mut org)?.shift_remove(role_id);
+    audit_assignment(
+        &mut org,
+        &actor,
+        "role.assignment.deleted",
+        role_id,
+        &holder.scope(),
+    );
+    ok(json!({"object": format!("{}.role.deleted", holder.principal_type()), "deleted": true}))
+}
+
+// --- the routes: path extraction only ---------------------------------------------------
 
 async fn list_user(
     State(app): State<AppState>,
-    Path(user_id): Path<String>,
+    Path(user): Path<String>,
     q: QueryParams,
 ) -> ApiResult {
-    let req = PageRequest::from_query(&q, PAGE)?;
-    let org = app.org();
-    let user = super::users::find(&org, &user_id)?;
-    ok(assignments_page(
-        &org,
-        &user.roles,
-        &org.roles,
-        &req,
-        "user",
-        &user_id,
-    )?)
+    list(app, Holder::User(&user), q).await
 }
 
 async fn assign_user(
     State(app): State<AppState>,
     actor: Actor,
-    Path(user_id): Path<String>,
+    Path(user): Path<String>,
     JsonBody(body): JsonBody<AssignBody>,
 ) -> ApiResult {
-    let mut org = app.org();
-    super::users::find(&org, &user_id)?;
-    let role = role_for_assignment(&org.roles, &body.role_id)?.clone();
-    let user = org
-        .users
-        .get_mut(&user_id)
-        .ok_or_else(|| ApiError::not_found("user", &user_id))?;
-    insert_assignment(&mut user.roles, &role.id, &actor)?;
-    let rendered = json!({
-        "object": "user.role",
-        "user": super::users::user_json(user),
-        "role": role_json(&role),
-    });
-    let scope = Scope {
-        principal_type: "user",
-        principal_id: &user_id,
-        resource_type: "api.organization",
-        resource_id: rules::ORGANIZATION_ID,
-    };
-    audit_assignment(
-        &mut org,
-        &actor,
-        "role.assignment.created",
-        &role.id,
-        &scope,
-    );
-    ok(rendered)
+    assign(app, actor, Holder::User(&user), body).await
 }
 
 async fn retrieve_user(
     State(app): State<AppState>,
-    Path((user_id, role_id)): Path<(String, String)>,
+    Path((user, role)): Path<(String, String)>,
 ) -> ApiResult {
-    let org = app.org();
-    let user = super::users::find(&org, &user_id)?;
-    let role = assigned(&user.roles, &org.roles, &role_id)?;
-    ok(assigned_role_json(&org, role, "user", &user_id))
+    retrieve(app, Holder::User(&user), &role).await
 }
 
 async fn unassign_user(
     State(app): State<AppState>,
     actor: Actor,
-    Path((user_id, role_id)): Path<(String, String)>,
+    Path((user, role)): Path<(String, String)>,
 ) -> ApiResult {
-    let mut org = app.org();
-    let user = super::users::find(&org, &user_id)?;
-    assigned(&user.roles, &org.roles, &role_id)?;
-    if let Some(u) = org.users.get_mut(&user_id) {
-        u.roles.shift_remove(&role_id);
-    }
-    let scope = Scope {
-        principal_type: "user",
-        principal_id: &user_id,
-        resource_type: "api.organization",
-        resource_id: rules::ORGANIZATION_ID,
-    };
-    audit_assignment(
-        &mut org,
-        &actor,
-        "role.assignment.deleted",
-        &role_id,
-        &scope,
-    );
-    ok(json!({"object": "user.role.deleted", "deleted": true}))
+    unassign(app, actor, Holder::User(&user), &role).await
 }
-
-// --- groups: organization roles -------------------------------------------------------
 
 async fn list_group(
     State(app): State<AppState>,
-    Path(group_id): Path<String>,
+    Path(group): Path<String>,
     q: QueryParams,
 ) -> ApiResult {
-    let req = PageRequest::from_query(&q, PAGE)?;
-    let org = app.org();
-    let group = find_group(&org, &group_id)?;
-    ok(assignments_page(
-        &org,
-        &group.roles,
-        &org.roles,
-        &req,
-        "group",
-        &group_id,
-    )?)
+    list(app, Holder::Group(&group), q).await
 }
 
 async fn assign_group(
     State(app): State<AppState>,
     actor: Actor,
-    Path(group_id): Path<String>,
+    Path(group): Path<String>,
     JsonBody(body): JsonBody<AssignBody>,
 ) -> ApiResult {
-    let mut org = app.org();
-    find_group(&org, &group_id)?;
-    let role = role_for_assignment(&org.roles, &body.role_id)?.clone();
-    let group = org
-        .groups
-        .get_mut(&group_id)
-        .ok_or_else(|| ApiError::not_found("group", &group_id))?;
-    insert_assignment(&mut group.roles, &role.id, &actor)?;
-    let rendered = json!({
-        "object": "group.role",
-        "group": embedded_group_json(group),
-        "role": role_json(&role),
-    });
-    let scope = Scope {
-        principal_type: "group",
-        principal_id: &group_id,
-        resource_type: "api.organization",
-        resource_id: rules::ORGANIZATION_ID,
-    };
-    audit_assignment(
-        &mut org,
-        &actor,
-        "role.assignment.created",
-        &role.id,
-        &scope,
-    );
-    ok(rendered)
+    assign(app, actor, Holder::Group(&group), body).await
 }
 
 async fn retrieve_group(
     State(app): State<AppState>,
-    Path((group_id, role_id)): Path<(String, String)>,
+    Path((group, role)): Path<(String, String)>,
 ) -> ApiResult {
-    let org = app.org();
-    let group = find_group(&org, &group_id)?;
-    let role = assigned(&group.roles, &org.roles, &role_id)?;
-    ok(assigned_role_json(&org, role, "group", &group_id))
+    retrieve(app, Holder::Group(&group), &role).await
 }
 
 async fn unassign_group(
     State(app): State<AppState>,
     actor: Actor,
-    Path((group_id, role_id)): Path<(String, String)>,
+    Path((group, role)): Path<(String, String)>,
 ) -> ApiResult {
-    let mut org = app.org();
-    let group = find_group(&org, &group_id)?;
-    assigned(&group.roles, &org.roles, &role_id)?;
-    if let Some(g) = org.groups.get_mut(&group_id) {
-        g.roles.shift_remove(&role_id);
-    }
-    let scope = Scope {
-        principal_type: "group",
-        principal_id: &group_id,
-        resource_type: "api.organization",
-        resource_id: rules::ORGANIZATION_ID,
-    };
-    audit_assignment(
-        &mut org,
-        &actor,
-        "role.assignment.deleted",
-        &role_id,
-        &scope,
-    );
-    ok(json!({"object": "group.role.deleted", "deleted": true}))
-}
-
-// --- project users: project roles -----------------------------------------------------
-
-/// The project user's assignments; 400 on an archived project, 404 when the user is not a
-/// member of the project.
-fn project_user_roles<'a>(
-    org: &'a OrgState,
-    project_id: &str,
-    user_id: &str,
-) -> Result<&'a IndexMap<String, RoleAssignment>, ApiError> {
-    let p = find_active(org, project_id)?;
-    p.users
-        .get(user_id)
-        .map(|m| &m.roles)
-        .ok_or_else(|| ApiError::not_found("project user", user_id))
+    unassign(app, actor, Holder::Group(&group), &role).await
 }
 
 async fn list_project_user(
     State(app): State<AppState>,
-    Path((project_id, user_id)): Path<(String, String)>,
+    Path((project, user)): Path<(String, String)>,
     q: QueryParams,
 ) -> ApiResult {
-    let req = PageRequest::from_query(&q, PAGE)?;
-    let org = app.org();
-    let assignments = project_user_roles(&org, &project_id, &user_id)?;
-    let roles = &find_active(&org, &project_id)?.roles;
-    ok(assignments_page(
-        &org,
-        assignments,
-        roles,
-        &req,
-        "user",
-        &user_id,
-    )?)
+    let holder = Holder::ProjectUser {
+        project: &project,
+        user: &user,
+    };
+    list(app, holder, q).await
 }
 
 async fn assign_project_user(
     State(app): State<AppState>,
     actor: Actor,
-    Path((project_id, user_id)): Path<(String, String)>,
+    Path((project, user)): Path<(String, String)>,
     JsonBody(body): JsonBody<AssignBody>,
 ) -> ApiResult {
-    let mut org = app.org();
-    project_user_roles(&org, &project_id, &user_id)?;
-    let role = role_for_assignment(&find_active(&org, &project_id)?.roles, &body.role_id)?.clone();
-    let member = find_active_mut(&mut org, &project_id)?
-        .users
-        .get_mut(&user_id)
-        .ok_or_else(|| ApiError::not_found("project user", &user_id))?;
-    insert_assignment(&mut member.roles, &role.id, &actor)?;
-    let user = super::users::find(&org, &user_id)?;
-    let rendered = json!({
-        "object": "user.role",
-        "user": super::users::user_json(user),
-        "role": role_json(&role),
-    });
-    let scope = Scope {
-        principal_type: "user",
-        principal_id: &user_id,
-        resource_type: "api.project",
-        resource_id: &project_id,
+    let holder = Holder::ProjectUser {
+        project: &project,
+        user: &user,
     };
-    audit_assignment(
-        &mut org,
-        &actor,
-        "role.assignment.created",
-        &role.id,
-        &scope,
-    );
-    ok(rendered)
+    assign(app, actor, holder, body).await
 }
 
 async fn retrieve_project_user(
     State(app): State<AppState>,
-    Path((project_id, user_id, role_id)): Path<(String, String, String)>,
+    Path((project, user, role)): Path<(String, String, String)>,
 ) -> ApiResult {
-    let org = app.org();
-    let assignments = project_user_roles(&org, &project_id, &user_id)?;
-    let role = assigned(
-        assignments,
-        &find_active(&org, &project_id)?.roles,
-        &role_id,
-    )?;
-    ok(assigned_role_json(&org, role, "user", &user_id))
+    let holder = Holder::ProjectUser {
+        project: &project,
+        user: &user,
+    };
+    retrieve(app, holder, &role).await
 }
 
 async fn unassign_project_user(
     State(app): State<AppState>,
     actor: Actor,
-    Path((project_id, user_id, role_id)): Path<(String, String, String)>,
+    Path((project, user, role)): Path<(String, String, String)>,
 ) -> ApiResult {
-    let mut org = app.org();
-    let assignments = project_user_roles(&org, &project_id, &user_id)?;
-    assigned(
-        assignments,
-        &find_active(&org, &project_id)?.roles,
-        &role_id,
-    )?;
-    if let Some(m) = find_active_mut(&mut org, &project_id)?
-        .users
-        .get_mut(&user_id)
-    {
-        m.roles.shift_remove(&role_id);
-    }
-    let scope = Scope {
-        principal_type: "user",
-        principal_id: &user_id,
-        resource_type: "api.project",
-        resource_id: &project_id,
+    let holder = Holder::ProjectUser {
+        project: &project,
+        user: &user,
     };
-    audit_assignment(
-        &mut org,
-        &actor,
-        "role.assignment.deleted",
-        &role_id,
-        &scope,
-    );
-    ok(json!({"object": "user.role.deleted", "deleted": true}))
-}
-
-// --- project groups: project roles ----------------------------------------------------
-
-/// The project group's assignments; 400 on an archived project, 404 when the group has not
-/// been granted the project.
-fn project_group_roles<'a>(
-    org: &'a OrgState,
-    project_id: &str,
-    group_id: &str,
-) -> Result<&'a IndexMap<String, RoleAssignment>, ApiError> {
-    let p = find_active(org, project_id)?;
-    p.groups
-        .get(group_id)
-        .map(|g| &g.roles)
-        .ok_or_else(|| ApiError::not_found("project group", group_id))
+    unassign(app, actor, holder, &role).await
 }
 
 async fn list_project_group(
     State(app): State<AppState>,
-    Path((project_id, group_id)): Path<(String, String)>,
+    Path((project, group)): Path<(String, String)>,
     q: QueryParams,
 ) -> ApiResult {
-    let req = PageRequest::from_query(&q, PAGE)?;
-    let org = app.org();
-    let assignments = project_group_roles(&org, &project_id, &group_id)?;
-    let roles = &find_active(&org, &project_id)?.roles;
-    ok(assignments_page(
-        &org,
-        assignments,
-        roles,
-        &req,
-        "group",
-        &group_id,
-    )?)
+    let holder = Holder::ProjectGroup {
+        project: &project,
+        group: &group,
+    };
+    list(app, holder, q).await
 }
 
 async fn assign_project_group(
     State(app): State<AppState>,
     actor: Actor,
-    Path((project_id, group_id)): Path<(String, String)>,
+    Path((project, group)): Path<(String, String)>,
     JsonBody(body): JsonBody<AssignBody>,
 ) -> ApiResult {
-    let mut org = app.org();
-    project_group_roles(&org, &project_id, &group_id)?;
-    let role = role_for_assignment(&find_active(&org, &project_id)?.roles, &body.role_id)?.clone();
-    let grant = find_active_mut(&mut org, &project_id)?
-        .groups
-        .get_mut(&group_id)
-        .ok_or_else(|| ApiError::not_found("project group", &group_id))?;
-    insert_assignment(&mut grant.roles, &role.id, &actor)?;
-    let group = find_group(&org, &group_id)?;
-    let rendered = json!({
-        "object": "group.role",
-        "group": embedded_group_json(group),
-        "role": role_json(&role),
-    });
-    let scope = Scope {
-        principal_type: "group",
-        principal_id: &group_id,
-        resource_type: "api.project",
-        resource_id: &project_id,
+    let holder = Holder::ProjectGroup {
+        project: &project,
+        group: &group,
     };
-    audit_assignment(
-        &mut org,
-        &actor,
-        "role.assignment.created",
-        &role.id,
-        &scope,
-    );
-    ok(rendered)
+    assign(app, actor, holder, body).await
 }
 
 async fn retrieve_project_group(
     State(app): State<AppState>,
-    Path((project_id, group_id, role_id)): Path<(String, String, String)>,
+    Path((project, group, role)): Path<(String, String, String)>,
 ) -> ApiResult {
-    let org = app.org();
-    let assignments = project_group_roles(&org, &project_id, &group_id)?;
-    let role = assigned(
-        assignments,
-        &find_active(&org, &project_id)?.roles,
-        &role_id,
-    )?;
-    ok(assigned_role_json(&org, role, "group", &group_id))
+    let holder = Holder::ProjectGroup {
+        project: &project,
+        group: &group,
+    };
+    retrieve(app, holder, &role).await
 }
 
 async fn unassign_project_group(
     State(app): State<AppState>,
     actor: Actor,
-    Path((project_id, group_id, role_id)): Path<(String, String, String)>,
+    Path((project, group, role)): Path<(String, String, String)>,
 ) -> ApiResult {
-    let mut org = app.org();
-    let assignments = project_group_roles(&org, &project_id, &group_id)?;
-    assigned(
-        assignments,
-        &find_active(&org, &project_id)?.roles,
-        &role_id,
-    )?;
-    if let Some(g) = find_active_mut(&mut org, &project_id)?
-        .groups
-        .get_mut(&group_id)
-    {
-        g.roles.shift_remove(&role_id);
-    }
-    let scope = Scope {
-        principal_type: "group",
-        principal_id: &group_id,
-        resource_type: "api.project",
-        resource_id: &project_id,
+    let holder = Holder::ProjectGroup {
+        project: &project,
+        group: &group,
     };
-    audit_assignment(
-        &mut org,
-        &actor,
-        "role.assignment.deleted",
-        &role_id,
-        &scope,
-    );
-    ok(json!({"object": "group.role.deleted", "deleted": true}))
+    unassign(app, actor, holder, &role).await
 }
