@@ -63,7 +63,8 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
         Ok(runtime) => runtime,
         Err(e) => return fail(e),
     };
-    let live = match op::read_live(&runtime, &target, &desired, printer) {
+    let scope = crate::live::ReadScope::for_document(&desired.doc);
+    let live = match crate::ops::plan::read_live(&runtime, &target, &scope, printer) {
         Ok(live) => live,
         Err(e) => return fail(e),
     };
@@ -78,7 +79,7 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
                 max_removals: args.gates.max_removals,
                 baseline: None,
             };
-            match op::plan_fresh(&desired, &live, &options) {
+            match crate::ops::plan::plan_against(&desired.doc, &live, &options) {
                 Ok(plan) => plan,
                 Err(e) => return fail(e),
             }

@@ -606,8 +606,9 @@ pub fn apply_approved_plan(
     printer: Printer,
 ) -> anyhow::Result<ApplyOutcome> {
     let runtime = crate::ops::runtime()?;
-    let live = crate::ops::apply::read_live(&runtime, &planned.target, &planned.desired, printer)?;
-    let plan = crate::ops::apply::plan_fresh(&planned.desired, &live, options)?;
+    let scope = crate::live::ReadScope::for_document(&planned.desired.doc);
+    let live = crate::ops::plan::read_live(&runtime, &planned.target, &scope, printer)?;
+    let plan = crate::ops::plan::plan_against(&planned.desired.doc, &live, options)?;
     let fresh = hash::semantic_hash(&plan);
     if fresh != approved_hash {
         return Ok(ApplyOutcome::Changed(fresh));

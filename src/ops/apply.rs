@@ -1,9 +1,9 @@
 //! `orgops apply` without the printing: read the live organization, plan (or check a saved
 //! plan), execute. `commands/apply.rs` decides what is shown and asked.
 //!
-//! The live read runs on the same runtime as the execution: the client's pooled
-//! connections belong to the runtime that opened them, so one runtime serves the whole
-//! command (`ops::plan::read_live` makes its own, which is why it is not reused here).
+//! The live read (`ops::plan::read_live`) runs on the same runtime as the execution: the
+//! client's pooled connections belong to the runtime that opened them, so one runtime serves
+//! the whole command.
 
 use std::path::Path;
 
@@ -12,42 +12,11 @@ use anyhow::Context as _;
 use crate::apply::report::ApplyProgress;
 use crate::apply::{ApplyReport, ExecuteOptions, Executor, Sinks};
 use crate::config::DesiredState;
-use crate::live::{self, LiveState, NoProgress, Progress, ReadScope, StderrProgress};
+use crate::live::LiveState;
 use crate::plan::saved::{self, SavedPlan, Staleness};
-use crate::plan::{Change, Plan, PlanOptions};
-use crate::printer::Printer;
+use crate::plan::{Change, Plan};
 
 use super::target::Target;
-
-/// Reads what the desired state manages from the target organization.
-pub fn read_live(
-    runtime: &tokio::runtime::Runtime,
-    target: &Target,
-    desired: &DesiredState,
-    printer: Printer,
-) -> anyhow::Result<LiveState> {
-    let scope = ReadScope::for_document(&desired.doc);
-    let stderr_progress;
-    let progress: &dyn Progress = if printer.progress {
-        stderr_progress = StderrProgress::new(printer.stderr_is_tty);
-        &stderr_progress
-    } else {
-        &NoProgress
-    };
-    runtime
-        .block_on(live::read(&target.client, &scope, progress))
-        .context("reading the live organization")
-}
-
-/// A fresh plan of `desired` against `live`.
-pub fn plan_fresh(
-    desired: &DesiredState,
-    live: &LiveState,
-    options: &PlanOptions,
-) -> anyhow::Result<Plan> {
-    crate::plan::plan(&desired.doc, live, options)
-        .map_err(|e| anyhow::anyhow!("planning failed (this is a bug in orgops): {e}"))
-}
 
 /// Reads a saved plan file.
 pub fn read_saved_plan(path: &Path) -> anyhow::Result<SavedPlan> {

@@ -26,7 +26,8 @@ pub struct Export {
 
 /// Reads everything and builds the export.
 pub fn export(target: &Target, printer: Printer) -> anyhow::Result<Export> {
-    let live = crate::ops::plan::read_live(target, &ReadScope::everything(), printer)?;
+    let runtime = crate::ops::runtime()?;
+    let live = crate::ops::plan::read_live(&runtime, target, &ReadScope::everything(), printer)?;
     let pems = certificate_pems(target, &live)?;
     Ok(build(live, &pems))
 }

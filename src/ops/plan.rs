@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::cli::TargetArgs;
 use crate::config::{self, DesiredState, Diagnostics, LoadMode};
 use crate::live::{self, LiveState, NoProgress, Progress, ReadScope, StderrProgress};
+use crate::model::Document;
 use crate::ops::target::Target;
 use crate::plan::{self, Plan, PlanOptions};
 use crate::printer::Printer;
@@ -40,11 +41,12 @@ pub fn plan(
 ) -> Result<Planned, PlanFailure> {
     let desired = config::load(file, LoadMode::Desired).map_err(PlanFailure::Invalid)?;
     let target = Target::open_with(target.emulator.as_deref(), target.concurrency)?;
-    let live = read_live(&target, &ReadScope::for_document(&desired.doc), printer)?;
+    let runtime = crate::ops::runtime()?;
+    let scope = ReadScope::for_document(&desired.doc);
+    let live = read_live(&runtime, &target, &scope, printer)?;
     let requests = target.client.attempts();
     let started = std::time::Instant::now();
-    let plan = plan::plan(&desired.doc, &live, options)
-        .map_err(|e| anyhow::anyhow!("planning failed (this is a bug in orgops): {e}"))?;
+    let plan = plan_against(&desired.doc, &live, options)?;
     tracing::info!(
         requests,
         changes = plan.changes.len(),
@@ -60,14 +62,16 @@ pub fn plan(
     })
 }
 
-/// Reads the live org within `scope`, with a progress display on stderr when it is a
-/// terminal (plain lines otherwise, none when quiet).
+/// Reads the live org within `scope` on `runtime`, with a progress display on stderr when
+/// it is a terminal (plain lines otherwise, none when quiet). Commands that go on to write
+/// (apply) pass the runtime they execute on: the client's pooled connections belong to the
+/// runtime that opened them.
 pub fn read_live(
+    runtime: &tokio::runtime::Runtime,
     target: &Target,
     scope: &ReadScope,
     printer: Printer,
 ) -> anyhow::Result<LiveState> {
-    let runtime = crate::ops::runtime()?;
     let stderr_progress;
     let progress: &dyn Progress = if printer.progress {
         stderr_progress = StderrProgress::new(printer.stderr_is_tty);
@@ -78,4 +82,14 @@ pub fn read_live(
     runtime
         .block_on(live::read(&target.client, scope, progress))
         .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))
+}
+
+/// The pure plan of `desired` against `live`; an error here is a bug (a dependency cycle).
+pub fn plan_against(
+    desired: &Document,
+    live: &LiveState,
+    options: &PlanOptions,
+) -> anyhow::Result<Plan> {
+    plan::plan(desired, live, options)
+        .map_err(|e| anyhow::anyhow!("planning failed (this is a bug in orgops): {e}"))
 }

@@ -24,7 +24,7 @@ use crate::live::{LiveState, ReadScope};
 use crate::model::Document;
 use crate::ops::plan::{PlanFailure, Planned, read_live};
 use crate::ops::target::Target;
-use crate::plan::{self, Plan, PlanOptions};
+use crate::plan::{Plan, PlanOptions};
 use crate::printer::Printer;
 
 /// What the base revision held.
@@ -100,15 +100,6 @@ pub fn simulated_live(base: &Document, live: &LiveState) -> LiveState {
     }
 }
 
-fn plan_or_bug(
-    desired: &Document,
-    live: &LiveState,
-    options: &PlanOptions,
-) -> anyhow::Result<Plan> {
-    plan::plan(desired, live, options)
-        .map_err(|e| anyhow::anyhow!("planning failed (this is a bug in orgops): {e}"))
-}
-
 /// Loads the desired state at `base_ref` through `git`.
 pub fn load_base(
     git: &dyn GitSource,
@@ -149,18 +140,20 @@ pub fn plan_pull_request(
     };
     let target = Target::open_with(target.emulator.as_deref(), target.concurrency)?;
     let scope = ReadScope::for_document(&union_for_scope(&desired.doc, base_doc));
-    let live = read_live(&target, &scope, printer)?;
+    let runtime = crate::ops::runtime()?;
+    let live = read_live(&runtime, &target, &scope, printer)?;
     let requests = target.client.attempts();
     let full_options = PlanOptions {
         baseline: base_doc.cloned(),
         ..options.clone()
     };
-    let full = plan_or_bug(&desired.doc, &live, &full_options)?;
+    let full = crate::ops::plan::plan_against(&desired.doc, &live, &full_options)?;
     let (introduced, pre_existing) = match &base {
         BaseState::Valid(base_doc) => {
             let simulated = simulated_live(base_doc, &live);
-            let introduced = plan_or_bug(&desired.doc, &simulated, &full_options)?;
-            let pre_existing = plan_or_bug(
+            let introduced =
+                crate::ops::plan::plan_against(&desired.doc, &simulated, &full_options)?;
+            let pre_existing = crate::ops::plan::plan_against(
                 base_doc,
                 &live,
                 &PlanOptions {
