@@ -69,6 +69,19 @@ impl Client {
         page_size: u32,
     ) -> Result<Vec<T>, Error> {
         let mut items = Vec::new();
+        self.for_each_page(call, style, page_size, |page| items.extend(page))
+            .await?;
+        Ok(items)
+    }
+
+    /// Like [`Client::list_all`], handing each page to `on_page` as soon as it arrives.
+    pub(crate) async fn for_each_page<T: DeserializeOwned>(
+        &self,
+        call: Call,
+        style: Style<T>,
+        page_size: u32,
+        mut on_page: impl FnMut(Vec<T>),
+    ) -> Result<(), Error> {
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -91,9 +104,9 @@ impl Client {
                 Style::Next => page.next.clone(),
                 Style::NextPage => page.next_page.clone(),
             };
-            items.extend(page.data);
+            on_page(page.data);
             if !page.has_more {
-                return Ok(items);
+                return Ok(());
             }
             let field = match style {
                 Style::LastId => "last_id",

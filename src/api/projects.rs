@@ -50,6 +50,19 @@ impl Client {
         self.list_all(call, Style::LastId, MAX_PAGE_A).await
     }
 
+    /// [`Client::list_projects`], handing each page to `on_page` as it arrives, so the live
+    /// read can start a project's own lists before the last page of projects.
+    pub async fn list_projects_by_page(
+        &self,
+        include_archived: bool,
+        on_page: impl FnMut(Vec<Project>),
+    ) -> Result<(), Error> {
+        let call = Call::get("/organization/projects", "/organization/projects".into())
+            .query("include_archived", include_archived);
+        self.for_each_page(call, Style::LastId, MAX_PAGE_A, on_page)
+            .await
+    }
+
     /// `POST /organization/projects` — create a project.
     pub async fn create_project(&self, project: &NewProject<'_>) -> Result<Project, Error> {
         let mut body = Map::new();

@@ -38,7 +38,8 @@ use crate::model::normalize_email;
 enum Fetched {
     Users(Vec<User>),
     Invites(Vec<Invite>),
-    Projects(Vec<Project>),
+    /// Every page of projects was handed to `Reader::projects_page`.
+    ProjectsListed,
     Groups(Vec<Group>),
     OrgRoles(Vec<Role>),
     Certificates(Vec<Certificate>),
@@ -140,14 +141,22 @@ impl<'a> Reader<'a> {
             .client
             .with_page_observer(Arc::new(ChannelObserver(sender)));
         self.client = observed;
-        self.start_organization_lists();
+        // Projects arrive page by page: each page starts its projects' own lists at once
+        // instead of after the last page.
+        let (project_pages_sender, mut project_pages) = mpsc::unbounded_channel();
+        self.start_organization_lists(project_pages_sender);
 
         loop {
             tokio::select! {
                 Some(has_more) = pages.recv() => self.page(has_more),
+                Some(page) = project_pages.recv() => self.projects_page(page),
                 joined = self.tasks.join_next() => match joined {
                     None => break,
                     Some(Ok(Ok(fetched))) => {
+                        // Pages sent before a list ended are handled before its end.
+                        while let Ok(page) = project_pages.try_recv() {
+                            self.projects_page(page);
+                        }
                         self.arrived(fetched);
                         self.fill_window();
                     }
@@ -189,7 +198,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn start_organization_lists(&mut self) {
+    fn projects_page(&mut self, page: Vec<Project>) {
+        self.start_project_lists(&page);
+        self.raw.projects.get_or_insert_with(Vec::new).extend(page);
+    }
+
+    fn start_organization_lists(&mut self, project_pages: mpsc::UnboundedSender<Vec<Project>>) {
         let scope = self.scope;
         if scope.users {
             let c = self.client.clone();
@@ -201,7 +215,14 @@ impl<'a> Reader<'a> {
         }
         if scope.projects {
             let c = self.client.clone();
-            self.spawn(async move { c.list_projects(true).await.map(Fetched::Projects) });
+            self.spawn(async move {
+                c.list_projects_by_page(true, |page| {
+                    // The reader outlives this list; a closed channel means it gave up.
+                    let _ = project_pages.send(page);
+                })
+                .await
+                .map(|()| Fetched::ProjectsListed)
+            });
         }
         if scope.groups {
             let c = self.client.clone();
@@ -231,9 +252,9 @@ impl<'a> Reader<'a> {
                 self.raw.users = Some(users);
             }
             Fetched::Invites(invites) => self.raw.invites = Some(invites),
-            Fetched::Projects(projects) => {
-                self.start_project_lists(&projects);
-                self.raw.projects = Some(projects);
+            Fetched::ProjectsListed => {
+                // Every page went through `projects_page`; an empty org still read them.
+                self.raw.projects.get_or_insert_with(Vec::new);
             }
             Fetched::Groups(groups) => {
                 self.start_group_lists(&groups);

@@ -39,11 +39,21 @@ pub fn plan(
     options: &PlanOptions,
     printer: Printer,
 ) -> Result<Planned, PlanFailure> {
+    let started = std::time::Instant::now();
     let desired = config::load(file, LoadMode::Desired).map_err(PlanFailure::Invalid)?;
+    tracing::info!(
+        load_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "loaded the desired state"
+    );
     let target = Target::open_with(target.emulator.as_deref(), target.concurrency)?;
     let runtime = crate::ops::runtime()?;
     let scope = ReadScope::for_document(&desired.doc);
+    let started = std::time::Instant::now();
     let live = read_live(&runtime, &target, &scope, printer)?;
+    tracing::info!(
+        read_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "read the live organization"
+    );
     let requests = target.client.attempts();
     let started = std::time::Instant::now();
     let plan = plan_against(&desired.doc, &live, options)?;
