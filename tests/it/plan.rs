@@ -308,10 +308,12 @@ impl Generated {
     }
 }
 
+/// More than one page of projects (100 per page), users and group members: every page's
+/// projects must be read down to their members, or the plan would not be empty.
 #[test]
 fn export_round_trips_on_a_generated_org() {
     let org = Generated::start(
-        "users=300,projects=12,project_members=40,groups=5,group_members=60,service_accounts=3",
+        "users=300,projects=130,project_members=40,groups=5,group_members=60,service_accounts=3",
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let exported = dir.path().join("orgops.yaml");
