@@ -202,6 +202,20 @@ fn a_saved_plan_carries_fingerprints_and_no_secrets() {
     assert!(!plan["changes"].as_array().expect("changes").is_empty());
     // Sinks name where secrets go; the plan file must not even name them.
     assert!(!text.contains("vault"), "sink leaked into the saved plan");
+    // The plan creates two objects whose declared sinks would receive a one-time key (the
+    // service account `notebook` and the admin key `orgops-ci`): the changes are there, the
+    // places their keys go to are not.
+    assert!(
+        text.contains("project:Research/service_account:notebook"),
+        "{text}"
+    );
+    assert!(text.contains("admin_api_key:orgops-ci"), "{text}");
+    for sink in ["research-notebook.key", "orgops-ci.admin-key", "secrets/"] {
+        assert!(
+            !text.contains(sink),
+            "sink {sink} leaked into the saved plan"
+        );
+    }
     assert!(
         !text.contains("sk-admin"),
         "a key leaked into the saved plan"
