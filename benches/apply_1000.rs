@@ -43,11 +43,11 @@ fn documents(s: &Scenario) -> (Document, Document) {
             } else {
                 OrgRole::Reader
             },
-            roles: vec![],
+            roles: vec![].into(),
         })
         .collect();
     let live = Document {
-        users: users.clone(),
+        users: users.clone().into(),
         ..Document::default()
     };
     let mut desired = live.clone();
@@ -63,14 +63,14 @@ fn documents(s: &Scenario) -> (Document, Document) {
                 .map(|u| ProjectMember {
                     email: u.email.clone(),
                     role: ProjectRole::Member,
-                    roles: vec![],
+                    roles: vec![].into(),
                 })
                 .collect(),
-            groups: vec![],
-            roles: vec![],
-            service_accounts: vec![],
+            groups: vec![].into(),
+            roles: vec![].into(),
+            service_accounts: vec![].into(),
             rate_limits: BTreeMap::new(),
-            certificates: vec![],
+            certificates: vec![].into(),
         })
         .collect();
     (live, desired)

@@ -31,23 +31,23 @@ pub struct Document {
     #[serde(default, skip_serializing_if = "Policy::is_default")]
     pub policy: Policy,
     /// Organization members, identified by email.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub users: Vec<User>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub users: ManagedList<User>,
     /// Organization groups, identified by name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub groups: Vec<Group>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub groups: ManagedList<Group>,
     /// Custom organization roles, identified by name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<Role>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub roles: ManagedList<Role>,
     /// Uploaded mTLS certificates, identified by name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub certificates: Vec<Certificate>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub certificates: ManagedList<Certificate>,
     /// Organization admin API keys, identified by name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub admin_api_keys: Vec<AdminApiKey>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub admin_api_keys: ManagedList<AdminApiKey>,
     /// Projects, identified by name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub projects: Vec<Project>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub projects: ManagedList<Project>,
     /// Seed-only: invites as the live org has them. Valid in an emulator seed or a state
     /// dump, rejected by `orgops validate` in a desired-state file (invites are a lifecycle
     /// orgops drives from `users`, not a resource one declares).
@@ -61,12 +61,12 @@ impl Default for Document {
         Document {
             version: FORMAT_VERSION,
             policy: Policy::default(),
-            users: Vec::new(),
-            groups: Vec::new(),
-            roles: Vec::new(),
-            certificates: Vec::new(),
-            admin_api_keys: Vec::new(),
-            projects: Vec::new(),
+            users: ManagedList::default(),
+            groups: ManagedList::default(),
+            roles: ManagedList::default(),
+            certificates: ManagedList::default(),
+            admin_api_keys: ManagedList::default(),
+            projects: ManagedList::default(),
             invites: Vec::new(),
         }
     }
@@ -118,6 +118,141 @@ impl Document {
         for invite in &mut self.invites {
             invite.projects.sort();
         }
+    }
+}
+
+/// A list the file may leave out. The difference between absent and empty is the rule for
+/// what a file manages (`docs/configuration.md`, "What a file manages"):
+///
+/// - a list you write is **managed**: its items are the desired objects, and live objects of
+///   that list the file does not declare follow `policy.unmanaged` (an explicit `members: []`
+///   means "no members");
+/// - a list you leave out is **not managed** for that object: orgops neither reads nor
+///   reports what it would hold.
+///
+/// It dereferences to the items, so code that only reads the items treats both alike; code
+/// that decides what to read, report or remove asks [`ManagedList::is_managed`]. Parsing a
+/// written list (even `[]`) yields a managed list, `Default` an unmanaged one, and
+/// serialization writes exactly the managed lists, so `export` writes every list it read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedList<T> {
+    items: Vec<T>,
+    managed: bool,
+}
+
+impl<T> Default for ManagedList<T> {
+    /// Absent: not managed.
+    fn default() -> Self {
+        ManagedList {
+            items: Vec::new(),
+            managed: false,
+        }
+    }
+}
+
+impl<T> ManagedList<T> {
+    /// A written (managed) list.
+    pub fn managed(items: Vec<T>) -> Self {
+        ManagedList {
+            items,
+            managed: true,
+        }
+    }
+
+    pub fn is_managed(&self) -> bool {
+        self.managed
+    }
+
+    pub fn is_unmanaged(&self) -> bool {
+        !self.managed
+    }
+
+    /// Appends `other`'s items; the result is managed when either side is (merging the files
+    /// of a directory: a list written in any file is written).
+    pub fn merge_from(&mut self, other: &ManagedList<T>)
+    where
+        T: Clone,
+    {
+        self.managed |= other.managed;
+        self.items.extend(other.items.iter().cloned());
+    }
+
+    /// The same managed-ness, with the items mapped.
+    pub fn map<U>(&self, f: impl FnMut(&T) -> U) -> ManagedList<U> {
+        ManagedList {
+            items: self.items.iter().map(f).collect(),
+            managed: self.managed,
+        }
+    }
+
+    pub fn into_vec(self) -> Vec<T> {
+        self.items
+    }
+}
+
+impl<T> From<Vec<T>> for ManagedList<T> {
+    /// A written (managed) list.
+    fn from(items: Vec<T>) -> Self {
+        ManagedList::managed(items)
+    }
+}
+
+impl<T> FromIterator<T> for ManagedList<T> {
+    /// A written (managed) list.
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        ManagedList::managed(iter.into_iter().collect())
+    }
+}
+
+impl<T> std::ops::Deref for ManagedList<T> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.items
+    }
+}
+
+impl<T> std::ops::DerefMut for ManagedList<T> {
+    /// Editing the items keeps the list's managed-ness (sorting an absent list leaves it
+    /// absent).
+    fn deref_mut(&mut self) -> &mut Vec<T> {
+        &mut self.items
+    }
+}
+
+impl<'a, T> IntoIterator for &'a ManagedList<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a mut ManagedList<T> {
+    type Item = &'a mut T;
+    type IntoIter = std::slice::IterMut<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter_mut()
+    }
+}
+
+impl<T> IntoIterator for ManagedList<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+impl<T: Serialize> Serialize for ManagedList<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.items.serialize(serializer)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ManagedList<T> {
+    /// Present in the input, even as `[]`: managed.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::deserialize(deserializer).map(ManagedList::managed)
     }
 }
 
@@ -308,8 +443,8 @@ pub struct User {
     /// Organization role.
     pub role: OrgRole,
     /// Custom organization roles (names from `roles`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub roles: ManagedList<String>,
 }
 
 /// `groups[]` — an organization group.
@@ -318,11 +453,11 @@ pub struct User {
 pub struct Group {
     pub name: String,
     /// Member emails (each a declared user).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub members: Vec<String>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub members: ManagedList<String>,
     /// Custom organization roles granted to the group.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub roles: ManagedList<String>,
 }
 
 /// `roles[]` (organization) and `projects[].roles[]` (project) — a custom role.
@@ -386,21 +521,21 @@ pub struct Project {
     /// Customer-managed encryption key id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_key_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub members: Vec<ProjectMember>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub groups: Vec<ProjectGroup>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub members: ManagedList<ProjectMember>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub groups: ManagedList<ProjectGroup>,
     /// Custom project roles.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<Role>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub service_accounts: Vec<ServiceAccount>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub roles: ManagedList<Role>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub service_accounts: ManagedList<ServiceAccount>,
     /// Per-model rate limits; fields left out are not managed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rate_limits: BTreeMap<String, RateLimit>,
     /// Certificate names active at project scope.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub certificates: Vec<String>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub certificates: ManagedList<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -414,8 +549,8 @@ pub struct ProjectMember {
     pub email: String,
     pub role: ProjectRole,
     /// Custom project roles (names from the project's `roles`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub roles: ManagedList<String>,
 }
 
 /// `projects[].groups[]` — a group's access to the project.
@@ -424,8 +559,8 @@ pub struct ProjectMember {
 pub struct ProjectGroup {
     pub name: String,
     pub role: ProjectRole,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub roles: ManagedList<String>,
 }
 
 /// `projects[].service_accounts[]`.

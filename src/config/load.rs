@@ -496,13 +496,13 @@ pub fn merge(files: Vec<ParsedFile>, diagnostics: &mut Diagnostics) -> Merged {
         record(List::AdminApiKeys, part.admin_api_keys.len());
         record(List::Projects, part.projects.len());
         record(List::Invites, part.invites.len());
-        doc.users.extend(part.users.iter().cloned());
-        doc.groups.extend(part.groups.iter().cloned());
-        doc.roles.extend(part.roles.iter().cloned());
-        doc.certificates.extend(part.certificates.iter().cloned());
-        doc.admin_api_keys
-            .extend(part.admin_api_keys.iter().cloned());
-        doc.projects.extend(part.projects.iter().cloned());
+        // A list written in any file is written (managed) in the merge.
+        doc.users.merge_from(&part.users);
+        doc.groups.merge_from(&part.groups);
+        doc.roles.merge_from(&part.roles);
+        doc.certificates.merge_from(&part.certificates);
+        doc.admin_api_keys.merge_from(&part.admin_api_keys);
+        doc.projects.merge_from(&part.projects);
         doc.invites.extend(part.invites.iter().cloned());
     }
     Merged {

@@ -396,9 +396,9 @@ pub fn to_document(org: &OrgState) -> Document {
             .filter(|r| !r.predefined)
             .map(|r| r.name.clone())
     };
-    let sorted = |mut v: Vec<String>| {
+    let sorted = |mut v: Vec<String>| -> model::ManagedList<String> {
         v.sort();
-        v
+        v.into()
     };
     let email_of = |id: &str| org.users.get(id).map(|u| u.email.clone());
 
@@ -436,7 +436,7 @@ pub fn to_document(org: &OrgState) -> Document {
 
     let to_role = |r: &super::state::Role| model::Role {
         name: r.name.clone(),
-        permissions: sorted(r.permissions.clone()),
+        permissions: sorted(r.permissions.clone()).into_vec(),
         description: r.description.clone(),
     };
     let mut roles: Vec<model::Role> = org
@@ -588,12 +588,13 @@ pub fn to_document(org: &OrgState) -> Document {
                 archived: p.is_archived(),
                 residency: p.residency.clone(),
                 external_key_id: p.external_key_id.clone(),
-                members,
-                groups: pgroups,
-                roles: proles,
-                service_accounts,
+                members: members.into(),
+                groups: pgroups.into(),
+                roles: proles.into(),
+                service_accounts: service_accounts.into(),
                 rate_limits,
-                certificates: sorted(p.certificates.iter().filter_map(|c| cert_name(c)).collect()),
+                certificates: sorted(p.certificates.iter().filter_map(|c| cert_name(c)).collect())
+                    .into(),
             }
         })
         .collect();
@@ -635,12 +636,12 @@ pub fn to_document(org: &OrgState) -> Document {
     Document {
         version: model::FORMAT_VERSION,
         policy: model::Policy::default(),
-        users,
-        groups,
-        roles,
-        certificates,
-        admin_api_keys,
-        projects,
+        users: users.into(),
+        groups: groups.into(),
+        roles: roles.into(),
+        certificates: certificates.into(),
+        admin_api_keys: admin_api_keys.into(),
+        projects: projects.into(),
         invites,
     }
 }
@@ -700,7 +701,7 @@ invites:
             1,
             "only changed limits are dumped"
         );
-        assert_eq!(dump.users[0].roles, vec!["billing".to_string()]);
+        assert_eq!(*dump.users[0].roles, vec!["billing".to_string()]);
         assert!(dump.projects[1].archived);
         assert_eq!(dump.invites.len(), 1);
         // Re-seeding the dump gives the same dump.

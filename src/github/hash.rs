@@ -115,7 +115,7 @@ mod tests {
                 .map(|(email, role)| User {
                     email: email.to_string(),
                     role: *role,
-                    roles: vec![],
+                    roles: vec![].into(),
                 })
                 .collect(),
             ..Document::default()

@@ -223,7 +223,14 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
             };
             let roles = custom_names(raw.user_roles.get(&user.id));
             live.ids.users.insert(email.clone(), user.id.to_string());
-            by_email.insert(email.clone(), User { email, role, roles });
+            by_email.insert(
+                email.clone(),
+                User {
+                    email,
+                    role,
+                    roles: roles.into(),
+                },
+            );
         }
         doc.users = by_email.into_values().collect();
     }
@@ -325,7 +332,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 Group {
                     name: group.name.clone(),
                     members: members.into_iter().collect(),
-                    roles,
+                    roles: roles.into(),
                 },
             );
         }
@@ -443,12 +450,12 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 archived: wire.is_archived(),
                 residency: wire.residency.clone(),
                 external_key_id: wire.external_key_id.clone(),
-                members: Vec::new(),
-                groups: Vec::new(),
-                roles: Vec::new(),
-                service_accounts: Vec::new(),
+                members: Vec::new().into(),
+                groups: Vec::new().into(),
+                roles: Vec::new().into(),
+                service_accounts: Vec::new().into(),
                 rate_limits: BTreeMap::new(),
-                certificates: Vec::new(),
+                certificates: Vec::new().into(),
             };
             let id = &wire.id;
 
@@ -467,9 +474,11 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                     WireProjectRole::Member => ProjectRole::Member,
                     other => project_role_of(other.as_str()).unwrap_or(ProjectRole::Member),
                 };
-                members
-                    .entry(email.clone())
-                    .or_insert(ProjectMember { email, role, roles });
+                members.entry(email.clone()).or_insert(ProjectMember {
+                    email,
+                    role,
+                    roles: roles.into(),
+                });
             }
             project.members = members.into_values().collect();
 
@@ -489,7 +498,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 groups.entry(group_name.clone()).or_insert(ProjectGroup {
                     name: group_name,
                     role,
-                    roles,
+                    roles: roles.into(),
                 });
             }
             project.groups = groups.into_values().collect();

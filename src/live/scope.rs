@@ -1,20 +1,21 @@
 //! [`ReadScope`]: which collections a live read lists, derived from what the file manages.
 //!
-//! Rules of [`ReadScope::for_document`] (a kind is *managed* when the file declares at least
-//! one object of it):
+//! Rules of [`ReadScope::for_document`]. A list is *managed* when the file writes it, even
+//! empty (`members: []`), and not managed when the file leaves it out (the one rule, see
+//! [`ManagedList`](crate::model::ManagedList) and `docs/configuration.md`); a kind is read
+//! exactly where some list of it is managed:
 //! - Organization collections (users, invites, groups, roles, certificates, admin API keys,
-//!   projects) are listed only when their kind is managed, or when another managed kind
+//!   projects) are listed only when their list is managed, or when another managed kind
 //!   needs them to resolve names (e.g. users for group members, projects for invites).
 //!   Invites and admin API keys (the key owner, for the "never remove the key's owner" gate)
 //!   are read whenever users are managed.
 //! - Per-project sub-collections are listed for the projects the file declares (and does not
-//!   mark `archived`) that exist live and are active, and only for the sub-kinds some project
-//!   in the file manages (members, groups, service accounts, roles, certificates); rate limits
-//!   only for the projects that declare some.
+//!   mark `archived`) that exist live and are active, and only for the projects whose list of
+//!   that sub-kind is managed (members, groups, service accounts, roles); rate limits only for
+//!   the projects that declare some; certificate activations for every declared project when
+//!   any certificate list is managed (deleting a certificate needs its activations).
 //! - Per-principal role-assignment lists are read only when the file manages those
-//!   assignments: a user's custom roles when some declared user has `roles`, a group's when
-//!   some declared group has `roles`, a project member's when some declared project member
-//!   has `roles` — and then only for the declared principals. The exception is a project
+//!   assignments, and only for the principals whose `roles` list is managed. The exception is a project
 //!   group's assignment list, which carries the group's project role itself (the project-group
 //!   object has no role field), so it is read for every live group of a project whose groups
 //!   are read.
@@ -24,7 +25,7 @@
 use std::borrow::Borrow;
 use std::collections::BTreeSet;
 
-use crate::model::{Document, normalize_email};
+use crate::model::{Document, Project, UnmanagedAction, normalize_email};
 
 /// A selection of natural keys.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,63 +124,83 @@ impl ReadScope {
     /// What a plan of `doc` needs (rules in the module doc).
     pub fn for_document(doc: &Document) -> Self {
         let projects = || doc.projects.iter().filter(|p| !p.archived);
-        let project_names = || projects().map(|p| p.name.clone());
-        let users_managed = !doc.users.is_empty();
-        let any_group_members = doc.groups.iter().any(|g| !g.members.is_empty());
-        let any_project_members = doc.projects.iter().any(|p| !p.members.is_empty());
-        let any_project_groups = doc.projects.iter().any(|p| !p.groups.is_empty());
-        let any_member_roles = doc
-            .projects
-            .iter()
-            .any(|p| p.members.iter().any(|m| !m.roles.is_empty()));
-        let any_project_group_roles = doc
-            .projects
-            .iter()
-            .any(|p| p.groups.iter().any(|g| !g.roles.is_empty()));
-        let any_user_roles = doc.users.iter().any(|u| !u.roles.is_empty());
-        let any_group_roles = doc.groups.iter().any(|g| !g.roles.is_empty());
+        let projects_where = |managed: fn(&Project) -> bool| {
+            projects()
+                .filter(move |p| managed(p))
+                .map(|p| p.name.clone())
+        };
+        let users_managed = doc.users.is_managed();
+        let any_group_members = doc.groups.iter().any(|g| g.members.is_managed());
+        let any_project_members = projects().any(|p| p.members.is_managed());
+        let any_project_groups = projects().any(|p| p.groups.is_managed());
+        let member_roles_managed = |p: &Project| p.members.iter().any(|m| m.roles.is_managed());
+        let group_roles_managed = |p: &Project| p.groups.iter().any(|g| g.roles.is_managed());
+        let any_member_roles = projects().any(member_roles_managed);
+        let any_project_group_roles = projects().any(group_roles_managed);
+        let any_user_roles = doc.users.iter().any(|u| u.roles.is_managed());
+        let any_group_roles = doc.groups.iter().any(|g| g.roles.is_managed());
         let certificates_managed =
-            !doc.certificates.is_empty() || doc.projects.iter().any(|p| !p.certificates.is_empty());
+            doc.certificates.is_managed() || projects().any(|p| p.certificates.is_managed());
 
         ReadScope {
             users: users_managed || any_group_members || any_project_members,
             invites: users_managed,
-            groups: !doc.groups.is_empty() || any_project_groups,
-            roles: !doc.roles.is_empty() || any_user_roles || any_group_roles,
+            groups: doc.groups.is_managed() || any_project_groups,
+            roles: doc.roles.is_managed() || any_user_roles || any_group_roles,
             certificates: certificates_managed,
-            admin_api_keys: users_managed || !doc.admin_api_keys.is_empty(),
-            projects: !doc.projects.is_empty() || users_managed,
+            admin_api_keys: users_managed || doc.admin_api_keys.is_managed(),
+            projects: doc.projects.is_managed() || users_managed,
             user_roles: Select::only_if(
                 any_user_roles,
-                doc.users.iter().map(|u| normalize_email(&u.email)),
+                doc.users
+                    .iter()
+                    .filter(|u| u.roles.is_managed())
+                    .map(|u| normalize_email(&u.email)),
             ),
             group_members: Select::only_if(
-                !doc.groups.is_empty(),
-                doc.groups.iter().map(|g| g.name.clone()),
+                any_group_members,
+                doc.groups
+                    .iter()
+                    .filter(|g| g.members.is_managed())
+                    .map(|g| g.name.clone()),
             ),
             group_roles: Select::only_if(
                 any_group_roles,
-                doc.groups.iter().map(|g| g.name.clone()),
+                doc.groups
+                    .iter()
+                    .filter(|g| g.roles.is_managed())
+                    .map(|g| g.name.clone()),
             ),
-            project_members: Select::only_if(any_project_members, project_names()),
+            project_members: Select::only_if(
+                any_project_members,
+                projects_where(|p| p.members.is_managed()),
+            ),
             project_member_roles: Select::only_if(
                 any_member_roles,
                 projects().flat_map(|p| {
                     p.members
                         .iter()
+                        .filter(|m| m.roles.is_managed())
                         .map(|m| (p.name.clone(), normalize_email(&m.email)))
                 }),
             ),
-            project_groups: Select::only_if(any_project_groups, project_names()),
+            project_groups: Select::only_if(
+                any_project_groups,
+                projects_where(|p| p.groups.is_managed()),
+            ),
             service_accounts: Select::only_if(
-                doc.projects.iter().any(|p| !p.service_accounts.is_empty()),
-                project_names(),
+                projects().any(|p| p.service_accounts.is_managed()),
+                projects_where(|p| p.service_accounts.is_managed()),
             ),
             project_roles: Select::only_if(
-                doc.projects.iter().any(|p| !p.roles.is_empty())
+                projects().any(|p| p.roles.is_managed())
                     || any_member_roles
                     || any_project_group_roles,
-                project_names(),
+                projects_where(|p| {
+                    p.roles.is_managed()
+                        || p.members.iter().any(|m| m.roles.is_managed())
+                        || p.groups.iter().any(|g| g.roles.is_managed())
+                }),
             ),
             rate_limits: Select::only_if(
                 projects().any(|p| !p.rate_limits.is_empty()),
@@ -187,7 +208,15 @@ impl ReadScope {
                     .filter(|p| !p.rate_limits.is_empty())
                     .map(|p| p.name.clone()),
             ),
-            project_certificates: Select::only_if(certificates_managed, project_names()),
+            // A certificate the plan deletes is first deactivated in every live project
+            // where it is active, declared or not.
+            project_certificates: if doc.certificates.is_managed()
+                && doc.policy.unmanaged.certificates == UnmanagedAction::Remove
+            {
+                Select::All
+            } else {
+                Select::only_if(certificates_managed, projects().map(|p| p.name.clone()))
+            },
         }
     }
 

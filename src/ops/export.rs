@@ -86,14 +86,14 @@ pub fn build(live: LiveState, pems: &BTreeMap<String, String>) -> Export {
         doc.users.push(User {
             email: email.clone(),
             role: invite.role,
-            roles: Vec::new(),
+            roles: Vec::new().into(),
         });
         for granted in &invite.projects {
             if let Some(project) = doc.projects.iter_mut().find(|p| p.name == granted.name) {
                 project.members.push(ProjectMember {
                     email: email.clone(),
                     role: granted.role,
-                    roles: Vec::new(),
+                    roles: Vec::new().into(),
                 });
             }
         }

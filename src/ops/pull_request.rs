@@ -57,13 +57,12 @@ pub struct PullRequestPlan {
 fn union_for_scope(head: &Document, base: Option<&Document>) -> Document {
     let mut doc = head.clone();
     if let Some(base) = base {
-        doc.users.extend(base.users.iter().cloned());
-        doc.groups.extend(base.groups.iter().cloned());
-        doc.roles.extend(base.roles.iter().cloned());
-        doc.certificates.extend(base.certificates.iter().cloned());
-        doc.admin_api_keys
-            .extend(base.admin_api_keys.iter().cloned());
-        doc.projects.extend(base.projects.iter().cloned());
+        doc.users.merge_from(&base.users);
+        doc.groups.merge_from(&base.groups);
+        doc.roles.merge_from(&base.roles);
+        doc.certificates.merge_from(&base.certificates);
+        doc.admin_api_keys.merge_from(&base.admin_api_keys);
+        doc.projects.merge_from(&base.projects);
     }
     doc
 }

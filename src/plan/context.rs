@@ -12,7 +12,7 @@ use super::{
 };
 use crate::live::LiveState;
 use crate::model::{
-    Document, Invite, InviteStatus, Project, UnmanagedAction, User, normalize_email,
+    Document, Invite, InviteStatus, ManagedList, Project, UnmanagedAction, User, normalize_email,
 };
 
 /// Top-level field differences between two JSON objects, in the order the fields appear in
@@ -290,6 +290,13 @@ impl Output {
             override_hint: hint.to_string(),
         });
     }
+}
+
+/// The live objects of a list, or none when the file does not manage that list: a list the
+/// file leaves out is neither compared nor reported (see [`ManagedList`]). Every kind reads
+/// its live side through this, so the plan never depends on what the read scope skipped.
+pub(crate) fn when_managed<'x, D, T>(desired: &ManagedList<D>, live: &'x [T]) -> &'x [T] {
+    if desired.is_managed() { live } else { &[] }
 }
 
 /// Union of the keys of two maps, sorted, with what each side has.

@@ -123,17 +123,17 @@ pub fn normalize_document(doc: &Document, ids: &IdIndex) -> Document {
 
     for user in &mut out.users {
         user.email = normalize_email(&user.email);
-        user.roles = names.org_roles(&user.roles, Some(user.role));
+        *user.roles = names.org_roles(&user.roles, Some(user.role));
     }
     out.users.sort_by(|a, b| a.email.cmp(&b.email));
 
     for group in &mut out.groups {
-        group.members = emails(&group.members);
-        group.roles = names.org_roles(&group.roles, None);
+        *group.members = emails(&group.members);
+        *group.roles = names.org_roles(&group.roles, None);
     }
     out.groups.sort_by(|a, b| a.name.cmp(&b.name));
 
-    out.roles = doc.roles.iter().map(normalize_role).collect();
+    out.roles = doc.roles.map(normalize_role);
     out.roles.sort_by(|a, b| a.name.cmp(&b.name));
 
     out.certificates.sort_by(|a, b| a.name.cmp(&b.name));
@@ -143,14 +143,14 @@ pub fn normalize_document(doc: &Document, ids: &IdIndex) -> Document {
         let name = project.name.clone();
         for member in &mut project.members {
             member.email = normalize_email(&member.email);
-            member.roles = names.project_roles(&name, &member.roles, member.role);
+            *member.roles = names.project_roles(&name, &member.roles, member.role);
         }
         project.members.sort_by(|a, b| a.email.cmp(&b.email));
         for group in &mut project.groups {
-            group.roles = names.project_roles(&name, &group.roles, group.role);
+            *group.roles = names.project_roles(&name, &group.roles, group.role);
         }
         project.groups.sort_by(|a, b| a.name.cmp(&b.name));
-        project.roles = project.roles.iter().map(normalize_role).collect();
+        project.roles = project.roles.map(normalize_role);
         project.roles.sort_by(|a, b| a.name.cmp(&b.name));
         project.service_accounts.sort_by(|a, b| a.name.cmp(&b.name));
         project.certificates.sort();
@@ -190,8 +190,9 @@ mod tests {
             users: vec![User {
                 email: " Bob@X.Example ".into(),
                 role: OrgRole::Reader,
-                roles: vec!["role_01ORG".into(), "reader".into()],
-            }],
+                roles: vec!["role_01ORG".into(), "reader".into()].into(),
+            }]
+            .into(),
             projects: vec![Project {
                 name: "Search".into(),
                 archived: false,
@@ -200,20 +201,25 @@ mod tests {
                 members: vec![ProjectMember {
                     email: "BOB@x.example".into(),
                     role: ProjectRole::Member,
-                    roles: vec!["role-api-project-member".into(), "role_01PROJ".into()],
-                }],
-                groups: vec![],
-                roles: vec![],
-                service_accounts: vec![],
+                    roles: vec!["role-api-project-member".into(), "role_01PROJ".into()].into(),
+                }]
+                .into(),
+                groups: vec![].into(),
+                roles: vec![].into(),
+                service_accounts: vec![].into(),
                 rate_limits: BTreeMap::new(),
-                certificates: vec![],
-            }],
+                certificates: vec![].into(),
+            }]
+            .into(),
             ..Document::default()
         };
         let n = normalize_document(&doc, &ids);
         assert_eq!(n.users[0].email, "bob@x.example");
-        assert_eq!(n.users[0].roles, vec!["billing-viewer".to_string()]);
+        assert_eq!(*n.users[0].roles, vec!["billing-viewer".to_string()]);
         assert_eq!(n.projects[0].members[0].email, "bob@x.example");
-        assert_eq!(n.projects[0].members[0].roles, vec!["Reviewer".to_string()]);
+        assert_eq!(
+            *n.projects[0].members[0].roles,
+            vec!["Reviewer".to_string()]
+        );
     }
 }

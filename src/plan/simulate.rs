@@ -63,12 +63,12 @@ pub(crate) fn simulate(live: &LiveState, plan: &Plan) -> LiveState {
                     archived: false,
                     residency: residency.clone(),
                     external_key_id: external_key_id.clone(),
-                    members: vec![],
-                    groups: vec![],
-                    roles: vec![],
-                    service_accounts: vec![],
+                    members: vec![].into(),
+                    groups: vec![].into(),
+                    roles: vec![].into(),
+                    service_accounts: vec![].into(),
                     rate_limits: Default::default(),
-                    certificates: vec![],
+                    certificates: vec![].into(),
                 });
                 s.ids.projects.insert(name.clone(), format!("proj_{name}"));
             }
@@ -147,8 +147,8 @@ pub(crate) fn simulate(live: &LiveState, plan: &Plan) -> LiveState {
             }
             Operation::CreateGroup { name } => s.org.groups.push(Group {
                 name: name.clone(),
-                members: vec![],
-                roles: vec![],
+                members: vec![].into(),
+                roles: vec![].into(),
             }),
             Operation::DeleteGroup { name } => {
                 s.org.groups.retain(|g| &g.name != name);
@@ -210,7 +210,7 @@ pub(crate) fn simulate(live: &LiveState, plan: &Plan) -> LiveState {
             } => project(&mut s, p).members.push(ProjectMember {
                 email: email.clone(),
                 role: *role,
-                roles: vec![],
+                roles: vec![].into(),
             }),
             Operation::UpdateProjectUser {
                 project: p,
@@ -261,7 +261,7 @@ pub(crate) fn simulate(live: &LiveState, plan: &Plan) -> LiveState {
             } => project(&mut s, p).groups.push(ProjectGroup {
                 name: group.clone(),
                 role: *role,
-                roles: vec![],
+                roles: vec![].into(),
             }),
             Operation::ChangeProjectGroupRole {
                 project: p,

@@ -1135,7 +1135,7 @@ fn stale_saved_plans_are_refused_with_a_typed_reason() {
     unrelated.org.users.push(crate::model::User {
         email: "new@acme.example".into(),
         role: crate::model::OrgRole::Reader,
-        roles: vec![],
+        roles: vec![].into(),
     });
     assert_eq!(
         saved::check_stale(&saved, &unrelated, &desired, &org()),
@@ -1278,7 +1278,7 @@ mod properties {
                         .map(|(i, g)| ProjectGroup {
                             name: g.to_string(),
                             role: group_roles[i],
-                            roles: vec![],
+                            roles: vec![].into(),
                         })
                         .collect(),
                     roles: roles
@@ -1488,11 +1488,11 @@ mod properties {
                     }
                     Document {
                         policy,
-                        users,
-                        groups,
-                        roles,
-                        certificates,
-                        projects,
+                        users: users.into(),
+                        groups: groups.into(),
+                        roles: roles.into(),
+                        certificates: certificates.into(),
+                        projects: projects.into(),
                         ..Document::default()
                     }
                 },
@@ -1530,11 +1530,11 @@ mod properties {
                     }
                     LiveState {
                         org: Document {
-                            users,
-                            groups,
-                            roles,
-                            certificates,
-                            projects,
+                            users: users.into(),
+                            groups: groups.into(),
+                            roles: roles.into(),
+                            certificates: certificates.into(),
+                            projects: projects.into(),
                             invites,
                             ..Document::default()
                         },

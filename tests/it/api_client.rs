@@ -767,7 +767,7 @@ async fn live_read_lists_each_needed_collection_once_and_normalises() {
     );
     assert_eq!(
         live.org.groups[0].members,
-        ["bob@x.example"],
+        vec!["bob@x.example".to_string()].into(),
         "member email resolved through the users list"
     );
     assert_eq!(live.org.invites[0].projects[0].name, "Search");

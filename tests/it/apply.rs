@@ -65,7 +65,7 @@ fn side(rng: &mut StdRng, p_user: f64, with_sinks: bool) -> Document {
     doc.users.push(User {
         email: email(0),
         role: OrgRole::Owner,
-        roles: vec![],
+        roles: vec![].into(),
     });
     for i in 1..6 {
         if rng.random_bool(p_user) {
@@ -77,7 +77,7 @@ fn side(rng: &mut StdRng, p_user: f64, with_sinks: bool) -> Document {
             doc.users.push(User {
                 email: email(i),
                 role,
-                roles: vec![],
+                roles: vec![].into(),
             });
         }
     }
@@ -164,10 +164,10 @@ fn side(rng: &mut StdRng, p_user: f64, with_sinks: bool) -> Document {
             external_key_id: None,
             members,
             groups: project_groups,
-            roles: project_roles,
-            service_accounts,
+            roles: project_roles.into(),
+            service_accounts: service_accounts.into(),
             rate_limits,
-            certificates: vec![],
+            certificates: vec![].into(),
         });
     }
     if with_sinks && rng.random_bool(0.5) {
@@ -447,20 +447,21 @@ fn the_invite_lifecycle_ends_in_an_empty_plan() {
         users: vec![User {
             email: email(0),
             role: OrgRole::Owner,
-            roles: vec![],
-        }],
+            roles: vec![].into(),
+        }]
+        .into(),
         ..Document::default()
     };
     let mut desired = live.clone();
     desired.users.push(User {
         email: "new@x.example".into(),
         role: OrgRole::Reader,
-        roles: vec![],
+        roles: vec![].into(),
     });
     desired.groups.push(Group {
         name: "team".into(),
-        members: vec!["new@x.example".into()],
-        roles: vec![],
+        members: vec!["new@x.example".into()].into(),
+        roles: vec![].into(),
     });
     desired.projects.push(Project {
         name: "Search".into(),
@@ -470,13 +471,14 @@ fn the_invite_lifecycle_ends_in_an_empty_plan() {
         members: vec![ProjectMember {
             email: "new@x.example".into(),
             role: ProjectRole::Member,
-            roles: vec![],
-        }],
-        groups: vec![],
-        roles: vec![],
-        service_accounts: vec![],
+            roles: vec![].into(),
+        }]
+        .into(),
+        groups: vec![].into(),
+        roles: vec![].into(),
+        service_accounts: vec![].into(),
         rate_limits: BTreeMap::new(),
-        certificates: vec![],
+        certificates: vec![].into(),
     });
     let dir = tempfile::tempdir().expect("tempdir");
     let state = desired_state(dir.path(), &desired);
@@ -622,20 +624,22 @@ fn secrets_fixture(dir: &Path) -> (PathBuf, PathBuf) {
         users: vec![User {
             email: email(0),
             role: OrgRole::Owner,
-            roles: vec![],
-        }],
+            roles: vec![].into(),
+        }]
+        .into(),
         projects: vec![Project {
             name: "Search".into(),
             archived: false,
             residency: None,
             external_key_id: None,
-            members: vec![],
-            groups: vec![],
-            roles: vec![],
-            service_accounts: vec![],
+            members: vec![].into(),
+            groups: vec![].into(),
+            roles: vec![].into(),
+            service_accounts: vec![].into(),
             rate_limits: BTreeMap::new(),
-            certificates: vec![],
-        }],
+            certificates: vec![].into(),
+        }]
+        .into(),
         ..Document::default()
     };
     let mut desired = live.clone();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::super::context::{Context, Draft, Output, pair_up};
+use super::super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::super::{Action, Operation, ResourceKind};
 use super::keys;
 use crate::model::AdminApiKey;
@@ -20,12 +20,11 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         .iter()
         .map(|k| (k.name.clone(), k))
         .collect();
-    let live: BTreeMap<String, &AdminApiKey> = ctx
-        .live
-        .admin_api_keys
-        .iter()
-        .map(|k| (k.name.clone(), k))
-        .collect();
+    let live: BTreeMap<String, &AdminApiKey> =
+        when_managed(&ctx.desired.admin_api_keys, &ctx.live.admin_api_keys)
+            .iter()
+            .map(|k| (k.name.clone(), k))
+            .collect();
     for (name, d, l) in pair_up(&desired, &live) {
         let key = keys::admin_api_key(name);
         match (d, l) {

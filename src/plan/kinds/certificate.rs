@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::super::context::{Context, Draft, Output, pair_up};
+use super::super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::super::{Action, Operation, ResourceKind};
 use super::keys;
 use crate::model::Certificate;
@@ -21,12 +21,11 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         .iter()
         .map(|c| (c.name.clone(), c))
         .collect();
-    let live: BTreeMap<String, &Certificate> = ctx
-        .live
-        .certificates
-        .iter()
-        .map(|c| (c.name.clone(), c))
-        .collect();
+    let live: BTreeMap<String, &Certificate> =
+        when_managed(&ctx.desired.certificates, &ctx.live.certificates)
+            .iter()
+            .map(|c| (c.name.clone(), c))
+            .collect();
     for (name, d, l) in pair_up(&desired, &live) {
         let key = keys::certificate(name);
         match (d, l) {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use super::super::context::{Context, Draft, Output};
+use super::super::context::{Context, Draft, Output, when_managed};
 use super::super::{Action, CertificateScope, Operation, ResourceKind};
 use super::keys;
 use crate::model::UnmanagedAction;
@@ -62,16 +62,17 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         .map(|c| c.name.as_str())
         .collect();
     // Undeclared live certificates that this plan deletes: deactivated everywhere first.
-    let deleted: BTreeSet<&str> = if policy == UnmanagedAction::Remove {
-        ctx.live
-            .certificates
-            .iter()
-            .map(|c| c.name.as_str())
-            .filter(|n| !declared.contains(n))
-            .collect()
-    } else {
-        BTreeSet::new()
-    };
+    let deleted: BTreeSet<&str> =
+        if policy == UnmanagedAction::Remove && ctx.desired.certificates.is_managed() {
+            ctx.live
+                .certificates
+                .iter()
+                .map(|c| c.name.as_str())
+                .filter(|n| !declared.contains(n))
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
     let mut drafts: BTreeMap<String, Draft> = BTreeMap::new();
     fn add(drafts: &mut BTreeMap<String, Draft>, draft: Draft) {
         drafts.entry(draft.key.clone()).or_insert(draft);
@@ -120,7 +121,11 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         let project = &desired_project.name;
         let desired: BTreeSet<&String> = desired_project.certificates.iter().collect();
         let live: BTreeSet<&String> = live_project
-            .map(|p| p.certificates.iter().collect())
+            .map(|p| {
+                when_managed(&desired_project.certificates, &p.certificates)
+                    .iter()
+                    .collect()
+            })
             .unwrap_or_default();
         for name in desired.difference(&live) {
             add(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::super::context::{Context, Draft, Output, pair_up};
+use super::super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::super::{Action, Operation, ResourceKind};
 use super::keys;
 
@@ -19,12 +19,11 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         .iter()
         .map(|g| (g.name.clone(), ()))
         .collect();
-    let live: BTreeMap<String, &crate::model::Group> = ctx
-        .live
-        .groups
-        .iter()
-        .map(|g| (g.name.clone(), g))
-        .collect();
+    let live: BTreeMap<String, &crate::model::Group> =
+        when_managed(&ctx.desired.groups, &ctx.live.groups)
+            .iter()
+            .map(|g| (g.name.clone(), g))
+            .collect();
     for (name, d, l) in pair_up(&desired, &live) {
         let key = keys::group(name);
         let view = json!({ "name": name });

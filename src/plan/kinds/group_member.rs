@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 
-use super::super::context::{Context, Draft, Membership, Output};
+use super::super::context::{Context, Draft, Membership, Output, when_managed};
 use super::super::{Action, Operation, ResourceKind};
 use super::keys;
 
@@ -17,7 +17,7 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         let live_group = ctx.live.groups.iter().find(|g| g.name == group.name);
         let desired: BTreeSet<&String> = group.members.iter().collect();
         let live: BTreeSet<&String> = live_group
-            .map(|g| g.members.iter().collect())
+            .map(|g| when_managed(&group.members, &g.members).iter().collect())
             .unwrap_or_default();
         for email in desired.union(&live) {
             let key = keys::group_member(&group.name, email);

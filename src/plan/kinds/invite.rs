@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::super::context::{Context, Draft, Membership, Output};
+use super::super::context::{Context, Draft, Membership, Output, when_managed};
 use super::super::{Action, Operation, ResourceKind};
 use super::keys;
 use crate::model::{InviteProject, InviteStatus, OrgRole};
@@ -156,7 +156,8 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         );
     }
 
-    for invite in &ctx.live.invites {
+    // Invites are the lifecycle of `users`: managed exactly when `users` is.
+    for invite in when_managed(&ctx.desired.users, &ctx.live.invites) {
         let email = &invite.email;
         // One decision per email (the invite `live_invite` picked); accepted invites are
         // history, and a declared user's invite is handled above. An open invite for an

@@ -109,13 +109,15 @@ pub(crate) mod role_set {
     use super::super::context::{Draft, Output};
     use super::super::{Action, Operation, ResourceKind};
     use super::keys;
-    use crate::model::UnmanagedAction;
+    use crate::model::{ManagedList, UnmanagedAction};
 
     pub struct RoleSet<'a> {
         pub kind: ResourceKind,
         /// Key of the principal (`user:..`, `group:..`, `project:P/member:..`).
         pub principal: String,
-        pub desired: &'a [String],
+        /// The declared roles; when the file leaves the list out, nothing is granted or
+        /// reported.
+        pub desired: &'a ManagedList<String>,
         pub live: &'a [String],
         /// Key of a role name (`role:..` or `project:P/role:..`).
         pub role_key: &'a dyn Fn(&str) -> String,
@@ -126,7 +128,9 @@ pub(crate) mod role_set {
 
     pub fn diff(set: RoleSet<'_>, out: &mut Output) {
         let desired: BTreeSet<&String> = set.desired.iter().collect();
-        let live: BTreeSet<&String> = set.live.iter().collect();
+        let live: BTreeSet<&String> = super::super::context::when_managed(set.desired, set.live)
+            .iter()
+            .collect();
         for role in desired.union(&live) {
             let key = keys::assignment(&set.principal, role);
             let parents = [set.principal.clone(), (set.role_key)(role)];

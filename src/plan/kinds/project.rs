@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::super::context::{Context, Draft, Output};
+use super::super::context::{Context, Draft, Output, when_managed};
 use super::super::{Action, Operation, RefusalRule, ResourceKind};
 use super::keys;
 use crate::model::{Project, UnmanagedProjectAction};
@@ -135,7 +135,7 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         }
     }
 
-    for live in &ctx.live.projects {
+    for live in when_managed(&ctx.desired.projects, &ctx.live.projects) {
         if live.archived
             || ctx.desired_project(&live.name).is_some()
             || ctx.is_default_project(&live.name)

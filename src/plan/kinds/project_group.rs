@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::super::context::{Context, Draft, Output, pair_up};
+use super::super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::super::{Action, Operation, ResourceKind};
 use super::keys;
 use crate::model::ProjectGroup;
@@ -30,7 +30,12 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
             .map(|g| (g.name.clone(), g))
             .collect();
         let live: BTreeMap<String, &ProjectGroup> = live_project
-            .map(|p| p.groups.iter().map(|g| (g.name.clone(), g)).collect())
+            .map(|p| {
+                when_managed(&desired_project.groups, &p.groups)
+                    .iter()
+                    .map(|g| (g.name.clone(), g))
+                    .collect()
+            })
             .unwrap_or_default();
         for (group, d, l) in pair_up(&desired, &live) {
             let key = keys::project_group(project, group);

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::super::context::{Context, Draft, Membership, Output, pair_up};
+use super::super::context::{Context, Draft, Membership, Output, pair_up, when_managed};
 use super::super::{Action, Operation, ResourceKind};
 use super::keys;
 use crate::model::ProjectMember;
@@ -31,7 +31,12 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
             .map(|m| (m.email.clone(), m))
             .collect();
         let live: BTreeMap<String, &ProjectMember> = live_project
-            .map(|p| p.members.iter().map(|m| (m.email.clone(), m)).collect())
+            .map(|p| {
+                when_managed(&desired_project.members, &p.members)
+                    .iter()
+                    .map(|m| (m.email.clone(), m))
+                    .collect()
+            })
             .unwrap_or_default();
         for (email, d, l) in pair_up(&desired, &live) {
             let key = keys::project_member(project, email);

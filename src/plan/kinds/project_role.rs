@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::super::context::{Context, Draft, Output, pair_up};
+use super::super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::super::{Action, Operation, ResourceKind};
 use super::keys;
 use super::role::{update, view};
@@ -20,7 +20,12 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
             .map(|r| (r.name.clone(), r))
             .collect();
         let live: BTreeMap<String, &Role> = live_project
-            .map(|p| p.roles.iter().map(|r| (r.name.clone(), r)).collect())
+            .map(|p| {
+                when_managed(&desired_project.roles, &p.roles)
+                    .iter()
+                    .map(|r| (r.name.clone(), r))
+                    .collect()
+            })
             .unwrap_or_default();
         for (name, d, l) in pair_up(&desired, &live) {
             let key = keys::project_role(project, name);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::super::context::{Context, Draft, Output, pair_up};
+use super::super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::super::operation::RoleUpdate;
 use super::super::{Action, Operation, ResourceKind};
 use super::keys;
@@ -38,8 +38,10 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         .iter()
         .map(|r| (r.name.clone(), r))
         .collect();
-    let live: BTreeMap<String, &Role> =
-        ctx.live.roles.iter().map(|r| (r.name.clone(), r)).collect();
+    let live: BTreeMap<String, &Role> = when_managed(&ctx.desired.roles, &ctx.live.roles)
+        .iter()
+        .map(|r| (r.name.clone(), r))
+        .collect();
     for (name, d, l) in pair_up(&desired, &live) {
         let key = keys::role(name);
         match (d, l) {

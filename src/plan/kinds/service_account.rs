@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::super::context::{Context, Draft, Output, pair_up};
+use super::super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::super::{Action, Operation, ResourceKind};
 use super::keys;
 use crate::model::ServiceAccount;
@@ -31,7 +31,7 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
             .collect();
         let live: BTreeMap<String, &ServiceAccount> = live_project
             .map(|p| {
-                p.service_accounts
+                when_managed(&desired_project.service_accounts, &p.service_accounts)
                     .iter()
                     .map(|s| (s.name.clone(), s))
                     .collect()

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::super::context::{Context, Draft, Output};
+use super::super::context::{Context, Draft, Output, when_managed};
 use super::super::{Action, Operation, ResourceKind};
 use super::keys;
 use crate::model::OrgRole;
@@ -49,7 +49,7 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         out.push(promotion);
     }
 
-    for live in &ctx.live.users {
+    for live in when_managed(&ctx.desired.users, &ctx.live.users) {
         if ctx.desired_user(&live.email).is_some() {
             continue;
         }
