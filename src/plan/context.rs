@@ -224,17 +224,18 @@ impl<'a> Context<'a> {
         self.state.default_project.as_deref() == Some(name)
     }
 
-    /// Declared projects whose children are diffed: they exist live and are not archived
-    /// there, or they are created by this plan. With the live project, if any.
+    /// Declared projects whose children are diffed: not declared `archived` (archiving ends
+    /// every access at once, so an archived project's children are not managed), and either
+    /// existing live and active or created by this plan. With the live project, if any.
     pub fn child_projects(&self) -> Vec<(&Project, Option<&Project>)> {
         self.desired
             .projects
             .iter()
+            .filter(|desired| !desired.archived)
             .filter_map(|desired| {
                 let live = self.live_project(&desired.name);
                 match live {
                     Some(l) if l.archived => None,
-                    None if desired.archived => None,
                     _ => Some((desired, live)),
                 }
             })

@@ -315,11 +315,13 @@ fn certificate_is_deactivated_everywhere_before_deletion_and_uploaded_before_act
 }
 
 #[test]
-fn project_archive_comes_after_removing_its_children() {
+fn a_project_declared_archived_is_archived_without_touching_its_children() {
+    // Archiving ends every access at once; its children are not managed (the read scope
+    // never lists them), whatever lists and policies the file writes.
     let desired = doc(json!({
         "policy": { "unmanaged": { "project_members": "remove", "service_accounts": "remove" } },
         "users": [{ "email": "a@x.example", "role": "owner" }],
-        "projects": [{ "name": "Old", "archived": true }]
+        "projects": [{ "name": "Old", "archived": true, "members": [], "service_accounts": [] }]
     }));
     let state = live(json!({
         "users": [{ "email": "a@x.example", "role": "owner" }],
@@ -327,10 +329,8 @@ fn project_archive_comes_after_removing_its_children() {
                        "service_accounts": [{ "name": "bot", "role": "member" }] }]
     }));
     let p = run(&desired, &state);
-    let archive = position(&p, "project:archive:project:Old");
-    assert_eq!(archive, p.changes.len() - 1);
-    assert_eq!(p.changes[archive].depends_on.len(), 2);
-    assert_order_is_valid(&p);
+    assert_eq!(actions(&p), vec![(Action::Archive, "project:Old")]);
+    assert!(p.unmanaged.is_empty());
 }
 
 #[test]
@@ -452,11 +452,13 @@ fn unmanaged_invites_follow_policy() {
     let state = live(
         json!({ "invites": [{ "email": "who@x.example", "role": "reader", "status": "pending" }] }),
     );
-    let report = run(&Document::default(), &state);
+    // Invites are managed with `users`: a file that writes no `users` list reports none.
+    assert!(run(&Document::default(), &state).unmanaged.is_empty());
+    let report = run(&doc(json!({ "users": [] })), &state);
     assert!(report.is_empty());
     assert_eq!(report.unmanaged[0].key, "invite:who@x.example");
     let remove = run(
-        &doc(json!({ "policy": { "unmanaged": { "invites": "remove" } } })),
+        &doc(json!({ "policy": { "unmanaged": { "invites": "remove" } }, "users": [] })),
         &state,
     );
     assert_eq!(
@@ -464,7 +466,7 @@ fn unmanaged_invites_follow_policy() {
         vec![(Action::Delete, "invite:who@x.example")]
     );
     let ignore = run(
-        &doc(json!({ "policy": { "unmanaged": { "invites": "ignore" } } })),
+        &doc(json!({ "policy": { "unmanaged": { "invites": "ignore" } }, "users": [] })),
         &state,
     );
     assert!(ignore.is_empty() && ignore.unmanaged.is_empty());
@@ -625,9 +627,11 @@ fn unmanaged_children_of_declared_parents_follow_their_kind_policy() {
                                    "service_accounts": "remove", "group_members": "remove", "role_assignments": "remove",
                                    "roles": "remove", "admin_api_keys": "remove", "groups": "remove" },
                     "max_removals": 100 },
-        "users": [{ "email": "a@x.example", "role": "owner" }],
-        "groups": [{ "name": "g" }],
-        "projects": [{ "name": "P" }]
+        "users": [{ "email": "a@x.example", "role": "owner", "roles": [] }],
+        "roles": [],
+        "admin_api_keys": [],
+        "groups": [{ "name": "g", "members": [], "roles": [] }],
+        "projects": [{ "name": "P", "members": [], "groups": [], "roles": [], "service_accounts": [] }]
     }));
     let state = live(json!({
         "users": [{ "email": "a@x.example", "role": "owner", "roles": ["r"] }],
@@ -680,7 +684,7 @@ fn projects_report_archive_ignore_and_never_the_default_or_archived() {
     };
     let with = |policy: &str| {
         run(
-            &doc(json!({ "policy": { "unmanaged": { "projects": policy } } })),
+            &doc(json!({ "policy": { "unmanaged": { "projects": policy } }, "projects": [] })),
             &state,
         )
     };
@@ -733,15 +737,16 @@ fn protect_refuses_removal_demotion_and_archive() {
     let desired = doc(json!({
         "policy": { "unmanaged": { "users": "remove", "groups": "remove", "service_accounts": "remove" },
                     "protect": { "users": ["Keep@x.example", "boss@x.example"], "projects": ["Prod"], "groups": ["core"],
-                                 "service_accounts": [{ "project": "Prod", "name": "deploy" }] } },
+                                 "service_accounts": [{ "project": "Ops", "name": "deploy" }] } },
         "users": [{ "email": "boss@x.example", "role": "reader" }, { "email": "z@x.example", "role": "owner" }],
-        "projects": [{ "name": "Prod", "archived": true }]
+        "groups": [],
+        "projects": [{ "name": "Prod", "archived": true }, { "name": "Ops", "service_accounts": [] }]
     }));
     let state = live(json!({
         "users": [{ "email": "keep@x.example", "role": "reader" }, { "email": "boss@x.example", "role": "owner" },
                   { "email": "z@x.example", "role": "owner" }],
         "groups": [{ "name": "core" }],
-        "projects": [{ "name": "Prod", "service_accounts": [{ "name": "deploy", "role": "owner" }] }]
+        "projects": [{ "name": "Prod" }, { "name": "Ops", "service_accounts": [{ "name": "deploy", "role": "owner" }] }]
     }));
     let p = run(&desired, &state);
     assert_eq!(rules(&p), vec![RefusalRule::Protect]);
@@ -749,8 +754,8 @@ fn protect_refuses_removal_demotion_and_archive() {
         p.refusals[0].objects,
         vec![
             "group:core",
+            "project:Ops/service_account:deploy",
             "project:Prod",
-            "project:Prod/service_account:deploy",
             "user:boss@x.example",
             "user:keep@x.example"
         ]
@@ -797,7 +802,7 @@ fn max_removals_counts_destructive_changes_and_can_be_overridden() {
         .collect();
     let state = live(json!({ "users": users }));
     let desired = doc(
-        json!({ "policy": { "unmanaged": { "users": "remove" }, "max_removals": 3, "min_owners": 0 } }),
+        json!({ "policy": { "unmanaged": { "users": "remove" }, "max_removals": 3, "min_owners": 0 }, "users": [] }),
     );
     let p = run(&desired, &state);
     assert_eq!(rules(&p), vec![RefusalRule::MaxRemovals]);
