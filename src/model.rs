@@ -134,7 +134,7 @@ impl Document {
 /// that decides what to read, report or remove asks [`ManagedList::is_managed`]. Parsing a
 /// written list (even `[]`) yields a managed list, `Default` an unmanaged one, and
 /// serialization writes exactly the managed lists, so `export` writes every list it read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Eq)]
 pub struct ManagedList<T> {
     items: Vec<T>,
     managed: bool,
@@ -159,12 +159,13 @@ impl<T> ManagedList<T> {
         }
     }
 
+    /// Written, or holding items (a list with items was written, however it was built).
     pub fn is_managed(&self) -> bool {
-        self.managed
+        self.managed || !self.items.is_empty()
     }
 
     pub fn is_unmanaged(&self) -> bool {
-        !self.managed
+        !self.is_managed()
     }
 
     /// Appends `other`'s items; the result is managed when either side is (merging the files
@@ -173,7 +174,7 @@ impl<T> ManagedList<T> {
     where
         T: Clone,
     {
-        self.managed |= other.managed;
+        self.managed |= other.is_managed();
         self.items.extend(other.items.iter().cloned());
     }
 
@@ -181,12 +182,18 @@ impl<T> ManagedList<T> {
     pub fn map<U>(&self, f: impl FnMut(&T) -> U) -> ManagedList<U> {
         ManagedList {
             items: self.items.iter().map(f).collect(),
-            managed: self.managed,
+            managed: self.is_managed(),
         }
     }
 
     pub fn into_vec(self) -> Vec<T> {
         self.items
+    }
+}
+
+impl<T: PartialEq> PartialEq for ManagedList<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.items == other.items && self.is_managed() == other.is_managed()
     }
 }
 

@@ -200,13 +200,13 @@ fn scenario(seed: u64) -> (Document, Document) {
     (live, desired)
 }
 
-fn yaml(doc: &Document) -> String {
+pub(crate) fn yaml(doc: &Document) -> String {
     serde_saphyr::to_string(doc).expect("documents serialize to YAML")
 }
 
 /// Writes `doc` as `orgops.yaml` in `dir` and loads it as the desired state (which also
 /// proves the generator writes valid files).
-fn desired_state(dir: &Path, doc: &Document) -> DesiredState {
+pub(crate) fn desired_state(dir: &Path, doc: &Document) -> DesiredState {
     let path = dir.join("orgops.yaml");
     std::fs::write(&path, yaml(doc)).expect("write desired");
     match config::load(&path, LoadMode::Desired) {
@@ -220,7 +220,7 @@ fn desired_state(dir: &Path, doc: &Document) -> DesiredState {
 }
 
 /// A client with short backoffs, so tests under faults stay quick.
-fn test_client(emulator: &RunningEmulator) -> Client {
+pub(crate) fn test_client(emulator: &RunningEmulator) -> Client {
     let mut config = ClientConfig::new(emulator.url(), Secret::new(emulator.admin_key()));
     config.limits = Limits {
         attempt_timeout: Duration::from_secs(10),
@@ -232,7 +232,7 @@ fn test_client(emulator: &RunningEmulator) -> Client {
     Client::new(config).expect("client")
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -241,7 +241,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Reads live, plans (removals allowed), and applies: what `orgops apply --auto-approve`
 /// does, through the library.
-async fn apply(client: &Client, desired: &DesiredState) -> (Plan, ApplyReport) {
+pub(crate) async fn apply(client: &Client, desired: &DesiredState) -> (Plan, ApplyReport) {
     let live = live::read(client, &ReadScope::for_document(&desired.doc), &NoProgress)
         .await
         .expect("live read");
@@ -283,7 +283,7 @@ fn ids(plan: &Plan) -> Vec<String> {
     plan.changes.iter().map(|c| c.id.to_string()).collect()
 }
 
-fn failures(report: &ApplyReport) -> Vec<String> {
+pub(crate) fn failures(report: &ApplyReport) -> Vec<String> {
     report
         .changes
         .iter()
@@ -293,7 +293,7 @@ fn failures(report: &ApplyReport) -> Vec<String> {
 }
 
 /// `GET /_emulator/state`, as a document (no semantic checks, so duplicates survive).
-async fn emulator_state(base: &str) -> Document {
+pub(crate) async fn emulator_state(base: &str) -> Document {
     let text = reqwest::get(format!("{base}/_emulator/state"))
         .await
         .expect("state")

@@ -1,0 +1,944 @@
+//! The plan proven against something that is not itself.
+//!
+//! - **Scope soundness**: for random (live, desired) pairs, the plan made after the minimal
+//!   read (`ReadScope::for_document`) equals, byte for byte, the plan made after reading
+//!   everything (`ReadScope::everything()`). This is what makes the minimal read safe.
+//! - **End-state oracle**: [`expected_facts`] computes, from (live, desired) alone and from
+//!   `docs/configuration.md` (not from `plan/`), the organization that must exist after an
+//!   apply; the test applies over HTTP and compares the emulator's full state
+//!   (`GET /_emulator/state`) with it, fact by fact.
+//!
+//! The generator covers users, invites (pending, expired, accepted), custom roles, groups
+//! (members, roles), admin API keys, projects (create, archive, the default project, rate
+//! limits) and every project child kind, each list absent, empty or filled, and every
+//! policy value. Certificates are not generated (their PEM files live outside the document);
+//! `plan` unit tests cover them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use orgops::emulator::{self, EmulatorOptions, rules::DEFAULT_PROJECT_NAME};
+use orgops::live::{self, NoProgress, ReadScope};
+use orgops::model::{
+    AdminApiKey, Document, Group, Invite, InviteProject, InviteStatus, ManagedList, OrgRole,
+    Project, ProjectGroup, ProjectMember, ProjectRole, RateLimit, Role, ServiceAccount,
+    UnmanagedAction, UnmanagedProjectAction, User, normalize_email,
+};
+use orgops::plan::{self, PlanOptions};
+use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::apply::{desired_state, emulator_state, runtime, test_client};
+
+const EMAILS: usize = 6;
+const PERMISSIONS: [&str; 2] = ["api.organization.costs.read", "api.organization.usage.read"];
+
+fn email(i: usize) -> String {
+    format!("u{i}@x.example")
+}
+
+fn some<'a, T>(rng: &mut StdRng, items: &'a [T], p: f64) -> Vec<&'a T> {
+    items.iter().filter(|_| rng.random_bool(p)).collect()
+}
+
+fn project_role(rng: &mut StdRng) -> ProjectRole {
+    if rng.random_bool(0.3) {
+        ProjectRole::Owner
+    } else {
+        ProjectRole::Member
+    }
+}
+
+fn action(rng: &mut StdRng) -> UnmanagedAction {
+    match rng.random_range(0..3) {
+        0 => UnmanagedAction::Report,
+        1 => UnmanagedAction::Remove,
+        _ => UnmanagedAction::Ignore,
+    }
+}
+
+/// A list of the desired side: absent (not managed), empty, or `fill`ed.
+fn list<T>(rng: &mut StdRng, fill: impl FnOnce(&mut StdRng) -> Vec<T>) -> ManagedList<T> {
+    match rng.random_range(0..10) {
+        0..=2 => ManagedList::default(),
+        3..=4 => ManagedList::managed(Vec::new()),
+        _ => ManagedList::managed(fill(rng)),
+    }
+}
+
+fn names(rng: &mut StdRng, pool: &[String], p: f64) -> Vec<String> {
+    some(rng, pool, p).into_iter().cloned().collect()
+}
+
+fn roles_of(rng: &mut StdRng, pool: &[String], desired: bool) -> ManagedList<String> {
+    if desired {
+        list(rng, |rng| names(rng, pool, 0.4))
+    } else {
+        names(rng, pool, 0.4).into()
+    }
+}
+
+/// One side of a scenario, over a small universe so both sides overlap. The live side writes
+/// every list; the desired side leaves lists out or writes them empty at random, and
+/// references only what it declares (so it validates).
+fn side(rng: &mut StdRng, desired: bool) -> Document {
+    let mut doc = Document::default();
+    let manage = |rng: &mut StdRng| !desired || rng.random_bool(0.75);
+
+    if manage(rng) {
+        doc.roles = some(rng, &["r0", "r1"], 0.6)
+            .into_iter()
+            .map(|name| Role {
+                name: name.to_string(),
+                permissions: names(
+                    rng,
+                    &PERMISSIONS.map(String::from),
+                    0.5,
+                )
+                .into_iter()
+                .chain([PERMISSIONS[0].to_string()])
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+                description: None,
+            })
+            .collect();
+    }
+    let role_pool: Vec<String> = doc.roles.iter().map(|r| r.name.clone()).collect();
+
+    if manage(rng) {
+        let mut users = vec![User {
+            email: email(0),
+            role: OrgRole::Owner,
+            roles: roles_of(rng, &role_pool, desired),
+        }];
+        for i in 1..EMAILS {
+            if rng.random_bool(0.6) {
+                let role = if rng.random_bool(0.2) {
+                    OrgRole::Owner
+                } else {
+                    OrgRole::Reader
+                };
+                users.push(User {
+                    email: email(i),
+                    role,
+                    roles: roles_of(rng, &role_pool, desired),
+                });
+            }
+        }
+        doc.users = users.into();
+    }
+    let user_pool: Vec<String> = doc.users.iter().map(|u| u.email.clone()).collect();
+
+    if manage(rng) {
+        doc.groups = some(rng, &["g0", "g1", "g2"], 0.6)
+            .into_iter()
+            .map(|name| Group {
+                name: name.to_string(),
+                members: if desired {
+                    list(rng, |rng| names(rng, &user_pool, 0.4))
+                } else {
+                    names(rng, &user_pool, 0.4).into()
+                },
+                roles: roles_of(rng, &role_pool, desired),
+            })
+            .collect();
+    }
+    let group_pool: Vec<String> = doc.groups.iter().map(|g| g.name.clone()).collect();
+
+    if manage(rng) {
+        doc.admin_api_keys = some(rng, &["k0", "k1"], 0.5)
+            .into_iter()
+            .map(|name| AdminApiKey {
+                name: name.to_string(),
+                expires_in_days: None,
+                sink: None,
+            })
+            .collect();
+    }
+
+    if manage(rng) {
+        let mut projects = Vec::new();
+        for p in 0..4 {
+            if !rng.random_bool(0.6) {
+                continue;
+            }
+            let name = format!("p{p}");
+            let archived = desired && rng.random_bool(0.15);
+            let own_roles: Vec<String> = if rng.random_bool(0.5) {
+                vec!["pr0".to_string()]
+            } else {
+                vec![]
+            };
+            let roles = if desired {
+                list(rng, |_| own_roles.iter().map(|r| project_custom_role(r)).collect())
+            } else {
+                own_roles.iter().map(|r| project_custom_role(r)).collect()
+            };
+            let role_names: Vec<String> = roles.iter().map(|r| r.name.clone()).collect();
+            let members_fill = |rng: &mut StdRng| -> Vec<ProjectMember> {
+                some(rng, &user_pool, 0.4)
+                    .into_iter()
+                    .map(|e| ProjectMember {
+                        email: e.clone(),
+                        role: project_role(rng),
+                        roles: roles_of(rng, &role_names, desired),
+                    })
+                    .collect()
+            };
+            let groups_fill = |rng: &mut StdRng| -> Vec<ProjectGroup> {
+                some(rng, &group_pool, 0.4)
+                    .into_iter()
+                    .map(|g| ProjectGroup {
+                        name: g.clone(),
+                        role: project_role(rng),
+                        roles: roles_of(rng, &role_names, desired),
+                    })
+                    .collect()
+            };
+            let accounts_fill = |rng: &mut StdRng| -> Vec<ServiceAccount> {
+                some(rng, &["sa0", "sa1"], 0.5)
+                    .into_iter()
+                    .map(|n| ServiceAccount {
+                        name: n.to_string(),
+                        role: project_role(rng),
+                        sink: None,
+                    })
+                    .collect()
+            };
+            let (members, groups, service_accounts) = if desired {
+                (
+                    list(rng, members_fill),
+                    list(rng, groups_fill),
+                    list(rng, accounts_fill),
+                )
+            } else {
+                (
+                    members_fill(rng).into(),
+                    groups_fill(rng).into(),
+                    accounts_fill(rng).into(),
+                )
+            };
+            projects.push(Project {
+                name,
+                archived,
+                residency: None,
+                external_key_id: None,
+                members,
+                groups,
+                roles,
+                service_accounts,
+                rate_limits: rate_limits(rng),
+                certificates: ManagedList::default(),
+            });
+        }
+        if desired && rng.random_bool(0.3) {
+            projects.push(Project {
+                name: DEFAULT_PROJECT_NAME.to_string(),
+                archived: false,
+                residency: None,
+                external_key_id: None,
+                members: ManagedList::default(),
+                groups: ManagedList::default(),
+                roles: ManagedList::default(),
+                service_accounts: ManagedList::default(),
+                rate_limits: rate_limits(rng),
+                certificates: ManagedList::default(),
+            });
+        }
+        doc.projects = projects.into();
+    }
+
+    if !desired {
+        // People who are not members: pending, expired and accepted invites.
+        let members: BTreeSet<String> = user_pool.iter().cloned().collect();
+        let project_names: Vec<String> = doc.projects.iter().map(|p| p.name.clone()).collect();
+        for i in 1..EMAILS {
+            if members.contains(&email(i)) || !rng.random_bool(0.5) {
+                continue;
+            }
+            let status = match rng.random_range(0..3) {
+                0 => InviteStatus::Pending,
+                1 => InviteStatus::Expired,
+                _ => InviteStatus::Accepted,
+            };
+            doc.invites.push(Invite {
+                email: email(i),
+                role: OrgRole::Reader,
+                status,
+                projects: some(rng, &project_names, 0.3)
+                    .into_iter()
+                    .map(|name| InviteProject {
+                        name: name.clone(),
+                        role: ProjectRole::Member,
+                    })
+                    .collect(),
+            });
+        }
+    }
+    doc
+}
+
+fn project_custom_role(name: &str) -> Role {
+    Role {
+        name: name.to_string(),
+        permissions: vec!["api.fine_tuning.jobs.write".into()],
+        description: None,
+    }
+}
+
+/// Values well below the emulator's catalogue defaults, so a declared value always shows.
+fn rate_limits(rng: &mut StdRng) -> BTreeMap<String, RateLimit> {
+    let mut out = BTreeMap::new();
+    if rng.random_bool(0.4) {
+        out.insert(
+            "gpt-4o".to_string(),
+            RateLimit {
+                max_requests_per_1_minute: Some(rng.random_range(100..1000)),
+                ..RateLimit::default()
+            },
+        );
+    }
+    out
+}
+
+/// A random (live seed, desired) pair with random policies.
+pub(crate) fn scenario(seed: u64) -> (Document, Document) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let live = side(&mut rng, false);
+    let mut desired = side(&mut rng, true);
+    let u = &mut desired.policy.unmanaged;
+    u.users = action(&mut rng);
+    u.invites = action(&mut rng);
+    u.groups = action(&mut rng);
+    u.group_members = action(&mut rng);
+    u.roles = action(&mut rng);
+    u.role_assignments = action(&mut rng);
+    u.admin_api_keys = action(&mut rng);
+    u.project_members = action(&mut rng);
+    u.project_groups = action(&mut rng);
+    u.project_roles = action(&mut rng);
+    u.service_accounts = action(&mut rng);
+    u.projects = match rng.random_range(0..3) {
+        0 => UnmanagedProjectAction::Report,
+        1 => UnmanagedProjectAction::Archive,
+        _ => UnmanagedProjectAction::Ignore,
+    };
+    (live, desired)
+}
+
+fn plan_options() -> PlanOptions {
+    PlanOptions {
+        allow_removals: true,
+        ..PlanOptions::default()
+    }
+}
+
+/// The plan after the minimal read and after reading everything, as JSON.
+fn plans_by_scope(seed: u64) -> (String, String) {
+    let (live, desired) = scenario(seed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = desired_state(dir.path(), &desired);
+    let emulator = emulator::start_in_background(live, EmulatorOptions::default())
+        .expect("emulator starts");
+    let client = test_client(&emulator);
+    runtime().block_on(async {
+        let mut out = Vec::new();
+        for scope in [ReadScope::for_document(&state.doc), ReadScope::everything()] {
+            let live = live::read(&client, &scope, &NoProgress)
+                .await
+                .expect("live read");
+            let plan = plan::plan(&state.doc, &live, &plan_options()).expect("plannable");
+            out.push(orgops::render::json::render(&plan));
+        }
+        (out.remove(0), out.remove(0))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The minimal read is safe: it never changes the plan.
+    #[test]
+    fn the_minimal_read_plans_exactly_what_a_full_read_plans(seed in any::<u64>()) {
+        let (minimal, everything) = plans_by_scope(seed);
+        if minimal != everything {
+            let diff = similar::TextDiff::from_lines(&everything, &minimal)
+                .unified_diff()
+                .header("after reading everything", "after the minimal read")
+                .to_string();
+            prop_assert!(false, "seed {seed}: the scope changed the plan:\n{diff}");
+        }
+    }
+}
+
+/// The declared-empty list of the issue, by hand: 14 live members, `members: []` and
+/// `project_members: remove` revoke all 14, whichever scope was read.
+#[test]
+fn a_declared_empty_member_list_under_remove_revokes_every_live_member() {
+    let mut live = Document::default();
+    let mut members = Vec::new();
+    let mut users = vec![User {
+        email: email(0),
+        role: OrgRole::Owner,
+        roles: ManagedList::default(),
+    }];
+    for i in 1..=14 {
+        users.push(User {
+            email: email(i),
+            role: OrgRole::Reader,
+            roles: ManagedList::default(),
+        });
+        members.push(ProjectMember {
+            email: email(i),
+            role: ProjectRole::Member,
+            roles: ManagedList::default(),
+        });
+    }
+    live.users = users.into();
+    live.projects = vec![Project {
+        name: "Search".into(),
+        archived: false,
+        residency: None,
+        external_key_id: None,
+        members: members.into(),
+        groups: ManagedList::default(),
+        roles: ManagedList::default(),
+        service_accounts: ManagedList::default(),
+        rate_limits: BTreeMap::new(),
+        certificates: ManagedList::default(),
+    }]
+    .into();
+    let mut desired = Document::default();
+    desired.policy.unmanaged.project_members = UnmanagedAction::Remove;
+    desired.policy.max_removals = Some(20);
+    desired.projects = vec![Project {
+        members: ManagedList::managed(vec![]),
+        ..live.projects[0].clone()
+    }]
+    .into();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = desired_state(dir.path(), &desired);
+    let emulator = emulator::start_in_background(live, EmulatorOptions::default())
+        .expect("emulator starts");
+    let client = test_client(&emulator);
+    let plan = runtime().block_on(async {
+        let live = live::read(&client, &ReadScope::for_document(&state.doc), &NoProgress)
+            .await
+            .expect("live read");
+        plan::plan(&state.doc, &live, &PlanOptions::default()).expect("plannable")
+    });
+    let revoked: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == plan::Action::Revoke)
+        .map(|c| c.key.as_str())
+        .collect();
+    assert_eq!(revoked.len(), 14, "{revoked:?}");
+    assert!(plan.refusals.is_empty());
+}
+
+// ------------------------------------------------------------------ the end-state oracle
+
+/// Facts about an organization, one string each, compared as sets: a difference names the
+/// exact object and field.
+type Facts = BTreeSet<String>;
+
+fn role_list(roles: &BTreeSet<String>) -> String {
+    roles.iter().cloned().collect::<Vec<_>>().join(",")
+}
+
+/// What the emulator holds, as facts.
+fn facts_of(org: &Document) -> Facts {
+    let mut f = Facts::new();
+    for u in org.users.iter() {
+        let e = normalize_email(&u.email);
+        f.insert(format!("user:{e} role={}", u.role.as_str()));
+        let roles: BTreeSet<String> = u.roles.iter().cloned().collect();
+        f.insert(format!("user:{e} roles=[{}]", role_list(&roles)));
+    }
+    for i in org
+        .invites
+        .iter()
+        .filter(|i| i.status == InviteStatus::Pending)
+    {
+        let mut projects: Vec<String> = i
+            .projects
+            .iter()
+            .map(|p| format!("{}:{}", p.name, p.role.as_str()))
+            .collect();
+        projects.sort();
+        f.insert(format!(
+            "invite:{} role={} projects=[{}]",
+            normalize_email(&i.email),
+            i.role.as_str(),
+            projects.join(",")
+        ));
+    }
+    for r in org.roles.iter() {
+        let perms: BTreeSet<String> = r.permissions.iter().cloned().collect();
+        f.insert(format!("role:{} permissions=[{}]", r.name, role_list(&perms)));
+    }
+    for g in org.groups.iter() {
+        f.insert(format!("group:{}", g.name));
+        for m in g.members.iter() {
+            f.insert(format!("group:{}/member:{}", g.name, normalize_email(m)));
+        }
+        let roles: BTreeSet<String> = g.roles.iter().cloned().collect();
+        f.insert(format!("group:{} roles=[{}]", g.name, role_list(&roles)));
+    }
+    for k in org.admin_api_keys.iter() {
+        f.insert(format!("admin_api_key:{}", k.name));
+    }
+    for p in org.projects.iter() {
+        f.insert(format!("project:{} archived={}", p.name, p.archived));
+        if p.archived {
+            continue;
+        }
+        for m in p.members.iter() {
+            let roles: BTreeSet<String> = m.roles.iter().cloned().collect();
+            f.insert(format!(
+                "project:{}/member:{} role={} roles=[{}]",
+                p.name,
+                normalize_email(&m.email),
+                m.role.as_str(),
+                role_list(&roles)
+            ));
+        }
+        for g in p.groups.iter() {
+            let roles: BTreeSet<String> = g.roles.iter().cloned().collect();
+            f.insert(format!(
+                "project:{}/group:{} role={} roles=[{}]",
+                p.name,
+                g.name,
+                g.role.as_str(),
+                role_list(&roles)
+            ));
+        }
+        for r in p.roles.iter() {
+            f.insert(format!("project:{}/role:{}", p.name, r.name));
+        }
+        for s in p.service_accounts.iter() {
+            f.insert(format!(
+                "project:{}/service_account:{} role={}",
+                p.name,
+                s.name,
+                s.role.as_str()
+            ));
+        }
+    }
+    f
+}
+
+/// Declared rate-limit values, checked separately (the state dump writes a rate limit only
+/// where it differs from the catalogue default, so undeclared models are not facts).
+fn rate_limit_facts(org: &Document, only: &BTreeSet<(String, String)>) -> Facts {
+    let mut f = Facts::new();
+    for p in org.projects.iter() {
+        for (model, limit) in &p.rate_limits {
+            if only.contains(&(p.name.clone(), model.clone())) {
+                for (field, value) in limit.fields() {
+                    if let Some(v) = value {
+                        f.insert(format!("project:{}/rate_limit:{model} {field}={v}", p.name));
+                    }
+                }
+            }
+        }
+    }
+    f
+}
+
+/// Keep a live extra under `policy`? (`report` and `ignore` keep it, `remove` does not.)
+fn keeps(policy: UnmanagedAction) -> bool {
+    policy != UnmanagedAction::Remove
+}
+
+/// A managed role set: the declared roles plus the live extras the policy keeps; an
+/// unmanaged one stays as it was live.
+fn role_set(
+    declared: Option<&ManagedList<String>>,
+    live: &[String],
+    policy: UnmanagedAction,
+) -> BTreeSet<String> {
+    match declared {
+        Some(d) if d.is_managed() => {
+            let mut out: BTreeSet<String> = d.iter().cloned().collect();
+            if keeps(policy) {
+                out.extend(live.iter().cloned());
+            }
+            out
+        }
+        _ => live.iter().cloned().collect(),
+    }
+}
+
+/// The organization that must exist after applying `desired` to `live`, written from
+/// `docs/configuration.md` ("What a file manages", "Unmanaged objects", "Invites"), without
+/// any of `plan/`'s code.
+fn expected_after(live: &Document, desired: &Document) -> Document {
+    let policy = &desired.policy.unmanaged;
+    let mut out = Document::default();
+
+    // Custom roles: declared (with declared permissions) plus the extras the policy keeps.
+    let mut roles: BTreeMap<String, Role> = BTreeMap::new();
+    if desired.roles.is_managed() {
+        if keeps(policy.roles) {
+            roles.extend(live.roles.iter().map(|r| (r.name.clone(), r.clone())));
+        }
+        roles.extend(desired.roles.iter().map(|r| (r.name.clone(), r.clone())));
+    } else {
+        roles.extend(live.roles.iter().map(|r| (r.name.clone(), r.clone())));
+    }
+    let role_alive = |r: &String| roles.contains_key(r);
+
+    // Members: invites never make members, so membership is the live one minus removals.
+    let declared_user =
+        |e: &str| desired.users.iter().find(|u| normalize_email(&u.email) == e);
+    let mut users: BTreeMap<String, User> = BTreeMap::new();
+    for u in live.users.iter() {
+        let e = normalize_email(&u.email);
+        let d = declared_user(&e);
+        if desired.users.is_managed() && d.is_none() && !keeps(policy.users) {
+            continue;
+        }
+        let mut user = u.clone();
+        if let Some(d) = d {
+            user.role = d.role;
+        }
+        let roles = role_set(d.map(|d| &d.roles), &u.roles, policy.role_assignments);
+        user.roles = roles.into_iter().filter(|r| role_alive(r)).collect();
+        users.insert(e, user);
+    }
+    let member = |e: &str| users.contains_key(&normalize_email(e));
+
+    // Projects.
+    let declared_project = |n: &str| desired.projects.iter().find(|p| p.name == n);
+    let mut projects: BTreeMap<String, Project> = BTreeMap::new();
+    for p in live.projects.iter() {
+        let mut project = p.clone();
+        match declared_project(&p.name) {
+            Some(d) if d.archived => project.archived = true,
+            Some(_) => {}
+            None if desired.projects.is_managed()
+                && policy.projects == UnmanagedProjectAction::Archive
+                && p.name != DEFAULT_PROJECT_NAME =>
+            {
+                project.archived = true
+            }
+            None => {}
+        }
+        projects.insert(p.name.clone(), project);
+    }
+    for d in desired.projects.iter() {
+        if !projects.contains_key(&d.name) && !d.archived && d.name != DEFAULT_PROJECT_NAME {
+            projects.insert(
+                d.name.clone(),
+                Project {
+                    members: ManagedList::default(),
+                    groups: ManagedList::default(),
+                    roles: ManagedList::default(),
+                    service_accounts: ManagedList::default(),
+                    rate_limits: BTreeMap::new(),
+                    ..d.clone()
+                },
+            );
+        }
+    }
+
+    // Groups.
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    if !desired.groups.is_managed() || keeps(policy.groups) {
+        groups.extend(live.groups.iter().map(|g| (g.name.clone(), g.clone())));
+    }
+    for d in desired.groups.iter() {
+        let live_group = live.groups.iter().find(|g| g.name == d.name);
+        let live_members: Vec<String> = live_group
+            .map(|g| g.members.iter().map(|m| normalize_email(m)).collect())
+            .unwrap_or_default();
+        let live_roles: Vec<String> = live_group.map(|g| g.roles.to_vec()).unwrap_or_default();
+        let members = match d.members.is_managed() {
+            true => {
+                let mut m: BTreeSet<String> =
+                    d.members.iter().map(|m| normalize_email(m)).collect();
+                if keeps(policy.group_members) {
+                    m.extend(live_members);
+                }
+                m
+            }
+            false => live_members.into_iter().collect(),
+        };
+        let roles = role_set(Some(&d.roles), &live_roles, policy.role_assignments);
+        groups.insert(
+            d.name.clone(),
+            Group {
+                name: d.name.clone(),
+                members: members.into_iter().collect(),
+                roles: roles.into_iter().collect(),
+            },
+        );
+    }
+    for g in groups.values_mut() {
+        g.members.retain(|m| member(m));
+        g.roles.retain(|r| role_alive(r));
+    }
+
+    // Children of every active project after apply.
+    for (name, project) in projects.iter_mut() {
+        if project.archived {
+            continue;
+        }
+        let d = declared_project(name).filter(|d| !d.archived);
+        let live_p = live.projects.iter().find(|p| &p.name == name);
+        let live_or_empty = |f: fn(&Project) -> Vec<String>| live_p.map(f).unwrap_or_default();
+        let _ = live_or_empty;
+
+        // Custom project roles.
+        let mut p_roles: BTreeMap<String, Role> = BTreeMap::new();
+        let live_roles: Vec<Role> = live_p.map(|p| p.roles.to_vec()).unwrap_or_default();
+        match d {
+            Some(d) if d.roles.is_managed() => {
+                if keeps(policy.project_roles) {
+                    p_roles.extend(live_roles.iter().map(|r| (r.name.clone(), r.clone())));
+                }
+                p_roles.extend(d.roles.iter().map(|r| (r.name.clone(), r.clone())));
+            }
+            _ => p_roles.extend(live_roles.iter().map(|r| (r.name.clone(), r.clone()))),
+        }
+
+        // Members.
+        let live_members: Vec<ProjectMember> =
+            live_p.map(|p| p.members.to_vec()).unwrap_or_default();
+        let mut members: BTreeMap<String, ProjectMember> = BTreeMap::new();
+        let managed = d.is_some_and(|d| d.members.is_managed());
+        for m in &live_members {
+            let e = normalize_email(&m.email);
+            let declared = d.and_then(|d| {
+                d.members
+                    .iter()
+                    .find(|dm| normalize_email(&dm.email) == e)
+            });
+            if managed && declared.is_none() && !keeps(policy.project_members) {
+                continue;
+            }
+            let mut pm = m.clone();
+            pm.email = e.clone();
+            if let Some(dm) = declared {
+                pm.role = dm.role;
+            }
+            pm.roles = role_set(declared.map(|dm| &dm.roles), &m.roles, policy.role_assignments)
+                .into_iter()
+                .collect();
+            members.insert(e, pm);
+        }
+        if let Some(d) = d.filter(|d| d.members.is_managed()) {
+            for dm in d.members.iter() {
+                let e = normalize_email(&dm.email);
+                if !members.contains_key(&e) && member(&e) {
+                    members.insert(
+                        e.clone(),
+                        ProjectMember {
+                            email: e,
+                            role: dm.role,
+                            roles: dm.roles.iter().cloned().collect(),
+                        },
+                    );
+                }
+            }
+        }
+        members.retain(|e, _| member(e));
+        for m in members.values_mut() {
+            m.roles.retain(|r| p_roles.contains_key(r));
+        }
+
+        // Groups with access.
+        let live_groups: Vec<ProjectGroup> = live_p.map(|p| p.groups.to_vec()).unwrap_or_default();
+        let mut p_groups: BTreeMap<String, ProjectGroup> = BTreeMap::new();
+        let managed = d.is_some_and(|d| d.groups.is_managed());
+        for g in &live_groups {
+            let declared = d.and_then(|d| d.groups.iter().find(|dg| dg.name == g.name));
+            if managed && declared.is_none() && !keeps(policy.project_groups) {
+                continue;
+            }
+            let mut pg = g.clone();
+            if let Some(dg) = declared {
+                pg.role = dg.role;
+            }
+            pg.roles = role_set(declared.map(|dg| &dg.roles), &g.roles, policy.role_assignments)
+                .into_iter()
+                .collect();
+            p_groups.insert(g.name.clone(), pg);
+        }
+        if let Some(d) = d.filter(|d| d.groups.is_managed()) {
+            for dg in d.groups.iter() {
+                p_groups.entry(dg.name.clone()).or_insert_with(|| ProjectGroup {
+                    name: dg.name.clone(),
+                    role: dg.role,
+                    roles: dg.roles.iter().cloned().collect(),
+                });
+            }
+        }
+        p_groups.retain(|g, _| groups.contains_key(g));
+        for g in p_groups.values_mut() {
+            g.roles.retain(|r| p_roles.contains_key(r));
+        }
+
+        // Service accounts.
+        let live_accounts: Vec<ServiceAccount> =
+            live_p.map(|p| p.service_accounts.to_vec()).unwrap_or_default();
+        let mut accounts: BTreeMap<String, ServiceAccount> = BTreeMap::new();
+        match d {
+            Some(d) if d.service_accounts.is_managed() => {
+                if keeps(policy.service_accounts) {
+                    accounts.extend(live_accounts.iter().map(|s| (s.name.clone(), s.clone())));
+                }
+                accounts.extend(d.service_accounts.iter().map(|s| (s.name.clone(), s.clone())));
+            }
+            _ => accounts.extend(live_accounts.iter().map(|s| (s.name.clone(), s.clone()))),
+        }
+
+        project.roles = p_roles.into_values().collect();
+        project.members = members.into_values().collect();
+        project.groups = p_groups.into_values().collect();
+        project.service_accounts = accounts.into_values().collect();
+    }
+
+    // Admin API keys.
+    let mut keys: BTreeSet<String> = BTreeSet::new();
+    if !desired.admin_api_keys.is_managed() || keeps(policy.admin_api_keys) {
+        keys.extend(live.admin_api_keys.iter().map(|k| k.name.clone()));
+    }
+    keys.extend(desired.admin_api_keys.iter().map(|k| k.name.clone()));
+
+    // Invites: the lifecycle of declared users who are not members.
+    let mut invites: Vec<Invite> = Vec::new();
+    let live_invite = |e: &str| {
+        let rank = |i: &Invite| match i.status {
+            InviteStatus::Pending => 0,
+            InviteStatus::Expired => 1,
+            InviteStatus::Accepted => 2,
+        };
+        live.invites
+            .iter()
+            .filter(|i| normalize_email(&i.email) == e)
+            .min_by_key(|i| rank(i))
+    };
+    for u in desired.users.iter() {
+        let e = normalize_email(&u.email);
+        if member(&e) {
+            continue;
+        }
+        let carried: Vec<InviteProject> = desired
+            .projects
+            .iter()
+            .filter(|p| !p.archived && p.name != DEFAULT_PROJECT_NAME)
+            .filter(|p| projects.get(&p.name).is_some_and(|lp| !lp.archived))
+            .flat_map(|p| {
+                p.members
+                    .iter()
+                    .filter(|m| normalize_email(&m.email) == e)
+                    .map(|m| InviteProject {
+                        name: p.name.clone(),
+                        role: m.role,
+                    })
+            })
+            .collect();
+        invites.push(Invite {
+            email: e,
+            role: u.role,
+            status: InviteStatus::Pending,
+            projects: carried,
+        });
+    }
+    let declared_emails: BTreeSet<String> = desired
+        .users
+        .iter()
+        .map(|u| normalize_email(&u.email))
+        .collect();
+    let mut seen = BTreeSet::new();
+    for i in live.invites.iter() {
+        let e = normalize_email(&i.email);
+        if !seen.insert(e.clone()) || (desired.users.is_managed() && declared_emails.contains(&e)) {
+            continue;
+        }
+        let Some(chosen) = live_invite(&e) else { continue };
+        if chosen.status != InviteStatus::Pending {
+            continue;
+        }
+        if desired.users.is_managed() && !keeps(policy.invites) {
+            continue;
+        }
+        invites.push(chosen.clone());
+    }
+
+    out.users = users.into_values().collect();
+    out.roles = roles.into_values().collect();
+    out.groups = groups.into_values().collect();
+    out.projects = projects.into_values().collect();
+    out.admin_api_keys = keys
+        .into_iter()
+        .map(|name| AdminApiKey {
+            name,
+            expires_in_days: None,
+            sink: None,
+        })
+        .collect();
+    out.invites = invites;
+    out
+}
+
+/// Applies one scenario and compares the emulator's whole state with the oracle.
+fn end_state_matches_the_oracle(seed: u64) -> Result<(), TestCaseError> {
+    let (live, desired) = scenario(seed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = desired_state(dir.path(), &desired);
+    let emulator = emulator::start_in_background(live.clone(), EmulatorOptions::default())
+        .expect("emulator starts");
+    let client = test_client(&emulator);
+    let rt = runtime();
+    let before = rt.block_on(emulator_state(emulator.base_url()));
+    let report = rt.block_on(crate::apply::apply(&client, &state)).1;
+    prop_assert!(
+        report.all_succeeded(),
+        "seed {seed}: apply failed: {:?}",
+        crate::apply::failures(&report)
+    );
+    let after = rt.block_on(emulator_state(emulator.base_url()));
+    // The seed as the emulator holds it (the default project, the key in use) is the live
+    // side the oracle starts from.
+    let expected = expected_after(&before, &desired);
+    let declared_limits: BTreeSet<(String, String)> = desired
+        .projects
+        .iter()
+        .filter(|p| !p.archived)
+        .flat_map(|p| p.rate_limits.keys().map(|m| (p.name.clone(), m.clone())))
+        .collect();
+    let (want, got) = (
+        facts_of(&expected)
+            .union(&rate_limit_facts(&desired, &declared_limits))
+            .cloned()
+            .collect::<Facts>(),
+        facts_of(&after)
+            .union(&rate_limit_facts(&after, &declared_limits))
+            .cloned()
+            .collect::<Facts>(),
+    );
+    let missing: Vec<&String> = want.difference(&got).collect();
+    let unexpected: Vec<&String> = got.difference(&want).collect();
+    prop_assert!(
+        missing.is_empty() && unexpected.is_empty(),
+        "seed {seed}: the organization after apply is not the one the docs promise\n\
+         missing: {missing:#?}\nunexpected: {unexpected:#?}\ndesired:\n{}",
+        crate::apply::yaml(&desired)
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// After apply, the organization is the one an independent reading of the docs says.
+    #[test]
+    fn after_apply_the_organization_is_what_the_docs_promise(seed in any::<u64>()) {
+        end_state_matches_the_oracle(seed)?;
+    }
+}
