@@ -26,7 +26,7 @@ use super::LoadMode;
 use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean};
 use super::load::{List, Merged};
 use super::source_map::{Position, escape_segment};
-use crate::model::{OrgRole, Sink, UnmanagedAction, normalize_email};
+use crate::model::{OrgRole, Sink, normalize_email};
 
 /// Certificate files larger than this are refused (a certificate chain is a few KiB).
 pub const MAX_CERTIFICATE_BYTES: u64 = 1024 * 1024;
@@ -376,8 +376,8 @@ impl Checker<'_> {
 
     fn owners(&mut self) {
         let doc = &self.merged.doc;
-        let manages_users =
-            !doc.users.is_empty() || doc.policy.unmanaged.users == UnmanagedAction::Remove;
+        // Only a file that writes `users` can remove or demote a member.
+        let manages_users = doc.users.is_managed();
         if !manages_users {
             return;
         }

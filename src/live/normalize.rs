@@ -409,6 +409,16 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
             });
         }
         doc.admin_api_keys = out.into_values().collect();
+        live.keys_in_use = keys
+            .iter()
+            .filter(|k| raw.keys_in_use.contains(&k.id))
+            .map(|k| {
+                k.name
+                    .clone()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| k.id.to_string())
+            })
+            .collect();
         let owners: BTreeSet<Option<String>> = keys
             .iter()
             .filter(|k| raw.keys_in_use.contains(&k.id))

@@ -90,16 +90,12 @@ fn side(rng: &mut StdRng, desired: bool) -> Document {
             .into_iter()
             .map(|name| Role {
                 name: name.to_string(),
-                permissions: names(
-                    rng,
-                    &PERMISSIONS.map(String::from),
-                    0.5,
-                )
-                .into_iter()
-                .chain([PERMISSIONS[0].to_string()])
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect(),
+                permissions: names(rng, &PERMISSIONS.map(String::from), 0.5)
+                    .into_iter()
+                    .chain([PERMISSIONS[0].to_string()])
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
                 description: None,
             })
             .collect();
@@ -171,7 +167,9 @@ fn side(rng: &mut StdRng, desired: bool) -> Document {
                 vec![]
             };
             let roles = if desired {
-                list(rng, |_| own_roles.iter().map(|r| project_custom_role(r)).collect())
+                list(rng, |_| {
+                    own_roles.iter().map(|r| project_custom_role(r)).collect()
+                })
             } else {
                 own_roles.iter().map(|r| project_custom_role(r)).collect()
             };
@@ -339,8 +337,8 @@ fn plans_by_scope(seed: u64) -> (String, String) {
     let (live, desired) = scenario(seed);
     let dir = tempfile::tempdir().expect("tempdir");
     let state = desired_state(dir.path(), &desired);
-    let emulator = emulator::start_in_background(live, EmulatorOptions::default())
-        .expect("emulator starts");
+    let emulator =
+        emulator::start_in_background(live, EmulatorOptions::default()).expect("emulator starts");
     let client = test_client(&emulator);
     runtime().block_on(async {
         let mut out = Vec::new();
@@ -419,8 +417,8 @@ fn a_declared_empty_member_list_under_remove_revokes_every_live_member() {
     .into();
     let dir = tempfile::tempdir().expect("tempdir");
     let state = desired_state(dir.path(), &desired);
-    let emulator = emulator::start_in_background(live, EmulatorOptions::default())
-        .expect("emulator starts");
+    let emulator =
+        emulator::start_in_background(live, EmulatorOptions::default()).expect("emulator starts");
     let client = test_client(&emulator);
     let plan = runtime().block_on(async {
         let live = live::read(&client, &ReadScope::for_document(&state.doc), &NoProgress)
@@ -477,7 +475,11 @@ fn facts_of(org: &Document) -> Facts {
     }
     for r in org.roles.iter() {
         let perms: BTreeSet<String> = r.permissions.iter().cloned().collect();
-        f.insert(format!("role:{} permissions=[{}]", r.name, role_list(&perms)));
+        f.insert(format!(
+            "role:{} permissions=[{}]",
+            r.name,
+            role_list(&perms)
+        ));
     }
     for g in org.groups.iter() {
         f.insert(format!("group:{}", g.name));
@@ -574,8 +576,9 @@ fn role_set(
 
 /// The organization that must exist after applying `desired` to `live`, written from
 /// `docs/configuration.md` ("What a file manages", "Unmanaged objects", "Invites"), without
-/// any of `plan/`'s code.
-fn expected_after(live: &Document, desired: &Document) -> Document {
+/// any of `plan/`'s code. `key_in_use` names the admin key the run authenticates with, which
+/// is in use, never unmanaged.
+fn expected_after(live: &Document, desired: &Document, key_in_use: &str) -> Document {
     let policy = &desired.policy.unmanaged;
     let mut out = Document::default();
 
@@ -592,8 +595,12 @@ fn expected_after(live: &Document, desired: &Document) -> Document {
     let role_alive = |r: &String| roles.contains_key(r);
 
     // Members: invites never make members, so membership is the live one minus removals.
-    let declared_user =
-        |e: &str| desired.users.iter().find(|u| normalize_email(&u.email) == e);
+    let declared_user = |e: &str| {
+        desired
+            .users
+            .iter()
+            .find(|u| normalize_email(&u.email) == e)
+    };
     let mut users: BTreeMap<String, User> = BTreeMap::new();
     for u in live.users.iter() {
         let e = normalize_email(&u.email);
@@ -712,11 +719,8 @@ fn expected_after(live: &Document, desired: &Document) -> Document {
         let managed = d.is_some_and(|d| d.members.is_managed());
         for m in &live_members {
             let e = normalize_email(&m.email);
-            let declared = d.and_then(|d| {
-                d.members
-                    .iter()
-                    .find(|dm| normalize_email(&dm.email) == e)
-            });
+            let declared =
+                d.and_then(|d| d.members.iter().find(|dm| normalize_email(&dm.email) == e));
             if managed && declared.is_none() && !keeps(policy.project_members) {
                 continue;
             }
@@ -725,9 +729,13 @@ fn expected_after(live: &Document, desired: &Document) -> Document {
             if let Some(dm) = declared {
                 pm.role = dm.role;
             }
-            pm.roles = role_set(declared.map(|dm| &dm.roles), &m.roles, policy.role_assignments)
-                .into_iter()
-                .collect();
+            pm.roles = role_set(
+                declared.map(|dm| &dm.roles),
+                &m.roles,
+                policy.role_assignments,
+            )
+            .into_iter()
+            .collect();
             members.insert(e, pm);
         }
         if let Some(d) = d.filter(|d| d.members.is_managed()) {
@@ -763,18 +771,24 @@ fn expected_after(live: &Document, desired: &Document) -> Document {
             if let Some(dg) = declared {
                 pg.role = dg.role;
             }
-            pg.roles = role_set(declared.map(|dg| &dg.roles), &g.roles, policy.role_assignments)
-                .into_iter()
-                .collect();
+            pg.roles = role_set(
+                declared.map(|dg| &dg.roles),
+                &g.roles,
+                policy.role_assignments,
+            )
+            .into_iter()
+            .collect();
             p_groups.insert(g.name.clone(), pg);
         }
         if let Some(d) = d.filter(|d| d.groups.is_managed()) {
             for dg in d.groups.iter() {
-                p_groups.entry(dg.name.clone()).or_insert_with(|| ProjectGroup {
-                    name: dg.name.clone(),
-                    role: dg.role,
-                    roles: dg.roles.iter().cloned().collect(),
-                });
+                p_groups
+                    .entry(dg.name.clone())
+                    .or_insert_with(|| ProjectGroup {
+                        name: dg.name.clone(),
+                        role: dg.role,
+                        roles: dg.roles.iter().cloned().collect(),
+                    });
             }
         }
         p_groups.retain(|g, _| groups.contains_key(g));
@@ -783,15 +797,20 @@ fn expected_after(live: &Document, desired: &Document) -> Document {
         }
 
         // Service accounts.
-        let live_accounts: Vec<ServiceAccount> =
-            live_p.map(|p| p.service_accounts.to_vec()).unwrap_or_default();
+        let live_accounts: Vec<ServiceAccount> = live_p
+            .map(|p| p.service_accounts.to_vec())
+            .unwrap_or_default();
         let mut accounts: BTreeMap<String, ServiceAccount> = BTreeMap::new();
         match d {
             Some(d) if d.service_accounts.is_managed() => {
                 if keeps(policy.service_accounts) {
                     accounts.extend(live_accounts.iter().map(|s| (s.name.clone(), s.clone())));
                 }
-                accounts.extend(d.service_accounts.iter().map(|s| (s.name.clone(), s.clone())));
+                accounts.extend(
+                    d.service_accounts
+                        .iter()
+                        .map(|s| (s.name.clone(), s.clone())),
+                );
             }
             _ => accounts.extend(live_accounts.iter().map(|s| (s.name.clone(), s.clone()))),
         }
@@ -807,6 +826,12 @@ fn expected_after(live: &Document, desired: &Document) -> Document {
     if !desired.admin_api_keys.is_managed() || keeps(policy.admin_api_keys) {
         keys.extend(live.admin_api_keys.iter().map(|k| k.name.clone()));
     }
+    keys.extend(
+        live.admin_api_keys
+            .iter()
+            .filter(|k| k.name == key_in_use)
+            .map(|k| k.name.clone()),
+    );
     keys.extend(desired.admin_api_keys.iter().map(|k| k.name.clone()));
 
     // Invites: the lifecycle of declared users who are not members.
@@ -860,7 +885,9 @@ fn expected_after(live: &Document, desired: &Document) -> Document {
         if !seen.insert(e.clone()) || (desired.users.is_managed() && declared_emails.contains(&e)) {
             continue;
         }
-        let Some(chosen) = live_invite(&e) else { continue };
+        let Some(chosen) = live_invite(&e) else {
+            continue;
+        };
         if chosen.status != InviteStatus::Pending {
             continue;
         }
@@ -905,7 +932,8 @@ fn end_state_matches_the_oracle(seed: u64) -> Result<(), TestCaseError> {
     let after = rt.block_on(emulator_state(emulator.base_url()));
     // The seed as the emulator holds it (the default project, the key in use) is the live
     // side the oracle starts from.
-    let expected = expected_after(&before, &desired);
+    // The emulator's only admin key (EmulatorOptions::default()) is the one the run uses.
+    let expected = expected_after(&before, &desired, "orgops emulator key");
     let declared_limits: BTreeSet<(String, String)> = desired
         .projects
         .iter()

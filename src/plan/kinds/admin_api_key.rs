@@ -47,6 +47,8 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                     .diffed(&["name"]),
                 )
             }
+            // The key this run authenticates with is in use, not unmanaged.
+            (None, Some(_)) if ctx.state.keys_in_use.contains(name) => {}
             (None, Some(_)) => {
                 let view = json!({ "name": name });
                 out.unmanaged(

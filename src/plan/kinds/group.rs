@@ -37,13 +37,14 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                 )
                 .after(Some(view)),
             ),
-            (None, Some(l)) => {
-                let reported = json!({ "name": name, "members": l.members, "roles": l.roles });
+            (None, Some(_)) => {
+                // The group's own fields only (its members and roles are read only where the
+                // file manages them).
                 out.unmanaged(
                     ctx.desired.policy.unmanaged.groups,
                     KIND,
                     &key,
-                    reported,
+                    view.clone(),
                     || {
                         Draft::new(
                             KIND,

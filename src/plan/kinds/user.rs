@@ -54,7 +54,9 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
             continue;
         }
         let key = keys::user(&live.email);
-        let view = json!({ "email": live.email, "role": live.role, "roles": live.roles });
+        // The member's own fields only: their custom roles are read only where the file
+        // manages them, and a plan must not depend on what the read scope skipped.
+        let view = json!({ "email": live.email, "role": live.role });
         out.unmanaged(
             ctx.desired.policy.unmanaged.users,
             KIND,
