@@ -1,7 +1,7 @@
 //! Reading input: a file or a directory of files -> parsed, schema-checked, typed documents,
 //! merged into one with a record of where every top-level object came from.
 //!
-//! Per file, in order, each step stopping the file at its first failure:
+//! Per file, in order:
 //! 1. read, refusing files over [`MAX_FILE_BYTES`], empty files and invalid UTF-8 (located at
 //!    the first bad byte);
 //! 2. parse with serde-saphyr under a [`Budget`](serde_saphyr::Budget): one document, bounded
@@ -11,17 +11,27 @@
 //! 4. convert into the typed [`Document`] (re-parsing with serde-saphyr only on failure, for a
 //!    located error on the rare value the schema cannot tell apart, such as `1e3`).
 //!
+//! Steps 1 and 2 stop the file at their first failure. A schema error does not: the file is
+//! *salvaged* ([`parse_salvaging`]): each object the schema refused (a list item such as
+//! `users[2]` or `projects[0].members[1]`, a `rate_limits` entry, a `policy` value, an unknown
+//! key) is set aside and the rest is converted, so the semantic checks still run on every
+//! part of the file that did parse. [`Salvage`] keeps what was set aside: the original index
+//! of every kept list item (locations stay right), and the names of the declarations dropped,
+//! so a reference to them is not called undeclared.
+//!
 //! Then [`merge`] concatenates the files' lists in file-name order; `policy` may come from at
 //! most one file and `version`, where given, must agree.
 
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::diagnostics::{Diagnostic, Diagnostics};
-use super::schema;
-use super::source_map::{Position, SourceMap};
-use crate::model::Document;
+use super::schema::{self, Fault};
+use super::source_map::{Position, SourceMap, escape_segment};
+use crate::model::{Document, normalize_email};
 
 /// Files larger than this are refused before parsing (a 10,000-user org is about 0.6 MiB).
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -61,6 +71,325 @@ pub struct ParsedFile {
     /// Whether the file itself contains these keys (the typed document has defaults).
     pub declares_policy: bool,
     pub declares_version: bool,
+    /// What schema errors took out of `doc` (nothing for a valid file).
+    pub salvage: Salvage,
+}
+
+/// A kind of declaration that references name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    User,
+    Group,
+    Role,
+    Certificate,
+    Project,
+    /// A project's custom role; the scope is the project's name.
+    ProjectRole,
+    /// A service account, named `project/name`; the scope of "any" is the project's name.
+    ServiceAccount,
+}
+
+/// Declarations set aside because the schema refused them. A reference to one of them is not
+/// reported as undeclared: the schema error already says what is wrong with it.
+#[derive(Debug, Clone, Default)]
+pub struct Dropped {
+    /// (kind, scope, name): a dropped declaration whose name could still be read. The scope
+    /// is the project's name for project roles, empty otherwise.
+    names: BTreeSet<(Kind, String, String)>,
+    /// (kind, scope): some declaration of this kind was dropped and its name cannot be read
+    /// (or a whole list was), so any name of it may be declared.
+    any: BTreeSet<(Kind, String)>,
+    /// A file was not read at all (unreadable, not YAML): any name may be declared there.
+    pub all: bool,
+    /// Some `policy` value was dropped.
+    pub policy: bool,
+}
+
+impl Dropped {
+    /// Whether `name` (normalised as the checks compare it) may be declared by a dropped entry.
+    pub fn may_declare(&self, kind: Kind, scope: &str, name: &str) -> bool {
+        self.all
+            || self.any.contains(&(kind, scope.to_string()))
+            || self
+                .names
+                .contains(&(kind, scope.to_string(), name.to_string()))
+            || (kind == Kind::ServiceAccount
+                && self.any.iter().any(|(k, project)| {
+                    (*k == Kind::ServiceAccount && name.starts_with(&format!("{project}/")))
+                        || (*k == Kind::Project && project.is_empty())
+                }))
+    }
+
+    /// Whether any declaration of `kind` was dropped (a count over it would be wrong).
+    pub fn touches(&self, kind: Kind) -> bool {
+        self.all
+            || self.any.iter().any(|(k, _)| *k == kind)
+            || self.names.iter().any(|(k, _, _)| *k == kind)
+    }
+
+    fn extend(&mut self, other: &Dropped) {
+        self.names.extend(other.names.iter().cloned());
+        self.any.extend(other.any.iter().cloned());
+        self.all |= other.all;
+        self.policy |= other.policy;
+    }
+
+    /// Records the declaration at `unit` (a pointer into `raw`) as dropped.
+    fn record(&mut self, raw: &Value, unit: &str) {
+        let segments: Vec<&str> = unit.split('/').skip(1).collect();
+        let name_at = |pointer: String, key: &str| {
+            raw.pointer(&pointer)
+                .and_then(|item| item.get(key))
+                .and_then(scalar_text)
+        };
+        let mut put = |kind: Kind, scope: String, name: Option<String>| match name {
+            Some(name) => {
+                self.names.insert((kind, scope, name));
+            }
+            None => {
+                self.any.insert((kind, scope));
+            }
+        };
+        let top = |list: &str| match list {
+            "users" => Some((Kind::User, "email")),
+            "groups" => Some((Kind::Group, "name")),
+            "roles" => Some((Kind::Role, "name")),
+            "certificates" => Some((Kind::Certificate, "name")),
+            "projects" => Some((Kind::Project, "name")),
+            _ => None,
+        };
+        match segments.as_slice() {
+            ["policy", ..] => self.policy = true,
+            [list] => {
+                if let Some((kind, _)) = top(list) {
+                    put(kind, String::new(), None);
+                }
+            }
+            ["projects", i] => {
+                let name = name_at(format!("/projects/{i}"), "name");
+                if let Some(project) = &name {
+                    put(Kind::ProjectRole, project.clone(), None);
+                    put(Kind::ServiceAccount, project.clone(), None);
+                }
+                put(Kind::Project, String::new(), name);
+            }
+            ["projects", i, list @ ("roles" | "service_accounts"), j] => {
+                let project = name_at(format!("/projects/{i}"), "name").unwrap_or_default();
+                let name = name_at(format!("/projects/{i}/{list}/{j}"), "name");
+                if *list == "roles" {
+                    put(Kind::ProjectRole, project, name);
+                } else {
+                    match name {
+                        Some(name) => put(
+                            Kind::ServiceAccount,
+                            String::new(),
+                            Some(format!("{project}/{name}")),
+                        ),
+                        None => put(Kind::ServiceAccount, project, None),
+                    }
+                }
+            }
+            [list, i] => {
+                if let Some((kind, key)) = top(list) {
+                    let name = name_at(format!("/{list}/{i}"), key);
+                    let name = if kind == Kind::User {
+                        name.map(|email| normalize_email(&email))
+                    } else {
+                        name
+                    };
+                    put(kind, String::new(), name);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A scalar as the text a reference would use (`42` for a number); `None` for anything else.
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// What was set aside from a file that failed the schema, and how to locate what remains.
+#[derive(Debug, Clone, Default)]
+pub struct Salvage {
+    /// A list's pointer (in the file's own indices) -> the original index of each item kept.
+    kept: BTreeMap<String, Vec<usize>>,
+    pub dropped: Dropped,
+}
+
+impl Salvage {
+    /// The pointer into the file of `pointer`, a pointer into the salvaged document.
+    pub fn original<'p>(&self, pointer: &'p str) -> Cow<'p, str> {
+        if self.kept.is_empty() {
+            return Cow::Borrowed(pointer);
+        }
+        let mut out = String::with_capacity(pointer.len());
+        for segment in pointer.split('/').skip(1) {
+            let index = segment.parse::<usize>().ok();
+            let original = index.and_then(|i| self.kept.get(&out).and_then(|k| k.get(i)));
+            out.push('/');
+            match original {
+                Some(original) => out.push_str(&original.to_string()),
+                None => out.push_str(segment),
+            }
+        }
+        Cow::Owned(out)
+    }
+}
+
+/// The part of the document a schema error at `pointer` takes out: the list item or
+/// `rate_limits` entry around it, or the `policy` value itself. Empty: the whole document.
+fn unit_of(pointer: &str) -> String {
+    let segments: Vec<&str> = pointer.split('/').skip(1).collect();
+    let take = |n: usize| -> String {
+        segments
+            .iter()
+            .take(n)
+            .map(|segment| format!("/{segment}"))
+            .collect()
+    };
+    match segments.as_slice() {
+        [] => String::new(),
+        [
+            "projects",
+            _,
+            "members" | "groups" | "roles" | "service_accounts" | "certificates" | "rate_limits",
+            _,
+            ..,
+        ] => take(4),
+        ["projects", ..] => take(2),
+        ["policy", "protect", _, _, ..] => take(4),
+        ["policy", ..] => pointer.to_string(),
+        _ => take(2),
+    }
+}
+
+/// `value` without the nodes at the pointers in `remove`; records the original index of every
+/// item kept in a list that lost some.
+fn prune(
+    value: &Value,
+    pointer: &str,
+    remove: &BTreeSet<String>,
+    kept: &mut BTreeMap<String, Vec<usize>>,
+) -> Value {
+    let prefix = format!("{pointer}/");
+    let below = remove
+        .range(prefix.clone()..)
+        .next()
+        .is_some_and(|p| p.starts_with(&prefix));
+    if !below {
+        return value.clone();
+    }
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter_map(|(key, child)| {
+                    let at = format!("{prefix}{}", escape_segment(key));
+                    (!remove.contains(&at)).then(|| (key.clone(), prune(child, &at, remove, kept)))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => {
+            let mut indices = Vec::with_capacity(items.len());
+            let mut out = Vec::with_capacity(items.len());
+            for (i, child) in items.iter().enumerate() {
+                let at = format!("{prefix}{i}");
+                if !remove.contains(&at) {
+                    indices.push(i);
+                    out.push(prune(child, &at, remove, kept));
+                }
+            }
+            if indices.len() < items.len() {
+                kept.insert(pointer.to_string(), indices);
+            }
+            Value::Array(out)
+        }
+        other => other.clone(),
+    }
+}
+
+/// What remains of `value` once the nodes the schema refused (`faults`) are set aside, typed;
+/// `None` when nothing sensible remains (the root itself is wrong). A value the typed model
+/// refuses although the schema let it through (`1e3` for an integer) is set aside with its
+/// own error, located at its object, added to `diagnostics`.
+fn salvage(
+    value: &Value,
+    faults: &[Fault],
+    name: &str,
+    map: &SourceMap,
+    diagnostics: &mut Diagnostics,
+) -> Option<(Document, Salvage, bool)> {
+    if !value.is_object() {
+        return None;
+    }
+    let mut remove = BTreeSet::new();
+    let mut units = BTreeSet::new();
+    for fault in faults {
+        match fault {
+            Fault::UnknownKey(pointer) => {
+                remove.insert(pointer.clone());
+            }
+            Fault::Value(pointer) => {
+                let unit = unit_of(pointer);
+                if unit.is_empty() {
+                    return None;
+                }
+                remove.insert(unit.clone());
+                units.insert(unit);
+            }
+        }
+    }
+    // At most two rounds: the second sets aside what the typed model refused in the first.
+    for _ in 0..2 {
+        let mut kept = BTreeMap::new();
+        let pruned = prune(value, "", &remove, &mut kept);
+        let mut salvaged = Salvage {
+            kept,
+            dropped: Dropped::default(),
+        };
+        let declares_version = pruned.get("version").is_some();
+        if let Ok(doc) = serde_json::from_value::<Document>(pruned.clone()) {
+            for unit in &units {
+                salvaged.dropped.record(value, unit);
+            }
+            return Some((doc, salvaged, declares_version));
+        }
+        let Value::Object(top) = &pruned else {
+            return None;
+        };
+        for (key, part) in top {
+            let items: Vec<(String, &Value)> = match part {
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let pointer = format!("/{}/{i}", escape_segment(key));
+                        (salvaged.original(&pointer).into_owned(), item)
+                    })
+                    .collect(),
+                other => vec![(format!("/{}", escape_segment(key)), other)],
+            };
+            for (unit, item) in items {
+                let alone = match part {
+                    Value::Array(_) => Value::Array(vec![item.clone()]),
+                    _ => item.clone(),
+                };
+                let alone = Value::Object([(key.clone(), alone)].into_iter().collect());
+                if let Err(error) = serde_json::from_value::<Document>(alone) {
+                    diagnostics.push(Diagnostic::error(name, map.value(&unit), error.to_string()));
+                    remove.insert(unit.clone());
+                    units.insert(unit);
+                }
+            }
+        }
+    }
+    None
 }
 
 impl ParsedFile {
@@ -157,12 +486,26 @@ pub fn read_file(path: &Path) -> Result<String, Diagnostics> {
     })
 }
 
-/// Parses one file's text: YAML under budget, schema, typed document.
+/// Parses one file's text: YAML under budget, schema, typed document. Any error refuses it.
 pub fn parse_text(
     text: String,
     name: &str,
     path: Option<PathBuf>,
 ) -> Result<ParsedFile, Diagnostics> {
+    match parse_salvaging(text, name, path) {
+        (Some(file), diagnostics) if !diagnostics.has_errors() => Ok(file),
+        (_, diagnostics) => Err(diagnostics),
+    }
+}
+
+/// Like [`parse_text`], but a file with schema errors still yields what remains of it (see
+/// [`Salvage`]) next to its diagnostics, for the semantic checks. `None` when the text is not
+/// a YAML mapping at all.
+pub fn parse_salvaging(
+    text: String,
+    name: &str,
+    path: Option<PathBuf>,
+) -> (Option<ParsedFile>, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
     diagnostics.add_source(name, &text);
     if text.len() as u64 > MAX_FILE_BYTES {
@@ -171,14 +514,14 @@ pub fn parse_text(
             Position::START,
             format!("input is over the {MAX_FILE_BYTES}-byte limit"),
         ));
-        return Err(diagnostics);
+        return (None, diagnostics);
     }
     if text.trim().is_empty() {
         diagnostics.push(
             Diagnostic::error(name, Position::START, "file is empty")
                 .with_hint(Some("a minimal desired state is `version: 1`".into())),
         );
-        return Err(diagnostics);
+        return (None, diagnostics);
     }
     // The source map walks the text's parser events a second time; build it on another core
     // while serde parses (on a large file each pass takes a few hundred milliseconds, and
@@ -192,7 +535,7 @@ pub fn parse_text(
         Ok(value) => value,
         Err(error) => {
             diagnostics.push(yaml_error(name, &error));
-            return Err(diagnostics);
+            return (None, diagnostics);
         }
     };
     // Building the map cannot fail; a panic in it is a bug, reported as such.
@@ -204,7 +547,7 @@ pub fn parse_text(
                 Position::START,
                 "internal error while locating this file's keys (a bug in orgops; please report it)",
             ));
-            return Err(diagnostics);
+            return (None, diagnostics);
         }
     };
     if value.is_null() {
@@ -216,14 +559,31 @@ pub fn parse_text(
             )
             .with_hint(Some("a minimal desired state is `version: 1`".into())),
         );
-        return Err(diagnostics);
+        return (None, diagnostics);
     }
-    let schema_errors = schema::check(&value, name, &map);
+    let schema_errors = schema::check_with_faults(&value, name, &map);
     if !schema_errors.is_empty() {
-        for error in schema_errors {
+        let mut faults = Vec::with_capacity(schema_errors.len());
+        for (error, fault) in schema_errors {
             diagnostics.push(error);
+            faults.push(fault);
         }
-        return Err(diagnostics);
+        let Some((doc, salvage, declares_version)) =
+            salvage(&value, &faults, name, &map, &mut diagnostics)
+        else {
+            return (None, diagnostics);
+        };
+        let file = ParsedFile {
+            name: name.to_string(),
+            path,
+            declares_policy: map.has_key("/policy"),
+            declares_version,
+            text,
+            map,
+            doc,
+            salvage,
+        };
+        return (Some(file), diagnostics);
     }
     // Converting the checked value is cheap; only when it fails (a value the schema cannot
     // tell apart, like `1e3` for an integer) is the text parsed again, for the location.
@@ -236,10 +596,10 @@ pub fn parse_text(
                     Ok(_) => Diagnostic::error(name, Position::START, json_error.to_string()),
                 };
             diagnostics.push(located);
-            return Err(diagnostics);
+            return (None, diagnostics);
         }
     };
-    Ok(ParsedFile {
+    let file = ParsedFile {
         name: name.to_string(),
         path,
         declares_policy: map.has_key("/policy"),
@@ -247,7 +607,9 @@ pub fn parse_text(
         text,
         map,
         doc,
-    })
+        salvage: Salvage::default(),
+    };
+    (Some(file), diagnostics)
 }
 
 /// A serde-saphyr error as a diagnostic at its location (the file start when it has none).
@@ -361,6 +723,8 @@ pub struct Merged {
     pub origins: std::collections::BTreeMap<List, Vec<Origin>>,
     /// The file `policy` came from, if any declared it.
     pub policy_file: Option<usize>,
+    /// Declarations the files' schema errors set aside (see [`Salvage`]).
+    pub dropped: Dropped,
 }
 
 impl Merged {
@@ -410,10 +774,11 @@ impl Merged {
     pub fn position_in(&self, file: usize, pointer: &str, key: bool) -> (&str, Position) {
         match self.files.get(file) {
             Some(parsed) => {
+                let pointer = parsed.salvage.original(pointer);
                 let at = if key {
-                    parsed.map.key(pointer)
+                    parsed.map.key(&pointer)
                 } else {
-                    parsed.map.value(pointer)
+                    parsed.map.value(&pointer)
                 };
                 (parsed.name.as_str(), at)
             }
@@ -430,8 +795,10 @@ pub fn merge(files: Vec<ParsedFile>, diagnostics: &mut Diagnostics) -> Merged {
         std::collections::BTreeMap::new();
     let mut policy_file: Option<usize> = None;
     let mut version_file: Option<usize> = None;
+    let mut dropped = Dropped::default();
     for (file_index, parsed) in files.iter().enumerate() {
         let part = &parsed.doc;
+        dropped.extend(&parsed.salvage.dropped);
         if parsed.declares_version {
             match version_file {
                 Some(first) if files[first].doc.version != part.version => {
@@ -510,6 +877,7 @@ pub fn merge(files: Vec<ParsedFile>, diagnostics: &mut Diagnostics) -> Merged {
         files,
         origins,
         policy_file,
+        dropped,
     }
 }
 
@@ -570,6 +938,78 @@ mod tests {
             ]
         );
         assert_eq!(merged.doc.policy.min_owners, Some(2));
+    }
+
+    #[test]
+    fn a_file_with_schema_errors_keeps_what_parsed_with_its_original_places() {
+        let text = "users:\n  - {email: A@x.example, role: ownr}\n  - {email: b@x.example, role: reader}\nprojects:\n  - name: P\n    members:\n      - {email: a@x.example, role: boss}\n      - {email: b@x.example, role: member}\n    rate_limits:\n      gpt-4o: {max_requests_per_1_minute: -1}\n      o1: {max_requests_per_1_minute: 5}\n    roles:\n      - {name: r, permissions: nope}\n";
+        let (file, diagnostics) = parse_salvaging(text.into(), "s.yaml", None);
+        assert_eq!(
+            diagnostics.error_count(),
+            4,
+            "{}",
+            diagnostics.render_human(false)
+        );
+        let file = file.expect("salvaged");
+        assert!(file.doc.users.iter().map(|u| &u.email).eq(["b@x.example"]));
+        let project = &file.doc.projects[0];
+        assert!(project.members.iter().map(|m| &m.email).eq(["b@x.example"]));
+        assert!(project.rate_limits.keys().eq(["o1"]));
+        assert!(project.roles.is_empty());
+        assert_eq!(file.salvage.original("/users/0/email"), "/users/1/email");
+        assert_eq!(
+            file.salvage.original("/projects/0/members/0/role"),
+            "/projects/0/members/1/role"
+        );
+        assert_eq!(
+            file.salvage.original("/projects/0/name"),
+            "/projects/0/name"
+        );
+        let dropped = &file.salvage.dropped;
+        assert!(dropped.may_declare(Kind::User, "", "a@x.example"));
+        assert!(!dropped.may_declare(Kind::User, "", "c@x.example"));
+        assert!(dropped.may_declare(Kind::ProjectRole, "P", "r"));
+        assert!(!dropped.may_declare(Kind::ProjectRole, "P", "s"));
+        assert!(dropped.touches(Kind::User) && !dropped.touches(Kind::Group) && !dropped.policy);
+        // A strict parse still refuses the file.
+        assert!(parse_text(text.into(), "s.yaml", None).is_err());
+    }
+
+    #[test]
+    fn a_dropped_list_or_unreadable_name_excuses_every_reference_of_its_kind() {
+        let (file, _) = parse_salvaging(
+            "groups: {name: g}\nprojects:\n  - {name: [P], archived: true}\n".into(),
+            "d.yaml",
+            None,
+        );
+        let dropped = file.expect("salvaged").salvage.dropped;
+        assert!(dropped.may_declare(Kind::Group, "", "anything"));
+        assert!(dropped.may_declare(Kind::Project, "", "anything"));
+        assert!(dropped.may_declare(Kind::ServiceAccount, "", "Q/ci"));
+        assert!(!dropped.may_declare(Kind::Role, "", "anything"));
+    }
+
+    #[test]
+    fn a_value_only_the_model_refuses_is_set_aside_with_its_own_error() {
+        let (file, diagnostics) = parse_salvaging(
+            "version: 2\npolicy: {max_removals: 1e3}\nusers:\n  - {email: a@x.example, role: owner}\n"
+                .into(),
+            "f.yaml",
+            None,
+        );
+        let lines: Vec<usize> = diagnostics.items().iter().map(|d| d.line).collect();
+        assert_eq!(lines, [1, 2], "{}", diagnostics.render_human(false));
+        let file = file.expect("salvaged");
+        assert_eq!(file.doc.users.len(), 1);
+        assert!(file.salvage.dropped.policy);
+        assert!(!file.declares_version);
+    }
+
+    #[test]
+    fn a_root_that_is_not_a_mapping_cannot_be_salvaged() {
+        let (file, diagnostics) = parse_salvaging("[1, 2]\n".into(), "r.yaml", None);
+        assert!(file.is_none());
+        assert_eq!(diagnostics.error_count(), 1);
     }
 
     #[test]

@@ -13,11 +13,15 @@
 //!    pointer -> line and column; unknown keys point at the key).
 //! 4. **Typed**: the file is deserialized into [`crate::model::Document`].
 //!
-//! If every file got this far, the documents are merged (lists concatenated; `policy` from at
-//! most one file; `version` must agree) and the [`semantic`] checks run on the whole, so a
-//! reference in one file may point at a declaration in another and a duplicate across files
-//! names both places. Every problem is collected before returning: a user fixes a file in one
-//! round. Emails are then normalised (lower-cased) and certificate PEMs read.
+//! The documents are then merged (lists concatenated; `policy` from at most one file;
+//! `version` must agree) and the [`semantic`] checks run on the whole, so a reference in one
+//! file may point at a declaration in another and a duplicate across files names both places.
+//! A file with schema errors takes part with what remains of it ([`load::Salvage`]): the
+//! semantic checks run on every part of every file that did parse, a value the schema refused
+//! is not reported again, and a reference to a declaration the schema refused is not called
+//! undeclared (nor, when a file could not be parsed at all, any reference). Every problem is
+//! collected before returning: a user fixes the files in one round. Emails are then
+//! normalised (lower-cased) and certificate PEMs read.
 //!
 //! [`parse_str`] runs the same pipeline on in-memory text (an emulator seed), without the
 //! checks that need a directory (certificate files, sink paths relative to the file).
@@ -77,19 +81,24 @@ pub fn load(path: &Path, mode: LoadMode) -> Result<DesiredState, Diagnostics> {
     let paths = load::input_files(path)?;
     let mut diagnostics = Diagnostics::new();
     let mut parsed = Vec::with_capacity(paths.len());
+    // A file not parsed at all hides its declarations from the semantic checks.
+    let mut unread = false;
     for file_path in &paths {
         let name = file_path.display().to_string();
-        match load::read_file(file_path)
-            .and_then(|text| load::parse_text(text, &name, Some(file_path.clone())))
-        {
-            Ok(file) => parsed.push(file),
-            Err(problems) => diagnostics.extend(problems),
+        let (file, problems) = match load::read_file(file_path) {
+            Ok(text) => load::parse_salvaging(text, &name, Some(file_path.clone())),
+            Err(problems) => (None, problems),
+        };
+        diagnostics.extend(problems);
+        match file {
+            Some(file) => parsed.push(file),
+            None => unread = true,
         }
     }
-    if diagnostics.has_errors() {
+    if parsed.is_empty() {
         return Err(diagnostics);
     }
-    let (merged, certificate_pems) = merge_and_check(parsed, mode, &mut diagnostics)?;
+    let (merged, certificate_pems) = merge_and_check(parsed, mode, unread, &mut diagnostics)?;
     let declared_at = declared_at(&merged);
     Ok(DesiredState {
         doc: normalised(merged.doc),
@@ -102,18 +111,22 @@ pub fn load(path: &Path, mode: LoadMode) -> Result<DesiredState, Diagnostics> {
 
 /// Checks in-memory text (e.g. an emulator seed) named `name` in diagnostics.
 pub fn parse_str(text: &str, name: &str, mode: LoadMode) -> Result<Document, Diagnostics> {
-    let file = load::parse_text(text.to_string(), name, None)?;
-    let mut diagnostics = Diagnostics::new();
-    let (merged, _) = merge_and_check(vec![file], mode, &mut diagnostics)?;
+    let (file, mut diagnostics) = load::parse_salvaging(text.to_string(), name, None);
+    let Some(file) = file else {
+        return Err(diagnostics);
+    };
+    let (merged, _) = merge_and_check(vec![file], mode, false, &mut diagnostics)?;
     Ok(normalised(merged.doc))
 }
 
 fn merge_and_check(
     files: Vec<load::ParsedFile>,
     mode: LoadMode,
+    unread: bool,
     diagnostics: &mut Diagnostics,
 ) -> Result<(Merged, BTreeMap<String, String>), Diagnostics> {
-    let merged = load::merge(files, diagnostics);
+    let mut merged = load::merge(files, diagnostics);
+    merged.dropped.all |= unread;
     let pems = semantic::check(&merged, mode, diagnostics);
     // Sources are only kept when something will be shown.
     if !diagnostics.is_empty() {

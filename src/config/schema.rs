@@ -32,27 +32,47 @@ static VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
 
 /// Every schema violation in `value`, located in `file` through `map`.
 pub fn check(value: &Value, file: &str, map: &SourceMap) -> Vec<Diagnostic> {
+    check_with_faults(value, file, map)
+        .into_iter()
+        .map(|(diagnostic, _)| diagnostic)
+        .collect()
+}
+
+/// The node a schema error is about, so the loader can set it aside and still check the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The value at this JSON pointer violates the schema.
+    Value(String),
+    /// The key at this JSON pointer is not allowed; the object around it is otherwise fine.
+    UnknownKey(String),
+}
+
+/// Like [`check`], each diagnostic with the node it is about.
+pub fn check_with_faults(value: &Value, file: &str, map: &SourceMap) -> Vec<(Diagnostic, Fault)> {
     let mut diagnostics = Vec::new();
     for error in VALIDATOR.iter_errors(value) {
         let pointer = error.instance_path().as_str().to_string();
         let node_schema = schema_at(&pointer);
+        let mut value_errors = Vec::new();
         match error.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => {
                 let known = property_names(node_schema);
                 for key in unexpected {
-                    let at = map.key(&format!("{pointer}/{}", escape_segment(key)));
+                    let key_pointer = format!("{pointer}/{}", escape_segment(key));
+                    let at = map.key(&key_pointer);
                     let hint = did_you_mean(key, known.iter().map(String::as_str)).or_else(|| {
                         (!known.is_empty())
                             .then(|| format!("allowed keys here: {}", known.join(", ")))
                     });
-                    diagnostics.push(
+                    diagnostics.push((
                         Diagnostic::error(
                             file,
                             at,
                             format!("unknown key `{key}`{}", describe(&pointer)),
                         )
                         .with_hint(hint),
-                    );
+                        Fault::UnknownKey(key_pointer),
+                    ));
                 }
             }
             ValidationErrorKind::Enum { options } => {
@@ -67,7 +87,7 @@ pub fn check(value: &Value, file: &str, map: &SourceMap) -> Vec<Diagnostic> {
                     _ => None,
                 };
                 let given = value_at(value, &pointer).map(plain).unwrap_or_default();
-                diagnostics.push(
+                value_errors.push(
                     Diagnostic::error(
                         file,
                         map.value(&pointer),
@@ -81,7 +101,7 @@ pub fn check(value: &Value, file: &str, map: &SourceMap) -> Vec<Diagnostic> {
                 );
             }
             ValidationErrorKind::Required { property } => {
-                diagnostics.push(Diagnostic::error(
+                value_errors.push(Diagnostic::error(
                     file,
                     map.value(&pointer),
                     format!(
@@ -103,7 +123,7 @@ pub fn check(value: &Value, file: &str, map: &SourceMap) -> Vec<Diagnostic> {
                 let found = value_at(value, &pointer)
                     .map(type_name)
                     .unwrap_or("nothing");
-                diagnostics.push(Diagnostic::error(
+                value_errors.push(Diagnostic::error(
                     file,
                     map.value(&pointer),
                     format!("expected {expected}, found {found}{}", describe(&pointer)),
@@ -111,7 +131,7 @@ pub fn check(value: &Value, file: &str, map: &SourceMap) -> Vec<Diagnostic> {
             }
             ValidationErrorKind::Pattern { .. } if pointer_is_email(node_schema) => {
                 let given = value_at(value, &pointer).map(plain).unwrap_or_default();
-                diagnostics.push(Diagnostic::error(
+                value_errors.push(Diagnostic::error(
                     file,
                     map.value(&pointer),
                     format!("`{given}` is not an email address{}", describe(&pointer)),
@@ -121,7 +141,7 @@ pub fn check(value: &Value, file: &str, map: &SourceMap) -> Vec<Diagnostic> {
             | ValidationErrorKind::MaxProperties { .. }
                 if pointer.ends_with("/sink") =>
             {
-                diagnostics.push(
+                value_errors.push(
                     Diagnostic::error(
                         file,
                         map.value(&pointer),
@@ -131,13 +151,18 @@ pub fn check(value: &Value, file: &str, map: &SourceMap) -> Vec<Diagnostic> {
                 );
             }
             _ => {
-                diagnostics.push(Diagnostic::error(
+                value_errors.push(Diagnostic::error(
                     file,
                     map.value(&pointer),
                     format!("{}{}", error.masked(), describe(&pointer)),
                 ));
             }
         }
+        diagnostics.extend(
+            value_errors
+                .into_iter()
+                .map(|d| (d, Fault::Value(pointer.clone()))),
+        );
     }
     diagnostics
 }

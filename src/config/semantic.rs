@@ -16,6 +16,10 @@
 //!   command sinks name a program.
 //!
 //! Limits that are negative or not integers are refused earlier, by the schema.
+//!
+//! When a file failed the schema, the checks run on what remains of it (see
+//! [`super::load::Salvage`]): a reference to a declaration the schema refused is not called
+//! undeclared, and the owner count is skipped when a user or `policy` value was set aside.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
@@ -24,7 +28,7 @@ use base64::Engine as _;
 
 use super::LoadMode;
 use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean};
-use super::load::{List, Merged};
+use super::load::{Kind, List, Merged};
 use super::source_map::{Position, escape_segment};
 use crate::model::{OrgRole, Sink, normalize_email};
 
@@ -56,6 +60,24 @@ pub fn check(
 struct Checker<'a> {
     merged: &'a Merged,
     diagnostics: &'a mut Diagnostics,
+}
+
+/// The names a reference may use: the declared ones, of one kind, in one scope (a project's
+/// name for its custom roles, empty otherwise).
+struct Declared {
+    names: BTreeSet<String>,
+    kind: Kind,
+    scope: String,
+}
+
+impl Declared {
+    fn new(names: BTreeSet<String>, kind: Kind) -> Declared {
+        Declared {
+            names,
+            kind,
+            scope: String::new(),
+        }
+    }
 }
 
 fn place(file: &str, at: Position) -> String {
@@ -216,7 +238,7 @@ impl Checker<'_> {
     fn resolve(
         &mut self,
         names: &[String],
-        declared: &BTreeSet<String>,
+        declared: &Declared,
         normalise: fn(&str) -> String,
         what: &str,
         scope: &str,
@@ -226,13 +248,21 @@ impl Checker<'_> {
         for (j, name) in names.iter().enumerate() {
             let key = normalise(name);
             let (file, at) = locate(j);
-            if !declared.contains(&key) {
+            if !declared.names.contains(&key) {
+                // Its declaration failed the schema, which already says so.
+                if self
+                    .merged
+                    .dropped
+                    .may_declare(declared.kind, &declared.scope, &key)
+                {
+                    continue;
+                }
                 let list = if scope.is_empty() {
                     what_list(what)
                 } else {
                     "projects[].roles"
                 };
-                let hint = did_you_mean(&key, declared.iter().map(String::as_str))
+                let hint = did_you_mean(&key, declared.names.iter().map(String::as_str))
                     .or_else(|| Some(format!("declare it under `{list}` first")));
                 self.error(
                     (&file, at),
@@ -259,16 +289,29 @@ impl Checker<'_> {
         let m = self.merged;
         let doc = &m.doc;
         let keep = |s: &str| s.to_string();
-        let emails: BTreeSet<String> = doc
-            .users
-            .iter()
-            .map(|u| normalize_email(&u.email))
-            .collect();
-        let org_roles: BTreeSet<String> = doc.roles.iter().map(|r| r.name.clone()).collect();
-        let groups: BTreeSet<String> = doc.groups.iter().map(|g| g.name.clone()).collect();
-        let projects: BTreeSet<String> = doc.projects.iter().map(|p| p.name.clone()).collect();
-        let certificates: BTreeSet<String> =
-            doc.certificates.iter().map(|c| c.name.clone()).collect();
+        let emails = Declared::new(
+            doc.users
+                .iter()
+                .map(|u| normalize_email(&u.email))
+                .collect(),
+            Kind::User,
+        );
+        let org_roles = Declared::new(
+            doc.roles.iter().map(|r| r.name.clone()).collect(),
+            Kind::Role,
+        );
+        let groups = Declared::new(
+            doc.groups.iter().map(|g| g.name.clone()).collect(),
+            Kind::Group,
+        );
+        let projects = Declared::new(
+            doc.projects.iter().map(|p| p.name.clone()).collect(),
+            Kind::Project,
+        );
+        let certificates = Declared::new(
+            doc.certificates.iter().map(|c| c.name.clone()).collect(),
+            Kind::Certificate,
+        );
         let owned = |(file, at): (&str, Position)| (file.to_string(), at);
 
         for (i, user) in doc.users.iter().enumerate() {
@@ -285,8 +328,11 @@ impl Checker<'_> {
             });
         }
         for (i, project) in doc.projects.iter().enumerate() {
-            let project_roles: BTreeSet<String> =
-                project.roles.iter().map(|r| r.name.clone()).collect();
+            let project_roles = Declared {
+                names: project.roles.iter().map(|r| r.name.clone()).collect(),
+                kind: Kind::ProjectRole,
+                scope: project.name.clone(),
+            };
             let role_scope = format!(" in project `{}`", project.name);
             let member_emails: Vec<String> =
                 project.members.iter().map(|x| x.email.clone()).collect();
@@ -355,15 +401,17 @@ impl Checker<'_> {
         self.resolve(&protect.groups, &groups, keep, "group", "", |j| {
             owned(m.policy_at(&format!("/protect/groups/{j}"), false))
         });
-        let accounts: BTreeSet<String> = doc
-            .projects
-            .iter()
-            .flat_map(|p| {
-                p.service_accounts
-                    .iter()
-                    .map(move |s| service_account_key(&p.name, &s.name))
-            })
-            .collect();
+        let accounts = Declared::new(
+            doc.projects
+                .iter()
+                .flat_map(|p| {
+                    p.service_accounts
+                        .iter()
+                        .map(move |s| service_account_key(&p.name, &s.name))
+                })
+                .collect(),
+            Kind::ServiceAccount,
+        );
         let protected: Vec<String> = protect
             .service_accounts
             .iter()
@@ -378,7 +426,9 @@ impl Checker<'_> {
         let doc = &self.merged.doc;
         // Only a file that writes `users` can remove or demote a member.
         let manages_users = doc.users.is_managed();
-        if !manages_users {
+        // A user or policy value the schema refused would make the count wrong.
+        let dropped = &self.merged.dropped;
+        if !manages_users || dropped.touches(Kind::User) || dropped.policy {
             return;
         }
         let owners = doc

@@ -99,6 +99,114 @@ fn ten_mistakes_give_ten_located_errors_in_one_run() {
     insta::assert_snapshot!("ten_mistakes_human", stderr);
 }
 
+/// Schema and semantic mistakes in one file: both phases run, every problem shows in one run,
+/// sorted by line, and a value the schema refuses is not reported again by a semantic check.
+#[test]
+fn schema_and_semantic_mistakes_are_reported_in_one_run() {
+    let file = "tests/fixtures/config/invalid/schema-and-semantic.yaml";
+    let (code, stdout, stderr) = validate(&["-f", file]);
+    assert_located_failure(file, &stderr, code);
+    assert_eq!(stdout, "");
+    let errors: Vec<&str> = error_lines(&stderr)
+        .into_iter()
+        .map(|l| l.strip_prefix(&format!("{file}:")).unwrap_or(l))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "8:13: error: role `billing-viewr` is not declared",
+            "10:11: error: `admin` is not one of: owner, reader (at users[2].role)",
+            "11:12: error: duplicate user `ALICE@acme.example` (first declared at tests/fixtures/config/invalid/schema-and-semantic.yaml:4:12)",
+            "15:54: error: user `frank@acme.example` is not declared",
+            "16:5: error: unknown key `colour` (at groups[0])",
+            "21:18: error: expected an array, found a string (at roles[1].permissions)",
+            "26:15: error: `admin` is not one of: owner, member (at projects[0].members[0].role)",
+            "27:16: error: user `grace@acme.example` is not declared",
+            "29:11: error: duplicate project `Search` (first declared at tests/fixtures/config/invalid/schema-and-semantic.yaml:23:11)",
+            "31:15: error: expected a boolean, found a string (at projects[2].archived)",
+        ],
+        "{stderr}"
+    );
+    insta::assert_snapshot!("schema_and_semantic_human", stderr);
+}
+
+/// A value the schema refuses is not reported a second time by a semantic check: the only
+/// owner's misspelled role does not also make "0 owners", and a user whose entry failed the
+/// schema is still declared for the group that lists it.
+#[test]
+fn a_value_refused_by_the_schema_is_not_also_a_semantic_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write(
+        dir.path(),
+        "orgops.yaml",
+        "users:\n  - email: ann@x.example\n    role: ownr\n  - {email: bo@x.example, role: reader}\ngroups:\n  - name: g\n    members: [ann@x.example]\nprojects:\n  - name: A\n  - name: A\n",
+    );
+    let file = path.display().to_string();
+    let (code, _, stderr) = validate(&["-f", &file]);
+    assert_located_failure(&file, &stderr, code);
+    let errors: Vec<&str> = error_lines(&stderr)
+        .into_iter()
+        .map(|l| l.strip_prefix(&format!("{file}:")).unwrap_or(l))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "3:11: error: `ownr` is not one of: owner, reader (at users[0].role)",
+            &format!("10:11: error: duplicate project `A` (first declared at {file}:9:11)"),
+        ],
+        "{stderr}"
+    );
+}
+
+/// A directory: every file's schema and semantic problems in one run. A file that is not
+/// even YAML hides its declarations, so no reference is called undeclared then.
+#[test]
+fn every_file_of_a_directory_is_checked_in_one_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = write(
+        dir.path(),
+        "a.yaml",
+        "users:\n  - {email: ann@x.example, role: owner}\n  - {email: bo@x.example, role: boss}\n",
+    )
+    .display()
+    .to_string();
+    let b = write(
+        dir.path(),
+        "b.yaml",
+        "groups:\n  - name: g\n    members: [bo@x.example, cy@x.example]\nprojects:\n  - {name: P}\n  - {name: P}\n",
+    )
+    .display()
+    .to_string();
+    let dir_arg = dir.path().display().to_string();
+    let (code, _, stderr) = validate(&["-f", &dir_arg]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        error_lines(&stderr),
+        [
+            format!("{a}:3:33: error: `boss` is not one of: owner, reader (at users[1].role)"),
+            format!("{b}:3:29: error: user `cy@x.example` is not declared"),
+            format!("{b}:6:12: error: duplicate project `P` (first declared at {b}:5:12)"),
+        ],
+        "{stderr}"
+    );
+    let c = write(dir.path(), "c.yaml", "users: [\n")
+        .display()
+        .to_string();
+    let (code, _, stderr) = validate(&["-f", &dir_arg]);
+    assert_eq!(code, 1, "{stderr}");
+    let errors = error_lines(&stderr);
+    assert_eq!(errors.len(), 3, "{stderr}");
+    assert!(
+        errors[0].starts_with(&format!("{a}:3:33: error: `boss`")),
+        "{stderr}"
+    );
+    assert!(
+        errors[1].starts_with(&format!("{b}:6:12: error: duplicate project")),
+        "{stderr}"
+    );
+    assert!(errors[2].starts_with(&format!("{c}:")), "{stderr}");
+}
+
 #[test]
 fn semantic_mistakes_are_all_reported() {
     let file = "tests/fixtures/config/invalid/semantic-mistakes.yaml";
