@@ -12,8 +12,9 @@
 //! - Per-project sub-collections are listed for the projects the file declares (and does not
 //!   mark `archived`) that exist live and are active, and only for the projects whose list of
 //!   that sub-kind is managed (members, groups, service accounts, roles); rate limits only for
-//!   the projects that declare some; certificate activations for every declared project when
-//!   any certificate list is managed (deleting a certificate needs its activations).
+//!   the projects that declare some; certificate activations where the project's list is
+//!   managed, and in every live project when the file deletes undeclared certificates
+//!   (deleting a certificate needs its activations).
 //! - Per-principal role-assignment lists are read only when the file manages those
 //!   assignments, and only for the principals whose `roles` list is managed. The exception is a project
 //!   group's assignment list, which carries the group's project role itself (the project-group
@@ -215,7 +216,10 @@ impl ReadScope {
             {
                 Select::All
             } else {
-                Select::only_if(certificates_managed, projects().map(|p| p.name.clone()))
+                Select::only_if(
+                    certificates_managed,
+                    projects_where(|p| p.certificates.is_managed()),
+                )
             },
         }
     }

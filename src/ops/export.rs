@@ -14,7 +14,7 @@ use std::path::Path;
 
 use crate::api::types::CertificateId;
 use crate::live::{LiveState, ReadScope};
-use crate::model::{Document, InviteStatus, ProjectMember, User, normalize_email};
+use crate::model::{Document, InviteStatus, ManagedList, ProjectMember, User, normalize_email};
 use crate::ops::target::Target;
 use crate::printer::Printer;
 
@@ -105,10 +105,49 @@ pub fn build(live: LiveState, pems: &BTreeMap<String, String>) -> Export {
             certificate_files.insert(cert.file.clone(), pem.clone());
         }
     }
+    leave_out_what_cannot_hold_anything(&mut doc);
     doc.sort_canonical();
     Export {
         doc,
         certificate_files,
+    }
+}
+
+/// Export writes every list it read, so the file manages what it saw (a list written empty
+/// reports what appears there later). The exceptions are lists that cannot hold anything in
+/// this org and would cost a request per principal to manage: custom-role assignments where
+/// no custom role exists (organization roles for users and groups, a project's own roles for
+/// its members and groups) and project certificate activations where the org has no
+/// certificate. Those are left out, so the export's plan reads no per-principal lists.
+fn leave_out_what_cannot_hold_anything(doc: &mut Document) {
+    fn unmanaged_if_empty<T>(list: &mut ManagedList<T>) {
+        if list.is_empty() {
+            *list = ManagedList::default();
+        }
+    }
+    if doc.roles.is_empty() {
+        doc.users
+            .iter_mut()
+            .for_each(|u| unmanaged_if_empty(&mut u.roles));
+        doc.groups
+            .iter_mut()
+            .for_each(|g| unmanaged_if_empty(&mut g.roles));
+    }
+    let no_certificates = doc.certificates.is_empty();
+    for project in doc.projects.iter_mut() {
+        if project.roles.is_empty() {
+            project
+                .members
+                .iter_mut()
+                .for_each(|m| unmanaged_if_empty(&mut m.roles));
+            project
+                .groups
+                .iter_mut()
+                .for_each(|g| unmanaged_if_empty(&mut g.roles));
+        }
+        if no_certificates {
+            unmanaged_if_empty(&mut project.certificates);
+        }
     }
 }
 
