@@ -395,6 +395,9 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 .admin_api_keys
                 .entry(name.clone())
                 .or_insert_with(|| key.id.to_string());
+            if raw.keys_in_use.contains(&key.id) {
+                live.admin_keys_in_use.insert(name.clone());
+            }
             out.entry(name.clone()).or_insert(ModelAdminApiKey {
                 name,
                 expires_in_days,
@@ -773,6 +776,11 @@ mod tests {
         };
         let live = normalize(raw, &ReadScope::everything());
         assert_eq!(live.key_owner.as_deref(), Some("root@x.example"));
+        assert_eq!(
+            live.admin_keys_in_use,
+            BTreeSet::from(["key_a".to_string()]),
+            "the key in use is known by name"
+        );
 
         let ambiguous = Raw {
             admin_api_keys: Some(vec![key("key_a", "user_1"), key("key_b", "user_2")]),
