@@ -24,7 +24,8 @@ pub enum Command {
     /// Write the live organization as a desired-state file.
     Export(ExportArgs),
     /// Report what differs between the live organization and the file, and who changed it
-    /// (exit 0 in sync, 2 drift, 1 error).
+    /// (exit 0 in sync, 2 drift, 1 error). Drift means apply would change something;
+    /// undeclared objects under `policy.unmanaged: report` are listed for information.
     Drift(DriftArgs),
     /// Run inside GitHub Actions: plan comments, apply on merge, drift issues.
     Github(GithubArgs),
@@ -160,6 +161,9 @@ pub struct DriftArgs {
     /// How far back the audit log is searched for who caused the drift.
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub since_days: u32,
+    /// Count undeclared objects the policy only reports (`report`) as drift (exit 2) too.
+    #[arg(long)]
+    pub fail_on_unmanaged: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -198,6 +202,10 @@ pub struct GithubRunArgs {
     /// How far back the audit log is searched (drift).
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub since_days: u32,
+    /// Drift: undeclared objects the policy only reports (`report`) open the tracking issue
+    /// too.
+    #[arg(long)]
+    pub fail_on_unmanaged: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,6 +1,9 @@
 //! `orgops drift`: what differs between the live org and the file, and who changed it.
 //!
 //! The report goes to stdout in the chosen format. Exit codes: 0 in sync, 2 drift, 1 error.
+//! Drift means "apply would change something": exactly when `plan --detailed-exitcode` exits
+//! 2. Objects under `policy.unmanaged: report` are listed for information and count only
+//! with `--fail-on-unmanaged`.
 
 use crate::cli::{DriftArgs, PlanFormat};
 use crate::drift::render;
@@ -10,11 +13,16 @@ use crate::printer::Printer;
 
 pub fn run(args: DriftArgs) -> ExitStatus {
     let printer = Printer::from_env();
-    let drifted =
-        match ops::drift::drift(&args.desired.file, &args.target, args.since_days, printer) {
-            Ok(drifted) => drifted,
-            Err(failure) => return super::report_plan_failure(failure, printer),
-        };
+    let drifted = match ops::drift::drift(
+        &args.desired.file,
+        &args.target,
+        args.since_days,
+        args.fail_on_unmanaged,
+        printer,
+    ) {
+        Ok(drifted) => drifted,
+        Err(failure) => return super::report_plan_failure(failure, printer),
+    };
     let report = &drifted.report;
     let rendered = match args.format {
         PlanFormat::Text => render::text(report),

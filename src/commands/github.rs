@@ -26,6 +26,7 @@ fn options(args: &GithubRunArgs) -> RunOptions {
             baseline: None,
         },
         since_days: args.since_days,
+        fail_on_unmanaged: args.fail_on_unmanaged,
     }
 }
 

@@ -11,15 +11,22 @@
 //! - `unmanaged`: present and not declared (the plan removes, revokes, deactivates or
 //!   archives it, or only reports it because the policy says `report`).
 //!
+//! **Drift means "apply would change something"**: the report is in sync exactly when the
+//! plan has no changes (what makes `plan --detailed-exitcode` exit 0). Objects the plan only
+//! reports are listed as information ([`DriftItem::informational`]) and count as drift only
+//! with `--fail-on-unmanaged` ([`DriftReport::fail_on_unmanaged`]). The admin key the run
+//! authenticates with is never an item: the plan leaves it alone and the report shows it in
+//! [`DriftReport::in_use`].
+//!
 //! **Attribution** comes from the audit log: one `GET /organization/audit_logs` per 100
 //! resource ids ([`AUDIT_BATCH`]: ids of every drifted object and of its parents, from the
-//! live read), limited to events since a cut-off. Events do not carry their resource id, so an
-//! event is matched to an item by its details: they name the item's own id (best when they
-//! also name its parent, as a group's `user_added` does), or, for a project role change whose
-//! details name only the project, the item is that project's only drifted membership. The
-//! best match wins: the closest, then the one whose verb fits the drift (a missing object
-//! was deleted, an unmanaged one added), then the newest. Objects whose id the live read cannot know (a declared user who was removed from the
-//! organization) stay unattributed: the audit log names them by id only.
+//! live read), limited to events since a cut-off. An event explains an object only when
+//! [`ATTRIBUTION_TABLE`] lists its type for the object's kind and drift class (the verb fits:
+//! a missing object was deleted or removed, an unmanaged one created or added, a changed one
+//! updated) and its details name the object as the table says; otherwise the object stays
+//! unattributed ("no audit event found"), since a wrong name is worse than none. Objects whose
+//! id the live read cannot know (a declared user who was removed from the organization) stay
+//! unattributed too: the audit log names them by id only.
 
 pub mod render;
 
@@ -86,12 +93,32 @@ pub struct DriftItem {
     /// The object as live has it, when it exists.
     pub live: Option<Value>,
     pub attribution: Option<Attribution>,
-    /// Server ids of the object and its parents (for attribution; not rendered).
+    /// Server ids of the object and its parents (the audit-log query; not rendered).
     #[serde(skip)]
     pub resource_ids: Vec<String>,
-    /// The object's own server id, when live has one.
+    /// The same ids by role, for matching events (not rendered).
     #[serde(skip)]
-    pub own_id: Option<String>,
+    pub ids: ObjectIds,
+}
+
+impl DriftItem {
+    /// Listed for information only: apply would not touch it (policy `report`).
+    pub fn informational(&self) -> bool {
+        self.action.is_none()
+    }
+}
+
+/// The server ids a drifted object's key names, by role (what live knows of them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectIds {
+    pub project: Option<String>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// The role itself, or the role a role assignment grants.
+    pub role: Option<String>,
+    pub certificate: Option<String>,
+    /// The object's own id (the key's last segment).
+    pub own: Option<String>,
 }
 
 /// Whether the audit log could be read.
@@ -112,6 +139,11 @@ pub struct DriftReport {
     /// Sorted by (class, kind, key).
     pub items: Vec<DriftItem>,
     pub audit: AuditStatus,
+    /// Keys of the admin API keys this run authenticates with (`admin_api_key:NAME`): shown
+    /// as "in use", never as unmanaged.
+    pub in_use: Vec<String>,
+    /// `--fail-on-unmanaged`: objects listed for information count as drift too.
+    pub fail_on_unmanaged: bool,
 }
 
 /// Counts per class.
@@ -129,13 +161,36 @@ impl DriftSummary {
 }
 
 impl DriftReport {
-    pub fn in_sync(&self) -> bool {
-        self.items.is_empty()
+    /// Whether `item` makes the report a drift: apply would change it, or it is listed for
+    /// information and `--fail-on-unmanaged` counts it.
+    pub fn counts(&self, item: &DriftItem) -> bool {
+        !item.informational() || self.fail_on_unmanaged
     }
 
+    /// Nothing counts as drift: apply would change nothing (the same rule as `plan
+    /// --detailed-exitcode` exiting 0), unless `--fail-on-unmanaged` and something is listed.
+    pub fn in_sync(&self) -> bool {
+        !self.items.iter().any(|i| self.counts(i))
+    }
+
+    /// Counts per class of every listed object.
     pub fn summary(&self) -> DriftSummary {
+        Self::count(self.items.iter())
+    }
+
+    /// Counts per class of the objects that count as drift (see [`DriftReport::counts`]).
+    pub fn drift_summary(&self) -> DriftSummary {
+        Self::count(self.items.iter().filter(|i| self.counts(i)))
+    }
+
+    /// Objects listed for information only (policy `report`).
+    pub fn informational(&self) -> usize {
+        self.items.iter().filter(|i| i.informational()).count()
+    }
+
+    fn count<'a>(items: impl Iterator<Item = &'a DriftItem>) -> DriftSummary {
         let mut s = DriftSummary::default();
-        for item in &self.items {
+        for item in items {
             match item.class {
                 DriftClass::Changed => s.changed += 1,
                 DriftClass::Missing => s.missing += 1,
@@ -218,19 +273,31 @@ pub fn key_refs(key: &str) -> Vec<IdRef> {
     refs
 }
 
-/// Server ids of the key's objects (parents first) and the object's own id.
-fn resolve_ids(key: &str, ids: &IdIndex) -> (Vec<String>, Option<String>) {
+/// Server ids of the key's objects (parents first, for the audit-log query) and the same
+/// ids by role.
+fn resolve_ids(key: &str, ids: &IdIndex) -> (Vec<String>, ObjectIds) {
     let refs = key_refs(key);
-    let own = refs.last().and_then(|r| r.resolve(ids)).cloned();
     let mut all: Vec<String> = Vec::new();
+    let mut by_role = ObjectIds::default();
     for r in &refs {
-        if let Some(id) = r.resolve(ids)
+        let id = r.resolve(ids).cloned();
+        if let Some(id) = &id
             && !all.contains(id)
         {
             all.push(id.clone());
         }
+        let slot = match r {
+            IdRef::Project { .. } => &mut by_role.project,
+            IdRef::User { .. } => &mut by_role.user,
+            IdRef::Group { .. } => &mut by_role.group,
+            IdRef::Role { .. } | IdRef::ProjectRole { .. } => &mut by_role.role,
+            IdRef::Certificate { .. } => &mut by_role.certificate,
+            _ => &mut by_role.own,
+        };
+        *slot = id;
     }
-    (all, own)
+    by_role.own = refs.last().and_then(|r| r.resolve(ids)).cloned();
+    (all, by_role)
 }
 
 /// The drifted objects of `plan` (made from `desired` against a live read with `ids`),
@@ -239,7 +306,7 @@ pub fn classify(plan: &Plan, desired: &Document, ids: &IdIndex) -> Vec<DriftItem
     let mut by_key: BTreeMap<(DriftClass, ResourceKind, String), DriftItem> = BTreeMap::new();
     for change in &plan.changes {
         let class = class_of(change.action, change.kind, &change.key, desired);
-        let (resource_ids, own_id) = resolve_ids(&change.key, ids);
+        let (resource_ids, object_ids) = resolve_ids(&change.key, ids);
         by_key.insert(
             (class, change.kind, change.key.clone()),
             DriftItem {
@@ -251,12 +318,12 @@ pub fn classify(plan: &Plan, desired: &Document, ids: &IdIndex) -> Vec<DriftItem
                 live: change.before.clone(),
                 attribution: None,
                 resource_ids,
-                own_id,
+                ids: object_ids,
             },
         );
     }
     for object in &plan.unmanaged {
-        let (resource_ids, own_id) = resolve_ids(&object.key, ids);
+        let (resource_ids, object_ids) = resolve_ids(&object.key, ids);
         by_key
             .entry((DriftClass::Unmanaged, object.kind, object.key.clone()))
             .or_insert(DriftItem {
@@ -268,7 +335,7 @@ pub fn classify(plan: &Plan, desired: &Document, ids: &IdIndex) -> Vec<DriftItem
                 live: Some(object.object.clone()),
                 attribution: None,
                 resource_ids,
-                own_id,
+                ids: object_ids,
             });
     }
     by_key.into_values().collect()
@@ -290,127 +357,302 @@ fn mentions(value: &Value, needle: &str) -> bool {
     }
 }
 
-/// The event's details (the object under the event-type key) as one JSON value.
-fn details_of(event: &AuditLog) -> Value {
-    Value::Object(
-        event
-            .details
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    )
+/// How an audit event must name a drifted object to explain it. The details are the object
+/// under the event-type key (`"group.updated": {...}`), shaped as the OpenAPI `AuditLog`
+/// schemas document them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// `id` is the object's own id.
+    Id,
+    /// `id` is the group and `changes_requested.<field>` the user (`user_added`,
+    /// `user_removed`).
+    GroupUser(&'static str),
+    /// `principal_id` is the principal (the user, else the group) and `id` the role; for a
+    /// project-scoped assignment `resource_id` is the project.
+    Assignment,
+    /// `principal_id` is the group, `resource_id` the project and `id` a built-in project
+    /// role (`role-api-project-*`): the group's membership of the project.
+    ProjectGroupMembership,
+    /// `id` is the user (the API does not name the project): the event names the project in
+    /// its details or its `project`, or the object is the only drifted membership of that
+    /// user, of its class, that the event could be about.
+    ProjectUser,
+    /// `id` is the project (a project role change; the API does not name the user): the
+    /// details also name the user, or the object is the only drifted membership of that
+    /// project, of its class, that the event could be about.
+    ProjectOfUser,
+    /// `certificates[].id` holds the certificate (the scope is not named): a project-scope
+    /// activation whose project the event's `project` names, or the only drifted activation
+    /// of that certificate, of its class.
+    Certificates,
 }
 
-/// Whether a project-level `user.*` event naming only the project can stand for `item`: the
-/// API puts the project id, not the user id, in a project role change's details, so such an
-/// event is attributed only when one drifted membership of that project could explain it.
-fn sole_member_of_project(item: &DriftItem, project_id: &str, items: &[DriftItem]) -> bool {
-    let is_membership = |i: &DriftItem| {
-        matches!(
-            i.kind,
-            ResourceKind::ProjectMember | ResourceKind::ProjectMemberRole
-        )
-    };
-    is_membership(item)
-        && items
-            .iter()
-            .filter(|i| {
-                is_membership(i) && i.resource_ids.first().map(String::as_str) == Some(project_id)
-            })
-            .map(|i| &i.own_id)
-            .collect::<BTreeSet<_>>()
-            .len()
-            == 1
+/// Which audit events explain which drifted objects: (kind, drift class, event type, how the
+/// event names the object). The one table attribution obeys; written from the API reference
+/// (audit logs, event types) and the OpenAPI `AuditLog` detail schemas, and listing what the
+/// emulator emits. The verb fits the class: `unmanaged` (extra) objects were created, added,
+/// sent or activated; `missing` ones deleted, removed, archived or deactivated; `changed` ones
+/// updated (a project group's role changes by a new assignment). An event whose type is not
+/// listed for the object's kind and class never explains it, whatever ids it names.
+pub const ATTRIBUTION_TABLE: &[(ResourceKind, DriftClass, &str, Names)] = {
+    use DriftClass::{Changed, Missing, Unmanaged};
+    use Names::*;
+    use ResourceKind as K;
+    &[
+        (K::Project, Unmanaged, "project.created", Id),
+        (K::Project, Missing, "project.archived", Id),
+        (K::Project, Missing, "project.deleted", Id),
+        (K::Project, Changed, "project.updated", Id),
+        (K::Project, Changed, "project.archived", Id),
+        (K::Role, Unmanaged, "role.created", Id),
+        (K::Role, Missing, "role.deleted", Id),
+        (K::Role, Changed, "role.updated", Id),
+        (K::Group, Unmanaged, "group.created", Id),
+        (K::Group, Missing, "group.deleted", Id),
+        (K::Certificate, Unmanaged, "certificate.created", Id),
+        (K::Certificate, Missing, "certificate.deleted", Id),
+        (K::Certificate, Changed, "certificate.updated", Id),
+        (K::AdminApiKey, Unmanaged, "api_key.created", Id),
+        (K::AdminApiKey, Missing, "api_key.deleted", Id),
+        (K::Invite, Unmanaged, "invite.sent", Id),
+        (K::Invite, Missing, "invite.deleted", Id),
+        (K::Invite, Changed, "invite.sent", Id),
+        (K::User, Missing, "user.deleted", Id),
+        (K::User, Changed, "user.updated", Id),
+        (
+            K::UserRole,
+            Unmanaged,
+            "role.assignment.created",
+            Assignment,
+        ),
+        (K::UserRole, Missing, "role.assignment.deleted", Assignment),
+        (
+            K::GroupMember,
+            Unmanaged,
+            "group.updated",
+            GroupUser("user_added"),
+        ),
+        (
+            K::GroupMember,
+            Missing,
+            "group.updated",
+            GroupUser("user_removed"),
+        ),
+        (
+            K::GroupRole,
+            Unmanaged,
+            "role.assignment.created",
+            Assignment,
+        ),
+        (K::GroupRole, Missing, "role.assignment.deleted", Assignment),
+        (K::ProjectRole, Unmanaged, "role.created", Id),
+        (K::ProjectRole, Missing, "role.deleted", Id),
+        (K::ProjectRole, Changed, "role.updated", Id),
+        (K::ProjectMember, Unmanaged, "user.added", ProjectUser),
+        (K::ProjectMember, Missing, "user.deleted", ProjectUser),
+        (K::ProjectMember, Changed, "user.updated", ProjectOfUser),
+        (
+            K::ProjectMemberRole,
+            Unmanaged,
+            "role.assignment.created",
+            Assignment,
+        ),
+        (
+            K::ProjectMemberRole,
+            Missing,
+            "role.assignment.deleted",
+            Assignment,
+        ),
+        (
+            K::ProjectGroup,
+            Unmanaged,
+            "role.assignment.created",
+            ProjectGroupMembership,
+        ),
+        (
+            K::ProjectGroup,
+            Missing,
+            "role.assignment.deleted",
+            ProjectGroupMembership,
+        ),
+        (
+            K::ProjectGroup,
+            Changed,
+            "role.assignment.created",
+            ProjectGroupMembership,
+        ),
+        (
+            K::ProjectGroupRole,
+            Unmanaged,
+            "role.assignment.created",
+            Assignment,
+        ),
+        (
+            K::ProjectGroupRole,
+            Missing,
+            "role.assignment.deleted",
+            Assignment,
+        ),
+        (K::ServiceAccount, Unmanaged, "service_account.created", Id),
+        (K::ServiceAccount, Missing, "service_account.deleted", Id),
+        (K::ServiceAccount, Changed, "service_account.updated", Id),
+        (K::RateLimit, Missing, "rate_limit.deleted", Id),
+        (K::RateLimit, Changed, "rate_limit.updated", Id),
+        (
+            K::CertificateActivation,
+            Unmanaged,
+            "certificates.activated",
+            Certificates,
+        ),
+        (
+            K::CertificateActivation,
+            Missing,
+            "certificates.deactivated",
+            Certificates,
+        ),
+    ]
+};
+
+/// How well an event explains an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Strength {
+    /// Names what the API puts in such an event, which fits more than one object: valid only
+    /// when no other drifted object of the same kind and class fits the same event.
+    Unique,
+    /// Names the object and, where it has one, its parent.
+    Named,
 }
 
-/// How well `event` explains `item`: 0 not at all; higher is better.
-fn match_score(item: &DriftItem, event: &AuditLog, items: &[DriftItem]) -> u8 {
-    let details = details_of(event);
-    let parents: Vec<&String> = item
-        .resource_ids
+fn field<'v>(details: &'v Value, name: &str) -> Option<&'v str> {
+    details.get(name).and_then(Value::as_str)
+}
+
+fn is(value: Option<&str>, id: Option<&String>) -> bool {
+    matches!((value, id), (Some(v), Some(id)) if v == id)
+}
+
+/// Whether (and how well) `event` explains `item`, per [`ATTRIBUTION_TABLE`].
+fn explains(item: &DriftItem, event: &AuditLog) -> Option<Strength> {
+    let names = ATTRIBUTION_TABLE
         .iter()
-        .filter(|id| Some(*id) != item.own_id.as_ref())
-        .collect();
-    let names_parent = parents.iter().any(|p| mentions(&details, p));
-    match &item.own_id {
-        // The event names the object itself; better when it also names the parent (a
-        // group's `user_added`, a project group's role assignment).
-        Some(own) if mentions(&details, own) => {
-            if parents.is_empty() || names_parent {
-                3
+        .find(|(kind, class, ty, _)| {
+            *kind == item.kind && *class == item.class && *ty == event.event_type
+        })
+        .map(|row| row.3)?;
+    let details = event.details.get(&event.event_type)?;
+    let ids = &item.ids;
+    let id = field(details, "id");
+    let named = |yes: bool| yes.then_some(Strength::Named);
+    let event_project = event.project.as_ref().and_then(|p| p.id.as_ref());
+    match names {
+        Names::Id => named(is(id, ids.own.as_ref())),
+        Names::GroupUser(change) => named(
+            is(id, ids.group.as_ref())
+                && is(
+                    details
+                        .get("changes_requested")
+                        .and_then(|c| field(c, change)),
+                    ids.user.as_ref(),
+                ),
+        ),
+        Names::Assignment => {
+            let principal = ids.user.as_ref().or(ids.group.as_ref());
+            named(
+                is(field(details, "principal_id"), principal)
+                    && is(id, ids.role.as_ref())
+                    && (ids.project.is_none()
+                        || is(field(details, "resource_id"), ids.project.as_ref())),
+            )
+        }
+        Names::ProjectGroupMembership => named(
+            is(field(details, "principal_id"), ids.group.as_ref())
+                && is(field(details, "resource_id"), ids.project.as_ref())
+                && id.is_some_and(|r| r.starts_with("role-api-project-")),
+        ),
+        Names::ProjectUser => {
+            if !is(id, ids.user.as_ref()) {
+                return None;
+            }
+            let project = ids.project.as_ref()?;
+            if mentions(details, project) || event_project == Some(project) {
+                Some(Strength::Named)
             } else {
-                2
+                Some(Strength::Unique)
             }
         }
-        Some(_) if event.event_type.starts_with("user.") => parents
-            .iter()
-            .find(|p| mentions(&details, p))
-            .filter(|p| sole_member_of_project(item, p, items))
-            .map_or(0, |_| 1),
-        _ => 0,
+        Names::ProjectOfUser => {
+            let (project, user) = (ids.project.as_ref()?, ids.user.as_ref()?);
+            if !mentions(details, project) {
+                return None;
+            }
+            if mentions(details, user) {
+                Some(Strength::Named)
+            } else if is(id, Some(project)) {
+                Some(Strength::Unique)
+            } else {
+                None
+            }
+        }
+        Names::Certificates => {
+            let certificate = ids.certificate.as_ref()?;
+            let listed = details
+                .get("certificates")
+                .and_then(Value::as_array)
+                .is_some_and(|list| list.iter().any(|c| is(field(c, "id"), Some(certificate))));
+            if !listed {
+                return None;
+            }
+            match &ids.project {
+                Some(project) if event_project == Some(project) => Some(Strength::Named),
+                _ => Some(Strength::Unique),
+            }
+        }
     }
 }
 
-/// Whether the event's verb fits the way the item drifted: a missing object was deleted or
-/// removed, an unmanaged one created or added, a changed one updated. Breaks ties between
-/// events that name the same object (a user's role change and their removal from a project).
-fn verb_fits(item: &DriftItem, event: &AuditLog) -> bool {
-    let ty = event.event_type.as_str();
-    let details = details_of(event).to_string();
-    match item.class {
-        DriftClass::Missing => {
-            ty.ends_with(".deleted")
-                || ty.ends_with(".deactivated")
-                || ty.ends_with(".archived")
-                || details.contains("user_removed")
-        }
-        DriftClass::Unmanaged => {
-            ty.ends_with(".created")
-                || ty.ends_with(".added")
-                || ty.ends_with(".activated")
-                || ty.ends_with(".accepted")
-                || details.contains("user_added")
-        }
-        DriftClass::Changed => ty.ends_with(".updated"),
-    }
-}
-
-/// Attributes each item to the best-matching event of `events` (see the module doc).
+/// Attributes each item to the event that best explains it (see [`ATTRIBUTION_TABLE`]): a
+/// [`Strength::Named`] event over a [`Strength::Unique`] one, then the newest, then the
+/// greatest event id (deterministic). An item no event explains stays unattributed ("no
+/// audit event found"): a wrong name is worse than none.
 pub fn attribute(items: &mut [DriftItem], events: &[AuditLog]) {
-    let mut found = Vec::with_capacity(items.len());
-    for item in items.iter() {
-        let mut best: Option<((u8, bool, i64), &AuditLog)> = None;
-        for event in events {
-            let score = match_score(item, event, items);
-            if score == 0 {
-                continue;
+    type Rank<'e> = (Strength, i64, &'e str);
+    let mut best: Vec<Option<(Rank<'_>, &AuditLog)>> = vec![None; items.len()];
+    for event in events {
+        let fits: Vec<(usize, Strength)> = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| explains(item, event).map(|s| (i, s)))
+            .collect();
+        for &(i, strength) in &fits {
+            if strength == Strength::Unique {
+                let rivals = fits
+                    .iter()
+                    .filter(|(j, _)| {
+                        items[*j].kind == items[i].kind && items[*j].class == items[i].class
+                    })
+                    .count();
+                if rivals > 1 {
+                    continue;
+                }
             }
-            let at = event.effective_at.unwrap_or(0);
-            let rank = (score, verb_fits(item, event), at);
-            let better = match best {
-                None => true,
-                Some((r, e)) => (rank, &event.id) > (r, &e.id),
-            };
-            if better {
-                best = Some((rank, event));
+            let rank = (strength, event.effective_at.unwrap_or(0), event.id.as_str());
+            if best[i].as_ref().is_none_or(|(r, _)| rank > *r) {
+                best[i] = Some((rank, event));
             }
         }
-        found.push(best.map(|((_, _, at), event)| {
-            Attribution {
-                actor: event
-                    .actor
-                    .as_ref()
-                    .and_then(|a| a.describe())
-                    .unwrap_or_else(|| "(unknown actor)".to_string()),
-                actor_type: event.actor.as_ref().and_then(|a| a.actor_type.clone()),
-                event: event.event_type.clone(),
-                event_id: event.id.clone(),
-                at,
-            }
-        }));
     }
-    for (item, attribution) in items.iter_mut().zip(found) {
-        item.attribution = attribution;
+    for (item, found) in items.iter_mut().zip(best) {
+        item.attribution = found.map(|((_, at, _), event)| Attribution {
+            actor: event
+                .actor
+                .as_ref()
+                .and_then(|a| a.describe())
+                .unwrap_or_else(|| "(unknown actor)".to_string()),
+            actor_type: event.actor.as_ref().and_then(|a| a.actor_type.clone()),
+            event: event.event_type.clone(),
+            event_id: event.id.clone(),
+            at,
+        });
     }
 }
 
@@ -508,7 +750,7 @@ mod tests {
     }
 
     fn item(key: &str, ids: &IdIndex) -> DriftItem {
-        let (resource_ids, own_id) = resolve_ids(key, ids);
+        let (resource_ids, object_ids) = resolve_ids(key, ids);
         DriftItem {
             kind: ResourceKind::ProjectMember,
             key: key.into(),
@@ -518,7 +760,7 @@ mod tests {
             live: None,
             attribution: None,
             resource_ids,
-            own_id,
+            ids: object_ids,
         }
     }
 
@@ -546,7 +788,8 @@ mod tests {
         );
         let (all, own) = resolve_ids("project:Search/member:bob@x.example", &ids());
         assert_eq!(all, vec!["proj_s".to_string(), "user_b".to_string()]);
-        assert_eq!(own.as_deref(), Some("user_b"));
+        assert_eq!(own.own.as_deref(), Some("user_b"));
+        assert_eq!(own.project.as_deref(), Some("proj_s"));
     }
 
     #[test]
@@ -580,7 +823,12 @@ mod tests {
     #[test]
     fn a_parent_event_counts_only_when_it_names_the_object() {
         let ids = ids();
-        let mut items = vec![item("group:ml/member:bob@x.example", &ids)];
+        let mut items = vec![of(
+            ResourceKind::GroupMember,
+            DriftClass::Unmanaged,
+            "group:ml/member:bob@x.example",
+            &ids,
+        )];
         let unrelated = event(
             "e1",
             "group.updated",
@@ -602,6 +850,157 @@ mod tests {
             items[0].attribution.as_ref().map(|a| a.actor.as_str()),
             Some("erin@x.example")
         );
+    }
+
+    fn of(kind: ResourceKind, class: DriftClass, key: &str, ids: &IdIndex) -> DriftItem {
+        DriftItem {
+            kind,
+            class,
+            action: None,
+            ..item(key, ids)
+        }
+    }
+
+    fn attributed(item: DriftItem, events: &[AuditLog]) -> Option<String> {
+        let mut items = vec![item];
+        attribute(&mut items, events);
+        items[0].attribution.as_ref().map(|a| a.event_id.clone())
+    }
+
+    /// The issue's case: bob's pre-existing group membership and project membership are not
+    /// explained by the `user.updated` that changed his organization role.
+    #[test]
+    fn an_organization_role_change_explains_no_membership() {
+        let ids = ids();
+        let role_change = event(
+            "e1",
+            "user.updated",
+            100,
+            json!({"id": "user_b", "changes_requested": {"role": "owner"}}),
+            "root@x.example",
+        );
+        for (kind, key) in [
+            (ResourceKind::GroupMember, "group:ml/member:bob@x.example"),
+            (
+                ResourceKind::ProjectMember,
+                "project:Search/member:bob@x.example",
+            ),
+        ] {
+            let item = of(kind, DriftClass::Unmanaged, key, &ids);
+            assert_eq!(
+                attributed(item, std::slice::from_ref(&role_change)),
+                None,
+                "{key}"
+            );
+        }
+        // It does explain the organization member's changed role.
+        let user = of(
+            ResourceKind::User,
+            DriftClass::Changed,
+            "user:bob@x.example",
+            &ids,
+        );
+        assert_eq!(attributed(user, &[role_change]), Some("e1".into()));
+    }
+
+    #[test]
+    fn the_verb_must_fit_the_drift_class() {
+        let ids = ids();
+        let removed = event(
+            "e1",
+            "group.updated",
+            100,
+            json!({"id": "group_m", "changes_requested": {"user_removed": "user_b"}}),
+            "carol@x.example",
+        );
+        let extra = of(
+            ResourceKind::GroupMember,
+            DriftClass::Unmanaged,
+            "group:ml/member:bob@x.example",
+            &ids,
+        );
+        assert_eq!(attributed(extra, std::slice::from_ref(&removed)), None);
+        let missing = of(
+            ResourceKind::GroupMember,
+            DriftClass::Missing,
+            "group:ml/member:bob@x.example",
+            &ids,
+        );
+        assert_eq!(attributed(missing, &[removed]), Some("e1".into()));
+    }
+
+    #[test]
+    fn a_project_user_event_naming_only_the_user_is_used_only_when_unambiguous() {
+        let mut ids = ids();
+        ids.projects.insert("Ads".into(), "proj_a".into());
+        let added = event(
+            "e1",
+            "user.added",
+            100,
+            json!({"id": "user_b", "data": {"role": "member"}}),
+            "carol@x.example",
+        );
+        let search = of(
+            ResourceKind::ProjectMember,
+            DriftClass::Unmanaged,
+            "project:Search/member:bob@x.example",
+            &ids,
+        );
+        let ads = of(
+            ResourceKind::ProjectMember,
+            DriftClass::Unmanaged,
+            "project:Ads/member:bob@x.example",
+            &ids,
+        );
+        // One drifted membership of bob: the event can only be about it.
+        assert_eq!(
+            attributed(search.clone(), std::slice::from_ref(&added)),
+            Some("e1".into())
+        );
+        // Two: it could be either, so neither is named.
+        let mut items = vec![search, ads];
+        attribute(&mut items, std::slice::from_ref(&added));
+        assert_eq!(items[0].attribution, None);
+        assert_eq!(items[1].attribution, None);
+    }
+
+    #[test]
+    fn a_role_assignment_explains_only_its_principal_and_role() {
+        let mut ids = ids();
+        ids.roles.insert("auditor".into(), "role_a".into());
+        ids.users.insert("carol@x.example".into(), "user_c".into());
+        let item = of(
+            ResourceKind::UserRole,
+            DriftClass::Unmanaged,
+            "user:bob@x.example/role:auditor",
+            &ids,
+        );
+        let carols = event(
+            "e1",
+            "role.assignment.created",
+            100,
+            json!({"id": "role_a", "principal_id": "user_c", "principal_type": "user",
+                   "resource_id": "org", "resource_type": "api.organization"}),
+            "dave@x.example",
+        );
+        let bobs_other_role = event(
+            "e2",
+            "role.assignment.created",
+            100,
+            json!({"id": "role_z", "principal_id": "user_b", "principal_type": "user",
+                   "resource_id": "org", "resource_type": "api.organization"}),
+            "dave@x.example",
+        );
+        assert_eq!(attributed(item.clone(), &[carols, bobs_other_role]), None);
+        let bobs = event(
+            "e3",
+            "role.assignment.created",
+            50,
+            json!({"id": "role_a", "principal_id": "user_b", "principal_type": "user",
+                   "resource_id": "org", "resource_type": "api.organization"}),
+            "dave@x.example",
+        );
+        assert_eq!(attributed(item, &[bobs]), Some("e3".into()));
     }
 
     #[test]

@@ -19,17 +19,46 @@ fn who(item: &DriftItem) -> String {
     }
 }
 
-fn summary_sentence(report: &DriftReport) -> String {
-    let s = report.summary();
-    if report.in_sync() {
-        "In sync: the organization matches the file.".to_string()
-    } else {
-        format!(
-            "Drift: {} changed, {} missing, {} unmanaged.",
-            s.changed, s.missing, s.unmanaged
-        )
-    }
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
+
+fn summary_sentence(report: &DriftReport) -> String {
+    let listed = report.informational();
+    if report.items.is_empty() {
+        return "In sync: the organization matches the file.".to_string();
+    }
+    if report.in_sync() {
+        return format!(
+            "In sync: apply would change nothing. {} listed for information (policy `report`; `--fail-on-unmanaged` counts them as drift).",
+            plural(listed, "undeclared object is", "undeclared objects are")
+        );
+    }
+    let s = report.drift_summary();
+    let mut sentence = format!(
+        "Drift: {} changed, {} missing, {} unmanaged.",
+        s.changed, s.missing, s.unmanaged
+    );
+    if !report.fail_on_unmanaged && listed > 0 {
+        sentence.push_str(&format!(
+            " {} listed for information (policy `report`).",
+            plural(
+                listed,
+                "more undeclared object is",
+                "more undeclared objects are"
+            )
+        ));
+    }
+    sentence
+}
+
+/// What apply would do about the item, for the table.
+fn apply_would(item: &DriftItem) -> &'static str {
+    item.action
+        .map_or("nothing (policy `report`)", |a| a.as_str())
+}
+
+const IN_USE_NOTE: &str = "the admin key this run authenticates with; never reported as unmanaged";
 
 fn audit_note(report: &DriftReport) -> Option<String> {
     match &report.audit {
@@ -61,19 +90,20 @@ fn field_text(item: &DriftItem) -> Vec<String> {
 pub fn text(report: &DriftReport) -> String {
     let mut out = String::new();
     for item in &report.items {
-        let action = item.action.map_or("report", |a| a.as_str());
-        let _ = writeln!(
-            out,
-            "{:<9} {}  (apply would {action})",
-            item.class.as_str(),
-            item.key
-        );
+        let what = match item.action {
+            Some(action) => format!("apply would {}", action.as_str()),
+            None => "for information: apply leaves it, policy `report`".to_string(),
+        };
+        let _ = writeln!(out, "{:<9} {}  ({what})", item.class.as_str(), item.key);
         for line in field_text(item) {
             let _ = writeln!(out, "    {line}");
         }
         let _ = writeln!(out, "    by: {}", who(item));
     }
-    if !report.items.is_empty() {
+    for key in &report.in_use {
+        let _ = writeln!(out, "{:<9} {key}  ({IN_USE_NOTE})", "in use");
+    }
+    if !report.items.is_empty() || !report.in_use.is_empty() {
         out.push('\n');
     }
     let _ = writeln!(out, "{}", summary_sentence(report));
@@ -104,6 +134,9 @@ pub fn markdown_with_limit(report: &DriftReport, max_chars: usize) -> String {
     let _ = writeln!(out, "**{}**\n", summary_sentence(report));
     if let Some(note) = audit_note(report) {
         let _ = writeln!(out, "_{note}_\n");
+    }
+    for key in &report.in_use {
+        let _ = writeln!(out, "In use: {} ({IN_USE_NOTE}).\n", cell(key));
     }
     if report.items.is_empty() {
         return out;
@@ -138,7 +171,7 @@ pub fn markdown_with_limit(report: &DriftReport, max_chars: usize) -> String {
             "| {} | {} | {} | {} | {} | {} |\n",
             item.class.as_str(),
             object,
-            item.action.map_or("report", |a| a.as_str()),
+            apply_would(item),
             actor,
             when,
             event
@@ -173,6 +206,7 @@ pub fn to_value(report: &DriftReport) -> Value {
                 "action": i.action,
                 "fields": i.fields,
                 "live": i.live,
+                "informational": i.informational(),
                 "attribution": i.attribution.as_ref().map(|a| json!({
                     "actor": a.actor,
                     "actor_type": a.actor_type,
@@ -187,12 +221,15 @@ pub fn to_value(report: &DriftReport) -> Value {
     json!({
         "format_version": FORMAT_VERSION,
         "in_sync": report.in_sync(),
+        "fail_on_unmanaged": report.fail_on_unmanaged,
         "summary": {
             "total": s.total(),
             "changed": s.changed,
             "missing": s.missing,
             "unmanaged": s.unmanaged,
+            "informational": report.informational(),
         },
+        "in_use": report.in_use,
         "audit": report.audit,
         "items": items,
     })

@@ -12,7 +12,9 @@
 //!   hashes are equal; otherwise it fails with `failure_reason=plan-changed` and posts which
 //!   changes differ.
 //! - **drift** (on `schedule`): opens one tracking issue (found by a marker) when the org has
-//!   drifted, updates it while drift persists, closes it when the org is back in sync.
+//!   drifted (apply would change something; with `--fail-on-unmanaged`, also when undeclared
+//!   objects under `report` are listed), updates it while drift persists, closes it when the
+//!   org is back in sync.
 //!
 //! Every run writes the outputs `changes`, `to_add`, `to_change`, `to_remove`, `plan_path`,
 //! `failure_reason` (and `plan_hash`, `approved`, `issue`, `comment` where they apply) to
@@ -66,6 +68,8 @@ pub struct RunOptions {
     pub pull_request: Option<u64>,
     pub plan_options: PlanOptions,
     pub since_days: u32,
+    /// Drift: objects the policy only reports count as drift (open the issue) too.
+    pub fail_on_unmanaged: bool,
 }
 
 /// The configuration path as markers and titles show it.
@@ -649,19 +653,26 @@ fn drift_inner(
     let path = display_path(&options.file);
     let marker = markers::marker("drift", &path);
     let runtime = crate::ops::runtime()?;
-    let drifted =
-        match crate::ops::drift::drift(&options.file, &options.target, options.since_days, printer)
-        {
-            Ok(d) => d,
-            Err(PlanFailure::Invalid(diagnostics)) => {
-                crate::out!("{}", diagnostics.render_github());
-                outputs.set("failure_reason", failure::INVALID);
-                return Ok(ExitStatus::Failure);
-            }
-            Err(PlanFailure::Other(e)) => return Err(e),
-        };
+    let drifted = match crate::ops::drift::drift(
+        &options.file,
+        &options.target,
+        options.since_days,
+        options.fail_on_unmanaged,
+        printer,
+    ) {
+        Ok(d) => d,
+        Err(PlanFailure::Invalid(diagnostics)) => {
+            crate::out!("{}", diagnostics.render_github());
+            outputs.set("failure_reason", failure::INVALID);
+            return Ok(ExitStatus::Failure);
+        }
+        Err(PlanFailure::Other(e)) => return Err(e),
+    };
     let report = &drifted.report;
-    let s = report.summary();
+    // What counts as drift: what apply would change (and, with `--fail-on-unmanaged`, what
+    // the policy only reports). Objects listed for information neither count nor open the
+    // issue.
+    let s = report.drift_summary();
     outputs.set("changes", s.total());
     outputs.set("to_add", s.missing);
     outputs.set("to_change", s.changed);

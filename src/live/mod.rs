@@ -30,9 +30,10 @@ pub struct LiveState {
     pub ids: IdIndex,
     /// Email of the user who owns the admin key in use, when the API says.
     pub key_owner: Option<String>,
-    /// Names of the admin API keys this run authenticates with (their redacted value matches
-    /// the key in use): never unmanaged, never removed.
-    pub keys_in_use: BTreeSet<String>,
+    /// Names of the admin API keys that look like the key this run authenticates with (its
+    /// redacted value matches). The plan never removes them and drift shows them as "in use",
+    /// never as unmanaged.
+    pub admin_keys_in_use: BTreeSet<String>,
     /// Name of the organization's default project (never archived, never given members).
     pub default_project: Option<String>,
     /// What was read to build this state (collections outside it are simply absent).

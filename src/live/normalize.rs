@@ -402,6 +402,9 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 .admin_api_keys
                 .entry(name.clone())
                 .or_insert_with(|| key.id.to_string());
+            if raw.keys_in_use.contains(&key.id) {
+                live.admin_keys_in_use.insert(name.clone());
+            }
             out.entry(name.clone()).or_insert(ModelAdminApiKey {
                 name,
                 expires_in_days,
@@ -409,16 +412,6 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
             });
         }
         doc.admin_api_keys = out.into_values().collect();
-        live.keys_in_use = keys
-            .iter()
-            .filter(|k| raw.keys_in_use.contains(&k.id))
-            .map(|k| {
-                k.name
-                    .clone()
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| k.id.to_string())
-            })
-            .collect();
         let owners: BTreeSet<Option<String>> = keys
             .iter()
             .filter(|k| raw.keys_in_use.contains(&k.id))
@@ -792,6 +785,11 @@ mod tests {
         };
         let live = normalize(raw, &ReadScope::everything());
         assert_eq!(live.key_owner.as_deref(), Some("root@x.example"));
+        assert_eq!(
+            live.admin_keys_in_use,
+            BTreeSet::from(["key_a".to_string()]),
+            "the key in use is known by name"
+        );
 
         let ambiguous = Raw {
             admin_api_keys: Some(vec![key("key_a", "user_1"), key("key_b", "user_2")]),

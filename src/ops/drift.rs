@@ -16,11 +16,13 @@ pub struct Drifted {
 }
 
 /// Plans `file` against the target and attributes every drifted object from the audit log
-/// of the last `since_days` days.
+/// of the last `since_days` days. With `fail_on_unmanaged`, objects the plan only reports
+/// (policy `report`) count as drift too.
 pub fn drift(
     file: &Path,
     target: &TargetArgs,
     since_days: u32,
+    fail_on_unmanaged: bool,
     printer: Printer,
 ) -> Result<Drifted, PlanFailure> {
     let planned = crate::ops::plan::plan(file, target, &PlanOptions::default(), printer)?;
@@ -35,8 +37,19 @@ pub fn drift(
         &mut items,
         since,
     ));
+    let in_use = planned
+        .live
+        .admin_keys_in_use
+        .iter()
+        .map(|name| format!("admin_api_key:{name}"))
+        .collect();
     Ok(Drifted {
         planned,
-        report: DriftReport { items, audit },
+        report: DriftReport {
+            items,
+            audit,
+            in_use,
+            fail_on_unmanaged,
+        },
     })
 }

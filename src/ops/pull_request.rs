@@ -93,7 +93,7 @@ pub fn simulated_live(base: &Document, live: &LiveState) -> LiveState {
         org,
         ids: live.ids.clone(),
         key_owner: live.key_owner.clone(),
-        keys_in_use: live.keys_in_use.clone(),
+        admin_keys_in_use: live.admin_keys_in_use.clone(),
         default_project: live.default_project.clone(),
         scope: live.scope.clone(),
         roleless_service_accounts: Default::default(),

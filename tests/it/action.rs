@@ -377,3 +377,55 @@ fn without_a_prebuilt_binary_the_action_uses_the_cargo_cache() {
         cache["if"].as_str().expect("conditional")
     )));
 }
+
+#[test]
+fn the_fail_on_unmanaged_input_makes_reported_objects_open_the_drift_issue() {
+    // Live has carol, whom the file does not declare (users: report): apply would change
+    // nothing, so the drift run files no issue unless `fail-on-unmanaged` says so.
+    let live = format!("{LIVE}  - {{email: carol@example.com, role: reader}}\n");
+    let emu = org::start(&live);
+    let fake = FakeGitHub::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("orgops.yaml"),
+        FILE.replace("  - {email: dan@example.com, role: reader}\n", ""),
+    )
+    .expect("write");
+    let event = json!({"schedule": "17 6 * * *"});
+    let drift = |fail_on_unmanaged: &str| {
+        run_action(
+            json!({
+                "command": "drift",
+                "path": "orgops.yaml",
+                "admin-key": org::ADMIN_KEY,
+                "orgops-binary": env!("CARGO_BIN_EXE_orgops"),
+                "openai-base-url": emu.url(),
+                "fail-on-unmanaged": fail_on_unmanaged,
+            }),
+            "schedule",
+            &event,
+            dir.path(),
+            &[
+                ("GITHUB_REPOSITORY", "acme/org".to_string()),
+                ("GITHUB_API_URL", fake.url.clone()),
+            ],
+        )
+    };
+    let run = drift("false");
+    assert_eq!(run.failed_step, None, "{}", run.stdout);
+    assert!(fake.issues().is_empty(), "{:?}", fake.calls());
+    assert!(
+        run.stdout.contains("In sync: apply would change nothing"),
+        "{}",
+        run.stdout
+    );
+    let run = drift("true");
+    assert_eq!(run.failed_step, None, "{}", run.stdout);
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 1, "{:?}", fake.calls());
+    assert!(
+        issues[0].2.contains("user:carol@example.com"),
+        "{}",
+        issues[0].2
+    );
+}

@@ -540,3 +540,67 @@ fn plan_base_separates_the_change_from_pre_existing_drift() {
     assert_eq!(code, 1);
     assert!(stderr.contains("no-such-ref"), "{stderr}");
 }
+
+#[test]
+fn drift_of_objects_under_report_opens_no_issue_unless_fail_on_unmanaged() {
+    let emu = org::start(LIVE);
+    let fake = FakeGitHub::start();
+    let repo = Repo::new(&base_file(), &base_file());
+    let step = Step::new();
+    let schedule = json!({"schedule": "0 6 * * *"});
+    // carol joins Search outside the file: an undeclared member, and the policy for project
+    // members is `report` (the default), so apply would change nothing.
+    let carol = org::user_id(&emu, "carol@example.com");
+    let search = org::project_id(&emu, "Search");
+    org::call(
+        &emu,
+        reqwest::Method::POST,
+        &format!("/organization/projects/{search}/users"),
+        Some(json!({"user_id": carol, "role": "member"})),
+    );
+    let (code, stdout, stderr) = run(step.command(&emu, &fake, &repo, &schedule).args([
+        "github",
+        "drift",
+        "-f",
+        "orgops.yaml",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        fake.calls(),
+        vec!["GET /repos/acme/org-config/issues"],
+        "no tracking issue for what apply would not change"
+    );
+    assert!(fake.issues().is_empty());
+    let outputs = step.outputs();
+    assert_eq!(outputs["drift"], "false");
+    assert_eq!(outputs["changes"], "0");
+    assert!(
+        stdout.contains("project:Search/member:carol@example.com"),
+        "still listed for information: {stdout}"
+    );
+
+    // `--fail-on-unmanaged` counts it: the issue is opened.
+    fake.clear_calls();
+    let (code, _, stderr) = run(step.command(&emu, &fake, &repo, &schedule).args([
+        "github",
+        "drift",
+        "--fail-on-unmanaged",
+        "-f",
+        "orgops.yaml",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        fake.calls(),
+        vec![
+            "GET /repos/acme/org-config/issues",
+            "POST /repos/acme/org-config/issues"
+        ]
+    );
+    assert_eq!(step.outputs()["drift"], "true");
+    let issues = fake.issues();
+    assert!(
+        issues[0]
+            .2
+            .contains("project:Search/member:carol@example.com")
+    );
+}

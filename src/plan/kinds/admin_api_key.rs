@@ -1,6 +1,7 @@
 //! Organization admin API keys, key `admin_api_key:<name>`. Created (the one-time value goes
 //! only to the declared sink) or deleted; there is no update. Undeclared live keys follow
-//! `policy.unmanaged.admin_api_keys`.
+//! `policy.unmanaged.admin_api_keys`, except the key this run authenticates with
+//! ([`crate::live::LiveState::admin_keys_in_use`]): it is never removed nor reported.
 
 use std::collections::BTreeMap;
 
@@ -47,8 +48,9 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                     .diffed(&["name"]),
                 )
             }
-            // The key this run authenticates with is in use, not unmanaged.
-            (None, Some(_)) if ctx.state.keys_in_use.contains(name) => {}
+            // The key in use: removing it would cut the run off; reporting it would make
+            // every run report its own credential. Drift shows it as "in use".
+            (None, Some(_)) if ctx.state.admin_keys_in_use.contains(name) => {}
             (None, Some(_)) => {
                 let view = json!({ "name": name });
                 out.unmanaged(
@@ -68,6 +70,36 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                 )
             }
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::live::LiveState;
+    use crate::model::Document;
+    use crate::plan::{PlanOptions, plan};
+
+    #[test]
+    fn the_key_in_use_is_neither_removed_nor_reported() {
+        let doc = |v| serde_json::from_value::<Document>(v).expect("document");
+        let mut live = LiveState {
+            org: doc(json!({"admin_api_keys": [{"name": "ci"}, {"name": "old"}]})),
+            ..LiveState::default()
+        };
+        live.admin_keys_in_use.insert("ci".into());
+        for policy in ["report", "remove"] {
+            let desired = doc(json!({"policy": {"unmanaged": {"admin_api_keys": policy}}}));
+            let p = plan(&desired, &live, &PlanOptions::default()).expect("plan");
+            let keys: Vec<&str> = p
+                .changes
+                .iter()
+                .map(|c| c.key.as_str())
+                .chain(p.unmanaged.iter().map(|u| u.key.as_str()))
+                .collect();
+            assert_eq!(keys, vec!["admin_api_key:old"], "{policy}");
         }
     }
 }
