@@ -10,5 +10,6 @@ mod emulator_contract;
 mod emulator_lists_and_rules;
 mod github;
 mod plan;
+mod render_safety;
 mod support;
 mod validate;
