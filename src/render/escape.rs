@@ -201,7 +201,7 @@ mod tests {
     fn prose_has_no_markup() {
         assert_eq!(
             prose("`x` <!-- *a* [l](u) & </details>\n"),
-            "\\`x\\` &lt;!-- \\*a\\* \\[l\\](u) &amp; &lt;/details&gt;\\u{a}"
+            "\\`x\\` &lt;!-- \\*a\\* \\[l\\](u) &amp; &lt;/details&gt;\\\\u{a}"
         );
     }
 
