@@ -756,7 +756,13 @@ fn a_closed_pull_request_keeps_its_plan_comment() {
 #[test]
 fn the_workflow_identity_is_discovered_for_each_kind_of_token() {
     // (who writes, what GET /user answers, ORGOPS_GITHUB_BOT_LOGIN)
-    let cases: [(&str, &str, Option<(&str, &str)>, Option<&str>); 3] = [
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Option<(&'a str, &'a str)>,
+        Option<&'a str>,
+    );
+    let cases: [Case; 3] = [
         ("github-actions[bot]", "Bot", None, None),
         ("orgops-app[bot]", "Bot", None, Some("orgops-app[bot]")),
         ("ci-admin", "User", Some(("ci-admin", "User")), None),
