@@ -134,15 +134,16 @@ impl ApplyReport {
                 Outcome::Failed { .. } => "✗",
                 Outcome::Skipped { .. } => "·",
             };
+            // Keys and API messages may carry names from the organization: never raw controls.
             out.push_str(&format!(
                 "{marker} {} {} ({})",
                 change.action,
-                change.key,
+                crate::render::escape::text(&change.key),
                 change.outcome.label()
             ));
             if let Some(detail) = change.outcome.detail() {
                 out.push_str(": ");
-                out.push_str(detail);
+                out.push_str(&crate::render::escape::text(detail));
             }
             out.push('\n');
         }
@@ -225,25 +226,25 @@ impl ApplyProgress for StderrApplyProgress {
             }
             Err(_) => (0, 0),
         };
+        // Ids carry names from the organization: never raw controls on the terminal.
+        let id = crate::render::escape::text(&change.id.0);
         match &self.bar {
             Some(bar) => {
                 bar.inc(1);
-                bar.set_message(format!("{} {}", outcome.label(), change.id));
+                bar.set_message(format!("{} {id}", outcome.label()));
                 if !outcome.succeeded() {
                     bar.println(format!(
-                        "{} {}: {}",
+                        "{} {id}: {}",
                         outcome.label(),
-                        change.id,
-                        outcome.detail().unwrap_or_default()
+                        crate::render::escape::text(outcome.detail().unwrap_or_default())
                     ));
                 }
             }
             None => {
                 let _ = writeln!(
                     std::io::stderr(),
-                    "[{done}/{total}] {} {}",
-                    outcome.label(),
-                    change.id
+                    "[{done}/{total}] {} {id}",
+                    outcome.label()
                 );
             }
         }

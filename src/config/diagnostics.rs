@@ -20,6 +20,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::source_map::Position;
+use crate::render::escape;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -173,10 +174,14 @@ impl Diagnostics {
                 Severity::Error => paint("1;31", "error"),
                 Severity::Warning => paint("1;33", "warning"),
             };
+            // File names and messages may carry names from the file: never raw controls.
             let _ = writeln!(
                 out,
                 "{}:{}:{}: {severity}: {}",
-                d.file, d.line, d.column, d.message
+                escape::text(&d.file),
+                d.line,
+                d.column,
+                escape::text_lines(&d.message)
             );
             let line_text = self
                 .sources
@@ -185,10 +190,11 @@ impl Diagnostics {
             if let Some(line_text) = line_text {
                 let number = d.line.to_string();
                 let gutter = " ".repeat(number.len());
-                let shown: String = line_text
+                let spaced: String = line_text
                     .chars()
                     .map(|c| if c == '\t' { ' ' } else { c })
                     .collect();
+                let shown = escape::text(&spaced);
                 let _ = writeln!(
                     out,
                     "{} {} {shown}",
@@ -213,7 +219,12 @@ impl Diagnostics {
                 );
             }
             if let Some(hint) = &d.hint {
-                let _ = writeln!(out, "  {}: {hint}", paint("1;36", "help"));
+                let _ = writeln!(
+                    out,
+                    "  {}: {}",
+                    paint("1;36", "help"),
+                    escape::text_lines(hint)
+                );
             }
         }
         out
@@ -271,15 +282,11 @@ pub fn did_you_mean<'a>(
 }
 
 fn escape_github_data(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    escape::workflow_data(text)
 }
 
 fn escape_github_property(text: &str) -> String {
-    escape_github_data(text)
-        .replace(':', "%3A")
-        .replace(',', "%2C")
+    escape::workflow_property(text)
 }
 
 #[cfg(test)]

@@ -14,6 +14,10 @@
 //! - `invites` only in an emulator seed ([`LoadMode::Seed`]).
 //! - Secret sinks: sane file paths, no two secrets into one file, no sink over an input file;
 //!   command sinks name a program.
+//! - Names and emails hold no control characters, line or paragraph separators or
+//!   bidirectional controls ([`crate::render::escape::is_hidden`]): they would hide or
+//!   rearrange text in terminals and pull-request comments. (Live names can still hold them;
+//!   every rendering escapes them.)
 //!
 //! Limits that are negative or not integers are refused earlier, by the schema.
 //!
@@ -45,6 +49,7 @@ pub fn check(
         merged,
         diagnostics,
     };
+    checker.hidden_characters();
     checker.duplicates();
     checker.references();
     if mode == LoadMode::Desired {
@@ -115,6 +120,95 @@ impl Checker<'_> {
                     seen.insert(compared, (file.to_string(), at));
                 }
             }
+        }
+    }
+
+    /// Refuses names and emails with characters no rendering may print raw.
+    fn hidden_characters(&mut self) {
+        let m = self.merged;
+        let doc = &m.doc;
+        let mut items: Vec<(&'static str, &str, (&str, Position))> = Vec::new();
+        for (i, u) in doc.users.iter().enumerate() {
+            items.push((
+                "user email",
+                u.email.as_str(),
+                m.at(List::Users, i, "/email"),
+            ));
+        }
+        for (i, g) in doc.groups.iter().enumerate() {
+            items.push((
+                "group name",
+                g.name.as_str(),
+                m.at(List::Groups, i, "/name"),
+            ));
+        }
+        for (i, r) in doc.roles.iter().enumerate() {
+            items.push(("role name", r.name.as_str(), m.at(List::Roles, i, "/name")));
+        }
+        for (i, c) in doc.certificates.iter().enumerate() {
+            items.push((
+                "certificate name",
+                c.name.as_str(),
+                m.at(List::Certificates, i, "/name"),
+            ));
+        }
+        for (i, k) in doc.admin_api_keys.iter().enumerate() {
+            items.push((
+                "admin API key name",
+                k.name.as_str(),
+                m.at(List::AdminApiKeys, i, "/name"),
+            ));
+        }
+        for (i, p) in doc.projects.iter().enumerate() {
+            items.push((
+                "project name",
+                p.name.as_str(),
+                m.at(List::Projects, i, "/name"),
+            ));
+            for (j, x) in p.members.iter().enumerate() {
+                items.push((
+                    "project member email",
+                    x.email.as_str(),
+                    m.at(List::Projects, i, &format!("/members/{j}/email")),
+                ));
+            }
+            for (j, x) in p.roles.iter().enumerate() {
+                items.push((
+                    "project role name",
+                    x.name.as_str(),
+                    m.at(List::Projects, i, &format!("/roles/{j}/name")),
+                ));
+            }
+            for (j, x) in p.service_accounts.iter().enumerate() {
+                items.push((
+                    "service account name",
+                    x.name.as_str(),
+                    m.at(List::Projects, i, &format!("/service_accounts/{j}/name")),
+                ));
+            }
+        }
+        for (i, invite) in doc.invites.iter().enumerate() {
+            items.push((
+                "invite email",
+                invite.email.as_str(),
+                m.at(List::Invites, i, "/email"),
+            ));
+        }
+        for (what, text, at) in items {
+            let Some(c) = text.chars().find(|c| crate::render::escape::is_hidden(*c)) else {
+                continue;
+            };
+            let message = format!(
+                "{what} \"{}\" contains the character U+{:04X}{}",
+                crate::render::escape::text(text),
+                c as u32,
+                hidden_character_name(c)
+            );
+            let hint = "names may not contain control characters, line breaks or bidirectional \
+                        controls: they hide or reorder text in terminals and pull-request comments; \
+                        remove it"
+                .to_string();
+            self.error(at, message, Some(hint));
         }
     }
 
@@ -621,6 +715,22 @@ impl Checker<'_> {
             }
         }
         pems
+    }
+}
+
+/// A reader's name for the hidden characters people meet, with a leading space.
+fn hidden_character_name(c: char) -> &'static str {
+    match c {
+        '\0' => " (NUL)",
+        '\t' => " (tab)",
+        '\n' => " (line feed)",
+        '\r' => " (carriage return)",
+        '\u{1b}' => " (escape)",
+        '\u{7f}' => " (delete)",
+        '\u{2028}' => " (line separator)",
+        '\u{2029}' => " (paragraph separator)",
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => " (bidirectional control)",
+        _ => " (a control character)",
     }
 }
 

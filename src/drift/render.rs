@@ -1,5 +1,8 @@
 //! Renderings of a [`DriftReport`]: text for terminals, markdown for issues and job
 //! summaries, JSON (documented by `schema/drift.schema.json`). Pure functions of the report.
+//! Names, actors and API errors come from the live organization and its audit log: the text
+//! shows control characters as escapes, the markdown holds them in escaped code spans and
+//! escaped prose ([`escape`]).
 
 use std::fmt::Write as _;
 
@@ -7,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::{AuditStatus, DriftItem, DriftReport, format_utc};
 use crate::render::LineTag;
+use crate::render::escape;
 use crate::render::markdown::MAX_CHARS;
 
 /// Version of the JSON format; bumped on any incompatible change.
@@ -94,32 +98,32 @@ pub fn text(report: &DriftReport) -> String {
             Some(action) => format!("apply would {}", action.as_str()),
             None => "for information: apply leaves it, policy `report`".to_string(),
         };
-        let _ = writeln!(out, "{:<9} {}  ({what})", item.class.as_str(), item.key);
+        let _ = writeln!(
+            out,
+            "{:<9} {}  ({what})",
+            item.class.as_str(),
+            escape::text(&item.key)
+        );
         for line in field_text(item) {
-            let _ = writeln!(out, "    {line}");
+            let _ = writeln!(out, "    {}", escape::text(&line));
         }
-        let _ = writeln!(out, "    by: {}", who(item));
+        let _ = writeln!(out, "    by: {}", escape::text(&who(item)));
     }
     for key in &report.in_use {
-        let _ = writeln!(out, "{:<9} {key}  ({IN_USE_NOTE})", "in use");
+        let _ = writeln!(out, "{:<9} {}  ({IN_USE_NOTE})", "in use", escape::text(key));
     }
     if !report.items.is_empty() || !report.in_use.is_empty() {
         out.push('\n');
     }
     let _ = writeln!(out, "{}", summary_sentence(report));
     if let Some(note) = audit_note(report) {
-        let _ = writeln!(out, "({note})");
+        let _ = writeln!(out, "({})", escape::text(&note));
     }
     out
 }
 
 fn cell(text: &str) -> String {
-    let escaped = text.replace('|', "\\|").replace('\n', " ");
-    if escaped.contains('`') {
-        format!("`` {escaped} ``")
-    } else {
-        format!("`{escaped}`")
-    }
+    escape::table_code_span(text)
 }
 
 /// A summary, then one table row per object (class, object, what apply would do, who, when,
@@ -133,7 +137,7 @@ pub fn markdown_with_limit(report: &DriftReport, max_chars: usize) -> String {
     let _ = writeln!(out, "### orgops drift\n");
     let _ = writeln!(out, "**{}**\n", summary_sentence(report));
     if let Some(note) = audit_note(report) {
-        let _ = writeln!(out, "_{note}_\n");
+        let _ = writeln!(out, "_{}_\n", escape::prose(&note));
     }
     for key in &report.in_use {
         let _ = writeln!(out, "In use: {} ({IN_USE_NOTE}).\n", cell(key));

@@ -20,6 +20,8 @@ pub struct ActionsEnv {
     pub output_file: Option<PathBuf>,
     pub summary_file: Option<PathBuf>,
     pub temp_dir: PathBuf,
+    /// The workflow's bot login when given (`ORGOPS_GITHUB_BOT_LOGIN`, see [`super::identity`]).
+    pub bot_login: Option<String>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -49,6 +51,7 @@ impl ActionsEnv {
             temp_dir: var("RUNNER_TEMP")
                 .map(PathBuf::from)
                 .unwrap_or_else(std::env::temp_dir),
+            bot_login: var(super::identity::BOT_LOGIN_ENV),
         })
     }
 
@@ -124,6 +127,30 @@ fn append(path: &PathBuf, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("opening {}", path.display()))?;
     file.write_all(text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
+}
+
+/// A workflow command line (`::error::message`), escaped so that nothing in `message` can
+/// end the command or start another one.
+pub fn command(name: &str, message: &str) -> String {
+    crate::render::escape::workflow_command(name, &[], message)
+}
+
+/// Prints `text` (a rendering holding names from the file or the organization) to the log
+/// with workflow commands stopped around it, so no line of it is read as a command. The
+/// token is derived from the text itself, so the output is deterministic and the text
+/// cannot contain the token that resumes commands.
+pub fn print_inert(text: &str) {
+    use sha2::Digest as _;
+    let token: String = sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    crate::outln!("::stop-commands::{token}");
+    crate::out!("{text}");
+    if !text.ends_with('\n') {
+        crate::outln!();
+    }
+    crate::outln!("::{token}::");
 }
 
 /// Appends markdown to the job summary when `GITHUB_STEP_SUMMARY` is set.

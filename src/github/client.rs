@@ -1,5 +1,6 @@
 //! The few GitHub REST endpoints orgops uses, over reqwest: issue comments (list, create,
-//! update), issues (list, create, update) and the pull requests of a commit. The base URL is
+//! update), issues (list, create, update), the pull requests of a commit, one pull request,
+//! and the token's own account (`GET /user`). The base URL is
 //! `GITHUB_API_URL` (so GitHub Enterprise and the tests' loopback fake work); the token is
 //! sent as a bearer token and never printed.
 
@@ -12,6 +13,15 @@ const PER_PAGE: usize = 100;
 /// A bound on pagination, so a misbehaving server cannot loop forever.
 const MAX_PAGES: usize = 100;
 
+/// A GitHub account as comments and issues name their author.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Account {
+    pub login: String,
+    /// `User`, `Bot` or `Organization`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Comment {
     pub id: u64,
@@ -19,6 +29,14 @@ pub struct Comment {
     pub body: Option<String>,
     #[serde(default)]
     pub html_url: Option<String>,
+    /// The author (never changes, whoever edits the comment).
+    #[serde(default)]
+    pub user: Option<Account>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// The last edit, by anyone.
+    #[serde(default)]
+    pub updated_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -33,11 +51,16 @@ pub struct Issue {
     /// Present when the "issue" is a pull request (the issues list includes them).
     #[serde(default)]
     pub pull_request: Option<Value>,
+    #[serde(default)]
+    pub user: Option<Account>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct PullRequest {
     pub number: u64,
+    /// `open` or `closed` (merged pull requests are closed).
+    #[serde(default)]
+    pub state: Option<String>,
     #[serde(default)]
     pub merged_at: Option<String>,
     #[serde(default)]
@@ -82,6 +105,40 @@ impl GitHubClient {
 
     fn url(&self, path: &str) -> String {
         format!("{}/repos/{}{path}", self.api_url, self.repository)
+    }
+
+    /// The account the token belongs to (`GET /user`), or `None` when GitHub refuses the
+    /// question: installation tokens (`GITHUB_TOKEN`, a GitHub App's) answer 401 or 403.
+    pub async fn token_account(&self) -> anyhow::Result<Option<Account>> {
+        let response = self
+            .http
+            .get(format!("{}/user", self.api_url))
+            .bearer_auth(&self.token)
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28")
+            .send()
+            .await
+            .context("GitHub GET /user")?;
+        let status = response.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            bail!("GitHub GET /user answered {status}");
+        }
+        let account: Account = response
+            .json()
+            .await
+            .context("GitHub GET /user: unexpected account")?;
+        Ok(Some(account))
+    }
+
+    /// One pull request (`GET /repos/{repo}/pulls/{number}`).
+    pub async fn pull_request(&self, number: u64) -> anyhow::Result<PullRequest> {
+        let v = self
+            .send(reqwest::Method::GET, &format!("/pulls/{number}"), &[], None)
+            .await?;
+        serde_json::from_value(v).context("GitHub: unexpected pull request")
     }
 
     async fn send(

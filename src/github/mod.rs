@@ -6,11 +6,14 @@
 //!   commit) goes to one sticky comment per configuration path, found again by a hidden
 //!   marker and edited in place, carrying the plan's [semantic hash](hash) in a hidden field;
 //!   the same markdown goes to the job summary. Without an admin key (pull requests from
-//!   forks get no secrets) it validates and says why it cannot plan.
+//!   forks get no secrets) it validates and says why it cannot plan. The sticky comment is
+//!   the one written by the workflow's own [identity]; comments by anyone else are never
+//!   edited, and the comment of a merged or closed pull request is never touched again.
 //! - **apply** (on `push` to the default branch): finds the merged pull request of the pushed
-//!   commit, reads the hash its comment approved, makes a fresh plan and applies only when the
-//!   hashes are equal; otherwise it fails with `failure_reason=plan-changed` and posts which
-//!   changes differ.
+//!   commit, reads the hash approved by the workflow's own comment as it stood when the pull
+//!   request was merged, makes a fresh plan and applies only when the hashes are equal;
+//!   otherwise it fails with `failure_reason=plan-changed` and posts which changes differ
+//!   (and that a new pull request is the way to review them).
 //! - **drift** (on `schedule`): opens one tracking issue (found by a marker) when the org has
 //!   drifted (apply would change something; with `--fail-on-unmanaged`, also when undeclared
 //!   objects under `report` are listed), updates it while drift persists, closes it when the
@@ -23,6 +26,7 @@
 pub mod actions;
 pub mod client;
 pub mod hash;
+pub mod identity;
 pub mod markers;
 
 use std::collections::BTreeMap;
@@ -38,6 +42,7 @@ use crate::printer::Printer;
 use actions::{ActionsEnv, Outputs, append_summary};
 use client::GitHubClient;
 use hash::PlanDifference;
+use identity::{Identity, parse_timestamp};
 
 /// The `failure_reason` output values.
 pub mod failure {
@@ -49,8 +54,11 @@ pub mod failure {
     pub const REFUSED: &str = "refused";
     /// The fresh plan differs from the approved one.
     pub const PLAN_CHANGED: &str = "plan-changed";
-    /// The pushed commit has no merged pull request, or it carries no approved plan.
+    /// The pushed commit has no merged pull request, or it carries no approved plan (a plan
+    /// comment by the workflow's identity, unchanged since the merge).
     pub const NO_APPROVED_PLAN: &str = "no-approved-plan";
+    /// `github plan` ran for a merged or closed pull request: its comment is left as it was.
+    pub const PULL_REQUEST_CLOSED: &str = "pull-request-closed";
     /// Some changes of the approved plan failed (the next run plans what is left).
     pub const APPLY_FAILED: &str = "apply-failed";
     /// Anything else (API, git, GitHub errors).
@@ -104,22 +112,84 @@ fn github_client(env: &ActionsEnv) -> anyhow::Result<Option<GitHubClient>> {
     }
 }
 
-/// Creates the comment of `number` carrying `marker`, or edits it in place. Returns the id.
-pub async fn upsert_comment(
-    client: &GitHubClient,
+/// The client and the workflow's identity on GitHub.
+struct GitHub {
+    client: GitHubClient,
+    identity: Identity,
+}
+
+impl GitHub {
+    fn connect(
+        env: &ActionsEnv,
+        runtime: &tokio::runtime::Runtime,
+    ) -> anyhow::Result<Option<GitHub>> {
+        let Some(client) = github_client(env)? else {
+            return Ok(None);
+        };
+        let identity = runtime.block_on(identity::discover(&client, env.bot_login.as_deref()))?;
+        eprintln!(
+            "orgops's own comments are those written by {}",
+            identity.describe()
+        );
+        Ok(Some(GitHub { client, identity }))
+    }
+}
+
+/// Creates the comment of `number` carrying `marker`, or edits it in place: only a comment
+/// written by `identity` is ever edited (anyone can post a comment carrying the marker).
+/// Returns the id.
+async fn upsert_comment(
+    github: &GitHub,
     number: u64,
     marker: &str,
     body: &str,
 ) -> anyhow::Result<u64> {
+    let client = &github.client;
     let comments = client.list_issue_comments(number).await?;
-    let existing = comments
-        .iter()
-        .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)));
+    let existing = comments.iter().find(|c| {
+        github.identity.wrote(c.user.as_ref())
+            && c.body.as_deref().is_some_and(|b| b.contains(marker))
+    });
     let comment = match existing {
         Some(c) => client.update_issue_comment(c.id, body).await?,
-        None => client.create_issue_comment(number, body).await?,
+        None => {
+            let created = client.create_issue_comment(number, body).await?;
+            if let Some(author) = &created.user
+                && !github.identity.wrote(Some(author))
+            {
+                crate::outln!(
+                    "{}",
+                    actions::command(
+                        "warning",
+                        &format!(
+                            "the comment was written by {} ({}), not {}: orgops will not find it again nor accept it as an approval. Set the action's `bot-login` input ({}) to {}.",
+                            author.login,
+                            author.kind,
+                            github.identity.describe(),
+                            identity::BOT_LOGIN_ENV,
+                            author.login
+                        )
+                    )
+                );
+            }
+            created
+        }
     };
     Ok(comment.id)
+}
+
+/// Whether pull request `number` is still open; a merged or closed one keeps its plan
+/// comment as it was (for a merged one, that comment is the approval apply reads).
+async fn still_open(github: &GitHub, number: u64) -> anyhow::Result<Option<String>> {
+    let pull = github.client.pull_request(number).await?;
+    let state = pull.state.as_deref().unwrap_or("unknown");
+    Ok(if state == "open" && pull.merged_at.is_none() {
+        None
+    } else if pull.merged_at.is_some() {
+        Some("merged".to_string())
+    } else {
+        Some(state.to_string())
+    })
 }
 
 /// Writes the saved plan beside the run's other files and returns its path.
@@ -140,12 +210,18 @@ fn save_plan(env: &ActionsEnv, planned: &Planned) -> anyhow::Result<PathBuf> {
 fn invalid_report(path: &str, diagnostics: &config::Diagnostics) -> String {
     crate::out!("{}", diagnostics.render_github());
     let mut body = String::new();
-    let _ = writeln!(body, "### orgops plan: `{path}`\n");
+    let _ = writeln!(
+        body,
+        "### orgops plan: {}\n",
+        crate::render::escape::code_span(path)
+    );
     let _ = writeln!(
         body,
         "**The desired state is invalid**; nothing was planned. The errors are annotated on the changed lines.\n"
     );
-    let _ = writeln!(body, "```text\n{}```", diagnostics.render_human(false));
+    let text = crate::render::escape::code_lines(&diagnostics.render_human(false)).into_owned();
+    let fence = crate::render::escape::fence(&text);
+    let _ = writeln!(body, "{fence}text\n{text}{fence}");
     body
 }
 
@@ -196,8 +272,11 @@ pub fn plan(options: &RunOptions, printer: Printer) -> (ExitStatus, Outputs) {
 }
 
 fn fail(outputs: &mut Outputs, reason: &str, e: anyhow::Error) -> (ExitStatus, Outputs) {
-    eprintln!("error: {e:#}");
-    crate::outln!("::error::{}", format!("{e:#}").replace('\n', "%0A"));
+    eprintln!(
+        "error: {}",
+        crate::render::escape::text_lines(&format!("{e:#}"))
+    );
+    crate::outln!("{}", actions::command("error", &format!("{e:#}")));
     outputs.set("failure_reason", reason);
     (ExitStatus::Failure, outputs.clone())
 }
@@ -219,8 +298,28 @@ fn plan_inner(
     let path = display_path(&options.file);
     let marker = markers::marker("plan", &path);
     let number = options.pull_request.or(env.pull_request_number());
-    let github = github_client(env)?;
     let runtime = crate::ops::runtime()?;
+    // GitHub is written to only with an admin key (a fork's workflow gets neither).
+    let github = if has_credentials(options) {
+        GitHub::connect(env, &runtime)?
+    } else {
+        None
+    };
+    if let (Some(github), Some(number)) = (&github, number)
+        && let Some(state) = runtime.block_on(still_open(github, number))?
+    {
+        crate::outln!(
+            "{}",
+            actions::command(
+                "error",
+                &format!(
+                    "pull request #{number} is {state}: orgops does not plan it again nor touch its plan comment (for a merged pull request, that comment as it stood at the merge is what apply runs). To review a changed plan, open a new pull request (an empty commit on a new branch is enough)."
+                )
+            )
+        );
+        outputs.set("failure_reason", failure::PULL_REQUEST_CLOSED);
+        return Ok(ExitStatus::Failure);
+    }
 
     // Validate first: annotations work without any secret.
     let desired = match config::load(&options.file, LoadMode::Desired) {
@@ -228,9 +327,7 @@ fn plan_inner(
         Err(diagnostics) => {
             let body = invalid_report(&path, &diagnostics);
             append_summary(env, &body)?;
-            if let (Some(github), Some(number)) = (&github, number)
-                && has_credentials(options)
-            {
+            if let (Some(github), Some(number)) = (&github, number) {
                 let id = runtime.block_on(upsert_comment(
                     github,
                     number,
@@ -252,7 +349,10 @@ fn plan_inner(
         crate::outln!("::warning::{why}");
         append_summary(
             env,
-            &format!("### orgops plan: `{path}`\n\n**Valid**, but not planned.\n\n{why}\n"),
+            &format!(
+                "### orgops plan: {}\n\n**Valid**, but not planned.\n\n{why}\n",
+                crate::render::escape::code_span(&path)
+            ),
         )?;
         outputs.set("failure_reason", failure::NO_ADMIN_KEY);
         return Ok(ExitStatus::Success);
@@ -270,7 +370,7 @@ fn plan_inner(
     let mut hidden = vec![markers::hash_field(&plan_hash)];
     hidden.extend(markers::digests_field(&hash::change_digests(plan)));
     let markdown = view.markdown(&path, markdown_room(&marker, &hidden));
-    crate::out!("{}", view.text());
+    actions::print_inert(&view.text());
     append_summary(env, &markdown)?;
     if let (Some(github), Some(number)) = (&github, number) {
         let id = runtime.block_on(upsert_comment(
@@ -363,13 +463,16 @@ impl PlanView {
                 let rendered = crate::render::markdown::render_with_limit(&planned.plan, limit);
                 rendered.replacen(
                     "### orgops plan\n",
-                    &format!("### orgops plan: `{path}`\n"),
+                    &format!(
+                        "### orgops plan: {}\n",
+                        crate::render::escape::code_span(path)
+                    ),
                     1,
                 )
             }
             PlanView::PullRequest(pr) => crate::render::pull_request::markdown_with_limit(
                 pr,
-                &format!("orgops plan: `{path}`"),
+                &format!("orgops plan: {}", crate::render::escape::code_span(path)),
                 limit,
             ),
         }
@@ -388,19 +491,82 @@ pub fn apply(options: &RunOptions, printer: Printer) -> (ExitStatus, Outputs) {
     in_actions(options, printer, apply_inner)
 }
 
-/// The approved plan of the pull request `number` for `path`: the hash and per-change
-/// digests its sticky comment carries.
+/// What a merged pull request approved.
+struct Approval {
+    hash: String,
+    digests: Option<BTreeMap<String, String>>,
+}
+
+/// The approved plan of the merged pull request `number` for `path`: the hash and per-change
+/// digests carried by the plan comment **written by the workflow's identity** and **last
+/// edited before the pull request was merged**. Comments by anyone else (whatever they
+/// carry) and a comment edited after the merge approve nothing. `Err` says why there is no
+/// approval.
 async fn approved_plan(
-    github: &GitHubClient,
+    github: &GitHub,
     number: u64,
     plan_marker: &str,
-) -> anyhow::Result<Option<(String, Option<BTreeMap<String, String>>)>> {
-    let comments = github.list_issue_comments(number).await?;
-    Ok(comments
+) -> anyhow::Result<Result<Approval, String>> {
+    let pull = github.client.pull_request(number).await?;
+    let Some(merged_at) = pull.merged_at.as_deref() else {
+        return Ok(Err(format!(
+            "pull request #{number} is not merged: only a merged pull request approves a plan"
+        )));
+    };
+    let Some(merged) = parse_timestamp(merged_at) else {
+        anyhow::bail!("GitHub: pull request #{number} has an unreadable merged_at {merged_at:?}");
+    };
+    let comments = github.client.list_issue_comments(number).await?;
+    let carrying: Vec<_> = comments
         .iter()
-        .filter_map(|c| c.body.as_deref())
-        .find(|b| b.contains(plan_marker))
-        .and_then(|b| markers::find_hash(b).map(|h| (h, markers::find_digests(b)))))
+        .filter(|c| c.body.as_deref().is_some_and(|b| b.contains(plan_marker)))
+        .collect();
+    let others = carrying
+        .iter()
+        .filter(|c| !github.identity.wrote(c.user.as_ref()))
+        .count();
+    let ignored = if others > 0 {
+        format!(
+            " ({others} comment{} carrying the marker, written by someone else, {} ignored)",
+            if others == 1 { "" } else { "s" },
+            if others == 1 { "was" } else { "were" }
+        )
+    } else {
+        String::new()
+    };
+    let Some(own) = carrying
+        .iter()
+        .find(|c| github.identity.wrote(c.user.as_ref()))
+    else {
+        return Ok(Err(format!(
+            "pull request #{number} has no orgops plan comment written by {}{ignored}: nothing approved to apply",
+            github.identity.login
+        )));
+    };
+    let edited = own
+        .updated_at
+        .as_deref()
+        .or(own.created_at.as_deref())
+        .and_then(parse_timestamp);
+    match edited {
+        Some(edited) if edited < merged => {}
+        _ => {
+            return Ok(Err(format!(
+                "the orgops plan comment of pull request #{number} was edited at {} after the pull request was merged at {merged_at}: orgops applies only the plan as it stood when the pull request was merged{ignored}",
+                own.updated_at.as_deref().unwrap_or("an unknown time")
+            )));
+        }
+    }
+    let body = own.body.as_deref().unwrap_or_default();
+    match markers::find_hash(body) {
+        Some(hash) => Ok(Ok(Approval {
+            hash,
+            digests: markers::find_digests(body),
+        })),
+        None => Ok(Err(format!(
+            "pull request #{number} has no orgops plan comment with a plan hash (the plan was refused or invalid): nothing approved to apply"
+        ))),
+    }
 }
 
 /// The merged pull request of `sha` (its merge commit, else the first merged one).
@@ -414,18 +580,24 @@ async fn merged_pull_request(github: &GitHubClient, sha: &str) -> anyhow::Result
         .map(|p| p.number))
 }
 
+/// The refusal comment when the fresh plan differs from the approved one. It names what
+/// differs and that a new pull request is the way to get it reviewed; it never shows the
+/// fresh hash (a plan is approved by review, not by copying a hash).
 fn difference_markdown(
     path: &str,
     diff: Option<&PlanDifference>,
     approved: &str,
-    fresh: &str,
     plan_md: &str,
 ) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "### orgops apply refused: `{path}`\n");
     let _ = writeln!(
         out,
-        "**The plan changed since it was approved**, so nothing was applied (`failure_reason=plan-changed`).\n\n- approved: `{approved}`\n- fresh: `{fresh}`\n"
+        "### orgops apply refused: {}\n",
+        crate::render::escape::code_span(path)
+    );
+    let _ = writeln!(
+        out,
+        "**The plan changed since it was approved**, so nothing was applied (`failure_reason=plan-changed`).\n\n- approved in this pull request: `{approved}`\n"
     );
     match diff {
         Some(diff) => {
@@ -439,7 +611,7 @@ fn difference_markdown(
                 }
                 let _ = writeln!(out, "**{title}** ({}):\n", ids.len());
                 for id in ids.iter().take(100) {
-                    let _ = writeln!(out, "- `{id}`");
+                    let _ = writeln!(out, "- {}", crate::render::escape::code_span(id));
                 }
                 if ids.len() > 100 {
                     let _ = writeln!(out, "- … and {} more", ids.len() - 100);
@@ -456,7 +628,7 @@ fn difference_markdown(
     }
     let _ = writeln!(
         out,
-        "Re-run the pull request's plan (or open a new pull request) to approve the current plan.\n\n<details><summary>The fresh plan</summary>\n\n{}\n</details>",
+        "This pull request approved only the plan it showed when it was merged. To review the changed plan, open a new pull request (an empty commit on a new branch is enough): orgops plans it there, and applies it when that pull request is merged.\n\n<details><summary>The plan as it is now (not approved)</summary>\n\n{}\n</details>",
         plan_md.replacen("### orgops plan", "#### orgops plan", 1)
     );
     out
@@ -472,7 +644,7 @@ fn apply_inner(
     let path = display_path(&options.file);
     let plan_marker = markers::marker("plan", &path);
     let runtime = crate::ops::runtime()?;
-    let Some(github) = github_client(env)? else {
+    let Some(github) = GitHub::connect(env, &runtime)? else {
         anyhow::bail!(
             "apply on merge needs GITHUB_REPOSITORY and GITHUB_TOKEN to read the approved plan"
         );
@@ -480,7 +652,7 @@ fn apply_inner(
     let number = match options.pull_request {
         Some(n) => Some(n),
         None => match env.head_sha() {
-            Some(sha) => runtime.block_on(merged_pull_request(&github, &sha))?,
+            Some(sha) => runtime.block_on(merged_pull_request(&github.client, &sha))?,
             None => None,
         },
     };
@@ -492,14 +664,16 @@ fn apply_inner(
         return Ok(ExitStatus::Failure);
     };
     outputs.set("pull_request", number);
-    let Some((approved_hash, approved_digests)) =
-        runtime.block_on(approved_plan(&github, number, &plan_marker))?
-    else {
-        crate::outln!(
-            "::error::pull request #{number} has no orgops plan comment for {path}: nothing approved to apply"
-        );
-        outputs.set("failure_reason", failure::NO_APPROVED_PLAN);
-        return Ok(ExitStatus::Failure);
+    let Approval {
+        hash: approved_hash,
+        digests: approved_digests,
+    } = match runtime.block_on(approved_plan(&github, number, &plan_marker))? {
+        Ok(approval) => approval,
+        Err(why) => {
+            crate::outln!("{}", actions::command("error", &format!("{path}: {why}")));
+            outputs.set("failure_reason", failure::NO_APPROVED_PLAN);
+            return Ok(ExitStatus::Failure);
+        }
     };
 
     if let Err(diagnostics) = config::load(&options.file, LoadMode::Desired) {
@@ -522,7 +696,7 @@ fn apply_inner(
             .as_ref()
             .map(|approved| PlanDifference::between(approved, &hash::change_digests(plan)));
         let plan_md = view.markdown(&path, 30_000);
-        let body = difference_markdown(&path, diff.as_ref(), &approved_hash, &fresh_hash, &plan_md);
+        let body = difference_markdown(&path, diff.as_ref(), &approved_hash, &plan_md);
         let apply_marker = markers::marker("apply", &path);
         let id = runtime.block_on(upsert_comment(
             &github,
@@ -533,7 +707,7 @@ fn apply_inner(
         outputs.set("comment", id);
         append_summary(env, &body)?;
         crate::outln!(
-            "::error::the plan changed since pull request #{number} approved it ({approved_hash} -> {fresh_hash}); nothing was applied"
+            "::error::the plan changed since pull request #{number} approved it ({approved_hash}); nothing was applied. To review the changed plan, open a new pull request."
         );
         outputs.set("failure_reason", failure::PLAN_CHANGED);
         return Ok(ExitStatus::Stale);
@@ -551,11 +725,13 @@ fn apply_inner(
     };
     match apply_approved_plan(view.planned(), &approved_hash, &apply_options, printer)? {
         ApplyOutcome::Applied(report) => {
-            crate::out!("{report}");
+            actions::print_inert(&report);
             append_summary(
                 env,
                 &format!(
-                    "### orgops apply: `{path}`\n\nApplied the plan approved in #{number}.\n\n```text\n{report}```\n"
+                    "### orgops apply: {}\n\nApplied the plan approved in #{number}.\n\n{}",
+                    crate::render::escape::code_span(&path),
+                    text_block(&report)
                 ),
             )?;
             Ok(ExitStatus::Success)
@@ -565,25 +741,35 @@ fn apply_inner(
             outputs.set("plan_hash", &fresh);
             outputs.set("failure_reason", failure::PLAN_CHANGED);
             crate::outln!(
-                "::error::the plan changed just before applying ({approved_hash} -> {fresh}); nothing was applied"
+                "::error::the plan changed just before applying (approved {approved_hash}); nothing was applied. To review the changed plan, open a new pull request."
             );
             Ok(ExitStatus::Stale)
         }
         ApplyOutcome::Partial(report) => {
-            crate::out!("{report}");
+            actions::print_inert(&report);
             crate::outln!(
                 "::error::some changes of the approved plan failed; the next run plans what is left"
             );
             append_summary(
                 env,
                 &format!(
-                    "### orgops apply: `{path}`\n\nSome changes failed.\n\n```text\n{report}```\n"
+                    "### orgops apply: {}\n\nSome changes failed.\n\n{}",
+                    crate::render::escape::code_span(&path),
+                    text_block(&report)
                 ),
             )?;
             outputs.set("failure_reason", failure::APPLY_FAILED);
             Ok(ExitStatus::Failure)
         }
     }
+}
+
+/// A text report as a fenced markdown block nothing in it can close.
+fn text_block(report: &str) -> String {
+    let text = crate::render::escape::code_lines(report);
+    let fence = crate::render::escape::fence(&text);
+    let newline = if text.ends_with('\n') { "" } else { "\n" };
+    format!("{fence}text\n{text}{newline}{fence}\n")
 }
 
 /// How the hand-off to apply ended.
@@ -685,10 +871,13 @@ fn drift_inner(
 
     let markdown = render::markdown_with_limit(report, markdown_room(&marker, &[])).replacen(
         "### orgops drift\n",
-        &format!("### orgops drift: `{path}`\n"),
+        &format!(
+            "### orgops drift: {}\n",
+            crate::render::escape::code_span(&path)
+        ),
         1,
     );
-    crate::out!("{}", render::text(report));
+    actions::print_inert(&render::text(report));
     append_summary(env, &markdown)?;
     let Some(github) = github_client(env)? else {
         eprintln!("no GITHUB_REPOSITORY/GITHUB_TOKEN: the drift report is not filed as an issue");
@@ -701,7 +890,10 @@ fn drift_inner(
         .find(|i| i.body.as_deref().is_some_and(|b| b.contains(&marker)));
     match (report.in_sync(), tracking) {
         (false, None) => {
-            let title = format!("orgops: the organization drifted from {path}");
+            let title = format!(
+                "orgops: the organization drifted from {}",
+                crate::render::escape::text(&path)
+            );
             let issue = runtime.block_on(github.create_issue(&title, &body))?;
             outputs.set("issue", issue.number);
             eprintln!("opened drift issue #{}", issue.number);

@@ -6,11 +6,16 @@
 //! [`MAX_CHARS`]: sections are added while they fit, the first one that does not is cut at a
 //! change boundary, and a closing note says how many changes and unmanaged objects were left
 //! out and where to see them all.
+//!
+//! Nothing a name contains is markup here ([`escape`]): names are shown in code spans and
+//! fenced blocks whose delimiters outlast any backtick run, with control characters and `<`
+//! as `\u{…}` escapes; refusal messages are prose with every markdown character escaped. So
+//! no name can close a block, open an HTML comment or inject HTML that hides a change.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{LineTag, field_lines, summary_sentence};
+use super::{LineTag, escape, field_lines, summary_sentence};
 use crate::plan::{Action, Change, Plan, ResourceKind};
 
 /// GitHub's limit for a comment body, in characters.
@@ -24,15 +29,6 @@ const MAX_REFUSAL_OBJECTS: usize = 20;
 
 fn chars(s: &str) -> usize {
     s.chars().count()
-}
-
-/// Inline code that survives backticks inside names.
-fn code(text: &str) -> String {
-    if text.contains('`') {
-        format!("`` {text} ``")
-    } else {
-        format!("`{text}`")
-    }
 }
 
 /// A section that can be cut between items.
@@ -56,16 +52,17 @@ fn change_block(change: &Change) -> String {
         "{} {} {}{}",
         change.action.symbol(),
         change.action.as_str(),
-        change.key,
+        escape::code(&change.key),
         note
     );
     for field in &change.fields {
         for line in field_lines(field) {
+            let line_text = escape::code(&line.text);
             let text = match line.tag {
-                LineTag::Plain => format!("    {}", line.text),
-                LineTag::Added => format!("+     {}", line.text),
-                LineTag::Removed => format!("-     {}", line.text),
-                LineTag::Unchanged => format!("      {}", line.text),
+                LineTag::Plain => format!("    {line_text}"),
+                LineTag::Added => format!("+     {line_text}"),
+                LineTag::Removed => format!("-     {line_text}"),
+                LineTag::Unchanged => format!("      {line_text}"),
             };
             let _ = writeln!(block, "{text}");
         }
@@ -103,7 +100,7 @@ fn head(plan: &Plan) -> String {
                 .objects
                 .iter()
                 .take(MAX_REFUSAL_OBJECTS)
-                .map(|o| code(o))
+                .map(|o| escape::code_span(o))
                 .collect();
             let more = refusal.objects.len().saturating_sub(MAX_REFUSAL_OBJECTS);
             let more = if more > 0 {
@@ -115,10 +112,14 @@ fn head(plan: &Plan) -> String {
                 out,
                 ">\n> - **{}**: {}",
                 refusal.rule.as_str(),
-                refusal.message
+                escape::prose(&refusal.message)
             );
             let _ = writeln!(out, ">   objects: {}{more}", shown.join(", "));
-            let _ = writeln!(out, ">   to override: {}", refusal.override_hint);
+            let _ = writeln!(
+                out,
+                ">   to override: {}",
+                escape::prose(&refusal.override_hint)
+            );
         }
         out.push('\n');
     }
@@ -141,7 +142,7 @@ fn sections(plan: &Plan) -> Vec<Section> {
                         "| {} | **{}** | {} |\n",
                         c.action.symbol(),
                         c.action.as_str(),
-                        code(&c.key)
+                        escape::table_code_span(&c.key)
                     )
                 })
                 .collect(),
@@ -156,15 +157,18 @@ fn sections(plan: &Plan) -> Vec<Section> {
     for (kind, mut changes) in by_kind {
         // Destructive first, otherwise plan order (a stable sort keeps it).
         changes.sort_by_key(|c| !c.destructive);
+        let items: Vec<String> = changes.iter().map(|c| change_block(c)).collect();
+        // Longer than any backtick run of the block (names are escaped, but not backticks).
+        let fence = escape::fence(&items.concat());
         sections.push(Section {
             open: format!(
-                "<details><summary><b>{}</b> ({} change{})</summary>\n\n```diff\n",
+                "<details><summary><b>{}</b> ({} change{})</summary>\n\n{fence}diff\n",
                 kind.as_str(),
                 changes.len(),
                 if changes.len() == 1 { "" } else { "s" }
             ),
-            items: changes.into_iter().map(change_block).collect(),
-            close: "```\n\n</details>\n\n".into(),
+            items,
+            close: format!("{fence}\n\n</details>\n\n"),
             counts_changes: true,
         });
     }
@@ -174,7 +178,11 @@ fn sections(plan: &Plan) -> Vec<Section> {
                 "<details><summary><b>Not in the file</b> ({}, reported, not changed)</summary>\n\n",
                 plan.unmanaged.len()
             ),
-            items: plan.unmanaged.iter().map(|u| format!("- {} ({})\n", code(&u.key), u.kind.as_str())).collect(),
+            items: plan
+                .unmanaged
+                .iter()
+                .map(|u| format!("- {} ({})\n", escape::code_span(&u.key), u.kind.as_str()))
+                .collect(),
             close: "\n</details>\n".into(),
             counts_changes: false,
         });

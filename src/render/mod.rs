@@ -6,12 +6,16 @@
 //! The field-level lines shared by text and markdown live here: scalar fields read
 //! `field: before -> after`; lists of strings (role permissions) and multi-line strings are
 //! shown as a line diff (computed with `similar`), so a long list shows what moved.
+//!
+//! Names come from the file and from the live organization, so anything the API accepts can
+//! reach a rendering; [`escape`] is how each rendering prints them (never raw).
 
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use crate::plan::FieldChange;
 
+pub mod escape;
 pub mod json;
 pub mod markdown;
 pub mod pull_request;

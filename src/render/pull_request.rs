@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::{json as plan_json, markdown, summary_sentence, text};
+use super::{escape, json as plan_json, markdown, summary_sentence, text};
 use crate::ops::pull_request::{BaseState, PullRequestPlan};
 use crate::plan::Plan;
 
@@ -47,13 +47,14 @@ fn base_note(pr: &PullRequestPlan) -> Option<String> {
 pub fn text(pr: &PullRequestPlan, color: bool) -> String {
     let mut out = String::new();
     if let Some(note) = base_note(pr) {
-        let _ = writeln!(out, "{note}\n");
+        let _ = writeln!(out, "{}\n", escape::text_lines(&note));
     }
+    let label = base_label(pr);
+    let label = escape::text(&label);
     if let Some(introduced) = &pr.introduced {
         let _ = writeln!(
             out,
-            "== Changes this change introduces (against {}) ==",
-            base_label(pr)
+            "== Changes this change introduces (against {label}) =="
         );
         out.push_str(&text::render(&without_refusals(introduced), color));
         out.push('\n');
@@ -61,8 +62,7 @@ pub fn text(pr: &PullRequestPlan, color: bool) -> String {
     if let Some(pre) = &pr.pre_existing {
         let _ = writeln!(
             out,
-            "== Drift that merging also corrects (live differs from {}) ==",
-            base_label(pr)
+            "== Drift that merging also corrects (live differs from {label}) =="
         );
         out.push_str(&text::render(&without_refusals(pre), color));
         out.push('\n');
@@ -81,7 +81,8 @@ fn part(title: &str, plan: &Plan, limit: usize) -> String {
     format!("#### {title}\n\n{body}\n")
 }
 
-/// Markdown for a pull-request comment, at most `max_chars` characters.
+/// Markdown for a pull-request comment, at most `max_chars` characters. `title` is markdown
+/// (the caller escapes what it puts in it).
 pub fn markdown_with_limit(pr: &PullRequestPlan, title: &str, max_chars: usize) -> String {
     let full = &pr.planned.plan;
     let mut out = String::new();
@@ -108,14 +109,15 @@ pub fn markdown_with_limit(pr: &PullRequestPlan, title: &str, max_chars: usize) 
                 out,
                 ">\n> - **{}**: {}\n>   to override: {}",
                 refusal.rule.as_str(),
-                refusal.message,
-                refusal.override_hint
+                escape::prose(&refusal.message),
+                escape::prose(&refusal.override_hint)
             );
         }
         out.push('\n');
     }
     if let Some(note) = base_note(pr) {
-        let _ = writeln!(out, "> [!NOTE]\n> {}\n", note.replace('\n', "\n> "));
+        let lines: Vec<String> = note.lines().map(escape::prose).collect();
+        let _ = writeln!(out, "> [!NOTE]\n> {}\n", lines.join("\n> "));
     }
     let head_len = out.chars().count();
     let room = max_chars.saturating_sub(head_len + 200);
@@ -123,8 +125,8 @@ pub fn markdown_with_limit(pr: &PullRequestPlan, title: &str, max_chars: usize) 
         (Some(introduced), Some(pre)) => {
             let first = part(
                 &format!(
-                    "Changes this pull request introduces (against `{}`)",
-                    pr.base_ref
+                    "Changes this pull request introduces (against {})",
+                    escape::code_span(&pr.base_ref)
                 ),
                 introduced,
                 room * 2 / 3,
@@ -133,8 +135,8 @@ pub fn markdown_with_limit(pr: &PullRequestPlan, title: &str, max_chars: usize) 
             out.push_str(&first);
             out.push_str(&part(
                 &format!(
-                    "Drift merging also corrects (live differs from `{}`)",
-                    pr.base_ref
+                    "Drift merging also corrects (live differs from {})",
+                    escape::code_span(&pr.base_ref)
                 ),
                 pre,
                 left,

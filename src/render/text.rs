@@ -1,10 +1,12 @@
 //! The terminal rendering: one line per change (`+ ~ - ±`, the verb, the key), its field
 //! lines indented below, then reported unmanaged objects, refusals, and the summary line.
 //! ANSI colour only when `color` is true (the caller decides from `NO_COLOR` and the TTY).
+//! Names and values are printed through [`escape::text`]: a control character in a name is
+//! shown as `\u{1b}`, never sent to the terminal.
 
 use std::fmt::Write;
 
-use super::{FieldLine, LineTag, field_lines, summary_sentence};
+use super::{FieldLine, LineTag, escape, field_lines, summary_sentence};
 use crate::plan::{Action, ActionClass, Plan};
 
 const RESET: &str = "\x1b[0m";
@@ -38,11 +40,12 @@ impl Painter {
     }
 
     fn field(&self, line: &FieldLine) -> String {
+        let text = escape::text(&line.text);
         match line.tag {
-            LineTag::Plain => line.text.clone(),
-            LineTag::Added => self.paint(GREEN, &format!("  + {}", line.text)),
-            LineTag::Removed => self.paint(RED, &format!("  - {}", line.text)),
-            LineTag::Unchanged => self.paint(DIM, &format!("    {}", line.text)),
+            LineTag::Plain => text.into_owned(),
+            LineTag::Added => self.paint(GREEN, &format!("  + {text}")),
+            LineTag::Removed => self.paint(RED, &format!("  - {text}")),
+            LineTag::Unchanged => self.paint(DIM, &format!("    {text}")),
         }
     }
 }
@@ -72,7 +75,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
             let head = format!(
                 "{} {}{}",
                 p.paint(Painter::action_color(change.action), &marker),
-                change.key,
+                escape::text(&change.key),
                 note
             );
             let _ = writeln!(out, "{}", head.trim_end());
@@ -90,7 +93,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
             p.paint(BOLD, "Not in the file (reported, not changed):")
         );
         for object in &plan.unmanaged {
-            let _ = writeln!(out, "  ? {}", object.key);
+            let _ = writeln!(out, "  ? {}", escape::text(&object.key));
         }
     }
     if !plan.refusals.is_empty() {
@@ -100,9 +103,19 @@ pub fn render(plan: &Plan, color: bool) -> String {
             p.paint(RED, "Refused: this plan must not be applied.")
         );
         for refusal in &plan.refusals {
-            let _ = writeln!(out, "  [{}] {}", refusal.rule.as_str(), refusal.message);
-            let _ = writeln!(out, "    objects: {}", refusal.objects.join(", "));
-            let _ = writeln!(out, "    to override: {}", refusal.override_hint);
+            let _ = writeln!(
+                out,
+                "  [{}] {}",
+                refusal.rule.as_str(),
+                escape::text(&refusal.message)
+            );
+            let objects: Vec<_> = refusal.objects.iter().map(|o| escape::text(o)).collect();
+            let _ = writeln!(out, "    objects: {}", objects.join(", "));
+            let _ = writeln!(
+                out,
+                "    to override: {}",
+                escape::text(&refusal.override_hint)
+            );
         }
     }
     let _ = writeln!(out, "\n{}", p.paint(BOLD, &summary_sentence(plan)));

@@ -176,6 +176,8 @@ fn the_plan_comment_is_created_once_then_updated_in_place() {
     assert_eq!(
         fake.calls(),
         vec![
+            "GET /user",
+            "GET /repos/acme/org-config/pulls/7",
             "GET /repos/acme/org-config/issues/7/comments",
             "POST /repos/acme/org-config/issues/7/comments"
         ]
@@ -217,6 +219,8 @@ fn the_plan_comment_is_created_once_then_updated_in_place() {
     assert_eq!(
         fake.calls(),
         vec![
+            "GET /user".to_string(),
+            "GET /repos/acme/org-config/pulls/7".to_string(),
             "GET /repos/acme/org-config/issues/7/comments".to_string(),
             format!("PATCH /repos/acme/org-config/issues/comments/{id}")
         ]
@@ -539,6 +543,337 @@ fn plan_base_separates_the_change_from_pre_existing_drift() {
     ]));
     assert_eq!(code, 1);
     assert!(stderr.contains("no-such-ref"), "{stderr}");
+}
+
+// ------------------------------------------------------------- forged approvals (issue 12)
+
+/// The body `github plan` posts for the pull request now, made against a scratch fake: what
+/// anyone reading the thread can copy (the marker and the current hash are in plain sight).
+fn genuine_plan_body(emu: &orgops::emulator::RunningEmulator, repo: &Repo) -> String {
+    let scratch = FakeGitHub::start();
+    let step = Step::new();
+    let (code, _, stderr) = run(step.command(emu, &scratch, repo, &pr_event(repo)).args([
+        "github",
+        "plan",
+        "-f",
+        "orgops.yaml",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    scratch.comments()[0].2.clone()
+}
+
+/// Carol's role in Search, if she is a member.
+fn carol_in_search(emu: &orgops::emulator::RunningEmulator) -> Option<String> {
+    let search = org::project_id(emu, "Search");
+    let carol = org::user_id(emu, "carol@example.com");
+    let members = org::call(
+        emu,
+        reqwest::Method::GET,
+        &format!("/organization/projects/{search}/users?limit=100"),
+        None,
+    );
+    members["data"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["id"] == json!(carol))
+        .and_then(|m| m["role"].as_str().map(str::to_string))
+}
+
+fn apply_merged(
+    emu: &orgops::emulator::RunningEmulator,
+    fake: &FakeGitHub,
+    repo: &Repo,
+    step: &Step,
+) -> (i32, String, String) {
+    run(step
+        .command(emu, fake, repo, &push_event(repo))
+        .env("GITHUB_SHA", &repo.head)
+        .args(["github", "apply", "-f", "orgops.yaml"]))
+}
+
+#[test]
+fn a_plan_comment_forged_by_another_user_is_never_edited_nor_applied() {
+    let emu = org::start(LIVE);
+    let fake = FakeGitHub::start();
+    let repo = Repo::new(&base_file(), &head_file());
+    let step = Step::new();
+    let forged = genuine_plan_body(&emu, &repo);
+
+    // `github plan` leaves the author's copy alone and writes its own comment.
+    let mallory = fake.post_comment_as(7, "mallory", "User", &forged);
+    let (code, _, stderr) = run(step.command(&emu, &fake, &repo, &pr_event(&repo)).args([
+        "github",
+        "plan",
+        "-f",
+        "orgops.yaml",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !fake.calls().contains(&format!(
+            "PATCH /repos/acme/org-config/issues/comments/{mallory}"
+        )),
+        "the author's comment was edited: {:?}",
+        fake.calls()
+    );
+    let comments = fake.stored_comments();
+    assert_eq!(comments.len(), 2, "{comments:?}");
+    assert_eq!(comments[0].body, forged, "the forged comment is untouched");
+    assert_eq!(comments[1].login, "github-actions[bot]");
+
+    // A merged pull request whose only plan comment is the author's: nothing is applied.
+    fake.post_comment_as(8, "mallory", "User", &forged);
+    fake.merge(&repo.head, 8);
+    let (code, stdout, stderr) = apply_merged(&emu, &fake, &repo, &step);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(step.outputs()["failure_reason"], "no-approved-plan");
+    assert_eq!(step.outputs()["approved"], "false");
+    assert_eq!(carol_in_search(&emu), None, "zero writes to the org");
+}
+
+#[test]
+fn a_plan_comment_posing_as_the_bot_with_another_user_type_is_ignored() {
+    let emu = org::start(LIVE);
+    let fake = FakeGitHub::start();
+    let repo = Repo::new(&base_file(), &head_file());
+    let step = Step::new();
+    let forged = genuine_plan_body(&emu, &repo);
+    // Same login as the workflow's bot, but a user account (or an edited copy of the JSON).
+    fake.post_comment_as(7, "github-actions[bot]", "User", &forged);
+    fake.merge(&repo.head, 7);
+    let (code, stdout, stderr) = apply_merged(&emu, &fake, &repo, &step);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(step.outputs()["failure_reason"], "no-approved-plan");
+    assert_eq!(carol_in_search(&emu), None, "zero writes to the org");
+    assert!(
+        fake.calls().iter().all(|c| !c.starts_with("PATCH")),
+        "{:?}",
+        fake.calls()
+    );
+}
+
+#[test]
+fn re_running_the_plan_job_after_the_merge_cannot_approve_a_changed_plan() {
+    let emu = org::start(LIVE);
+    let fake = FakeGitHub::start();
+    let repo = Repo::new(&base_file(), &head_file());
+    let step = Step::new();
+    let (code, _, stderr) = run(step.command(&emu, &fake, &repo, &pr_event(&repo)).args([
+        "github",
+        "plan",
+        "-f",
+        "orgops.yaml",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let approved_body = fake.comments()[0].2.clone();
+    fake.merge(&repo.head, 7);
+
+    // Before the apply runs, carol is made an owner of Search: the plan changes.
+    let search = org::project_id(&emu, "Search");
+    let carol = org::user_id(&emu, "carol@example.com");
+    org::call(
+        &emu,
+        reqwest::Method::POST,
+        &format!("/organization/projects/{search}/users"),
+        Some(json!({"user_id": carol, "role": "owner"})),
+    );
+    let (code, stdout, _) = apply_merged(&emu, &fake, &repo, &step);
+    assert_eq!(code, 4, "{stdout}");
+    let fresh = step.outputs()["plan_hash"].clone();
+    let refusal = fake
+        .comments()
+        .into_iter()
+        .find(|(_, _, b)| b.contains("<!-- orgops:apply path=\"orgops.yaml\" -->"))
+        .expect("the refusal is posted")
+        .2;
+    assert!(
+        !refusal.contains(&fresh),
+        "the refusal offers the fresh hash: {refusal}"
+    );
+    assert!(!stdout.contains(&fresh), "{stdout}");
+    assert!(refusal.contains("open a new pull request"), "{refusal}");
+    assert!(!refusal.contains("Re-run"), "{refusal}");
+
+    // Re-running the plan job of the merged pull request touches nothing.
+    fake.clear_calls();
+    let (code, stdout, _) = run(step.command(&emu, &fake, &repo, &pr_event(&repo)).args([
+        "github",
+        "plan",
+        "-f",
+        "orgops.yaml",
+    ]));
+    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(step.outputs()["failure_reason"], "pull-request-closed");
+    assert!(stdout.contains("open a new pull request"), "{stdout}");
+    assert!(
+        fake.calls()
+            .iter()
+            .all(|c| !c.starts_with("PATCH") && !c.starts_with("POST")),
+        "{:?}",
+        fake.calls()
+    );
+    assert_eq!(fake.comments()[0].2, approved_body);
+
+    // Even if the comment is edited after the merge (a re-run of an older orgops, a
+    // maintainer's edit), the approval is what stood at the merge: the refusal stands.
+    let id = fake.comments()[0].1;
+    {
+        let mut s = fake.state.lock().expect("lock");
+        s.clock += 1;
+        let now = s.clock;
+        let c = s.comments.iter_mut().find(|c| c.id == id).expect("comment");
+        c.body = genuine_plan_body(&emu, &repo);
+        c.updated_at = now;
+    }
+    let (code, stdout, _) = apply_merged(&emu, &fake, &repo, &step);
+    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(step.outputs()["failure_reason"], "no-approved-plan");
+    assert_eq!(
+        carol_in_search(&emu).as_deref(),
+        Some("owner"),
+        "zero writes to the org"
+    );
+}
+
+#[test]
+fn a_closed_pull_request_keeps_its_plan_comment() {
+    let emu = org::start(LIVE);
+    let fake = FakeGitHub::start();
+    let repo = Repo::new(&base_file(), &head_file());
+    let step = Step::new();
+    fake.close(7);
+    let (code, stdout, _) = run(step.command(&emu, &fake, &repo, &pr_event(&repo)).args([
+        "github",
+        "plan",
+        "-f",
+        "orgops.yaml",
+    ]));
+    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(step.outputs()["failure_reason"], "pull-request-closed");
+    assert!(fake.comments().is_empty());
+}
+
+#[test]
+fn the_workflow_identity_is_discovered_for_each_kind_of_token() {
+    // (who writes, what GET /user answers, ORGOPS_GITHUB_BOT_LOGIN)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Option<(&'a str, &'a str)>,
+        Option<&'a str>,
+    );
+    let cases: [Case; 3] = [
+        ("github-actions[bot]", "Bot", None, None),
+        ("orgops-app[bot]", "Bot", None, Some("orgops-app[bot]")),
+        ("ci-admin", "User", Some(("ci-admin", "User")), None),
+    ];
+    for (login, user_type, token_user, bot_login) in cases {
+        let emu = org::start(LIVE);
+        let fake = FakeGitHub::start();
+        fake.set_token_identity(login, user_type);
+        fake.set_token_user(token_user);
+        let repo = Repo::new(&base_file(), &head_file());
+        let step = Step::new();
+        let with_login = |mut cmd: assert_cmd::Command| {
+            if let Some(b) = bot_login {
+                cmd.env("ORGOPS_GITHUB_BOT_LOGIN", b);
+            }
+            cmd
+        };
+        for _ in 0..2 {
+            let mut cmd = with_login(step.command(&emu, &fake, &repo, &pr_event(&repo)));
+            let (code, _, stderr) = run(cmd.args(["github", "plan", "-f", "orgops.yaml"]));
+            assert_eq!(code, 0, "{login}: {stderr}");
+        }
+        assert_eq!(
+            fake.comments().len(),
+            1,
+            "{login}: its own comment is found again"
+        );
+        fake.merge(&repo.head, 7);
+        let mut cmd = with_login(step.command(&emu, &fake, &repo, &push_event(&repo)));
+        let (code, stdout, stderr) =
+            run(cmd
+                .env("GITHUB_SHA", &repo.head)
+                .args(["github", "apply", "-f", "orgops.yaml"]));
+        assert_eq!(code, 0, "{login}: {stdout}\n{stderr}");
+        assert_eq!(step.outputs()["approved"], "true");
+        assert_eq!(carol_in_search(&emu).as_deref(), Some("member"), "{login}");
+    }
+}
+
+// ------------------------------------------------------------------ renderings (issue 13)
+
+#[test]
+fn a_hostile_live_name_cannot_hide_the_rest_of_the_plan_comment() {
+    let emu = org::start(LIVE);
+    let hostile = "A\u{1b}[2J\u{0}\n```\n</details><!-- the rest is hidden";
+    for name in [hostile, "Zeta"] {
+        org::call(
+            &emu,
+            reqwest::Method::POST,
+            "/organization/projects",
+            Some(json!({ "name": name })),
+        );
+    }
+    let policy = "policy:\n  max_removals: 10\n  unmanaged:\n    admin_api_keys: ignore\n    projects: archive\n";
+    let base = base_file().replace(POLICY, policy);
+    let head = head_file().replace(POLICY, policy);
+    let fake = FakeGitHub::start();
+    let repo = Repo::new(&base, &head);
+    let step = Step::new();
+    let (code, stdout, stderr) = run(step.command(&emu, &fake, &repo, &pr_event(&repo)).args([
+        "github",
+        "plan",
+        "-f",
+        "orgops.yaml",
+    ]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let body = fake.comments()[0].2.clone();
+    // The hidden fields are the first lines; below them no name may open a comment.
+    let markdown: String = body
+        .lines()
+        .skip_while(|l| l.starts_with("<!-- orgops:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!markdown.contains("<!--"), "{markdown}");
+    assert!(markdown.contains("project:Zeta"), "{markdown}");
+    assert!(markdown.contains("carol@example.com"), "{markdown}");
+    assert!(
+        markdown.contains("project:A\\u{1b}[2J\\u{0}\\u{a}```\\u{a}\\u{3c}/details>"),
+        "{markdown}"
+    );
+    for line in stdout.lines() {
+        assert!(
+            !line.chars().any(|c| c.is_control()),
+            "a raw control character: {line:?}"
+        );
+    }
+}
+
+#[test]
+fn workflow_commands_escape_what_they_carry() {
+    let emu = org::start(LIVE);
+    let fake = FakeGitHub::start();
+    let repo = Repo::new(&base_file(), &head_file());
+    let step = Step::new();
+    fake.merge(&repo.head, 9);
+    let path = "100%\r\n::warning file=x.yaml::forged,yes.yaml";
+    let (code, stdout, _) = run(step
+        .command(&emu, &fake, &repo, &push_event(&repo))
+        .env("GITHUB_SHA", &repo.head)
+        .args(["github", "apply", "-f", path]));
+    assert_eq!(code, 1, "{stdout}");
+    for line in stdout.lines() {
+        assert!(
+            !line.trim_start().starts_with("::warning"),
+            "a name started a workflow command: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("100%25%0D%0A::warning file=x.yaml::forged,yes.yaml"),
+        "{stdout}"
+    );
 }
 
 #[test]

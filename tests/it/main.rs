@@ -11,5 +11,6 @@ mod emulator_lists_and_rules;
 mod github;
 mod oracle;
 mod plan;
+mod render_safety;
 mod support;
 mod validate;

@@ -1,6 +1,12 @@
 //! A loopback fake of the GitHub REST endpoints orgops uses (issue comments list/create/
-//! update, issues list/create/update, pull requests of a commit), recording every call so
-//! tests can assert exactly what was sent.
+//! update, issues list/create/update, pull requests of a commit, one pull request, the
+//! token's user), recording every call so tests can assert exactly what was sent.
+//!
+//! Like GitHub, it keeps who wrote each comment (`user.login`, `user.type`) and when it was
+//! created and last edited, and each pull request's `state` and `merged_at`. Time is a logical
+//! clock: every write moves it one second forward, so "edited after the merge" is exact.
+//! The token the tests send belongs to [`BOT_LOGIN`] (a `Bot`), and `GET /user` answers 403
+//! as it does for a `GITHUB_TOKEN`, unless [`FakeGitHub::set_token_user`] says otherwise.
 
 use std::sync::{Arc, Mutex};
 
@@ -19,17 +25,115 @@ pub struct Call {
     pub body: Value,
 }
 
-#[derive(Debug, Default)]
+/// The identity of the tests' token (`GITHUB_TOKEN` comments are written by it).
+pub const BOT_LOGIN: &str = "github-actions[bot]";
+
+/// One stored comment.
+#[derive(Debug, Clone)]
+pub struct StoredComment {
+    pub issue: u64,
+    pub id: u64,
+    pub body: String,
+    pub login: String,
+    pub user_type: String,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+/// One pull request: `state` is `open` or `closed`; merged ones also have `merged_at`.
+#[derive(Debug, Clone)]
+pub struct StoredPull {
+    pub number: u64,
+    pub state: String,
+    pub merged_at: Option<u64>,
+    pub merge_commit_sha: Option<String>,
+}
+
+#[derive(Debug)]
 pub struct FakeState {
     pub calls: Vec<Call>,
-    /// (issue number, comment id, body)
-    pub comments: Vec<(u64, u64, String)>,
+    pub comments: Vec<StoredComment>,
+    pub pulls: Vec<StoredPull>,
+    /// Who the token writes as: (login, type).
+    pub token_identity: (String, String),
+    /// What `GET /user` answers: `None` is 403 (an installation token).
+    pub token_user: Option<(String, String)>,
+    /// The logical clock, in seconds since 2026-01-01T00:00:00Z.
+    pub clock: u64,
     /// number -> (title, body, state)
     pub issues: Vec<(u64, String, String, String)>,
     /// commit sha -> pull request numbers merged with it
     pub commit_pulls: Vec<(String, u64)>,
     pub next_id: u64,
     pub authorized: bool,
+}
+
+impl Default for FakeState {
+    fn default() -> FakeState {
+        FakeState {
+            calls: vec![],
+            comments: vec![],
+            pulls: vec![],
+            token_identity: (BOT_LOGIN.to_string(), "Bot".to_string()),
+            token_user: None,
+            clock: 0,
+            issues: vec![],
+            commit_pulls: vec![],
+            next_id: 0,
+            authorized: false,
+        }
+    }
+}
+
+impl FakeState {
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    fn pull(&mut self, number: u64) -> &mut StoredPull {
+        if let Some(i) = self.pulls.iter().position(|p| p.number == number) {
+            return &mut self.pulls[i];
+        }
+        self.pulls.push(StoredPull {
+            number,
+            state: "open".into(),
+            merged_at: None,
+            merge_commit_sha: None,
+        });
+        self.pulls.last_mut().expect("just pushed")
+    }
+}
+
+/// A logical second as GitHub writes timestamps.
+pub fn timestamp(seconds: u64) -> String {
+    format!(
+        "2026-01-01T{:02}:{:02}:{:02}Z",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+fn comment_json(c: &StoredComment) -> Value {
+    json!({
+        "id": c.id,
+        "body": c.body,
+        "html_url": format!("https://github.example/c/{}", c.id),
+        "user": {"login": c.login, "type": c.user_type},
+        "created_at": timestamp(c.created_at),
+        "updated_at": timestamp(c.updated_at),
+    })
+}
+
+fn pull_json(p: &StoredPull) -> Value {
+    json!({
+        "number": p.number,
+        "state": p.state,
+        "merged": p.merged_at.is_some(),
+        "merged_at": p.merged_at.map(timestamp),
+        "merge_commit_sha": p.merge_commit_sha,
+    })
 }
 
 type Shared = Arc<Mutex<FakeState>>;
@@ -76,8 +180,8 @@ async fn list_comments(
     let all: Vec<Value> = s
         .comments
         .iter()
-        .filter(|(n, _, _)| *n == number)
-        .map(|(_, id, body)| json!({"id": id, "body": body, "html_url": format!("https://github.example/c/{id}")}))
+        .filter(|c| c.issue == number)
+        .map(comment_json)
         .collect();
     Json(Value::Array(page(&all, &q)))
 }
@@ -92,11 +196,10 @@ async fn create_comment(
 ) -> (StatusCode, Json<Value>) {
     record(&state, &method, &uri, &headers, body.clone());
     let mut s = lock(&state);
-    s.next_id += 1;
-    let id = 1000 + s.next_id;
+    let (login, user_type) = s.token_identity.clone();
     let text = body["body"].as_str().unwrap_or_default().to_string();
-    s.comments.push((number, id, text.clone()));
-    (StatusCode::CREATED, Json(json!({"id": id, "body": text})))
+    let comment = s.add_comment(number, &login, &user_type, &text);
+    (StatusCode::CREATED, Json(comment_json(&comment)))
 }
 
 async fn update_comment(
@@ -110,10 +213,13 @@ async fn update_comment(
     record(&state, &method, &uri, &headers, body.clone());
     let mut s = lock(&state);
     let text = body["body"].as_str().unwrap_or_default().to_string();
-    match s.comments.iter_mut().find(|(_, cid, _)| *cid == id) {
+    let now = s.tick();
+    match s.comments.iter_mut().find(|c| c.id == id) {
+        // GitHub lets the token edit any comment of the repository; the author stays.
         Some(c) => {
-            c.2 = text.clone();
-            (StatusCode::OK, Json(json!({"id": id, "body": text})))
+            c.body = text;
+            c.updated_at = now;
+            (StatusCode::OK, Json(comment_json(c)))
         }
         None => (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"}))),
     }
@@ -204,9 +310,66 @@ async fn commit_pulls(
         s.commit_pulls
             .iter()
             .filter(|(c, _)| *c == sha)
-            .map(|(c, n)| json!({"number": n, "merged_at": "2026-01-01T00:00:00Z", "merge_commit_sha": c}))
+            .filter_map(|(_, n)| s.pulls.iter().find(|p| p.number == *n))
+            .map(pull_json)
             .collect(),
     ))
+}
+
+async fn get_pull(
+    State(state): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path((_o, _r, number)): Path<(String, String, u64)>,
+) -> Json<Value> {
+    record(&state, &method, &uri, &headers, Value::Null);
+    let mut s = lock(&state);
+    Json(pull_json(s.pull(number)))
+}
+
+async fn token_user(
+    State(state): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    record(&state, &method, &uri, &headers, Value::Null);
+    let s = lock(&state);
+    match &s.token_user {
+        Some((login, user_type)) => (
+            StatusCode::OK,
+            Json(json!({"login": login, "type": user_type})),
+        ),
+        None => (
+            StatusCode::FORBIDDEN,
+            Json(json!({"message": "Resource not accessible by integration"})),
+        ),
+    }
+}
+
+impl FakeState {
+    fn add_comment(
+        &mut self,
+        issue: u64,
+        login: &str,
+        user_type: &str,
+        body: &str,
+    ) -> StoredComment {
+        let now = self.tick();
+        self.next_id += 1;
+        let comment = StoredComment {
+            issue,
+            id: 1000 + self.next_id,
+            body: body.to_string(),
+            login: login.to_string(),
+            user_type: user_type.to_string(),
+            created_at: now,
+            updated_at: now,
+        };
+        self.comments.push(comment.clone());
+        comment
+    }
 }
 
 /// The fake, serving on a background thread until dropped.
@@ -238,6 +401,8 @@ impl FakeGitHub {
                 "/repos/{owner}/{repo}/commits/{sha}/pulls",
                 get(commit_pulls),
             )
+            .route("/repos/{owner}/{repo}/pulls/{number}", get(get_pull))
+            .route("/user", get(token_user))
             .with_state(state.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -288,8 +453,42 @@ impl FakeGitHub {
         lock(&self.state).calls.clear();
     }
 
+    /// (issue number, comment id, body) of every comment.
     pub fn comments(&self) -> Vec<(u64, u64, String)> {
+        lock(&self.state)
+            .comments
+            .iter()
+            .map(|c| (c.issue, c.id, c.body.clone()))
+            .collect()
+    }
+
+    pub fn stored_comments(&self) -> Vec<StoredComment> {
         lock(&self.state).comments.clone()
+    }
+
+    /// A comment written by someone else than the token (a pull-request author, a bot
+    /// impersonator); returns its id.
+    pub fn post_comment_as(&self, issue: u64, login: &str, user_type: &str, body: &str) -> u64 {
+        lock(&self.state)
+            .add_comment(issue, login, user_type, body)
+            .id
+    }
+
+    /// Who the token writes comments as (an app token's bot, say).
+    pub fn set_token_identity(&self, login: &str, user_type: &str) {
+        lock(&self.state).token_identity = (login.to_string(), user_type.to_string());
+    }
+
+    /// What `GET /user` answers (a personal access token's user); `None` for 403.
+    pub fn set_token_user(&self, user: Option<(&str, &str)>) {
+        lock(&self.state).token_user = user.map(|(l, t)| (l.to_string(), t.to_string()));
+    }
+
+    /// Closes pull request `number` without merging it.
+    pub fn close(&self, number: u64) {
+        let mut s = lock(&self.state);
+        s.tick();
+        s.pull(number).state = "closed".into();
     }
 
     pub fn issues(&self) -> Vec<(u64, String, String, String)> {
@@ -300,10 +499,15 @@ impl FakeGitHub {
         lock(&self.state).authorized
     }
 
+    /// Merges pull request `number` as commit `sha`, now.
     pub fn merge(&self, sha: &str, number: u64) {
-        lock(&self.state)
-            .commit_pulls
-            .push((sha.to_string(), number));
+        let mut s = lock(&self.state);
+        let now = s.tick();
+        let pull = s.pull(number);
+        pull.state = "closed".into();
+        pull.merged_at = Some(now);
+        pull.merge_commit_sha = Some(sha.to_string());
+        s.commit_pulls.push((sha.to_string(), number));
     }
 }
 

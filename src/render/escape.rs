@@ -1,0 +1,223 @@
+//! Escaping of text that comes from outside (names in the file or in the live organization,
+//! paths, API error messages) for each place orgops prints it. Names may contain anything the
+//! API accepts: a project named `` ```\n<!-- `` would otherwise close a code block and open
+//! an HTML comment that hides the rest of a pull-request comment, and a name with ESC or NUL
+//! would drive the terminal. Validation refuses such names in the file; live names are only
+//! made safe here, at render time.
+//!
+//! - [`text`]: terminals and logs. Control characters (C0, DEL, C1), the line and paragraph
+//!   separators and the bidirectional controls are shown as `\u{1b}` escapes.
+//! - [`code`], [`code_span`], [`table_code_span`], [`fence`]: markdown code. As [`text`],
+//!   and `<` as `\u{3c}`, so no name can start an HTML comment or tag in any context;
+//!   spans and fences are delimited by more backticks than the longest run inside.
+//! - [`prose`]: markdown outside code. As [`text`], then `&`, `<`, `>` as entities and the
+//!   characters markdown interprets (`` \ ` * _ [ ] | ~ ``) escaped with a backslash.
+//! - [`workflow_data`], [`workflow_property`]: GitHub workflow commands (`::error file=…::`).
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// Characters no rendering prints raw.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+fn escape_with(
+    s: &str,
+    keep: impl Fn(char) -> bool,
+    extra: impl Fn(char, &mut String) -> bool,
+) -> Cow<'_, str> {
+    if !s
+        .chars()
+        .any(|c| (is_hidden(c) && !keep(c)) || extra(c, &mut String::new()))
+    {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_hidden(c) && !keep(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else if !extra(c, &mut out) {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Text for a terminal or a log line: hidden characters as `\u{…}` escapes.
+pub fn text(s: &str) -> Cow<'_, str> {
+    escape_with(s, |_| false, |_, _| false)
+}
+
+/// Like [`text`] but keeps line feeds: for multi-line text orgops composed itself (an API
+/// error, a report) whose lines are each escaped.
+pub fn text_lines(s: &str) -> Cow<'_, str> {
+    escape_with(s, |c| c == '\n', |_, _| false)
+}
+
+/// Text inside markdown code (a span or a fenced block): as [`text`], and `<` as `\u{3c}`.
+pub fn code(s: &str) -> Cow<'_, str> {
+    escape_with(s, |_| false, angle)
+}
+
+/// Like [`code`] but keeps line feeds, for the content of a fenced block.
+pub fn code_lines(s: &str) -> Cow<'_, str> {
+    escape_with(s, |c| c == '\n', angle)
+}
+
+fn angle(c: char, out: &mut String) -> bool {
+    if c == '<' {
+        out.push_str("\\u{3c}");
+        true
+    } else {
+        false
+    }
+}
+
+fn longest_backtick_run(s: &str) -> usize {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in s.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    longest
+}
+
+/// An inline code span showing `s`: escaped as [`code`], delimited by more backticks than
+/// its longest run, padded with a space when it starts or ends with a backtick or a space.
+pub fn code_span(s: &str) -> String {
+    span(&code(s))
+}
+
+fn span(content: &str) -> String {
+    let ticks = "`".repeat(longest_backtick_run(content) + 1);
+    let pad =
+        content.is_empty() || content.starts_with(['`', ' ']) || content.ends_with(['`', ' ']);
+    if pad {
+        format!("{ticks} {content} {ticks}")
+    } else {
+        format!("{ticks}{content}{ticks}")
+    }
+}
+
+/// A code span inside a table cell: `|` is escaped too (GitHub splits cells before it
+/// parses code spans, and shows `\|` in a span as `|`).
+pub fn table_code_span(s: &str) -> String {
+    span(&code(s).replace('|', "\\|"))
+}
+
+/// The fence for a code block holding `content`: backticks, one more than its longest run,
+/// at least three.
+pub fn fence(content: &str) -> String {
+    "`".repeat((longest_backtick_run(content) + 1).max(3))
+}
+
+/// Text in markdown prose (outside code): nothing in it is markup.
+pub fn prose(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in text(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The message of a workflow command (`::error::MESSAGE`): `%`, CR and LF percent-encoded as
+/// GitHub decodes them, other hidden characters as `\u{…}`.
+pub fn workflow_data(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            '\n' => out.push_str("%0A"),
+            c if is_hidden(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A property value of a workflow command (`file=…`): as [`workflow_data`], and `:` and `,`
+/// percent-encoded.
+pub fn workflow_property(s: &str) -> String {
+    workflow_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// A workflow command line (without the line feed): `::error::message`, properties escaped.
+pub fn workflow_command(command: &str, properties: &[(&str, String)], message: &str) -> String {
+    let properties = properties
+        .iter()
+        .map(|(k, v)| format!("{k}={}", workflow_property(v)))
+        .collect::<Vec<_>>()
+        .join(",");
+    let sep = if properties.is_empty() { "" } else { " " };
+    format!("::{command}{sep}{properties}::{}", workflow_data(message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_shows_hidden_characters_as_escapes() {
+        assert_eq!(text("plain"), "plain");
+        assert!(matches!(text("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            text("a\u{1b}[2J\u{0}\nb\u{202e}"),
+            "a\\u{1b}[2J\\u{0}\\u{a}b\\u{202e}"
+        );
+        assert_eq!(text_lines("a\nb\u{7f}"), "a\nb\\u{7f}");
+    }
+
+    #[test]
+    fn code_spans_and_fences_outlast_every_backtick_run() {
+        assert_eq!(code_span("Search"), "`Search`");
+        assert_eq!(code_span("a`b"), "``a`b``");
+        assert_eq!(code_span("`x"), "`` `x ``");
+        assert_eq!(code_span("<!-- x"), "`\\u{3c}!-- x`");
+        assert_eq!(table_code_span("a|b"), "`a\\|b`");
+        assert_eq!(fence("no ticks"), "```");
+        assert_eq!(fence("a ```` b"), "`````");
+    }
+
+    #[test]
+    fn prose_has_no_markup() {
+        assert_eq!(
+            prose("`x` <!-- *a* [l](u) & </details>\n"),
+            "\\`x\\` &lt;!-- \\*a\\* \\[l\\](u) &amp; &lt;/details&gt;\\\\u{a}"
+        );
+    }
+
+    #[test]
+    fn workflow_commands_escape_data_and_properties() {
+        assert_eq!(
+            workflow_command(
+                "error",
+                &[("file", "a,b:c.yaml".into())],
+                "50%\r\n::warning::x"
+            ),
+            "::error file=a%2Cb%3Ac.yaml::50%25%0D%0A::warning::x"
+        );
+        assert_eq!(
+            workflow_command("warning", &[], "a\u{1b}"),
+            "::warning::a\\u{1b}"
+        );
+    }
+}

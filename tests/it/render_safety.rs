@@ -1,0 +1,277 @@
+//! Renderings cannot hide a change (issue 13 item 4). Names come from the file and from the
+//! live organization, so a hostile name can reach every rendering: the text plan must show
+//! control characters as escapes, and the markdown (plan, drift) must not let a name close a
+//! code block, open an HTML comment or inject HTML. The property: whatever the names, removing
+//! every HTML comment from the markdown (as GitHub does when it displays it) still leaves every
+//! change key of the JSON plan visible.
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use crate::support::org;
+
+/// How a rendering shows a name: control characters, line and paragraph separators and
+/// bidirectional controls as `\u{…}` escapes (written here independently of orgops).
+fn shown(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let u = c as u32;
+        if c.is_control()
+            || (0x202A..=0x202E).contains(&u)
+            || (0x2066..=0x2069).contains(&u)
+            || u == 0x2028
+            || u == 0x2029
+        {
+            out.push_str(&format!("\\u{{{u:x}}}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// How markdown shows a name in code: as [`shown`], and `<` as `\u{3c}` so no name can start
+/// an HTML comment or tag, whatever the context.
+fn shown_in_markdown(text: &str) -> String {
+    shown(text).replace('<', "\\u{3c}")
+}
+
+/// The markdown with every HTML comment removed; an unterminated one hides everything after.
+fn strip_html_comments(markdown: &str) -> String {
+    let mut out = String::new();
+    let mut rest = markdown;
+    while let Some(start) = rest.find("<!--") {
+        out.push_str(&rest[..start]);
+        match rest[start + 4..].find("-->") {
+            Some(end) => rest = &rest[start + 4 + end + 3..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn raw_controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|c| *c != '\n' && (c.is_control() || ('\u{202A}'..='\u{202E}').contains(c)))
+        .collect()
+}
+
+/// A name that closes the code block, opens an HTML comment, clears the screen and ends in
+/// NUL.
+const HOSTILE: &str = "A\u{1b}[2J\u{0}\n```\n</details><!-- the rest is hidden `x`";
+
+#[test]
+fn a_hostile_live_project_name_hides_nothing_in_any_rendering() {
+    let emu = org::start("version: 1\nusers:\n  - {email: ada@example.com, role: owner}\n");
+    for name in [HOSTILE, "Zeta"] {
+        org::call(
+            &emu,
+            reqwest::Method::POST,
+            "/organization/projects",
+            Some(json!({ "name": name })),
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("orgops.yaml"),
+        "version: 1\npolicy:\n  max_removals: 10\n  unmanaged:\n    projects: archive\n    admin_api_keys: ignore\nusers:\n  - {email: ada@example.com, role: owner}\nprojects: []\n",
+    )
+    .expect("write");
+    let run = |args: &[&str]| {
+        let out = org::orgops(&emu)
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("orgops runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plan: Value = serde_json::from_str(&run(&["plan", "--format", "json"])).expect("JSON");
+    let keys: Vec<String> = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| c["key"].as_str().expect("key").to_string())
+        .collect();
+    assert!(keys.contains(&format!("project:{HOSTILE}")), "{keys:?}");
+    assert!(keys.contains(&"project:Zeta".to_string()), "{keys:?}");
+
+    let text = run(&["plan", "--format", "text"]);
+    assert_eq!(raw_controls(&text), Vec::<char>::new(), "{text:?}");
+    assert!(
+        text.contains("project:A\\u{1b}[2J\\u{0}\\u{a}```"),
+        "{text}"
+    );
+
+    for markdown in [
+        run(&["plan", "--format", "markdown"]),
+        run(&["drift", "--format", "markdown"]),
+    ] {
+        assert!(!markdown.contains("<!--"), "{markdown}");
+        assert_eq!(raw_controls(&markdown), Vec::<char>::new(), "{markdown:?}");
+        let visible = strip_html_comments(&markdown);
+        assert!(visible.contains("project:Zeta"), "{visible}");
+        assert!(
+            visible.contains(&shown_in_markdown(&format!("project:{HOSTILE}"))),
+            "{visible}"
+        );
+    }
+    let drift_text = run(&["drift", "--format", "text"]);
+    assert_eq!(
+        raw_controls(&drift_text),
+        Vec::<char>::new(),
+        "{drift_text:?}"
+    );
+}
+
+#[test]
+fn validate_refuses_control_characters_in_names_with_their_location() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("orgops.yaml"),
+        "version: 1\nusers:\n  - {email: ada@example.com, role: owner}\nprojects:\n  - name: \"Search\\e[2J\"\n  - name: \"ok\"\ngroups:\n  - name: \"a\\nb\"\n",
+    )
+    .expect("write");
+    let out = crate::support::cli::orgops()
+        .current_dir(dir.path())
+        .args(["validate", "-f", "orgops.yaml"])
+        .output()
+        .expect("orgops runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let all = format!("{stdout}{stderr}");
+    assert!(all.contains("orgops.yaml:5:"), "{all}");
+    assert!(all.contains("U+001B"), "{all}");
+    assert!(all.contains("orgops.yaml:8:"), "{all}");
+    assert!(all.contains("U+000A"), "{all}");
+    assert_eq!(raw_controls(&all), Vec::<char>::new(), "{all:?}");
+}
+
+// ------------------------------------------------------------------------- property
+
+fn piece() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "plain",
+        "Search",
+        " ",
+        "\n",
+        "\r",
+        "\r\n",
+        "\t",
+        "`",
+        "``",
+        "```",
+        "````",
+        "~~~",
+        "</details>",
+        "<details>",
+        "<summary>",
+        "<!--",
+        "-->",
+        "<",
+        ">",
+        "&lt;",
+        "\u{1b}[31m",
+        "\u{0}",
+        "\u{7f}",
+        "\u{85}",
+        "\u{202e}",
+        "\u{2028}",
+        "|",
+        "\\",
+        "*",
+        "_",
+        "[x](https://e.example)",
+        "#",
+        "%0A",
+        "::",
+        ",",
+        "\"",
+    ])
+}
+
+fn name() -> impl Strategy<Value = String> {
+    prop::collection::vec(piece(), 1..6).prop_map(|pieces| pieces.concat())
+}
+
+fn plan_for(names: &[String]) -> (orgops::plan::Plan, orgops::model::Document) {
+    // The first half is declared (created), the second lives unmanaged (archived).
+    let half = names.len() / 2;
+    let project = |n: &String| json!({ "name": n });
+    let desired: orgops::model::Document = serde_json::from_value(json!({
+        "version": 1,
+        "policy": { "max_removals": 100, "unmanaged": { "projects": "archive" } },
+        "projects": names[..half].iter().map(project).collect::<Vec<_>>(),
+        "groups": names[..half].iter().map(|n| json!({ "name": format!("g{n}") })).collect::<Vec<_>>(),
+    }))
+    .expect("desired");
+    let live_org: orgops::model::Document = serde_json::from_value(json!({
+        "version": 1,
+        "projects": names[half..].iter().map(project).collect::<Vec<_>>(),
+    }))
+    .expect("live");
+    let live = orgops::live::LiveState {
+        org: live_org,
+        ..orgops::live::LiveState::default()
+    };
+    let plan =
+        orgops::plan::plan(&desired, &live, &orgops::plan::PlanOptions::default()).expect("plan");
+    (plan, desired)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_name_hides_a_change_key_from_the_markdown(
+        names in prop::collection::btree_set(name(), 2..6)
+    ) {
+        let names: Vec<String> = names.into_iter().collect();
+        let (plan, desired) = plan_for(&names);
+        let json: Value = serde_json::from_str(&orgops::render::json::render(&plan)).expect("JSON");
+        let keys: Vec<String> = json["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .map(|c| c["key"].as_str().expect("key").to_string())
+            .collect();
+        prop_assert!(!keys.is_empty());
+
+        let markdown = orgops::render::markdown::render(&plan);
+        prop_assert!(!markdown.contains("<!--"), "{}", markdown);
+        prop_assert_eq!(raw_controls(&markdown), Vec::<char>::new());
+        let visible = strip_html_comments(&markdown);
+        for key in &keys {
+            prop_assert!(
+                visible.contains(&shown_in_markdown(key)),
+                "{:?} is not visible in:\n{}", key, visible
+            );
+        }
+
+        let text = orgops::render::text::render(&plan, false);
+        prop_assert_eq!(raw_controls(&text), Vec::<char>::new());
+        for key in &keys {
+            // (A line's trailing spaces are trimmed.)
+            prop_assert!(text.contains(shown(key).trim_end()), "{:?} is not in:\n{}", key, text);
+        }
+
+        let report = orgops::drift::DriftReport {
+            items: orgops::drift::classify(&plan, &desired, &Default::default()),
+            audit: orgops::drift::AuditStatus::Skipped,
+            in_use: vec!["key\u{1b}[2J<!--".to_string()],
+            fail_on_unmanaged: false,
+        };
+        let drift_md = orgops::drift::render::markdown(&report);
+        prop_assert!(!drift_md.contains("<!--"), "{}", drift_md);
+        prop_assert_eq!(raw_controls(&drift_md), Vec::<char>::new());
+        let drift_visible = strip_html_comments(&drift_md);
+        for item in &report.items {
+            prop_assert!(
+                drift_visible.contains(&shown_in_markdown(&item.key).replace('|', "\\|")),
+                "{:?} is not visible in:\n{}", item.key, drift_visible
+            );
+        }
+        prop_assert_eq!(raw_controls(&orgops::drift::render::text(&report)), Vec::<char>::new());
+    }
+}
