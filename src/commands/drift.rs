@@ -10,11 +10,16 @@ use crate::printer::Printer;
 
 pub fn run(args: DriftArgs) -> ExitStatus {
     let printer = Printer::from_env();
-    let drifted =
-        match ops::drift::drift(&args.desired.file, &args.target, args.since_days, printer) {
-            Ok(drifted) => drifted,
-            Err(failure) => return super::report_plan_failure(failure, printer),
-        };
+    let drifted = match ops::drift::drift(
+        &args.desired.file,
+        args.desired.load_options(),
+        &args.target,
+        args.since_days,
+        printer,
+    ) {
+        Ok(drifted) => drifted,
+        Err(failure) => return super::report_plan_failure(failure, printer),
+    };
     let report = &drifted.report;
     let rendered = match args.format {
         PlanFormat::Text => render::text(report),

@@ -59,6 +59,8 @@ pub mod failure {
 #[derive(Debug)]
 pub struct RunOptions {
     pub file: PathBuf,
+    /// How the file is read (`--allow-sink-outside`).
+    pub load: crate::config::LoadOptions,
     pub target: crate::cli::TargetArgs,
     /// Overrides the base revision the event names.
     pub base: Option<String>,
@@ -219,7 +221,7 @@ fn plan_inner(
     let runtime = crate::ops::runtime()?;
 
     // Validate first: annotations work without any secret.
-    let desired = match config::load(&options.file, LoadMode::Desired) {
+    let desired = match config::load_with(&options.file, LoadMode::Desired, options.load) {
         Ok(desired) => desired,
         Err(diagnostics) => {
             let body = invalid_report(&path, &diagnostics);
@@ -314,6 +316,7 @@ impl PlanView {
                 PlanView::PullRequest(Box::new(
                     crate::ops::pull_request::plan_pull_request(
                         &options.file,
+                        options.load,
                         base,
                         &git,
                         &options.target,
@@ -326,6 +329,7 @@ impl PlanView {
             None => PlanView::Plain(Box::new(
                 crate::ops::plan::plan(
                     &options.file,
+                    options.load,
                     &options.target,
                     &options.plan_options,
                     printer,
@@ -498,7 +502,7 @@ fn apply_inner(
         return Ok(ExitStatus::Failure);
     };
 
-    if let Err(diagnostics) = config::load(&options.file, LoadMode::Desired) {
+    if let Err(diagnostics) = config::load_with(&options.file, LoadMode::Desired, options.load) {
         crate::out!("{}", diagnostics.render_github());
         outputs.set("failure_reason", failure::INVALID);
         return Ok(ExitStatus::Failure);
@@ -649,17 +653,21 @@ fn drift_inner(
     let path = display_path(&options.file);
     let marker = markers::marker("drift", &path);
     let runtime = crate::ops::runtime()?;
-    let drifted =
-        match crate::ops::drift::drift(&options.file, &options.target, options.since_days, printer)
-        {
-            Ok(d) => d,
-            Err(PlanFailure::Invalid(diagnostics)) => {
-                crate::out!("{}", diagnostics.render_github());
-                outputs.set("failure_reason", failure::INVALID);
-                return Ok(ExitStatus::Failure);
-            }
-            Err(PlanFailure::Other(e)) => return Err(e),
-        };
+    let drifted = match crate::ops::drift::drift(
+        &options.file,
+        options.load,
+        &options.target,
+        options.since_days,
+        printer,
+    ) {
+        Ok(d) => d,
+        Err(PlanFailure::Invalid(diagnostics)) => {
+            crate::out!("{}", diagnostics.render_github());
+            outputs.set("failure_reason", failure::INVALID);
+            return Ok(ExitStatus::Failure);
+        }
+        Err(PlanFailure::Other(e)) => return Err(e),
+    };
     let report = &drifted.report;
     let s = report.summary();
     outputs.set("changes", s.total());

@@ -9,6 +9,7 @@ mod emulator;
 mod emulator_contract;
 mod emulator_lists_and_rules;
 mod github;
+mod inputs;
 mod plan;
 mod support;
 mod validate;
