@@ -8,6 +8,7 @@ mod drift;
 mod emulator;
 mod emulator_contract;
 mod emulator_lists_and_rules;
+mod emulator_refusals;
 mod github;
 mod inputs;
 mod plan;
