@@ -62,8 +62,10 @@ pub fn check(value: &Value, file: &str, map: &SourceMap) -> Vec<Diagnostic> {
                     .and_then(Value::as_str)
                     .is_some_and(|text| {
                         options.as_array().is_some_and(|list| {
-                            list.iter()
-                                .any(|o| o.is_number() && o.to_string() == text.trim())
+                            list.iter().any(|o| {
+                                o.as_f64()
+                                    .is_some_and(|n| text.trim().parse::<f64>() == Ok(n))
+                            })
                         })
                     }) => {}
             ValidationErrorKind::Enum { options } => {
