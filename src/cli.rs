@@ -78,6 +78,10 @@ pub struct ValidateArgs {
     /// The desired-state file, or a directory whose `*.yaml` files are merged.
     #[arg(short = 'f', long = "file", default_value = "orgops.yaml")]
     pub file: PathBuf,
+    /// Accept sink files outside the configuration's directory tree (a sink onto an input
+    /// file or a certificate is refused regardless).
+    #[arg(long)]
+    pub allow_sink_outside: bool,
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
     pub format: DiagnosticFormat,
@@ -99,6 +103,19 @@ pub struct DesiredArgs {
     /// The desired-state file, or a directory whose `*.yaml` files are merged.
     #[arg(short = 'f', long = "file", default_value = "orgops.yaml")]
     pub file: PathBuf,
+    /// Accept sink files outside the configuration's directory tree (a sink onto an input
+    /// file or a certificate is refused regardless).
+    #[arg(long)]
+    pub allow_sink_outside: bool,
+}
+
+impl DesiredArgs {
+    /// How the desired state is read.
+    pub fn load_options(&self) -> crate::config::LoadOptions {
+        crate::config::LoadOptions {
+            allow_sink_outside: self.allow_sink_outside,
+        }
+    }
 }
 
 /// Which organization to talk to. Without `--emulator`: the Admin API named by

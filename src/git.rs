@@ -90,6 +90,22 @@ impl GitSource for GitCli {
         if !kind.status.success() || kind.stdout.trim_ascii() != b"blob" {
             return Ok(None);
         }
+        // The same cap as every input (`crate::input`), checked before the blob is buffered.
+        let size = self
+            .git()
+            .args(["cat-file", "-s", &spec])
+            .output()
+            .context("running git cat-file")?;
+        let bytes: u64 = std::str::from_utf8(size.stdout.trim_ascii())
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("git cannot size {spec}"))?;
+        if bytes > crate::input::MAX_INPUT_BYTES {
+            bail!(
+                "{spec} is {bytes} bytes, over the {}-byte input limit",
+                crate::input::MAX_INPUT_BYTES
+            );
+        }
         let output = self
             .git()
             .args(["cat-file", "blob", &spec])
@@ -304,7 +320,8 @@ pub fn materialize(
         copy_out(git, rev, file, tree)?;
         // Certificates are read relative to the YAML file; bring along the ones it names.
         // A file that does not parse brings none, and the loader reports why.
-        let text = std::fs::read_to_string(tree.join(file)).unwrap_or_default();
+        let text = crate::input::read_text(&tree.join(file), crate::input::MAX_INPUT_BYTES)
+            .unwrap_or_default();
         let Ok(doc) = crate::config::parse_str(&text, file, crate::config::LoadMode::Desired)
         else {
             continue;

@@ -26,6 +26,7 @@
 //! - [`emulator`]: a local, stateful Admin API (axum), the ground the tests, benchmarks and
 //!   sandbox run on. Product code: it must behave like the OpenAPI subset in `openapi/`.
 //! - [`commands`]: one thin file per subcommand, glue over the modules above.
+//! - [`input`]: the one bounded reader of user-named files (regular files only, 16 MiB cap).
 //! - [`cli`]: the clap model and nothing else; [`printer`]: where output goes;
 //!   [`exit`]: the one exit-status type.
 
@@ -39,6 +40,7 @@ pub mod emulator;
 pub mod exit;
 pub mod git;
 pub mod github;
+pub mod input;
 pub mod live;
 pub mod model;
 pub mod ops;

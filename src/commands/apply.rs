@@ -22,7 +22,11 @@ use crate::render;
 
 pub fn run(args: ApplyArgs) -> ExitStatus {
     let printer = Printer::from_env();
-    let desired = match config::load(&args.desired.file, LoadMode::Desired) {
+    let desired = match config::load_with(
+        &args.desired.file,
+        LoadMode::Desired,
+        args.desired.load_options(),
+    ) {
         Ok(state) => state,
         Err(diagnostics) => {
             eprint!("{}", diagnostics.render_human(printer.stderr_color));

@@ -15,6 +15,7 @@ pub fn run(args: DriftArgs) -> ExitStatus {
     let printer = Printer::from_env();
     let drifted = match ops::drift::drift(
         &args.desired.file,
+        args.desired.load_options(),
         &args.target,
         args.since_days,
         args.fail_on_unmanaged,

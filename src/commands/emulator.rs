@@ -62,6 +62,12 @@ fn build(args: &EmulatorArgs) -> anyhow::Result<(OrgState, EmulatorOptions)> {
         allow_service_account_key_delete: args.allow_service_account_key_delete,
         certificate_pems: Default::default(),
     };
+    // Refused here, before the URL is printed: a script reading the URL must never be
+    // handed an emulator that is about to exit.
+    options
+        .fault_settings()
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid emulator settings: {e}"))?;
     let org = match (&args.state, &args.generate) {
         (Some(path), _) => {
             let (doc, pems) = seed::load_state_file(path)?;

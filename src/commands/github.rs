@@ -14,6 +14,7 @@ use crate::printer::Printer;
 fn options(args: &GithubRunArgs) -> RunOptions {
     RunOptions {
         file: args.desired.file.clone(),
+        load: args.desired.load_options(),
         target: crate::cli::TargetArgs {
             emulator: args.target.emulator.clone(),
             concurrency: args.target.concurrency,

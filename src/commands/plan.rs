@@ -21,7 +21,13 @@ pub fn run(args: PlanArgs) -> ExitStatus {
     if let Some(base) = &args.base {
         return run_pull_request(&args, base, &options, printer);
     }
-    let planned = match ops::plan::plan(&args.desired.file, &args.target, &options, printer) {
+    let planned = match ops::plan::plan(
+        &args.desired.file,
+        args.desired.load_options(),
+        &args.target,
+        &options,
+        printer,
+    ) {
         Ok(planned) => planned,
         Err(failure) => return super::report_plan_failure(failure, printer),
     };
@@ -55,6 +61,7 @@ fn run_pull_request(
     };
     let pr = match ops::pull_request::plan_pull_request(
         &args.desired.file,
+        args.desired.load_options(),
         base,
         &git,
         &args.target,

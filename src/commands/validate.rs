@@ -13,7 +13,10 @@ use crate::printer::Printer;
 
 pub fn run(args: ValidateArgs) -> ExitStatus {
     let printer = Printer::from_env();
-    match config::load(&args.file, LoadMode::Desired) {
+    let options = config::LoadOptions {
+        allow_sink_outside: args.allow_sink_outside,
+    };
+    match config::load_with(&args.file, LoadMode::Desired, options) {
         Ok(state) => {
             report(&state.warnings, args.format, printer);
             let doc = &state.doc;

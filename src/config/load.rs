@@ -1,9 +1,10 @@
 //! Reading input: a file or a directory of files -> parsed, schema-checked, typed documents,
 //! merged into one with a record of where every top-level object came from.
 //!
-//! Per file, in order:
-//! 1. read, refusing files over [`MAX_FILE_BYTES`], empty files and invalid UTF-8 (located at
-//!    the first bad byte);
+//! Per file, in order, each step stopping the file at its first failure:
+//! 1. read through [`crate::input`], refusing anything but a regular file (a FIFO, a device,
+//!    a dangling symbolic link: a located error, never a silent skip), more than
+//!    [`MAX_FILE_BYTES`] read, empty files and invalid UTF-8 (located at the first bad byte);
 //! 2. parse with serde-saphyr under a [`Budget`](serde_saphyr::Budget): one document, bounded
 //!    depth, nodes, events and alias replay, so alias bombs and deep nesting are refused with
 //!    the parser's location instead of exhausting memory or stack;
@@ -31,10 +32,12 @@ use serde_json::Value;
 use super::diagnostics::{Diagnostic, Diagnostics};
 use super::schema::{self, Fault};
 use super::source_map::{Position, SourceMap, escape_segment};
+use crate::input::{self, InputError};
 use crate::model::{Document, normalize_email};
 
-/// Files larger than this are refused before parsing (a 10,000-user org is about 0.6 MiB).
-pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// Files larger than this are refused (a 10,000-user org is about 0.6 MiB); counted on the
+/// bytes read, see [`crate::input`].
+pub const MAX_FILE_BYTES: u64 = input::MAX_INPUT_BYTES;
 /// Deepest nesting a valid file needs is 6 (`projects[].service_accounts[].sink.command[]`).
 pub const MAX_DEPTH: usize = 32;
 
@@ -411,8 +414,9 @@ pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
         diagnostics.push(Diagnostic::error(&name, Position::START, message));
         diagnostics
     };
-    let metadata = std::fs::metadata(path).map_err(|e| fail(format!("cannot read {name}: {e}")))?;
-    if !metadata.is_dir() {
+    // Anything but a directory is one input file; [`read_file`] says what is wrong with it
+    // (missing, a dangling link, a FIFO...).
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
         return Ok(vec![path.to_path_buf()]);
     }
     let entries = std::fs::read_dir(path).map_err(|e| fail(format!("cannot list {name}: {e}")))?;
@@ -424,7 +428,10 @@ pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
             file_path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")
         );
-        if is_yaml && file_path.is_file() {
+        // Every matching name is an input, whatever it is: a dangling symbolic link, a loop
+        // or a FIFO is refused when it is read, never skipped (a skipped file's objects
+        // would be planned for removal).
+        if is_yaml {
             files.push(file_path);
         }
     }
@@ -437,7 +444,8 @@ pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
     Ok(files)
 }
 
-/// Reads a file within the input limits.
+/// Reads a file within the input limits, through the one bounded reader
+/// ([`crate::input`]): a regular file, at most [`MAX_FILE_BYTES`] read, UTF-8.
 pub fn read_file(path: &Path) -> Result<String, Diagnostics> {
     let name = path.display().to_string();
     let fail = |at: Position, message: String| {
@@ -445,45 +453,36 @@ pub fn read_file(path: &Path) -> Result<String, Diagnostics> {
         diagnostics.push(Diagnostic::error(&name, at, message));
         diagnostics
     };
-    let metadata = std::fs::metadata(path)
-        .map_err(|e| fail(Position::START, format!("cannot read {name}: {e}")))?;
-    if metadata.len() > MAX_FILE_BYTES {
-        return Err(fail(
+    match input::read_text(path, MAX_FILE_BYTES) {
+        Ok(text) => Ok(text),
+        Err(InputError::NotUtf8(e)) => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            // The prefix is valid UTF-8 by construction.
+            let prefix = std::str::from_utf8(valid).unwrap_or_default();
+            let line = prefix.matches('\n').count() + 1;
+            let column = prefix
+                .rsplit('\n')
+                .next()
+                .map_or(0, |last| last.chars().count())
+                + 1;
+            Err(fail(
+                Position {
+                    line,
+                    column,
+                    width: 1,
+                },
+                "file is not valid UTF-8 (YAML files must be UTF-8 text)".to_string(),
+            ))
+        }
+        Err(InputError::TooLarge { cap }) => Err(fail(
             Position::START,
-            format!(
-                "file is {} bytes, over the {MAX_FILE_BYTES}-byte limit",
-                metadata.len()
-            ),
-        ));
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| fail(Position::START, format!("cannot read {name}: {e}")))?;
-    // The file may have grown since the metadata was read.
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(fail(
+            format!("file is over the {cap}-byte limit"),
+        )),
+        Err(error) => Err(fail(
             Position::START,
-            format!("file is over the {MAX_FILE_BYTES}-byte limit"),
-        ));
+            format!("cannot read {name}: {error}"),
+        )),
     }
-    String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        // The prefix is valid UTF-8 by construction.
-        let prefix = std::str::from_utf8(valid).unwrap_or_default();
-        let line = prefix.matches('\n').count() + 1;
-        let column = prefix
-            .rsplit('\n')
-            .next()
-            .map_or(0, |last| last.chars().count())
-            + 1;
-        fail(
-            Position {
-                line,
-                column,
-                width: 1,
-            },
-            "file is not valid UTF-8 (YAML files must be UTF-8 text)".to_string(),
-        )
-    })
 }
 
 /// Parses one file's text: YAML under budget, schema, typed document. Any error refuses it.
@@ -531,6 +530,22 @@ pub fn parse_salvaging(
         let parsed = serde_saphyr::from_str_with_options::<Value>(&text, yaml_options());
         (parsed, map.join())
     });
+    // A tag orgops does not know would otherwise be dropped silently (`!Ref x` reads as
+    // `x`): refuse each, whether or not the parser could make sense of it.
+    if let Ok(map) = &map
+        && !map.unknown_tags().is_empty()
+    {
+        for (at, tag) in map.unknown_tags() {
+            diagnostics.push(
+                Diagnostic::error(name, *at, format!("YAML tag `{tag}` is not supported"))
+                    .with_hint(Some(
+                        "orgops files are plain YAML: remove the tag (only core tags such as `!!str` are accepted)"
+                            .into(),
+                    )),
+            );
+        }
+        return (None, diagnostics);
+    }
     let value: Value = match parsed {
         Ok(value) => value,
         Err(error) => {

@@ -27,6 +27,7 @@
 //! checks that need a directory (certificate files, sink paths relative to the file).
 
 pub mod diagnostics;
+pub mod limits;
 pub mod load;
 pub mod schema;
 pub mod semantic;
@@ -76,8 +77,25 @@ pub struct DesiredState {
     pub warnings: Diagnostics,
 }
 
+/// Command-line switches that change what loading accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// `--allow-sink-outside`: sink files may resolve outside the configuration's directory
+    /// tree (never onto an input file or a certificate).
+    pub allow_sink_outside: bool,
+}
+
 /// Loads, checks and merges the desired state at `path` (a file or a directory).
 pub fn load(path: &Path, mode: LoadMode) -> Result<DesiredState, Diagnostics> {
+    load_with(path, mode, LoadOptions::default())
+}
+
+/// [`load`] with command-line [`LoadOptions`].
+pub fn load_with(
+    path: &Path,
+    mode: LoadMode,
+    options: LoadOptions,
+) -> Result<DesiredState, Diagnostics> {
     let paths = load::input_files(path)?;
     let mut diagnostics = Diagnostics::new();
     let mut parsed = Vec::with_capacity(paths.len());
@@ -98,7 +116,14 @@ pub fn load(path: &Path, mode: LoadMode) -> Result<DesiredState, Diagnostics> {
     if parsed.is_empty() {
         return Err(diagnostics);
     }
-    let (merged, certificate_pems) = merge_and_check(parsed, mode, unread, &mut diagnostics)?;
+    let sinks = semantic::SinkRules {
+        allow_outside: options.allow_sink_outside,
+        input_dir: std::fs::metadata(path)
+            .is_ok_and(|m| m.is_dir())
+            .then(|| path.to_path_buf()),
+    };
+    let (merged, certificate_pems) =
+        merge_and_check(parsed, mode, unread, &sinks, &mut diagnostics)?;
     let declared_at = declared_at(&merged);
     Ok(DesiredState {
         doc: normalised(merged.doc),
@@ -115,7 +140,13 @@ pub fn parse_str(text: &str, name: &str, mode: LoadMode) -> Result<Document, Dia
     let Some(file) = file else {
         return Err(diagnostics);
     };
-    let (merged, _) = merge_and_check(vec![file], mode, false, &mut diagnostics)?;
+    let (merged, _) = merge_and_check(
+        vec![file],
+        mode,
+        false,
+        &Default::default(),
+        &mut diagnostics,
+    )?;
     Ok(normalised(merged.doc))
 }
 
@@ -123,11 +154,12 @@ fn merge_and_check(
     files: Vec<load::ParsedFile>,
     mode: LoadMode,
     unread: bool,
+    sinks: &semantic::SinkRules,
     diagnostics: &mut Diagnostics,
 ) -> Result<(Merged, BTreeMap<String, String>), Diagnostics> {
     let mut merged = load::merge(files, diagnostics);
     merged.dropped.all |= unread;
-    let pems = semantic::check(&merged, mode, diagnostics);
+    let pems = semantic::check(&merged, mode, sinks, diagnostics);
     // Sources are only kept when something will be shown.
     if !diagnostics.is_empty() {
         for file in &merged.files {

@@ -75,6 +75,19 @@ pub fn check_with_faults(value: &Value, file: &str, map: &SourceMap) -> Vec<(Dia
                     ));
                 }
             }
+            // A quoted number in a numeric enum (`version: "1"`) is reported once, by the
+            // type error above.
+            ValidationErrorKind::Enum { options }
+                if value_at(value, &pointer)
+                    .and_then(Value::as_str)
+                    .is_some_and(|text| {
+                        options.as_array().is_some_and(|list| {
+                            list.iter().any(|o| {
+                                o.as_f64()
+                                    .is_some_and(|n| text.trim().parse::<f64>() == Ok(n))
+                            })
+                        })
+                    }) => {}
             ValidationErrorKind::Enum { options } => {
                 let allowed: Vec<String> = options
                     .as_array()
@@ -120,14 +133,32 @@ pub fn check_with_faults(value: &Value, file: &str, map: &SourceMap) -> Vec<(Dia
                         .collect::<Vec<_>>()
                         .join(" or "),
                 };
-                let found = value_at(value, &pointer)
-                    .map(type_name)
-                    .unwrap_or("nothing");
-                value_errors.push(Diagnostic::error(
-                    file,
-                    map.value(&pointer),
-                    format!("expected {expected}, found {found}{}", describe(&pointer)),
-                ));
+                let found_value = value_at(value, &pointer);
+                let found = found_value.map(type_name).unwrap_or("nothing");
+                // `version: "1"`: a quoted number is a string to YAML.
+                let quoted_number = match found_value {
+                    Some(Value::String(text)) if expects_number(kind) => {
+                        text.trim().parse::<f64>().is_ok().then(|| text.clone())
+                    }
+                    _ => None,
+                };
+                let diagnostic = match quoted_number {
+                    Some(text) => Diagnostic::error(
+                        file,
+                        map.value(&pointer),
+                        format!(
+                            "expected {expected}, found the string \"{text}\"{}: write a number, not a string",
+                            describe(&pointer)
+                        ),
+                    )
+                    .with_hint(Some(format!("remove the quotes: `{}`", text.trim()))),
+                    None => Diagnostic::error(
+                        file,
+                        map.value(&pointer),
+                        format!("expected {expected}, found {found}{}", describe(&pointer)),
+                    ),
+                };
+                value_errors.push(diagnostic);
             }
             ValidationErrorKind::Pattern { .. } if pointer_is_email(node_schema) => {
                 let given = value_at(value, &pointer).map(plain).unwrap_or_default();
@@ -185,6 +216,14 @@ fn describe(pointer: &str) -> String {
         }
     }
     format!(" (at {path})")
+}
+
+fn expects_number(kind: &TypeKind) -> bool {
+    let numeric = |t: String| t == "integer" || t == "number";
+    match kind {
+        TypeKind::Single(single) => numeric(single.to_string()),
+        TypeKind::Multiple(set) => set.into_iter().any(|t| numeric(t.to_string())),
+    }
 }
 
 fn article(kind: &str) -> String {

@@ -12,8 +12,10 @@
 //! - Fewer owners than `policy.min_owners` (desired state only, when users are managed).
 //! - Certificate files exist (relative to the declaring file) and hold PEM certificates.
 //! - `invites` only in an emulator seed ([`LoadMode::Seed`]).
-//! - Secret sinks: sane file paths, no two secrets into one file, no sink over an input file;
-//!   command sinks name a program.
+//! - Secret sinks: sane file paths, no two secrets into one file; resolved as a write would
+//!   resolve them (`..`, absolute paths, symbolic links), never onto an input file, a
+//!   certificate or a new `*.yaml` of the `-f` directory, and never outside the
+//!   configuration's directory unless `--allow-sink-outside`; command sinks name a program.
 //! - Names and emails hold no control characters, line or paragraph separators or
 //!   bidirectional controls ([`crate::render::escape::is_hidden`]): they would hide or
 //!   rearrange text in terminals and pull-request comments. (Live names can still hold them;
@@ -39,15 +41,27 @@ use crate::model::{OrgRole, Sink, normalize_email};
 /// Certificate files larger than this are refused (a certificate chain is a few KiB).
 pub const MAX_CERTIFICATE_BYTES: u64 = 1024 * 1024;
 
+/// Where sink files may point, beyond never onto what orgops reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SinkRules {
+    /// `--allow-sink-outside`: a sink may resolve outside the configuration's directory.
+    pub allow_outside: bool,
+    /// The `-f DIR` directory, when the input is one: a new `*.yaml` there would be read as
+    /// an input on the next run.
+    pub input_dir: Option<PathBuf>,
+}
+
 /// Runs every check; returns the PEM text of each certificate that was read.
 pub fn check(
     merged: &Merged,
     mode: LoadMode,
+    sink_rules: &SinkRules,
     diagnostics: &mut Diagnostics,
 ) -> BTreeMap<String, String> {
     let mut checker = Checker {
         merged,
         diagnostics,
+        sink_rules,
     };
     checker.hidden_characters();
     checker.duplicates();
@@ -59,12 +73,15 @@ pub fn check(
     checker.protected_archives();
     checker.empty_rate_limits();
     checker.sinks();
+    super::limits::check_lengths(merged, checker.diagnostics);
+    super::limits::check_emails(merged, checker.diagnostics);
     checker.certificates()
 }
 
 struct Checker<'a> {
     merged: &'a Merged,
     diagnostics: &'a mut Diagnostics,
+    sink_rules: &'a SinkRules,
 }
 
 /// The names a reference may use: the declared ones, of one kind, in one scope (a project's
@@ -627,18 +644,26 @@ impl Checker<'_> {
                 }
             }
         }
-        // Files a secret must never overwrite: the inputs and the certificates.
+        // Files a secret must never overwrite: the inputs and the certificates, compared
+        // after resolving `..`, absolute paths and symbolic links on both sides.
         let mut protected_files: BTreeMap<PathBuf, &'static str> = BTreeMap::new();
         for file in &m.files {
-            if let Some(path) = &file.path {
-                protected_files.insert(lexical(path), "an input file");
+            if let Some(resolved) = file.path.as_deref().and_then(|p| resolve_for_write(p).ok()) {
+                protected_files.insert(resolved, "an input file");
             }
         }
         for (i, certificate) in doc.certificates.iter().enumerate() {
-            if let Some(dir) = m.file_of(List::Certificates, i).and_then(|f| f.base_dir()) {
-                protected_files.insert(lexical(&dir.join(&certificate.file)), "a certificate file");
+            if let Some(dir) = m.file_of(List::Certificates, i).and_then(|f| f.base_dir())
+                && let Ok(resolved) = resolve_for_write(&dir.join(&certificate.file))
+            {
+                protected_files.insert(resolved, "a certificate file");
             }
         }
+        let input_dir = self
+            .sink_rules
+            .input_dir
+            .as_deref()
+            .and_then(|d| std::fs::canonicalize(d).ok());
         let mut targets: BTreeMap<PathBuf, (String, Position)> = BTreeMap::new();
         for (sink, list, index, suffix) in sinks {
             match sink {
@@ -661,17 +686,47 @@ impl Checker<'_> {
                     let Some(dir) = m.file_of(list, index).and_then(|f| f.base_dir()) else {
                         continue;
                     };
-                    let target = lexical(&dir.join(path_text));
-                    if target.is_dir() {
-                        self.error(at, format!("sink file `{path_text}` is a directory"), None);
+                    let target = match resolve_for_write(&dir.join(path_text)) {
+                        Ok(target) => target,
+                        Err(e) => {
+                            self.error(
+                                at,
+                                format!("sink file `{path_text}` cannot be resolved: {e}"),
+                                None,
+                            );
+                            continue;
+                        }
+                    };
+                    let problem = if target.is_dir() {
+                        Some(("is a directory".to_string(), None))
                     } else if let Some(what) = protected_files.get(&target) {
-                        self.error(
-                            at,
+                        Some((format!("is {what}; a secret would overwrite it"), None))
+                    } else if input_dir
+                        .as_deref()
+                        .is_some_and(|d| becomes_input(&target, d))
+                    {
+                        Some((
+                            "would become an input file (a `*.yaml` in the `-f` directory)"
+                                .to_string(),
+                            Some("write the secret outside the configuration files, e.g. under `secrets/`".to_string()),
+                        ))
+                    } else if !self.sink_rules.allow_outside
+                        && let Ok(root) = std::fs::canonicalize(&dir)
+                        && !target.starts_with(&root)
+                    {
+                        Some((
                             format!(
-                                "sink file `{path_text}` is {what}; a secret would overwrite it"
+                                "is outside the configuration's directory {} (it resolves to {})",
+                                root.display(),
+                                target.display()
                             ),
-                            None,
-                        );
+                            Some("keep sinks under the configuration's directory, or pass --allow-sink-outside".to_string()),
+                        ))
+                    } else {
+                        None
+                    };
+                    if let Some((problem, hint)) = problem {
+                        self.error(at, format!("sink file `{path_text}` {problem}"), hint);
                     } else if let Some((first_file, first_at)) = targets.get(&target) {
                         let message = format!(
                             "sink file `{path_text}` already receives another secret (at {})",
@@ -767,33 +822,87 @@ fn sink_path_problem(path: &str) -> Option<&'static str> {
     }
 }
 
-/// `a/./b/../c` -> `a/c`, without touching the file system (the file may not exist yet).
-fn lexical(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir if out.file_name().is_some() => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
+/// Symbolic links followed while resolving one path, as the kernel allows (ELOOP).
+const MAX_SYMLINKS: usize = 40;
+
+/// Where a write to `path` would land: the deepest existing ancestor canonicalized (so `..`,
+/// absolute paths and symbolic links, including dangling ones, are resolved as the kernel
+/// would), then the components that do not exist yet appended (they will be created as
+/// plain directories, so `..` among them is lexical).
+pub fn resolve_for_write(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    resolve_from(&absolute, 0)
 }
 
-/// Reads a PEM file: at least one `CERTIFICATE` block, each with valid base64.
+fn resolve_from(absolute: &Path, links: usize) -> std::io::Result<PathBuf> {
+    let mut resolved = PathBuf::new();
+    let mut components = absolute.components();
+    let mut existing = true;
+    while let Some(component) = components.next() {
+        match component {
+            Component::Prefix(_) | Component::RootDir => resolved.push(component.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                // `resolved` is canonical while it exists, so its parent is the real one;
+                // climbing out of the part still to be created lands on an existing,
+                // canonical prefix again, whose next components must be checked for links.
+                resolved.pop();
+                existing = existing || std::fs::symlink_metadata(&resolved).is_ok();
+            }
+            Component::Normal(name) => {
+                let next = resolved.join(name);
+                if !existing {
+                    resolved = next;
+                    continue;
+                }
+                match std::fs::symlink_metadata(&next) {
+                    Ok(meta) if meta.file_type().is_symlink() => {
+                        if links >= MAX_SYMLINKS {
+                            return Err(std::io::Error::other("too many levels of symbolic links"));
+                        }
+                        let target = std::fs::read_link(&next)?;
+                        let mut rest: PathBuf = if target.is_absolute() {
+                            target
+                        } else {
+                            resolved.join(target)
+                        };
+                        rest.extend(components);
+                        return resolve_from(&rest, links + 1);
+                    }
+                    Ok(_) => resolved = std::fs::canonicalize(&next)?,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        existing = false;
+                        resolved = next;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(resolved)
+}
+
+/// Whether a file at `target` would be read as an input of the `-f` directory `dir`.
+fn becomes_input(target: &Path, dir: &Path) -> bool {
+    target.parent() == Some(dir)
+        && matches!(
+            target.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        )
+}
+
+/// Reads a PEM file through the bounded reader ([`crate::input`]): a regular file of at
+/// most [`MAX_CERTIFICATE_BYTES`], with at least one `CERTIFICATE` block of valid base64.
 pub fn read_pem(path: &Path) -> Result<String, String> {
-    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    if metadata.is_dir() {
-        return Err("the path is a directory".into());
-    }
-    if metadata.len() > MAX_CERTIFICATE_BYTES {
-        return Err(format!("the file is over {MAX_CERTIFICATE_BYTES} bytes"));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    let text =
-        String::from_utf8(bytes).map_err(|_| "the file is not PEM text (not UTF-8)".to_string())?;
+    let text = crate::input::read_text(path, MAX_CERTIFICATE_BYTES).map_err(|e| match e {
+        crate::input::InputError::NotUtf8(_) => "the file is not PEM text (not UTF-8)".to_string(),
+        crate::input::InputError::Io(e) => format!("cannot read the file: {e}"),
+        other => format!("cannot read the file: {other}"),
+    })?;
     check_pem(&text)?;
     Ok(text)
 }
@@ -854,6 +963,37 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn writes_resolve_through_links_dot_dot_and_missing_parts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = std::fs::canonicalize(dir.path()).expect("canonical");
+        std::fs::create_dir_all(root.join("cfg")).expect("cfg");
+        std::fs::write(root.join("cfg/orgops.yaml"), "version: 1\n").expect("file");
+        std::os::unix::fs::symlink("..", root.join("cfg/up")).expect("link");
+        std::os::unix::fs::symlink("nowhere/x", root.join("cfg/dangling")).expect("link");
+        let resolve = |p: &str| resolve_for_write(&root.join(p)).expect("resolves");
+        assert_eq!(
+            resolve("cfg/../cfg/orgops.yaml"),
+            root.join("cfg/orgops.yaml")
+        );
+        assert_eq!(
+            resolve("cfg/up/cfg/orgops.yaml"),
+            root.join("cfg/orgops.yaml")
+        );
+        // `up/..` is the parent of the link's target, not `cfg`.
+        assert_eq!(
+            resolve("cfg/up/../k"),
+            root.parent().expect("parent").join("k")
+        );
+        assert_eq!(resolve("cfg/new/dir/../k.key"), root.join("cfg/new/k.key"));
+        // Back out of the part still to be created, then through a link again.
+        assert_eq!(resolve("cfg/new/../up/k.key"), root.join("k.key"));
+        assert_eq!(resolve("cfg/dangling"), root.join("cfg/nowhere/x"));
+        std::os::unix::fs::symlink("loop", root.join("cfg/loop")).expect("link");
+        assert!(resolve_for_write(&root.join("cfg/loop/k")).is_err());
+    }
+
     #[test]
     fn sink_paths_are_sane() {
         assert_eq!(sink_path_problem("keys/ci.key"), None);
@@ -863,6 +1003,5 @@ mod tests {
         );
         assert_eq!(sink_path_problem(".."), Some("does not name a file"));
         assert_eq!(sink_path_problem("a\0b"), Some("contains a NUL byte"));
-        assert_eq!(lexical(Path::new("a/./b/../c")), PathBuf::from("a/c"));
     }
 }

@@ -50,6 +50,9 @@ impl Position {
 pub struct SourceMap {
     values: HashMap<String, Position>,
     keys: HashMap<String, Position>,
+    /// Nodes with a tag outside the YAML core schema (`!Ref`, `!!binary`), as written, in
+    /// document order. orgops gives no tag a meaning, so each is an error.
+    unknown_tags: Vec<(Position, String)>,
 }
 
 enum Frame {
@@ -76,6 +79,14 @@ impl SourceMap {
         let mut stack: Vec<Frame> = Vec::new();
         let mut parser = Parser::new_from_str(text);
         while let Some(Ok((event, span))) = parser.next_event() {
+            if let Event::Scalar(_, _, _, Some(tag))
+            | Event::SequenceStart(_, _, Some(tag))
+            | Event::MappingStart(_, _, Some(tag)) = &event
+                && tag.core_suffix().is_none()
+            {
+                map.unknown_tags
+                    .push((Position::from_span(&span), tag.original()));
+            }
             match event {
                 Event::Scalar(value, ..) => {
                     if let Some(pointer) = map.place_node(&mut stack, &span, Some(&value)) {
@@ -181,6 +192,11 @@ impl SourceMap {
     }
 
     /// Whether the document contains the key at `pointer` (e.g. `/policy`).
+    /// Tags outside the YAML core schema (`!!str`, `!!int`... are core), with their place.
+    pub fn unknown_tags(&self) -> &[(Position, String)] {
+        &self.unknown_tags
+    }
+
     pub fn has_key(&self, pointer: &str) -> bool {
         self.keys.contains_key(pointer)
     }

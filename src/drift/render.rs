@@ -110,7 +110,12 @@ pub fn text(report: &DriftReport) -> String {
         let _ = writeln!(out, "    by: {}", escape::text(&who(item)));
     }
     for key in &report.in_use {
-        let _ = writeln!(out, "{:<9} {}  ({IN_USE_NOTE})", "in use", escape::text(key));
+        let _ = writeln!(
+            out,
+            "{:<9} {}  ({IN_USE_NOTE})",
+            "in use",
+            escape::text(key)
+        );
     }
     if !report.items.is_empty() || !report.in_use.is_empty() {
         out.push('\n');

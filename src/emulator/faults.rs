@@ -36,8 +36,18 @@ pub struct FaultSettings {
     pub fault_rate: f64,
 }
 
+/// The longest latency the emulator adds to a request: one minute. Longer is no test of
+/// anything, and an unbounded value (2^64 ms) would hang every request.
+pub const MAX_LATENCY_MS: u64 = 60_000;
+
 impl FaultSettings {
     pub fn validate(&self) -> Result<(), String> {
+        if self.latency_ms > MAX_LATENCY_MS {
+            return Err(format!(
+                "latency_ms must be at most {MAX_LATENCY_MS}, got {}",
+                self.latency_ms
+            ));
+        }
         if !(0.0..=1.0).contains(&self.fault_rate) || self.fault_rate.is_nan() {
             return Err(format!(
                 "fault_rate must be between 0 and 1, got {}",

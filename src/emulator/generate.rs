@@ -12,6 +12,13 @@ use rand::{Rng, SeedableRng};
 
 use super::state::{OrgState, ProjectUser, now};
 
+/// The largest count each `--generate` part takes (the benchmarks use 100,000 users).
+pub const MAX_PART: usize = 1_000_000;
+/// The most objects (users, projects, groups, memberships, service accounts) one spec may
+/// generate: about 2 GB of emulator state, far beyond any benchmark, far below an
+/// allocation failure.
+pub const MAX_OBJECTS: usize = 10_000_000;
+
 /// The parsed `--generate` spec.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GenerateSpec {
@@ -35,6 +42,12 @@ impl std::str::FromStr for GenerateSpec {
                 .trim()
                 .parse()
                 .with_context(|| format!("--generate {key}: {value:?} is not a count"))?;
+            if n > MAX_PART {
+                bail!(
+                    "--generate {}: {n} is over the limit of {MAX_PART}",
+                    key.trim()
+                );
+            }
             match key.trim() {
                 "users" => spec.users = n,
                 "projects" => spec.projects = n,
@@ -51,6 +64,21 @@ impl std::str::FromStr for GenerateSpec {
             bail!(
                 "--generate: project_members and group_members cannot exceed users ({})",
                 spec.users
+            );
+        }
+        let objects = [
+            spec.users,
+            spec.projects,
+            spec.groups,
+            spec.projects.saturating_mul(spec.project_members),
+            spec.projects.saturating_mul(spec.service_accounts),
+            spec.groups.saturating_mul(spec.group_members),
+        ]
+        .into_iter()
+        .fold(0usize, usize::saturating_add);
+        if objects > MAX_OBJECTS {
+            bail!(
+                "--generate: the spec makes {objects} objects (users, projects, groups, memberships, service accounts), over the limit of {MAX_OBJECTS}"
             );
         }
         Ok(spec)
@@ -134,6 +162,12 @@ mod tests {
         assert!("users=ten".parse::<GenerateSpec>().is_err());
         assert!("people=3".parse::<GenerateSpec>().is_err());
         assert!("users=2,project_members=3".parse::<GenerateSpec>().is_err());
+        assert!("users=100000000000000".parse::<GenerateSpec>().is_err());
+        assert!(
+            "users=1000,projects=10000,service_accounts=10000"
+                .parse::<GenerateSpec>()
+                .is_err()
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! - Query: [`QueryParams`] accepts `name=v`, `name[]=v` (arrays, as the SDK sends them) and
 //!   `name[key]=v` (objects such as `effective_at[gte]=`).
 //! - Bodies: [`JsonBody`] parses JSON whatever the content type says, ignores unknown
-//!   fields, and answers 400 with the envelope on anything unparsable.
+//!   fields, and answers 400 with the envelope on anything unparsable or not a JSON object.
 //! - Pagination: [`paginate`] walks an `IndexMap` from a cursor in either order; [`list_a`]
 //!   builds the `first_id/last_id/has_more` envelope (style A), [`list_b`] the opaque `next`
 //!   envelope (style B). Usage/costs pages (style C) are built by their routes.
@@ -272,11 +272,20 @@ async fn body_bytes(req: Request) -> Result<axum::body::Bytes, ApiError> {
         .map_err(|_| ApiError::bad_request("Could not read the request body"))
 }
 
-/// Parses a JSON body, turning serde's complaint into a 400 that names the field.
+/// Parses a JSON body, turning serde's complaint into a 400 that names the field. Every
+/// request body of the API is a JSON object: anything else (an array, which serde would map
+/// onto a struct's fields by position, a string, a number, `null`) is a 400 before any field
+/// is looked at.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ApiError::bad_request(
             "We could not parse the JSON body of your request: the body is empty. (HINT: send a JSON object.)",
+        ));
+    }
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            "The request body must be a JSON object. (HINT: send `{...}` with the documented fields.)",
         ));
     }
     serde_json::from_slice(bytes).map_err(|e| {

@@ -32,8 +32,11 @@ impl ActionsEnv {
     pub fn from_env() -> anyhow::Result<ActionsEnv> {
         let event = match var("GITHUB_EVENT_PATH") {
             Some(path) => {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading the event file {path}"))?;
+                let text = crate::input::read_text(
+                    std::path::Path::new(&path),
+                    crate::input::MAX_INPUT_BYTES,
+                )
+                .with_context(|| format!("reading the event file {path}"))?;
                 serde_json::from_str(&text)
                     .with_context(|| format!("the event file {path} is not JSON"))?
             }

@@ -69,6 +69,8 @@ pub mod failure {
 #[derive(Debug)]
 pub struct RunOptions {
     pub file: PathBuf,
+    /// How the file is read (`--allow-sink-outside`).
+    pub load: crate::config::LoadOptions,
     pub target: crate::cli::TargetArgs,
     /// Overrides the base revision the event names.
     pub base: Option<String>,
@@ -322,7 +324,7 @@ fn plan_inner(
     }
 
     // Validate first: annotations work without any secret.
-    let desired = match config::load(&options.file, LoadMode::Desired) {
+    let desired = match config::load_with(&options.file, LoadMode::Desired, options.load) {
         Ok(desired) => desired,
         Err(diagnostics) => {
             let body = invalid_report(&path, &diagnostics);
@@ -418,6 +420,7 @@ impl PlanView {
                 PlanView::PullRequest(Box::new(
                     crate::ops::pull_request::plan_pull_request(
                         &options.file,
+                        options.load,
                         base,
                         &git,
                         &options.target,
@@ -430,6 +433,7 @@ impl PlanView {
             None => PlanView::Plain(Box::new(
                 crate::ops::plan::plan(
                     &options.file,
+                    options.load,
                     &options.target,
                     &options.plan_options,
                     printer,
@@ -676,7 +680,7 @@ fn apply_inner(
         }
     };
 
-    if let Err(diagnostics) = config::load(&options.file, LoadMode::Desired) {
+    if let Err(diagnostics) = config::load_with(&options.file, LoadMode::Desired, options.load) {
         crate::out!("{}", diagnostics.render_github());
         outputs.set("failure_reason", failure::INVALID);
         return Ok(ExitStatus::Failure);
@@ -841,6 +845,7 @@ fn drift_inner(
     let runtime = crate::ops::runtime()?;
     let drifted = match crate::ops::drift::drift(
         &options.file,
+        options.load,
         &options.target,
         options.since_days,
         options.fail_on_unmanaged,

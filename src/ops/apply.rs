@@ -20,7 +20,7 @@ use super::target::Target;
 
 /// Reads a saved plan file.
 pub fn read_saved_plan(path: &Path) -> anyhow::Result<SavedPlan> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::input::read_text(path, crate::input::MAX_INPUT_BYTES)
         .with_context(|| format!("reading the saved plan {}", path.display()))?;
     saved::from_json(&text).with_context(|| format!("in {}", path.display()))
 }

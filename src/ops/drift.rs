@@ -20,12 +20,13 @@ pub struct Drifted {
 /// (policy `report`) count as drift too.
 pub fn drift(
     file: &Path,
+    load: crate::config::LoadOptions,
     target: &TargetArgs,
     since_days: u32,
     fail_on_unmanaged: bool,
     printer: Printer,
 ) -> Result<Drifted, PlanFailure> {
-    let planned = crate::ops::plan::plan(file, target, &PlanOptions::default(), printer)?;
+    let planned = crate::ops::plan::plan(file, load, target, &PlanOptions::default(), printer)?;
     let mut items = drift::classify(&planned.plan, &planned.desired.doc, &planned.live.ids);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -35,12 +35,13 @@ pub struct Planned {
 /// Loads `file`, connects to the target, reads what the file manages, and plans.
 pub fn plan(
     file: &Path,
+    load: config::LoadOptions,
     target: &TargetArgs,
     options: &PlanOptions,
     printer: Printer,
 ) -> Result<Planned, PlanFailure> {
     let started = std::time::Instant::now();
-    let desired = config::load(file, LoadMode::Desired).map_err(PlanFailure::Invalid)?;
+    let desired = config::load_with(file, LoadMode::Desired, load).map_err(PlanFailure::Invalid)?;
     tracing::info!(
         load_ms = started.elapsed().as_secs_f64() * 1000.0,
         "loaded the desired state"

@@ -105,13 +105,14 @@ pub fn load_base(
     git: &dyn GitSource,
     base_ref: &str,
     file: &Path,
+    load: config::LoadOptions,
 ) -> anyhow::Result<(String, BaseState)> {
     let commit = git.resolve(base_ref)?;
     let rel = git::repo_relative(git, file)?;
     let tree = TempTree::new("orgops-base")?;
     let state = match git::materialize(git, &commit, &rel, tree.path())? {
         None => BaseState::Absent,
-        Some(path) => match config::load(&path, LoadMode::Desired) {
+        Some(path) => match config::load_with(&path, LoadMode::Desired, load) {
             Ok(desired) => BaseState::Valid(Box::new(desired.doc)),
             Err(diagnostics) => {
                 let shown = diagnostics.render_human(false);
@@ -126,14 +127,15 @@ pub fn load_base(
 /// Plans `file` for a pull request whose base is `base_ref` (see the module doc).
 pub fn plan_pull_request(
     file: &Path,
+    load: config::LoadOptions,
     base_ref: &str,
     git: &dyn GitSource,
     target: &TargetArgs,
     options: &PlanOptions,
     printer: Printer,
 ) -> Result<PullRequestPlan, PlanFailure> {
-    let desired = config::load(file, LoadMode::Desired).map_err(PlanFailure::Invalid)?;
-    let (base_commit, base) = load_base(git, base_ref, file)?;
+    let desired = config::load_with(file, LoadMode::Desired, load).map_err(PlanFailure::Invalid)?;
+    let (base_commit, base) = load_base(git, base_ref, file, load)?;
     let base_doc = match &base {
         BaseState::Valid(doc) => Some(doc.as_ref()),
         _ => None,

@@ -85,8 +85,15 @@ async fn retrieve(State(app): State<AppState>, Path(key_id): Path<String>) -> Ap
 #[derive(Debug, Deserialize)]
 struct CreateBody {
     name: String,
-    #[serde(default)]
-    expires_in_seconds: Option<i64>,
+    /// Absent: `None`; `null`: `Some(None)`, which the spec does not allow (the field is an
+    /// integer, not nullable).
+    #[serde(default, deserialize_with = "present")]
+    expires_in_seconds: Option<Option<i64>>,
+}
+
+/// Keeps `null` apart from an absent field.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
 }
 
 async fn create(
@@ -100,7 +107,17 @@ async fn create(
             "The key name must not be empty",
         ));
     }
-    if let Some(s) = body.expires_in_seconds
+    let expires_in_seconds = match body.expires_in_seconds {
+        None => None,
+        Some(None) => {
+            return Err(ApiError::invalid_param(
+                "expires_in_seconds",
+                "Invalid 'expires_in_seconds': null. Expected an integer (omit the field for a key that does not expire).",
+            ));
+        }
+        Some(Some(seconds)) => Some(seconds),
+    };
+    if let Some(s) = expires_in_seconds
         && !(1..=MAX_EXPIRES_IN_SECONDS).contains(&s)
     {
         return Err(ApiError::invalid_param(
@@ -109,7 +126,7 @@ async fn create(
         ));
     }
     let mut org = app.org();
-    let expires = body.expires_in_seconds.map(|s| now() + s);
+    let expires = expires_in_seconds.map(|s| now() + s);
     let key = org.add_admin_key(Some(body.name.clone()), None, actor.user_id(), expires);
     let mut rendered = admin_key_json(&org, &key);
     rendered["value"] = json!(key.value);

@@ -74,7 +74,44 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/v1", v1)
         .nest("/_emulator", super::control::router())
+        // Outermost, so no extractor ever sees such a path (axum's own rejection is text).
+        .layer(middleware::from_fn(utf8_path))
         .with_state(state)
+}
+
+/// A path that is not UTF-8 once percent-decoded (`/organization/users/%FF`) is a 400 in
+/// the API's error envelope, before routing.
+async fn utf8_path(req: Request, next: Next) -> Response {
+    if percent_decodes_to_utf8(req.uri().path()) {
+        next.run(req).await
+    } else {
+        ApiError::bad_request("Invalid URL: the path is not valid UTF-8 once percent-decoded")
+            .into_response()
+    }
+}
+
+fn percent_decodes_to_utf8(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            None => {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 async fn unknown_route(method: Method, uri: axum::http::Uri) -> ApiError {

@@ -91,7 +91,9 @@ mod tests {
         };
         live.admin_keys_in_use.insert("ci".into());
         for policy in ["report", "remove"] {
-            let desired = doc(json!({"policy": {"unmanaged": {"admin_api_keys": policy}}}));
+            let desired = doc(
+                json!({"policy": {"unmanaged": {"admin_api_keys": policy}}, "admin_api_keys": []}),
+            );
             let p = plan(&desired, &live, &PlanOptions::default()).expect("plan");
             let keys: Vec<&str> = p
                 .changes
