@@ -441,6 +441,100 @@ fn apply_converges_in_one_run_under_faults_and_rate_limits_without_duplicates() 
     );
 }
 
+/// Write requests (anything but GET) the emulator received, faulted or not.
+async fn write_requests(base: &str) -> u64 {
+    let stats: serde_json::Value = reqwest::get(format!("{base}/_emulator/stats"))
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("stats body");
+    stats["by_route"]
+        .as_object()
+        .expect("by_route")
+        .iter()
+        .filter(|(route, _)| !route.starts_with("GET "))
+        .map(|(_, n)| n.as_u64().unwrap_or_default())
+        .sum()
+}
+
+/// BENCHMARKS.md, "Fault tolerance": with half of all requests failing (500/502/503 or a
+/// dropped connection), over 20 seeds, the first apply either converges or writes nothing
+/// (its live read gave up), and a second apply converges, without a duplicate.
+#[test]
+fn at_fault_rate_one_half_the_first_apply_converges_or_writes_nothing_and_a_second_converges() {
+    let rt = runtime();
+    let (mut converged, mut nothing_written, mut partial) = (0, 0, Vec::new());
+    let mut writes_total = 0;
+    for seed in 0..20u64 {
+        let (live, desired) = scenario(3000 + seed);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = desired_state(dir.path(), &desired);
+        let options = EmulatorOptions {
+            seed,
+            fault_rate: 0.5,
+            ..EmulatorOptions::default()
+        };
+        let emulator = start(&live, options);
+        let client = test_client(&emulator);
+        let first = rt.block_on(async {
+            let live = live::read(&client, &ReadScope::for_document(&state.doc), &NoProgress)
+                .await
+                .ok()?;
+            let plan = fresh_plan(&state, &live);
+            let executor = Executor::new(
+                client.clone(),
+                &live.ids,
+                Sinks::from_desired(&state),
+                state.certificate_pems.clone(),
+            );
+            let report = executor
+                .run(
+                    &plan.changes,
+                    &ExecuteOptions::for_client(&client),
+                    &NoApplyProgress,
+                )
+                .await;
+            Some(report)
+        });
+        let writes = rt.block_on(write_requests(emulator.base_url()));
+        writes_total += writes;
+        match &first {
+            Some(report) if report.all_succeeded() => converged += 1,
+            None if writes == 0 => nothing_written += 1,
+            Some(report) => partial.push(format!("seed {seed}: {:?}", failures(report))),
+            None => partial.push(format!("seed {seed}: no plan, yet {writes} writes")),
+        }
+        // The second apply, still at fault rate 0.5, converges.
+        let (_, second) = rt.block_on(apply(&client, &state));
+        assert!(
+            second.all_succeeded(),
+            "seed {seed}: the second apply did not converge: {:#?}",
+            failures(&second)
+        );
+        rt.block_on(async {
+            reqwest::Client::new()
+                .post(format!("{}/_emulator/faults", emulator.base_url()))
+                .json(&serde_json::json!({"fault_rate": 0.0}))
+                .send()
+                .await
+                .expect("faults off")
+        });
+        let after = rt.block_on(plan_now(&client, &state));
+        assert!(after.is_empty(), "seed {seed}: still {:?}", ids(&after));
+        let dump = rt.block_on(emulator_state(emulator.base_url()));
+        assert_eq!(duplicates(&dump), Vec::<String>::new(), "seed {seed}");
+    }
+    eprintln!(
+        "fault rate 0.5, 20 seeds: first apply converged {converged}, wrote nothing {nothing_written}, partial {}; {writes_total} write requests in first applies",
+        partial.len()
+    );
+    assert!(
+        partial.is_empty(),
+        "a first apply neither converged nor wrote nothing: {partial:#?}"
+    );
+}
+
 #[test]
 fn the_invite_lifecycle_ends_in_an_empty_plan() {
     let live = Document {
