@@ -1585,23 +1585,25 @@ mod properties {
 #[test]
 fn live_duplicates_are_reported_or_removed_by_id_under_the_unmanaged_policy() {
     use crate::live::{DuplicateKind, LiveDuplicate};
-    let mut live = LiveState::default();
-    live.duplicates = vec![
-        LiveDuplicate {
-            kind: DuplicateKind::AdminApiKey,
-            project: None,
-            name: "orgops-ci".into(),
-            kept: "key_old".into(),
-            extra: "key_new".into(),
-        },
-        LiveDuplicate {
-            kind: DuplicateKind::Project,
-            project: Some("Twin".into()),
-            name: "Twin".into(),
-            kept: "proj_old".into(),
-            extra: "proj_new".into(),
-        },
-    ];
+    let live = LiveState {
+        duplicates: vec![
+            LiveDuplicate {
+                kind: DuplicateKind::AdminApiKey,
+                project: None,
+                name: "orgops-ci".into(),
+                kept: "key_old".into(),
+                extra: "key_new".into(),
+            },
+            LiveDuplicate {
+                kind: DuplicateKind::Project,
+                project: Some("Twin".into()),
+                name: "Twin".into(),
+                kept: "proj_old".into(),
+                extra: "proj_new".into(),
+            },
+        ],
+        ..LiveState::default()
+    };
     let reported = run(&Document::default(), &live);
     assert!(reported.changes.is_empty());
     let keys: Vec<&str> = reported.unmanaged.iter().map(|u| u.key.as_str()).collect();
