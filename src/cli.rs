@@ -253,11 +253,16 @@ pub struct ApplyArgs {
     pub target: TargetArgs,
     #[command(flatten)]
     pub gates: GateArgs,
-    /// Apply exactly this saved plan (`orgops plan --out PLAN`) after checking it is not
-    /// stale (exit 4 if it is); no confirmation is asked. The gates were decided when it was
-    /// made.
+    /// Apply the changes this saved plan (`orgops plan --out PLAN`) approves, rebuilt from a
+    /// fresh plan: refused if it is stale or its changes are not the fresh plan's (exit 4)
+    /// or malformed (exit 1); no confirmation is asked. The safety gates are checked again
+    /// with this command's `--allow-removals`/`--max-removals`.
     #[arg(long, value_name = "PLAN")]
     pub plan: Option<PathBuf>,
+    /// When another apply to the same organization runs on this machine, wait up to this
+    /// many seconds for it to finish; 0 (the default) fails at once naming it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub lock_timeout: u64,
     /// Apply without asking for confirmation.
     #[arg(long)]
     pub auto_approve: bool,

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use super::report::Outcome;
 use super::resolve::Ids;
-use super::safe::{self, Created, Removal, create_or_find, remove, retry_transient};
+use super::safe::{
+    self, Created, Removal, create_or_find, find_then_create, remove, retry_transient,
+};
 use super::secrets::{SinkTarget, Sinks};
 use crate::api::projects::NewProject;
 use crate::api::role_assignments::Principal;
@@ -153,8 +155,9 @@ impl Context {
                     .map_err(api)?;
                 Ok(Done::Applied(None))
             }
-            Operation::ArchiveProject { name } => {
-                let Some(id) = self.ids.get(&project(name)) else {
+            Operation::ArchiveProject { name, id } => {
+                // An extra live duplicate is archived by its own ID.
+                let Some(id) = id.clone().or_else(|| self.ids.get(&project(name))) else {
                     return Ok(Done::Already(GONE.into()));
                 };
                 let id = ProjectId::from(id);
@@ -571,7 +574,24 @@ impl Context {
                     .map_err(api)?;
                 Ok(Done::Applied(None))
             }
-            Operation::DeleteServiceAccount { project: p, name } => {
+            Operation::DeleteServiceAccount {
+                project: p,
+                id: Some(extra),
+                ..
+            } => {
+                // An extra live duplicate: deleted by its own ID; the managed one stays.
+                let pid = ProjectId::from(self.need(&project(p))?);
+                let id = ServiceAccountId::from(extra.clone());
+                let removal = remove(|| c.delete_service_account(&pid, &id))
+                    .await
+                    .map_err(api)?;
+                Ok(removed(removal))
+            }
+            Operation::DeleteServiceAccount {
+                project: p,
+                name,
+                id: None,
+            } => {
                 let Some([pid, id]) = self.have(&[project(p), service_account(p, name)]).map(two)
                 else {
                     return Ok(Done::Already(GONE.into()));
@@ -667,9 +687,10 @@ impl Context {
                 name,
                 expires_in_days,
             } => self.create_admin_api_key(name, *expires_in_days).await,
-            Operation::DeleteAdminApiKey { name } => {
+            Operation::DeleteAdminApiKey { name, id: extra } => {
                 let reference = IdRef::AdminApiKey { name: name.clone() };
-                let Some(id) = self.ids.get(&reference) else {
+                // An extra live duplicate is deleted by its own ID.
+                let Some(id) = extra.clone().or_else(|| self.ids.get(&reference)) else {
                     return Ok(Done::Already(GONE.into()));
                 };
                 let id = ApiKeyId::from(id);
@@ -688,7 +709,9 @@ impl Context {
                     ));
                 }
                 let removal = remove(|| c.delete_admin_api_key(&id)).await.map_err(api)?;
-                self.ids.forget(&reference);
+                if extra.is_none() {
+                    self.ids.forget(&reference);
+                }
                 Ok(removed(removal))
             }
         }
@@ -806,7 +829,7 @@ impl Context {
             None
         };
         let pid = ProjectId::from(self.need(&project(p))?);
-        let created = create_or_find(
+        let created = find_then_create(
             || c.create_service_account(&pid, name, with_key),
             || async {
                 let all = c.list_service_accounts(&pid).await?;
@@ -845,9 +868,28 @@ impl Context {
             // The key of a create whose answer was lost is gone for good: mint another.
             None => self.mint_service_account_key(&pid, &id).await?,
         };
-        let mut note = deliver(sink, &key).await.map_err(|e| {
-            format!("service account `{name}` was created, but {e}; delete it and apply again")
-        })?;
+        let mut note = match deliver(sink, &key).await {
+            Ok(note) => note,
+            // Nobody holds this account's key: an account left behind would make the next
+            // plan empty. Delete the account this run created, so the next plan creates it
+            // again (and its sink gets a key).
+            Err(e) if !already => {
+                return Err(match remove(|| c.delete_service_account(&pid, &id)).await {
+                    Ok(_) => format!(
+                        "service account `{name}` was created, but {e}; it was deleted again (nobody holds its key): fix the sink and apply again"
+                    ),
+                    Err(error) => format!(
+                        "service account `{name}` was created, but {e}; deleting it failed too ({}): delete it, fix the sink and apply again",
+                        api(error)
+                    ),
+                });
+            }
+            Err(e) => {
+                return Err(format!(
+                    "service account `{name}` already existed and got a new key, but {e}; delete the account, fix the sink and apply again"
+                ));
+            }
+        };
         if lost > 0 {
             note.push_str(&format!(
                 "; {lost} earlier key(s) of this account whose value was lost in transit may exist: delete them"
@@ -890,7 +932,7 @@ impl Context {
         };
         let mut orphans = 0;
         loop {
-            let created = create_or_find(
+            let created = find_then_create(
                 || c.create_admin_api_key(name, seconds),
                 || async {
                     let all = c.list_admin_api_keys().await?;
@@ -906,9 +948,23 @@ impl Context {
                 Created::New(key) => {
                     self.ids.record(&reference, key.key.id.as_str());
                     let note = match sink {
-                        Some(sink) => deliver(sink, &key.value).await.map_err(|e| {
-                            format!("admin API key `{name}` was created, but {e}; delete it and apply again")
-                        })?,
+                        Some(sink) => match deliver(sink, &key.value).await {
+                            Ok(note) => note,
+                            // A key nobody holds must not stay: the next plan would be empty.
+                            // Delete it, so the next plan creates it again.
+                            Err(e) => {
+                                let id = key.key.id.clone();
+                                return Err(match remove(|| c.delete_admin_api_key(&id)).await {
+                                    Ok(_) => format!(
+                                        "admin API key `{name}` was created, but {e}; it was deleted again (nobody holds it): fix the sink and apply again"
+                                    ),
+                                    Err(error) => format!(
+                                        "admin API key `{name}` was created, but {e}; deleting it failed too ({}): delete it, fix the sink and apply again",
+                                        api(error)
+                                    ),
+                                });
+                            }
+                        },
                         None => "no sink is declared: the key's value was not kept".to_string(),
                     };
                     return Ok(Done::Applied(Some(note)));

@@ -7,6 +7,8 @@
 //!   refused with 400/409 is also followed by a re-read: if the object is there (inviting
 //!   someone already invited, a member already in the group), the change is already
 //!   satisfied; if not, the API's refusal stands. Nothing is ever created twice.
+//! - **Secret-minting creates** ([`find_then_create`]): admin API keys and service accounts
+//!   are looked up by natural key right before the create, and adopted when already there.
 //! - **Removals** ([`remove`]): a 404 means the object is already gone, which is success.
 //! - **Reads and idempotent writes** ([`retry_transient`]): retried on transient failures
 //!   (5xx, 429 past the deadline, timeouts, transport errors) beyond the client's own
@@ -84,6 +86,27 @@ where
         Err(error) if error.is_not_found() => Ok(Removal::AlreadyGone),
         Err(error) => Err(error),
     }
+}
+
+/// Looks the object up by natural key right before creating it, so that another writer's
+/// object of the same key (a second apply on another machine) is adopted rather than
+/// duplicated: the window between the check and the create is one request long. Then
+/// [`create_or_find`]. Used for the objects whose create mints a secret (admin API keys,
+/// service accounts), where a duplicate is a key nobody manages.
+pub async fn find_then_create<T, C, CFut, F, FFut>(
+    create: C,
+    mut find: F,
+) -> Result<Created<T>, Error>
+where
+    C: FnMut() -> CFut,
+    CFut: Future<Output = Result<T, Error>>,
+    F: FnMut() -> FFut,
+    FFut: Future<Output = Result<Option<String>, Error>>,
+{
+    if let Some(id) = retry_transient(&mut find).await? {
+        return Ok(Created::AlreadyThere(id));
+    }
+    create_or_find(create, find).await
 }
 
 /// Creates an object safely: see the module doc. `find` re-reads the collection and returns

@@ -40,13 +40,6 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
     if !desired.warnings.is_empty() {
         eprint!("{}", desired.warnings.render_human(printer.stderr_color));
     }
-    if args.plan.is_some() && (args.gates.allow_removals || args.gates.max_removals.is_some()) {
-        eprintln!(
-            "error: --allow-removals and --max-removals do not apply to a saved plan: its gates \
-             were decided when it was made; plan again with them instead"
-        );
-        return ExitStatus::Failure;
-    }
     let interactive = std::io::stdin().is_terminal();
     if args.plan.is_none() && !args.auto_approve && !interactive {
         eprintln!(
@@ -67,27 +60,36 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
         Ok(runtime) => runtime,
         Err(e) => return fail(e),
     };
+    // One apply at a time per organization: taken before the live read the plan is made
+    // from, held until the process ends.
+    let _lock = match crate::ops::lock::for_target(
+        &target,
+        std::time::Duration::from_secs(args.lock_timeout),
+    ) {
+        Ok(lock) => lock,
+        Err(e) => return fail(e),
+    };
     let scope = crate::live::ReadScope::for_document(&desired.doc);
     let live = match crate::ops::plan::read_live(&runtime, &target, &scope, printer) {
         Ok(live) => live,
         Err(e) => return fail(e),
     };
+    // The gates run under this command's options, for a saved plan too: what the file says
+    // about them is not trusted.
+    let options = PlanOptions {
+        allow_removals: args.gates.allow_removals,
+        max_removals: args.gates.max_removals,
+        baseline: None,
+    };
     let plan = match &saved {
-        Some(saved) => match op::check_saved_plan(saved, &live, &desired, &target) {
+        Some(saved) => match op::check_saved_plan(saved, &live, &desired, &target, &options) {
             Ok(plan) => plan,
             Err(stale) => return report_stale(&stale),
         },
-        None => {
-            let options = PlanOptions {
-                allow_removals: args.gates.allow_removals,
-                max_removals: args.gates.max_removals,
-                baseline: None,
-            };
-            match crate::ops::plan::plan_against(&desired.doc, &live, &options) {
-                Ok(plan) => plan,
-                Err(e) => return fail(e),
-            }
-        }
+        None => match crate::ops::plan::plan_against(&desired.doc, &live, &options) {
+            Ok(plan) => plan,
+            Err(e) => return fail(e),
+        },
     };
     crate::out!("{}", render::text::render(&plan, printer.stdout_color));
     let _ = std::io::stdout().flush();

@@ -64,6 +64,39 @@ pub fn change_digests(plan: &Plan) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// What a change executes, normalised: its id, kind, key, action, operation, `after` value,
+/// `depends_on` (sorted) and `destructive` flag. Wider than the semantic hash's form, which
+/// is made from fresh plans only: a saved plan's `op` is data from a file, so it must be
+/// compared too.
+fn executable(change: &Change) -> Value {
+    let op = serde_json::to_value(&change.op).unwrap_or(Value::Null);
+    let mut depends_on: Vec<&str> = change.depends_on.iter().map(|d| d.0.as_str()).collect();
+    depends_on.sort_unstable();
+    json!({
+        "id": change.id.0,
+        "kind": change.kind.as_str(),
+        "key": change.key,
+        "action": change.action.as_str(),
+        "op": canonical(&op),
+        "after": change.after.as_ref().map(canonical),
+        "depends_on": depends_on,
+        "destructive": change.destructive,
+    })
+}
+
+/// Change id -> sha256 of what that change executes ([`executable`]); compare two with
+/// [`PlanDifference::between`]. Used by `apply --plan` to require a saved plan's changes to
+/// be the fresh plan's.
+pub fn execution_digests(changes: &[Change]) -> BTreeMap<String, String> {
+    changes
+        .iter()
+        .map(|c| {
+            let digest = hex(&Sha256::digest(executable(c).to_string().as_bytes()));
+            (c.id.0.clone(), digest)
+        })
+        .collect()
+}
+
 /// How a fresh plan differs from an approved one, by change id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanDifference {

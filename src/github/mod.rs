@@ -800,6 +800,9 @@ pub fn apply_approved_plan(
     printer: Printer,
 ) -> anyhow::Result<ApplyOutcome> {
     let runtime = crate::ops::runtime()?;
+    // One apply at a time per organization on this machine (the workflow's `concurrency:`
+    // group guards across machines), taken before the read the changes are made from.
+    let _lock = crate::ops::lock::for_target(&planned.target, std::time::Duration::ZERO)?;
     let scope = crate::live::ReadScope::for_document(&planned.desired.doc);
     let live = crate::ops::plan::read_live(&runtime, &planned.target, &scope, printer)?;
     let plan = crate::ops::plan::plan_against(&planned.desired.doc, &live, options)?;

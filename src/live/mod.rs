@@ -41,6 +41,32 @@ pub struct LiveState {
     /// (project, service account) whose live role is `none` (created without a key and not
     /// given a role yet); `org` shows them as `member`, the plan must set the declared role.
     pub roleless_service_accounts: BTreeSet<(String, String)>,
+    /// Live objects that share a natural key with another of their kind (two admin API keys,
+    /// two active projects, or two service accounts of one project, of one name). The oldest
+    /// is the one `ids` resolves; the plan shows each extra one (never silently picks).
+    /// Sorted by (kind, key, extra id).
+    pub duplicates: Vec<LiveDuplicate>,
+}
+
+/// The kinds whose live duplicates are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DuplicateKind {
+    Project,
+    AdminApiKey,
+    ServiceAccount,
+}
+
+/// A live object whose natural key another object of its kind already has.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LiveDuplicate {
+    pub kind: DuplicateKind,
+    /// The project (for service accounts and projects) and the name.
+    pub project: Option<String>,
+    pub name: String,
+    /// ID of the one `ids` resolves (the oldest).
+    pub kept: String,
+    /// ID of this extra one.
+    pub extra: String,
 }
 
 /// Server IDs by natural key (emails normalised with [`crate::model::normalize_email`]).

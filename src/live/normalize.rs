@@ -31,8 +31,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::LiveState;
 use super::scope::ReadScope;
+use super::{DuplicateKind, LiveDuplicate, LiveState};
 use crate::api::admin_api_keys::AdminApiKey;
 use crate::api::certificates::Certificate as WireCertificate;
 use crate::api::groups::{Group as WireGroup, GroupUser, ProjectGroup as WireProjectGroup};
@@ -249,10 +249,22 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
         for project in ordered {
             let name = project.name.clone().unwrap_or_default();
             project_name.insert(project.id.clone(), name.clone());
-            live.ids
-                .projects
-                .entry(name)
-                .or_insert_with(|| project.id.to_string());
+            match live.ids.projects.get(&name) {
+                // Two active projects of one name (an archived one of a reused name is not).
+                Some(kept) if !project.is_archived() => {
+                    live.duplicates.push(LiveDuplicate {
+                        kind: DuplicateKind::Project,
+                        project: Some(name.clone()),
+                        name: name.clone(),
+                        kept: kept.clone(),
+                        extra: project.id.to_string(),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    live.ids.projects.insert(name, project.id.to_string());
+                }
+            }
         }
         live.default_project = default_project(projects).and_then(|p| p.name.clone());
     }
@@ -386,7 +398,13 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
     // Admin API keys and the key owner.
     if let Some(keys) = &raw.admin_api_keys {
         let mut out: BTreeMap<String, ModelAdminApiKey> = BTreeMap::new();
-        for key in keys {
+        // Oldest first: of keys sharing a name, the oldest is the one managed.
+        let mut oldest_first: Vec<&AdminApiKey> = keys.iter().collect();
+        oldest_first.sort_by(|a, b| {
+            (a.created_at.unwrap_or(i64::MAX), &a.id)
+                .cmp(&(b.created_at.unwrap_or(i64::MAX), &b.id))
+        });
+        for key in oldest_first {
             let name = key
                 .name
                 .clone()
@@ -398,10 +416,20 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 }
                 _ => None,
             };
-            live.ids
-                .admin_api_keys
-                .entry(name.clone())
-                .or_insert_with(|| key.id.to_string());
+            match live.ids.admin_api_keys.get(&name) {
+                Some(kept) => live.duplicates.push(LiveDuplicate {
+                    kind: DuplicateKind::AdminApiKey,
+                    project: None,
+                    name: name.clone(),
+                    kept: kept.clone(),
+                    extra: key.id.to_string(),
+                }),
+                None => {
+                    live.ids
+                        .admin_api_keys
+                        .insert(name.clone(), key.id.to_string());
+                }
+            }
             if raw.keys_in_use.contains(&key.id) {
                 live.admin_keys_in_use.insert(name.clone());
             }
@@ -519,9 +547,27 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
             }
 
             let mut accounts: BTreeMap<String, ServiceAccount> = BTreeMap::new();
-            for account in raw.service_accounts.get(id).into_iter().flatten() {
+            let mut oldest_first: Vec<_> =
+                raw.service_accounts.get(id).into_iter().flatten().collect();
+            oldest_first.sort_by(|a, b| {
+                (a.created_at.unwrap_or(i64::MAX), &a.id)
+                    .cmp(&(b.created_at.unwrap_or(i64::MAX), &b.id))
+            });
+            for account in oldest_first {
                 if accounts.contains_key(&account.name) {
-                    tracing::warn!(project = %name, account = %account.name, "two service accounts share this name; keeping the first");
+                    let kept = live
+                        .ids
+                        .service_accounts
+                        .get(&(name.clone(), account.name.clone()))
+                        .cloned()
+                        .unwrap_or_default();
+                    live.duplicates.push(LiveDuplicate {
+                        kind: DuplicateKind::ServiceAccount,
+                        project: Some(name.clone()),
+                        name: account.name.clone(),
+                        kept,
+                        extra: account.id.to_string(),
+                    });
                     continue;
                 }
                 let role = match &account.role {
@@ -585,6 +631,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
     }
 
     live.org = doc;
+    live.duplicates.sort();
     live
 }
 
@@ -832,6 +879,53 @@ mod tests {
                 .get(&("P".to_string(), "ci".to_string()))
                 .map(String::as_str),
             Some("svc_1")
+        );
+    }
+
+    #[test]
+    fn live_duplicates_of_a_natural_key_are_recorded_oldest_kept() {
+        let account = |id: &str, created: i64| WireServiceAccount {
+            id: id.into(),
+            name: "ci".into(),
+            role: WireProjectRole::Member,
+            created_at: Some(created),
+        };
+        let raw = Raw {
+            projects: Some(vec![
+                project("proj_new", "Twin", 5, false),
+                project("proj_old", "Twin", 1, false),
+                // An archived project of a reused name is not a duplicate.
+                project("proj_gone", "Twin", 0, true),
+            ]),
+            service_accounts: BTreeMap::from([(
+                ProjectId::from("proj_old"),
+                vec![account("svc_b", 9), account("svc_a", 2)],
+            )]),
+            ..Raw::default()
+        };
+        let live = normalize(raw, &ReadScope::everything());
+        assert_eq!(
+            live.ids.projects.get("Twin").map(String::as_str),
+            Some("proj_old")
+        );
+        assert_eq!(
+            live.duplicates,
+            vec![
+                LiveDuplicate {
+                    kind: DuplicateKind::Project,
+                    project: Some("Twin".into()),
+                    name: "Twin".into(),
+                    kept: "proj_old".into(),
+                    extra: "proj_new".into(),
+                },
+                LiveDuplicate {
+                    kind: DuplicateKind::ServiceAccount,
+                    project: Some("Twin".into()),
+                    name: "ci".into(),
+                    kept: "svc_a".into(),
+                    extra: "svc_b".into(),
+                },
+            ]
         );
     }
 }

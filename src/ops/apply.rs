@@ -14,30 +14,30 @@ use crate::apply::{ApplyReport, ExecuteOptions, Executor, Sinks};
 use crate::config::DesiredState;
 use crate::live::LiveState;
 use crate::plan::saved::{self, SavedPlan, Staleness};
-use crate::plan::{Change, Plan};
+use crate::plan::{Change, Plan, PlanOptions};
 
 use super::target::Target;
 
-/// Reads a saved plan file.
+/// Reads a saved plan file and checks its structure (format version, ids, `depends_on`).
 pub fn read_saved_plan(path: &Path) -> anyhow::Result<SavedPlan> {
     let text = crate::input::read_text(path, crate::input::MAX_INPUT_BYTES)
         .with_context(|| format!("reading the saved plan {}", path.display()))?;
-    saved::from_json(&text).with_context(|| format!("in {}", path.display()))
+    let plan = saved::from_json(&text).with_context(|| format!("in {}", path.display()))?;
+    saved::check_structure(&plan).with_context(|| format!("in {}", path.display()))?;
+    Ok(plan)
 }
 
-/// The saved plan's changes, as a plan, if it still fits the organization and the file.
+/// What a saved plan approves, rebuilt from a fresh plan against `live` (see
+/// [`saved::verify`]): refused when stale or when its changes are not the fresh plan's;
+/// the gates are re-checked under `options`.
 pub fn check_saved_plan(
     saved: &SavedPlan,
     live: &LiveState,
     desired: &DesiredState,
     target: &Target,
+    options: &PlanOptions,
 ) -> Result<Plan, Staleness> {
-    saved::check_stale(saved, live, &desired.doc, &target.org)?;
-    Ok(Plan {
-        changes: saved::changes(saved),
-        unmanaged: saved.unmanaged.clone(),
-        refusals: saved.refusals.clone(),
-    })
+    saved::verify(saved, live, &desired.doc, &target.org, options)
 }
 
 /// Executes `changes` against the target, with IDs from `live`, keys to the sinks of

@@ -3,6 +3,7 @@
 //!
 //! - [`apply`]: read live, plan or check a saved plan, execute (see [`crate::apply`]).
 //! - [`plan`]: load the desired state, read what it manages of the live org, plan.
+//! - [`lock`]: one apply at a time per organization on one machine (an OS file lock).
 //! - [`export`]: read the whole live org and shape it as a desired-state document.
 //! - [`drift`]: the plan framed as a drift report, attributed from the audit log.
 //! - [`pull_request`]: the plan split into what a change since a base revision introduces and
@@ -13,6 +14,7 @@
 pub mod apply;
 pub mod drift;
 pub mod export;
+pub mod lock;
 pub mod plan;
 pub mod pull_request;
 pub mod target;

@@ -97,6 +97,7 @@ pub fn simulated_live(base: &Document, live: &LiveState) -> LiveState {
         default_project: live.default_project.clone(),
         scope: live.scope.clone(),
         roleless_service_accounts: Default::default(),
+        duplicates: live.duplicates.clone(),
     }
 }
 

@@ -23,6 +23,12 @@ pub struct Target {
 }
 
 impl Target {
+    /// Whether the organization is an emulator inside this process (nothing else can reach
+    /// it, so no other process can apply to it).
+    pub fn is_in_process(&self) -> bool {
+        self._emulator.is_some()
+    }
+
     /// Connects to the emulator seeded from `emulator_state`, or to the API the environment
     /// names.
     pub fn open(emulator_state: Option<&Path>) -> anyhow::Result<Target> {

@@ -474,3 +474,33 @@ pub fn plan(
         refusals,
     })
 }
+
+/// The whole-plan safety gates (`protect`, key owner, `min_owners`, the default project,
+/// `max_removals`) over `changes` alone: `apply --plan` re-checks them on the changes it is
+/// about to run, whatever the saved file says. Sorted like [`Plan::refusals`].
+pub fn gates(
+    desired: &Document,
+    live: &LiveState,
+    options: &PlanOptions,
+    changes: &[Change],
+) -> Vec<Refusal> {
+    let ctx = context::Context::new(desired, live, options);
+    let mut out = context::Output::default();
+    for change in changes {
+        out.push(context::Draft::new(
+            change.kind,
+            change.key.clone(),
+            change.action,
+            change.op.clone(),
+        ));
+    }
+    policy::apply_gates(&ctx, options, &mut out);
+    let mut refusals = out.refusals;
+    for refusal in &mut refusals {
+        refusal.objects.sort();
+        refusal.objects.dedup();
+    }
+    refusals
+        .sort_by(|a, b| (a.rule, &a.objects, &a.message).cmp(&(b.rule, &b.objects, &b.message)));
+    refusals
+}

@@ -107,9 +107,12 @@ pub enum Operation {
         name: String,
         external_key_id: Option<String>,
     },
-    /// Irreversible.
+    /// Irreversible. `id`: this project exactly (an extra live duplicate of the name),
+    /// instead of the one the name resolves to.
     ArchiveProject {
         name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
     },
 
     // Invites and users.
@@ -270,9 +273,12 @@ pub enum Operation {
         name: String,
         role: ProjectRole,
     },
+    /// `id`: this account exactly (an extra live duplicate of the name).
     DeleteServiceAccount {
         project: String,
         name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
     },
 
     // Rate limits (pre-existing rows; only the given fields are written).
@@ -307,8 +313,11 @@ pub enum Operation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expires_in_days: Option<u32>,
     },
+    /// `id`: this key exactly (an extra live duplicate of the name).
     DeleteAdminApiKey {
         name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
     },
 }
 
@@ -331,7 +340,9 @@ impl Operation {
         };
         let mut refs = match self {
             Operation::CreateProject { .. } => vec![],
-            Operation::UpdateProject { name, .. } | Operation::ArchiveProject { name } => {
+            Operation::ArchiveProject { id: Some(_), .. } => vec![],
+            Operation::UpdateProject { name, .. }
+            | Operation::ArchiveProject { name, id: None } => {
                 vec![project(name)]
             }
             Operation::SendInvite { projects, .. } => {
@@ -423,11 +434,20 @@ impl Operation {
             } => {
                 vec![project(p), group(g), project_role(p, role)]
             }
-            Operation::CreateServiceAccount { project: p, .. } => vec![project(p)],
+            Operation::CreateServiceAccount { project: p, .. }
+            | Operation::DeleteServiceAccount {
+                project: p,
+                id: Some(_),
+                ..
+            } => vec![project(p)],
             Operation::UpdateServiceAccount {
                 project: p, name, ..
             }
-            | Operation::DeleteServiceAccount { project: p, name } => vec![
+            | Operation::DeleteServiceAccount {
+                project: p,
+                name,
+                id: None,
+            } => vec![
                 project(p),
                 IdRef::ServiceAccount {
                     project: p.clone(),
@@ -459,7 +479,8 @@ impl Operation {
                 refs
             }
             Operation::CreateAdminApiKey { .. } => vec![],
-            Operation::DeleteAdminApiKey { name } => {
+            Operation::DeleteAdminApiKey { id: Some(_), .. } => vec![],
+            Operation::DeleteAdminApiKey { name, id: None } => {
                 vec![IdRef::AdminApiKey { name: name.clone() }]
             }
         };

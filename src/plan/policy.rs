@@ -59,7 +59,7 @@ pub(crate) fn apply_gates(ctx: &Context<'_>, options: &PlanOptions, out: &mut Ou
                     _ => {}
                 }
             }
-            Operation::ArchiveProject { name } => {
+            Operation::ArchiveProject { name, .. } => {
                 if protected_projects.contains(name.as_str()) {
                     protect_hits.push(draft.key.clone());
                 }
@@ -70,7 +70,7 @@ pub(crate) fn apply_gates(ctx: &Context<'_>, options: &PlanOptions, out: &mut Ou
             Operation::DeleteGroup { name } if protected_groups.contains(name.as_str()) => {
                 protect_hits.push(draft.key.clone());
             }
-            Operation::DeleteServiceAccount { project, name } => {
+            Operation::DeleteServiceAccount { project, name, .. } => {
                 let account = ServiceAccountRef {
                     project: project.clone(),
                     name: name.clone(),

@@ -7,19 +7,27 @@
 //! sha256. It holds no secret: operations name sinks by reference only, and no key value
 //! ever enters a plan.
 //!
-//! [`check_stale`] re-plans against a fresh live read and refuses (with a typed
-//! [`StaleReason`]) when the version, the organization, the desired document or the live
-//! facts of any saved change differ. Live changes that touch none of the saved changes do not
-//! make the plan stale: apply executes only the saved changes.
+//! A saved plan is an approval, not a script: nothing in it is executed as written.
+//! [`check_structure`] refuses a malformed file before anything is read (unknown format
+//! version, duplicate or inconsistent change ids, `depends_on` that names no change of the
+//! plan or forms a cycle). [`verify`] re-plans against a fresh live read and refuses (with a
+//! typed [`StaleReason`]) when the version, the organization, the desired document or the
+//! live facts of any saved change differ, or when the saved changes are not semantically the
+//! fresh plan's changes of the same ids (id, kind, key, action, operation, `after`,
+//! `depends_on`: [`crate::github::hash::execution_digests`]). What runs is the fresh plan's
+//! changes of the saved ids, and the safety gates are re-checked on them with the apply's own
+//! options. Live changes that touch none of the saved changes do not make the plan stale:
+//! apply executes only the saved changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::normalize::normalize_document;
-use super::{Change, Plan, PlanOptions, Refusal, UnmanagedObject};
+use super::{Change, ChangeId, Plan, PlanOptions, Refusal, RefusalRule, UnmanagedObject};
+use crate::github::hash::{PlanDifference, execution_digests};
 use crate::live::{IdIndex, LiveState};
 use crate::model::Document;
 
@@ -111,6 +119,9 @@ pub enum StaleReason {
     OtherOrg,
     /// Another saved-plan format or orgops version wrote it.
     VersionMismatch,
+    /// The saved changes are not what the desired state gives against the live organization
+    /// (an edited file, or one made from other inputs): the changes concerned are named.
+    ChangesDiffer,
 }
 
 /// A stale saved plan: the reason and the objects concerned (`apply` exits 4).
@@ -121,6 +132,11 @@ pub struct Staleness {
     pub objects: Vec<String>,
     pub message: String,
 }
+
+/// A saved plan whose structure is broken (`apply` exits 1 before any request).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed saved plan: {0}")]
+pub struct MalformedPlan(pub String);
 
 /// A saved-plan file that cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +210,78 @@ pub fn changes(saved: &SavedPlan) -> Vec<Change> {
     saved.changes.iter().map(|c| c.change.clone()).collect()
 }
 
+/// Refuse a saved plan whose structure is broken, before anything is read or written: an
+/// unknown format version, a change whose id is not `<kind>:<action>:<key>`, two changes of
+/// one id, a `depends_on` naming no change of the plan, or a dependency cycle.
+pub fn check_structure(saved: &SavedPlan) -> Result<(), MalformedPlan> {
+    if saved.format_version != SAVED_PLAN_FORMAT_VERSION {
+        return Err(MalformedPlan(format!(
+            "format version {} is not one this orgops reads (it reads format {SAVED_PLAN_FORMAT_VERSION}): plan again with this orgops",
+            saved.format_version
+        )));
+    }
+    let mut position: BTreeMap<&ChangeId, usize> = BTreeMap::new();
+    for (i, saved_change) in saved.changes.iter().enumerate() {
+        let c = &saved_change.change;
+        let expected = ChangeId::new(c.kind, c.action, &c.key);
+        if c.id != expected {
+            return Err(MalformedPlan(format!(
+                "change {} has id `{}`, but its kind, action and key make `{expected}`",
+                i + 1,
+                c.id
+            )));
+        }
+        if let Some(first) = position.insert(&c.id, i) {
+            return Err(MalformedPlan(format!(
+                "changes {} and {} have the same id `{}`",
+                first + 1,
+                i + 1,
+                c.id
+            )));
+        }
+    }
+    // Kahn's algorithm over depends_on: what is left is a cycle.
+    let n = saved.changes.len();
+    let mut waiting = vec![0usize; n];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, saved_change) in saved.changes.iter().enumerate() {
+        let deps: BTreeSet<&ChangeId> = saved_change.change.depends_on.iter().collect();
+        for dep in deps {
+            let Some(&d) = position.get(dep) else {
+                return Err(MalformedPlan(format!(
+                    "change `{}` depends on `{dep}`, which is not in the plan",
+                    saved_change.change.id
+                )));
+            };
+            waiting[i] += 1;
+            dependents[d].push(i);
+        }
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut done = 0;
+    while let Some(i) = ready.pop() {
+        done += 1;
+        for &j in &dependents[i] {
+            waiting[j] -= 1;
+            if waiting[j] == 0 {
+                ready.push(j);
+            }
+        }
+    }
+    if done < n {
+        let mut cycle: Vec<String> = (0..n)
+            .filter(|&i| waiting[i] > 0)
+            .map(|i| format!("`{}`", saved.changes[i].change.id))
+            .collect();
+        cycle.sort();
+        return Err(MalformedPlan(format!(
+            "the changes' depends_on form a cycle between {}",
+            cycle.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// Refuse a saved plan that no longer fits: checked in the order version, organization,
 /// desired state, live facts.
 pub fn check_stale(
@@ -202,6 +290,104 @@ pub fn check_stale(
     desired: &Document,
     org: &OrgIdentity,
 ) -> Result<(), Staleness> {
+    // The options do not change any `before`; re-plan only to see the live facts afresh.
+    let options = PlanOptions {
+        allow_removals: true,
+        ..PlanOptions::default()
+    };
+    fresh_plan(saved, fresh_live, desired, org, &options)
+        .and_then(|fresh| check_live_facts(saved, &fresh, fresh_live))
+}
+
+/// What `apply --plan` runs: the saved plan checked for staleness ([`check_stale`]'s
+/// reasons), then for semantic identity with a fresh plan, rebuilt from that fresh plan,
+/// with the safety gates re-checked on it under `options` (the apply's own).
+///
+/// The returned plan has the fresh plan's changes of the saved ids (in the fresh plan's
+/// order), the fresh plan's unmanaged objects, and the refusals of the gates over those
+/// changes plus the fresh plan's refusals about the file (unarchive, immutable fields,
+/// unknown rate limits) and any the saved file carries.
+pub fn verify(
+    saved: &SavedPlan,
+    fresh_live: &LiveState,
+    desired: &Document,
+    org: &OrgIdentity,
+    options: &PlanOptions,
+) -> Result<Plan, Staleness> {
+    let fresh = fresh_plan(saved, fresh_live, desired, org, options)?;
+    check_live_facts(saved, &fresh, fresh_live)?;
+    let saved_changes = changes(saved);
+    let saved_ids: BTreeSet<&ChangeId> = saved_changes.iter().map(|c| &c.id).collect();
+    let rebuilt: Vec<Change> = fresh
+        .changes
+        .iter()
+        .filter(|c| saved_ids.contains(&c.id))
+        .cloned()
+        .collect();
+    let difference = PlanDifference::between(
+        &execution_digests(&saved_changes),
+        &execution_digests(&rebuilt),
+    );
+    if !difference.is_empty() {
+        let mut objects: Vec<String> = difference
+            .altered
+            .iter()
+            .map(|id| {
+                format!("{id}: its operation, value or dependencies differ from a fresh plan's")
+            })
+            .chain(
+                difference
+                    .dropped
+                    .iter()
+                    .map(|id| format!("{id}: not a change a fresh plan makes")),
+            )
+            .collect();
+        objects.sort();
+        return Err(Staleness {
+            reason: StaleReason::ChangesDiffer,
+            message: format!(
+                "{} of the saved plan's changes are not what the desired state gives against the live organization (the file was edited after it was made, or made from other inputs): plan again and review it",
+                objects.len()
+            ),
+            objects,
+        });
+    }
+    let mut refusals = super::gates(desired, fresh_live, options, &rebuilt);
+    refusals.extend(
+        fresh
+            .refusals
+            .iter()
+            .filter(|r| {
+                !matches!(
+                    r.rule,
+                    RefusalRule::Protect
+                        | RefusalRule::KeyOwner
+                        | RefusalRule::MinOwners
+                        | RefusalRule::MaxRemovals
+                        | RefusalRule::DefaultProject
+                )
+            })
+            .cloned(),
+    );
+    refusals.extend(saved.refusals.iter().cloned());
+    refusals
+        .sort_by(|a, b| (a.rule, &a.objects, &a.message).cmp(&(b.rule, &b.objects, &b.message)));
+    refusals.dedup();
+    Ok(Plan {
+        changes: rebuilt,
+        unmanaged: fresh.unmanaged,
+        refusals,
+    })
+}
+
+/// The version, organization and desired-state checks, then a fresh plan.
+fn fresh_plan(
+    saved: &SavedPlan,
+    fresh_live: &LiveState,
+    desired: &Document,
+    org: &OrgIdentity,
+    options: &PlanOptions,
+) -> Result<Plan, Staleness> {
     if saved.format_version != SAVED_PLAN_FORMAT_VERSION || saved.orgops_version != ORGOPS_VERSION {
         return Err(Staleness {
             reason: StaleReason::VersionMismatch,
@@ -231,21 +417,19 @@ pub fn check_stale(
                 .into(),
         });
     }
-    // The options do not change any `before`; re-plan only to see the live facts afresh.
-    let options = PlanOptions {
-        allow_removals: true,
-        ..PlanOptions::default()
-    };
-    let fresh = match super::plan(desired, fresh_live, &options) {
-        Ok(plan) => plan,
-        Err(error) => {
-            return Err(Staleness {
-                reason: StaleReason::LiveChanged,
-                objects: vec![],
-                message: format!("the live organization can no longer be planned: {error}"),
-            });
-        }
-    };
+    super::plan(desired, fresh_live, options).map_err(|error| Staleness {
+        reason: StaleReason::LiveChanged,
+        objects: vec![],
+        message: format!("the live organization can no longer be planned: {error}"),
+    })
+}
+
+/// Every saved change's live facts are the fresh plan's for the same key.
+fn check_live_facts(
+    saved: &SavedPlan,
+    fresh: &Plan,
+    fresh_live: &LiveState,
+) -> Result<(), Staleness> {
     let fresh_by_key: BTreeMap<&str, &Change> =
         fresh.changes.iter().map(|c| (c.key.as_str(), c)).collect();
     let mut changed: Vec<String> = saved

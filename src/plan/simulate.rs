@@ -76,7 +76,7 @@ pub(crate) fn simulate(live: &LiveState, plan: &Plan) -> LiveState {
                 name,
                 external_key_id,
             } => project(&mut s, name).external_key_id = external_key_id.clone(),
-            Operation::ArchiveProject { name } => project(&mut s, name).archived = true,
+            Operation::ArchiveProject { name, .. } => project(&mut s, name).archived = true,
             Operation::SendInvite {
                 email,
                 role,
@@ -329,7 +329,9 @@ pub(crate) fn simulate(live: &LiveState, plan: &Plan) -> LiveState {
                     a.role = *role;
                 }
             }
-            Operation::DeleteServiceAccount { project: p, name } => project(&mut s, p)
+            Operation::DeleteServiceAccount {
+                project: p, name, ..
+            } => project(&mut s, p)
                 .service_accounts
                 .retain(|a| &a.name != name),
             Operation::UpdateRateLimit {
@@ -405,7 +407,7 @@ pub(crate) fn simulate(live: &LiveState, plan: &Plan) -> LiveState {
                 expires_in_days: *expires_in_days,
                 sink: None,
             }),
-            Operation::DeleteAdminApiKey { name } => {
+            Operation::DeleteAdminApiKey { name, .. } => {
                 s.org.admin_api_keys.retain(|k| &k.name != name)
             }
         }

@@ -1586,3 +1586,62 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn live_duplicates_are_reported_or_removed_by_id_under_the_unmanaged_policy() {
+    use crate::live::{DuplicateKind, LiveDuplicate};
+    let live = LiveState {
+        duplicates: vec![
+            LiveDuplicate {
+                kind: DuplicateKind::AdminApiKey,
+                project: None,
+                name: "orgops-ci".into(),
+                kept: "key_old".into(),
+                extra: "key_new".into(),
+            },
+            LiveDuplicate {
+                kind: DuplicateKind::Project,
+                project: Some("Twin".into()),
+                name: "Twin".into(),
+                kept: "proj_old".into(),
+                extra: "proj_new".into(),
+            },
+        ],
+        ..LiveState::default()
+    };
+    let reported = run(&Document::default(), &live);
+    assert!(reported.changes.is_empty());
+    let keys: Vec<&str> = reported.unmanaged.iter().map(|u| u.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            "project:Twin (duplicate proj_new)",
+            "admin_api_key:orgops-ci (duplicate key_new)"
+        ]
+    );
+    assert_eq!(reported.unmanaged[1].object["duplicate_of"], "key_old");
+
+    let mut desired = Document::default();
+    desired.policy.unmanaged.admin_api_keys = crate::model::UnmanagedAction::Remove;
+    desired.policy.unmanaged.projects = crate::model::UnmanagedProjectAction::Archive;
+    let removing = plan(
+        &desired,
+        &live,
+        &PlanOptions {
+            allow_removals: true,
+            ..PlanOptions::default()
+        },
+    )
+    .expect("plan orders");
+    let ops: Vec<&Operation> = removing.changes.iter().map(|c| &c.op).collect();
+    assert!(ops.contains(&&Operation::DeleteAdminApiKey {
+        name: "orgops-ci".into(),
+        id: Some("key_new".into()),
+    }));
+    assert!(ops.contains(&&Operation::ArchiveProject {
+        name: "Twin".into(),
+        id: Some("proj_new".into()),
+    }));
+    // Removing an extra never needs a name to resolve: the ID is in the operation.
+    assert!(removing.changes.iter().all(|c| c.op.id_refs().is_empty()));
+}

@@ -3,6 +3,7 @@
 mod action;
 mod api_client;
 mod apply;
+mod apply_integrity;
 mod contract_harness;
 mod drift;
 mod emulator;

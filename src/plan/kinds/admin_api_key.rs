@@ -63,7 +63,10 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                             KIND,
                             key.clone(),
                             Action::Delete,
-                            Operation::DeleteAdminApiKey { name: name.clone() },
+                            Operation::DeleteAdminApiKey {
+                                name: name.clone(),
+                                id: None,
+                            },
                         )
                         .before(Some(view))
                     },

@@ -7,6 +7,7 @@ use super::context::{Context, Output};
 mod admin_api_key;
 mod certificate;
 mod certificate_activation;
+mod duplicates;
 mod group;
 mod group_member;
 mod group_role;
@@ -43,6 +44,7 @@ pub(crate) fn diff_all(ctx: &Context<'_>, out: &mut Output) {
     service_account::diff(ctx, out);
     rate_limit::diff(ctx, out);
     certificate_activation::diff(ctx, out);
+    duplicates::diff(ctx, out);
 }
 
 /// Natural keys, one format per kind; every key is unique across the whole plan.

@@ -164,6 +164,7 @@ fn archive(live: &Project, key: String) -> Draft {
         Action::Archive,
         Operation::ArchiveProject {
             name: live.name.clone(),
+            id: None,
         },
     )
     .before(Some(view(live)))

@@ -105,6 +105,7 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                             Operation::DeleteServiceAccount {
                                 project: project.clone(),
                                 name: name.clone(),
+                                id: None,
                             },
                         )
                         .before(Some(view(l)))

@@ -1,0 +1,534 @@
+//! Issue 13 ("what is reviewed is what runs"), against a separately running emulator over
+//! HTTP with the real binary: a saved plan is an approval, not a script (every tampering is
+//! refused with zero writes); one apply at a time per organization, and live duplicates of a
+//! natural key are shown; a key nobody holds is never left behind as "in sync".
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::support::cli::{Run, orgops, run};
+
+const KEY: &str = "sk-admin-integrity-test-key-0000";
+
+/// A separately running `orgops emulator`, stopped on drop.
+struct Emulator {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Emulator {
+    fn start(state: &Path, latency_ms: u64) -> Emulator {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("orgops"))
+            .args(["emulator", "--state"])
+            .arg(state)
+            .args(["--admin-key", KEY, "--latency-ms", &latency_ms.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("emulator starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("emulator prints its URL");
+        Emulator {
+            child,
+            url: line.trim().to_string(),
+        }
+    }
+
+    fn base(&self) -> String {
+        self.url.trim_end_matches("/v1").to_string()
+    }
+
+    /// `orgops` pointed at this emulator, with its own lock directory under `dir`.
+    fn orgops(&self, dir: &Path) -> assert_cmd::Command {
+        let mut command = orgops();
+        command
+            .env("OPENAI_BASE_URL", &self.url)
+            .env("OPENAI_ADMIN_KEY", KEY)
+            .env("ORGOPS_LOCK_DIR", dir.join("locks"));
+        command
+    }
+
+    fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/_emulator{path}", self.base());
+        block_on(async move {
+            let mut request = reqwest::Client::new().request(method, url);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            request
+                .send()
+                .await
+                .expect("control plane answers")
+                .json()
+                .await
+                .expect("control plane answers JSON")
+        })
+    }
+
+    /// A request to the Admin API itself, as another client would make it.
+    fn api(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.url);
+        block_on(async move {
+            let mut request = reqwest::Client::new().request(method, url).bearer_auth(KEY);
+            if !body.is_null() {
+                request = request.json(&body);
+            }
+            request
+                .send()
+                .await
+                .expect("the API answers")
+                .json()
+                .await
+                .expect("the API answers JSON")
+        })
+    }
+
+    fn reset_stats(&self) {
+        self.control(reqwest::Method::POST, "/stats/reset", None);
+    }
+
+    /// Requests other than GET since the last reset, by route.
+    fn writes(&self) -> Vec<String> {
+        let stats = self.control(reqwest::Method::GET, "/stats", None);
+        stats["by_route"]
+            .as_object()
+            .expect("by_route")
+            .iter()
+            .filter(|(route, _)| !route.starts_with("GET "))
+            .map(|(route, n)| format!("{route} x{n}"))
+            .collect()
+    }
+
+    /// The emulator's state, as YAML text.
+    fn state(&self) -> String {
+        let url = format!("{}/_emulator/state", self.base());
+        block_on(async move {
+            reqwest::get(url)
+                .await
+                .expect("state")
+                .text()
+                .await
+                .expect("state body")
+        })
+    }
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const LIVE: &str = r#"version: 1
+users:
+  - email: root@acme.example
+    role: owner
+  - email: alice@acme.example
+    role: owner
+  - email: bob@acme.example
+    role: reader
+projects:
+  - name: Production
+    rate_limits:
+      gpt-4o:
+        max_requests_per_1_minute: 300
+  - name: Legacy Chatbot
+"#;
+
+const DESIRED: &str = r#"version: 1
+policy:
+  protect:
+    users: [root@acme.example]
+    projects: [Production]
+  min_owners: 2
+  max_removals: MAX_REMOVALS
+users:
+  - email: root@acme.example
+    role: owner
+  - email: alice@acme.example
+    role: owner
+  - email: bob@acme.example
+    role: reader
+  - email: carol@acme.example
+    role: reader
+projects:
+  - name: Production
+    rate_limits:
+      gpt-4o:
+        max_requests_per_1_minute: 500
+  - name: Legacy Chatbot
+    archived: true
+"#;
+
+/// An emulator on `LIVE`, the desired file, and a saved plan of its three changes (invite
+/// carol, raise a rate limit, archive Legacy Chatbot), made with `plan_args`.
+fn saved_plan_fixture(
+    dir: &Path,
+    max_removals: u32,
+    plan_args: &[&str],
+) -> (Emulator, PathBuf, PathBuf) {
+    let live = dir.join("live.yaml");
+    std::fs::write(&live, LIVE).expect("live");
+    let desired = dir.join("orgops.yaml");
+    std::fs::write(
+        &desired,
+        DESIRED.replace("MAX_REMOVALS", &max_removals.to_string()),
+    )
+    .expect("desired");
+    let emulator = Emulator::start(&live, 0);
+    let saved = dir.join("plan.json");
+    let made = run(emulator
+        .orgops(dir)
+        .args(["plan", "-f"])
+        .arg(&desired)
+        .args(plan_args)
+        .arg("--out")
+        .arg(&saved));
+    assert_eq!(made.code, 0, "{}\n{}", made.stdout, made.stderr);
+    emulator.reset_stats();
+    (emulator, desired, saved)
+}
+
+fn apply_saved(emulator: &Emulator, dir: &Path, desired: &Path, saved: &Path) -> Run {
+    run(emulator
+        .orgops(dir)
+        .args(["apply", "-f"])
+        .arg(desired)
+        .arg("--plan")
+        .arg(saved))
+}
+
+/// The change of `kind` in a saved plan.
+fn change_of<'a>(plan: &'a mut Value, kind: &str) -> &'a mut Value {
+    plan["changes"]
+        .as_array_mut()
+        .expect("changes")
+        .iter_mut()
+        .find(|c| c["kind"] == kind)
+        .unwrap_or_else(|| panic!("the fixture plans a {kind} change"))
+}
+
+fn zero_numbers(value: &mut Value) {
+    match value {
+        Value::Number(_) => *value = Value::from(0),
+        Value::Array(items) => items.iter_mut().for_each(zero_numbers),
+        Value::Object(map) => map.values_mut().for_each(zero_numbers),
+        _ => {}
+    }
+}
+
+/// Edits the saved plan with `edit`, applies it, and asserts exit `code`, `expect` in stderr
+/// and not one write.
+fn assert_tampering_refused(what: &str, code: i32, expect: &str, edit: impl FnOnce(&mut Value)) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (emulator, desired, saved) = saved_plan_fixture(dir.path(), 10, &[]);
+    let mut plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).expect("saved")).expect("JSON");
+    edit(&mut plan);
+    std::fs::write(&saved, serde_json::to_string_pretty(&plan).expect("JSON")).expect("write");
+    let apply = apply_saved(&emulator, dir.path(), &desired, &saved);
+    let writes = emulator.writes();
+    assert!(
+        apply.code == code && writes.is_empty() && apply.stderr.contains(expect),
+        "{what}: expected exit {code} naming {expect:?} and no write; got exit {} with writes {writes:?}\nstdout:\n{}\nstderr:\n{}",
+        apply.code,
+        apply.stdout,
+        apply.stderr
+    );
+}
+
+#[test]
+fn an_edited_operation_in_a_saved_plan_is_refused_with_exit_4_and_zero_writes() {
+    assert_tampering_refused(
+        "archive the protected project",
+        4,
+        "project:Legacy Chatbot",
+        |plan| {
+            change_of(plan, "project")["op"]["name"] = Value::from("Production");
+        },
+    );
+    assert_tampering_refused("demote an owner", 4, "carol@acme.example", |plan| {
+        change_of(plan, "invite")["op"] = serde_json::json!({
+            "type": "update_user_role", "email": "alice@acme.example", "role": "reader"
+        });
+    });
+    assert_tampering_refused("invite an outsider as owner", 4, "changes-differ", |plan| {
+        let op = &mut change_of(plan, "invite")["op"];
+        op["email"] = Value::from("mallory@evil.example");
+        op["role"] = Value::from("owner");
+    });
+    assert_tampering_refused("zero a rate limit", 4, "rate_limit", |plan| {
+        zero_numbers(&mut change_of(plan, "rate_limit")["op"]);
+    });
+}
+
+#[test]
+fn a_saved_plan_with_a_broken_structure_is_refused_with_exit_1_and_zero_writes() {
+    assert_tampering_refused("duplicate ids", 1, "same id", |plan| {
+        let changes = plan["changes"].as_array_mut().expect("changes");
+        let first = changes[0].clone();
+        changes.push(first);
+    });
+    assert_tampering_refused("a dependency cycle", 1, "cycle", |plan| {
+        let changes = plan["changes"].as_array_mut().expect("changes");
+        let (a, b) = (changes[0]["id"].clone(), changes[1]["id"].clone());
+        changes[0]["depends_on"] = Value::Array(vec![b]);
+        changes[1]["depends_on"] = Value::Array(vec![a]);
+    });
+    assert_tampering_refused("a dependency on no change", 1, "not in the plan", |plan| {
+        plan["changes"][0]["depends_on"] = serde_json::json!(["project:create:Nowhere"]);
+    });
+    assert_tampering_refused("an unknown format version", 1, "format version 2", |plan| {
+        plan["format_version"] = Value::from(2);
+    });
+}
+
+#[test]
+fn an_untampered_saved_plan_applies_and_the_gates_are_rechecked_with_the_apply_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // max_removals 0: the archive needs --allow-removals, at plan time and at apply time.
+    let (emulator, desired, saved) = saved_plan_fixture(dir.path(), 0, &["--allow-removals"]);
+    let refused = apply_saved(&emulator, dir.path(), &desired, &saved);
+    assert_eq!(
+        (refused.code, emulator.writes()),
+        (3, vec![]),
+        "{}\n{}",
+        refused.stdout,
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("max_removals"),
+        "{}",
+        refused.stderr
+    );
+    let applied = run(emulator
+        .orgops(dir.path())
+        .args(["apply", "--allow-removals", "-f"])
+        .arg(&desired)
+        .arg("--plan")
+        .arg(&saved));
+    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
+    assert!(!emulator.writes().is_empty());
+    let state = emulator.state();
+    assert!(state.contains("carol@acme.example"), "{state}");
+    let check = run(emulator
+        .orgops(dir.path())
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&desired));
+    assert_eq!(check.code, 0, "{}", check.stdout);
+}
+
+/// A desired state whose admin key and service account go to command sinks that fail.
+const FAILING_SINKS: &str = r#"version: 1
+users:
+  - email: root@acme.example
+    role: owner
+admin_api_keys:
+  - name: deployer
+    sink: { command: [sh, -c, "cat > /dev/null; exit 1"] }
+projects:
+  - name: Search
+    service_accounts:
+      - name: ci
+        role: owner
+        sink: { command: [sh, -c, "cat > /dev/null; exit 1"] }
+"#;
+
+#[test]
+fn a_key_whose_sink_fails_is_not_left_behind_and_the_next_plan_is_not_empty() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = dir.path().join("live.yaml");
+    std::fs::write(
+        &live,
+        "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\nprojects:\n  - name: Search\n",
+    )
+    .expect("live");
+    let desired = dir.path().join("orgops.yaml");
+    std::fs::write(&desired, FAILING_SINKS).expect("desired");
+    let emulator = Emulator::start(&live, 0);
+    let apply = run(emulator
+        .orgops(dir.path())
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&desired));
+    assert_eq!(apply.code, 1, "{}\n{}", apply.stdout, apply.stderr);
+    let next = run(emulator
+        .orgops(dir.path())
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&desired));
+    assert_eq!(
+        next.code, 2,
+        "the keys nobody holds must be planned again, not reported as in sync:\n{}\n{}",
+        next.stdout, next.stderr
+    );
+    assert!(
+        next.stdout.contains("admin_api_key:deployer")
+            && next.stdout.contains("project:Search/service_account:ci"),
+        "{}",
+        next.stdout
+    );
+    let state = emulator.state();
+    assert!(
+        !state.contains("deployer") && !state.contains("name: ci"),
+        "{state}"
+    );
+}
+
+/// A desired state with one admin key whose command sink writes `key` in `dir` and then
+/// waits until `dir/go` exists (so the apply holding the lock can be held there).
+fn admin_key_desired(dir: &Path) -> PathBuf {
+    let desired = dir.join("orgops.yaml");
+    let script = format!(
+        "cat > {key}; touch {started}; while [ ! -e {go} ]; do sleep 0.05; done",
+        key = dir.join("orgops-ci.key").display(),
+        started = dir.join("started").display(),
+        go = dir.join("go").display(),
+    );
+    let doc = serde_json::json!({
+        "version": 1,
+        "users": [{"email": "root@acme.example", "role": "owner"}],
+        "admin_api_keys": [{"name": "orgops-ci", "sink": {"command": ["sh", "-c", script]}}],
+    });
+    std::fs::write(&desired, serde_json::to_string(&doc).expect("JSON")).expect("desired");
+    desired
+}
+
+#[test]
+fn a_second_apply_against_the_same_organization_exits_1_naming_the_holder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = dir.path().join("live.yaml");
+    std::fs::write(
+        &live,
+        "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\n",
+    )
+    .expect("live");
+    let desired = admin_key_desired(dir.path());
+    let emulator = Emulator::start(&live, 0);
+    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin!("orgops"))
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&desired)
+        .env("NO_COLOR", "1")
+        .env("ORGOPS_NO_PROGRESS", "1")
+        .env("OPENAI_BASE_URL", &emulator.url)
+        .env("OPENAI_ADMIN_KEY", KEY)
+        .env_remove("OPENAI_ORG_ID")
+        .env("ORGOPS_LOCK_DIR", dir.path().join("locks"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("first apply starts");
+    // The first apply is now inside its sink, holding the organization: wait for it (no
+    // timing assumption: the sink itself says when it got there).
+    while !dir.path().join("started").exists() {
+        if let Ok(Some(status)) = first.try_wait() {
+            panic!("the first apply ended before its sink ran: {status}");
+        }
+        std::thread::yield_now();
+    }
+    let second = run(emulator
+        .orgops(dir.path())
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&desired));
+    std::fs::write(dir.path().join("go"), "").expect("release the sink");
+    let first = first.wait_with_output().expect("first apply ends");
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(second.code, 1, "{}\n{}", second.stdout, second.stderr);
+    assert!(
+        second.stderr.contains("another orgops apply") && second.stderr.contains("pid "),
+        "the second apply names the holder: {}",
+        second.stderr
+    );
+    let state = emulator.state();
+    assert_eq!(state.matches("orgops-ci").count(), 1, "{state}");
+}
+
+/// Two admin keys of one name (what two racing applies used to leave behind) are a finding of
+/// the plan, not silently one of them. (Projects and service accounts of one name are
+/// refused by the emulator, as names are unique there; their findings are unit-tested in
+/// `live::normalize` and `plan::tests`.)
+#[test]
+fn live_duplicate_admin_keys_are_a_finding_of_the_plan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = dir.path().join("live.yaml");
+    std::fs::write(
+        &live,
+        "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\n",
+    )
+    .expect("live");
+    let emulator = Emulator::start(&live, 0);
+    // Another client (a second CI job, a person) made the same key twice.
+    for _ in 0..2 {
+        let created = emulator.api(
+            reqwest::Method::POST,
+            "/organization/admin_api_keys",
+            serde_json::json!({"name": "orgops-ci"}),
+        );
+        assert!(created["id"].is_string(), "{created}");
+    }
+    let desired = dir.path().join("orgops.yaml");
+    std::fs::write(
+        &desired,
+        "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\nadmin_api_keys:\n  - name: orgops-ci\n",
+    )
+    .expect("desired");
+    let plan = run(emulator
+        .orgops(dir.path())
+        .args(["plan", "--format", "json", "-f"])
+        .arg(&desired));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let json: Value = serde_json::from_str(&plan.stdout).expect("JSON plan");
+    let findings: Vec<&Value> = json["unmanaged"]
+        .as_array()
+        .expect("unmanaged")
+        .iter()
+        .filter(|u| u["object"]["duplicate_of"].is_string())
+        .collect();
+    assert!(
+        findings.len() == 1
+            && findings[0]["key"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("admin_api_key:orgops-ci (duplicate ")),
+        "the extra key is not shown as a duplicate: {findings:?}\n{}",
+        plan.stdout
+    );
+    let text = run(emulator
+        .orgops(dir.path())
+        .args(["plan", "-f"])
+        .arg(&desired));
+    assert!(
+        text.stdout.contains("admin_api_key:orgops-ci (duplicate "),
+        "{}",
+        text.stdout
+    );
+    // Under `remove`, the plan deletes exactly the extra key, and then there is one.
+    std::fs::write(
+        &desired,
+        "version: 1\npolicy:\n  unmanaged:\n    admin_api_keys: remove\nusers:\n  - email: root@acme.example\n    role: owner\nadmin_api_keys:\n  - name: orgops-ci\n  - name: orgops emulator key\n",
+    )
+    .expect("desired");
+    let apply = run(emulator
+        .orgops(dir.path())
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&desired));
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    let state = emulator.state();
+    assert_eq!(state.matches("orgops-ci").count(), 1, "{state}");
+}
