@@ -154,7 +154,7 @@ pub(crate) fn apply_gates(ctx: &Context<'_>, options: &PlanOptions, out: &mut Ou
             RefusalRule::MaxRemovals,
             format!("the plan removes {} objects, more than max_removals ({limit})", removals.len()),
             removals,
-            "review the removals, then re-run with `--allow-removals` or raise `policy.max_removals`",
+            "review the removals, then re-run with `--max-removals N` or `--allow-removals` (in GitHub Actions: the `max-removals` or `allow-removals` input, in the plan and the apply workflows), or raise `policy.max_removals`",
         );
     }
 }

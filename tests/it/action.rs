@@ -2,11 +2,14 @@
 //! step list is read from the file, `if:` conditions and `${{ }}` expressions in `env:` are
 //! evaluated (the few forms the action uses), `uses:` steps (the cargo cache) are skipped,
 //! and every `run:` script runs in bash with per-step `GITHUB_OUTPUT` files, as a runner
-//! does. The orgops binary under test is passed as the prebuilt `orgops-binary` input.
+//! does. The orgops binary under test is passed as the prebuilt `orgops-binary` input, or
+//! served as a fake release from 127.0.0.1 to the action's real install step.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
@@ -86,13 +89,50 @@ struct Run {
     /// The action's outputs, resolved from the steps' outputs.
     outputs: BTreeMap<String, String>,
     stdout: String,
-    /// Index of the step that failed, if any.
+    /// Name of the step that failed, if any.
     failed_step: Option<String>,
     skipped_uses: Vec<String>,
+    /// Names of the `run:` steps that ran, in order.
+    ran: Vec<String>,
+    /// `steps.<id>.outputs`, as the runner's context holds them.
+    steps: Value,
+    /// RUNNER_TEMP, kept while the run is looked at.
+    _temp: tempfile::TempDir,
+}
+
+/// Where the action's files are and where to stop (before a step that would build orgops).
+struct Runner<'a> {
+    action_path: &'a Path,
+    stop_before: Option<&'a str>,
+}
+
+fn this_action() -> Runner<'static> {
+    Runner {
+        action_path: Path::new(env!("CARGO_MANIFEST_DIR")),
+        stop_before: None,
+    }
 }
 
 /// Runs the action's steps with `inputs` (defaults filled in) for `event`.
 fn run_action(
+    inputs: Value,
+    event_name: &str,
+    event: &Value,
+    workdir: &Path,
+    extra_env: &[(&str, String)],
+) -> Run {
+    run_action_with(
+        &this_action(),
+        inputs,
+        event_name,
+        event,
+        workdir,
+        extra_env,
+    )
+}
+
+fn run_action_with(
+    runner: &Runner,
     inputs: Value,
     event_name: &str,
     event: &Value,
@@ -116,7 +156,7 @@ fn run_action(
     }
     let mut ctx = json!({
         "github": {
-            "action_path": env!("CARGO_MANIFEST_DIR"),
+            "action_path": runner.action_path.display().to_string(),
             "event_name": event_name,
             "event": event,
             "token": "ghs_test_token",
@@ -133,6 +173,7 @@ fn run_action(
     let mut stdout = String::new();
     let mut failed_step = None;
     let mut skipped_uses = Vec::new();
+    let mut ran = Vec::new();
     for (index, step) in action["runs"]["steps"]
         .as_array()
         .expect("steps")
@@ -140,6 +181,9 @@ fn run_action(
         .enumerate()
     {
         let name = step["name"].as_str().unwrap_or("step").to_string();
+        if runner.stop_before == Some(name.as_str()) {
+            break;
+        }
         if let Some(condition) = step.get("if").and_then(Value::as_str)
             && !truthy(&eval(&ctx, condition))
         {
@@ -150,6 +194,7 @@ fn run_action(
             continue;
         }
         let script = step["run"].as_str().expect("a run step");
+        ran.push(name.clone());
         let output_file = temp.path().join(format!("output-{index}"));
         std::fs::write(&output_file, "").expect("output file");
         let mut cmd = Command::new("bash");
@@ -164,6 +209,8 @@ fn run_action(
             .env("GITHUB_EVENT_NAME", event_name)
             .env("RUNNER_TEMP", temp.path())
             .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", "X64")
+            .env("RUNNER_TOOL_CACHE", temp.path().join("tool-cache"))
             .env("ORGOPS_NO_PROGRESS", "1");
         for (k, v) in extra_env {
             cmd.env(k, v);
@@ -189,6 +236,7 @@ fn run_action(
             break;
         }
     }
+    let steps = ctx["steps"].clone();
     let outputs = action["outputs"]
         .as_object()
         .expect("outputs")
@@ -205,6 +253,9 @@ fn run_action(
         stdout,
         failed_step,
         skipped_uses,
+        ran,
+        steps,
+        _temp: temp,
     }
 }
 
@@ -260,12 +311,9 @@ fn no_run_script_contains_an_expression() {
             );
         }
     }
-    for workflow in ["orgops-plan.yml", "orgops-apply.yml", "orgops-drift.yml"] {
-        let path = format!(
-            "{}/examples/workflows/{workflow}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(&path).expect("workflow exists");
+    for workflow in workflow_files() {
+        let text = std::fs::read_to_string(&workflow).expect("workflow exists");
+        let workflow = workflow.display();
         let doc: Value = serde_saphyr::from_str(&text).expect("workflow is YAML");
         for job in doc["jobs"].as_object().expect("jobs").values() {
             for step in job["steps"].as_array().expect("steps") {
@@ -351,31 +399,888 @@ fn an_unknown_command_stops_at_the_first_step() {
         repo.path(),
         &[],
     );
-    assert_eq!(run.failed_step.as_deref(), Some("Check the command"));
+    assert_eq!(run.failed_step.as_deref(), Some("Check the inputs"));
     assert!(run.stdout.contains("command must be plan, apply or drift"));
 }
 
+/// Every workflow the repository ships: the examples and its own release workflow.
+fn workflow_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<PathBuf> = ["examples/workflows", ".github/workflows"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("workflow directory"))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn workflow(name: &str) -> Value {
+    let path = format!("{}/examples/workflows/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_saphyr::from_str(&std::fs::read_to_string(path).expect("workflow exists"))
+        .expect("workflow is YAML")
+}
+
+/// Every `uses:` of a mapping tree, in document order.
+fn uses_of(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("uses", Value::String(s)) => out.push(s.clone()),
+                    _ => uses_of(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| uses_of(v, out)),
+        _ => {}
+    }
+}
+
 #[test]
-fn without_a_prebuilt_binary_the_action_uses_the_cargo_cache() {
-    // Only the conditions are evaluated here (building a release binary in a test would
-    // take minutes): the cache step's `if:` holds when no binary is given.
-    let action = action();
-    let ctx = json!({"inputs": {"orgops-binary": ""}});
-    let cache = action["runs"]["steps"]
+fn every_third_party_action_is_pinned_by_commit_sha() {
+    let mut files = workflow_files();
+    files.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml"));
+    let mut seen = 0;
+    for file in files {
+        let doc: Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(&file).expect("read")).expect("YAML");
+        let mut uses = Vec::new();
+        uses_of(&doc, &mut uses);
+        for u in uses {
+            // The examples' `orgops/orgops@v1` is this action, which users pin as they choose.
+            if u.starts_with("./") || u.starts_with("orgops/orgops@") {
+                continue;
+            }
+            let (_, reference) = u.split_once('@').expect("uses: owner/name@ref");
+            assert!(
+                reference.len() == 40 && reference.chars().all(|c| c.is_ascii_hexdigit()),
+                "{}: {u} is not pinned by commit SHA",
+                file.display()
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 10, "only {seen} third-party uses found");
+}
+
+/// A GitHub release download host on 127.0.0.1: serves `/vVERSION/NAME` from a map (404
+/// otherwise) and records every requested path.
+struct FakeRelease {
+    url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeRelease {
+    fn start(files: BTreeMap<String, Vec<u8>>) -> FakeRelease {
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let files = Arc::new(files);
+        let log = requests.clone();
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let log = log.clone();
+            let files = files.clone();
+            async move {
+                log.lock().expect("lock").push(uri.path().to_string());
+                match files.get(uri.path()) {
+                    Some(bytes) => (axum::http::StatusCode::OK, bytes.clone()),
+                    None => (axum::http::StatusCode::NOT_FOUND, b"Not Found".to_vec()),
+                }
+            }
+        });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await
+                    .expect("serve");
+            });
+        });
+        FakeRelease {
+            url,
+            requests,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for FakeRelease {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The action's own version (its Cargo.toml): what it installs by default.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const LINUX_X64: &str = "x86_64-unknown-linux-musl";
+
+fn archive_name() -> String {
+    format!("orgops-{VERSION}-{LINUX_X64}.tar.gz")
+}
+
+/// A release archive as release.yml packs it: `orgops-VERSION-TARGET/orgops`, here a script.
+fn release_archive(script: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = format!("orgops-{VERSION}-{LINUX_X64}");
+    std::fs::create_dir(dir.path().join(&name)).expect("mkdir");
+    let bin = dir.path().join(&name).join("orgops");
+    std::fs::write(&bin, script).expect("write");
+    std::fs::set_permissions(bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let status = Command::new("tar")
+        .arg("-czf")
+        .arg(dir.path().join("archive.tar.gz"))
+        .arg("-C")
+        .arg(dir.path())
+        .arg(name)
+        .status()
+        .expect("tar runs");
+    assert!(status.success());
+    std::fs::read(dir.path().join("archive.tar.gz")).expect("archive")
+}
+
+/// The real orgops under test, behind the archive's `orgops`.
+fn good_archive() -> Vec<u8> {
+    release_archive(&format!(
+        "#!/bin/sh\nexec '{}' \"$@\"\n",
+        env!("CARGO_BIN_EXE_orgops")
+    ))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The release's files: `served` as the Linux x86_64 archive, SHA256SUMS listing the
+/// sha256 of `listed` for it (and another platform's line, as a real release has).
+fn release_files(served: Vec<u8>, listed: &[u8]) -> BTreeMap<String, Vec<u8>> {
+    let sums = format!(
+        "{}  orgops-{VERSION}-aarch64-apple-darwin.tar.gz\n{}  {}\n",
+        "0".repeat(64),
+        sha256_hex(listed),
+        archive_name()
+    );
+    BTreeMap::from([
+        (format!("/v{VERSION}/SHA256SUMS"), sums.into_bytes()),
+        (format!("/v{VERSION}/{}", archive_name()), served),
+    ])
+}
+
+fn pr_env(
+    fake: &FakeGitHub,
+    release: &FakeRelease,
+    tool_cache: &Path,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("GITHUB_REPOSITORY", "acme/org".to_string()),
+        ("GITHUB_API_URL", fake.url.clone()),
+        ("ORGOPS_RELEASE_BASE_URL", release.url.clone()),
+        ("RUNNER_TOOL_CACHE", tool_cache.display().to_string()),
+    ]
+}
+
+#[test]
+fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
+    let archive = good_archive();
+    let release = FakeRelease::start(release_files(archive.clone(), &archive));
+    let emu = org::start(LIVE);
+    let fake = FakeGitHub::start();
+    let (repo, sha) = repo_with_file();
+    let tool_cache = tempfile::tempdir().expect("tempdir");
+    let env = pr_env(&fake, &release, tool_cache.path());
+    let event = json!({"pull_request": {"number": 3, "base": {"sha": sha}, "head": {"repo": {"fork": false}}}});
+    // No orgops-binary, no orgops-version: the action's own version, downloaded.
+    let inputs =
+        json!({"command": "plan", "admin-key": org::ADMIN_KEY, "openai-base-url": emu.url()});
+
+    let cold = run_action(inputs.clone(), "pull_request", &event, repo.path(), &env);
+    assert_eq!(cold.failed_step, None, "{}", cold.stdout);
+    let steps = [
+        "Check the inputs",
+        "Install orgops",
+        "Fetch the base revision",
+        "Run orgops",
+    ];
+    assert_eq!(cold.ran, steps, "no build step");
+    assert!(
+        cold.skipped_uses.is_empty(),
+        "no cargo cache: {:?}",
+        cold.skipped_uses
+    );
+    assert!(
+        cold.stdout.contains("matches SHA256SUMS"),
+        "{}",
+        cold.stdout
+    );
+    assert_eq!(
+        release.requests(),
+        [
+            format!("/v{VERSION}/SHA256SUMS"),
+            format!("/v{VERSION}/{}", archive_name())
+        ]
+    );
+    let installed = tool_cache
+        .path()
+        .join(format!("orgops/{VERSION}/x64/orgops"));
+    assert_eq!(
+        cold.steps["install"]["outputs"]["bin"],
+        json!(installed.display().to_string())
+    );
+    assert!(
+        tool_cache
+            .path()
+            .join(format!("orgops/{VERSION}/x64.complete"))
+            .is_file()
+    );
+    let version = Command::new(installed)
+        .arg("--version")
+        .output()
+        .expect("runs");
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("orgops {VERSION}")
+    );
+    // The installed binary planned the pull request.
+    assert_eq!(cold.outputs["changes"], "1", "{:?}", cold.outputs);
+    assert_eq!(fake.comments().len(), 1);
+
+    // A warm tool cache: no download at all, the same steps.
+    let warm = run_action(inputs, "pull_request", &event, repo.path(), &env);
+    assert_eq!(warm.failed_step, None, "{}", warm.stdout);
+    assert_eq!(warm.ran, steps);
+    assert!(
+        warm.stdout.contains("found in the tool cache"),
+        "{}",
+        warm.stdout
+    );
+    assert_eq!(
+        release.requests().len(),
+        2,
+        "a warm tool cache downloads nothing"
+    );
+    assert_eq!(warm.outputs["plan_hash"], cold.outputs["plan_hash"]);
+
+    // orgops-binary still wins: no install step, no request.
+    let given = run_action(
+        json!({"command": "plan", "admin-key": org::ADMIN_KEY, "openai-base-url": emu.url(),
+               "orgops-binary": env!("CARGO_BIN_EXE_orgops"), "orgops-version": "0.2.0"}),
+        "pull_request",
+        &event,
+        repo.path(),
+        &env,
+    );
+    assert_eq!(given.failed_step, None, "{}", given.stdout);
+    assert_eq!(
+        given.ran,
+        ["Check the inputs", "Fetch the base revision", "Run orgops"]
+    );
+    assert_eq!(release.requests().len(), 2);
+}
+
+#[test]
+fn a_tampered_release_is_refused_and_nothing_is_installed() {
+    let good = good_archive();
+    let marker = tempfile::tempdir().expect("tempdir");
+    let pwned = marker.path().join("pwned");
+    // Same name, other content: what a swapped download looks like.
+    let evil = release_archive(&format!(
+        "#!/bin/sh\ntouch '{}'\necho 'orgops {VERSION}'\n",
+        pwned.display()
+    ));
+    let release = FakeRelease::start(release_files(evil, &good));
+    let fake = FakeGitHub::start();
+    let (repo, sha) = repo_with_file();
+    let tool_cache = tempfile::tempdir().expect("tempdir");
+    let env = pr_env(&fake, &release, tool_cache.path());
+    let event = json!({"pull_request": {"number": 3, "base": {"sha": sha}, "head": {"repo": {"fork": false}}}});
+
+    let run = run_action(
+        json!({"command": "plan", "admin-key": org::ADMIN_KEY}),
+        "pull_request",
+        &event,
+        repo.path(),
+        &env,
+    );
+    assert_eq!(
+        run.failed_step.as_deref(),
+        Some("Install orgops"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("::error::orgops install: checksum mismatch"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("refusing to install it"));
+    assert!(
+        !tool_cache.path().join("orgops").exists(),
+        "nothing installed"
+    );
+    assert!(!pwned.exists(), "the tampered binary never ran");
+    assert!(fake.calls().is_empty());
+
+    // A runner whose archive SHA256SUMS does not list is refused too.
+    let mut arm = env.clone();
+    arm.push(("RUNNER_ARCH", "ARM64".to_string()));
+    let run = run_action(
+        json!({"command": "plan", "admin-key": org::ADMIN_KEY}),
+        "pull_request",
+        &event,
+        repo.path(),
+        &arm,
+    );
+    assert_eq!(run.failed_step.as_deref(), Some("Install orgops"));
+    assert!(
+        run.stdout.contains(&format!(
+            "lists no sha256 for orgops-{VERSION}-aarch64-unknown-linux-musl.tar.gz"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(!tool_cache.path().join("orgops").exists());
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn an_unreleased_ref_builds_from_source_with_a_cache_key_over_the_sources() {
+    // A copy of the action's files, to change a source file and watch the key.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let copy = tempfile::tempdir().expect("tempdir");
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        std::fs::copy(root.join(file), copy.path().join(file)).expect("copy");
+    }
+    copy_tree(&root.join("src"), &copy.path().join("src"));
+    copy_tree(&root.join("scripts"), &copy.path().join("scripts"));
+    let runner = Runner {
+        action_path: copy.path(),
+        // Stop before compiling: the steps up to it, the cache among them, are what is tested.
+        stop_before: Some("Build orgops"),
+    };
+    let release = FakeRelease::start(BTreeMap::new());
+    let fake = FakeGitHub::start();
+    let (repo, _) = repo_with_file();
+    let tool_cache = tempfile::tempdir().expect("tempdir");
+    let env = pr_env(&fake, &release, tool_cache.path());
+    let key = || {
+        let run = run_action_with(
+            &runner,
+            json!({"command": "plan"}),
+            "workflow_dispatch",
+            &json!({}),
+            repo.path(),
+            &env,
+        );
+        assert_eq!(run.failed_step, None, "{}", run.stdout);
+        assert_eq!(
+            run.ran,
+            [
+                "Check the inputs",
+                "Install orgops",
+                "Cache key for building orgops"
+            ]
+        );
+        assert_eq!(run.skipped_uses.len(), 1);
+        assert!(run.skipped_uses[0].starts_with("actions/cache@"));
+        assert!(run.stdout.contains("no release"), "{}", run.stdout);
+        run.steps["cache-key"]["outputs"]["key"]
+            .as_str()
+            .expect("a key")
+            .to_string()
+    };
+    let before = key();
+    assert!(before.starts_with("orgops-Linux-X64-"), "{before}");
+    assert_eq!(key(), before, "the same sources, the same key");
+    assert_eq!(
+        release.requests(),
+        vec![format!("/v{VERSION}/SHA256SUMS"); 2]
+    );
+    let lib = copy.path().join("src/lib.rs");
+    let mut text = std::fs::read_to_string(&lib).expect("read");
+    text.push_str("\n// changed\n");
+    std::fs::write(lib, text).expect("write");
+    assert_ne!(key(), before, "a source change changes the cache key");
+
+    // `source` builds without asking for a release; a version that does not exist fails.
+    let run = run_action_with(
+        &runner,
+        json!({"command": "plan", "orgops-version": "source"}),
+        "workflow_dispatch",
+        &json!({}),
+        repo.path(),
+        &env,
+    );
+    assert_eq!(
+        run.ran.last().map(String::as_str),
+        Some("Cache key for building orgops")
+    );
+    assert_eq!(release.requests().len(), 3);
+    let run = run_action_with(
+        &runner,
+        json!({"command": "plan", "orgops-version": "9.9.9"}),
+        "workflow_dispatch",
+        &json!({}),
+        repo.path(),
+        &env,
+    );
+    assert_eq!(run.failed_step.as_deref(), Some("Install orgops"));
+    assert!(
+        run.stdout.contains("orgops 9.9.9 has no release"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn the_removal_and_unmanaged_inputs_reach_orgops_as_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("args");
+    let bin = dir.path().join("orgops");
+    std::fs::write(
+        &bin,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n", log.display()),
+    )
+    .expect("write");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let (repo, _) = repo_with_file();
+    let cases = [
+        (
+            json!({"command": "plan", "allow-removals": "true", "max-removals": "25"}),
+            "github plan -f orgops.yaml --allow-removals --max-removals 25",
+        ),
+        (
+            json!({"command": "apply", "max-removals": "3"}),
+            "github apply -f orgops.yaml --max-removals 3",
+        ),
+        (
+            json!({"command": "drift", "fail-on-unmanaged": "true", "max-removals": "3"}),
+            "github drift -f orgops.yaml --fail-on-unmanaged",
+        ),
+        (json!({"command": "plan"}), "github plan -f orgops.yaml"),
+    ];
+    for (mut inputs, expected) in cases {
+        inputs["orgops-binary"] = json!(bin.display().to_string());
+        let run = run_action(inputs, "workflow_dispatch", &json!({}), repo.path(), &[]);
+        assert_eq!(run.failed_step, None, "{}", run.stdout);
+        let args = std::fs::read_to_string(&log).expect("orgops ran");
+        assert_eq!(args.lines().last(), Some(expected));
+    }
+    for (mut inputs, message) in [
+        (
+            json!({"max-removals": "3; touch /tmp/x"}),
+            "max-removals must be a whole number",
+        ),
+        (
+            json!({"allow-removals": "yes"}),
+            "allow-removals must be true or false",
+        ),
+        (
+            json!({"fail-on-unmanaged": "1"}),
+            "fail-on-unmanaged must be true or false",
+        ),
+    ] {
+        inputs["command"] = json!("plan");
+        inputs["orgops-binary"] = json!(bin.display().to_string());
+        let run = run_action(inputs, "workflow_dispatch", &json!({}), repo.path(), &[]);
+        assert_eq!(run.failed_step.as_deref(), Some("Check the inputs"));
+        assert!(run.stdout.contains(message), "{}", run.stdout);
+    }
+}
+
+/// Live has four members; the file keeps one and removes the rest, over its max_removals.
+const CROWDED: &str = r#"
+version: 1
+users:
+  - {email: ada@example.com, role: owner}
+  - {email: bob@example.com, role: reader}
+  - {email: carol@example.com, role: reader}
+  - {email: dan@example.com, role: reader}
+"#;
+
+const PRUNED: &str = r#"
+version: 1
+policy:
+  max_removals: 1
+  unmanaged:
+    users: remove
+    admin_api_keys: ignore
+users:
+  - {email: ada@example.com, role: owner}
+"#;
+
+#[test]
+fn a_max_removals_refusal_says_which_input_to_set_and_the_input_lifts_it() {
+    let emu = org::start(CROWDED);
+    let fake = FakeGitHub::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    git(dir.path(), &["init", "-q"]);
+    std::fs::write(dir.path().join("orgops.yaml"), PRUNED).expect("write");
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-qm", "org"]);
+    let sha = git(dir.path(), &["rev-parse", "HEAD"]);
+    let event = json!({"pull_request": {"number": 5, "base": {"sha": sha}, "head": {"repo": {"fork": false}}}});
+    let env = [
+        ("GITHUB_REPOSITORY", "acme/org".to_string()),
+        ("GITHUB_API_URL", fake.url.clone()),
+    ];
+    let inputs = |extra: Value| {
+        let mut i = json!({"command": "plan", "admin-key": org::ADMIN_KEY, "openai-base-url": emu.url(),
+                           "orgops-binary": env!("CARGO_BIN_EXE_orgops")});
+        for (k, v) in extra.as_object().expect("object") {
+            i[k] = v.clone();
+        }
+        i
+    };
+
+    let refused = run_action(inputs(json!({})), "pull_request", &event, dir.path(), &env);
+    assert_eq!(refused.failed_step.as_deref(), Some("Run orgops"));
+    assert_eq!(refused.outputs["failure_reason"], "refused");
+    // Prose in the comment is markdown-escaped (`\_`, `\``): compare what a reader sees.
+    let comment = fake.comments()[0].2.replace('\\', "");
+    assert!(comment.contains("more than max_removals (1)"), "{comment}");
+    assert!(
+        comment.contains("the `max-removals` or `allow-removals` input"),
+        "{comment}"
+    );
+
+    let lifted = run_action(
+        inputs(json!({"max-removals": "3"})),
+        "pull_request",
+        &event,
+        dir.path(),
+        &env,
+    );
+    assert_eq!(lifted.failed_step, None, "{}", lifted.stdout);
+    assert_eq!(lifted.outputs["failure_reason"], "");
+    assert_eq!(lifted.outputs["to_remove"], "3");
+    let comment = fake.comments()[0].2.clone();
+    assert!(!comment.contains("Refused"), "{comment}");
+
+    let allowed = run_action(
+        inputs(json!({"allow-removals": "true"})),
+        "pull_request",
+        &event,
+        dir.path(),
+        &env,
+    );
+    assert_eq!(allowed.failed_step, None, "{}", allowed.stdout);
+    // The markdown is kept as a file (the plan job uploads it with the saved plan).
+    let markdown = std::fs::read_to_string(&allowed.outputs["markdown_path"]).unwrap_or_default();
+    assert!(markdown.contains("carol@example.com"), "{markdown}");
+}
+
+/// Runs the `run:` script of the step `id` of `job` in an example workflow, in `dir`, the way
+/// a runner would (its `env:` with `${{ }}` replaced from `ctx`); returns its outputs.
+fn run_workflow_step(
+    file: &str,
+    job: &str,
+    id: &str,
+    dir: &Path,
+    ctx: &Value,
+) -> BTreeMap<String, String> {
+    let doc = workflow(file);
+    let step = doc["jobs"][job]["steps"]
         .as_array()
         .expect("steps")
         .iter()
-        .find(|s| s.get("uses").and_then(Value::as_str) == Some("actions/cache@v4"))
-        .expect("a cargo cache step");
-    assert!(truthy(&eval(
-        &ctx,
-        cache["if"].as_str().expect("conditional")
-    )));
-    let ctx = json!({"inputs": {"orgops-binary": "/usr/local/bin/orgops"}});
-    assert!(!truthy(&eval(
-        &ctx,
-        cache["if"].as_str().expect("conditional")
-    )));
+        .find(|s| s.get("id").and_then(Value::as_str) == Some(id))
+        .expect("the step")
+        .clone();
+    let temp = tempfile::tempdir().expect("tempdir");
+    let output = temp.path().join("output");
+    let mut cmd = Command::new("bash");
+    cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
+        .arg(step["run"].as_str().expect("a run step"))
+        .current_dir(dir)
+        .env("GITHUB_OUTPUT", &output);
+    if let Some(env) = step.get("env").and_then(Value::as_object) {
+        for (k, v) in env {
+            cmd.env(k, substitute(ctx, &as_text(v)));
+        }
+    }
+    let out = cmd.output().expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(output)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A repository with `files` committed, then one commit changing `changed`.
+fn repo_with_commit(files: &[&str], changed: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    git(dir.path(), &["init", "-q"]);
+    for file in files {
+        let path = dir.path().join(file);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, "version: 1\n").expect("write");
+    }
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-qm", "base"]);
+    let path = dir.path().join(changed);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, "version: 1\n# changed\n").expect("write");
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-qm", "change"]);
+    dir
+}
+
+#[test]
+fn the_plan_check_runs_on_every_pull_request_and_plans_only_when_orgops_files_changed() {
+    let plan = workflow("orgops-plan.yml");
+    assert!(
+        plan["on"]["pull_request"].get("paths").is_none(),
+        "a paths: filter would leave a required check pending"
+    );
+    let orgops = plan["jobs"]["plan"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s.get("id").and_then(Value::as_str) == Some("orgops"))
+        .expect("the orgops step")
+        .clone();
+    assert_eq!(orgops["if"], json!("steps.paths.outputs.changed == 'true'"));
+    let ctx = json!({});
+    let readme = repo_with_commit(&["orgops.yaml", "README.md"], "README.md");
+    assert_eq!(
+        run_workflow_step("orgops-plan.yml", "plan", "paths", readme.path(), &ctx)["changed"],
+        "false"
+    );
+    let file = repo_with_commit(&["orgops.yaml", "README.md"], "orgops.yaml");
+    assert_eq!(
+        run_workflow_step("orgops-plan.yml", "plan", "paths", file.path(), &ctx)["changed"],
+        "true"
+    );
+    let cert = repo_with_commit(&["orgops.yaml"], "certs/new.pem");
+    assert_eq!(
+        run_workflow_step("orgops-plan.yml", "plan", "paths", cert.path(), &ctx)["changed"],
+        "true"
+    );
+
+    // The saved plan and its markdown are uploaded, by an action pinned by SHA.
+    let upload = plan["jobs"]["plan"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| {
+            s.get("uses")
+                .and_then(Value::as_str)
+                .is_some_and(|u| u.starts_with("actions/upload-artifact@"))
+        })
+        .expect("an upload step")
+        .clone();
+    let paths = upload["with"]["path"].as_str().expect("paths");
+    assert!(
+        paths.contains("steps.orgops.outputs.plan_path")
+            && paths.contains("steps.orgops.outputs.markdown_path")
+    );
+}
+
+#[test]
+fn the_many_organizations_example_picks_the_changed_ones_with_one_secret_each() {
+    let files = [
+        "orgs/acme/orgops.yaml",
+        "orgs/acme-research/orgops.yaml",
+        "README.md",
+    ];
+    let run = |changed: &str, event: &str| {
+        let repo = repo_with_commit(&files, changed);
+        let ctx = json!({"github": {"event_name": event, "event": {"before": git(repo.path(), &["rev-parse", "HEAD^1"])}}});
+        run_workflow_step("orgops-many-orgs.yml", "orgs", "orgs", repo.path(), &ctx)
+    };
+    let research = r#"{"include":[{"org":"acme-research","path":"orgs/acme-research","secret":"OPENAI_ADMIN_KEY_ACME_RESEARCH"}]}"#;
+    let out = run("orgs/acme-research/orgops.yaml", "pull_request");
+    assert_eq!(out["matrix"], research);
+    assert_eq!(out["count"], "1");
+    assert_eq!(
+        run("orgs/acme-research/orgops.yaml", "push")["matrix"],
+        research
+    );
+    let out = run("README.md", "pull_request");
+    assert_eq!(
+        (out["matrix"].as_str(), out["count"].as_str()),
+        (r#"{"include":[]}"#, "0")
+    );
+    let all = run("README.md", "schedule");
+    assert_eq!(all["count"], "2");
+    assert!(
+        all["matrix"].contains(r#""secret":"OPENAI_ADMIN_KEY_ACME""#),
+        "{}",
+        all["matrix"]
+    );
+    let matrix: Value = serde_json::from_str(&all["matrix"]).expect("the matrix is JSON");
+    // In byte order (`-` sorts before `/`), the same on every runner.
+    assert_eq!(matrix["include"][0]["path"], "orgs/acme-research");
+    assert_eq!(matrix["include"][1]["path"], "orgs/acme");
+
+    // The required check: the last job always runs on pull requests.
+    let doc = workflow("orgops-many-orgs.yml");
+    assert_eq!(doc["jobs"]["result"]["name"], "orgops");
+    assert!(
+        doc["jobs"]["result"]["if"]
+            .as_str()
+            .expect("if")
+            .contains("always()")
+    );
+    assert!(doc["on"]["pull_request"].get("paths").is_none());
+}
+
+/// Two organizations, each its own live state and file.
+const LIVE_A: &str = "version: 1\nusers:\n  - {email: ada@example.com, role: owner}\n";
+const LIVE_B: &str = "version: 1\nusers:\n  - {email: ada@example.com, role: owner}\n  - {email: bea@example.com, role: reader}\n";
+const FILE_A: &str = "version: 1\npolicy:\n  unmanaged:\n    admin_api_keys: ignore\nusers:\n  - {email: ada@example.com, role: owner}\n  - {email: dan@example.com, role: reader}\n";
+const FILE_B: &str = "version: 1\npolicy:\n  unmanaged:\n    admin_api_keys: ignore\nusers:\n  - {email: ada@example.com, role: owner}\n  - {email: bea@example.com, role: owner}\n  - {email: erin@example.com, role: reader}\n";
+
+#[test]
+fn two_organizations_from_one_repository_keep_their_own_comments_hashes_and_issues() {
+    let emu_a = org::start(LIVE_A);
+    let emu_b = org::start(LIVE_B);
+    let fake = FakeGitHub::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    git(dir.path(), &["init", "-q"]);
+    for (path, text) in [
+        ("orgs/a/orgops.yaml", FILE_A),
+        ("orgs/b/orgops.yaml", FILE_B),
+    ] {
+        std::fs::create_dir_all(dir.path().join(path).parent().expect("parent")).expect("mkdir");
+        std::fs::write(dir.path().join(path), text).expect("write");
+    }
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-qm", "two orgs"]);
+    let sha = git(dir.path(), &["rev-parse", "HEAD"]);
+    let env = [
+        ("GITHUB_REPOSITORY", "acme/orgs".to_string()),
+        ("GITHUB_API_URL", fake.url.clone()),
+    ];
+    let pr = json!({"pull_request": {"number": 9, "base": {"sha": sha}, "head": {"repo": {"fork": false}}}});
+    // One matrix job per organization: its path, its emulator (its key).
+    let job = |command: &str,
+               path: &str,
+               emu: &orgops::emulator::RunningEmulator,
+               event_name: &str,
+               event: &Value| {
+        let run = run_action(
+            json!({"command": command, "path": path, "admin-key": org::ADMIN_KEY,
+                   "openai-base-url": emu.url(), "orgops-binary": env!("CARGO_BIN_EXE_orgops")}),
+            event_name,
+            event,
+            dir.path(),
+            &env,
+        );
+        assert_eq!(run.failed_step, None, "{}", run.stdout);
+        run
+    };
+
+    let a = job("plan", "orgs/a/orgops.yaml", &emu_a, "pull_request", &pr);
+    let b = job("plan", "orgs/b/orgops.yaml", &emu_b, "pull_request", &pr);
+    assert_ne!(a.outputs["plan_hash"], b.outputs["plan_hash"]);
+    assert_eq!(
+        (a.outputs["changes"].as_str(), b.outputs["changes"].as_str()),
+        ("1", "2")
+    );
+    let comments = fake.comments();
+    assert_eq!(comments.len(), 2, "one comment per path");
+    let (comment_a, comment_b) = (&comments[0], &comments[1]);
+    assert!(
+        comment_a
+            .2
+            .starts_with("<!-- orgops:plan path=\"orgs/a/orgops.yaml\" -->")
+    );
+    assert!(
+        comment_b
+            .2
+            .starts_with("<!-- orgops:plan path=\"orgs/b/orgops.yaml\" -->")
+    );
+    assert!(
+        comment_a.2.contains(&a.outputs["plan_hash"])
+            && !comment_a.2.contains(&b.outputs["plan_hash"])
+    );
+    assert!(
+        comment_b.2.contains(&b.outputs["plan_hash"])
+            && !comment_b.2.contains(&a.outputs["plan_hash"])
+    );
+    assert!(comment_a.2.contains("dan@example.com") && !comment_a.2.contains("erin@example.com"));
+    assert!(comment_b.2.contains("erin@example.com") && !comment_b.2.contains("dan@example.com"));
+
+    // Re-planning organization a edits a's comment only.
+    fake.clear_calls();
+    let again = job("plan", "orgs/a/orgops.yaml", &emu_a, "pull_request", &pr);
+    assert_eq!(again.outputs["plan_hash"], a.outputs["plan_hash"]);
+    assert_eq!(
+        fake.calls(),
+        [
+            "GET /user".to_string(),
+            "GET /repos/acme/orgs/pulls/9".to_string(),
+            "GET /repos/acme/orgs/issues/9/comments".to_string(),
+            format!("PATCH /repos/acme/orgs/issues/comments/{}", comment_a.1)
+        ]
+    );
+    assert_eq!(fake.comments()[1], *comment_b);
+
+    // Drift: one tracking issue per organization.
+    let schedule = json!({"schedule": "17 6 * * *"});
+    job("drift", "orgs/a/orgops.yaml", &emu_a, "schedule", &schedule);
+    job("drift", "orgs/b/orgops.yaml", &emu_b, "schedule", &schedule);
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    assert!(
+        issues[0]
+            .2
+            .contains("<!-- orgops:drift path=\"orgs/a/orgops.yaml\" -->")
+    );
+    assert!(
+        issues[1]
+            .2
+            .contains("<!-- orgops:drift path=\"orgs/b/orgops.yaml\" -->")
+    );
+    assert!(issues[0].2.contains("dan@example.com") && !issues[0].2.contains("erin@example.com"));
+    job("drift", "orgs/b/orgops.yaml", &emu_b, "schedule", &schedule);
+    assert_eq!(fake.issues().len(), 2, "drift of b updates b's issue");
 }
 
 #[test]
