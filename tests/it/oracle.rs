@@ -970,3 +970,80 @@ proptest! {
         end_state_matches_the_oracle(seed)?;
     }
 }
+
+// ------------------------------------------------------------------ the rule, as a user runs it
+
+/// A live org whose project `Search` has 14 members besides its owner.
+fn fourteen_members_live() -> String {
+    let mut live = String::from("version: 1\nusers:\n  - {email: u0@x.example, role: owner}\n");
+    for i in 1..=14 {
+        live.push_str(&format!("  - {{email: u{i}@x.example, role: reader}}\n"));
+    }
+    live.push_str("projects:\n  - name: Search\n    members:\n");
+    for i in 1..=14 {
+        live.push_str(&format!("      - {{email: u{i}@x.example, role: member}}\n"));
+    }
+    live
+}
+
+/// `orgops plan` on a declared-empty member list under `remove` plans the 14 revocations, and
+/// `max_removals` refuses them (exit 3) until raised.
+#[test]
+fn plan_revokes_a_declared_empty_member_list_and_max_removals_gates_it() {
+    use crate::support::cli::{orgops, run};
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("live.yaml"), fourteen_members_live()).expect("live");
+    let desired = "version: 1\npolicy:\n  unmanaged:\n    project_members: remove\nprojects:\n  - name: Search\n    members: []\n";
+    std::fs::write(dir.path().join("orgops.yaml"), desired).expect("desired");
+    let plan = |extra: &[&str]| {
+        run(orgops()
+            .current_dir(dir.path())
+            .args(["plan", "-f", "orgops.yaml", "--emulator", "live.yaml"])
+            .args(extra))
+    };
+    let refused = plan(&[]);
+    assert_eq!(refused.code, 3, "{}\n{}", refused.stdout, refused.stderr);
+    let shown = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(shown.contains("removes 14"), "{shown}");
+    let allowed = plan(&["--max-removals", "14", "--format", "json"]);
+    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+    let json: serde_json::Value = serde_json::from_str(&allowed.stdout).expect("json");
+    let revokes = json["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["action"] == "revoke" && c["kind"] == "project_member")
+        .count();
+    assert_eq!(revokes, 14, "{}", allowed.stdout);
+
+    // Left out, the list is not managed: nothing read, nothing planned or reported.
+    std::fs::write(
+        dir.path().join("orgops.yaml"),
+        "version: 1\npolicy:\n  unmanaged:\n    project_members: remove\nprojects:\n  - name: Search\n",
+    )
+    .expect("desired");
+    let absent = plan(&["--detailed-exitcode"]);
+    assert_eq!(absent.code, 0, "{}\n{}", absent.stdout, absent.stderr);
+}
+
+/// A `remove` for a kind the file never writes can never act: validate says where.
+#[test]
+fn validate_warns_of_a_policy_that_can_never_act() {
+    use crate::support::cli::{orgops, run};
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("orgops.yaml"),
+        "version: 1\npolicy:\n  unmanaged:\n    project_members: remove\n    groups: remove\nprojects:\n  - name: Search\n    members: []\n",
+    )
+    .expect("desired");
+    let out = run(orgops()
+        .current_dir(dir.path())
+        .args(["validate", "-f", "orgops.yaml"]));
+    assert_eq!(out.code, 0, "warnings do not fail: {}", out.stderr);
+    let shown = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        shown.contains("orgops.yaml:5:13: warning: policy.unmanaged.groups can never act"),
+        "{shown}"
+    );
+    assert!(!shown.contains("project_members can never act"), "{shown}");
+}
