@@ -544,16 +544,48 @@ impl Checker<'_> {
             ("users", removing(u.users), "users"),
             ("invites", removing(u.invites), "users"),
             ("groups", removing(u.groups), "groups"),
-            ("group_members", removing(u.group_members), "groups[].members"),
+            (
+                "group_members",
+                removing(u.group_members),
+                "groups[].members",
+            ),
             ("roles", removing(u.roles), "roles"),
-            ("role_assignments", removing(u.role_assignments), "a `roles` list of a user, group or project member"),
+            (
+                "role_assignments",
+                removing(u.role_assignments),
+                "a `roles` list of a user, group or project member",
+            ),
             ("certificates", removing(u.certificates), "certificates"),
-            ("admin_api_keys", removing(u.admin_api_keys), "admin_api_keys"),
-            ("project_members", removing(u.project_members), "projects[].members"),
-            ("project_groups", removing(u.project_groups), "projects[].groups"),
-            ("project_roles", removing(u.project_roles), "projects[].roles"),
-            ("service_accounts", removing(u.service_accounts), "projects[].service_accounts"),
-            ("projects", u.projects == UnmanagedProjectAction::Archive, "projects"),
+            (
+                "admin_api_keys",
+                removing(u.admin_api_keys),
+                "admin_api_keys",
+            ),
+            (
+                "project_members",
+                removing(u.project_members),
+                "projects[].members",
+            ),
+            (
+                "project_groups",
+                removing(u.project_groups),
+                "projects[].groups",
+            ),
+            (
+                "project_roles",
+                removing(u.project_roles),
+                "projects[].roles",
+            ),
+            (
+                "service_accounts",
+                removing(u.service_accounts),
+                "projects[].service_accounts",
+            ),
+            (
+                "projects",
+                u.projects == UnmanagedProjectAction::Archive,
+                "projects",
+            ),
         ]
         .into_iter()
         .filter(|(kind, acts, _)| *acts && !doc.manages_policy_kind(kind))

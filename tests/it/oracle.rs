@@ -981,7 +981,9 @@ fn fourteen_members_live() -> String {
     }
     live.push_str("projects:\n  - name: Search\n    members:\n");
     for i in 1..=14 {
-        live.push_str(&format!("      - {{email: u{i}@x.example, role: member}}\n"));
+        live.push_str(&format!(
+            "      - {{email: u{i}@x.example, role: member}}\n"
+        ));
     }
     live
 }
