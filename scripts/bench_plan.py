@@ -78,13 +78,18 @@ def main():
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1))
     diff_ms = float(re.search(r"diff_ms=([\d.]+)", err).group(1))
     render_ms = float(re.search(r"render_ms=([\d.]+)", err).group(1))
-    # The minimum requests the page sizes imply for this org (the export declares every
-    # member and every rate limit, so each project's members and rate limits are read; the
-    # generated org has no groups, service accounts or certificates, so those are not).
-    # Projects: the generated ones plus the default project.
+    # The minimum requests the page sizes imply for this org. The export writes every list it
+    # read (docs/configuration.md, "What a file manages"), so the plan reads each project's
+    # members, groups, service accounts, custom roles and rate limits, and the organization's
+    # groups and certificates (empty in a generated org, one request each; the organization's
+    # custom roles are written only when some exist); it
+    # leaves out role-assignment lists (no custom roles) and project certificate activations
+    # (no certificates). Projects: the generated ones plus the default project.
     projects = args.projects + 1
     minimum = (pages(args.users, 100) + 1 + pages(projects, 100) + 1  # users, invites, projects, admin keys
+               + 2                                                    # groups, certificates
                + args.projects * pages(args.members, 100) + 1        # project users (default: empty)
+               + 3 * projects                                         # project groups, service accounts, roles
                + projects)                                            # rate limits
     total = stats["total"]
     lat = args.latency_ms / 1000
@@ -93,8 +98,9 @@ def main():
     if args.rate_limit_rpm:
         # The emulator's bucket per route starts full (rpm tokens) and refills rpm per
         # minute: a route that needs n requests cannot finish before (n - rpm) * 60 / rpm s.
-        routes = [pages(args.users, 100), 1, pages(projects, 100), 1,
-                  args.projects * pages(args.members, 100) + 1, projects]
+        routes = [pages(args.users, 100), 1, pages(projects, 100), 1, 1, 1,
+                  args.projects * pages(args.members, 100) + 1,
+                  projects, projects, projects, projects]
         bound = max(bound, max(max(0, n - args.rate_limit_rpm) * 60 / args.rate_limit_rpm
                                for n in routes))
     result = {
