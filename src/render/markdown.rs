@@ -350,9 +350,8 @@ pub(crate) fn plan_sections(plan: &Plan, origin: Origin<'_>) -> Vec<Section> {
                 String::new()
             }
         );
-        let note = format!(
-            "#### Order\n\nThe order graph is left out: it does not fit in this comment. `orgops plan --format json` lists each change's `depends_on`.\n\n"
-        );
+        let note = "#### Order\n\nThe order graph is left out: it does not fit in this comment. `orgops plan --format json` lists each change's `depends_on`.\n\n"
+            .to_string();
         if chars(&graph) > MAX_GRAPH_CHARS {
             sections.push(Section {
                 open: note,

@@ -267,43 +267,33 @@ pub fn markdown_with_limit(pr: &PullRequestPlan, title: &str, max_chars: usize) 
     let origin = |c: &Change| explained.as_ref().and_then(|e| e.origin(c));
     let mut sections = markdown::plan_sections(full, &origin);
     let base = escape::code_span(&pr.base_ref);
-    match (&pr.introduced, &pr.pre_existing, &explained) {
-        (Some(introduced), Some(pre), Some(e)) => {
-            let carried = markdown::carried_by_invites(full);
-            sections.extend(explanation(
-                &format!("This pull request introduces (against {base})"),
-                introduced,
-                &|c| {
-                    if e.net.contains(&c.key) {
-                        0
-                    } else if carried.contains(&c.key) {
-                        1
-                    } else {
-                        2
-                    }
-                },
-                &["in the plan above", "carried by an invite", "already live"],
-            ));
-            sections.extend(explanation(
-                &format!("Drift that merging also corrects (live differs from {base})"),
-                pre,
-                &|c| {
-                    if e.net.contains(&c.key) {
-                        0
-                    } else if carried.contains(&c.key) {
-                        1
-                    } else {
-                        2
-                    }
-                },
-                &[
-                    "in the plan above",
-                    "carried by an invite",
-                    "not applied: this pull request makes the file match live",
-                ],
-            ));
-        }
-        _ => {}
+    if let (Some(introduced), Some(pre), Some(e)) = (&pr.introduced, &pr.pre_existing, &explained) {
+        let carried = markdown::carried_by_invites(full);
+        let fate = |c: &Change| {
+            if e.net.contains(&c.key) {
+                0
+            } else if carried.contains(&c.key) {
+                1
+            } else {
+                2
+            }
+        };
+        sections.extend(explanation(
+            &format!("This pull request introduces (against {base})"),
+            introduced,
+            &fate,
+            &["in the plan above", "carried by an invite", "already live"],
+        ));
+        sections.extend(explanation(
+            &format!("Drift that merging also corrects (live differs from {base})"),
+            pre,
+            &fate,
+            &[
+                "in the plan above",
+                "carried by an invite",
+                "not applied: this pull request makes the file match live",
+            ],
+        ));
     }
     markdown::fit(head, sections, max_chars)
 }
