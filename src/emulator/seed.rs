@@ -593,8 +593,7 @@ pub fn to_document(org: &OrgState) -> Document {
                 roles: proles.into(),
                 service_accounts: service_accounts.into(),
                 rate_limits,
-                certificates: sorted(p.certificates.iter().filter_map(|c| cert_name(c)).collect())
-                    .into(),
+                certificates: sorted(p.certificates.iter().filter_map(|c| cert_name(c)).collect()),
             }
         })
         .collect();
