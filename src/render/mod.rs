@@ -13,7 +13,7 @@
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use crate::plan::FieldChange;
+use crate::plan::{Change, FieldChange, ResourceKind};
 
 pub mod escape;
 pub mod json;
@@ -137,6 +137,66 @@ pub(crate) fn field_lines(field: &FieldChange) -> Vec<FieldLine> {
         (Some(before), None) => plain(format!("{}: {} -> (none)", field.field, show(before))),
         (None, None) => vec![],
     }
+}
+
+/// The counts of a plan in words: `3 to add, 2 to change, 1 to remove, 1 to archive`
+/// (`N to replace` appears only when there are replacements).
+pub(crate) fn counts_phrase(plan: &crate::plan::Plan) -> String {
+    let s = plan.summary();
+    let replace = if s.replace > 0 {
+        format!(", {} to replace", s.replace)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} to add, {} to change{replace}, {} to remove, {} to archive",
+        s.add, s.change, s.remove, s.archive
+    )
+}
+
+/// What a kind of change is called where people read it (section titles, the order graph):
+/// the words of the OpenAI dashboard, not the plan's kind names.
+pub fn kind_title(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Project => "Projects",
+        ResourceKind::Role => "Organization custom roles",
+        ResourceKind::Group => "Groups",
+        ResourceKind::Certificate => "Certificates",
+        ResourceKind::AdminApiKey => "Admin API keys",
+        ResourceKind::Invite => "Invites",
+        ResourceKind::User => "Organization members",
+        ResourceKind::UserRole => "Organization roles of members",
+        ResourceKind::GroupMember => "Group members",
+        ResourceKind::GroupRole => "Organization roles of groups",
+        ResourceKind::ProjectRole => "Project custom roles",
+        ResourceKind::ProjectMember => "Project members",
+        ResourceKind::ProjectMemberRole => "Project roles of members",
+        ResourceKind::ProjectGroup => "Groups in projects",
+        ResourceKind::ProjectGroupRole => "Project roles of groups",
+        ResourceKind::ServiceAccount => "Service accounts",
+        ResourceKind::RateLimit => "Rate limits",
+        ResourceKind::CertificateActivation => "Certificate activations",
+    }
+}
+
+/// A change that lowers a limit: a numeric field whose new value is smaller.
+pub(crate) fn lowers_limit(change: &Change) -> bool {
+    change.kind == ResourceKind::RateLimit
+        && change.fields.iter().any(|f| {
+            match (
+                f.before.as_ref().and_then(serde_json::Value::as_f64),
+                f.after.as_ref().and_then(serde_json::Value::as_f64),
+            ) {
+                (Some(before), Some(after)) => after < before,
+                _ => false,
+            }
+        })
+}
+
+/// Shown first and never folded in markdown: what takes something away (removals, archives,
+/// revocations, replaced invites) and lowered limits.
+pub(crate) fn shown_first(change: &Change) -> bool {
+    change.destructive || lowers_limit(change)
 }
 
 /// The summary sentence shared by text and markdown: `Plan: 3 to add, 2 to change, 1 to

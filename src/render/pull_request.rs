@@ -1,15 +1,25 @@
-//! Renderings of the pull-request view ([`PullRequestPlan`]): the summary of what merging
-//! will apply (and any refusal), then the changes the pull request introduces, then the drift
-//! merging also corrects. Refusals are shown once, from the full plan, because that is the plan
-//! that will be applied; the two parts are views of it.
+//! Renderings of the pull-request view ([`PullRequestPlan`]): the net plan apply will run
+//! after the merge first (its counts, where each change comes from, any refusal, then its
+//! changes), then, as explanations, the changes the pull request introduces and the drift
+//! merging also corrects, each with counts that add up. Refusals are shown once, from the net
+//! plan, because that is the plan that will be applied; the two parts are views of it.
+//!
+//! Changes are matched across the three plans by key (unique in a plan): a net change is
+//! "from this pull request", "correcting drift" or "both"; a change of the pull request's own
+//! diff is "in the plan above", "carried by an invite" (a project membership an invite
+//! carries, or something it defers) or "already live"; a drift change not in the net plan is
+//! one this pull request accepts (the file now matches live).
 
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::{escape, json as plan_json, markdown, summary_sentence, text};
+use std::collections::BTreeSet;
+
+use super::markdown::{Items, Section};
+use super::{counts_phrase, escape, json as plan_json, markdown, text};
 use crate::ops::pull_request::{BaseState, PullRequestPlan};
-use crate::plan::Plan;
+use crate::plan::{Change, Plan};
 
 /// Version of the JSON document `plan --base --format json` prints.
 pub const FORMAT_VERSION: u32 = 1;
@@ -51,10 +61,16 @@ pub fn text(pr: &PullRequestPlan, color: bool) -> String {
     }
     let label = base_label(pr);
     let label = escape::text(&label);
+    let _ = writeln!(
+        out,
+        "== Merging and applying (the net plan apply will run) =="
+    );
+    out.push_str(&text::render(&pr.planned.plan, color));
+    out.push('\n');
     if let Some(introduced) = &pr.introduced {
         let _ = writeln!(
             out,
-            "== Changes this change introduces (against {label}) =="
+            "== Why: changes this pull request introduces (against {label}) =="
         );
         out.push_str(&text::render(&without_refusals(introduced), color));
         out.push('\n');
@@ -62,42 +78,113 @@ pub fn text(pr: &PullRequestPlan, color: bool) -> String {
     if let Some(pre) = &pr.pre_existing {
         let _ = writeln!(
             out,
-            "== Drift that merging also corrects (live differs from {label}) =="
+            "== Why: drift that merging also corrects (live differs from {label}) =="
         );
         out.push_str(&text::render(&without_refusals(pre), color));
-        out.push('\n');
     }
-    let _ = writeln!(out, "== Merging and applying ==");
-    out.push_str(&text::render(&pr.planned.plan, color));
     out
 }
 
-/// A part of the markdown rendering: the plan's own rendering with its title replaced.
-fn part(title: &str, plan: &Plan, limit: usize) -> String {
-    let rendered = markdown::render_with_limit(&without_refusals(plan), limit);
-    let body = rendered
-        .strip_prefix("### orgops plan\n\n")
-        .unwrap_or(&rendered);
-    format!("#### {title}\n\n{body}\n")
+/// Where each change of the net plan comes from, matched by key (keys are unique in a plan).
+struct Explained {
+    in_introduced: BTreeSet<String>,
+    in_pre: BTreeSet<String>,
+    net: BTreeSet<String>,
 }
 
-/// Markdown for a pull-request comment, at most `max_chars` characters. `title` is markdown
-/// (the caller escapes what it puts in it).
-pub fn markdown_with_limit(pr: &PullRequestPlan, title: &str, max_chars: usize) -> String {
+impl Explained {
+    fn new(pr: &PullRequestPlan) -> Option<Explained> {
+        let keys =
+            |p: &Plan| -> BTreeSet<String> { p.changes.iter().map(|c| c.key.clone()).collect() };
+        Some(Explained {
+            in_introduced: keys(pr.introduced.as_ref()?),
+            in_pre: keys(pr.pre_existing.as_ref()?),
+            net: keys(&pr.planned.plan),
+        })
+    }
+
+    fn origin(&self, change: &Change) -> Option<&'static str> {
+        match (
+            self.in_introduced.contains(&change.key),
+            self.in_pre.contains(&change.key),
+        ) {
+            (true, false) => Some("this pull request"),
+            (false, true) => Some("drift"),
+            (true, true) => Some("this pull request and drift"),
+            (false, false) => Some("neither: see the note above"),
+        }
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The head of the comment: the net plan apply will run, its counts and where they come from,
+/// then any refusal and the note about the base.
+fn head(pr: &PullRequestPlan, title: &str, explained: Option<&Explained>) -> String {
     let full = &pr.planned.plan;
+    let n = full.changes.len();
     let mut out = String::new();
     let _ = writeln!(out, "### {title}\n");
     if full.is_empty() {
         let _ = writeln!(
             out,
-            "**No changes**: after merging, the organization will match the file.\n"
+            "**Apply after the merge: no changes**: after merging, the organization will match the file.\n"
         );
     } else {
         let _ = writeln!(
             out,
-            "**Merging and applying: {}**\n",
-            summary_sentence(full)
+            "**Apply after the merge: {}**: {}.\n",
+            plural(n, "change", "changes"),
+            counts_phrase(full)
         );
+        match explained {
+            Some(e) => {
+                let count = |pr_side: bool, drift_side: bool| {
+                    full.changes
+                        .iter()
+                        .filter(|c| {
+                            e.in_introduced.contains(&c.key) == pr_side
+                                && e.in_pre.contains(&c.key) == drift_side
+                        })
+                        .count()
+                };
+                let neither = count(false, false);
+                let neither = if neither > 0 {
+                    format!(
+                        " + {neither} neither (the file at the base and this pull request agree, live differs in another way)"
+                    )
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    out,
+                    "{n} = {} from this pull request + {} correcting drift + {} both (changes this pull request makes to objects that also drifted){neither}\n",
+                    count(true, false),
+                    count(false, true),
+                    count(true, true),
+                );
+            }
+            None if matches!(pr.base, BaseState::Absent) => {
+                let _ = writeln!(
+                    out,
+                    "All of them come from this pull request: the file is new.\n"
+                );
+            }
+            None => {}
+        }
+        let _ = writeln!(out, "| action | count |\n|---|---:|");
+        for (action, count) in &full.summary().by_action {
+            let _ = writeln!(
+                out,
+                "| {} {} | {} |",
+                action.symbol(),
+                action.as_str(),
+                count
+            );
+        }
+        let _ = writeln!(out, "| **total** | **{n}** |\n");
     }
     if full.is_refused() {
         let _ = writeln!(
@@ -119,39 +206,96 @@ pub fn markdown_with_limit(pr: &PullRequestPlan, title: &str, max_chars: usize) 
         let lines: Vec<String> = note.lines().map(escape::prose).collect();
         let _ = writeln!(out, "> [!NOTE]\n> {}\n", lines.join("\n> "));
     }
-    let head_len = out.chars().count();
-    let room = max_chars.saturating_sub(head_len + 200);
-    match (&pr.introduced, &pr.pre_existing) {
-        (Some(introduced), Some(pre)) => {
-            let first = part(
-                &format!(
-                    "Changes this pull request introduces (against {})",
-                    escape::code_span(&pr.base_ref)
-                ),
-                introduced,
-                room * 2 / 3,
-            );
-            let left = room.saturating_sub(first.chars().count());
-            out.push_str(&first);
-            out.push_str(&part(
-                &format!(
-                    "Drift merging also corrects (live differs from {})",
-                    escape::code_span(&pr.base_ref)
-                ),
-                pre,
-                left,
-            ));
-        }
-        (Some(introduced), None) => {
-            out.push_str(&part(
-                "Changes this pull request introduces",
-                introduced,
-                room,
-            ));
-        }
-        _ => out.push_str(&part("Everything merging will apply", full, room)),
-    }
     out
+}
+
+/// An explanation: a heading with its count, the sum of what became of its changes, and
+/// its changes folded, each saying what became of it.
+fn explanation(
+    heading: &str,
+    plan: &Plan,
+    fate: &dyn Fn(&Change) -> usize,
+    fates: &[&str],
+) -> Vec<Section> {
+    let n = plan.changes.len();
+    let mut counts = vec![0usize; fates.len()];
+    for change in &plan.changes {
+        counts[fate(change)] += 1;
+    }
+    let mut terms = vec![format!("{} {}", counts[0], fates[0])];
+    for (count, name) in counts.iter().zip(fates).skip(1) {
+        if *count > 0 {
+            terms.push(format!("{count} {name}"));
+        }
+    }
+    let mut sections = vec![Section {
+        open: format!(
+            "#### {heading}: {}\n\n{n} = {}\n\n",
+            plural(n, "change", "changes"),
+            terms.join(" + ")
+        ),
+        items: vec![],
+        close: String::new(),
+        what: Items::Other,
+        fallback: None,
+    }];
+    if n > 0 {
+        let mut ordered: Vec<&Change> = plan.changes.iter().collect();
+        ordered.sort_by_key(|c| fate(c));
+        sections.push(markdown::diff_section(
+            &format!("{heading} ({})", plural(n, "change", "changes")),
+            true,
+            ordered
+                .iter()
+                .map(|c| markdown::change_block(c, Some(fates[fate(c)])))
+                .collect(),
+            Items::Explanations,
+        ));
+    }
+    sections
+}
+
+/// Markdown for a pull-request comment, at most `max_chars` characters. `title` is markdown
+/// (the caller escapes what it puts in it). The net plan apply will run comes first (its
+/// counts, where they come from, destructive changes, changes waiting for invites, the order
+/// graph, the rest folded by kind), then the two explanations: what this pull request
+/// introduces and the drift merging also corrects, each with counts that add up.
+pub fn markdown_with_limit(pr: &PullRequestPlan, title: &str, max_chars: usize) -> String {
+    let full = &pr.planned.plan;
+    let explained = Explained::new(pr);
+    let head = head(pr, title, explained.as_ref());
+    let origin = |c: &Change| explained.as_ref().and_then(|e| e.origin(c));
+    let mut sections = markdown::plan_sections(full, &origin);
+    let base = escape::code_span(&pr.base_ref);
+    if let (Some(introduced), Some(pre), Some(e)) = (&pr.introduced, &pr.pre_existing, &explained) {
+        let carried = markdown::carried_by_invites(full);
+        let fate = |c: &Change| {
+            if e.net.contains(&c.key) {
+                0
+            } else if carried.contains(&c.key) {
+                1
+            } else {
+                2
+            }
+        };
+        sections.extend(explanation(
+            &format!("This pull request introduces (against {base})"),
+            introduced,
+            &fate,
+            &["in the plan above", "carried by an invite", "already live"],
+        ));
+        sections.extend(explanation(
+            &format!("Drift that merging also corrects (live differs from {base})"),
+            pre,
+            &fate,
+            &[
+                "in the plan above",
+                "carried by an invite",
+                "not applied: this pull request makes the file match live",
+            ],
+        ));
+    }
+    markdown::fit(head, sections, max_chars)
 }
 
 /// The JSON document: the full plan, its two parts, and what the base was.

@@ -201,7 +201,11 @@ fn the_plan_comment_is_created_once_then_updated_in_place() {
     let body = &comments[0].2;
     assert!(body.starts_with("<!-- orgops:plan path=\"orgops.yaml\" -->"));
     assert!(body.contains(&format!("<!-- orgops:plan-hash {hash} -->")));
-    assert!(body.contains("Changes this pull request introduces"));
+    assert!(body.contains("This pull request introduces"));
+    assert!(
+        body.contains("**Apply after the merge: 1 change**"),
+        "{body}"
+    );
     assert!(body.contains("project:Search/member:carol@example.com"));
     let summary = std::fs::read_to_string(step.file("summary")).expect("summary written");
     assert!(summary.contains("project:Search/member:carol@example.com"));
@@ -938,4 +942,185 @@ fn drift_of_objects_under_report_opens_no_issue_unless_fail_on_unmanaged() {
             .2
             .contains("project:Search/member:carol@example.com")
     );
+}
+
+// ------------------------------------------------------- the comment shows the net plan (issue 12.4)
+
+/// A repository on branch `main` holding `base` (with the quickstart's certificate), and a
+/// branch `pr` holding `head` on top: `plan --base main` from it is the pull request's view.
+fn pr_repo(base: &str, head: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    git(dir.path(), &["init", "-q"]);
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("certs");
+    std::fs::copy(
+        crate::support::cli::root().join("examples/quickstart/certs/acme-mtls.pem"),
+        certs.join("acme-mtls.pem"),
+    )
+    .expect("copy cert");
+    std::fs::write(dir.path().join("orgops.yaml"), base).expect("write");
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-qm", "base"]);
+    git(dir.path(), &["checkout", "-qb", "pr"]);
+    std::fs::write(dir.path().join("orgops.yaml"), head).expect("write");
+    git(dir.path(), &["commit", "--allow-empty", "-qam", "head"]);
+    dir
+}
+
+/// `plan --base main` of the repository, against the emulator seeded from `live` (a path).
+fn pr_plan(dir: &Path, live: &Path, format: &str) -> String {
+    let (code, stdout, stderr) = run(crate::support::cli::orgops()
+        .current_dir(dir)
+        .args([
+            "plan",
+            "--base",
+            "main",
+            "-f",
+            "orgops.yaml",
+            "--format",
+            format,
+        ])
+        .arg("--emulator")
+        .arg(live));
+    assert_eq!(code, 0, "{stderr}");
+    stdout
+}
+
+/// The numbers of an arithmetic line `N = a x + b y + ...`: N and the terms.
+fn sum_line(markdown: &str, after: &str) -> (usize, Vec<usize>) {
+    let start = markdown
+        .find(after)
+        .unwrap_or_else(|| panic!("no {after:?} in:\n{markdown}"));
+    let line = markdown[start..]
+        .lines()
+        .find(|l| l.contains(" = "))
+        .unwrap_or_else(|| panic!("no sum after {after:?} in:\n{markdown}"));
+    let number = |s: &str| -> usize {
+        let digits: String = s
+            .trim_start_matches(['*', ' '])
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits
+            .parse()
+            .unwrap_or_else(|_| panic!("no number at {s:?} in {line:?}"))
+    };
+    let (total, terms) = line.split_once(" = ").expect("a sum");
+    let total = number(total.rsplit(' ').next().unwrap_or(total));
+    (total, terms.split(" + ").map(number).collect())
+}
+
+fn quickstart_pr_base() -> String {
+    let head = std::fs::read_to_string(
+        crate::support::cli::root().join("examples/quickstart/orgops.yaml"),
+    )
+    .expect("quickstart");
+    // Before the pull request: no Research project, and gpt-4o as live has it.
+    let start = head.find("  - name: Research\n").expect("Research");
+    let end = head.find("  - name: Legacy Chatbot\n").expect("Legacy");
+    let base = format!("{}{}", &head[..start], &head[end..]);
+    base.replace(
+        "max_requests_per_1_minute: 500",
+        "max_requests_per_1_minute: 300",
+    )
+}
+
+#[test]
+fn the_quickstart_pull_request_comment_shows_the_net_plan_first() {
+    let head = std::fs::read_to_string(
+        crate::support::cli::root().join("examples/quickstart/orgops.yaml"),
+    )
+    .expect("quickstart");
+    let dir = pr_repo(&quickstart_pr_base(), &head);
+    let live = crate::support::cli::root().join("examples/quickstart/live.yaml");
+    let markdown = pr_plan(dir.path(), &live, "markdown");
+    insta::assert_snapshot!("quickstart_pull_request_markdown", markdown);
+
+    let view: Value = serde_json::from_str(&pr_plan(dir.path(), &live, "json")).expect("JSON");
+    let count = |part: &str| view[part]["changes"].as_array().map_or(0, Vec::len);
+    let net = count("plan");
+    assert!(net > 0);
+
+    // The net plan comes first: its count is the first thing after the title.
+    let first = markdown
+        .lines()
+        .skip(1)
+        .find(|l| !l.trim().is_empty())
+        .expect("a line");
+    assert!(
+        first.starts_with(&format!("**Apply after the merge: {net} changes**")),
+        "{first}"
+    );
+    // Where the net changes come from adds up to the net plan.
+    let (total, terms) = sum_line(&markdown, "**Apply after the merge");
+    assert_eq!(total, net);
+    assert_eq!(terms.iter().sum::<usize>(), net, "{terms:?}");
+    // Each explanation adds up to its own plan.
+    let (introduced, intro_terms) = sum_line(&markdown, "#### This pull request introduces");
+    assert_eq!(introduced, count("introduced"));
+    assert_eq!(intro_terms.iter().sum::<usize>(), introduced);
+    let (drift, drift_terms) = sum_line(&markdown, "#### Drift that merging also corrects");
+    assert_eq!(drift, count("pre_existing"));
+    assert_eq!(drift_terms.iter().sum::<usize>(), drift);
+    // The changes of each explanation found in the plan are the net ones they explain:
+    // only-PR + only-drift + both (+ neither) = net.
+    let (pr_only, drift_only, both) = (terms[0], terms[1], terms[2]);
+    assert_eq!(intro_terms[0], pr_only + both);
+    assert_eq!(drift_terms[0], drift_only + both);
+
+    // Order of the sections: net, destructive, waiting for invites, order picture, then why.
+    let at = |needle: &str| {
+        markdown
+            .find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{markdown}"))
+    };
+    assert!(at("#### Destructive changes") < at("#### Waiting for invites"));
+    assert!(at("#### Waiting for invites") < at("```mermaid\nflowchart TD\n"));
+    assert!(at("```mermaid") < at("#### This pull request introduces"));
+    assert!(at("#### This pull request introduces") < at("#### Drift that merging also corrects"));
+    assert!(markdown.contains("group:research/member:carol@acme.example"));
+    // Folded sections are named in words, not kind names.
+    assert!(
+        markdown.contains("<b>Project roles of members</b>"),
+        "{markdown}"
+    );
+    assert!(
+        !markdown.contains("<b>project_member_role</b>"),
+        "{markdown}"
+    );
+}
+
+#[test]
+fn a_rate_limit_raised_over_drift_shows_the_net_change_apply_runs() {
+    let file = |limit: u32| {
+        format!(
+            "version: 1\npolicy:\n  unmanaged:\n    admin_api_keys: ignore\nusers:\n  - {{email: ada@example.com, role: owner}}\nprojects:\n  - name: Search\n    rate_limits:\n      gpt-4o: {{max_requests_per_1_minute: {limit}}}\n"
+        )
+    };
+    let dir = pr_repo(&file(300), &file(600));
+    // Drift: live holds 900.
+    let live = dir.path().join("live.yaml");
+    std::fs::write(
+        &live,
+        file(900).replace("policy:\n  unmanaged:\n    admin_api_keys: ignore\n", ""),
+    )
+    .expect("live");
+    let markdown = pr_plan(dir.path(), &live, "markdown");
+    let net_end = markdown
+        .find("#### This pull request introduces")
+        .unwrap_or_else(|| panic!("{markdown}"));
+    let net = &markdown[..net_end];
+    assert!(
+        net.contains("max_requests_per_1_minute: 900 -> 600"),
+        "the net change is not in the net section:\n{markdown}"
+    );
+    // A lowered limit is destructive: shown first, never folded.
+    let destructive = net
+        .find("#### Destructive changes")
+        .unwrap_or_else(|| panic!("{markdown}"));
+    assert!(destructive < net.find("900 -> 600").expect("shown"));
+    assert!(!net[..net.find("900 -> 600").expect("shown")].contains("<details>"));
+    // The explanations say what each side says.
+    assert!(markdown[net_end..].contains("300 -> 600"), "{markdown}");
+    assert!(markdown[net_end..].contains("900 -> 300"), "{markdown}");
 }

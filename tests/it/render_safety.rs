@@ -220,6 +220,44 @@ fn plan_for(names: &[String]) -> (orgops::plan::Plan, orgops::model::Document) {
     (plan, desired)
 }
 
+/// The mermaid block of a markdown plan, if any, holds only `flowchart TD`, nodes `nI["…"]`
+/// whose label has no quote, backtick or `<`, edges `nI --> nJ` and class lines; and the block
+/// is closed.
+fn graph_is_well_formed(markdown: &str) -> bool {
+    let Some(start) = markdown.find("```mermaid\n") else {
+        return true;
+    };
+    let rest = &markdown[start + "```mermaid\n".len()..];
+    let Some(end) = rest.find("\n```\n") else {
+        return false;
+    };
+    let id = |s: &str| {
+        s.strip_prefix('n')
+            .is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
+    };
+    rest[..end].lines().enumerate().all(|(i, line)| {
+        if i == 0 {
+            return line == "flowchart TD";
+        }
+        let line = line.trim_start_matches(' ');
+        if let Some((from, to)) = line.split_once(" --> ") {
+            return id(from) && id(to);
+        }
+        if line.starts_with("classDef ") || line.starts_with("class ") {
+            return !line.contains(['"', '`', '<', '[']);
+        }
+        match line.split_once("[\"") {
+            Some((node, label)) => {
+                id(node)
+                    && label
+                        .strip_suffix("\"]")
+                        .is_some_and(|l| !l.contains(['"', '`', '<']))
+            }
+            None => false,
+        }
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -248,6 +286,8 @@ proptest! {
                 "{:?} is not visible in:\n{}", key, visible
             );
         }
+
+        prop_assert!(graph_is_well_formed(&markdown), "{}", markdown);
 
         let text = orgops::render::text::render(&plan, false);
         prop_assert_eq!(raw_controls(&text), Vec::<char>::new());
