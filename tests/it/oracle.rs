@@ -696,8 +696,6 @@ fn expected_after(live: &Document, desired: &Document, key_in_use: &str) -> Docu
         }
         let d = declared_project(name).filter(|d| !d.archived);
         let live_p = live.projects.iter().find(|p| &p.name == name);
-        let live_or_empty = |f: fn(&Project) -> Vec<String>| live_p.map(f).unwrap_or_default();
-        let _ = live_or_empty;
 
         // Custom project roles.
         let mut p_roles: BTreeMap<String, Role> = BTreeMap::new();
