@@ -202,16 +202,7 @@ pub(crate) fn shown_first(change: &Change) -> bool {
 /// The summary sentence shared by text and markdown: `Plan: 3 to add, 2 to change, 1 to
 /// remove, 1 to archive.` (`N to replace` appears only when there are replacements).
 pub(crate) fn summary_sentence(plan: &crate::plan::Plan) -> String {
-    let s = plan.summary();
-    let replace = if s.replace > 0 {
-        format!(", {} to replace", s.replace)
-    } else {
-        String::new()
-    };
-    format!(
-        "Plan: {} to add, {} to change{replace}, {} to remove, {} to archive.",
-        s.add, s.change, s.remove, s.archive
-    )
+    format!("Plan: {}.", counts_phrase(plan))
 }
 
 #[cfg(test)]

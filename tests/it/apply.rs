@@ -640,25 +640,19 @@ const PROCESS_KEY: &str = "sk-admin-apply-test-key-000000";
 
 impl EmulatorProcess {
     fn start(state: &Path, latency_ms: u64, seed: u64) -> EmulatorProcess {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("orgops"))
-            .args(["emulator", "--state"])
-            .arg(state)
-            .args(["--admin-key", PROCESS_KEY, "--seed", &seed.to_string()])
-            .args(["--latency-ms", &latency_ms.to_string()])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("emulator starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("emulator prints its URL");
-        EmulatorProcess {
-            child,
-            url: line.trim().to_string(),
-        }
+        let state = state.to_string_lossy();
+        let (seed, latency) = (seed.to_string(), latency_ms.to_string());
+        let (child, url) = crate::support::cli::spawn_emulator(&[
+            "--state",
+            &state,
+            "--admin-key",
+            PROCESS_KEY,
+            "--seed",
+            &seed,
+            "--latency-ms",
+            &latency,
+        ]);
+        EmulatorProcess { child, url }
     }
 
     fn base(&self) -> String {

@@ -3,7 +3,6 @@
 //! refused with zero writes); one apply at a time per organization, and live duplicates of a
 //! natural key are shown; a key nobody holds is never left behind as "in sync".
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -20,23 +19,17 @@ struct Emulator {
 
 impl Emulator {
     fn start(state: &Path, latency_ms: u64) -> Emulator {
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("orgops"))
-            .args(["emulator", "--state"])
-            .arg(state)
-            .args(["--admin-key", KEY, "--latency-ms", &latency_ms.to_string()])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("emulator starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("emulator prints its URL");
-        Emulator {
-            child,
-            url: line.trim().to_string(),
-        }
+        let state = state.to_string_lossy();
+        let latency = latency_ms.to_string();
+        let (child, url) = crate::support::cli::spawn_emulator(&[
+            "--state",
+            &state,
+            "--admin-key",
+            KEY,
+            "--latency-ms",
+            &latency,
+        ]);
+        Emulator { child, url }
     }
 
     fn base(&self) -> String {

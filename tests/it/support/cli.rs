@@ -56,3 +56,22 @@ pub fn run(command: &mut Command) -> Run {
 pub fn orgops_run(args: &[&str]) -> Run {
     run(orgops().args(args))
 }
+
+/// Starts `orgops emulator ARGS` as a separate process and waits for the URL it prints
+/// first. The caller owns the child (and kills it on drop).
+pub fn spawn_emulator(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("orgops"))
+        .arg("emulator")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("emulator starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("emulator prints its URL");
+    (child, line.trim().to_string())
+}
