@@ -470,8 +470,7 @@ fn every_third_party_action_is_pinned_by_commit_sha() {
 struct FakeRelease {
     url: String,
     requests: Arc<Mutex<Vec<String>>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: crate::support::loopback::Loopback,
 }
 
 impl FakeRelease {
@@ -490,46 +489,16 @@ impl FakeRelease {
                 }
             }
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let url = format!("http://{}", listener.local_addr().expect("local addr"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .expect("serve");
-            });
-        });
+        let server = crate::support::loopback::Loopback::serve(app);
         FakeRelease {
-            url,
+            url: server.url.clone(),
             requests,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
     fn requests(&self) -> Vec<String> {
         self.requests.lock().expect("lock").clone()
-    }
-}
-
-impl Drop for FakeRelease {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

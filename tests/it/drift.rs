@@ -599,23 +599,7 @@ fn call_as(
     path: &str,
     body: Option<Value>,
 ) -> Value {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let mut req = reqwest::Client::new()
-            .request(method.clone(), format!("{}{path}", emu.url()))
-            .bearer_auth(emu.admin_key());
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("request reaches the emulator");
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{method} {path}: {status} {body}");
-        body
-    })
+    org::call_with_key(emu, emu.admin_key(), method, path, body)
 }
 
 // --- attribution only when the event explains the object (issue 9) -------------------------

@@ -376,8 +376,7 @@ impl FakeState {
 pub struct FakeGitHub {
     pub url: String,
     pub state: Shared,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: super::loopback::Loopback,
 }
 
 impl FakeGitHub {
@@ -404,30 +403,11 @@ impl FakeGitHub {
             .route("/repos/{owner}/{repo}/pulls/{number}", get(get_pull))
             .route("/user", get(token_user))
             .with_state(state.clone());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let url = format!("http://{}", listener.local_addr().expect("local addr"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .expect("serve");
-            });
-        });
+        let server = super::loopback::Loopback::serve(app);
         FakeGitHub {
-            url,
+            url: server.url.clone(),
             state,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -508,16 +488,5 @@ impl FakeGitHub {
         pull.merged_at = Some(now);
         pull.merge_commit_sha = Some(sha.to_string());
         s.commit_pulls.push((sha.to_string(), number));
-    }
-}
-
-impl Drop for FakeGitHub {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod contract_client;
 pub mod github_fake;
+pub mod loopback;
 pub mod openapi;
 pub mod org;
 

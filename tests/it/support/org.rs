@@ -24,6 +24,17 @@ pub fn call(
     path: &str,
     body: Option<Value>,
 ) -> Value {
+    call_with_key(emu, ADMIN_KEY, method, path, body)
+}
+
+/// Sends one `/v1` request with `key`; panics on a non-2xx answer.
+pub fn call_with_key(
+    emu: &RunningEmulator,
+    key: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -31,7 +42,7 @@ pub fn call(
     runtime.block_on(async {
         let mut req = reqwest::Client::new()
             .request(method.clone(), format!("{}{path}", emu.url()))
-            .bearer_auth(ADMIN_KEY);
+            .bearer_auth(key);
         if let Some(body) = body {
             req = req.json(&body);
         }
