@@ -157,13 +157,28 @@ pub struct PlanArgs {
     /// Also save the plan (with the fingerprints `apply --plan` checks) to this file.
     #[arg(long, value_name = "PLAN")]
     pub out: Option<PathBuf>,
-    /// Exit 2 when the plan has changes (0 when it has none).
+    /// Exit 2 when apply could change something now, 0 when it could not. Changes waiting
+    /// for an invite to be accepted and objects only reported (`policy.unmanaged: report`)
+    /// do not count: a plan of only those exits 0.
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Pull-request view: also show what the change since REF (a git revision of the
     /// repository holding the file) introduces, apart from pre-existing drift.
     #[arg(long, value_name = "REF")]
     pub base: Option<String>,
+    #[command(flatten)]
+    pub targets: TargetsArg,
+}
+
+/// `--target`: a partial plan.
+#[derive(Debug, clap::Args)]
+pub struct TargetsArg {
+    /// Plan only this object and what it depends on (repeatable): a natural key of the plan
+    /// (`project:Search`, which includes everything inside it, `user:bob@x.example`) or a
+    /// glob (`*` any characters, `?` one): `'project:Search/*'`. The plan says it is
+    /// partial; a saved plan records its targets.
+    #[arg(long = "target", value_name = "KEY")]
+    pub targets: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -269,4 +284,7 @@ pub struct ApplyArgs {
     /// Also write each change's outcome as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    // Not with `--plan`, which applies exactly the saved plan (and its targets).
+    #[command(flatten)]
+    pub targets: TargetsArg,
 }

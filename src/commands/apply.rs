@@ -6,6 +6,9 @@
 //!
 //! Exit status: 0 every change applied (or already satisfied), 1 an error or a partial
 //! apply, 3 the plan is refused by a safety gate, 4 the saved plan is stale.
+//!
+//! `--target KEY` applies a partial plan (the targets and what they depend on); a saved
+//! plan carries its own targets, so `--target` beside `--plan` is refused.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -39,6 +42,17 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
     };
     if !desired.warnings.is_empty() {
         eprint!("{}", desired.warnings.render_human(printer.stderr_color));
+    }
+    let targets = &args.targets.targets;
+    if args.plan.is_some() && !targets.is_empty() {
+        eprintln!(
+            "error: --target cannot be combined with --plan: a saved plan is applied exactly as saved, with the targets it was planned with (`orgops plan --target KEY --out PLAN`)"
+        );
+        return ExitStatus::Failure;
+    }
+    if let Err(e) = crate::plan::target::check_patterns(targets) {
+        eprintln!("error: {e}");
+        return ExitStatus::Failure;
     }
     let interactive = std::io::stdin().is_terminal();
     if args.plan.is_none() && !args.auto_approve && !interactive {
@@ -86,10 +100,15 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
             Ok(plan) => plan,
             Err(stale) => return report_stale(&stale),
         },
-        None => match crate::ops::plan::plan_against(&desired.doc, &live, &options) {
-            Ok(plan) => plan,
-            Err(e) => return fail(e),
-        },
+        None => {
+            match crate::ops::plan::plan_against(&desired.doc, &live, &options).and_then(|plan| {
+                crate::plan::target::restrict(plan, &desired.doc, &live, &options, targets)
+                    .map_err(anyhow::Error::from)
+            }) {
+                Ok(plan) => plan,
+                Err(e) => return fail(e),
+            }
+        }
     };
     crate::out!("{}", render::text::render(&plan, printer.stdout_color));
     let _ = std::io::stdout().flush();

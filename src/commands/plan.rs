@@ -2,12 +2,16 @@
 //!
 //! The plan goes to stdout in the chosen format; progress, the request count and errors go to
 //! stderr. Exit codes: 0 ok (no changes, or changes without `--detailed-exitcode`), 2 changes
-//! with `--detailed-exitcode`, 3 refused by a safety gate, 1 error.
+//! with `--detailed-exitcode`, 3 refused by a safety gate, 1 error. "Changes" are what apply
+//! could do now: what waits for an invite to be accepted is shown but never counts.
+//!
+//! `--target KEY` keeps the targets' changes and their dependencies ([`target`]); the read is
+//! the whole plan's, so the partial plan is the whole plan's changes of those keys.
 
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::exit::ExitStatus;
 use crate::ops;
-use crate::plan::{PlanOptions, saved};
+use crate::plan::{PlanOptions, saved, target};
 use crate::printer::Printer;
 use crate::render;
 
@@ -18,10 +22,21 @@ pub fn run(args: PlanArgs) -> ExitStatus {
         max_removals: args.gates.max_removals,
         baseline: None,
     };
+    let targets = &args.targets.targets;
     if let Some(base) = &args.base {
+        if !targets.is_empty() {
+            eprintln!(
+                "error: --target cannot be combined with --base: the pull-request view compares whole plans"
+            );
+            return ExitStatus::Failure;
+        }
         return run_pull_request(&args, base, &options, printer);
     }
-    let planned = match ops::plan::plan(
+    if let Err(e) = target::check_patterns(targets) {
+        eprintln!("error: {e}");
+        return ExitStatus::Failure;
+    }
+    let mut planned = match ops::plan::plan(
         &args.desired.file,
         args.desired.load_options(),
         &args.target,
@@ -30,6 +45,20 @@ pub fn run(args: PlanArgs) -> ExitStatus {
     ) {
         Ok(planned) => planned,
         Err(failure) => return super::report_plan_failure(failure, printer),
+    };
+    let whole = std::mem::take(&mut planned.plan);
+    planned.plan = match target::restrict(
+        whole,
+        &planned.desired.doc,
+        &planned.live,
+        &options,
+        targets,
+    ) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitStatus::Failure;
+        }
     };
     let started = std::time::Instant::now();
     let rendered = match args.format {

@@ -256,6 +256,7 @@ pub(crate) struct Output {
     pub drafts: Vec<Draft>,
     pub unmanaged: Vec<UnmanagedObject>,
     pub refusals: Vec<Refusal>,
+    pub waiting: Vec<super::Waiting>,
 }
 
 impl Output {

@@ -56,6 +56,7 @@ mod operation;
 pub mod order;
 mod policy;
 pub mod saved;
+pub mod target;
 
 #[cfg(test)]
 mod simulate;
@@ -385,6 +386,20 @@ pub struct Refusal {
     pub override_hint: String,
 }
 
+/// What a declared person gets once they accept their invite (group memberships, custom
+/// roles): not a change of this plan, planned by the first run after acceptance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    pub email: String,
+    /// Key of the invite (`invite:EMAIL`).
+    pub invite: String,
+    /// The change of this plan that sends the invite; `None` when a pending invite already
+    /// matches the file (nothing to do until it is accepted).
+    pub change: Option<ChangeId>,
+    /// Keys of what waits, sorted.
+    pub deferred: Vec<String>,
+}
+
 /// The result of planning.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -394,6 +409,13 @@ pub struct Plan {
     pub unmanaged: Vec<UnmanagedObject>,
     /// Non-empty means: do not apply (exit 3). Sorted by (rule, objects).
     pub refusals: Vec<Refusal>,
+    /// What waits for invites to be accepted, by email. Not changes: they never make a plan
+    /// non-empty (`--detailed-exitcode` 0 when nothing else is pending).
+    #[serde(default)]
+    pub waiting: Vec<Waiting>,
+    /// `--target` patterns of a partial plan ([`target`]); empty for a whole plan.
+    #[serde(default)]
+    pub targets: Vec<String>,
 }
 
 /// Counts per action, and per summary bucket.
@@ -408,9 +430,15 @@ pub struct Summary {
 }
 
 impl Plan {
-    /// Nothing to change (reported unmanaged objects are not changes).
+    /// Nothing apply could do now (reported unmanaged objects and what waits for an invite
+    /// to be accepted are not changes).
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// Made with `--target`: only some objects and what they depend on.
+    pub fn is_partial(&self) -> bool {
+        !self.targets.is_empty()
     }
 
     pub fn is_refused(&self) -> bool {
@@ -468,10 +496,14 @@ pub fn plan(
     }
     refusals
         .sort_by(|a, b| (a.rule, &a.objects, &a.message).cmp(&(b.rule, &b.objects, &b.message)));
+    let mut waiting = out.waiting;
+    waiting.sort_by(|a, b| (&a.email, &a.invite).cmp(&(&b.email, &b.invite)));
     Ok(Plan {
         changes,
         unmanaged,
         refusals,
+        waiting,
+        targets: Vec::new(),
     })
 }
 

@@ -26,7 +26,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::normalize::normalize_document;
-use super::{Change, ChangeId, Plan, PlanOptions, Refusal, RefusalRule, UnmanagedObject};
+use super::{
+    Change, ChangeId, Plan, PlanOptions, Refusal, RefusalRule, UnmanagedObject, Waiting, target,
+};
 use crate::github::hash::{PlanDifference, execution_digests};
 use crate::live::{IdIndex, LiveState};
 use crate::model::Document;
@@ -105,6 +107,13 @@ pub struct SavedPlan {
     pub unmanaged: Vec<UnmanagedObject>,
     #[serde(default)]
     pub refusals: Vec<Refusal>,
+    /// What waits for invites to be accepted (shown, never applied).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting: Vec<Waiting>,
+    /// The `--target` patterns of a partial plan (absent for a whole plan). Apply runs the
+    /// saved changes only, and re-plans with these targets to check them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 /// Why a saved plan cannot be applied.
@@ -190,6 +199,8 @@ pub fn save(plan: &Plan, desired: &Document, live: &LiveState, org: OrgIdentity)
             .collect(),
         unmanaged: plan.unmanaged.clone(),
         refusals: plan.refusals.clone(),
+        waiting: plan.waiting.clone(),
+        targets: plan.targets.clone(),
     }
 }
 
@@ -315,6 +326,17 @@ pub fn verify(
     options: &PlanOptions,
 ) -> Result<Plan, Staleness> {
     let fresh = fresh_plan(saved, fresh_live, desired, org, options)?;
+    // A partial plan is checked against a fresh plan of the same targets.
+    let fresh =
+        target::restrict(fresh, desired, fresh_live, options, &saved.targets).map_err(|error| {
+            Staleness {
+                reason: StaleReason::LiveChanged,
+                objects: saved.targets.clone(),
+                message: format!(
+                    "the saved plan's targets no longer select anything: {error}: plan again"
+                ),
+            }
+        })?;
     check_live_facts(saved, &fresh, fresh_live)?;
     let saved_changes = changes(saved);
     let saved_ids: BTreeSet<&ChangeId> = saved_changes.iter().map(|c| &c.id).collect();
@@ -377,6 +399,8 @@ pub fn verify(
         changes: rebuilt,
         unmanaged: fresh.unmanaged,
         refusals,
+        waiting: fresh.waiting,
+        targets: saved.targets.clone(),
     })
 }
 

@@ -1,6 +1,8 @@
 //! The machine rendering, versioned and documented by `schema/plan.schema.json`:
 //! `{"format_version": 1, "summary": {...}, "changes": [...], "unmanaged": [...],
-//! "refusals": [...]}`. Every action appears in `summary.by_action`, with 0 when absent, so
+//! "refusals": [...], "waiting": [...], "targets": [...]}` (`waiting`: what waits for
+//! invites to be accepted; `targets`: the `--target` patterns of a partial plan, empty for a
+//! whole plan). Every action appears in `summary.by_action`, with 0 when absent, so
 //! the shape never depends on the plan.
 
 use serde_json::{Map, Value, json};
@@ -53,6 +55,8 @@ pub fn to_value(plan: &Plan) -> Value {
         "changes": changes,
         "unmanaged": plan.unmanaged,
         "refusals": plan.refusals,
+        "waiting": plan.waiting,
+        "targets": plan.targets,
     })
 }
 

@@ -129,19 +129,6 @@ pub(crate) fn diff_section(title: &str, folded: bool, items: Vec<String>, what: 
     }
 }
 
-/// The invites whose `after` lists what waits for their acceptance, with that list.
-fn deferred(plan: &Plan) -> Vec<(&Change, Vec<&str>)> {
-    plan.changes
-        .iter()
-        .filter(|c| c.kind == ResourceKind::Invite)
-        .filter_map(|c| {
-            let list = c.after.as_ref()?.get("deferred")?.as_array()?;
-            let keys: Vec<&str> = list.iter().filter_map(|k| k.as_str()).collect();
-            (!keys.is_empty()).then_some((c, keys))
-        })
-        .collect()
-}
-
 /// The keys of changes an invite of `plan` carries or defers: its project memberships
 /// (`project:P/member:EMAIL`) and its `deferred` list.
 pub(crate) fn carried_by_invites(plan: &Plan) -> BTreeSet<String> {
@@ -315,9 +302,9 @@ pub(crate) fn plan_sections(plan: &Plan, origin: Origin<'_>) -> Vec<Section> {
             Items::Changes,
         ));
     }
-    let waiting = deferred(plan);
+    let waiting = &plan.waiting;
     if !waiting.is_empty() {
-        let total: usize = waiting.iter().map(|(_, keys)| keys.len()).sum();
+        let total: usize = waiting.iter().map(|w| w.deferred.len()).sum();
         sections.push(Section {
             open: format!(
                 "#### Waiting for invites ({})\n\nNot part of this apply: what these people get once they accept their invite, planned by the first run after that.\n\n",
@@ -325,12 +312,13 @@ pub(crate) fn plan_sections(plan: &Plan, origin: Origin<'_>) -> Vec<Section> {
             ),
             items: waiting
                 .iter()
-                .map(|(invite, keys)| {
-                    let shown: Vec<String> = keys.iter().map(|k| escape::code_span(k)).collect();
+                .map(|w| {
+                    let shown: Vec<String> =
+                        w.deferred.iter().map(|k| escape::code_span(k)).collect();
                     format!(
                         "- {} ({}): {}\n",
-                        escape::code_span(&invite.key),
-                        invite.action.as_str(),
+                        escape::code_span(&w.email),
+                        super::invite_state(plan, w),
                         shown.join(", ")
                     )
                 })
@@ -495,8 +483,18 @@ pub fn render_with_limit(plan: &Plan, max_chars: usize) -> String {
 pub(crate) fn head(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### orgops plan\n");
-    if plan.changes.is_empty() {
+    if plan.is_partial() {
+        let targets: Vec<String> = plan.targets.iter().map(|t| escape::code_span(t)).collect();
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> **Partial plan** (`--target`): only the changes of these targets and what they depend on. Every other difference between the file and the organization is left out, and apply will not make it.\n>\n> Targets: {}\n",
+            targets.join(", ")
+        );
+    }
+    if plan.changes.is_empty() && !plan.is_partial() && plan.waiting.is_empty() {
         let _ = writeln!(out, "**No changes**: the organization matches the file.\n");
+    } else if plan.changes.is_empty() {
+        let _ = writeln!(out, "**{}**\n", super::no_changes(plan));
     } else {
         let _ = writeln!(out, "**{}**\n", summary_sentence(plan));
         let _ = writeln!(out, "| action | count |\n|---|---:|");

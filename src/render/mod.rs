@@ -201,6 +201,38 @@ pub(crate) fn shown_first(change: &Change) -> bool {
 
 /// The summary sentence shared by text and markdown: `Plan: 3 to add, 2 to change, 1 to
 /// remove, 1 to archive.` (`N to replace` appears only when there are replacements).
+/// The first line of a plan without changes.
+pub(crate) fn no_changes(plan: &crate::plan::Plan) -> &'static str {
+    match (plan.is_partial(), plan.waiting.is_empty()) {
+        (false, true) => "No changes: the organization matches the file.",
+        (false, false) => {
+            "No changes apply can make now: the rest waits for invites to be accepted (below)."
+        }
+        (true, true) => "No changes for these targets: the organization matches the file there.",
+        (true, false) => {
+            "No changes apply can make now for these targets: the rest waits for invites to be accepted (below)."
+        }
+    }
+}
+
+/// Where the invite of a [`Waiting`](crate::plan::Waiting) entry stands, in words.
+pub(crate) fn invite_state(
+    plan: &crate::plan::Plan,
+    waiting: &crate::plan::Waiting,
+) -> &'static str {
+    use crate::plan::Action;
+    let Some(id) = &waiting.change else {
+        return "invite pending";
+    };
+    match plan.changes.iter().find(|c| &c.id == id).map(|c| c.action) {
+        Some(Action::Invite) => "invited by this plan",
+        Some(Action::Reinvite) => "invite sent again by this plan",
+        Some(Action::Replace) => "invite replaced by this plan",
+        Some(_) => "invite changed by this plan",
+        None => "its invite is outside these targets",
+    }
+}
+
 pub(crate) fn summary_sentence(plan: &crate::plan::Plan) -> String {
     format!("Plan: {}.", counts_phrase(plan))
 }

@@ -1,5 +1,7 @@
 //! The terminal rendering: one line per change (`+ ~ - ±`, the verb, the key), its field
-//! lines indented below, then reported unmanaged objects, refusals, and the summary line.
+//! lines indented below, then what waits for invites to be accepted (by email), reported
+//! unmanaged objects, refusals, and the summary line. A partial plan (`--target`) says so
+//! first, with its targets, and again last.
 //! ANSI colour only when `color` is true (the caller decides from `NO_COLOR` and the TTY).
 //! Names and values are printed through [`escape::text`]: a control character in a name is
 //! shown as `\u{1b}`, never sent to the terminal.
@@ -57,8 +59,26 @@ const VERB_WIDTH: usize = 10;
 pub fn render(plan: &Plan, color: bool) -> String {
     let p = Painter { color };
     let mut out = String::new();
+    if plan.is_partial() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.paint(
+                YELLOW,
+                "Warning: this is a partial plan (--target): only the changes of these targets and what they depend on."
+            )
+        );
+        for target in &plan.targets {
+            let _ = writeln!(out, "  --target {}", escape::text(target));
+        }
+        let _ = writeln!(
+            out,
+            "Every other difference between the file and the organization is left out, and apply will not make it.\n"
+        );
+    }
     if plan.changes.is_empty() {
-        out.push_str("No changes: the organization matches the file.\n");
+        out.push_str(super::no_changes(plan));
+        out.push('\n');
     } else {
         let _ = writeln!(out, "orgops will make these changes, in this order:\n");
         for change in &plan.changes {
@@ -83,6 +103,27 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 for line in field_lines(field) {
                     let _ = writeln!(out, "      {}", p.field(&line));
                 }
+            }
+        }
+    }
+    if !plan.waiting.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            p.paint(
+                BOLD,
+                "Waiting for invites (not part of this apply; the first run after acceptance plans them):"
+            )
+        );
+        for waiting in &plan.waiting {
+            let _ = writeln!(
+                out,
+                "  {} ({}):",
+                escape::text(&waiting.email),
+                super::invite_state(plan, waiting)
+            );
+            for key in &waiting.deferred {
+                let _ = writeln!(out, "      {}", escape::text(key));
             }
         }
     }
@@ -119,5 +160,15 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
     }
     let _ = writeln!(out, "\n{}", p.paint(BOLD, &summary_sentence(plan)));
+    if plan.is_partial() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.paint(
+                YELLOW,
+                "This is a partial plan (--target): run `orgops plan` without --target to see everything apply would change."
+            )
+        );
+    }
     out
 }

@@ -16,4 +16,5 @@ mod oracle;
 mod plan;
 mod render_safety;
 mod support;
+mod target;
 mod validate;

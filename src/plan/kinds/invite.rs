@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::super::context::{Context, Draft, Membership, Output, when_managed};
-use super::super::{Action, Operation, ResourceKind};
+use super::super::{Action, ChangeId, Operation, ResourceKind, Waiting};
 use super::keys;
 use crate::model::{InviteProject, InviteStatus, OrgRole};
 
@@ -95,10 +95,19 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         }
         let (role, projects_owned) = (user.role, projects.clone());
         let live = ctx.live_invite(email);
+        let waiting = |change: Option<ChangeId>| Waiting {
+            email: email.clone(),
+            invite: keys::invite(email),
+            change,
+            deferred: deferred.clone(),
+        };
         let draft = match live.map(|i| i.status) {
             Some(InviteStatus::Pending) => {
                 let live = live.expect("status came from this invite");
                 if live.role == user.role && &live.projects == projects {
+                    if !deferred.is_empty() {
+                        out.waiting.push(waiting(None));
+                    }
                     continue;
                 }
                 Draft::new(
@@ -148,6 +157,9 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                 },
             ),
         };
+        if !deferred.is_empty() {
+            out.waiting.push(waiting(Some(draft.id())));
+        }
         out.push(
             draft
                 .after(Some(after))

@@ -1,0 +1,414 @@
+//! Partial plans: `--target KEY` (repeatable) keeps the changes of the named objects and
+//! everything they depend on, as Terraform's `-target` does.
+//!
+//! - **Patterns** match the plan's natural keys (`project:Search`,
+//!   `project:Search/member:bob@x.example`, see `kinds/mod.rs`): `*` stands for any run of
+//!   characters (`/` included), `?` for one character; everything else is literal and
+//!   case-sensitive. A pattern that matches a key also selects everything inside it (the keys
+//!   below it after a `/`): `project:Search` is the project and all its children,
+//!   `project:Search/*` only its children.
+//! - **An invite counts as the project memberships it carries** (`project:P/member:EMAIL`):
+//!   a person joins a project through their invite, so `project:Search/*` selects the invites
+//!   that bring people into Search.
+//! - **Dependencies** come from the plan's ordering edges ([`super::order`]): the selected
+//!   changes' `depends_on`, transitively, so a partial plan can run on its own (a new
+//!   project's membership brings the project's creation; a project's archive brings the
+//!   removal of its children).
+//! - **The rest follows the selection**: reported objects and waiting changes whose keys
+//!   match; the whole-plan safety gates re-checked over the selected changes alone; the
+//!   file's refusals (unarchive, immutable fields, unknown rate limits) about selected or
+//!   matching objects.
+//! - **A pattern that matches nothing** (no key of the file's objects, of the plan's changes,
+//!   reported objects or waiting changes) is an error naming the closest keys.
+//!
+//! The live read does not shrink with targets: the targeted changes are exactly the whole
+//! plan's changes of those keys, computed from the same read.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::kinds::keys;
+use super::{Change, ChangeId, Plan, PlanOptions, RefusalRule, ResourceKind};
+use crate::live::LiveState;
+use crate::model::Document;
+
+/// Close keys named per pattern that matches nothing.
+const MAX_SUGGESTIONS: usize = 5;
+
+/// `--target` patterns that select nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("{}", describe_unmatched(.0))]
+    NoMatch(Vec<Unmatched>),
+    #[error(
+        "--target `{0}` is empty or has a control character: give a natural key such as `project:Search` or a glob such as `project:Search/*`"
+    )]
+    Invalid(String),
+}
+
+/// One pattern that matches nothing, with the keys closest to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmatched {
+    pub target: String,
+    pub close: Vec<String>,
+}
+
+fn describe_unmatched(unmatched: &[Unmatched]) -> String {
+    let mut out = String::new();
+    for (i, u) in unmatched.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "--target `{}` matches no object of the file or the plan",
+            u.target
+        ));
+        if u.close.is_empty() {
+            out.push_str(
+                " (keys look like `project:NAME`, `project:NAME/member:EMAIL`, `user:EMAIL`, `group:NAME`; `orgops plan --format json` lists the keys of every change)",
+            );
+        } else {
+            let close: Vec<String> = u.close.iter().map(|k| format!("`{k}`")).collect();
+            out.push_str(&format!("; close keys: {}", close.join(", ")));
+        }
+    }
+    out
+}
+
+/// Whether glob `pattern` (`*` any run, `?` one character) matches all of `text`.
+fn glob(pattern: &[char], text: &[char]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
+/// Whether `pattern` selects `key`: it matches the whole key, or the key is inside an object
+/// it matches (a prefix of the key that ends before a `/`).
+pub fn matches(pattern: &str, key: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let key: Vec<char> = key.chars().collect();
+    glob(&pattern, &key)
+        || key
+            .iter()
+            .enumerate()
+            .any(|(i, &c)| c == '/' && glob(&pattern, &key[..i]))
+}
+
+/// Checks the patterns' shape (not whether they match: see [`restrict`]).
+pub fn check_patterns(targets: &[String]) -> Result<(), TargetError> {
+    match targets
+        .iter()
+        .find(|t| t.trim().is_empty() || t.chars().any(char::is_control))
+    {
+        Some(bad) => Err(TargetError::Invalid(bad.escape_debug().to_string())),
+        None => Ok(()),
+    }
+}
+
+/// The project memberships an invite change carries (`project:P/member:EMAIL`).
+fn carried(change: &Change) -> Vec<String> {
+    if change.kind != ResourceKind::Invite {
+        return Vec::new();
+    }
+    let email = change.key.strip_prefix("invite:").unwrap_or(&change.key);
+    change
+        .after
+        .as_ref()
+        .and_then(|a| a.get("projects"))
+        .and_then(|p| p.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("name").and_then(|n| n.as_str()))
+        .map(|name| keys::project_member(name, email))
+        .collect()
+}
+
+/// Every key a pattern may name: the file's objects and the plan's changes, reported
+/// objects and waiting changes.
+fn universe(desired: &Document, plan: &Plan) -> BTreeSet<String> {
+    let mut all = BTreeSet::new();
+    for user in &desired.users {
+        let principal = keys::user(&user.email);
+        all.extend(user.roles.iter().map(|r| keys::assignment(&principal, r)));
+        all.insert(principal);
+        all.insert(keys::invite(&user.email));
+    }
+    for group in &desired.groups {
+        let principal = keys::group(&group.name);
+        all.extend(
+            group
+                .members
+                .iter()
+                .map(|e| keys::group_member(&group.name, e)),
+        );
+        all.extend(group.roles.iter().map(|r| keys::assignment(&principal, r)));
+        all.insert(principal);
+    }
+    all.extend(desired.roles.iter().map(|r| keys::role(&r.name)));
+    for certificate in &desired.certificates {
+        all.insert(keys::certificate(&certificate.name));
+        all.insert(keys::org_certificate_activation(&certificate.name));
+    }
+    all.extend(
+        desired
+            .admin_api_keys
+            .iter()
+            .map(|k| keys::admin_api_key(&k.name)),
+    );
+    for project in &desired.projects {
+        let name = &project.name;
+        all.insert(keys::project(name));
+        for member in &project.members {
+            let principal = keys::project_member(name, &member.email);
+            all.extend(member.roles.iter().map(|r| keys::assignment(&principal, r)));
+            all.insert(principal);
+        }
+        for group in &project.groups {
+            let principal = keys::project_group(name, &group.name);
+            all.extend(group.roles.iter().map(|r| keys::assignment(&principal, r)));
+            all.insert(principal);
+        }
+        all.extend(
+            project
+                .roles
+                .iter()
+                .map(|r| keys::project_role(name, &r.name)),
+        );
+        all.extend(
+            project
+                .service_accounts
+                .iter()
+                .map(|s| keys::service_account(name, &s.name)),
+        );
+        all.extend(
+            project
+                .rate_limits
+                .keys()
+                .map(|model| keys::rate_limit(name, model)),
+        );
+        all.extend(
+            project
+                .certificates
+                .iter()
+                .map(|c| keys::project_certificate_activation(name, c)),
+        );
+    }
+    for change in &plan.changes {
+        all.insert(change.key.clone());
+        all.extend(carried(change));
+    }
+    all.extend(plan.unmanaged.iter().map(|u| u.key.clone()));
+    for waiting in &plan.waiting {
+        all.insert(waiting.invite.clone());
+        all.extend(waiting.deferred.iter().cloned());
+    }
+    all
+}
+
+/// The keys closest to `pattern`: compared with its literal part (up to the first `*` or
+/// `?`), each key cut to as many `/`-separated parts.
+fn close_keys(pattern: &str, universe: &BTreeSet<String>) -> Vec<String> {
+    let literal: &str = pattern.split(['*', '?']).next().unwrap_or(pattern);
+    let literal = literal.trim_end_matches('/');
+    // What follows the literal part (`/*`), kept on a suggestion when it then matches.
+    let rest = &pattern[literal.len()..];
+    let parts = literal.split('/').count().max(1);
+    let mut candidates: BTreeMap<String, usize> = BTreeMap::new();
+    for key in universe {
+        let cut: String = key.split('/').take(parts).collect::<Vec<_>>().join("/");
+        let distance = strsim::levenshtein(&literal.to_lowercase(), &cut.to_lowercase());
+        let entry = candidates.entry(cut).or_insert(distance);
+        *entry = (*entry).min(distance);
+    }
+    let limit = (literal.chars().count() / 3).max(3);
+    let mut ranked: Vec<(usize, String)> = candidates
+        .into_iter()
+        .filter(|(_, d)| *d <= limit)
+        .map(|(k, d)| (d, k))
+        .collect();
+    ranked.sort();
+    ranked
+        .into_iter()
+        .take(MAX_SUGGESTIONS)
+        .map(|(_, k)| {
+            let with_rest = format!("{k}{rest}");
+            if !rest.is_empty() && universe.iter().any(|key| matches(&with_rest, key)) {
+                with_rest
+            } else {
+                k
+            }
+        })
+        .collect()
+}
+
+/// `plan` limited to the changes `targets` select and what they depend on (see the module
+/// doc). An empty `targets` returns the plan unchanged. `desired`, `live` and `options` are
+/// the ones the plan was made from (the safety gates are checked again over the selection).
+pub fn restrict(
+    plan: Plan,
+    desired: &Document,
+    live: &LiveState,
+    options: &PlanOptions,
+    targets: &[String],
+) -> Result<Plan, TargetError> {
+    if targets.is_empty() {
+        return Ok(plan);
+    }
+    check_patterns(targets)?;
+    let all = universe(desired, &plan);
+    let unmatched: Vec<Unmatched> = targets
+        .iter()
+        .filter(|t| !all.iter().any(|k| matches(t, k)))
+        .map(|t| Unmatched {
+            target: t.clone(),
+            close: close_keys(t, &all),
+        })
+        .collect();
+    if !unmatched.is_empty() {
+        return Err(TargetError::NoMatch(unmatched));
+    }
+    let hit = |key: &str| targets.iter().any(|t| matches(t, key));
+
+    let index: BTreeMap<&ChangeId, usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (&c.id, i))
+        .collect();
+    let mut selected = vec![false; plan.changes.len()];
+    let mut stack: Vec<usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| hit(&c.key) || carried(c).iter().any(|k| hit(k)))
+        .map(|(i, _)| i)
+        .collect();
+    while let Some(i) = stack.pop() {
+        if std::mem::replace(&mut selected[i], true) {
+            continue;
+        }
+        stack.extend(
+            plan.changes[i]
+                .depends_on
+                .iter()
+                .filter_map(|d| index.get(d).copied()),
+        );
+    }
+    let changes: Vec<Change> = plan
+        .changes
+        .iter()
+        .zip(&selected)
+        .filter(|(_, s)| **s)
+        .map(|(c, _)| c.clone())
+        .collect();
+    let selected_keys: BTreeSet<&str> = changes.iter().map(|c| c.key.as_str()).collect();
+    let concerned = |key: &str| hit(key) || selected_keys.contains(key);
+
+    let unmanaged = plan
+        .unmanaged
+        .iter()
+        .filter(|u| hit(&u.key))
+        .cloned()
+        .collect();
+    let waiting = plan
+        .waiting
+        .iter()
+        .filter(|w| concerned(&w.invite) || w.deferred.iter().any(|k| hit(k)))
+        .cloned()
+        .collect();
+    let mut refusals = super::gates(desired, live, options, &changes);
+    refusals.extend(
+        plan.refusals
+            .iter()
+            .filter(|r| {
+                !matches!(
+                    r.rule,
+                    RefusalRule::Protect
+                        | RefusalRule::KeyOwner
+                        | RefusalRule::MinOwners
+                        | RefusalRule::MaxRemovals
+                        | RefusalRule::DefaultProject
+                ) && r.objects.iter().any(|o| concerned(o))
+            })
+            .cloned(),
+    );
+    refusals
+        .sort_by(|a, b| (a.rule, &a.objects, &a.message).cmp(&(b.rule, &b.objects, &b.message)));
+    refusals.dedup();
+    Ok(Plan {
+        changes,
+        unmanaged,
+        refusals,
+        waiting,
+        targets: targets.to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_whole_keys_and_what_is_inside_them() {
+        assert!(matches("project:Search/*", "project:Search/member:a@x"));
+        assert!(matches(
+            "project:Search/*",
+            "project:Search/member:a@x/role:r"
+        ));
+        assert!(!matches("project:Search/*", "project:Search"));
+        assert!(!matches("project:Search/*", "project:Search2/member:a@x"));
+        assert!(matches("project:Search", "project:Search"));
+        assert!(matches("project:Search", "project:Search/group:g"));
+        assert!(!matches("project:Search", "project:Searching"));
+        assert!(matches("user:?ob@x", "user:bob@x"));
+        assert!(matches("*/member:bob@x", "group:g/member:bob@x"));
+        assert!(matches("*", "anything/at/all"));
+        assert!(!matches("project:search", "project:Search"));
+    }
+
+    #[test]
+    fn close_keys_compare_the_literal_part() {
+        let universe: BTreeSet<String> = [
+            "project:Research",
+            "project:Research/group:research",
+            "project:Production",
+            "user:bob@x",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            close_keys("project:Reserch/*", &universe),
+            vec!["project:Research/*".to_string()]
+        );
+        assert_eq!(
+            close_keys("project:Reserch", &universe),
+            vec!["project:Research".to_string()]
+        );
+        assert_eq!(
+            close_keys("user:bbo@x", &universe),
+            vec!["user:bob@x".to_string()]
+        );
+    }
+
+    #[test]
+    fn patterns_with_control_characters_are_refused() {
+        assert!(check_patterns(&["project:\u{1b}[31m".into()]).is_err());
+        assert!(check_patterns(&[" ".into()]).is_err());
+        assert!(check_patterns(&["project:Search/*".into()]).is_ok());
+    }
+}
