@@ -83,7 +83,12 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
         Ok(lock) => lock,
         Err(e) => return fail(e),
     };
-    let scope = crate::live::ReadScope::for_document(&desired.doc);
+    let mut scope = crate::live::ReadScope::for_document(&desired.doc);
+    let partial = match &saved {
+        Some(saved) => &saved.targets,
+        None => targets,
+    };
+    crate::plan::target::narrow_scope(&mut scope, partial);
     let live = match crate::ops::plan::read_live(&runtime, &target, &scope, printer) {
         Ok(live) => live,
         Err(e) => return fail(e),

@@ -5,13 +5,13 @@
 //! with `--detailed-exitcode`, 3 refused by a safety gate, 1 error. "Changes" are what apply
 //! could do now: what waits for an invite to be accepted is shown but never counts.
 //!
-//! `--target KEY` keeps the targets' changes and their dependencies ([`target`]); the read is
-//! the whole plan's, so the partial plan is the whole plan's changes of those keys.
+//! `--target KEY` keeps the targets' changes and their dependencies, and reads only what
+//! they need ([`crate::plan::target`]).
 
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::exit::ExitStatus;
 use crate::ops;
-use crate::plan::{PlanOptions, saved, target};
+use crate::plan::{PlanOptions, saved};
 use crate::printer::Printer;
 use crate::render;
 
@@ -32,33 +32,16 @@ pub fn run(args: PlanArgs) -> ExitStatus {
         }
         return run_pull_request(&args, base, &options, printer);
     }
-    if let Err(e) = target::check_patterns(targets) {
-        eprintln!("error: {e}");
-        return ExitStatus::Failure;
-    }
-    let mut planned = match ops::plan::plan(
+    let planned = match ops::plan::plan_targeted(
         &args.desired.file,
         args.desired.load_options(),
         &args.target,
         &options,
+        targets,
         printer,
     ) {
         Ok(planned) => planned,
         Err(failure) => return super::report_plan_failure(failure, printer),
-    };
-    let whole = std::mem::take(&mut planned.plan);
-    planned.plan = match target::restrict(
-        whole,
-        &planned.desired.doc,
-        &planned.live,
-        &options,
-        targets,
-    ) {
-        Ok(plan) => plan,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitStatus::Failure;
-        }
     };
     let started = std::time::Instant::now();
     let rendered = match args.format {

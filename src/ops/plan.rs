@@ -40,6 +40,21 @@ pub fn plan(
     options: &PlanOptions,
     printer: Printer,
 ) -> Result<Planned, PlanFailure> {
+    plan_targeted(file, load, target, options, &[], printer)
+}
+
+/// [`plan`] limited to `targets` (`--target`; none: the whole plan): the read narrowed to
+/// what they need ([`plan::target::narrow_scope`]), the plan to their changes and what those
+/// depend on ([`plan::target::restrict`]); a target that matches nothing is an error.
+pub fn plan_targeted(
+    file: &Path,
+    load: config::LoadOptions,
+    target: &TargetArgs,
+    options: &PlanOptions,
+    targets: &[String],
+    printer: Printer,
+) -> Result<Planned, PlanFailure> {
+    plan::target::check_patterns(targets).map_err(anyhow::Error::from)?;
     let started = std::time::Instant::now();
     let desired = config::load_with(file, LoadMode::Desired, load).map_err(PlanFailure::Invalid)?;
     tracing::info!(
@@ -48,7 +63,8 @@ pub fn plan(
     );
     let target = Target::open_with(target.emulator.as_deref(), target.concurrency)?;
     let runtime = crate::ops::runtime()?;
-    let scope = ReadScope::for_document(&desired.doc);
+    let mut scope = ReadScope::for_document(&desired.doc);
+    plan::target::narrow_scope(&mut scope, targets);
     let started = std::time::Instant::now();
     let live = read_live(&runtime, &target, &scope, printer)?;
     tracing::info!(
@@ -58,6 +74,8 @@ pub fn plan(
     let requests = target.client.attempts();
     let started = std::time::Instant::now();
     let plan = plan_against(&desired.doc, &live, options)?;
+    let plan = plan::target::restrict(plan, &desired.doc, &live, options, targets)
+        .map_err(anyhow::Error::from)?;
     tracing::info!(
         requests,
         changes = plan.changes.len(),

@@ -21,14 +21,23 @@
 //! - **A pattern that matches nothing** (no key of the file's objects, of the plan's changes,
 //!   reported objects or waiting changes) is an error naming the closest keys.
 //!
-//! The live read does not shrink with targets: the targeted changes are exactly the whole
-//! plan's changes of those keys, computed from the same read.
+//! **The live read shrinks when every target is inside projects** (each pattern starts with
+//! the literal `project:`): the per-project lists (members, groups, service accounts, roles,
+//! rate limits, certificate activations) are read only for the projects a target may select
+//! something in, and the per-principal lists of organization principals (group members,
+//! users' and groups' custom roles) not at all ([`narrow_scope`]). This is safe because no
+//! change inside a project depends on a change inside another project or on those lists
+//! (the plan's edges go to the project, its principals' invites and users, groups, roles and
+//! certificates, all read as before); `tests/it/oracle.rs` checks, for random organizations
+//! and targets, that the partial plan from the narrowed read equals, byte for byte, the one
+//! from the whole read. Any other target (`user:...`, `group:...`, `*`) keeps the whole read:
+//! removing an organization object depends on its children in every project.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::kinds::keys;
 use super::{Change, ChangeId, Plan, PlanOptions, RefusalRule, ResourceKind};
-use crate::live::LiveState;
+use crate::live::{LiveState, ReadScope, Select};
 use crate::model::Document;
 
 /// Close keys named per pattern that matches nothing.
@@ -106,6 +115,86 @@ pub fn matches(pattern: &str, key: &str) -> bool {
             .iter()
             .enumerate()
             .any(|(i, &c)| c == '/' && glob(&pattern, &key[..i]))
+}
+
+/// Whether the glob can still match some string that starts with `prefix`.
+fn may_continue(pattern: &[char], prefix: &[char]) -> bool {
+    let close = |states: &mut BTreeSet<usize>| {
+        let mut p = 0;
+        while p < pattern.len() {
+            if pattern[p] == '*' && states.contains(&p) {
+                states.insert(p + 1);
+            }
+            p += 1;
+        }
+    };
+    let mut states = BTreeSet::from([0]);
+    close(&mut states);
+    for &c in prefix {
+        let mut next = BTreeSet::new();
+        for &p in &states {
+            match pattern.get(p) {
+                Some('*') => {
+                    next.insert(p);
+                }
+                Some(&x) if x == '?' || x == c => {
+                    next.insert(p + 1);
+                }
+                _ => {}
+            }
+        }
+        close(&mut next);
+        if next.is_empty() {
+            return false;
+        }
+        states = next;
+    }
+    true
+}
+
+/// Whether `pattern` may select a key that starts with `prefix` (see [`matches`]).
+fn may_select_under(pattern: &str, prefix: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let prefix: Vec<char> = prefix.chars().collect();
+    may_continue(&pattern, &prefix)
+        || prefix
+            .iter()
+            .enumerate()
+            .any(|(i, &c)| c == '/' && glob(&pattern, &prefix[..i]))
+}
+
+/// The read a partial plan needs (see the module doc): `scope` (the whole plan's read of
+/// the file) unchanged unless every target starts with the literal `project:`; then the
+/// per-project lists of the projects no target may select anything in, and the
+/// per-principal lists of organization principals, are not read.
+pub fn narrow_scope(scope: &mut ReadScope, targets: &[String]) {
+    const PROJECT: &str = "project:";
+    let project_only = !targets.is_empty()
+        && targets
+            .iter()
+            .all(|t| t.starts_with(PROJECT) && !t[..PROJECT.len()].contains(['*', '?']));
+    if !project_only {
+        return;
+    }
+    let wanted = |project: &str| {
+        let prefix = format!("{}/", keys::project(project));
+        targets.iter().any(|t| may_select_under(t, &prefix))
+    };
+    fn keep<K: Ord + Clone>(select: &mut Select<K>, wanted: impl Fn(&K) -> bool) {
+        if let Select::Only(keys) = select {
+            keys.retain(|k| wanted(k));
+        }
+    }
+    keep(&mut scope.project_members, |p| wanted(p));
+    keep(&mut scope.project_member_roles, |(p, _)| wanted(p));
+    keep(&mut scope.project_groups, |p| wanted(p));
+    keep(&mut scope.service_accounts, |p| wanted(p));
+    keep(&mut scope.project_roles, |p| wanted(p));
+    keep(&mut scope.rate_limits, |p| wanted(p));
+    keep(&mut scope.project_certificates, |p| wanted(p));
+    scope.user_roles = Select::Nothing;
+    scope.group_members = Select::Nothing;
+    scope.group_roles = Select::Nothing;
 }
 
 /// Checks the patterns' shape (not whether they match: see [`restrict`]).
@@ -378,6 +467,47 @@ mod tests {
         assert!(matches("*/member:bob@x", "group:g/member:bob@x"));
         assert!(matches("*", "anything/at/all"));
         assert!(!matches("project:search", "project:Search"));
+    }
+
+    #[test]
+    fn a_pattern_may_select_under_a_prefix() {
+        let under = |p: &str| may_select_under(p, "project:Search/");
+        assert!(under("project:Search/*"));
+        assert!(under("project:Search"));
+        assert!(under("project:Se*"));
+        assert!(under("project:*/member:bob@x"));
+        assert!(under("project:Search/member:?ob@x"));
+        assert!(!under("project:Labs/*"));
+        assert!(!under("project:Searching"));
+        assert!(!under("project:Search2/*"));
+    }
+
+    #[test]
+    fn only_project_targets_narrow_the_read() {
+        let whole = ReadScope {
+            project_members: Select::Only(["Labs".into(), "Search".into()].into()),
+            rate_limits: Select::All,
+            user_roles: Select::Only(["a@x".into()].into()),
+            ..ReadScope::default()
+        };
+        let mut scope = whole.clone();
+        narrow_scope(&mut scope, &["project:Search/*".into()]);
+        assert_eq!(
+            scope.project_members,
+            Select::Only(["Search".into()].into())
+        );
+        assert_eq!(scope.rate_limits, Select::All);
+        assert_eq!(scope.user_roles, Select::Nothing);
+        for others in [
+            &["user:a@x".to_string()][..],
+            &["*".into()],
+            &["project:*".into(), "group:g".into()],
+            &[],
+        ] {
+            let mut scope = whole.clone();
+            narrow_scope(&mut scope, others);
+            assert_eq!(scope, whole, "{others:?}");
+        }
     }
 
     #[test]

@@ -304,3 +304,84 @@ fn changes_waiting_for_an_invite_are_shown_and_do_not_count_as_changes() {
         }])
     );
 }
+
+/// The partial plan of `targets` from the whole read and from the narrowed read, as JSON
+/// (or the error), with the requests each read made.
+fn partial_plans(seed: u64, targets: &[String]) -> ((String, u64), (String, u64)) {
+    use orgops::live::{self, NoProgress, ReadScope};
+    use orgops::plan::{self, PlanOptions, target};
+    let (live, desired) = crate::oracle::scenario(seed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = crate::apply::desired_state(dir.path(), &desired);
+    let emulator =
+        orgops::emulator::start_in_background(live, orgops::emulator::EmulatorOptions::default())
+            .expect("emulator starts");
+    let options = PlanOptions {
+        allow_removals: true,
+        ..PlanOptions::default()
+    };
+    let whole = ReadScope::for_document(&state.doc);
+    let mut narrowed = whole.clone();
+    target::narrow_scope(&mut narrowed, targets);
+    let mut out = Vec::new();
+    for scope in [whole, narrowed] {
+        let client = crate::apply::test_client(&emulator);
+        let read = crate::apply::runtime()
+            .block_on(live::read(&client, &scope, &NoProgress))
+            .expect("live read");
+        let requests = client.attempts();
+        let full = plan::plan(&state.doc, &read, &options).expect("plannable");
+        let rendered = match target::restrict(full, &state.doc, &read, &options, targets) {
+            Ok(partial) => orgops::render::json::render(&partial),
+            Err(e) => format!("error: {e}"),
+        };
+        out.push((rendered, requests));
+    }
+    let narrowed = out.remove(1);
+    (out.remove(0), narrowed)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
+
+    /// The narrowed read is safe: a partial plan made from it is, byte for byte, the one made
+    /// from the whole read of the file, and it never makes more requests.
+    #[test]
+    fn a_narrowed_read_plans_exactly_what_the_whole_read_plans(
+        seed in proptest::prelude::any::<u64>(),
+        project in 0usize..4,
+        shape in 0usize..5,
+    ) {
+        let name = format!("p{project}");
+        let targets: Vec<String> = match shape {
+            0 => vec![format!("project:{name}/*")],
+            1 => vec![format!("project:{name}")],
+            2 => vec![format!("project:{name}/member:*")],
+            3 => vec!["project:*/service_account:*".to_string()],
+            _ => vec![format!("project:{name}/group:*"), "project:p?/role:*".to_string()],
+        };
+        let ((whole, whole_requests), (narrowed, narrowed_requests)) =
+            partial_plans(seed, &targets);
+        if whole != narrowed {
+            let diff = similar::TextDiff::from_lines(&whole, &narrowed)
+                .unified_diff()
+                .header("after the whole read", "after the narrowed read")
+                .to_string();
+            proptest::prop_assert!(false, "seed {seed}, targets {targets:?}:\n{diff}");
+        }
+        proptest::prop_assert!(narrowed_requests <= whole_requests);
+    }
+}
+
+#[test]
+fn a_project_target_reads_less_than_the_whole_plan() {
+    let targets = vec!["project:p0/*".to_string()];
+    // A scenario where the narrowing has something to leave out.
+    let found = (0..64u64).find_map(|seed| {
+        let ((whole, w), (narrowed, n)) = partial_plans(seed, &targets);
+        assert_eq!(whole, narrowed, "seed {seed}");
+        (n < w).then_some((w, n))
+    });
+    let (whole, narrowed) = found.expect("some scenario reads less with a project target");
+    assert!(narrowed < whole, "{narrowed} requests, whole read {whole}");
+}
