@@ -15,7 +15,11 @@
 //!   the user and plans nothing; an expired one is re-sent (`reinvite`); a pending one that no
 //!   longer matches is `replace`d; accepted invites are never deleted. Everything else a
 //!   not-yet-member user needs (group memberships, custom roles) waits for acceptance: it is
-//!   listed under `deferred` in the invite's `after` and planned by a later run.
+//!   listed under `deferred` in the invite's `after` and planned by a later run; the plan
+//!   lists it in [`Plan::waiting`] by email (also for an already pending invite, which plans
+//!   nothing), and it is never a change.
+//! - **Partial plans** ([`target`]): `--target` keeps the changes of matching keys and what
+//!   they depend on; [`Plan::targets`] records the patterns.
 //! - **Honest verbs** ([`Action`]): projects are `archive`d (irreversible), never deleted; rate
 //!   limits pre-exist and are `adopt`ed (first management: the project is new in this plan, or
 //!   [`PlanOptions::baseline`] did not manage that model) or `update`d, and only the fields the

@@ -17,7 +17,9 @@
 //! `depends_on`: [`crate::github::hash::execution_digests`]). What runs is the fresh plan's
 //! changes of the saved ids, and the safety gates are re-checked on them with the apply's own
 //! options. Live changes that touch none of the saved changes do not make the plan stale:
-//! apply executes only the saved changes.
+//! apply executes only the saved changes. A partial plan (`plan --target`) records its
+//! `targets`, and [`verify`] compares it with a fresh plan of the same targets
+//! ([`super::target::restrict`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -19,7 +19,9 @@
 //!   file's refusals (unarchive, immutable fields, unknown rate limits) about selected or
 //!   matching objects.
 //! - **A pattern that matches nothing** (no key of the file's objects, of the plan's changes,
-//!   reported objects or waiting changes) is an error naming the closest keys.
+//!   reported objects or waiting changes, nor anything inside one of them: `project:Search/*`
+//!   of a declared project with nothing inside is an empty partial plan) is an error naming
+//!   the closest keys.
 //!
 //! **The live read shrinks when every target is inside projects** (each pattern starts with
 //! the literal `project:`): the per-project lists (members, groups, service accounts, roles,
@@ -361,7 +363,10 @@ pub fn restrict(
     let all = universe(desired, &plan);
     let unmatched: Vec<Unmatched> = targets
         .iter()
-        .filter(|t| !all.iter().any(|k| matches(t, k)))
+        .filter(|t| {
+            !all.iter()
+                .any(|k| matches(t, k) || may_select_under(t, &format!("{k}/")))
+        })
         .map(|t| Unmatched {
             target: t.clone(),
             close: close_keys(t, &all),
