@@ -224,8 +224,9 @@ pub fn changes(saved: &SavedPlan) -> Vec<Change> {
 }
 
 /// Refuse a saved plan whose structure is broken, before anything is read or written: an
-/// unknown format version, a change whose id is not `<kind>:<action>:<key>`, two changes of
-/// one id, a `depends_on` naming no change of the plan, or a dependency cycle.
+/// unknown format version, an empty or unprintable target, a change whose id is not
+/// `<kind>:<action>:<key>`, two changes of one id, a `depends_on` naming no change of the
+/// plan, or a dependency cycle.
 pub fn check_structure(saved: &SavedPlan) -> Result<(), MalformedPlan> {
     if saved.format_version != SAVED_PLAN_FORMAT_VERSION {
         return Err(MalformedPlan(format!(
@@ -233,6 +234,7 @@ pub fn check_structure(saved: &SavedPlan) -> Result<(), MalformedPlan> {
             saved.format_version
         )));
     }
+    target::check_patterns(&saved.targets).map_err(|e| MalformedPlan(e.to_string()))?;
     let mut position: BTreeMap<&ChangeId, usize> = BTreeMap::new();
     for (i, saved_change) in saved.changes.iter().enumerate() {
         let c = &saved_change.change;

@@ -41,6 +41,7 @@ use super::kinds::keys;
 use super::{Change, ChangeId, Plan, PlanOptions, RefusalRule, ResourceKind};
 use crate::live::{LiveState, ReadScope, Select};
 use crate::model::Document;
+use crate::render::escape;
 
 /// Close keys named per pattern that matches nothing.
 const MAX_SUGGESTIONS: usize = 5;
@@ -71,14 +72,19 @@ fn describe_unmatched(unmatched: &[Unmatched]) -> String {
         }
         out.push_str(&format!(
             "--target `{}` matches no object of the file or the plan",
-            u.target
+            escape::text(&u.target)
         ));
         if u.close.is_empty() {
             out.push_str(
                 " (keys look like `project:NAME`, `project:NAME/member:EMAIL`, `user:EMAIL`, `group:NAME`; `orgops plan --format json` lists the keys of every change)",
             );
         } else {
-            let close: Vec<String> = u.close.iter().map(|k| format!("`{k}`")).collect();
+            // Close keys may come from live names: shown escaped.
+            let close: Vec<String> = u
+                .close
+                .iter()
+                .map(|k| format!("`{}`", escape::text(k)))
+                .collect();
             out.push_str(&format!("; close keys: {}", close.join(", ")));
         }
     }
@@ -203,9 +209,9 @@ pub fn narrow_scope(scope: &mut ReadScope, targets: &[String]) {
 pub fn check_patterns(targets: &[String]) -> Result<(), TargetError> {
     match targets
         .iter()
-        .find(|t| t.trim().is_empty() || t.chars().any(char::is_control))
+        .find(|t| t.trim().is_empty() || t.chars().any(escape::is_hidden))
     {
-        Some(bad) => Err(TargetError::Invalid(bad.escape_debug().to_string())),
+        Some(bad) => Err(TargetError::Invalid(escape::text(bad).into_owned())),
         None => Ok(()),
     }
 }
@@ -541,9 +547,29 @@ mod tests {
     }
 
     #[test]
+    fn a_saved_plan_with_an_unprintable_target_is_malformed() {
+        use crate::plan::saved::{OrgIdentity, check_structure, save};
+        let org = OrgIdentity {
+            host: "emulator".into(),
+            org_id: None,
+        };
+        let mut saved = save(
+            &Plan::default(),
+            &Document::default(),
+            &LiveState::default(),
+            org,
+        );
+        assert!(check_structure(&saved).is_ok());
+        saved.targets = vec!["project:\u{1b}[2J".into()];
+        let error = check_structure(&saved).expect_err("malformed").to_string();
+        assert!(error.contains("\\u{1b}"), "{error}");
+    }
+
+    #[test]
     fn patterns_with_control_characters_are_refused() {
         assert!(check_patterns(&["project:\u{1b}[31m".into()]).is_err());
         assert!(check_patterns(&[" ".into()]).is_err());
+        assert!(check_patterns(&["project:\u{202e}x".into()]).is_err());
         assert!(check_patterns(&["project:Search/*".into()]).is_ok());
     }
 }
