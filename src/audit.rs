@@ -91,7 +91,20 @@ fn parse_rfc3339(v: &str) -> Option<i64> {
         return None;
     }
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if day > month_days[(month - 1) as usize] {
         return None;
     }
@@ -169,7 +182,9 @@ pub async fn resolve_query(client: &Client, filters: &Filters) -> anyhow::Result
     };
     for actor in &filters.actors {
         if actor.contains('@') {
-            query.actor_emails.push(crate::model::normalize_email(actor));
+            query
+                .actor_emails
+                .push(crate::model::normalize_email(actor));
         } else {
             query.actor_ids.push(actor.clone());
         }
@@ -189,6 +204,8 @@ pub struct Names<'c> {
     client: &'c Client,
     /// Kind (`project`, `user`, `group`, `role`, `certificate`) -> id -> name.
     by_kind: BTreeMap<&'static str, BTreeMap<String, String>>,
+    /// Project id -> role id -> name of the project's roles.
+    project_roles: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl<'c> Names<'c> {
@@ -196,6 +213,7 @@ impl<'c> Names<'c> {
         Names {
             client,
             by_kind: BTreeMap::new(),
+            project_roles: BTreeMap::new(),
         }
     }
 
@@ -328,6 +346,25 @@ impl<'c> Names<'c> {
         }
     }
 
+    /// The name of the role `role` of project `project` (its roles read once).
+    async fn project_role_name(&mut self, project: &str, role: &str) -> Option<String> {
+        if !self.project_roles.contains_key(project) {
+            let project_id = crate::api::types::ProjectId::from(project);
+            let roles = match self.client.list_project_roles(&project_id).await {
+                Ok(roles) => roles
+                    .into_iter()
+                    .map(|r| (r.id.to_string(), r.name))
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!("naming the roles of project {project}: {e:#}");
+                    BTreeMap::new()
+                }
+            };
+            self.project_roles.insert(project.to_string(), roles);
+        }
+        self.project_roles.get(project)?.get(role).cloned()
+    }
+
     /// `KIND:NAME` for the object `id` names, guessed from the id's documented prefix; the
     /// raw id when the kind is unknown or the object is gone.
     async fn key_of_id(&mut self, id: &str) -> String {
@@ -384,8 +421,7 @@ impl<'c> Names<'c> {
             let group = self.key_of_id(&id).await;
             let changes = details.get("changes_requested");
             for change in ["user_added", "user_removed"] {
-                if let Some(user) = changes.and_then(|c| c.get(change)).and_then(Value::as_str)
-                {
+                if let Some(user) = changes.and_then(|c| c.get(change)).and_then(Value::as_str) {
                     let member = self.key_of_id(user).await;
                     let email = member.strip_prefix("user:").unwrap_or(&member);
                     return format!("{group}/member:{email}");
@@ -398,12 +434,44 @@ impl<'c> Names<'c> {
             }
             return group;
         }
+        if ty.starts_with("role.") && !ty.starts_with("role.assignment.") {
+            // A project's role names its project (`resource_id`), in the details or in
+            // `changes_requested`.
+            let scoped = |name: &str| {
+                details
+                    .get(name)
+                    .or_else(|| details.get("changes_requested").and_then(|c| c.get(name)))
+                    .and_then(Value::as_str)
+            };
+            if scoped("resource_type") == Some("api.project")
+                && let Some(project) = scoped("resource_id")
+            {
+                let project_key = self.key_of_id(project).await;
+                let name = match field("role_name") {
+                    Some(name) => Some(name.to_string()),
+                    None => self.project_role_name(project, &id).await,
+                };
+                return format!("{project_key}/role:{}", name.unwrap_or(id));
+            }
+            if let Some(name) = field("role_name") {
+                return keys::role(name);
+            }
+            return self.key_of_id(&id).await;
+        }
         if ty.starts_with("role.assignment.") {
-            let role = self.key_of_id(&id).await;
-            let role = role.strip_prefix("role:").unwrap_or(&role).to_string();
-            let role = role
-                .strip_prefix("role-api-project-")
-                .map_or(role.clone(), str::to_string);
+            let project_role = match field("resource_id") {
+                Some(project) if field("resource_type") == Some("api.project") => {
+                    self.project_role_name(project, &id).await
+                }
+                _ => None,
+            };
+            let role = match project_role {
+                Some(name) => name,
+                None => {
+                    let role = self.key_of_id(&id).await;
+                    role.strip_prefix("role:").unwrap_or(&role).to_string()
+                }
+            };
             let principal = match field("principal_id") {
                 Some(p) => self.key_of_id(p).await,
                 None => String::new(),
@@ -491,8 +559,19 @@ mod tests {
     #[test]
     fn bad_values_say_what_is_expected() {
         for bad in [
-            "", "7", "d", "7x", "yesterday", "2024-13-01", "2023-02-29", "2024-08-01T25:00:00Z",
-            "2024-08-01T00:00:00", "2024-8-1", "99999999999999999999d", "1.5d", "-7d",
+            "",
+            "7",
+            "d",
+            "7x",
+            "yesterday",
+            "2024-13-01",
+            "2023-02-29",
+            "2024-08-01T25:00:00Z",
+            "2024-08-01T00:00:00",
+            "2024-8-1",
+            "99999999999999999999d",
+            "1.5d",
+            "-7d",
         ] {
             let err = parse_time(bad, NOW).expect_err(bad);
             assert!(

@@ -274,12 +274,14 @@ pub struct ApplyArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Filters of different kinds must all match; values of one repeated \
+#[command(
+    after_help = "Filters of different kinds must all match; values of one repeated \
 filter are alternatives (--type a --type b: either type).\n\
 Examples:\n  \
 orgops audit --since 1d --type project.created\n  \
 orgops audit --since 2026-11-01 --until 2026-11-30T12:00:00Z --actor ada@acme.example\n  \
-orgops audit --object project:Search --format ndjson > search.ndjson")]
+orgops audit --object project:Search --format ndjson > search.ndjson"
+)]
 pub struct AuditArgs {
     #[command(flatten)]
     pub target: TargetArgs,

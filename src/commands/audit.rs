@@ -100,11 +100,7 @@ fn query(args: &AuditArgs) -> anyhow::Result<()> {
         let mut truncated = false;
         let mut collected: Vec<Value> = Vec::new();
         while remaining != Some(0) {
-            let Some(mut page) = pages
-                .next_page()
-                .await
-                .context("reading the audit log")?
-            else {
+            let Some(mut page) = pages.next_page().await.context("reading the audit log")? else {
                 break;
             };
             if let Some(left) = remaining {

@@ -55,9 +55,7 @@ async fn ten_events(c: &ContractClient) -> (Vec<(String, String)>, Value) {
             .await;
         project_ids.push(p["id"].as_str().expect("id").to_string());
     }
-    let group = c
-        .post("/organization/groups", json!({"name": "ml"}))
-        .await;
+    let group = c.post("/organization/groups", json!({"name": "ml"})).await;
     let group_id = group["id"].as_str().expect("id").to_string();
     for user in [&bob, &carol] {
         c.post(
@@ -154,7 +152,10 @@ async fn emulator_audit_log_honours_every_filter_and_cursor() {
     assert_eq!(page["has_more"], json!(false));
     c.fails(
         reqwest::Method::GET,
-        &format!("/organization/audit_logs?after={}&before={}", all[1], all[5]),
+        &format!(
+            "/organization/audit_logs?after={}&before={}",
+            all[1], all[5]
+        ),
         None,
         400,
     )
@@ -170,7 +171,10 @@ async fn emulator_audit_log_honours_every_filter_and_cursor() {
     // effective_at[gt|gte|lt|lte] (t = 1000 + 100 i), alone and together.
     let at = |i: usize| 1_000 + 100 * i as i64;
     for (query, keep) in [
-        ("effective_at[gt]=1400", Box::new(|i: usize| at(i) > 1400) as Box<dyn Fn(usize) -> bool>),
+        (
+            "effective_at[gt]=1400",
+            Box::new(|i: usize| at(i) > 1400) as Box<dyn Fn(usize) -> bool>,
+        ),
         ("effective_at[gte]=1400", Box::new(|i| at(i) >= 1400)),
         ("effective_at[lt]=1400", Box::new(|i| at(i) < 1400)),
         ("effective_at[lte]=1400", Box::new(|i| at(i) <= 1400)),
@@ -195,20 +199,28 @@ async fn emulator_audit_log_honours_every_filter_and_cursor() {
     .await;
 
     // event_types[]: any of the values; the bare name is accepted too.
-    let page = get("event_types[]=project.created&event_types[]=group.created&limit=100".into())
-        .await;
+    let page =
+        get("event_types[]=project.created&event_types[]=group.created&limit=100".into()).await;
     assert_eq!(
         ids(&page),
-        newest_first(&events, |_, t| t == "project.created" || t == "group.created")
+        newest_first(&events, |_, t| t == "project.created"
+            || t == "group.created")
     );
     let page = get("event_types=project.archived&limit=100".into()).await;
-    assert_eq!(ids(&page), newest_first(&events, |_, t| t == "project.archived"));
+    assert_eq!(
+        ids(&page),
+        newest_first(&events, |_, t| t == "project.archived")
+    );
 
     // actor_emails[] (case-insensitive) and actor_ids[] (user id or admin key id).
     let by_bob = newest_first(&events, |_, t| t.starts_with("group."));
     let page = get("actor_emails[]=BOB@example.com&limit=100".into()).await;
     assert_eq!(ids(&page), by_bob);
-    let page = get(format!("actor_ids[]={}&limit=100", ctx["bob"].as_str().expect("bob"))).await;
+    let page = get(format!(
+        "actor_ids[]={}&limit=100",
+        ctx["bob"].as_str().expect("bob")
+    ))
+    .await;
     assert_eq!(ids(&page), by_bob);
     let newest = &page["data"][0];
     assert_eq!(newest["actor"]["type"], "session");
@@ -218,7 +230,10 @@ async fn emulator_audit_log_honours_every_filter_and_cursor() {
         .expect("an admin key id")
         .to_string();
     let page = get(format!("actor_ids[]={key_id}&limit=100")).await;
-    assert_eq!(ids(&page), newest_first(&events, |_, t| !t.starts_with("group.")));
+    assert_eq!(
+        ids(&page),
+        newest_first(&events, |_, t| !t.starts_with("group."))
+    );
     let page = get(format!(
         "actor_ids[]={key_id}&actor_ids[]={}&limit=100",
         ctx["bob"].as_str().expect("bob")
@@ -254,13 +269,17 @@ async fn emulator_audit_log_honours_every_filter_and_cursor() {
         "P3 created, then renamed"
     );
     let group = ctx["group"].as_str().expect("group");
-    let page = get(format!("resource_ids[]={group}&resource_ids[]={p3}&limit=100")).await;
+    let page = get(format!(
+        "resource_ids[]={group}&resource_ids[]={p3}&limit=100"
+    ))
+    .await;
     assert_eq!(ids(&page).len(), 6, "four group events and two about P3");
 
     // Different filters must all match; the cursor pages within the filtered list.
-    let page = get(format!(
+    let page = get(
         "event_types[]=group.updated&actor_emails[]=bob@example.com&effective_at[gte]=1500&limit=1"
-    ))
+            .to_string(),
+    )
     .await;
     assert_eq!(ids(&page), vec![events[6].0.clone()]);
     assert_eq!(page["has_more"], json!(true));
@@ -322,7 +341,14 @@ fn audit_after_apply_lists_exactly_the_projects_it_created_with_the_actor() {
 
     let out = audit(
         &emu,
-        &["--since", "1d", "--type", "project.created", "--format", "json"],
+        &[
+            "--since",
+            "1d",
+            "--type",
+            "project.created",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let events: Vec<Value> = serde_json::from_str(&out.stdout).expect("one JSON array");
@@ -405,7 +431,14 @@ fn audit_pages_through_three_pages_and_streams_ndjson_newest_first() {
     reset_stats(&emu);
     let out = audit(
         &emu,
-        &["--type", "group.created", "--page-size", "2", "--format", "ndjson"],
+        &[
+            "--type",
+            "group.created",
+            "--page-size",
+            "2",
+            "--format",
+            "ndjson",
+        ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let got: Vec<String> = json_lines(&out.stdout)
@@ -424,7 +457,16 @@ fn audit_pages_through_three_pages_and_streams_ndjson_newest_first() {
     reset_stats(&emu);
     let out = audit(
         &emu,
-        &["--type", "group.created", "--page-size", "2", "--limit", "3", "--format", "ndjson"],
+        &[
+            "--type",
+            "group.created",
+            "--page-size",
+            "2",
+            "--limit",
+            "3",
+            "--format",
+            "ndjson",
+        ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let first: Vec<String> = json_lines(&out.stdout)
@@ -441,7 +483,14 @@ fn audit_pages_through_three_pages_and_streams_ndjson_newest_first() {
     );
     let rest = audit(
         &emu,
-        &["--type", "group.created", "--after", &expected[2], "--format", "ndjson"],
+        &[
+            "--type",
+            "group.created",
+            "--after",
+            &expected[2],
+            "--format",
+            "ndjson",
+        ],
     );
     let rest: Vec<String> = json_lines(&rest.stdout)
         .iter()
@@ -535,10 +584,7 @@ fn audit_bad_input_is_a_clear_error_with_exit_1() {
             vec!["--since", "2026-02-30"],
             "--since: \"2026-02-30\" is not a valid time",
         ),
-        (
-            vec!["--since", "1d", "--until", "2d"],
-            "is after --until",
-        ),
+        (vec!["--since", "1d", "--until", "2d"], "is after --until"),
         (
             vec!["--project", "Serch"],
             "no project named \"Serch\" in the organization (did you mean \"Search\"?)",
@@ -553,12 +599,20 @@ fn audit_bad_input_is_a_clear_error_with_exit_1() {
         assert_eq!(out.code, 1, "{args:?}: {}", out.stdout);
         assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
         assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
-        assert!(out.stderr.starts_with("error: "), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            out.stderr
+        );
     }
     // An API refusal (an unknown cursor) is an error too.
     let out = audit(&emu, &["--after", "audit_log-nope"]);
     assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(out.stderr.contains("reading the audit log"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("reading the audit log"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -574,7 +628,9 @@ fn audit_escapes_what_the_api_sends() {
         let out = audit(&emu, &["--type", "project.created", "--format", format]);
         assert_eq!(out.code, 0, "{format}: {}", out.stderr);
         assert!(
-            !out.stdout.chars().any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
+            !out.stdout
+                .chars()
+                .any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
             "{format}: raw control characters: {:?}",
             out.stdout
         );
@@ -588,7 +644,70 @@ fn audit_escapes_what_the_api_sends() {
         } else {
             // Still the same JSON string.
             let text = out.stdout.trim_start_matches('[');
-            assert!(text.contains("Evil\\u001b[2J\\u009b31m\\u202e"), "{}", out.stdout);
+            assert!(
+                text.contains("Evil\\u001b[2J\\u009b31m\\u202e"),
+                "{}",
+                out.stdout
+            );
         }
     }
+}
+
+#[test]
+fn audit_text_table_names_each_kind_by_its_orgops_key() {
+    let emu = org::start(ORG);
+    let post = |path: &str, body: Value| org::call(&emu, reqwest::Method::POST, path, Some(body));
+    let bob = org::user_id(&emu, "bob@example.com");
+    let carol = org::user_id(&emu, "carol@example.com");
+    let search = org::project_id(&emu, "Search");
+    post("/organization/projects", json!({"name": "Atlas"}));
+    let ml = post("/organization/groups", json!({"name": "ml"}))["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    post(
+        &format!("/organization/groups/{ml}/users"),
+        json!({"user_id": bob}),
+    );
+    let role = post(
+        "/organization/roles",
+        json!({"role_name": "auditor", "permissions": ["api.groups.read"]}),
+    )["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    post(
+        &format!("/organization/users/{bob}/roles"),
+        json!({"role_id": role}),
+    );
+    post(
+        &format!("/organization/projects/{search}/groups"),
+        json!({"group_id": ml, "role": "role-api-project-member"}),
+    );
+    post(
+        &format!("/organization/projects/{search}/users"),
+        json!({"user_id": carol, "role": "member"}),
+    );
+    let reviewer = post(
+        &format!("/projects/{search}/roles"),
+        json!({"role_name": "reviewer", "permissions": []}),
+    )["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    post(
+        &format!("/projects/{search}/users/{carol}/roles"),
+        json!({"role_id": reviewer}),
+    );
+    post(
+        "/organization/invites",
+        json!({"email": "dan@example.com", "role": "reader"}),
+    );
+    // Fixed times, so the table is the same on every run.
+    for (i, event) in emu.state().org().audit_log.values_mut().enumerate() {
+        event.effective_at = 1_764_500_000 + 60 * i as i64;
+    }
+    let out = audit(&emu, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!(out.stdout);
 }
