@@ -44,6 +44,11 @@ fn filters(args: &AuditArgs, now: i64) -> anyhow::Result<Filters> {
             crate::drift::format_utc(until)
         );
     }
+    for event_type in &args.event_types {
+        if let Some(warning) = audit::unknown_event_type(event_type) {
+            eprintln!("warning: {warning}");
+        }
+    }
     Ok(Filters {
         since,
         until,

@@ -605,6 +605,20 @@ fn audit_bad_input_is_a_clear_error_with_exit_1() {
             out.stderr
         );
     }
+    // An event type no API version documents is sent anyway (the set is open), with a
+    // did-you-mean on stderr.
+    let out = audit(&emu, &["--type", "project.create"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "No audit events match.\n");
+    assert!(
+        out.stderr.contains(
+            "warning: --type \"project.create\" is not an event type the API documents, so it may match nothing (did you mean \"project.created\"?)"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = audit(&emu, &["--type", "project.created"]);
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
     // An API refusal (an unknown cursor) is an error too.
     let out = audit(&emu, &["--after", "audit_log-nope"]);
     assert_eq!(out.code, 1, "{}", out.stdout);
