@@ -315,9 +315,14 @@ pub struct AuditArgs {
     #[arg(long, value_name = "N", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub page_size: u32,
-    /// Continue after this event id (the last one a previous run printed).
-    #[arg(long, value_name = "EVENT_ID")]
+    /// Only events older than this event id, newest first (the API's `after` cursor: continue
+    /// where a run stopped by --limit left off).
+    #[arg(long, value_name = "EVENT_ID", conflicts_with = "before")]
     pub after: Option<String>,
+    /// Only events newer than this event id, printed oldest first (the API's `before`
+    /// cursor: resume a periodic export from the newest event it saw).
+    #[arg(long, value_name = "EVENT_ID")]
+    pub before: Option<String>,
     /// How to print the events: a table, one JSON array, or one JSON object per line
     /// (streamed page by page: for large ranges).
     #[arg(long, value_enum, default_value_t = AuditFormat::Text)]

@@ -151,17 +151,30 @@ impl Client {
         self.list_all(query.call(), Style::LastId, MAX_PAGE_A).await
     }
 
-    /// `GET /organization/audit_logs` page by page (newest first), each event as the raw JSON
-    /// object the API sent: paging follows `after=<last_id>` strictly, from `after` (an event
-    /// id) when given, at `page_size` (1–100) per request; a page is requested only when the
-    /// caller asks for it.
+    /// `GET /organization/audit_logs` page by page, each event as the raw JSON object the API
+    /// sent, at `page_size` (1–100) per request; a page is requested only when the caller asks
+    /// for it. [`AuditCursor::After`] (or none) pages towards older events strictly by
+    /// `after=<last_id>`; [`AuditCursor::Before`] towards newer ones by `before=<first_id>`
+    /// (each page is still newest first).
     pub fn audit_log_pages(
         &self,
         query: &AuditLogQuery,
         page_size: u32,
-        after: Option<String>,
+        cursor: Option<AuditCursor>,
     ) -> super::Pager<'_, serde_json::Value> {
         let page_size = page_size.clamp(1, MAX_PAGE_A);
-        super::Pager::new(self, query.call(), Style::LastId, page_size, after)
+        let (style, start) = match cursor {
+            None => (Style::LastId, None),
+            Some(AuditCursor::After(id)) => (Style::LastId, Some(id)),
+            Some(AuditCursor::Before(id)) => (Style::FirstIdBefore, Some(id)),
+        };
+        super::Pager::new(self, query.call(), style, page_size, start)
     }
+}
+
+/// Where an audit-log listing starts: after an event (older ones) or before it (newer ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditCursor {
+    After(String),
+    Before(String),
 }

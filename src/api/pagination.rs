@@ -30,6 +30,9 @@ pub trait PageObserver: Send + Sync {
 pub(crate) enum Style<T> {
     /// Style A: `after=<last_id>`.
     LastId,
+    /// Style A backwards, where a list takes `before`: `before=<first_id>` (the page just
+    /// before the previous one in the list's order).
+    FirstIdBefore,
     /// Style A variant: `after=<id of the last item>`.
     LastItemId(fn(&T) -> &str),
     /// Style B: `after=<next>`.
@@ -59,6 +62,8 @@ struct Envelope<T> {
     data: Vec<T>,
     #[serde(default)]
     has_more: bool,
+    #[serde(default)]
+    first_id: Option<String>,
     #[serde(default)]
     last_id: Option<String>,
     #[serde(default)]
@@ -100,7 +105,8 @@ impl Client {
 
 /// A strict listing one page at a time (what [`Client::for_each_page`] loops over), for a
 /// caller that awaits between pages or stops early: it never requests a page nobody asked
-/// for. Starts after the cursor `start` when given.
+/// for. Starts at the cursor `start` when given (after it; before it for
+/// [`Style::FirstIdBefore`]).
 pub struct Pager<'c, T> {
     client: &'c Client,
     call: Call,
@@ -152,10 +158,10 @@ impl<'c, T: DeserializeOwned> Pager<'c, T> {
         let style = self.style;
         let mut request = self.call.clone().query("limit", self.page_size);
         if let Some(cursor) = &self.cursor {
-            let name = if matches!(style, Style::NextPage) {
-                "page"
-            } else {
-                "after"
+            let name = match style {
+                Style::NextPage => "page",
+                Style::FirstIdBefore => "before",
+                _ => "after",
             };
             request = request.query(name, cursor);
         }
@@ -171,6 +177,7 @@ impl<'c, T: DeserializeOwned> Pager<'c, T> {
         }
         let next = match style {
             Style::LastId => page.last_id.clone(),
+            Style::FirstIdBefore => page.first_id.clone(),
             Style::LastItemId(id_of) => page.data.last().map(|item| id_of(item).to_string()),
             Style::Next => page.next.clone(),
             Style::NextPage => page.next_page.clone(),
@@ -181,6 +188,7 @@ impl<'c, T: DeserializeOwned> Pager<'c, T> {
         }
         let field = match style {
             Style::LastId => "last_id",
+            Style::FirstIdBefore => "first_id",
             Style::LastItemId(_) => "the last item's id",
             Style::Next => "next",
             Style::NextPage => "next_page",

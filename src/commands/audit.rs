@@ -8,7 +8,7 @@
 use anyhow::{Context as _, anyhow, bail};
 use serde_json::Value;
 
-use crate::api::audit_logs::AuditLog;
+use crate::api::audit_logs::{AuditCursor, AuditLog};
 use crate::audit::{self, Filters, Names};
 use crate::cli::{AuditArgs, AuditFormat};
 use crate::exit::ExitStatus;
@@ -97,7 +97,15 @@ fn query(args: &AuditArgs) -> anyhow::Result<()> {
             Some(limit) => u32::try_from(limit).unwrap_or(u32::MAX).min(args.page_size),
             None => args.page_size,
         };
-        let mut pages = client.audit_log_pages(&query, page_size, args.after.clone());
+        let cursor = match (&args.after, &args.before) {
+            (_, Some(before)) => Some(AuditCursor::Before(before.clone())),
+            (Some(after), None) => Some(AuditCursor::After(after.clone())),
+            (None, None) => None,
+        };
+        // Towards newer events, pages come nearest first: each is reversed, so the whole
+        // output is oldest first.
+        let oldest_first = args.before.is_some();
+        let mut pages = client.audit_log_pages(&query, page_size, cursor);
         let mut names = Names::new(client);
         let mut remaining = args.limit;
         let mut printed: u64 = 0;
@@ -108,6 +116,9 @@ fn query(args: &AuditArgs) -> anyhow::Result<()> {
             let Some(mut page) = pages.next_page().await.context("reading the audit log")? else {
                 break;
             };
+            if oldest_first {
+                page.reverse();
+            }
             if let Some(left) = remaining {
                 let left = usize::try_from(left).unwrap_or(usize::MAX);
                 if page.len() > left {
@@ -145,8 +156,9 @@ fn query(args: &AuditArgs) -> anyhow::Result<()> {
         let more = truncated || (remaining == Some(0) && !pages.is_done());
         if more && let Some(last) = last_id {
             eprintln!(
-                "note: stopped at --limit {}; more events match (continue with --after {})",
+                "note: stopped at --limit {}; more events match (continue with --{} {})",
                 args.limit.unwrap_or_default(),
+                if oldest_first { "before" } else { "after" },
                 escape::text(&last)
             );
         }

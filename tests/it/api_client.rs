@@ -830,7 +830,11 @@ async fn audit_log_pages_stream_strictly_and_stop_when_asked() {
         );
     }
     // Starting after a cursor asks for the page after it.
-    let mut pages = client.audit_log_pages(&query, 2, Some("a2".into()));
+    let mut pages = client.audit_log_pages(
+        &query,
+        2,
+        Some(orgops::api::audit_logs::AuditCursor::After("a2".into())),
+    );
     assert_eq!(
         pages.next_page().await.expect("page").expect("items").len(),
         1

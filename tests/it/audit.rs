@@ -497,6 +497,55 @@ fn audit_pages_through_three_pages_and_streams_ndjson_newest_first() {
         .map(|e| e["id"].as_str().expect("id").to_string())
         .collect();
     assert_eq!(rest, expected[3..]);
+
+    // --before: the events newer than one, oldest first, paging towards the newest with the
+    // API's `before` cursor (here 4 events: 2 pages of 2).
+    reset_stats(&emu);
+    let out = audit(
+        &emu,
+        &[
+            "--type",
+            "group.created",
+            "--page-size",
+            "2",
+            "--before",
+            &expected[4],
+            "--format",
+            "ndjson",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let newer: Vec<String> = json_lines(&out.stdout)
+        .iter()
+        .map(|e| e["id"].as_str().expect("id").to_string())
+        .collect();
+    let mut oldest_first = expected[..4].to_vec();
+    oldest_first.reverse();
+    assert_eq!(newer, oldest_first);
+    assert_eq!(audit_requests(&emu), 2);
+    // With --limit: the oldest ones, and how to continue.
+    let out = audit(
+        &emu,
+        &[
+            "--type",
+            "group.created",
+            "--before",
+            &expected[4],
+            "--limit",
+            "1",
+            "--format",
+            "ndjson",
+        ],
+    );
+    let first: Vec<Value> = json_lines(&out.stdout);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0]["id"], json!(expected[3]));
+    assert!(
+        out.stderr
+            .contains(&format!("continue with --before {}", expected[3])),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
