@@ -217,7 +217,7 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
 /// A warning for an event type no version of the API documents (tenant-scoped types, which
 /// all start with `tenant.`, are not checked), with a did-you-mean.
 pub fn unknown_event_type(event_type: &str) -> Option<String> {
-    if event_type.starts_with("tenant.") || KNOWN_EVENT_TYPES.contains(&event_type) {
+    if is_tenant_scoped(event_type) || KNOWN_EVENT_TYPES.contains(&event_type) {
         return None;
     }
     Some(format!(
@@ -225,6 +225,16 @@ pub fn unknown_event_type(event_type: &str) -> Option<String> {
         escape::text(event_type),
         suggest(event_type, KNOWN_EVENT_TYPES.iter().copied())
     ))
+}
+
+/// Whether the API lists `event_type` only with `tenant_only=true` (the spec: "Required for
+/// tenant-scoped events such as `role.bound_to_resource` and `role.unbound_from_resource`").
+pub fn is_tenant_scoped(event_type: &str) -> bool {
+    event_type.starts_with("tenant.")
+        || matches!(
+            event_type,
+            "role.bound_to_resource" | "role.unbound_from_resource"
+        )
 }
 
 /// What the user asked for, before any name is resolved.
@@ -252,8 +262,23 @@ fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String 
 }
 
 /// Resolves `filters` into the API query, reading only the lists whose names they use.
+/// Tenant-scoped event types are listed only with `tenant_only=true`, which excludes every
+/// other type: asking for both at once is an error.
 pub async fn resolve_query(client: &Client, filters: &Filters) -> anyhow::Result<AuditLogQuery> {
+    let (tenant, other): (Vec<&String>, Vec<&String>) = filters
+        .event_types
+        .iter()
+        .partition(|t| is_tenant_scoped(t));
+    if !tenant.is_empty() && !other.is_empty() {
+        bail!(
+            "--type {:?} is tenant-scoped and --type {:?} is not: the API lists tenant-scoped \
+             events only on their own (tenant_only), so query them in separate runs",
+            escape::text(tenant[0]),
+            escape::text(other[0])
+        );
+    }
     let mut query = AuditLogQuery {
+        tenant_only: !tenant.is_empty(),
         effective_at_gte: filters.since,
         effective_at_lte: filters.until,
         event_types: filters.event_types.clone(),
@@ -622,6 +647,36 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_800_000_000;
+
+    fn resolve(event_types: &[&str]) -> anyhow::Result<AuditLogQuery> {
+        // No name to resolve: no request is made, so the client points nowhere.
+        let config = crate::api::ClientConfig::new(
+            "http://127.0.0.1:9/v1".to_string(),
+            crate::api::Secret::new("sk-unused".to_string()),
+        );
+        let client = Client::new(config).expect("a client");
+        let filters = Filters {
+            event_types: event_types.iter().map(|t| t.to_string()).collect(),
+            actors: vec!["Ada@X.example".into(), "user_1".into()],
+            ..Filters::default()
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(resolve_query(&client, &filters))
+    }
+
+    #[test]
+    fn tenant_scoped_types_ask_for_tenant_only_and_only_alone() {
+        let query = resolve(&["tenant.user.added", "role.bound_to_resource"]).expect("alone");
+        assert!(query.tenant_only);
+        assert_eq!(query.actor_emails, ["ada@x.example"]);
+        assert_eq!(query.actor_ids, ["user_1"]);
+        assert!(!resolve(&["project.created"]).expect("plain").tenant_only);
+        let err = resolve(&["tenant.user.added", "project.created"]).expect_err("mixed");
+        assert!(err.to_string().contains("separate runs"), "{err}");
+    }
 
     #[test]
     fn durations_count_back_from_now() {

@@ -110,6 +110,8 @@ pub struct AuditLogQuery {
     pub actor_emails: Vec<String>,
     /// User ids, service account ids or API key ids.
     pub actor_ids: Vec<String>,
+    /// Only tenant-scoped events (`tenant_only=true`; every event type asked for must be one).
+    pub tenant_only: bool,
 }
 
 impl AuditLogQuery {
@@ -139,6 +141,9 @@ impl AuditLogQuery {
             for value in values {
                 call = call.query(name, value);
             }
+        }
+        if self.tenant_only {
+            call = call.query("tenant_only", true);
         }
         call
     }

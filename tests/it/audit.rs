@@ -643,6 +643,10 @@ fn audit_bad_input_is_a_clear_error_with_exit_1() {
             "no user named \"nobody@example.com\"",
         ),
         (vec!["--object", "widget:x"], "unknown kind \"widget\""),
+        (
+            vec!["--type", "tenant.user.added", "--type", "user.added"],
+            "query them in separate runs",
+        ),
     ] {
         let out = audit(&emu, &args);
         assert_eq!(out.code, 1, "{args:?}: {}", out.stdout);
@@ -668,6 +672,10 @@ fn audit_bad_input_is_a_clear_error_with_exit_1() {
     );
     let out = audit(&emu, &["--type", "project.created"]);
     assert!(out.stderr.is_empty(), "{}", out.stderr);
+    // Tenant-scoped types are asked for with tenant_only (the emulator records none).
+    let out = audit(&emu, &["--type", "tenant.user.added"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "No audit events match.\n");
     // An API refusal (an unknown cursor) is an error too.
     let out = audit(&emu, &["--after", "audit_log-nope"]);
     assert_eq!(out.code, 1, "{}", out.stdout);
