@@ -264,7 +264,11 @@ fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String 
 /// Resolves `filters` into the API query, reading only the lists whose names they use.
 /// Tenant-scoped event types are listed only with `tenant_only=true`, which excludes every
 /// other type: asking for both at once is an error.
-pub async fn resolve_query(client: &Client, filters: &Filters) -> anyhow::Result<AuditLogQuery> {
+/// The lists read here stay in `names`, for naming the events' objects afterwards.
+pub async fn resolve_query(
+    names: &mut Names<'_>,
+    filters: &Filters,
+) -> anyhow::Result<AuditLogQuery> {
     let (tenant, other): (Vec<&String>, Vec<&String>) = filters
         .event_types
         .iter()
@@ -293,7 +297,6 @@ pub async fn resolve_query(client: &Client, filters: &Filters) -> anyhow::Result
             query.actor_ids.push(actor.clone());
         }
     }
-    let mut names = Names::new(client);
     for project in &filters.projects {
         query.project_ids.push(names.project_id(project).await?);
     }
@@ -664,7 +667,7 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime")
-            .block_on(resolve_query(&client, &filters))
+            .block_on(resolve_query(&mut Names::new(&client), &filters))
     }
 
     #[test]

@@ -92,7 +92,8 @@ fn query(args: &AuditArgs) -> anyhow::Result<()> {
     let runtime = ops::runtime()?;
     runtime.block_on(async {
         let client = &target.client;
-        let query = audit::resolve_query(client, &filters).await?;
+        let mut names = Names::new(client);
+        let query = audit::resolve_query(&mut names, &filters).await?;
         let page_size = match args.limit {
             Some(limit) => u32::try_from(limit).unwrap_or(u32::MAX).min(args.page_size),
             None => args.page_size,
@@ -106,7 +107,6 @@ fn query(args: &AuditArgs) -> anyhow::Result<()> {
         // output is oldest first.
         let oldest_first = args.before.is_some();
         let mut pages = client.audit_log_pages(&query, page_size, cursor);
-        let mut names = Names::new(client);
         let mut remaining = args.limit;
         let mut printed: u64 = 0;
         let mut last_id: Option<String> = None;

@@ -610,6 +610,16 @@ fn audit_resolves_names_with_a_minimal_read_and_names_objects_by_their_keys() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "No audit events match.\n");
 
+    // A list read to resolve a filter also names the objects: read once.
+    reset_stats(&emu);
+    let out = audit(&emu, &["--object", "project:Search"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("project.updated"), "{}", out.stdout);
+    assert!(out.stdout.contains("project:Search"), "{}", out.stdout);
+    let stats = emu.state().faults.stats();
+    assert_eq!(stats.by_route["GET /organization/projects"], 1);
+    assert_eq!(stats.total, 2);
+
     // The table names the group membership by its orgops key.
     let out = audit(&emu, &["--type", "group.updated"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
