@@ -33,6 +33,8 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Apply a fresh plan (confirmed on a terminal, or `--auto-approve`) or a saved one.
     Apply(ApplyArgs),
+    /// Query the organization's audit log (newest first; exit 0, or 1 on error).
+    Audit(AuditArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -287,4 +289,70 @@ pub struct ApplyArgs {
     // Not with `--plan`, which applies exactly the saved plan (and its targets).
     #[command(flatten)]
     pub targets: TargetsArg,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Filters of different kinds must all match; values of one repeated \
+filter are alternatives (--type a --type b: either type).\n\
+Examples:\n  \
+orgops audit --since 1d --type project.created\n  \
+orgops audit --since 2026-11-01 --until 2026-11-30T12:00:00Z --actor ada@acme.example\n  \
+orgops audit --object project:Search --format ndjson > search.ndjson"
+)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Only events at or after this time: a duration back from now (30m, 12h, 7d, 2w), an
+    /// RFC 3339 time (2026-11-30T12:00:00Z) or a date (2026-11-30, midnight UTC).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only events at or before this time (same forms as --since).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only events by this actor: a user's email, or a user, service account or API key id
+    /// (repeatable).
+    #[arg(long, value_name = "EMAIL|ID")]
+    pub actor: Vec<String>,
+    /// Only events of this type, e.g. project.created (repeatable).
+    #[arg(long = "type", value_name = "EVENT_TYPE")]
+    pub event_types: Vec<String>,
+    /// Only events the API associates with this project, by name or id (repeatable). Actions
+    /// taken through admin API keys are associated with the default project: use --object to
+    /// find events about a project itself.
+    #[arg(long, value_name = "NAME|ID")]
+    pub project: Vec<String>,
+    /// Only events about this object: project:NAME, user:EMAIL (or an email), group:NAME,
+    /// role:NAME, certificate:NAME, or any resource id (repeatable).
+    #[arg(long, value_name = "KEY|ID")]
+    pub object: Vec<String>,
+    /// Print at most N events (the newest); no more pages are requested than needed.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+    /// Events per API request (1-100).
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub page_size: u32,
+    /// Only events older than this event id, newest first (the API's `after` cursor: continue
+    /// where a run stopped by --limit left off).
+    #[arg(long, value_name = "EVENT_ID", conflicts_with = "before")]
+    pub after: Option<String>,
+    /// Only events newer than this event id, printed oldest first (the API's `before`
+    /// cursor: resume a periodic export from the newest event it saw).
+    #[arg(long, value_name = "EVENT_ID")]
+    pub before: Option<String>,
+    /// How to print the events: a table, one JSON array, or one JSON object per line
+    /// (streamed page by page: for large ranges).
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    /// A table: time (UTC), actor, event type, object by its orgops key (streamed).
+    Text,
+    /// One JSON array of the API's event objects, printed once every page was read.
+    Json,
+    /// One API event object per line, printed as each page arrives.
+    Ndjson,
 }

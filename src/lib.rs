@@ -19,6 +19,8 @@
 //! - [`live`]: reads the organization through [`api`] into a [`live::LiveState`].
 //! - [`plan`]: pure diff of desired against live into an ordered [`plan::Plan`].
 //! - [`render`]: text, markdown and JSON renderings of a plan.
+//! - [`audit`]: `orgops audit`, the audit log as a query (filters resolved with a minimal
+//!   read, pages streamed, objects named by their orgops keys).
 //! - [`drift`]: the plan classified as drift (changed, missing, unmanaged) and attributed
 //!   from the audit log.
 //! - [`git`]: the desired state at another revision (`plan --base REF`), over the git CLI.
@@ -32,6 +34,7 @@
 
 pub mod api;
 pub mod apply;
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;

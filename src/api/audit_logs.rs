@@ -1,5 +1,5 @@
 //! Audit log (read-only): `GET /organization/audit_logs`, used by drift reports to say who
-//! changed what.
+//! changed what, and by `orgops audit` (streamed page by page).
 
 use std::collections::BTreeMap;
 
@@ -102,36 +102,84 @@ pub struct AuditLogQuery {
     pub effective_at_gte: Option<i64>,
     /// Unix seconds, exclusive.
     pub effective_at_lt: Option<i64>,
+    /// Unix seconds, inclusive.
+    pub effective_at_lte: Option<i64>,
     pub event_types: Vec<String>,
     pub resource_ids: Vec<String>,
     pub project_ids: Vec<String>,
     pub actor_emails: Vec<String>,
+    /// User ids, service account ids or API key ids.
+    pub actor_ids: Vec<String>,
+    /// Only tenant-scoped events (`tenant_only=true`; every event type asked for must be one).
+    pub tenant_only: bool,
 }
 
-impl Client {
-    /// `GET /organization/audit_logs` — style A, 100 per page, with the spec's literal
-    /// `name[]` array parameters and `effective_at[gte|lt]`.
-    pub async fn list_audit_logs(&self, query: &AuditLogQuery) -> Result<Vec<AuditLog>, Error> {
+impl AuditLogQuery {
+    /// The first request (without `limit`/`after`): the spec's literal `name[]` array
+    /// parameters and `effective_at[gte|lt|lte]`.
+    fn call(&self) -> Call {
         let mut call = Call::get(
             "/organization/audit_logs",
             "/organization/audit_logs".into(),
         );
-        if let Some(gte) = query.effective_at_gte {
-            call = call.query("effective_at[gte]", gte);
-        }
-        if let Some(lt) = query.effective_at_lt {
-            call = call.query("effective_at[lt]", lt);
+        for (member, value) in [
+            ("effective_at[gte]", self.effective_at_gte),
+            ("effective_at[lt]", self.effective_at_lt),
+            ("effective_at[lte]", self.effective_at_lte),
+        ] {
+            if let Some(value) = value {
+                call = call.query(member, value);
+            }
         }
         for (name, values) in [
-            ("event_types[]", &query.event_types),
-            ("resource_ids[]", &query.resource_ids),
-            ("project_ids[]", &query.project_ids),
-            ("actor_emails[]", &query.actor_emails),
+            ("event_types[]", &self.event_types),
+            ("resource_ids[]", &self.resource_ids),
+            ("project_ids[]", &self.project_ids),
+            ("actor_emails[]", &self.actor_emails),
+            ("actor_ids[]", &self.actor_ids),
         ] {
             for value in values {
                 call = call.query(name, value);
             }
         }
-        self.list_all(call, Style::LastId, MAX_PAGE_A).await
+        if self.tenant_only {
+            call = call.query("tenant_only", true);
+        }
+        call
     }
+}
+
+impl Client {
+    /// `GET /organization/audit_logs` — every matching event (newest first), style A at 100
+    /// per page.
+    pub async fn list_audit_logs(&self, query: &AuditLogQuery) -> Result<Vec<AuditLog>, Error> {
+        self.list_all(query.call(), Style::LastId, MAX_PAGE_A).await
+    }
+
+    /// `GET /organization/audit_logs` page by page, each event as the raw JSON object the API
+    /// sent, at `page_size` (1–100) per request; a page is requested only when the caller asks
+    /// for it. [`AuditCursor::After`] (or none) pages towards older events strictly by
+    /// `after=<last_id>`; [`AuditCursor::Before`] towards newer ones by `before=<first_id>`
+    /// (each page is still newest first).
+    pub fn audit_log_pages(
+        &self,
+        query: &AuditLogQuery,
+        page_size: u32,
+        cursor: Option<AuditCursor>,
+    ) -> super::Pager<'_, serde_json::Value> {
+        let page_size = page_size.clamp(1, MAX_PAGE_A);
+        let (style, start) = match cursor {
+            None => (Style::LastId, None),
+            Some(AuditCursor::After(id)) => (Style::LastId, Some(id)),
+            Some(AuditCursor::Before(id)) => (Style::FirstIdBefore, Some(id)),
+        };
+        super::Pager::new(self, query.call(), style, page_size, start)
+    }
+}
+
+/// Where an audit-log listing starts: after an event (older ones) or before it (newer ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditCursor {
+    After(String),
+    Before(String),
 }

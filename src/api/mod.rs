@@ -52,5 +52,5 @@ pub mod users;
 
 pub use client::{Client, ClientConfig, DEFAULT_BASE_URL, RequestKind, Secret};
 pub use error::{ApiError, Error};
-pub use pagination::PageObserver;
+pub use pagination::{PageObserver, Pager};
 pub use ratelimit::{Feedback, Limits, RateController};

@@ -26,10 +26,13 @@ pub trait PageObserver: Send + Sync {
 }
 
 /// Where the next page's cursor comes from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(crate) enum Style<T> {
     /// Style A: `after=<last_id>`.
     LastId,
+    /// Style A backwards, where a list takes `before`: `before=<first_id>` (the page just
+    /// before the previous one in the list's order).
+    FirstIdBefore,
     /// Style A variant: `after=<id of the last item>`.
     LastItemId(fn(&T) -> &str),
     /// Style B: `after=<next>`.
@@ -37,6 +40,14 @@ pub(crate) enum Style<T> {
     /// Style C: `page=<next_page>`.
     NextPage,
 }
+
+// Copy whatever `T` is (derive would require `T: Copy`): only a fn pointer is held.
+impl<T> Clone for Style<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Style<T> {}
 
 /// Maximum page sizes (reference §2): "1–100" lists and lists with no stated range use 100;
 /// groups, group users, roles and role-assignment lists allow 1000; project groups 100.
@@ -51,6 +62,8 @@ struct Envelope<T> {
     data: Vec<T>,
     #[serde(default)]
     has_more: bool,
+    #[serde(default)]
+    first_id: Option<String>,
     #[serde(default)]
     last_id: Option<String>,
     #[serde(default)]
@@ -82,51 +95,120 @@ impl Client {
         page_size: u32,
         mut on_page: impl FnMut(Vec<T>),
     ) -> Result<(), Error> {
-        let mut seen: BTreeSet<String> = BTreeSet::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut request = call.clone().query("limit", page_size);
-            if let Some(cursor) = &cursor {
-                let name = if matches!(style, Style::NextPage) {
-                    "page"
-                } else {
-                    "after"
-                };
-                request = request.query(name, cursor);
-            }
-            let page: Envelope<T> = self.execute(&request).await?;
-            if let Some(observer) = self.page_observer() {
-                observer.page_fetched(page.has_more);
-            }
-            let next = match style {
-                Style::LastId => page.last_id.clone(),
-                Style::LastItemId(id_of) => page.data.last().map(|item| id_of(item).to_string()),
-                Style::Next => page.next.clone(),
-                Style::NextPage => page.next_page.clone(),
+        let mut pager = Pager::new(self, call, style, page_size, None);
+        while let Some(page) = pager.next_page().await? {
+            on_page(page);
+        }
+        Ok(())
+    }
+}
+
+/// A strict listing one page at a time (what [`Client::for_each_page`] loops over), for a
+/// caller that awaits between pages or stops early: it never requests a page nobody asked
+/// for. Starts at the cursor `start` when given (after it; before it for
+/// [`Style::FirstIdBefore`]).
+pub struct Pager<'c, T> {
+    client: &'c Client,
+    call: Call,
+    style: Style<T>,
+    page_size: u32,
+    seen: BTreeSet<String>,
+    cursor: Option<String>,
+    /// No page follows: the last one said `has_more: false`.
+    done: bool,
+    /// The last page broke the pagination rules: returned on the next call, after its items.
+    error: Option<Error>,
+}
+
+impl<'c, T: DeserializeOwned> Pager<'c, T> {
+    pub(crate) fn new(
+        client: &'c Client,
+        call: Call,
+        style: Style<T>,
+        page_size: u32,
+        start: Option<String>,
+    ) -> Self {
+        Pager {
+            client,
+            call,
+            style,
+            page_size,
+            seen: BTreeSet::new(),
+            cursor: start.filter(|c| !c.is_empty()),
+            done: false,
+            error: None,
+        }
+    }
+
+    /// Whether the listing is complete (or failed): no page follows.
+    pub fn is_done(&self) -> bool {
+        self.done && self.error.is_none()
+    }
+
+    /// The next page's items; `None` once the listing is complete. A page that says
+    /// `has_more` without a usable cursor is returned, and the next call is the error.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<T>>, Error> {
+        if let Some(error) = self.error.take() {
+            self.done = true;
+            return Err(error);
+        }
+        if self.done {
+            return Ok(None);
+        }
+        let style = self.style;
+        let mut request = self.call.clone().query("limit", self.page_size);
+        if let Some(cursor) = &self.cursor {
+            let name = match style {
+                Style::NextPage => "page",
+                Style::FirstIdBefore => "before",
+                _ => "after",
             };
-            on_page(page.data);
-            if !page.has_more {
-                return Ok(());
+            request = request.query(name, cursor);
+        }
+        let page: Envelope<T> = match self.client.execute(&request).await {
+            Ok(page) => page,
+            Err(error) => {
+                self.done = true;
+                return Err(error);
             }
-            let field = match style {
-                Style::LastId => "last_id",
-                Style::LastItemId(_) => "the last item's id",
-                Style::Next => "next",
-                Style::NextPage => "next_page",
-            };
-            let next = next
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| Error::Pagination {
-                    route: call.route.to_string(),
+        };
+        if let Some(observer) = self.client.page_observer() {
+            observer.page_fetched(page.has_more);
+        }
+        let next = match style {
+            Style::LastId => page.last_id.clone(),
+            Style::FirstIdBefore => page.first_id.clone(),
+            Style::LastItemId(id_of) => page.data.last().map(|item| id_of(item).to_string()),
+            Style::Next => page.next.clone(),
+            Style::NextPage => page.next_page.clone(),
+        };
+        if !page.has_more {
+            self.done = true;
+            return Ok(Some(page.data));
+        }
+        let field = match style {
+            Style::LastId => "last_id",
+            Style::FirstIdBefore => "first_id",
+            Style::LastItemId(_) => "the last item's id",
+            Style::Next => "next",
+            Style::NextPage => "next_page",
+        };
+        let route = self.call.route.to_string();
+        match next.filter(|c| !c.is_empty()) {
+            None => {
+                self.error = Some(Error::Pagination {
+                    route,
                     reason: format!("a page says has_more but carries no cursor ({field})"),
-                })?;
-            if !seen.insert(next.clone()) {
-                return Err(Error::Pagination {
-                    route: call.route.to_string(),
+                });
+            }
+            Some(next) if !self.seen.insert(next.clone()) => {
+                self.error = Some(Error::Pagination {
+                    route,
                     reason: format!("cursor {next:?} was returned twice"),
                 });
             }
-            cursor = Some(next);
+            Some(next) => self.cursor = Some(next),
         }
+        Ok(Some(page.data))
     }
 }

@@ -5,6 +5,7 @@ use crate::exit::ExitStatus;
 use crate::printer::Printer;
 
 pub mod apply;
+pub mod audit;
 pub mod drift;
 pub mod emulator;
 pub mod export;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Apply(args) => apply::run(args),
         Command::Drift(args) => drift::run(args),
         Command::Github(args) => github::run(args),
+        Command::Audit(args) => audit::run(args),
     }
 }
 

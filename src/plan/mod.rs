@@ -55,6 +55,8 @@ use crate::model::Document;
 
 mod context;
 mod kinds;
+/// The natural-key format of each kind (also how `orgops audit` names objects).
+pub(crate) use kinds::keys;
 pub mod normalize;
 mod operation;
 pub mod order;

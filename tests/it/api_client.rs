@@ -780,3 +780,67 @@ async fn live_read_lists_each_needed_collection_once_and_normalises() {
         Some("group_1")
     );
 }
+
+#[tokio::test]
+async fn audit_log_pages_stream_strictly_and_stop_when_asked() {
+    // Page 1 points to page 2; page 2 says has_more without a cursor.
+    let fake = Fake::start(|seen, _| match seen.query.get("after").map(String::as_str) {
+        None => ok(json!({"object": "list", "data": [{"id": "a3", "type": "x", "effective_at": 3},
+            {"id": "a2", "type": "x", "effective_at": 2}], "first_id": "a3", "last_id": "a2", "has_more": true})),
+        Some("a2") => ok(json!({"object": "list", "data": [{"id": "a1", "type": "x", "effective_at": 1}],
+            "first_id": "a1", "last_id": null, "has_more": true})),
+        _ => status(400, json!({"error": {"message": "no", "type": "x", "param": null, "code": null}})),
+    })
+    .await;
+    let client = fake.client();
+    let query = orgops::api::audit_logs::AuditLogQuery {
+        effective_at_gte: Some(1),
+        effective_at_lte: Some(9),
+        event_types: vec!["x".into()],
+        actor_ids: vec!["user_1".into()],
+        actor_emails: vec!["a@x.example".into()],
+        ..Default::default()
+    };
+    let mut pages = client.audit_log_pages(&query, 2, None);
+    let first = pages.next_page().await.expect("page 1").expect("items");
+    assert_eq!(first.len(), 2);
+    assert_eq!(fake.seen().len(), 1, "one request per page asked for");
+    let second = pages
+        .next_page()
+        .await
+        .expect("page 2 is returned")
+        .expect("items");
+    assert_eq!(second[0]["id"], "a1");
+    let error = pages.next_page().await.expect_err("then the broken cursor");
+    assert!(error.to_string().contains("no cursor (last_id)"), "{error}");
+    assert_eq!(fake.seen().len(), 2, "no request after the broken page");
+    let q = &fake.seen()[0].query;
+    for (name, value) in [
+        ("effective_at[gte]", "1"),
+        ("effective_at[lte]", "9"),
+        ("event_types[]", "x"),
+        ("actor_ids[]", "user_1"),
+        ("actor_emails[]", "a@x.example"),
+        ("limit", "2"),
+    ] {
+        assert_eq!(
+            q.get(name).map(String::as_str),
+            Some(value),
+            "{name}: {q:?}"
+        );
+    }
+    // Starting after a cursor asks for the page after it.
+    let mut pages = client.audit_log_pages(
+        &query,
+        2,
+        Some(orgops::api::audit_logs::AuditCursor::After("a2".into())),
+    );
+    assert_eq!(
+        pages.next_page().await.expect("page").expect("items").len(),
+        1
+    );
+    assert_eq!(
+        fake.seen()[2].query.get("after").map(String::as_str),
+        Some("a2")
+    );
+}
