@@ -177,6 +177,19 @@ fn confirmation_question(count: usize, org: &crate::plan::saved::OrgIdentity) ->
     }
 }
 
+fn write_report(args: &ApplyArgs, report: &crate::apply::ApplyReport) -> ExitStatus {
+    let Some(path) = &args.report else {
+        return ExitStatus::Success;
+    };
+    match super::write_file(path, report.to_json().as_bytes()) {
+        Ok(()) => ExitStatus::Success,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitStatus::Failure
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::confirmation_question;
@@ -200,18 +213,5 @@ mod tests {
             confirmation_question(2, &org("api.openai.com", None))
                 .contains("of OPENAI_ADMIN_KEY at api.openai.com (set OPENAI_ORG_ID")
         );
-    }
-}
-
-fn write_report(args: &ApplyArgs, report: &crate::apply::ApplyReport) -> ExitStatus {
-    let Some(path) = &args.report else {
-        return ExitStatus::Success;
-    };
-    match super::write_file(path, report.to_json().as_bytes()) {
-        Ok(()) => ExitStatus::Success,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitStatus::Failure
-        }
     }
 }

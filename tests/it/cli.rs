@@ -479,6 +479,24 @@ fn the_man_page_covers_every_subcommand() {
 }
 
 #[test]
+fn man_out_writes_a_page_per_subcommand() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("man1");
+    let done = run(orgops().args(["man", "-o"]).arg(&out));
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    for path in command_paths() {
+        let page = out.join(if path.is_empty() {
+            "orgops.1".to_string()
+        } else {
+            format!("orgops-{}.1", path.join("-"))
+        });
+        assert!(page.is_file(), "{} missing", page.display());
+    }
+    let root_page = std::fs::read_to_string(out.join("orgops.1")).expect("orgops.1");
+    assert_eq!(root_page, run(orgops().arg("man")).stdout);
+}
+
+#[test]
 fn version_names_the_git_commit_in_a_checkout() {
     let done = run(orgops().arg("--version"));
     assert_eq!(done.code, 0);
