@@ -47,21 +47,20 @@ fn checkout_commit(manifest_dir: &Path) -> Option<String> {
     if !same(Path::new(&top), manifest_dir) {
         return None;
     }
-    for file in ["HEAD", "packed-refs"] {
-        if let Some(path) = git(manifest_dir, &["rev-parse", "--git-path", file]) {
-            println!(
-                "cargo:rerun-if-changed={}",
-                manifest_dir.join(path).display()
-            );
-        }
+    // Only files that exist: cargo reruns the script (and rebuilds the crate) on every build
+    // for a missing one. A commit rewrites HEAD (detached) or the branch's loose ref; after
+    // `git gc` packs it, the vanished loose ref triggers one rerun, which watches packed-refs.
+    let mut watched = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    if let Some(branch) = git(manifest_dir, &["symbolic-ref", "-q", "HEAD"]) {
+        watched.push(branch);
     }
-    if let Some(branch) = git(manifest_dir, &["symbolic-ref", "-q", "HEAD"])
-        && let Some(path) = git(manifest_dir, &["rev-parse", "--git-path", &branch])
-    {
-        println!(
-            "cargo:rerun-if-changed={}",
-            manifest_dir.join(path).display()
-        );
+    for file in &watched {
+        if let Some(path) = git(manifest_dir, &["rev-parse", "--git-path", file]) {
+            let path = manifest_dir.join(path);
+            if path.exists() {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+        }
     }
     git(manifest_dir, &["rev-parse", "--short=12", "HEAD"])
 }
