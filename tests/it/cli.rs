@@ -27,6 +27,27 @@ fn command_paths() -> Vec<Vec<String>> {
     out
 }
 
+/// `text` as the snapshot `name`, with loopback ports masked, and the request named in an API
+/// error too (the live reads run concurrently: whichever fails first is reported).
+fn assert_masked_snapshot(name: &str, text: &str) {
+    let filters = vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
+        (r"GET /organization/[a-z_/{}]+", "GET ROUTE"),
+    ];
+    insta::with_settings!({filters => filters}, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+/// The `error: ...` lines of `stderr`.
+fn error_lines(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter(|line| line.starts_with("error:"))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
 /// A fixed help width, whatever terminal the tests run in.
 fn orgops_fixed_width() -> assert_cmd::Command {
     let mut cmd = orgops();
@@ -90,6 +111,8 @@ fn missing_and_bad_values_exit_1_with_clap_message() {
         assert_eq!(failed.code, 1, "{args:?}: {}", failed.stderr);
         assert!(failed.stderr.contains(says), "{args:?}: {}", failed.stderr);
     }
+    let typo = run(orgops().args(["drift", "--since-day", "5"]));
+    assert_masked_snapshot("usage_error_since_day", &typo.stderr);
     // Help and version are not errors.
     assert_eq!(run(orgops().arg("--help")).code, 0);
     assert_eq!(run(orgops().arg("--version")).code, 0);
@@ -184,6 +207,7 @@ fn a_base_url_without_v1_says_it_must_end_in_v1() {
         "{}",
         failed.stderr
     );
+    assert_masked_snapshot("base_url_without_v1", &error_lines(&failed.stderr));
 }
 
 #[test]
@@ -233,6 +257,7 @@ fn a_refused_connection_fails_at_once_naming_the_url() {
         failed.stderr
     );
     assert!(!failed.stderr.contains("sk-admin-unused"));
+    assert_masked_snapshot("connection_refused", &error_lines(&failed.stderr));
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -277,6 +302,9 @@ fn a_missing_base_revision_gives_the_exact_fetch_command() {
             "{base}: {}",
             failed.stderr
         );
+        if base == "origin/main" {
+            assert_masked_snapshot("base_not_fetched", &error_lines(&failed.stderr));
+        }
     }
 }
 
@@ -303,6 +331,7 @@ fn github_commands_outside_actions_name_the_missing_variables() {
             "github {sub}: {}",
             failed.stderr
         );
+        assert_masked_snapshot(&format!("github_{sub}_outside_actions"), &failed.stderr);
     }
 }
 
@@ -356,6 +385,17 @@ fn the_confirmation_prompt_names_the_organization() {
         unnamed.stdout.contains("OPENAI_ORG_ID"),
         "{}",
         unnamed.stdout
+    );
+    let question = |run: &Run| -> String {
+        run.stdout
+            .lines()
+            .find(|line| line.contains("Only 'yes'"))
+            .map(|line| format!("{}\n", line.trim_end_matches('\r')))
+            .unwrap_or_default()
+    };
+    assert_masked_snapshot(
+        "confirmation_prompts",
+        &format!("{}{}", question(&named), question(&unnamed)),
     );
 }
 
