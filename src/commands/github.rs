@@ -3,7 +3,8 @@
 //!
 //! Exit codes: plan 0 (planned, or validated only without an admin key), 1 error or invalid,
 //! 3 refused; apply 0 applied, 1 error, 3 refused, 4 the plan changed since approval; drift 0
-//! (drift is reported through the issue and the outputs), 1 error.
+//! (drift is reported through the issue and the outputs), 1 error. Outside GitHub Actions
+//! (the runner's variables missing) each refuses at once with exit 1, naming them.
 
 use crate::cli::{GithubArgs, GithubCommand};
 use crate::exit::ExitStatus;
