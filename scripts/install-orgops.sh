@@ -145,7 +145,11 @@ binary="$work/unpacked/orgops-$version-$target/$exe"
 [ -f "$binary" ] || fail "$archive has no orgops-$version-$target/$exe"
 chmod +x "$binary"
 reported=$("$binary" --version 2>&1) || fail "the downloaded orgops does not run: $reported"
-[ "$reported" = "orgops $version" ] || fail "the downloaded binary says '$reported', not 'orgops $version'"
+# `orgops X.Y.Z`, or `orgops X.Y.Z (COMMIT)` when built from a checkout (build.rs).
+case "$reported" in
+  "orgops $version" | "orgops $version ("*")") ;;
+  *) fail "the downloaded binary says '$reported', not 'orgops $version'" ;;
+esac
 
 rm -rf "$dest" "$dest.complete"
 mkdir -p "$dest"

@@ -4,13 +4,28 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// The exit codes, one table for every command (README.md holds the same table; a test
+/// keeps them equal).
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success; plan --detailed-exitcode and drift: nothing to change
+  1  error: usage, bad input, API failure, partial apply, cancelled
+  2  changes (plan --detailed-exitcode) or drift found (drift)
+  3  refused by a safety gate (plan, apply, github plan, github apply)
+  4  the saved plan is stale or was edited (apply --plan, github apply)";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "orgops",
-    version,
-    about = "An OpenAI organization managed as code"
+    version = crate::VERSION,
+    about = "An OpenAI organization managed as code",
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
+    /// Run as if orgops was started in DIR: relative paths and the discovery of
+    /// `orgops.yaml` start there (like `git -C`).
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    pub directory: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -35,6 +50,35 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Query the organization's audit log (newest first; exit 0, or 1 on error).
     Audit(AuditArgs),
+    /// Print a shell completion script to stdout, e.g. `orgops completions bash >
+    /// ~/.local/share/bash-completion/completions/orgops`.
+    Completions(CompletionsArgs),
+    /// Print the man page orgops(1) to stdout (`orgops man | man -l -`), or write it and one
+    /// page per subcommand (orgops-plan(1), ...) into a directory with `-o DIR`.
+    Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write `orgops.1` and a page per subcommand into this directory (created if needed)
+    /// instead of printing `orgops.1`.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -77,22 +121,18 @@ pub struct EmulatorArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
-    /// The desired-state file, or a directory whose `*.yaml` files are merged.
-    #[arg(short = 'f', long = "file", default_value = "orgops.yaml")]
-    pub file: PathBuf,
-    /// Accept sink files outside the configuration's directory tree (a sink onto an input
-    /// file or a certificate is refused regardless).
-    #[arg(long)]
-    pub allow_sink_outside: bool,
+    #[command(flatten)]
+    pub desired: DesiredArgs,
     /// How to print diagnostics.
-    #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
+    #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
     pub format: DiagnosticFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiagnosticFormat {
-    /// `FILE:LINE:COL: error: ...` with the source line and a caret.
-    Human,
+    /// `FILE:LINE:COL: error: ...` with the source line and a caret (on stderr).
+    #[value(alias = "human")]
+    Text,
     /// GitHub workflow annotations (`::error file=...,line=...,col=...::...`).
     Github,
     /// A JSON list of diagnostics.
@@ -102,8 +142,13 @@ pub enum DiagnosticFormat {
 /// Where the desired state comes from.
 #[derive(Debug, clap::Args)]
 pub struct DesiredArgs {
-    /// The desired-state file, or a directory whose `*.yaml` files are merged.
-    #[arg(short = 'f', long = "file", default_value = "orgops.yaml")]
+    /// The desired-state file, or a directory whose `*.yaml` files are merged [default:
+    /// `orgops.yaml`, `orgops.yml` or `orgops/`, whichever is in the current directory].
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file_flag: Option<PathBuf>,
+    /// The path `-f` names, or the one discovered ([`DesiredArgs::resolve`]); set before a
+    /// command runs.
+    #[arg(skip)]
     pub file: PathBuf,
     /// Accept sink files outside the configuration's directory tree (a sink onto an input
     /// file or a certificate is refused regardless).
@@ -112,6 +157,16 @@ pub struct DesiredArgs {
 }
 
 impl DesiredArgs {
+    /// Fills [`DesiredArgs::file`]: `-f PATH`, or the desired state discovered in the current
+    /// directory (see [`crate::config::discover`]).
+    pub fn resolve(&mut self) -> anyhow::Result<()> {
+        self.file = match &self.file_flag {
+            Some(path) => path.clone(),
+            None => crate::config::discover::in_current_dir()?,
+        };
+        Ok(())
+    }
+
     /// How the desired state is read.
     pub fn load_options(&self) -> crate::config::LoadOptions {
         crate::config::LoadOptions {
@@ -157,7 +212,7 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
     /// Also save the plan (with the fingerprints `apply --plan` checks) to this file.
-    #[arg(long, value_name = "PLAN")]
+    #[arg(short = 'o', long, value_name = "PLAN")]
     pub out: Option<PathBuf>,
     /// Exit 2 when apply could change something now, 0 when it could not. Changes waiting
     /// for an invite to be accepted and objects only reported (`policy.unmanaged: report`)
@@ -189,7 +244,7 @@ pub struct DriftArgs {
     pub desired: DesiredArgs,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// How to print the report.
+    /// How to print the report (`json` is documented by `schema/drift.schema.json`).
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
     /// How far back the audit log is searched for who caused the drift.
@@ -209,35 +264,58 @@ pub struct GithubArgs {
 #[derive(Debug, Subcommand)]
 pub enum GithubCommand {
     /// On a pull request: annotate errors, post or update the plan comment, job summary.
-    Plan(GithubRunArgs),
+    Plan(GithubPlanArgs),
     /// On a push to the default branch: apply only the plan the merged pull request approved.
-    Apply(GithubRunArgs),
+    Apply(GithubApplyArgs),
     /// On a schedule: open, update or close the drift tracking issue.
-    Drift(GithubRunArgs),
+    Drift(GithubDriftArgs),
 }
 
-/// Arguments of the GitHub runs; everything else comes from the Actions environment.
+/// `github plan`; everything else comes from the Actions environment.
 #[derive(Debug, clap::Args)]
-pub struct GithubRunArgs {
+pub struct GithubPlanArgs {
     #[command(flatten)]
     pub desired: DesiredArgs,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]
     pub gates: GateArgs,
-    /// The base revision (default: the pull request's base commit for plan, the commit
-    /// before the push for apply).
+    /// The base revision (default: the pull request's base commit).
     #[arg(long, value_name = "REF")]
     pub base: Option<String>,
-    /// The pull request (default: from the event for plan, the pushed commit's merged pull
-    /// request for apply).
+    /// The pull request (default: from the event).
     #[arg(long = "pull-request", value_name = "N")]
     pub pull_request: Option<u64>,
-    /// How far back the audit log is searched (drift).
+}
+
+/// `github apply`; everything else comes from the Actions environment.
+#[derive(Debug, clap::Args)]
+pub struct GithubApplyArgs {
+    #[command(flatten)]
+    pub desired: DesiredArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    /// The base revision (default: the commit before the push).
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+    /// The pull request (default: the pushed commit's merged pull request).
+    #[arg(long = "pull-request", value_name = "N")]
+    pub pull_request: Option<u64>,
+}
+
+/// `github drift`; everything else comes from the Actions environment.
+#[derive(Debug, clap::Args)]
+pub struct GithubDriftArgs {
+    #[command(flatten)]
+    pub desired: DesiredArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// How far back the audit log is searched for who caused the drift.
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub since_days: u32,
-    /// Drift: undeclared objects the policy only reports (`report`) open the tracking issue
-    /// too.
+    /// Undeclared objects the policy only reports (`report`) open the tracking issue too.
     #[arg(long)]
     pub fail_on_unmanaged: bool,
 }
@@ -258,7 +336,7 @@ pub struct ExportArgs {
     pub target: TargetArgs,
     /// Write to this file instead of stdout; certificates are written beside it under
     /// `certs/`.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    #[arg(short = 'o', long = "out", alias = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
 
@@ -283,8 +361,8 @@ pub struct ApplyArgs {
     /// Apply without asking for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
-    /// Also write each change's outcome as JSON to this file.
-    #[arg(long, value_name = "FILE")]
+    /// Also write each change's outcome as JSON to this file (the report).
+    #[arg(short = 'o', long = "out", alias = "report", value_name = "FILE")]
     pub report: Option<PathBuf>,
     // Not with `--plan`, which applies exactly the saved plan (and its targets).
     #[command(flatten)]

@@ -178,8 +178,17 @@ impl GitSource for GitCli {
             .output()
             .context("running git rev-parse")?;
         if !output.status.success() {
+            let remotes = self
+                .git()
+                .arg("remote")
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            let remotes: Vec<&str> = remotes.lines().map(str::trim).collect();
             bail!(
-                "git does not know the revision {rev:?} (in CI, fetch it first: `git fetch origin {rev}`)"
+                "git does not know the revision {rev:?} here (a shallow or single-branch \
+                 clone?): fetch it first with `{}`",
+                fetch_command(rev, &remotes)
             );
         }
         Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
@@ -187,6 +196,21 @@ impl GitSource for GitCli {
 
     fn root(&self) -> &Path {
         &self.root
+    }
+}
+
+/// The command that fetches `rev`: `origin/main` is branch `main` of remote `origin`
+/// (`git fetch origin main`, not `git fetch origin origin/main`, which fails); anything else
+/// (a branch, a tag, a commit) is fetched from `origin`.
+fn fetch_command(rev: &str, remotes: &[&str]) -> String {
+    let rev = rev.strip_prefix("refs/remotes/").unwrap_or(rev);
+    match rev.split_once('/') {
+        Some((remote, branch))
+            if !branch.is_empty() && (remotes.contains(&remote) || remote == "origin") =>
+        {
+            format!("git fetch {remote} {branch}")
+        }
+        _ => format!("git fetch origin {rev}"),
     }
 }
 
@@ -357,6 +381,24 @@ mod tests {
         );
         assert_eq!(join_rel("config", "../a.pem").as_deref(), Some("a.pem"));
         assert_eq!(join_rel("", "../a.pem"), None);
+    }
+
+    #[test]
+    fn fetch_commands_split_the_remote_off() {
+        assert_eq!(fetch_command("origin/main", &[]), "git fetch origin main");
+        assert_eq!(
+            fetch_command("upstream/release/2", &["origin", "upstream"]),
+            "git fetch upstream release/2"
+        );
+        assert_eq!(
+            fetch_command("refs/remotes/origin/main", &["origin"]),
+            "git fetch origin main"
+        );
+        assert_eq!(
+            fetch_command("feature/x", &["origin"]),
+            "git fetch origin feature/x"
+        );
+        assert_eq!(fetch_command("abc123", &[]), "git fetch origin abc123");
     }
 
     #[test]

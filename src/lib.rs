@@ -32,6 +32,10 @@
 //! - [`cli`]: the clap model and nothing else; [`printer`]: where output goes;
 //!   [`exit`]: the one exit-status type.
 
+/// The version `--version` prints: the package version, and the git commit when built from
+/// a checkout (see `build.rs`).
+pub const VERSION: &str = env!("ORGOPS_VERSION");
+
 pub mod api;
 pub mod apply;
 pub mod audit;

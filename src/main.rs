@@ -12,6 +12,20 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(orgops::printer::Printer::from_env().stderr_color)
         .init();
-    let cli = orgops::cli::Cli::parse();
+    let cli = match orgops::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
     orgops::commands::run(cli).into()
+}
+
+/// `--help` and `--version` exit 0; every usage error (unknown flag, missing or bad value)
+/// exits 1 with clap's message, never clap's default 2, which means "changes" or "drift".
+fn usage_error(error: &clap::Error) -> ExitCode {
+    let _ = error.print();
+    if error.use_stderr() {
+        orgops::exit::ExitStatus::Failure.into()
+    } else {
+        orgops::exit::ExitStatus::Success.into()
+    }
 }

@@ -11,6 +11,8 @@
 //!   [`RequestKind`]: reads and idempotent writes retry on 429, 5xx, timeouts and transport
 //!   errors; creates retry only when the request surely never landed (429, connect failure)
 //!   and otherwise fail with [`Error::Ambiguous`], so the caller re-reads before retrying.
+//!   A refused connection is never retried ([`Error::Refused`]: nothing listens there), and
+//!   a 404 from a base URL not ending in `/v1` says so ([`Error::BaseUrl`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -237,6 +239,8 @@ enum Attempt {
     },
     /// Failed before any byte could have reached the server.
     NotSent(String),
+    /// Nothing listens there: the connection was refused.
+    Refused,
     /// Failed after the request may have been sent.
     Lost(String),
     TimedOut,
@@ -375,6 +379,14 @@ impl Client {
                         continue;
                     }
                     controller.feedback(&route_key, Feedback::Ok, started);
+                    if status == StatusCode::NOT_FOUND && !self.base_path_ends_in_v1() {
+                        return Err(Error::BaseUrl {
+                            method: call.method.to_string(),
+                            route: call.route.to_string(),
+                            base_url: self.shown_base_url(),
+                            suggestion: format!("{}/v1", self.shown_base_url()),
+                        });
+                    }
                     if !status.is_server_error() {
                         return Err(error);
                     }
@@ -382,6 +394,13 @@ impl Client {
                         return Err(ambiguous(call, format!("HTTP {}", status.as_u16())));
                     }
                     error
+                }
+                Attempt::Refused => {
+                    return Err(Error::Refused {
+                        method: call.method.to_string(),
+                        route: call.route.to_string(),
+                        base_url: self.shown_base_url(),
+                    });
                 }
                 Attempt::NotSent(message) => Error::Transport {
                     method: call.method.to_string(),
@@ -426,6 +445,24 @@ impl Client {
         }
     }
 
+    /// Whether the base URL's path ends in `/v1`, as the Admin API's does.
+    fn base_path_ends_in_v1(&self) -> bool {
+        reqwest::Url::parse(&self.inner.base_url)
+            .is_ok_and(|url| url.path().trim_end_matches('/').ends_with("/v1"))
+    }
+
+    /// The base URL for messages: without user or password, should it carry any.
+    fn shown_base_url(&self) -> String {
+        match reqwest::Url::parse(&self.inner.base_url) {
+            Ok(mut url) => {
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.as_str().trim_end_matches('/').to_string()
+            }
+            Err(_) => self.inner.base_url.clone(),
+        }
+    }
+
     async fn attempt(&self, call: &Call) -> Attempt {
         let url = format!("{}{}", self.inner.base_url, call.path);
         let mut request = self
@@ -445,6 +482,7 @@ impl Client {
         let response = match request.send().await {
             Ok(response) => response,
             // A connect error means no connection was established, so nothing was sent.
+            Err(e) if e.is_connect() && is_refused(&e) => return Attempt::Refused,
             Err(e) if e.is_connect() || e.is_builder() => return Attempt::NotSent(describe(e)),
             Err(e) => return Attempt::Lost(describe(e)),
         };
@@ -495,6 +533,20 @@ fn ambiguous(call: &Call, cause: String) -> Error {
         route: call.route.to_string(),
         cause,
     }
+}
+
+/// Whether a connect error is a refused connection (nothing listens on that port).
+fn is_refused(error: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// A transport error's message with its causes (e.g. "error sending request: connection

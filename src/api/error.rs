@@ -38,6 +38,30 @@ pub enum Error {
         route: String,
         message: String,
     },
+    /// Nothing listens at the base URL (connection refused): not retried, since waiting
+    /// does not start a server.
+    #[error(
+        "{method} {route}: cannot connect to {base_url}: connection refused (not retried). Is \
+         the server running, and is OPENAI_BASE_URL right?"
+    )]
+    Refused {
+        method: String,
+        route: String,
+        /// The base URL without credentials.
+        base_url: String,
+    },
+    /// A 404 from a base URL whose path does not end in `/v1`: the URL, not the object, is
+    /// wrong (the usual mistake is `http://host:port` for `http://host:port/v1`).
+    #[error(
+        "{method} {route} failed: HTTP 404 from {base_url}: the base URL must end in /v1. Set \
+         OPENAI_BASE_URL={suggestion}"
+    )]
+    BaseUrl {
+        method: String,
+        route: String,
+        base_url: String,
+        suggestion: String,
+    },
     /// A success response whose body does not decode.
     #[error(
         "{method} {route}: unexpected response body: {message}. The API may have changed; please report this."
@@ -97,6 +121,7 @@ impl Error {
         match self {
             Error::Api(api) => Some(api.status),
             Error::Http { status, .. } => Some(*status),
+            Error::BaseUrl { .. } => Some(404),
             _ => None,
         }
     }

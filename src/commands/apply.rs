@@ -172,15 +172,32 @@ fn report_stale(stale: &Staleness) -> ExitStatus {
 /// Asks on the terminal; only `yes` goes ahead.
 fn confirm(count: usize, target: &Target) -> bool {
     eprint!(
-        "\nApply these {count} change{} to {}? Only 'yes' is accepted: ",
-        if count == 1 { "" } else { "s" },
-        target.org.host
+        "\n{} Only 'yes' is accepted: ",
+        confirmation_question(count, &target.org)
     );
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     match std::io::stdin().lock().read_line(&mut answer) {
         Ok(_) => answer.trim() == "yes",
         Err(_) => false,
+    }
+}
+
+/// The question names the organization the changes go to: `OPENAI_ORG_ID` when set (the
+/// Admin API has no endpoint that names the organization of a key), else says whose it is.
+fn confirmation_question(count: usize, org: &crate::plan::saved::OrgIdentity) -> String {
+    let changes = if count == 1 {
+        "Apply this change".to_string()
+    } else {
+        format!("Apply these {count} changes")
+    };
+    match (org.host.as_str(), org.org_id.as_deref()) {
+        ("emulator", Some(state)) => format!("{changes} to the emulator seeded from {state}?"),
+        (_, Some(org_id)) => format!("{changes} to organization {org_id}?"),
+        (host, None) => format!(
+            "{changes} to the organization of OPENAI_ADMIN_KEY at {host} (set OPENAI_ORG_ID \
+             to have it named here)?"
+        ),
     }
 }
 
@@ -194,5 +211,31 @@ fn write_report(args: &ApplyArgs, report: &crate::apply::ApplyReport) -> ExitSta
             eprintln!("error: {e:#}");
             ExitStatus::Failure
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::confirmation_question;
+    use crate::plan::saved::OrgIdentity;
+
+    #[test]
+    fn the_question_names_the_organization() {
+        let org = |host: &str, id: Option<&str>| OrgIdentity {
+            host: host.to_string(),
+            org_id: id.map(str::to_string),
+        };
+        assert_eq!(
+            confirmation_question(1, &org("api.openai.com", Some("org-acme"))),
+            "Apply this change to organization org-acme?"
+        );
+        assert_eq!(
+            confirmation_question(3, &org("emulator", Some("live.yaml"))),
+            "Apply these 3 changes to the emulator seeded from live.yaml?"
+        );
+        assert!(
+            confirmation_question(2, &org("api.openai.com", None))
+                .contains("of OPENAI_ADMIN_KEY at api.openai.com (set OPENAI_ORG_ID")
+        );
     }
 }

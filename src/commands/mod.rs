@@ -6,6 +6,7 @@ use crate::printer::Printer;
 
 pub mod apply;
 pub mod audit;
+pub mod completions;
 pub mod drift;
 pub mod emulator;
 pub mod export;
@@ -13,7 +14,27 @@ pub mod github;
 pub mod plan;
 pub mod validate;
 
-pub fn run(cli: Cli) -> ExitStatus {
+pub fn run(mut cli: Cli) -> ExitStatus {
+    if let Some(dir) = &cli.directory
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!(
+            "error: -C {}: cannot change to that directory: {e}",
+            dir.display()
+        );
+        return ExitStatus::Failure;
+    }
+    if let Command::Github(args) = &cli.command
+        && let Err(status) = github::check_environment(&args.command)
+    {
+        return status;
+    }
+    if let Some(desired) = cli.command.desired_mut()
+        && let Err(e) = desired.resolve()
+    {
+        eprintln!("error: {e:#}");
+        return ExitStatus::Failure;
+    }
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args),
@@ -23,6 +44,32 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Drift(args) => drift::run(args),
         Command::Github(args) => github::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
+    }
+}
+
+impl Command {
+    /// The desired-state arguments of a command that reads the desired state: their file
+    /// (`-f`, or discovered) is resolved before the command runs.
+    fn desired_mut(&mut self) -> Option<&mut crate::cli::DesiredArgs> {
+        use crate::cli::GithubCommand;
+        match self {
+            Command::Validate(args) => Some(&mut args.desired),
+            Command::Plan(args) => Some(&mut args.desired),
+            Command::Apply(args) => Some(&mut args.desired),
+            Command::Drift(args) => Some(&mut args.desired),
+            Command::Github(args) => match &mut args.command {
+                GithubCommand::Plan(args) => Some(&mut args.desired),
+                GithubCommand::Apply(args) => Some(&mut args.desired),
+                GithubCommand::Drift(args) => Some(&mut args.desired),
+            },
+            Command::Export(_)
+            | Command::Emulator(_)
+            | Command::Completions(_)
+            | Command::Man(_)
+            | Command::Audit(_) => None,
+        }
     }
 }
 

@@ -13,10 +13,8 @@ use crate::printer::Printer;
 
 pub fn run(args: ValidateArgs) -> ExitStatus {
     let printer = Printer::from_env();
-    let options = config::LoadOptions {
-        allow_sink_outside: args.allow_sink_outside,
-    };
-    match config::load_with(&args.file, LoadMode::Desired, options) {
+    let options = args.desired.load_options();
+    match config::load_with(&args.desired.file, LoadMode::Desired, options) {
         Ok(state) => {
             report(&state.warnings, args.format, printer);
             let doc = &state.doc;
@@ -30,7 +28,7 @@ pub fn run(args: ValidateArgs) -> ExitStatus {
             let source = if files.len() == 1 {
                 files[0].clone()
             } else {
-                format!("{} files in {}", files.len(), args.file.display())
+                format!("{} files in {}", files.len(), args.desired.file.display())
             };
             let _ = writeln!(
                 std::io::stderr(),
@@ -43,13 +41,13 @@ pub fn run(args: ValidateArgs) -> ExitStatus {
         }
         Err(diagnostics) => {
             report(&diagnostics, args.format, printer);
-            if args.format == DiagnosticFormat::Human {
+            if args.format == DiagnosticFormat::Text {
                 let count = diagnostics.error_count();
                 let _ = writeln!(
                     std::io::stderr(),
                     "invalid: {count} error{} in {}",
                     if count == 1 { "" } else { "s" },
-                    args.file.display()
+                    args.desired.file.display()
                 );
             }
             ExitStatus::Failure
@@ -59,7 +57,7 @@ pub fn run(args: ValidateArgs) -> ExitStatus {
 
 fn report(diagnostics: &Diagnostics, format: DiagnosticFormat, printer: Printer) {
     match format {
-        DiagnosticFormat::Human => {
+        DiagnosticFormat::Text => {
             if !diagnostics.is_empty() {
                 let _ = std::io::stderr()
                     .write_all(diagnostics.render_human(printer.stderr_color).as_bytes());

@@ -631,10 +631,12 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
         .arg("--version")
         .output()
         .expect("runs");
+    // `orgops X.Y.Z`, with ` (COMMIT)` when built from a checkout.
     assert_eq!(
         String::from_utf8_lossy(&version.stdout).trim(),
-        format!("orgops {VERSION}")
+        format!("orgops {}", orgops::VERSION)
     );
+    assert!(orgops::VERSION.starts_with(VERSION));
     // The installed binary planned the pull request.
     assert_eq!(cold.outputs["changes"], "1", "{:?}", cold.outputs);
     assert_eq!(fake.comments().len(), 1);

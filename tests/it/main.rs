@@ -5,6 +5,7 @@ mod api_client;
 mod apply;
 mod apply_integrity;
 mod audit;
+mod cli;
 mod contract_harness;
 mod drift;
 mod emulator;
