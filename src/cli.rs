@@ -239,10 +239,31 @@ pub enum PlanFormat {
 pub struct ExportArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Write to this file instead of stdout; certificates are written beside it under
-    /// `certs/`.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    /// Write to this file instead of stdout (with `--split`, into this directory);
+    /// certificates are written beside it under `certs/`. An existing file is not
+    /// overwritten without `--force`.
+    #[arg(short = 'o', long = "out", alias = "output", value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Write `org.yaml` and one `project-<name>.yaml` per project into the directory `-o`
+    /// names (`-f DIR` reads them back). The directory must be new or empty.
+    #[arg(long, requires = "output")]
+    pub split: bool,
+    /// Overwrite an existing file; with `--split`, write into a non-empty directory and
+    /// remove its other `*.yaml`/`*.yml` files (which `-f DIR` would merge in).
+    #[arg(long)]
+    pub force: bool,
+    /// Which rate limits to write: only where a project differs from the value most
+    /// projects have for the model (a tie writes them all), or every one.
+    #[arg(long, value_enum, value_name = "WHICH", default_value_t = ExportRateLimits::Differing)]
+    pub rate_limits: ExportRateLimits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportRateLimits {
+    /// Only the fields that differ from the most common value for the model.
+    Differing,
+    /// Every field of every model of every project, as the API lists them.
+    All,
 }
 
 #[derive(Debug, clap::Args)]

@@ -27,6 +27,7 @@
 //! checks that need a directory (certificate files, sink paths relative to the file).
 
 pub mod diagnostics;
+pub mod format;
 pub mod limits;
 pub mod load;
 pub mod schema;

@@ -10,6 +10,7 @@ mod emulator;
 mod emulator_contract;
 mod emulator_lists_and_rules;
 mod emulator_refusals;
+mod export;
 mod github;
 mod inputs;
 mod oracle;
