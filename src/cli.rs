@@ -33,6 +33,34 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Apply a fresh plan (confirmed on a terminal, or `--auto-approve`) or a saved one.
     Apply(ApplyArgs),
+    /// Render a saved plan (`orgops plan --out PLAN`) exactly as `plan` printed it, without
+    /// reading the organization (format: `schema/saved-plan.schema.json`).
+    Show(ShowArgs),
+    /// Rewrite desired-state files in canonical order and layout (the form `export` writes),
+    /// keeping comments; `--check` only reports (exit 1 with a diff when not formatted).
+    Fmt(FmtArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The saved plan. A malformed or edited one is refused as `apply --plan` refuses it
+    /// (exit 1), one from another orgops version too (exit 4).
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// How to print the plan (byte-identical to `plan --format` of the same plan).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FmtArgs {
+    /// The desired-state file, or a directory whose `*.yaml`/`*.yml` files are each formatted.
+    #[arg(short = 'f', long = "file", default_value = "orgops.yaml")]
+    pub file: PathBuf,
+    /// Change nothing: exit 1 and print a unified diff for each file that is not formatted,
+    /// 0 when every file is.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, clap::Args)]

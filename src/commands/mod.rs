@@ -8,8 +8,10 @@ pub mod apply;
 pub mod drift;
 pub mod emulator;
 pub mod export;
+pub mod fmt;
 pub mod github;
 pub mod plan;
+pub mod show;
 pub mod validate;
 
 pub fn run(cli: Cli) -> ExitStatus {
@@ -21,6 +23,8 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Apply(args) => apply::run(args),
         Command::Drift(args) => drift::run(args),
         Command::Github(args) => github::run(args),
+        Command::Show(args) => show::run(args),
+        Command::Fmt(args) => fmt::run(args),
     }
 }
 

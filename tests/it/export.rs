@@ -3,12 +3,10 @@
 //! export whose `plan` is empty and whose `drift` lists nothing, on the quickstart, the
 //! enterprise example (applied to an emulator first) and a generated 1,000-user org.
 
-use std::path::Path;
-
 use orgops::emulator::{EmulatorOptions, RunningEmulator};
 use serde_json::{Value, json};
 
-use crate::support::cli::{Run, orgops, root, run};
+use crate::support::cli::{Run, orgops, run};
 
 const QUICKSTART_LIVE: &str = "examples/quickstart/live.yaml";
 
@@ -85,7 +83,7 @@ fn split_export_of_the_applied_enterprise_example_plans_empty_and_is_in_sync() {
     )
     .expect("emulator starts");
     let dir = tempfile::tempdir().expect("temp dir");
-    let example = copy_enterprise(dir.path());
+    let example = crate::drift::copy_example("examples/enterprise", dir.path());
     for round in 0..2 {
         let applied = run(against(&emu)
             .args(["apply", "--auto-approve", "-f"])
@@ -122,41 +120,6 @@ fn accept_every_invite(emu: &RunningEmulator) {
             .expect("control plane answers");
         assert!(response.status().is_success(), "{}", response.status());
     });
-}
-
-/// A copy of `examples/enterprise` with every command sink replaced by one that discards
-/// the key.
-fn copy_enterprise(dir: &Path) -> std::path::PathBuf {
-    let source = root().join("examples/enterprise");
-    let target = dir.join("enterprise");
-    std::fs::create_dir_all(target.join("certs")).expect("certs dir");
-    for entry in std::fs::read_dir(source.join("certs")).expect("certs") {
-        let path = entry.expect("entry").path();
-        std::fs::copy(
-            &path,
-            target.join("certs").join(path.file_name().expect("name")),
-        )
-        .expect("copy cert");
-    }
-    for entry in std::fs::read_dir(&source).expect("example") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_none_or(|x| x != "yaml") {
-            continue;
-        }
-        let text: String = std::fs::read_to_string(&path)
-            .expect("example file")
-            .lines()
-            .map(|line| match line.find("sink: { command:") {
-                Some(at) => format!(
-                    "{}sink: {{ command: [sh, -c, \"cat > /dev/null\"] }}\n",
-                    &line[..at]
-                ),
-                None => format!("{line}\n"),
-            })
-            .collect();
-        std::fs::write(target.join(path.file_name().expect("name")), text).expect("copy");
-    }
-    target
 }
 
 #[test]
