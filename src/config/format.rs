@@ -456,3 +456,32 @@ pub fn canonical_yaml(doc: &Document, with_version: bool) -> anyhow::Result<Stri
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `#` inside a quoted or block scalar is content, not a comment, and survives.
+    #[test]
+    fn hashes_in_scalars_are_not_comments() {
+        let text = "version: 1\nroles:\n  - name: 'a #1'  # the first\n    description: |\n      line # one\n    permissions: []\n";
+        let formatted = format_text(text, "t.yaml").expect("formats");
+        assert_eq!(
+            formatted,
+            "version: 1\n\nroles:\n  - name: \"a #1\"  # the first\n    permissions: []\n    description: |\n      line # one\n"
+        );
+        assert_eq!(
+            format_text(&formatted, "t.yaml").expect("formats"),
+            formatted
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_document_is_refused_by_name() {
+        let error = format_text("users: 3\n", "x.yaml").expect_err("refused");
+        assert!(
+            error.0.starts_with("x.yaml: not a desired-state document"),
+            "{error}"
+        );
+    }
+}
