@@ -137,7 +137,8 @@ pub fn split(export: &Export) -> anyhow::Result<Files> {
 fn project_file_yaml(part: &Document) -> anyhow::Result<String> {
     let body = crate::config::format::canonical_yaml(part, false)?;
     Ok(format!(
-        "# Exported by `orgops export --split`: one project of the live organization.\n{body}"
+        "# yaml-language-server: $schema=https://raw.githubusercontent.com/orgops/orgops/main/schema/orgops.schema.json\n\
+         # Exported by `orgops export --split`: one project of the live organization.\n{body}"
     ))
 }
 
