@@ -122,17 +122,14 @@ fn show_refuses_a_tampered_or_unreadable_plan_as_apply_does() {
     let garbage = dir.path().join("garbage.json");
     std::fs::write(&garbage, "{\"format_version\": 1, \"changes\": [").expect("write");
 
+    // apply runs on a copy: were it to accept the plan, its sinks would write beside it.
+    let copy = crate::drift::copy_example(QUICKSTART, dir.path());
     for file in [&tampered, &garbage] {
         let show = run(orgops().arg("show").arg(file));
         let apply = run(orgops()
-            .args([
-                "apply",
-                "-f",
-                QUICKSTART,
-                "--emulator",
-                QUICKSTART_LIVE,
-                "--plan",
-            ])
+            .args(["apply", "--emulator", QUICKSTART_LIVE, "-f"])
+            .arg(&copy)
+            .arg("--plan")
             .arg(file));
         assert_eq!(show.code, 1, "{}", show.stderr);
         assert_eq!(apply.code, 1, "{}", apply.stderr);
