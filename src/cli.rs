@@ -56,6 +56,12 @@ pub enum Command {
     /// Print the man page orgops(1) to stdout (`orgops man | man -l -`), or write it and one
     /// page per subcommand (orgops-plan(1), ...) into a directory with `-o DIR`.
     Man(ManArgs),
+    /// Render a saved plan (`orgops plan --out PLAN`) exactly as `plan` printed it, without
+    /// reading the organization (format: `schema/saved-plan.schema.json`).
+    Show(ShowArgs),
+    /// Rewrite desired-state files in canonical order and layout (the form `export` writes),
+    /// keeping comments; `--check` only reports (exit 1 with a diff when not formatted).
+    Fmt(FmtArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +85,30 @@ pub struct ManArgs {
     /// instead of printing `orgops.1`.
     #[arg(short = 'o', long = "out", value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The saved plan. A malformed or edited one is refused as `apply --plan` refuses it
+    /// (exit 1), one from another orgops version too (exit 4).
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// How to print the plan (byte-identical to `plan --format` of the same plan).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FmtArgs {
+    /// The desired-state file, or a directory whose `*.yaml`/`*.yml` files are each formatted
+    /// [default: `orgops.yaml`, `orgops.yml` or `orgops/`, whichever is in the current
+    /// directory].
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Change nothing: exit 1 and print a unified diff for each file that is not formatted,
+    /// 0 when every file is.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -334,10 +364,31 @@ pub enum PlanFormat {
 pub struct ExportArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Write to this file instead of stdout; certificates are written beside it under
-    /// `certs/`.
-    #[arg(short = 'o', long = "out", alias = "output", value_name = "FILE")]
+    /// Write to this file instead of stdout (with `--split`, into this directory);
+    /// certificates are written beside it under `certs/`. An existing file is not
+    /// overwritten without `--force`.
+    #[arg(short = 'o', long = "out", alias = "output", value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Write `org.yaml` and one `project-<name>.yaml` per project into the directory `-o`
+    /// names (`-f DIR` reads them back). The directory must be new or empty.
+    #[arg(long, requires = "output")]
+    pub split: bool,
+    /// Overwrite an existing file; with `--split`, write into a non-empty directory and
+    /// remove its other `*.yaml`/`*.yml` files (which `-f DIR` would merge in).
+    #[arg(long)]
+    pub force: bool,
+    /// Which rate limits to write: only where a project differs from the value most
+    /// projects have for the model (a tie writes them all), or every one.
+    #[arg(long, value_enum, value_name = "WHICH", default_value_t = ExportRateLimits::Differing)]
+    pub rate_limits: ExportRateLimits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportRateLimits {
+    /// Only the fields that differ from the most common value for the model.
+    Differing,
+    /// Every field of every model of every project, as the API lists them.
+    All,
 }
 
 #[derive(Debug, clap::Args)]

@@ -13,7 +13,8 @@
 //! - [`model`]: the organization types shared by both sides ([`model::Document`] is the file
 //!   format, the emulator seed and the export format at once).
 //! - [`config`]: reads one file or a directory of files into a validated [`config::DesiredState`],
-//!   or a list of located diagnostics (schema, semantic checks).
+//!   or a list of located diagnostics (schema, semantic checks); [`config::format`] is the
+//!   canonical form of a file (`orgops fmt`, `orgops export`).
 //! - [`api`]: the hand-written Admin API client: pagination, rate-limit control, retries,
 //!   decoded error bodies. One module per endpoint family.
 //! - [`live`]: reads the organization through [`api`] into a [`live::LiveState`].

@@ -86,6 +86,11 @@ impl Document {
         fn role(role: &mut Role) {
             names(&mut role.permissions);
         }
+        let protect = &mut self.policy.protect;
+        emails(&mut protect.users);
+        names(&mut protect.projects);
+        names(&mut protect.groups);
+        protect.service_accounts.sort();
         self.users.sort_by_key(|u| normalize_email(&u.email));
         for user in &mut self.users {
             names(&mut user.roles);

@@ -1,10 +1,11 @@
-//! `orgops export [-o FILE]`: the live organization as a desired-state file (stdout by
-//! default). With `-o`, certificate PEMs are written beside the file under `certs/`; on stdout
-//! they cannot be, and a note on stderr says so.
+//! `orgops export [-o PATH] [--split] [--force] [--rate-limits differing|all]`: the live
+//! organization as a desired-state file (stdout by default), or as a directory of files.
+//! With `-o`, certificate PEMs are written beside the file under `certs/`; on stdout they
+//! cannot be, and a note on stderr says so. See [`ops::export_write`] for what is written.
 
-use crate::cli::ExportArgs;
+use crate::cli::{ExportArgs, ExportRateLimits};
 use crate::exit::ExitStatus;
-use crate::ops::{self, target::Target};
+use crate::ops::{self, export_write, target::Target};
 use crate::printer::Printer;
 
 pub fn run(args: ExportArgs) -> ExitStatus {
@@ -20,10 +21,41 @@ pub fn run(args: ExportArgs) -> ExitStatus {
 fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let printer = Printer::from_env();
     let target = Target::open_with(args.target.emulator.as_deref(), args.target.concurrency)?;
-    let export = ops::export::export(&target, printer)?;
+    let mut export = ops::export::export(&target, printer)?;
+    if args.rate_limits == ExportRateLimits::Differing {
+        export_write::leave_out_common_rate_limits(&mut export.doc);
+    }
     match &args.output {
+        Some(output) if args.split => {
+            let files = export_write::split(&export)?;
+            let removed = export_write::write(&files, output, true, args.force)?;
+            for path in removed {
+                eprintln!("removed {} (--force)", path.display());
+            }
+            eprintln!(
+                "exported {} users, {} projects to {} ({} files)",
+                export.doc.users.len(),
+                export.doc.projects.len(),
+                output.display(),
+                files.files.len()
+            );
+        }
+        Some(output) if output.as_os_str().to_string_lossy().ends_with(['/', '\\']) => {
+            anyhow::bail!(
+                "{} names a directory: pass --split to write one file per project into it, or name a file",
+                output.display()
+            )
+        }
         Some(output) => {
-            ops::export::write(&export, output)?;
+            let name = output.file_name().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} names no file: name a file, or pass --split to write a directory",
+                    output.display()
+                )
+            })?;
+            let dir = output.parent().unwrap_or(std::path::Path::new(""));
+            let files = export_write::single_file(&export, std::path::Path::new(name))?;
+            export_write::write(&files, dir, false, args.force)?;
             eprintln!(
                 "exported {} users, {} projects to {}",
                 export.doc.users.len(),

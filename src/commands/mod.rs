@@ -10,8 +10,10 @@ pub mod completions;
 pub mod drift;
 pub mod emulator;
 pub mod export;
+pub mod fmt;
 pub mod github;
 pub mod plan;
+pub mod show;
 pub mod validate;
 
 pub fn run(mut cli: Cli) -> ExitStatus {
@@ -44,6 +46,8 @@ pub fn run(mut cli: Cli) -> ExitStatus {
         Command::Drift(args) => drift::run(args),
         Command::Github(args) => github::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Show(args) => show::run(args),
+        Command::Fmt(args) => fmt::run(args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     }
@@ -68,7 +72,9 @@ impl Command {
             | Command::Emulator(_)
             | Command::Completions(_)
             | Command::Man(_)
-            | Command::Audit(_) => None,
+            | Command::Audit(_)
+            | Command::Show(_)
+            | Command::Fmt(_) => None,
         }
     }
 }

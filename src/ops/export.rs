@@ -10,7 +10,6 @@
 //! - secrets are never exported (no sinks: existing keys are not re-issued).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use crate::api::types::CertificateId;
 use crate::live::{LiveState, ReadScope};
@@ -151,32 +150,12 @@ fn leave_out_what_cannot_hold_anything(doc: &mut Document) {
     }
 }
 
-/// The document as YAML, with a header saying what it is.
+/// The document as YAML in the canonical form (`orgops fmt`'s), with a header saying what
+/// it is. Files are written by [`crate::ops::export_write`].
 pub fn to_yaml(doc: &Document) -> anyhow::Result<String> {
-    let body =
-        serde_saphyr::to_string(doc).map_err(|e| anyhow::anyhow!("serializing the export: {e}"))?;
+    let body = crate::config::format::canonical_yaml(doc, true)?;
     Ok(format!(
         "# yaml-language-server: $schema=https://raw.githubusercontent.com/orgops/orgops/main/schema/orgops.schema.json\n\
          # Exported by `orgops export`: the live organization as a desired-state file.\n{body}"
     ))
-}
-
-/// Writes the export to `output` and its certificates beside it.
-pub fn write(export: &Export, output: &Path) -> anyhow::Result<()> {
-    let dir = output.parent().unwrap_or(Path::new(""));
-    if !dir.as_os_str().is_empty() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
-    }
-    for (file, pem) in &export.certificate_files {
-        let path = dir.join(file);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| anyhow::anyhow!("creating {}: {e}", parent.display()))?;
-        }
-        std::fs::write(&path, pem)
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
-    }
-    let yaml = to_yaml(&export.doc)?;
-    std::fs::write(output, yaml).map_err(|e| anyhow::anyhow!("writing {}: {e}", output.display()))
 }

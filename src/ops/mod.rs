@@ -14,6 +14,7 @@
 pub mod apply;
 pub mod drift;
 pub mod export;
+pub mod export_write;
 pub mod lock;
 pub mod plan;
 pub mod pull_request;

@@ -255,6 +255,21 @@ pub fn check_structure(saved: &SavedPlan) -> Result<(), MalformedPlan> {
             )));
         }
     }
+    // The live facts each change carries are the ones its fingerprint was made from (an
+    // edited `before` would otherwise be rendered by `show` as what live had).
+    for saved_change in &saved.changes {
+        let c = &saved_change.change;
+        let live = &saved_change.live;
+        let canonical = serde_json::json!({ "before": live.before, "ids": live.ids });
+        if live.before != c.before
+            || sha256_hex(canonical.to_string().as_bytes()) != live.fingerprint
+        {
+            return Err(MalformedPlan(format!(
+                "change `{}`: its live facts do not match their fingerprint (the file was edited after `orgops plan --out` wrote it): plan again",
+                c.id
+            )));
+        }
+    }
     // Kahn's algorithm over depends_on: what is left is a cycle.
     let n = saved.changes.len();
     let mut waiting = vec![0usize; n];
@@ -408,14 +423,8 @@ pub fn verify(
     })
 }
 
-/// The version, organization and desired-state checks, then a fresh plan.
-fn fresh_plan(
-    saved: &SavedPlan,
-    fresh_live: &LiveState,
-    desired: &Document,
-    org: &OrgIdentity,
-    options: &PlanOptions,
-) -> Result<Plan, Staleness> {
+/// A plan saved by another format or orgops version is refused (by `apply` and `show`).
+pub fn check_version(saved: &SavedPlan) -> Result<(), Staleness> {
     if saved.format_version != SAVED_PLAN_FORMAT_VERSION || saved.orgops_version != ORGOPS_VERSION {
         return Err(Staleness {
             reason: StaleReason::VersionMismatch,
@@ -426,6 +435,29 @@ fn fresh_plan(
             ),
         });
     }
+    Ok(())
+}
+
+/// The plan a saved plan holds, as `plan` rendered it (`orgops show`).
+pub fn to_plan(saved: &SavedPlan) -> Plan {
+    Plan {
+        changes: changes(saved),
+        unmanaged: saved.unmanaged.clone(),
+        refusals: saved.refusals.clone(),
+        waiting: saved.waiting.clone(),
+        targets: saved.targets.clone(),
+    }
+}
+
+/// The version, organization and desired-state checks, then a fresh plan.
+fn fresh_plan(
+    saved: &SavedPlan,
+    fresh_live: &LiveState,
+    desired: &Document,
+    org: &OrgIdentity,
+    options: &PlanOptions,
+) -> Result<Plan, Staleness> {
+    check_version(saved)?;
     if !saved.org.matches(org) {
         return Err(Staleness {
             reason: StaleReason::OtherOrg,

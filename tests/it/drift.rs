@@ -257,9 +257,23 @@ fn start_example(state: &str, owner: &str) -> RunningEmulator {
     orgops::emulator::start_in_background(doc, options).expect("emulator starts")
 }
 
+/// Every `sink: {command: ...}` under `value` replaced by one that discards the key.
+fn discard_command_sinks(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(command) = map.get_mut("sink").and_then(|s| s.get_mut("command")) {
+                *command = json!(["sh", "-c", "cat > /dev/null"]);
+            }
+            map.values_mut().for_each(discard_command_sinks);
+        }
+        Value::Array(items) => items.iter_mut().for_each(discard_command_sinks),
+        _ => {}
+    }
+}
+
 /// Copies an example (a file or a directory of `*.yaml`, with its `certs/`) into `dir`, every
 /// command sink replaced by one that discards the key (file sinks land under `dir`).
-fn copy_example(example: &str, dir: &Path) -> PathBuf {
+pub(crate) fn copy_example(example: &str, dir: &Path) -> PathBuf {
     let source = root().join(example);
     let (yaml_dir, files): (PathBuf, Vec<PathBuf>) = if source.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&source)
@@ -287,16 +301,9 @@ fn copy_example(example: &str, dir: &Path) -> PathBuf {
     }
     for file in &files {
         let text = std::fs::read_to_string(file).expect("example file");
-        let text: String = text
-            .lines()
-            .map(|line| match line.find("sink: { command:") {
-                Some(at) => format!(
-                    "{}sink: {{ command: [sh, -c, \"cat > /dev/null\"] }}\n",
-                    &line[..at]
-                ),
-                None => format!("{line}\n"),
-            })
-            .collect();
+        let mut doc: Value = serde_saphyr::from_str(&text).expect("example YAML");
+        discard_command_sinks(&mut doc);
+        let text = serde_saphyr::to_string(&doc).expect("YAML");
         std::fs::write(dir.join(file.file_name().expect("name")), text).expect("write copy");
     }
     if source.is_dir() {
@@ -549,9 +556,11 @@ fn the_admin_key_in_use_is_shown_once_as_in_use_never_as_unmanaged() {
     let file = copy_example("examples/quickstart/orgops.yaml", dir.path());
     for policy in ["report", "remove"] {
         let text = std::fs::read_to_string(&file).expect("copy");
+        // The quickstart spells out every kind of `policy.unmanaged`.
+        assert!(text.contains("admin_api_keys: report\n"), "{text}");
         let text = text.replace(
-            "  unmanaged:\n",
-            &format!("  unmanaged:\n    admin_api_keys: {policy}\n"),
+            "admin_api_keys: report\n",
+            &format!("admin_api_keys: {policy}\n"),
         );
         let path = dir.path().join(format!("orgops-{policy}.yaml"));
         std::fs::write(&path, text).expect("write");

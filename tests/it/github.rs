@@ -1017,7 +1017,10 @@ fn quickstart_pr_base() -> String {
     .expect("quickstart");
     // Before the pull request: no Research project, and gpt-4o as live has it.
     let start = head.find("  - name: Research\n").expect("Research");
-    let end = head.find("  - name: Legacy Chatbot\n").expect("Legacy");
+    // To the next project, or the end (projects are in canonical order).
+    let end = head[start + 1..]
+        .find("\n  - name: ")
+        .map_or(head.len(), |at| start + 2 + at);
     let base = format!("{}{}", &head[..start], &head[end..]);
     base.replace(
         "max_requests_per_1_minute: 500",

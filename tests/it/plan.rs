@@ -434,7 +434,9 @@ fn a_plan_makes_exactly_the_minimum_requests() {
     for project in projects {
         members += pages(project.members.len(), 100);
         accounts += pages(project.service_accounts.len(), 100);
-        limits += 1;
+        // Rate limits are read only for projects whose file writes some (export leaves
+        // out the values most projects share).
+        limits += u64::from(!project.rate_limits.is_empty());
     }
     expected.insert(
         "GET /organization/projects/{project_id}/users".to_string(),
@@ -444,10 +446,12 @@ fn a_plan_makes_exactly_the_minimum_requests() {
         "GET /organization/projects/{project_id}/service_accounts".to_string(),
         accounts,
     );
-    expected.insert(
-        "GET /organization/projects/{project_id}/rate_limits".to_string(),
-        limits,
-    );
+    if limits > 0 {
+        expected.insert(
+            "GET /organization/projects/{project_id}/rate_limits".to_string(),
+            limits,
+        );
+    }
     assert_eq!(
         actual, expected,
         "requests per route differ from the minimum"

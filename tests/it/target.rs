@@ -385,3 +385,41 @@ fn a_project_target_reads_less_than_the_whole_plan() {
     let (whole, narrowed) = found.expect("some scenario reads less with a project target");
     assert!(narrowed < whole, "{narrowed} requests, whole read {whole}");
 }
+
+/// The issue's own run: `plan --target 'project:Research/*' --out p.json && show p.json`
+/// shows exactly what the partial plan printed (Research's changes and their dependencies,
+/// the partial-plan warning), and the saved plan, targets included, is a valid saved plan.
+#[test]
+fn show_of_a_targeted_saved_plan_is_the_partial_plan() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for format in ["text", "markdown", "json"] {
+        let saved = dir.path().join(format!("p-{format}.json"));
+        let saved_arg = saved.to_string_lossy().to_string();
+        let plan = orgops_run(&[
+            "plan",
+            "-f",
+            QUICKSTART,
+            "--emulator",
+            QUICKSTART_LIVE,
+            "--target",
+            "project:Research/*",
+            "--format",
+            format,
+            "--out",
+            &saved_arg,
+        ]);
+        assert_eq!(plan.code, 0, "{}", plan.stderr);
+        let show = orgops_run(&["show", "--format", format, &saved_arg]);
+        assert_eq!(show.code, 0, "{}", show.stderr);
+        assert_eq!(show.stdout, plan.stdout, "{format}");
+        if format == "json" {
+            assert_eq!(keys(&show.stdout), research_keys());
+        } else {
+            assert!(show.stdout.to_lowercase().contains("partial plan"), "{}", show.stdout);
+        }
+        let document = read_json(&saved);
+        assert_eq!(document["targets"], serde_json::json!(["project:Research/*"]));
+        let errors = crate::show::schema_errors("saved-plan.schema.json", &document);
+        assert!(errors.is_empty(), "{errors:#?}");
+    }
+}

@@ -73,14 +73,15 @@ fn enterprise_example_directory_is_valid() {
     let state =
         config::load(&root().join("examples/enterprise"), LoadMode::Desired).expect("valid");
     let names: Vec<&str> = state.doc.projects.iter().map(|p| p.name.as_str()).collect();
-    // Files merge in file-name order: analytics, payments, sandbox (two projects), support.
+    // Files merge in file-name order: analytics, payments, sandbox (two projects, in
+    // canonical order), support.
     assert_eq!(
         names,
         [
             "Analytics",
             "Payments",
-            "Sandbox",
             "Hackathon 2024",
+            "Sandbox",
             "Support Assistant"
         ]
     );

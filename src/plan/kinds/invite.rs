@@ -7,7 +7,8 @@
 //! left since, a new invite is sent). What needs membership (group memberships, custom
 //! roles) is listed under `deferred` and planned by a run after acceptance.
 //!
-//! Pending or expired invites for undeclared people follow `policy.unmanaged.invites`.
+//! Pending or expired invites for undeclared people follow `policy.unmanaged.invites`, except
+//! that `report` does not list an expired one (it grants nothing; `remove` still deletes it).
 
 use std::collections::BTreeMap;
 
@@ -16,7 +17,7 @@ use serde_json::{Value, json};
 use super::super::context::{Context, Draft, Membership, Output, when_managed};
 use super::super::{Action, ChangeId, Operation, ResourceKind, Waiting};
 use super::keys;
-use crate::model::{InviteProject, InviteStatus, OrgRole};
+use crate::model::{InviteProject, InviteStatus, OrgRole, UnmanagedAction};
 
 const KIND: ResourceKind = ResourceKind::Invite;
 
@@ -184,24 +185,25 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         {
             continue;
         }
+        // An expired invite grants nothing and can no longer be accepted: `remove` cleans it
+        // up, but `report` does not list it (an exported org would otherwise never be in
+        // sync: export cannot declare it without the plan re-sending it).
+        let policy = ctx.desired.policy.unmanaged.invites;
+        if invite.status == InviteStatus::Expired && policy == UnmanagedAction::Report {
+            continue;
+        }
         let key = keys::invite(email);
         let v = view(email, invite.role, &invite.projects, Some(invite.status));
-        out.unmanaged(
-            ctx.desired.policy.unmanaged.invites,
-            KIND,
-            &key,
-            v.clone(),
-            || {
-                Draft::new(
-                    KIND,
-                    key.clone(),
-                    Action::Delete,
-                    Operation::DeleteInvite {
-                        email: email.clone(),
-                    },
-                )
-                .before(Some(v))
-            },
-        );
+        out.unmanaged(policy, KIND, &key, v.clone(), || {
+            Draft::new(
+                KIND,
+                key.clone(),
+                Action::Delete,
+                Operation::DeleteInvite {
+                    email: email.clone(),
+                },
+            )
+            .before(Some(v))
+        });
     }
 }

@@ -1,0 +1,41 @@
+//! `orgops show PLAN [--format text|markdown|json]`: a saved plan rendered exactly as
+//! `orgops plan` printed it (the same renderers over the same changes, unmanaged objects and
+//! refusals), without reading the organization. The file is checked as `apply --plan`
+//! checks it before anything is read: a malformed or edited plan is refused (exit 1), one
+//! written by another orgops version too (exit 4). `show` trusts nothing else in it: what
+//! `apply --plan` runs is still rebuilt from a fresh plan.
+//!
+//! A plan saved by `plan --base REF --out PLAN` is shown as the plain plan (the pull-request
+//! view needs the git history, which a saved plan does not carry).
+
+use crate::cli::{PlanFormat, ShowArgs};
+use crate::exit::ExitStatus;
+use crate::plan::saved;
+use crate::printer::Printer;
+use crate::render;
+
+pub fn run(args: ShowArgs) -> ExitStatus {
+    let printer = Printer::from_env();
+    let saved = match crate::ops::apply::read_saved_plan(&args.plan) {
+        Ok(saved) => saved,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitStatus::Failure;
+        }
+    };
+    if let Err(stale) = saved::check_version(&saved) {
+        eprintln!(
+            "error: the saved plan is stale (version-mismatch): {}",
+            stale.message
+        );
+        return ExitStatus::Stale;
+    }
+    let plan = saved::to_plan(&saved);
+    let rendered = match args.format {
+        PlanFormat::Text => render::text::render(&plan, printer.stdout_color),
+        PlanFormat::Markdown => render::markdown::render(&plan),
+        PlanFormat::Json => render::json::render(&plan),
+    };
+    crate::out!("{rendered}");
+    ExitStatus::Success
+}

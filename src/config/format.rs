@@ -1,0 +1,487 @@
+//! The canonical form of a desired-state file: what `orgops export` writes and what
+//! `orgops fmt` rewrites a file to.
+//!
+//! Content: the file's [`Document`] with every list sorted by its natural key
+//! ([`Document::sort_canonical`]). Layout: keys in the order of the format (`version`,
+//! `policy`, `users`, `groups`, `roles`, `certificates`, `admin_api_keys`, `projects`; in
+//! each object, the order of `docs/configuration.md`), block style, two-space indentation,
+//! one blank line between top-level keys. `version` is written when the file declares it
+//! (a per-project file of a directory need not).
+//!
+//! Comments are kept ([`format_text`]): a comment on its own line(s) stays before the key or
+//! list item it precedes, re-indented to it; a comment after a value stays at the end of
+//! that key's or item's line; comments after the last node stay at the end. A comment whose
+//! place the canonical form does not write (inside a flow collection that spans lines, or
+//! before a key whose value is the default and is not written) cannot be kept: `fmt`
+//! refuses the file naming the comment's line, rather than drop or move it.
+
+use std::collections::BTreeMap;
+
+use serde_saphyr::granit_parser::{Event, Parser};
+
+use crate::model::{Document, normalize_email};
+
+/// Why a file cannot be formatted; the message names the line and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FormatError(pub String);
+
+/// `text` (the content of `label`) in canonical form, its comments kept (see the module
+/// doc). Refused: text that is not a desired-state document, and comments whose place the
+/// canonical form does not write.
+pub fn format_text(text: &str, label: &str) -> Result<String, FormatError> {
+    let doc: Document = serde_saphyr::from_str(text).map_err(|e| {
+        FormatError(format!(
+            "{label}: not a desired-state document, so it cannot be formatted: {e} (`orgops validate -f {label}` shows every problem)"
+        ))
+    })?;
+    let source =
+        Tree::parse(text).map_err(|e| FormatError(format!("{label}: cannot be formatted: {e}")))?;
+    let declares_version = matches!(&source.root, Some(Node::Map { entries, .. }) if entries.iter().any(|(k, _, _)| k == "version"));
+    let body =
+        canonical_yaml(&doc, declares_version).map_err(|e| FormatError(format!("{label}: {e}")))?;
+    let output = Tree::parse(&body)
+        .map_err(|e| FormatError(format!("{label}: the canonical form does not parse: {e}")))?;
+    let comments = comments(text, &source);
+    let formatted = place_comments(&body, &output, &source, comments, label)?;
+    // A safety net: formatting never changes what the file means.
+    let mut before = doc;
+    before.sort_canonical();
+    let after: Result<Document, _> = serde_saphyr::from_str(&formatted);
+    match after {
+        Ok(mut after) => {
+            after.sort_canonical();
+            if after != before {
+                return Err(FormatError(format!(
+                    "{label}: formatting would change the file's meaning; it was left as it is (please report this)"
+                )));
+            }
+        }
+        Err(e) => {
+            return Err(FormatError(format!(
+                "{label}: the formatted file would not parse ({e}); it was left as it is (please report this)"
+            )));
+        }
+    }
+    Ok(formatted)
+}
+
+/// A parsed node with the line it starts on (1-based; a mapping entry starts at its key).
+enum Node {
+    Scalar {
+        value: String,
+        line: usize,
+    },
+    Seq {
+        line: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        line: usize,
+        entries: Vec<(String, usize, Node)>,
+    },
+}
+
+impl Node {
+    fn line(&self) -> usize {
+        match self {
+            Node::Scalar { line, .. } | Node::Seq { line, .. } | Node::Map { line, .. } => *line,
+        }
+    }
+
+    /// How a list item is told apart from its siblings, whatever their order: its
+    /// `email`, its (`project`, `name`) or `name`, or its own value.
+    fn identity(&self) -> Option<String> {
+        match self {
+            Node::Scalar { value, .. } => Some(format!("={}", normalize_email(value))),
+            Node::Map { entries, .. } => {
+                let get = |key: &str| {
+                    entries.iter().find_map(|(k, _, v)| match v {
+                        Node::Scalar { value, .. } if k == key => Some(value.clone()),
+                        _ => None,
+                    })
+                };
+                if let Some(email) = get("email") {
+                    return Some(format!("email={}", normalize_email(&email)));
+                }
+                match (get("project"), get("name")) {
+                    (Some(project), Some(name)) => Some(format!("project={project}/name={name}")),
+                    (None, Some(name)) => Some(format!("name={name}")),
+                    _ => None,
+                }
+            }
+            Node::Seq { .. } => None,
+        }
+    }
+}
+
+/// The node tree of one YAML document, and the character spans of its scalars (where a `#`
+/// is content, not a comment).
+struct Tree {
+    root: Option<Node>,
+    /// (start line, start column, end line, end column), 1-based lines, 0-based columns.
+    scalar_spans: Vec<(usize, usize, usize, usize)>,
+}
+
+enum Frame {
+    Seq(usize, Vec<Node>),
+    Map(usize, Vec<(String, usize, Node)>, Option<(String, usize)>),
+}
+
+impl Tree {
+    fn parse(text: &str) -> Result<Tree, String> {
+        let mut parser = Parser::new_from_str(text);
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut root = None;
+        let mut scalar_spans = Vec::new();
+        while let Some(next) = parser.next_event() {
+            let (event, span) = next.map_err(|e| e.to_string())?;
+            let line = span.start.line();
+            let node = match event {
+                Event::Scalar(value, ..) => {
+                    scalar_spans.push((line, span.start.col(), span.end.line(), span.end.col()));
+                    if let Some(Frame::Map(_, _, pending @ None)) = stack.last_mut() {
+                        *pending = Some((value.to_string(), line));
+                        continue;
+                    }
+                    Node::Scalar {
+                        value: value.to_string(),
+                        line,
+                    }
+                }
+                Event::Alias(_) => Node::Scalar {
+                    value: "*".to_string(),
+                    line,
+                },
+                Event::SequenceStart(..) => {
+                    stack.push(Frame::Seq(line, Vec::new()));
+                    continue;
+                }
+                Event::MappingStart(..) => {
+                    if let Some(Frame::Map(_, _, None)) = stack.last() {
+                        return Err(format!("line {line}: a mapping used as a key"));
+                    }
+                    stack.push(Frame::Map(line, Vec::new(), None));
+                    continue;
+                }
+                Event::SequenceEnd => match stack.pop() {
+                    Some(Frame::Seq(line, items)) => Node::Seq { line, items },
+                    _ => return Err("unbalanced sequence".into()),
+                },
+                Event::MappingEnd => match stack.pop() {
+                    Some(Frame::Map(line, entries, _)) => Node::Map { line, entries },
+                    _ => return Err("unbalanced mapping".into()),
+                },
+                Event::DocumentEnd => break,
+                _ => continue,
+            };
+            match stack.last_mut() {
+                None => root = Some(node),
+                Some(Frame::Seq(_, items)) => items.push(node),
+                Some(Frame::Map(_, entries, pending)) => match pending.take() {
+                    Some((key, key_line)) => entries.push((key, key_line, node)),
+                    None => return Err(format!("line {line}: a collection used as a key")),
+                },
+            }
+        }
+        Ok(Tree { root, scalar_spans })
+    }
+
+    /// Every node's identity path and the line it starts on, in document order.
+    fn paths(&self) -> Vec<(Vec<String>, usize)> {
+        fn walk(
+            node: &Node,
+            line: usize,
+            path: &mut Vec<String>,
+            out: &mut Vec<(Vec<String>, usize)>,
+        ) {
+            out.push((path.clone(), line));
+            match node {
+                Node::Scalar { .. } => {}
+                Node::Map { entries, .. } => {
+                    for (key, key_line, value) in entries {
+                        path.push(format!("{key}:"));
+                        walk(value, *key_line, path, out);
+                        path.pop();
+                    }
+                }
+                Node::Seq { items, .. } => {
+                    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+                    for (i, item) in items.iter().enumerate() {
+                        let id = item.identity().unwrap_or_else(|| format!("#{i}"));
+                        let n = seen.entry(id.clone()).or_default();
+                        *n += 1;
+                        path.push(format!("{id}#{n}"));
+                        walk(item, item.line(), path, out);
+                        path.pop();
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(root) = &self.root {
+            walk(root, root.line(), &mut Vec::new(), &mut out);
+        }
+        out
+    }
+
+    /// Whether (line, column) falls inside a scalar.
+    fn in_scalar(&self, line: usize, col: usize) -> bool {
+        self.scalar_spans
+            .iter()
+            .any(|&(l0, c0, l1, c1)| (l0, c0) <= (line, col) && (line, col) < (l1, c1))
+    }
+}
+
+/// A comment of the source file and where it belongs.
+struct Comment {
+    /// The source line it is on (a block: its first line), for messages.
+    line: usize,
+    anchor: Anchor,
+    /// Comment lines (trimmed; an empty string is a blank line inside a block).
+    text: Vec<String>,
+    blank_before: bool,
+    blank_after: bool,
+}
+
+enum Anchor {
+    /// Own lines before the content line given.
+    Before(usize),
+    /// At the end of the content line given.
+    After(usize),
+    /// After the last node.
+    End,
+}
+
+/// The comments of `text`, each with the content line it belongs to.
+fn comments(text: &str, tree: &Tree) -> Vec<Comment> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut block: Option<Comment> = None;
+    let mut previous_blank = false;
+    for (i, raw) in lines.iter().enumerate() {
+        let line = i + 1;
+        let trimmed = raw.trim();
+        let comment_at = comment_start(raw, line, tree);
+        let own_line = comment_at.is_some_and(|c| raw[..c].trim().is_empty());
+        if own_line {
+            let block = block.get_or_insert_with(|| Comment {
+                line,
+                anchor: Anchor::End,
+                text: Vec::new(),
+                blank_before: previous_blank && line > 1,
+                blank_after: false,
+            });
+            if previous_blank && !block.text.is_empty() {
+                block.text.push(String::new());
+            }
+            block.text.push(trimmed.to_string());
+            previous_blank = false;
+            continue;
+        }
+        if trimmed.is_empty() || trimmed == "---" {
+            previous_blank = trimmed.is_empty();
+            continue;
+        }
+        if let Some(mut b) = block.take() {
+            b.anchor = Anchor::Before(line);
+            b.blank_after = previous_blank;
+            out.push(b);
+        }
+        previous_blank = false;
+        if let Some(at) = comment_at {
+            out.push(Comment {
+                line,
+                anchor: Anchor::After(line),
+                text: vec![raw[at..].trim_end().to_string()],
+                blank_before: false,
+                blank_after: false,
+            });
+        }
+    }
+    if let Some(b) = block {
+        out.push(b);
+    }
+    out
+}
+
+/// The byte offset of the comment on `raw` (line `line`), if any: a `#` at the start or
+/// after whitespace, outside any scalar.
+fn comment_start(raw: &str, line: usize, tree: &Tree) -> Option<usize> {
+    let mut previous: Option<char> = None;
+    for (col, (at, c)) in raw.char_indices().enumerate() {
+        if c == '#' && previous.is_none_or(char::is_whitespace) && !tree.in_scalar(line, col) {
+            return Some(at);
+        }
+        previous = Some(c);
+    }
+    None
+}
+
+/// `body` (the canonical text, tree `output`) with `comments` of the source (tree
+/// `source`) put back at the nodes they belong to.
+fn place_comments(
+    body: &str,
+    output: &Tree,
+    source: &Tree,
+    comments: Vec<Comment>,
+    label: &str,
+) -> Result<String, FormatError> {
+    // Source: line -> the shallowest node starting on it (the first in document order).
+    let mut at_line: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (path, line) in source.paths() {
+        at_line.entry(line).or_insert(path);
+    }
+    // Output: path -> line.
+    let out_line: BTreeMap<Vec<String>, usize> = output.paths().into_iter().collect();
+    let mut before: BTreeMap<usize, Vec<&Comment>> = BTreeMap::new();
+    let mut after: BTreeMap<usize, Vec<&Comment>> = BTreeMap::new();
+    let mut end: Vec<&Comment> = Vec::new();
+    for comment in &comments {
+        let (line, list) = match comment.anchor {
+            Anchor::End => {
+                end.push(comment);
+                continue;
+            }
+            Anchor::Before(line) => (line, &mut before),
+            Anchor::After(line) => (line, &mut after),
+        };
+        let Some(path) = at_line.get(&line) else {
+            return Err(FormatError(format!(
+                "{label}:{}: this comment is not before or after a key or list item (it is inside a value that spans lines), so fmt cannot keep it in place: move it onto its own line before the key it is about",
+                comment.line
+            )));
+        };
+        let Some(&target) = out_line.get(path) else {
+            return Err(FormatError(format!(
+                "{label}:{}: this comment is about `{}`, which the canonical form does not write (a default value): move the comment or delete it, then run fmt again",
+                comment.line,
+                path.last()
+                    .map(|s| s.trim_end_matches(':'))
+                    .unwrap_or("the document")
+            )));
+        };
+        list.entry(target).or_default().push(comment);
+    }
+    let mut out = String::with_capacity(body.len() + 1024);
+    let mut last_blank = true;
+    let mut last_indent: Option<usize> = None;
+    let push_blank = |out: &mut String, last_blank: &mut bool| {
+        if !*last_blank {
+            out.push('\n');
+            *last_blank = true;
+        }
+    };
+    for (i, line) in body.lines().enumerate() {
+        let number = i + 1;
+        let indent: String = line.chars().take_while(|c| *c == ' ').collect();
+        if line.is_empty() {
+            push_blank(&mut out, &mut last_blank);
+            continue;
+        }
+        for comment in before.get(&number).into_iter().flatten() {
+            // A blank line kept before a comment, except right under its parent's key (the
+            // item it separated may now come first).
+            if comment.blank_before && last_indent.is_some_and(|last| last >= indent.len()) {
+                push_blank(&mut out, &mut last_blank);
+            }
+            for text in &comment.text {
+                if text.is_empty() {
+                    push_blank(&mut out, &mut last_blank);
+                } else {
+                    out.push_str(&indent);
+                    out.push_str(text);
+                    out.push('\n');
+                    last_blank = false;
+                }
+            }
+            if comment.blank_after {
+                push_blank(&mut out, &mut last_blank);
+            }
+        }
+        last_indent = Some(indent.len());
+        out.push_str(line);
+        for comment in after.get(&number).into_iter().flatten() {
+            out.push_str("  ");
+            out.push_str(&comment.text.join(" "));
+        }
+        out.push('\n');
+        last_blank = false;
+    }
+    for comment in end {
+        if comment.blank_before {
+            push_blank(&mut out, &mut last_blank);
+        }
+        for text in &comment.text {
+            if text.is_empty() {
+                push_blank(&mut out, &mut last_blank);
+            } else {
+                out.push_str(text);
+                out.push('\n');
+                last_blank = false;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The canonical YAML of `doc` (sorted; `version` only when `with_version`), without
+/// comments.
+pub fn canonical_yaml(doc: &Document, with_version: bool) -> anyhow::Result<String> {
+    let mut doc = doc.clone();
+    doc.sort_canonical();
+    let mut options = serde_saphyr::SerializerOptions::default();
+    // List items indented under their key (`users:` / `  - email: ...`), as the docs write.
+    options.compact_list_indent = false;
+    let body = serde_saphyr::to_string_with_options(&doc, options)
+        .map_err(|e| anyhow::anyhow!("serializing the document: {e}"))?;
+    let body = if with_version {
+        body
+    } else {
+        let version_line = format!("version: {}\n", doc.version);
+        match body.strip_prefix(&version_line) {
+            Some(rest) => rest.to_string(),
+            None => body,
+        }
+    };
+    // One blank line between top-level keys.
+    let mut out = String::with_capacity(body.len() + 64);
+    for (i, line) in body.lines().enumerate() {
+        let top_level_key = !line.starts_with([' ', '-', '#']) && !line.is_empty();
+        if i > 0 && top_level_key {
+            out.push('\n');
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `#` inside a quoted or block scalar is content, not a comment, and survives.
+    #[test]
+    fn hashes_in_scalars_are_not_comments() {
+        let text = "version: 1\nroles:\n  - name: 'a #1'  # the first\n    description: |\n      line # one\n    permissions: []\n";
+        let formatted = format_text(text, "t.yaml").expect("formats");
+        assert_eq!(
+            formatted,
+            "version: 1\n\nroles:\n  - name: \"a #1\"  # the first\n    permissions: []\n    description: |\n      line # one\n"
+        );
+        assert_eq!(
+            format_text(&formatted, "t.yaml").expect("formats"),
+            formatted
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_document_is_refused_by_name() {
+        let error = format_text("users: 3\n", "x.yaml").expect_err("refused");
+        assert!(
+            error.0.starts_with("x.yaml: not a desired-state document"),
+            "{error}"
+        );
+    }
+}

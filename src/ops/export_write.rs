@@ -1,0 +1,256 @@
+//! What `orgops export` writes, and where: the rate limits worth keeping, the one-file and
+//! the split (`org.yaml` plus one file per project) layouts, and the refusal to overwrite.
+//!
+//! - **Rate limits.** The API lists a limit per model per project and does not say which are
+//!   defaults. By default export writes a project's rate-limit field for a model only where
+//!   it differs from the value most projects have for that (model, field); on a tie for the
+//!   most common value none is taken as the default and every project's value is written.
+//!   A field or model left out is not managed (see `plan::kinds::rate_limit`), so the
+//!   round trip stays an empty plan. [`RateLimitSelection::All`] writes every one.
+//! - **Layouts.** One file (`-o FILE` or stdout), or with `--split` a directory holding
+//!   `org.yaml` (everything organization-wide) and `project-<name>.yaml` per project (the
+//!   layout `docs/configuration.md` recommends), which `-f DIR` merges back. Certificates go
+//!   under `certs/` beside the file that declares them (`org.yaml`'s directory).
+//! - **No silent overwrite.** An existing file whose content would change, or a directory
+//!   that is not empty, is refused unless `force`. With `force` into a directory, the other
+//!   `*.yaml`/`*.yml` files directly in it are removed, since `-f DIR` would merge them in.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::model::{Document, ManagedList, RateLimit};
+use crate::ops::export::Export;
+
+/// Which rate limits export writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitSelection {
+    /// Only the fields that differ from the most common value for the model (the default).
+    Differing,
+    /// Every field of every model of every project.
+    All,
+}
+
+/// Leaves out, per project and model, the rate-limit fields whose value is the one most
+/// projects have for that model and field (a tie names no such value: all are kept).
+pub fn leave_out_common_rate_limits(doc: &mut Document) {
+    // (model, field index) -> value -> how many projects have it.
+    let mut counts: BTreeMap<(String, usize), BTreeMap<u64, usize>> = BTreeMap::new();
+    for project in doc.projects.iter() {
+        for (model, limit) in &project.rate_limits {
+            for (i, (_, value)) in limit.fields().into_iter().enumerate() {
+                if let Some(value) = value {
+                    *counts
+                        .entry((model.clone(), i))
+                        .or_default()
+                        .entry(value)
+                        .or_default() += 1;
+                }
+            }
+        }
+    }
+    let common: BTreeMap<(String, usize), u64> = counts
+        .into_iter()
+        .filter_map(|(field, values)| {
+            let most = values.values().copied().max()?;
+            let mut at_most = values.iter().filter(|(_, n)| **n == most);
+            let (value, _) = at_most.next()?;
+            at_most.next().is_none().then_some((field, *value))
+        })
+        .collect();
+    for project in doc.projects.iter_mut() {
+        for (model, limit) in project.rate_limits.iter_mut() {
+            let slots = [
+                &mut limit.max_requests_per_1_minute,
+                &mut limit.max_tokens_per_1_minute,
+                &mut limit.max_images_per_1_minute,
+                &mut limit.max_audio_megabytes_per_1_minute,
+                &mut limit.max_requests_per_1_day,
+                &mut limit.batch_1_day_max_input_tokens,
+            ];
+            for (i, slot) in slots.into_iter().enumerate() {
+                if slot.is_some() && *slot == common.get(&(model.clone(), i)).copied() {
+                    *slot = None;
+                }
+            }
+        }
+        project
+            .rate_limits
+            .retain(|_, limit| *limit != RateLimit::default());
+    }
+}
+
+/// The files of one export: relative path -> content, in writing order.
+pub struct Files {
+    pub files: BTreeMap<PathBuf, String>,
+}
+
+/// The one-file layout: the document at `file`'s name, certificates beside it.
+pub fn single_file(export: &Export, file_name: &Path) -> anyhow::Result<Files> {
+    let mut files = BTreeMap::new();
+    files.insert(
+        file_name.to_path_buf(),
+        crate::ops::export::to_yaml(&export.doc)?,
+    );
+    for (path, pem) in &export.certificate_files {
+        files.insert(PathBuf::from(path), pem.clone());
+    }
+    Ok(Files { files })
+}
+
+/// The split layout: `org.yaml` without projects, `project-<name>.yaml` per project (a
+/// document holding only `projects:`), certificates under `certs/`.
+pub fn split(export: &Export) -> anyhow::Result<Files> {
+    let mut files = BTreeMap::new();
+    let mut org = export.doc.clone();
+    let projects = std::mem::take(&mut org.projects);
+    if projects.is_managed() && projects.is_empty() {
+        // No project at all: `projects: []` still says the file manages projects.
+        org.projects = ManagedList::managed(Vec::new());
+    }
+    files.insert(
+        PathBuf::from("org.yaml"),
+        crate::ops::export::to_yaml(&org)?,
+    );
+    let mut taken: BTreeMap<String, usize> = BTreeMap::new();
+    for project in projects {
+        let stem = format!("project-{}", slug(&project.name));
+        let seen = taken.entry(stem.clone()).or_default();
+        *seen += 1;
+        let name = match *seen {
+            1 => format!("{stem}.yaml"),
+            n => format!("{stem}-{n}.yaml"),
+        };
+        let part = Document {
+            projects: ManagedList::managed(vec![project]),
+            ..Document::default()
+        };
+        files.insert(PathBuf::from(name), project_file_yaml(&part)?);
+    }
+    for (path, pem) in &export.certificate_files {
+        files.insert(PathBuf::from(path), pem.clone());
+    }
+    Ok(Files { files })
+}
+
+/// A project file of the split layout: no `version` (`org.yaml` has it) and a one-line
+/// header naming the export.
+fn project_file_yaml(part: &Document) -> anyhow::Result<String> {
+    let body = crate::config::format::canonical_yaml(part, false)?;
+    Ok(format!(
+        "# yaml-language-server: $schema=https://raw.githubusercontent.com/orgops/orgops/main/schema/orgops.schema.json\n\
+         # Exported by `orgops export --split`: one project of the live organization.\n{body}"
+    ))
+}
+
+/// A file-name-safe, lower-case form of a project name (`Support Assistant` ->
+/// `support-assistant`).
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_matches('-');
+    if trimmed.is_empty() {
+        "project".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// Writes `files` under `dir`, refusing (without `force`) to change an existing file. With
+/// `directory` (the split layout) a non-empty `dir` is refused too, and with `force` the
+/// other YAML files directly in it are removed. Returns the removed files.
+pub fn write(
+    files: &Files,
+    dir: &Path,
+    directory: bool,
+    force: bool,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut stale = Vec::new();
+    if directory {
+        match std::fs::read_dir(dir) {
+            Ok(entries) => {
+                let mut names: Vec<PathBuf> = Vec::new();
+                for entry in entries {
+                    let entry =
+                        entry.map_err(|e| anyhow::anyhow!("reading {}: {e}", dir.display()))?;
+                    names.push(entry.path());
+                }
+                names.sort();
+                if !names.is_empty() && !force {
+                    anyhow::bail!(
+                        "{} is not empty ({} entries): export --split writes into a new or empty directory; pass --force to write into it anyway (its other *.yaml files are then removed, since `-f {}` would merge them in)",
+                        dir.display(),
+                        names.len(),
+                        dir.display()
+                    );
+                }
+                stale = names
+                    .into_iter()
+                    .filter(|p| {
+                        p.extension().is_some_and(|x| x == "yaml" || x == "yml")
+                            && p.strip_prefix(dir)
+                                .is_ok_and(|rel| !files.files.contains_key(rel))
+                    })
+                    .collect();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                anyhow::bail!(
+                    "{} is not a directory: --split writes a directory",
+                    dir.display()
+                )
+            }
+            Err(e) => anyhow::bail!("reading {}: {e}", dir.display()),
+        }
+    } else if !force {
+        for (rel, content) in &files.files {
+            let path = dir.join(rel);
+            if path.is_dir() {
+                anyhow::bail!(
+                    "{} is a directory: name a file, or pass --split to write one file per project into it",
+                    path.display()
+                );
+            }
+            if let Ok(existing) = std::fs::symlink_metadata(&path)
+                && (!existing.is_file()
+                    || std::fs::read(&path).map_or(true, |bytes| bytes != content.as_bytes()))
+            {
+                anyhow::bail!(
+                    "{} already exists: pass --force to overwrite it",
+                    path.display()
+                );
+            }
+        }
+    }
+    for (rel, content) in &files.files {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, content)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    }
+    for path in &stale {
+        std::fs::remove_file(path)
+            .map_err(|e| anyhow::anyhow!("removing {}: {e}", path.display()))?;
+    }
+    Ok(stale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_file_names() {
+        assert_eq!(slug("Support Assistant"), "support-assistant");
+        assert_eq!(slug("R&D / ML"), "r-d-ml");
+        assert_eq!(slug("../.."), "project");
+    }
+}

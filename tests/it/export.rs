@@ -1,0 +1,323 @@
+//! `orgops export` writes a file people keep: rate limits only where they differ from what
+//! most projects have, `--split` into one file per project, no silent overwrite, and an
+//! export whose `plan` is empty and whose `drift` lists nothing, on the quickstart, the
+//! enterprise example (applied to an emulator first) and a generated 1,000-user org.
+
+use orgops::emulator::{EmulatorOptions, RunningEmulator};
+use serde_json::{Value, json};
+
+use crate::support::cli::{Run, orgops, run};
+
+const QUICKSTART_LIVE: &str = "examples/quickstart/live.yaml";
+
+/// The binary pointed at `emu` with its admin key.
+fn against(emu: &RunningEmulator) -> assert_cmd::Command {
+    let mut cmd = orgops();
+    cmd.env("OPENAI_ADMIN_KEY", emu.admin_key())
+        .env("OPENAI_BASE_URL", emu.url());
+    cmd
+}
+
+/// `export -o DIR/ --split`, then `plan --detailed-exitcode` and `drift --fail-on-unmanaged`
+/// of that directory: all exit 0, and drift lists no object at all.
+/// `command(ARGS)` is `orgops ARGS` pointed at the organization under test.
+fn assert_split_round_trip(command: impl Fn(&[&str]) -> assert_cmd::Command, label: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    let export = run(command(&["export", "--split"]).arg("-o").arg(&out));
+    assert_eq!(export.code, 0, "{label}: export: {}", export.stderr);
+    assert!(out.join("org.yaml").is_file(), "{label}: no org.yaml");
+    let validate = run(orgops().arg("validate").arg("-f").arg(&out));
+    assert_eq!(validate.code, 0, "{label}: {}", validate.stderr);
+    let plan = run(command(&["plan", "--detailed-exitcode"])
+        .arg("-f")
+        .arg(&out));
+    assert_eq!(
+        plan.code, 0,
+        "{label}: plan of the export: {}{}",
+        plan.stdout, plan.stderr
+    );
+    let drift = run(
+        command(&["drift", "--fail-on-unmanaged", "--format", "json"])
+            .arg("-f")
+            .arg(&out),
+    );
+    assert_eq!(
+        drift.code, 0,
+        "{label}: drift of the export: {}{}",
+        drift.stdout, drift.stderr
+    );
+    let report: Value = serde_json::from_str(&drift.stdout).expect("drift JSON");
+    assert_eq!(report["items"], json!([]), "{label}: {report:#}");
+}
+
+#[test]
+fn split_export_of_the_quickstart_plans_empty_and_is_in_sync() {
+    assert_split_round_trip(
+        |args| {
+            let mut cmd = orgops();
+            cmd.args(args).args(["--emulator", QUICKSTART_LIVE]);
+            cmd
+        },
+        "quickstart",
+    );
+}
+
+/// The enterprise example applied to an org that holds only its owner, every invite
+/// accepted, applied again (group memberships wait for acceptance), then exported.
+#[test]
+fn split_export_of_the_applied_enterprise_example_plans_empty_and_is_in_sync() {
+    let seed = orgops::emulator::seed::parse_state(
+        "version: 1\nusers:\n  - {email: amara@globex.example, role: owner}\n",
+    )
+    .expect("seed parses");
+    let emu = orgops::emulator::start_in_background(
+        seed,
+        EmulatorOptions {
+            admin_keys: vec![(
+                "sk-admin-export-test".to_string(),
+                Some("amara@globex.example".to_string()),
+            )],
+            ..EmulatorOptions::default()
+        },
+    )
+    .expect("emulator starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let example = crate::drift::copy_example("examples/enterprise", dir.path());
+    for round in 0..2 {
+        let applied = run(against(&emu)
+            .args(["apply", "--auto-approve", "-f"])
+            .arg(&example));
+        assert_eq!(
+            applied.code, 0,
+            "apply {round}: {}{}",
+            applied.stdout, applied.stderr
+        );
+        accept_every_invite(&emu);
+    }
+    assert_split_round_trip(
+        |args| {
+            let mut cmd = against(&emu);
+            cmd.args(args);
+            cmd
+        },
+        "enterprise",
+    );
+}
+
+/// Every pending invite accepted, as the invited people would (emulator control plane).
+fn accept_every_invite(emu: &RunningEmulator) {
+    let url = format!("{}/_emulator/invites/accept", emu.base_url());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a test runtime");
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .post(url)
+            .send()
+            .await
+            .expect("control plane answers");
+        assert!(response.status().is_success(), "{}", response.status());
+    });
+}
+
+#[test]
+fn split_export_of_a_generated_thousand_user_org_plans_empty_and_is_in_sync() {
+    let spec =
+        "users=1000,projects=25,project_members=40,groups=10,group_members=50,service_accounts=2"
+            .parse()
+            .expect("generate spec");
+    let org = orgops::emulator::generate::generate(spec, 5);
+    let emu = orgops::emulator::start_state_in_background(
+        org,
+        vec![("sk-admin-export-test".to_string(), None)],
+        EmulatorOptions::default(),
+    )
+    .expect("emulator starts");
+    assert_split_round_trip(
+        |args| {
+            let mut cmd = against(&emu);
+            cmd.args(args);
+            cmd
+        },
+        "generated",
+    );
+}
+
+/// By default a rate limit is written only where it differs from what most projects have
+/// for that model; the quickstart export is at most half as long as with every one
+/// (`--rate-limits all`, what export wrote before), and both plan empty.
+#[test]
+fn export_writes_only_the_rate_limits_that_differ() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let export = |name: &str, extra: &[&str]| -> String {
+        let file = dir.path().join(name);
+        let export = run(orgops()
+            .args(["export", "--emulator", QUICKSTART_LIVE])
+            .args(extra)
+            .arg("-o")
+            .arg(&file));
+        assert_eq!(export.code, 0, "{}", export.stderr);
+        let plan = run(orgops()
+            .args([
+                "plan",
+                "--detailed-exitcode",
+                "--emulator",
+                QUICKSTART_LIVE,
+                "-f",
+            ])
+            .arg(&file));
+        assert_eq!(plan.code, 0, "{name}: {}{}", plan.stdout, plan.stderr);
+        std::fs::read_to_string(&file).expect("export written")
+    };
+    let default = export("default.yaml", &[]);
+    let all = export("all.yaml", &["--rate-limits", "all"]);
+    let (short, long) = (default.lines().count(), all.lines().count());
+    assert!(
+        2 * short <= long,
+        "the default export has {short} lines, the full one {long}"
+    );
+    let doc: Value = serde_saphyr::from_str(&default).expect("export is YAML");
+    let limits: Vec<(String, Value)> = doc["projects"]
+        .as_array()
+        .expect("projects")
+        .iter()
+        .filter(|p| p.get("rate_limits").is_some())
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or("").to_string(),
+                p["rate_limits"].clone(),
+            )
+        })
+        .collect();
+    // Only Production's gpt-4o differs from the other projects (live.yaml sets it), and
+    // only in the two fields it sets.
+    assert_eq!(
+        limits,
+        vec![(
+            "Production".to_string(),
+            json!({"gpt-4o": {"max_requests_per_1_minute": 300, "max_tokens_per_1_minute": 150000}})
+        )],
+        "{default}"
+    );
+}
+
+/// Ties: the emulator's Default project and two seeded projects, three values for a model:
+/// none is "what most projects have", so all are written. Two of three alike: the odd ones
+/// out are written.
+#[test]
+fn a_rate_limit_tie_writes_every_project() {
+    let state = |values: &[u64]| {
+        let mut yaml =
+            String::from("version: 1\nusers:\n  - {email: a@x.example, role: owner}\nprojects:\n");
+        for (i, v) in values.iter().enumerate() {
+            yaml.push_str(&format!(
+                "  - name: P{i}\n    rate_limits:\n      gpt-4o: {{max_requests_per_1_minute: {v}}}\n"
+            ));
+        }
+        yaml
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let written = |values: &[u64]| -> Vec<String> {
+        let seed = dir.path().join("seed.yaml");
+        std::fs::write(&seed, state(values)).expect("seed");
+        let export = run(orgops().arg("export").arg("--emulator").arg(&seed));
+        assert_eq!(export.code, 0, "{}", export.stderr);
+        let doc: Value = serde_saphyr::from_str(&export.stdout).expect("YAML");
+        doc["projects"]
+            .as_array()
+            .expect("projects")
+            .iter()
+            .filter(|p| p["rate_limits"]["gpt-4o"]["max_requests_per_1_minute"].is_u64())
+            .map(|p| p["name"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(written(&[100, 200]), vec!["Default project", "P0", "P1"]);
+    assert_eq!(written(&[100, 200, 200]), vec!["Default project", "P0"]);
+}
+
+/// An existing file, or a non-empty directory, is not overwritten without `--force`.
+#[test]
+fn export_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("orgops.yaml");
+    std::fs::write(&file, "# mine\n").expect("write");
+    let refused = run(orgops()
+        .args(["export", "--emulator", QUICKSTART_LIVE, "-o"])
+        .arg(&file));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "# mine\n");
+    let forced = run(orgops()
+        .args(["export", "--force", "--emulator", QUICKSTART_LIVE, "-o"])
+        .arg(&file));
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert!(
+        std::fs::read_to_string(&file)
+            .expect("read")
+            .contains("version: 1")
+    );
+
+    // --split into a directory holding anything: refused; an empty one is fine.
+    let out = dir.path().join("split");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    std::fs::write(out.join("notes.txt"), "keep").expect("write");
+    let refused: Run = run(orgops()
+        .args(["export", "--split", "--emulator", QUICKSTART_LIVE, "-o"])
+        .arg(&out));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("not empty"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert!(!out.join("org.yaml").exists());
+    std::fs::remove_file(out.join("notes.txt")).expect("rm");
+    let ok = run(orgops()
+        .args(["export", "--split", "--emulator", QUICKSTART_LIVE, "-o"])
+        .arg(&out));
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+}
+
+/// Expired and accepted invites: the export's drift lists nothing (today the expired invite
+/// of a person nobody declares is reported as `invite:dave`), and its plan is empty.
+#[test]
+fn an_export_with_expired_and_accepted_invites_is_in_sync() {
+    let state = r#"
+version: 1
+users:
+  - {email: root@x.example, role: owner}
+  - {email: ann@x.example, role: reader}
+projects:
+  - name: Search
+    members:
+      - {email: ann@x.example, role: member}
+invites:
+  - {email: dave@x.example, role: reader, status: expired}
+  - {email: ann@x.example, role: reader, status: accepted}
+  - {email: gone@x.example, role: reader, status: accepted}
+  - {email: pat@x.example, role: owner, status: pending, projects: [{name: Search, role: owner}]}
+"#;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seed = dir.path().join("seed.yaml");
+    std::fs::write(&seed, state).expect("seed");
+    let file = dir.path().join("orgops.yaml");
+    let export = run(orgops()
+        .arg("export")
+        .arg("--emulator")
+        .arg(&seed)
+        .arg("-o")
+        .arg(&file));
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let plan = run(orgops()
+        .args(["plan", "--detailed-exitcode", "--emulator"])
+        .arg(&seed)
+        .arg("-f")
+        .arg(&file));
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    let drift = run(orgops()
+        .args(["drift", "--fail-on-unmanaged", "--emulator"])
+        .arg(&seed)
+        .arg("-f")
+        .arg(&file));
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+    assert!(!drift.stdout.contains("invite:"), "{}", drift.stdout);
+}
