@@ -415,10 +415,17 @@ fn show_of_a_targeted_saved_plan_is_the_partial_plan() {
         if format == "json" {
             assert_eq!(keys(&show.stdout), research_keys());
         } else {
-            assert!(show.stdout.to_lowercase().contains("partial plan"), "{}", show.stdout);
+            assert!(
+                show.stdout.to_lowercase().contains("partial plan"),
+                "{}",
+                show.stdout
+            );
         }
         let document = read_json(&saved);
-        assert_eq!(document["targets"], serde_json::json!(["project:Research/*"]));
+        assert_eq!(
+            document["targets"],
+            serde_json::json!(["project:Research/*"])
+        );
         let errors = crate::show::schema_errors("saved-plan.schema.json", &document);
         assert!(errors.is_empty(), "{errors:#?}");
     }
