@@ -18,6 +18,10 @@
 //!   decoded error bodies. One module per endpoint family.
 //! - [`live`]: reads the organization through [`api`] into a [`live::LiveState`].
 //! - [`plan`]: pure diff of desired against live into an ordered [`plan::Plan`].
+//! - [`kinds`]: one module per settings kind (data retention, spend limits, model and
+//!   hosted-tool permissions): key, fields, read, normalise, diff, write, destructive marking,
+//!   in one descriptor the engine iterates. The older kinds still live spread over
+//!   `api/`, `live/`, `plan/kinds/`, `apply/perform.rs` and `ops/export.rs`.
 //! - [`render`]: text, markdown and JSON renderings of a plan.
 //! - [`drift`]: the plan classified as drift (changed, missing, unmanaged) and attributed
 //!   from the audit log.
@@ -41,6 +45,7 @@ pub mod exit;
 pub mod git;
 pub mod github;
 pub mod input;
+pub mod kinds;
 pub mod live;
 pub mod model;
 pub mod ops;

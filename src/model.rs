@@ -45,6 +45,9 @@ pub struct Document {
     /// Organization admin API keys, identified by name.
     #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
     pub admin_api_keys: ManagedList<AdminApiKey>,
+    /// Organization settings (data retention, hard spend limit); see `crate::kinds`.
+    #[serde(default, skip_serializing_if = "OrgSettings::is_empty")]
+    pub settings: OrgSettings,
     /// Projects, identified by name.
     #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
     pub projects: ManagedList<Project>,
@@ -66,6 +69,7 @@ impl Default for Document {
             roles: ManagedList::default(),
             certificates: ManagedList::default(),
             admin_api_keys: ManagedList::default(),
+            settings: OrgSettings::default(),
             projects: ManagedList::default(),
             invites: Vec::new(),
         }
@@ -292,6 +296,8 @@ impl Document {
             "project_roles" => projects().any(|p| p.roles.is_managed()),
             "service_accounts" => projects().any(|p| p.service_accounts.is_managed()),
             "projects" => self.projects.is_managed(),
+            // Settings a declared scope leaves out (`crate::kinds`).
+            "settings" => true,
             _ => false,
         }
     }
@@ -391,6 +397,13 @@ pub struct Unmanaged {
     pub service_accounts: UnmanagedAction,
     #[serde(default)]
     pub projects: UnmanagedProjectAction,
+    /// Settings (data retention, spend limits, model and hosted-tool permissions) that a
+    /// declared project, or the organization, leaves out of the file. Absent (the default):
+    /// not managed, not read. `report`: read and listed (`? no longer managed`); `remove`:
+    /// unset where the API has a delete (spend limits, model permissions), reported
+    /// otherwise; `ignore`: like absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<UnmanagedAction>,
 }
 
 impl Unmanaged {
@@ -548,8 +561,24 @@ pub enum Sink {
     Command(Vec<String>),
 }
 
+/// `settings:` — organization-level singletons (each is managed only when written).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_retention: Option<crate::kinds::DataRetention>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_limit: Option<crate::kinds::SpendLimit>,
+}
+
+impl OrgSettings {
+    pub fn is_empty(&self) -> bool {
+        *self == OrgSettings::default()
+    }
+}
+
 /// `projects[]` — a project.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Project {
     pub name: String,
@@ -577,6 +606,15 @@ pub struct Project {
     /// Certificate names active at project scope.
     #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
     pub certificates: ManagedList<String>,
+    /// Settings singletons (`crate::kinds`); each is managed only when written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_retention: Option<crate::kinds::DataRetention>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_limit: Option<crate::kinds::SpendLimit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_permissions: Option<crate::kinds::ModelPermissions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_tools: Option<crate::kinds::HostedTools>,
 }
 
 fn is_false(b: &bool) -> bool {

@@ -34,7 +34,7 @@ pub mod admin_api_keys;
 pub mod api_keys;
 pub mod audit_logs;
 pub mod certificates;
-mod client;
+pub(crate) mod client;
 mod error;
 pub mod groups;
 pub mod invites;

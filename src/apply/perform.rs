@@ -714,6 +714,23 @@ impl Context {
                 }
                 Ok(removed(removal))
             }
+            Operation::Setting {
+                kind,
+                project: p,
+                value,
+            } => {
+                let Some(kind) = crate::kinds::by_name(kind) else {
+                    return Err(format!("unknown settings kind {kind:?}"));
+                };
+                let pid = match p {
+                    Some(p) => Some(self.need(&project(p))?),
+                    None => None,
+                };
+                crate::kinds::perform(c, kind, pid.as_deref(), value.as_ref())
+                    .await
+                    .map_err(api)?;
+                Ok(Done::Applied(None))
+            }
         }
     }
 

@@ -73,6 +73,7 @@ pub fn check(
     checker.policies_that_cannot_act();
     checker.protected_archives();
     checker.empty_rate_limits();
+    checker.settings();
     checker.sinks();
     super::limits::check_lengths(merged, checker.diagnostics);
     super::limits::check_emails(merged, checker.diagnostics);
@@ -602,6 +603,33 @@ impl Checker<'_> {
                 Some(format!(
                     "write the list (`[]` for none) where orgops should manage {kind}, or drop the policy"
                 )),
+            );
+        }
+    }
+
+    /// Settings kinds (`crate::kinds`): what the schema cannot say. The organization's data
+    /// retention takes the organization enum (no `organization_default`, no `none`).
+    fn settings(&mut self) {
+        let doc = &self.merged.doc;
+        if let Some(retention) = doc.settings.data_retention
+            && !retention.organization_level()
+        {
+            let file = self
+                .merged
+                .files
+                .iter()
+                .position(|f| !f.doc.settings.is_empty())
+                .unwrap_or(0);
+            let at = self
+                .merged
+                .position_in(file, "/settings/data_retention", false);
+            self.error(
+                at,
+                format!(
+                    "`{}` is a project data retention; the organization takes zero_data_retention, modified_abuse_monitoring, enhanced_zero_data_retention or enhanced_modified_abuse_monitoring",
+                    retention.as_str()
+                ),
+                Some("set it on the projects (`projects[].data_retention`), or pick an organization value".into()),
             );
         }
     }

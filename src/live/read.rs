@@ -55,6 +55,9 @@ enum Fetched {
     ProjectRoles(ProjectId, Vec<Role>),
     RateLimits(ProjectId, Vec<RateLimit>),
     ProjectCertificates(ProjectId, Vec<Certificate>),
+    /// A settings kind (`crate::kinds`) of a project (or the organization): the value in the
+    /// file's shape, `None` at the API's default.
+    Setting(&'static crate::kinds::SettingKind, Option<ProjectId>, Option<serde_json::Value>),
 }
 
 /// Forwards page events from the list tasks to the reading task.
@@ -95,6 +98,8 @@ struct Reader<'a> {
     raw: Raw,
     /// Known once the users list arrived, for per-user role lists.
     pending_user_roles: bool,
+    /// Settings read, stored into the live document once projects are named.
+    settings: Vec<(&'static crate::kinds::SettingKind, Option<ProjectId>, Option<serde_json::Value>)>,
 }
 
 impl<'a> Reader<'a> {
@@ -108,6 +113,7 @@ impl<'a> Reader<'a> {
             window: client.controller().limits().max_concurrency.max(1),
             raw: Raw::default(),
             pending_user_roles: false,
+            settings: Vec::new(),
         }
     }
 
@@ -188,7 +194,25 @@ impl<'a> Reader<'a> {
             .map(|key| key.id.clone())
             .collect();
         self.raw.keys_in_use = key_matches;
-        Ok(normalize(self.raw, self.scope))
+        let settings = std::mem::take(&mut self.settings);
+        let mut state = normalize(self.raw, self.scope);
+        let names: BTreeMap<String, String> = state
+            .ids
+            .projects
+            .iter()
+            .map(|(name, id)| (id.clone(), name.clone()))
+            .collect();
+        for (kind, project, value) in settings {
+            let project = match &project {
+                None => None,
+                Some(id) => match names.get(id.as_str()) {
+                    Some(name) => Some(name.as_str()),
+                    None => continue,
+                },
+            };
+            (kind.put)(&mut state.org, project, value);
+        }
+        Ok(state)
     }
 
     fn page(&self, has_more: bool) {
@@ -241,6 +265,17 @@ impl<'a> Reader<'a> {
             self.spawn(async move { c.list_admin_api_keys().await.map(Fetched::AdminApiKeys) });
         }
         self.pending_user_roles = !scope.user_roles.is_nothing();
+        for kind in crate::kinds::ALL {
+            if kind.level == crate::kinds::Level::Organization
+                && crate::kinds::was_read(scope, kind, None)
+            {
+                let c = self.client.clone();
+                self.spawn(async move {
+                    let value = crate::kinds::read(&c, kind, None).await?;
+                    Ok(Fetched::Setting(kind, None, value))
+                });
+            }
+        }
     }
 
     fn arrived(&mut self, fetched: Fetched) {
@@ -306,6 +341,7 @@ impl<'a> Reader<'a> {
             Fetched::ProjectCertificates(project, certificates) => {
                 self.raw.project_certificates.insert(project, certificates);
             }
+            Fetched::Setting(kind, project, value) => self.settings.push((kind, project, value)),
         }
     }
 
@@ -400,6 +436,17 @@ impl<'a> Reader<'a> {
                         .await
                         .map(|v| Fetched::RateLimits(p, v))
                 });
+            }
+            for kind in crate::kinds::ALL {
+                if kind.level == crate::kinds::Level::Project
+                    && crate::kinds::was_read(scope, kind, Some(name))
+                {
+                    let (c, p) = (self.client.clone(), id.clone());
+                    self.spawn(async move {
+                        let value = crate::kinds::read(&c, kind, Some(p.as_str())).await?;
+                        Ok(Fetched::Setting(kind, Some(p), value))
+                    });
+                }
             }
             if scope.project_certificates.contains(name) {
                 let (c, p) = (self.client.clone(), id.clone());

@@ -96,6 +96,9 @@ pub struct ReadScope {
     pub rate_limits: Select<String>,
     /// Project-level certificate activation of these projects.
     pub project_certificates: Select<String>,
+    /// Settings kinds (`crate::kinds`) by plan kind name: for project kinds the projects
+    /// read, for organization kinds `All` (read) or absent. Derived by `kinds::managed`.
+    pub settings: std::collections::BTreeMap<&'static str, Select<String>>,
 }
 
 impl ReadScope {
@@ -119,6 +122,10 @@ impl ReadScope {
             project_roles: Select::All,
             rate_limits: Select::All,
             project_certificates: Select::All,
+            settings: crate::kinds::ALL
+                .iter()
+                .map(|k| (k.name(), Select::All))
+                .collect(),
         }
     }
 
@@ -221,6 +228,7 @@ impl ReadScope {
                     projects_where(|p| p.certificates.is_managed()),
                 )
             },
+            settings: crate::kinds::read_scope(doc),
         }
     }
 
@@ -232,6 +240,7 @@ impl ReadScope {
             || self.project_roles.contains(name)
             || self.rate_limits.contains(name)
             || self.project_certificates.contains(name)
+            || self.settings.values().any(|s| s.contains(name))
     }
 }
 

@@ -319,6 +319,17 @@ pub enum Operation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
     },
+
+    // Settings kinds (`crate::kinds`): one variant for all of them.
+    /// Write `value` (the file's shape) to the settings kind `kind` (its plan kind name) of
+    /// `project` (or the organization); `value: None` unsets it (DELETE).
+    Setting {
+        kind: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        project: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<serde_json::Value>,
+    },
 }
 
 impl Operation {
@@ -483,6 +494,7 @@ impl Operation {
             Operation::DeleteAdminApiKey { name, id: None } => {
                 vec![IdRef::AdminApiKey { name: name.clone() }]
             }
+            Operation::Setting { project: p, .. } => p.iter().map(|p| project(p)).collect(),
         };
         refs.sort();
         refs.dedup();

@@ -69,6 +69,7 @@ pub(crate) fn simulate(live: &LiveState, plan: &Plan) -> LiveState {
                     service_accounts: vec![].into(),
                     rate_limits: Default::default(),
                     certificates: vec![].into(),
+                    ..Default::default()
                 });
                 s.ids.projects.insert(name.clone(), format!("proj_{name}"));
             }
@@ -409,6 +410,15 @@ pub(crate) fn simulate(live: &LiveState, plan: &Plan) -> LiveState {
             }),
             Operation::DeleteAdminApiKey { name, .. } => {
                 s.org.admin_api_keys.retain(|k| &k.name != name)
+            }
+            Operation::Setting {
+                kind,
+                project,
+                value,
+            } => {
+                if let Some(kind) = crate::kinds::by_name(kind) {
+                    crate::kinds::written(&mut s.org, kind, project.as_deref(), value.as_ref());
+                }
             }
         }
     }

@@ -1264,6 +1264,10 @@ mod properties {
                     limits,
                     certs,
                 )| Project {
+                    data_retention: None,
+                    spend_limit: None,
+                    model_permissions: None,
+                    hosted_tools: None,
                     name: name.to_string(),
                     archived: false,
                     residency: None,
@@ -1450,6 +1454,7 @@ mod properties {
                         project_roles: k,
                         service_accounts: l,
                         projects,
+                        settings: None,
                     },
                     min_owners: Some(0),
                     ..Default::default()

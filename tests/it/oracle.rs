@@ -228,6 +228,7 @@ fn side(rng: &mut StdRng, desired: bool) -> Document {
                 service_accounts,
                 rate_limits: rate_limits(rng),
                 certificates: ManagedList::default(),
+                ..Default::default()
             });
         }
         if desired && rng.random_bool(0.3) {
@@ -242,6 +243,7 @@ fn side(rng: &mut StdRng, desired: bool) -> Document {
                 service_accounts: ManagedList::default(),
                 rate_limits: rate_limits(rng),
                 certificates: ManagedList::default(),
+                ..Default::default()
             });
         }
         doc.projects = projects.into();
@@ -405,6 +407,7 @@ fn a_declared_empty_member_list_under_remove_revokes_every_live_member() {
         service_accounts: ManagedList::default(),
         rate_limits: BTreeMap::new(),
         certificates: ManagedList::default(),
+        ..Default::default()
     }]
     .into();
     let mut desired = Document::default();

@@ -1,0 +1,324 @@
+//! Settings kinds (issue 10): organization and project data retention, hard spend limits,
+//! project model and hosted-tool permissions. The binary against the emulator over HTTP:
+//! every verb, destructive marking, apply convergence, the export round trip, the reads a
+//! plan makes, and located validation errors.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::support::cli::run;
+use crate::support::org::{self, orgops};
+
+/// The live organization: settings already configured in some places.
+const LIVE: &str = r#"
+users:
+  - {email: ada@example.com, role: owner}
+settings:
+  spend_limit: {amount_cents: 500000}
+projects:
+  - name: Search
+    model_permissions: {mode: allow_list, models: [gpt-4o]}
+    spend_limit: {amount_cents: 50000}
+  - name: Support
+    model_permissions: {mode: deny_list, models: [o1]}
+    spend_limit: {amount_cents: 1000}
+    hosted_tools: {mcp: false}
+  - name: Quiet
+    data_retention: none
+  - name: Untouched
+    spend_limit: {amount_cents: 7}
+"#;
+
+/// The file: every verb of the settings kinds.
+const DESIRED: &str = r#"
+version: 1
+policy:
+  unmanaged:
+    settings: remove
+settings:
+  spend_limit: {amount_cents: 400000}            # update, lowered: destructive
+  data_retention: enhanced_zero_data_retention   # update (zero retention already on)
+projects:
+  - name: Search
+    model_permissions: {mode: allow_list, models: [gpt-4o-mini, gpt-4o]}   # update
+    spend_limit: {amount_cents: 80000}           # update, raised
+    hosted_tools: {web_search: false, file_search: true}                   # set
+    data_retention: zero_data_retention          # set, destructive
+  - name: Support      # spend limit and model permissions: unset; hosted tools: reported
+  - name: Quiet        # data retention `none`: reported (no delete)
+  - name: New
+    spend_limit: {amount_cents: 100}             # set (a first limit: destructive)
+"#;
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write file");
+    path
+}
+
+fn plan_json(emu: &::orgops::emulator::RunningEmulator, file: &std::path::Path) -> Value {
+    let plan = run(orgops(emu).args(["plan", "--format", "json", "-f"]).arg(file));
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    serde_json::from_str(&plan.stdout).expect("JSON plan")
+}
+
+fn actions(plan: &Value) -> BTreeMap<String, (String, bool)> {
+    plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["key"].as_str().unwrap_or_default().to_string(),
+                (
+                    c["action"].as_str().unwrap_or_default().to_string(),
+                    c["destructive"].as_bool().unwrap_or(false),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn settings_plan_every_verb_apply_converges_and_export_round_trips() {
+    let emu = org::start(LIVE);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(dir.path(), "orgops.yaml", DESIRED);
+
+    let plan = plan_json(&emu, &file);
+    let got = actions(&plan);
+    let want = |action: &str, destructive: bool| (action.to_string(), destructive);
+    let settings: BTreeMap<String, (String, bool)> = got
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("settings:") || k.matches('/').count() == 1)
+        .collect();
+    let expected: BTreeMap<String, (String, bool)> = [
+        ("settings:spend_limit", want("update", true)),
+        ("settings:data_retention", want("update", false)),
+        ("project:Search/model_permissions", want("update", false)),
+        ("project:Search/spend_limit", want("update", false)),
+        ("project:Search/hosted_tools", want("set", false)),
+        ("project:Search/data_retention", want("set", true)),
+        ("project:Support/spend_limit", want("unset", true)),
+        ("project:Support/model_permissions", want("unset", true)),
+        ("project:New/spend_limit", want("set", true)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(settings, expected);
+    let reported: BTreeMap<&str, &str> = plan["unmanaged"]
+        .as_array()
+        .expect("unmanaged")
+        .iter()
+        .filter_map(|u| Some((u["key"].as_str()?, u["note"].as_str()?)))
+        .collect();
+    assert!(
+        reported["project:Support/hosted_tools"].starts_with("no longer managed"),
+        "{reported:?}"
+    );
+    assert!(
+        reported["project:Quiet/data_retention"].starts_with("no longer managed"),
+        "{reported:?}"
+    );
+    assert!(
+        !reported.contains_key("project:Untouched/spend_limit"),
+        "an undeclared project's settings are not examined: {reported:?}"
+    );
+
+    // The text rendering says what is not written.
+    let text = run(orgops(&emu).args(["plan", "-f"]).arg(&file));
+    assert!(
+        text.stdout
+            .contains("? project:Quiet/data_retention (no longer managed"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("unset"), "{}", text.stdout);
+
+    let apply = run(orgops(&emu)
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&file));
+    assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
+    let again = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&file));
+    assert_eq!(again.code, 0, "re-plan not empty:\n{}{}", again.stdout, again.stderr);
+
+    // What the API now holds, read independently.
+    let search = org::project_id(&emu, "Search");
+    let tools = org::call(
+        &emu,
+        reqwest::Method::GET,
+        &format!("/organization/projects/{search}/hosted_tool_permissions"),
+        None,
+    );
+    assert_eq!(tools["web_search"]["enabled"], Value::Bool(false));
+    assert_eq!(tools["mcp"]["enabled"], Value::Bool(true));
+    let limit = org::call(
+        &emu,
+        reqwest::Method::GET,
+        &format!("/organization/projects/{search}/spend_limit"),
+        None,
+    );
+    assert_eq!(limit["threshold_amount"], Value::from(80000));
+
+    // Export writes the settings and plans empty against the org it came from.
+    let exported = dir.path().join("export.yaml");
+    let export = run(orgops(&emu).args(["export", "-o"]).arg(&exported));
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let text = std::fs::read_to_string(&exported).expect("export");
+    for needle in [
+        "amount_cents: 80000",
+        "web_search: false",
+        "data_retention: zero_data_retention",
+        "mode: allow_list",
+    ] {
+        assert!(text.contains(needle), "{needle} not in the export:\n{text}");
+    }
+    let round = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&exported));
+    assert_eq!(round.code, 0, "{}{}", round.stdout, round.stderr);
+}
+
+#[test]
+fn a_lowered_spend_limit_and_zero_retention_count_against_max_removals_and_come_first() {
+    let emu = org::start(LIVE);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(
+        dir.path(),
+        "orgops.yaml",
+        r#"
+policy: {max_removals: 1}
+projects:
+  - name: Search
+    spend_limit: {amount_cents: 20000}       # lowered from 50000
+    data_retention: zero_data_retention      # turned on
+    model_permissions: {mode: allow_list, models: [gpt-4o, gpt-4o-mini]}
+"#,
+    );
+    let refused = run(orgops(&emu)
+        .args(["plan", "--format", "json", "-f"])
+        .arg(&file));
+    assert_eq!(refused.code, 3, "{}{}", refused.stdout, refused.stderr);
+    let plan: Value = serde_json::from_str(&refused.stdout).expect("JSON plan");
+    let refusal = plan["refusals"]
+        .as_array()
+        .expect("refusals")
+        .iter()
+        .find(|r| r["rule"] == "max_removals")
+        .expect("a max_removals refusal");
+    assert_eq!(
+        refusal["objects"],
+        serde_json::json!(["project:Search/data_retention", "project:Search/spend_limit"])
+    );
+
+    let markdown = run(orgops(&emu)
+        .args(["plan", "--format", "markdown", "--allow-removals", "-f"])
+        .arg(&file));
+    assert_eq!(markdown.code, 0, "{}", markdown.stderr);
+    let md = markdown.stdout;
+    let at = |needle: &str| {
+        md.find(needle)
+            .unwrap_or_else(|| panic!("{needle} not in the markdown plan:\n{md}"))
+    };
+    let first_destructive = at("project:Search/spend_limit").min(at("project:Search/data_retention"));
+    assert!(
+        first_destructive < at("project:Search/model_permissions"),
+        "destructive settings changes come first:\n{md}"
+    );
+}
+
+#[test]
+fn a_plan_reads_each_managed_setting_once_and_nothing_else() {
+    let emu = org::start(LIVE);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(
+        dir.path(),
+        "orgops.yaml",
+        r#"
+settings:
+  spend_limit: {amount_cents: 500000}
+projects:
+  - name: Search
+    model_permissions: {mode: allow_list, models: [gpt-4o]}
+    hosted_tools: {web_search: true}
+  - name: Support
+    data_retention: organization_default
+"#,
+    );
+    let control = |method: reqwest::Method, path: &str| -> Value {
+        let url = format!("{}/_emulator/{path}", emu.base_url());
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async {
+                reqwest::Client::new()
+                    .request(method, url)
+                    .send()
+                    .await
+                    .expect("control plane")
+                    .json()
+                    .await
+                    .expect("JSON")
+            })
+    };
+    control(reqwest::Method::POST, "stats/reset");
+    let plan = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&file));
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    let stats = control(reqwest::Method::GET, "stats");
+    let by_route: BTreeMap<String, u64> =
+        serde_json::from_value(stats["by_route"].clone()).expect("by_route");
+    let expected: BTreeMap<String, u64> = [
+        ("GET /organization/projects", 1),
+        ("GET /organization/spend_limit", 1),
+        ("GET /organization/projects/{project_id}/model_permissions", 1),
+        ("GET /organization/projects/{project_id}/hosted_tool_permissions", 1),
+        ("GET /organization/projects/{project_id}/data_retention", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(by_route, expected);
+}
+
+#[test]
+fn bad_settings_get_located_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (yaml, needle) in [
+        (
+            "settings:\n  spend_limit: {amount_cents: 0}\n",
+            "2:",
+        ),
+        ("settings:\n  data_retention: none\n", "2:"),
+        (
+            "projects:\n  - name: P\n    spend_limit: {amount_cents: 5, currency: EUR}\n",
+            "3:",
+        ),
+        (
+            "projects:\n  - name: P\n    model_permissions: {mode: allow, models: []}\n",
+            "3:",
+        ),
+        (
+            "projects:\n  - name: P\n    hosted_tools: {websearch: false}\n",
+            "3:",
+        ),
+    ] {
+        let file = write(dir.path(), "orgops.yaml", yaml);
+        let out = run(crate::support::cli::orgops()
+            .args(["validate", "-f"])
+            .arg(&file));
+        assert_eq!(out.code, 1, "{yaml}: {}{}", out.stdout, out.stderr);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            all.contains(&format!("orgops.yaml:{needle}")),
+            "{yaml}: no location {needle} in {all}"
+        );
+        assert!(!all.contains("panicked"), "{all}");
+    }
+}
