@@ -95,6 +95,18 @@ impl SettingKind {
         }
     }
 
+    /// How a value shows in a plan (`before`, `after`, reported objects are JSON objects):
+    /// an object as it is, anything else as `{<field>: value}`.
+    pub fn view(&self, value: Value) -> Value {
+        if value.is_object() {
+            value
+        } else {
+            let mut map = serde_json::Map::new();
+            map.insert(self.field.to_string(), value);
+            Value::Object(map)
+        }
+    }
+
     fn path(&self, project_id: Option<&str>) -> String {
         match project_id {
             Some(id) => self.route.replace("{project_id}", &seg(id)),
@@ -345,8 +357,8 @@ pub(crate) fn diff(ctx: &crate::plan::context::Context<'_>, out: &mut crate::pla
                                 value: Some(desired.clone()),
                             },
                         )
-                        .before(before)
-                        .after(Some(desired))
+                        .before(before.map(|b| kind.view(b)))
+                        .after(Some(kind.view(desired)))
                         .diffed(&[])
                         .destructive(destructive)
                         .parents(parents),
@@ -368,8 +380,8 @@ pub(crate) fn diff(ctx: &crate::plan::context::Context<'_>, out: &mut crate::pla
                                     value: None,
                                 },
                             )
-                            .before(Some(live))
-                            .after((kind.default)())
+                            .before(Some(kind.view(live)))
+                            .after((kind.default)().map(|d| kind.view(d)))
                             .diffed(&[])
                             .parents(parents),
                         );
@@ -382,7 +394,7 @@ pub(crate) fn diff(ctx: &crate::plan::context::Context<'_>, out: &mut crate::pla
                         out.unmanaged.push(UnmanagedObject {
                             kind: kind.resource,
                             key,
-                            object: live,
+                            object: kind.view(live),
                             note: Some(note.to_string()),
                         });
                     }
