@@ -322,3 +322,89 @@ fn bad_settings_get_located_errors() {
         assert!(!all.contains("panicked"), "{all}");
     }
 }
+
+/// The enterprise example against its "before" state: every settings verb in one plan, apply
+/// converges, and the export of the result plans empty.
+#[test]
+fn the_enterprise_example_shows_every_settings_verb_and_converges() {
+    let (doc, pems) = ::orgops::emulator::seed::load_state_file(
+        &crate::support::cli::root().join("examples/enterprise-live/live.yaml"),
+    )
+    .expect("live state loads");
+    let options = ::orgops::emulator::EmulatorOptions {
+        admin_keys: vec![(org::ADMIN_KEY.to_string(), Some("amara@globex.example".to_string()))],
+        certificate_pems: pems,
+        ..::orgops::emulator::EmulatorOptions::default()
+    };
+    let emu = ::orgops::emulator::start_in_background(doc, options).expect("emulator starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The example with its command sinks pointed at files (apply creates service accounts).
+    for entry in std::fs::read_dir(crate::support::cli::root().join("examples/enterprise"))
+        .expect("example")
+    {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|x| x == "yaml") {
+            let text = std::fs::read_to_string(&path).expect("read");
+            let text = text
+                .lines()
+                .enumerate()
+                .map(|(i, l)| match l.find("sink: { command:") {
+                    Some(at) => format!(
+                        "{}sink: {{ file: secrets/{}-{i}.key }}",
+                        &l[..at],
+                        path.file_stem().and_then(|s| s.to_str()).unwrap_or("x")
+                    ),
+                    None => l.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            std::fs::write(dir.path().join(path.file_name().expect("name")), text).expect("copy");
+        }
+    }
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("certs");
+    std::fs::copy(
+        crate::support::cli::root().join("examples/enterprise/certs/globex-gateway.pem"),
+        certs.join("globex-gateway.pem"),
+    )
+    .expect("cert");
+
+    let plan = plan_json(&emu, dir.path());
+    let got = actions(&plan);
+    let verbs: std::collections::BTreeSet<&str> = got
+        .iter()
+        .filter(|(k, _)| k.starts_with("settings:") || k.matches('/').count() == 1)
+        .map(|(_, (a, _))| a.as_str())
+        .collect();
+    for verb in ["set", "update", "unset"] {
+        assert!(verbs.contains(verb), "no `{verb}` in {got:?}");
+    }
+    let notes = plan["unmanaged"]
+        .as_array()
+        .expect("unmanaged")
+        .iter()
+        .filter(|u| {
+            u["note"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("no longer managed"))
+        })
+        .count();
+    assert_eq!(notes, 2, "{:#}", plan["unmanaged"]);
+
+    let apply = run(orgops(&emu)
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(dir.path()));
+    assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
+    let again = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(dir.path()));
+    assert_eq!(again.code, 0, "re-plan not empty:\n{}{}", again.stdout, again.stderr);
+
+    let exported = dir.path().join("export").join("orgops.yaml");
+    let export = run(orgops(&emu).args(["export", "-o"]).arg(&exported));
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let round = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&exported));
+    assert_eq!(round.code, 0, "{}{}", round.stdout, round.stderr);
+}
