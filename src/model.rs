@@ -117,6 +117,7 @@ impl Document {
             project.roles.iter_mut().for_each(role);
             project.service_accounts.sort_by(|a, b| a.name.cmp(&b.name));
             names(&mut project.certificates);
+            names(&mut project.api_keys);
         }
         self.invites.sort_by_key(|i| normalize_email(&i.email));
         for invite in &mut self.invites {
@@ -295,6 +296,7 @@ impl Document {
             "project_groups" => projects().any(|p| p.groups.is_managed()),
             "project_roles" => projects().any(|p| p.roles.is_managed()),
             "service_accounts" => projects().any(|p| p.service_accounts.is_managed()),
+            "project_api_keys" => projects().any(|p| p.api_keys.is_managed()),
             "projects" => self.projects.is_managed(),
             // Settings a declared scope leaves out (`crate::kinds`).
             "settings" => true,
@@ -395,6 +397,10 @@ pub struct Unmanaged {
     pub project_roles: UnmanagedAction,
     #[serde(default)]
     pub service_accounts: UnmanagedAction,
+    /// Project API keys whose name `projects[].api_keys` does not list (service-account keys
+    /// are only ever reported: they go with their account).
+    #[serde(default)]
+    pub project_api_keys: UnmanagedAction,
     #[serde(default)]
     pub projects: UnmanagedProjectAction,
     /// Settings (data retention, spend limits, model and hosted-tool permissions) that a
@@ -428,6 +434,9 @@ pub struct Protect {
     /// Service accounts by (project, name).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub service_accounts: Vec<ServiceAccountRef>,
+    /// Project API keys by (project, name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub project_api_keys: Vec<ServiceAccountRef>,
 }
 
 impl Protect {
@@ -436,10 +445,11 @@ impl Protect {
             && self.projects.is_empty()
             && self.groups.is_empty()
             && self.service_accounts.is_empty()
+            && self.project_api_keys.is_empty()
     }
 }
 
-/// A service account named by its natural key.
+/// A service account (or a project API key) named by its natural key.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceAccountRef {
@@ -615,6 +625,11 @@ pub struct Project {
     pub model_permissions: Option<crate::kinds::ModelPermissions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosted_tools: Option<crate::kinds::HostedTools>,
+    /// Names of the project API keys to keep (`crate::kinds::project_api_keys`): keys cannot
+    /// be created through the Admin API; live keys of other names follow
+    /// `policy.unmanaged.project_api_keys`.
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub api_keys: ManagedList<String>,
 }
 
 fn is_false(b: &bool) -> bool {

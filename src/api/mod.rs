@@ -38,7 +38,7 @@ pub(crate) mod client;
 mod error;
 pub mod groups;
 pub mod invites;
-mod pagination;
+pub(crate) mod pagination;
 pub mod project_users;
 pub mod projects;
 pub mod rate_limits;

@@ -714,10 +714,32 @@ impl Context {
                 }
                 Ok(removed(removal))
             }
-            Operation::Setting {
+            Operation::Kind {
+                kind,
+                project: p,
+                id: Some(key_id),
+                value: None,
+            } if kind == crate::kinds::project_api_keys::NAME => {
+                let Some(p) = p else {
+                    return Err("a project API key needs its project".into());
+                };
+                let Some(pid) = self.ids.get(&project(p)) else {
+                    return Ok(Done::Already(GONE.into()));
+                };
+                let deleted = retry_transient(|| crate::kinds::project_api_keys::delete(c, &pid, key_id))
+                    .await
+                    .map_err(api)?;
+                Ok(if deleted {
+                    Done::Applied(None)
+                } else {
+                    Done::Already(GONE.into())
+                })
+            }
+            Operation::Kind {
                 kind,
                 project: p,
                 value,
+                ..
             } => {
                 let Some(kind) = crate::kinds::by_name(kind) else {
                     return Err(format!("unknown settings kind {kind:?}"));

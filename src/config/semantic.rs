@@ -583,6 +583,11 @@ impl Checker<'_> {
                 "projects[].service_accounts",
             ),
             (
+                "project_api_keys",
+                removing(u.project_api_keys),
+                "projects[].api_keys",
+            ),
+            (
                 "projects",
                 u.projects == UnmanagedProjectAction::Archive,
                 "projects",

@@ -312,6 +312,33 @@ fn seed_project(
         org.projects.get_mut(pid).context("project exists")?,
         project,
     );
+    // Seed-side meaning of `api_keys`: user-owned keys of these names exist, owned by the
+    // project's first member (keys cannot be created through the API).
+    if !project.api_keys.is_empty() {
+        let owner = project
+            .members
+            .first()
+            .and_then(|m| org.user_by_email(&m.email))
+            .map(|u| u.id.clone())
+            .with_context(|| {
+                format!(
+                    "project {:?} declares api_keys but no member to own them",
+                    project.name
+                )
+            })?;
+        for name in &project.api_keys {
+            let (key, _secret) = org.new_project_key(
+                super::state::KeyOwner::User(owner.clone()),
+                name,
+                Vec::new(),
+            );
+            org.projects
+                .get_mut(pid)
+                .context("project exists")?
+                .api_keys
+                .insert(key.id.clone(), key);
+        }
+    }
     if project.archived {
         let p = org.projects.get_mut(pid).context("project exists")?;
         if p.is_default && !rules::DEFAULT_PROJECT_ARCHIVABLE {
@@ -684,6 +711,17 @@ pub fn to_document(org: &OrgState) -> Document {
                 ..model::Project::default()
             };
             project_settings_model(p, &mut project);
+            let mut user_keys: Vec<String> = p
+                .api_keys
+                .values()
+                .filter(|k| matches!(k.owner, super::state::KeyOwner::User(_)))
+                .map(|k| k.name.clone())
+                .collect();
+            user_keys.sort();
+            project.api_keys = model::ManagedList::from(user_keys);
+            if project.api_keys.is_empty() {
+                project.api_keys = model::ManagedList::default();
+            }
             project
         })
         .collect();

@@ -7,7 +7,10 @@
 //! - read (`live/read.rs`): one `GET` per (kind, scope) through [`read`], stored into the live
 //!   document with [`SettingKind::put`], so `export` writes what was read with no code of its own;
 //! - plan (`plan/kinds/mod.rs`): [`diff`];
-//! - apply (`apply/perform.rs`): [`perform`] for [`Operation::Setting`](crate::plan::Operation);
+//!
+//! Collection kinds have a module of the same shape with their own functions (project API
+//! keys: [`project_api_keys`], read per managed project into `LiveState::project_api_keys`).
+//! - apply (`apply/perform.rs`): [`perform`] for [`Operation::Kind`](crate::plan::Operation);
 //! - drift: the plan's changes and reported objects, like every kind.
 //!
 //! Adding a singleton kind: a module with its value type and a `pub static KIND`, one line in
@@ -31,6 +34,7 @@ use crate::plan::ResourceKind;
 pub mod data_retention;
 pub mod hosted_tools;
 pub mod model_permissions;
+pub mod project_api_keys;
 pub mod spend_limit;
 
 pub use data_retention::DataRetention;
@@ -351,9 +355,10 @@ pub(crate) fn diff(ctx: &crate::plan::context::Context<'_>, out: &mut crate::pla
                             kind.resource,
                             key,
                             action,
-                            Operation::Setting {
+                            Operation::Kind {
                                 kind: kind.name().to_string(),
                                 project: project.map(str::to_string),
+                                id: None,
                                 value: Some(desired.clone()),
                             },
                         )
@@ -374,9 +379,10 @@ pub(crate) fn diff(ctx: &crate::plan::context::Context<'_>, out: &mut crate::pla
                                 kind.resource,
                                 key,
                                 Action::Unset,
-                                Operation::Setting {
+                                Operation::Kind {
                                     kind: kind.name().to_string(),
                                     project: project.map(str::to_string),
+                                    id: None,
                                     value: None,
                                 },
                             )

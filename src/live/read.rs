@@ -58,6 +58,7 @@ enum Fetched {
     /// A settings kind (`crate::kinds`) of a project (or the organization): the value in the
     /// file's shape, `None` at the API's default.
     Setting(&'static crate::kinds::SettingKind, Option<ProjectId>, Option<serde_json::Value>),
+    ProjectApiKeys(ProjectId, Vec<crate::kinds::project_api_keys::LiveKey>),
 }
 
 /// Forwards page events from the list tasks to the reading task.
@@ -100,6 +101,7 @@ struct Reader<'a> {
     pending_user_roles: bool,
     /// Settings read, stored into the live document once projects are named.
     settings: Vec<(&'static crate::kinds::SettingKind, Option<ProjectId>, Option<serde_json::Value>)>,
+    api_keys: Vec<(ProjectId, Vec<crate::kinds::project_api_keys::LiveKey>)>,
 }
 
 impl<'a> Reader<'a> {
@@ -114,6 +116,7 @@ impl<'a> Reader<'a> {
             raw: Raw::default(),
             pending_user_roles: false,
             settings: Vec::new(),
+            api_keys: Vec::new(),
         }
     }
 
@@ -211,6 +214,18 @@ impl<'a> Reader<'a> {
                 },
             };
             (kind.put)(&mut state.org, project, value);
+        }
+        for (id, keys) in std::mem::take(&mut self.api_keys) {
+            let Some(name) = names.get(id.as_str()) else {
+                continue;
+            };
+            if let Some(p) = state.org.projects.iter_mut().find(|p| &p.name == name) {
+                let mut kept: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+                kept.sort();
+                kept.dedup();
+                p.api_keys = kept.into();
+            }
+            state.project_api_keys.insert(name.clone(), keys);
         }
         Ok(state)
     }
@@ -342,6 +357,7 @@ impl<'a> Reader<'a> {
                 self.raw.project_certificates.insert(project, certificates);
             }
             Fetched::Setting(kind, project, value) => self.settings.push((kind, project, value)),
+            Fetched::ProjectApiKeys(project, keys) => self.api_keys.push((project, keys)),
         }
     }
 
@@ -447,6 +463,14 @@ impl<'a> Reader<'a> {
                         Ok(Fetched::Setting(kind, Some(p), value))
                     });
                 }
+            }
+            if scope.project_api_keys.contains(name) {
+                let (c, p) = (self.client.clone(), id.clone());
+                self.spawn(async move {
+                    crate::kinds::project_api_keys::read(&c, p.as_str())
+                        .await
+                        .map(|keys| Fetched::ProjectApiKeys(p, keys))
+                });
             }
             if scope.project_certificates.contains(name) {
                 let (c, p) = (self.client.clone(), id.clone());

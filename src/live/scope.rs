@@ -99,6 +99,8 @@ pub struct ReadScope {
     /// Settings kinds (`crate::kinds`) by plan kind name: for project kinds the projects
     /// read, for organization kinds `All` (read) or absent. Derived by `kinds::managed`.
     pub settings: std::collections::BTreeMap<&'static str, Select<String>>,
+    /// Project API keys of these projects (`kinds::project_api_keys::managed`).
+    pub project_api_keys: Select<String>,
 }
 
 impl ReadScope {
@@ -126,6 +128,7 @@ impl ReadScope {
                 .iter()
                 .map(|k| (k.name(), Select::All))
                 .collect(),
+            project_api_keys: Select::All,
         }
     }
 
@@ -229,6 +232,7 @@ impl ReadScope {
                 )
             },
             settings: crate::kinds::read_scope(doc),
+            project_api_keys: crate::kinds::project_api_keys::managed(doc),
         }
     }
 
@@ -241,6 +245,7 @@ impl ReadScope {
             || self.rate_limits.contains(name)
             || self.project_certificates.contains(name)
             || self.settings.values().any(|s| s.contains(name))
+            || self.project_api_keys.contains(name)
     }
 }
 

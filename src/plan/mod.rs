@@ -106,10 +106,11 @@ pub enum ResourceKind {
     ProjectSpendLimit,
     ProjectModelPermissions,
     ProjectHostedTools,
+    ProjectApiKey,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 24] = [
+    pub const ALL: [ResourceKind; 25] = [
         ResourceKind::Project,
         ResourceKind::Role,
         ResourceKind::Group,
@@ -134,6 +135,7 @@ impl ResourceKind {
         ResourceKind::ProjectSpendLimit,
         ResourceKind::ProjectModelPermissions,
         ResourceKind::ProjectHostedTools,
+        ResourceKind::ProjectApiKey,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -162,6 +164,7 @@ impl ResourceKind {
             ResourceKind::ProjectSpendLimit => "project_spend_limit",
             ResourceKind::ProjectModelPermissions => "project_model_permissions",
             ResourceKind::ProjectHostedTools => "project_hosted_tools",
+            ResourceKind::ProjectApiKey => "project_api_key",
         }
     }
 }

@@ -320,13 +320,16 @@ pub enum Operation {
         id: Option<String>,
     },
 
-    // Settings kinds (`crate::kinds`): one variant for all of them.
-    /// Write `value` (the file's shape) to the settings kind `kind` (its plan kind name) of
-    /// `project` (or the organization); `value: None` unsets it (DELETE).
-    Setting {
+    // Kinds of `crate::kinds`: one variant for all of them.
+    /// Write `value` (the file's shape) to the kind `kind` (its plan kind name) of `project`
+    /// (or the organization); `value: None` unsets or deletes it. `id`: the object of a
+    /// collection kind (a project API key).
+    Kind {
         kind: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         project: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         value: Option<serde_json::Value>,
     },
@@ -494,7 +497,9 @@ impl Operation {
             Operation::DeleteAdminApiKey { name, id: None } => {
                 vec![IdRef::AdminApiKey { name: name.clone() }]
             }
-            Operation::Setting { project: p, .. } => p.iter().map(|p| project(p)).collect(),
+            // A key that is gone (its project archived or deleted) is already satisfied.
+            Operation::Kind { id: Some(_), .. } => vec![],
+            Operation::Kind { project: p, .. } => p.iter().map(|p| project(p)).collect(),
         };
         refs.sort();
         refs.dedup();

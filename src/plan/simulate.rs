@@ -411,10 +411,21 @@ pub(crate) fn simulate(live: &LiveState, plan: &Plan) -> LiveState {
             Operation::DeleteAdminApiKey { name, .. } => {
                 s.org.admin_api_keys.retain(|k| &k.name != name)
             }
-            Operation::Setting {
+            Operation::Kind {
+                kind,
+                project: Some(project),
+                id: Some(id),
+                ..
+            } if kind == crate::kinds::project_api_keys::NAME => {
+                if let Some(keys) = s.project_api_keys.get_mut(project) {
+                    keys.retain(|k| &k.id != id);
+                }
+            }
+            Operation::Kind {
                 kind,
                 project,
                 value,
+                ..
             } => {
                 if let Some(kind) = crate::kinds::by_name(kind) {
                     crate::kinds::written(&mut s.org, kind, project.as_deref(), value.as_ref());

@@ -182,6 +182,7 @@ pub fn kind_title(kind: ResourceKind) -> &'static str {
         ResourceKind::ProjectSpendLimit => "Project hard spend limits",
         ResourceKind::ProjectModelPermissions => "Project model permissions",
         ResourceKind::ProjectHostedTools => "Project hosted tools",
+        ResourceKind::ProjectApiKey => "Project API keys",
     }
 }
 

@@ -245,6 +245,7 @@ projects:
   - name: Search
     model_permissions: {mode: allow_list, models: [gpt-4o]}
     hosted_tools: {web_search: true}
+    api_keys: []
   - name: Support
     data_retention: organization_default
 "#,
@@ -280,6 +281,7 @@ projects:
         ("GET /organization/projects/{project_id}/model_permissions", 1),
         ("GET /organization/projects/{project_id}/hosted_tool_permissions", 1),
         ("GET /organization/projects/{project_id}/data_retention", 1),
+        ("GET /organization/projects/{project_id}/api_keys", 1),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -390,6 +392,21 @@ fn the_enterprise_example_shows_every_settings_verb_and_converges() {
         })
         .count();
     assert_eq!(notes, 2, "{:#}", plan["unmanaged"]);
+    assert_eq!(
+        got.get("project:Payments/api_key:old-laptop"),
+        Some(&("delete".to_string(), true)),
+        "{got:?}"
+    );
+    let service_account_key = plan["unmanaged"]
+        .as_array()
+        .expect("unmanaged")
+        .iter()
+        .find(|u| u["kind"] == "project_api_key")
+        .expect("the service account's key is reported");
+    assert_eq!(
+        service_account_key["object"]["owner"],
+        "service_account:ledger-writer"
+    );
 
     let apply = run(orgops(&emu)
         .args(["apply", "--auto-approve", "-f"])
@@ -407,4 +424,99 @@ fn the_enterprise_example_shows_every_settings_verb_and_converges() {
         .args(["plan", "--detailed-exitcode", "-f"])
         .arg(&exported));
     assert_eq!(round.code, 0, "{}{}", round.stdout, round.stderr);
+}
+
+/// Project API keys: reported with owner and last use, pruned under `remove`, never a
+/// service account's key, and a protected key refuses the plan.
+#[test]
+fn project_api_keys_are_reported_pruned_and_protected() {
+    let live = r#"
+users:
+  - {email: ada@example.com, role: owner}
+  - {email: bob@example.com, role: reader}
+projects:
+  - name: Search
+    members: [{email: bob@example.com, role: owner}]
+    service_accounts: [{name: ci, role: member, sink: {file: discarded.key}}]
+    api_keys: [prod, stale-laptop, old-notebook]
+"#;
+    let emu = org::start(live);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = write(
+        dir.path(),
+        "report.yaml",
+        "projects:\n  - name: Search\n    api_keys: [prod]\n",
+    );
+    let plan = plan_json(&emu, &report);
+    assert!(plan["changes"].as_array().expect("changes").is_empty());
+    let listed: BTreeMap<String, Value> = plan["unmanaged"]
+        .as_array()
+        .expect("unmanaged")
+        .iter()
+        .map(|u| (u["key"].as_str().unwrap_or_default().to_string(), u["object"].clone()))
+        .collect();
+    let keys: Vec<&String> = listed.keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "project:Search/api_key:Secret key",
+            "project:Search/api_key:old-notebook",
+            "project:Search/api_key:stale-laptop"
+        ]
+    );
+    let stale = &listed["project:Search/api_key:stale-laptop"];
+    assert_eq!(stale["owner"], "user:bob@example.com");
+    assert!(stale.get("last_used_at").is_some(), "{stale}");
+    assert!(
+        stale["redacted_value"].as_str().is_some_and(|v| v.contains("...")),
+        "only the redacted value: {stale}"
+    );
+
+    // `remove`, with one key protected: refused.
+    let protected = write(
+        dir.path(),
+        "protected.yaml",
+        "policy:\n  unmanaged: {project_api_keys: remove}\n  protect:\n    project_api_keys: [{project: Search, name: old-notebook}]\nprojects:\n  - name: Search\n    api_keys: [prod]\n",
+    );
+    let refused = run(orgops(&emu).args(["plan", "-f"]).arg(&protected));
+    assert_eq!(refused.code, 3, "{}{}", refused.stdout, refused.stderr);
+    assert!(refused.stdout.contains("[protect]"), "{}", refused.stdout);
+
+    // `remove`: the user's keys go, the service account's stays (reported), and it converges.
+    let prune = write(
+        dir.path(),
+        "prune.yaml",
+        "policy:\n  unmanaged: {project_api_keys: remove}\nprojects:\n  - name: Search\n    api_keys: [prod]\n",
+    );
+    let plan = plan_json(&emu, &prune);
+    let got = actions(&plan);
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        [
+            "project:Search/api_key:old-notebook",
+            "project:Search/api_key:stale-laptop"
+        ]
+    );
+    assert!(got.values().all(|(a, d)| a == "delete" && *d));
+    let apply = run(orgops(&emu).args(["apply", "--auto-approve", "-f"]).arg(&prune));
+    assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
+    let again = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&prune));
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    let search = org::project_id(&emu, "Search");
+    let left = org::call(
+        &emu,
+        reqwest::Method::GET,
+        &format!("/organization/projects/{search}/api_keys?limit=100"),
+        None,
+    );
+    let mut names: Vec<&str> = left["data"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["name"].as_str())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Secret key", "prod"]);
 }

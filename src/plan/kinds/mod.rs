@@ -45,6 +45,7 @@ pub(crate) fn diff_all(ctx: &Context<'_>, out: &mut Output) {
     rate_limit::diff(ctx, out);
     certificate_activation::diff(ctx, out);
     crate::kinds::diff(ctx, out);
+    crate::kinds::project_api_keys::diff(ctx, out);
     duplicates::diff(ctx, out);
 }
 
