@@ -726,9 +726,10 @@ impl Context {
                 let Some(pid) = self.ids.get(&project(p)) else {
                     return Ok(Done::Already(GONE.into()));
                 };
-                let deleted = retry_transient(|| crate::kinds::project_api_keys::delete(c, &pid, key_id))
-                    .await
-                    .map_err(api)?;
+                let deleted =
+                    retry_transient(|| crate::kinds::project_api_keys::delete(c, &pid, key_id))
+                        .await
+                        .map_err(api)?;
                 Ok(if deleted {
                     Done::Applied(None)
                 } else {

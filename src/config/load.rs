@@ -897,7 +897,9 @@ pub fn merge(files: Vec<ParsedFile>, diagnostics: &mut Diagnostics) -> Merged {
                         parsed.map.key("/settings"),
                         "`settings` is declared in more than one file".to_string(),
                     )
-                    .with_hint(Some("keep the one `settings` block in one file (e.g. org.yaml)".into())),
+                    .with_hint(Some(
+                        "keep the one `settings` block in one file (e.g. org.yaml)".into(),
+                    )),
                 );
             }
         }

@@ -637,6 +637,41 @@ impl Checker<'_> {
                 Some("set it on the projects (`projects[].data_retention`), or pick an organization value".into()),
             );
         }
+        // Model ids of a permission list: the models the file's rate limits name are the
+        // ones orgops knows exist (every project has a rate limit per model). An id none of
+        // them names is likely a typo: a warning with a did-you-mean (it may also be a model
+        // the file simply sets no rate limit for, so it is not an error).
+        let known: BTreeSet<&str> = doc
+            .projects
+            .iter()
+            .flat_map(|p| p.rate_limits.keys().map(String::as_str))
+            .collect();
+        if known.is_empty() {
+            return;
+        }
+        for (i, project) in doc.projects.iter().enumerate() {
+            let Some(permissions) = &project.model_permissions else {
+                continue;
+            };
+            for (j, model) in permissions.models.iter().enumerate() {
+                if known.contains(model.as_str()) {
+                    continue;
+                }
+                let hint = did_you_mean(model, known.iter().copied()).or_else(|| {
+                    Some("check the model id; the file's `rate_limits` name no such model".into())
+                });
+                let at =
+                    self.merged
+                        .at(List::Projects, i, &format!("/model_permissions/models/{j}"));
+                self.warning(
+                    at,
+                    format!(
+                        "model {model:?} is not a model any `rate_limits` entry of the file names"
+                    ),
+                    hint,
+                );
+            }
+        }
     }
 
     fn owners(&mut self) {

@@ -32,15 +32,16 @@ impl DataRetention {
             DataRetention::ZeroDataRetention => "zero_data_retention",
             DataRetention::ModifiedAbuseMonitoring => "modified_abuse_monitoring",
             DataRetention::EnhancedZeroDataRetention => "enhanced_zero_data_retention",
-            DataRetention::EnhancedModifiedAbuseMonitoring => {
-                "enhanced_modified_abuse_monitoring"
-            }
+            DataRetention::EnhancedModifiedAbuseMonitoring => "enhanced_modified_abuse_monitoring",
         }
     }
 
     /// Valid at organization level (the spec's organization enum).
     pub fn organization_level(self) -> bool {
-        !matches!(self, DataRetention::OrganizationDefault | DataRetention::None)
+        !matches!(
+            self,
+            DataRetention::OrganizationDefault | DataRetention::None
+        )
     }
 
     fn is_zero(self) -> bool {

@@ -288,7 +288,10 @@ pub(crate) fn restrict(value: &Value, like: &Value) -> Value {
 /// value the file leaves out (read only under `policy.unmanaged.settings`), `unset` under
 /// `remove` where the API has a delete, and otherwise a reported object, noted `no longer
 /// managed` when the API cannot delete it.
-pub(crate) fn diff(ctx: &crate::plan::context::Context<'_>, out: &mut crate::plan::context::Output) {
+pub(crate) fn diff(
+    ctx: &crate::plan::context::Context<'_>,
+    out: &mut crate::plan::context::Output,
+) {
     use crate::plan::context::Draft;
     use crate::plan::{Action, Operation, UnmanagedObject};
 
@@ -312,7 +315,10 @@ pub(crate) fn diff(ctx: &crate::plan::context::Context<'_>, out: &mut crate::pla
             } else {
                 None
             };
-            let parents: Vec<String> = project.map(|p| format!("project:{p}")).into_iter().collect();
+            let parents: Vec<String> = project
+                .map(|p| format!("project:{p}"))
+                .into_iter()
+                .collect();
             match desired {
                 Some(desired) => {
                     if exists && !read {
@@ -413,7 +419,12 @@ pub(crate) fn diff(ctx: &crate::plan::context::Context<'_>, out: &mut crate::pla
 /// The live document after a successful write of `value` (`None`: unset), in the form a
 /// read would give: values at the API's default are `None`, a partial kind keeps the fields
 /// written before. For tests and simulations of a plan.
-pub fn written(doc: &mut Document, kind: &SettingKind, project: Option<&str>, value: Option<&Value>) {
+pub fn written(
+    doc: &mut Document,
+    kind: &SettingKind,
+    project: Option<&str>,
+    value: Option<&Value>,
+) {
     let default = (kind.default)();
     let next = match value {
         None => None,

@@ -70,9 +70,7 @@ pub static KIND: SettingKind = SettingKind {
             .map_err(|e| format!("unexpected model permissions object: {e}"))?;
         Ok((value != unrestricted()).then_some(value))
     },
-    to_api: |value| {
-        json!({"mode": value.get("mode"), "model_ids": value.get("models").cloned().unwrap_or_else(|| json!([]))})
-    },
+    to_api: |value| json!({"mode": value.get("mode"), "model_ids": value.get("models").cloned().unwrap_or_else(|| json!([]))}),
     default: || Some(unrestricted()),
     destructive,
     normalize,

@@ -188,21 +188,27 @@ pub(crate) fn diff(ctx: &Context<'_>, out: &mut Output) {
                 }
                 let (draft_key, project_name) = (plan_key.clone(), project.clone());
                 let view_before = object.clone();
-                out.unmanaged(policy, ResourceKind::ProjectApiKey, &plan_key, object, || {
-                    Draft::new(
-                        ResourceKind::ProjectApiKey,
-                        draft_key,
-                        Action::Delete,
-                        Operation::Kind {
-                            kind: NAME.to_string(),
-                            project: Some(project_name.clone()),
-                            id: Some(key.id.clone()),
-                            value: None,
-                        },
-                    )
-                    .before(Some(view_before))
-                    .parents([format!("project:{project_name}")])
-                });
+                out.unmanaged(
+                    policy,
+                    ResourceKind::ProjectApiKey,
+                    &plan_key,
+                    object,
+                    || {
+                        Draft::new(
+                            ResourceKind::ProjectApiKey,
+                            draft_key,
+                            Action::Delete,
+                            Operation::Kind {
+                                kind: NAME.to_string(),
+                                project: Some(project_name.clone()),
+                                id: Some(key.id.clone()),
+                                value: None,
+                            },
+                        )
+                        .before(Some(view_before))
+                        .parents([format!("project:{project_name}")])
+                    },
+                );
             }
         }
     }

@@ -61,8 +61,9 @@ fn from_api(body: &Value) -> Result<Option<Value>, String> {
         "currency": body.get("currency").cloned().unwrap_or(json!("USD")),
         "interval": body.get("interval").cloned().unwrap_or(json!("month")),
     });
-    serde_json::from_value::<SpendLimit>(value.clone())
-        .map_err(|e| format!("unexpected spend limit (currency or interval orgops does not know): {e}"))?;
+    serde_json::from_value::<SpendLimit>(value.clone()).map_err(|e| {
+        format!("unexpected spend limit (currency or interval orgops does not know): {e}")
+    })?;
     Ok(Some(value))
 }
 

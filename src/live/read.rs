@@ -57,7 +57,11 @@ enum Fetched {
     ProjectCertificates(ProjectId, Vec<Certificate>),
     /// A settings kind (`crate::kinds`) of a project (or the organization): the value in the
     /// file's shape, `None` at the API's default.
-    Setting(&'static crate::kinds::SettingKind, Option<ProjectId>, Option<serde_json::Value>),
+    Setting(
+        &'static crate::kinds::SettingKind,
+        Option<ProjectId>,
+        Option<serde_json::Value>,
+    ),
     ProjectApiKeys(ProjectId, Vec<crate::kinds::project_api_keys::LiveKey>),
 }
 
@@ -100,7 +104,11 @@ struct Reader<'a> {
     /// Known once the users list arrived, for per-user role lists.
     pending_user_roles: bool,
     /// Settings read, stored into the live document once projects are named.
-    settings: Vec<(&'static crate::kinds::SettingKind, Option<ProjectId>, Option<serde_json::Value>)>,
+    settings: Vec<(
+        &'static crate::kinds::SettingKind,
+        Option<ProjectId>,
+        Option<serde_json::Value>,
+    )>,
     api_keys: Vec<(ProjectId, Vec<crate::kinds::project_api_keys::LiveKey>)>,
 }
 
@@ -223,7 +231,11 @@ impl<'a> Reader<'a> {
                 let mut kept: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
                 kept.sort();
                 kept.dedup();
-                p.api_keys = kept.into();
+                // A project with no key is left unmanaged, so `export` does not make every
+                // later plan list an empty collection per project.
+                if !kept.is_empty() {
+                    p.api_keys = kept.into();
+                }
             }
             state.project_api_keys.insert(name.clone(), keys);
         }

@@ -545,6 +545,18 @@ fn a_plan_makes_exactly_the_minimum_requests() {
         "/organization/projects/{project_id}/hosted_tool_permissions",
         active().filter(|p| p.hosted_tools.is_some()).count() as u64,
     );
+    settings(
+        "/organization/projects/{project_id}/api_keys",
+        active()
+            .map(|p| {
+                if p.api_keys.is_managed() {
+                    pages(p.api_keys.len(), 100)
+                } else {
+                    0
+                }
+            })
+            .sum(),
+    );
     assert_eq!(
         actual, expected,
         "requests per route differ from the minimum"

@@ -58,7 +58,9 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
 }
 
 fn plan_json(emu: &::orgops::emulator::RunningEmulator, file: &std::path::Path) -> Value {
-    let plan = run(orgops(emu).args(["plan", "--format", "json", "-f"]).arg(file));
+    let plan = run(orgops(emu)
+        .args(["plan", "--format", "json", "-f"])
+        .arg(file));
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
     serde_json::from_str(&plan.stdout).expect("JSON plan")
 }
@@ -144,7 +146,11 @@ fn settings_plan_every_verb_apply_converges_and_export_round_trips() {
     let again = run(orgops(&emu)
         .args(["plan", "--detailed-exitcode", "-f"])
         .arg(&file));
-    assert_eq!(again.code, 0, "re-plan not empty:\n{}{}", again.stdout, again.stderr);
+    assert_eq!(
+        again.code, 0,
+        "re-plan not empty:\n{}{}",
+        again.stdout, again.stderr
+    );
 
     // What the API now holds, read independently.
     let search = org::project_id(&emu, "Search");
@@ -212,7 +218,10 @@ projects:
         .expect("a max_removals refusal");
     assert_eq!(
         refusal["objects"],
-        serde_json::json!(["project:Search/data_retention", "project:Search/spend_limit"])
+        serde_json::json!([
+            "project:Search/data_retention",
+            "project:Search/spend_limit"
+        ])
     );
 
     let markdown = run(orgops(&emu)
@@ -224,7 +233,8 @@ projects:
         md.find(needle)
             .unwrap_or_else(|| panic!("{needle} not in the markdown plan:\n{md}"))
     };
-    let first_destructive = at("project:Search/spend_limit").min(at("project:Search/data_retention"));
+    let first_destructive =
+        at("project:Search/spend_limit").min(at("project:Search/data_retention"));
     assert!(
         first_destructive < at("project:Search/model_permissions"),
         "destructive settings changes come first:\n{md}"
@@ -278,8 +288,14 @@ projects:
     let expected: BTreeMap<String, u64> = [
         ("GET /organization/projects", 1),
         ("GET /organization/spend_limit", 1),
-        ("GET /organization/projects/{project_id}/model_permissions", 1),
-        ("GET /organization/projects/{project_id}/hosted_tool_permissions", 1),
+        (
+            "GET /organization/projects/{project_id}/model_permissions",
+            1,
+        ),
+        (
+            "GET /organization/projects/{project_id}/hosted_tool_permissions",
+            1,
+        ),
         ("GET /organization/projects/{project_id}/data_retention", 1),
         ("GET /organization/projects/{project_id}/api_keys", 1),
     ]
@@ -293,10 +309,7 @@ projects:
 fn bad_settings_get_located_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (yaml, needle) in [
-        (
-            "settings:\n  spend_limit: {amount_cents: 0}\n",
-            "2:",
-        ),
+        ("settings:\n  spend_limit: {amount_cents: 0}\n", "2:"),
         ("settings:\n  data_retention: none\n", "2:"),
         (
             "projects:\n  - name: P\n    spend_limit: {amount_cents: 5, currency: EUR}\n",
@@ -334,15 +347,18 @@ fn the_enterprise_example_shows_every_settings_verb_and_converges() {
     )
     .expect("live state loads");
     let options = ::orgops::emulator::EmulatorOptions {
-        admin_keys: vec![(org::ADMIN_KEY.to_string(), Some("amara@globex.example".to_string()))],
+        admin_keys: vec![(
+            org::ADMIN_KEY.to_string(),
+            Some("amara@globex.example".to_string()),
+        )],
         certificate_pems: pems,
         ..::orgops::emulator::EmulatorOptions::default()
     };
     let emu = ::orgops::emulator::start_in_background(doc, options).expect("emulator starts");
     let dir = tempfile::tempdir().expect("tempdir");
     // The example with its command sinks pointed at files (apply creates service accounts).
-    for entry in std::fs::read_dir(crate::support::cli::root().join("examples/enterprise"))
-        .expect("example")
+    for entry in
+        std::fs::read_dir(crate::support::cli::root().join("examples/enterprise")).expect("example")
     {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|x| x == "yaml") {
@@ -415,7 +431,11 @@ fn the_enterprise_example_shows_every_settings_verb_and_converges() {
     let again = run(orgops(&emu)
         .args(["plan", "--detailed-exitcode", "-f"])
         .arg(dir.path()));
-    assert_eq!(again.code, 0, "re-plan not empty:\n{}{}", again.stdout, again.stderr);
+    assert_eq!(
+        again.code, 0,
+        "re-plan not empty:\n{}{}",
+        again.stdout, again.stderr
+    );
 
     let exported = dir.path().join("export").join("orgops.yaml");
     let export = run(orgops(&emu).args(["export", "-o"]).arg(&exported));
@@ -453,7 +473,12 @@ projects:
         .as_array()
         .expect("unmanaged")
         .iter()
-        .map(|u| (u["key"].as_str().unwrap_or_default().to_string(), u["object"].clone()))
+        .map(|u| {
+            (
+                u["key"].as_str().unwrap_or_default().to_string(),
+                u["object"].clone(),
+            )
+        })
         .collect();
     let keys: Vec<&String> = listed.keys().collect();
     assert_eq!(
@@ -468,7 +493,9 @@ projects:
     assert_eq!(stale["owner"], "user:bob@example.com");
     assert!(stale.get("last_used_at").is_some(), "{stale}");
     assert!(
-        stale["redacted_value"].as_str().is_some_and(|v| v.contains("...")),
+        stale["redacted_value"]
+            .as_str()
+            .is_some_and(|v| v.contains("...")),
         "only the redacted value: {stale}"
     );
 
@@ -498,7 +525,9 @@ projects:
         ]
     );
     assert!(got.values().all(|(a, d)| a == "delete" && *d));
-    let apply = run(orgops(&emu).args(["apply", "--auto-approve", "-f"]).arg(&prune));
+    let apply = run(orgops(&emu)
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&prune));
     assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
     let again = run(orgops(&emu)
         .args(["plan", "--detailed-exitcode", "-f"])
@@ -519,4 +548,20 @@ projects:
         .collect();
     names.sort();
     assert_eq!(names, ["Secret key", "prod"]);
+}
+
+#[test]
+fn an_unknown_model_id_gets_a_did_you_mean_from_the_rate_limits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(
+        dir.path(),
+        "orgops.yaml",
+        "projects:\n  - name: P\n    rate_limits: {gpt-4o-mini: {max_requests_per_1_minute: 5}}\n    model_permissions: {mode: allow_list, models: [gpt-4o-mni]}\n",
+    );
+    let out = run(crate::support::cli::orgops()
+        .args(["validate", "-f"])
+        .arg(&file));
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains("orgops.yaml:4:"), "{all}");
+    assert!(all.contains("did you mean `gpt-4o-mini`?"), "{all}");
 }
