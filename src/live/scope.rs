@@ -244,7 +244,10 @@ impl ReadScope {
             || self.project_roles.contains(name)
             || self.rate_limits.contains(name)
             || self.project_certificates.contains(name)
-            || self.settings.values().any(|s| s.contains(name))
+            || crate::kinds::ALL.iter().any(|k| {
+                k.level == crate::kinds::Level::Project
+                    && crate::kinds::was_read(self, k, Some(name))
+            })
             || self.project_api_keys.contains(name)
     }
 }
@@ -308,6 +311,33 @@ mod tests {
                 .contains(&("P".to_string(), "a@x.example".to_string()))
         );
         assert!(scope.project_roles.contains("P"));
+    }
+
+    #[test]
+    fn settings_are_read_where_declared_or_where_the_policy_asks() {
+        let declared = ReadScope::for_document(&doc(serde_json::json!({
+            "projects": [{"name": "A", "spend_limit": {"amount_cents": 5}},
+                         {"name": "B"}, {"name": "Old", "archived": true}]
+        })));
+        let limits = &declared.settings["project_spend_limit"];
+        assert!(limits.contains("A") && !limits.contains("B"));
+        assert!(!declared.settings.contains_key("organization_spend_limit"));
+        assert!(!declared.settings.contains_key("project_hosted_tools"));
+        assert!(!declared.reads_project_children("B"));
+
+        let leftover = ReadScope::for_document(&doc(serde_json::json!({
+            "policy": {"unmanaged": {"settings": "report"}},
+            "projects": [{"name": "A"}, {"name": "Old", "archived": true}]
+        })));
+        for kind in crate::kinds::ALL {
+            let select = &leftover.settings[kind.name()];
+            match kind.level {
+                crate::kinds::Level::Organization => assert_eq!(*select, Select::All),
+                crate::kinds::Level::Project => {
+                    assert!(select.contains("A") && !select.contains("Old"))
+                }
+            }
+        }
     }
 
     #[test]

@@ -1264,6 +1264,7 @@ mod properties {
                     limits,
                     certs,
                 )| Project {
+                    api_keys: Default::default(),
                     data_retention: None,
                     spend_limit: None,
                     model_permissions: None,
@@ -1454,6 +1455,7 @@ mod properties {
                         project_roles: k,
                         service_accounts: l,
                         projects,
+                        project_api_keys: crate::model::UnmanagedAction::Report,
                         settings: None,
                     },
                     min_owners: Some(0),
