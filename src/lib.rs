@@ -18,9 +18,10 @@
 //!   decoded error bodies. One module per endpoint family.
 //! - [`live`]: reads the organization through [`api`] into a [`live::LiveState`].
 //! - [`plan`]: pure diff of desired against live into an ordered [`plan::Plan`].
-//! - [`kinds`]: one module per settings kind (data retention, spend limits, model and
-//!   hosted-tool permissions): key, fields, read, normalise, diff, write, destructive marking,
-//!   in one descriptor the engine iterates. The older kinds still live spread over
+//! - [`kinds`]: one module per kind added since issue 10 (data retention, spend limits, model
+//!   and hosted-tool permissions as `SettingKind` descriptors the engine iterates; spend
+//!   alerts and project API keys as collection modules): key, fields, read, normalise, diff,
+//!   write, destructive marking in one file each. The older kinds still live spread over
 //!   `api/`, `live/`, `plan/kinds/`, `apply/perform.rs` and `ops/export.rs`.
 //! - [`render`]: text, markdown and JSON renderings of a plan.
 //! - [`drift`]: the plan classified as drift (changed, missing, unmanaged) and attributed

@@ -297,6 +297,10 @@ impl Document {
             "project_roles" => projects().any(|p| p.roles.is_managed()),
             "service_accounts" => projects().any(|p| p.service_accounts.is_managed()),
             "project_api_keys" => projects().any(|p| p.api_keys.is_managed()),
+            "spend_alerts" => {
+                self.settings.spend_alerts.is_managed()
+                    || projects().any(|p| p.spend_alerts.is_managed())
+            }
             "projects" => self.projects.is_managed(),
             // Settings a declared scope leaves out (`crate::kinds`).
             "settings" => true,
@@ -401,6 +405,10 @@ pub struct Unmanaged {
     /// are only ever reported: they go with their account).
     #[serde(default)]
     pub project_api_keys: UnmanagedAction,
+    /// Spend alerts (organization, or a project whose `spend_alerts` is written) the file
+    /// does not declare.
+    #[serde(default)]
+    pub spend_alerts: UnmanagedAction,
     #[serde(default)]
     pub projects: UnmanagedProjectAction,
     /// Settings (data retention, spend limits, model and hosted-tool permissions) that a
@@ -579,6 +587,9 @@ pub struct OrgSettings {
     pub data_retention: Option<crate::kinds::DataRetention>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend_limit: Option<crate::kinds::SpendLimit>,
+    /// Organization spend alerts (`crate::kinds::spend_alerts`).
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub spend_alerts: ManagedList<crate::kinds::SpendAlert>,
 }
 
 impl OrgSettings {
@@ -630,6 +641,9 @@ pub struct Project {
     /// `policy.unmanaged.project_api_keys`.
     #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
     pub api_keys: ManagedList<String>,
+    /// Project spend alerts (`crate::kinds::spend_alerts`).
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub spend_alerts: ManagedList<crate::kinds::SpendAlert>,
 }
 
 fn is_false(b: &bool) -> bool {

@@ -739,6 +739,36 @@ impl Context {
             Operation::Kind {
                 kind,
                 project: p,
+                id,
+                value,
+            } if kind == crate::kinds::spend_alerts::ORG
+                || kind == crate::kinds::spend_alerts::PROJECT =>
+            {
+                let pid = match p {
+                    Some(p) => match self.ids.get(&project(p)) {
+                        Some(pid) => Some(pid),
+                        None if value.is_none() => return Ok(Done::Already(GONE.into())),
+                        None => return Err(format!("project {p:?} has no known ID")),
+                    },
+                    None => None,
+                };
+                let done = crate::kinds::spend_alerts::perform(
+                    c,
+                    pid.as_deref(),
+                    id.as_deref(),
+                    value.as_ref(),
+                )
+                .await
+                .map_err(api)?;
+                Ok(if done {
+                    Done::Applied(None)
+                } else {
+                    Done::Already(GONE.into())
+                })
+            }
+            Operation::Kind {
+                kind,
+                project: p,
                 value,
                 ..
             } => {

@@ -65,6 +65,10 @@ pub fn from_document(
     if let Some(limit) = &doc.settings.spend_limit {
         org.spend_limit = Some(spend_limit_state(limit));
     }
+    for alert in &doc.settings.spend_alerts {
+        let a = alert_state(&mut org, alert);
+        org.spend_alerts.insert(a.id.clone(), a);
+    }
 
     // Custom organization roles.
     let mut org_roles: HashMap<String, String> = HashMap::new();
@@ -312,6 +316,14 @@ fn seed_project(
         org.projects.get_mut(pid).context("project exists")?,
         project,
     );
+    for alert in &project.spend_alerts {
+        let a = alert_state(org, alert);
+        org.projects
+            .get_mut(pid)
+            .context("project exists")?
+            .spend_alerts
+            .insert(a.id.clone(), a);
+    }
     // Seed-side meaning of `api_keys`: user-owned keys of these names exist, owned by the
     // project's first member (keys cannot be created through the API).
     if !project.api_keys.is_empty() {
@@ -381,6 +393,50 @@ fn seed_project_settings(p: &mut super::state::Project, project: &model::Project
                 *slot = enabled;
             }
         }
+    }
+}
+
+fn alert_state(org: &mut OrgState, alert: &crate::kinds::SpendAlert) -> super::state::SpendAlert {
+    let mut channel = serde_json::json!({"type": "email", "recipients": alert.recipients});
+    if let Some(prefix) = &alert.subject_prefix {
+        channel["subject_prefix"] = serde_json::json!(prefix);
+    }
+    super::state::SpendAlert {
+        id: org.ids.id(super::state::IdKind::SpendAlert),
+        threshold_amount: i64::try_from(alert.threshold_cents).unwrap_or(i64::MAX),
+        currency: "USD".to_string(),
+        interval: "month".to_string(),
+        notification_channel: channel,
+    }
+}
+
+fn alerts_model(
+    alerts: &indexmap::IndexMap<String, super::state::SpendAlert>,
+) -> model::ManagedList<crate::kinds::SpendAlert> {
+    let mut out: Vec<crate::kinds::SpendAlert> = alerts
+        .values()
+        .filter_map(|a| {
+            Some(crate::kinds::SpendAlert {
+                threshold_cents: u64::try_from(a.threshold_amount).ok()?,
+                currency: crate::kinds::Currency::Usd,
+                interval: crate::kinds::Interval::Month,
+                recipients: serde_json::from_value(
+                    a.notification_channel.get("recipients")?.clone(),
+                )
+                .ok()?,
+                subject_prefix: a
+                    .notification_channel
+                    .get("subject_prefix")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (a.threshold_cents, &a.recipients).cmp(&(b.threshold_cents, &b.recipients)));
+    if out.is_empty() {
+        model::ManagedList::default()
+    } else {
+        out.into()
     }
 }
 
@@ -718,6 +774,7 @@ pub fn to_document(org: &OrgState) -> Document {
                 .map(|k| k.name.clone())
                 .collect();
             user_keys.sort();
+            project.spend_alerts = alerts_model(&p.spend_alerts);
             project.api_keys = model::ManagedList::from(user_keys);
             if project.api_keys.is_empty() {
                 project.api_keys = model::ManagedList::default();
@@ -772,6 +829,7 @@ pub fn to_document(org: &OrgState) -> Document {
             data_retention: retention_model(&org.data_retention)
                 .filter(|r| r.as_str() != rules::ORGANIZATION_DATA_RETENTION),
             spend_limit: org.spend_limit.as_ref().and_then(spend_limit_model),
+            spend_alerts: alerts_model(&org.spend_alerts),
         },
         projects: projects.into(),
         invites,

@@ -35,11 +35,13 @@ pub mod data_retention;
 pub mod hosted_tools;
 pub mod model_permissions;
 pub mod project_api_keys;
+pub mod spend_alerts;
 pub mod spend_limit;
 
 pub use data_retention::DataRetention;
 pub use hosted_tools::HostedTools;
 pub use model_permissions::{ModelPermissions, PermissionMode};
+pub use spend_alerts::SpendAlert;
 pub use spend_limit::{Currency, Interval, SpendLimit};
 
 /// Where a kind's one object lives.

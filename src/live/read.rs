@@ -63,6 +63,10 @@ enum Fetched {
         Option<serde_json::Value>,
     ),
     ProjectApiKeys(ProjectId, Vec<crate::kinds::project_api_keys::LiveKey>),
+    SpendAlerts(
+        Option<ProjectId>,
+        Vec<crate::kinds::spend_alerts::LiveAlert>,
+    ),
 }
 
 /// Forwards page events from the list tasks to the reading task.
@@ -110,6 +114,10 @@ struct Reader<'a> {
         Option<serde_json::Value>,
     )>,
     api_keys: Vec<(ProjectId, Vec<crate::kinds::project_api_keys::LiveKey>)>,
+    spend_alerts: Vec<(
+        Option<ProjectId>,
+        Vec<crate::kinds::spend_alerts::LiveAlert>,
+    )>,
 }
 
 impl<'a> Reader<'a> {
@@ -125,6 +133,7 @@ impl<'a> Reader<'a> {
             pending_user_roles: false,
             settings: Vec::new(),
             api_keys: Vec::new(),
+            spend_alerts: Vec::new(),
         }
     }
 
@@ -239,6 +248,25 @@ impl<'a> Reader<'a> {
             }
             state.project_api_keys.insert(name.clone(), keys);
         }
+        for (id, alerts) in std::mem::take(&mut self.spend_alerts) {
+            let listed = crate::kinds::spend_alerts::into_doc(&alerts);
+            let scope = match &id {
+                None => {
+                    state.org.settings.spend_alerts = listed;
+                    None
+                }
+                Some(id) => {
+                    let Some(name) = names.get(id.as_str()) else {
+                        continue;
+                    };
+                    if let Some(p) = state.org.projects.iter_mut().find(|p| &p.name == name) {
+                        p.spend_alerts = listed;
+                    }
+                    Some(name.clone())
+                }
+            };
+            state.spend_alerts.insert(scope, alerts);
+        }
         Ok(state)
     }
 
@@ -292,6 +320,14 @@ impl<'a> Reader<'a> {
             self.spawn(async move { c.list_admin_api_keys().await.map(Fetched::AdminApiKeys) });
         }
         self.pending_user_roles = !scope.user_roles.is_nothing();
+        if scope.org_spend_alerts {
+            let c = self.client.clone();
+            self.spawn(async move {
+                crate::kinds::spend_alerts::read(&c, None)
+                    .await
+                    .map(|alerts| Fetched::SpendAlerts(None, alerts))
+            });
+        }
         for kind in crate::kinds::ALL {
             if kind.level == crate::kinds::Level::Organization
                 && crate::kinds::was_read(scope, kind, None)
@@ -370,6 +406,7 @@ impl<'a> Reader<'a> {
             }
             Fetched::Setting(kind, project, value) => self.settings.push((kind, project, value)),
             Fetched::ProjectApiKeys(project, keys) => self.api_keys.push((project, keys)),
+            Fetched::SpendAlerts(project, alerts) => self.spend_alerts.push((project, alerts)),
         }
     }
 
@@ -475,6 +512,14 @@ impl<'a> Reader<'a> {
                         Ok(Fetched::Setting(kind, Some(p), value))
                     });
                 }
+            }
+            if scope.project_spend_alerts.contains(name) {
+                let (c, p) = (self.client.clone(), id.clone());
+                self.spawn(async move {
+                    crate::kinds::spend_alerts::read(&c, Some(p.as_str()))
+                        .await
+                        .map(|alerts| Fetched::SpendAlerts(Some(p), alerts))
+                });
             }
             if scope.project_api_keys.contains(name) {
                 let (c, p) = (self.client.clone(), id.clone());

@@ -101,6 +101,9 @@ pub struct ReadScope {
     pub settings: std::collections::BTreeMap<&'static str, Select<String>>,
     /// Project API keys of these projects (`kinds::project_api_keys::managed`).
     pub project_api_keys: Select<String>,
+    /// The organization's spend alerts, and those of these projects.
+    pub org_spend_alerts: bool,
+    pub project_spend_alerts: Select<String>,
 }
 
 impl ReadScope {
@@ -129,6 +132,8 @@ impl ReadScope {
                 .map(|k| (k.name(), Select::All))
                 .collect(),
             project_api_keys: Select::All,
+            org_spend_alerts: true,
+            project_spend_alerts: Select::All,
         }
     }
 
@@ -233,6 +238,8 @@ impl ReadScope {
             },
             settings: crate::kinds::read_scope(doc),
             project_api_keys: crate::kinds::project_api_keys::managed(doc),
+            org_spend_alerts: crate::kinds::spend_alerts::managed(doc).0,
+            project_spend_alerts: crate::kinds::spend_alerts::managed(doc).1,
         }
     }
 
@@ -249,6 +256,7 @@ impl ReadScope {
                     && crate::kinds::was_read(self, k, Some(name))
             })
             || self.project_api_keys.contains(name)
+            || self.project_spend_alerts.contains(name)
     }
 }
 

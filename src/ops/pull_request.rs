@@ -100,6 +100,7 @@ pub fn simulated_live(base: &Document, live: &LiveState) -> LiveState {
         duplicates: live.duplicates.clone(),
         // Keys cannot be created: the base would have left the live ones it keeps.
         project_api_keys: live.project_api_keys.clone(),
+        spend_alerts: live.spend_alerts.clone(),
     }
 }
 

@@ -107,10 +107,12 @@ pub enum ResourceKind {
     ProjectModelPermissions,
     ProjectHostedTools,
     ProjectApiKey,
+    OrganizationSpendAlert,
+    ProjectSpendAlert,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 25] = [
+    pub const ALL: [ResourceKind; 27] = [
         ResourceKind::Project,
         ResourceKind::Role,
         ResourceKind::Group,
@@ -136,6 +138,8 @@ impl ResourceKind {
         ResourceKind::ProjectModelPermissions,
         ResourceKind::ProjectHostedTools,
         ResourceKind::ProjectApiKey,
+        ResourceKind::OrganizationSpendAlert,
+        ResourceKind::ProjectSpendAlert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -165,6 +169,8 @@ impl ResourceKind {
             ResourceKind::ProjectModelPermissions => "project_model_permissions",
             ResourceKind::ProjectHostedTools => "project_hosted_tools",
             ResourceKind::ProjectApiKey => "project_api_key",
+            ResourceKind::OrganizationSpendAlert => "organization_spend_alert",
+            ResourceKind::ProjectSpendAlert => "project_spend_alert",
         }
     }
 }

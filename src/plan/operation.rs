@@ -499,6 +499,11 @@ impl Operation {
             }
             // A key that is gone (its project archived or deleted) is already satisfied.
             Operation::Kind { id: Some(_), .. } => vec![],
+            Operation::Kind {
+                kind,
+                project: None,
+                ..
+            } if kind == crate::kinds::spend_alerts::ORG => vec![],
             Operation::Kind { project: p, .. } => p.iter().map(|p| project(p)).collect(),
         };
         refs.sort();

@@ -424,6 +424,28 @@ pub(crate) fn simulate(live: &LiveState, plan: &Plan) -> LiveState {
             Operation::Kind {
                 kind,
                 project,
+                id,
+                value,
+            } if kind == crate::kinds::spend_alerts::ORG
+                || kind == crate::kinds::spend_alerts::PROJECT =>
+            {
+                let alerts = s.spend_alerts.entry(project.clone()).or_default();
+                alerts.retain(|a| Some(&a.id) != id.as_ref());
+                if let Some(alert) = value
+                    .as_ref()
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+                {
+                    alerts.push(crate::kinds::spend_alerts::LiveAlert {
+                        id: id
+                            .clone()
+                            .unwrap_or_else(|| format!("new-{}", alerts.len())),
+                        alert,
+                    });
+                }
+            }
+            Operation::Kind {
+                kind,
+                project,
                 value,
                 ..
             } => {

@@ -1265,6 +1265,7 @@ mod properties {
                     certs,
                 )| Project {
                     api_keys: Default::default(),
+                    spend_alerts: Default::default(),
                     data_retention: None,
                     spend_limit: None,
                     model_permissions: None,
@@ -1456,6 +1457,7 @@ mod properties {
                         service_accounts: l,
                         projects,
                         project_api_keys: crate::model::UnmanagedAction::Report,
+                        spend_alerts: crate::model::UnmanagedAction::Report,
                         settings: None,
                     },
                     min_owners: Some(0),

@@ -183,6 +183,8 @@ pub fn kind_title(kind: ResourceKind) -> &'static str {
         ResourceKind::ProjectModelPermissions => "Project model permissions",
         ResourceKind::ProjectHostedTools => "Project hosted tools",
         ResourceKind::ProjectApiKey => "Project API keys",
+        ResourceKind::OrganizationSpendAlert => "Organization spend alerts",
+        ResourceKind::ProjectSpendAlert => "Project spend alerts",
     }
 }
 

@@ -413,6 +413,23 @@ fn the_enterprise_example_shows_every_settings_verb_and_converges() {
         Some(&("delete".to_string(), true)),
         "{got:?}"
     );
+    for (key, verb) in [
+        (
+            "settings:spend_alert:4000000/finance@globex.example",
+            "update",
+        ),
+        (
+            "project:Payments/spend_alert:1000000/bruno@globex.example,chen@globex.example",
+            "create",
+        ),
+        ("settings:spend_alert:100/old-team@globex.example", "delete"),
+    ] {
+        assert_eq!(
+            got.get(key).map(|(a, _)| a.as_str()),
+            Some(verb),
+            "{key}: {got:?}"
+        );
+    }
     let service_account_key = plan["unmanaged"]
         .as_array()
         .expect("unmanaged")
@@ -564,4 +581,81 @@ fn an_unknown_model_id_gets_a_did_you_mean_from_the_rate_limits() {
     let all = format!("{}{}", out.stdout, out.stderr);
     assert!(all.contains("orgops.yaml:4:"), "{all}");
     assert!(all.contains("did you mean `gpt-4o-mini`?"), "{all}");
+}
+
+/// Spend alerts: more than one page (100) of organization alerts is read page by page, each
+/// scope once, and a declared set equal to live plans nothing.
+#[test]
+fn spend_alerts_are_read_once_per_scope_across_pages() {
+    let alerts: String = (0..150)
+        .map(|i| format!("    - {{threshold_cents: {i}, recipients: [ops@example.com]}}\n"))
+        .collect();
+    let live = format!(
+        "users:\n  - {{email: ada@example.com, role: owner}}\nsettings:\n  spend_alerts:\n{alerts}projects:\n  - name: Search\n    spend_alerts:\n      - {{threshold_cents: 5, recipients: [a@example.com]}}\n"
+    );
+    let emu = org::start(&live);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let same = write(
+        dir.path(),
+        "same.yaml",
+        &live.replace("users:\n  - {email: ada@example.com, role: owner}\n", ""),
+    );
+    let base = emu.base_url().to_string();
+    let control = |method: reqwest::Method, path: &str| -> Value {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async {
+                reqwest::Client::new()
+                    .request(method, format!("{base}/_emulator/{path}"))
+                    .send()
+                    .await
+                    .expect("control plane")
+                    .json()
+                    .await
+                    .expect("JSON")
+            })
+    };
+    control(reqwest::Method::POST, "stats/reset");
+    let plan = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&same));
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    let stats = control(reqwest::Method::GET, "stats");
+    assert_eq!(
+        stats["by_route"]["GET /organization/spend_alerts"], 2,
+        "{stats}"
+    );
+    assert_eq!(
+        stats["by_route"]["GET /organization/projects/{project_id}/spend_alerts"], 1,
+        "{stats}"
+    );
+
+    // One alert fewer in the file, one new, one renamed subject: delete, create, update.
+    let changed = write(
+        dir.path(),
+        "changed.yaml",
+        "policy: {unmanaged: {spend_alerts: remove}}\nprojects:\n  - name: Search\n    spend_alerts:\n      - {threshold_cents: 5, recipients: [A@example.com], subject_prefix: \"[search]\"}\n      - {threshold_cents: 9, recipients: [b@example.com]}\n",
+    );
+    let plan = plan_json(&emu, &changed);
+    let got = actions(&plan);
+    assert_eq!(
+        got.get("project:Search/spend_alert:5/a@example.com")
+            .map(|(a, _)| a.as_str()),
+        Some("update")
+    );
+    assert_eq!(
+        got.get("project:Search/spend_alert:9/b@example.com")
+            .map(|(a, _)| a.as_str()),
+        Some("create")
+    );
+    let apply = run(orgops(&emu)
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&changed));
+    assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
+    let again = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&changed));
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
 }

@@ -46,6 +46,7 @@ pub(crate) fn diff_all(ctx: &Context<'_>, out: &mut Output) {
     certificate_activation::diff(ctx, out);
     crate::kinds::diff(ctx, out);
     crate::kinds::project_api_keys::diff(ctx, out);
+    crate::kinds::spend_alerts::diff(ctx, out);
     duplicates::diff(ctx, out);
 }
 
