@@ -71,6 +71,7 @@ fn documents(s: &Scenario) -> (Document, Document) {
             service_accounts: vec![].into(),
             rate_limits: BTreeMap::new(),
             certificates: vec![].into(),
+            ..Project::default()
         })
         .collect();
     (live, desired)

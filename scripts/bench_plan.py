@@ -2,7 +2,11 @@
 """Benchmark `orgops plan` against a generated emulator org (see BENCHMARKS.md).
 
 Usage: scripts/bench_plan.py USERS PROJECTS MEMBERS_PER_PROJECT [--latency-ms N]
-       [--rate-limit-rpm N] [--concurrency N] [--bin target/release/orgops]
+       [--rate-limit-rpm N] [--concurrency N] [--settings] [--bin target/release/orgops]
+
+`--settings` manages every settings kind everywhere (`policy.unmanaged.settings: report`
+added to the export): the organization's data retention and spend limit, and each project's
+data retention, spend limit, model and hosted-tool permissions, one GET each.
 
 Starts `orgops emulator --generate ...`, exports the org as the desired state (so the plan
 reads every collection and plans nothing), then sets the faults and times one `plan`:
@@ -43,6 +47,7 @@ def main():
     ap.add_argument("--latency-ms", type=int, default=0)
     ap.add_argument("--rate-limit-rpm", type=int)
     ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--settings", action="store_true")
     ap.add_argument("--bin", default="target/release/orgops")
     args = ap.parse_args()
 
@@ -60,6 +65,10 @@ def main():
             desired = Path(tmp) / "orgops.yaml"
             subprocess.run([args.bin, "export", "-o", str(desired)], env=env, check=True,
                            stderr=subprocess.DEVNULL)
+            if args.settings:
+                text = desired.read_text()
+                assert "\npolicy:" not in text, "the export wrote a policy block"
+                desired.write_text(text + "policy:\n  unmanaged:\n    settings: report\n")
             control(base, "faults", {"latency_ms": args.latency_ms,
                                       "rate_limit_rpm": args.rate_limit_rpm,
                                       "retry_after": False, "fault_rate": 0.0})
@@ -90,7 +99,10 @@ def main():
                + 2                                                    # groups, certificates
                + args.projects * pages(args.members, 100) + 1        # project users (default: empty)
                + 3 * projects                                         # project groups, service accounts, roles
-               + projects)                                            # rate limits
+               + projects                                             # rate limits
+               + 1)                                                   # org data retention (always exported)
+    if args.settings:
+        minimum += 1 + 4 * projects   # org spend limit; per project 4 settings singletons
     total = stats["total"]
     lat = args.latency_ms / 1000
     chain = max(pages(args.users, 100), pages(projects, 100) + pages(args.members, 100))
@@ -100,7 +112,9 @@ def main():
         # minute: a route that needs n requests cannot finish before (n - rpm) * 60 / rpm s.
         routes = [pages(args.users, 100), 1, pages(projects, 100), 1, 1, 1,
                   args.projects * pages(args.members, 100) + 1,
-                  projects, projects, projects, projects]
+                  projects, projects, projects, projects, 1]
+        if args.settings:
+            routes += [1, projects, projects, projects, projects]
         bound = max(bound, max(max(0, n - args.rate_limit_rpm) * 60 / args.rate_limit_rpm
                                for n in routes))
     result = {

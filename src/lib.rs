@@ -19,6 +19,11 @@
 //!   decoded error bodies. One module per endpoint family.
 //! - [`live`]: reads the organization through [`api`] into a [`live::LiveState`].
 //! - [`plan`]: pure diff of desired against live into an ordered [`plan::Plan`].
+//! - [`kinds`]: one module per kind added since issue 10 (data retention, spend limits, model
+//!   and hosted-tool permissions as `SettingKind` descriptors the engine iterates; spend
+//!   alerts and project API keys as collection modules): key, fields, read, normalise, diff,
+//!   write, destructive marking in one file each. The older kinds still live spread over
+//!   `api/`, `live/`, `plan/kinds/`, `apply/perform.rs` and `ops/export.rs`.
 //! - [`render`]: text, markdown and JSON renderings of a plan.
 //! - [`audit`]: `orgops audit`, the audit log as a query (filters resolved with a minimal
 //!   read, pages streamed, objects named by their orgops keys).
@@ -49,6 +54,7 @@ pub mod exit;
 pub mod git;
 pub mod github;
 pub mod input;
+pub mod kinds;
 pub mod live;
 pub mod model;
 pub mod ops;

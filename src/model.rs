@@ -45,6 +45,9 @@ pub struct Document {
     /// Organization admin API keys, identified by name.
     #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
     pub admin_api_keys: ManagedList<AdminApiKey>,
+    /// Organization settings (data retention, hard spend limit); see `crate::kinds`.
+    #[serde(default, skip_serializing_if = "OrgSettings::is_empty")]
+    pub settings: OrgSettings,
     /// Projects, identified by name.
     #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
     pub projects: ManagedList<Project>,
@@ -66,6 +69,7 @@ impl Default for Document {
             roles: ManagedList::default(),
             certificates: ManagedList::default(),
             admin_api_keys: ManagedList::default(),
+            settings: OrgSettings::default(),
             projects: ManagedList::default(),
             invites: Vec::new(),
         }
@@ -118,6 +122,7 @@ impl Document {
             project.roles.iter_mut().for_each(role);
             project.service_accounts.sort_by(|a, b| a.name.cmp(&b.name));
             names(&mut project.certificates);
+            names(&mut project.api_keys);
         }
         self.invites.sort_by_key(|i| normalize_email(&i.email));
         for invite in &mut self.invites {
@@ -296,7 +301,14 @@ impl Document {
             "project_groups" => projects().any(|p| p.groups.is_managed()),
             "project_roles" => projects().any(|p| p.roles.is_managed()),
             "service_accounts" => projects().any(|p| p.service_accounts.is_managed()),
+            "project_api_keys" => projects().any(|p| p.api_keys.is_managed()),
+            "spend_alerts" => {
+                self.settings.spend_alerts.is_managed()
+                    || projects().any(|p| p.spend_alerts.is_managed())
+            }
             "projects" => self.projects.is_managed(),
+            // Settings a declared scope leaves out (`crate::kinds`).
+            "settings" => true,
             _ => false,
         }
     }
@@ -394,8 +406,23 @@ pub struct Unmanaged {
     pub project_roles: UnmanagedAction,
     #[serde(default)]
     pub service_accounts: UnmanagedAction,
+    /// Project API keys whose name `projects[].api_keys` does not list (service-account keys
+    /// are only ever reported: they go with their account).
+    #[serde(default)]
+    pub project_api_keys: UnmanagedAction,
+    /// Spend alerts (organization, or a project whose `spend_alerts` is written) the file
+    /// does not declare.
+    #[serde(default)]
+    pub spend_alerts: UnmanagedAction,
     #[serde(default)]
     pub projects: UnmanagedProjectAction,
+    /// Settings (data retention, spend limits, model and hosted-tool permissions) that a
+    /// declared project, or the organization, leaves out of the file. Absent (the default):
+    /// not managed, not read. `report`: read and listed (`? no longer managed`); `remove`:
+    /// unset where the API has a delete (spend limits, model permissions), reported
+    /// otherwise; `ignore`: like absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<UnmanagedAction>,
 }
 
 impl Unmanaged {
@@ -420,6 +447,9 @@ pub struct Protect {
     /// Service accounts by (project, name).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub service_accounts: Vec<ServiceAccountRef>,
+    /// Project API keys by (project, name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub project_api_keys: Vec<ServiceAccountRef>,
 }
 
 impl Protect {
@@ -428,10 +458,11 @@ impl Protect {
             && self.projects.is_empty()
             && self.groups.is_empty()
             && self.service_accounts.is_empty()
+            && self.project_api_keys.is_empty()
     }
 }
 
-/// A service account named by its natural key.
+/// A service account (or a project API key) named by its natural key.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceAccountRef {
@@ -553,8 +584,27 @@ pub enum Sink {
     Command(Vec<String>),
 }
 
+/// `settings:` — organization-level singletons (each is managed only when written).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_retention: Option<crate::kinds::DataRetention>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_limit: Option<crate::kinds::SpendLimit>,
+    /// Organization spend alerts (`crate::kinds::spend_alerts`).
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub spend_alerts: ManagedList<crate::kinds::SpendAlert>,
+}
+
+impl OrgSettings {
+    pub fn is_empty(&self) -> bool {
+        *self == OrgSettings::default()
+    }
+}
+
 /// `projects[]` — a project.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Project {
     pub name: String,
@@ -582,6 +632,23 @@ pub struct Project {
     /// Certificate names active at project scope.
     #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
     pub certificates: ManagedList<String>,
+    /// Settings singletons (`crate::kinds`); each is managed only when written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_retention: Option<crate::kinds::DataRetention>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_limit: Option<crate::kinds::SpendLimit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_permissions: Option<crate::kinds::ModelPermissions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_tools: Option<crate::kinds::HostedTools>,
+    /// Names of the project API keys to keep (`crate::kinds::project_api_keys`): keys cannot
+    /// be created through the Admin API; live keys of other names follow
+    /// `policy.unmanaged.project_api_keys`.
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub api_keys: ManagedList<String>,
+    /// Project spend alerts (`crate::kinds::spend_alerts`).
+    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
+    pub spend_alerts: ManagedList<crate::kinds::SpendAlert>,
 }
 
 fn is_false(b: &bool) -> bool {

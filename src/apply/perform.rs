@@ -714,6 +714,76 @@ impl Context {
                 }
                 Ok(removed(removal))
             }
+            Operation::Kind {
+                kind,
+                project: p,
+                id: Some(key_id),
+                value: None,
+            } if kind == crate::kinds::project_api_keys::NAME => {
+                let Some(p) = p else {
+                    return Err("a project API key needs its project".into());
+                };
+                let Some(pid) = self.ids.get(&project(p)) else {
+                    return Ok(Done::Already(GONE.into()));
+                };
+                let deleted =
+                    retry_transient(|| crate::kinds::project_api_keys::delete(c, &pid, key_id))
+                        .await
+                        .map_err(api)?;
+                Ok(if deleted {
+                    Done::Applied(None)
+                } else {
+                    Done::Already(GONE.into())
+                })
+            }
+            Operation::Kind {
+                kind,
+                project: p,
+                id,
+                value,
+            } if kind == crate::kinds::spend_alerts::ORG
+                || kind == crate::kinds::spend_alerts::PROJECT =>
+            {
+                let pid = match p {
+                    Some(p) => match self.ids.get(&project(p)) {
+                        Some(pid) => Some(pid),
+                        None if value.is_none() => return Ok(Done::Already(GONE.into())),
+                        None => return Err(format!("project {p:?} has no known ID")),
+                    },
+                    None => None,
+                };
+                let done = crate::kinds::spend_alerts::perform(
+                    c,
+                    pid.as_deref(),
+                    id.as_deref(),
+                    value.as_ref(),
+                )
+                .await
+                .map_err(api)?;
+                Ok(if done {
+                    Done::Applied(None)
+                } else {
+                    Done::Already(GONE.into())
+                })
+            }
+            Operation::Kind {
+                kind,
+                project: p,
+                value,
+                ..
+            } => {
+                let Some(kind) = crate::kinds::by_name(kind) else {
+                    return Err(format!("unknown settings kind {kind:?}"));
+                };
+                let pid = match p {
+                    Some(p) => Some(self.need(&project(p))?),
+                    None => None,
+                };
+                crate::kinds::perform(c, kind, pid.as_deref(), value.as_ref())
+                    .await
+                    .map_err(api)?;
+                Ok(Done::Applied(None))
+            }
         }
     }
 

@@ -886,6 +886,23 @@ pub fn merge(files: Vec<ParsedFile>, diagnostics: &mut Diagnostics) -> Merged {
         doc.admin_api_keys.merge_from(&part.admin_api_keys);
         doc.projects.merge_from(&part.projects);
         doc.invites.extend(part.invites.iter().cloned());
+        // `settings:` is one block, in one file (like `policy`).
+        if !part.settings.is_empty() {
+            if doc.settings.is_empty() {
+                doc.settings = part.settings.clone();
+            } else {
+                diagnostics.push(
+                    Diagnostic::error(
+                        &parsed.name,
+                        parsed.map.key("/settings"),
+                        "`settings` is declared in more than one file".to_string(),
+                    )
+                    .with_hint(Some(
+                        "keep the one `settings` block in one file (e.g. org.yaml)".into(),
+                    )),
+                );
+            }
+        }
     }
     Merged {
         doc,

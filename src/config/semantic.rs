@@ -73,6 +73,7 @@ pub fn check(
     checker.policies_that_cannot_act();
     checker.protected_archives();
     checker.empty_rate_limits();
+    checker.settings();
     checker.sinks();
     super::limits::check_lengths(merged, checker.diagnostics);
     super::limits::check_emails(merged, checker.diagnostics);
@@ -582,6 +583,11 @@ impl Checker<'_> {
                 "projects[].service_accounts",
             ),
             (
+                "project_api_keys",
+                removing(u.project_api_keys),
+                "projects[].api_keys",
+            ),
+            (
                 "projects",
                 u.projects == UnmanagedProjectAction::Archive,
                 "projects",
@@ -603,6 +609,68 @@ impl Checker<'_> {
                     "write the list (`[]` for none) where orgops should manage {kind}, or drop the policy"
                 )),
             );
+        }
+    }
+
+    /// Settings kinds (`crate::kinds`): what the schema cannot say. The organization's data
+    /// retention takes the organization enum (no `organization_default`, no `none`).
+    fn settings(&mut self) {
+        let doc = &self.merged.doc;
+        if let Some(retention) = doc.settings.data_retention
+            && !retention.organization_level()
+        {
+            let file = self
+                .merged
+                .files
+                .iter()
+                .position(|f| !f.doc.settings.is_empty())
+                .unwrap_or(0);
+            let at = self
+                .merged
+                .position_in(file, "/settings/data_retention", false);
+            self.error(
+                at,
+                format!(
+                    "`{}` is a project data retention; the organization takes zero_data_retention, modified_abuse_monitoring, enhanced_zero_data_retention or enhanced_modified_abuse_monitoring",
+                    retention.as_str()
+                ),
+                Some("set it on the projects (`projects[].data_retention`), or pick an organization value".into()),
+            );
+        }
+        // Model ids of a permission list: the models the file's rate limits name are the
+        // ones orgops knows exist (every project has a rate limit per model). An id none of
+        // them names is likely a typo: a warning with a did-you-mean (it may also be a model
+        // the file simply sets no rate limit for, so it is not an error).
+        let known: BTreeSet<&str> = doc
+            .projects
+            .iter()
+            .flat_map(|p| p.rate_limits.keys().map(String::as_str))
+            .collect();
+        if known.is_empty() {
+            return;
+        }
+        for (i, project) in doc.projects.iter().enumerate() {
+            let Some(permissions) = &project.model_permissions else {
+                continue;
+            };
+            for (j, model) in permissions.models.iter().enumerate() {
+                if known.contains(model.as_str()) {
+                    continue;
+                }
+                let hint = did_you_mean(model, known.iter().copied()).or_else(|| {
+                    Some("check the model id; the file's `rate_limits` name no such model".into())
+                });
+                let at =
+                    self.merged
+                        .at(List::Projects, i, &format!("/model_permissions/models/{j}"));
+                self.warning(
+                    at,
+                    format!(
+                        "model {model:?} is not a model any `rate_limits` entry of the file names"
+                    ),
+                    hint,
+                );
+            }
         }
     }
 

@@ -205,8 +205,10 @@ impl DriftReport {
 fn class_of(action: Action, kind: ResourceKind, key: &str, desired: &Document) -> DriftClass {
     match action {
         Action::Create | Action::Invite | Action::Grant | Action::Activate => DriftClass::Missing,
-        Action::Adopt | Action::Update | Action::Replace | Action::Reinvite => DriftClass::Changed,
-        Action::Revoke | Action::Deactivate | Action::Remove | Action::Delete => {
+        Action::Adopt | Action::Set | Action::Update | Action::Replace | Action::Reinvite => {
+            DriftClass::Changed
+        }
+        Action::Revoke | Action::Deactivate | Action::Remove | Action::Delete | Action::Unset => {
             DriftClass::Unmanaged
         }
         Action::Archive => {

@@ -195,6 +195,14 @@ pub fn unset_model_permissions() -> super::state::ModelPermissions {
     }
 }
 
+/// A fresh organization's data retention (UNVERIFIED: the spec's organization enum has no
+/// "default" value, and the reference gives none). The emulator has always answered
+/// `zero_data_retention`; kept so existing states read the same. A state dump leaves it out.
+pub const ORGANIZATION_DATA_RETENTION: &str = "zero_data_retention";
+
+/// A new project's data retention: the reference's example default.
+pub const PROJECT_DATA_RETENTION: &str = "organization_default";
+
 /// `GET`/`DELETE` of a hard spend limit that is not set (UNVERIFIED): 404 `not_found`. No
 /// object shape could say "no limit" (`threshold_amount` is a required integer).
 pub const UNSET_SPEND_LIMIT_STATUS: StatusCode = StatusCode::NOT_FOUND;

@@ -59,6 +59,16 @@ pub fn from_document(
 ) -> anyhow::Result<OrgState> {
     let mut org = OrgState::new(seed);
     let at = now();
+    if let Some(retention) = doc.settings.data_retention {
+        org.data_retention = retention.as_str().to_string();
+    }
+    if let Some(limit) = &doc.settings.spend_limit {
+        org.spend_limit = Some(spend_limit_state(limit));
+    }
+    for alert in &doc.settings.spend_alerts {
+        let a = alert_state(&mut org, alert);
+        org.spend_alerts.insert(a.id.clone(), a);
+    }
 
     // Custom organization roles.
     let mut org_roles: HashMap<String, String> = HashMap::new();
@@ -302,6 +312,45 @@ fn seed_project(
             .certificates
             .insert(cid);
     }
+    seed_project_settings(
+        org.projects.get_mut(pid).context("project exists")?,
+        project,
+    );
+    for alert in &project.spend_alerts {
+        let a = alert_state(org, alert);
+        org.projects
+            .get_mut(pid)
+            .context("project exists")?
+            .spend_alerts
+            .insert(a.id.clone(), a);
+    }
+    // Seed-side meaning of `api_keys`: user-owned keys of these names exist, owned by the
+    // project's first member (keys cannot be created through the API).
+    if !project.api_keys.is_empty() {
+        let owner = project
+            .members
+            .first()
+            .and_then(|m| org.user_by_email(&m.email))
+            .map(|u| u.id.clone())
+            .with_context(|| {
+                format!(
+                    "project {:?} declares api_keys but no member to own them",
+                    project.name
+                )
+            })?;
+        for name in &project.api_keys {
+            let (key, _secret) = org.new_project_key(
+                super::state::KeyOwner::User(owner.clone()),
+                name,
+                Vec::new(),
+            );
+            org.projects
+                .get_mut(pid)
+                .context("project exists")?
+                .api_keys
+                .insert(key.id.clone(), key);
+        }
+    }
     if project.archived {
         let p = org.projects.get_mut(pid).context("project exists")?;
         if p.is_default && !rules::DEFAULT_PROJECT_ARCHIVABLE {
@@ -311,6 +360,127 @@ fn seed_project(
         rules::on_project_archived(p);
     }
     Ok(())
+}
+
+/// A project's settings singletons as the document gives them (left out: the API's default).
+fn seed_project_settings(p: &mut super::state::Project, project: &model::Project) {
+    if let Some(retention) = project.data_retention {
+        p.data_retention = retention.as_str().to_string();
+    }
+    if let Some(limit) = &project.spend_limit {
+        p.spend_limit = Some(spend_limit_state(limit));
+    }
+    if let Some(m) = &project.model_permissions {
+        p.model_permissions = Some(super::state::ModelPermissions {
+            mode: match m.mode {
+                crate::kinds::PermissionMode::AllowList => "allow_list",
+                crate::kinds::PermissionMode::DenyList => "deny_list",
+            }
+            .to_string(),
+            model_ids: m.models.clone(),
+        });
+    }
+    if let Some(t) = &project.hosted_tools {
+        let tools = &mut p.hosted_tools;
+        for (slot, wanted) in [
+            (&mut tools.file_search, t.file_search),
+            (&mut tools.web_search, t.web_search),
+            (&mut tools.image_generation, t.image_generation),
+            (&mut tools.mcp, t.mcp),
+            (&mut tools.code_interpreter, t.code_interpreter),
+        ] {
+            if let Some(enabled) = wanted {
+                *slot = enabled;
+            }
+        }
+    }
+}
+
+fn alert_state(org: &mut OrgState, alert: &crate::kinds::SpendAlert) -> super::state::SpendAlert {
+    let mut channel = serde_json::json!({"type": "email", "recipients": alert.recipients});
+    if let Some(prefix) = &alert.subject_prefix {
+        channel["subject_prefix"] = serde_json::json!(prefix);
+    }
+    super::state::SpendAlert {
+        id: org.ids.id(super::state::IdKind::SpendAlert),
+        threshold_amount: i64::try_from(alert.threshold_cents).unwrap_or(i64::MAX),
+        currency: "USD".to_string(),
+        interval: "month".to_string(),
+        notification_channel: channel,
+    }
+}
+
+fn alerts_model(
+    alerts: &indexmap::IndexMap<String, super::state::SpendAlert>,
+) -> model::ManagedList<crate::kinds::SpendAlert> {
+    let mut out: Vec<crate::kinds::SpendAlert> = alerts
+        .values()
+        .filter_map(|a| {
+            Some(crate::kinds::SpendAlert {
+                threshold_cents: u64::try_from(a.threshold_amount).ok()?,
+                currency: crate::kinds::Currency::Usd,
+                interval: crate::kinds::Interval::Month,
+                recipients: serde_json::from_value(
+                    a.notification_channel.get("recipients")?.clone(),
+                )
+                .ok()?,
+                subject_prefix: a
+                    .notification_channel
+                    .get("subject_prefix")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (a.threshold_cents, &a.recipients).cmp(&(b.threshold_cents, &b.recipients)));
+    if out.is_empty() {
+        model::ManagedList::default()
+    } else {
+        out.into()
+    }
+}
+
+fn spend_limit_state(limit: &crate::kinds::SpendLimit) -> super::state::SpendLimit {
+    super::state::SpendLimit {
+        threshold_amount: i64::try_from(limit.amount_cents).unwrap_or(i64::MAX),
+        currency: "USD".to_string(),
+        interval: "month".to_string(),
+    }
+}
+
+fn spend_limit_model(limit: &super::state::SpendLimit) -> Option<crate::kinds::SpendLimit> {
+    Some(crate::kinds::SpendLimit {
+        amount_cents: u64::try_from(limit.threshold_amount).ok()?,
+        currency: crate::kinds::Currency::Usd,
+        interval: crate::kinds::Interval::Month,
+    })
+}
+
+fn retention_model(value: &str) -> Option<crate::kinds::DataRetention> {
+    serde_json::from_value(serde_json::Value::String(value.to_string())).ok()
+}
+
+/// The project's settings in the document's shape; values at the API's default are left out.
+fn project_settings_model(p: &super::state::Project, out: &mut model::Project) {
+    out.data_retention = retention_model(&p.data_retention)
+        .filter(|r| *r != crate::kinds::DataRetention::OrganizationDefault);
+    out.spend_limit = p.spend_limit.as_ref().and_then(spend_limit_model);
+    out.model_permissions = p.model_permissions.as_ref().and_then(|m| {
+        Some(crate::kinds::ModelPermissions {
+            mode: serde_json::from_value(serde_json::Value::String(m.mode.clone())).ok()?,
+            models: m.model_ids.clone(),
+        })
+    });
+    let t = &p.hosted_tools;
+    let off = |enabled: bool| (!enabled).then_some(false);
+    let tools = crate::kinds::HostedTools {
+        file_search: off(t.file_search),
+        web_search: off(t.web_search),
+        image_generation: off(t.image_generation),
+        mcp: off(t.mcp),
+        code_interpreter: off(t.code_interpreter),
+    };
+    out.hosted_tools = (tools != crate::kinds::HostedTools::default()).then_some(tools);
 }
 
 fn catalogue_models() -> String {
@@ -583,7 +753,7 @@ pub fn to_document(org: &OrgState) -> Document {
                     rate_limits.insert(row.model.clone(), limit);
                 }
             }
-            model::Project {
+            let mut project = model::Project {
                 name: p.name.clone(),
                 archived: p.is_archived(),
                 residency: p.residency.clone(),
@@ -594,7 +764,22 @@ pub fn to_document(org: &OrgState) -> Document {
                 service_accounts: service_accounts.into(),
                 rate_limits,
                 certificates: sorted(p.certificates.iter().filter_map(|c| cert_name(c)).collect()),
+                ..model::Project::default()
+            };
+            project_settings_model(p, &mut project);
+            let mut user_keys: Vec<String> = p
+                .api_keys
+                .values()
+                .filter(|k| matches!(k.owner, super::state::KeyOwner::User(_)))
+                .map(|k| k.name.clone())
+                .collect();
+            user_keys.sort();
+            project.spend_alerts = alerts_model(&p.spend_alerts);
+            project.api_keys = model::ManagedList::from(user_keys);
+            if project.api_keys.is_empty() {
+                project.api_keys = model::ManagedList::default();
             }
+            project
         })
         .collect();
     projects.sort_by(|a, b| a.name.cmp(&b.name));
@@ -640,6 +825,12 @@ pub fn to_document(org: &OrgState) -> Document {
         roles: roles.into(),
         certificates: certificates.into(),
         admin_api_keys: admin_api_keys.into(),
+        settings: model::OrgSettings {
+            data_retention: retention_model(&org.data_retention)
+                .filter(|r| r.as_str() != rules::ORGANIZATION_DATA_RETENTION),
+            spend_limit: org.spend_limit.as_ref().and_then(spend_limit_model),
+            spend_alerts: alerts_model(&org.spend_alerts),
+        },
         projects: projects.into(),
         invites,
     }

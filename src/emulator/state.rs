@@ -585,7 +585,7 @@ impl OrgState {
             admin_keys: IndexMap::new(),
             admin_keys_by_value: HashMap::new(),
             audit_log: IndexMap::new(),
-            data_retention: "zero_data_retention".to_string(),
+            data_retention: crate::emulator::rules::ORGANIZATION_DATA_RETENTION.to_string(),
             spend_alerts: IndexMap::new(),
             spend_limit: None,
         };
@@ -676,7 +676,7 @@ impl OrgState {
                 .collect(),
             roles: predefined_roles(PREDEFINED_PROJECT_ROLES, "api.project", at),
             certificates: IndexSet::new(),
-            data_retention: "organization_default".to_string(),
+            data_retention: crate::emulator::rules::PROJECT_DATA_RETENTION.to_string(),
             model_permissions: None,
             hosted_tools: HostedTools::default(),
             spend_alerts: IndexMap::new(),

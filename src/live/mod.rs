@@ -46,6 +46,11 @@ pub struct LiveState {
     /// is the one `ids` resolves; the plan shows each extra one (never silently picks).
     /// Sorted by (kind, key, extra id).
     pub duplicates: Vec<LiveDuplicate>,
+    /// Project API keys by project name, where read (`crate::kinds::project_api_keys`);
+    /// their names are also in `org` (`projects[].api_keys`), for export.
+    pub project_api_keys: BTreeMap<String, Vec<crate::kinds::project_api_keys::LiveKey>>,
+    /// Spend alerts by scope (`None`: the organization; a project name), where read.
+    pub spend_alerts: BTreeMap<Option<String>, Vec<crate::kinds::spend_alerts::LiveAlert>>,
 }
 
 /// The kinds whose live duplicates are looked for.

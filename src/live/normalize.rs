@@ -487,6 +487,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 service_accounts: Vec::new().into(),
                 rate_limits: BTreeMap::new(),
                 certificates: Vec::new().into(),
+                ..Project::default()
             };
             let id = &wire.id;
 

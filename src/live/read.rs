@@ -55,6 +55,18 @@ enum Fetched {
     ProjectRoles(ProjectId, Vec<Role>),
     RateLimits(ProjectId, Vec<RateLimit>),
     ProjectCertificates(ProjectId, Vec<Certificate>),
+    /// A settings kind (`crate::kinds`) of a project (or the organization): the value in the
+    /// file's shape, `None` at the API's default.
+    Setting(
+        &'static crate::kinds::SettingKind,
+        Option<ProjectId>,
+        Option<serde_json::Value>,
+    ),
+    ProjectApiKeys(ProjectId, Vec<crate::kinds::project_api_keys::LiveKey>),
+    SpendAlerts(
+        Option<ProjectId>,
+        Vec<crate::kinds::spend_alerts::LiveAlert>,
+    ),
 }
 
 /// Forwards page events from the list tasks to the reading task.
@@ -95,6 +107,17 @@ struct Reader<'a> {
     raw: Raw,
     /// Known once the users list arrived, for per-user role lists.
     pending_user_roles: bool,
+    /// Settings read, stored into the live document once projects are named.
+    settings: Vec<(
+        &'static crate::kinds::SettingKind,
+        Option<ProjectId>,
+        Option<serde_json::Value>,
+    )>,
+    api_keys: Vec<(ProjectId, Vec<crate::kinds::project_api_keys::LiveKey>)>,
+    spend_alerts: Vec<(
+        Option<ProjectId>,
+        Vec<crate::kinds::spend_alerts::LiveAlert>,
+    )>,
 }
 
 impl<'a> Reader<'a> {
@@ -108,6 +131,9 @@ impl<'a> Reader<'a> {
             window: client.controller().limits().max_concurrency.max(1),
             raw: Raw::default(),
             pending_user_roles: false,
+            settings: Vec::new(),
+            api_keys: Vec::new(),
+            spend_alerts: Vec::new(),
         }
     }
 
@@ -188,7 +214,60 @@ impl<'a> Reader<'a> {
             .map(|key| key.id.clone())
             .collect();
         self.raw.keys_in_use = key_matches;
-        Ok(normalize(self.raw, self.scope))
+        let settings = std::mem::take(&mut self.settings);
+        let mut state = normalize(self.raw, self.scope);
+        let names: BTreeMap<String, String> = state
+            .ids
+            .projects
+            .iter()
+            .map(|(name, id)| (id.clone(), name.clone()))
+            .collect();
+        for (kind, project, value) in settings {
+            let project = match &project {
+                None => None,
+                Some(id) => match names.get(id.as_str()) {
+                    Some(name) => Some(name.as_str()),
+                    None => continue,
+                },
+            };
+            (kind.put)(&mut state.org, project, value);
+        }
+        for (id, keys) in std::mem::take(&mut self.api_keys) {
+            let Some(name) = names.get(id.as_str()) else {
+                continue;
+            };
+            if let Some(p) = state.org.projects.iter_mut().find(|p| &p.name == name) {
+                let mut kept: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+                kept.sort();
+                kept.dedup();
+                // A project with no key is left unmanaged, so `export` does not make every
+                // later plan list an empty collection per project.
+                if !kept.is_empty() {
+                    p.api_keys = kept.into();
+                }
+            }
+            state.project_api_keys.insert(name.clone(), keys);
+        }
+        for (id, alerts) in std::mem::take(&mut self.spend_alerts) {
+            let listed = crate::kinds::spend_alerts::into_doc(&alerts);
+            let scope = match &id {
+                None => {
+                    state.org.settings.spend_alerts = listed;
+                    None
+                }
+                Some(id) => {
+                    let Some(name) = names.get(id.as_str()) else {
+                        continue;
+                    };
+                    if let Some(p) = state.org.projects.iter_mut().find(|p| &p.name == name) {
+                        p.spend_alerts = listed;
+                    }
+                    Some(name.clone())
+                }
+            };
+            state.spend_alerts.insert(scope, alerts);
+        }
+        Ok(state)
     }
 
     fn page(&self, has_more: bool) {
@@ -241,6 +320,25 @@ impl<'a> Reader<'a> {
             self.spawn(async move { c.list_admin_api_keys().await.map(Fetched::AdminApiKeys) });
         }
         self.pending_user_roles = !scope.user_roles.is_nothing();
+        if scope.org_spend_alerts {
+            let c = self.client.clone();
+            self.spawn(async move {
+                crate::kinds::spend_alerts::read(&c, None)
+                    .await
+                    .map(|alerts| Fetched::SpendAlerts(None, alerts))
+            });
+        }
+        for kind in crate::kinds::ALL {
+            if kind.level == crate::kinds::Level::Organization
+                && crate::kinds::was_read(scope, kind, None)
+            {
+                let c = self.client.clone();
+                self.spawn(async move {
+                    let value = crate::kinds::read(&c, kind, None).await?;
+                    Ok(Fetched::Setting(kind, None, value))
+                });
+            }
+        }
     }
 
     fn arrived(&mut self, fetched: Fetched) {
@@ -306,6 +404,9 @@ impl<'a> Reader<'a> {
             Fetched::ProjectCertificates(project, certificates) => {
                 self.raw.project_certificates.insert(project, certificates);
             }
+            Fetched::Setting(kind, project, value) => self.settings.push((kind, project, value)),
+            Fetched::ProjectApiKeys(project, keys) => self.api_keys.push((project, keys)),
+            Fetched::SpendAlerts(project, alerts) => self.spend_alerts.push((project, alerts)),
         }
     }
 
@@ -399,6 +500,33 @@ impl<'a> Reader<'a> {
                     c.list_rate_limits(&p)
                         .await
                         .map(|v| Fetched::RateLimits(p, v))
+                });
+            }
+            for kind in crate::kinds::ALL {
+                if kind.level == crate::kinds::Level::Project
+                    && crate::kinds::was_read(scope, kind, Some(name))
+                {
+                    let (c, p) = (self.client.clone(), id.clone());
+                    self.spawn(async move {
+                        let value = crate::kinds::read(&c, kind, Some(p.as_str())).await?;
+                        Ok(Fetched::Setting(kind, Some(p), value))
+                    });
+                }
+            }
+            if scope.project_spend_alerts.contains(name) {
+                let (c, p) = (self.client.clone(), id.clone());
+                self.spawn(async move {
+                    crate::kinds::spend_alerts::read(&c, Some(p.as_str()))
+                        .await
+                        .map(|alerts| Fetched::SpendAlerts(Some(p), alerts))
+                });
+            }
+            if scope.project_api_keys.contains(name) {
+                let (c, p) = (self.client.clone(), id.clone());
+                self.spawn(async move {
+                    crate::kinds::project_api_keys::read(&c, p.as_str())
+                        .await
+                        .map(|keys| Fetched::ProjectApiKeys(p, keys))
                 });
             }
             if scope.project_certificates.contains(name) {

@@ -96,6 +96,14 @@ pub struct ReadScope {
     pub rate_limits: Select<String>,
     /// Project-level certificate activation of these projects.
     pub project_certificates: Select<String>,
+    /// Settings kinds (`crate::kinds`) by plan kind name: for project kinds the projects
+    /// read, for organization kinds `All` (read) or absent. Derived by `kinds::managed`.
+    pub settings: std::collections::BTreeMap<&'static str, Select<String>>,
+    /// Project API keys of these projects (`kinds::project_api_keys::managed`).
+    pub project_api_keys: Select<String>,
+    /// The organization's spend alerts, and those of these projects.
+    pub org_spend_alerts: bool,
+    pub project_spend_alerts: Select<String>,
 }
 
 impl ReadScope {
@@ -119,6 +127,13 @@ impl ReadScope {
             project_roles: Select::All,
             rate_limits: Select::All,
             project_certificates: Select::All,
+            settings: crate::kinds::ALL
+                .iter()
+                .map(|k| (k.name(), Select::All))
+                .collect(),
+            project_api_keys: Select::All,
+            org_spend_alerts: true,
+            project_spend_alerts: Select::All,
         }
     }
 
@@ -221,6 +236,10 @@ impl ReadScope {
                     projects_where(|p| p.certificates.is_managed()),
                 )
             },
+            settings: crate::kinds::read_scope(doc),
+            project_api_keys: crate::kinds::project_api_keys::managed(doc),
+            org_spend_alerts: crate::kinds::spend_alerts::managed(doc).0,
+            project_spend_alerts: crate::kinds::spend_alerts::managed(doc).1,
         }
     }
 
@@ -232,6 +251,12 @@ impl ReadScope {
             || self.project_roles.contains(name)
             || self.rate_limits.contains(name)
             || self.project_certificates.contains(name)
+            || crate::kinds::ALL.iter().any(|k| {
+                k.level == crate::kinds::Level::Project
+                    && crate::kinds::was_read(self, k, Some(name))
+            })
+            || self.project_api_keys.contains(name)
+            || self.project_spend_alerts.contains(name)
     }
 }
 
@@ -294,6 +319,33 @@ mod tests {
                 .contains(&("P".to_string(), "a@x.example".to_string()))
         );
         assert!(scope.project_roles.contains("P"));
+    }
+
+    #[test]
+    fn settings_are_read_where_declared_or_where_the_policy_asks() {
+        let declared = ReadScope::for_document(&doc(serde_json::json!({
+            "projects": [{"name": "A", "spend_limit": {"amount_cents": 5}},
+                         {"name": "B"}, {"name": "Old", "archived": true}]
+        })));
+        let limits = &declared.settings["project_spend_limit"];
+        assert!(limits.contains("A") && !limits.contains("B"));
+        assert!(!declared.settings.contains_key("organization_spend_limit"));
+        assert!(!declared.settings.contains_key("project_hosted_tools"));
+        assert!(!declared.reads_project_children("B"));
+
+        let leftover = ReadScope::for_document(&doc(serde_json::json!({
+            "policy": {"unmanaged": {"settings": "report"}},
+            "projects": [{"name": "A"}, {"name": "Old", "archived": true}]
+        })));
+        for kind in crate::kinds::ALL {
+            let select = &leftover.settings[kind.name()];
+            match kind.level {
+                crate::kinds::Level::Organization => assert_eq!(*select, Select::All),
+                crate::kinds::Level::Project => {
+                    assert!(select.contains("A") && !select.contains("Old"))
+                }
+            }
+        }
     }
 
     #[test]

@@ -98,6 +98,9 @@ pub fn simulated_live(base: &Document, live: &LiveState) -> LiveState {
         scope: live.scope.clone(),
         roleless_service_accounts: Default::default(),
         duplicates: live.duplicates.clone(),
+        // Keys cannot be created: the base would have left the live ones it keeps.
+        project_api_keys: live.project_api_keys.clone(),
+        spend_alerts: live.spend_alerts.clone(),
     }
 }
 

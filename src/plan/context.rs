@@ -63,6 +63,9 @@ pub(crate) struct Draft {
     pub principal: Option<String>,
     /// Further changes that must run first.
     pub after_changes: Vec<ChangeId>,
+    /// Destructive although its action is not (a lowered spend limit, zero data retention
+    /// turned on): counted by `max_removals`, shown first.
+    pub destructive: bool,
 }
 
 impl Draft {
@@ -78,7 +81,18 @@ impl Draft {
             parents: Vec::new(),
             principal: None,
             after_changes: Vec::new(),
+            destructive: false,
         }
+    }
+
+    pub fn destructive(mut self, destructive: bool) -> Draft {
+        self.destructive = destructive;
+        self
+    }
+
+    /// What `max_removals` counts.
+    pub fn is_destructive(&self) -> bool {
+        self.destructive || self.action.is_destructive()
     }
 
     pub fn before(mut self, value: Option<Value>) -> Draft {
@@ -278,6 +292,7 @@ impl Output {
                 kind,
                 key: key.to_string(),
                 object,
+                note: None,
             }),
             UnmanagedAction::Remove => self.push(removal()),
             UnmanagedAction::Ignore => {}

@@ -53,7 +53,7 @@ use serde::{Deserialize, Serialize};
 use crate::live::LiveState;
 use crate::model::Document;
 
-mod context;
+pub(crate) mod context;
 mod kinds;
 /// The natural-key format of each kind (also how `orgops audit` names objects).
 pub(crate) use kinds::keys;
@@ -106,10 +106,20 @@ pub enum ResourceKind {
     ServiceAccount,
     RateLimit,
     CertificateActivation,
+    // Settings kinds (`crate::kinds`).
+    OrganizationDataRetention,
+    OrganizationSpendLimit,
+    ProjectDataRetention,
+    ProjectSpendLimit,
+    ProjectModelPermissions,
+    ProjectHostedTools,
+    ProjectApiKey,
+    OrganizationSpendAlert,
+    ProjectSpendAlert,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 18] = [
+    pub const ALL: [ResourceKind; 27] = [
         ResourceKind::Project,
         ResourceKind::Role,
         ResourceKind::Group,
@@ -128,6 +138,15 @@ impl ResourceKind {
         ResourceKind::ServiceAccount,
         ResourceKind::RateLimit,
         ResourceKind::CertificateActivation,
+        ResourceKind::OrganizationDataRetention,
+        ResourceKind::OrganizationSpendLimit,
+        ResourceKind::ProjectDataRetention,
+        ResourceKind::ProjectSpendLimit,
+        ResourceKind::ProjectModelPermissions,
+        ResourceKind::ProjectHostedTools,
+        ResourceKind::ProjectApiKey,
+        ResourceKind::OrganizationSpendAlert,
+        ResourceKind::ProjectSpendAlert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -150,6 +169,15 @@ impl ResourceKind {
             ResourceKind::ServiceAccount => "service_account",
             ResourceKind::RateLimit => "rate_limit",
             ResourceKind::CertificateActivation => "certificate_activation",
+            ResourceKind::OrganizationDataRetention => "organization_data_retention",
+            ResourceKind::OrganizationSpendLimit => "organization_spend_limit",
+            ResourceKind::ProjectDataRetention => "project_data_retention",
+            ResourceKind::ProjectSpendLimit => "project_spend_limit",
+            ResourceKind::ProjectModelPermissions => "project_model_permissions",
+            ResourceKind::ProjectHostedTools => "project_hosted_tools",
+            ResourceKind::ProjectApiKey => "project_api_key",
+            ResourceKind::OrganizationSpendAlert => "organization_spend_alert",
+            ResourceKind::ProjectSpendAlert => "project_spend_alert",
         }
     }
 }
@@ -176,6 +204,8 @@ pub enum Action {
     Activate,
     /// First management of a pre-existing object (rate limits).
     Adopt,
+    /// A setting is written where the API's default was in force (first management).
+    Set,
     /// Fields of an existing object change in place.
     Update,
     /// Delete + create (an invite whose role or projects changed).
@@ -188,6 +218,8 @@ pub enum Action {
     Remove,
     /// An object is deleted.
     Delete,
+    /// A setting is deleted (the API's default applies again).
+    Unset,
     /// A project is archived: irreversible, there is no unarchive.
     Archive,
 }
@@ -203,19 +235,21 @@ pub enum ActionClass {
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 15] = [
         Action::Create,
         Action::Invite,
         Action::Reinvite,
         Action::Grant,
         Action::Activate,
         Action::Adopt,
+        Action::Set,
         Action::Update,
         Action::Replace,
         Action::Revoke,
         Action::Deactivate,
         Action::Remove,
         Action::Delete,
+        Action::Unset,
         Action::Archive,
     ];
 
@@ -233,18 +267,22 @@ impl Action {
             Action::Deactivate => "deactivate",
             Action::Remove => "remove",
             Action::Delete => "delete",
+            Action::Unset => "unset",
             Action::Archive => "archive",
+            Action::Set => "set",
         }
     }
 
     pub fn class(self) -> ActionClass {
         match self {
             Action::Create | Action::Invite | Action::Grant | Action::Activate => ActionClass::Add,
-            Action::Adopt | Action::Update => ActionClass::Change,
+            Action::Adopt | Action::Set | Action::Update => ActionClass::Change,
             Action::Reinvite | Action::Replace => ActionClass::Replace,
-            Action::Revoke | Action::Deactivate | Action::Remove | Action::Delete => {
-                ActionClass::Remove
-            }
+            Action::Revoke
+            | Action::Deactivate
+            | Action::Remove
+            | Action::Delete
+            | Action::Unset => ActionClass::Remove,
             Action::Archive => ActionClass::Archive,
         }
     }
@@ -261,6 +299,9 @@ impl Action {
 
     /// Takes something away (access, an object, an invite): what `max_removals` counts.
     /// A re-invite only replaces an invite that no longer works, so it is not destructive.
+    /// An `unset` removes a setting (a spend limit, a model allow list): counted too. A `set`
+    /// or `update` of a setting can also be destructive (a lowered spend limit, zero data
+    /// retention turned on): the kind says so per change (`Change::destructive`).
     pub fn is_destructive(self) -> bool {
         matches!(
             self,
@@ -269,6 +310,7 @@ impl Action {
                 | Action::Deactivate
                 | Action::Remove
                 | Action::Delete
+                | Action::Unset
                 | Action::Archive
         )
     }
@@ -277,7 +319,12 @@ impl Action {
     pub fn is_removal(self) -> bool {
         matches!(
             self,
-            Action::Revoke | Action::Deactivate | Action::Remove | Action::Delete | Action::Archive
+            Action::Revoke
+                | Action::Deactivate
+                | Action::Remove
+                | Action::Delete
+                | Action::Unset
+                | Action::Archive
         )
     }
 }
@@ -341,6 +388,10 @@ pub struct UnmanagedObject {
     pub kind: ResourceKind,
     pub key: String,
     pub object: serde_json::Value,
+    /// Why it is listed, when it is not simply "not in the file" (e.g. `no longer managed`:
+    /// a setting removed from the file that the API cannot delete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The safety rule a refusal invokes.
@@ -525,12 +576,15 @@ pub fn gates(
     let ctx = context::Context::new(desired, live, options);
     let mut out = context::Output::default();
     for change in changes {
-        out.push(context::Draft::new(
-            change.kind,
-            change.key.clone(),
-            change.action,
-            change.op.clone(),
-        ));
+        out.push(
+            context::Draft::new(
+                change.kind,
+                change.key.clone(),
+                change.action,
+                change.op.clone(),
+            )
+            .destructive(change.destructive),
+        );
     }
     policy::apply_gates(&ctx, options, &mut out);
     let mut refusals = out.refusals;

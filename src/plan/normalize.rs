@@ -209,6 +209,7 @@ mod tests {
                 service_accounts: vec![].into(),
                 rate_limits: BTreeMap::new(),
                 certificates: vec![].into(),
+                ..Default::default()
             }]
             .into(),
             ..Document::default()

@@ -319,6 +319,20 @@ pub enum Operation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
     },
+
+    // Kinds of `crate::kinds`: one variant for all of them.
+    /// Write `value` (the file's shape) to the kind `kind` (its plan kind name) of `project`
+    /// (or the organization); `value: None` unsets or deletes it. `id`: the object of a
+    /// collection kind (a project API key).
+    Kind {
+        kind: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        project: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<serde_json::Value>,
+    },
 }
 
 impl Operation {
@@ -483,6 +497,14 @@ impl Operation {
             Operation::DeleteAdminApiKey { name, id: None } => {
                 vec![IdRef::AdminApiKey { name: name.clone() }]
             }
+            // A key that is gone (its project archived or deleted) is already satisfied.
+            Operation::Kind { id: Some(_), .. } => vec![],
+            Operation::Kind {
+                kind,
+                project: None,
+                ..
+            } if kind == crate::kinds::spend_alerts::ORG => vec![],
+            Operation::Kind { project: p, .. } => p.iter().map(|p| project(p)).collect(),
         };
         refs.sort();
         refs.dedup();

@@ -134,6 +134,7 @@ pub(crate) fn order(drafts: Vec<Draft>) -> Result<Vec<Change>, PlanError> {
                 .expect("Kahn's algorithm visits each change once");
             let mut depends_on: Vec<ChangeId> = deps[i].iter().map(|&d| ids[d].clone()).collect();
             depends_on.sort();
+            let destructive = draft.is_destructive();
             Change {
                 id: ids[i].clone(),
                 kind: draft.kind,
@@ -143,7 +144,7 @@ pub(crate) fn order(drafts: Vec<Draft>) -> Result<Vec<Change>, PlanError> {
                 after: draft.after,
                 fields: draft.fields,
                 depends_on,
-                destructive: draft.action.is_destructive(),
+                destructive,
                 op: draft.op,
             }
         })

@@ -146,7 +146,7 @@ pub(crate) fn apply_gates(ctx: &Context<'_>, options: &PlanOptions, out: &mut Ou
     let removals: Vec<String> = out
         .drafts
         .iter()
-        .filter(|d| d.action.is_destructive())
+        .filter(|d| d.is_destructive())
         .map(|d| d.key.clone())
         .collect();
     if removals.len() > limit && !options.allow_removals {

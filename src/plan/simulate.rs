@@ -69,6 +69,7 @@ pub(crate) fn simulate(live: &LiveState, plan: &Plan) -> LiveState {
                     service_accounts: vec![].into(),
                     rate_limits: Default::default(),
                     certificates: vec![].into(),
+                    ..Default::default()
                 });
                 s.ids.projects.insert(name.clone(), format!("proj_{name}"));
             }
@@ -409,6 +410,48 @@ pub(crate) fn simulate(live: &LiveState, plan: &Plan) -> LiveState {
             }),
             Operation::DeleteAdminApiKey { name, .. } => {
                 s.org.admin_api_keys.retain(|k| &k.name != name)
+            }
+            Operation::Kind {
+                kind,
+                project: Some(project),
+                id: Some(id),
+                ..
+            } if kind == crate::kinds::project_api_keys::NAME => {
+                if let Some(keys) = s.project_api_keys.get_mut(project) {
+                    keys.retain(|k| &k.id != id);
+                }
+            }
+            Operation::Kind {
+                kind,
+                project,
+                id,
+                value,
+            } if kind == crate::kinds::spend_alerts::ORG
+                || kind == crate::kinds::spend_alerts::PROJECT =>
+            {
+                let alerts = s.spend_alerts.entry(project.clone()).or_default();
+                alerts.retain(|a| Some(&a.id) != id.as_ref());
+                if let Some(alert) = value
+                    .as_ref()
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+                {
+                    alerts.push(crate::kinds::spend_alerts::LiveAlert {
+                        id: id
+                            .clone()
+                            .unwrap_or_else(|| format!("new-{}", alerts.len())),
+                        alert,
+                    });
+                }
+            }
+            Operation::Kind {
+                kind,
+                project,
+                value,
+                ..
+            } => {
+                if let Some(kind) = crate::kinds::by_name(kind) {
+                    crate::kinds::written(&mut s.org, kind, project.as_deref(), value.as_ref());
+                }
             }
         }
     }

@@ -1264,6 +1264,12 @@ mod properties {
                     limits,
                     certs,
                 )| Project {
+                    api_keys: Default::default(),
+                    spend_alerts: Default::default(),
+                    data_retention: None,
+                    spend_limit: None,
+                    model_permissions: None,
+                    hosted_tools: None,
                     name: name.to_string(),
                     archived: false,
                     residency: None,
@@ -1450,6 +1456,9 @@ mod properties {
                         project_roles: k,
                         service_accounts: l,
                         projects,
+                        project_api_keys: crate::model::UnmanagedAction::Report,
+                        spend_alerts: crate::model::UnmanagedAction::Report,
+                        settings: None,
                     },
                     min_owners: Some(0),
                     ..Default::default()

@@ -383,7 +383,15 @@ pub(crate) fn plan_sections(plan: &Plan, origin: Origin<'_>) -> Vec<Section> {
             items: plan
                 .unmanaged
                 .iter()
-                .map(|u| format!("- {} ({})\n", escape::code_span(&u.key), kind_title(u.kind)))
+                .map(|u| match &u.note {
+                    Some(note) => format!(
+                        "- {} ({}; {})\n",
+                        escape::code_span(&u.key),
+                        kind_title(u.kind),
+                        escape::prose(note)
+                    ),
+                    None => format!("- {} ({})\n", escape::code_span(&u.key), kind_title(u.kind)),
+                })
                 .collect(),
             close: "\n</details>\n\n".into(),
             what: Items::Unmanaged,

@@ -176,6 +176,15 @@ pub fn kind_title(kind: ResourceKind) -> &'static str {
         ResourceKind::ServiceAccount => "Service accounts",
         ResourceKind::RateLimit => "Rate limits",
         ResourceKind::CertificateActivation => "Certificate activations",
+        ResourceKind::OrganizationDataRetention => "Organization data retention",
+        ResourceKind::OrganizationSpendLimit => "Organization hard spend limit",
+        ResourceKind::ProjectDataRetention => "Project data retention",
+        ResourceKind::ProjectSpendLimit => "Project hard spend limits",
+        ResourceKind::ProjectModelPermissions => "Project model permissions",
+        ResourceKind::ProjectHostedTools => "Project hosted tools",
+        ResourceKind::ProjectApiKey => "Project API keys",
+        ResourceKind::OrganizationSpendAlert => "Organization spend alerts",
+        ResourceKind::ProjectSpendAlert => "Project spend alerts",
     }
 }
 

@@ -134,7 +134,19 @@ pub fn render(plan: &Plan, color: bool) -> String {
             p.paint(BOLD, "Not in the file (reported, not changed):")
         );
         for object in &plan.unmanaged {
-            let _ = writeln!(out, "  ? {}", escape::text(&object.key));
+            match &object.note {
+                Some(note) => {
+                    let _ = writeln!(
+                        out,
+                        "  ? {} ({})",
+                        escape::text(&object.key),
+                        escape::text(note)
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "  ? {}", escape::text(&object.key));
+                }
+            }
         }
     }
     if !plan.refusals.is_empty() {

@@ -168,6 +168,7 @@ fn side(rng: &mut StdRng, p_user: f64, with_sinks: bool) -> Document {
             service_accounts: service_accounts.into(),
             rate_limits,
             certificates: vec![].into(),
+            ..Default::default()
         });
     }
     if with_sinks && rng.random_bool(0.5) {
@@ -592,6 +593,7 @@ fn the_invite_lifecycle_ends_in_an_empty_plan() {
         service_accounts: vec![].into(),
         rate_limits: BTreeMap::new(),
         certificates: vec![].into(),
+        ..Default::default()
     });
     let dir = tempfile::tempdir().expect("tempdir");
     let state = desired_state(dir.path(), &desired);
@@ -745,6 +747,7 @@ fn secrets_fixture(dir: &Path) -> (PathBuf, PathBuf) {
             service_accounts: vec![].into(),
             rate_limits: BTreeMap::new(),
             certificates: vec![].into(),
+            ..Default::default()
         }]
         .into(),
         ..Document::default()

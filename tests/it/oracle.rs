@@ -228,6 +228,7 @@ fn side(rng: &mut StdRng, desired: bool) -> Document {
                 service_accounts,
                 rate_limits: rate_limits(rng),
                 certificates: ManagedList::default(),
+                ..Default::default()
             });
         }
         if desired && rng.random_bool(0.3) {
@@ -242,6 +243,7 @@ fn side(rng: &mut StdRng, desired: bool) -> Document {
                 service_accounts: ManagedList::default(),
                 rate_limits: rate_limits(rng),
                 certificates: ManagedList::default(),
+                ..Default::default()
             });
         }
         doc.projects = projects.into();
@@ -322,7 +324,76 @@ pub(crate) fn scenario(seed: u64) -> (Document, Document) {
         1 => UnmanagedProjectAction::Archive,
         _ => UnmanagedProjectAction::Ignore,
     };
+    // The settings kinds and project API keys, from their own stream so the cases above
+    // stay what they were.
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5e77_1295);
+    let mut live = live;
+    settings(&mut rng, &mut live, false);
+    settings(&mut rng, &mut desired, true);
+    let u = &mut desired.policy.unmanaged;
+    u.settings = match rng.random_range(0..4) {
+        0 => None,
+        1 => Some(UnmanagedAction::Report),
+        2 => Some(UnmanagedAction::Remove),
+        _ => Some(UnmanagedAction::Ignore),
+    };
+    u.project_api_keys = action(&mut rng);
     (live, desired)
+}
+
+/// Settings singletons (absent or one of a few values) on the organization and every active
+/// project but the default one, and project API keys (live: owned by the first member).
+fn settings(rng: &mut StdRng, doc: &mut Document, desired: bool) {
+    use orgops::kinds::{
+        Currency, DataRetention, HostedTools, Interval, ModelPermissions, PermissionMode,
+        SpendLimit,
+    };
+    let limit = |rng: &mut StdRng| SpendLimit {
+        amount_cents: rng.random_range(1..4u64) * 100,
+        currency: Currency::Usd,
+        interval: Interval::Month,
+    };
+    let tool = |rng: &mut StdRng| rng.random_bool(0.5).then(|| rng.random_bool(0.5));
+    if rng.random_bool(0.5) {
+        doc.settings.spend_limit = Some(limit(rng));
+    }
+    if rng.random_bool(0.3) {
+        doc.settings.data_retention = Some(DataRetention::ModifiedAbuseMonitoring);
+    }
+    for p in doc
+        .projects
+        .iter_mut()
+        .filter(|p| !p.archived && p.name != DEFAULT_PROJECT_NAME)
+    {
+        p.data_retention = match rng.random_range(0..4) {
+            0 => Some(DataRetention::None),
+            1 => Some(DataRetention::ZeroDataRetention),
+            2 => Some(DataRetention::OrganizationDefault),
+            _ => None,
+        };
+        p.spend_limit = rng.random_bool(0.4).then(|| limit(rng));
+        p.model_permissions = rng.random_bool(0.4).then(|| ModelPermissions {
+            mode: if rng.random_bool(0.5) {
+                PermissionMode::AllowList
+            } else {
+                PermissionMode::DenyList
+            },
+            models: names(rng, &["gpt-4o".to_string(), "gpt-4o-mini".to_string()], 0.5),
+        });
+        p.hosted_tools = rng.random_bool(0.4).then(|| HostedTools {
+            file_search: tool(rng),
+            web_search: tool(rng),
+            image_generation: tool(rng),
+            mcp: tool(rng),
+            code_interpreter: tool(rng),
+        });
+        let keys = ["k0", "k1", "k2"].map(String::from);
+        if desired {
+            p.api_keys = list(rng, |rng| names(rng, &keys, 0.5));
+        } else if !p.members.is_empty() {
+            p.api_keys = names(rng, &keys, 0.5).into();
+        }
+    }
 }
 
 fn plan_options() -> PlanOptions {
@@ -405,6 +476,7 @@ fn a_declared_empty_member_list_under_remove_revokes_every_live_member() {
         service_accounts: ManagedList::default(),
         rate_limits: BTreeMap::new(),
         certificates: ManagedList::default(),
+        ..Default::default()
     }]
     .into();
     let mut desired = Document::default();

@@ -304,6 +304,69 @@ impl Generated {
         command
     }
 
+    /// Configures settings as an admin would: a spend limit for the organization, and model
+    /// permissions, a spend limit and hosted tools in two of the projects.
+    fn configure_settings(&self) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a test runtime");
+        runtime.block_on(async {
+            let client = reqwest::Client::new();
+            let send = |method: reqwest::Method, path: String, body: Value| {
+                client
+                    .request(method, format!("{}{path}", self.emulator.url()))
+                    .bearer_auth(self.emulator.admin_key())
+                    .json(&body)
+                    .send()
+            };
+            let ok = |r: reqwest::Response| {
+                assert!(r.status().is_success(), "{}", r.status());
+                r
+            };
+            let projects: Value = ok(send(
+                reqwest::Method::GET,
+                "/organization/projects?limit=100".into(),
+                Value::Null,
+            )
+            .await
+            .expect("projects"))
+            .json()
+            .await
+            .expect("JSON");
+            ok(send(
+                reqwest::Method::POST,
+                "/organization/spend_limit".into(),
+                serde_json::json!({"threshold_amount": 100000, "currency": "USD", "interval": "month"}),
+            )
+            .await
+            .expect("org spend limit"));
+            let ids: Vec<String> = projects["data"]
+                .as_array()
+                .expect("data")
+                .iter()
+                .filter(|p| p["name"] != "Default project")
+                .take(2)
+                .filter_map(|p| p["id"].as_str().map(str::to_string))
+                .collect();
+            for id in ids {
+                for (path, body) in [
+                    ("model_permissions", serde_json::json!({"mode": "allow_list", "model_ids": ["gpt-4o"]})),
+                    ("spend_limit", serde_json::json!({"threshold_amount": 500, "currency": "USD", "interval": "month"})),
+                    ("hosted_tool_permissions", serde_json::json!({"mcp": {"enabled": false}})),
+                ] {
+                    ok(send(
+                        reqwest::Method::POST,
+                        format!("/organization/projects/{id}/{path}"),
+                        body,
+                    )
+                    .await
+                    .expect("settings write"));
+                }
+            }
+        });
+    }
+
     /// Calls the emulator's control plane (`/_emulator/PATH`) and returns its JSON answer.
     fn control(&self, method: reqwest::Method, path: &str) -> Value {
         let url = format!("{}/_emulator/{path}", self.emulator.base_url());
@@ -379,6 +442,8 @@ fn a_plan_makes_exactly_the_minimum_requests() {
     let org = Generated::start(
         "users=250,projects=4,project_members=130,groups=3,group_members=120,service_accounts=2",
     );
+    // Settings configured in some places, so the export manages them there only.
+    org.configure_settings();
     let dir = tempfile::tempdir().expect("temp dir");
     let exported = dir.path().join("orgops.yaml");
     assert_eq!(
@@ -452,6 +517,50 @@ fn a_plan_makes_exactly_the_minimum_requests() {
             limits,
         );
     }
+    // Settings kinds: one GET per setting the export declares (the organization's data
+    // retention always), none where the file leaves them out.
+    let mut settings = |route: &str, count: u64| {
+        if count > 0 {
+            expected.insert(format!("GET {route}"), count);
+        }
+    };
+    settings(
+        "/organization/data_retention",
+        u64::from(doc.settings.data_retention.is_some()),
+    );
+    settings(
+        "/organization/spend_limit",
+        u64::from(doc.settings.spend_limit.is_some()),
+    );
+    let active = || doc.projects.iter().filter(|p| !p.archived);
+    settings(
+        "/organization/projects/{project_id}/data_retention",
+        active().filter(|p| p.data_retention.is_some()).count() as u64,
+    );
+    settings(
+        "/organization/projects/{project_id}/spend_limit",
+        active().filter(|p| p.spend_limit.is_some()).count() as u64,
+    );
+    settings(
+        "/organization/projects/{project_id}/model_permissions",
+        active().filter(|p| p.model_permissions.is_some()).count() as u64,
+    );
+    settings(
+        "/organization/projects/{project_id}/hosted_tool_permissions",
+        active().filter(|p| p.hosted_tools.is_some()).count() as u64,
+    );
+    settings(
+        "/organization/projects/{project_id}/api_keys",
+        active()
+            .map(|p| {
+                if p.api_keys.is_managed() {
+                    pages(p.api_keys.len(), 100)
+                } else {
+                    0
+                }
+            })
+            .sum(),
+    );
     assert_eq!(
         actual, expected,
         "requests per route differ from the minimum"

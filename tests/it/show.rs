@@ -29,6 +29,12 @@ fn show_renders_a_saved_plan_exactly_as_plan_printed_it() {
     for (label, file, state) in [
         ("quickstart", QUICKSTART, QUICKSTART_LIVE),
         ("empty", "examples/enterprise", "examples/enterprise"),
+        // Every settings verb (set, update, unset, `? no longer managed`, a pruned key).
+        (
+            "settings",
+            "examples/enterprise",
+            "examples/enterprise-live/live.yaml",
+        ),
     ] {
         for format in ["text", "markdown", "json"] {
             let saved = dir.path().join(format!("{label}-{format}.json"));
@@ -149,5 +155,35 @@ fn show_refuses_a_tampered_or_unreadable_plan_as_apply_does() {
         show.stderr.contains("do not match their fingerprint"),
         "{}",
         show.stderr
+    );
+}
+
+/// The saved-plan schema repeats the plan schema's definitions (kinds, actions, operation
+/// types, unmanaged objects, ...): a kind added to one and not the other would make every
+/// saved plan with it invalid. They must stay equal.
+#[test]
+fn the_saved_plan_schema_shares_the_plan_schema_definitions() {
+    let read = |name: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(root().join("schema").join(name)).expect("schema file"),
+        )
+        .expect("schema is JSON")
+    };
+    let plan = read("plan.schema.json");
+    let saved = read("saved-plan.schema.json");
+    let shared: Vec<&String> = saved["$defs"]
+        .as_object()
+        .expect("$defs")
+        .keys()
+        .filter(|k| plan["$defs"].get(k.as_str()).is_some())
+        .collect();
+    assert!(shared.len() >= 5, "{shared:?}");
+    for name in shared {
+        assert_eq!(saved["$defs"][name], plan["$defs"][name], "$defs/{name}");
+    }
+    assert_eq!(
+        saved["$defs"]["saved_change"]["properties"]["op"]["properties"]["type"]["enum"],
+        plan["$defs"]["change"]["properties"]["operation"]["properties"]["type"]["enum"],
+        "operation types"
     );
 }

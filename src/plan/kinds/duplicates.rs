@@ -78,6 +78,7 @@ pub(crate) fn diff(ctx: &Context<'_>, out: &mut Output) {
                 let key = format!("{} (duplicate {})", keys::project(&dup.name), dup.extra);
                 match policy.projects {
                     UnmanagedProjectAction::Report => out.unmanaged.push(UnmanagedObject {
+                        note: None,
                         kind: ResourceKind::Project,
                         key,
                         object: view,

@@ -44,6 +44,9 @@ pub(crate) fn diff_all(ctx: &Context<'_>, out: &mut Output) {
     service_account::diff(ctx, out);
     rate_limit::diff(ctx, out);
     certificate_activation::diff(ctx, out);
+    crate::kinds::diff(ctx, out);
+    crate::kinds::project_api_keys::diff(ctx, out);
+    crate::kinds::spend_alerts::diff(ctx, out);
     duplicates::diff(ctx, out);
 }
 

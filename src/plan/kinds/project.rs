@@ -145,6 +145,7 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         let key = keys::project(&live.name);
         match ctx.desired.policy.unmanaged.projects {
             UnmanagedProjectAction::Report => out.unmanaged.push(super::super::UnmanagedObject {
+                note: None,
                 kind: KIND,
                 key,
                 object: view(live),

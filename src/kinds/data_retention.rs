@@ -1,0 +1,125 @@
+//! Data retention (reference §3.17): an organization singleton (`settings.data_retention`,
+//! key `settings:data_retention`) and a project singleton (`projects[].data_retention`, key
+//! `project:<name>/data_retention`). `GET`/`POST`, no delete: removing the block from the
+//! file never writes (reported `? no longer managed` under `policy.unmanaged.settings`).
+//! Enabling (enhanced) zero data retention is destructive for users (stored conversations,
+//! background responses and the like stop working), so it counts against `max_removals`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Level, SettingKind, project_value, put_project};
+use crate::model::Document;
+use crate::plan::ResourceKind;
+
+/// `retention_type`, the spec's enum. `organization_default` and `none` are project-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataRetention {
+    OrganizationDefault,
+    None,
+    ZeroDataRetention,
+    ModifiedAbuseMonitoring,
+    EnhancedZeroDataRetention,
+    EnhancedModifiedAbuseMonitoring,
+}
+
+impl DataRetention {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataRetention::OrganizationDefault => "organization_default",
+            DataRetention::None => "none",
+            DataRetention::ZeroDataRetention => "zero_data_retention",
+            DataRetention::ModifiedAbuseMonitoring => "modified_abuse_monitoring",
+            DataRetention::EnhancedZeroDataRetention => "enhanced_zero_data_retention",
+            DataRetention::EnhancedModifiedAbuseMonitoring => "enhanced_modified_abuse_monitoring",
+        }
+    }
+
+    /// Valid at organization level (the spec's organization enum).
+    pub fn organization_level(self) -> bool {
+        !matches!(
+            self,
+            DataRetention::OrganizationDefault | DataRetention::None
+        )
+    }
+
+    fn is_zero(self) -> bool {
+        matches!(
+            self,
+            DataRetention::ZeroDataRetention | DataRetention::EnhancedZeroDataRetention
+        )
+    }
+}
+
+fn parse(value: Option<&Value>) -> Option<DataRetention> {
+    value.and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+/// Turning zero data retention on (from anything else) is destructive.
+fn destructive(before: Option<&Value>, after: &Value) -> bool {
+    let after_zero = parse(Some(after)).is_some_and(DataRetention::is_zero);
+    let before_zero = parse(before).is_some_and(DataRetention::is_zero);
+    after_zero && !before_zero
+}
+
+/// `{object, type}` -> `"<type>"`.
+fn from_api(body: &Value, default: Option<DataRetention>) -> Result<Option<Value>, String> {
+    let kind = body
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or("the data retention object has no `type`")?;
+    let parsed: DataRetention = serde_json::from_value(json!(kind))
+        .map_err(|_| format!("unknown data retention type {kind:?}"))?;
+    Ok((Some(parsed) != default).then(|| json!(kind)))
+}
+
+fn to_api(value: &Value) -> Value {
+    json!({ "retention_type": value })
+}
+
+fn same(value: Value) -> Value {
+    value
+}
+
+pub static ORGANIZATION: SettingKind = SettingKind {
+    resource: ResourceKind::OrganizationDataRetention,
+    field: "data_retention",
+    level: Level::Organization,
+    route: "/organization/data_retention",
+    deletable: false,
+    partial: false,
+    absent_is_404: false,
+    get: |doc: &Document, _| {
+        doc.settings
+            .data_retention
+            .and_then(|v| serde_json::to_value(v).ok())
+    },
+    put: |doc: &mut Document, _, value| {
+        doc.settings.data_retention = value.and_then(|v| serde_json::from_value(v).ok());
+    },
+    // The organization's retention has no "default" value in the spec's enum: every value
+    // read is the organization's setting.
+    from_api: |body| from_api(body, None),
+    to_api,
+    default: || None,
+    destructive,
+    normalize: same,
+};
+
+pub static PROJECT: SettingKind = SettingKind {
+    resource: ResourceKind::ProjectDataRetention,
+    field: "data_retention",
+    level: Level::Project,
+    route: "/organization/projects/{project_id}/data_retention",
+    deletable: false,
+    partial: false,
+    absent_is_404: false,
+    get: |doc, project| project_value(doc, project, |p| p.data_retention.as_ref()),
+    put: |doc, project, value| put_project(doc, project, value, |p| &mut p.data_retention),
+    from_api: |body| from_api(body, Some(DataRetention::OrganizationDefault)),
+    to_api,
+    default: || Some(json!("organization_default")),
+    destructive,
+    normalize: same,
+};

@@ -1,0 +1,81 @@
+//! Project hosted-tool permissions (reference §3.17), `projects[].hosted_tools`, key
+//! `project:<name>/hosted_tools`: `{file_search, web_search, image_generation, mcp,
+//! code_interpreter}`, each `true` (enabled) or `false`. Only the tools the file names are
+//! managed (compared and written: the API's POST is a partial update). No delete: removing
+//! the block never writes (`? no longer managed`). Every tool is enabled by default.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::{Level, SettingKind, project_value, put_project};
+use crate::plan::ResourceKind;
+
+const TOOLS: [&str; 5] = [
+    "file_search",
+    "web_search",
+    "image_generation",
+    "mcp",
+    "code_interpreter",
+];
+
+/// `true`: enabled. A tool left out is not managed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostedTools {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_search: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_search: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_generation: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_interpreter: Option<bool>,
+}
+
+fn all_enabled() -> Value {
+    Value::Object(TOOLS.iter().map(|t| (t.to_string(), json!(true))).collect())
+}
+
+pub static KIND: SettingKind = SettingKind {
+    resource: ResourceKind::ProjectHostedTools,
+    field: "hosted_tools",
+    level: Level::Project,
+    route: "/organization/projects/{project_id}/hosted_tool_permissions",
+    deletable: false,
+    partial: true,
+    absent_is_404: false,
+    get: |doc, project| project_value(doc, project, |p| p.hosted_tools.as_ref()),
+    put: |doc, project, value| put_project(doc, project, value, |p| &mut p.hosted_tools),
+    // `{tool: {enabled}}` -> `{tool: bool}`; the tools still at their default (enabled) are
+    // left out, so an untouched project reads (and exports) as "not configured".
+    from_api: |body| {
+        let mut out = Map::new();
+        for tool in TOOLS {
+            let enabled = match body.get(tool) {
+                None | Some(Value::Null) => true,
+                Some(v) => v
+                    .get("enabled")
+                    .and_then(Value::as_bool)
+                    .ok_or_else(|| format!("hosted tool {tool:?} has no boolean `enabled`"))?,
+            };
+            if !enabled {
+                out.insert(tool.to_string(), json!(false));
+            }
+        }
+        Ok((!out.is_empty()).then_some(Value::Object(out)))
+    },
+    to_api: |value| {
+        let mut body = Map::new();
+        if let Some(tools) = value.as_object() {
+            for (tool, enabled) in tools {
+                body.insert(tool.clone(), json!({ "enabled": enabled }));
+            }
+        }
+        Value::Object(body)
+    },
+    default: || Some(all_enabled()),
+    destructive: |_, _| false,
+    normalize: |v| v,
+};

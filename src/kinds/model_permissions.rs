@@ -1,0 +1,77 @@
+//! Project model permissions (reference §3.17), `projects[].model_permissions`, key
+//! `project:<name>/model_permissions`: `{mode: allow_list | deny_list, models: [...]}`, a full
+//! replace on write (`model_ids` in the API), compared as a set. The API has a DELETE, so a
+//! block removed from the file is `unset` under `policy.unmanaged.settings: remove`. "Not
+//! configured" reads as a deny list of nothing (the emulator's rule, `rules.rs`), which is
+//! what a `set` changes from.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Level, SettingKind, project_value, put_project};
+use crate::plan::ResourceKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionMode {
+    AllowList,
+    DenyList,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPermissions {
+    pub mode: PermissionMode,
+    /// Model ids; compared as a set.
+    #[serde(default)]
+    pub models: Vec<String>,
+}
+
+fn normalize(value: Value) -> Value {
+    match serde_json::from_value::<ModelPermissions>(value.clone()) {
+        Ok(mut m) => {
+            m.models.sort();
+            m.models.dedup();
+            serde_json::to_value(m).unwrap_or(value)
+        }
+        Err(_) => value,
+    }
+}
+
+fn unrestricted() -> Value {
+    json!({"mode": "deny_list", "models": []})
+}
+
+/// Fewer models allowed (an allow list shrinks, a deny list grows, or the mode changes) is
+/// not marked destructive here: only limits and retention are (issue 10); access changes
+/// show as updates.
+fn destructive(_before: Option<&Value>, _after: &Value) -> bool {
+    false
+}
+
+pub static KIND: SettingKind = SettingKind {
+    resource: ResourceKind::ProjectModelPermissions,
+    field: "model_permissions",
+    level: Level::Project,
+    route: "/organization/projects/{project_id}/model_permissions",
+    deletable: true,
+    partial: false,
+    absent_is_404: true,
+    get: |doc, project| project_value(doc, project, |p| p.model_permissions.as_ref()),
+    put: |doc, project, value| put_project(doc, project, value, |p| &mut p.model_permissions),
+    from_api: |body| {
+        let mode = body
+            .get("mode")
+            .cloned()
+            .ok_or("the model permissions object has no `mode`")?;
+        let models = body.get("model_ids").cloned().unwrap_or_else(|| json!([]));
+        let value = normalize(json!({"mode": mode, "models": models}));
+        serde_json::from_value::<ModelPermissions>(value.clone())
+            .map_err(|e| format!("unexpected model permissions object: {e}"))?;
+        Ok((value != unrestricted()).then_some(value))
+    },
+    to_api: |value| json!({"mode": value.get("mode"), "model_ids": value.get("models").cloned().unwrap_or_else(|| json!([]))}),
+    default: || Some(unrestricted()),
+    destructive,
+    normalize,
+};

@@ -1,0 +1,215 @@
+//! Project API keys (reference §3.12), inventory and pruning: `projects[].api_keys: [name...]`
+//! lists the keys to keep, key `project:<name>/api_key:<key name>` (with `#<id>` when several
+//! live keys share a name). Keys cannot be created through the Admin API, so a declared name
+//! plans nothing; a live key whose name is not declared follows
+//! `policy.unmanaged.project_api_keys`: `report` lists it with its owner and last use,
+//! `remove` deletes it (`delete`, counted by `max_removals`), `ignore` says nothing. A key
+//! owned by a service account is only ever reported: the spec refuses its delete (it goes
+//! with its account, `policy.unmanaged.service_accounts`). `policy.protect.project_api_keys`
+//! refuses a plan that would delete a listed key. Read (one list per managed project, 100
+//! per page) only where `projects[].api_keys` is written.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::client::{Call, seg};
+use crate::api::pagination::{MAX_PAGE_A, Style};
+use crate::api::{Client, Error};
+use crate::live::Select;
+use crate::model::{Document, ServiceAccountRef, UnmanagedAction};
+use crate::plan::context::{Context, Draft, Output};
+use crate::plan::{Action, Operation, RefusalRule, ResourceKind, UnmanagedObject};
+
+pub const NAME: &str = "project_api_key";
+const LIST_ROUTE: &str = "/organization/projects/{project_id}/api_keys";
+const ONE_ROUTE: &str = "/organization/projects/{project_id}/api_keys/{api_key_id}";
+
+/// A live key as the plan shows it (never its value: only the API's redacted form).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct LiveKey {
+    pub id: String,
+    pub name: String,
+    pub redacted_value: Option<String>,
+    pub created_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    /// `user:<email>` or `service_account:<name>`.
+    pub owner: Option<String>,
+    pub service_account: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct WireKey {
+    id: String,
+    name: Option<String>,
+    redacted_value: Option<String>,
+    created_at: Option<i64>,
+    last_used_at: Option<i64>,
+    owner: Option<Value>,
+}
+
+fn to_live(wire: WireKey) -> LiveKey {
+    let owner = wire.owner.as_ref();
+    let kind = owner.and_then(|o| o.get("type")).and_then(Value::as_str);
+    let service_account = kind == Some("service_account");
+    let label = match kind {
+        Some("user") => owner
+            .and_then(|o| o.pointer("/user/email"))
+            .and_then(Value::as_str)
+            .map(|e| format!("user:{}", crate::model::normalize_email(e))),
+        Some("service_account") => owner
+            .and_then(|o| o.pointer("/service_account/name"))
+            .and_then(Value::as_str)
+            .map(|n| format!("service_account:{n}")),
+        _ => None,
+    };
+    LiveKey {
+        name: wire.name.unwrap_or_default(),
+        id: wire.id,
+        redacted_value: wire.redacted_value,
+        created_at: wire.created_at,
+        last_used_at: wire.last_used_at,
+        owner: label,
+        service_account,
+    }
+}
+
+/// The projects whose keys a plan of `doc` reads: those that write `api_keys`.
+pub fn managed(doc: &Document) -> Select<String> {
+    let names: BTreeSet<String> = doc
+        .projects
+        .iter()
+        .filter(|p| !p.archived && p.api_keys.is_managed())
+        .map(|p| p.name.clone())
+        .collect();
+    if names.is_empty() {
+        Select::Nothing
+    } else {
+        Select::Only(names)
+    }
+}
+
+/// Lists a project's keys, every owner's (`owner_project_access=any`), 100 per page.
+pub async fn read(client: &Client, project_id: &str) -> Result<Vec<LiveKey>, Error> {
+    let call = Call::get(
+        LIST_ROUTE,
+        LIST_ROUTE.replace("{project_id}", &seg(project_id)),
+    )
+    .query("owner_project_access", "any");
+    let keys: Vec<WireKey> = client.list_all(call, Style::LastId, MAX_PAGE_A).await?;
+    Ok(keys.into_iter().map(to_live).collect())
+}
+
+/// Deletes one key; a key already gone is done.
+pub async fn delete(client: &Client, project_id: &str, id: &str) -> Result<bool, Error> {
+    let call = Call::delete(
+        ONE_ROUTE,
+        ONE_ROUTE
+            .replace("{project_id}", &seg(project_id))
+            .replace("{api_key_id}", &seg(id)),
+    );
+    match client.execute::<Value>(&call).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.status() == Some(404) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A timestamp as RFC 3339 (UTC), for people.
+fn when(seconds: Option<i64>) -> Value {
+    seconds.map_or(Value::Null, |s| Value::String(crate::drift::format_utc(s)))
+}
+
+fn view(key: &LiveKey) -> Value {
+    json!({
+        "name": key.name,
+        "id": key.id,
+        "redacted_value": key.redacted_value,
+        "owner": key.owner,
+        "created_at": when(key.created_at),
+        "last_used_at": when(key.last_used_at),
+    })
+}
+
+pub(crate) fn diff(ctx: &Context<'_>, out: &mut Output) {
+    let policy = ctx.desired.policy.unmanaged.project_api_keys;
+    let protected: BTreeSet<&ServiceAccountRef> =
+        ctx.desired.policy.protect.project_api_keys.iter().collect();
+    for (desired, live) in ctx.child_projects() {
+        if live.is_none() || !desired.api_keys.is_managed() {
+            continue;
+        }
+        let project = &desired.name;
+        let Some(keys) = ctx.state.project_api_keys.get(project) else {
+            continue;
+        };
+        let keep: BTreeSet<&str> = desired.api_keys.iter().map(String::as_str).collect();
+        let mut by_name: BTreeMap<&str, Vec<&LiveKey>> = BTreeMap::new();
+        for key in keys.iter().filter(|k| !keep.contains(k.name.as_str())) {
+            by_name.entry(key.name.as_str()).or_default().push(key);
+        }
+        for (name, mut same) in by_name {
+            same.sort_by(|a, b| a.id.cmp(&b.id));
+            let shared = same.len() > 1;
+            for key in same {
+                let plan_key = if shared {
+                    format!("project:{project}/api_key:{name}#{}", key.id)
+                } else {
+                    format!("project:{project}/api_key:{name}")
+                };
+                let object = view(key);
+                if key.service_account {
+                    if policy != UnmanagedAction::Ignore {
+                        out.unmanaged.push(UnmanagedObject {
+                            kind: ResourceKind::ProjectApiKey,
+                            key: plan_key,
+                            object,
+                            note: Some(
+                                "a service account's key: it goes with its account".to_string(),
+                            ),
+                        });
+                    }
+                    continue;
+                }
+                if policy == UnmanagedAction::Remove
+                    && protected.contains(&ServiceAccountRef {
+                        project: project.clone(),
+                        name: name.to_string(),
+                    })
+                {
+                    out.refuse(
+                        RefusalRule::Protect,
+                        format!("project API key {name:?} of {project:?} is protected"),
+                        vec![plan_key.clone()],
+                        "add the key's name to the project's `api_keys`, or take it out of `policy.protect.project_api_keys`",
+                    );
+                }
+                let (draft_key, project_name) = (plan_key.clone(), project.clone());
+                let view_before = object.clone();
+                out.unmanaged(
+                    policy,
+                    ResourceKind::ProjectApiKey,
+                    &plan_key,
+                    object,
+                    || {
+                        Draft::new(
+                            ResourceKind::ProjectApiKey,
+                            draft_key,
+                            Action::Delete,
+                            Operation::Kind {
+                                kind: NAME.to_string(),
+                                project: Some(project_name.clone()),
+                                id: Some(key.id.clone()),
+                                value: None,
+                            },
+                        )
+                        .before(Some(view_before))
+                        .parents([format!("project:{project_name}")])
+                    },
+                );
+            }
+        }
+    }
+}

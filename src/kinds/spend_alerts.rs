@@ -1,0 +1,304 @@
+//! Spend alerts (reference §3.18), a collection per scope: `settings.spend_alerts[]` (key
+//! `settings:spend_alert:<cents>/<recipients>`) and `projects[].spend_alerts[]` (key
+//! `project:<name>/spend_alert:<cents>/<recipients>`). The natural key is the threshold and
+//! the email recipients (sorted, lower case): the API stores no name. `subject_prefix` is
+//! updated in place; a live alert the file does not declare follows
+//! `policy.unmanaged.spend_alerts`. Read once per managed scope, 100 per page (ID cursor).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Currency, Interval};
+use crate::api::client::{Call, RequestKind, seg};
+use crate::api::pagination::{MAX_PAGE_A, Style};
+use crate::api::{Client, Error};
+use crate::model::{Document, ManagedList};
+use crate::plan::context::{Context, Draft, Output};
+use crate::plan::{Action, Operation, ResourceKind};
+
+pub const ORG: &str = "organization_spend_alert";
+pub const PROJECT: &str = "project_spend_alert";
+const ORG_ROUTE: &str = "/organization/spend_alerts";
+const ORG_ONE: &str = "/organization/spend_alerts/{alert_id}";
+const PROJECT_ROUTE: &str = "/organization/projects/{project_id}/spend_alerts";
+const PROJECT_ONE: &str = "/organization/projects/{project_id}/spend_alerts/{alert_id}";
+
+/// One alert: an email to `recipients` when spend in the interval reaches the threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpendAlert {
+    /// In cents (`50000` is $500.00); 0 or more.
+    pub threshold_cents: u64,
+    #[serde(default)]
+    pub currency: Currency,
+    #[serde(default)]
+    pub interval: Interval,
+    /// Email addresses (compared as a set, case-insensitively).
+    pub recipients: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_prefix: Option<String>,
+}
+
+impl SpendAlert {
+    fn normal(&self) -> SpendAlert {
+        let mut recipients: Vec<String> = self
+            .recipients
+            .iter()
+            .map(|r| crate::model::normalize_email(r))
+            .collect();
+        recipients.sort();
+        recipients.dedup();
+        SpendAlert {
+            recipients,
+            subject_prefix: self.subject_prefix.clone().filter(|s| !s.is_empty()),
+            ..self.clone()
+        }
+    }
+
+    /// `<cents>/<recipients>`.
+    fn key(&self) -> String {
+        let n = self.normal();
+        format!("{}/{}", n.threshold_cents, n.recipients.join(","))
+    }
+}
+
+/// A live alert with its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveAlert {
+    pub id: String,
+    pub alert: SpendAlert,
+}
+
+fn from_api(v: &Value) -> Option<LiveAlert> {
+    let channel = v.get("notification_channel")?;
+    Some(LiveAlert {
+        id: v.get("id")?.as_str()?.to_string(),
+        alert: SpendAlert {
+            threshold_cents: v.get("threshold_amount")?.as_u64()?,
+            currency: serde_json::from_value(v.get("currency")?.clone()).ok()?,
+            interval: serde_json::from_value(v.get("interval")?.clone()).ok()?,
+            recipients: serde_json::from_value(channel.get("recipients")?.clone()).ok()?,
+            subject_prefix: channel
+                .get("subject_prefix")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        },
+    })
+}
+
+fn to_api(alert: &SpendAlert) -> Value {
+    let n = alert.normal();
+    let mut channel = json!({"type": "email", "recipients": n.recipients});
+    if let Some(prefix) = &n.subject_prefix {
+        channel["subject_prefix"] = json!(prefix);
+    }
+    json!({
+        "threshold_amount": n.threshold_cents,
+        "currency": n.currency,
+        "interval": n.interval,
+        "notification_channel": channel,
+    })
+}
+
+fn paths(project_id: Option<&str>, id: Option<&str>) -> (&'static str, String) {
+    let (route, path) = match (project_id, id) {
+        (None, None) => (ORG_ROUTE, ORG_ROUTE.to_string()),
+        (None, Some(_)) => (ORG_ONE, ORG_ONE.to_string()),
+        (Some(p), None) => (
+            PROJECT_ROUTE,
+            PROJECT_ROUTE.replace("{project_id}", &seg(p)),
+        ),
+        (Some(p), Some(_)) => (PROJECT_ONE, PROJECT_ONE.replace("{project_id}", &seg(p))),
+    };
+    (
+        route,
+        path.replace("{alert_id}", &seg(id.unwrap_or_default())),
+    )
+}
+
+/// Whether a plan of `doc` reads the organization's alerts, and which projects' alerts.
+pub fn managed(doc: &Document) -> (bool, crate::live::Select<String>) {
+    let names: BTreeSet<String> = doc
+        .projects
+        .iter()
+        .filter(|p| !p.archived && p.spend_alerts.is_managed())
+        .map(|p| p.name.clone())
+        .collect();
+    let projects = if names.is_empty() {
+        crate::live::Select::Nothing
+    } else {
+        crate::live::Select::Only(names)
+    };
+    (doc.settings.spend_alerts.is_managed(), projects)
+}
+
+/// Lists one scope's alerts (100 per page).
+pub async fn read(client: &Client, project_id: Option<&str>) -> Result<Vec<LiveAlert>, Error> {
+    let (route, path) = paths(project_id, None);
+    let items: Vec<Value> = client
+        .list_all(Call::get(route, path), Style::LastId, MAX_PAGE_A)
+        .await?;
+    items
+        .iter()
+        .map(|v| {
+            from_api(v).ok_or_else(|| Error::Decode {
+                method: "GET".into(),
+                route: route.into(),
+                message: format!("unexpected spend alert: {v}"),
+            })
+        })
+        .collect()
+}
+
+/// Create (`id: None`), replace (`id`, `value`) or delete (`id`, no `value`).
+pub async fn perform(
+    client: &Client,
+    project_id: Option<&str>,
+    id: Option<&str>,
+    value: Option<&Value>,
+) -> Result<bool, Error> {
+    let (route, path) = paths(project_id, id);
+    let call = match value {
+        Some(v) => {
+            let alert: SpendAlert =
+                serde_json::from_value(v.clone()).map_err(|e| Error::Decode {
+                    method: "POST".into(),
+                    route: route.into(),
+                    message: format!("the plan's spend alert does not decode: {e}"),
+                })?;
+            let kind = if id.is_some() {
+                RequestKind::Idempotent
+            } else {
+                RequestKind::Create
+            };
+            Call::post(route, path, kind, to_api(&alert))
+        }
+        None => Call::delete(route, path),
+    };
+    match client.execute::<Value>(&call).await {
+        Ok(_) => Ok(true),
+        Err(e) if value.is_none() && e.status() == Some(404) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Names in the live document (for export): the alerts, or not managed when there are none.
+pub fn into_doc(alerts: &[LiveAlert]) -> ManagedList<SpendAlert> {
+    if alerts.is_empty() {
+        return ManagedList::default();
+    }
+    let mut list: Vec<SpendAlert> = alerts.iter().map(|a| a.alert.normal()).collect();
+    list.sort_by_key(SpendAlert::key);
+    list.into()
+}
+
+fn view(alert: &SpendAlert) -> Value {
+    serde_json::to_value(alert.normal()).unwrap_or(Value::Null)
+}
+
+pub(crate) fn diff(ctx: &Context<'_>, out: &mut Output) {
+    let policy = ctx.desired.policy.unmanaged.spend_alerts;
+    let mut scopes: Vec<(Option<String>, &ManagedList<SpendAlert>, bool)> = Vec::new();
+    if ctx.desired.settings.spend_alerts.is_managed() {
+        scopes.push((None, &ctx.desired.settings.spend_alerts, true));
+    }
+    for (desired, live) in ctx.child_projects() {
+        if desired.spend_alerts.is_managed() {
+            scopes.push((
+                Some(desired.name.clone()),
+                &desired.spend_alerts,
+                live.is_some(),
+            ));
+        }
+    }
+    for (project, desired, exists) in scopes {
+        let (kind, name, prefix) = match &project {
+            None => (
+                ResourceKind::OrganizationSpendAlert,
+                ORG,
+                "settings:".to_string(),
+            ),
+            Some(p) => (
+                ResourceKind::ProjectSpendAlert,
+                PROJECT,
+                format!("project:{p}/"),
+            ),
+        };
+        let live: &[LiveAlert] = if exists {
+            match ctx.state.spend_alerts.get(&project) {
+                Some(l) => l,
+                None => continue,
+            }
+        } else {
+            &[]
+        };
+        let mut live_by: BTreeMap<String, &LiveAlert> = BTreeMap::new();
+        let mut extras: Vec<&LiveAlert> = Vec::new();
+        let mut sorted: Vec<&LiveAlert> = live.iter().collect();
+        sorted.sort_by(|a, b| a.id.cmp(&b.id));
+        for alert in sorted {
+            match live_by.entry(alert.alert.key()) {
+                std::collections::btree_map::Entry::Occupied(_) => extras.push(alert),
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(alert);
+                }
+            }
+        }
+        let desired_by: BTreeMap<String, SpendAlert> =
+            desired.iter().map(|a| (a.key(), a.normal())).collect();
+        let parents: Vec<String> = project.iter().map(|p| format!("project:{p}")).collect();
+        let op = |id: Option<&str>, value: Option<&SpendAlert>| Operation::Kind {
+            kind: name.to_string(),
+            project: project.clone(),
+            id: id.map(str::to_string),
+            value: value.map(|v| serde_json::to_value(v).unwrap_or(Value::Null)),
+        };
+        for (key, want) in &desired_by {
+            let plan_key = format!("{prefix}spend_alert:{key}");
+            match live_by.get(key) {
+                None => out.push(
+                    Draft::new(kind, plan_key, Action::Create, op(None, Some(want)))
+                        .after(Some(view(want)))
+                        .diffed(&[])
+                        .parents(parents.clone()),
+                ),
+                Some(have) if have.alert.normal() != *want => out.push(
+                    Draft::new(
+                        kind,
+                        plan_key,
+                        Action::Update,
+                        op(Some(&have.id), Some(want)),
+                    )
+                    .before(Some(view(&have.alert)))
+                    .after(Some(view(want)))
+                    .diffed(&[])
+                    .parents(parents.clone()),
+                ),
+                Some(_) => {}
+            }
+        }
+        let undeclared = live_by
+            .iter()
+            .filter(|(k, _)| !desired_by.contains_key(*k))
+            .map(|(k, a)| (format!("{prefix}spend_alert:{k}"), *a))
+            .chain(extras.iter().map(|a| {
+                (
+                    format!("{prefix}spend_alert:{}#{}", a.alert.key(), a.id),
+                    *a,
+                )
+            }));
+        for (plan_key, alert) in undeclared {
+            let object = view(&alert.alert);
+            let draft_key = plan_key.clone();
+            let parents = parents.clone();
+            let removal = op(Some(&alert.id), None);
+            out.unmanaged(policy, kind, &plan_key, object.clone(), || {
+                Draft::new(kind, draft_key, Action::Delete, removal)
+                    .before(Some(object))
+                    .parents(parents)
+            });
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Hard spend limits (reference §3.18): an organization singleton (`settings.spend_limit`,
+//! key `settings:spend_limit`) and a project singleton (`projects[].spend_limit`, key
+//! `project:<name>/spend_limit`). `{amount_cents, currency, interval}`: the amount is in
+//! **cents** (the API's integer `threshold_amount`), at least 1; `currency` is `USD` and
+//! `interval` `month` (the spec's enums; both may be left out). POST creates or replaces,
+//! DELETE unsets (`unset` under `policy.unmanaged.settings: remove`); a GET answering 404 is
+//! "no limit". Setting a limit where there was none, or lowering one, is destructive for
+//! users (requests start failing sooner): it counts against `max_removals`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Level, SettingKind, project_value, put_project};
+use crate::plan::ResourceKind;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Currency {
+    #[default]
+    #[serde(rename = "USD")]
+    Usd,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interval {
+    #[default]
+    Month,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpendLimit {
+    /// In cents (`50000` is $500.00); at least 1.
+    pub amount_cents: u64,
+    #[serde(default)]
+    pub currency: Currency,
+    #[serde(default)]
+    pub interval: Interval,
+}
+
+fn amount(value: Option<&Value>) -> Option<u64> {
+    value?.get("amount_cents")?.as_u64()
+}
+
+/// A first limit, or a lower one.
+fn destructive(before: Option<&Value>, after: &Value) -> bool {
+    match (amount(before), amount(Some(after))) {
+        (None, _) => true,
+        (Some(b), Some(a)) => a < b,
+        _ => false,
+    }
+}
+
+fn from_api(body: &Value) -> Result<Option<Value>, String> {
+    let cents = body
+        .get("threshold_amount")
+        .and_then(Value::as_u64)
+        .ok_or("the spend limit has no integer `threshold_amount`")?;
+    let value = json!({
+        "amount_cents": cents,
+        "currency": body.get("currency").cloned().unwrap_or(json!("USD")),
+        "interval": body.get("interval").cloned().unwrap_or(json!("month")),
+    });
+    serde_json::from_value::<SpendLimit>(value.clone()).map_err(|e| {
+        format!("unexpected spend limit (currency or interval orgops does not know): {e}")
+    })?;
+    Ok(Some(value))
+}
+
+fn to_api(value: &Value) -> Value {
+    json!({
+        "threshold_amount": value.get("amount_cents"),
+        "currency": value.get("currency").cloned().unwrap_or(json!("USD")),
+        "interval": value.get("interval").cloned().unwrap_or(json!("month")),
+    })
+}
+
+/// Defaults written out, so `{amount_cents: 5}` and `{amount_cents: 5, currency: USD}` agree.
+fn normalize(value: Value) -> Value {
+    serde_json::from_value::<SpendLimit>(value.clone())
+        .ok()
+        .and_then(|v| serde_json::to_value(v).ok())
+        .unwrap_or(value)
+}
+
+pub static ORGANIZATION: SettingKind = SettingKind {
+    resource: ResourceKind::OrganizationSpendLimit,
+    field: "spend_limit",
+    level: Level::Organization,
+    route: "/organization/spend_limit",
+    deletable: true,
+    partial: false,
+    absent_is_404: true,
+    get: |doc, _| {
+        doc.settings
+            .spend_limit
+            .as_ref()
+            .and_then(|v| serde_json::to_value(v).ok())
+    },
+    put: |doc, _, value| {
+        doc.settings.spend_limit = value.and_then(|v| serde_json::from_value(v).ok());
+    },
+    from_api,
+    to_api,
+    default: || None,
+    destructive,
+    normalize,
+};
+
+pub static PROJECT: SettingKind = SettingKind {
+    resource: ResourceKind::ProjectSpendLimit,
+    field: "spend_limit",
+    level: Level::Project,
+    route: "/organization/projects/{project_id}/spend_limit",
+    deletable: true,
+    partial: false,
+    absent_is_404: true,
+    get: |doc, project| project_value(doc, project, |p| p.spend_limit.as_ref()),
+    put: |doc, project, value| put_project(doc, project, value, |p| &mut p.spend_limit),
+    from_api,
+    to_api,
+    default: || None,
+    destructive,
+    normalize,
+};
