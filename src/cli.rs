@@ -243,6 +243,11 @@ pub struct ExportArgs {
     /// `certs/`.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Leave out custom-role assignments of users, groups and project members (one request
+    /// per principal, slow under the API's rate limit); their `roles` lists are not written,
+    /// so the file does not manage them.
+    #[arg(long)]
+    pub skip_role_assignments: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -20,7 +20,10 @@ pub fn run(args: ExportArgs) -> ExitStatus {
 fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let printer = Printer::from_env();
     let target = Target::open_with(args.target.emulator.as_deref(), args.target.concurrency)?;
-    let export = ops::export::export(&target, printer)?;
+    let options = ops::export::ExportOptions {
+        skip_role_assignments: args.skip_role_assignments,
+    };
+    let export = ops::export::export(&target, options, printer)?;
     match &args.output {
         Some(output) => {
             ops::export::write(&export, output)?;

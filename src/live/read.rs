@@ -76,7 +76,44 @@ pub async fn read(
     scope: &ReadScope,
     progress: &dyn Progress,
 ) -> Result<LiveState, Error> {
-    let result = Reader::new(client, scope, progress).run().await;
+    read_announcing(client, scope, progress, &|_| {}).await
+}
+
+/// The per-principal role-assignment lists a read with
+/// [`ReadScope::only_where_assignable`] found it needs, counted before they start (one
+/// request each: a principal holds a handful of roles, far below a page).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AssignmentReads {
+    /// `GET /organization/users/{id}/roles`, when the organization has a custom role.
+    pub users: u64,
+    /// `GET /organization/groups/{id}/roles`, when the organization has a custom role.
+    pub groups: u64,
+    /// `GET /projects/{id}/users/{id}/roles`, for the members of projects with a custom role.
+    pub project_members: u64,
+    /// Lists that could hold something but the scope leaves out (`--skip-role-assignments`).
+    pub skipped: u64,
+}
+
+impl AssignmentReads {
+    pub fn total(&self) -> u64 {
+        self.users + self.groups + self.project_members
+    }
+
+    /// The most requests any one route needs (routes are rate-limited separately).
+    pub fn longest_route(&self) -> u64 {
+        self.users.max(self.groups).max(self.project_members)
+    }
+}
+
+/// [`read`], calling `announce` once, before the deferred lists of a scope with
+/// [`ReadScope::only_where_assignable`] start (not at all for other scopes).
+pub async fn read_announcing(
+    client: &Client,
+    scope: &ReadScope,
+    progress: &dyn Progress,
+    announce: &(dyn Fn(&AssignmentReads) + Sync),
+) -> Result<LiveState, Error> {
+    let result = Reader::new(client, scope, progress, announce).run().await;
     progress.finish();
     result
 }
@@ -88,6 +125,9 @@ struct Reader<'a> {
     client: Client,
     scope: &'a ReadScope,
     progress: &'a dyn Progress,
+    announce: &'a (dyn Fn(&AssignmentReads) + Sync),
+    /// The lists [`ReadScope::only_where_assignable`] holds back, still to be decided.
+    deferred: bool,
     tasks: JoinSet<Result<Fetched, Error>>,
     /// Lists waiting for a slot: at most `window` run at once (see [`Reader::spawn`]).
     backlog: VecDeque<ListTask>,
@@ -98,11 +138,18 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn new(client: &Client, scope: &'a ReadScope, progress: &'a dyn Progress) -> Self {
+    fn new(
+        client: &Client,
+        scope: &'a ReadScope,
+        progress: &'a dyn Progress,
+        announce: &'a (dyn Fn(&AssignmentReads) + Sync),
+    ) -> Self {
         Reader {
             client: client.clone(),
             scope,
             progress,
+            announce,
+            deferred: scope.only_where_assignable,
             tasks: JoinSet::new(),
             backlog: VecDeque::new(),
             window: client.controller().limits().max_concurrency.max(1),
@@ -151,7 +198,11 @@ impl<'a> Reader<'a> {
                 Some(has_more) = pages.recv() => self.page(has_more),
                 Some(page) = project_pages.recv() => self.projects_page(page),
                 joined = self.tasks.join_next() => match joined {
-                    None => break,
+                    None => {
+                        if !self.start_deferred() {
+                            break;
+                        }
+                    }
                     Some(Ok(Ok(fetched))) => {
                         // Pages sent before a list ended are handled before its end.
                         while let Ok(page) = project_pages.try_recv() {
@@ -240,7 +291,92 @@ impl<'a> Reader<'a> {
             let c = self.client.clone();
             self.spawn(async move { c.list_admin_api_keys().await.map(Fetched::AdminApiKeys) });
         }
-        self.pending_user_roles = !scope.user_roles.is_nothing();
+        self.pending_user_roles = !scope.user_roles.is_nothing() && !self.deferred;
+    }
+
+    /// Once everything else is read: the lists held back by
+    /// [`ReadScope::only_where_assignable`], where something can be there, announced first.
+    /// Returns whether any started.
+    fn start_deferred(&mut self) -> bool {
+        if !self.deferred {
+            return false;
+        }
+        self.deferred = false;
+        let scope = self.scope;
+        let custom =
+            |roles: Option<&Vec<Role>>| roles.into_iter().flatten().any(|r| !r.predefined_role);
+        let mut reads = AssignmentReads::default();
+        if custom(self.raw.org_roles.as_ref()) {
+            let users = self.raw.users.take().unwrap_or_default();
+            let before = self.backlog.len() + self.tasks.len();
+            self.start_user_roles(&users);
+            reads.users = (self.backlog.len() + self.tasks.len() - before) as u64;
+            reads.skipped += unique_emails(&users) - reads.users;
+            self.raw.users = Some(users);
+            let groups = self.raw.groups.take().unwrap_or_default();
+            for group in &groups {
+                if scope.group_roles.contains(group.name.as_str()) {
+                    reads.groups += 1;
+                    self.start_group_roles(group.id.clone());
+                } else {
+                    reads.skipped += 1;
+                }
+            }
+            self.raw.groups = Some(groups);
+        }
+        let with_custom_roles: Vec<ProjectId> = self
+            .raw
+            .project_roles
+            .iter()
+            .filter(|(_, roles)| custom(Some(roles)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for project in with_custom_roles {
+            let users = self.raw.project_users.remove(&project).unwrap_or_default();
+            let before = self.backlog.len() + self.tasks.len();
+            self.start_project_member_roles(&project, &users);
+            let started = (self.backlog.len() + self.tasks.len() - before) as u64;
+            reads.project_members += started;
+            reads.skipped += users.len() as u64 - started.min(users.len() as u64);
+            self.raw.project_users.insert(project, users);
+        }
+        if reads != AssignmentReads::default() {
+            (self.announce)(&reads);
+        }
+        if self
+            .raw
+            .certificates
+            .as_ref()
+            .is_some_and(|c| !c.is_empty())
+        {
+            let projects: Vec<Project> = self.raw.projects.iter().flatten().cloned().collect();
+            for project in &projects {
+                if let Some(name) = project.name.as_deref()
+                    && !project.is_archived()
+                    && scope.project_certificates.contains(name)
+                {
+                    self.start_project_certificates(project.id.clone());
+                }
+            }
+        }
+        !self.backlog.is_empty() || !self.tasks.is_empty()
+    }
+
+    fn start_group_roles(&mut self, id: GroupId) {
+        let c = self.client.clone();
+        self.spawn(async move {
+            let roles = c.list_role_assignments(Principal::Group(&id)).await?;
+            Ok(Fetched::GroupRoles(id, roles))
+        });
+    }
+
+    fn start_project_certificates(&mut self, p: ProjectId) {
+        let c = self.client.clone();
+        self.spawn(async move {
+            c.list_project_certificates(&p)
+                .await
+                .map(|v| Fetched::ProjectCertificates(p, v))
+        });
     }
 
     fn arrived(&mut self, fetched: Fetched) {
@@ -273,7 +409,9 @@ impl<'a> Reader<'a> {
                 self.raw.group_roles.insert(group, roles);
             }
             Fetched::ProjectUsers(project, users) => {
-                self.start_project_member_roles(&project, &users);
+                if !self.deferred {
+                    self.start_project_member_roles(&project, &users);
+                }
                 self.raw.project_users.insert(project, users);
             }
             Fetched::ProjectUserRoles(project, user, roles) => {
@@ -340,12 +478,8 @@ impl<'a> Reader<'a> {
                         .map(|users| Fetched::GroupUsers(id, users))
                 });
             }
-            if self.scope.group_roles.contains(group.name.as_str()) {
-                let (c, id) = (self.client.clone(), group.id.clone());
-                self.spawn(async move {
-                    let roles = c.list_role_assignments(Principal::Group(&id)).await?;
-                    Ok(Fetched::GroupRoles(id, roles))
-                });
+            if !self.deferred && self.scope.group_roles.contains(group.name.as_str()) {
+                self.start_group_roles(group.id.clone());
             }
         }
     }
@@ -401,13 +535,8 @@ impl<'a> Reader<'a> {
                         .map(|v| Fetched::RateLimits(p, v))
                 });
             }
-            if scope.project_certificates.contains(name) {
-                let (c, p) = (self.client.clone(), id.clone());
-                self.spawn(async move {
-                    c.list_project_certificates(&p)
-                        .await
-                        .map(|v| Fetched::ProjectCertificates(p, v))
-                });
+            if !self.deferred && scope.project_certificates.contains(name) {
+                self.start_project_certificates(id.clone());
             }
         }
     }
@@ -447,4 +576,13 @@ impl<'a> Reader<'a> {
             .find(|p| &p.id == id)
             .and_then(|p| p.name.clone())
     }
+}
+
+/// Distinct (normalised) emails among `users`: one role-assignment list each.
+fn unique_emails(users: &[User]) -> u64 {
+    users
+        .iter()
+        .filter_map(|u| u.email.as_deref().map(normalize_email))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as u64
 }

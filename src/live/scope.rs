@@ -21,7 +21,15 @@
 //!   object has no role field), so it is read for every live group of a project whose groups
 //!   are read.
 //!
-//! [`ReadScope::everything`] lists everything (for `export`).
+//! [`ReadScope::everything`] lists everything (for `export`), except what cannot hold anything:
+//! with [`ReadScope::only_where_assignable`] set, per-principal role-assignment lists are read
+//! only where a custom role exists to be assigned (users' and groups' when the organization's
+//! roles list has a custom role, a project's members' when that project's roles list has
+//! one), and project certificate activations only when the organization has a certificate.
+//! Those lists start after everything else has been read, announced first (see
+//! [`crate::live::AssignmentReads`]). [`ReadScope::everything_but_role_assignments`] leaves
+//! the per-principal lists out altogether (`export --skip-role-assignments`); a project
+//! group's list is still read, since it carries the group's project role.
 
 use std::borrow::Borrow;
 use std::collections::BTreeSet;
@@ -96,6 +104,9 @@ pub struct ReadScope {
     pub rate_limits: Select<String>,
     /// Project-level certificate activation of these projects.
     pub project_certificates: Select<String>,
+    /// Read `user_roles`, `group_roles`, `project_member_roles` and `project_certificates`
+    /// only where something can be there (module doc), after everything else.
+    pub only_where_assignable: bool,
 }
 
 impl ReadScope {
@@ -119,6 +130,18 @@ impl ReadScope {
             project_roles: Select::All,
             rate_limits: Select::All,
             project_certificates: Select::All,
+            only_where_assignable: true,
+        }
+    }
+
+    /// [`ReadScope::everything`] without the per-principal role-assignment lists of users,
+    /// groups and project members (`export --skip-role-assignments`).
+    pub fn everything_but_role_assignments() -> Self {
+        ReadScope {
+            user_roles: Select::Nothing,
+            group_roles: Select::Nothing,
+            project_member_roles: Select::Nothing,
+            ..ReadScope::everything()
         }
     }
 
@@ -221,6 +244,7 @@ impl ReadScope {
                     projects_where(|p| p.certificates.is_managed()),
                 )
             },
+            only_where_assignable: false,
         }
     }
 

@@ -83,6 +83,18 @@ pub fn read_live(
     scope: &ReadScope,
     printer: Printer,
 ) -> anyhow::Result<LiveState> {
+    read_live_announcing(runtime, target, scope, printer, &|_| {})
+}
+
+/// [`read_live`], calling `announce` before deferred role-assignment lists start (see
+/// [`live::read_announcing`]).
+pub fn read_live_announcing(
+    runtime: &tokio::runtime::Runtime,
+    target: &Target,
+    scope: &ReadScope,
+    printer: Printer,
+    announce: &(dyn Fn(&live::AssignmentReads) + Sync),
+) -> anyhow::Result<LiveState> {
     let stderr_progress;
     let progress: &dyn Progress = if printer.progress {
         stderr_progress = StderrProgress::new(printer.stderr_is_tty);
@@ -91,7 +103,12 @@ pub fn read_live(
         &NoProgress
     };
     runtime
-        .block_on(live::read(&target.client, scope, progress))
+        .block_on(live::read_announcing(
+            &target.client,
+            scope,
+            progress,
+            announce,
+        ))
         .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))
 }
 

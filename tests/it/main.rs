@@ -15,5 +15,6 @@ mod inputs;
 mod oracle;
 mod plan;
 mod render_safety;
+mod scale;
 mod support;
 mod validate;
