@@ -82,6 +82,10 @@ pub struct ValidateArgs {
     /// file or a certificate is refused regardless).
     #[arg(long)]
     pub allow_sink_outside: bool,
+    /// The largest desired-state file read (bytes, or with a unit: 64MiB, 1GiB); a
+    /// larger file is refused before it is parsed.
+    #[arg(long, value_name = "SIZE", env = "ORGOPS_MAX_FILE_SIZE", default_value = "64MiB", value_parser = crate::input::parse_size)]
+    pub max_file_size: u64,
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
     pub format: DiagnosticFormat,
@@ -107,6 +111,10 @@ pub struct DesiredArgs {
     /// file or a certificate is refused regardless).
     #[arg(long)]
     pub allow_sink_outside: bool,
+    /// The largest desired-state file read (bytes, or with a unit: 64MiB, 1GiB); a
+    /// larger file is refused before it is parsed.
+    #[arg(long, value_name = "SIZE", env = "ORGOPS_MAX_FILE_SIZE", default_value = "64MiB", value_parser = crate::input::parse_size)]
+    pub max_file_size: u64,
 }
 
 impl DesiredArgs {
@@ -114,6 +122,7 @@ impl DesiredArgs {
     pub fn load_options(&self) -> crate::config::LoadOptions {
         crate::config::LoadOptions {
             allow_sink_outside: self.allow_sink_outside,
+            max_file_bytes: self.max_file_size,
         }
     }
 }

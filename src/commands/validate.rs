@@ -15,6 +15,7 @@ pub fn run(args: ValidateArgs) -> ExitStatus {
     let printer = Printer::from_env();
     let options = config::LoadOptions {
         allow_sink_outside: args.allow_sink_outside,
+        max_file_bytes: args.max_file_size,
     };
     match config::load_with(&args.file, LoadMode::Desired, options) {
         Ok(state) => {

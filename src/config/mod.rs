@@ -78,11 +78,23 @@ pub struct DesiredState {
 }
 
 /// Command-line switches that change what loading accepts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadOptions {
     /// `--allow-sink-outside`: sink files may resolve outside the configuration's directory
     /// tree (never onto an input file or a certificate).
     pub allow_sink_outside: bool,
+    /// `--max-file-size` / `ORGOPS_MAX_FILE_SIZE`: the largest desired-state file read, in
+    /// bytes (default [`load::MAX_FILE_BYTES`]).
+    pub max_file_bytes: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            allow_sink_outside: false,
+            max_file_bytes: load::MAX_FILE_BYTES,
+        }
+    }
 }
 
 /// Loads, checks and merges the desired state at `path` (a file or a directory).
@@ -103,8 +115,9 @@ pub fn load_with(
     let mut unread = false;
     for file_path in &paths {
         let name = file_path.display().to_string();
-        let (file, problems) = match load::read_file(file_path) {
-            Ok(text) => load::parse_salvaging(text, &name, Some(file_path.clone())),
+        let cap = options.max_file_bytes;
+        let (file, problems) = match load::read_file_capped(file_path, cap) {
+            Ok(text) => load::parse_salvaging_capped(text, &name, Some(file_path.clone()), cap),
             Err(problems) => (None, problems),
         };
         diagnostics.extend(problems);

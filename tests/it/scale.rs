@@ -224,3 +224,59 @@ fn skip_role_assignments_reads_no_per_principal_list_and_manages_none() {
         .arg(&skipped));
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
 }
+
+/// The size cap on desired-state files is an option (`--max-file-size`, or
+/// `ORGOPS_MAX_FILE_SIZE`): a file over it is refused, located, with a hint naming the option;
+/// the default admits a 100,000-user export (about 41 MB), so a 17 MiB file loads.
+#[test]
+fn the_file_size_cap_is_an_option_and_the_default_admits_large_exports() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("orgops.yaml");
+    let mut text = String::from("version: 1\nusers:\n");
+    for i in 0..40 {
+        text.push_str(&format!(
+            "  - {{email: user{i:04}@example.com, role: reader}}\n"
+        ));
+    }
+    std::fs::write(&file, &text).expect("write");
+
+    let small = run(crate::support::cli::orgops()
+        .args(["validate", "--max-file-size", "1KiB", "-f"])
+        .arg(&file));
+    assert_eq!(small.code, 1, "{}", small.stderr);
+    assert!(
+        small.stderr.contains("over the 1024-byte limit")
+            && small.stderr.contains("--max-file-size"),
+        "{}",
+        small.stderr
+    );
+    let by_env = run(crate::support::cli::orgops()
+        .env("ORGOPS_MAX_FILE_SIZE", "1024")
+        .args(["validate", "-f"])
+        .arg(&file));
+    assert_eq!(by_env.code, 1, "{}", by_env.stderr);
+    assert!(
+        by_env.stderr.contains("over the 1024-byte limit"),
+        "{}",
+        by_env.stderr
+    );
+    let bad = run(crate::support::cli::orgops()
+        .args(["validate", "--max-file-size", "lots", "-f"])
+        .arg(&file));
+    assert_eq!(bad.code, 2, "a usage error: {}", bad.stderr);
+
+    // Over the old fixed 16 MiB cap, well under the new default (mostly a comment, so the
+    // debug build parses it quickly).
+    let big = dir.path().join("big.yaml");
+    let mut text = String::with_capacity(18 << 20);
+    text.push_str("version: 1\nusers: [{email: ada@example.com, role: owner}]\n");
+    let line = format!("#{}\n", "x".repeat(1023));
+    while text.len() < 17 << 20 {
+        text.push_str(&line);
+    }
+    std::fs::write(&big, &text).expect("write");
+    let loaded = run(crate::support::cli::orgops()
+        .args(["validate", "-f"])
+        .arg(&big));
+    assert_eq!(loaded.code, 0, "{}", loaded.stderr);
+}
