@@ -268,9 +268,7 @@ impl SourceMap {
         if pointer.is_empty() {
             return Some((node, true));
         }
-        let Some(rest) = pointer.strip_prefix('/') else {
-            return None;
-        };
+        let rest = pointer.strip_prefix('/')?;
         for segment in rest.split('/') {
             match self.child(node, segment) {
                 Some(child) => node = child,
