@@ -36,7 +36,7 @@ use crate::input::{self, InputError};
 use crate::model::{Document, normalize_email};
 
 /// Files larger than this are refused unless `--max-file-size` says otherwise (the export of a
-/// 10,000-user org is about 4 MB, of a 100,000-user org about 41 MB); counted on the bytes
+/// 10,000-user org is about 4 MB, of a 100,000-user org about 39 MB); counted on the bytes
 /// read, see [`crate::input`].
 pub const MAX_FILE_BYTES: u64 = input::MAX_INPUT_BYTES;
 /// Deepest nesting a valid file needs is 6 (`projects[].service_accounts[].sink.command[]`).

@@ -227,7 +227,7 @@ fn skip_role_assignments_reads_no_per_principal_list_and_manages_none() {
 
 /// The size cap on desired-state files is an option (`--max-file-size`, or
 /// `ORGOPS_MAX_FILE_SIZE`): a file over it is refused, located, with a hint naming the option;
-/// the default admits a 100,000-user export (about 41 MB), so a 17 MiB file loads.
+/// the default admits a 100,000-user export (about 39 MB), so a 17 MiB file loads.
 #[test]
 fn the_file_size_cap_is_an_option_and_the_default_admits_large_exports() {
     let dir = tempfile::tempdir().expect("temp dir");
