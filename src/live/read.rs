@@ -7,6 +7,10 @@
 //! list arrives, the needed per-principal role lists start. Every list is a task on a
 //! `JoinSet`; the shared rate-limit controller bounds what is actually in flight. Pages are
 //! reported back over a channel so progress is drawn from this task only.
+//!
+//! A [`Prefetch`] lets `plan` start organization lists before the scope is known (while the
+//! file loads); the reader joins those in scope instead of starting them again and aborts
+//! the others.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -105,6 +109,105 @@ impl AssignmentReads {
     }
 }
 
+/// Organization lists started before the scope is known (while the desired file loads), for
+/// [`read_prefetched`] to use instead of starting them again. Only lists the scope is sure
+/// to need should be started (see `ops::plan`); a list the scope turns out not to read is
+/// aborted when the read starts, and dropping an unused `Prefetch` aborts them all.
+pub struct Prefetch {
+    pages: mpsc::UnboundedReceiver<bool>,
+    users: Option<tokio::task::JoinHandle<Result<Vec<User>, Error>>>,
+    invites: Option<tokio::task::JoinHandle<Result<Vec<Invite>, Error>>>,
+    groups: Option<tokio::task::JoinHandle<Result<Vec<Group>, Error>>>,
+    roles: Option<tokio::task::JoinHandle<Result<Vec<Role>, Error>>>,
+    admin_api_keys: Option<tokio::task::JoinHandle<Result<Vec<AdminApiKey>, Error>>>,
+}
+
+/// Which organization lists to prefetch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrefetchLists {
+    pub users: bool,
+    pub invites: bool,
+    pub groups: bool,
+    pub roles: bool,
+    pub admin_api_keys: bool,
+}
+
+impl Prefetch {
+    /// Starts `lists` on `runtime` at once.
+    pub fn start(
+        client: &Client,
+        lists: PrefetchLists,
+        runtime: &tokio::runtime::Handle,
+    ) -> Prefetch {
+        let (sender, pages) = mpsc::unbounded_channel();
+        let client = client.with_page_observer(Arc::new(ChannelObserver(sender)));
+        let c = || client.clone();
+        Prefetch {
+            pages,
+            users: lists.users.then(|| {
+                let c = c();
+                runtime.spawn(async move { c.list_users().await })
+            }),
+            invites: lists.invites.then(|| {
+                let c = c();
+                runtime.spawn(async move { c.list_invites().await })
+            }),
+            groups: lists.groups.then(|| {
+                let c = c();
+                runtime.spawn(async move { c.list_groups().await })
+            }),
+            roles: lists.roles.then(|| {
+                let c = c();
+                runtime.spawn(async move { c.list_org_roles().await })
+            }),
+            admin_api_keys: lists.admin_api_keys.then(|| {
+                let c = c();
+                runtime.spawn(async move { c.list_admin_api_keys().await })
+            }),
+        }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.users.take().inspect(|h| h.abort());
+        self.invites.take().inspect(|h| h.abort());
+        self.groups.take().inspect(|h| h.abort());
+        self.roles.take().inspect(|h| h.abort());
+        self.admin_api_keys.take().inspect(|h| h.abort());
+    }
+}
+
+/// The result of a prefetched list, as the reader's own task would give it.
+async fn joined<T>(
+    handle: tokio::task::JoinHandle<Result<T, Error>>,
+    into: fn(T) -> Fetched,
+) -> Result<Fetched, Error> {
+    match handle.await {
+        Ok(result) => result.map(into),
+        Err(join_error) => Err(Error::Transport {
+            method: "GET".into(),
+            route: "(live read)".into(),
+            message: format!("a prefetched list failed: {join_error}"),
+        }),
+    }
+}
+
+/// [`read`], using the lists `prefetch` already started.
+pub async fn read_prefetched(
+    client: &Client,
+    scope: &ReadScope,
+    progress: &dyn Progress,
+    announce: &(dyn Fn(&AssignmentReads) + Sync),
+    prefetch: Prefetch,
+) -> Result<LiveState, Error> {
+    let mut reader = Reader::new(client, scope, progress, announce);
+    reader.prefetch = Some(prefetch);
+    let result = reader.run().await;
+    progress.finish();
+    result
+}
+
 /// [`read`], calling `announce` once, before the deferred lists of a scope with
 /// [`ReadScope::only_where_assignable`] start (not at all for other scopes).
 pub async fn read_announcing(
@@ -135,6 +238,8 @@ struct Reader<'a> {
     raw: Raw,
     /// Known once the users list arrived, for per-user role lists.
     pending_user_roles: bool,
+    /// Organization lists already started, used instead of starting them again.
+    prefetch: Option<Prefetch>,
 }
 
 impl<'a> Reader<'a> {
@@ -155,6 +260,7 @@ impl<'a> Reader<'a> {
             window: client.controller().limits().max_concurrency.max(1),
             raw: Raw::default(),
             pending_user_roles: false,
+            prefetch: None,
         }
     }
 
@@ -184,6 +290,20 @@ impl<'a> Reader<'a> {
 
     async fn run(mut self) -> Result<LiveState, Error> {
         let (sender, mut pages) = mpsc::unbounded_channel();
+        if let Some(prefetch) = self.prefetch.as_mut() {
+            // Pages the prefetched lists fetched (and will fetch) count like the reader's own.
+            let (forward, mut early) = (
+                sender.clone(),
+                std::mem::replace(&mut prefetch.pages, mpsc::unbounded_channel().1),
+            );
+            tokio::spawn(async move {
+                while let Some(has_more) = early.recv().await {
+                    if forward.send(has_more).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
         let observed = self
             .client
             .with_page_observer(Arc::new(ChannelObserver(sender)));
@@ -256,11 +376,25 @@ impl<'a> Reader<'a> {
 
     fn start_organization_lists(&mut self, project_pages: mpsc::UnboundedSender<Vec<Project>>) {
         let scope = self.scope;
-        if scope.users {
+        // What was prefetched and is in scope is joined; the rest is aborted on drop.
+        let mut prefetch = self.prefetch.take();
+        if let Some(handle) = scope
+            .users
+            .then(|| prefetch.as_mut().and_then(|p| p.users.take()))
+            .flatten()
+        {
+            self.spawn(joined(handle, Fetched::Users));
+        } else if scope.users {
             let c = self.client.clone();
             self.spawn(async move { c.list_users().await.map(Fetched::Users) });
         }
-        if scope.invites {
+        if let Some(handle) = scope
+            .invites
+            .then(|| prefetch.as_mut().and_then(|p| p.invites.take()))
+            .flatten()
+        {
+            self.spawn(joined(handle, Fetched::Invites));
+        } else if scope.invites {
             let c = self.client.clone();
             self.spawn(async move { c.list_invites().await.map(Fetched::Invites) });
         }
@@ -275,11 +409,23 @@ impl<'a> Reader<'a> {
                 .map(|()| Fetched::ProjectsListed)
             });
         }
-        if scope.groups {
+        if let Some(handle) = scope
+            .groups
+            .then(|| prefetch.as_mut().and_then(|p| p.groups.take()))
+            .flatten()
+        {
+            self.spawn(joined(handle, Fetched::Groups));
+        } else if scope.groups {
             let c = self.client.clone();
             self.spawn(async move { c.list_groups().await.map(Fetched::Groups) });
         }
-        if scope.roles {
+        if let Some(handle) = scope
+            .roles
+            .then(|| prefetch.as_mut().and_then(|p| p.roles.take()))
+            .flatten()
+        {
+            self.spawn(joined(handle, Fetched::OrgRoles));
+        } else if scope.roles {
             let c = self.client.clone();
             self.spawn(async move { c.list_org_roles().await.map(Fetched::OrgRoles) });
         }
@@ -287,10 +433,18 @@ impl<'a> Reader<'a> {
             let c = self.client.clone();
             self.spawn(async move { c.list_certificates().await.map(Fetched::Certificates) });
         }
-        if scope.admin_api_keys {
+        if let Some(handle) = scope
+            .admin_api_keys
+            .then(|| prefetch.as_mut().and_then(|p| p.admin_api_keys.take()))
+            .flatten()
+        {
+            self.spawn(joined(handle, Fetched::AdminApiKeys));
+        } else if scope.admin_api_keys {
             let c = self.client.clone();
             self.spawn(async move { c.list_admin_api_keys().await.map(Fetched::AdminApiKeys) });
         }
+        // Prefetched lists outside the scope are aborted here (never used, never counted).
+        drop(prefetch);
         self.pending_user_roles = !scope.user_roles.is_nothing() && !self.deferred;
     }
 
