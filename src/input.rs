@@ -19,7 +19,7 @@ use std::path::Path;
 /// The documented default cap on any input file: 64 MiB. The export of a generated
 /// 100,000-user organization (5,000 projects of 100 members) is about 39 MB and loads; a
 /// hostile file cannot make orgops hold more than a bounded multiple of this in memory
-/// (BENCHMARKS.md: peak memory is about 18 times the file).
+/// (BENCHMARKS.md: peak memory is about 18–20 times the file).
 pub const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A byte count as written on the command line: `67108864`, `64MiB`, `64M`, `500KiB`,
