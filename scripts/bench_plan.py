@@ -3,16 +3,20 @@
 
 Usage: scripts/bench_plan.py USERS PROJECTS MEMBERS_PER_PROJECT [--latency-ms N]
        [--rate-limit-rpm N] [--concurrency N] [--settings] [--bin target/release/orgops]
+       scripts/bench_plan.py --suite [--latency-ms N] [--concurrency N] [--bin ...]
 
 `--settings` manages every settings kind everywhere (`policy.unmanaged.settings: report`
 added to the export): the organization's data retention and spend limit, and each project's
 data retention, spend limit, model and hosted-tool permissions, one GET each.
 
 Starts `orgops emulator --generate ...`, exports the org as the desired state (so the plan
-reads every collection and plans nothing), then sets the faults and times one `plan`:
-requests made against the minimum the page sizes imply, wall time against the
-critical-path bound at the client's concurrency, CPU time of diff + render (from the
-`RUST_LOG=orgops=info` timings), and peak memory (`/usr/bin/time -v`).
+reads every collection and plans nothing), counting the export's requests against the
+plan's minimum, then sets the faults and times one `plan`: requests made against the
+minimum the page sizes imply, wall time against the critical-path bound at the client's
+concurrency, the load (file read + schema + semantic checks), read, diff and render times
+(from the `RUST_LOG=orgops=info` timings), CPU time (user + system) and peak memory
+(`/usr/bin/time -v`). `--suite` does this for 1,000 / 50 / 10, 10,000 / 500 / 100 and
+50,000 / 2,500 / 100 (users / projects / members per project), one JSON line each.
 """
 import argparse
 import json
@@ -39,18 +43,33 @@ def pages(n, size):
     return max(1, math.ceil(n / size))
 
 
+SUITE = [(1_000, 50, 10), (10_000, 500, 100), (50_000, 2_500, 100)]
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("users", type=int)
-    ap.add_argument("projects", type=int)
-    ap.add_argument("members", type=int)
+    ap.add_argument("users", type=int, nargs="?")
+    ap.add_argument("projects", type=int, nargs="?")
+    ap.add_argument("members", type=int, nargs="?")
+    ap.add_argument("--suite", action="store_true")
     ap.add_argument("--latency-ms", type=int, default=0)
     ap.add_argument("--rate-limit-rpm", type=int)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--settings", action="store_true")
     ap.add_argument("--bin", default="target/release/orgops")
     args = ap.parse_args()
+    if args.suite:
+        status = 0
+        for users, projects, members in SUITE:
+            args.users, args.projects, args.members = users, projects, members
+            status |= bench(args)
+        return status
+    if args.members is None:
+        ap.error("USERS PROJECTS MEMBERS, or --suite")
+    return bench(args)
 
+
+def bench(args):
     spec = f"users={args.users},projects={args.projects},project_members={args.members}"
     key = "sk-admin-bench"
     emulator = subprocess.Popen(
@@ -63,8 +82,11 @@ def main():
                "RUST_LOG": "orgops=info", "NO_COLOR": "1", "PATH": "/usr/bin:/bin"}
         with tempfile.TemporaryDirectory() as tmp:
             desired = Path(tmp) / "orgops.yaml"
+            control(base, "stats/reset", {})
             subprocess.run([args.bin, "export", "-o", str(desired)], env=env, check=True,
                            stderr=subprocess.DEVNULL)
+            export_requests = control(base, "stats")["total"]
+            file_mb = desired.stat().st_size / 1e6
             if args.settings:
                 text = desired.read_text()
                 assert "\npolicy:" not in text, "the export wrote a policy block"
@@ -84,9 +106,22 @@ def main():
         emulator.kill()
 
     err = run.stderr
-    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1))
-    diff_ms = float(re.search(r"diff_ms=([\d.]+)", err).group(1))
-    render_ms = float(re.search(r"render_ms=([\d.]+)", err).group(1))
+
+    def num(pattern):
+        found = re.search(pattern, err)
+        return float(found.group(1)) if found else float("nan")
+
+    if run.returncode not in (0, 2):
+        print(json.dumps({"org": spec, "exit": run.returncode,
+                          "export_requests": export_requests,
+                          "error": err.strip().splitlines()[-3:]}))
+        return 1
+    rss_kb = num(r"Maximum resident set size \(kbytes\): (\d+)")
+    cpu_s = num(r"User time \(seconds\): ([\d.]+)") + num(r"System time \(seconds\): ([\d.]+)")
+    load_ms = num(r"load_ms=([\d.]+)")
+    read_ms = num(r"read_ms=([\d.]+)")
+    diff_ms = num(r"diff_ms=([\d.]+)")
+    render_ms = num(r"render_ms=([\d.]+)")
     # The minimum requests the page sizes imply for this org. The export writes every list it
     # read (docs/configuration.md, "What a file manages"), so the plan reads each project's
     # members, groups, service accounts, custom roles and rate limits, and the organization's
@@ -123,6 +158,15 @@ def main():
         "requests": total, "minimum_requests": minimum,
         "wall_s": round(wall, 2), "bound_s": round(bound, 2),
         "wall_over_bound": round(wall / bound, 2) if bound else None,
+        "read_s": round(read_ms / 1000, 2),
+        "read_over_bound": round(read_ms / 1000 / bound, 2) if bound else None,
+        "file_mb": round(file_mb, 1), "load_ms": round(load_ms, 1),
+        "load_mb_per_s": round(file_mb / (load_ms / 1000), 1) if load_ms else None,
+        # An org without custom roles: export reads what its plan reads plus the org's
+        # roles list (docs/plan.md, "Export").
+        "export_requests": export_requests,
+        "export_over_minimum": round(export_requests / minimum, 3),
+        "cpu_s": round(cpu_s, 2),
         "diff_ms": round(diff_ms, 1), "render_ms": round(render_ms, 1),
         "peak_rss_mb": round(rss_kb / 1024, 1),
     }

@@ -184,6 +184,10 @@ pub struct DesiredArgs {
     /// file or a certificate is refused regardless).
     #[arg(long)]
     pub allow_sink_outside: bool,
+    /// The largest desired-state file read (bytes, or with a unit: 64MiB, 1GiB); a
+    /// larger file is refused before it is parsed.
+    #[arg(long, value_name = "SIZE", env = "ORGOPS_MAX_FILE_SIZE", default_value = "64MiB", value_parser = crate::input::parse_size)]
+    pub max_file_size: u64,
 }
 
 impl DesiredArgs {
@@ -201,6 +205,7 @@ impl DesiredArgs {
     pub fn load_options(&self) -> crate::config::LoadOptions {
         crate::config::LoadOptions {
             allow_sink_outside: self.allow_sink_outside,
+            max_file_bytes: self.max_file_size,
         }
     }
 }
@@ -381,6 +386,11 @@ pub struct ExportArgs {
     /// projects have for the model (a tie writes them all), or every one.
     #[arg(long, value_enum, value_name = "WHICH", default_value_t = ExportRateLimits::Differing)]
     pub rate_limits: ExportRateLimits,
+    /// Leave out custom-role assignments of users, groups and project members (one request
+    /// per principal, slow under the API's rate limit); their `roles` lists are not written,
+    /// so the file does not manage them.
+    #[arg(long)]
+    pub skip_role_assignments: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,15 +8,47 @@
 //!   swapped for a FIFO in between is refused too.
 //! - At most `cap` bytes are accepted, counted on the bytes actually read (`take(cap + 1)`),
 //!   not on the size the file system reports, which a growing file or a special file can
-//!   get wrong. [`MAX_INPUT_BYTES`] is the documented cap (docs/configuration.md).
+//!   get wrong. [`MAX_INPUT_BYTES`] is the documented cap (docs/configuration.md); desired-state
+//!   files take another with `--max-file-size` / `ORGOPS_MAX_FILE_SIZE` ([`parse_size`]).
 //! - A dangling symbolic link is named as such, not as a missing file.
 
 use std::fs::{File, Metadata};
 use std::io::Read;
 use std::path::Path;
 
-/// The documented cap on any input file: 16 MiB (a 10,000-user organization is ~0.6 MiB).
-pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+/// The documented default cap on any input file: 64 MiB. The export of a generated
+/// 100,000-user organization (5,000 projects of 100 members) is about 39 MB and loads; a
+/// hostile file cannot make orgops hold more than a bounded multiple of this in memory
+/// (BENCHMARKS.md: peak memory is about 18–20 times the file).
+pub const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A byte count as written on the command line: `67108864`, `64MiB`, `64M`, `500KiB`,
+/// `1GiB` (binary units; `K`, `M`, `G` and the `KB`/`MB`/`GB` spellings mean the same).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 64MiB, 200M, 1GiB, 67108864)"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "{text:?} has an unknown unit (use B, KiB, MiB or GiB)"
+            ));
+        }
+    };
+    match number.checked_mul(multiplier) {
+        Some(0) | None => Err(format!("{text:?} is not a usable size")),
+        Some(bytes) => Ok(bytes),
+    }
+}
 
 /// Why a file was not read. The messages are about the file, without its path: callers
 /// put the path (or a located diagnostic) in front.
@@ -101,7 +133,14 @@ fn open_regular(path: &Path) -> Result<File, InputError> {
 
 /// Reads at most `cap` bytes from `reader`; more is [`InputError::TooLarge`].
 pub fn read_capped(reader: impl Read, cap: u64) -> Result<Vec<u8>, InputError> {
-    let mut bytes = Vec::new();
+    read_capped_sized(reader, cap, 0)
+}
+
+/// [`read_capped`] into a buffer sized for `expected` bytes (at most `cap` + 1), so a large
+/// file is read without the buffer doubling past its size.
+fn read_capped_sized(reader: impl Read, cap: u64, expected: u64) -> Result<Vec<u8>, InputError> {
+    let capacity = usize::try_from(expected.min(cap).saturating_add(1)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity);
     reader.take(cap.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > cap {
         return Err(InputError::TooLarge { cap });
@@ -112,7 +151,8 @@ pub fn read_capped(reader: impl Read, cap: u64) -> Result<Vec<u8>, InputError> {
 /// The bytes of the regular file at `path`, at most `cap` of them.
 pub fn read_bytes(path: &Path, cap: u64) -> Result<Vec<u8>, InputError> {
     let file = open_regular(path)?;
-    read_capped(file, cap)
+    let expected = file.metadata().map_or(0, |m| m.len());
+    read_capped_sized(file, cap, expected)
 }
 
 /// The UTF-8 text of the regular file at `path`, at most `cap` bytes.
@@ -123,6 +163,18 @@ pub fn read_text(path: &Path, cap: u64) -> Result<String, InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("67108864"), Ok(64 << 20));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("1gib"), Ok(1 << 30));
+        assert_eq!(parse_size("500 KiB"), Ok(500 << 10));
+        for bad in ["", "MiB", "12XB", "0", "-1", "99999999999999GiB"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn the_cap_counts_bytes_read_not_the_reported_size() {

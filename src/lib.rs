@@ -34,7 +34,8 @@
 //! - [`emulator`]: a local, stateful Admin API (axum), the ground the tests, benchmarks and
 //!   sandbox run on. Product code: it must behave like the OpenAPI subset in `openapi/`.
 //! - [`commands`]: one thin file per subcommand, glue over the modules above.
-//! - [`input`]: the one bounded reader of user-named files (regular files only, 16 MiB cap).
+//! - [`input`]: the one bounded reader of user-named files (regular files only, 64 MiB cap;
+//!   `--max-file-size` for desired-state files).
 //! - [`cli`]: the clap model and nothing else; [`printer`]: where output goes;
 //!   [`exit`]: the one exit-status type.
 

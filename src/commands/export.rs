@@ -21,7 +21,10 @@ pub fn run(args: ExportArgs) -> ExitStatus {
 fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let printer = Printer::from_env();
     let target = Target::open_with(args.target.emulator.as_deref(), args.target.concurrency)?;
-    let mut export = ops::export::export(&target, printer)?;
+    let options = ops::export::ExportOptions {
+        skip_role_assignments: args.skip_role_assignments,
+    };
+    let mut export = ops::export::export(&target, options, printer)?;
     if args.rate_limits == ExportRateLimits::Differing {
         export_write::leave_out_common_rate_limits(&mut export.doc);
     }

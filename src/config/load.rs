@@ -35,22 +35,29 @@ use super::source_map::{Position, SourceMap, escape_segment};
 use crate::input::{self, InputError};
 use crate::model::{Document, normalize_email};
 
-/// Files larger than this are refused (a 10,000-user org is about 0.6 MiB); counted on the
-/// bytes read, see [`crate::input`].
+/// Files larger than this are refused unless `--max-file-size` says otherwise (the export of a
+/// 10,000-user org is about 4 MB, of a 100,000-user org about 39 MB); counted on the bytes
+/// read, see [`crate::input`].
 pub const MAX_FILE_BYTES: u64 = input::MAX_INPUT_BYTES;
 /// Deepest nesting a valid file needs is 6 (`projects[].service_accounts[].sink.command[]`).
 pub const MAX_DEPTH: usize = 32;
 
-fn yaml_options() -> serde_saphyr::Options {
+fn yaml_options(cap: u64) -> serde_saphyr::Options {
+    // A node takes at least about 3 bytes of text (`a: b` is two nodes in 5 bytes with its
+    // newline): the node budget follows the size cap, so a larger cap admits larger files
+    // and nothing else.
+    let max_nodes = usize::try_from(cap / 3)
+        .unwrap_or(usize::MAX)
+        .max(4_000_000);
     let mut options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_depth: MAX_DEPTH,
             max_documents: 1,
-            max_nodes: 4_000_000,
-            max_events: 8_000_000,
+            max_nodes: max_nodes,
+            max_events: max_nodes.saturating_mul(2),
             max_aliases: 10_000,
             max_anchors: 10_000,
-            max_total_scalar_bytes: MAX_FILE_BYTES as usize,
+            max_total_scalar_bytes: usize::try_from(cap).unwrap_or(usize::MAX),
         },
         with_snippet: false,
     };
@@ -447,13 +454,18 @@ pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
 /// Reads a file within the input limits, through the one bounded reader
 /// ([`crate::input`]): a regular file, at most [`MAX_FILE_BYTES`] read, UTF-8.
 pub fn read_file(path: &Path) -> Result<String, Diagnostics> {
+    read_file_capped(path, MAX_FILE_BYTES)
+}
+
+/// [`read_file`] with another size cap (`--max-file-size`).
+pub fn read_file_capped(path: &Path, cap: u64) -> Result<String, Diagnostics> {
     let name = path.display().to_string();
     let fail = |at: Position, message: String| {
         let mut diagnostics = Diagnostics::new();
         diagnostics.push(Diagnostic::error(&name, at, message));
         diagnostics
     };
-    match input::read_text(path, MAX_FILE_BYTES) {
+    match input::read_text(path, cap) {
         Ok(text) => Ok(text),
         Err(InputError::NotUtf8(e)) => {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
@@ -474,10 +486,17 @@ pub fn read_file(path: &Path) -> Result<String, Diagnostics> {
                 "file is not valid UTF-8 (YAML files must be UTF-8 text)".to_string(),
             ))
         }
-        Err(InputError::TooLarge { cap }) => Err(fail(
-            Position::START,
-            format!("file is over the {cap}-byte limit"),
-        )),
+        Err(InputError::TooLarge { cap }) => {
+            let mut diagnostics = Diagnostics::new();
+            diagnostics.push(
+                Diagnostic::error(&name, Position::START, format!("file is over the {cap}-byte limit"))
+                    .with_hint(Some(
+                        "raise the limit with --max-file-size SIZE (or ORGOPS_MAX_FILE_SIZE), e.g. --max-file-size 256MiB"
+                            .into(),
+                    )),
+            );
+            Err(diagnostics)
+        }
         Err(error) => Err(fail(
             Position::START,
             format!("cannot read {name}: {error}"),
@@ -505,13 +524,23 @@ pub fn parse_salvaging(
     name: &str,
     path: Option<PathBuf>,
 ) -> (Option<ParsedFile>, Diagnostics) {
+    parse_salvaging_capped(text, name, path, MAX_FILE_BYTES)
+}
+
+/// [`parse_salvaging`] with another size cap (`--max-file-size`).
+pub fn parse_salvaging_capped(
+    text: String,
+    name: &str,
+    path: Option<PathBuf>,
+    cap: u64,
+) -> (Option<ParsedFile>, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
     diagnostics.add_source(name, &text);
-    if text.len() as u64 > MAX_FILE_BYTES {
+    if text.len() as u64 > cap {
         diagnostics.push(Diagnostic::error(
             name,
             Position::START,
-            format!("input is over the {MAX_FILE_BYTES}-byte limit"),
+            format!("input is over the {cap}-byte limit"),
         ));
         return (None, diagnostics);
     }
@@ -527,7 +556,7 @@ pub fn parse_salvaging(
     // the map is needed for every located diagnostic and for `declared_at`).
     let (parsed, map) = std::thread::scope(|scope| {
         let map = scope.spawn(|| SourceMap::build(&text));
-        let parsed = serde_saphyr::from_str_with_options::<Value>(&text, yaml_options());
+        let parsed = serde_saphyr::from_str_with_options::<Value>(&text, yaml_options(cap));
         (parsed, map.join())
     });
     // A tag orgops does not know would otherwise be dropped silently (`!Ref x` reads as
@@ -606,7 +635,7 @@ pub fn parse_salvaging(
         Ok(doc) => doc,
         Err(json_error) => {
             let located =
-                match serde_saphyr::from_str_with_options::<Document>(&text, yaml_options()) {
+                match serde_saphyr::from_str_with_options::<Document>(&text, yaml_options(cap)) {
                     Err(error) => yaml_error(name, &error),
                     Ok(_) => Diagnostic::error(name, Position::START, json_error.to_string()),
                 };

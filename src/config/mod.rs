@@ -35,7 +35,7 @@ pub mod schema;
 pub mod semantic;
 pub mod source_map;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
@@ -80,11 +80,23 @@ pub struct DesiredState {
 }
 
 /// Command-line switches that change what loading accepts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadOptions {
     /// `--allow-sink-outside`: sink files may resolve outside the configuration's directory
     /// tree (never onto an input file or a certificate).
     pub allow_sink_outside: bool,
+    /// `--max-file-size` / `ORGOPS_MAX_FILE_SIZE`: the largest desired-state file read, in
+    /// bytes (default [`load::MAX_FILE_BYTES`]).
+    pub max_file_bytes: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            allow_sink_outside: false,
+            max_file_bytes: load::MAX_FILE_BYTES,
+        }
+    }
 }
 
 /// Loads, checks and merges the desired state at `path` (a file or a directory).
@@ -105,8 +117,9 @@ pub fn load_with(
     let mut unread = false;
     for file_path in &paths {
         let name = file_path.display().to_string();
-        let (file, problems) = match load::read_file(file_path) {
-            Ok(text) => load::parse_salvaging(text, &name, Some(file_path.clone())),
+        let cap = options.max_file_bytes;
+        let (file, problems) = match load::read_file_capped(file_path, cap) {
+            Ok(text) => load::parse_salvaging_capped(text, &name, Some(file_path.clone()), cap),
             Err(problems) => (None, problems),
         };
         diagnostics.extend(problems);
@@ -134,6 +147,59 @@ pub fn load_with(
         declared_at,
         warnings: diagnostics,
     })
+}
+
+/// The top-level keys of the desired state at `path` that are written in block style with a
+/// value (`users:` followed by a list), found by a line scan long before the file is parsed:
+/// what `plan` may start reading while the file loads. Conservative: a key written another
+/// way (quoted, in a flow mapping, with a null value) is not reported; unreadable input
+/// reports nothing (the load says why).
+pub fn top_level_keys(path: &Path, max_file_bytes: u64) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    let Ok(paths) = load::input_files(path) else {
+        return keys;
+    };
+    for file in paths {
+        let Ok(text) = crate::input::read_text(&file, max_file_bytes) else {
+            continue;
+        };
+        let mut lines = text.lines().peekable();
+        while let Some(line) = lines.next() {
+            let Some(first) = line.bytes().next() else {
+                continue;
+            };
+            if !(first.is_ascii_alphabetic() || first == b'_') {
+                continue;
+            }
+            let Some((key, rest)) = line.split_once(':') else {
+                continue;
+            };
+            if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                continue;
+            }
+            let rest = rest.split(" #").next().unwrap_or("").trim();
+            let has_value = if rest.is_empty() {
+                // A block value follows on the next meaningful line, indented or a `- ` item.
+                loop {
+                    match lines.peek() {
+                        Some(next)
+                            if next.trim().is_empty() || next.trim_start().starts_with('#') =>
+                        {
+                            lines.next();
+                        }
+                        Some(next) => break next.starts_with(' ') || next.starts_with("- "),
+                        None => break false,
+                    }
+                }
+            } else {
+                !rest.starts_with('#') && rest != "~" && rest != "null"
+            };
+            if has_value {
+                keys.insert(key.to_string());
+            }
+        }
+    }
+    keys
 }
 
 /// Checks in-memory text (e.g. an emulator seed) named `name` in diagnostics.
@@ -263,4 +329,24 @@ fn declared_at(merged: &Merged) -> BTreeMap<String, SourceLocation> {
         put("policy".into(), merged.policy_at("", true));
     }
     out
+}
+
+#[cfg(test)]
+mod prefetch_tests {
+    use super::*;
+
+    #[test]
+    fn top_level_keys_are_block_keys_with_a_value() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("orgops.yaml");
+        std::fs::write(
+            &file,
+            "# header\nversion: 1\nusers:\n  # people\n  - {email: a@x.example, role: owner}\ngroups: []\nroles:\nadmin_api_keys: ~\n\"projects\": []\ncertificates: # a list at the key's own indentation\n\n- c\n",
+        )
+        .expect("write");
+        let keys = top_level_keys(&file, 1 << 20);
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        assert_eq!(keys, ["certificates", "groups", "users", "version"]);
+        assert!(top_level_keys(&dir.path().join("missing.yaml"), 1 << 20).is_empty());
+    }
 }

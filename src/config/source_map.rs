@@ -9,8 +9,6 @@
 //! Two spans are kept per mapping entry: the value's (`/users/0/role` -> `owner`) and the
 //! key's (`/users/0/role` -> `role`), because an unknown key is best shown at the key itself.
 
-use std::collections::HashMap;
-
 use serde_saphyr::granit_parser::{Event, Parser, Span as ParserSpan};
 
 /// A 1-based line and column (in characters) and the width of the node on that line.
@@ -46,23 +44,69 @@ impl Position {
 }
 
 /// Source positions of every node of one YAML document, by JSON pointer.
+///
+/// Stored as a tree in flat arrays rather than a map of pointer strings: building it makes no
+/// allocation per node (the pointer of a node is never formatted), and a lookup walks the
+/// pointer's segments (a sequence index is direct, a mapping key is a short scan, or a binary
+/// search in a large mapping). Duplicate keys resolve to the first entry.
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
-    values: HashMap<String, Position>,
-    keys: HashMap<String, Position>,
+    nodes: Vec<Node>,
+    /// Child node ids, contiguous per collection (`Node::children`).
+    children: Vec<u32>,
+    /// The text of every mapping key, end to end (`Node::key`).
+    key_text: String,
     /// Nodes with a tag outside the YAML core schema (`!Ref`, `!!binary`), as written, in
     /// document order. orgops gives no tag a meaning, so each is an error.
     unknown_tags: Vec<(Position, String)>,
 }
 
+/// A position as stored (line, column, width).
+#[derive(Debug, Clone, Copy, Default)]
+struct Compact(u32, u32, u32);
+
+impl Compact {
+    fn new(p: Position) -> Compact {
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Compact(narrow(p.line), narrow(p.column), narrow(p.width))
+    }
+    fn get(self) -> Position {
+        Position {
+            line: self.0 as usize,
+            column: self.1 as usize,
+            width: self.2 as usize,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Node {
+    value: Compact,
+    /// The key of the mapping entry this node is the value of.
+    key: Option<(u32, u32, Compact)>,
+    /// (start, length) in `children`; for a mapping of more than [`SCAN`] entries the
+    /// children are sorted by key.
+    children: (u32, u32),
+    mapping: bool,
+}
+
+/// Mappings up to this size are scanned; larger ones are sorted once and searched.
+const SCAN: usize = 8;
+
 enum Frame {
     Sequence {
-        pointer: String,
-        next_index: usize,
+        node: u32,
+        first: usize,
     },
     Mapping {
-        pointer: String,
-        pending_key: Option<String>,
+        node: u32,
+        first: usize,
+        pending_key: Option<(u32, u32, Compact)>,
+    },
+    /// A collection used as a mapping key: built, but not reachable by pointer.
+    Detached {
+        node: u32,
+        first: usize,
     },
 }
 
@@ -71,12 +115,27 @@ pub fn escape_segment(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
+/// Unescapes one JSON-pointer segment, without allocating when there is nothing to undo.
+fn unescape_segment(segment: &str) -> std::borrow::Cow<'_, str> {
+    if segment.contains('~') {
+        std::borrow::Cow::Owned(segment.replace("~1", "/").replace("~0", "~"))
+    } else {
+        std::borrow::Cow::Borrowed(segment)
+    }
+}
+
+fn id(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 impl SourceMap {
     /// Maps the first document of `text`. Text the parser rejects yields the part mapped so
     /// far (the loader reports the parse error itself, from serde-saphyr).
     pub fn build(text: &str) -> SourceMap {
         let mut map = SourceMap::default();
         let mut stack: Vec<Frame> = Vec::new();
+        // Ids of the children of every open collection, innermost last.
+        let mut open: Vec<u32> = Vec::new();
         let mut parser = Parser::new_from_str(text);
         while let Some(Ok((event, span))) = parser.next_event() {
             if let Event::Scalar(_, _, _, Some(tag))
@@ -87,39 +146,41 @@ impl SourceMap {
                 map.unknown_tags
                     .push((Position::from_span(&span), tag.original()));
             }
+            let at = Compact::new(Position::from_span(&span));
             match event {
                 Event::Scalar(value, ..) => {
-                    if let Some(pointer) = map.place_node(&mut stack, &span, Some(&value)) {
-                        map.values.insert(pointer, Position::from_span(&span));
-                    }
+                    map.place_node(&mut stack, &mut open, at, Some(&value), false);
                 }
                 Event::Alias(_) => {
-                    if let Some(pointer) = map.place_node(&mut stack, &span, None) {
-                        map.values.insert(pointer, Position::from_span(&span));
+                    map.place_node(&mut stack, &mut open, at, None, false);
+                }
+                Event::SequenceStart(..) | Event::MappingStart(..) => {
+                    let mapping = matches!(event, Event::MappingStart(..));
+                    let (node, detached) = map.place_node(&mut stack, &mut open, at, None, true);
+                    if let Some(n) = map.nodes.get_mut(node as usize) {
+                        n.mapping = mapping;
                     }
-                }
-                Event::SequenceStart(..) => {
-                    let pointer = map.place_node(&mut stack, &span, None).unwrap_or_default();
-                    map.values
-                        .entry(pointer.clone())
-                        .or_insert(Position::from_span(&span));
-                    stack.push(Frame::Sequence {
-                        pointer,
-                        next_index: 0,
-                    });
-                }
-                Event::MappingStart(..) => {
-                    let pointer = map.place_node(&mut stack, &span, None).unwrap_or_default();
-                    map.values
-                        .entry(pointer.clone())
-                        .or_insert(Position::from_span(&span));
-                    stack.push(Frame::Mapping {
-                        pointer,
-                        pending_key: None,
+                    let first = open.len();
+                    stack.push(if detached {
+                        Frame::Detached { node, first }
+                    } else if mapping {
+                        Frame::Mapping {
+                            node,
+                            first,
+                            pending_key: None,
+                        }
+                    } else {
+                        Frame::Sequence { node, first }
                     });
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
-                    stack.pop();
+                    let (node, first) = match stack.pop() {
+                        Some(Frame::Sequence { node, first })
+                        | Some(Frame::Mapping { node, first, .. })
+                        | Some(Frame::Detached { node, first }) => (node, first),
+                        None => continue,
+                    };
+                    map.close(node, &mut open, first);
                 }
                 Event::DocumentEnd => break,
                 _ => {}
@@ -128,77 +189,151 @@ impl SourceMap {
         map
     }
 
-    /// Decides the pointer of the node that starts now. Returns `None` for a scalar mapping
-    /// key (recorded in `keys` instead); a collection used as a key gets a placeholder.
+    /// Moves the children of `node` (the tail of `open` from `first`) to the arena.
+    fn close(&mut self, node: u32, open: &mut Vec<u32>, first: usize) {
+        let start = self.children.len();
+        let first = first.min(open.len());
+        self.children.extend(open.drain(first..));
+        let count = self.children.len() - start;
+        let Some(n) = self.nodes.get_mut(node as usize) else {
+            return;
+        };
+        n.children = (id(start), id(count));
+        if n.mapping && count > SCAN {
+            let (nodes, key_text) = (&self.nodes, &self.key_text);
+            self.children[start..].sort_by(|a, b| {
+                let key = |i: &u32| {
+                    nodes
+                        .get(*i as usize)
+                        .and_then(|n| n.key)
+                        .and_then(|(s, l, _)| key_text.get(s as usize..(s + l) as usize))
+                        .unwrap_or("")
+                };
+                key(a).cmp(key(b))
+            });
+        }
+    }
+
+    /// Records the node that starts now at `at`. A scalar (or alias) that is a mapping key
+    /// becomes the pending key instead of a node. Returns the new node's id and whether it is
+    /// detached (a collection used as a mapping key).
     fn place_node(
         &mut self,
         stack: &mut [Frame],
-        span: &ParserSpan,
+        open: &mut Vec<u32>,
+        at: Compact,
         scalar: Option<&str>,
-    ) -> Option<String> {
+        collection: bool,
+    ) -> (u32, bool) {
+        let node_id = id(self.nodes.len());
+        let mut node = Node {
+            value: at,
+            mapping: false,
+            ..Node::default()
+        };
+        let mut detached = false;
         match stack.last_mut() {
-            None => Some(String::new()),
-            Some(Frame::Sequence {
-                pointer,
-                next_index,
-            }) => {
-                let child = format!("{pointer}/{next_index}");
-                *next_index += 1;
-                Some(child)
+            None | Some(Frame::Sequence { .. }) => {
+                if !stack.is_empty() {
+                    open.push(node_id);
+                }
             }
-            Some(Frame::Mapping {
-                pointer,
-                pending_key,
-            }) => match pending_key.take() {
-                Some(key) => Some(format!("{pointer}/{}", escape_segment(&key))),
+            Some(Frame::Detached { .. }) => {}
+            Some(Frame::Mapping { pending_key, .. }) => match pending_key.take() {
+                Some(key) => {
+                    node.key = Some(key);
+                    open.push(node_id);
+                }
                 None => {
-                    let key = scalar.unwrap_or("?").to_string();
-                    let key_pointer = format!("{pointer}/{}", escape_segment(&key));
-                    self.keys
-                        .entry(key_pointer.clone())
-                        .or_insert(Position::from_span(span));
-                    *pending_key = Some(key);
-                    match scalar {
-                        Some(_) => None,
-                        // A complex key: its own children are mapped under a placeholder.
-                        None => Some(format!("{key_pointer}/?key")),
+                    let start = id(self.key_text.len());
+                    self.key_text.push_str(scalar.unwrap_or("?"));
+                    let len = id(self.key_text.len()) - start;
+                    *pending_key = Some((start, len, at));
+                    if !collection {
+                        return (node_id, false);
                     }
+                    // A complex key: its own children are kept, unreachable by pointer.
+                    detached = true;
                 }
             },
         }
+        self.nodes.push(node);
+        (node_id, detached)
+    }
+
+    /// The node at `pointer`, or the nearest existing ancestor; `exact` says whether every
+    /// segment was found.
+    fn find(&self, pointer: &str) -> Option<(&Node, bool)> {
+        let mut node = self.nodes.first()?;
+        if pointer.is_empty() {
+            return Some((node, true));
+        }
+        let rest = pointer.strip_prefix('/')?;
+        for segment in rest.split('/') {
+            match self.child(node, segment) {
+                Some(child) => node = child,
+                None => return Some((node, false)),
+            }
+        }
+        Some((node, true))
+    }
+
+    fn child(&self, node: &Node, segment: &str) -> Option<&Node> {
+        let (start, count) = (node.children.0 as usize, node.children.1 as usize);
+        let children = self.children.get(start..start + count)?;
+        if !node.mapping {
+            let canonical = segment == "0"
+                || (!segment.starts_with('0') && segment.bytes().all(|b| b.is_ascii_digit()));
+            if !canonical || segment.is_empty() {
+                return None;
+            }
+            let index: usize = segment.parse().ok()?;
+            return self.nodes.get(*children.get(index)? as usize);
+        }
+        let wanted = unescape_segment(segment);
+        let key_of = |i: u32| -> &str {
+            self.nodes
+                .get(i as usize)
+                .and_then(|n| n.key)
+                .and_then(|(s, l, _)| self.key_text.get(s as usize..(s + l) as usize))
+                .unwrap_or("")
+        };
+        let found = if children.len() > SCAN {
+            let at = children.partition_point(|&i| key_of(i) < wanted.as_ref());
+            children.get(at).filter(|&&i| key_of(i) == wanted.as_ref())
+        } else {
+            children.iter().find(|&&i| key_of(i) == wanted.as_ref())
+        };
+        self.nodes.get(*found? as usize)
     }
 
     /// Where the value at `pointer` is; for a pointer the file does not contain (a missing
     /// required key), the nearest existing ancestor.
     pub fn value(&self, pointer: &str) -> Position {
-        let mut current = pointer;
-        loop {
-            if let Some(position) = self.values.get(current) {
-                return *position;
-            }
-            match current.rfind('/') {
-                Some(cut) => current = &current[..cut],
-                None => return Position::START,
-            }
-        }
+        self.find(pointer)
+            .map_or(Position::START, |(node, _)| node.value.get())
     }
 
     /// Where the key of the mapping entry at `pointer` is, falling back to its value.
     pub fn key(&self, pointer: &str) -> Position {
-        self.keys
-            .get(pointer)
-            .copied()
-            .unwrap_or_else(|| self.value(pointer))
+        match self.find(pointer) {
+            Some((node, true)) => match node.key {
+                Some((_, _, at)) => at.get(),
+                None => node.value.get(),
+            },
+            Some((node, false)) => node.value.get(),
+            None => Position::START,
+        }
     }
 
-    /// Whether the document contains the key at `pointer` (e.g. `/policy`).
     /// Tags outside the YAML core schema (`!!str`, `!!int`... are core), with their place.
     pub fn unknown_tags(&self) -> &[(Position, String)] {
         &self.unknown_tags
     }
 
+    /// Whether the document contains the key at `pointer` (e.g. `/policy`).
     pub fn has_key(&self, pointer: &str) -> bool {
-        self.keys.contains_key(pointer)
+        matches!(self.find(pointer), Some((node, true)) if node.key.is_some())
     }
 }
 
@@ -254,5 +389,36 @@ mod tests {
             }
         );
         assert_eq!(map.value("/a/1").column, 11);
+    }
+
+    #[test]
+    fn large_mappings_and_escaped_keys_resolve() {
+        let mut text = String::from("rate_limits:\n");
+        for i in (0..40).rev() {
+            text.push_str(&format!("  m{i:02}/x~y: {i}\n"));
+        }
+        text.push_str("list: [a, b, c]\n");
+        let map = SourceMap::build(&text);
+        assert_eq!(map.value("/rate_limits/m07~1x~0y").line, 2 + 32);
+        assert_eq!(map.key("/rate_limits/m39~1x~0y").column, 3);
+        assert!(map.has_key("/rate_limits/m00~1x~0y"));
+        assert!(!map.has_key("/rate_limits/m40~1x~0y"));
+        assert_eq!(map.value("/rate_limits/nope"), map.value("/rate_limits"));
+        assert_eq!(map.value("/list/2").column, 14);
+        assert_eq!(
+            map.value("/list/02"),
+            map.value("/list"),
+            "not a canonical index"
+        );
+        assert_eq!(map.value("/list/+1"), map.value("/list"));
+        assert_eq!(map.value("no-slash"), Position::START);
+    }
+
+    #[test]
+    fn complex_keys_and_aliases_as_keys_do_not_derail_the_map() {
+        let map = SourceMap::build("k: &x v\n? [a, b]\n: 1\n*x : 2\nafter: 3\n");
+        assert_eq!(map.value("/after").line, 5);
+        assert_eq!(map.value("/k").line, 1);
+        assert_eq!(SourceMap::build("").value("/x"), Position::START);
     }
 }

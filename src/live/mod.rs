@@ -17,7 +17,7 @@ mod scope;
 
 pub use normalize::{default_project, project_role_of};
 pub use progress::{CountingProgress, NoProgress, Progress, StderrProgress};
-pub use read::read;
+pub use read::{AssignmentReads, Prefetch, PrefetchLists, read, read_announcing, read_prefetched};
 pub use scope::{ReadScope, Select};
 
 /// What the live read observed. `org` uses the same types as the desired state, so the plan

@@ -77,9 +77,10 @@ impl StderrProgress {
     pub fn new(stderr_is_tty: bool) -> Self {
         let display = if stderr_is_tty {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-            let style =
-                ProgressStyle::with_template("reading live org {bar:30} {pos}/{len} requests")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let style = ProgressStyle::with_template(
+                "reading live org {bar:30} {pos}/{len} requests, {eta} left",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
             Display::Bar(bar)
         } else {

@@ -7,6 +7,10 @@
 //! list arrives, the needed per-principal role lists start. Every list is a task on a
 //! `JoinSet`; the shared rate-limit controller bounds what is actually in flight. Pages are
 //! reported back over a channel so progress is drawn from this task only.
+//!
+//! A [`Prefetch`] lets `plan` start organization lists before the scope is known (while the
+//! file loads); the reader joins those in scope instead of starting them again and aborts
+//! the others.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -88,7 +92,143 @@ pub async fn read(
     scope: &ReadScope,
     progress: &dyn Progress,
 ) -> Result<LiveState, Error> {
-    let result = Reader::new(client, scope, progress).run().await;
+    read_announcing(client, scope, progress, &|_| {}).await
+}
+
+/// The per-principal role-assignment lists a read with
+/// [`ReadScope::only_where_assignable`] found it needs, counted before they start (one
+/// request each: a principal holds a handful of roles, far below a page).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AssignmentReads {
+    /// `GET /organization/users/{id}/roles`, when the organization has a custom role.
+    pub users: u64,
+    /// `GET /organization/groups/{id}/roles`, when the organization has a custom role.
+    pub groups: u64,
+    /// `GET /projects/{id}/users/{id}/roles`, for the members of projects with a custom role.
+    pub project_members: u64,
+    /// Lists that could hold something but the scope leaves out (`--skip-role-assignments`).
+    pub skipped: u64,
+}
+
+impl AssignmentReads {
+    pub fn total(&self) -> u64 {
+        self.users + self.groups + self.project_members
+    }
+
+    /// The most requests any one route needs (routes are rate-limited separately).
+    pub fn longest_route(&self) -> u64 {
+        self.users.max(self.groups).max(self.project_members)
+    }
+}
+
+/// Organization lists started before the scope is known (while the desired file loads), for
+/// [`read_prefetched`] to use instead of starting them again. Only lists the scope is sure
+/// to need should be started (see `ops::plan`); a list the scope turns out not to read is
+/// aborted when the read starts, and dropping an unused `Prefetch` aborts them all.
+pub struct Prefetch {
+    pages: mpsc::UnboundedReceiver<bool>,
+    users: Option<tokio::task::JoinHandle<Result<Vec<User>, Error>>>,
+    invites: Option<tokio::task::JoinHandle<Result<Vec<Invite>, Error>>>,
+    groups: Option<tokio::task::JoinHandle<Result<Vec<Group>, Error>>>,
+    roles: Option<tokio::task::JoinHandle<Result<Vec<Role>, Error>>>,
+    admin_api_keys: Option<tokio::task::JoinHandle<Result<Vec<AdminApiKey>, Error>>>,
+}
+
+/// Which organization lists to prefetch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrefetchLists {
+    pub users: bool,
+    pub invites: bool,
+    pub groups: bool,
+    pub roles: bool,
+    pub admin_api_keys: bool,
+}
+
+impl Prefetch {
+    /// Starts `lists` on `runtime` at once.
+    pub fn start(
+        client: &Client,
+        lists: PrefetchLists,
+        runtime: &tokio::runtime::Handle,
+    ) -> Prefetch {
+        let (sender, pages) = mpsc::unbounded_channel();
+        let client = client.with_page_observer(Arc::new(ChannelObserver(sender)));
+        let c = || client.clone();
+        Prefetch {
+            pages,
+            users: lists.users.then(|| {
+                let c = c();
+                runtime.spawn(async move { c.list_users().await })
+            }),
+            invites: lists.invites.then(|| {
+                let c = c();
+                runtime.spawn(async move { c.list_invites().await })
+            }),
+            groups: lists.groups.then(|| {
+                let c = c();
+                runtime.spawn(async move { c.list_groups().await })
+            }),
+            roles: lists.roles.then(|| {
+                let c = c();
+                runtime.spawn(async move { c.list_org_roles().await })
+            }),
+            admin_api_keys: lists.admin_api_keys.then(|| {
+                let c = c();
+                runtime.spawn(async move { c.list_admin_api_keys().await })
+            }),
+        }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.users.take().inspect(|h| h.abort());
+        self.invites.take().inspect(|h| h.abort());
+        self.groups.take().inspect(|h| h.abort());
+        self.roles.take().inspect(|h| h.abort());
+        self.admin_api_keys.take().inspect(|h| h.abort());
+    }
+}
+
+/// The result of a prefetched list, as the reader's own task would give it.
+async fn joined<T>(
+    handle: tokio::task::JoinHandle<Result<T, Error>>,
+    into: fn(T) -> Fetched,
+) -> Result<Fetched, Error> {
+    match handle.await {
+        Ok(result) => result.map(into),
+        Err(join_error) => Err(Error::Transport {
+            method: "GET".into(),
+            route: "(live read)".into(),
+            message: format!("a prefetched list failed: {join_error}"),
+        }),
+    }
+}
+
+/// [`read`], using the lists `prefetch` already started.
+pub async fn read_prefetched(
+    client: &Client,
+    scope: &ReadScope,
+    progress: &dyn Progress,
+    announce: &(dyn Fn(&AssignmentReads) + Sync),
+    prefetch: Prefetch,
+) -> Result<LiveState, Error> {
+    let mut reader = Reader::new(client, scope, progress, announce);
+    reader.prefetch = Some(prefetch);
+    let result = reader.run().await;
+    progress.finish();
+    result
+}
+
+/// [`read`], calling `announce` once, before the deferred lists of a scope with
+/// [`ReadScope::only_where_assignable`] start (not at all for other scopes).
+pub async fn read_announcing(
+    client: &Client,
+    scope: &ReadScope,
+    progress: &dyn Progress,
+    announce: &(dyn Fn(&AssignmentReads) + Sync),
+) -> Result<LiveState, Error> {
+    let result = Reader::new(client, scope, progress, announce).run().await;
     progress.finish();
     result
 }
@@ -100,6 +240,9 @@ struct Reader<'a> {
     client: Client,
     scope: &'a ReadScope,
     progress: &'a dyn Progress,
+    announce: &'a (dyn Fn(&AssignmentReads) + Sync),
+    /// The lists [`ReadScope::only_where_assignable`] holds back, still to be decided.
+    deferred: bool,
     tasks: JoinSet<Result<Fetched, Error>>,
     /// Lists waiting for a slot: at most `window` run at once (see [`Reader::spawn`]).
     backlog: VecDeque<ListTask>,
@@ -118,14 +261,23 @@ struct Reader<'a> {
         Option<ProjectId>,
         Vec<crate::kinds::spend_alerts::LiveAlert>,
     )>,
+    /// Organization lists already started, used instead of starting them again.
+    prefetch: Option<Prefetch>,
 }
 
 impl<'a> Reader<'a> {
-    fn new(client: &Client, scope: &'a ReadScope, progress: &'a dyn Progress) -> Self {
+    fn new(
+        client: &Client,
+        scope: &'a ReadScope,
+        progress: &'a dyn Progress,
+        announce: &'a (dyn Fn(&AssignmentReads) + Sync),
+    ) -> Self {
         Reader {
             client: client.clone(),
             scope,
             progress,
+            announce,
+            deferred: scope.only_where_assignable,
             tasks: JoinSet::new(),
             backlog: VecDeque::new(),
             window: client.controller().limits().max_concurrency.max(1),
@@ -134,6 +286,7 @@ impl<'a> Reader<'a> {
             settings: Vec::new(),
             api_keys: Vec::new(),
             spend_alerts: Vec::new(),
+            prefetch: None,
         }
     }
 
@@ -163,6 +316,20 @@ impl<'a> Reader<'a> {
 
     async fn run(mut self) -> Result<LiveState, Error> {
         let (sender, mut pages) = mpsc::unbounded_channel();
+        if let Some(prefetch) = self.prefetch.as_mut() {
+            // Pages the prefetched lists fetched (and will fetch) count like the reader's own.
+            let (forward, mut early) = (
+                sender.clone(),
+                std::mem::replace(&mut prefetch.pages, mpsc::unbounded_channel().1),
+            );
+            tokio::spawn(async move {
+                while let Some(has_more) = early.recv().await {
+                    if forward.send(has_more).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
         let observed = self
             .client
             .with_page_observer(Arc::new(ChannelObserver(sender)));
@@ -177,7 +344,11 @@ impl<'a> Reader<'a> {
                 Some(has_more) = pages.recv() => self.page(has_more),
                 Some(page) = project_pages.recv() => self.projects_page(page),
                 joined = self.tasks.join_next() => match joined {
-                    None => break,
+                    None => {
+                        if !self.start_deferred() {
+                            break;
+                        }
+                    }
                     Some(Ok(Ok(fetched))) => {
                         // Pages sent before a list ended are handled before its end.
                         while let Ok(page) = project_pages.try_recv() {
@@ -284,11 +455,25 @@ impl<'a> Reader<'a> {
 
     fn start_organization_lists(&mut self, project_pages: mpsc::UnboundedSender<Vec<Project>>) {
         let scope = self.scope;
-        if scope.users {
+        // What was prefetched and is in scope is joined; the rest is aborted on drop.
+        let mut prefetch = self.prefetch.take();
+        if let Some(handle) = scope
+            .users
+            .then(|| prefetch.as_mut().and_then(|p| p.users.take()))
+            .flatten()
+        {
+            self.spawn(joined(handle, Fetched::Users));
+        } else if scope.users {
             let c = self.client.clone();
             self.spawn(async move { c.list_users().await.map(Fetched::Users) });
         }
-        if scope.invites {
+        if let Some(handle) = scope
+            .invites
+            .then(|| prefetch.as_mut().and_then(|p| p.invites.take()))
+            .flatten()
+        {
+            self.spawn(joined(handle, Fetched::Invites));
+        } else if scope.invites {
             let c = self.client.clone();
             self.spawn(async move { c.list_invites().await.map(Fetched::Invites) });
         }
@@ -303,11 +488,23 @@ impl<'a> Reader<'a> {
                 .map(|()| Fetched::ProjectsListed)
             });
         }
-        if scope.groups {
+        if let Some(handle) = scope
+            .groups
+            .then(|| prefetch.as_mut().and_then(|p| p.groups.take()))
+            .flatten()
+        {
+            self.spawn(joined(handle, Fetched::Groups));
+        } else if scope.groups {
             let c = self.client.clone();
             self.spawn(async move { c.list_groups().await.map(Fetched::Groups) });
         }
-        if scope.roles {
+        if let Some(handle) = scope
+            .roles
+            .then(|| prefetch.as_mut().and_then(|p| p.roles.take()))
+            .flatten()
+        {
+            self.spawn(joined(handle, Fetched::OrgRoles));
+        } else if scope.roles {
             let c = self.client.clone();
             self.spawn(async move { c.list_org_roles().await.map(Fetched::OrgRoles) });
         }
@@ -315,11 +512,19 @@ impl<'a> Reader<'a> {
             let c = self.client.clone();
             self.spawn(async move { c.list_certificates().await.map(Fetched::Certificates) });
         }
-        if scope.admin_api_keys {
+        if let Some(handle) = scope
+            .admin_api_keys
+            .then(|| prefetch.as_mut().and_then(|p| p.admin_api_keys.take()))
+            .flatten()
+        {
+            self.spawn(joined(handle, Fetched::AdminApiKeys));
+        } else if scope.admin_api_keys {
             let c = self.client.clone();
             self.spawn(async move { c.list_admin_api_keys().await.map(Fetched::AdminApiKeys) });
         }
-        self.pending_user_roles = !scope.user_roles.is_nothing();
+        // Prefetched lists outside the scope are aborted here (never used, never counted).
+        drop(prefetch);
+        self.pending_user_roles = !scope.user_roles.is_nothing() && !self.deferred;
         if scope.org_spend_alerts {
             let c = self.client.clone();
             self.spawn(async move {
@@ -339,6 +544,91 @@ impl<'a> Reader<'a> {
                 });
             }
         }
+    }
+
+    /// Once everything else is read: the lists held back by
+    /// [`ReadScope::only_where_assignable`], where something can be there, announced first.
+    /// Returns whether any started.
+    fn start_deferred(&mut self) -> bool {
+        if !self.deferred {
+            return false;
+        }
+        self.deferred = false;
+        let scope = self.scope;
+        let custom =
+            |roles: Option<&Vec<Role>>| roles.into_iter().flatten().any(|r| !r.predefined_role);
+        let mut reads = AssignmentReads::default();
+        if custom(self.raw.org_roles.as_ref()) {
+            let users = self.raw.users.take().unwrap_or_default();
+            let before = self.backlog.len() + self.tasks.len();
+            self.start_user_roles(&users);
+            reads.users = (self.backlog.len() + self.tasks.len() - before) as u64;
+            reads.skipped += unique_emails(&users) - reads.users;
+            self.raw.users = Some(users);
+            let groups = self.raw.groups.take().unwrap_or_default();
+            for group in &groups {
+                if scope.group_roles.contains(group.name.as_str()) {
+                    reads.groups += 1;
+                    self.start_group_roles(group.id.clone());
+                } else {
+                    reads.skipped += 1;
+                }
+            }
+            self.raw.groups = Some(groups);
+        }
+        let with_custom_roles: Vec<ProjectId> = self
+            .raw
+            .project_roles
+            .iter()
+            .filter(|(_, roles)| custom(Some(roles)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for project in with_custom_roles {
+            let users = self.raw.project_users.remove(&project).unwrap_or_default();
+            let before = self.backlog.len() + self.tasks.len();
+            self.start_project_member_roles(&project, &users);
+            let started = (self.backlog.len() + self.tasks.len() - before) as u64;
+            reads.project_members += started;
+            reads.skipped += users.len() as u64 - started.min(users.len() as u64);
+            self.raw.project_users.insert(project, users);
+        }
+        if reads != AssignmentReads::default() {
+            (self.announce)(&reads);
+        }
+        if self
+            .raw
+            .certificates
+            .as_ref()
+            .is_some_and(|c| !c.is_empty())
+        {
+            let projects: Vec<Project> = self.raw.projects.iter().flatten().cloned().collect();
+            for project in &projects {
+                if let Some(name) = project.name.as_deref()
+                    && !project.is_archived()
+                    && scope.project_certificates.contains(name)
+                {
+                    self.start_project_certificates(project.id.clone());
+                }
+            }
+        }
+        !self.backlog.is_empty() || !self.tasks.is_empty()
+    }
+
+    fn start_group_roles(&mut self, id: GroupId) {
+        let c = self.client.clone();
+        self.spawn(async move {
+            let roles = c.list_role_assignments(Principal::Group(&id)).await?;
+            Ok(Fetched::GroupRoles(id, roles))
+        });
+    }
+
+    fn start_project_certificates(&mut self, p: ProjectId) {
+        let c = self.client.clone();
+        self.spawn(async move {
+            c.list_project_certificates(&p)
+                .await
+                .map(|v| Fetched::ProjectCertificates(p, v))
+        });
     }
 
     fn arrived(&mut self, fetched: Fetched) {
@@ -371,7 +661,9 @@ impl<'a> Reader<'a> {
                 self.raw.group_roles.insert(group, roles);
             }
             Fetched::ProjectUsers(project, users) => {
-                self.start_project_member_roles(&project, &users);
+                if !self.deferred {
+                    self.start_project_member_roles(&project, &users);
+                }
                 self.raw.project_users.insert(project, users);
             }
             Fetched::ProjectUserRoles(project, user, roles) => {
@@ -441,12 +733,8 @@ impl<'a> Reader<'a> {
                         .map(|users| Fetched::GroupUsers(id, users))
                 });
             }
-            if self.scope.group_roles.contains(group.name.as_str()) {
-                let (c, id) = (self.client.clone(), group.id.clone());
-                self.spawn(async move {
-                    let roles = c.list_role_assignments(Principal::Group(&id)).await?;
-                    Ok(Fetched::GroupRoles(id, roles))
-                });
+            if !self.deferred && self.scope.group_roles.contains(group.name.as_str()) {
+                self.start_group_roles(group.id.clone());
             }
         }
     }
@@ -529,13 +817,8 @@ impl<'a> Reader<'a> {
                         .map(|keys| Fetched::ProjectApiKeys(p, keys))
                 });
             }
-            if scope.project_certificates.contains(name) {
-                let (c, p) = (self.client.clone(), id.clone());
-                self.spawn(async move {
-                    c.list_project_certificates(&p)
-                        .await
-                        .map(|v| Fetched::ProjectCertificates(p, v))
-                });
+            if !self.deferred && scope.project_certificates.contains(name) {
+                self.start_project_certificates(id.clone());
             }
         }
     }
@@ -575,4 +858,13 @@ impl<'a> Reader<'a> {
             .find(|p| &p.id == id)
             .and_then(|p| p.name.clone())
     }
+}
+
+/// Distinct (normalised) emails among `users`: one role-assignment list each.
+fn unique_emails(users: &[User]) -> u64 {
+    users
+        .iter()
+        .filter_map(|u| u.email.as_deref().map(normalize_email))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as u64
 }

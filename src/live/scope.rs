@@ -21,7 +21,15 @@
 //!   object has no role field), so it is read for every live group of a project whose groups
 //!   are read.
 //!
-//! [`ReadScope::everything`] lists everything (for `export`).
+//! [`ReadScope::everything`] lists everything (for `export`), except what cannot hold anything:
+//! with [`ReadScope::only_where_assignable`] set, per-principal role-assignment lists are read
+//! only where a custom role exists to be assigned (users' and groups' when the organization's
+//! roles list has a custom role, a project's members' when that project's roles list has
+//! one), and project certificate activations only when the organization has a certificate.
+//! Those lists start after everything else has been read, announced first (see
+//! [`crate::live::AssignmentReads`]). [`ReadScope::everything_but_role_assignments`] leaves
+//! the per-principal lists out altogether (`export --skip-role-assignments`); a project
+//! group's list is still read, since it carries the group's project role.
 
 use std::borrow::Borrow;
 use std::collections::BTreeSet;
@@ -104,6 +112,9 @@ pub struct ReadScope {
     /// The organization's spend alerts, and those of these projects.
     pub org_spend_alerts: bool,
     pub project_spend_alerts: Select<String>,
+    /// Read `user_roles`, `group_roles`, `project_member_roles` and `project_certificates`
+    /// only where something can be there (module doc), after everything else.
+    pub only_where_assignable: bool,
 }
 
 impl ReadScope {
@@ -134,6 +145,18 @@ impl ReadScope {
             project_api_keys: Select::All,
             org_spend_alerts: true,
             project_spend_alerts: Select::All,
+            only_where_assignable: true,
+        }
+    }
+
+    /// [`ReadScope::everything`] without the per-principal role-assignment lists of users,
+    /// groups and project members (`export --skip-role-assignments`).
+    pub fn everything_but_role_assignments() -> Self {
+        ReadScope {
+            user_roles: Select::Nothing,
+            group_roles: Select::Nothing,
+            project_member_roles: Select::Nothing,
+            ..ReadScope::everything()
         }
     }
 
@@ -240,6 +263,7 @@ impl ReadScope {
             project_api_keys: crate::kinds::project_api_keys::managed(doc),
             org_spend_alerts: crate::kinds::spend_alerts::managed(doc).0,
             project_spend_alerts: crate::kinds::spend_alerts::managed(doc).1,
+            only_where_assignable: false,
         }
     }
 

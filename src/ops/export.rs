@@ -7,12 +7,18 @@
 //!   are left out (the plan reports expired ones for undeclared people);
 //! - certificates: the list carries no PEM, so each certificate's content is retrieved once
 //!   (at most 50) and written under `certs/<name>.pem` beside the output file;
-//! - secrets are never exported (no sinks: existing keys are not re-issued).
+//! - secrets are never exported (no sinks: existing keys are not re-issued);
+//! - custom-role assignments cost one request per principal (user, group, project member).
+//!   They are read only where a custom role exists to be assigned (the organization's roles
+//!   list, each project's roles list tell), so an org without custom roles exports at the
+//!   plan's request count. Where they remain, a note says how many requests and how long the
+//!   API's rate limit makes them before they start; `--skip-role-assignments` leaves them out
+//!   (the `roles` lists are then not written, so the file does not manage them).
 
 use std::collections::BTreeMap;
 
 use crate::api::types::CertificateId;
-use crate::live::{LiveState, ReadScope};
+use crate::live::{AssignmentReads, LiveState, ReadScope};
 use crate::model::{Document, InviteStatus, ManagedList, ProjectMember, User, normalize_email};
 use crate::ops::target::Target;
 use crate::printer::Printer;
@@ -23,10 +29,28 @@ pub struct Export {
     pub certificate_files: BTreeMap<String, String>,
 }
 
+/// The Admin API's usual rate limit per route (about 7–10 requests per minute), for the
+/// time estimate of per-principal reads.
+pub const TYPICAL_REQUESTS_PER_MINUTE: u64 = 10;
+
+/// What to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExportOptions {
+    /// Leave out users', groups' and project members' custom-role assignments.
+    pub skip_role_assignments: bool,
+}
+
 /// Reads everything and builds the export.
-pub fn export(target: &Target, printer: Printer) -> anyhow::Result<Export> {
+pub fn export(target: &Target, options: ExportOptions, printer: Printer) -> anyhow::Result<Export> {
     let runtime = crate::ops::runtime()?;
-    let live = crate::ops::plan::read_live(&runtime, target, &ReadScope::everything(), printer)?;
+    let scope = if options.skip_role_assignments {
+        ReadScope::everything_but_role_assignments()
+    } else {
+        ReadScope::everything()
+    };
+    let announce = |reads: &AssignmentReads| eprintln!("note: {}", assignment_note(reads));
+    let live =
+        crate::ops::plan::read_live_announcing(&runtime, target, &scope, printer, &announce)?;
     let pems = certificate_pems(target, &live)?;
     Ok(build(live, &pems))
 }
@@ -53,6 +77,50 @@ fn certificate_pems(target: &Target, live: &LiveState) -> anyhow::Result<BTreeMa
         }
     }
     Ok(pems)
+}
+
+/// What the per-principal role-assignment reads will cost, said before they start.
+pub fn assignment_note(reads: &AssignmentReads) -> String {
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (reads.users, "users"),
+        (reads.groups, "groups"),
+        (reads.project_members, "project members"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    let mut note = String::new();
+    if reads.total() > 0 {
+        let minutes = reads.longest_route().div_ceil(TYPICAL_REQUESTS_PER_MINUTE);
+        note = format!(
+            "custom roles exist: reading the role assignments of {} ({} requests, one per principal; at the API's usual limit of about {TYPICAL_REQUESTS_PER_MINUTE} requests per minute per route that takes about {}); `--skip-role-assignments` leaves them out",
+            parts.join(", "),
+            reads.total(),
+            duration_words(minutes),
+        );
+    }
+    if reads.skipped > 0 {
+        if !note.is_empty() {
+            note.push_str("; ");
+        }
+        note.push_str(&format!(
+            "left out the custom-role assignments of {} principals (--skip-role-assignments): their `roles` lists are not written",
+            reads.skipped
+        ));
+    }
+    note
+}
+
+/// `minutes` as "3 min", "2 h 5 min", "1 d 3 h".
+fn duration_words(minutes: u64) -> String {
+    let (days, hours, mins) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (days, hours) {
+        (0, 0) => format!("{} min", mins.max(1)),
+        (0, h) => format!("{h} h {mins} min"),
+        (d, h) => format!("{d} d {h} h"),
+    }
 }
 
 /// A file name for a certificate that is safe on every platform.
@@ -105,6 +173,7 @@ pub fn build(live: LiveState, pems: &BTreeMap<String, String>) -> Export {
         }
     }
     leave_out_what_cannot_hold_anything(&mut doc);
+    leave_out_what_was_not_read(&mut doc, &live.scope);
     doc.sort_canonical();
     Export {
         doc,
@@ -146,6 +215,29 @@ fn leave_out_what_cannot_hold_anything(doc: &mut Document) {
         }
         if no_certificates {
             unmanaged_if_empty(&mut project.certificates);
+        }
+    }
+}
+
+/// Role-assignment lists the read left out (`--skip-role-assignments`) are not written: an
+/// empty list would tell the plan to remove every assignment.
+fn leave_out_what_was_not_read(doc: &mut Document, scope: &ReadScope) {
+    if scope.user_roles.is_nothing() {
+        doc.users
+            .iter_mut()
+            .for_each(|u| u.roles = ManagedList::default());
+    }
+    if scope.group_roles.is_nothing() {
+        doc.groups
+            .iter_mut()
+            .for_each(|g| g.roles = ManagedList::default());
+    }
+    if scope.project_member_roles.is_nothing() {
+        for project in doc.projects.iter_mut() {
+            project
+                .members
+                .iter_mut()
+                .for_each(|m| m.roles = ManagedList::default());
         }
     }
 }

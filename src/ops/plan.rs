@@ -56,17 +56,38 @@ pub fn plan_targeted(
 ) -> Result<Planned, PlanFailure> {
     plan::target::check_patterns(targets).map_err(anyhow::Error::from)?;
     let started = std::time::Instant::now();
+    // The organization lists the file surely manages start now, while it loads (the users
+    // list alone is a 100-page chain at 10,000 users). When the target cannot be opened yet,
+    // the file is loaded first so that its diagnostics come first, as they always did.
+    let early = match Target::open_with(target.emulator.as_deref(), target.concurrency) {
+        Ok(opened) => Some((opened, crate::ops::runtime()?)),
+        Err(_) => None,
+    };
+    let prefetch = early.as_ref().map(|(opened, runtime)| {
+        let keys = config::top_level_keys(file, load.max_file_bytes);
+        let lists = prefetch_lists(&keys);
+        live::Prefetch::start(&opened.client, lists, runtime.handle())
+    });
+    // An invalid file drops `prefetch`, which aborts what it started.
     let desired = config::load_with(file, LoadMode::Desired, load).map_err(PlanFailure::Invalid)?;
     tracing::info!(
         load_ms = started.elapsed().as_secs_f64() * 1000.0,
         "loaded the desired state"
     );
-    let target = Target::open_with(target.emulator.as_deref(), target.concurrency)?;
-    let runtime = crate::ops::runtime()?;
+    let (target, runtime) = match early {
+        Some(early) => early,
+        None => (
+            Target::open_with(target.emulator.as_deref(), target.concurrency)?,
+            crate::ops::runtime()?,
+        ),
+    };
     let mut scope = ReadScope::for_document(&desired.doc);
     plan::target::narrow_scope(&mut scope, targets);
     let started = std::time::Instant::now();
-    let live = read_live(&runtime, &target, &scope, printer)?;
+    let live = match prefetch {
+        Some(prefetch) => read_live_prefetched(&runtime, &target, &scope, printer, prefetch)?,
+        None => read_live(&runtime, &target, &scope, printer)?,
+    };
     tracing::info!(
         read_ms = started.elapsed().as_secs_f64() * 1000.0,
         "read the live organization"
@@ -91,6 +112,47 @@ pub fn plan_targeted(
     })
 }
 
+/// The organization lists a file with these top-level keys is sure to read
+/// ([`ReadScope::for_document`]): users (with invites and admin keys) when `users` is
+/// written, groups, custom roles and admin keys when theirs are. Projects are not
+/// prefetched: the reader starts each page's own lists as the page arrives.
+pub fn prefetch_lists(keys: &std::collections::BTreeSet<String>) -> live::PrefetchLists {
+    let users = keys.contains("users");
+    live::PrefetchLists {
+        users,
+        invites: users,
+        groups: keys.contains("groups"),
+        roles: keys.contains("roles"),
+        admin_api_keys: users || keys.contains("admin_api_keys"),
+    }
+}
+
+/// [`read_live`] using the lists `prefetch` already started.
+pub fn read_live_prefetched(
+    runtime: &tokio::runtime::Runtime,
+    target: &Target,
+    scope: &ReadScope,
+    printer: Printer,
+    prefetch: live::Prefetch,
+) -> anyhow::Result<LiveState> {
+    let stderr_progress;
+    let progress: &dyn Progress = if printer.progress {
+        stderr_progress = StderrProgress::new(printer.stderr_is_tty);
+        &stderr_progress
+    } else {
+        &NoProgress
+    };
+    runtime
+        .block_on(live::read_prefetched(
+            &target.client,
+            scope,
+            progress,
+            &|_| {},
+            prefetch,
+        ))
+        .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))
+}
+
 /// Reads the live org within `scope` on `runtime`, with a progress display on stderr when
 /// it is a terminal (plain lines otherwise, none when quiet). Commands that go on to write
 /// (apply) pass the runtime they execute on: the client's pooled connections belong to the
@@ -101,6 +163,18 @@ pub fn read_live(
     scope: &ReadScope,
     printer: Printer,
 ) -> anyhow::Result<LiveState> {
+    read_live_announcing(runtime, target, scope, printer, &|_| {})
+}
+
+/// [`read_live`], calling `announce` before deferred role-assignment lists start (see
+/// [`live::read_announcing`]).
+pub fn read_live_announcing(
+    runtime: &tokio::runtime::Runtime,
+    target: &Target,
+    scope: &ReadScope,
+    printer: Printer,
+    announce: &(dyn Fn(&live::AssignmentReads) + Sync),
+) -> anyhow::Result<LiveState> {
     let stderr_progress;
     let progress: &dyn Progress = if printer.progress {
         stderr_progress = StderrProgress::new(printer.stderr_is_tty);
@@ -109,7 +183,12 @@ pub fn read_live(
         &NoProgress
     };
     runtime
-        .block_on(live::read(&target.client, scope, progress))
+        .block_on(live::read_announcing(
+            &target.client,
+            scope,
+            progress,
+            announce,
+        ))
         .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))
 }
 

@@ -19,6 +19,7 @@ mod inputs;
 mod oracle;
 mod plan;
 mod render_safety;
+mod scale;
 mod settings;
 mod show;
 mod support;

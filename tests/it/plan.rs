@@ -279,12 +279,12 @@ fn export_round_trips_on_the_examples() {
 
 /// A generated org served by the library emulator, reached through the environment as a
 /// user would reach the real API.
-struct Generated {
+pub(crate) struct Generated {
     emulator: orgops::emulator::RunningEmulator,
 }
 
 impl Generated {
-    fn start(spec: &str) -> Generated {
+    pub(crate) fn start(spec: &str) -> Generated {
         let spec = spec.parse().expect("generate spec");
         let org = orgops::emulator::generate::generate(spec, 7);
         let emulator = orgops::emulator::start_state_in_background(
@@ -296,7 +296,7 @@ impl Generated {
         Generated { emulator }
     }
 
-    fn orgops(&self) -> assert_cmd::Command {
+    pub(crate) fn orgops(&self) -> assert_cmd::Command {
         let mut command = orgops();
         command
             .env("OPENAI_BASE_URL", self.emulator.url())
@@ -368,7 +368,7 @@ impl Generated {
     }
 
     /// Calls the emulator's control plane (`/_emulator/PATH`) and returns its JSON answer.
-    fn control(&self, method: reqwest::Method, path: &str) -> Value {
+    pub(crate) fn control(&self, method: reqwest::Method, path: &str) -> Value {
         let url = format!("{}/_emulator/{path}", self.emulator.base_url());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -398,7 +398,9 @@ fn bad_input_gets_a_located_error_and_exit_1() {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).expect("write case");
         let file = path.display().to_string();
-        let (code, _, stderr) = validate(&["-f", &file]);
+        // The old fixed cap, given explicitly: the default (64 MiB) would parse the 16 MiB
+        // file in full, which takes a while in a debug build.
+        let (code, _, stderr) = validate(&["--max-file-size", "16MiB", "-f", &file]);
         assert_located_failure(&file, &stderr, code);
         if name == "invalid-utf8.yaml" {
             assert!(
