@@ -924,3 +924,49 @@ fn settings_changed_out_of_band_show_in_drift_attributed_to_the_actor() {
         text.stdout
     );
 }
+
+/// The `docs/configuration.md` "Settings" example is valid, applies to an empty organization,
+/// and converges (the plan after apply is empty); every other YAML example of that page with
+/// content validates too.
+#[test]
+fn the_configuration_docs_settings_example_validates_applies_and_converges() {
+    let docs = std::fs::read_to_string(crate::support::cli::root().join("docs/configuration.md"))
+        .expect("docs");
+    let blocks: Vec<&str> = docs
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings_example = None;
+    for (i, block) in blocks.iter().enumerate() {
+        let has_content = block
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+        if !has_content {
+            continue;
+        }
+        let file = write(dir.path(), &format!("example{i}.yaml"), block);
+        let out = run(crate::support::cli::orgops()
+            .args(["validate", "-f"])
+            .arg(&file));
+        assert_eq!(
+            out.code, 0,
+            "example {i}:\n{block}\n{}{}",
+            out.stdout, out.stderr
+        );
+        if block.contains("spend_alerts:") {
+            settings_example = Some(file);
+        }
+    }
+    let file = settings_example.expect("the Settings example");
+    let emu = org::start("users:\n  - {email: ada@example.com, role: owner}\n");
+    let applied = run(orgops(&emu)
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&file));
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    let again = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&file));
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+}
