@@ -138,6 +138,23 @@ fn settings_plan_every_verb_apply_converges_and_export_round_trips() {
         text.stdout
     );
     assert!(text.stdout.contains("unset"), "{}", text.stdout);
+    // A settings change that takes something away without a removal verb says so: a lowered
+    // or first spend limit, zero retention turned on. Removal verbs and raises do not.
+    for (line, marked) in [
+        ("~ update     settings:spend_limit", true),
+        ("~ set        project:Search/data_retention", true),
+        ("~ set        project:New/spend_limit", true),
+        ("~ update     project:Search/spend_limit", false),
+        ("~ update     settings:data_retention", false),
+        ("- unset      project:Support/spend_limit", false),
+    ] {
+        let shown = text
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(line))
+            .unwrap_or_else(|| panic!("{line}: {}", text.stdout));
+        assert_eq!(shown.ends_with("  (destructive)"), marked, "{shown:?}");
+    }
 
     let apply = run(orgops(&emu)
         .args(["apply", "--auto-approve", "-f"])
