@@ -387,6 +387,12 @@ pub enum Names {
     /// activation whose project the event's `project` names, or the only drifted activation
     /// of that certificate, of its class.
     Certificates,
+    /// A settings write: `organization.updated` (any `id`: there is one organization) or
+    /// `project.updated` whose `id` is the object's project, with one of these fields under
+    /// `changes_requested` (the emulator's documented shape, docs/emulator.md). A singleton
+    /// setting (one per scope) is named by that; a spend alert, of which a scope has many,
+    /// only when the details mention its live id, else only when unambiguous.
+    Setting(&'static [&'static str]),
 }
 
 /// Which audit events explain which drifted objects: (kind, drift class, event type, how the
@@ -512,6 +518,117 @@ pub const ATTRIBUTION_TABLE: &[(ResourceKind, DriftClass, &str, Names)] = {
             "certificates.deactivated",
             Certificates,
         ),
+        // Settings (issue 10): a set, changed or removed singleton is `changed` (set, update)
+        // or `unmanaged` (unset, or reported where the API cannot unset it); a spend alert created out of band is `unmanaged`, one
+        // deleted (or updated away from its key) `missing`.
+        (
+            K::OrganizationDataRetention,
+            Changed,
+            "organization.updated",
+            Setting(&["data_retention"]),
+        ),
+        (
+            K::OrganizationDataRetention,
+            Unmanaged,
+            "organization.updated",
+            Setting(&["data_retention"]),
+        ),
+        (
+            K::OrganizationSpendLimit,
+            Changed,
+            "organization.updated",
+            Setting(&["spend_limit"]),
+        ),
+        (
+            K::OrganizationSpendLimit,
+            Unmanaged,
+            "organization.updated",
+            Setting(&["spend_limit"]),
+        ),
+        (
+            K::OrganizationSpendAlert,
+            Unmanaged,
+            "organization.updated",
+            Setting(&["spend_alert_created", "spend_alert_updated"]),
+        ),
+        (
+            K::OrganizationSpendAlert,
+            Missing,
+            "organization.updated",
+            Setting(&["spend_alert_deleted", "spend_alert_updated"]),
+        ),
+        (
+            K::OrganizationSpendAlert,
+            Changed,
+            "organization.updated",
+            Setting(&["spend_alert_updated"]),
+        ),
+        (
+            K::ProjectDataRetention,
+            Changed,
+            "project.updated",
+            Setting(&["data_retention"]),
+        ),
+        (
+            K::ProjectDataRetention,
+            Unmanaged,
+            "project.updated",
+            Setting(&["data_retention"]),
+        ),
+        (
+            K::ProjectSpendLimit,
+            Changed,
+            "project.updated",
+            Setting(&["spend_limit"]),
+        ),
+        (
+            K::ProjectSpendLimit,
+            Unmanaged,
+            "project.updated",
+            Setting(&["spend_limit"]),
+        ),
+        (
+            K::ProjectModelPermissions,
+            Changed,
+            "project.updated",
+            Setting(&["model_permissions"]),
+        ),
+        (
+            K::ProjectModelPermissions,
+            Unmanaged,
+            "project.updated",
+            Setting(&["model_permissions"]),
+        ),
+        (
+            K::ProjectHostedTools,
+            Changed,
+            "project.updated",
+            Setting(&["hosted_tool_permissions"]),
+        ),
+        (
+            K::ProjectHostedTools,
+            Unmanaged,
+            "project.updated",
+            Setting(&["hosted_tool_permissions"]),
+        ),
+        (
+            K::ProjectSpendAlert,
+            Unmanaged,
+            "project.updated",
+            Setting(&["spend_alert_created", "spend_alert_updated"]),
+        ),
+        (
+            K::ProjectSpendAlert,
+            Missing,
+            "project.updated",
+            Setting(&["spend_alert_deleted", "spend_alert_updated"]),
+        ),
+        (
+            K::ProjectSpendAlert,
+            Changed,
+            "project.updated",
+            Setting(&["spend_alert_updated"]),
+        ),
     ]
 };
 
@@ -609,17 +726,53 @@ fn explains(item: &DriftItem, event: &AuditLog) -> Option<Strength> {
                 _ => Some(Strength::Unique),
             }
         }
+        Names::Setting(fields) => {
+            if event.event_type == PROJECT_SETTINGS_EVENT && !is(id, ids.project.as_ref()) {
+                return None;
+            }
+            let changes = details.get("changes_requested")?;
+            let hit = fields.iter().find_map(|f| changes.get(*f))?;
+            if !matches!(
+                item.kind,
+                ResourceKind::OrganizationSpendAlert | ResourceKind::ProjectSpendAlert
+            ) {
+                return Some(Strength::Named);
+            }
+            let live_id = item.live.as_ref().and_then(|l| field(l, "id"));
+            match live_id {
+                Some(live_id) if mentions(hit, live_id) => Some(Strength::Named),
+                _ => Some(Strength::Unique),
+            }
+        }
     }
 }
 
+/// The event type of organization-wide settings writes (data retention, spend limit, spend
+/// alerts): its resource is the organization, whose id the live read does not know, so the
+/// drift report asks for this type instead of for resource ids.
+pub const ORG_SETTINGS_EVENT: &str = "organization.updated";
+/// The event type of project settings writes; its resource id is the project.
+pub const PROJECT_SETTINGS_EVENT: &str = "project.updated";
+
+/// Whether `kind` is an organization-wide setting (see [`ORG_SETTINGS_EVENT`]).
+fn is_org_setting(kind: ResourceKind) -> bool {
+    matches!(
+        kind,
+        ResourceKind::OrganizationDataRetention
+            | ResourceKind::OrganizationSpendLimit
+            | ResourceKind::OrganizationSpendAlert
+    )
+}
+
 /// Attributes each item to the event that best explains it (see [`ATTRIBUTION_TABLE`]): a
-/// [`Strength::Named`] event over a [`Strength::Unique`] one, then the newest, then the
-/// greatest event id (deterministic). An item no event explains stays unattributed ("no
+/// [`Strength::Named`] event over a [`Strength::Unique`] one, then the newest, then (within
+/// one second) the one listed first: `events` come newest first, as the API lists them; ids
+/// are not chronological. An item no event explains stays unattributed ("no
 /// audit event found"): a wrong name is worse than none.
 pub fn attribute(items: &mut [DriftItem], events: &[AuditLog]) {
-    type Rank<'e> = (Strength, i64, &'e str);
-    let mut best: Vec<Option<(Rank<'_>, &AuditLog)>> = vec![None; items.len()];
-    for event in events {
+    type Rank = (Strength, i64, std::cmp::Reverse<usize>);
+    let mut best: Vec<Option<(Rank, &AuditLog)>> = vec![None; items.len()];
+    for (position, event) in events.iter().enumerate() {
         let fits: Vec<(usize, Strength)> = items
             .iter()
             .enumerate()
@@ -637,7 +790,11 @@ pub fn attribute(items: &mut [DriftItem], events: &[AuditLog]) {
                     continue;
                 }
             }
-            let rank = (strength, event.effective_at.unwrap_or(0), event.id.as_str());
+            let rank = (
+                strength,
+                event.effective_at.unwrap_or(0),
+                std::cmp::Reverse(position),
+            );
             if best[i].as_ref().is_none_or(|(r, _)| rank > *r) {
                 best[i] = Some((rank, event));
             }
@@ -667,21 +824,34 @@ pub async fn attribute_from_audit_log(
     since: i64,
 ) -> AuditStatus {
     let ids = audit_resource_ids(items);
-    if ids.is_empty() {
+    let org_settings = items.iter().any(|i| is_org_setting(i.kind));
+    if ids.is_empty() && !org_settings {
         return AuditStatus::Skipped;
     }
     let before = client.attempts();
-    let mut events: BTreeMap<String, AuditLog> = BTreeMap::new();
-    for batch in ids.chunks(AUDIT_BATCH) {
-        let query = AuditLogQuery {
+    // By id: (position in the answer that listed it first, newest first; the event).
+    let mut events: BTreeMap<String, (usize, AuditLog)> = BTreeMap::new();
+    let mut queries: Vec<AuditLogQuery> = ids
+        .chunks(AUDIT_BATCH)
+        .map(|batch| AuditLogQuery {
             effective_at_gte: Some(since),
             resource_ids: batch.to_vec(),
             ..AuditLogQuery::default()
-        };
+        })
+        .collect();
+    if org_settings {
+        queries.push(AuditLogQuery {
+            effective_at_gte: Some(since),
+            event_types: vec![ORG_SETTINGS_EVENT.to_string()],
+            ..AuditLogQuery::default()
+        });
+    }
+    for query in queries {
         match client.list_audit_logs(&query).await {
             Ok(page) => {
-                for event in page {
-                    events.insert(event.id.clone(), event);
+                for (position, event) in page.into_iter().enumerate() {
+                    let seen = events.entry(event.id.clone()).or_insert((position, event));
+                    seen.0 = seen.0.min(position);
                 }
             }
             Err(e) => {
@@ -692,7 +862,15 @@ pub async fn attribute_from_audit_log(
             }
         }
     }
-    let events: Vec<AuditLog> = events.into_values().collect();
+    let mut events: Vec<(usize, AuditLog)> = events.into_values().collect();
+    // Newest first, as the API lists them; ties by position, then id (deterministic).
+    events.sort_by(|(pa, a), (pb, b)| {
+        b.effective_at
+            .cmp(&a.effective_at)
+            .then(pa.cmp(pb))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    let events: Vec<AuditLog> = events.into_iter().map(|(_, e)| e).collect();
     attribute(items, &events);
     AuditStatus::Read {
         since,
@@ -867,6 +1045,45 @@ mod tests {
         let mut items = vec![item];
         attribute(&mut items, events);
         items[0].attribution.as_ref().map(|a| a.event_id.clone())
+    }
+
+    /// Two writes in the same second: the one the API lists first (the newer) explains the
+    /// object, whatever the ids' order; a settings event names its project's setting only.
+    #[test]
+    fn within_one_second_the_event_listed_first_wins_and_settings_name_their_project() {
+        let ids = ids();
+        let settings = |id: &str, project: &str, who: &str| {
+            event(
+                id,
+                "project.updated",
+                100,
+                json!({"id": project, "changes_requested": {"spend_limit": null}}),
+                who,
+            )
+        };
+        let item = of(
+            ResourceKind::ProjectSpendLimit,
+            DriftClass::Changed,
+            "project:Search/spend_limit",
+            &ids,
+        );
+        let newer = settings("e1", "proj_s", "carol@x.example");
+        let older = settings("e9", "proj_s", "ada@x.example");
+        assert_eq!(
+            attributed(item.clone(), &[newer.clone(), older.clone()]),
+            Some("e1".into())
+        );
+        assert_eq!(attributed(item.clone(), &[older, newer]), Some("e9".into()));
+        let elsewhere = settings("e5", "proj_other", "carol@x.example");
+        assert_eq!(attributed(item.clone(), &[elsewhere]), None);
+        let other_field = event(
+            "e6",
+            "project.updated",
+            100,
+            json!({"id": "proj_s", "changes_requested": {"data_retention": "none"}}),
+            "carol@x.example",
+        );
+        assert_eq!(attributed(item, &[other_field]), None);
     }
 
     /// The issue's case: bob's pre-existing group membership and project membership are not

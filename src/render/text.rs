@@ -1,4 +1,5 @@
-//! The terminal rendering: one line per change (`+ ~ - ±`, the verb, the key), its field
+//! The terminal rendering: one line per change (`+ ~ - ±`, the verb, the key, and
+//! `(irreversible)` or `(destructive)` where the verb does not say it takes something away), its field
 //! lines indented below, then what waits for invites to be accepted (by email), reported
 //! unmanaged objects, refusals, and the summary line. A partial plan (`--target`) says so
 //! first, with its targets, and again last.
@@ -89,6 +90,10 @@ pub fn render(plan: &Plan, color: bool) -> String {
             );
             let note = if change.action == Action::Archive {
                 "  (irreversible)"
+            } else if change.destructive && !change.action.is_destructive() {
+                // Takes something away without a removal verb (a lowered or first spend
+                // limit, zero retention turned on): counted by `max_removals`, so said.
+                "  (destructive)"
             } else {
                 ""
             };

@@ -6,12 +6,19 @@
 //! - **End-state oracle**: [`expected_facts`] computes, from (live, desired) alone and from
 //!   `docs/configuration.md` (not from `plan/`), the organization that must exist after an
 //!   apply; the test applies over HTTP and compares the emulator's full state
-//!   (`GET /_emulator/state`) with it, fact by fact.
+//!   (`GET /_emulator/state`) with it, fact by fact. Settings are compared as the API
+//!   answers them: [`api_settings`] reads every settings kind (data retention, spend limits,
+//!   spend alerts, model and hosted-tool permissions, user-owned project API keys) of the
+//!   organization and every project with plain `GET`s over `/v1` before and after apply, and
+//!   [`expected_settings`] says, from the docs, what must hold after.
 //!
 //! The generator covers users, invites (pending, expired, accepted), custom roles, groups
 //! (members, roles), admin API keys, projects (create, archive, the default project, rate
 //! limits) and every project child kind, each list absent, empty or filled, and every
-//! policy value. Certificates are not generated (their PEM files live outside the document);
+//! policy value; from a separate random stream, the settings singletons, organization and
+//! project spend alerts (overlapping natural keys, recipients in another case, subject
+//! prefixes) and project API keys, with every `settings`, `spend_alerts` and
+//! `project_api_keys` policy. Certificates are not generated (their PEM files live outside the document);
 //! `plan` unit tests cover them.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -360,6 +367,7 @@ fn settings(rng: &mut StdRng, doc: &mut Document, desired: bool) {
     if rng.random_bool(0.3) {
         doc.settings.data_retention = Some(DataRetention::ModifiedAbuseMonitoring);
     }
+    doc.settings.spend_alerts = alerts(rng, desired);
     for p in doc
         .projects
         .iter_mut()
@@ -387,12 +395,59 @@ fn settings(rng: &mut StdRng, doc: &mut Document, desired: bool) {
             mcp: tool(rng),
             code_interpreter: tool(rng),
         });
+        p.spend_alerts = alerts(rng, desired);
         let keys = ["k0", "k1", "k2"].map(String::from);
         if desired {
             p.api_keys = list(rng, |rng| names(rng, &keys, 0.5));
         } else if !p.members.is_empty() {
             p.api_keys = names(rng, &keys, 0.5).into();
         }
+    }
+}
+
+/// Spend alerts of one scope: distinct natural keys (threshold, recipients) from a small pool
+/// so live and file overlap; recipients sometimes in another case (compared case-insensitively),
+/// a subject prefix sometimes. Live: absent or filled; the file: absent, empty or filled.
+fn alerts(rng: &mut StdRng, desired: bool) -> ManagedList<orgops::kinds::SpendAlert> {
+    use orgops::kinds::{Currency, Interval, SpendAlert};
+    let pool: [(u64, &[&str]); 4] = [
+        (0, &["ops@x.example"]),
+        (100_000, &["ops@x.example"]),
+        (100_000, &["fin@x.example", "ops@x.example"]),
+        (2_500_000, &["cfo@x.example"]),
+    ];
+    let fill = |rng: &mut StdRng| -> Vec<SpendAlert> {
+        let mut out = Vec::new();
+        for (threshold, recipients) in &pool {
+            if !rng.random_bool(0.5) {
+                continue;
+            }
+            let recipients = recipients
+                .iter()
+                .map(|r| {
+                    if desired && rng.random_bool(0.3) {
+                        r.to_uppercase()
+                    } else {
+                        r.to_string()
+                    }
+                })
+                .collect();
+            out.push(SpendAlert {
+                threshold_cents: *threshold,
+                currency: Currency::Usd,
+                interval: Interval::Month,
+                recipients,
+                subject_prefix: rng.random_bool(0.3).then(|| "[ops]".to_string()),
+            });
+        }
+        out
+    };
+    if desired {
+        list(rng, fill)
+    } else if rng.random_bool(0.5) {
+        fill(rng).into()
+    } else {
+        ManagedList::default()
     }
 }
 
@@ -983,6 +1038,335 @@ fn expected_after(live: &Document, desired: &Document, key_in_use: &str) -> Docu
     out
 }
 
+// ------------------------------------------------------------------ settings, read over /v1
+
+/// One scope's settings as the API answers them (read with plain HTTP GETs, not orgops's
+/// live reader): the organization (`None`) or a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ScopeSettings {
+    retention: String,
+    /// Cents; `None`: no limit (the API answers 404).
+    spend_limit: Option<u64>,
+    /// (mode, models); "not configured" reads as a deny list of nothing (the docs).
+    models: (String, BTreeSet<String>),
+    tools: BTreeMap<String, bool>,
+    /// (threshold cents, recipients lower-cased and sorted) → subject prefix.
+    alerts: BTreeMap<(u64, Vec<String>), Option<String>>,
+    /// User-owned project API keys: name → owner email (service-account keys go with their
+    /// account and are not compared).
+    user_keys: BTreeMap<String, String>,
+}
+
+const TOOLS: [&str; 5] = [
+    "file_search",
+    "web_search",
+    "image_generation",
+    "mcp",
+    "code_interpreter",
+];
+
+impl ScopeSettings {
+    /// A project the plan creates: every setting at the API's default, as the docs give
+    /// them (`organization_default`; no limit; a deny list of nothing; every tool enabled).
+    fn new_project() -> ScopeSettings {
+        ScopeSettings {
+            retention: "organization_default".into(),
+            spend_limit: None,
+            models: ("deny_list".into(), BTreeSet::new()),
+            tools: TOOLS.iter().map(|t| (t.to_string(), true)).collect(),
+            alerts: BTreeMap::new(),
+            user_keys: BTreeMap::new(),
+        }
+    }
+
+    fn facts(&self, scope: &str) -> Facts {
+        let mut f = Facts::new();
+        f.insert(format!("{scope} data_retention={}", self.retention));
+        f.insert(format!("{scope} spend_limit={:?}", self.spend_limit));
+        f.insert(format!(
+            "{scope} model_permissions={} [{}]",
+            self.models.0,
+            role_list(&self.models.1)
+        ));
+        for (tool, on) in &self.tools {
+            f.insert(format!("{scope} hosted_tools.{tool}={on}"));
+        }
+        for ((threshold, recipients), prefix) in &self.alerts {
+            f.insert(format!(
+                "{scope} spend_alert:{threshold}/{} subject_prefix={prefix:?}",
+                recipients.join(",")
+            ));
+        }
+        for (key, owner) in &self.user_keys {
+            f.insert(format!("{scope} api_key:{key} owner={owner}"));
+        }
+        f
+    }
+}
+
+/// The emulator and one plain HTTP client for the settings reads of one case (building a
+/// client per request costs more than the request; one per case keeps its pool on the case's
+/// runtime).
+type V1<'a> = (&'a emulator::RunningEmulator, &'a reqwest::Client);
+
+/// `GET` over `/v1` with the emulator's key; `None` on a 404.
+async fn v1_get((emulator, http): V1<'_>, path: &str) -> Option<serde_json::Value> {
+    let resp = http
+        .get(format!("{}{path}", emulator.url()))
+        .bearer_auth(emulator.admin_key())
+        .send()
+        .await
+        .expect("request reaches the emulator");
+    if resp.status() == reqwest::StatusCode::NOT_FOUND {
+        return None;
+    }
+    assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+    Some(resp.json().await.expect("JSON"))
+}
+
+/// Every item of a list endpoint (100 per page, `after` the last id).
+async fn v1_list(emulator: V1<'_>, path: &str) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let page_path = match &after {
+            Some(a) => format!("{path}{sep}limit=100&after={a}"),
+            None => format!("{path}{sep}limit=100"),
+        };
+        let page = v1_get(emulator, &page_path).await.expect("list");
+        let data = page["data"].as_array().cloned().unwrap_or_default();
+        after = data.last().and_then(|d| d["id"].as_str()).map(String::from);
+        out.extend(data);
+        if page["has_more"] != serde_json::Value::Bool(true) || after.is_none() {
+            return out;
+        }
+    }
+}
+
+fn alerts_of(list: &[serde_json::Value]) -> BTreeMap<(u64, Vec<String>), Option<String>> {
+    list.iter()
+        .map(|a| {
+            let channel = &a["notification_channel"];
+            let mut recipients: Vec<String> = channel["recipients"]
+                .as_array()
+                .expect("recipients")
+                .iter()
+                .map(|r| normalize_email(r.as_str().expect("recipient")))
+                .collect();
+            recipients.sort();
+            recipients.dedup();
+            (
+                (
+                    a["threshold_amount"].as_u64().expect("threshold"),
+                    recipients,
+                ),
+                channel["subject_prefix"].as_str().map(String::from),
+            )
+        })
+        .collect()
+}
+
+/// The settings of the organization (key `None`) and of every active project, by name.
+async fn api_settings(emulator: V1<'_>) -> BTreeMap<Option<String>, ScopeSettings> {
+    let mut out = BTreeMap::new();
+    let org_retention = v1_get(emulator, "/organization/data_retention")
+        .await
+        .expect("organization data retention");
+    out.insert(
+        None,
+        ScopeSettings {
+            retention: org_retention["type"].as_str().expect("type").into(),
+            spend_limit: v1_get(emulator, "/organization/spend_limit")
+                .await
+                .map(|l| l["threshold_amount"].as_u64().expect("amount")),
+            models: ("deny_list".into(), BTreeSet::new()),
+            tools: BTreeMap::new(),
+            alerts: alerts_of(&v1_list(emulator, "/organization/spend_alerts").await),
+            user_keys: BTreeMap::new(),
+        },
+    );
+    for project in v1_list(emulator, "/organization/projects").await {
+        let name = project["name"].as_str().expect("name").to_string();
+        let base = format!(
+            "/organization/projects/{}",
+            project["id"].as_str().expect("id")
+        );
+        let get = |what: &str| {
+            let path = format!("{base}/{what}");
+            async move { v1_get(emulator, &path).await }
+        };
+        let retention = get("data_retention").await.expect("project data retention");
+        let models = get("model_permissions").await.expect("model permissions");
+        let tools = get("hosted_tool_permissions").await.expect("hosted tools");
+        let keys = v1_list(emulator, &format!("{base}/api_keys")).await;
+        out.insert(
+            Some(name),
+            ScopeSettings {
+                retention: retention["type"].as_str().expect("type").into(),
+                spend_limit: get("spend_limit")
+                    .await
+                    .map(|l| l["threshold_amount"].as_u64().expect("amount")),
+                models: (
+                    models["mode"].as_str().expect("mode").into(),
+                    models["model_ids"]
+                        .as_array()
+                        .expect("model_ids")
+                        .iter()
+                        .map(|m| m.as_str().expect("model").to_string())
+                        .collect(),
+                ),
+                tools: TOOLS
+                    .iter()
+                    .map(|t| {
+                        let on = tools[*t]["enabled"].as_bool().expect("enabled");
+                        (t.to_string(), on)
+                    })
+                    .collect(),
+                alerts: alerts_of(&v1_list(emulator, &format!("{base}/spend_alerts")).await),
+                user_keys: keys
+                    .iter()
+                    .filter(|k| k["owner"]["type"] == "user")
+                    .map(|k| {
+                        (
+                            k["name"].as_str().expect("key name").to_string(),
+                            normalize_email(k["owner"]["user"]["email"].as_str().expect("email")),
+                        )
+                    })
+                    .collect(),
+            },
+        );
+    }
+    out
+}
+
+/// A scope's alerts after apply (docs: "Settings", `policy.unmanaged.spend_alerts`): a
+/// written list is what must exist (matched by threshold and recipients, the subject prefix
+/// updated in place) plus the live extras the policy keeps; a list left out is untouched.
+fn expected_alerts(
+    before: &BTreeMap<(u64, Vec<String>), Option<String>>,
+    declared: &ManagedList<orgops::kinds::SpendAlert>,
+    policy: UnmanagedAction,
+) -> BTreeMap<(u64, Vec<String>), Option<String>> {
+    if !declared.is_managed() {
+        return before.clone();
+    }
+    let mut out = if keeps(policy) {
+        before.clone()
+    } else {
+        BTreeMap::new()
+    };
+    for a in declared.iter() {
+        let mut recipients: Vec<String> = a.recipients.iter().map(|r| normalize_email(r)).collect();
+        recipients.sort();
+        recipients.dedup();
+        out.insert((a.threshold_cents, recipients), a.subject_prefix.clone());
+    }
+    out
+}
+
+/// The settings that must hold after applying `desired`, from the settings read before and
+/// `docs/configuration.md` ("Settings", `policy.unmanaged.settings`, `project_api_keys`,
+/// `spend_alerts`): a written value is set; a value left out is unset under `settings:
+/// remove` where the API has a delete (spend limits, model permissions) and otherwise kept;
+/// hosted tools manage only the tools written; projects the file does not declare (or
+/// archives) keep everything. A user-owned key goes with its owner when the owner leaves the
+/// organization (docs/emulator.md, "Cascades on user removal"): `members` are the emails of
+/// the organization after apply, as the oracle expects them.
+fn expected_settings(
+    before: &BTreeMap<Option<String>, ScopeSettings>,
+    desired: &Document,
+    members: &BTreeSet<String>,
+    after_projects: impl Iterator<Item = Option<String>>,
+) -> BTreeMap<Option<String>, ScopeSettings> {
+    let policy = &desired.policy.unmanaged;
+    let unset = policy.settings == Some(UnmanagedAction::Remove);
+    let mut out = BTreeMap::new();
+    for scope in after_projects {
+        let mut s = before
+            .get(&scope)
+            .cloned()
+            .unwrap_or_else(ScopeSettings::new_project);
+        s.user_keys.retain(|_, owner| members.contains(owner));
+        match &scope {
+            None => {
+                let d = &desired.settings;
+                if let Some(r) = d.data_retention {
+                    s.retention = r.as_str().to_string();
+                }
+                match &d.spend_limit {
+                    Some(l) => s.spend_limit = Some(l.amount_cents),
+                    None if unset => s.spend_limit = None,
+                    None => {}
+                }
+                s.alerts = expected_alerts(&s.alerts, &d.spend_alerts, policy.spend_alerts);
+            }
+            Some(name) => {
+                let Some(p) = desired
+                    .projects
+                    .iter()
+                    .find(|p| &p.name == name && !p.archived)
+                else {
+                    out.insert(scope, s);
+                    continue;
+                };
+                if let Some(r) = p.data_retention {
+                    s.retention = r.as_str().to_string();
+                }
+                match &p.spend_limit {
+                    Some(l) => s.spend_limit = Some(l.amount_cents),
+                    None if unset => s.spend_limit = None,
+                    None => {}
+                }
+                match &p.model_permissions {
+                    Some(m) => {
+                        let mode = match m.mode {
+                            orgops::kinds::PermissionMode::AllowList => "allow_list",
+                            orgops::kinds::PermissionMode::DenyList => "deny_list",
+                        };
+                        s.models = (mode.into(), m.models.iter().cloned().collect());
+                    }
+                    None if unset => s.models = ("deny_list".into(), BTreeSet::new()),
+                    None => {}
+                }
+                if let Some(h) = &p.hosted_tools {
+                    for (tool, value) in [
+                        ("file_search", h.file_search),
+                        ("web_search", h.web_search),
+                        ("image_generation", h.image_generation),
+                        ("mcp", h.mcp),
+                        ("code_interpreter", h.code_interpreter),
+                    ] {
+                        if let Some(on) = value {
+                            s.tools.insert(tool.to_string(), on);
+                        }
+                    }
+                }
+                s.alerts = expected_alerts(&s.alerts, &p.spend_alerts, policy.spend_alerts);
+                if p.api_keys.is_managed() && !keeps(policy.project_api_keys) {
+                    let keep: BTreeSet<&String> = p.api_keys.iter().collect();
+                    s.user_keys.retain(|k, _| keep.contains(k));
+                }
+            }
+        }
+        out.insert(scope, s);
+    }
+    out
+}
+
+fn settings_facts(settings: &BTreeMap<Option<String>, ScopeSettings>) -> Facts {
+    settings
+        .iter()
+        .flat_map(|(scope, s)| {
+            let name = match scope {
+                None => "settings".to_string(),
+                Some(p) => format!("project:{p}"),
+            };
+            s.facts(&name)
+        })
+        .collect()
+}
+
 /// Applies one scenario and compares the emulator's whole state with the oracle.
 fn end_state_matches_the_oracle(seed: u64) -> Result<(), TestCaseError> {
     let (live, desired) = scenario(seed);
@@ -993,6 +1377,8 @@ fn end_state_matches_the_oracle(seed: u64) -> Result<(), TestCaseError> {
     let client = test_client(&emulator);
     let rt = runtime();
     let before = rt.block_on(emulator_state(emulator.base_url()));
+    let http = reqwest::Client::new();
+    let settings_before = rt.block_on(api_settings((&emulator, &http)));
     let report = rt.block_on(crate::apply::apply(&client, &state)).1;
     prop_assert!(
         report.all_succeeded(),
@@ -1000,10 +1386,22 @@ fn end_state_matches_the_oracle(seed: u64) -> Result<(), TestCaseError> {
         crate::apply::failures(&report)
     );
     let after = rt.block_on(emulator_state(emulator.base_url()));
+    let settings_after = rt.block_on(api_settings((&emulator, &http)));
     // The seed as the emulator holds it (the default project, the key in use) is the live
     // side the oracle starts from.
     // The emulator's only admin key (EmulatorOptions::default()) is the one the run uses.
     let expected = expected_after(&before, &desired, "orgops emulator key");
+    let members: BTreeSet<String> = expected
+        .users
+        .iter()
+        .map(|u| normalize_email(&u.email))
+        .collect();
+    let settings_expected = expected_settings(
+        &settings_before,
+        &desired,
+        &members,
+        settings_after.keys().cloned(),
+    );
     let declared_limits: BTreeSet<(String, String)> = desired
         .projects
         .iter()
@@ -1014,10 +1412,12 @@ fn end_state_matches_the_oracle(seed: u64) -> Result<(), TestCaseError> {
         facts_of(&expected)
             .union(&rate_limit_facts(&desired, &declared_limits))
             .cloned()
+            .chain(settings_facts(&settings_expected))
             .collect::<Facts>(),
         facts_of(&after)
             .union(&rate_limit_facts(&after, &declared_limits))
             .cloned()
+            .chain(settings_facts(&settings_after))
             .collect::<Facts>(),
     );
     let missing: Vec<&String> = want.difference(&got).collect();

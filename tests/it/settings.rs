@@ -138,6 +138,23 @@ fn settings_plan_every_verb_apply_converges_and_export_round_trips() {
         text.stdout
     );
     assert!(text.stdout.contains("unset"), "{}", text.stdout);
+    // A settings change that takes something away without a removal verb says so: a lowered
+    // or first spend limit, zero retention turned on. Removal verbs and raises do not.
+    for (line, marked) in [
+        ("~ update     settings:spend_limit", true),
+        ("~ set        project:Search/data_retention", true),
+        ("~ set        project:New/spend_limit", true),
+        ("~ update     project:Search/spend_limit", false),
+        ("~ update     settings:data_retention", false),
+        ("- unset      project:Support/spend_limit", false),
+    ] {
+        let shown = text
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(line))
+            .unwrap_or_else(|| panic!("{line}: {}", text.stdout));
+        assert_eq!(shown.ends_with("  (destructive)"), marked, "{shown:?}");
+    }
 
     let apply = run(orgops(&emu)
         .args(["apply", "--auto-approve", "-f"])
@@ -657,5 +674,316 @@ fn spend_alerts_are_read_once_per_scope_across_pages() {
     let again = run(orgops(&emu)
         .args(["plan", "--detailed-exitcode", "-f"])
         .arg(&changed));
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+}
+
+// --- settings mutations are attributed (issue 10) -------------------------------------------
+
+/// Live state for the attribution tests: every settings kind configured somewhere.
+const AUDITED_LIVE: &str = r#"
+users:
+  - {email: ada@example.com, role: owner}
+  - {email: bob@example.com, role: reader}
+  - {email: carol@example.com, role: owner}
+settings:
+  spend_limit: {amount_cents: 500000}
+  spend_alerts:
+    - {threshold_cents: 100, recipients: [ops@example.com]}
+projects:
+  - name: Search
+    members: [{email: bob@example.com, role: owner}]
+    model_permissions: {mode: allow_list, models: [gpt-4o]}
+    spend_limit: {amount_cents: 50000}
+    spend_alerts:
+      - {threshold_cents: 5, recipients: [a@example.com]}
+    api_keys: [prod, stale]
+"#;
+
+/// The file applied first: it changes every settings kind (and deletes a project API key).
+const AUDITED_FILE: &str = r#"
+version: 1
+policy:
+  unmanaged:
+    settings: remove
+    spend_alerts: remove
+    project_api_keys: remove
+    project_members: ignore
+settings:
+  spend_limit: {amount_cents: 400000}
+  data_retention: enhanced_zero_data_retention
+  spend_alerts:
+    - {threshold_cents: 200, recipients: [ops@example.com]}
+projects:
+  - name: Search
+    model_permissions: {mode: allow_list, models: [gpt-4o-mini]}
+    spend_limit: {amount_cents: 80000}
+    hosted_tools: {web_search: false}
+    data_retention: zero_data_retention
+    spend_alerts:
+      - {threshold_cents: 9, recipients: [a@example.com]}
+    api_keys: [prod, "Secret key"]
+"#;
+
+/// The `changes_requested` fields (or the event type) every event of `events` names.
+fn audited_fields(events: &[Value]) -> std::collections::BTreeSet<String> {
+    events
+        .iter()
+        .flat_map(|e| {
+            let ty = e["type"].as_str().unwrap_or_default();
+            let details = &e[ty];
+            match details["changes_requested"].as_object() {
+                Some(changes) => changes.keys().cloned().collect::<Vec<_>>(),
+                None => vec![ty.to_string()],
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn settings_applied_by_orgops_are_listed_by_audit_with_their_actor() {
+    let emu = org::start(AUDITED_LIVE);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(dir.path(), "orgops.yaml", AUDITED_FILE);
+    let applied = run(orgops(&emu)
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&file));
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+
+    let mut seen = std::collections::BTreeSet::new();
+    for ty in ["organization.updated", "project.updated", "api_key.deleted"] {
+        let out =
+            run(orgops(&emu).args(["audit", "--since", "1d", "--type", ty, "--format", "json"]));
+        assert_eq!(out.code, 0, "{ty}: {}", out.stderr);
+        let events: Vec<Value> = serde_json::from_str(&out.stdout).expect("JSON array");
+        assert!(!events.is_empty(), "{ty}: no events");
+        for e in &events {
+            assert_eq!(e["type"], ty, "{e}");
+            assert_eq!(
+                e["actor"]["api_key"]["user"]["email"],
+                org::ACTOR,
+                "{ty}: attributed to the admin whose key applied: {e}"
+            );
+        }
+        seen.extend(
+            audited_fields(&events)
+                .into_iter()
+                .map(|f| format!("{ty} {f}")),
+        );
+    }
+    let seen: Vec<&str> = seen.iter().map(String::as_str).collect();
+    assert_eq!(
+        seen,
+        [
+            "api_key.deleted api_key.deleted",
+            "organization.updated data_retention",
+            "organization.updated spend_alert_created",
+            "organization.updated spend_alert_deleted",
+            "organization.updated spend_limit",
+            "project.updated data_retention",
+            "project.updated hosted_tool_permissions",
+            "project.updated model_permissions",
+            "project.updated spend_alert_created",
+            "project.updated spend_alert_deleted",
+            "project.updated spend_limit",
+        ],
+        "every settings write is audited"
+    );
+}
+
+/// Another admin (carol, with her own key) changes every settings kind over `/v1`: drift
+/// reports each change and names her.
+#[test]
+fn settings_changed_out_of_band_show_in_drift_attributed_to_the_actor() {
+    const CAROL_KEY: &str = "sk-admin-carol";
+    let doc = ::orgops::emulator::seed::parse_state(AUDITED_LIVE).expect("state parses");
+    let emu = ::orgops::emulator::start_in_background(
+        doc,
+        ::orgops::emulator::EmulatorOptions {
+            admin_keys: vec![
+                (org::ADMIN_KEY.to_string(), Some(org::ACTOR.to_string())),
+                (CAROL_KEY.to_string(), Some("carol@example.com".to_string())),
+            ],
+            ..Default::default()
+        },
+    )
+    .expect("emulator starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(dir.path(), "orgops.yaml", AUDITED_FILE);
+    let applied = run(orgops(&emu)
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&file));
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    let in_sync = run(orgops(&emu).args(["drift", "-f"]).arg(&file));
+    assert_eq!(in_sync.code, 0, "{}{}", in_sync.stdout, in_sync.stderr);
+
+    let search = org::project_id(&emu, "Search");
+    let carol = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        org::call_with_key(&emu, CAROL_KEY, method, path, body)
+    };
+    use reqwest::Method;
+    carol(
+        Method::POST,
+        "/organization/data_retention",
+        Some(serde_json::json!({"retention_type": "modified_abuse_monitoring"})),
+    );
+    carol(
+        Method::POST,
+        "/organization/spend_limit",
+        Some(serde_json::json!({"threshold_amount": 100, "currency": "USD", "interval": "month"})),
+    );
+    carol(
+        Method::POST,
+        "/organization/spend_alerts",
+        Some(
+            serde_json::json!({"threshold_amount": 777, "currency": "USD", "interval": "month",
+            "notification_channel": {"type": "email", "recipients": ["x@example.com"]}}),
+        ),
+    );
+    let p = format!("/organization/projects/{search}");
+    carol(
+        Method::POST,
+        &format!("{p}/data_retention"),
+        Some(serde_json::json!({"retention_type": "modified_abuse_monitoring"})),
+    );
+    carol(
+        Method::POST,
+        &format!("{p}/spend_limit"),
+        Some(serde_json::json!({"threshold_amount": 200, "currency": "USD", "interval": "month"})),
+    );
+    carol(
+        Method::POST,
+        &format!("{p}/model_permissions"),
+        Some(serde_json::json!({"mode": "deny_list", "model_ids": ["o1"]})),
+    );
+    carol(
+        Method::POST,
+        &format!("{p}/hosted_tool_permissions"),
+        Some(serde_json::json!({"web_search": {"enabled": true}})),
+    );
+    let alerts = carol(Method::GET, &format!("{p}/spend_alerts"), None);
+    let alert = alerts["data"][0]["id"]
+        .as_str()
+        .expect("alert id")
+        .to_string();
+    carol(Method::DELETE, &format!("{p}/spend_alerts/{alert}"), None);
+
+    let out = run(orgops(&emu)
+        .args(["drift", "--format", "json", "-f"])
+        .arg(&file));
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let mut found = BTreeMap::new();
+    for item in report["items"].as_array().expect("items") {
+        found.insert(
+            item["key"].as_str().unwrap_or_default().to_string(),
+            (
+                item["class"].as_str().unwrap_or_default().to_string(),
+                item["attribution"]["actor"]
+                    .as_str()
+                    .unwrap_or("(none)")
+                    .to_string(),
+                item["attribution"]["event"]
+                    .as_str()
+                    .unwrap_or("(none)")
+                    .to_string(),
+            ),
+        );
+    }
+    let t = |class: &str, event: &str| {
+        (
+            class.to_string(),
+            "carol@example.com".to_string(),
+            event.to_string(),
+        )
+    };
+    let expected: BTreeMap<String, (String, String, String)> = [
+        (
+            "settings:data_retention",
+            t("changed", "organization.updated"),
+        ),
+        ("settings:spend_limit", t("changed", "organization.updated")),
+        (
+            "settings:spend_alert:777/x@example.com",
+            t("unmanaged", "organization.updated"),
+        ),
+        (
+            "project:Search/data_retention",
+            t("changed", "project.updated"),
+        ),
+        (
+            "project:Search/spend_limit",
+            t("changed", "project.updated"),
+        ),
+        (
+            "project:Search/model_permissions",
+            t("changed", "project.updated"),
+        ),
+        (
+            "project:Search/hosted_tools",
+            t("changed", "project.updated"),
+        ),
+        (
+            "project:Search/spend_alert:9/a@example.com",
+            t("missing", "project.updated"),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(found, expected, "{}", out.stdout);
+
+    // Text names her too.
+    let text = run(orgops(&emu).args(["drift", "-f"]).arg(&file));
+    assert!(text.stdout.contains("carol@example.com"), "{}", text.stdout);
+    assert!(
+        !text.stdout.contains("no audit event found"),
+        "{}",
+        text.stdout
+    );
+}
+
+/// The `docs/configuration.md` "Settings" example is valid, applies to an empty organization,
+/// and converges (the plan after apply is empty); every other YAML example of that page with
+/// content validates too.
+#[test]
+fn the_configuration_docs_settings_example_validates_applies_and_converges() {
+    let docs = std::fs::read_to_string(crate::support::cli::root().join("docs/configuration.md"))
+        .expect("docs");
+    let blocks: Vec<&str> = docs
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings_example = None;
+    for (i, block) in blocks.iter().enumerate() {
+        let has_content = block
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+        if !has_content {
+            continue;
+        }
+        let file = write(dir.path(), &format!("example{i}.yaml"), block);
+        let out = run(crate::support::cli::orgops()
+            .args(["validate", "-f"])
+            .arg(&file));
+        assert_eq!(
+            out.code, 0,
+            "example {i}:\n{block}\n{}{}",
+            out.stdout, out.stderr
+        );
+        if block.contains("spend_alerts:") {
+            settings_example = Some(file);
+        }
+    }
+    let file = settings_example.expect("the Settings example");
+    let emu = org::start("users:\n  - {email: ada@example.com, role: owner}\n");
+    let applied = run(orgops(&emu)
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&file));
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    let again = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&file));
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
 }
