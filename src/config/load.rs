@@ -31,7 +31,7 @@ use serde_json::Value;
 
 use super::diagnostics::{Diagnostic, Diagnostics};
 use super::schema::{self, Fault};
-use super::source_map::{Position, SourceMap, escape_segment};
+use super::source_map::{OnePassLimits, Position, SourceMap, escape_segment};
 use crate::input::{self, InputError};
 use crate::model::{Document, normalize_email};
 
@@ -42,13 +42,17 @@ pub const MAX_FILE_BYTES: u64 = input::MAX_INPUT_BYTES;
 /// Deepest nesting a valid file needs is 6 (`projects[].service_accounts[].sink.command[]`).
 pub const MAX_DEPTH: usize = 32;
 
-fn yaml_options(cap: u64) -> serde_saphyr::Options {
-    // A node takes at least about 3 bytes of text (`a: b` is two nodes in 5 bytes with its
-    // newline): the node budget follows the size cap, so a larger cap admits larger files
-    // and nothing else.
-    let max_nodes = usize::try_from(cap / 3)
+/// A node takes at least about 3 bytes of text (`a: b` is two nodes in 5 bytes with its
+/// newline): the node budget follows the size cap, so a larger cap admits larger files and
+/// nothing else.
+fn max_nodes(cap: u64) -> usize {
+    usize::try_from(cap / 3)
         .unwrap_or(usize::MAX)
-        .max(4_000_000);
+        .max(4_000_000)
+}
+
+fn yaml_options(cap: u64) -> serde_saphyr::Options {
+    let max_nodes = max_nodes(cap);
     let mut options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_depth: MAX_DEPTH,
@@ -551,19 +555,19 @@ pub fn parse_salvaging_capped(
         );
         return (None, diagnostics);
     }
-    // The source map walks the text's parser events a second time; build it on another core
-    // while serde parses (on a large file each pass takes a few hundred milliseconds, and
-    // the map is needed for every located diagnostic and for `declared_at`).
-    let (parsed, map) = std::thread::scope(|scope| {
-        let map = scope.spawn(|| SourceMap::build(&text));
-        let parsed = serde_saphyr::from_str_with_options::<Value>(&text, yaml_options(cap));
-        (parsed, map.join())
-    });
+    // One pass over the parser's events builds the source map and, for the plain YAML
+    // orgops files are made of, the value itself; anything else (anchors, tags, floats,
+    // syntax errors, the budget's neighbourhood) is parsed by serde-saphyr, which reports
+    // every error and enforces the budget, exactly as before.
+    let limits = OnePassLimits {
+        max_depth: MAX_DEPTH,
+        max_nodes: max_nodes(cap),
+        max_scalar_bytes: usize::try_from(cap).unwrap_or(usize::MAX),
+    };
+    let (map, fast) = SourceMap::build_with_value(&text, limits);
     // A tag orgops does not know would otherwise be dropped silently (`!Ref x` reads as
     // `x`): refuse each, whether or not the parser could make sense of it.
-    if let Ok(map) = &map
-        && !map.unknown_tags().is_empty()
-    {
+    if !map.unknown_tags().is_empty() {
         for (at, tag) in map.unknown_tags() {
             diagnostics.push(
                 Diagnostic::error(name, *at, format!("YAML tag `{tag}` is not supported"))
@@ -575,22 +579,14 @@ pub fn parse_salvaging_capped(
         }
         return (None, diagnostics);
     }
+    let parsed = match fast {
+        Some(value) => Ok(value),
+        None => serde_saphyr::from_str_with_options::<Value>(&text, yaml_options(cap)),
+    };
     let value: Value = match parsed {
         Ok(value) => value,
         Err(error) => {
             diagnostics.push(yaml_error(name, &error));
-            return (None, diagnostics);
-        }
-    };
-    // Building the map cannot fail; a panic in it is a bug, reported as such.
-    let map = match map {
-        Ok(map) => map,
-        Err(_) => {
-            diagnostics.push(Diagnostic::error(
-                name,
-                Position::START,
-                "internal error while locating this file's keys (a bug in orgops; please report it)",
-            ));
             return (None, diagnostics);
         }
     };
