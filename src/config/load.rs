@@ -538,8 +538,24 @@ pub fn parse_salvaging_capped(
     path: Option<PathBuf>,
     cap: u64,
 ) -> (Option<ParsedFile>, Diagnostics) {
+    let (file, mut diagnostics) = parse_borrowed(&text, name, path, cap);
+    // The text is kept once, in the file; the diagnostics get a copy only when they have
+    // something to show in it (a 50,000-user file is 18 MB).
+    if !diagnostics.is_empty() {
+        diagnostics.add_source(name, &text);
+    }
+    let file = file.map(|file| ParsedFile { text, ..file });
+    (file, diagnostics)
+}
+
+/// [`parse_salvaging_capped`] on borrowed text: the file returned has an empty `text`.
+fn parse_borrowed(
+    text: &str,
+    name: &str,
+    path: Option<PathBuf>,
+    cap: u64,
+) -> (Option<ParsedFile>, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
-    diagnostics.add_source(name, &text);
     if text.len() as u64 > cap {
         diagnostics.push(Diagnostic::error(
             name,
@@ -564,7 +580,7 @@ pub fn parse_salvaging_capped(
         max_nodes: max_nodes(cap),
         max_scalar_bytes: usize::try_from(cap).unwrap_or(usize::MAX),
     };
-    let (map, fast) = SourceMap::build_with_value(&text, limits);
+    let (map, fast) = SourceMap::build_with_value(text, limits);
     // A tag orgops does not know would otherwise be dropped silently (`!Ref x` reads as
     // `x`): refuse each, whether or not the parser could make sense of it.
     if !map.unknown_tags().is_empty() {
@@ -581,7 +597,7 @@ pub fn parse_salvaging_capped(
     }
     let parsed = match fast {
         Some(value) => Ok(value),
-        None => serde_saphyr::from_str_with_options::<Value>(&text, yaml_options(cap)),
+        None => serde_saphyr::from_str_with_options::<Value>(text, yaml_options(cap)),
     };
     let value: Value = match parsed {
         Ok(value) => value,
@@ -618,7 +634,7 @@ pub fn parse_salvaging_capped(
             path,
             declares_policy: map.has_key("/policy"),
             declares_version,
-            text,
+            text: String::new(),
             map,
             doc,
             salvage,
@@ -631,7 +647,7 @@ pub fn parse_salvaging_capped(
         Ok(doc) => doc,
         Err(json_error) => {
             let located =
-                match serde_saphyr::from_str_with_options::<Document>(&text, yaml_options(cap)) {
+                match serde_saphyr::from_str_with_options::<Document>(text, yaml_options(cap)) {
                     Err(error) => yaml_error(name, &error),
                     Ok(_) => Diagnostic::error(name, Position::START, json_error.to_string()),
                 };
@@ -644,7 +660,7 @@ pub fn parse_salvaging_capped(
         path,
         declares_policy: map.has_key("/policy"),
         declares_version: map.has_key("/version"),
-        text,
+        text: String::new(),
         map,
         doc,
         salvage: Salvage::default(),
