@@ -513,13 +513,11 @@ impl OnePass {
         }
     }
 
-    /// Reads the stream after the first document: anything but its end gives up.
+    /// Reads the event after the first document: anything but the stream's end gives up.
     fn finish_stream<'a>(&mut self, parser: &mut Parser<'a, StrInput<'a>>) {
-        loop {
-            match parser.next_event() {
-                Some(Ok((Event::StreamEnd, _))) | None => return,
-                Some(Ok(_)) | Some(Err(_)) => return self.give_up(),
-            }
+        match parser.next_event() {
+            Some(Ok((Event::StreamEnd, _))) | None => {}
+            Some(Ok(_)) | Some(Err(_)) => self.give_up(),
         }
     }
 
@@ -565,6 +563,10 @@ fn plain_scalar(text: &str) -> Option<Value> {
         || text.ends_with(char::is_whitespace)
     {
         return None;
+    }
+    // The words below are all short: a longer text needs no lowercase copy.
+    if text.len() > 8 {
+        return Some(Value::String(text.to_string()));
     }
     let lower = text.to_ascii_lowercase();
     if matches!(
