@@ -5,10 +5,13 @@
 //! 1. read through [`crate::input`], refusing anything but a regular file (a FIFO, a device,
 //!    a dangling symbolic link: a located error, never a silent skip), more than
 //!    [`MAX_FILE_BYTES`] read, empty files and invalid UTF-8 (located at the first bad byte);
-//! 2. parse with serde-saphyr under a [`Budget`](serde_saphyr::Budget): one document, bounded
-//!    depth, nodes, events and alias replay, so alias bombs and deep nesting are refused with
-//!    the parser's location instead of exhausting memory or stack;
-//! 3. build the [`SourceMap`] and check the JSON Schema, collecting every error;
+//! 2. one pass over the YAML parser's events builds the [`SourceMap`] and, for plain YAML (no
+//!    anchor, alias, tag, float, null, duplicate key, second document, and far from the
+//!    budget), the value itself ([`SourceMap::build_with_value`]); anything else is parsed by
+//!    serde-saphyr under a [`Budget`](serde_saphyr::Budget): one document, bounded depth,
+//!    nodes, events and alias replay, so alias bombs and deep nesting are refused with the
+//!    parser's location instead of exhausting memory or stack, and every YAML error is its;
+//! 3. check the JSON Schema, collecting every error;
 //! 4. convert into the typed [`Document`] (re-parsing with serde-saphyr only on failure, for a
 //!    located error on the rare value the schema cannot tell apart, such as `1e3`).
 //!
