@@ -5,10 +5,13 @@
 //! 1. read through [`crate::input`], refusing anything but a regular file (a FIFO, a device,
 //!    a dangling symbolic link: a located error, never a silent skip), more than
 //!    [`MAX_FILE_BYTES`] read, empty files and invalid UTF-8 (located at the first bad byte);
-//! 2. parse with serde-saphyr under a [`Budget`](serde_saphyr::Budget): one document, bounded
-//!    depth, nodes, events and alias replay, so alias bombs and deep nesting are refused with
-//!    the parser's location instead of exhausting memory or stack;
-//! 3. build the [`SourceMap`] and check the JSON Schema, collecting every error;
+//! 2. one pass over the YAML parser's events builds the [`SourceMap`] and, for plain YAML (no
+//!    anchor, alias, tag, float, null, duplicate key, second document, and far from the
+//!    budget), the value itself ([`SourceMap::build_with_value`]); anything else is parsed by
+//!    serde-saphyr under a [`Budget`](serde_saphyr::Budget): one document, bounded depth,
+//!    nodes, events and alias replay, so alias bombs and deep nesting are refused with the
+//!    parser's location instead of exhausting memory or stack, and every YAML error is its;
+//! 3. check the JSON Schema, collecting every error;
 //! 4. convert into the typed [`Document`] (re-parsing with serde-saphyr only on failure, for a
 //!    located error on the rare value the schema cannot tell apart, such as `1e3`).
 //!
@@ -31,7 +34,7 @@ use serde_json::Value;
 
 use super::diagnostics::{Diagnostic, Diagnostics};
 use super::schema::{self, Fault};
-use super::source_map::{Position, SourceMap, escape_segment};
+use super::source_map::{OnePassLimits, Position, SourceMap, escape_segment};
 use crate::input::{self, InputError};
 use crate::model::{Document, normalize_email};
 
@@ -42,13 +45,17 @@ pub const MAX_FILE_BYTES: u64 = input::MAX_INPUT_BYTES;
 /// Deepest nesting a valid file needs is 6 (`projects[].service_accounts[].sink.command[]`).
 pub const MAX_DEPTH: usize = 32;
 
-fn yaml_options(cap: u64) -> serde_saphyr::Options {
-    // A node takes at least about 3 bytes of text (`a: b` is two nodes in 5 bytes with its
-    // newline): the node budget follows the size cap, so a larger cap admits larger files
-    // and nothing else.
-    let max_nodes = usize::try_from(cap / 3)
+/// A node takes at least about 3 bytes of text (`a: b` is two nodes in 5 bytes with its
+/// newline): the node budget follows the size cap, so a larger cap admits larger files and
+/// nothing else.
+fn max_nodes(cap: u64) -> usize {
+    usize::try_from(cap / 3)
         .unwrap_or(usize::MAX)
-        .max(4_000_000);
+        .max(4_000_000)
+}
+
+fn yaml_options(cap: u64) -> serde_saphyr::Options {
+    let max_nodes = max_nodes(cap);
     let mut options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_depth: MAX_DEPTH,
@@ -534,8 +541,24 @@ pub fn parse_salvaging_capped(
     path: Option<PathBuf>,
     cap: u64,
 ) -> (Option<ParsedFile>, Diagnostics) {
+    let (file, mut diagnostics) = parse_borrowed(&text, name, path, cap);
+    // The text is kept once, in the file; the diagnostics get a copy only when they have
+    // something to show in it (a 50,000-user file is 18 MB).
+    if !diagnostics.is_empty() {
+        diagnostics.add_source(name, &text);
+    }
+    let file = file.map(|file| ParsedFile { text, ..file });
+    (file, diagnostics)
+}
+
+/// [`parse_salvaging_capped`] on borrowed text: the file returned has an empty `text`.
+fn parse_borrowed(
+    text: &str,
+    name: &str,
+    path: Option<PathBuf>,
+    cap: u64,
+) -> (Option<ParsedFile>, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
-    diagnostics.add_source(name, &text);
     if text.len() as u64 > cap {
         diagnostics.push(Diagnostic::error(
             name,
@@ -551,19 +574,19 @@ pub fn parse_salvaging_capped(
         );
         return (None, diagnostics);
     }
-    // The source map walks the text's parser events a second time; build it on another core
-    // while serde parses (on a large file each pass takes a few hundred milliseconds, and
-    // the map is needed for every located diagnostic and for `declared_at`).
-    let (parsed, map) = std::thread::scope(|scope| {
-        let map = scope.spawn(|| SourceMap::build(&text));
-        let parsed = serde_saphyr::from_str_with_options::<Value>(&text, yaml_options(cap));
-        (parsed, map.join())
-    });
+    // One pass over the parser's events builds the source map and, for the plain YAML
+    // orgops files are made of, the value itself; anything else (anchors, tags, floats,
+    // syntax errors, the budget's neighbourhood) is parsed by serde-saphyr, which reports
+    // every error and enforces the budget, exactly as before.
+    let limits = OnePassLimits {
+        max_depth: MAX_DEPTH,
+        max_nodes: max_nodes(cap),
+        max_scalar_bytes: usize::try_from(cap).unwrap_or(usize::MAX),
+    };
+    let (map, fast) = SourceMap::build_with_value(text, limits);
     // A tag orgops does not know would otherwise be dropped silently (`!Ref x` reads as
     // `x`): refuse each, whether or not the parser could make sense of it.
-    if let Ok(map) = &map
-        && !map.unknown_tags().is_empty()
-    {
+    if !map.unknown_tags().is_empty() {
         for (at, tag) in map.unknown_tags() {
             diagnostics.push(
                 Diagnostic::error(name, *at, format!("YAML tag `{tag}` is not supported"))
@@ -575,22 +598,14 @@ pub fn parse_salvaging_capped(
         }
         return (None, diagnostics);
     }
+    let parsed = match fast {
+        Some(value) => Ok(value),
+        None => serde_saphyr::from_str_with_options::<Value>(text, yaml_options(cap)),
+    };
     let value: Value = match parsed {
         Ok(value) => value,
         Err(error) => {
             diagnostics.push(yaml_error(name, &error));
-            return (None, diagnostics);
-        }
-    };
-    // Building the map cannot fail; a panic in it is a bug, reported as such.
-    let map = match map {
-        Ok(map) => map,
-        Err(_) => {
-            diagnostics.push(Diagnostic::error(
-                name,
-                Position::START,
-                "internal error while locating this file's keys (a bug in orgops; please report it)",
-            ));
             return (None, diagnostics);
         }
     };
@@ -622,7 +637,7 @@ pub fn parse_salvaging_capped(
             path,
             declares_policy: map.has_key("/policy"),
             declares_version,
-            text,
+            text: String::new(),
             map,
             doc,
             salvage,
@@ -635,7 +650,7 @@ pub fn parse_salvaging_capped(
         Ok(doc) => doc,
         Err(json_error) => {
             let located =
-                match serde_saphyr::from_str_with_options::<Document>(&text, yaml_options(cap)) {
+                match serde_saphyr::from_str_with_options::<Document>(text, yaml_options(cap)) {
                     Err(error) => yaml_error(name, &error),
                     Ok(_) => Diagnostic::error(name, Position::START, json_error.to_string()),
                 };
@@ -648,7 +663,7 @@ pub fn parse_salvaging_capped(
         path,
         declares_policy: map.has_key("/policy"),
         declares_version: map.has_key("/version"),
-        text,
+        text: String::new(),
         map,
         doc,
         salvage: Salvage::default(),

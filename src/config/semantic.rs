@@ -120,23 +120,27 @@ impl Checker<'_> {
     }
 
     /// Reports every key seen before; `items` yields (key as written, comparison key, location).
-    fn unique<'k>(
+    fn unique<'k, L: Fn() -> (&'k str, Position)>(
         &mut self,
         what: &str,
-        items: impl IntoIterator<Item = (String, String, (&'k str, Position))>,
+        items: impl IntoIterator<Item = (String, String, L)>,
     ) {
-        let mut seen: BTreeMap<String, (String, Position)> = BTreeMap::new();
-        for (shown, compared, (file, at)) in items {
+        // Positions are looked up only for what is reported (a large file has hundreds of
+        // thousands of names, each a pointer to format and find).
+        let mut seen: BTreeMap<String, L> = BTreeMap::new();
+        for (shown, compared, locate) in items {
             match seen.get(&compared) {
-                Some((first_file, first_at)) => {
+                Some(first) => {
+                    let (first_file, first_at) = first();
                     let message = format!(
                         "duplicate {what} `{shown}` (first declared at {})",
-                        place(first_file, *first_at)
+                        place(first_file, first_at)
                     );
+                    let (file, at) = locate();
                     self.diagnostics.push(Diagnostic::error(file, at, message));
                 }
                 None => {
-                    seen.insert(compared, (file.to_string(), at));
+                    seen.insert(compared, locate);
                 }
             }
         }
@@ -147,71 +151,93 @@ impl Checker<'_> {
         let m = self.merged;
         let doc = &m.doc;
         let mut items: Vec<(&'static str, &str, (&str, Position))> = Vec::new();
+        // Only a name with such a character is located (see `unique`).
+        let hidden = |text: &str| text.chars().any(crate::render::escape::is_hidden);
         for (i, u) in doc.users.iter().enumerate() {
-            items.push((
-                "user email",
-                u.email.as_str(),
-                m.at(List::Users, i, "/email"),
-            ));
+            if hidden(u.email.as_str()) {
+                items.push((
+                    "user email",
+                    u.email.as_str(),
+                    m.at(List::Users, i, "/email"),
+                ));
+            }
         }
         for (i, g) in doc.groups.iter().enumerate() {
-            items.push((
-                "group name",
-                g.name.as_str(),
-                m.at(List::Groups, i, "/name"),
-            ));
+            if hidden(g.name.as_str()) {
+                items.push((
+                    "group name",
+                    g.name.as_str(),
+                    m.at(List::Groups, i, "/name"),
+                ));
+            }
         }
         for (i, r) in doc.roles.iter().enumerate() {
-            items.push(("role name", r.name.as_str(), m.at(List::Roles, i, "/name")));
+            if hidden(r.name.as_str()) {
+                items.push(("role name", r.name.as_str(), m.at(List::Roles, i, "/name")));
+            }
         }
         for (i, c) in doc.certificates.iter().enumerate() {
-            items.push((
-                "certificate name",
-                c.name.as_str(),
-                m.at(List::Certificates, i, "/name"),
-            ));
+            if hidden(c.name.as_str()) {
+                items.push((
+                    "certificate name",
+                    c.name.as_str(),
+                    m.at(List::Certificates, i, "/name"),
+                ));
+            }
         }
         for (i, k) in doc.admin_api_keys.iter().enumerate() {
-            items.push((
-                "admin API key name",
-                k.name.as_str(),
-                m.at(List::AdminApiKeys, i, "/name"),
-            ));
+            if hidden(k.name.as_str()) {
+                items.push((
+                    "admin API key name",
+                    k.name.as_str(),
+                    m.at(List::AdminApiKeys, i, "/name"),
+                ));
+            }
         }
         for (i, p) in doc.projects.iter().enumerate() {
-            items.push((
-                "project name",
-                p.name.as_str(),
-                m.at(List::Projects, i, "/name"),
-            ));
-            for (j, x) in p.members.iter().enumerate() {
+            if hidden(p.name.as_str()) {
                 items.push((
-                    "project member email",
-                    x.email.as_str(),
-                    m.at(List::Projects, i, &format!("/members/{j}/email")),
+                    "project name",
+                    p.name.as_str(),
+                    m.at(List::Projects, i, "/name"),
                 ));
+            }
+            for (j, x) in p.members.iter().enumerate() {
+                if hidden(x.email.as_str()) {
+                    items.push((
+                        "project member email",
+                        x.email.as_str(),
+                        m.at(List::Projects, i, &format!("/members/{j}/email")),
+                    ));
+                }
             }
             for (j, x) in p.roles.iter().enumerate() {
-                items.push((
-                    "project role name",
-                    x.name.as_str(),
-                    m.at(List::Projects, i, &format!("/roles/{j}/name")),
-                ));
+                if hidden(x.name.as_str()) {
+                    items.push((
+                        "project role name",
+                        x.name.as_str(),
+                        m.at(List::Projects, i, &format!("/roles/{j}/name")),
+                    ));
+                }
             }
             for (j, x) in p.service_accounts.iter().enumerate() {
-                items.push((
-                    "service account name",
-                    x.name.as_str(),
-                    m.at(List::Projects, i, &format!("/service_accounts/{j}/name")),
-                ));
+                if hidden(x.name.as_str()) {
+                    items.push((
+                        "service account name",
+                        x.name.as_str(),
+                        m.at(List::Projects, i, &format!("/service_accounts/{j}/name")),
+                    ));
+                }
             }
         }
         for (i, invite) in doc.invites.iter().enumerate() {
-            items.push((
-                "invite email",
-                invite.email.as_str(),
-                m.at(List::Invites, i, "/email"),
-            ));
+            if hidden(invite.email.as_str()) {
+                items.push((
+                    "invite email",
+                    invite.email.as_str(),
+                    m.at(List::Invites, i, "/email"),
+                ));
+            }
         }
         for (what, text, at) in items {
             let Some(c) = text.chars().find(|c| crate::render::escape::is_hidden(*c)) else {
@@ -238,68 +264,57 @@ impl Checker<'_> {
         self.unique(
             "user",
             doc.users.iter().enumerate().map(|(i, u)| {
-                (
-                    u.email.clone(),
-                    normalize_email(&u.email),
-                    m.at(List::Users, i, "/email"),
-                )
+                (u.email.clone(), normalize_email(&u.email), move || {
+                    m.at(List::Users, i, "/email")
+                })
             }),
         );
         self.unique(
             "group",
             doc.groups.iter().enumerate().map(|(i, g)| {
-                (
-                    g.name.clone(),
-                    same(&g.name),
-                    m.at(List::Groups, i, "/name"),
-                )
+                (g.name.clone(), same(&g.name), move || {
+                    m.at(List::Groups, i, "/name")
+                })
             }),
         );
         self.unique(
             "role",
-            doc.roles
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (r.name.clone(), same(&r.name), m.at(List::Roles, i, "/name"))),
+            doc.roles.iter().enumerate().map(|(i, r)| {
+                (r.name.clone(), same(&r.name), move || {
+                    m.at(List::Roles, i, "/name")
+                })
+            }),
         );
         self.unique(
             "certificate",
             doc.certificates.iter().enumerate().map(|(i, c)| {
-                (
-                    c.name.clone(),
-                    same(&c.name),
-                    m.at(List::Certificates, i, "/name"),
-                )
+                (c.name.clone(), same(&c.name), move || {
+                    m.at(List::Certificates, i, "/name")
+                })
             }),
         );
         self.unique(
             "admin API key",
             doc.admin_api_keys.iter().enumerate().map(|(i, k)| {
-                (
-                    k.name.clone(),
-                    same(&k.name),
-                    m.at(List::AdminApiKeys, i, "/name"),
-                )
+                (k.name.clone(), same(&k.name), move || {
+                    m.at(List::AdminApiKeys, i, "/name")
+                })
             }),
         );
         self.unique(
             "project",
             doc.projects.iter().enumerate().map(|(i, p)| {
-                (
-                    p.name.clone(),
-                    same(&p.name),
-                    m.at(List::Projects, i, "/name"),
-                )
+                (p.name.clone(), same(&p.name), move || {
+                    m.at(List::Projects, i, "/name")
+                })
             }),
         );
         self.unique(
             "invite",
             doc.invites.iter().enumerate().map(|(i, v)| {
-                (
-                    v.email.clone(),
-                    normalize_email(&v.email),
-                    m.at(List::Invites, i, "/email"),
-                )
+                (v.email.clone(), normalize_email(&v.email), move || {
+                    m.at(List::Invites, i, "/email")
+                })
             }),
         );
         for (i, project) in doc.projects.iter().enumerate() {
@@ -307,41 +322,33 @@ impl Checker<'_> {
             self.unique(
                 &what("member"),
                 project.members.iter().enumerate().map(|(j, x)| {
-                    (
-                        x.email.clone(),
-                        normalize_email(&x.email),
-                        m.at(List::Projects, i, &format!("/members/{j}/email")),
-                    )
+                    (x.email.clone(), normalize_email(&x.email), move || {
+                        m.at(List::Projects, i, &format!("/members/{j}/email"))
+                    })
                 }),
             );
             self.unique(
                 &what("group"),
                 project.groups.iter().enumerate().map(|(j, x)| {
-                    (
-                        x.name.clone(),
-                        same(&x.name),
-                        m.at(List::Projects, i, &format!("/groups/{j}/name")),
-                    )
+                    (x.name.clone(), same(&x.name), move || {
+                        m.at(List::Projects, i, &format!("/groups/{j}/name"))
+                    })
                 }),
             );
             self.unique(
                 &what("role"),
                 project.roles.iter().enumerate().map(|(j, x)| {
-                    (
-                        x.name.clone(),
-                        same(&x.name),
-                        m.at(List::Projects, i, &format!("/roles/{j}/name")),
-                    )
+                    (x.name.clone(), same(&x.name), move || {
+                        m.at(List::Projects, i, &format!("/roles/{j}/name"))
+                    })
                 }),
             );
             self.unique(
                 &what("service account"),
                 project.service_accounts.iter().enumerate().map(|(j, x)| {
-                    (
-                        x.name.clone(),
-                        same(&x.name),
-                        m.at(List::Projects, i, &format!("/service_accounts/{j}/name")),
-                    )
+                    (x.name.clone(), same(&x.name), move || {
+                        m.at(List::Projects, i, &format!("/service_accounts/{j}/name"))
+                    })
                 }),
             );
         }
@@ -360,7 +367,6 @@ impl Checker<'_> {
         let mut listed: BTreeMap<String, usize> = BTreeMap::new();
         for (j, name) in names.iter().enumerate() {
             let key = normalise(name);
-            let (file, at) = locate(j);
             if !declared.names.contains(&key) {
                 // Its declaration failed the schema, which already says so.
                 if self
@@ -377,6 +383,7 @@ impl Checker<'_> {
                 };
                 let hint = did_you_mean(&key, declared.names.iter().map(String::as_str))
                     .or_else(|| Some(format!("declare it under `{list}` first")));
+                let (file, at) = locate(j);
                 self.error(
                     (&file, at),
                     format!("{what} `{name}` is not declared{scope}"),
@@ -384,6 +391,7 @@ impl Checker<'_> {
                 );
             } else if let Some(first) = listed.get(&key) {
                 let (first_file, first_at) = locate(*first);
+                let (file, at) = locate(j);
                 self.error(
                     (&file, at),
                     format!(

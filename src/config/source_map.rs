@@ -9,7 +9,8 @@
 //! Two spans are kept per mapping entry: the value's (`/users/0/role` -> `owner`) and the
 //! key's (`/users/0/role` -> `role`), because an unknown key is best shown at the key itself.
 
-use serde_saphyr::granit_parser::{Event, Parser, Span as ParserSpan};
+use serde_json::{Map, Value};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span as ParserSpan, StrInput};
 
 /// A 1-based line and column (in characters) and the width of the node on that line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -132,12 +133,40 @@ impl SourceMap {
     /// Maps the first document of `text`. Text the parser rejects yields the part mapped so
     /// far (the loader reports the parse error itself, from serde-saphyr).
     pub fn build(text: &str) -> SourceMap {
+        SourceMap::build_inner(text, None)
+    }
+
+    /// Maps `text` and, from the same parser events, builds the document as a
+    /// [`serde_json::Value`] when the text is plain enough for the result to be exactly what
+    /// serde-saphyr would build (see [`OnePass`]). `None` for the value means: parse it with
+    /// serde-saphyr (which also reports every error and enforces the budget); the map is
+    /// complete either way.
+    pub fn build_with_value(text: &str, limits: OnePassLimits) -> (SourceMap, Option<Value>) {
+        let mut builder = OnePass::new(limits);
+        let map = SourceMap::build_inner(text, Some(&mut builder));
+        (map, builder.finish())
+    }
+
+    fn build_inner(text: &str, mut value: Option<&mut OnePass>) -> SourceMap {
         let mut map = SourceMap::default();
         let mut stack: Vec<Frame> = Vec::new();
         // Ids of the children of every open collection, innermost last.
         let mut open: Vec<u32> = Vec::new();
         let mut parser = Parser::new_from_str(text);
-        while let Some(Ok((event, span))) = parser.next_event() {
+        loop {
+            let (event, span) = match parser.next_event() {
+                Some(Ok(next)) => next,
+                // A parse error: serde-saphyr reports it.
+                Some(Err(_)) | None => {
+                    if let Some(builder) = value.as_deref_mut() {
+                        builder.give_up();
+                    }
+                    break;
+                }
+            };
+            if let Some(builder) = value.as_deref_mut() {
+                builder.event(&event);
+            }
             if let Event::Scalar(_, _, _, Some(tag))
             | Event::SequenceStart(_, _, Some(tag))
             | Event::MappingStart(_, _, Some(tag)) = &event
@@ -182,7 +211,15 @@ impl SourceMap {
                     };
                     map.close(node, &mut open, first);
                 }
-                Event::DocumentEnd => break,
+                Event::DocumentEnd => {
+                    // The map is the first document's; the value also needs the rest of the
+                    // stream to be clean (a second document, a later syntax error).
+                    if let Some(builder) = value.as_deref_mut() {
+                        builder.finish_stream(&mut parser);
+                    }
+                    break;
+                }
+                Event::StreamEnd => break,
                 _ => {}
             }
         }
@@ -337,6 +374,220 @@ impl SourceMap {
     }
 }
 
+/// Limits under which [`SourceMap::build_with_value`] builds the value itself; beyond them
+/// (or anywhere near them) it leaves the text to serde-saphyr's budgeted parse, so the
+/// budget's errors are unchanged.
+#[derive(Debug, Clone, Copy)]
+pub struct OnePassLimits {
+    /// Deepest nesting (collections open at once).
+    pub max_depth: usize,
+    /// Nodes (scalars and collections, keys included).
+    pub max_nodes: usize,
+    /// Bytes of scalar text in total.
+    pub max_scalar_bytes: usize,
+}
+
+enum Open {
+    Sequence(Vec<Value>),
+    Mapping(Map<String, Value>, Option<String>),
+}
+
+/// Builds a [`Value`] from parser events for the plain YAML orgops files are made of, and
+/// gives up (leaving the text to serde-saphyr) on anything whose meaning is not certain to be
+/// what serde-saphyr gives it: any anchor, alias or tag; a merge key (`<<`); a duplicate key;
+/// a key that is not a plain string; a plain scalar that could be a null, a float, a YAML 1.1
+/// boolean or an integer in another spelling than canonical decimal; more than one document;
+/// a syntax error; anything within a factor of two of the budget. What it does build is
+/// checked against serde-saphyr's own result in the tests.
+struct OnePass {
+    limits: OnePassLimits,
+    stack: Vec<Open>,
+    root: Option<Value>,
+    nodes: usize,
+    scalar_bytes: usize,
+    failed: bool,
+}
+
+impl OnePass {
+    fn new(limits: OnePassLimits) -> OnePass {
+        OnePass {
+            limits,
+            stack: Vec::new(),
+            root: None,
+            nodes: 0,
+            scalar_bytes: 0,
+            failed: false,
+        }
+    }
+
+    fn give_up(&mut self) {
+        if !self.failed {
+            self.failed = true;
+            self.stack = Vec::new();
+            self.root = None;
+        }
+    }
+
+    fn event(&mut self, event: &Event<'_>) {
+        if self.failed {
+            return;
+        }
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                if *anchor != 0 || tag.is_some() || !self.count(text.len()) {
+                    return self.give_up();
+                }
+                let plain = matches!(style, ScalarStyle::Plain);
+                if let Some(Open::Mapping(_, pending @ None)) = self.stack.last_mut() {
+                    // A key: a string as written, never a null, number or merge key.
+                    if plain && !matches!(plain_scalar(text), Some(Value::String(_))) {
+                        return self.give_up();
+                    }
+                    *pending = Some(text.to_string());
+                    return;
+                }
+                let value = if plain {
+                    match plain_scalar(text) {
+                        Some(value) => value,
+                        None => return self.give_up(),
+                    }
+                } else {
+                    Value::String(text.to_string())
+                };
+                self.put(value);
+            }
+            Event::SequenceStart(_, anchor, tag) | Event::MappingStart(_, anchor, tag) => {
+                if *anchor != 0 || tag.is_some() || !self.count(0) {
+                    return self.give_up();
+                }
+                // A collection as a mapping key, or nesting near the budget's depth.
+                if matches!(self.stack.last(), Some(Open::Mapping(_, None)))
+                    || self.stack.len() + 1 >= self.limits.max_depth / 2
+                {
+                    return self.give_up();
+                }
+                self.stack
+                    .push(if matches!(event, Event::MappingStart(..)) {
+                        Open::Mapping(Map::new(), None)
+                    } else {
+                        Open::Sequence(Vec::new())
+                    });
+            }
+            Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
+                Some(Open::Sequence(items)) => self.put(Value::Array(items)),
+                Some(Open::Mapping(map, None)) => self.put(Value::Object(map)),
+                _ => self.give_up(),
+            },
+            Event::Alias(_) | Event::UnresolvedAlias(_) => self.give_up(),
+            Event::DocumentStart(..) if self.root.is_some() => self.give_up(),
+            _ => {}
+        }
+    }
+
+    /// Counts one node of `bytes` of text; `false` when near the budget.
+    fn count(&mut self, bytes: usize) -> bool {
+        self.nodes += 1;
+        self.scalar_bytes += bytes;
+        self.nodes <= self.limits.max_nodes / 2
+            && self.scalar_bytes <= self.limits.max_scalar_bytes / 2
+    }
+
+    /// Places a finished node in its parent (or as the root).
+    fn put(&mut self, value: Value) {
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_some() {
+                    return self.give_up();
+                }
+                self.root = Some(value);
+            }
+            Some(Open::Sequence(items)) => items.push(value),
+            Some(Open::Mapping(map, pending)) => match pending.take() {
+                Some(key) => {
+                    if map.insert(key, value).is_some() {
+                        self.give_up();
+                    }
+                }
+                None => self.give_up(),
+            },
+        }
+    }
+
+    /// Reads the event after the first document: anything but the stream's end gives up.
+    fn finish_stream<'a>(&mut self, parser: &mut Parser<'a, StrInput<'a>>) {
+        match parser.next_event() {
+            Some(Ok((Event::StreamEnd, _))) | None => {}
+            Some(Ok(_)) | Some(Err(_)) => self.give_up(),
+        }
+    }
+
+    fn finish(self) -> Option<Value> {
+        if self.failed || !self.stack.is_empty() {
+            return None;
+        }
+        // An empty document (serde-saphyr's "no content" null) is left to it as well.
+        self.root
+    }
+}
+
+/// What serde-saphyr makes of a plain scalar, when that is certain: `true`, `false`, a
+/// canonical decimal integer, or a string that no YAML resolution could read as anything
+/// else. `None` otherwise (the caller leaves the text to serde-saphyr).
+fn plain_scalar(text: &str) -> Option<Value> {
+    let canonical = |digits: &str| {
+        digits == "0"
+            || (!digits.starts_with('0')
+                && !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit()))
+    };
+    match text {
+        "true" => return Some(Value::Bool(true)),
+        "false" => return Some(Value::Bool(false)),
+        _ => {}
+    }
+    let first = text.chars().next()?;
+    if first.is_ascii_digit() {
+        return canonical(text)
+            .then(|| text.parse::<u64>().ok().map(Value::from))
+            .flatten();
+    }
+    if let Some(digits) = text.strip_prefix('-')
+        && digits != "0"
+        && canonical(digits)
+    {
+        return text.parse::<i64>().ok().map(Value::from);
+    }
+    if !(first.is_alphabetic() || first == '_' || first == '/' || first == '$')
+        || text.chars().any(|c| c.is_whitespace() && c != ' ')
+        || text.starts_with(char::is_whitespace)
+        || text.ends_with(char::is_whitespace)
+    {
+        return None;
+    }
+    // The words below are all short: a longer text needs no lowercase copy.
+    if text.len() > 8 {
+        return Some(Value::String(text.to_string()));
+    }
+    let lower = text.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "y" | "n"
+            | "yes"
+            | "no"
+            | "on"
+            | "off"
+            | "true"
+            | "false"
+            | "null"
+            | "inf"
+            | "infinity"
+            | "nan"
+    ) {
+        return None;
+    }
+    Some(Value::String(text.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,5 +671,150 @@ mod tests {
         assert_eq!(map.value("/after").line, 5);
         assert_eq!(map.value("/k").line, 1);
         assert_eq!(SourceMap::build("").value("/x"), Position::START);
+    }
+
+    fn one_pass(text: &str) -> Option<Value> {
+        SourceMap::build_with_value(
+            text,
+            OnePassLimits {
+                max_depth: 32,
+                max_nodes: 4_000_000,
+                max_scalar_bytes: 16 << 20,
+            },
+        )
+        .1
+    }
+
+    /// The one-pass value is serde-saphyr's value whenever it is built at all.
+    fn agrees(text: &str) -> bool {
+        let fast = one_pass(text);
+        if let Some(fast) = &fast {
+            let slow = serde_saphyr::from_str::<Value>(text);
+            assert_eq!(
+                slow.as_ref().ok(),
+                Some(fast),
+                "one pass and serde-saphyr disagree on {text:?}"
+            );
+        }
+        fast.is_some()
+    }
+
+    #[test]
+    fn one_pass_builds_what_serde_saphyr_builds_or_leaves_it_to_it() {
+        // Taken by the one pass.
+        for text in [
+            TEXT,
+            "version: 1\n",
+            "a: true\nb: false\nc: 0\nd: 42\ne: -7\nf: 18446744073709551615\ng: -9223372036854775808\n",
+            "s: 'null'\nt: \"1.5\"\nu: |\n  block\n  text\nv: >\n  folded\n  text\nw: \"\\u00e9\\n\"\n",
+            "name: Search Team\nemail: a.b+c@x.example\nmodel: gpt-4o-mini\npath: /etc/x\n",
+            "list: [a, b, {c: d}, []]\nempty: {}\n'quoted key': 1\n\"1\": x\n",
+            "plain: multi\n  line\n  scalar\n",
+            "---\nversion: 1\n...\n",
+            "yes_no: yesterday\nnull_like: nullable\nonly: on_call\n",
+        ] {
+            assert!(agrees(text), "expected the one pass to take {text:?}");
+        }
+        // Left to serde-saphyr (which may read them as anything).
+        for text in [
+            "",
+            "# only a comment\n",
+            "a:\n",
+            "a: ~\n",
+            "a: null\n",
+            "a: Null\n",
+            "a: 1.5\n",
+            "a: 1e3\n",
+            "a: .inf\n",
+            "a: -.inf\n",
+            "a: .nan\n",
+            "a: 0x1F\n",
+            "a: 0o17\n",
+            "a: 017\n",
+            "a: +1\n",
+            "a: -0\n",
+            "a: 1_000\n",
+            "a: 18446744073709551616\n",
+            "a: -9223372036854775809\n",
+            "a: yes\n",
+            "a: No\n",
+            "a: on\n",
+            "a: OFF\n",
+            "a: y\n",
+            "a: True\n",
+            "a: FALSE\n",
+            "a: 2026-11-30\n",
+            "a: 12:30\n",
+            "a: .5\n",
+            "a: inf\n",
+            "a: NaN\n",
+            "true: 1\n",
+            "1: a\n",
+            "null: a\n",
+            "<<: {a: 1}\n",
+            "a: &x 1\nb: *x\n",
+            "a: !!str 1\n",
+            "a: !Ref b\n",
+            "a: 1\na: 2\n",
+            "? [a, b]\n: 1\n",
+            "a: 1\n---\nb: 2\n",
+            "a: [1, 2\n",
+            "a: b\n  c: d\n",
+            "- a\n- b\n",
+        ] {
+            let taken = agrees(text);
+            if text.starts_with("- a") {
+                assert!(taken, "a sequence root is plain YAML");
+            } else {
+                assert!(
+                    !taken,
+                    "expected the one pass to leave {text:?} to serde-saphyr"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn one_pass_gives_up_near_the_budget() {
+        let deep = format!("{}1{}\n", "[".repeat(20), "]".repeat(20));
+        assert_eq!(one_pass(&deep), None);
+        let tight = OnePassLimits {
+            max_depth: 32,
+            max_nodes: 10,
+            max_scalar_bytes: 1 << 20,
+        };
+        let (map, value) = SourceMap::build_with_value("[a, b, c, d, e, f]\n", tight);
+        assert_eq!(value, None);
+        assert_eq!(
+            map.value("/5").column,
+            17,
+            "the map is complete all the same"
+        );
+    }
+
+    #[test]
+    fn one_pass_agrees_on_every_example_and_fixture() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut stack = vec![root.join("examples"), root.join("tests/fixtures")];
+        let mut taken = 0;
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml")
+                ) && let Ok(text) = std::fs::read_to_string(&path)
+                    && agrees(&text)
+                {
+                    taken += 1;
+                }
+            }
+        }
+        assert!(taken >= 5, "only {taken} example files took the one pass");
     }
 }
