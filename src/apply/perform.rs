@@ -726,15 +726,10 @@ impl Context {
                 let Some(pid) = self.ids.get(&project(p)) else {
                     return Ok(Done::Already(GONE.into()));
                 };
-                let deleted =
-                    retry_transient(|| crate::kinds::project_api_keys::delete(c, &pid, key_id))
-                        .await
-                        .map_err(api)?;
-                Ok(if deleted {
-                    Done::Applied(None)
-                } else {
-                    Done::Already(GONE.into())
-                })
+                let removal = remove(|| crate::kinds::project_api_keys::delete(c, &pid, key_id))
+                    .await
+                    .map_err(api)?;
+                Ok(removed(removal))
             }
             Operation::Kind {
                 kind,
@@ -752,19 +747,22 @@ impl Context {
                     },
                     None => None,
                 };
-                let done = crate::kinds::spend_alerts::perform(
-                    c,
-                    pid.as_deref(),
-                    id.as_deref(),
-                    value.as_ref(),
-                )
-                .await
-                .map_err(api)?;
-                Ok(if done {
-                    Done::Applied(None)
-                } else {
-                    Done::Already(GONE.into())
-                })
+                let pid = pid.as_deref();
+                match (value, id) {
+                    (Some(value), id) => {
+                        crate::kinds::spend_alerts::write(c, pid, id.as_deref(), value)
+                            .await
+                            .map_err(api)?;
+                        Ok(Done::Applied(None))
+                    }
+                    (None, Some(id)) => {
+                        let removal = remove(|| crate::kinds::spend_alerts::delete(c, pid, id))
+                            .await
+                            .map_err(api)?;
+                        Ok(removed(removal))
+                    }
+                    (None, None) => Err("deleting a spend alert needs its ID".into()),
+                }
             }
             Operation::Kind {
                 kind,

@@ -103,18 +103,15 @@ pub async fn read(client: &Client, project_id: &str) -> Result<Vec<LiveKey>, Err
 }
 
 /// Deletes one key; a key already gone is done.
-pub async fn delete(client: &Client, project_id: &str, id: &str) -> Result<bool, Error> {
+/// One DELETE; the executor runs it through `apply::safe::remove` (404 = already gone).
+pub async fn delete(client: &Client, project_id: &str, id: &str) -> Result<Value, Error> {
     let call = Call::delete(
         ONE_ROUTE,
         ONE_ROUTE
             .replace("{project_id}", &seg(project_id))
             .replace("{api_key_id}", &seg(id)),
     );
-    match client.execute::<Value>(&call).await {
-        Ok(_) => Ok(true),
-        Err(e) if e.status() == Some(404) => Ok(false),
-        Err(e) => Err(e),
-    }
+    client.execute::<Value>(&call).await
 }
 
 /// A timestamp as RFC 3339 (UTC), for people.

@@ -152,36 +152,34 @@ pub async fn read(client: &Client, project_id: Option<&str>) -> Result<Vec<LiveA
         .collect()
 }
 
-/// Create (`id: None`), replace (`id`, `value`) or delete (`id`, no `value`).
-pub async fn perform(
+/// Create (`id: None`) or replace (`id`) an alert with the plan's `value`.
+pub async fn write(
     client: &Client,
     project_id: Option<&str>,
     id: Option<&str>,
-    value: Option<&Value>,
-) -> Result<bool, Error> {
+    value: &Value,
+) -> Result<(), Error> {
     let (route, path) = paths(project_id, id);
-    let call = match value {
-        Some(v) => {
-            let alert: SpendAlert =
-                serde_json::from_value(v.clone()).map_err(|e| Error::Decode {
-                    method: "POST".into(),
-                    route: route.into(),
-                    message: format!("the plan's spend alert does not decode: {e}"),
-                })?;
-            let kind = if id.is_some() {
-                RequestKind::Idempotent
-            } else {
-                RequestKind::Create
-            };
-            Call::post(route, path, kind, to_api(&alert))
-        }
-        None => Call::delete(route, path),
+    let alert: SpendAlert = serde_json::from_value(value.clone()).map_err(|e| Error::Decode {
+        method: "POST".into(),
+        route: route.into(),
+        message: format!("the plan's spend alert does not decode: {e}"),
+    })?;
+    let kind = if id.is_some() {
+        RequestKind::Idempotent
+    } else {
+        RequestKind::Create
     };
-    match client.execute::<Value>(&call).await {
-        Ok(_) => Ok(true),
-        Err(e) if value.is_none() && e.status() == Some(404) => Ok(false),
-        Err(e) => Err(e),
-    }
+    client
+        .execute::<Value>(&Call::post(route, path, kind, to_api(&alert)))
+        .await
+        .map(|_| ())
+}
+
+/// One DELETE; the executor runs it through `apply::safe::remove` (404 = already gone).
+pub async fn delete(client: &Client, project_id: Option<&str>, id: &str) -> Result<Value, Error> {
+    let (route, path) = paths(project_id, Some(id));
+    client.execute::<Value>(&Call::delete(route, path)).await
 }
 
 /// Names in the live document (for export): the alerts, or not managed when there are none.
