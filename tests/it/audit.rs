@@ -7,19 +7,7 @@ use serde_json::{Value, json};
 
 use crate::support::cli::{Run, run};
 use crate::support::contract_client::ContractClient;
-use crate::support::org::{self, ACTOR};
-
-const ORG: &str = r#"
-version: 1
-users:
-  - {email: ada@example.com, role: owner}
-  - {email: bob@example.com, role: reader}
-  - {email: carol@example.com, role: reader}
-projects:
-  - name: Search
-    members:
-      - {email: bob@example.com, role: member}
-"#;
+use crate::support::org::{self, ACTOR, ORG};
 
 // ---------------------------------------------------------------------------------------
 // The emulator's filters (item 6)

@@ -62,12 +62,9 @@ fn show_renders_a_saved_plan_exactly_as_plan_printed_it() {
     }
 }
 
-/// The schema is not a rubber stamp: a saved plan missing its fingerprint, or with an
-/// unknown action, does not validate.
-#[test]
-fn the_saved_plan_schema_rejects_what_orgops_would_not_write() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let saved = dir.path().join("p.json");
+/// `plan --out DIR/p.json` of the quickstart; the saved plan's path.
+fn save_quickstart_plan(dir: &std::path::Path) -> std::path::PathBuf {
+    let saved = dir.join("p.json");
     let plan = run(orgops()
         .args([
             "plan",
@@ -79,6 +76,15 @@ fn the_saved_plan_schema_rejects_what_orgops_would_not_write() {
         ])
         .arg(&saved));
     assert_eq!(plan.code, 0, "{}", plan.stderr);
+    saved
+}
+
+/// The schema is not a rubber stamp: a saved plan missing its fingerprint, or with an
+/// unknown action, does not validate.
+#[test]
+fn the_saved_plan_schema_rejects_what_orgops_would_not_write() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let saved = save_quickstart_plan(dir.path());
     let document: Value =
         serde_json::from_str(&std::fs::read_to_string(&saved).expect("saved")).expect("JSON");
     let mut no_fingerprint = document.clone();
@@ -97,18 +103,7 @@ fn the_saved_plan_schema_rejects_what_orgops_would_not_write() {
 #[test]
 fn show_refuses_a_tampered_or_unreadable_plan_as_apply_does() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let saved = dir.path().join("p.json");
-    let plan = run(orgops()
-        .args([
-            "plan",
-            "-f",
-            QUICKSTART,
-            "--emulator",
-            QUICKSTART_LIVE,
-            "--out",
-        ])
-        .arg(&saved));
-    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let saved = save_quickstart_plan(dir.path());
     let mut document: Value =
         serde_json::from_str(&std::fs::read_to_string(&saved).expect("saved")).expect("JSON");
     let index = document["changes"]

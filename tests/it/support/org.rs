@@ -8,6 +8,20 @@ use serde_json::{Value, json};
 pub const ADMIN_KEY: &str = "sk-admin-drift-test";
 pub const ACTOR: &str = "ada@example.com";
 
+/// A small org the drift and audit tests start from: [`ACTOR`] owns it, bob is a member of
+/// Search, carol of nothing.
+pub const ORG: &str = r#"
+version: 1
+users:
+  - {email: ada@example.com, role: owner}
+  - {email: bob@example.com, role: reader}
+  - {email: carol@example.com, role: reader}
+projects:
+  - name: Search
+    members:
+      - {email: bob@example.com, role: member}
+"#;
+
 pub fn start(state_yaml: &str) -> RunningEmulator {
     let doc = orgops::emulator::seed::parse_state(state_yaml).expect("test state parses");
     let options = EmulatorOptions {
