@@ -2,6 +2,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// The load and the read allocate millions of small strings and maps (a 10,000-user file is
+// about 400,000 YAML nodes; the read decodes as many JSON values): glibc's malloc and free
+// were a fifth of the load's CPU (BENCHMARKS.md, issue 14). mimalloc is small, builds with the C
+// compiler cargo already needs, and is what uv and ruff use on Windows (jemalloc elsewhere).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Logs go to stderr, filtered by RUST_LOG (quiet by default); results go to stdout.
     tracing_subscriber::fmt()

@@ -69,11 +69,13 @@ pub struct DesiredState {
     pub files: Vec<PathBuf>,
     /// Certificate name -> the PEM text read from its `file`.
     pub certificate_pems: BTreeMap<String, String>,
-    /// Where each declared object is, by natural key: `users/<email>`, `groups/<name>`,
-    /// `roles/<name>`, `certificates/<name>`, `admin_api_keys/<name>`, `projects/<name>`,
-    /// `projects/<name>/members/<email>`, `projects/<name>/groups/<name>`,
-    /// `projects/<name>/roles/<name>`, `projects/<name>/service_accounts/<name>`,
-    /// `projects/<name>/rate_limits/<model>`, `policy`. For annotating plan changes.
+    /// Where each declared object that can own something file-relative is, by natural key:
+    /// `groups/<name>`, `roles/<name>`, `certificates/<name>`, `admin_api_keys/<name>`,
+    /// `projects/<name>`, `projects/<name>/groups/<name>`, `projects/<name>/roles/<name>`,
+    /// `projects/<name>/service_accounts/<name>`, `policy`. A key sink resolves against the
+    /// file that declares its owner ([`crate::apply::secrets`]). Users, project members and
+    /// rate limits are not recorded: nothing reads them, and at 10,000 users locating each
+    /// was about 15 % of the load (BENCHMARKS.md, issue 14).
     pub declared_at: BTreeMap<String, SourceLocation>,
     /// Problems that do not make the state invalid.
     pub warnings: Diagnostics,
@@ -266,12 +268,6 @@ fn declared_at(merged: &Merged) -> BTreeMap<String, SourceLocation> {
         });
     };
     let doc = &merged.doc;
-    for (i, x) in doc.users.iter().enumerate() {
-        put(
-            format!("users/{}", normalize_email(&x.email)),
-            merged.at(List::Users, i, ""),
-        );
-    }
     for (i, x) in doc.groups.iter().enumerate() {
         put(format!("groups/{}", x.name), merged.at(List::Groups, i, ""));
     }
@@ -293,12 +289,6 @@ fn declared_at(merged: &Merged) -> BTreeMap<String, SourceLocation> {
     for (i, p) in doc.projects.iter().enumerate() {
         let base = format!("projects/{}", p.name);
         put(base.clone(), merged.at(List::Projects, i, ""));
-        for (j, x) in p.members.iter().enumerate() {
-            put(
-                format!("{base}/members/{}", normalize_email(&x.email)),
-                merged.at(List::Projects, i, &format!("/members/{j}")),
-            );
-        }
         for (j, x) in p.groups.iter().enumerate() {
             put(
                 format!("{base}/groups/{}", x.name),
@@ -315,13 +305,6 @@ fn declared_at(merged: &Merged) -> BTreeMap<String, SourceLocation> {
             put(
                 format!("{base}/service_accounts/{}", x.name),
                 merged.at(List::Projects, i, &format!("/service_accounts/{j}")),
-            );
-        }
-        for model in p.rate_limits.keys() {
-            let pointer = format!("/rate_limits/{}", source_map::escape_segment(model));
-            put(
-                format!("{base}/rate_limits/{model}"),
-                merged.key_at(List::Projects, i, &pointer),
             );
         }
     }
