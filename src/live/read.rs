@@ -132,6 +132,12 @@ pub struct Prefetch {
     groups: Option<tokio::task::JoinHandle<Result<Vec<Group>, Error>>>,
     roles: Option<tokio::task::JoinHandle<Result<Vec<Role>, Error>>>,
     admin_api_keys: Option<tokio::task::JoinHandle<Result<Vec<AdminApiKey>, Error>>>,
+    /// The projects list, page by page as it arrives (the reader starts each page's own
+    /// lists), and the list's end.
+    projects: Option<(
+        tokio::task::JoinHandle<Result<(), Error>>,
+        mpsc::UnboundedReceiver<Vec<Project>>,
+    )>,
 }
 
 /// Which organization lists to prefetch.
@@ -142,6 +148,7 @@ pub struct PrefetchLists {
     pub groups: bool,
     pub roles: bool,
     pub admin_api_keys: bool,
+    pub projects: bool,
 }
 
 impl Prefetch {
@@ -176,6 +183,18 @@ impl Prefetch {
                 let c = c();
                 runtime.spawn(async move { c.list_admin_api_keys().await })
             }),
+            projects: lists.projects.then(|| {
+                let c = c();
+                let (sender, pages) = mpsc::unbounded_channel();
+                let list = runtime.spawn(async move {
+                    c.list_projects_by_page(true, |page| {
+                        // A closed channel means the read gave up on this list.
+                        let _ = sender.send(page);
+                    })
+                    .await
+                });
+                (list, pages)
+            }),
         }
     }
 }
@@ -187,6 +206,7 @@ impl Drop for Prefetch {
         self.groups.take().inspect(|h| h.abort());
         self.roles.take().inspect(|h| h.abort());
         self.admin_api_keys.take().inspect(|h| h.abort());
+        self.projects.take().inspect(|(h, _)| h.abort());
     }
 }
 
@@ -477,7 +497,20 @@ impl<'a> Reader<'a> {
             let c = self.client.clone();
             self.spawn(async move { c.list_invites().await.map(Fetched::Invites) });
         }
-        if scope.projects {
+        if let Some((list, mut early)) = scope
+            .projects
+            .then(|| prefetch.as_mut().and_then(|p| p.projects.take()))
+            .flatten()
+        {
+            // The pages already fetched and still to come go through `projects_page` like the
+            // reader's own; the list ends only after its last page is handed on.
+            self.spawn(async move {
+                while let Some(page) = early.recv().await {
+                    let _ = project_pages.send(page);
+                }
+                joined(list, |()| Fetched::ProjectsListed).await
+            });
+        } else if scope.projects {
             let c = self.client.clone();
             self.spawn(async move {
                 c.list_projects_by_page(true, |page| {

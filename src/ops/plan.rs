@@ -114,11 +114,13 @@ pub fn plan_targeted(
 
 /// The organization lists a file with these top-level keys is sure to read
 /// ([`ReadScope::for_document`]): users (with invites and admin keys) when `users` is
-/// written, groups, custom roles and admin keys when theirs are. Projects are not
-/// prefetched: the reader starts each page's own lists as the page arrives.
+/// written, groups, custom roles and admin keys when theirs are, and projects when either
+/// users or projects are (the reader starts each page's own lists when the read starts,
+/// instead of a round trip later).
 pub fn prefetch_lists(keys: &std::collections::BTreeSet<String>) -> live::PrefetchLists {
     let users = keys.contains("users");
     live::PrefetchLists {
+        projects: users || keys.contains("projects"),
         users,
         invites: users,
         groups: keys.contains("groups"),
