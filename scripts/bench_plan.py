@@ -2,8 +2,14 @@
 """Benchmark `orgops plan` against a generated emulator org (see BENCHMARKS.md).
 
 Usage: scripts/bench_plan.py USERS PROJECTS MEMBERS_PER_PROJECT [--latency-ms N]
-       [--rate-limit-rpm N] [--concurrency N] [--settings] [--bin target/release/orgops]
+       [--rate-limit-rpm N] [--concurrency N] [--settings] [--time-export]
+       [--bin target/release/orgops]
        scripts/bench_plan.py --suite [--latency-ms N] [--concurrency N] [--bin ...]
+
+`--time-export` runs the export under the same faults and reports its wall time (`export_s`);
+without it the export runs at full speed and only its requests are counted. Both the export's
+and the plan's busiest route are reported (`export_longest_route`, `plan_longest_route`): the
+API rate-limits each route on its own, so against it that sets how long each takes.
 
 `--settings` manages every settings kind everywhere (`policy.unmanaged.settings: report`
 added to the export): the organization's data retention and spend limit, and each project's
@@ -56,6 +62,8 @@ def main():
     ap.add_argument("--rate-limit-rpm", type=int)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--settings", action="store_true")
+    ap.add_argument("--time-export", action="store_true",
+                    help="run the export under the same faults (latency, rate limit) and time it")
     ap.add_argument("--bin", default="target/release/orgops")
     args = ap.parse_args()
     if args.suite:
@@ -82,10 +90,20 @@ def bench(args):
                "RUST_LOG": "orgops=info", "NO_COLOR": "1", "PATH": "/usr/bin:/bin"}
         with tempfile.TemporaryDirectory() as tmp:
             desired = Path(tmp) / "orgops.yaml"
+            faults = {"latency_ms": args.latency_ms, "rate_limit_rpm": args.rate_limit_rpm,
+                      "retry_after": False, "fault_rate": 0.0}
+            if args.time_export:
+                control(base, "faults", faults)
             control(base, "stats/reset", {})
+            started = time.monotonic()
             subprocess.run([args.bin, "export", "-o", str(desired)], env=env, check=True,
                            stderr=subprocess.DEVNULL)
-            export_requests = control(base, "stats")["total"]
+            export_s = time.monotonic() - started if args.time_export else None
+            export_stats = control(base, "stats")
+            export_requests = export_stats["total"]
+            # The API rate-limits each route on its own, so the time an export or a plan takes
+            # against it is set by its busiest route, not by its total.
+            export_longest_route = max(export_stats["by_route"].values())
             file_mb = desired.stat().st_size / 1e6
             # Projects whose export writes rate limits (only where they differ from the
             # common value, docs/plan.md "Export"): the plan reads rate limits only there.
@@ -95,9 +113,7 @@ def bench(args):
                 text = desired.read_text()
                 assert "\npolicy:" not in text, "the export wrote a policy block"
                 desired.write_text(text + "policy:\n  unmanaged:\n    settings: report\n")
-            control(base, "faults", {"latency_ms": args.latency_ms,
-                                      "rate_limit_rpm": args.rate_limit_rpm,
-                                      "retry_after": False, "fault_rate": 0.0})
+            control(base, "faults", faults)
             control(base, "stats/reset", {})
             started = time.monotonic()
             run = subprocess.run(
@@ -147,6 +163,7 @@ def bench(args):
     if args.settings:
         minimum += 1 + 4 * projects   # org spend limit; per project 4 settings singletons
     total = stats["total"]
+    plan_longest_route = max(stats["by_route"].values())
     lat = args.latency_ms / 1000
     chain = max(pages(args.users, 100), pages(projects, 100) + pages(args.members, 100))
     bound = lat * max(chain, math.ceil(minimum / args.concurrency))
@@ -176,6 +193,10 @@ def bench(args):
         "export_minimum": export_minimum,
         "export_over_minimum": round(export_requests / export_minimum, 3),
         "export_over_plan_minimum": round(export_requests / minimum, 3),
+        "export_s": None if export_s is None else round(export_s, 2),
+        "export_longest_route": export_longest_route,
+        "plan_longest_route": plan_longest_route,
+        "export_over_plan_longest_route": round(export_longest_route / plan_longest_route, 3),
         "cpu_s": round(cpu_s, 2),
         "diff_ms": round(diff_ms, 1), "render_ms": round(render_ms, 1),
         "peak_rss_mb": round(rss_kb / 1024, 1),
