@@ -134,11 +134,14 @@ pub struct Prefetch {
     admin_api_keys: Option<tokio::task::JoinHandle<Result<Vec<AdminApiKey>, Error>>>,
     /// The projects list, page by page as it arrives (the reader starts each page's own
     /// lists), and the list's end.
-    projects: Option<(
-        tokio::task::JoinHandle<Result<(), Error>>,
-        mpsc::UnboundedReceiver<Vec<Project>>,
-    )>,
+    projects: Option<ProjectPages>,
 }
+
+/// A projects list running on its own: its end, and its pages as they arrive.
+type ProjectPages = (
+    tokio::task::JoinHandle<Result<(), Error>>,
+    mpsc::UnboundedReceiver<Vec<Project>>,
+);
 
 /// Which organization lists to prefetch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
