@@ -28,6 +28,7 @@
 
 pub mod diagnostics;
 pub mod discover;
+mod events;
 pub mod format;
 pub mod limits;
 pub mod load;

@@ -10,7 +10,7 @@
 //! key's (`/users/0/role` -> `role`), because an unknown key is best shown at the key itself.
 
 use serde_json::{Map, Value};
-use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span as ParserSpan, StrInput};
+use serde_saphyr::granit_parser::{Event, ScalarStyle, Span as ParserSpan};
 
 /// A 1-based line and column (in characters) and the width of the node on that line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -147,14 +147,20 @@ impl SourceMap {
         (map, builder.finish())
     }
 
-    fn build_inner(text: &str, mut value: Option<&mut OnePass>) -> SourceMap {
+    fn build_inner(text: &str, value: Option<&mut OnePass>) -> SourceMap {
+        super::events::with_events(text, |events| SourceMap::build_from(events, value))
+    }
+
+    fn build_from(
+        mut events: super::events::Events<'_>,
+        mut value: Option<&mut OnePass>,
+    ) -> SourceMap {
         let mut map = SourceMap::default();
         let mut stack: Vec<Frame> = Vec::new();
         // Ids of the children of every open collection, innermost last.
         let mut open: Vec<u32> = Vec::new();
-        let mut parser = Parser::new_from_str(text);
         loop {
-            let (event, span) = match parser.next_event() {
+            let (event, span) = match events.next() {
                 Some(Ok(next)) => next,
                 // A parse error: serde-saphyr reports it.
                 Some(Err(_)) | None => {
@@ -215,7 +221,7 @@ impl SourceMap {
                     // The map is the first document's; the value also needs the rest of the
                     // stream to be clean (a second document, a later syntax error).
                     if let Some(builder) = value.as_deref_mut() {
-                        builder.finish_stream(&mut parser);
+                        builder.finish_stream(&mut events);
                     }
                     break;
                 }
@@ -514,8 +520,8 @@ impl OnePass {
     }
 
     /// Reads the event after the first document: anything but the stream's end gives up.
-    fn finish_stream<'a>(&mut self, parser: &mut Parser<'a, StrInput<'a>>) {
-        match parser.next_event() {
+    fn finish_stream(&mut self, events: &mut super::events::Events<'_>) {
+        match events.next() {
             Some(Ok((Event::StreamEnd, _))) | None => {}
             Some(Ok(_)) | Some(Err(_)) => self.give_up(),
         }
