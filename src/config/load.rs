@@ -97,6 +97,8 @@ pub struct ParsedFile {
     pub path: Option<PathBuf>,
     pub text: String,
     pub map: SourceMap,
+    /// The file's document. [`merge`] moves its lists (all but `invites`) into the merged
+    /// document, leaving them empty and unmanaged here.
     pub doc: Document,
     /// Whether the file itself contains these keys (the typed document has defaults).
     pub declares_policy: bool,
@@ -994,9 +996,23 @@ impl Merged {
     }
 }
 
+/// Appends `from`'s items to `into`; the result is managed when either is.
+fn absorb<T>(into: &mut ManagedList<T>, from: ManagedList<T>) {
+    if from.is_unmanaged() {
+        return;
+    }
+    let mut items = std::mem::take(into).into_vec();
+    if items.is_empty() {
+        items = from.into_vec();
+    } else {
+        items.extend(from);
+    }
+    *into = ManagedList::managed(items);
+}
+
 /// Concatenates the files' documents. `policy` in more than one file and disagreeing
 /// `version`s are errors naming both places.
-pub fn merge(files: Vec<ParsedFile>, diagnostics: &mut Diagnostics) -> Merged {
+pub fn merge(mut files: Vec<ParsedFile>, diagnostics: &mut Diagnostics) -> Merged {
     let mut doc = Document::default();
     let mut origins: std::collections::BTreeMap<List, Vec<Origin>> =
         std::collections::BTreeMap::new();
@@ -1070,13 +1086,7 @@ pub fn merge(files: Vec<ParsedFile>, diagnostics: &mut Diagnostics) -> Merged {
         record(List::AdminApiKeys, part.admin_api_keys.len());
         record(List::Projects, part.projects.len());
         record(List::Invites, part.invites.len());
-        // A list written in any file is written (managed) in the merge.
-        doc.users.merge_from(&part.users);
-        doc.groups.merge_from(&part.groups);
-        doc.roles.merge_from(&part.roles);
-        doc.certificates.merge_from(&part.certificates);
-        doc.admin_api_keys.merge_from(&part.admin_api_keys);
-        doc.projects.merge_from(&part.projects);
+        // The semantic checks look for `invites` per file.
         doc.invites.extend(part.invites.iter().cloned());
         // `settings:` is one block, in one file (like `policy`).
         if !part.settings.is_empty() {
@@ -1095,6 +1105,24 @@ pub fn merge(files: Vec<ParsedFile>, diagnostics: &mut Diagnostics) -> Merged {
                 );
             }
         }
+    }
+    // A list written in any file is written (managed) in the merge. Its items move rather
+    // than being copied: a file keeps what locates them (its map, its salvage), and the
+    // merged document is the only copy of every declaration.
+    for parsed in &mut files {
+        let part = &mut parsed.doc;
+        absorb(&mut doc.users, std::mem::take(&mut part.users));
+        absorb(&mut doc.groups, std::mem::take(&mut part.groups));
+        absorb(&mut doc.roles, std::mem::take(&mut part.roles));
+        absorb(
+            &mut doc.certificates,
+            std::mem::take(&mut part.certificates),
+        );
+        absorb(
+            &mut doc.admin_api_keys,
+            std::mem::take(&mut part.admin_api_keys),
+        );
+        absorb(&mut doc.projects, std::mem::take(&mut part.projects));
     }
     Merged {
         doc,
@@ -1139,6 +1167,48 @@ mod tests {
         assert_eq!(merged.doc.users.len(), 3);
         let (file, at) = merged.at(List::Users, 2, "/email");
         assert_eq!((file, at.line), ("b.yaml", 3));
+    }
+
+    #[test]
+    fn merge_moves_the_lists_and_keeps_what_any_file_manages() {
+        let mut diagnostics = Diagnostics::new();
+        let merged = merge(
+            vec![
+                parsed(
+                    "a.yaml",
+                    "groups: []
+users:
+  - {email: a@x.example, role: owner}
+",
+                ),
+                parsed(
+                    "b.yaml",
+                    "projects:
+  - {name: P}
+users: []
+",
+                ),
+                parsed(
+                    "c.yaml",
+                    "users:
+  - {email: c@x.example, role: reader}
+",
+                ),
+            ],
+            &mut diagnostics,
+        );
+        assert!(diagnostics.is_empty());
+        let doc = &merged.doc;
+        assert!(
+            doc.users
+                .iter()
+                .map(|u| &u.email)
+                .eq(["a@x.example", "c@x.example"])
+        );
+        assert!(doc.groups.is_managed() && doc.groups.is_empty());
+        assert!(doc.projects.len() == 1 && doc.roles.is_unmanaged());
+        assert!(merged.files.iter().all(|f| f.doc.users.is_unmanaged()));
+        assert_eq!(merged.at(List::Users, 1, "").0, "c.yaml");
     }
 
     #[test]
