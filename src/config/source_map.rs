@@ -157,7 +157,8 @@ impl SourceMap {
     /// held together: the value returned is the root with each such list standing in as an
     /// empty array. `None` for the value means what it means for
     /// [`SourceMap::build_with_value`], or that the sink refused an item; whatever the sink
-    /// took is then to be thrown away.
+    /// took is then to be thrown away, and so is the map, which stops where the build gave
+    /// up (the caller parses the text again, the whole-value way).
     pub fn build_streaming(
         text: &str,
         limits: OnePassLimits,
@@ -187,6 +188,11 @@ impl SourceMap {
             };
             if let Some(builder) = value.as_deref_mut() {
                 builder.event(&event);
+                // A streaming build that gave up is redone from the text: nothing it would
+                // map from here on is used.
+                if builder.failed && builder.sink.is_some() {
+                    break;
+                }
             }
             if let Event::Scalar(_, _, _, Some(tag))
             | Event::SequenceStart(_, _, Some(tag))
@@ -731,16 +737,16 @@ mod tests {
         assert_eq!(SourceMap::build("").value("/x"), Position::START);
     }
 
+    fn limits() -> OnePassLimits {
+        OnePassLimits {
+            max_depth: 32,
+            max_nodes: 4_000_000,
+            max_scalar_bytes: 16 << 20,
+        }
+    }
+
     fn one_pass(text: &str) -> Option<Value> {
-        SourceMap::build_with_value(
-            text,
-            OnePassLimits {
-                max_depth: 32,
-                max_nodes: 4_000_000,
-                max_scalar_bytes: 16 << 20,
-            },
-        )
-        .1
+        SourceMap::build_with_value(text, limits()).1
     }
 
     /// The one-pass value is serde-saphyr's value whenever it is built at all.
@@ -848,6 +854,57 @@ mod tests {
             17,
             "the map is complete all the same"
         );
+    }
+
+    /// Takes the items of `users` and `groups`, refusing any item equal to `refuse`.
+    struct Collect {
+        items: Vec<(usize, Value)>,
+        refuse: Value,
+    }
+
+    impl ItemSink for Collect {
+        fn list(&self, key: &str) -> Option<usize> {
+            ["users", "groups"].iter().position(|k| *k == key)
+        }
+        fn item(&mut self, list: usize, item: Value) -> bool {
+            if item == self.refuse {
+                return false;
+            }
+            self.items.push((list, item));
+            true
+        }
+    }
+
+    #[test]
+    fn streaming_hands_over_the_root_lists_items_and_keeps_the_rest() {
+        let text = "version: 1\nusers:\n  - {email: a}\n  - b\ngroups: []\nprojects: [{name: P, members: [c]}]\nsettings: {users: [d]}\n";
+        let mut sink = Collect {
+            items: Vec::new(),
+            refuse: Value::Null,
+        };
+        let (map, root) = SourceMap::build_streaming(text, limits(), &mut sink);
+        assert_eq!(
+            root,
+            Some(
+                serde_json::json!({"version": 1, "users": [], "groups": [], "projects": [{"name": "P", "members": ["c"]}], "settings": {"users": ["d"]}})
+            )
+        );
+        assert_eq!(
+            sink.items,
+            [
+                (0, serde_json::json!({"email": "a"})),
+                (0, serde_json::json!("b"))
+            ]
+        );
+        assert_eq!(map.value("/settings/users/0").line, 7);
+        // An item refused: no value, and the walk stops there.
+        let mut sink = Collect {
+            items: Vec::new(),
+            refuse: serde_json::json!("b"),
+        };
+        let (map, root) = SourceMap::build_streaming(text, limits(), &mut sink);
+        assert_eq!((root, sink.items.len()), (None, 1));
+        assert_eq!(map.value("/settings"), Position::START);
     }
 
     #[test]
