@@ -13,9 +13,16 @@ use serde_saphyr::granit_parser::{Event, Parser, Span};
 /// Texts from this size on are parsed on a second thread (below it, starting a thread costs
 /// more than the overlap gains).
 const THREADED_FROM_BYTES: usize = 256 * 1024;
-/// Events per batch sent between the threads, and batches in flight: about 4 MB ahead at most.
-const BATCH: usize = 2048;
-const BATCHES_IN_FLIGHT: usize = 16;
+/// Events per batch sent between the threads, and batches in flight: at most 8,192 events
+/// (about 1 MB) ahead of the consumer.
+const BATCH: usize = 1024;
+const BATCHES_IN_FLIGHT: usize = 8;
+
+#[cfg(test)]
+thread_local! {
+    /// Set by a test that measures what one thread allocates: parse on that thread.
+    pub static ON_THIS_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
 /// One parser event, or `Err` where the parser rejected the text (the loader reports that
 /// error itself, through serde-saphyr, with its location).
@@ -52,6 +59,10 @@ impl<'a> Iterator for Events<'a> {
 /// the producer stops at its next send, and this returns once it has.
 pub fn with_events<'a, R>(text: &'a str, consume: impl FnOnce(Events<'a>) -> R) -> R {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    #[cfg(test)]
+    if ON_THIS_THREAD.with(std::cell::Cell::get) {
+        return consume(Events::Here(Box::new(Parser::new_from_str(text))));
+    }
     if text.len() < THREADED_FROM_BYTES || cores < 2 {
         return consume(Events::Here(Box::new(Parser::new_from_str(text))));
     }

@@ -6,7 +6,10 @@
 //! order. Each file goes through [`load`](self::load) on its own:
 //!
 //! 1. **Read** within limits: at most [`load::MAX_FILE_BYTES`], UTF-8, not empty.
-//! 2. **Parse** with serde-saphyr under a budget (one document, bounded depth, nodes and alias
+//! 2. **Parse** in one pass over the parser's events, each item of a root list checked and
+//!    typed as soon as it is read (a valid file is never held whole as a JSON value); any
+//!    problem sends the file through the whole-value path ([`load`]), which parses anything
+//!    unusual with serde-saphyr under a budget (one document, bounded depth, nodes and alias
 //!    replay), so hostile input gets a located error instead of exhausting the machine.
 //! 3. **Schema**: the embedded `schema/orgops.schema.json` ([`schema`]) reports every
 //!    violation at once, each located through the file's [`source_map::SourceMap`] (JSON

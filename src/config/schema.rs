@@ -6,7 +6,7 @@
 //! instance path is looked up in the file's [`SourceMap`]; an unknown key points at the key
 //! itself, and unknown keys and bad enum values get a did-you-mean hint.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
@@ -23,12 +23,94 @@ pub static SCHEMA: LazyLock<Value> = LazyLock::new(|| {
         .expect("the embedded schema is valid JSON (a unit test proves it)")
 });
 
-static VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
+static VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| compile(&SCHEMA));
+
+fn compile(schema: &Value) -> jsonschema::Validator {
     jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
-        .build(&SCHEMA)
+        .build(schema)
         .expect("the embedded schema compiles (a unit test proves it)")
-});
+}
+
+/// Whether `value` passes the whole schema (no error is described: the caller that needs
+/// them runs [`check_with_faults`]).
+pub fn is_valid(value: &Value) -> bool {
+    VALIDATOR.is_valid(value)
+}
+
+/// The root keys of `schema` whose lists the loader may check one item at a time. Doing so is exact when the root's own keywords only look at each property
+/// on its own and the list's schema says nothing but `type: array` and `items`: then the
+/// document passes if and only if the document with that list empty passes and every item
+/// passes `items` alone. Any array-level constraint (`minItems`, `maxItems`, `uniqueItems`,
+/// `contains`, `prefixItems`, `unevaluatedItems`, a `$ref`...) or a root keyword that looks
+/// at several properties together (`allOf`, `dependentSchemas`, `unevaluatedProperties`...)
+/// keeps the list whole.
+pub fn streamable_lists(schema: &Value) -> Vec<&str> {
+    const ROOT_KEYWORDS: &[&str] = &[
+        "$schema",
+        "$id",
+        "$defs",
+        "$comment",
+        "title",
+        "description",
+        "type",
+        "properties",
+        "additionalProperties",
+        "required",
+    ];
+    const LIST_KEYWORDS: &[&str] = &["type", "items", "description", "title", "$comment"];
+    let Some(root) = schema.as_object() else {
+        return Vec::new();
+    };
+    if root.keys().any(|k| !ROOT_KEYWORDS.contains(&k.as_str())) {
+        return Vec::new();
+    }
+    let Some(properties) = root.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .filter(|(_, list)| {
+            list.as_object().is_some_and(|list| {
+                list.keys().all(|k| LIST_KEYWORDS.contains(&k.as_str()))
+                    && list.get("type") == Some(&Value::from("array"))
+                    && list.get("items").is_some_and(Value::is_object)
+            })
+        })
+        .map(|(key, _)| key.as_str())
+        .collect()
+}
+
+/// The validator of the items of the root list `key`, compiled on first use (`None` when
+/// that list is not checked item by item, see [`streamable_lists`]).
+fn item_validator(key: &str) -> Option<&'static jsonschema::Validator> {
+    static STREAMABLE: LazyLock<Vec<&'static str>> = LazyLock::new(|| streamable_lists(&SCHEMA));
+    static VALIDATORS: [OnceLock<jsonschema::Validator>; 8] = [const { OnceLock::new() }; 8];
+    let index = STREAMABLE.iter().position(|k| *k == key)?;
+    let cell = VALIDATORS.get(index)?;
+    Some(cell.get_or_init(|| {
+        // The item's schema as a document of its own, with the definitions it refers to.
+        let mut schema = SCHEMA
+            .pointer(&format!("/properties/{}/items", escape_segment(key)))
+            .cloned()
+            .unwrap_or(Value::Bool(false));
+        if let (Value::Object(item), Some(defs)) = (&mut schema, SCHEMA.get("$defs")) {
+            item.insert("$defs".into(), defs.clone());
+        }
+        compile(&schema)
+    }))
+}
+
+/// Whether the root list `key` is checked item by item ([`item_is_valid`]).
+pub fn streams(key: &str) -> bool {
+    item_validator(key).is_some()
+}
+
+/// Whether `item` passes the schema of the items of the root list `key` (`false` for a list
+/// that is not checked item by item).
+pub fn item_is_valid(key: &str, item: &Value) -> bool {
+    item_validator(key).is_some_and(|v| v.is_valid(item))
+}
 
 /// Every schema violation in `value`, located in `file` through `map`.
 pub fn check(value: &Value, file: &str, map: &SourceMap) -> Vec<Diagnostic> {
@@ -322,6 +404,52 @@ mod tests {
         assert!(VALIDATOR.is_valid(&serde_json::json!({})));
         assert!(schema_at("/projects/0/rate_limits/gpt-4o").is_some());
         assert!(schema_at("/projects/0/nope").is_none());
+    }
+
+    #[test]
+    fn every_root_list_is_checked_item_by_item_unless_the_list_itself_is_constrained() {
+        let lists = streamable_lists(&SCHEMA);
+        assert_eq!(
+            lists,
+            [
+                "users",
+                "groups",
+                "roles",
+                "certificates",
+                "admin_api_keys",
+                "projects",
+                "invites"
+            ]
+        );
+        assert!(lists.iter().all(|list| streams(list)));
+        assert!(!streams("settings") && !streams("policy") && !streams("nope"));
+        let user = serde_json::json!({"email": "a@x.example", "role": "owner"});
+        assert!(item_is_valid("users", &user));
+        assert!(!item_is_valid(
+            "users",
+            &serde_json::json!({"email": "a@x.example"})
+        ));
+        assert!(!item_is_valid("groups", &user));
+        // An array-level keyword an empty stand-in would pass keeps that list whole; a root
+        // keyword that looks at properties together keeps every list whole.
+        for keyword in [
+            "minItems",
+            "maxItems",
+            "uniqueItems",
+            "contains",
+            "prefixItems",
+        ] {
+            let mut schema = SCHEMA.clone();
+            schema["properties"]["users"][keyword] = serde_json::json!(1);
+            let lists = streamable_lists(&schema);
+            assert!(
+                !lists.contains(&"users") && lists.contains(&"projects"),
+                "{keyword}"
+            );
+        }
+        let mut schema = SCHEMA.clone();
+        schema["allOf"] = serde_json::json!([{"required": ["users"]}]);
+        assert!(streamable_lists(&schema).is_empty());
     }
 
     #[test]

@@ -3,8 +3,13 @@
 //! The map is built from the parser's event stream (`granit_parser`, the parser serde-saphyr
 //! itself uses) rather than from a loaded tree: events never expand aliases, so a file that
 //! reuses anchors costs no more to map than to read, and the walk is iterative, so nesting
-//! depth cannot overflow the stack. The loader only builds it after serde-saphyr's budgeted
-//! parse has accepted the text.
+//! depth cannot overflow the stack. Text the parser rejects yields the part mapped so far;
+//! the loader reports the error itself, from serde-saphyr's budgeted parse.
+//!
+//! The same walk can build the document's value ([`SourceMap::build_with_value`]) or, for
+//! the loader's success path, hand each item of the root's lists to an [`ItemSink`] as soon
+//! as it is complete ([`SourceMap::build_streaming`]), so no more than one item's value is
+//! ever held besides the root's own keys.
 //!
 //! Two spans are kept per mapping entry: the value's (`/users/0/role` -> `owner`) and the
 //! key's (`/users/0/role` -> `role`), because an unknown key is best shown at the key itself.
@@ -142,18 +147,35 @@ impl SourceMap {
     /// serde-saphyr (which also reports every error and enforces the budget); the map is
     /// complete either way.
     pub fn build_with_value(text: &str, limits: OnePassLimits) -> (SourceMap, Option<Value>) {
-        let mut builder = OnePass::new(limits);
+        let mut builder = OnePass::new(limits, None);
         let map = SourceMap::build_inner(text, Some(&mut builder));
         (map, builder.finish())
     }
 
-    fn build_inner(text: &str, value: Option<&mut OnePass>) -> SourceMap {
+    /// Like [`SourceMap::build_with_value`], but the items of the root's lists that `sink`
+    /// takes ([`ItemSink::list`]) are handed to it one by one as each is complete, and never
+    /// held together: the value returned is the root with each such list standing in as an
+    /// empty array. `None` for the value means what it means for
+    /// [`SourceMap::build_with_value`], or that the sink refused an item; whatever the sink
+    /// took is then to be thrown away, and so is the map, which stops where the build gave
+    /// up (the caller parses the text again, the whole-value way).
+    pub fn build_streaming(
+        text: &str,
+        limits: OnePassLimits,
+        sink: &mut dyn ItemSink,
+    ) -> (SourceMap, Option<Value>) {
+        let mut builder = OnePass::new(limits, Some(sink));
+        let map = SourceMap::build_inner(text, Some(&mut builder));
+        (map, builder.finish())
+    }
+
+    fn build_inner(text: &str, value: Option<&mut OnePass<'_>>) -> SourceMap {
         super::events::with_events(text, |events| SourceMap::build_from(events, value))
     }
 
     fn build_from(
         mut events: super::events::Events<'_>,
-        mut value: Option<&mut OnePass>,
+        mut value: Option<&mut OnePass<'_>>,
     ) -> SourceMap {
         let mut map = SourceMap::default();
         let mut stack: Vec<Frame> = Vec::new();
@@ -172,6 +194,11 @@ impl SourceMap {
             };
             if let Some(builder) = value.as_deref_mut() {
                 builder.event(&event);
+                // A streaming build that gave up is redone from the text: nothing it would
+                // map from here on is used.
+                if builder.failed && builder.sink.is_some() {
+                    break;
+                }
             }
             if let Event::Scalar(_, _, _, Some(tag))
             | Event::SequenceStart(_, _, Some(tag))
@@ -393,9 +420,22 @@ pub struct OnePassLimits {
     pub max_scalar_bytes: usize,
 }
 
+/// Takes the items of some of the root mapping's lists as [`SourceMap::build_streaming`]
+/// completes them.
+pub trait ItemSink {
+    /// Whether the items of the list under the root key `key` go to the sink (and under
+    /// which number it will know them).
+    fn list(&self, key: &str) -> Option<usize>;
+    /// One complete item of list `list`, in file order. `false`: the sink cannot take it,
+    /// and the build gives up its value.
+    fn item(&mut self, list: usize, item: Value) -> bool;
+}
+
 enum Open {
     Sequence(Vec<Value>),
     Mapping(Map<String, Value>, Option<String>),
+    /// A root list whose items go to the sink, under its number.
+    Streamed(usize),
 }
 
 /// Builds a [`Value`] from parser events for the plain YAML orgops files are made of, and
@@ -405,8 +445,13 @@ enum Open {
 /// boolean or an integer in another spelling than canonical decimal; more than one document;
 /// a syntax error; anything within a factor of two of the budget. What it does build is
 /// checked against serde-saphyr's own result in the tests.
-struct OnePass {
+///
+/// With a sink ([`SourceMap::build_streaming`]), a sequence that is the value of a root key
+/// the sink takes is not built: each of its items goes to the sink as soon as its end event
+/// arrives, and the sequence is an empty array in the value.
+struct OnePass<'s> {
     limits: OnePassLimits,
+    sink: Option<&'s mut dyn ItemSink>,
     stack: Vec<Open>,
     root: Option<Value>,
     nodes: usize,
@@ -414,10 +459,11 @@ struct OnePass {
     failed: bool,
 }
 
-impl OnePass {
-    fn new(limits: OnePassLimits) -> OnePass {
+impl<'s> OnePass<'s> {
+    fn new(limits: OnePassLimits, sink: Option<&'s mut dyn ItemSink>) -> OnePass<'s> {
         OnePass {
             limits,
+            sink,
             stack: Vec::new(),
             root: None,
             nodes: 0,
@@ -472,15 +518,23 @@ impl OnePass {
                 {
                     return self.give_up();
                 }
-                self.stack
-                    .push(if matches!(event, Event::MappingStart(..)) {
+                let streamed = match (&self.sink, self.stack.as_slice(), event) {
+                    (Some(sink), [Open::Mapping(_, Some(key))], Event::SequenceStart(..)) => {
+                        sink.list(key)
+                    }
+                    _ => None,
+                };
+                self.stack.push(match streamed {
+                    Some(list) => Open::Streamed(list),
+                    None if matches!(event, Event::MappingStart(..)) => {
                         Open::Mapping(Map::new(), None)
-                    } else {
-                        Open::Sequence(Vec::new())
-                    });
+                    }
+                    None => Open::Sequence(Vec::new()),
+                });
             }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
                 Some(Open::Sequence(items)) => self.put(Value::Array(items)),
+                Some(Open::Streamed(_)) => self.put(Value::Array(Vec::new())),
                 Some(Open::Mapping(map, None)) => self.put(Value::Object(map)),
                 _ => self.give_up(),
             },
@@ -508,6 +562,16 @@ impl OnePass {
                 self.root = Some(value);
             }
             Some(Open::Sequence(items)) => items.push(value),
+            Some(Open::Streamed(list)) => {
+                let list = *list;
+                let taken = self
+                    .sink
+                    .as_deref_mut()
+                    .is_some_and(|s| s.item(list, value));
+                if !taken {
+                    self.give_up();
+                }
+            }
             Some(Open::Mapping(map, pending)) => match pending.take() {
                 Some(key) => {
                     if map.insert(key, value).is_some() {
@@ -679,16 +743,16 @@ mod tests {
         assert_eq!(SourceMap::build("").value("/x"), Position::START);
     }
 
+    fn limits() -> OnePassLimits {
+        OnePassLimits {
+            max_depth: 32,
+            max_nodes: 4_000_000,
+            max_scalar_bytes: 16 << 20,
+        }
+    }
+
     fn one_pass(text: &str) -> Option<Value> {
-        SourceMap::build_with_value(
-            text,
-            OnePassLimits {
-                max_depth: 32,
-                max_nodes: 4_000_000,
-                max_scalar_bytes: 16 << 20,
-            },
-        )
-        .1
+        SourceMap::build_with_value(text, limits()).1
     }
 
     /// The one-pass value is serde-saphyr's value whenever it is built at all.
@@ -796,6 +860,57 @@ mod tests {
             17,
             "the map is complete all the same"
         );
+    }
+
+    /// Takes the items of `users` and `groups`, refusing any item equal to `refuse`.
+    struct Collect {
+        items: Vec<(usize, Value)>,
+        refuse: Value,
+    }
+
+    impl ItemSink for Collect {
+        fn list(&self, key: &str) -> Option<usize> {
+            ["users", "groups"].iter().position(|k| *k == key)
+        }
+        fn item(&mut self, list: usize, item: Value) -> bool {
+            if item == self.refuse {
+                return false;
+            }
+            self.items.push((list, item));
+            true
+        }
+    }
+
+    #[test]
+    fn streaming_hands_over_the_root_lists_items_and_keeps_the_rest() {
+        let text = "version: 1\nusers:\n  - {email: a}\n  - b\ngroups: []\nprojects: [{name: P, members: [c]}]\nsettings: {users: [d]}\n";
+        let mut sink = Collect {
+            items: Vec::new(),
+            refuse: Value::Null,
+        };
+        let (map, root) = SourceMap::build_streaming(text, limits(), &mut sink);
+        assert_eq!(
+            root,
+            Some(
+                serde_json::json!({"version": 1, "users": [], "groups": [], "projects": [{"name": "P", "members": ["c"]}], "settings": {"users": ["d"]}})
+            )
+        );
+        assert_eq!(
+            sink.items,
+            [
+                (0, serde_json::json!({"email": "a"})),
+                (0, serde_json::json!("b"))
+            ]
+        );
+        assert_eq!(map.value("/settings/users/0").line, 7);
+        // An item refused: no value, and the walk stops there.
+        let mut sink = Collect {
+            items: Vec::new(),
+            refuse: serde_json::json!("b"),
+        };
+        let (map, root) = SourceMap::build_streaming(text, limits(), &mut sink);
+        assert_eq!((root, sink.items.len()), (None, 1));
+        assert_eq!(map.value("/settings"), Position::START);
     }
 
     #[test]
