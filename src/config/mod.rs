@@ -11,6 +11,8 @@
 //!    problem sends the file through the whole-value path ([`load`]), which parses anything
 //!    unusual with serde-saphyr under a budget (one document, bounded depth, nodes and alias
 //!    replay), so hostile input gets a located error instead of exhausting the machine.
+//!    A large file's YAML is parsed on a second thread, a batch of events ahead
+//!    (`config/events.rs`).
 //! 3. **Schema**: the embedded `schema/orgops.schema.json` ([`schema`]) reports every
 //!    violation at once, each located through the file's [`source_map::SourceMap`] (JSON
 //!    pointer -> line and column; unknown keys point at the key).
