@@ -309,3 +309,45 @@ fn the_file_size_cap_is_an_option_and_the_default_admits_large_exports() {
         .arg(&big));
     assert_eq!(loaded.code, 0, "{}", loaded.stderr);
 }
+
+/// `plan` starts the organization's lists while the file loads (issue 14), before it knows
+/// the file is valid: with a file that turns out invalid only at its end, the users and
+/// projects lists were already requested (the read is then dropped, and the plan exits 1 with
+/// the file's error). A plan that read only after loading would make no request at all.
+#[test]
+fn plan_starts_the_organization_lists_while_the_file_loads() {
+    let org = Generated::start("users=5,projects=1,project_members=2");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("orgops.yaml");
+    let mut text =
+        String::from("version: 1\nusers:\n  - email: owner@example.com\n    role: owner\n");
+    // Long enough that loading it takes far longer than a request to start.
+    for i in 0..5_000 {
+        text.push_str(&format!(
+            "  - email: user{i:06}@example.com\n    role: reader\n"
+        ));
+    }
+    text.push_str("projects:\n  - name: Late\n    members:\n      - email: nobody@example.com\n        role: member\n");
+    std::fs::write(&file, &text).expect("write");
+
+    org.control(reqwest::Method::POST, "stats/reset");
+    let plan = run(org.orgops().args(["plan", "-f"]).arg(&file));
+    assert_eq!(plan.code, 1, "{}", plan.stderr);
+    assert!(
+        plan.stderr.contains("nobody@example.com"),
+        "{}",
+        plan.stderr
+    );
+    let requests = by_route(&org.control(reqwest::Method::GET, "stats"));
+    for route in ["GET /organization/users", "GET /organization/projects"] {
+        assert!(
+            requests.contains_key(route),
+            "{route} was not requested while the file loaded: {requests:?}"
+        );
+    }
+    // Nothing that needs the file's contents: no project's own lists.
+    assert!(
+        !requests.keys().any(|route| route.contains("{project_id}")),
+        "{requests:?}"
+    );
+}
