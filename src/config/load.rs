@@ -425,6 +425,20 @@ fn salvage(
 }
 
 impl ParsedFile {
+    /// A file that loaded without a problem (its text is attached by the caller).
+    fn clean(name: &str, path: Option<PathBuf>, map: SourceMap, doc: Document) -> ParsedFile {
+        ParsedFile {
+            name: name.to_string(),
+            path,
+            declares_policy: map.has_key("/policy"),
+            declares_version: map.has_key("/version"),
+            text: String::new(),
+            map,
+            doc,
+            salvage: Salvage::default(),
+        }
+    }
+
     /// The directory that relative paths in this file (certificates, sinks) are resolved in.
     pub fn base_dir(&self) -> Option<PathBuf> {
         let path = self.path.as_ref()?;
@@ -688,16 +702,7 @@ fn parse_streaming(text: &str, name: &str, path: Option<PathBuf>, cap: u64) -> O
     }
     let mut doc: Document = serde_json::from_value(root).ok()?;
     lists.install(&mut doc);
-    Some(ParsedFile {
-        name: name.to_string(),
-        path,
-        declares_policy: map.has_key("/policy"),
-        declares_version: map.has_key("/version"),
-        text: String::new(),
-        map,
-        doc,
-        salvage: Salvage::default(),
-    })
+    Some(ParsedFile::clean(name, path, map, doc))
 }
 
 /// Parses one file holding the whole file as a [`Value`]: what every file that
@@ -808,17 +813,7 @@ fn parse_whole(
             return (None, diagnostics);
         }
     };
-    let file = ParsedFile {
-        name: name.to_string(),
-        path,
-        declares_policy: map.has_key("/policy"),
-        declares_version: map.has_key("/version"),
-        text: String::new(),
-        map,
-        doc,
-        salvage: Salvage::default(),
-    };
-    (Some(file), diagnostics)
+    (Some(ParsedFile::clean(name, path, map, doc)), diagnostics)
 }
 
 /// A serde-saphyr error as a diagnostic at its location (the file start when it has none).
@@ -1503,29 +1498,9 @@ users: []
 
     #[test]
     fn streaming_and_whole_value_paths_agree_on_every_example_and_fixture() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut stack = vec![root.join("examples"), root.join("tests/fixtures")];
-        let (mut taken, mut seen) = (0, 0);
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if matches!(
-                    path.extension().and_then(|e| e.to_str()),
-                    Some("yaml" | "yml")
-                ) && let Ok(text) = std::fs::read_to_string(&path)
-                {
-                    seen += 1;
-                    if both_paths_agree(&text) {
-                        taken += 1;
-                    }
-                }
-            }
-        }
+        let texts = crate::config::example_and_fixture_texts();
+        let seen = texts.len();
+        let taken = texts.iter().filter(|text| both_paths_agree(text)).count();
         assert!(
             taken >= 5,
             "only {taken} of {seen} files took the streaming path"

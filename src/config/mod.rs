@@ -320,6 +320,34 @@ fn declared_at(merged: &Merged) -> BTreeMap<String, SourceLocation> {
     out
 }
 
+/// The text of every YAML file under `examples/` and `tests/fixtures/`, for tests that check
+/// two ways of loading agree on all of them.
+#[cfg(test)]
+pub(crate) fn example_and_fixture_texts() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stack = vec![root.join("examples"), root.join("tests/fixtures")];
+    let mut texts = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths {
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            ) && let Ok(text) = std::fs::read_to_string(&path)
+            {
+                texts.push(text);
+            }
+        }
+    }
+    texts
+}
+
 #[cfg(test)]
 mod prefetch_tests {
     use super::*;

@@ -915,27 +915,10 @@ mod tests {
 
     #[test]
     fn one_pass_agrees_on_every_example_and_fixture() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut stack = vec![root.join("examples"), root.join("tests/fixtures")];
-        let mut taken = 0;
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if matches!(
-                    path.extension().and_then(|e| e.to_str()),
-                    Some("yaml" | "yml")
-                ) && let Ok(text) = std::fs::read_to_string(&path)
-                    && agrees(&text)
-                {
-                    taken += 1;
-                }
-            }
-        }
+        let taken = crate::config::example_and_fixture_texts()
+            .iter()
+            .filter(|text| agrees(text))
+            .count();
         assert!(taken >= 5, "only {taken} example files took the one pass");
     }
 }
