@@ -1450,6 +1450,48 @@ users: []
         out
     }
 
+    /// A large file is parsed on a second thread (`config::events`); whatever its tail holds,
+    /// the load's outcome (the typed file or every diagnostic, with its location) is the one
+    /// the single-thread parse gives.
+    #[test]
+    fn a_large_file_loads_the_same_on_the_parser_thread_and_on_this_one() {
+        let prefix = exported(7_000, 4, 3);
+        assert!(prefix.len() > 300 * 1024, "{}", prefix.len());
+        let tails = [
+            "",
+            "  - name: \"unclosed\n",
+            "  - name: a\n\t members: []\n",
+            "  - name: a\n    name: b\n",
+            "  - &x {name: anchored}\n  - *x\n",
+            "  - name: !custom tagged\n",
+            "---\nversion: 1\n",
+            "  - {name: unclosed\n",
+            "  - ? [complex, key]\n    : value\n",
+            "  - name: nul \u{0}\n",
+            "  - name: bom \u{feff}\n",
+            "  - name: 1e3\n",
+            "  - name: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[deep]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+            "policy:\n  unmanaged:\n    users: nonsense\n",
+            "  - name: late\n    members:\n      - {email: nobody@example.com, role: member}\n",
+        ];
+        for tail in tails {
+            let text = format!("{prefix}{tail}");
+            let load = |here: bool| {
+                crate::config::events::ON_THIS_THREAD.with(|h| h.set(here));
+                let outcome = parse_text(text.clone(), "big.yaml", None);
+                crate::config::events::ON_THIS_THREAD.with(|h| h.set(false));
+                match outcome {
+                    Ok(file) => format!(
+                        "{:?}",
+                        (file.doc, file.salvage.kept, file.map.unknown_tags())
+                    ),
+                    Err(diagnostics) => format!("{diagnostics:?}"),
+                }
+            };
+            assert_eq!(load(false), load(true), "tail {tail:?}");
+        }
+    }
+
     #[test]
     fn a_valid_file_is_loaded_without_ever_holding_its_whole_value() {
         let text = exported(3_000, 150, 20);
