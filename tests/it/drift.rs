@@ -9,26 +9,18 @@ use serde_json::{Value, json};
 use crate::support::cli::{Run, root, run};
 use crate::support::org::{self, ACTOR, ORG};
 
-const FILE: &str = r#"
-version: 1
+/// The file: [`ORG`] as it is, with the policy the drift report needs.
+const POLICY: &str = r#"
 policy:
   unmanaged:
     project_members: report
     # The emulator's own admin key is not declared here.
     admin_api_keys: ignore
-users:
-  - {email: ada@example.com, role: owner}
-  - {email: bob@example.com, role: reader}
-  - {email: carol@example.com, role: reader}
-projects:
-  - name: Search
-    members:
-      - {email: bob@example.com, role: member}
 "#;
 
 fn write_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
     let path = dir.path().join("orgops.yaml");
-    std::fs::write(&path, FILE).expect("write the file");
+    std::fs::write(&path, format!("{ORG}{POLICY}")).expect("write the file");
     path
 }
 

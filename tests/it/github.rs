@@ -13,17 +13,7 @@ use crate::support::github_fake::FakeGitHub;
 use crate::support::org;
 
 /// Live: ada owner, bob reader, carol reader; Search has bob.
-const LIVE: &str = r#"
-version: 1
-users:
-  - {email: ada@example.com, role: owner}
-  - {email: bob@example.com, role: reader}
-  - {email: carol@example.com, role: reader}
-projects:
-  - name: Search
-    members:
-      - {email: bob@example.com, role: member}
-"#;
+const LIVE: &str = org::ORG;
 
 const POLICY: &str = "policy:\n  unmanaged:\n    admin_api_keys: ignore\n";
 
