@@ -47,20 +47,7 @@ impl Emulator {
     }
 
     fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}/_emulator{path}", self.base());
-        block_on(async move {
-            let mut request = reqwest::Client::new().request(method, url);
-            if let Some(body) = body {
-                request = request.json(&body);
-            }
-            request
-                .send()
-                .await
-                .expect("control plane answers")
-                .json()
-                .await
-                .expect("control plane answers JSON")
-        })
+        crate::support::control::call(&self.base(), method, path, body)
     }
 
     /// A request to the Admin API itself, as another client would make it.

@@ -369,19 +369,7 @@ impl Generated {
 
     /// Calls the emulator's control plane (`/_emulator/PATH`) and returns its JSON answer.
     pub(crate) fn control(&self, method: reqwest::Method, path: &str) -> Value {
-        let url = format!("{}/_emulator/{path}", self.emulator.base_url());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a test runtime");
-        runtime.block_on(async {
-            let response = reqwest::Client::new()
-                .request(method, url)
-                .send()
-                .await
-                .expect("control plane answers");
-            response.json().await.expect("control plane JSON")
-        })
+        crate::support::control::call(self.emulator.base_url(), method, path, None)
     }
 }
 

@@ -16,28 +16,10 @@ fn by_route(stats: &serde_json::Value) -> BTreeMap<String, u64> {
 
 /// Requests per route since the emulator started or was last reset (and resets it).
 fn take_requests(emu: &orgops::emulator::RunningEmulator) -> BTreeMap<String, u64> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let base = emu.base_url();
-        let stats: serde_json::Value = client
-            .get(format!("{base}/_emulator/stats"))
-            .send()
-            .await
-            .expect("stats")
-            .json()
-            .await
-            .expect("stats JSON");
-        client
-            .post(format!("{base}/_emulator/stats/reset"))
-            .send()
-            .await
-            .expect("reset");
-        by_route(&stats)
-    })
+    let base = emu.base_url();
+    let stats = crate::support::control::call(base, reqwest::Method::GET, "stats", None);
+    crate::support::control::call(base, reqwest::Method::POST, "stats/reset", None);
+    by_route(&stats)
 }
 
 /// An org without custom roles exports with the plan's own requests, plus the one roles

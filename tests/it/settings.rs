@@ -278,21 +278,7 @@ projects:
 "#,
     );
     let control = |method: reqwest::Method, path: &str| -> Value {
-        let url = format!("{}/_emulator/{path}", emu.base_url());
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(async {
-                reqwest::Client::new()
-                    .request(method, url)
-                    .send()
-                    .await
-                    .expect("control plane")
-                    .json()
-                    .await
-                    .expect("JSON")
-            })
+        crate::support::control::call(emu.base_url(), method, path, None)
     };
     control(reqwest::Method::POST, "stats/reset");
     let plan = run(orgops(&emu)
@@ -617,22 +603,8 @@ fn spend_alerts_are_read_once_per_scope_across_pages() {
         "same.yaml",
         &live.replace("users:\n  - {email: ada@example.com, role: owner}\n", ""),
     );
-    let base = emu.base_url().to_string();
     let control = |method: reqwest::Method, path: &str| -> Value {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(async {
-                reqwest::Client::new()
-                    .request(method, format!("{base}/_emulator/{path}"))
-                    .send()
-                    .await
-                    .expect("control plane")
-                    .json()
-                    .await
-                    .expect("JSON")
-            })
+        crate::support::control::call(emu.base_url(), method, path, None)
     };
     control(reqwest::Method::POST, "stats/reset");
     let plan = run(orgops(&emu)

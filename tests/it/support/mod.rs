@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod config;
 pub mod contract_client;
+pub mod control;
 pub mod github_fake;
 pub mod loopback;
 pub mod openapi;
