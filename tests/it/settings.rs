@@ -277,15 +277,7 @@ projects:
     data_retention: organization_default
 "#,
     );
-    let control = |method: reqwest::Method, path: &str| -> Value {
-        crate::support::control::call(emu.base_url(), method, path, None)
-    };
-    control(reqwest::Method::POST, "stats/reset");
-    let plan = run(orgops(&emu)
-        .args(["plan", "--detailed-exitcode", "-f"])
-        .arg(&file));
-    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
-    let stats = control(reqwest::Method::GET, "stats");
+    let stats = requests_of_an_empty_plan(&emu, &file);
     let by_route: BTreeMap<String, u64> =
         serde_json::from_value(stats["by_route"].clone()).expect("by_route");
     let expected: BTreeMap<String, u64> = [
@@ -603,15 +595,7 @@ fn spend_alerts_are_read_once_per_scope_across_pages() {
         "same.yaml",
         &live.replace("users:\n  - {email: ada@example.com, role: owner}\n", ""),
     );
-    let control = |method: reqwest::Method, path: &str| -> Value {
-        crate::support::control::call(emu.base_url(), method, path, None)
-    };
-    control(reqwest::Method::POST, "stats/reset");
-    let plan = run(orgops(&emu)
-        .args(["plan", "--detailed-exitcode", "-f"])
-        .arg(&same));
-    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
-    let stats = control(reqwest::Method::GET, "stats");
+    let stats = requests_of_an_empty_plan(&emu, &same);
     assert_eq!(
         stats["by_route"]["GET /organization/spend_alerts"], 2,
         "{stats}"
@@ -958,4 +942,18 @@ fn the_configuration_docs_settings_example_validates_applies_and_converges() {
         .args(["plan", "--detailed-exitcode", "-f"])
         .arg(&file));
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+}
+
+/// The emulator's request counters for one `plan` of `file`, which must find nothing to do.
+fn requests_of_an_empty_plan(
+    emu: &orgops::emulator::RunningEmulator,
+    file: &std::path::Path,
+) -> Value {
+    let control = crate::support::control::call;
+    control(emu.base_url(), reqwest::Method::POST, "stats/reset", None);
+    let plan = run(orgops(emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(file));
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    control(emu.base_url(), reqwest::Method::GET, "stats", None)
 }
