@@ -294,6 +294,14 @@ fn json_lines(stdout: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The `id` of each event, in order.
+fn event_ids(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
 /// Audit-log requests the emulator answered since the last reset.
 fn audit_requests(emu: &RunningEmulator) -> u64 {
     emu.state().faults.stats().by_route["GET /organization/audit_logs"]
@@ -411,10 +419,8 @@ fn audit_pages_through_three_pages_and_streams_ndjson_newest_first() {
         None,
     )["data"]
         .as_array()
-        .expect("data")
-        .iter()
-        .map(|e| e["id"].as_str().expect("id").to_string())
-        .collect();
+        .map(|events| event_ids(events))
+        .expect("data");
     assert_eq!(expected.len(), 7);
     reset_stats(&emu);
     let out = audit(
@@ -429,10 +435,7 @@ fn audit_pages_through_three_pages_and_streams_ndjson_newest_first() {
         ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let got: Vec<String> = json_lines(&out.stdout)
-        .iter()
-        .map(|e| e["id"].as_str().expect("id").to_string())
-        .collect();
+    let got: Vec<String> = event_ids(&json_lines(&out.stdout));
     assert_eq!(got, expected, "every event once, newest first");
     assert_eq!(audit_requests(&emu), 4, "2 + 2 + 2 + 1 events");
     assert_eq!(
@@ -457,10 +460,7 @@ fn audit_pages_through_three_pages_and_streams_ndjson_newest_first() {
         ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let first: Vec<String> = json_lines(&out.stdout)
-        .iter()
-        .map(|e| e["id"].as_str().expect("id").to_string())
-        .collect();
+    let first: Vec<String> = event_ids(&json_lines(&out.stdout));
     assert_eq!(first, expected[..3]);
     assert_eq!(audit_requests(&emu), 2);
     assert!(
@@ -480,10 +480,7 @@ fn audit_pages_through_three_pages_and_streams_ndjson_newest_first() {
             "ndjson",
         ],
     );
-    let rest: Vec<String> = json_lines(&rest.stdout)
-        .iter()
-        .map(|e| e["id"].as_str().expect("id").to_string())
-        .collect();
+    let rest: Vec<String> = event_ids(&json_lines(&rest.stdout));
     assert_eq!(rest, expected[3..]);
 
     // --before: the events newer than one, oldest first, paging towards the newest with the
@@ -503,10 +500,7 @@ fn audit_pages_through_three_pages_and_streams_ndjson_newest_first() {
         ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let newer: Vec<String> = json_lines(&out.stdout)
-        .iter()
-        .map(|e| e["id"].as_str().expect("id").to_string())
-        .collect();
+    let newer: Vec<String> = event_ids(&json_lines(&out.stdout));
     let mut oldest_first = expected[..4].to_vec();
     oldest_first.reverse();
     assert_eq!(newer, oldest_first);
