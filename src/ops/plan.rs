@@ -137,22 +137,25 @@ pub fn read_live_prefetched(
     printer: Printer,
     prefetch: live::Prefetch,
 ) -> anyhow::Result<LiveState> {
-    let stderr_progress;
-    let progress: &dyn Progress = if printer.progress {
-        stderr_progress = StderrProgress::new(printer.stderr_is_tty);
-        &stderr_progress
-    } else {
-        &NoProgress
-    };
-    runtime
-        .block_on(live::read_prefetched(
+    with_progress(printer, |progress| {
+        runtime.block_on(live::read_prefetched(
             &target.client,
             scope,
             progress,
             &|_| {},
             prefetch,
         ))
-        .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))
+    })
+    .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))
+}
+
+/// Runs `read` with a progress display on stderr when the printer wants one.
+fn with_progress<T>(printer: Printer, read: impl FnOnce(&dyn Progress) -> T) -> T {
+    if printer.progress {
+        read(&StderrProgress::new(printer.stderr_is_tty))
+    } else {
+        read(&NoProgress)
+    }
 }
 
 /// Reads the live org within `scope` on `runtime`, with a progress display on stderr when
@@ -177,21 +180,15 @@ pub fn read_live_announcing(
     printer: Printer,
     announce: &(dyn Fn(&live::AssignmentReads) + Sync),
 ) -> anyhow::Result<LiveState> {
-    let stderr_progress;
-    let progress: &dyn Progress = if printer.progress {
-        stderr_progress = StderrProgress::new(printer.stderr_is_tty);
-        &stderr_progress
-    } else {
-        &NoProgress
-    };
-    runtime
-        .block_on(live::read_announcing(
+    with_progress(printer, |progress| {
+        runtime.block_on(live::read_announcing(
             &target.client,
             scope,
             progress,
             announce,
         ))
-        .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))
+    })
+    .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))
 }
 
 /// The pure plan of `desired` against `live`; an error here is a bug (a dependency cycle).

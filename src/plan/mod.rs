@@ -417,6 +417,19 @@ pub enum RefusalRule {
 }
 
 impl RefusalRule {
+    /// Whether [`gates`] decides this rule from the changes: a plan narrowed or rebuilt from
+    /// part of its changes runs the gates again and keeps only the other refusals.
+    pub fn is_gate(self) -> bool {
+        matches!(
+            self,
+            RefusalRule::Protect
+                | RefusalRule::KeyOwner
+                | RefusalRule::MinOwners
+                | RefusalRule::MaxRemovals
+                | RefusalRule::DefaultProject
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RefusalRule::Protect => "protect",

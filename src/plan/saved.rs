@@ -28,9 +28,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::normalize::normalize_document;
-use super::{
-    Change, ChangeId, Plan, PlanOptions, Refusal, RefusalRule, UnmanagedObject, Waiting, target,
-};
+use super::{Change, ChangeId, Plan, PlanOptions, Refusal, UnmanagedObject, Waiting, target};
 use crate::github::hash::{PlanDifference, execution_digests};
 use crate::live::{IdIndex, LiveState};
 use crate::model::Document;
@@ -394,22 +392,7 @@ pub fn verify(
         });
     }
     let mut refusals = super::gates(desired, fresh_live, options, &rebuilt);
-    refusals.extend(
-        fresh
-            .refusals
-            .iter()
-            .filter(|r| {
-                !matches!(
-                    r.rule,
-                    RefusalRule::Protect
-                        | RefusalRule::KeyOwner
-                        | RefusalRule::MinOwners
-                        | RefusalRule::MaxRemovals
-                        | RefusalRule::DefaultProject
-                )
-            })
-            .cloned(),
-    );
+    refusals.extend(fresh.refusals.iter().filter(|r| !r.rule.is_gate()).cloned());
     refusals.extend(saved.refusals.iter().cloned());
     refusals
         .sort_by(|a, b| (a.rule, &a.objects, &a.message).cmp(&(b.rule, &b.objects, &b.message)));

@@ -38,7 +38,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::kinds::keys;
-use super::{Change, ChangeId, Plan, PlanOptions, RefusalRule, ResourceKind};
+use super::{Change, ChangeId, Plan, PlanOptions, ResourceKind};
 use crate::live::{LiveState, ReadScope, Select};
 use crate::model::Document;
 use crate::render::escape;
@@ -434,16 +434,7 @@ pub fn restrict(
     refusals.extend(
         plan.refusals
             .iter()
-            .filter(|r| {
-                !matches!(
-                    r.rule,
-                    RefusalRule::Protect
-                        | RefusalRule::KeyOwner
-                        | RefusalRule::MinOwners
-                        | RefusalRule::MaxRemovals
-                        | RefusalRule::DefaultProject
-                ) && r.objects.iter().any(|o| concerned(o))
-            })
+            .filter(|r| !r.rule.is_gate() && r.objects.iter().any(|o| concerned(o)))
             .cloned(),
     );
     refusals
