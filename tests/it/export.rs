@@ -6,9 +6,7 @@
 use orgops::emulator::{EmulatorOptions, RunningEmulator};
 use serde_json::{Value, json};
 
-use crate::support::cli::{Run, orgops, run};
-
-const QUICKSTART_LIVE: &str = "examples/quickstart/live.yaml";
+use crate::support::cli::{QUICKSTART_LIVE, Run, orgops, run};
 
 /// The binary pointed at `emu` with its admin key.
 fn against(emu: &RunningEmulator) -> assert_cmd::Command {

@@ -6,10 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::support::cli::{orgops, orgops_run, run};
-
-const QUICKSTART: &str = "examples/quickstart/orgops.yaml";
-const QUICKSTART_LIVE: &str = "examples/quickstart/live.yaml";
+use crate::support::cli::{
+    QUICKSTART, QUICKSTART_LIVE, orgops, orgops_run, run, save_quickstart_plan,
+};
 
 fn plan_quickstart(format: &str) -> crate::support::cli::Run {
     orgops_run(&[
@@ -179,18 +178,7 @@ fn a_refused_plan_is_not_saved() {
 #[test]
 fn a_saved_plan_carries_fingerprints_and_no_secrets() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = dir.path().join("plan.json");
-    let saved = run(orgops()
-        .args([
-            "plan",
-            "-f",
-            QUICKSTART,
-            "--emulator",
-            QUICKSTART_LIVE,
-            "--out",
-        ])
-        .arg(&out));
-    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let out = save_quickstart_plan(dir.path());
     let text = std::fs::read_to_string(&out).expect("saved plan written");
     let plan: Value = serde_json::from_str(&text).expect("saved plan is JSON");
     assert!(

@@ -4,10 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::cli::{orgops, root, run};
-
-const QUICKSTART: &str = "examples/quickstart/orgops.yaml";
-const QUICKSTART_LIVE: &str = "examples/quickstart/live.yaml";
+use crate::support::cli::{QUICKSTART, QUICKSTART_LIVE, orgops, root, run, save_quickstart_plan};
 
 pub(crate) fn schema_errors(schema_file: &str, instance: &Value) -> Vec<String> {
     let schema: Value = serde_json::from_str(
@@ -60,23 +57,6 @@ fn show_renders_a_saved_plan_exactly_as_plan_printed_it() {
             }
         }
     }
-}
-
-/// `plan --out DIR/p.json` of the quickstart; the saved plan's path.
-fn save_quickstart_plan(dir: &std::path::Path) -> std::path::PathBuf {
-    let saved = dir.join("p.json");
-    let plan = run(orgops()
-        .args([
-            "plan",
-            "-f",
-            QUICKSTART,
-            "--emulator",
-            QUICKSTART_LIVE,
-            "--out",
-        ])
-        .arg(&saved));
-    assert_eq!(plan.code, 0, "{}", plan.stderr);
-    saved
 }
 
 /// The schema is not a rubber stamp: a saved plan missing its fingerprint, or with an

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::cli::{orgops, orgops_run, root, run, spawn_emulator};
+use crate::support::cli::{
+    QUICKSTART, QUICKSTART_LIVE, orgops, orgops_run, root, run, spawn_emulator,
+};
 
-const QUICKSTART: &str = "examples/quickstart/orgops.yaml";
-const QUICKSTART_LIVE: &str = "examples/quickstart/live.yaml";
 const KEY: &str = "sk-admin-target-test-key-0000000";
 
 fn keys(plan_json: &str) -> BTreeSet<String> {
@@ -41,7 +41,12 @@ fn research_keys() -> BTreeSet<String> {
 }
 
 fn plan_research(format: &str) -> crate::support::cli::Run {
-    orgops_run(&[
+    plan_research_with(format, &[])
+}
+
+/// The quickstart plan targeted at `project:Research/*`, in `format`, with `extra` arguments.
+fn plan_research_with(format: &str, extra: &[&str]) -> crate::support::cli::Run {
+    let mut args = vec![
         "plan",
         "-f",
         QUICKSTART,
@@ -51,7 +56,9 @@ fn plan_research(format: &str) -> crate::support::cli::Run {
         "project:Research/*",
         "--format",
         format,
-    ])
+    ];
+    args.extend_from_slice(extra);
+    orgops_run(&args)
 }
 
 #[test]
@@ -395,19 +402,7 @@ fn show_of_a_targeted_saved_plan_is_the_partial_plan() {
     for format in ["text", "markdown", "json"] {
         let saved = dir.path().join(format!("p-{format}.json"));
         let saved_arg = saved.to_string_lossy().to_string();
-        let plan = orgops_run(&[
-            "plan",
-            "-f",
-            QUICKSTART,
-            "--emulator",
-            QUICKSTART_LIVE,
-            "--target",
-            "project:Research/*",
-            "--format",
-            format,
-            "--out",
-            &saved_arg,
-        ]);
+        let plan = plan_research_with(format, &["--out", &saved_arg]);
         assert_eq!(plan.code, 0, "{}", plan.stderr);
         let show = orgops_run(&["show", "--format", format, &saved_arg]);
         assert_eq!(show.code, 0, "{}", show.stderr);

@@ -75,3 +75,24 @@ pub fn spawn_emulator(args: &[&str]) -> (std::process::Child, String) {
         .expect("emulator prints its URL");
     (child, line.trim().to_string())
 }
+
+/// The quickstart example: the desired state and the live org it plans against.
+pub const QUICKSTART: &str = "examples/quickstart/orgops.yaml";
+pub const QUICKSTART_LIVE: &str = "examples/quickstart/live.yaml";
+
+/// `plan --out DIR/p.json` of the quickstart against its emulator state; the saved plan's path.
+pub fn save_quickstart_plan(dir: &std::path::Path) -> std::path::PathBuf {
+    let saved = dir.join("p.json");
+    let plan = run(orgops()
+        .args([
+            "plan",
+            "-f",
+            QUICKSTART,
+            "--emulator",
+            QUICKSTART_LIVE,
+            "--out",
+        ])
+        .arg(&saved));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    saved
+}
