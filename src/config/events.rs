@@ -58,13 +58,9 @@ impl<'a> Iterator for Events<'a> {
 /// Runs `consume` over the events of `text`. Whatever `consume` leaves unread is dropped:
 /// the producer stops at its next send, and this returns once it has.
 pub fn with_events<'a, R>(text: &'a str, consume: impl FnOnce(Events<'a>) -> R) -> R {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    #[cfg(test)]
-    if ON_THIS_THREAD.with(std::cell::Cell::get) {
-        return consume(Events::Here(Box::new(Parser::new_from_str(text))));
-    }
-    if text.len() < THREADED_FROM_BYTES || cores < 2 {
-        return consume(Events::Here(Box::new(Parser::new_from_str(text))));
+    let here = || Events::Here(Box::new(Parser::new_from_str(text)));
+    if text.len() < THREADED_FROM_BYTES || forced_here() || !second_core() {
+        return consume(here());
     }
     std::thread::scope(|scope| {
         let (sender, batches) = mpsc::sync_channel::<Vec<Item<'a>>>(BATCHES_IN_FLIGHT);
@@ -92,9 +88,23 @@ pub fn with_events<'a, R>(text: &'a str, consume: impl FnOnce(Events<'a>) -> R) 
                 batch: Vec::new().into_iter(),
             }),
             // No thread to be had: parse here, as on one core.
-            Err(_) => consume(Events::Here(Box::new(Parser::new_from_str(text)))),
+            Err(_) => consume(here()),
         }
     })
+}
+
+fn second_core() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+}
+
+#[cfg(test)]
+fn forced_here() -> bool {
+    ON_THIS_THREAD.with(std::cell::Cell::get)
+}
+
+#[cfg(not(test))]
+fn forced_here() -> bool {
+    false
 }
 
 #[cfg(test)]
@@ -117,8 +127,7 @@ mod tests {
                 .map(|item| format!("{:?}", item.map_err(|_| ())))
                 .collect();
             let threaded: Vec<String> = with_events(text, |events| {
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                assert_eq!(matches!(events, Events::Thread { .. }), cores > 1);
+                assert_eq!(matches!(events, Events::Thread { .. }), second_core());
                 events.map(|item| format!("{item:?}")).collect()
             });
             let error_at = expected.iter().position(|e| e.starts_with("Err"));
