@@ -8,7 +8,7 @@
 //! - [`Names`]: server ids to orgops keys (`project:Search`, `group:ml/member:bob@x`) for the
 //!   text table, read lazily: a kind's list is read the first time an event needs it.
 //! - [`text_header`], [`text_row`]: the table, every value from the API escaped for a
-//!   terminal ([`crate::render::escape::text`]).
+//!   terminal ([`crate::text::escape::text`]).
 //!
 //! Paging itself is the API client's strict style-A listing
 //! ([`crate::api::Client::for_each_audit_log_page`]), shared with drift attribution.
@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::api::Client;
 use crate::api::audit_logs::{AuditLog, AuditLogQuery};
 use crate::plan::keys;
-use crate::render::escape;
+use crate::text::escape;
 
 /// A `--since`/`--until` value as Unix seconds: a duration back from `now` (`90s`, `30m`,
 /// `12h`, `7d`, `2w`), an RFC 3339 time (`2026-11-30T12:00:00Z`, `...+02:00`, fractions
@@ -629,7 +629,7 @@ pub fn text_header() -> String {
 pub fn text_row(event: &AuditLog, object: &str) -> String {
     let time = event
         .effective_at
-        .map(crate::drift::format_utc)
+        .map(crate::text::time::format_utc)
         .unwrap_or_else(|| "-".to_string());
     let actor = event
         .actor

@@ -224,6 +224,16 @@ pub struct TargetArgs {
     pub concurrency: Option<usize>,
 }
 
+impl TargetArgs {
+    /// Where the command connects, for `ops`.
+    pub fn connect(&self) -> crate::ops::target::Connect {
+        crate::ops::target::Connect {
+            emulator: self.emulator.clone(),
+            concurrency: self.concurrency,
+        }
+    }
+}
+
 /// The overrides of the plan's safety gates.
 #[derive(Debug, clap::Args)]
 pub struct GateArgs {

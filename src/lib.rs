@@ -62,3 +62,4 @@ pub mod ops;
 pub mod plan;
 pub mod printer;
 pub mod render;
+pub mod text;

@@ -138,12 +138,12 @@ impl ApplyReport {
             out.push_str(&format!(
                 "{marker} {} {} ({})",
                 change.action,
-                crate::render::escape::text(&change.key),
+                crate::text::escape::text(&change.key),
                 change.outcome.label()
             ));
             if let Some(detail) = change.outcome.detail() {
                 out.push_str(": ");
-                out.push_str(&crate::render::escape::text(detail));
+                out.push_str(&crate::text::escape::text(detail));
             }
             out.push('\n');
         }
@@ -227,7 +227,7 @@ impl ApplyProgress for StderrApplyProgress {
             Err(_) => (0, 0),
         };
         // Ids carry names from the organization: never raw controls on the terminal.
-        let id = crate::render::escape::text(&change.id.0);
+        let id = crate::text::escape::text(&change.id.0);
         match &self.bar {
             Some(bar) => {
                 bar.inc(1);
@@ -236,7 +236,7 @@ impl ApplyProgress for StderrApplyProgress {
                     bar.println(format!(
                         "{} {id}: {}",
                         outcome.label(),
-                        crate::render::escape::text(outcome.detail().unwrap_or_default())
+                        crate::text::escape::text(outcome.detail().unwrap_or_default())
                     ));
                 }
             }

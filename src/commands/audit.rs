@@ -13,7 +13,7 @@ use crate::audit::{self, Filters, Names};
 use crate::cli::{AuditArgs, AuditFormat};
 use crate::exit::ExitStatus;
 use crate::ops::{self, target::Target};
-use crate::render::escape;
+use crate::text::escape;
 
 pub fn run(args: AuditArgs) -> ExitStatus {
     match query(&args) {
@@ -40,8 +40,8 @@ fn filters(args: &AuditArgs, now: i64) -> anyhow::Result<Filters> {
     {
         bail!(
             "--since ({}) is after --until ({}): nothing can match",
-            crate::drift::format_utc(since),
-            crate::drift::format_utc(until)
+            crate::text::time::format_utc(since),
+            crate::text::time::format_utc(until)
         );
     }
     for event_type in &args.event_types {

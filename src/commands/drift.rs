@@ -16,7 +16,7 @@ pub fn run(args: DriftArgs) -> ExitStatus {
     let drifted = match ops::drift::drift(
         &args.desired.file,
         args.desired.load_options(),
-        &args.target,
+        &args.target.connect(),
         args.since_days,
         args.fail_on_unmanaged,
         printer,

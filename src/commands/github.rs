@@ -60,10 +60,7 @@ fn options(command: &GithubCommand) -> RunOptions {
     RunOptions {
         file: args.desired.file.clone(),
         load: args.desired.load_options(),
-        target: crate::cli::TargetArgs {
-            emulator: args.target.emulator.clone(),
-            concurrency: args.target.concurrency,
-        },
+        target: args.target.connect(),
         base: args.base,
         pull_request: args.pull_request,
         plan_options: PlanOptions {

@@ -35,7 +35,7 @@ pub fn run(args: PlanArgs) -> ExitStatus {
     let planned = match ops::plan::plan_targeted(
         &args.desired.file,
         args.desired.load_options(),
-        &args.target,
+        &args.target.connect(),
         &options,
         targets,
         printer,
@@ -76,7 +76,7 @@ fn run_pull_request(
         args.desired.load_options(),
         base,
         &git,
-        &args.target,
+        &args.target.connect(),
         options,
         printer,
     ) {
@@ -84,13 +84,13 @@ fn run_pull_request(
         Err(failure) => return super::report_plan_failure(failure, printer),
     };
     let rendered = match args.format {
-        PlanFormat::Text => render::pull_request::text(&pr, printer.stdout_color),
+        PlanFormat::Text => render::pull_request::text(&pr.view(), printer.stdout_color),
         PlanFormat::Markdown => render::pull_request::markdown_with_limit(
-            &pr,
+            &pr.view(),
             "orgops plan",
             render::markdown::MAX_CHARS,
         ),
-        PlanFormat::Json => render::pull_request::json(&pr),
+        PlanFormat::Json => render::pull_request::json(&pr.view()),
     };
     finish(args, &pr.planned, &rendered)
 }

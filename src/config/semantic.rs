@@ -17,7 +17,7 @@
 //!   certificate or a new `*.yaml` of the `-f` directory, and never outside the
 //!   configuration's directory unless `--allow-sink-outside`; command sinks name a program.
 //! - Names and emails hold no control characters, line or paragraph separators or
-//!   bidirectional controls ([`crate::render::escape::is_hidden`]): they would hide or
+//!   bidirectional controls ([`crate::text::escape::is_hidden`]): they would hide or
 //!   rearrange text in terminals and pull-request comments. (Live names can still hold them;
 //!   every rendering escapes them.)
 //!
@@ -152,7 +152,7 @@ impl Checker<'_> {
         let doc = &m.doc;
         let mut items: Vec<(&'static str, &str, (&str, Position))> = Vec::new();
         // Only a name with such a character is located (see `unique`).
-        let hidden = |text: &str| text.chars().any(crate::render::escape::is_hidden);
+        let hidden = |text: &str| text.chars().any(crate::text::escape::is_hidden);
         for (i, u) in doc.users.iter().enumerate() {
             if hidden(u.email.as_str()) {
                 items.push((
@@ -240,12 +240,12 @@ impl Checker<'_> {
             }
         }
         for (what, text, at) in items {
-            let Some(c) = text.chars().find(|c| crate::render::escape::is_hidden(*c)) else {
+            let Some(c) = text.chars().find(|c| crate::text::escape::is_hidden(*c)) else {
                 continue;
             };
             let message = format!(
                 "{what} \"{}\" contains the character U+{:04X}{}",
-                crate::render::escape::text(text),
+                crate::text::escape::text(text),
                 c as u32,
                 hidden_character_name(c)
             );

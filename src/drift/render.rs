@@ -8,10 +8,11 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::{AuditStatus, DriftItem, DriftReport, format_utc};
+use super::{AuditStatus, DriftItem, DriftReport};
 use crate::render::LineTag;
-use crate::render::escape;
 use crate::render::markdown::MAX_CHARS;
+use crate::text::escape;
+use crate::text::time::format_utc;
 
 /// Version of the JSON format; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;

@@ -135,7 +135,7 @@ fn append(path: &PathBuf, text: &str) -> anyhow::Result<()> {
 /// A workflow command line (`::error::message`), escaped so that nothing in `message` can
 /// end the command or start another one.
 pub fn command(name: &str, message: &str) -> String {
-    crate::render::escape::workflow_command(name, &[], message)
+    crate::text::escape::workflow_command(name, &[], message)
 }
 
 /// Prints `text` (a rendering holding names from the file or the organization) to the log

@@ -25,7 +25,7 @@
 
 pub mod actions;
 pub mod client;
-pub mod hash;
+
 pub mod identity;
 pub mod markers;
 
@@ -37,11 +37,11 @@ use crate::config::{self, LoadMode};
 use crate::exit::ExitStatus;
 use crate::git::GitCli;
 use crate::ops::plan::{PlanFailure, Planned};
+use crate::plan::digest::{self as hash, PlanDifference};
 use crate::plan::{Plan, PlanOptions, saved};
 use crate::printer::Printer;
 use actions::{ActionsEnv, Outputs, append_summary};
 use client::GitHubClient;
-use hash::PlanDifference;
 use identity::{Identity, parse_timestamp};
 
 /// The `failure_reason` output values.
@@ -71,7 +71,7 @@ pub struct RunOptions {
     pub file: PathBuf,
     /// How the file is read (`--allow-sink-outside`).
     pub load: crate::config::LoadOptions,
-    pub target: crate::cli::TargetArgs,
+    pub target: crate::ops::target::Connect,
     /// Overrides the base revision the event names.
     pub base: Option<String>,
     /// Overrides the pull request the event names (plan) or the commit belongs to (apply).
@@ -215,14 +215,14 @@ fn invalid_report(path: &str, diagnostics: &config::Diagnostics) -> String {
     let _ = writeln!(
         body,
         "### orgops plan: {}\n",
-        crate::render::escape::code_span(path)
+        crate::text::escape::code_span(path)
     );
     let _ = writeln!(
         body,
         "**The desired state is invalid**; nothing was planned. The errors are annotated on the changed lines.\n"
     );
-    let text = crate::render::escape::code_lines(&diagnostics.render_human(false)).into_owned();
-    let fence = crate::render::escape::fence(&text);
+    let text = crate::text::escape::code_lines(&diagnostics.render_human(false)).into_owned();
+    let fence = crate::text::escape::fence(&text);
     let _ = writeln!(body, "{fence}text\n{text}{fence}");
     body
 }
@@ -276,7 +276,7 @@ pub fn plan(options: &RunOptions, printer: Printer) -> (ExitStatus, Outputs) {
 fn fail(outputs: &mut Outputs, reason: &str, e: anyhow::Error) -> (ExitStatus, Outputs) {
     eprintln!(
         "error: {}",
-        crate::render::escape::text_lines(&format!("{e:#}"))
+        crate::text::escape::text_lines(&format!("{e:#}"))
     );
     crate::outln!("{}", actions::command("error", &format!("{e:#}")));
     outputs.set("failure_reason", reason);
@@ -353,7 +353,7 @@ fn plan_inner(
             env,
             &format!(
                 "### orgops plan: {}\n\n**Valid**, but not planned.\n\n{why}\n",
-                crate::render::escape::code_span(&path)
+                crate::text::escape::code_span(&path)
             ),
         )?;
         outputs.set("failure_reason", failure::NO_ADMIN_KEY);
@@ -469,14 +469,14 @@ impl PlanView {
                     "### orgops plan\n",
                     &format!(
                         "### orgops plan: {}\n",
-                        crate::render::escape::code_span(path)
+                        crate::text::escape::code_span(path)
                     ),
                     1,
                 )
             }
             PlanView::PullRequest(pr) => crate::render::pull_request::markdown_with_limit(
-                pr,
-                &format!("orgops plan: {}", crate::render::escape::code_span(path)),
+                &pr.view(),
+                &format!("orgops plan: {}", crate::text::escape::code_span(path)),
                 limit,
             ),
         }
@@ -485,7 +485,7 @@ impl PlanView {
     fn text(&self) -> String {
         match self {
             PlanView::Plain(planned) => crate::render::text::render(&planned.plan, false),
-            PlanView::PullRequest(pr) => crate::render::pull_request::text(pr, false),
+            PlanView::PullRequest(pr) => crate::render::pull_request::text(&pr.view(), false),
         }
     }
 }
@@ -597,7 +597,7 @@ fn difference_markdown(
     let _ = writeln!(
         out,
         "### orgops apply refused: {}\n",
-        crate::render::escape::code_span(path)
+        crate::text::escape::code_span(path)
     );
     let _ = writeln!(
         out,
@@ -615,7 +615,7 @@ fn difference_markdown(
                 }
                 let _ = writeln!(out, "**{title}** ({}):\n", ids.len());
                 for id in ids.iter().take(100) {
-                    let _ = writeln!(out, "- {}", crate::render::escape::code_span(id));
+                    let _ = writeln!(out, "- {}", crate::text::escape::code_span(id));
                 }
                 if ids.len() > 100 {
                     let _ = writeln!(out, "- … and {} more", ids.len() - 100);
@@ -734,7 +734,7 @@ fn apply_inner(
                 env,
                 &format!(
                     "### orgops apply: {}\n\nApplied the plan approved in #{number}.\n\n{}",
-                    crate::render::escape::code_span(&path),
+                    crate::text::escape::code_span(&path),
                     text_block(&report)
                 ),
             )?;
@@ -758,7 +758,7 @@ fn apply_inner(
                 env,
                 &format!(
                     "### orgops apply: {}\n\nSome changes failed.\n\n{}",
-                    crate::render::escape::code_span(&path),
+                    crate::text::escape::code_span(&path),
                     text_block(&report)
                 ),
             )?;
@@ -770,8 +770,8 @@ fn apply_inner(
 
 /// A text report as a fenced markdown block nothing in it can close.
 fn text_block(report: &str) -> String {
-    let text = crate::render::escape::code_lines(report);
-    let fence = crate::render::escape::fence(&text);
+    let text = crate::text::escape::code_lines(report);
+    let fence = crate::text::escape::fence(&text);
     let newline = if text.ends_with('\n') { "" } else { "\n" };
     format!("{fence}text\n{text}{newline}{fence}\n")
 }
@@ -881,7 +881,7 @@ fn drift_inner(
         "### orgops drift\n",
         &format!(
             "### orgops drift: {}\n",
-            crate::render::escape::code_span(&path)
+            crate::text::escape::code_span(&path)
         ),
         1,
     );
@@ -900,7 +900,7 @@ fn drift_inner(
         (false, None) => {
             let title = format!(
                 "orgops: the organization drifted from {}",
-                crate::render::escape::text(&path)
+                crate::text::escape::text(&path)
             );
             let issue = runtime.block_on(github.create_issue(&title, &body))?;
             outputs.set("issue", issue.number);

@@ -116,7 +116,9 @@ pub async fn delete(client: &Client, project_id: &str, id: &str) -> Result<Value
 
 /// A timestamp as RFC 3339 (UTC), for people.
 fn when(seconds: Option<i64>) -> Value {
-    seconds.map_or(Value::Null, |s| Value::String(crate::drift::format_utc(s)))
+    seconds.map_or(Value::Null, |s| {
+        Value::String(crate::text::time::format_utc(s))
+    })
 }
 
 fn view(key: &LiveKey) -> Value {

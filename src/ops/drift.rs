@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use crate::cli::TargetArgs;
 use crate::drift::{self, DriftReport};
 use crate::ops::plan::{PlanFailure, Planned};
+use crate::ops::target::Connect;
 use crate::plan::PlanOptions;
 use crate::printer::Printer;
 
@@ -21,7 +21,7 @@ pub struct Drifted {
 pub fn drift(
     file: &Path,
     load: crate::config::LoadOptions,
-    target: &TargetArgs,
+    target: &Connect,
     since_days: u32,
     fail_on_unmanaged: bool,
     printer: Printer,

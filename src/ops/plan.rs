@@ -3,11 +3,10 @@
 
 use std::path::Path;
 
-use crate::cli::TargetArgs;
 use crate::config::{self, DesiredState, Diagnostics, LoadMode};
 use crate::live::{self, LiveState, NoProgress, Progress, ReadScope, StderrProgress};
 use crate::model::Document;
-use crate::ops::target::Target;
+use crate::ops::target::{Connect, Target};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::printer::Printer;
 
@@ -36,7 +35,7 @@ pub struct Planned {
 pub fn plan(
     file: &Path,
     load: config::LoadOptions,
-    target: &TargetArgs,
+    target: &Connect,
     options: &PlanOptions,
     printer: Printer,
 ) -> Result<Planned, PlanFailure> {
@@ -49,7 +48,7 @@ pub fn plan(
 pub fn plan_targeted(
     file: &Path,
     load: config::LoadOptions,
-    target: &TargetArgs,
+    target: &Connect,
     options: &PlanOptions,
     targets: &[String],
     printer: Printer,

@@ -17,13 +17,12 @@
 
 use std::path::Path;
 
-use crate::cli::TargetArgs;
 use crate::config::{self, LoadMode};
 use crate::git::{self, GitSource, TempTree};
 use crate::live::{LiveState, ReadScope};
 use crate::model::Document;
 use crate::ops::plan::{PlanFailure, Planned, read_live};
-use crate::ops::target::Target;
+use crate::ops::target::{Connect, Target};
 use crate::plan::{Plan, PlanOptions};
 use crate::printer::Printer;
 
@@ -50,6 +49,25 @@ pub struct PullRequestPlan {
     pub introduced: Option<Plan>,
     /// desired@base against live; `None` when the base was absent or invalid.
     pub pre_existing: Option<Plan>,
+}
+
+impl PullRequestPlan {
+    /// What the renderings show of it.
+    pub fn view(&self) -> crate::render::pull_request::PullRequestView<'_> {
+        use crate::render::pull_request::{BaseView, PullRequestView};
+        PullRequestView {
+            plan: &self.planned.plan,
+            base_ref: &self.base_ref,
+            base_commit: &self.base_commit,
+            base: match &self.base {
+                BaseState::Valid(_) => BaseView::Valid,
+                BaseState::Absent => BaseView::Absent,
+                BaseState::Invalid(why) => BaseView::Invalid(why),
+            },
+            introduced: self.introduced.as_ref(),
+            pre_existing: self.pre_existing.as_ref(),
+        }
+    }
 }
 
 /// A document declaring everything either document declares, for scoping one live read
@@ -134,7 +152,7 @@ pub fn plan_pull_request(
     load: config::LoadOptions,
     base_ref: &str,
     git: &dyn GitSource,
-    target: &TargetArgs,
+    target: &Connect,
     options: &PlanOptions,
     printer: Printer,
 ) -> Result<PullRequestPlan, PlanFailure> {

@@ -5,13 +5,22 @@
 //! from STATE runs inside this process on 127.0.0.1 and the client talks to it over HTTP
 //! exactly as it would to the real API; no key is needed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use crate::api::{Client, ClientConfig, Secret};
 use crate::emulator::{self, EmulatorOptions, RunningEmulator, seed};
 use crate::plan::saved::OrgIdentity;
+
+/// Where a command connects, as its options say (`--emulator STATE`, `--concurrency N`).
+#[derive(Debug, Clone, Default)]
+pub struct Connect {
+    /// Run against an in-process emulator seeded from this state file (no key needed).
+    pub emulator: Option<PathBuf>,
+    /// At most this many API requests in flight at once (default 8).
+    pub concurrency: Option<usize>,
+}
 
 /// A connected client, and the emulator behind it when there is one (kept alive as long as
 /// the target is).

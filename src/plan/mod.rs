@@ -57,6 +57,7 @@ pub(crate) mod context;
 mod kinds;
 /// The natural-key format of each kind (also how `orgops audit` names objects).
 pub(crate) use kinds::keys;
+pub mod digest;
 pub mod normalize;
 mod operation;
 pub mod order;

@@ -14,7 +14,7 @@
 //! typed [`StaleReason`]) when the version, the organization, the desired document or the
 //! live facts of any saved change differ, or when the saved changes are not semantically the
 //! fresh plan's changes of the same ids (id, kind, key, action, operation, `after`,
-//! `depends_on`: [`crate::github::hash::execution_digests`]). What runs is the fresh plan's
+//! `depends_on`: [`crate::plan::digest::execution_digests`]). What runs is the fresh plan's
 //! changes of the saved ids, and the safety gates are re-checked on them with the apply's own
 //! options. Live changes that touch none of the saved changes do not make the plan stale:
 //! apply executes only the saved changes. A partial plan (`plan --target`) records its
@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::digest::{PlanDifference, execution_digests};
 use super::normalize::normalize_document;
 use super::{Change, ChangeId, Plan, PlanOptions, Refusal, UnmanagedObject, Waiting, target};
-use crate::github::hash::{PlanDifference, execution_digests};
 use crate::live::{IdIndex, LiveState};
 use crate::model::Document;
 

@@ -41,7 +41,7 @@ use super::kinds::keys;
 use super::{Change, ChangeId, Plan, PlanOptions, ResourceKind};
 use crate::live::{LiveState, ReadScope, Select};
 use crate::model::Document;
-use crate::render::escape;
+use crate::text::escape;
 
 /// Close keys named per pattern that matches nothing.
 const MAX_SUGGESTIONS: usize = 5;

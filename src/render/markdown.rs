@@ -21,8 +21,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use super::{LineTag, escape, field_lines, kind_title, shown_first, summary_sentence};
+use super::{LineTag, field_lines, kind_title, shown_first, summary_sentence};
 use crate::plan::{Action, Change, Plan, ResourceKind};
+use crate::text::escape;
 
 /// GitHub's limit for a comment body, in characters.
 pub const MAX_CHARS: usize = 65_536;

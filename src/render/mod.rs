@@ -15,7 +15,6 @@ use similar::{ChangeTag, TextDiff};
 
 use crate::plan::{Change, FieldChange, ResourceKind};
 
-pub mod escape;
 pub mod json;
 pub mod markdown;
 pub mod pull_request;

@@ -17,9 +17,35 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 use super::markdown::{Items, Section};
-use super::{counts_phrase, escape, json as plan_json, markdown, text};
-use crate::ops::pull_request::{BaseState, PullRequestPlan};
+use super::{counts_phrase, json as plan_json, markdown, text};
 use crate::plan::{Change, Plan};
+use crate::text::escape;
+
+/// What the base revision held, as the rendering needs it.
+#[derive(Debug, Clone, Copy)]
+pub enum BaseView<'a> {
+    /// A valid desired state.
+    Valid,
+    /// The path did not exist at the base.
+    Absent,
+    /// The base's desired state was invalid (the message says why).
+    Invalid(&'a str),
+}
+
+/// The pull-request view of a plan, as `ops::pull_request` computed it.
+#[derive(Debug, Clone, Copy)]
+pub struct PullRequestView<'a> {
+    /// desired@HEAD against live: what applying after the merge does.
+    pub plan: &'a Plan,
+    /// The revision as given and the commit it names.
+    pub base_ref: &'a str,
+    pub base_commit: &'a str,
+    pub base: BaseView<'a>,
+    /// desired@HEAD against desired@base; `None` when the base was invalid.
+    pub introduced: Option<&'a Plan>,
+    /// desired@base against live; `None` when the base was absent or invalid.
+    pub pre_existing: Option<&'a Plan>,
+}
 
 /// Version of the JSON document `plan --base --format json` prints.
 pub const FORMAT_VERSION: u32 = 1;
@@ -35,18 +61,18 @@ fn without_refusals(plan: &Plan) -> Plan {
     }
 }
 
-fn base_label(pr: &PullRequestPlan) -> String {
-    format!("{} ({})", pr.base_ref, short(&pr.base_commit))
+fn base_label(pr: &PullRequestView<'_>) -> String {
+    format!("{} ({})", pr.base_ref, short(pr.base_commit))
 }
 
-fn base_note(pr: &PullRequestPlan) -> Option<String> {
+fn base_note(pr: &PullRequestView<'_>) -> Option<String> {
     match &pr.base {
-        BaseState::Valid(_) => None,
-        BaseState::Absent => Some(format!(
+        BaseView::Valid => None,
+        BaseView::Absent => Some(format!(
             "The file does not exist at {}: everything is introduced by this change.",
             base_label(pr)
         )),
-        BaseState::Invalid(why) => Some(format!(
+        BaseView::Invalid(why) => Some(format!(
             "The file at {} is invalid, so the plan cannot be split into what this change introduces and pre-existing drift:\n{why}",
             base_label(pr)
         )),
@@ -54,7 +80,7 @@ fn base_note(pr: &PullRequestPlan) -> Option<String> {
 }
 
 /// Terminal rendering.
-pub fn text(pr: &PullRequestPlan, color: bool) -> String {
+pub fn text(pr: &PullRequestView<'_>, color: bool) -> String {
     let mut out = String::new();
     if let Some(note) = base_note(pr) {
         let _ = writeln!(out, "{}\n", escape::text_lines(&note));
@@ -65,9 +91,9 @@ pub fn text(pr: &PullRequestPlan, color: bool) -> String {
         out,
         "== Merging and applying (the net plan apply will run) =="
     );
-    out.push_str(&text::render(&pr.planned.plan, color));
+    out.push_str(&text::render(pr.plan, color));
     out.push('\n');
-    if let Some(introduced) = &pr.introduced {
+    if let Some(introduced) = pr.introduced {
         let _ = writeln!(
             out,
             "== Why: changes this pull request introduces (against {label}) =="
@@ -75,7 +101,7 @@ pub fn text(pr: &PullRequestPlan, color: bool) -> String {
         out.push_str(&text::render(&without_refusals(introduced), color));
         out.push('\n');
     }
-    if let Some(pre) = &pr.pre_existing {
+    if let Some(pre) = pr.pre_existing {
         let _ = writeln!(
             out,
             "== Why: drift that merging also corrects (live differs from {label}) =="
@@ -93,13 +119,13 @@ struct Explained {
 }
 
 impl Explained {
-    fn new(pr: &PullRequestPlan) -> Option<Explained> {
+    fn new(pr: &PullRequestView<'_>) -> Option<Explained> {
         let keys =
             |p: &Plan| -> BTreeSet<String> { p.changes.iter().map(|c| c.key.clone()).collect() };
         Some(Explained {
-            in_introduced: keys(pr.introduced.as_ref()?),
-            in_pre: keys(pr.pre_existing.as_ref()?),
-            net: keys(&pr.planned.plan),
+            in_introduced: keys(pr.introduced?),
+            in_pre: keys(pr.pre_existing?),
+            net: keys(pr.plan),
         })
     }
 
@@ -122,8 +148,8 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// The head of the comment: the net plan apply will run, its counts and where they come from,
 /// then any refusal and the note about the base.
-fn head(pr: &PullRequestPlan, title: &str, explained: Option<&Explained>) -> String {
-    let full = &pr.planned.plan;
+fn head(pr: &PullRequestView<'_>, title: &str, explained: Option<&Explained>) -> String {
+    let full = pr.plan;
     let n = full.changes.len();
     let mut out = String::new();
     let _ = writeln!(out, "### {title}\n");
@@ -166,7 +192,7 @@ fn head(pr: &PullRequestPlan, title: &str, explained: Option<&Explained>) -> Str
                     count(true, true),
                 );
             }
-            None if matches!(pr.base, BaseState::Absent) => {
+            None if matches!(pr.base, BaseView::Absent) => {
                 let _ = writeln!(
                     out,
                     "All of them come from this pull request: the file is new.\n"
@@ -260,14 +286,14 @@ fn explanation(
 /// counts, where they come from, destructive changes, changes waiting for invites, the order
 /// graph, the rest folded by kind), then the two explanations: what this pull request
 /// introduces and the drift merging also corrects, each with counts that add up.
-pub fn markdown_with_limit(pr: &PullRequestPlan, title: &str, max_chars: usize) -> String {
-    let full = &pr.planned.plan;
+pub fn markdown_with_limit(pr: &PullRequestView<'_>, title: &str, max_chars: usize) -> String {
+    let full = pr.plan;
     let explained = Explained::new(pr);
     let head = head(pr, title, explained.as_ref());
     let origin = |c: &Change| explained.as_ref().and_then(|e| e.origin(c));
     let mut sections = markdown::plan_sections(full, &origin);
-    let base = escape::code_span(&pr.base_ref);
-    if let (Some(introduced), Some(pre), Some(e)) = (&pr.introduced, &pr.pre_existing, &explained) {
+    let base = escape::code_span(pr.base_ref);
+    if let (Some(introduced), Some(pre), Some(e)) = (pr.introduced, pr.pre_existing, &explained) {
         let carried = markdown::carried_by_invites(full);
         let fate = |c: &Change| {
             if e.net.contains(&c.key) {
@@ -299,11 +325,11 @@ pub fn markdown_with_limit(pr: &PullRequestPlan, title: &str, max_chars: usize) 
 }
 
 /// The JSON document: the full plan, its two parts, and what the base was.
-pub fn to_value(pr: &PullRequestPlan) -> Value {
+pub fn to_value(pr: &PullRequestView<'_>) -> Value {
     let (state, error) = match &pr.base {
-        BaseState::Valid(_) => ("valid", None),
-        BaseState::Absent => ("absent", None),
-        BaseState::Invalid(why) => ("invalid", Some(why.clone())),
+        BaseView::Valid => ("valid", None),
+        BaseView::Absent => ("absent", None),
+        BaseView::Invalid(why) => ("invalid", Some(why.to_string())),
     };
     json!({
         "format_version": FORMAT_VERSION,
@@ -313,13 +339,13 @@ pub fn to_value(pr: &PullRequestPlan) -> Value {
             "state": state,
             "error": error,
         },
-        "plan": plan_json::to_value(&pr.planned.plan),
-        "introduced": pr.introduced.as_ref().map(|p| plan_json::to_value(&without_refusals(p))),
-        "pre_existing": pr.pre_existing.as_ref().map(|p| plan_json::to_value(&without_refusals(p))),
+        "plan": plan_json::to_value(pr.plan),
+        "introduced": pr.introduced.map(|p| plan_json::to_value(&without_refusals(p))),
+        "pre_existing": pr.pre_existing.map(|p| plan_json::to_value(&without_refusals(p))),
     })
 }
 
-pub fn json(pr: &PullRequestPlan) -> String {
+pub fn json(pr: &PullRequestView<'_>) -> String {
     // A JSON value always serializes.
     let mut out = serde_json::to_string_pretty(&to_value(pr)).expect("JSON values serialize");
     out.push('\n');

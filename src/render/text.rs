@@ -9,8 +9,9 @@
 
 use std::fmt::Write;
 
-use super::{FieldLine, LineTag, escape, field_lines, summary_sentence};
+use super::{FieldLine, LineTag, field_lines, summary_sentence};
 use crate::plan::{Action, ActionClass, Plan};
+use crate::text::escape;
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";

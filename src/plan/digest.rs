@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::plan::{Change, Plan};
+use super::{Change, Plan};
 
 /// Object keys sorted at every level, so the bytes depend only on content.
 fn canonical(value: &Value) -> Value {

@@ -1,0 +1,5 @@
+//! Text helpers every layer may use: escaping what came from outside before it is shown
+//! ([`escape`]) and dates ([`time`]). They depend on nothing else in the crate.
+
+pub mod escape;
+pub mod time;
