@@ -8,9 +8,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::ResourceKind;
 use super::{Level, SettingKind, project_value, put_project};
 use crate::model::Document;
-use crate::plan::ResourceKind;
 
 /// `retention_type`, the spec's enum. `organization_default` and `none` are project-only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::ResourceKind;
 use super::{Level, SettingKind, project_value, put_project};
-use crate::plan::ResourceKind;
 
 const TOOLS: [&str; 5] = [
     "file_search",

@@ -1,453 +1,142 @@
-//! One place per kind: everything orgops knows about a settings kind lives in its own module
-//! here, as one [`SettingKind`] descriptor (its plan name, where the file declares it, its
-//! route, how the API's object reads into the file's shape and back, what a write is, whether
-//! the API can delete it, what is destructive). The engine iterates [`ALL`]:
+//! Every kind of object orgops manages, and the vocabulary the stages share about them.
 //!
-//! - scope (`live/scope.rs`): [`ReadScope::settings`](crate::live::ReadScope) from [`managed`];
-//! - read (`live/read.rs`): one `GET` per (kind, scope) through [`read`], stored into the live
-//!   document with [`SettingKind::put`], so `export` writes what was read with no code of its own;
-//! - plan (`plan/kinds/mod.rs`): [`diff`];
-//!
-//! Collection kinds have a module of the same shape with their own functions (project API
-//! keys: [`project_api_keys`], read per managed project into `LiveState::project_api_keys`).
-//! - apply (`apply/perform.rs`): [`perform`] for [`Operation::Kind`](crate::plan::Operation);
-//! - drift: the plan's changes and reported objects, like every kind.
-//!
-//! Adding a singleton kind: a module with its value type and a `pub static KIND`, one line in
-//! [`ALL`], its field on `model::Project` or `model::OrgSettings`, a schema entry and a docs row.
-//! The emulator keeps its own routes (it plays the API, not orgops).
-//!
-//! The older kinds (users, groups, projects, ... in `plan/kinds/`, `apply/perform.rs`,
-//! `live/`) have not moved here yet; they can, one at a time.
+//! The registry below is the one list of kinds: [`ResourceKind`] (the plan's `kind`), in the
+//! order their changes are listed when nothing else decides (parents before children).
 
-use std::future::Future;
-use std::pin::Pin;
+use serde::{Deserialize, Serialize};
 
-use serde_json::Value;
+mod change;
+pub(crate) mod context;
+pub(crate) mod keys;
+mod live_state;
+pub mod normalize;
+mod operation;
+pub(crate) mod role_set;
+mod scope;
+mod setting;
 
-use crate::api::client::{Call, RequestKind, seg};
-use crate::api::{Client, Error};
-use crate::live::{ReadScope, Select};
-use crate::model::{Document, Project, UnmanagedAction};
-use crate::plan::ResourceKind;
-
+mod admin_api_key;
+mod certificate;
+mod certificate_activation;
 pub mod data_retention;
+mod duplicates;
+mod group;
+mod group_member;
+mod group_role;
 pub mod hosted_tools;
+mod invite;
 pub mod model_permissions;
+mod project;
 pub mod project_api_keys;
+mod project_group;
+mod project_group_role;
+mod project_member;
+mod project_member_role;
+mod project_role;
+mod rate_limit;
+mod role;
+mod service_account;
 pub mod spend_alerts;
 pub mod spend_limit;
+mod user;
+mod user_role;
 
+pub use change::{
+    Action, ActionClass, Change, ChangeId, FieldChange, Refusal, RefusalRule, UnmanagedObject,
+    Waiting,
+};
 pub use data_retention::DataRetention;
 pub use hosted_tools::HostedTools;
+pub use live_state::{DuplicateKind, IdIndex, LiveDuplicate, LiveState};
 pub use model_permissions::{ModelPermissions, PermissionMode};
+pub use operation::{CertificateScope, IdRef, Operation, RoleUpdate};
+pub use scope::{ReadScope, Select};
+pub use setting::*;
 pub use spend_alerts::SpendAlert;
 pub use spend_limit::{Currency, Interval, SpendLimit};
 
-/// Where a kind's one object lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// `settings.<field>`: one for the organization.
-    Organization,
-    /// `projects[].<field>`: one per project.
-    Project,
-}
-
-/// Everything orgops knows about one singleton settings kind.
-pub struct SettingKind {
-    /// The plan's kind.
-    pub resource: ResourceKind,
-    /// The file's key (`settings.<field>` or `projects[].<field>`), also the key's last part.
-    pub field: &'static str,
-    pub level: Level,
-    /// The spec's path template (`{project_id}` for project kinds): GET reads, POST writes,
-    /// DELETE unsets.
-    pub route: &'static str,
-    /// The API has a DELETE: a block removed from the file under
-    /// `policy.unmanaged.settings: remove` is `unset`; otherwise it is only reported.
-    pub deletable: bool,
-    /// Only the fields the file gives are managed (hosted tools): the live side is compared
-    /// on those fields only, and a write sends only those.
-    pub partial: bool,
-    /// A GET answering 404 means "not set" (hard spend limits).
-    pub absent_is_404: bool,
-    /// The declared value in the file's shape (JSON), `None` when not declared.
-    pub get: fn(&Document, Option<&str>) -> Option<Value>,
-    /// Stores a live value (file shape; `None`: at the API's default) into the live document.
-    pub put: fn(&mut Document, Option<&str>, Option<Value>),
-    /// The API's object -> the file's shape; `Ok(None)` when it is the API's default.
-    pub from_api: fn(&Value) -> Result<Option<Value>, String>,
-    /// The file's shape -> the POST body.
-    pub to_api: fn(&Value) -> Value,
-    /// The API's default in the file's shape (what a `set` changes from), if it has one.
-    pub default: fn() -> Option<Value>,
-    /// Whether going from `before` (the live value, or the default) to `after` takes
-    /// something away from users (counted by `max_removals`, shown first in markdown).
-    pub destructive: fn(Option<&Value>, &Value) -> bool,
-    /// The normal form of a value (sorted lists), applied to both sides before comparing.
-    pub normalize: fn(Value) -> Value,
-}
-
-impl SettingKind {
-    pub fn name(&self) -> &'static str {
-        self.resource.as_str()
-    }
-
-    /// The plan key: `settings:<field>` or `project:<name>/<field>`.
-    pub fn key(&self, project: Option<&str>) -> String {
-        match project {
-            None => format!("settings:{}", self.field),
-            Some(p) => format!("project:{p}/{}", self.field),
+/// The registry: one line per kind, `Variant = "plan name"`, in listing order.
+macro_rules! registry {
+    ($($variant:ident = $name:literal,)*) => {
+        /// The kinds of objects a plan changes, in the order their changes are listed when
+        /// nothing else decides (parents before children).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum ResourceKind {
+            $(#[serde(rename = $name)] $variant,)*
         }
-    }
 
-    /// How a value shows in a plan (`before`, `after`, reported objects are JSON objects):
-    /// an object as it is, anything else as `{<field>: value}`.
-    pub fn view(&self, value: Value) -> Value {
-        if value.is_object() {
-            value
-        } else {
-            let mut map = serde_json::Map::new();
-            map.insert(self.field.to_string(), value);
-            Value::Object(map)
-        }
-    }
+        impl ResourceKind {
+            /// Every kind, in registry order.
+            pub const ALL: &'static [ResourceKind] = &[$(ResourceKind::$variant,)*];
 
-    fn path(&self, project_id: Option<&str>) -> String {
-        match project_id {
-            Some(id) => self.route.replace("{project_id}", &seg(id)),
-            None => self.route.to_string(),
-        }
-    }
-}
-
-/// Every settings kind, in plan order.
-pub static ALL: &[&SettingKind] = &[
-    &data_retention::ORGANIZATION,
-    &spend_limit::ORGANIZATION,
-    &data_retention::PROJECT,
-    &spend_limit::PROJECT,
-    &model_permissions::KIND,
-    &hosted_tools::KIND,
-];
-
-/// The kind of a plan kind name, if it is a settings kind.
-pub fn by_name(name: &str) -> Option<&'static SettingKind> {
-    ALL.iter().copied().find(|k| k.name() == name)
-}
-
-/// A declared project's field, as JSON.
-pub(crate) fn project_value<T: serde::Serialize>(
-    doc: &Document,
-    project: Option<&str>,
-    field: impl Fn(&Project) -> Option<&T>,
-) -> Option<Value> {
-    let project = project?;
-    doc.projects
-        .iter()
-        .find(|p| p.name == project)
-        .and_then(field)
-        .and_then(|v| serde_json::to_value(v).ok())
-}
-
-/// Sets a project's field from JSON (a value that does not fit the type is dropped: the
-/// reader already checked it).
-pub(crate) fn put_project<T: serde::de::DeserializeOwned>(
-    doc: &mut Document,
-    project: Option<&str>,
-    value: Option<Value>,
-    field: impl Fn(&mut Project) -> &mut Option<T>,
-) {
-    let Some(name) = project else { return };
-    if let Some(p) = doc.projects.iter_mut().find(|p| p.name == name) {
-        *field(p) = value.and_then(|v| serde_json::from_value(v).ok());
-    }
-}
-
-/// What `policy.unmanaged.settings` says about settings a declared scope leaves out
-/// (`None`: not managed, not read).
-fn leftover_policy(doc: &Document) -> Option<UnmanagedAction> {
-    doc.policy
-        .unmanaged
-        .settings
-        .filter(|a| *a != UnmanagedAction::Ignore)
-}
-
-/// Which scopes of `kind` a plan of `doc` reads: where the file declares the kind, and, when
-/// `policy.unmanaged.settings` is `report` or `remove`, every declared active project (and
-/// the organization) so that a block removed from the file is seen. Projects declared
-/// `archived` are never read.
-pub fn managed(kind: &SettingKind, doc: &Document) -> Select<String> {
-    let leftover = leftover_policy(doc).is_some();
-    match kind.level {
-        Level::Organization => {
-            if leftover || (kind.get)(doc, None).is_some() {
-                Select::All
-            } else {
-                Select::Nothing
-            }
-        }
-        Level::Project => {
-            let names: std::collections::BTreeSet<String> = doc
-                .projects
-                .iter()
-                .filter(|p| !p.archived)
-                .filter(|p| leftover || (kind.get)(doc, Some(&p.name)).is_some())
-                .map(|p| p.name.clone())
-                .collect();
-            if names.is_empty() {
-                Select::Nothing
-            } else {
-                Select::Only(names)
-            }
-        }
-    }
-}
-
-/// The read scope of every settings kind for `doc`.
-pub fn read_scope(doc: &Document) -> std::collections::BTreeMap<&'static str, Select<String>> {
-    ALL.iter()
-        .map(|k| (k.name(), managed(k, doc)))
-        .filter(|(_, s)| !s.is_nothing())
-        .collect()
-}
-
-/// Whether `scope` read `kind` for `project` (organization kinds: `project` is `None`).
-pub fn was_read(scope: &ReadScope, kind: &SettingKind, project: Option<&str>) -> bool {
-    match scope.settings.get(kind.name()) {
-        None => false,
-        Some(select) => match project {
-            None => !select.is_nothing(),
-            Some(p) => select.contains(p),
-        },
-    }
-}
-
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// One `GET` of `kind` (at `project_id` for project kinds): the value in the file's shape,
-/// `None` when at the API's default.
-pub fn read<'a>(
-    client: &'a Client,
-    kind: &'static SettingKind,
-    project_id: Option<&'a str>,
-) -> BoxFuture<'a, Result<Option<Value>, Error>> {
-    Box::pin(async move {
-        let call = Call::get(kind.route, kind.path(project_id));
-        let answer = client.execute::<Value>(&call).await;
-        if let Some(observer) = client.page_observer() {
-            observer.page_fetched(false);
-        }
-        match answer {
-            Ok(body) => (kind.from_api)(&body).map_err(|reason| Error::Decode {
-                method: "GET".into(),
-                route: kind.route.into(),
-                message: reason,
-            }),
-            Err(e) if kind.absent_is_404 && e.status() == Some(404) => Ok(None),
-            Err(e) => Err(e),
-        }
-    })
-}
-
-/// Writes `value` (POST), or unsets (DELETE) when `value` is `None`.
-pub fn perform<'a>(
-    client: &'a Client,
-    kind: &'static SettingKind,
-    project_id: Option<&'a str>,
-    value: Option<&'a Value>,
-) -> BoxFuture<'a, Result<(), Error>> {
-    Box::pin(async move {
-        let path = kind.path(project_id);
-        let call = match value {
-            Some(v) => Call::post(kind.route, path, RequestKind::Idempotent, (kind.to_api)(v)),
-            None => Call::delete(kind.route, path),
-        };
-        match client.execute::<Value>(&call).await {
-            Ok(_) => Ok(()),
-            // Unsetting what is not set is done.
-            Err(e) if value.is_none() && e.status() == Some(404) => Ok(()),
-            Err(e) => Err(e),
-        }
-    })
-}
-
-/// `value` restricted to the object keys of `like` (partial kinds).
-pub(crate) fn restrict(value: &Value, like: &Value) -> Value {
-    match (value.as_object(), like.as_object()) {
-        (Some(v), Some(l)) => Value::Object(
-            v.iter()
-                .filter(|(k, _)| l.contains_key(*k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        _ => value.clone(),
-    }
-}
-
-/// The plan of every settings kind: `set` (the API's default is in force, or the project is
-/// created by this plan) or `update` where the file declares a value that differs; for a
-/// value the file leaves out (read only under `policy.unmanaged.settings`), `unset` under
-/// `remove` where the API has a delete, and otherwise a reported object, noted `no longer
-/// managed` when the API cannot delete it.
-pub(crate) fn diff(
-    ctx: &crate::plan::context::Context<'_>,
-    out: &mut crate::plan::context::Output,
-) {
-    use crate::plan::context::Draft;
-    use crate::plan::{Action, Operation, UnmanagedObject};
-
-    let leftover = leftover_policy(&ctx.desired);
-    for kind in ALL {
-        let scopes: Vec<(Option<String>, bool)> = match kind.level {
-            Level::Organization => vec![(None, true)],
-            Level::Project => ctx
-                .child_projects()
-                .into_iter()
-                .map(|(d, l)| (Some(d.name.clone()), l.is_some()))
-                .collect(),
-        };
-        for (project, exists) in scopes {
-            let project = project.as_deref();
-            let key = kind.key(project);
-            let read = exists && was_read(&ctx.state.scope, kind, project);
-            let desired = (kind.get)(&ctx.desired, project).map(kind.normalize);
-            let live = if read {
-                (kind.get)(&ctx.live, project).map(kind.normalize)
-            } else {
-                None
-            };
-            let parents: Vec<String> = project
-                .map(|p| format!("project:{p}"))
-                .into_iter()
-                .collect();
-            match desired {
-                Some(desired) => {
-                    if exists && !read {
-                        // Not read (a scope bug would land here): never plan blind.
-                        continue;
-                    }
-                    let effective = live.clone().or_else(kind.default);
-                    let before = effective.as_ref().map(|b| {
-                        if kind.partial {
-                            restrict(b, &desired)
-                        } else {
-                            b.clone()
-                        }
-                    });
-                    // A partial kind: tools the default or live side does not list are
-                    // at their default.
-                    let before = match (before, kind.partial, (kind.default)()) {
-                        (Some(b), true, Some(default)) => {
-                            let mut full = restrict(&default, &desired);
-                            if let (Some(f), Some(b)) = (full.as_object_mut(), b.as_object()) {
-                                for (k, v) in b {
-                                    f.insert(k.clone(), v.clone());
-                                }
-                            }
-                            Some(full)
-                        }
-                        (b, _, _) => b,
-                    };
-                    if before.as_ref() == Some(&desired) {
-                        continue;
-                    }
-                    let action = if live.is_some() {
-                        Action::Update
-                    } else {
-                        Action::Set
-                    };
-                    let destructive = (kind.destructive)(live.as_ref(), &desired);
-                    out.push(
-                        Draft::new(
-                            kind.resource,
-                            key,
-                            action,
-                            Operation::Kind {
-                                kind: kind.name().to_string(),
-                                project: project.map(str::to_string),
-                                id: None,
-                                value: Some(desired.clone()),
-                            },
-                        )
-                        .before(before.map(|b| kind.view(b)))
-                        .after(Some(kind.view(desired)))
-                        .diffed(&[])
-                        .destructive(destructive)
-                        .parents(parents),
-                    );
-                }
-                None => {
-                    let (Some(policy), Some(live)) = (leftover, live) else {
-                        continue;
-                    };
-                    if policy == UnmanagedAction::Remove && kind.deletable {
-                        out.push(
-                            Draft::new(
-                                kind.resource,
-                                key,
-                                Action::Unset,
-                                Operation::Kind {
-                                    kind: kind.name().to_string(),
-                                    project: project.map(str::to_string),
-                                    id: None,
-                                    value: None,
-                                },
-                            )
-                            .before(Some(kind.view(live)))
-                            .after((kind.default)().map(|d| kind.view(d)))
-                            .diffed(&[])
-                            .parents(parents),
-                        );
-                    } else {
-                        let note = if kind.deletable {
-                            "not in the file; `policy.unmanaged.settings: remove` unsets it"
-                        } else {
-                            "no longer managed: the API cannot delete it, orgops leaves it as it is"
-                        };
-                        out.unmanaged.push(UnmanagedObject {
-                            kind: kind.resource,
-                            key,
-                            object: kind.view(live),
-                            note: Some(note.to_string()),
-                        });
-                    }
+            /// The plan's name of the kind (`kind` in JSON, the first part of a change id).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ResourceKind::$variant => $name,)*
                 }
             }
-        }
-    }
-}
-
-/// The live document after a successful write of `value` (`None`: unset), in the form a
-/// read would give: values at the API's default are `None`, a partial kind keeps the fields
-/// written before. For tests and simulations of a plan.
-pub fn written(
-    doc: &mut Document,
-    kind: &SettingKind,
-    project: Option<&str>,
-    value: Option<&Value>,
-) {
-    let default = (kind.default)();
-    let next = match value {
-        None => None,
-        Some(v) if kind.partial => {
-            let mut merged = (kind.get)(doc, project)
-                .and_then(|c| c.as_object().cloned())
-                .unwrap_or_default();
-            if let Some(v) = v.as_object() {
-                for (k, x) in v {
-                    merged.insert(k.clone(), x.clone());
-                }
-            }
-            if let Some(d) = default.as_ref().and_then(Value::as_object) {
-                merged.retain(|k, x| d.get(k) != Some(x));
-            }
-            (!merged.is_empty()).then_some(Value::Object(merged))
-        }
-        Some(v) => {
-            let v = (kind.normalize)(v.clone());
-            (default.as_ref() != Some(&v)).then_some(v)
         }
     };
-    (kind.put)(doc, project, next);
+}
+
+registry! {
+    Project = "project",
+    Role = "role",
+    Group = "group",
+    Certificate = "certificate",
+    AdminApiKey = "admin_api_key",
+    Invite = "invite",
+    User = "user",
+    UserRole = "user_role",
+    GroupMember = "group_member",
+    GroupRole = "group_role",
+    ProjectRole = "project_role",
+    ProjectMember = "project_member",
+    ProjectMemberRole = "project_member_role",
+    ProjectGroup = "project_group",
+    ProjectGroupRole = "project_group_role",
+    ServiceAccount = "service_account",
+    RateLimit = "rate_limit",
+    CertificateActivation = "certificate_activation",
+    OrganizationDataRetention = "organization_data_retention",
+    OrganizationSpendLimit = "organization_spend_limit",
+    ProjectDataRetention = "project_data_retention",
+    ProjectSpendLimit = "project_spend_limit",
+    ProjectModelPermissions = "project_model_permissions",
+    ProjectHostedTools = "project_hosted_tools",
+    ProjectApiKey = "project_api_key",
+    OrganizationSpendAlert = "organization_spend_alert",
+    ProjectSpendAlert = "project_spend_alert",
+}
+
+impl std::fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every kind's diff, in [`ResourceKind`] order.
+pub(crate) fn diff_all(ctx: &context::Context<'_>, out: &mut context::Output) {
+    project::diff(ctx, out);
+    role::diff(ctx, out);
+    group::diff(ctx, out);
+    certificate::diff(ctx, out);
+    admin_api_key::diff(ctx, out);
+    invite::diff(ctx, out);
+    user::diff(ctx, out);
+    user_role::diff(ctx, out);
+    group_member::diff(ctx, out);
+    group_role::diff(ctx, out);
+    project_role::diff(ctx, out);
+    project_member::diff(ctx, out);
+    project_member_role::diff(ctx, out);
+    project_group::diff(ctx, out);
+    project_group_role::diff(ctx, out);
+    service_account::diff(ctx, out);
+    rate_limit::diff(ctx, out);
+    certificate_activation::diff(ctx, out);
+    setting::diff(ctx, out);
+    project_api_keys::diff(ctx, out);
+    spend_alerts::diff(ctx, out);
+    duplicates::diff(ctx, out);
 }

@@ -14,13 +14,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::Select;
+use super::context::{Context, Draft, Output};
+use super::{Action, Operation, RefusalRule, ResourceKind, UnmanagedObject};
 use crate::api::client::{Call, seg};
 use crate::api::pagination::{MAX_PAGE_A, Style};
 use crate::api::{Client, Error};
-use crate::live::Select;
 use crate::model::{Document, ServiceAccountRef, UnmanagedAction};
-use crate::plan::context::{Context, Draft, Output};
-use crate::plan::{Action, Operation, RefusalRule, ResourceKind, UnmanagedObject};
 
 pub const NAME: &str = "project_api_key";
 const LIST_ROUTE: &str = "/organization/projects/{project_id}/api_keys";

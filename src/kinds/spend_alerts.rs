@@ -10,13 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::context::{Context, Draft, Output};
+use super::{Action, Operation, ResourceKind};
 use super::{Currency, Interval};
 use crate::api::client::{Call, RequestKind, seg};
 use crate::api::pagination::{MAX_PAGE_A, Style};
 use crate::api::{Client, Error};
 use crate::model::{Document, ManagedList};
-use crate::plan::context::{Context, Draft, Output};
-use crate::plan::{Action, Operation, ResourceKind};
 
 pub const ORG: &str = "organization_spend_alert";
 pub const PROJECT: &str = "project_spend_alert";
@@ -119,7 +119,7 @@ fn paths(project_id: Option<&str>, id: Option<&str>) -> (&'static str, String) {
 }
 
 /// Whether a plan of `doc` reads the organization's alerts, and which projects' alerts.
-pub fn managed(doc: &Document) -> (bool, crate::live::Select<String>) {
+pub fn managed(doc: &Document) -> (bool, super::Select<String>) {
     let names: BTreeSet<String> = doc
         .projects
         .iter()
@@ -127,9 +127,9 @@ pub fn managed(doc: &Document) -> (bool, crate::live::Select<String>) {
         .map(|p| p.name.clone())
         .collect();
     let projects = if names.is_empty() {
-        crate::live::Select::Nothing
+        super::Select::Nothing
     } else {
-        crate::live::Select::Only(names)
+        super::Select::Only(names)
     };
     (doc.settings.spend_alerts.is_managed(), projects)
 }

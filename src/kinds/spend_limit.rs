@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::ResourceKind;
 use super::{Level, SettingKind, project_value, put_project};
-use crate::plan::ResourceKind;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Currency {

@@ -31,7 +31,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::scope::ReadScope;
 use super::{DuplicateKind, LiveDuplicate, LiveState};
 use crate::api::admin_api_keys::AdminApiKey;
 use crate::api::certificates::Certificate as WireCertificate;
@@ -46,6 +45,7 @@ use crate::api::types::{
     WireProjectRole,
 };
 use crate::api::users::User as WireUser;
+use crate::kinds::ReadScope;
 use crate::model::{
     AdminApiKey as ModelAdminApiKey, Certificate, Document, Group, Invite, InviteProject,
     InviteStatus, OrgRole, Project, ProjectGroup, ProjectMember, ProjectRole, Role, ServiceAccount,

@@ -23,7 +23,6 @@ use tokio::task::JoinSet;
 use super::LiveState;
 use super::normalize::{Raw, normalize};
 use super::progress::Progress;
-use super::scope::ReadScope;
 use crate::api::admin_api_keys::AdminApiKey;
 use crate::api::certificates::Certificate;
 use crate::api::groups::{Group, GroupUser, ProjectGroup};
@@ -36,6 +35,7 @@ use crate::api::service_accounts::ServiceAccount;
 use crate::api::types::{AssignedRole, GroupId, ProjectId, Role, UserId};
 use crate::api::users::User;
 use crate::api::{Client, Error, PageObserver};
+use crate::kinds::ReadScope;
 use crate::model::normalize_email;
 
 /// One finished listing.

@@ -37,8 +37,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::kinds::keys;
 use super::{Change, ChangeId, Plan, PlanOptions, ResourceKind};
+use crate::kinds::keys;
 use crate::live::{LiveState, ReadScope, Select};
 use crate::model::Document;
 use crate::text::escape;

@@ -3,10 +3,10 @@
 //! user's roles wait for acceptance). Undeclared ones follow
 //! `policy.unmanaged.role_assignments`.
 
-use super::super::context::{Context, Membership, Output};
-use super::super::{Operation, ResourceKind};
+use super::context::{Context, Membership, Output};
 use super::keys;
 use super::role_set::{self, RoleSet};
+use super::{Operation, ResourceKind};
 
 pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
     for (desired_project, live_project) in ctx.child_projects() {

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::live::IdIndex;
+use super::IdIndex;
 use crate::model::{Document, OrgRole, ProjectRole, Role, normalize_email};
 
 /// Names and IDs that mean a predefined project role.

@@ -5,12 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use super::LiveState;
 use super::normalize::normalize_document;
 use super::{
-    Action, ChangeId, FieldChange, Operation, PlanOptions, Refusal, RefusalRule, ResourceKind,
-    UnmanagedObject,
+    Action, ChangeId, FieldChange, Operation, Refusal, RefusalRule, ResourceKind, UnmanagedObject,
 };
-use crate::live::LiveState;
 use crate::model::{
     Document, Invite, InviteStatus, ManagedList, Project, UnmanagedAction, User, normalize_email,
 };
@@ -161,7 +160,12 @@ fn index<T>(items: &[T], key: impl Fn(&T) -> String) -> BTreeMap<String, usize> 
 }
 
 impl<'a> Context<'a> {
-    pub fn new(desired: &Document, state: &'a LiveState, options: &PlanOptions) -> Context<'a> {
+    /// `baseline`: the desired document last applied (`PlanOptions::baseline`), if known.
+    pub fn new(
+        desired: &Document,
+        state: &'a LiveState,
+        baseline: Option<&Document>,
+    ) -> Context<'a> {
         let desired = normalize_document(desired, &state.ids);
         let live = normalize_document(&state.org, &state.ids);
         let mut live_invites = BTreeMap::new();
@@ -176,7 +180,7 @@ impl<'a> Context<'a> {
                 *slot = i;
             }
         }
-        let baseline_rate_limits = options.baseline.as_ref().map(|base| {
+        let baseline_rate_limits = baseline.map(|base| {
             base.projects
                 .iter()
                 .flat_map(|p| {

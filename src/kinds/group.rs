@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::super::context::{Context, Draft, Output, pair_up, when_managed};
-use super::super::{Action, Operation, ResourceKind};
+use super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::keys;
+use super::{Action, Operation, ResourceKind};
 
 const KIND: ResourceKind = ResourceKind::Group;
 

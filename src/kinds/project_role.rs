@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::super::context::{Context, Draft, Output, pair_up, when_managed};
-use super::super::{Action, Operation, ResourceKind};
+use super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::keys;
 use super::role::{update, view};
+use super::{Action, Operation, ResourceKind};
 use crate::model::Role;
 
 const KIND: ResourceKind = ResourceKind::ProjectRole;

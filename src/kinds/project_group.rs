@@ -1,22 +1,21 @@
-//! Project memberships of users, key `project:<project>/member:<email>`. Field: `role`
-//! (`owner` | `member`, updated in place). A declared member who is not an organization
-//! member is carried by their invite, not planned here. The default project has no members
-//! (a declaration there is refused in `project.rs`). Undeclared live members follow
-//! `policy.unmanaged.project_members`.
+//! Group access to a project, key `project:<project>/group:<group>`. Field: `role`
+//! (`owner` | `member`). The API has no update: a role change is one `update` whose operation
+//! assigns the new predefined project role before unassigning the old one (no lockout).
+//! Undeclared live ones follow `policy.unmanaged.project_groups`.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::super::context::{Context, Draft, Membership, Output, pair_up, when_managed};
-use super::super::{Action, Operation, ResourceKind};
+use super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::keys;
-use crate::model::ProjectMember;
+use super::{Action, Operation, ResourceKind};
+use crate::model::ProjectGroup;
 
-const KIND: ResourceKind = ResourceKind::ProjectMember;
+const KIND: ResourceKind = ResourceKind::ProjectGroup;
 
-fn view(m: &ProjectMember) -> Value {
-    json!({ "email": m.email, "role": m.role })
+fn view(g: &ProjectGroup) -> Value {
+    json!({ "group": g.name, "role": g.role })
 }
 
 pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
@@ -25,36 +24,36 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         if ctx.is_default_project(project) {
             continue;
         }
-        let desired: BTreeMap<String, &ProjectMember> = desired_project
-            .members
+        let desired: BTreeMap<String, &ProjectGroup> = desired_project
+            .groups
             .iter()
-            .map(|m| (m.email.clone(), m))
+            .map(|g| (g.name.clone(), g))
             .collect();
-        let live: BTreeMap<String, &ProjectMember> = live_project
+        let live: BTreeMap<String, &ProjectGroup> = live_project
             .map(|p| {
-                when_managed(&desired_project.members, &p.members)
+                when_managed(&desired_project.groups, &p.groups)
                     .iter()
-                    .map(|m| (m.email.clone(), m))
+                    .map(|g| (g.name.clone(), g))
                     .collect()
             })
             .unwrap_or_default();
-        for (email, d, l) in pair_up(&desired, &live) {
-            let key = keys::project_member(project, email);
-            let parents = [keys::project(project), keys::user(email)];
+        for (group, d, l) in pair_up(&desired, &live) {
+            let key = keys::project_group(project, group);
+            let parents = [keys::project(project), keys::group(group)];
             match (d, l) {
-                (Some(d), None) if ctx.membership(email) == Membership::Member => out.push(
+                (Some(d), None) => out.push(
                     Draft::new(
                         KIND,
                         key,
                         Action::Grant,
-                        Operation::AddProjectUser {
+                        Operation::AddProjectGroup {
                             project: project.clone(),
-                            email: email.clone(),
+                            group: group.clone(),
                             role: d.role,
                         },
                     )
                     .after(Some(view(d)))
-                    .diffed(&["email"])
+                    .diffed(&["group"])
                     .parents(parents),
                 ),
                 (Some(d), Some(l)) if d.role != l.role => out.push(
@@ -62,19 +61,20 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                         KIND,
                         key,
                         Action::Update,
-                        Operation::UpdateProjectUser {
+                        Operation::ChangeProjectGroupRole {
                             project: project.clone(),
-                            email: email.clone(),
-                            role: d.role,
+                            group: group.clone(),
+                            from: l.role,
+                            to: d.role,
                         },
                     )
                     .before(Some(view(l)))
                     .after(Some(view(d)))
-                    .diffed(&["email"])
+                    .diffed(&["group"])
                     .parents(parents),
                 ),
                 (None, Some(l)) => out.unmanaged(
-                    ctx.desired.policy.unmanaged.project_members,
+                    ctx.desired.policy.unmanaged.project_groups,
                     KIND,
                     &key,
                     view(l),
@@ -83,9 +83,9 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                             KIND,
                             key.clone(),
                             Action::Revoke,
-                            Operation::RemoveProjectUser {
+                            Operation::RemoveProjectGroup {
                                 project: project.clone(),
-                                email: email.clone(),
+                                group: group.clone(),
                             },
                         )
                         .before(Some(view(l)))

@@ -1,21 +1,22 @@
-//! Group access to a project, key `project:<project>/group:<group>`. Field: `role`
-//! (`owner` | `member`). The API has no update: a role change is one `update` whose operation
-//! assigns the new predefined project role before unassigning the old one (no lockout).
-//! Undeclared live ones follow `policy.unmanaged.project_groups`.
+//! Project memberships of users, key `project:<project>/member:<email>`. Field: `role`
+//! (`owner` | `member`, updated in place). A declared member who is not an organization
+//! member is carried by their invite, not planned here. The default project has no members
+//! (a declaration there is refused in `project.rs`). Undeclared live members follow
+//! `policy.unmanaged.project_members`.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::super::context::{Context, Draft, Output, pair_up, when_managed};
-use super::super::{Action, Operation, ResourceKind};
+use super::context::{Context, Draft, Membership, Output, pair_up, when_managed};
 use super::keys;
-use crate::model::ProjectGroup;
+use super::{Action, Operation, ResourceKind};
+use crate::model::ProjectMember;
 
-const KIND: ResourceKind = ResourceKind::ProjectGroup;
+const KIND: ResourceKind = ResourceKind::ProjectMember;
 
-fn view(g: &ProjectGroup) -> Value {
-    json!({ "group": g.name, "role": g.role })
+fn view(m: &ProjectMember) -> Value {
+    json!({ "email": m.email, "role": m.role })
 }
 
 pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
@@ -24,36 +25,36 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         if ctx.is_default_project(project) {
             continue;
         }
-        let desired: BTreeMap<String, &ProjectGroup> = desired_project
-            .groups
+        let desired: BTreeMap<String, &ProjectMember> = desired_project
+            .members
             .iter()
-            .map(|g| (g.name.clone(), g))
+            .map(|m| (m.email.clone(), m))
             .collect();
-        let live: BTreeMap<String, &ProjectGroup> = live_project
+        let live: BTreeMap<String, &ProjectMember> = live_project
             .map(|p| {
-                when_managed(&desired_project.groups, &p.groups)
+                when_managed(&desired_project.members, &p.members)
                     .iter()
-                    .map(|g| (g.name.clone(), g))
+                    .map(|m| (m.email.clone(), m))
                     .collect()
             })
             .unwrap_or_default();
-        for (group, d, l) in pair_up(&desired, &live) {
-            let key = keys::project_group(project, group);
-            let parents = [keys::project(project), keys::group(group)];
+        for (email, d, l) in pair_up(&desired, &live) {
+            let key = keys::project_member(project, email);
+            let parents = [keys::project(project), keys::user(email)];
             match (d, l) {
-                (Some(d), None) => out.push(
+                (Some(d), None) if ctx.membership(email) == Membership::Member => out.push(
                     Draft::new(
                         KIND,
                         key,
                         Action::Grant,
-                        Operation::AddProjectGroup {
+                        Operation::AddProjectUser {
                             project: project.clone(),
-                            group: group.clone(),
+                            email: email.clone(),
                             role: d.role,
                         },
                     )
                     .after(Some(view(d)))
-                    .diffed(&["group"])
+                    .diffed(&["email"])
                     .parents(parents),
                 ),
                 (Some(d), Some(l)) if d.role != l.role => out.push(
@@ -61,20 +62,19 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                         KIND,
                         key,
                         Action::Update,
-                        Operation::ChangeProjectGroupRole {
+                        Operation::UpdateProjectUser {
                             project: project.clone(),
-                            group: group.clone(),
-                            from: l.role,
-                            to: d.role,
+                            email: email.clone(),
+                            role: d.role,
                         },
                     )
                     .before(Some(view(l)))
                     .after(Some(view(d)))
-                    .diffed(&["group"])
+                    .diffed(&["email"])
                     .parents(parents),
                 ),
                 (None, Some(l)) => out.unmanaged(
-                    ctx.desired.policy.unmanaged.project_groups,
+                    ctx.desired.policy.unmanaged.project_members,
                     KIND,
                     &key,
                     view(l),
@@ -83,9 +83,9 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
                             KIND,
                             key.clone(),
                             Action::Revoke,
-                            Operation::RemoveProjectGroup {
+                            Operation::RemoveProjectUser {
                                 project: project.clone(),
-                                group: group.clone(),
+                                email: email.clone(),
                             },
                         )
                         .before(Some(view(l)))

@@ -40,7 +40,7 @@ pub enum IdRef {
 
 impl IdRef {
     /// The ID live has for this reference, if any.
-    pub fn resolve<'a>(&self, ids: &'a crate::live::IdIndex) -> Option<&'a String> {
+    pub fn resolve<'a>(&self, ids: &'a super::IdIndex) -> Option<&'a String> {
         match self {
             IdRef::Project { name } => ids.projects.get(name),
             IdRef::User { email } => ids.users.get(email),
@@ -503,7 +503,7 @@ impl Operation {
                 kind,
                 project: None,
                 ..
-            } if kind == crate::kinds::spend_alerts::ORG => vec![],
+            } if kind == super::spend_alerts::ORG => vec![],
             Operation::Kind { project: p, .. } => p.iter().map(|p| project(p)).collect(),
         };
         refs.sort();

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::super::context::{Context, Draft, Membership, Output, when_managed};
-use super::super::{Action, ChangeId, Operation, ResourceKind, Waiting};
+use super::context::{Context, Draft, Membership, Output, when_managed};
 use super::keys;
+use super::{Action, ChangeId, Operation, ResourceKind, Waiting};
 use crate::model::{InviteProject, InviteStatus, OrgRole, UnmanagedAction};
 
 const KIND: ResourceKind = ResourceKind::Invite;

@@ -138,10 +138,7 @@ impl ReadScope {
             project_roles: Select::All,
             rate_limits: Select::All,
             project_certificates: Select::All,
-            settings: crate::kinds::ALL
-                .iter()
-                .map(|k| (k.name(), Select::All))
-                .collect(),
+            settings: super::ALL.iter().map(|k| (k.name(), Select::All)).collect(),
             project_api_keys: Select::All,
             org_spend_alerts: true,
             project_spend_alerts: Select::All,
@@ -259,10 +256,10 @@ impl ReadScope {
                     projects_where(|p| p.certificates.is_managed()),
                 )
             },
-            settings: crate::kinds::read_scope(doc),
-            project_api_keys: crate::kinds::project_api_keys::managed(doc),
-            org_spend_alerts: crate::kinds::spend_alerts::managed(doc).0,
-            project_spend_alerts: crate::kinds::spend_alerts::managed(doc).1,
+            settings: super::read_scope(doc),
+            project_api_keys: super::project_api_keys::managed(doc),
+            org_spend_alerts: super::spend_alerts::managed(doc).0,
+            project_spend_alerts: super::spend_alerts::managed(doc).1,
             only_where_assignable: false,
         }
     }
@@ -275,9 +272,8 @@ impl ReadScope {
             || self.project_roles.contains(name)
             || self.rate_limits.contains(name)
             || self.project_certificates.contains(name)
-            || crate::kinds::ALL.iter().any(|k| {
-                k.level == crate::kinds::Level::Project
-                    && crate::kinds::was_read(self, k, Some(name))
+            || super::ALL.iter().any(|k| {
+                k.level == crate::kinds::Level::Project && super::was_read(self, k, Some(name))
             })
             || self.project_api_keys.contains(name)
             || self.project_spend_alerts.contains(name)

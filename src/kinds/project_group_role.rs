@@ -2,10 +2,10 @@
 //! `project:<project>/group:<group>/role:<role>`: `grant`ed and `revoke`d (see `role_set`).
 //! Undeclared ones follow `policy.unmanaged.role_assignments`.
 
-use super::super::context::{Context, Output};
-use super::super::{Operation, ResourceKind};
+use super::context::{Context, Output};
 use super::keys;
 use super::role_set::{self, RoleSet};
+use super::{Operation, ResourceKind};
 
 pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
     for (desired_project, live_project) in ctx.child_projects() {

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::super::context::{Context, Draft, Output, pair_up, when_managed};
-use super::super::operation::RoleUpdate;
-use super::super::{Action, Operation, ResourceKind};
+use super::RoleUpdate;
+use super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::keys;
+use super::{Action, Operation, ResourceKind};
 use crate::model::Role;
 
 const KIND: ResourceKind = ResourceKind::Role;

@@ -7,9 +7,9 @@
 
 use serde_json::{Value, json};
 
-use super::super::context::{Context, Draft, Output, when_managed};
-use super::super::{Action, Operation, RefusalRule, ResourceKind};
+use super::context::{Context, Draft, Output, when_managed};
 use super::keys;
+use super::{Action, Operation, RefusalRule, ResourceKind};
 use crate::model::{Project, UnmanagedProjectAction};
 
 const KIND: ResourceKind = ResourceKind::Project;
@@ -144,7 +144,7 @@ pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
         }
         let key = keys::project(&live.name);
         match ctx.desired.policy.unmanaged.projects {
-            UnmanagedProjectAction::Report => out.unmanaged.push(super::super::UnmanagedObject {
+            UnmanagedProjectAction::Report => out.unmanaged.push(super::UnmanagedObject {
                 note: None,
                 kind: KIND,
                 key,

@@ -3,10 +3,10 @@
 //! for acceptance (listed as deferred in the invite). Undeclared ones follow
 //! `policy.unmanaged.role_assignments`.
 
-use super::super::context::{Context, Output};
-use super::super::{Operation, ResourceKind};
+use super::context::{Context, Output};
 use super::keys;
 use super::role_set::{self, RoleSet};
+use super::{Operation, ResourceKind};
 
 pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
     for user in &ctx.desired.users {

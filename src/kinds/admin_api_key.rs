@@ -1,15 +1,15 @@
 //! Organization admin API keys, key `admin_api_key:<name>`. Created (the one-time value goes
 //! only to the declared sink) or deleted; there is no update. Undeclared live keys follow
 //! `policy.unmanaged.admin_api_keys`, except the key this run authenticates with
-//! ([`crate::live::LiveState::admin_keys_in_use`]): it is never removed nor reported.
+//! ([`super::LiveState::admin_keys_in_use`]): it is never removed nor reported.
 
 use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::super::context::{Context, Draft, Output, pair_up, when_managed};
-use super::super::{Action, Operation, ResourceKind};
+use super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::keys;
+use super::{Action, Operation, ResourceKind};
 use crate::model::AdminApiKey;
 
 const KIND: ResourceKind = ResourceKind::AdminApiKey;

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::super::context::{Context, Draft, Output};
-use super::super::{Action, Operation, RefusalRule, ResourceKind};
+use super::context::{Context, Draft, Output};
 use super::keys;
+use super::{Action, Operation, RefusalRule, ResourceKind};
 use crate::model::RateLimit;
 
 const KIND: ResourceKind = ResourceKind::RateLimit;

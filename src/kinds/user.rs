@@ -5,9 +5,9 @@
 
 use serde_json::json;
 
-use super::super::context::{Context, Draft, Output, when_managed};
-use super::super::{Action, Operation, ResourceKind};
+use super::context::{Context, Draft, Output, when_managed};
 use super::keys;
+use super::{Action, Operation, ResourceKind};
 use crate::model::OrgRole;
 
 const KIND: ResourceKind = ResourceKind::User;

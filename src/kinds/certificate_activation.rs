@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use super::super::context::{Context, Draft, Output, when_managed};
-use super::super::{Action, CertificateScope, Operation, ResourceKind};
+use super::context::{Context, Draft, Output, when_managed};
 use super::keys;
+use super::{Action, CertificateScope, Operation, ResourceKind};
 use crate::model::UnmanagedAction;
 
 const KIND: ResourceKind = ResourceKind::CertificateActivation;

@@ -1,5 +1,5 @@
 //! Live duplicates of a natural key (two admin API keys, two active projects, or two service
-//! accounts of one project, of one name; see [`crate::live::LiveState::duplicates`]). The
+//! accounts of one project, of one name; see [`super::LiveState::duplicates`]). The
 //! oldest is the one the plan manages; every extra one is shown, never silently picked or
 //! ignored by the diff: its kind's `policy.unmanaged` decides, as for any object the file
 //! does not declare. `report` lists it (key `<natural key> (duplicate <id>)`, object with
@@ -8,11 +8,11 @@
 
 use serde_json::json;
 
+use super::context::{Context, Draft, Output};
 use super::keys;
-use crate::live::DuplicateKind;
+use super::{Action, Operation, ResourceKind, UnmanagedObject};
+use super::DuplicateKind;
 use crate::model::UnmanagedProjectAction;
-use crate::plan::context::{Context, Draft, Output};
-use crate::plan::{Action, Operation, ResourceKind, UnmanagedObject};
 
 pub(crate) fn diff(ctx: &Context<'_>, out: &mut Output) {
     let policy = &ctx.desired.policy.unmanaged;

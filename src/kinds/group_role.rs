@@ -1,10 +1,10 @@
 //! Custom organization roles granted to a group, key `group:<group>/role:<role>`: `grant`ed
 //! and `revoke`d (see `role_set`). Undeclared ones follow `policy.unmanaged.role_assignments`.
 
-use super::super::context::{Context, Output};
-use super::super::{Operation, ResourceKind};
+use super::context::{Context, Output};
 use super::keys;
 use super::role_set::{self, RoleSet};
+use super::{Operation, ResourceKind};
 
 pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
     for group in &ctx.desired.groups {

@@ -1,0 +1,52 @@
+//! Natural keys, one format per kind; every key is unique across the whole plan (also how
+//! `orgops audit` names objects).
+
+pub fn project(name: &str) -> String {
+    format!("project:{name}")
+}
+pub fn user(email: &str) -> String {
+    format!("user:{email}")
+}
+pub fn invite(email: &str) -> String {
+    format!("invite:{email}")
+}
+pub fn group(name: &str) -> String {
+    format!("group:{name}")
+}
+pub fn role(name: &str) -> String {
+    format!("role:{name}")
+}
+pub fn certificate(name: &str) -> String {
+    format!("certificate:{name}")
+}
+pub fn admin_api_key(name: &str) -> String {
+    format!("admin_api_key:{name}")
+}
+/// A role assignment of a principal (any of the keys above or below).
+pub fn assignment(principal: &str, role: &str) -> String {
+    format!("{principal}/role:{role}")
+}
+pub fn group_member(group: &str, email: &str) -> String {
+    format!("group:{group}/member:{email}")
+}
+pub fn project_member(project: &str, email: &str) -> String {
+    format!("project:{project}/member:{email}")
+}
+pub fn project_group(project: &str, group: &str) -> String {
+    format!("project:{project}/group:{group}")
+}
+pub fn project_role(project: &str, role: &str) -> String {
+    format!("project:{project}/role:{role}")
+}
+pub fn service_account(project: &str, name: &str) -> String {
+    format!("project:{project}/service_account:{name}")
+}
+pub fn rate_limit(project: &str, model: &str) -> String {
+    format!("project:{project}/rate_limit:{model}")
+}
+pub fn org_certificate_activation(name: &str) -> String {
+    format!("certificate:{name}/scope:organization")
+}
+pub fn project_certificate_activation(project: &str, name: &str) -> String {
+    format!("project:{project}/certificate:{name}")
+}
