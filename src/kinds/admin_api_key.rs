@@ -9,70 +9,81 @@ use serde_json::json;
 
 use super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::keys;
+use super::kind::Kind;
 use super::{Action, Operation, ResourceKind};
 use crate::model::AdminApiKey;
 
 const KIND: ResourceKind = ResourceKind::AdminApiKey;
 
-pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
-    let desired: BTreeMap<String, &AdminApiKey> = ctx
-        .desired
-        .admin_api_keys
-        .iter()
-        .map(|k| (k.name.clone(), k))
-        .collect();
-    let live: BTreeMap<String, &AdminApiKey> =
-        when_managed(&ctx.desired.admin_api_keys, &ctx.live.admin_api_keys)
+/// Admin API keys.
+pub(crate) struct AdminApiKeyKind;
+
+impl Kind for AdminApiKeyKind {
+    fn title(&self) -> &'static str {
+        "Admin API keys"
+    }
+
+    fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
+        super::duplicates::diff(super::DuplicateKind::AdminApiKey, ctx, out);
+        let desired: BTreeMap<String, &AdminApiKey> = ctx
+            .desired
+            .admin_api_keys
             .iter()
             .map(|k| (k.name.clone(), k))
             .collect();
-    for (name, d, l) in pair_up(&desired, &live) {
-        let key = keys::admin_api_key(name);
-        match (d, l) {
-            (Some(d), None) => {
-                let mut after = json!({ "name": name });
-                if let Some(days) = d.expires_in_days {
-                    after["expires_in_days"] = json!(days);
-                }
-                out.push(
-                    Draft::new(
-                        KIND,
-                        key,
-                        Action::Create,
-                        Operation::CreateAdminApiKey {
-                            name: name.clone(),
-                            expires_in_days: d.expires_in_days,
-                        },
-                    )
-                    .after(Some(after))
-                    .diffed(&["name"]),
-                )
-            }
-            // The key in use: removing it would cut the run off; reporting it would make
-            // every run report its own credential. Drift shows it as "in use".
-            (None, Some(_)) if ctx.state.admin_keys_in_use.contains(name) => {}
-            (None, Some(_)) => {
-                let view = json!({ "name": name });
-                out.unmanaged(
-                    ctx.desired.policy.unmanaged.admin_api_keys,
-                    KIND,
-                    &key,
-                    view.clone(),
-                    || {
+        let live: BTreeMap<String, &AdminApiKey> =
+            when_managed(&ctx.desired.admin_api_keys, &ctx.live.admin_api_keys)
+                .iter()
+                .map(|k| (k.name.clone(), k))
+                .collect();
+        for (name, d, l) in pair_up(&desired, &live) {
+            let key = keys::admin_api_key(name);
+            match (d, l) {
+                (Some(d), None) => {
+                    let mut after = json!({ "name": name });
+                    if let Some(days) = d.expires_in_days {
+                        after["expires_in_days"] = json!(days);
+                    }
+                    out.push(
                         Draft::new(
                             KIND,
-                            key.clone(),
-                            Action::Delete,
-                            Operation::DeleteAdminApiKey {
+                            key,
+                            Action::Create,
+                            Operation::CreateAdminApiKey {
                                 name: name.clone(),
-                                id: None,
+                                expires_in_days: d.expires_in_days,
                             },
                         )
-                        .before(Some(view))
-                    },
-                )
+                        .after(Some(after))
+                        .diffed(&["name"]),
+                    )
+                }
+                // The key in use: removing it would cut the run off; reporting it would make
+                // every run report its own credential. Drift shows it as "in use".
+                (None, Some(_)) if ctx.state.admin_keys_in_use.contains(name) => {}
+                (None, Some(_)) => {
+                    let view = json!({ "name": name });
+                    out.unmanaged(
+                        ctx.desired.policy.unmanaged.admin_api_keys,
+                        KIND,
+                        &key,
+                        view.clone(),
+                        || {
+                            Draft::new(
+                                KIND,
+                                key.clone(),
+                                Action::Delete,
+                                Operation::DeleteAdminApiKey {
+                                    name: name.clone(),
+                                    id: None,
+                                },
+                            )
+                            .before(Some(view))
+                        },
+                    )
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
 }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::context::{Context, Draft, Output, when_managed};
 use super::keys;
+use super::kind::Kind;
 use super::{Action, CertificateScope, Operation, ResourceKind};
 use crate::model::UnmanagedAction;
 
@@ -53,98 +54,107 @@ fn toggle(name: &str, scope: CertificateScope, activate: bool) -> Draft {
         .parents(parents)
 }
 
-pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
-    let policy = ctx.desired.policy.unmanaged.certificates;
-    let declared: BTreeSet<&str> = ctx
-        .desired
-        .certificates
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
-    // Undeclared live certificates that this plan deletes: deactivated everywhere first.
-    let deleted: BTreeSet<&str> =
-        if policy == UnmanagedAction::Remove && ctx.desired.certificates.is_managed() {
-            ctx.live
-                .certificates
-                .iter()
-                .map(|c| c.name.as_str())
-                .filter(|n| !declared.contains(n))
-                .collect()
-        } else {
-            BTreeSet::new()
-        };
-    let mut drafts: BTreeMap<String, Draft> = BTreeMap::new();
-    fn add(drafts: &mut BTreeMap<String, Draft>, draft: Draft) {
-        drafts.entry(draft.key.clone()).or_insert(draft);
+/// Certificate activations.
+pub(crate) struct CertificateActivationKind;
+
+impl Kind for CertificateActivationKind {
+    fn title(&self) -> &'static str {
+        "Certificate activations"
     }
 
-    for desired in &ctx.desired.certificates {
-        let live_active = ctx
-            .live
+    fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
+        let policy = ctx.desired.policy.unmanaged.certificates;
+        let declared: BTreeSet<&str> = ctx
+            .desired
             .certificates
             .iter()
-            .find(|c| c.name == desired.name)
-            .is_some_and(|c| c.active);
-        if desired.active != live_active {
-            add(
-                &mut drafts,
-                toggle(
-                    &desired.name,
-                    CertificateScope::Organization,
-                    desired.active,
-                ),
-            );
+            .map(|c| c.name.as_str())
+            .collect();
+        // Undeclared live certificates that this plan deletes: deactivated everywhere first.
+        let deleted: BTreeSet<&str> =
+            if policy == UnmanagedAction::Remove && ctx.desired.certificates.is_managed() {
+                ctx.live
+                    .certificates
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .filter(|n| !declared.contains(n))
+                    .collect()
+            } else {
+                BTreeSet::new()
+            };
+        let mut drafts: BTreeMap<String, Draft> = BTreeMap::new();
+        fn add(drafts: &mut BTreeMap<String, Draft>, draft: Draft) {
+            drafts.entry(draft.key.clone()).or_insert(draft);
         }
-    }
-    for live in &ctx.live.certificates {
-        if live.active && deleted.contains(live.name.as_str()) {
-            add(
-                &mut drafts,
-                toggle(&live.name, CertificateScope::Organization, false),
-            );
-        }
-    }
-    for project in &ctx.live.projects {
-        if project.archived {
-            continue;
-        }
-        for name in &project.certificates {
-            if deleted.contains(name.as_str()) {
+
+        for desired in &ctx.desired.certificates {
+            let live_active = ctx
+                .live
+                .certificates
+                .iter()
+                .find(|c| c.name == desired.name)
+                .is_some_and(|c| c.active);
+            if desired.active != live_active {
                 add(
                     &mut drafts,
-                    toggle(name, CertificateScope::Project(project.name.clone()), false),
+                    toggle(
+                        &desired.name,
+                        CertificateScope::Organization,
+                        desired.active,
+                    ),
                 );
             }
         }
-    }
-    for (desired_project, live_project) in ctx.child_projects() {
-        let project = &desired_project.name;
-        let desired: BTreeSet<&String> = desired_project.certificates.iter().collect();
-        let live: BTreeSet<&String> = live_project
-            .map(|p| {
-                when_managed(&desired_project.certificates, &p.certificates)
-                    .iter()
-                    .collect()
-            })
-            .unwrap_or_default();
-        for name in desired.difference(&live) {
-            add(
-                &mut drafts,
-                toggle(name, CertificateScope::Project(project.clone()), true),
-            );
+        for live in &ctx.live.certificates {
+            if live.active && deleted.contains(live.name.as_str()) {
+                add(
+                    &mut drafts,
+                    toggle(&live.name, CertificateScope::Organization, false),
+                );
+            }
         }
-        for name in live.difference(&desired) {
-            let key = keys::project_certificate_activation(project, name);
-            if drafts.contains_key(&key) {
+        for project in &ctx.live.projects {
+            if project.archived {
                 continue;
             }
-            let scope = CertificateScope::Project(project.clone());
-            out.unmanaged(policy, KIND, &key, view(name, &scope, true), || {
-                toggle(name, scope.clone(), false)
-            });
+            for name in &project.certificates {
+                if deleted.contains(name.as_str()) {
+                    add(
+                        &mut drafts,
+                        toggle(name, CertificateScope::Project(project.name.clone()), false),
+                    );
+                }
+            }
         }
-    }
-    for draft in drafts.into_values() {
-        out.push(draft);
+        for (desired_project, live_project) in ctx.child_projects() {
+            let project = &desired_project.name;
+            let desired: BTreeSet<&String> = desired_project.certificates.iter().collect();
+            let live: BTreeSet<&String> = live_project
+                .map(|p| {
+                    when_managed(&desired_project.certificates, &p.certificates)
+                        .iter()
+                        .collect()
+                })
+                .unwrap_or_default();
+            for name in desired.difference(&live) {
+                add(
+                    &mut drafts,
+                    toggle(name, CertificateScope::Project(project.clone()), true),
+                );
+            }
+            for name in live.difference(&desired) {
+                let key = keys::project_certificate_activation(project, name);
+                if drafts.contains_key(&key) {
+                    continue;
+                }
+                let scope = CertificateScope::Project(project.clone());
+                out.unmanaged(policy, KIND, &key, view(name, &scope, true), || {
+                    toggle(name, scope.clone(), false)
+                });
+            }
+        }
+        for draft in drafts.into_values() {
+            out.push(draft);
+        }
     }
 }

@@ -47,7 +47,7 @@ pub(crate) fn diff_fields(
 
 /// A change before ordering.
 #[derive(Debug, Clone)]
-pub(crate) struct Draft {
+pub struct Draft {
     pub kind: ResourceKind,
     pub key: String,
     pub action: Action,
@@ -127,7 +127,7 @@ impl Draft {
 
 /// Where a user stands with respect to the organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Membership {
+pub enum Membership {
     /// In `/organization/users`.
     Member,
     /// Not a member (yet): anything that needs membership waits for the invite.
@@ -135,7 +135,7 @@ pub(crate) enum Membership {
 }
 
 /// Both sides, normalised, with lookups by natural key.
-pub(crate) struct Context<'a> {
+pub struct Context<'a> {
     pub desired: Document,
     pub live: Document,
     pub state: &'a LiveState,
@@ -270,7 +270,7 @@ impl<'a> Context<'a> {
 
 /// What the kinds produce.
 #[derive(Default)]
-pub(crate) struct Output {
+pub struct Output {
     pub drafts: Vec<Draft>,
     pub unmanaged: Vec<UnmanagedObject>,
     pub refusals: Vec<Refusal>,

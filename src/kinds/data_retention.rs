@@ -84,6 +84,7 @@ fn same(value: Value) -> Value {
 
 pub static ORGANIZATION: SettingKind = SettingKind {
     resource: ResourceKind::OrganizationDataRetention,
+    title: "Organization data retention",
     field: "data_retention",
     level: Level::Organization,
     route: "/organization/data_retention",
@@ -109,6 +110,7 @@ pub static ORGANIZATION: SettingKind = SettingKind {
 
 pub static PROJECT: SettingKind = SettingKind {
     resource: ResourceKind::ProjectDataRetention,
+    title: "Project data retention",
     field: "data_retention",
     level: Level::Project,
     route: "/organization/projects/{project_id}/data_retention",

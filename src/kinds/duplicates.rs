@@ -8,15 +8,16 @@
 
 use serde_json::json;
 
+use super::DuplicateKind;
 use super::context::{Context, Draft, Output};
 use super::keys;
 use super::{Action, Operation, ResourceKind, UnmanagedObject};
-use super::DuplicateKind;
 use crate::model::UnmanagedProjectAction;
 
-pub(crate) fn diff(ctx: &Context<'_>, out: &mut Output) {
+/// The extra live objects of `kind` (called by that kind's diff).
+pub(crate) fn diff(kind: DuplicateKind, ctx: &Context<'_>, out: &mut Output) {
     let policy = &ctx.desired.policy.unmanaged;
-    for dup in &ctx.state.duplicates {
+    for dup in ctx.state.duplicates.iter().filter(|d| d.kind == kind) {
         let view = json!({ "name": dup.name, "id": dup.extra, "duplicate_of": dup.kept });
         match dup.kind {
             DuplicateKind::AdminApiKey => {

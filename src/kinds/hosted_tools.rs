@@ -40,6 +40,7 @@ fn all_enabled() -> Value {
 
 pub static KIND: SettingKind = SettingKind {
     resource: ResourceKind::ProjectHostedTools,
+    title: "Project hosted tools",
     field: "hosted_tools",
     level: Level::Project,
     route: "/organization/projects/{project_id}/hosted_tool_permissions",

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::context::{Context, Draft, Membership, Output, when_managed};
 use super::keys;
+use super::kind::Kind;
 use super::{Action, ChangeId, Operation, ResourceKind, Waiting};
 use crate::model::{InviteProject, InviteStatus, OrgRole, UnmanagedAction};
 
@@ -81,129 +82,138 @@ fn invite_contents<'c>(
     out
 }
 
-pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
-    let contents = invite_contents(ctx);
-    for user in &ctx.desired.users {
-        let Some((projects, deferred)) = contents.get(user.email.as_str()) else {
-            continue;
-        };
-        let email = &user.email;
-        let key = keys::invite(email);
-        let parents: Vec<String> = projects.iter().map(|p| keys::project(&p.name)).collect();
-        let mut after = view(email, user.role, projects, Some(InviteStatus::Pending));
-        if !deferred.is_empty() {
-            after["deferred"] = json!(deferred);
-        }
-        let (role, projects_owned) = (user.role, projects.clone());
-        let live = ctx.live_invite(email);
-        let waiting = |change: Option<ChangeId>| Waiting {
-            email: email.clone(),
-            invite: keys::invite(email),
-            change,
-            deferred: deferred.clone(),
-        };
-        let draft = match live.map(|i| i.status) {
-            Some(InviteStatus::Pending) => {
-                let live = live.expect("status came from this invite");
-                if live.role == user.role && &live.projects == projects {
-                    if !deferred.is_empty() {
-                        out.waiting.push(waiting(None));
-                    }
-                    continue;
-                }
-                Draft::new(
-                    KIND,
-                    key,
-                    Action::Replace,
-                    Operation::ReplaceInvite {
-                        email: email.clone(),
-                        role,
-                        projects: projects_owned,
-                    },
-                )
-                .before(Some(view(
-                    email,
-                    live.role,
-                    &live.projects,
-                    Some(live.status),
-                )))
-            }
-            Some(InviteStatus::Expired) => {
-                let live = live.expect("status came from this invite");
-                Draft::new(
-                    KIND,
-                    key,
-                    Action::Reinvite,
-                    Operation::ResendInvite {
-                        email: email.clone(),
-                        role,
-                        projects: projects_owned,
-                    },
-                )
-                .before(Some(view(
-                    email,
-                    live.role,
-                    &live.projects,
-                    Some(live.status),
-                )))
-            }
-            Some(InviteStatus::Accepted) | None => Draft::new(
-                KIND,
-                key,
-                Action::Invite,
-                Operation::SendInvite {
-                    email: email.clone(),
-                    role,
-                    projects: projects_owned,
-                },
-            ),
-        };
-        if !deferred.is_empty() {
-            out.waiting.push(waiting(Some(draft.id())));
-        }
-        out.push(
-            draft
-                .after(Some(after))
-                .diffed(&["email", "deferred"])
-                .parents(parents),
-        );
+/// Invites.
+pub(crate) struct InviteKind;
+
+impl Kind for InviteKind {
+    fn title(&self) -> &'static str {
+        "Invites"
     }
 
-    // Invites are the lifecycle of `users`: managed exactly when `users` is.
-    for invite in when_managed(&ctx.desired.users, &ctx.live.invites) {
-        let email = &invite.email;
-        // One decision per email (the invite `live_invite` picked); accepted invites are
-        // history, and a declared user's invite is handled above. An open invite for an
-        // undeclared person is unmanaged even if they are a member today: removing them
-        // must not leave a way back in.
-        let is_chosen = ctx
-            .live_invite(email)
-            .is_some_and(|chosen| std::ptr::eq(chosen, invite));
-        if !is_chosen
-            || invite.status == InviteStatus::Accepted
-            || ctx.desired_user(email).is_some()
-        {
-            continue;
+    fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
+        let contents = invite_contents(ctx);
+        for user in &ctx.desired.users {
+            let Some((projects, deferred)) = contents.get(user.email.as_str()) else {
+                continue;
+            };
+            let email = &user.email;
+            let key = keys::invite(email);
+            let parents: Vec<String> = projects.iter().map(|p| keys::project(&p.name)).collect();
+            let mut after = view(email, user.role, projects, Some(InviteStatus::Pending));
+            if !deferred.is_empty() {
+                after["deferred"] = json!(deferred);
+            }
+            let (role, projects_owned) = (user.role, projects.clone());
+            let live = ctx.live_invite(email);
+            let waiting = |change: Option<ChangeId>| Waiting {
+                email: email.clone(),
+                invite: keys::invite(email),
+                change,
+                deferred: deferred.clone(),
+            };
+            let draft = match live.map(|i| i.status) {
+                Some(InviteStatus::Pending) => {
+                    let live = live.expect("status came from this invite");
+                    if live.role == user.role && &live.projects == projects {
+                        if !deferred.is_empty() {
+                            out.waiting.push(waiting(None));
+                        }
+                        continue;
+                    }
+                    Draft::new(
+                        KIND,
+                        key,
+                        Action::Replace,
+                        Operation::ReplaceInvite {
+                            email: email.clone(),
+                            role,
+                            projects: projects_owned,
+                        },
+                    )
+                    .before(Some(view(
+                        email,
+                        live.role,
+                        &live.projects,
+                        Some(live.status),
+                    )))
+                }
+                Some(InviteStatus::Expired) => {
+                    let live = live.expect("status came from this invite");
+                    Draft::new(
+                        KIND,
+                        key,
+                        Action::Reinvite,
+                        Operation::ResendInvite {
+                            email: email.clone(),
+                            role,
+                            projects: projects_owned,
+                        },
+                    )
+                    .before(Some(view(
+                        email,
+                        live.role,
+                        &live.projects,
+                        Some(live.status),
+                    )))
+                }
+                Some(InviteStatus::Accepted) | None => Draft::new(
+                    KIND,
+                    key,
+                    Action::Invite,
+                    Operation::SendInvite {
+                        email: email.clone(),
+                        role,
+                        projects: projects_owned,
+                    },
+                ),
+            };
+            if !deferred.is_empty() {
+                out.waiting.push(waiting(Some(draft.id())));
+            }
+            out.push(
+                draft
+                    .after(Some(after))
+                    .diffed(&["email", "deferred"])
+                    .parents(parents),
+            );
         }
-        // An expired invite grants nothing and can no longer be accepted: `remove` cleans it
-        // up, but `report` does not list it (an exported org would otherwise never be in
-        // sync: export cannot declare it without the plan re-sending it).
-        let policy = ctx.desired.policy.unmanaged.invites;
-        if invite.status == InviteStatus::Expired && policy == UnmanagedAction::Report {
-            continue;
+
+        // Invites are the lifecycle of `users`: managed exactly when `users` is.
+        for invite in when_managed(&ctx.desired.users, &ctx.live.invites) {
+            let email = &invite.email;
+            // One decision per email (the invite `live_invite` picked); accepted invites are
+            // history, and a declared user's invite is handled above. An open invite for an
+            // undeclared person is unmanaged even if they are a member today: removing them
+            // must not leave a way back in.
+            let is_chosen = ctx
+                .live_invite(email)
+                .is_some_and(|chosen| std::ptr::eq(chosen, invite));
+            if !is_chosen
+                || invite.status == InviteStatus::Accepted
+                || ctx.desired_user(email).is_some()
+            {
+                continue;
+            }
+            // An expired invite grants nothing and can no longer be accepted: `remove` cleans it
+            // up, but `report` does not list it (an exported org would otherwise never be in
+            // sync: export cannot declare it without the plan re-sending it).
+            let policy = ctx.desired.policy.unmanaged.invites;
+            if invite.status == InviteStatus::Expired && policy == UnmanagedAction::Report {
+                continue;
+            }
+            let key = keys::invite(email);
+            let v = view(email, invite.role, &invite.projects, Some(invite.status));
+            out.unmanaged(policy, KIND, &key, v.clone(), || {
+                Draft::new(
+                    KIND,
+                    key.clone(),
+                    Action::Delete,
+                    Operation::DeleteInvite {
+                        email: email.clone(),
+                    },
+                )
+                .before(Some(v))
+            });
         }
-        let key = keys::invite(email);
-        let v = view(email, invite.role, &invite.projects, Some(invite.status));
-        out.unmanaged(policy, KIND, &key, v.clone(), || {
-            Draft::new(
-                KIND,
-                key.clone(),
-                Action::Delete,
-                Operation::DeleteInvite {
-                    email: email.clone(),
-                },
-            )
-            .before(Some(v))
-        });
     }
 }

@@ -6,8 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 mod change;
-pub(crate) mod context;
+pub mod context;
 pub(crate) mod keys;
+mod kind;
 mod live_state;
 pub mod normalize;
 mod operation;
@@ -47,6 +48,7 @@ pub use change::{
 };
 pub use data_retention::DataRetention;
 pub use hosted_tools::HostedTools;
+pub use kind::Kind;
 pub use live_state::{DuplicateKind, IdIndex, LiveDuplicate, LiveState};
 pub use model_permissions::{ModelPermissions, PermissionMode};
 pub use operation::{CertificateScope, IdRef, Operation, RoleUpdate};
@@ -55,9 +57,10 @@ pub use setting::*;
 pub use spend_alerts::SpendAlert;
 pub use spend_limit::{Currency, Interval, SpendLimit};
 
-/// The registry: one line per kind, `Variant = "plan name"`, in listing order.
+/// The registry: one line per kind, `Variant = "plan name" => &its::Kind`, in listing
+/// order. Adding a kind adds a line here and nothing else outside its module.
 macro_rules! registry {
-    ($($variant:ident = $name:literal,)*) => {
+    ($($variant:ident = $name:literal => $def:expr,)*) => {
         /// The kinds of objects a plan changes, in the order their changes are listed when
         /// nothing else decides (parents before children).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -75,38 +78,45 @@ macro_rules! registry {
                     $(ResourceKind::$variant => $name,)*
                 }
             }
+
+            /// Everything orgops knows about the kind.
+            pub fn def(self) -> &'static dyn Kind {
+                match self {
+                    $(ResourceKind::$variant => $def,)*
+                }
+            }
         }
     };
 }
 
 registry! {
-    Project = "project",
-    Role = "role",
-    Group = "group",
-    Certificate = "certificate",
-    AdminApiKey = "admin_api_key",
-    Invite = "invite",
-    User = "user",
-    UserRole = "user_role",
-    GroupMember = "group_member",
-    GroupRole = "group_role",
-    ProjectRole = "project_role",
-    ProjectMember = "project_member",
-    ProjectMemberRole = "project_member_role",
-    ProjectGroup = "project_group",
-    ProjectGroupRole = "project_group_role",
-    ServiceAccount = "service_account",
-    RateLimit = "rate_limit",
-    CertificateActivation = "certificate_activation",
-    OrganizationDataRetention = "organization_data_retention",
-    OrganizationSpendLimit = "organization_spend_limit",
-    ProjectDataRetention = "project_data_retention",
-    ProjectSpendLimit = "project_spend_limit",
-    ProjectModelPermissions = "project_model_permissions",
-    ProjectHostedTools = "project_hosted_tools",
-    ProjectApiKey = "project_api_key",
-    OrganizationSpendAlert = "organization_spend_alert",
-    ProjectSpendAlert = "project_spend_alert",
+    Project = "project" => &project::ProjectKind,
+    Role = "role" => &role::RoleKind,
+    Group = "group" => &group::GroupKind,
+    Certificate = "certificate" => &certificate::CertificateKind,
+    AdminApiKey = "admin_api_key" => &admin_api_key::AdminApiKeyKind,
+    Invite = "invite" => &invite::InviteKind,
+    User = "user" => &user::UserKind,
+    UserRole = "user_role" => &user_role::UserRoleKind,
+    GroupMember = "group_member" => &group_member::GroupMemberKind,
+    GroupRole = "group_role" => &group_role::GroupRoleKind,
+    ProjectRole = "project_role" => &project_role::ProjectRoleKind,
+    ProjectMember = "project_member" => &project_member::ProjectMemberKind,
+    ProjectMemberRole = "project_member_role" => &project_member_role::ProjectMemberRoleKind,
+    ProjectGroup = "project_group" => &project_group::ProjectGroupKind,
+    ProjectGroupRole = "project_group_role" => &project_group_role::ProjectGroupRoleKind,
+    ServiceAccount = "service_account" => &service_account::ServiceAccountKind,
+    RateLimit = "rate_limit" => &rate_limit::RateLimitKind,
+    CertificateActivation = "certificate_activation" => &certificate_activation::CertificateActivationKind,
+    OrganizationDataRetention = "organization_data_retention" => &data_retention::ORGANIZATION,
+    OrganizationSpendLimit = "organization_spend_limit" => &spend_limit::ORGANIZATION,
+    ProjectDataRetention = "project_data_retention" => &data_retention::PROJECT,
+    ProjectSpendLimit = "project_spend_limit" => &spend_limit::PROJECT,
+    ProjectModelPermissions = "project_model_permissions" => &model_permissions::KIND,
+    ProjectHostedTools = "project_hosted_tools" => &hosted_tools::KIND,
+    ProjectApiKey = "project_api_key" => &project_api_keys::ProjectApiKeyKind,
+    OrganizationSpendAlert = "organization_spend_alert" => &spend_alerts::ORG_KIND,
+    ProjectSpendAlert = "project_spend_alert" => &spend_alerts::PROJECT_KIND,
 }
 
 impl std::fmt::Display for ResourceKind {
@@ -115,28 +125,9 @@ impl std::fmt::Display for ResourceKind {
     }
 }
 
-/// Every kind's diff, in [`ResourceKind`] order.
+/// Every kind's diff, in registry order.
 pub(crate) fn diff_all(ctx: &context::Context<'_>, out: &mut context::Output) {
-    project::diff(ctx, out);
-    role::diff(ctx, out);
-    group::diff(ctx, out);
-    certificate::diff(ctx, out);
-    admin_api_key::diff(ctx, out);
-    invite::diff(ctx, out);
-    user::diff(ctx, out);
-    user_role::diff(ctx, out);
-    group_member::diff(ctx, out);
-    group_role::diff(ctx, out);
-    project_role::diff(ctx, out);
-    project_member::diff(ctx, out);
-    project_member_role::diff(ctx, out);
-    project_group::diff(ctx, out);
-    project_group_role::diff(ctx, out);
-    service_account::diff(ctx, out);
-    rate_limit::diff(ctx, out);
-    certificate_activation::diff(ctx, out);
-    setting::diff(ctx, out);
-    project_api_keys::diff(ctx, out);
-    spend_alerts::diff(ctx, out);
-    duplicates::diff(ctx, out);
+    for kind in ResourceKind::ALL {
+        kind.def().diff(ctx, out);
+    }
 }

@@ -51,6 +51,7 @@ fn destructive(_before: Option<&Value>, _after: &Value) -> bool {
 
 pub static KIND: SettingKind = SettingKind {
     resource: ResourceKind::ProjectModelPermissions,
+    title: "Project model permissions",
     field: "model_permissions",
     level: Level::Project,
     route: "/organization/projects/{project_id}/model_permissions",

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::Select;
 use super::context::{Context, Draft, Output};
+use super::kind::Kind;
 use super::{Action, Operation, RefusalRule, ResourceKind, UnmanagedObject};
 use crate::api::client::{Call, seg};
 use crate::api::pagination::{MAX_PAGE_A, Style};
@@ -132,82 +133,91 @@ fn view(key: &LiveKey) -> Value {
     })
 }
 
-pub(crate) fn diff(ctx: &Context<'_>, out: &mut Output) {
-    let policy = ctx.desired.policy.unmanaged.project_api_keys;
-    let protected: BTreeSet<&ServiceAccountRef> =
-        ctx.desired.policy.protect.project_api_keys.iter().collect();
-    for (desired, live) in ctx.child_projects() {
-        if live.is_none() || !desired.api_keys.is_managed() {
-            continue;
-        }
-        let project = &desired.name;
-        let Some(keys) = ctx.state.project_api_keys.get(project) else {
-            continue;
-        };
-        let keep: BTreeSet<&str> = desired.api_keys.iter().map(String::as_str).collect();
-        let mut by_name: BTreeMap<&str, Vec<&LiveKey>> = BTreeMap::new();
-        for key in keys.iter().filter(|k| !keep.contains(k.name.as_str())) {
-            by_name.entry(key.name.as_str()).or_default().push(key);
-        }
-        for (name, mut same) in by_name {
-            same.sort_by(|a, b| a.id.cmp(&b.id));
-            let shared = same.len() > 1;
-            for key in same {
-                let plan_key = if shared {
-                    format!("project:{project}/api_key:{name}#{}", key.id)
-                } else {
-                    format!("project:{project}/api_key:{name}")
-                };
-                let object = view(key);
-                if key.service_account {
-                    if policy != UnmanagedAction::Ignore {
-                        out.unmanaged.push(UnmanagedObject {
-                            kind: ResourceKind::ProjectApiKey,
-                            key: plan_key,
-                            object,
-                            note: Some(
-                                "a service account's key: it goes with its account".to_string(),
-                            ),
-                        });
+/// Project API keys.
+pub(crate) struct ProjectApiKeyKind;
+
+impl Kind for ProjectApiKeyKind {
+    fn title(&self) -> &'static str {
+        "Project API keys"
+    }
+
+    fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
+        let policy = ctx.desired.policy.unmanaged.project_api_keys;
+        let protected: BTreeSet<&ServiceAccountRef> =
+            ctx.desired.policy.protect.project_api_keys.iter().collect();
+        for (desired, live) in ctx.child_projects() {
+            if live.is_none() || !desired.api_keys.is_managed() {
+                continue;
+            }
+            let project = &desired.name;
+            let Some(keys) = ctx.state.project_api_keys.get(project) else {
+                continue;
+            };
+            let keep: BTreeSet<&str> = desired.api_keys.iter().map(String::as_str).collect();
+            let mut by_name: BTreeMap<&str, Vec<&LiveKey>> = BTreeMap::new();
+            for key in keys.iter().filter(|k| !keep.contains(k.name.as_str())) {
+                by_name.entry(key.name.as_str()).or_default().push(key);
+            }
+            for (name, mut same) in by_name {
+                same.sort_by(|a, b| a.id.cmp(&b.id));
+                let shared = same.len() > 1;
+                for key in same {
+                    let plan_key = if shared {
+                        format!("project:{project}/api_key:{name}#{}", key.id)
+                    } else {
+                        format!("project:{project}/api_key:{name}")
+                    };
+                    let object = view(key);
+                    if key.service_account {
+                        if policy != UnmanagedAction::Ignore {
+                            out.unmanaged.push(UnmanagedObject {
+                                kind: ResourceKind::ProjectApiKey,
+                                key: plan_key,
+                                object,
+                                note: Some(
+                                    "a service account's key: it goes with its account".to_string(),
+                                ),
+                            });
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                if policy == UnmanagedAction::Remove
-                    && protected.contains(&ServiceAccountRef {
-                        project: project.clone(),
-                        name: name.to_string(),
-                    })
-                {
-                    out.refuse(
+                    if policy == UnmanagedAction::Remove
+                        && protected.contains(&ServiceAccountRef {
+                            project: project.clone(),
+                            name: name.to_string(),
+                        })
+                    {
+                        out.refuse(
                         RefusalRule::Protect,
                         format!("project API key {name:?} of {project:?} is protected"),
                         vec![plan_key.clone()],
                         "add the key's name to the project's `api_keys`, or take it out of `policy.protect.project_api_keys`",
                     );
+                    }
+                    let (draft_key, project_name) = (plan_key.clone(), project.clone());
+                    let view_before = object.clone();
+                    out.unmanaged(
+                        policy,
+                        ResourceKind::ProjectApiKey,
+                        &plan_key,
+                        object,
+                        || {
+                            Draft::new(
+                                ResourceKind::ProjectApiKey,
+                                draft_key,
+                                Action::Delete,
+                                Operation::Kind {
+                                    kind: NAME.to_string(),
+                                    project: Some(project_name.clone()),
+                                    id: Some(key.id.clone()),
+                                    value: None,
+                                },
+                            )
+                            .before(Some(view_before))
+                            .parents([format!("project:{project_name}")])
+                        },
+                    );
                 }
-                let (draft_key, project_name) = (plan_key.clone(), project.clone());
-                let view_before = object.clone();
-                out.unmanaged(
-                    policy,
-                    ResourceKind::ProjectApiKey,
-                    &plan_key,
-                    object,
-                    || {
-                        Draft::new(
-                            ResourceKind::ProjectApiKey,
-                            draft_key,
-                            Action::Delete,
-                            Operation::Kind {
-                                kind: NAME.to_string(),
-                                project: Some(project_name.clone()),
-                                id: Some(key.id.clone()),
-                                value: None,
-                            },
-                        )
-                        .before(Some(view_before))
-                        .parents([format!("project:{project_name}")])
-                    },
-                );
             }
         }
     }

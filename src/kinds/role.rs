@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::RoleUpdate;
 use super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::keys;
+use super::kind::Kind;
 use super::{Action, Operation, ResourceKind};
 use crate::model::Role;
 
@@ -31,68 +32,77 @@ pub(super) fn update(desired: &Role, live: &Role) -> Option<RoleUpdate> {
     (update != RoleUpdate::default()).then_some(update)
 }
 
-pub(super) fn diff(ctx: &Context<'_>, out: &mut Output) {
-    let desired: BTreeMap<String, &Role> = ctx
-        .desired
-        .roles
-        .iter()
-        .map(|r| (r.name.clone(), r))
-        .collect();
-    let live: BTreeMap<String, &Role> = when_managed(&ctx.desired.roles, &ctx.live.roles)
-        .iter()
-        .map(|r| (r.name.clone(), r))
-        .collect();
-    for (name, d, l) in pair_up(&desired, &live) {
-        let key = keys::role(name);
-        match (d, l) {
-            (Some(d), None) => out.push(
-                Draft::new(
-                    KIND,
-                    key,
-                    Action::Create,
-                    Operation::CreateRole {
-                        name: name.clone(),
-                        permissions: d.permissions.clone(),
-                        description: d.description.clone(),
-                    },
-                )
-                .after(Some(view(d)))
-                .diffed(&["name"]),
-            ),
-            (Some(d), Some(l)) => {
-                if let Some(update) = update(d, l) {
-                    out.push(
-                        Draft::new(
-                            KIND,
-                            key,
-                            Action::Update,
-                            Operation::UpdateRole {
-                                name: name.clone(),
-                                update,
-                            },
-                        )
-                        .before(Some(view(l)))
-                        .after(Some(view(d)))
-                        .diffed(&["name"]),
-                    );
-                }
-            }
-            (None, Some(l)) => out.unmanaged(
-                ctx.desired.policy.unmanaged.roles,
-                KIND,
-                &key,
-                view(l),
-                || {
+/// Organization custom roles.
+pub(crate) struct RoleKind;
+
+impl Kind for RoleKind {
+    fn title(&self) -> &'static str {
+        "Organization custom roles"
+    }
+
+    fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
+        let desired: BTreeMap<String, &Role> = ctx
+            .desired
+            .roles
+            .iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
+        let live: BTreeMap<String, &Role> = when_managed(&ctx.desired.roles, &ctx.live.roles)
+            .iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
+        for (name, d, l) in pair_up(&desired, &live) {
+            let key = keys::role(name);
+            match (d, l) {
+                (Some(d), None) => out.push(
                     Draft::new(
                         KIND,
-                        key.clone(),
-                        Action::Delete,
-                        Operation::DeleteRole { name: name.clone() },
+                        key,
+                        Action::Create,
+                        Operation::CreateRole {
+                            name: name.clone(),
+                            permissions: d.permissions.clone(),
+                            description: d.description.clone(),
+                        },
                     )
-                    .before(Some(view(l)))
-                },
-            ),
-            (None, None) => {}
+                    .after(Some(view(d)))
+                    .diffed(&["name"]),
+                ),
+                (Some(d), Some(l)) => {
+                    if let Some(update) = update(d, l) {
+                        out.push(
+                            Draft::new(
+                                KIND,
+                                key,
+                                Action::Update,
+                                Operation::UpdateRole {
+                                    name: name.clone(),
+                                    update,
+                                },
+                            )
+                            .before(Some(view(l)))
+                            .after(Some(view(d)))
+                            .diffed(&["name"]),
+                        );
+                    }
+                }
+                (None, Some(l)) => out.unmanaged(
+                    ctx.desired.policy.unmanaged.roles,
+                    KIND,
+                    &key,
+                    view(l),
+                    || {
+                        Draft::new(
+                            KIND,
+                            key.clone(),
+                            Action::Delete,
+                            Operation::DeleteRole { name: name.clone() },
+                        )
+                        .before(Some(view(l)))
+                    },
+                ),
+                (None, None) => {}
+            }
         }
     }
 }

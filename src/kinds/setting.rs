@@ -44,6 +44,8 @@ pub enum Level {
 pub struct SettingKind {
     /// The plan's kind.
     pub resource: ResourceKind,
+    /// What people read (`Kind::title`).
+    pub title: &'static str,
     /// The file's key (`settings.<field>` or `projects[].<field>`), also the key's last part.
     pub field: &'static str,
     pub level: Level,
@@ -277,124 +279,131 @@ pub(crate) fn restrict(value: &Value, like: &Value) -> Value {
 /// value the file leaves out (read only under `policy.unmanaged.settings`), `unset` under
 /// `remove` where the API has a delete, and otherwise a reported object, noted `no longer
 /// managed` when the API cannot delete it.
-pub(crate) fn diff(ctx: &super::context::Context<'_>, out: &mut super::context::Output) {
-    use super::context::Draft;
-    use super::{Action, Operation, UnmanagedObject};
+impl super::kind::Kind for SettingKind {
+    fn title(&self) -> &'static str {
+        self.title
+    }
 
-    let leftover = leftover_policy(&ctx.desired);
-    for kind in ALL {
-        let scopes: Vec<(Option<String>, bool)> = match kind.level {
-            Level::Organization => vec![(None, true)],
-            Level::Project => ctx
-                .child_projects()
-                .into_iter()
-                .map(|(d, l)| (Some(d.name.clone()), l.is_some()))
-                .collect(),
-        };
-        for (project, exists) in scopes {
-            let project = project.as_deref();
-            let key = kind.key(project);
-            let read = exists && was_read(&ctx.state.scope, kind, project);
-            let desired = (kind.get)(&ctx.desired, project).map(kind.normalize);
-            let live = if read {
-                (kind.get)(&ctx.live, project).map(kind.normalize)
-            } else {
-                None
+    fn diff(&self, ctx: &super::context::Context<'_>, out: &mut super::context::Output) {
+        use super::context::Draft;
+        use super::{Action, Operation, UnmanagedObject};
+
+        let leftover = leftover_policy(&ctx.desired);
+        let kind = self;
+        {
+            let scopes: Vec<(Option<String>, bool)> = match kind.level {
+                Level::Organization => vec![(None, true)],
+                Level::Project => ctx
+                    .child_projects()
+                    .into_iter()
+                    .map(|(d, l)| (Some(d.name.clone()), l.is_some()))
+                    .collect(),
             };
-            let parents: Vec<String> = project
-                .map(|p| format!("project:{p}"))
-                .into_iter()
-                .collect();
-            match desired {
-                Some(desired) => {
-                    if exists && !read {
-                        // Not read (a scope bug would land here): never plan blind.
-                        continue;
-                    }
-                    let effective = live.clone().or_else(kind.default);
-                    let before = effective.as_ref().map(|b| {
-                        if kind.partial {
-                            restrict(b, &desired)
-                        } else {
-                            b.clone()
+            for (project, exists) in scopes {
+                let project = project.as_deref();
+                let key = kind.key(project);
+                let read = exists && was_read(&ctx.state.scope, kind, project);
+                let desired = (kind.get)(&ctx.desired, project).map(kind.normalize);
+                let live = if read {
+                    (kind.get)(&ctx.live, project).map(kind.normalize)
+                } else {
+                    None
+                };
+                let parents: Vec<String> = project
+                    .map(|p| format!("project:{p}"))
+                    .into_iter()
+                    .collect();
+                match desired {
+                    Some(desired) => {
+                        if exists && !read {
+                            // Not read (a scope bug would land here): never plan blind.
+                            continue;
                         }
-                    });
-                    // A partial kind: tools the default or live side does not list are
-                    // at their default.
-                    let before = match (before, kind.partial, (kind.default)()) {
-                        (Some(b), true, Some(default)) => {
-                            let mut full = restrict(&default, &desired);
-                            if let (Some(f), Some(b)) = (full.as_object_mut(), b.as_object()) {
-                                for (k, v) in b {
-                                    f.insert(k.clone(), v.clone());
-                                }
+                        let effective = live.clone().or_else(kind.default);
+                        let before = effective.as_ref().map(|b| {
+                            if kind.partial {
+                                restrict(b, &desired)
+                            } else {
+                                b.clone()
                             }
-                            Some(full)
+                        });
+                        // A partial kind: tools the default or live side does not list are
+                        // at their default.
+                        let before = match (before, kind.partial, (kind.default)()) {
+                            (Some(b), true, Some(default)) => {
+                                let mut full = restrict(&default, &desired);
+                                if let (Some(f), Some(b)) = (full.as_object_mut(), b.as_object()) {
+                                    for (k, v) in b {
+                                        f.insert(k.clone(), v.clone());
+                                    }
+                                }
+                                Some(full)
+                            }
+                            (b, _, _) => b,
+                        };
+                        if before.as_ref() == Some(&desired) {
+                            continue;
                         }
-                        (b, _, _) => b,
-                    };
-                    if before.as_ref() == Some(&desired) {
-                        continue;
-                    }
-                    let action = if live.is_some() {
-                        Action::Update
-                    } else {
-                        Action::Set
-                    };
-                    let destructive = (kind.destructive)(live.as_ref(), &desired);
-                    out.push(
-                        Draft::new(
-                            kind.resource,
-                            key,
-                            action,
-                            Operation::Kind {
-                                kind: kind.name().to_string(),
-                                project: project.map(str::to_string),
-                                id: None,
-                                value: Some(desired.clone()),
-                            },
-                        )
-                        .before(before.map(|b| kind.view(b)))
-                        .after(Some(kind.view(desired)))
-                        .diffed(&[])
-                        .destructive(destructive)
-                        .parents(parents),
-                    );
-                }
-                None => {
-                    let (Some(policy), Some(live)) = (leftover, live) else {
-                        continue;
-                    };
-                    if policy == UnmanagedAction::Remove && kind.deletable {
+                        let action = if live.is_some() {
+                            Action::Update
+                        } else {
+                            Action::Set
+                        };
+                        let destructive = (kind.destructive)(live.as_ref(), &desired);
                         out.push(
                             Draft::new(
                                 kind.resource,
                                 key,
-                                Action::Unset,
+                                action,
                                 Operation::Kind {
                                     kind: kind.name().to_string(),
                                     project: project.map(str::to_string),
                                     id: None,
-                                    value: None,
+                                    value: Some(desired.clone()),
                                 },
                             )
-                            .before(Some(kind.view(live)))
-                            .after((kind.default)().map(|d| kind.view(d)))
+                            .before(before.map(|b| kind.view(b)))
+                            .after(Some(kind.view(desired)))
                             .diffed(&[])
+                            .destructive(destructive)
                             .parents(parents),
                         );
-                    } else {
-                        let note = if kind.deletable {
-                            "not in the file; `policy.unmanaged.settings: remove` unsets it"
-                        } else {
-                            "no longer managed: the API cannot delete it, orgops leaves it as it is"
+                    }
+                    None => {
+                        let (Some(policy), Some(live)) = (leftover, live) else {
+                            continue;
                         };
-                        out.unmanaged.push(UnmanagedObject {
-                            kind: kind.resource,
-                            key,
-                            object: kind.view(live),
-                            note: Some(note.to_string()),
-                        });
+                        if policy == UnmanagedAction::Remove && kind.deletable {
+                            out.push(
+                                Draft::new(
+                                    kind.resource,
+                                    key,
+                                    Action::Unset,
+                                    Operation::Kind {
+                                        kind: kind.name().to_string(),
+                                        project: project.map(str::to_string),
+                                        id: None,
+                                        value: None,
+                                    },
+                                )
+                                .before(Some(kind.view(live)))
+                                .after((kind.default)().map(|d| kind.view(d)))
+                                .diffed(&[])
+                                .parents(parents),
+                            );
+                        } else {
+                            let note = if kind.deletable {
+                                "not in the file; `policy.unmanaged.settings: remove` unsets it"
+                            } else {
+                                "no longer managed: the API cannot delete it, orgops leaves it as it is"
+                            };
+                            out.unmanaged.push(UnmanagedObject {
+                                kind: kind.resource,
+                                key,
+                                object: kind.view(live),
+                                note: Some(note.to_string()),
+                            });
+                        }
                     }
                 }
             }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::context::{Context, Draft, Output};
+use super::kind::Kind;
 use super::{Action, Operation, ResourceKind};
 use super::{Currency, Interval};
 use crate::api::client::{Call, RequestKind, seg};
@@ -196,14 +197,38 @@ fn view(alert: &SpendAlert) -> Value {
     serde_json::to_value(alert.normal()).unwrap_or(Value::Null)
 }
 
-pub(crate) fn diff(ctx: &Context<'_>, out: &mut Output) {
+/// The spend alerts of one scope: the organization's, or every project's.
+pub(crate) struct SpendAlerts {
+    project: bool,
+}
+
+/// Organization spend alerts (`settings.spend_alerts`).
+pub(crate) static ORG_KIND: SpendAlerts = SpendAlerts { project: false };
+/// Project spend alerts (`projects[].spend_alerts`).
+pub(crate) static PROJECT_KIND: SpendAlerts = SpendAlerts { project: true };
+
+impl Kind for SpendAlerts {
+    fn title(&self) -> &'static str {
+        if self.project {
+            "Project spend alerts"
+        } else {
+            "Organization spend alerts"
+        }
+    }
+
+    fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
+        diff(self.project, ctx, out)
+    }
+}
+
+fn diff(projects: bool, ctx: &Context<'_>, out: &mut Output) {
     let policy = ctx.desired.policy.unmanaged.spend_alerts;
     let mut scopes: Vec<(Option<String>, &ManagedList<SpendAlert>, bool)> = Vec::new();
-    if ctx.desired.settings.spend_alerts.is_managed() {
+    if !projects && ctx.desired.settings.spend_alerts.is_managed() {
         scopes.push((None, &ctx.desired.settings.spend_alerts, true));
     }
     for (desired, live) in ctx.child_projects() {
-        if desired.spend_alerts.is_managed() {
+        if projects && desired.spend_alerts.is_managed() {
             scopes.push((
                 Some(desired.name.clone()),
                 &desired.spend_alerts,

@@ -85,6 +85,7 @@ fn normalize(value: Value) -> Value {
 
 pub static ORGANIZATION: SettingKind = SettingKind {
     resource: ResourceKind::OrganizationSpendLimit,
+    title: "Organization hard spend limit",
     field: "spend_limit",
     level: Level::Organization,
     route: "/organization/spend_limit",
@@ -109,6 +110,7 @@ pub static ORGANIZATION: SettingKind = SettingKind {
 
 pub static PROJECT: SettingKind = SettingKind {
     resource: ResourceKind::ProjectSpendLimit,
+    title: "Project hard spend limits",
     field: "spend_limit",
     level: Level::Project,
     route: "/organization/projects/{project_id}/spend_limit",

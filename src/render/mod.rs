@@ -154,37 +154,9 @@ pub(crate) fn counts_phrase(plan: &crate::plan::Plan) -> String {
 }
 
 /// What a kind of change is called where people read it (section titles, the order graph):
-/// the words of the OpenAI dashboard, not the plan's kind names.
+/// the kind's own title.
 pub fn kind_title(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::Project => "Projects",
-        ResourceKind::Role => "Organization custom roles",
-        ResourceKind::Group => "Groups",
-        ResourceKind::Certificate => "Certificates",
-        ResourceKind::AdminApiKey => "Admin API keys",
-        ResourceKind::Invite => "Invites",
-        ResourceKind::User => "Organization members",
-        ResourceKind::UserRole => "Organization roles of members",
-        ResourceKind::GroupMember => "Group members",
-        ResourceKind::GroupRole => "Organization roles of groups",
-        ResourceKind::ProjectRole => "Project custom roles",
-        ResourceKind::ProjectMember => "Project members",
-        ResourceKind::ProjectMemberRole => "Project roles of members",
-        ResourceKind::ProjectGroup => "Groups in projects",
-        ResourceKind::ProjectGroupRole => "Project roles of groups",
-        ResourceKind::ServiceAccount => "Service accounts",
-        ResourceKind::RateLimit => "Rate limits",
-        ResourceKind::CertificateActivation => "Certificate activations",
-        ResourceKind::OrganizationDataRetention => "Organization data retention",
-        ResourceKind::OrganizationSpendLimit => "Organization hard spend limit",
-        ResourceKind::ProjectDataRetention => "Project data retention",
-        ResourceKind::ProjectSpendLimit => "Project hard spend limits",
-        ResourceKind::ProjectModelPermissions => "Project model permissions",
-        ResourceKind::ProjectHostedTools => "Project hosted tools",
-        ResourceKind::ProjectApiKey => "Project API keys",
-        ResourceKind::OrganizationSpendAlert => "Organization spend alerts",
-        ResourceKind::ProjectSpendAlert => "Project spend alerts",
-    }
+    kind.def().title()
 }
 
 /// A change that lowers a limit: a numeric field whose new value is smaller.
