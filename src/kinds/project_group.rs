@@ -11,7 +11,7 @@ use super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::keys;
 use super::kind::Kind;
 use super::{Action, Operation, ResourceKind};
-use crate::model::ProjectGroup;
+use crate::model::{ProjectGroup, ProjectRole};
 
 const KIND: ResourceKind = ResourceKind::ProjectGroup;
 
@@ -80,6 +80,7 @@ impl Kind for ProjectGroupKind {
                         .before(Some(view(l)))
                         .after(Some(view(d)))
                         .diffed(&["group"])
+                        .destructive(l.role == ProjectRole::Owner)
                         .parents(parents),
                     ),
                     (None, Some(l)) => out.unmanaged(

@@ -12,7 +12,7 @@ use super::context::{Context, Draft, Membership, Output, pair_up, when_managed};
 use super::keys;
 use super::kind::Kind;
 use super::{Action, Operation, ResourceKind};
-use crate::model::ProjectMember;
+use crate::model::{ProjectMember, ProjectRole};
 
 const KIND: ResourceKind = ResourceKind::ProjectMember;
 
@@ -80,6 +80,7 @@ impl Kind for ProjectMemberKind {
                         .before(Some(view(l)))
                         .after(Some(view(d)))
                         .diffed(&["email"])
+                        .destructive(l.role == ProjectRole::Owner)
                         .parents(parents),
                     ),
                     (None, Some(l)) => out.unmanaged(

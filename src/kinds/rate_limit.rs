@@ -73,6 +73,13 @@ impl Kind for RateLimitKind {
                     Action::Update
                 };
                 let before = live.map(|l| managed_view(desired, Some(l)));
+                // A lowered limit makes requests fail sooner: it takes something away.
+                let lowered = live_fields.is_some_and(|live| {
+                    fields.iter().any(|(name, &wanted)| {
+                        live.iter()
+                            .any(|(n, v)| n == name && v.is_some_and(|v| wanted < v))
+                    })
+                });
                 out.push(
                     Draft::new(
                         KIND,
@@ -85,6 +92,7 @@ impl Kind for RateLimitKind {
                         },
                     )
                     .before(before)
+                    .destructive(lowered)
                     .after(Some(managed_view(desired, None)))
                     .diffed(&[])
                     .parents([keys::project(project)]),

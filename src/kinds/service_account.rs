@@ -11,7 +11,7 @@ use super::context::{Context, Draft, Output, pair_up, when_managed};
 use super::keys;
 use super::kind::Kind;
 use super::{Action, Operation, ResourceKind};
-use crate::model::ServiceAccount;
+use crate::model::{ProjectRole, ServiceAccount};
 
 const KIND: ResourceKind = ResourceKind::ServiceAccount;
 
@@ -99,6 +99,9 @@ impl Kind for ServiceAccountKind {
                             .before(Some(before))
                             .after(Some(view(d)))
                             .diffed(&["name"])
+                            .destructive(
+                                l.role == ProjectRole::Owner && d.role == ProjectRole::Member,
+                            )
                             .parents(parents),
                         )
                     }

@@ -46,7 +46,8 @@ impl Kind for UserKind {
             if user.role == OrgRole::Owner {
                 promotions.push(draft)
             } else {
-                demotions.push(draft)
+                // An owner demoted to reader loses the organization's administration.
+                demotions.push(draft.destructive(true))
             }
         }
         let promotion_ids: Vec<_> = promotions.iter().map(Draft::id).collect();

@@ -1,5 +1,5 @@
 //! The pull-request rendering (GitHub-flavoured markdown): the summary table first, then any
-//! refusal, then the destructive changes (removals, archives, revocations, lowered limits:
+//! refusal, then the destructive changes (removals, archives, revocations, demotions, lowered limits:
 //! unfolded, with their diffs), then the changes waiting for invites, then the order as a
 //! mermaid flowchart of the change DAG, then one folded `<details>` section per kind (named in
 //! words: "Project roles of members") with every other change as a `diff` block, then the
@@ -295,7 +295,7 @@ pub(crate) fn plan_sections(plan: &Plan, origin: Origin<'_>) -> Vec<Section> {
     if !first.is_empty() {
         sections.push(diff_section(
             &format!(
-                "#### Destructive changes ({})\n\nRemovals, archives, revocations and lowered limits, in the order apply runs them.",
+                "#### Destructive changes ({})\n\nRemovals, archives, revocations, demotions and lowered limits, in the order apply runs them.",
                 first.len()
             ),
             false,
@@ -627,6 +627,8 @@ mod tests {
                 before: Some(json!(900)),
                 after: Some(json!(600)),
             }];
+            // A lowered limit: the kind marks it destructive.
+            c.destructive = true;
             c
         }));
         let big = Plan {

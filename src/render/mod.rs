@@ -159,24 +159,10 @@ pub fn kind_title(kind: ResourceKind) -> &'static str {
     kind.def().title()
 }
 
-/// A change that lowers a limit: a numeric field whose new value is smaller.
-pub(crate) fn lowers_limit(change: &Change) -> bool {
-    change.kind == ResourceKind::RateLimit
-        && change.fields.iter().any(|f| {
-            match (
-                f.before.as_ref().and_then(serde_json::Value::as_f64),
-                f.after.as_ref().and_then(serde_json::Value::as_f64),
-            ) {
-                (Some(before), Some(after)) => after < before,
-                _ => false,
-            }
-        })
-}
-
-/// Shown first and never folded in markdown: what takes something away (removals, archives,
-/// revocations, replaced invites) and lowered limits.
+/// Shown first and never folded in markdown: what takes something away. The kind decided it
+/// ([`Change::destructive`]); no rendering decides it again.
 pub(crate) fn shown_first(change: &Change) -> bool {
-    change.destructive || lowers_limit(change)
+    change.destructive
 }
 
 /// The summary sentence shared by text and markdown: `Plan: 3 to add, 2 to change, 1 to
