@@ -51,43 +51,9 @@ fn removed(removal: Removal) -> Done {
     }
 }
 
-fn project(name: &str) -> IdRef {
-    IdRef::Project {
-        name: name.to_string(),
-    }
-}
-fn user(email: &str) -> IdRef {
-    IdRef::User {
-        email: email.to_string(),
-    }
-}
-fn group(name: &str) -> IdRef {
-    IdRef::Group {
-        name: name.to_string(),
-    }
-}
-fn org_role(name: &str) -> IdRef {
-    IdRef::Role {
-        name: name.to_string(),
-    }
-}
-fn project_role(project: &str, name: &str) -> IdRef {
-    IdRef::ProjectRole {
-        project: project.to_string(),
-        name: name.to_string(),
-    }
-}
-fn service_account(project: &str, name: &str) -> IdRef {
-    IdRef::ServiceAccount {
-        project: project.to_string(),
-        name: name.to_string(),
-    }
-}
-fn certificate(name: &str) -> IdRef {
-    IdRef::Certificate {
-        name: name.to_string(),
-    }
-}
+use crate::kinds::keys::refs::{
+    certificate, group, project, project_role, role as org_role, service_account, user,
+};
 
 /// Runs one change.
 pub(crate) async fn perform(context: &Context, change: &Change) -> Outcome {
@@ -182,9 +148,7 @@ impl Context {
                 role,
                 projects,
             } => {
-                let old = IdRef::Invite {
-                    email: email.clone(),
-                };
+                let old = crate::kinds::keys::refs::invite(email);
                 if let Some(id) = self.ids.get(&old) {
                     let id = InviteId::from(id);
                     remove(|| c.delete_invite(&id)).await.map_err(api)?;
@@ -196,9 +160,7 @@ impl Context {
                 }
             }
             Operation::DeleteInvite { email } => {
-                let reference = IdRef::Invite {
-                    email: email.clone(),
-                };
+                let reference = crate::kinds::keys::refs::invite(email);
                 let Some(id) = self.ids.get(&reference) else {
                     return Ok(Done::Already(GONE.into()));
                 };
@@ -610,20 +572,14 @@ impl Context {
                 fields,
             } => {
                 let pid = ProjectId::from(self.need(&project(p))?);
-                let reference = IdRef::RateLimit {
-                    project: p.clone(),
-                    model: model.clone(),
-                };
+                let reference = crate::kinds::keys::refs::rate_limit(p, model);
                 if self.ids.get(&reference).is_none() {
                     // A project created by this run: its rows exist now; learn their IDs.
                     let rows = retry_transient(|| c.list_rate_limits(&pid))
                         .await
                         .map_err(api)?;
                     for row in rows {
-                        let row_ref = IdRef::RateLimit {
-                            project: p.clone(),
-                            model: row.model.clone(),
-                        };
+                        let row_ref = crate::kinds::keys::refs::rate_limit(p, &row.model);
                         self.ids.record(&row_ref, row.id.as_str());
                     }
                 }
@@ -688,7 +644,7 @@ impl Context {
                 expires_in_days,
             } => self.create_admin_api_key(name, *expires_in_days).await,
             Operation::DeleteAdminApiKey { name, id: extra } => {
-                let reference = IdRef::AdminApiKey { name: name.clone() };
+                let reference = crate::kinds::keys::refs::admin_api_key(name);
                 // An extra live duplicate is deleted by its own ID.
                 let Some(id) = extra.clone().or_else(|| self.ids.get(&reference)) else {
                     return Ok(Done::Already(GONE.into()));
@@ -845,9 +801,7 @@ impl Context {
             },
         )
         .await;
-        let reference = IdRef::Invite {
-            email: email_key.clone(),
-        };
+        let reference = crate::kinds::keys::refs::invite(&email_key);
         match created {
             Ok(Created::New(invite)) => {
                 self.ids.record(&reference, invite.id.as_str());
@@ -995,9 +949,7 @@ impl Context {
             sink.check().map_err(|e| e.to_string())?;
         }
         let seconds = expires_in_days.map(|d| u64::from(d) * 86_400);
-        let reference = IdRef::AdminApiKey {
-            name: name.to_string(),
-        };
+        let reference = crate::kinds::keys::refs::admin_api_key(name);
         let mut orphans = 0;
         loop {
             let created = find_then_create(

@@ -34,45 +34,13 @@ impl Ids {
 
     /// Records the ID of an object this run created (or found after an ambiguous create).
     pub fn record(&self, reference: &IdRef, id: &str) {
-        let mut index = self.lock();
-        let id = id.to_string();
-        match reference.clone() {
-            IdRef::Project { name } => index.projects.insert(name, id),
-            IdRef::User { email } => index.users.insert(email, id),
-            IdRef::Invite { email } => index.invites.insert(email, id),
-            IdRef::Group { name } => index.groups.insert(name, id),
-            IdRef::Role { name } => index.roles.insert(name, id),
-            IdRef::ProjectRole { project, name } => index.project_roles.insert((project, name), id),
-            IdRef::ServiceAccount { project, name } => {
-                index.service_accounts.insert((project, name), id)
-            }
-            IdRef::RateLimit { project, model } => index.rate_limits.insert((project, model), id),
-            IdRef::Certificate { name } => index.certificates.insert(name, id),
-            IdRef::AdminApiKey { name } => index.admin_api_keys.insert(name, id),
-        };
+        self.lock()
+            .insert(reference.kind, reference.key.clone(), id.to_string());
     }
 
     /// Forgets an object this run removed, so nothing later resolves to a dead ID.
     pub fn forget(&self, reference: &IdRef) {
-        let mut index = self.lock();
-        match reference {
-            IdRef::Project { name } => index.projects.remove(name),
-            IdRef::User { email } => index.users.remove(email),
-            IdRef::Invite { email } => index.invites.remove(email),
-            IdRef::Group { name } => index.groups.remove(name),
-            IdRef::Role { name } => index.roles.remove(name),
-            IdRef::ProjectRole { project, name } => {
-                index.project_roles.remove(&(project.clone(), name.clone()))
-            }
-            IdRef::ServiceAccount { project, name } => index
-                .service_accounts
-                .remove(&(project.clone(), name.clone())),
-            IdRef::RateLimit { project, model } => {
-                index.rate_limits.remove(&(project.clone(), model.clone()))
-            }
-            IdRef::Certificate { name } => index.certificates.remove(name),
-            IdRef::AdminApiKey { name } => index.admin_api_keys.remove(name),
-        };
+        self.lock().remove(reference.kind, &reference.key);
     }
 }
 
@@ -83,18 +51,15 @@ mod tests {
     #[test]
     fn created_ids_resolve_alongside_live_ones_and_removed_ones_do_not() {
         let mut live = IdIndex::default();
-        live.projects.insert("Search".into(), "proj_1".into());
+        live.insert(
+            crate::kinds::ResourceKind::Project,
+            "project:Search".into(),
+            "proj_1".into(),
+        );
         let ids = Ids::new(&live);
-        let search = IdRef::Project {
-            name: "Search".into(),
-        };
-        let labs = IdRef::Project {
-            name: "Labs".into(),
-        };
-        let bot = IdRef::ServiceAccount {
-            project: "Labs".into(),
-            name: "bot".into(),
-        };
+        let search = crate::kinds::keys::refs::project("Search");
+        let labs = crate::kinds::keys::refs::project("Labs");
+        let bot = crate::kinds::keys::refs::service_account("Labs", "bot");
         assert_eq!(ids.get(&search).as_deref(), Some("proj_1"));
         assert_eq!(ids.get(&labs), None);
         ids.record(&labs, "proj_2");

@@ -230,49 +230,32 @@ fn class_of(action: Action, kind: ResourceKind, key: &str, desired: &Document) -
 /// The id references a natural key names, parent first: `project:Search/member:bob@x` is the
 /// project `Search` then the user `bob@x`. Unknown segments are skipped.
 pub fn key_refs(key: &str) -> Vec<IdRef> {
-    let mut refs = Vec::new();
+    use crate::kinds::keys::refs;
+    let mut found = Vec::new();
     let mut project: Option<String> = None;
     for segment in key.split('/') {
         let Some((kind, value)) = segment.split_once(':') else {
             continue;
         };
-        let value = value.to_string();
-        let r = match kind {
-            "project" => {
-                project = Some(value.clone());
-                IdRef::Project { name: value }
+        let r = match (kind, &project) {
+            ("project", _) => {
+                project = Some(value.to_string());
+                refs::project(value)
             }
-            "user" | "member" => IdRef::User { email: value },
-            "invite" => IdRef::Invite { email: value },
-            "group" => IdRef::Group { name: value },
-            "role" => match &project {
-                Some(p) => IdRef::ProjectRole {
-                    project: p.clone(),
-                    name: value,
-                },
-                None => IdRef::Role { name: value },
-            },
-            "service_account" => match &project {
-                Some(p) => IdRef::ServiceAccount {
-                    project: p.clone(),
-                    name: value,
-                },
-                None => continue,
-            },
-            "rate_limit" => match &project {
-                Some(p) => IdRef::RateLimit {
-                    project: p.clone(),
-                    model: value,
-                },
-                None => continue,
-            },
-            "certificate" => IdRef::Certificate { name: value },
-            "admin_api_key" => IdRef::AdminApiKey { name: value },
+            ("user" | "member", _) => refs::user(value),
+            ("invite", _) => refs::invite(value),
+            ("group", _) => refs::group(value),
+            ("role", Some(p)) => refs::project_role(p, value),
+            ("role", None) => refs::role(value),
+            ("service_account", Some(p)) => refs::service_account(p, value),
+            ("rate_limit", Some(p)) => refs::rate_limit(p, value),
+            ("certificate", _) => refs::certificate(value),
+            ("admin_api_key", _) => refs::admin_api_key(value),
             _ => continue,
         };
-        refs.push(r);
+        found.push(r);
     }
-    refs
+    found
 }
 
 /// Server ids of the key's objects (parents first, for the audit-log query) and the same
@@ -288,12 +271,12 @@ fn resolve_ids(key: &str, ids: &IdIndex) -> (Vec<String>, ObjectIds) {
         {
             all.push(id.clone());
         }
-        let slot = match r {
-            IdRef::Project { .. } => &mut by_role.project,
-            IdRef::User { .. } => &mut by_role.user,
-            IdRef::Group { .. } => &mut by_role.group,
-            IdRef::Role { .. } | IdRef::ProjectRole { .. } => &mut by_role.role,
-            IdRef::Certificate { .. } => &mut by_role.certificate,
+        let slot = match r.kind {
+            ResourceKind::Project => &mut by_role.project,
+            ResourceKind::User => &mut by_role.user,
+            ResourceKind::Group => &mut by_role.group,
+            ResourceKind::Role | ResourceKind::ProjectRole => &mut by_role.role,
+            ResourceKind::Certificate => &mut by_role.certificate,
             _ => &mut by_role.own,
         };
         *slot = id;
@@ -924,9 +907,10 @@ mod tests {
 
     fn ids() -> IdIndex {
         let mut ids = IdIndex::default();
-        ids.projects.insert("Search".into(), "proj_s".into());
-        ids.users.insert("bob@x.example".into(), "user_b".into());
-        ids.groups.insert("ml".into(), "group_m".into());
+        use crate::kinds::keys::refs;
+        ids.set(refs::project("Search"), "proj_s".into());
+        ids.set(refs::user("bob@x.example"), "user_b".into());
+        ids.set(refs::group("ml"), "group_m".into());
         ids
     }
 
@@ -935,13 +919,8 @@ mod tests {
         assert_eq!(
             key_refs("project:Search/service_account:ci"),
             vec![
-                IdRef::Project {
-                    name: "Search".into()
-                },
-                IdRef::ServiceAccount {
-                    project: "Search".into(),
-                    name: "ci".into()
-                }
+                crate::kinds::keys::refs::project("Search"),
+                crate::kinds::keys::refs::service_account("Search", "ci"),
             ]
         );
         let (all, own) = resolve_ids("project:Search/member:bob@x.example", &ids());
@@ -1129,7 +1108,7 @@ mod tests {
     #[test]
     fn a_project_user_event_naming_only_the_user_is_used_only_when_unambiguous() {
         let mut ids = ids();
-        ids.projects.insert("Ads".into(), "proj_a".into());
+        ids.set(crate::kinds::keys::refs::project("Ads"), "proj_a".into());
         let added = event(
             "e1",
             "user.added",
@@ -1164,8 +1143,11 @@ mod tests {
     #[test]
     fn a_role_assignment_explains_only_its_principal_and_role() {
         let mut ids = ids();
-        ids.roles.insert("auditor".into(), "role_a".into());
-        ids.users.insert("carol@x.example".into(), "user_c".into());
+        ids.set(crate::kinds::keys::refs::role("auditor"), "role_a".into());
+        ids.set(
+            crate::kinds::keys::refs::user("carol@x.example"),
+            "user_c".into(),
+        );
         let item = of(
             ResourceKind::UserRole,
             DriftClass::Unmanaged,

@@ -50,3 +50,45 @@ pub fn org_certificate_activation(name: &str) -> String {
 pub fn project_certificate_activation(project: &str, name: &str) -> String {
     format!("project:{project}/certificate:{name}")
 }
+
+/// References to the server IDs of the kinds that have one, by the same keys.
+pub mod refs {
+    use super::super::{IdRef, ResourceKind};
+
+    pub fn project(name: &str) -> IdRef {
+        IdRef::new(ResourceKind::Project, super::project(name))
+    }
+    pub fn user(email: &str) -> IdRef {
+        IdRef::new(ResourceKind::User, super::user(email))
+    }
+    pub fn invite(email: &str) -> IdRef {
+        IdRef::new(ResourceKind::Invite, super::invite(email))
+    }
+    pub fn group(name: &str) -> IdRef {
+        IdRef::new(ResourceKind::Group, super::group(name))
+    }
+    pub fn role(name: &str) -> IdRef {
+        IdRef::new(ResourceKind::Role, super::role(name))
+    }
+    pub fn certificate(name: &str) -> IdRef {
+        IdRef::new(ResourceKind::Certificate, super::certificate(name))
+    }
+    pub fn admin_api_key(name: &str) -> IdRef {
+        IdRef::new(ResourceKind::AdminApiKey, super::admin_api_key(name))
+    }
+    pub fn project_role(project: &str, name: &str) -> IdRef {
+        IdRef::new(
+            ResourceKind::ProjectRole,
+            super::project_role(project, name),
+        )
+    }
+    pub fn service_account(project: &str, name: &str) -> IdRef {
+        IdRef::new(
+            ResourceKind::ServiceAccount,
+            super::service_account(project, name),
+        )
+    }
+    pub fn rate_limit(project: &str, model: &str) -> IdRef {
+        IdRef::new(ResourceKind::RateLimit, super::rate_limit(project, model))
+    }
+}

@@ -60,20 +60,52 @@ pub struct LiveDuplicate {
     pub extra: String,
 }
 
-/// Server IDs by natural key (emails normalised with [`crate::model::normalize_email`]).
+/// Server IDs by kind and natural key (emails normalised with
+/// [`crate::model::normalize_email`]): `(project, project:Search) -> proj_abc`.
 #[derive(Debug, Clone, Default)]
 pub struct IdIndex {
-    pub users: BTreeMap<String, String>,
-    pub invites: BTreeMap<String, String>,
-    pub groups: BTreeMap<String, String>,
-    pub roles: BTreeMap<String, String>,
-    pub certificates: BTreeMap<String, String>,
-    pub admin_api_keys: BTreeMap<String, String>,
-    pub projects: BTreeMap<String, String>,
-    /// (project name, role name) -> role id.
-    pub project_roles: BTreeMap<(String, String), String>,
-    /// (project name, service account name) -> service account id.
-    pub service_accounts: BTreeMap<(String, String), String>,
-    /// (project name, model) -> rate limit id.
-    pub rate_limits: BTreeMap<(String, String), String>,
+    by_kind: BTreeMap<super::ResourceKind, BTreeMap<String, String>>,
+}
+
+impl IdIndex {
+    /// The ID of `reference`, if known.
+    pub fn get(&self, reference: &super::IdRef) -> Option<&String> {
+        self.id(reference.kind, &reference.key)
+    }
+
+    /// The ID of the object of `kind` with natural key `key`, if known.
+    pub fn id(&self, kind: super::ResourceKind, key: &str) -> Option<&String> {
+        self.by_kind.get(&kind).and_then(|ids| ids.get(key))
+    }
+
+    /// Records (or replaces) an ID.
+    pub fn insert(&mut self, kind: super::ResourceKind, key: String, id: String) {
+        self.by_kind.entry(kind).or_default().insert(key, id);
+    }
+
+    /// Records (or replaces) the ID of `reference`.
+    pub fn set(&mut self, reference: super::IdRef, id: String) {
+        self.insert(reference.kind, reference.key, id);
+    }
+
+    /// Records an ID unless the key already has one (the first of duplicates wins).
+    pub fn insert_first(&mut self, kind: super::ResourceKind, key: String, id: String) {
+        self.by_kind
+            .entry(kind)
+            .or_default()
+            .entry(key)
+            .or_insert(id);
+    }
+
+    /// Forgets an ID.
+    pub fn remove(&mut self, kind: super::ResourceKind, key: &str) {
+        if let Some(ids) = self.by_kind.get_mut(&kind) {
+            ids.remove(key);
+        }
+    }
+
+    /// Every (natural key, ID) of `kind`, by key.
+    pub fn of(&self, kind: super::ResourceKind) -> impl Iterator<Item = (&String, &String)> {
+        self.by_kind.get(&kind).into_iter().flatten()
+    }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 mod change;
 pub mod context;
-pub(crate) mod keys;
+pub mod keys;
 mod kind;
 mod live_state;
 pub mod normalize;

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use super::IdIndex;
+use super::{IdIndex, ResourceKind};
 use crate::model::{Document, OrgRole, ProjectRole, Role, normalize_email};
 
 /// Names and IDs that mean a predefined project role.
@@ -35,23 +35,22 @@ pub fn org_role_alias(name: &str) -> Option<OrgRole> {
 
 /// Reverse lookups from server role IDs to names.
 struct RoleNames {
+    /// id -> name.
     org: BTreeMap<String, String>,
-    /// (project, id) -> name.
-    project: BTreeMap<(String, String), String>,
+    /// id -> natural key (`project:<project>/role:<name>`).
+    project: BTreeMap<String, String>,
 }
 
 impl RoleNames {
     fn new(ids: &IdIndex) -> RoleNames {
         RoleNames {
             org: ids
-                .roles
-                .iter()
-                .map(|(name, id)| (id.clone(), name.clone()))
+                .of(ResourceKind::Role)
+                .filter_map(|(key, id)| Some((id.clone(), key.strip_prefix("role:")?.to_string())))
                 .collect(),
             project: ids
-                .project_roles
-                .iter()
-                .map(|((project, name), id)| ((project.clone(), id.clone()), name.clone()))
+                .of(ResourceKind::ProjectRole)
+                .map(|(key, id)| (id.clone(), key.clone()))
                 .collect(),
         }
     }
@@ -76,10 +75,11 @@ impl RoleNames {
         let mut out: Vec<String> = roles
             .iter()
             .map(|r| {
+                let prefix = format!("project:{project}/role:");
                 self.project
-                    .get(&(project.to_string(), r.trim().to_string()))
-                    .cloned()
-                    .unwrap_or_else(|| r.trim().to_string())
+                    .get(r.trim())
+                    .and_then(|key| key.strip_prefix(prefix.as_str()))
+                    .map_or_else(|| r.trim().to_string(), str::to_string)
             })
             .filter(|r| project_role_alias(r) != Some(base))
             .collect();
@@ -182,10 +182,14 @@ mod tests {
     #[test]
     fn aliases_and_ids_become_names() {
         let mut ids = IdIndex::default();
-        ids.project_roles
-            .insert(("Search".into(), "Reviewer".into()), "role_01PROJ".into());
-        ids.roles
-            .insert("billing-viewer".into(), "role_01ORG".into());
+        ids.set(
+            super::super::keys::refs::project_role("Search", "Reviewer"),
+            "role_01PROJ".into(),
+        );
+        ids.set(
+            super::super::keys::refs::role("billing-viewer"),
+            "role_01ORG".into(),
+        );
         let doc = Document {
             users: vec![User {
                 email: " Bob@X.Example ".into(),

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::keys::refs;
 use crate::model::{InviteProject, OrgRole, ProjectRole};
 
 /// Where a certificate is activated.
@@ -22,61 +23,27 @@ pub enum CertificateScope {
     Project(String),
 }
 
-/// A server ID the executor needs, named by natural key.
+/// A server ID the executor needs: the object of `kind` with natural key `key`
+/// (`project:Search`, `project:Search/service_account:ci`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum IdRef {
-    Project { name: String },
-    User { email: String },
-    Invite { email: String },
-    Group { name: String },
-    Role { name: String },
-    ProjectRole { project: String, name: String },
-    ServiceAccount { project: String, name: String },
-    RateLimit { project: String, model: String },
-    Certificate { name: String },
-    AdminApiKey { name: String },
+pub struct IdRef {
+    pub kind: super::ResourceKind,
+    pub key: String,
 }
 
 impl IdRef {
-    /// The ID live has for this reference, if any.
-    pub fn resolve<'a>(&self, ids: &'a super::IdIndex) -> Option<&'a String> {
-        match self {
-            IdRef::Project { name } => ids.projects.get(name),
-            IdRef::User { email } => ids.users.get(email),
-            IdRef::Invite { email } => ids.invites.get(email),
-            IdRef::Group { name } => ids.groups.get(name),
-            IdRef::Role { name } => ids.roles.get(name),
-            IdRef::ProjectRole { project, name } => {
-                ids.project_roles.get(&(project.clone(), name.clone()))
-            }
-            IdRef::ServiceAccount { project, name } => {
-                ids.service_accounts.get(&(project.clone(), name.clone()))
-            }
-            IdRef::RateLimit { project, model } => {
-                ids.rate_limits.get(&(project.clone(), model.clone()))
-            }
-            IdRef::Certificate { name } => ids.certificates.get(name),
-            IdRef::AdminApiKey { name } => ids.admin_api_keys.get(name),
-        }
+    pub fn new(kind: super::ResourceKind, key: String) -> IdRef {
+        IdRef { kind, key }
     }
 
-    /// A stable textual form, used as a map key in saved plans.
+    /// The ID live has for this reference, if any.
+    pub fn resolve<'a>(&self, ids: &'a super::IdIndex) -> Option<&'a String> {
+        ids.get(self)
+    }
+
+    /// A stable textual form, used as a map key in saved plans: the natural key.
     pub fn label(&self) -> String {
-        match self {
-            IdRef::Project { name } => format!("project:{name}"),
-            IdRef::User { email } => format!("user:{email}"),
-            IdRef::Invite { email } => format!("invite:{email}"),
-            IdRef::Group { name } => format!("group:{name}"),
-            IdRef::Role { name } => format!("role:{name}"),
-            IdRef::ProjectRole { project, name } => format!("project:{project}/role:{name}"),
-            IdRef::ServiceAccount { project, name } => {
-                format!("project:{project}/service_account:{name}")
-            }
-            IdRef::RateLimit { project, model } => format!("project:{project}/rate_limit:{model}"),
-            IdRef::Certificate { name } => format!("certificate:{name}"),
-            IdRef::AdminApiKey { name } => format!("admin_api_key:{name}"),
-        }
+        self.key.clone()
     }
 }
 
@@ -339,20 +306,11 @@ impl Operation {
     /// Every server ID this operation needs, by natural key. IDs of objects created earlier
     /// in the same plan are not in live; the executor takes them from what it created.
     pub fn id_refs(&self) -> Vec<IdRef> {
-        let project = |name: &str| IdRef::Project {
-            name: name.to_string(),
-        };
-        let user = |email: &str| IdRef::User {
-            email: email.to_string(),
-        };
-        let group = |name: &str| IdRef::Group {
-            name: name.to_string(),
-        };
-        let project_role = |project: &str, name: &str| IdRef::ProjectRole {
-            project: project.to_string(),
-            name: name.to_string(),
-        };
-        let mut refs = match self {
+        let project = refs::project;
+        let user = refs::user;
+        let group = refs::group;
+        let project_role = refs::project_role;
+        let mut ids = match self {
             Operation::CreateProject { .. } => vec![],
             Operation::ArchiveProject { id: Some(_), .. } => vec![],
             Operation::UpdateProject { name, .. }
@@ -369,20 +327,16 @@ impl Operation {
                 email, projects, ..
             } => {
                 let mut refs: Vec<IdRef> = projects.iter().map(|p| project(&p.name)).collect();
-                refs.push(IdRef::Invite {
-                    email: email.clone(),
-                });
+                refs.push(refs::invite(email));
                 refs
             }
-            Operation::DeleteInvite { email } => vec![IdRef::Invite {
-                email: email.clone(),
-            }],
+            Operation::DeleteInvite { email } => vec![refs::invite(email)],
             Operation::UpdateUserRole { email, .. } | Operation::RemoveUser { email } => {
                 vec![user(email)]
             }
             Operation::AssignUserRole { email, role }
             | Operation::UnassignUserRole { email, role } => {
-                vec![user(email), IdRef::Role { name: role.clone() }]
+                vec![user(email), refs::role(role)]
             }
             Operation::CreateGroup { .. } => vec![],
             Operation::DeleteGroup { name } => vec![group(name)],
@@ -390,11 +344,11 @@ impl Operation {
             | Operation::RemoveGroupMember { group: g, email } => vec![group(g), user(email)],
             Operation::AssignGroupRole { group: g, role }
             | Operation::UnassignGroupRole { group: g, role } => {
-                vec![group(g), IdRef::Role { name: role.clone() }]
+                vec![group(g), refs::role(role)]
             }
             Operation::CreateRole { .. } => vec![],
             Operation::UpdateRole { name, .. } | Operation::DeleteRole { name } => {
-                vec![IdRef::Role { name: name.clone() }]
+                vec![refs::role(name)]
             }
             Operation::CreateProjectRole { project: p, .. } => vec![project(p)],
             Operation::UpdateProjectRole {
@@ -461,32 +415,17 @@ impl Operation {
                 project: p,
                 name,
                 id: None,
-            } => vec![
-                project(p),
-                IdRef::ServiceAccount {
-                    project: p.clone(),
-                    name: name.clone(),
-                },
-            ],
+            } => vec![project(p), refs::service_account(p, name)],
             Operation::UpdateRateLimit {
                 project: p, model, ..
-            } => vec![
-                project(p),
-                IdRef::RateLimit {
-                    project: p.clone(),
-                    model: model.clone(),
-                },
-            ],
+            } => vec![project(p), refs::rate_limit(p, model)],
             Operation::UploadCertificate { .. } => vec![],
             Operation::DeleteCertificate { name } => {
-                vec![IdRef::Certificate { name: name.clone() }]
+                vec![refs::certificate(name)]
             }
             Operation::ActivateCertificates { scope, names }
             | Operation::DeactivateCertificates { scope, names } => {
-                let mut refs: Vec<IdRef> = names
-                    .iter()
-                    .map(|n| IdRef::Certificate { name: n.clone() })
-                    .collect();
+                let mut refs: Vec<IdRef> = names.iter().map(|n| refs::certificate(n)).collect();
                 if let CertificateScope::Project(p) = scope {
                     refs.push(project(p));
                 }
@@ -495,7 +434,7 @@ impl Operation {
             Operation::CreateAdminApiKey { .. } => vec![],
             Operation::DeleteAdminApiKey { id: Some(_), .. } => vec![],
             Operation::DeleteAdminApiKey { name, id: None } => {
-                vec![IdRef::AdminApiKey { name: name.clone() }]
+                vec![refs::admin_api_key(name)]
             }
             // A key that is gone (its project archived or deleted) is already satisfied.
             Operation::Kind { id: Some(_), .. } => vec![],
@@ -506,8 +445,8 @@ impl Operation {
             } if kind == super::spend_alerts::ORG => vec![],
             Operation::Kind { project: p, .. } => p.iter().map(|p| project(p)).collect(),
         };
-        refs.sort();
-        refs.dedup();
-        refs
+        ids.sort();
+        ids.dedup();
+        ids
     }
 }

@@ -46,6 +46,7 @@ use crate::api::types::{
 };
 use crate::api::users::User as WireUser;
 use crate::kinds::ReadScope;
+use crate::kinds::keys::refs;
 use crate::model::{
     AdminApiKey as ModelAdminApiKey, Certificate, Document, Group, Invite, InviteProject,
     InviteStatus, OrgRole, Project, ProjectGroup, ProjectMember, ProjectRole, Role, ServiceAccount,
@@ -112,13 +113,13 @@ fn split_project_roles(assigned: &[AssignedRole]) -> (Option<ProjectRole>, Vec<S
 /// role list is read only when the file manages project roles, but a revocation of a role
 /// that is assigned live (and not declared) still needs the role's id.
 fn remember_project_role_ids(
-    ids: &mut BTreeMap<(String, String), String>,
+    ids: &mut crate::kinds::IdIndex,
     project: &str,
     assigned: Option<&Vec<AssignedRole>>,
 ) {
     for role in assigned.into_iter().flatten().filter(|r| !is_predefined(r)) {
-        ids.entry((project.to_string(), role.name.clone()))
-            .or_insert_with(|| role.id.to_string());
+        let reference = refs::project_role(project, &role.name);
+        ids.insert_first(reference.kind, reference.key, role.id.to_string());
     }
 }
 
@@ -222,7 +223,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 _ => OrgRole::Reader,
             };
             let roles = custom_names(raw.user_roles.get(&user.id));
-            live.ids.users.insert(email.clone(), user.id.to_string());
+            live.ids.set(refs::user(&email), user.id.to_string());
             by_email.insert(
                 email.clone(),
                 User {
@@ -249,7 +250,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
         for project in ordered {
             let name = project.name.clone().unwrap_or_default();
             project_name.insert(project.id.clone(), name.clone());
-            match live.ids.projects.get(&name) {
+            match live.ids.get(&refs::project(&name)) {
                 // Two active projects of one name (an archived one of a reused name is not).
                 Some(kept) if !project.is_archived() => {
                     live.duplicates.push(LiveDuplicate {
@@ -262,7 +263,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 }
                 Some(_) => {}
                 None => {
-                    live.ids.projects.insert(name, project.id.to_string());
+                    live.ids.set(refs::project(&name), project.id.to_string());
                 }
             }
         }
@@ -314,10 +315,9 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
         }
         out.sort_by(|a, b| (&a.email, a.status).cmp(&(&b.email, b.status)));
         doc.invites = out;
-        live.ids.invites = best
-            .into_iter()
-            .map(|(email, (_, _, id))| (email, id))
-            .collect();
+        for (email, (_, _, id)) in best {
+            live.ids.set(refs::invite(&email), id);
+        }
     }
 
     // Groups.
@@ -336,9 +336,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 .filter_map(|u| resolve_email(&u.id, u.email.as_deref()))
                 .collect();
             let roles = custom_names(raw.group_roles.get(&group.id));
-            live.ids
-                .groups
-                .insert(group.name.clone(), group.id.to_string());
+            live.ids.set(refs::group(&group.name), group.id.to_string());
             out.insert(
                 group.name.clone(),
                 Group {
@@ -360,7 +358,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
     // Custom organization roles.
     if let Some(roles) = &raw.org_roles {
         for (role, id) in custom_roles(roles) {
-            live.ids.roles.insert(role.name.clone(), id);
+            live.ids.set(refs::role(&role.name), id);
             doc.roles.push(role);
         }
     }
@@ -380,9 +378,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 tracing::warn!(certificate = %name, "two live certificates share this name; keeping the first");
                 continue;
             }
-            live.ids
-                .certificates
-                .insert(name.clone(), cert.id.to_string());
+            live.ids.set(refs::certificate(&name), cert.id.to_string());
             out.insert(
                 name.clone(),
                 Certificate {
@@ -416,7 +412,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 }
                 _ => None,
             };
-            match live.ids.admin_api_keys.get(&name) {
+            match live.ids.get(&refs::admin_api_key(&name)) {
                 Some(kept) => live.duplicates.push(LiveDuplicate {
                     kind: DuplicateKind::AdminApiKey,
                     project: None,
@@ -425,9 +421,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                     extra: key.id.to_string(),
                 }),
                 None => {
-                    live.ids
-                        .admin_api_keys
-                        .insert(name.clone(), key.id.to_string());
+                    live.ids.set(refs::admin_api_key(&name), key.id.to_string());
                 }
             }
             if raw.keys_in_use.contains(&key.id) {
@@ -498,7 +492,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                     continue;
                 };
                 let assigned = raw.project_user_roles.get(&(id.clone(), user.id.clone()));
-                remember_project_role_ids(&mut live.ids.project_roles, &name, assigned);
+                remember_project_role_ids(&mut live.ids, &name, assigned);
                 let (_, roles) =
                     split_project_roles(assigned.map(Vec::as_slice).unwrap_or_default());
                 let role = match &user.role {
@@ -523,7 +517,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 let assigned = raw
                     .project_group_roles
                     .get(&(id.clone(), group.group_id.clone()));
-                remember_project_role_ids(&mut live.ids.project_roles, &name, assigned);
+                remember_project_role_ids(&mut live.ids, &name, assigned);
                 let (role, roles) =
                     split_project_roles(assigned.map(Vec::as_slice).unwrap_or_default());
                 let role = role.unwrap_or(ProjectRole::Member);
@@ -541,9 +535,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                     .map(Vec::as_slice)
                     .unwrap_or_default(),
             ) {
-                live.ids
-                    .project_roles
-                    .insert((name.clone(), role.name.clone()), role_id);
+                live.ids.set(refs::project_role(&name, &role.name), role_id);
                 project.roles.push(role);
             }
 
@@ -558,8 +550,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                 if accounts.contains_key(&account.name) {
                     let kept = live
                         .ids
-                        .service_accounts
-                        .get(&(name.clone(), account.name.clone()))
+                        .get(&refs::service_account(&name, &account.name))
                         .cloned()
                         .unwrap_or_default();
                     live.duplicates.push(LiveDuplicate {
@@ -583,9 +574,10 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
                         mapped.unwrap_or(ProjectRole::Member)
                     }
                 };
-                live.ids
-                    .service_accounts
-                    .insert((name.clone(), account.name.clone()), account.id.to_string());
+                live.ids.set(
+                    refs::service_account(&name, &account.name),
+                    account.id.to_string(),
+                );
                 accounts.insert(
                     account.name.clone(),
                     ServiceAccount {
@@ -599,8 +591,7 @@ pub(crate) fn normalize(raw: Raw, scope: &ReadScope) -> LiveState {
 
             for limit in raw.rate_limits.get(id).into_iter().flatten() {
                 live.ids
-                    .rate_limits
-                    .insert((name.clone(), limit.model.clone()), limit.id.to_string());
+                    .set(refs::rate_limit(&name, &limit.model), limit.id.to_string());
                 project
                     .rate_limits
                     .insert(limit.model.clone(), limit.to_model());
@@ -774,11 +765,13 @@ mod tests {
             ]
         );
         assert_eq!(
-            live.ids.users.get("alice@x.example").map(String::as_str),
+            live.ids
+                .get(&refs::user("alice@x.example"))
+                .map(String::as_str),
             Some("user_1")
         );
         assert_eq!(
-            live.ids.projects.get("Search").map(String::as_str),
+            live.ids.get(&refs::project("Search")).map(String::as_str),
             Some("proj_1"),
             "active wins the name"
         );
@@ -790,7 +783,9 @@ mod tests {
         );
         assert_eq!(live.org.invites.len(), 2);
         assert_eq!(
-            live.ids.invites.get("c@x.example").map(String::as_str),
+            live.ids
+                .get(&refs::invite("c@x.example"))
+                .map(String::as_str),
             Some("invite-new")
         );
         let pending = live
@@ -876,8 +871,7 @@ mod tests {
         );
         assert_eq!(
             live.ids
-                .service_accounts
-                .get(&("P".to_string(), "ci".to_string()))
+                .get(&refs::service_account("P", "ci"))
                 .map(String::as_str),
             Some("svc_1")
         );
@@ -906,7 +900,7 @@ mod tests {
         };
         let live = normalize(raw, &ReadScope::everything());
         assert_eq!(
-            live.ids.projects.get("Twin").map(String::as_str),
+            live.ids.get(&refs::project("Twin")).map(String::as_str),
             Some("proj_old")
         );
         assert_eq!(

@@ -411,10 +411,13 @@ impl<'a> Reader<'a> {
         let settings = std::mem::take(&mut self.settings);
         let mut state = normalize(self.raw, self.scope);
         let names: BTreeMap<String, String> = state
-            .ids
+            .org
             .projects
             .iter()
-            .map(|(name, id)| (id.clone(), name.clone()))
+            .filter_map(|p| {
+                let id = state.ids.get(&crate::kinds::keys::refs::project(&p.name))?;
+                Some((id.clone(), p.name.clone()))
+            })
             .collect();
         for (kind, project, value) in settings {
             let project = match &project {

@@ -59,7 +59,11 @@ pub fn export(target: &Target, options: ExportOptions, printer: Printer) -> anyh
 fn certificate_pems(target: &Target, live: &LiveState) -> anyhow::Result<BTreeMap<String, String>> {
     let runtime = crate::ops::runtime()?;
     let mut pems = BTreeMap::new();
-    for (name, id) in &live.ids.certificates {
+    let certificates = live
+        .ids
+        .of(crate::kinds::ResourceKind::Certificate)
+        .filter_map(|(key, id)| Some((key.strip_prefix("certificate:")?.to_string(), id)));
+    for (name, id) in certificates {
         let cert = runtime
             .block_on(
                 target
@@ -69,7 +73,7 @@ fn certificate_pems(target: &Target, live: &LiveState) -> anyhow::Result<BTreeMa
             .map_err(|e| anyhow::anyhow!("reading certificate {name:?}: {e}"))?;
         match cert.certificate_details.content {
             Some(pem) => {
-                pems.insert(name.clone(), pem);
+                pems.insert(name, pem);
             }
             None => anyhow::bail!(
                 "the API returned no content for certificate {name:?}; export needs the PEM"

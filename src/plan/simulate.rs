@@ -71,7 +71,10 @@ pub(crate) fn simulate(live: &LiveState, plan: &Plan) -> LiveState {
                     certificates: vec![].into(),
                     ..Default::default()
                 });
-                s.ids.projects.insert(name.clone(), format!("proj_{name}"));
+                s.ids.set(
+                    crate::kinds::keys::refs::project(name),
+                    format!("proj_{name}"),
+                );
             }
             Operation::UpdateProject {
                 name,

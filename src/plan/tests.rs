@@ -144,10 +144,10 @@ fn rich_live() -> LiveState {
             { "name": "Old", "archived": true }
         ]
     }));
-    state
-        .ids
-        .roles
-        .insert("billing-viewer".into(), "role_billing".into());
+    state.ids.set(
+        crate::kinds::keys::refs::role("billing-viewer"),
+        "role_billing".into(),
+    );
     state.default_project = Some("Default project".into());
     state.key_owner = Some("ROOT@acme.example".into());
     state
@@ -512,14 +512,14 @@ fn aliases_ids_and_email_case_give_no_change() {
             "groups": [{ "name": "g", "role": "owner", "roles": ["role-api-project-owner"] }] }],
         "groups": [{ "name": "g", "members": ["Bob@x.example"] }]
     }));
-    state
-        .ids
-        .roles
-        .insert("viewer".into(), "role_viewer_id".into());
-    state
-        .ids
-        .project_roles
-        .insert(("P".into(), "Reviewer".into()), "role_rev_id".into());
+    state.ids.set(
+        crate::kinds::keys::refs::role("viewer"),
+        "role_viewer_id".into(),
+    );
+    state.ids.set(
+        crate::kinds::keys::refs::project_role("P", "Reviewer"),
+        "role_rev_id".into(),
+    );
     let p = run(&desired, &state);
     assert!(p.is_empty(), "{:#?}", actions(&p));
     assert!(p.unmanaged.is_empty(), "{:#?}", p.unmanaged);
@@ -1126,10 +1126,10 @@ fn stale_saved_plans_are_refused_with_a_typed_reason() {
     );
 
     let mut recreated = state.clone();
-    recreated
-        .ids
-        .roles
-        .insert("billing-viewer".into(), "role_other".into());
+    recreated.ids.set(
+        crate::kinds::keys::refs::role("billing-viewer"),
+        "role_other".into(),
+    );
     assert_eq!(
         reason(saved::check_stale(&saved, &recreated, &desired, &org())),
         StaleReason::LiveChanged

@@ -779,11 +779,15 @@ async fn live_read_lists_each_needed_collection_once_and_normalises() {
     );
     assert_eq!(live.org.invites[0].projects[0].name, "Search");
     assert_eq!(
-        live.ids.projects.get("Search").map(String::as_str),
+        live.ids
+            .get(&orgops::kinds::keys::refs::project("Search"))
+            .map(String::as_str),
         Some("proj_1")
     );
     assert_eq!(
-        live.ids.groups.get("ml").map(String::as_str),
+        live.ids
+            .get(&orgops::kinds::keys::refs::group("ml"))
+            .map(String::as_str),
         Some("group_1")
     );
 }
