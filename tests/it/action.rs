@@ -1218,17 +1218,21 @@ fn two_organizations_from_one_repository_keep_their_own_comments_hashes_and_issu
     assert!(comment_a.2.contains("dan@example.com") && !comment_a.2.contains("erin@example.com"));
     assert!(comment_b.2.contains("erin@example.com") && !comment_b.2.contains("dan@example.com"));
 
-    // Re-planning organization a edits a's comment only.
+    // Re-planning organization a finds a's comment (unchanged, so not edited) and touches
+    // nothing of b's.
     fake.clear_calls();
     let again = job("plan", "orgs/a/orgops.yaml", &emu_a, "pull_request", &pr);
     assert_eq!(again.outputs["plan_hash"], a.outputs["plan_hash"]);
+    assert_eq!(
+        again.steps["run"]["outputs"]["comment"],
+        json!(comment_a.1.to_string())
+    );
     assert_eq!(
         fake.calls(),
         [
             "GET /user".to_string(),
             "GET /repos/acme/orgs/pulls/9".to_string(),
             "GET /repos/acme/orgs/issues/9/comments".to_string(),
-            format!("PATCH /repos/acme/orgs/issues/comments/{}", comment_a.1)
         ]
     );
     assert_eq!(fake.comments()[1], *comment_b);
