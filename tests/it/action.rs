@@ -54,16 +54,26 @@ fn truthy(v: &Value) -> bool {
     !matches!(v, Value::Null | Value::Bool(false)) && !as_text(v).is_empty() && as_text(v) != "0"
 }
 
-/// `a || b` (first truthy), `x == 'y'`, `x != 'y'`, paths and literals.
+/// `a || b` (first truthy), `a && b` (binding tighter; the last value when all are truthy),
+/// `x == 'y'`, `x != 'y'`, paths and literals.
 fn eval(ctx: &Value, expr: &str) -> Value {
-    for alternative in expr.split("||") {
-        let v = if let Some((a, b)) = alternative.split_once("==") {
+    let term = |t: &str| {
+        if let Some((a, b)) = t.split_once("==") {
             json!(as_text(&operand(ctx, a)) == as_text(&operand(ctx, b)))
-        } else if let Some((a, b)) = alternative.split_once("!=") {
+        } else if let Some((a, b)) = t.split_once("!=") {
             json!(as_text(&operand(ctx, a)) != as_text(&operand(ctx, b)))
         } else {
-            operand(ctx, alternative)
-        };
+            operand(ctx, t)
+        }
+    };
+    for alternative in expr.split("||") {
+        let mut v = Value::Null;
+        for conjunct in alternative.split("&&") {
+            v = term(conjunct);
+            if !truthy(&v) {
+                break;
+            }
+        }
         if truthy(&v) {
             return v;
         }
@@ -546,8 +556,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The release's files: `served` as the Linux x86_64 archive, SHA256SUMS listing the
-/// sha256 of `listed` for it (and another platform's line, as a real release has).
+/// The release's files as a download host holds them: `served` as the Linux x86_64 archive
+/// and a SHA256SUMS listing the sha256 of `listed` for it (and another platform's line, as a
+/// real release has). Whoever can upload to the release can replace both.
 fn release_files(served: Vec<u8>, listed: &[u8]) -> BTreeMap<String, Vec<u8>> {
     let sums = format!(
         "{}  orgops-{VERSION}-aarch64-apple-darwin.tar.gz\n{}  {}\n",
@@ -559,6 +570,28 @@ fn release_files(served: Vec<u8>, listed: &[u8]) -> BTreeMap<String, Vec<u8>> {
         (format!("/v{VERSION}/SHA256SUMS"), sums.into_bytes()),
         (format!("/v{VERSION}/{}", archive_name()), served),
     ])
+}
+
+/// A copy of the action's files (what a workflow gets at the pinned commit) whose committed
+/// `release-checksums.txt` lists `archive` as this version's Linux x86_64 archive.
+fn action_committing(archive: &[u8]) -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let copy = tempfile::tempdir().expect("tempdir");
+    for file in ["Cargo.toml", "Cargo.lock", "action.yml"] {
+        std::fs::copy(root.join(file), copy.path().join(file)).expect("copy");
+    }
+    copy_tree(&root.join("scripts"), &copy.path().join("scripts"));
+    std::fs::write(
+        copy.path().join("release-checksums.txt"),
+        format!(
+            "# committed with the action\n{}  orgops-{VERSION}-aarch64-apple-darwin.tar.gz\n{}  {}\n",
+            "1".repeat(64),
+            sha256_hex(archive),
+            archive_name()
+        ),
+    )
+    .expect("write the checksums");
+    copy
 }
 
 fn pr_env(
@@ -577,6 +610,11 @@ fn pr_env(
 #[test]
 fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
     let archive = good_archive();
+    let action = action_committing(&archive);
+    let runner = Runner {
+        action_path: action.path(),
+        stop_before: None,
+    };
     let release = FakeRelease::start(release_files(archive.clone(), &archive));
     let emu = org::start(LIVE);
     let fake = FakeGitHub::start();
@@ -588,7 +626,14 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
     let inputs =
         json!({"command": "plan", "admin-key": org::ADMIN_KEY, "openai-base-url": emu.url()});
 
-    let cold = run_action(inputs.clone(), "pull_request", &event, repo.path(), &env);
+    let cold = run_action_with(
+        &runner,
+        inputs.clone(),
+        "pull_request",
+        &event,
+        repo.path(),
+        &env,
+    );
     assert_eq!(cold.failed_step, None, "{}", cold.stdout);
     let steps = [
         "Check the inputs",
@@ -602,24 +647,23 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
         "no cargo cache: {:?}",
         cold.skipped_uses
     );
+    let sum = sha256_hex(&archive);
     assert!(
-        cold.stdout.contains("matches SHA256SUMS"),
+        cold.stdout.contains(&format!(
+            "sha256 {sum} is the one this action's commit lists"
+        )),
         "{}",
         cold.stdout
     );
+    // Only the archive: the release's own SHA256SUMS is not what the action trusts.
     assert_eq!(
         release.requests(),
-        [
-            format!("/v{VERSION}/SHA256SUMS"),
-            format!("/v{VERSION}/{}", archive_name())
-        ]
+        [format!("/v{VERSION}/{}", archive_name())]
     );
-    let installed = tool_cache
-        .path()
-        .join(format!("orgops/{VERSION}/x64/orgops"));
-    assert_eq!(
-        cold.steps["install"]["outputs"]["bin"],
-        json!(installed.display().to_string())
+    let installed = PathBuf::from(
+        cold.steps["install"]["outputs"]["bin"]
+            .as_str()
+            .expect("bin output"),
     );
     assert!(
         tool_cache
@@ -627,7 +671,7 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
             .join(format!("orgops/{VERSION}/x64.complete"))
             .is_file()
     );
-    let version = Command::new(installed)
+    let version = Command::new(&installed)
         .arg("--version")
         .output()
         .expect("runs");
@@ -641,8 +685,8 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
     assert_eq!(cold.outputs["changes"], "1", "{:?}", cold.outputs);
     assert_eq!(fake.comments().len(), 1);
 
-    // A warm tool cache: no download at all, the same steps.
-    let warm = run_action(inputs, "pull_request", &event, repo.path(), &env);
+    // A warm tool cache: no download at all, the same steps, the cache checked again.
+    let warm = run_action_with(&runner, inputs, "pull_request", &event, repo.path(), &env);
     assert_eq!(warm.failed_step, None, "{}", warm.stdout);
     assert_eq!(warm.ran, steps);
     assert!(
@@ -650,15 +694,23 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
         "{}",
         warm.stdout
     );
+    assert!(
+        warm.stdout.contains(&format!(
+            "sha256 {sum} is the one this action's commit lists"
+        )),
+        "{}",
+        warm.stdout
+    );
     assert_eq!(
         release.requests().len(),
-        2,
+        1,
         "a warm tool cache downloads nothing"
     );
     assert_eq!(warm.outputs["plan_hash"], cold.outputs["plan_hash"]);
 
     // orgops-binary still wins: no install step, no request.
-    let given = run_action(
+    let given = run_action_with(
+        &runner,
         json!({"command": "plan", "admin-key": org::ADMIN_KEY, "openai-base-url": emu.url(),
                "orgops-binary": env!("CARGO_BIN_EXE_orgops"), "orgops-version": "0.2.0"}),
         "pull_request",
@@ -671,58 +723,79 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
         given.ran,
         ["Check the inputs", "Fetch the base revision", "Run orgops"]
     );
-    assert_eq!(release.requests().len(), 2);
+    assert_eq!(release.requests().len(), 1);
+}
+
+/// An archive that says it is orgops and leaves a mark when it runs.
+fn evil_archive(pwned: &Path) -> Vec<u8> {
+    release_archive(&format!(
+        "#!/bin/sh\ntouch '{}'\necho 'orgops {VERSION}'\n",
+        pwned.display()
+    ))
 }
 
 #[test]
 fn a_tampered_release_is_refused_and_nothing_is_installed() {
     let good = good_archive();
+    let action = action_committing(&good);
+    let runner = Runner {
+        action_path: action.path(),
+        stop_before: None,
+    };
     let marker = tempfile::tempdir().expect("tempdir");
     let pwned = marker.path().join("pwned");
-    // Same name, other content: what a swapped download looks like.
-    let evil = release_archive(&format!(
-        "#!/bin/sh\ntouch '{}'\necho 'orgops {VERSION}'\n",
-        pwned.display()
-    ));
-    let release = FakeRelease::start(release_files(evil, &good));
+    let evil = evil_archive(&pwned);
     let fake = FakeGitHub::start();
     let (repo, sha) = repo_with_file();
-    let tool_cache = tempfile::tempdir().expect("tempdir");
-    let env = pr_env(&fake, &release, tool_cache.path());
     let event = json!({"pull_request": {"number": 3, "base": {"sha": sha}, "head": {"repo": {"fork": false}}}});
 
-    let run = run_action(
-        json!({"command": "plan", "admin-key": org::ADMIN_KEY}),
-        "pull_request",
-        &event,
-        repo.path(),
-        &env,
-    );
-    assert_eq!(
-        run.failed_step.as_deref(),
-        Some("Install orgops"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("::error::orgops install: checksum mismatch"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("refusing to install it"));
-    assert!(
-        !tool_cache.path().join("orgops").exists(),
-        "nothing installed"
-    );
-    assert!(!pwned.exists(), "the tampered binary never ran");
-    assert!(fake.calls().is_empty());
+    // Same name, other content: a swapped download, with the release's SHA256SUMS replaced
+    // too (`gh release upload --clobber` replaces both).
+    for (what, listed) in [
+        ("SHA256SUMS unchanged", &good),
+        ("SHA256SUMS replaced too", &evil),
+    ] {
+        let release = FakeRelease::start(release_files(evil.clone(), listed));
+        let tool_cache = tempfile::tempdir().expect("tempdir");
+        let env = pr_env(&fake, &release, tool_cache.path());
+        let run = run_action_with(
+            &runner,
+            json!({"command": "plan", "admin-key": org::ADMIN_KEY}),
+            "pull_request",
+            &event,
+            repo.path(),
+            &env,
+        );
+        assert_eq!(
+            run.failed_step.as_deref(),
+            Some("Install orgops"),
+            "{what}: {}",
+            run.stdout
+        );
+        assert!(
+            run.stdout
+                .contains("::error::orgops install: checksum mismatch"),
+            "{what}: {}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("refusing to install it"), "{what}");
+        assert!(
+            !tool_cache.path().join("orgops").exists(),
+            "{what}: nothing installed"
+        );
+        assert!(!pwned.exists(), "{what}: the tampered binary never ran");
+        assert!(fake.calls().is_empty(), "{what}");
+    }
 
-    // A runner whose archive SHA256SUMS does not list is refused too.
-    let mut arm = env.clone();
+    // A runner whose archive the action's commit does not list is refused too, without a
+    // download.
+    let release = FakeRelease::start(release_files(good.clone(), &good));
+    let tool_cache = tempfile::tempdir().expect("tempdir");
+    let mut arm = pr_env(&fake, &release, tool_cache.path());
     arm.push(("RUNNER_ARCH", "ARM64".to_string()));
-    let run = run_action(
-        json!({"command": "plan", "admin-key": org::ADMIN_KEY}),
+    let run = run_action_with(
+        &runner,
+        json!({"command": "plan", "admin-key": org::ADMIN_KEY, "orgops-version": VERSION}),
         "pull_request",
         &event,
         repo.path(),
@@ -736,6 +809,126 @@ fn a_tampered_release_is_refused_and_nothing_is_installed() {
         "{}",
         run.stdout
     );
+    assert!(release.requests().is_empty(), "{:?}", release.requests());
+    assert!(!tool_cache.path().join("orgops").exists());
+}
+
+#[test]
+fn a_poisoned_tool_cache_is_refused() {
+    let good = good_archive();
+    let action = action_committing(&good);
+    let runner = Runner {
+        action_path: action.path(),
+        stop_before: None,
+    };
+    let marker = tempfile::tempdir().expect("tempdir");
+    let pwned = marker.path().join("pwned");
+    let evil = evil_archive(&pwned);
+    let release = FakeRelease::start(release_files(good.clone(), &good));
+    let fake = FakeGitHub::start();
+    let (repo, _) = repo_with_file();
+    let tool_cache = tempfile::tempdir().expect("tempdir");
+    let env = pr_env(&fake, &release, tool_cache.path());
+    let inputs = json!({"command": "plan", "orgops-version": VERSION});
+    let run = run_action_with(
+        &runner,
+        inputs.clone(),
+        "workflow_dispatch",
+        &json!({}),
+        repo.path(),
+        &env,
+    );
+    assert_eq!(run.failed_step, None, "{}", run.stdout);
+
+    // A neighbour on a self-hosted runner rewrites what the tool cache holds (archives and
+    // binaries alike): the next job refuses it rather than run it.
+    fn poison(dir: &Path, evil: &[u8], script: &str) -> usize {
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                n += poison(&path, evil, script);
+            } else if path.extension().is_some_and(|e| e == "gz") {
+                std::fs::write(&path, evil).expect("poison");
+                n += 1;
+            } else if !path.to_string_lossy().ends_with(".complete") {
+                std::fs::write(&path, script).expect("poison");
+                n += 1;
+            }
+        }
+        n
+    }
+    let script = format!(
+        "#!/bin/sh\ntouch '{}'\necho 'orgops {VERSION}'\n",
+        pwned.display()
+    );
+    let poisoned = poison(&tool_cache.path().join("orgops"), &evil, &script);
+    assert!(poisoned > 0, "the tool cache holds the install");
+    let run = run_action_with(
+        &runner,
+        inputs,
+        "workflow_dispatch",
+        &json!({}),
+        repo.path(),
+        &env,
+    );
+    assert_eq!(
+        run.failed_step.as_deref(),
+        Some("Install orgops"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("::error::orgops install: checksum mismatch")
+            && run.stdout.contains("tool cache"),
+        "{}",
+        run.stdout
+    );
+    assert!(!pwned.exists(), "the poisoned binary never ran");
+}
+
+#[test]
+fn an_empty_action_repository_fails_closed() {
+    let good = good_archive();
+    let action = action_committing(&good);
+    let runner = Runner {
+        action_path: action.path(),
+        stop_before: None,
+    };
+    let (repo, _) = repo_with_file();
+    let tool_cache = tempfile::tempdir().expect("tempdir");
+    // `github.action_repository` comes out empty (as in composite actions), the action's path
+    // does not name it, and no base URL is set: there is no repository to download from. Any
+    // attempt to reach a hard-coded one would go to a closed port on 127.0.0.1.
+    let closed = "http://127.0.0.1:9".to_string();
+    let env = [
+        ("RUNNER_TOOL_CACHE", tool_cache.path().display().to_string()),
+        ("https_proxy", closed.clone()),
+        ("HTTPS_PROXY", closed.clone()),
+        ("ALL_PROXY", closed),
+    ];
+    let run = run_action_with(
+        &runner,
+        json!({"command": "plan", "orgops-version": VERSION}),
+        "workflow_dispatch",
+        &json!({}),
+        repo.path(),
+        &env,
+    );
+    assert_eq!(
+        run.failed_step.as_deref(),
+        Some("Install orgops"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("::error::orgops install: no repository to download orgops from"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("orgops/orgops"), "{}", run.stdout);
     assert!(!tool_cache.path().join("orgops").exists());
 }
 
@@ -757,7 +950,7 @@ fn an_unreleased_ref_builds_from_source_with_a_cache_key_over_the_sources() {
     // A copy of the action's files, to change a source file and watch the key.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let copy = tempfile::tempdir().expect("tempdir");
-    for file in ["Cargo.toml", "Cargo.lock"] {
+    for file in ["Cargo.toml", "Cargo.lock", "release-checksums.txt"] {
         std::fs::copy(root.join(file), copy.path().join(file)).expect("copy");
     }
     copy_tree(&root.join("src"), &copy.path().join("src"));
@@ -791,8 +984,8 @@ fn an_unreleased_ref_builds_from_source_with_a_cache_key_over_the_sources() {
             ]
         );
         assert_eq!(run.skipped_uses.len(), 1);
-        assert!(run.skipped_uses[0].starts_with("actions/cache@"));
-        assert!(run.stdout.contains("no release"), "{}", run.stdout);
+        assert!(run.skipped_uses[0].starts_with("actions/cache/restore@"));
+        assert!(run.stdout.contains("an unreleased ref"), "{}", run.stdout);
         run.steps["cache-key"]["outputs"]["key"]
             .as_str()
             .expect("a key")
@@ -801,9 +994,9 @@ fn an_unreleased_ref_builds_from_source_with_a_cache_key_over_the_sources() {
     let before = key();
     assert!(before.starts_with("orgops-Linux-X64-"), "{before}");
     assert_eq!(key(), before, "the same sources, the same key");
-    assert_eq!(
-        release.requests(),
-        vec![format!("/v{VERSION}/SHA256SUMS"); 2]
+    assert!(
+        release.requests().is_empty(),
+        "the committed checksums say there is no release: nothing to ask"
     );
     let lib = copy.path().join("src/lib.rs");
     let mut text = std::fs::read_to_string(&lib).expect("read");
@@ -824,7 +1017,7 @@ fn an_unreleased_ref_builds_from_source_with_a_cache_key_over_the_sources() {
         run.ran.last().map(String::as_str),
         Some("Cache key for building orgops")
     );
-    assert_eq!(release.requests().len(), 3);
+    assert!(release.requests().is_empty());
     let run = run_action_with(
         &runner,
         json!({"command": "plan", "orgops-version": "9.9.9"}),
@@ -835,7 +1028,8 @@ fn an_unreleased_ref_builds_from_source_with_a_cache_key_over_the_sources() {
     );
     assert_eq!(run.failed_step.as_deref(), Some("Install orgops"));
     assert!(
-        run.stdout.contains("orgops 9.9.9 has no release"),
+        run.stdout
+            .contains("lists no sha256 for orgops-9.9.9-x86_64-unknown-linux-musl.tar.gz"),
         "{}",
         run.stdout
     );
