@@ -459,10 +459,12 @@ fn every_third_party_action_is_pinned_by_commit_sha() {
         let mut uses = Vec::new();
         uses_of(&doc, &mut uses);
         for u in uses {
-            // The examples' `orgops/orgops@v1` is this action, which users pin as they choose.
-            if u.starts_with("./") || u.starts_with("orgops/orgops@") {
-                continue;
-            }
+            // This action too: its commit pins the orgops binary (release-checksums.txt).
+            assert!(
+                !u.starts_with("./"),
+                "{}: a local action runs code from the checkout: {u}",
+                file.display()
+            );
             let (_, reference) = u.split_once('@').expect("uses: owner/name@ref");
             assert!(
                 reference.len() == 40 && reference.chars().all(|c| c.is_ascii_hexdigit()),
@@ -1173,8 +1175,9 @@ fn a_max_removals_refusal_says_which_input_to_set_and_the_input_lifts_it() {
     assert!(markdown.contains("carol@example.com"), "{markdown}");
 }
 
-/// Runs the `run:` script of the step `id` of `job` in an example workflow, in `dir`, the way
-/// a runner would (its `env:` with `${{ }}` replaced from `ctx`); returns its outputs.
+/// Runs the `run:` script of the step `id` of `job` in an example workflow, in `dir` (or its
+/// `working-directory` under `dir`), the way a runner would (its `env:` with `${{ }}` replaced
+/// from `ctx`); returns its outputs. Panics when the step fails.
 fn run_workflow_step(
     file: &str,
     job: &str,
@@ -1182,6 +1185,20 @@ fn run_workflow_step(
     dir: &Path,
     ctx: &Value,
 ) -> BTreeMap<String, String> {
+    let (ok, outputs, log) = try_workflow_step(file, job, id, dir, ctx);
+    assert!(ok, "{log}");
+    outputs
+}
+
+/// [`run_workflow_step`] that reports: whether the step passed, its outputs, its stdout and
+/// stderr.
+fn try_workflow_step(
+    file: &str,
+    job: &str,
+    id: &str,
+    dir: &Path,
+    ctx: &Value,
+) -> (bool, BTreeMap<String, String>, String) {
     let doc = workflow(file);
     let step = doc["jobs"][job]["steps"]
         .as_array()
@@ -1192,10 +1209,14 @@ fn run_workflow_step(
         .clone();
     let temp = tempfile::tempdir().expect("tempdir");
     let output = temp.path().join("output");
+    let workdir = match step.get("working-directory").and_then(Value::as_str) {
+        Some(sub) => dir.join(sub),
+        None => dir.to_path_buf(),
+    };
     let mut cmd = Command::new("bash");
     cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
         .arg(step["run"].as_str().expect("a run step"))
-        .current_dir(dir)
+        .current_dir(workdir)
         .env("GITHUB_OUTPUT", &output);
     if let Some(env) = step.get("env").and_then(Value::as_object) {
         for (k, v) in env {
@@ -1203,68 +1224,122 @@ fn run_workflow_step(
         }
     }
     let out = cmd.output().expect("bash runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(output)
+    let outputs = std::fs::read_to_string(output)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        .collect();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), outputs, log)
 }
 
-/// A repository with `files` committed, then one commit changing `changed`.
-fn repo_with_commit(files: &[&str], changed: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    git(dir.path(), &["init", "-q"]);
+/// A workspace whose `sub` directory is a repository with `files` committed, then one
+/// commit changing each of `changed`; returns the workspace and the base commit.
+fn workspace_with_commit(
+    sub: &str,
+    files: &[&str],
+    changed: &[&str],
+) -> (tempfile::TempDir, String) {
+    let workspace = tempfile::tempdir().expect("tempdir");
+    let dir = workspace.path().join(sub);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    git(&dir, &["init", "-q"]);
     for file in files {
-        let path = dir.path().join(file);
+        let path = dir.join(file);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, "version: 1\n").expect("write");
     }
-    git(dir.path(), &["add", "."]);
-    git(dir.path(), &["commit", "-qm", "base"]);
-    let path = dir.path().join(changed);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, "version: 1\n# changed\n").expect("write");
-    git(dir.path(), &["add", "."]);
-    git(dir.path(), &["commit", "-qm", "change"]);
-    dir
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-qm", "base"]);
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    for file in changed {
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, "version: 1\n# changed\n").expect("write");
+    }
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-qm", "change"]);
+    (workspace, base)
+}
+
+/// The `pull_request_target` context of pull request 5 with base `base`, from `head_repo`
+/// into acme/org, for `action` (with `label` when it is `labeled`).
+fn pr_target_ctx(base: &str, head_repo: &str, action: &str, label: &str) -> Value {
+    json!({"github": {
+        "event_name": "pull_request_target",
+        "repository": "acme/org",
+        "event": {
+            "action": action,
+            "label": {"name": label},
+            "pull_request": {"number": 5, "base": {"sha": base}, "head": {"repo": {"full_name": head_repo}}},
+        },
+    }})
 }
 
 #[test]
 fn the_plan_check_runs_on_every_pull_request_and_plans_only_when_orgops_files_changed() {
     let plan = workflow("orgops-plan.yml");
     assert!(
-        plan["on"]["pull_request"].get("paths").is_none(),
+        plan["on"]["pull_request_target"].get("paths").is_none(),
         "a paths: filter would leave a required check pending"
     );
-    let orgops = plan["jobs"]["plan"]["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .find(|s| s.get("id").and_then(Value::as_str) == Some("orgops"))
-        .expect("the orgops step")
-        .clone();
-    assert_eq!(orgops["if"], json!("steps.paths.outputs.changed == 'true'"));
-    let ctx = json!({});
-    let readme = repo_with_commit(&["orgops.yaml", "README.md"], "README.md");
-    assert_eq!(
-        run_workflow_step("orgops-plan.yml", "plan", "paths", readme.path(), &ctx)["changed"],
-        "false"
+    assert_eq!(plan["jobs"]["result"]["name"], "orgops plan");
+    assert!(
+        plan["jobs"]["result"]["if"]
+            .as_str()
+            .expect("if")
+            .contains("always()")
     );
-    let file = repo_with_commit(&["orgops.yaml", "README.md"], "orgops.yaml");
     assert_eq!(
-        run_workflow_step("orgops-plan.yml", "plan", "paths", file.path(), &ctx)["changed"],
-        "true"
+        plan["jobs"]["plan"]["if"],
+        json!("needs.scope.outputs.mode == 'plan'")
     );
-    let cert = repo_with_commit(&["orgops.yaml"], "certs/new.pem");
-    assert_eq!(
-        run_workflow_step("orgops-plan.yml", "plan", "paths", cert.path(), &ctx)["changed"],
-        "true"
+    // (changed files, head repository, event action, label) -> mode
+    let same = "acme/org";
+    let fork = "mallory/org";
+    let cases: [(&[&str], &str, &str, &str, &str); 6] = [
+        (&["README.md"], same, "synchronize", "", "none"),
+        (&["orgops.yaml"], same, "synchronize", "", "plan"),
+        (&["certs/new.pem"], same, "opened", "", "plan"),
+        (&["orgops.yaml"], fork, "synchronize", "", "validate"),
+        (
+            &["orgops.yaml"],
+            fork,
+            "labeled",
+            "documentation",
+            "validate",
+        ),
+        (&["orgops.yaml"], fork, "labeled", "orgops-plan", "plan"),
+    ];
+    for (changed, head_repo, action, label, mode) in cases {
+        let (workspace, base) =
+            workspace_with_commit("pull-request", &["orgops.yaml", "README.md"], changed);
+        let ctx = pr_target_ctx(&base, head_repo, action, label);
+        let out = run_workflow_step("orgops-plan.yml", "scope", "scope", workspace.path(), &ctx);
+        assert_eq!(
+            out["mode"], mode,
+            "{changed:?} from {head_repo} ({action} {label})"
+        );
+    }
+    // A pull request that changes the workflows too gets no plan (nor validation): the
+    // check fails and says why.
+    let (workspace, base) = workspace_with_commit(
+        "pull-request",
+        &["orgops.yaml"],
+        &["orgops.yaml", ".github/workflows/orgops-plan.yml"],
+    );
+    let ctx = pr_target_ctx(&base, same, "synchronize", "");
+    let (ok, out, log) =
+        try_workflow_step("orgops-plan.yml", "scope", "scope", workspace.path(), &ctx);
+    assert!(!ok && out.get("mode").is_none(), "{out:?} {log}");
+    assert!(
+        log.contains("changes .github/ as well as the organization files"),
+        "{log}"
     );
 
     // The saved plan and its markdown are uploaded, by an action pinned by SHA.
@@ -1287,44 +1362,91 @@ fn the_plan_check_runs_on_every_pull_request_and_plans_only_when_orgops_files_ch
 }
 
 #[test]
-fn the_many_organizations_example_picks_the_changed_ones_with_one_secret_each() {
+fn the_many_organizations_example_picks_the_changed_ones_with_one_environment_each() {
     let files = [
         "orgs/acme/orgops.yaml",
         "orgs/acme-research/orgops.yaml",
         "README.md",
     ];
-    let run = |changed: &str, event: &str| {
-        let repo = repo_with_commit(&files, changed);
-        let ctx = json!({"github": {"event_name": event, "event": {"before": git(repo.path(), &["rev-parse", "HEAD^1"])}}});
-        run_workflow_step("orgops-many-orgs.yml", "orgs", "orgs", repo.path(), &ctx)
+    let run = |changed: &[&str], event: &str, head_repo: &str| {
+        let (workspace, base) = workspace_with_commit("files", &files, changed);
+        let mut ctx = pr_target_ctx(&base, head_repo, "synchronize", "");
+        ctx["github"]["event_name"] = json!(event);
+        ctx["github"]["event"]["before"] = json!(base);
+        try_workflow_step(
+            "orgops-many-orgs.yml",
+            "orgs",
+            "orgs",
+            workspace.path(),
+            &ctx,
+        )
     };
-    let research = r#"{"include":[{"org":"acme-research","path":"orgs/acme-research","secret":"OPENAI_ADMIN_KEY_ACME_RESEARCH"}]}"#;
-    let out = run("orgs/acme-research/orgops.yaml", "pull_request");
-    assert_eq!(out["matrix"], research);
-    assert_eq!(out["count"], "1");
-    assert_eq!(
-        run("orgs/acme-research/orgops.yaml", "push")["matrix"],
-        research
+    let research = r#"{"include":[{"org":"acme-research","path":"orgs/acme-research"}]}"#;
+    let (ok, out, log) = run(
+        &["orgs/acme-research/orgops.yaml"],
+        "pull_request_target",
+        "acme/org",
     );
-    let out = run("README.md", "pull_request");
+    assert!(ok, "{log}");
+    assert_eq!(out["matrix"], research);
+    assert_eq!((out["count"].as_str(), out["mode"].as_str()), ("1", "plan"));
+    let (_, out, _) = run(&["orgs/acme-research/orgops.yaml"], "push", "");
+    assert_eq!(out["matrix"], research);
+    let (_, out, _) = run(
+        &["orgs/acme-research/orgops.yaml"],
+        "pull_request_target",
+        "mallory/org",
+    );
+    assert_eq!(out["mode"], "validate", "a fork is only validated");
+    let (_, out, _) = run(&["README.md"], "pull_request_target", "acme/org");
     assert_eq!(
         (out["matrix"].as_str(), out["count"].as_str()),
         (r#"{"include":[]}"#, "0")
     );
-    let all = run("README.md", "schedule");
-    assert_eq!(all["count"], "2");
-    assert!(
-        all["matrix"].contains(r#""secret":"OPENAI_ADMIN_KEY_ACME""#),
-        "{}",
-        all["matrix"]
+    let (ok, out, log) = run(
+        &["orgs/acme/orgops.yaml", ".github/workflows/orgops.yml"],
+        "pull_request_target",
+        "acme/org",
     );
+    assert!(!ok && out.get("matrix").is_none(), "{log}");
+    assert!(
+        log.contains("changes .github/ as well as organization files"),
+        "{log}"
+    );
+    let (_, all, _) = run(&["README.md"], "schedule", "");
+    assert_eq!(all["count"], "2");
     let matrix: Value = serde_json::from_str(&all["matrix"]).expect("the matrix is JSON");
     // In byte order (`-` sorts before `/`), the same on every runner.
     assert_eq!(matrix["include"][0]["path"], "orgs/acme-research");
     assert_eq!(matrix["include"][1]["path"], "orgs/acme");
 
-    // The required check: the last job always runs on pull requests.
+    // One environment per organization, one fixed secret name: no job can name another
+    // organization's key, and GitHub sends no job every secret.
     let doc = workflow("orgops-many-orgs.yml");
+    for job in ["plan", "apply", "drift"] {
+        assert_eq!(
+            doc["jobs"][job]["environment"], "openai-${{ matrix.org }}",
+            "{job}"
+        );
+        let orgops = doc["jobs"][job]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .find(|s| s.get("id").and_then(Value::as_str) == Some("orgops"))
+            .expect("the orgops step")
+            .clone();
+        assert_eq!(
+            orgops["with"]["admin-key"], "${{ secrets.OPENAI_ADMIN_KEY }}",
+            "{job}"
+        );
+    }
+    let jobs = serde_json::to_string(&doc["jobs"]).expect("JSON");
+    assert!(
+        !jobs.contains("secrets["),
+        "secrets[...] sends every secret to the job"
+    );
+
+    // The required check: the last job always runs on pull requests.
     assert_eq!(doc["jobs"]["result"]["name"], "orgops");
     assert!(
         doc["jobs"]["result"]["if"]
@@ -1332,7 +1454,7 @@ fn the_many_organizations_example_picks_the_changed_ones_with_one_secret_each() 
             .expect("if")
             .contains("always()")
     );
-    assert!(doc["on"]["pull_request"].get("paths").is_none());
+    assert!(doc["on"]["pull_request_target"].get("paths").is_none());
 }
 
 /// Two organizations, each its own live state and file.
@@ -1502,4 +1624,245 @@ fn the_fail_on_unmanaged_input_makes_reported_objects_open_the_drift_issue() {
         "{}",
         issues[0].2
     );
+}
+
+// ------------------------------------------- the admin key and the pull request (issue 20)
+
+/// Where the documented setup keeps the admin key, as the example workflows need it: a job
+/// that names the key without an `environment:` can only get it from a repository (or
+/// organization) secret, which every workflow of every branch can read; a job with an
+/// environment gets it from that environment, whose deployment branches docs/github-action.md
+/// sets to the default branch only.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum KeyHome {
+    Repository { file: String, job: String },
+    Environment(String),
+}
+
+fn names_the_key(job: &Value) -> bool {
+    let text = serde_json::to_string(job).expect("JSON");
+    text.contains("secrets.OPENAI_ADMIN_KEY") || text.contains("secrets[")
+}
+
+fn key_homes() -> Vec<KeyHome> {
+    let mut homes = Vec::new();
+    for file in [
+        "orgops-plan.yml",
+        "orgops-apply.yml",
+        "orgops-drift.yml",
+        "orgops-many-orgs.yml",
+    ] {
+        let doc = workflow(file);
+        for (name, job) in doc["jobs"].as_object().expect("jobs") {
+            if !names_the_key(job) {
+                continue;
+            }
+            homes.push(match job.get("environment") {
+                Some(env) => KeyHome::Environment(as_text(env.get("name").unwrap_or(env))),
+                None => KeyHome::Repository {
+                    file: file.to_string(),
+                    job: name.clone(),
+                },
+            });
+        }
+    }
+    homes.sort();
+    homes.dedup();
+    homes
+}
+
+/// Which copy of a workflow file GitHub runs for an event, and the ref it checks an
+/// environment's deployment branches against (GitHub's rules since 2025-12-08).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Copy {
+    /// The file as it is on the default branch (reviewed, merged).
+    DefaultBranch,
+    /// The file as the branch (or the pull request's merge commit) has it: anyone who can
+    /// push that branch wrote it.
+    Branch,
+}
+
+fn runs(event: &str) -> (Copy, &'static str) {
+    match event {
+        // The pull request's merge commit: the branch's copy of every workflow.
+        "pull_request" | "pull_request_review" | "pull_request_review_comment" => {
+            (Copy::Branch, "refs/pull/1/merge")
+        }
+        // Always the default branch's file and ref, whatever the base branch.
+        "pull_request_target" | "workflow_run" | "schedule" | "issue_comment" => {
+            (Copy::DefaultBranch, "refs/heads/main")
+        }
+        // On the branch pushed, or the branch a run is started on.
+        "push" | "workflow_dispatch" => (Copy::Branch, "refs/heads/evil"),
+        other => panic!("no rule for {other}"),
+    }
+}
+
+/// Every job of the default branch's workflows that `event` starts and that can reach the
+/// key: what must not run anything from the pull request.
+fn default_branch_jobs_with_the_key(event: &str) -> Vec<(String, String, Value)> {
+    let mut jobs = Vec::new();
+    for file in [
+        "orgops-plan.yml",
+        "orgops-apply.yml",
+        "orgops-drift.yml",
+        "orgops-many-orgs.yml",
+    ] {
+        let doc = workflow(file);
+        if doc["on"].get(event).is_none() {
+            continue;
+        }
+        for (name, job) in doc["jobs"].as_object().expect("jobs") {
+            // A job whose condition names other events does not run for this one.
+            let condition = job.get("if").and_then(Value::as_str).unwrap_or("");
+            if condition.contains("github.event_name ==")
+                && !condition.contains(&format!("github.event_name == '{event}'"))
+            {
+                continue;
+            }
+            if names_the_key(job) || job.get("environment").is_some() {
+                jobs.push((file.to_string(), name.clone(), job.clone()));
+            }
+        }
+    }
+    jobs
+}
+
+#[test]
+fn a_workflow_edited_on_a_pull_request_branch_never_runs_with_the_key() {
+    // What the documented setup holds the key in, and the environments the docs restrict to
+    // the default branch.
+    let homes = key_homes();
+    assert!(!homes.is_empty(), "the examples use the key");
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/github-action.md"
+    ))
+    .expect("docs")
+    .split_whitespace()
+    .collect::<Vec<_>>()
+    .join(" ");
+    let restricted = |env: &str| {
+        let documented = env.replace("${{ matrix.org }}", "NAME");
+        docs.contains(&format!("`{documented}`"))
+            && docs.contains("Deployment branches and tags: the default branch only")
+    };
+
+    // Someone who can push a branch but not merge edits any workflow on branch `evil` (adds a
+    // job naming any environment and `secrets.OPENAI_ADMIN_KEY`), then causes every event
+    // they can: a push, a pull request to main, a review, a dispatch.
+    for event in [
+        "push",
+        "pull_request",
+        "pull_request_review",
+        "workflow_dispatch",
+        "pull_request_target",
+        "workflow_run",
+        "issue_comment",
+    ] {
+        let (copy, reference) = runs(event);
+        match copy {
+            Copy::Branch => {
+                // Their copy runs: it can ask for any secret of any environment; it gets the
+                // key only from a place that admits `reference`.
+                for home in &homes {
+                    match home {
+                        KeyHome::Repository { file, job } => panic!(
+                            "a workflow edited on a branch gets the admin key: {event} runs the branch's copy ({reference}), and the key is a repository secret ({file}, job `{job}`, has no environment)"
+                        ),
+                        KeyHome::Environment(env) => assert!(
+                            restricted(env) && reference != "refs/heads/main",
+                            "{event} runs the branch's copy ({reference}); the environment {env} must admit the default branch only (docs/github-action.md)"
+                        ),
+                    }
+                }
+            }
+            Copy::DefaultBranch => {
+                // The reviewed copy runs, with the key, for a pull request it did not write:
+                // nothing of the pull request may run in a job that can reach the key.
+                let jobs = default_branch_jobs_with_the_key(event);
+                if event == "pull_request_target" {
+                    // orgops-plan.yml's plan job and orgops-many-orgs.yml's.
+                    assert_eq!(
+                        jobs.len(),
+                        2,
+                        "{:?}",
+                        jobs.iter().map(|j| &j.1).collect::<Vec<_>>()
+                    );
+                }
+                for (file, name, job) in jobs {
+                    let at = format!("{file}, job `{name}` ({event})");
+                    let steps = job["steps"].as_array().expect("steps");
+                    let mut data_dirs = Vec::new();
+                    for step in steps {
+                        assert!(
+                            step.get("run").is_none(),
+                            "{at}: a `run:` step in a job with the key"
+                        );
+                        let uses = step["uses"].as_str().expect("uses");
+                        assert!(
+                            !uses.starts_with("./"),
+                            "{at}: a local action from the checkout"
+                        );
+                        if uses.starts_with("actions/checkout@") {
+                            let with = &step["with"];
+                            assert_eq!(
+                                with["persist-credentials"],
+                                json!(false),
+                                "{at}: the token stays in .git/config"
+                            );
+                            if event.starts_with("pull_request") {
+                                assert_eq!(
+                                    with["ref"], "${{ github.event.pull_request.head.sha }}",
+                                    "{at}"
+                                );
+                                let path = with["path"].as_str().unwrap_or_else(|| panic!("{at}: the pull request's files are checked out into the workspace itself"));
+                                data_dirs.push(path.to_string());
+                            }
+                        }
+                        if uses.starts_with("orgops/orgops@") && event.starts_with("pull_request") {
+                            assert!(
+                                data_dirs
+                                    .iter()
+                                    .any(|d| step["with"]["working-directory"] == json!(d)),
+                                "{at}: orgops must read the pull request from its data directory {data_dirs:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // What orgops itself runs: the build (an unreleased ref) runs in the action's directory,
+    // so a pull request's .cargo/config.toml or rust-toolchain.toml in the workspace is not
+    // read; the cargo cache a pull request's run builds is never saved for apply to restore.
+    let action = action();
+    let steps = action["runs"]["steps"].as_array().expect("steps");
+    let build = steps
+        .iter()
+        .find(|s| s["name"] == "Build orgops")
+        .expect("build step");
+    assert!(
+        build["run"]
+            .as_str()
+            .expect("run")
+            .starts_with("cd \"$ACTION_PATH\"\n"),
+        "{build}"
+    );
+    for step in steps {
+        let uses = step.get("uses").and_then(Value::as_str).unwrap_or("");
+        assert!(
+            !uses.starts_with("actions/cache@"),
+            "restore and save separately: {uses}"
+        );
+        if uses.starts_with("actions/cache/save@") {
+            let condition = step["if"].as_str().expect("a condition");
+            assert!(
+                condition.contains("github.event_name != 'pull_request'")
+                    && condition.contains("github.event_name != 'pull_request_target'"),
+                "{condition}"
+            );
+        }
+    }
 }
