@@ -1,19 +1,22 @@
 //! The GitHub integration: `orgops github plan|apply|drift`, driven by the Actions
 //! environment (see `docs/github-action.md`).
 //!
-//! - **plan** (on `pull_request`): validation errors become `::error file=…,line=…,col=…::`
+//! - **plan** (on `pull_request_target`, reading the pull request's files as data):
+//!   validation errors become `::error file=…,line=…,col=…::`
 //!   annotations; the pull-request view of the plan (`plan --base` with the event's base
 //!   commit) goes to one sticky comment per configuration path, found again by a hidden
 //!   marker and edited in place, carrying the plan's [semantic hash](hash) in a hidden field;
-//!   the same markdown goes to the job summary. Without an admin key (pull requests from
-//!   forks get no secrets) it validates and says why it cannot plan. The sticky comment is
+//!   the same markdown goes to the job summary. Without an admin key (a fork's pull request
+//!   unless a maintainer opts it in) it validates and says why it cannot plan. The sticky comment is
 //!   the one written by the workflow's own [identity]; comments by anyone else are never
 //!   edited, and the comment of a merged or closed pull request is never touched again.
 //! - **apply** (on `push` to the default branch): finds the merged pull request of the pushed
 //!   commit, reads the hash approved by the workflow's own comment as it stood when the pull
-//!   request was merged, makes a fresh plan and applies only when the hashes are equal;
-//!   otherwise it fails with `failure_reason=plan-changed` and posts which changes differ
-//!   (and that a new pull request is the way to review them).
+//!   request was merged (and approved by a review submitted after its last edit), makes a
+//!   fresh plan and applies only when the hashes are equal and the comment is the one the
+//!   fresh plan renders (what the reviewer read is what runs); otherwise it fails with
+//!   `failure_reason=plan-changed` or `comment-changed` and posts what differs (and that a
+//!   new pull request is the way to review it).
 //! - **drift** (on `schedule`): opens one tracking issue (found by a marker) when the org has
 //!   drifted (apply would change something; with `--fail-on-unmanaged`, also when undeclared
 //!   objects under `report` are listed), updates it while drift persists, closes it when the
@@ -362,9 +365,10 @@ fn plan_inner(
     crate::out!("{}", desired.warnings.render_github());
 
     if !has_credentials(options) {
-        let why = "orgops cannot plan: no admin key (OPENAI_ADMIN_KEY is empty). GitHub gives no \
-                   secrets to workflows of pull requests from forks; the file was validated. A \
-                   maintainer can push the branch to this repository to get a plan.";
+        let why = "orgops cannot plan: no admin key (OPENAI_ADMIN_KEY is empty); the file was \
+                   validated. A pull request from a fork is only validated: a maintainer adds \
+                   the label orgops-plan to plan it (docs/github-action.md, \"Pull requests \
+                   from forks\").";
         crate::outln!("::warning::{why}");
         append_summary(
             env,

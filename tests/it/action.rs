@@ -1336,7 +1336,7 @@ fn the_plan_check_runs_on_every_pull_request_and_plans_only_when_orgops_files_ch
     let ctx = pr_target_ctx(&base, same, "synchronize", "");
     let (ok, out, log) =
         try_workflow_step("orgops-plan.yml", "scope", "scope", workspace.path(), &ctx);
-    assert!(!ok && out.get("mode").is_none(), "{out:?} {log}");
+    assert!(!ok && !out.contains_key("mode"), "{out:?} {log}");
     assert!(
         log.contains("changes .github/ as well as the organization files"),
         "{log}"
@@ -1408,7 +1408,7 @@ fn the_many_organizations_example_picks_the_changed_ones_with_one_environment_ea
         "pull_request_target",
         "acme/org",
     );
-    assert!(!ok && out.get("matrix").is_none(), "{log}");
+    assert!(!ok && !out.contains_key("matrix"), "{log}");
     assert!(
         log.contains("changes .github/ as well as organization files"),
         "{log}"
