@@ -726,11 +726,7 @@ fn comment_mismatch_markdown(path: &str, number: u64, approved: &str, rendered: 
             .get(at)
             .map_or_else(|| "(the text ends here)".to_string(), |l| l.to_string())
     };
-    let quoted = |text: String| {
-        let text = crate::text::escape::code_lines(&text).into_owned();
-        let fence = crate::text::escape::fence(&text);
-        format!("{fence}text\n{text}\n{fence}")
-    };
+    let quoted = |text: String| text_block(&text);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -743,7 +739,7 @@ fn comment_mismatch_markdown(path: &str, number: u64, approved: &str, rendered: 
     );
     let _ = writeln!(
         out,
-        "First difference, line {}:\n\nthe comment says\n\n{}\n\norgops renders\n\n{}\n",
+        "First difference, line {}:\n\nthe comment says\n\n{}\norgops renders\n\n{}",
         at + 1,
         quoted(line(&a)),
         quoted(line(&r))
@@ -759,6 +755,40 @@ fn comment_mismatch_markdown(path: &str, number: u64, approved: &str, rendered: 
         markdown.replacen("### orgops plan", "#### orgops plan", 1)
     );
     out
+}
+
+/// Why apply wrote nothing, when the approval does not cover the fresh plan.
+struct Refusal {
+    /// Markdown for the pull request and the job summary.
+    body: String,
+    /// The log's `::error::` line.
+    error: String,
+    reason: &'static str,
+}
+
+/// Posts `refusal` on pull request `number` (one comment per path, found by the apply
+/// marker) and in the job summary, logs its error and sets its failure reason: exit 4.
+fn refuse_apply(
+    github: &GitHub,
+    runtime: &tokio::runtime::Runtime,
+    env: &ActionsEnv,
+    outputs: &mut Outputs,
+    path: &str,
+    number: u64,
+    refusal: Refusal,
+) -> anyhow::Result<ExitStatus> {
+    let apply_marker = markers::marker("apply", path);
+    let id = runtime.block_on(upsert_comment(
+        github,
+        number,
+        &apply_marker,
+        &comment_body(&apply_marker, &[], &refusal.body),
+    ))?;
+    outputs.set("comment", id);
+    append_summary(env, &refusal.body)?;
+    crate::outln!("{}", actions::command("error", &refusal.error));
+    outputs.set("failure_reason", refusal.reason);
+    Ok(ExitStatus::Stale)
 }
 
 fn apply_inner(
@@ -829,21 +859,14 @@ fn apply_inner(
             .as_ref()
             .map(|approved| PlanDifference::between(approved, &hash::change_digests(plan)));
         let plan_md = view.markdown(&path, 30_000);
-        let body = difference_markdown(&path, diff.as_ref(), &approved_hash, &plan_md);
-        let apply_marker = markers::marker("apply", &path);
-        let id = runtime.block_on(upsert_comment(
-            &github,
-            number,
-            &apply_marker,
-            &comment_body(&apply_marker, &[], &body),
-        ))?;
-        outputs.set("comment", id);
-        append_summary(env, &body)?;
-        crate::outln!(
-            "::error::the plan changed since pull request #{number} approved it ({approved_hash}); nothing was applied. To review the changed plan, open a new pull request."
-        );
-        outputs.set("failure_reason", failure::PLAN_CHANGED);
-        return Ok(ExitStatus::Stale);
+        let refusal = Refusal {
+            body: difference_markdown(&path, diff.as_ref(), &approved_hash, &plan_md),
+            error: format!(
+                "the plan changed since pull request #{number} approved it ({approved_hash}); nothing was applied. To review the changed plan, open a new pull request."
+            ),
+            reason: failure::PLAN_CHANGED,
+        };
+        return refuse_apply(&github, &runtime, env, outputs, &path, number, refusal);
     }
     // The same hash is not enough: the reviewer read the comment's text, which anyone who
     // can write as the workflow's identity (every workflow of the repository) can edit while
@@ -856,27 +879,14 @@ fn apply_inner(
         &view.markdown(&path, markdown_room(&plan_marker, &hidden)),
     );
     if normalized(&approved_body) != normalized(&rendered) {
-        let body = comment_mismatch_markdown(&path, number, &approved_body, &rendered);
-        let apply_marker = markers::marker("apply", &path);
-        let id = runtime.block_on(upsert_comment(
-            &github,
-            number,
-            &apply_marker,
-            &comment_body(&apply_marker, &[], &body),
-        ))?;
-        outputs.set("comment", id);
-        append_summary(env, &body)?;
-        crate::outln!(
-            "{}",
-            actions::command(
-                "error",
-                &format!(
-                    "{path}: the plan comment of pull request #{number} does not show the plan apply would run (edited, or the live organization changed what it shows); nothing was applied. To review the plan, open a new pull request."
-                )
-            )
-        );
-        outputs.set("failure_reason", failure::COMMENT_CHANGED);
-        return Ok(ExitStatus::Stale);
+        let refusal = Refusal {
+            body: comment_mismatch_markdown(&path, number, &approved_body, &rendered),
+            error: format!(
+                "{path}: the plan comment of pull request #{number} does not show the plan apply would run (edited, or the live organization changed what it shows); nothing was applied. To review the plan, open a new pull request."
+            ),
+            reason: failure::COMMENT_CHANGED,
+        };
+        return refuse_apply(&github, &runtime, env, outputs, &path, number, refusal);
     }
     if plan.is_refused() {
         outputs.set("failure_reason", failure::REFUSED);

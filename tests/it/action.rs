@@ -613,10 +613,7 @@ fn pr_env(
 fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
     let archive = good_archive();
     let action = action_committing(&archive);
-    let runner = Runner {
-        action_path: action.path(),
-        stop_before: None,
-    };
+    let runner = whole(action.path());
     let release = FakeRelease::start(release_files(archive.clone(), &archive));
     let emu = org::start(LIVE);
     let fake = FakeGitHub::start();
@@ -728,25 +725,36 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
     assert_eq!(release.requests().len(), 1);
 }
 
-/// An archive that says it is orgops and leaves a mark when it runs.
-fn evil_archive(pwned: &Path) -> Vec<u8> {
-    release_archive(&format!(
+/// The action at `path`, every step run.
+fn whole(path: &Path) -> Runner<'_> {
+    Runner {
+        action_path: path,
+        stop_before: None,
+    }
+}
+
+/// An archive that says it is orgops and, when it runs, creates the file `pwned` (in the
+/// directory returned with it).
+fn evil_archive() -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+    let marker = tempfile::tempdir().expect("tempdir");
+    let pwned = marker.path().join("pwned");
+    let archive = release_archive(&evil_script(&pwned));
+    (marker, pwned, archive)
+}
+
+fn evil_script(pwned: &Path) -> String {
+    format!(
         "#!/bin/sh\ntouch '{}'\necho 'orgops {VERSION}'\n",
         pwned.display()
-    ))
+    )
 }
 
 #[test]
 fn a_tampered_release_is_refused_and_nothing_is_installed() {
     let good = good_archive();
     let action = action_committing(&good);
-    let runner = Runner {
-        action_path: action.path(),
-        stop_before: None,
-    };
-    let marker = tempfile::tempdir().expect("tempdir");
-    let pwned = marker.path().join("pwned");
-    let evil = evil_archive(&pwned);
+    let runner = whole(action.path());
+    let (_marker, pwned, evil) = evil_archive();
     let fake = FakeGitHub::start();
     let (repo, sha) = repo_with_file();
     let event = json!({"pull_request": {"number": 3, "base": {"sha": sha}, "head": {"repo": {"fork": false}}}});
@@ -819,13 +827,8 @@ fn a_tampered_release_is_refused_and_nothing_is_installed() {
 fn a_poisoned_tool_cache_is_refused() {
     let good = good_archive();
     let action = action_committing(&good);
-    let runner = Runner {
-        action_path: action.path(),
-        stop_before: None,
-    };
-    let marker = tempfile::tempdir().expect("tempdir");
-    let pwned = marker.path().join("pwned");
-    let evil = evil_archive(&pwned);
+    let runner = whole(action.path());
+    let (_marker, pwned, evil) = evil_archive();
     let release = FakeRelease::start(release_files(good.clone(), &good));
     let fake = FakeGitHub::start();
     let (repo, _) = repo_with_file();
@@ -860,10 +863,7 @@ fn a_poisoned_tool_cache_is_refused() {
         }
         n
     }
-    let script = format!(
-        "#!/bin/sh\ntouch '{}'\necho 'orgops {VERSION}'\n",
-        pwned.display()
-    );
+    let script = evil_script(&pwned);
     let poisoned = poison(&tool_cache.path().join("orgops"), &evil, &script);
     assert!(poisoned > 0, "the tool cache holds the install");
     let run = run_action_with(
@@ -894,10 +894,7 @@ fn a_poisoned_tool_cache_is_refused() {
 fn an_empty_action_repository_fails_closed() {
     let good = good_archive();
     let action = action_committing(&good);
-    let runner = Runner {
-        action_path: action.path(),
-        stop_before: None,
-    };
+    let runner = whole(action.path());
     let (repo, _) = repo_with_file();
     let tool_cache = tempfile::tempdir().expect("tempdir");
     // `github.action_repository` comes out empty (as in composite actions), the action's path
