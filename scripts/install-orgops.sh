@@ -1,26 +1,35 @@
 #!/usr/bin/env bash
-# Installs a released orgops binary for the GitHub Action (action.yml, step "Install orgops"):
-# downloads the archive for this runner's OS and architecture and the release's SHA256SUMS,
-# refuses the archive unless its sha256 is the one SHA256SUMS lists for it, and keeps the
-# binary in the runner's tool cache ($RUNNER_TOOL_CACHE/orgops/VERSION/ARCH), so a warm
-# cache downloads nothing.
+# Installs a released orgops binary for the GitHub Action (action.yml, step "Install orgops").
+#
+# The trust anchor is the action's own commit: `release-checksums.txt` beside action.yml lists
+# the sha256 of every released archive, per version and target. The archive for this runner is
+# refused unless its sha256 is the one listed there; the release's own SHA256SUMS is never
+# read (whoever can upload to the release can replace it with the archive). The verified
+# archive is kept in the runner's tool cache ($RUNNER_TOOL_CACHE/orgops/VERSION/ARCH), and
+# every later job hashes it again before using it: the binary that runs is always unpacked,
+# into this job's RUNNER_TEMP, from an archive whose sha256 was just checked.
 #
 # Environment (set by action.yml; the Actions runner sets the RUNNER_* ones):
-#   ORGOPS_VERSION            the `orgops-version` input: X.Y.Z (or vX.Y.Z) to download that
+#   ORGOPS_VERSION            the `orgops-version` input: X.Y.Z (or vX.Y.Z) to install that
 #                             release, `source` to build from the action's source, empty for
 #                             the version in the action's own Cargo.toml (built from source
-#                             when that version has no release: an unreleased ref).
-#   ACTION_PATH               the action's checkout (for Cargo.toml).
-#   ORGOPS_RELEASE_REPOSITORY owner/name whose GitHub releases hold the archives (the action's
-#                             own repository).
+#                             when the action's commit lists no archive of that version: an
+#                             unreleased ref).
+#   ACTION_PATH               the action's checkout (Cargo.toml, release-checksums.txt).
+#   ORGOPS_RELEASE_REPOSITORY owner/name whose GitHub releases hold the archives (the
+#                             `release-repository` input, else github.action_repository).
+#                             Empty: taken from ACTION_PATH when it is the runner's checkout of
+#                             a remote action (.../_actions/OWNER/NAME/REF); otherwise the
+#                             install fails: there is no fallback repository.
 #   RUNNER_OS, RUNNER_ARCH, RUNNER_TOOL_CACHE, RUNNER_TEMP, GITHUB_OUTPUT
 #   ORGOPS_RELEASE_BASE_URL   tests only: serve the releases from elsewhere; plain http is
 #                             accepted for 127.0.0.1 and localhost only.
 #
-# Writes to GITHUB_OUTPUT either `bin=PATH` (installed, or found in the tool cache) or
-# `build=true` (build from source). Exits non-zero, with an ::error:: line, on any other
-# failure: a checksum mismatch, an archive missing from SHA256SUMS, a download error, a
-# requested version that does not exist. Nothing is installed unless every check passed.
+# Writes to GITHUB_OUTPUT either `bin=PATH` (installed, or found in the tool cache and checked
+# again) or `build=true` (build from source). Exits non-zero, with an ::error:: line, on any
+# other failure: a checksum mismatch (downloaded or cached), an archive the action's commit
+# does not list, a download error, no repository to download from. Nothing runs and nothing is
+# cached unless every check passed.
 set -euo pipefail
 
 fail() {
@@ -36,6 +45,14 @@ output() {
   fi
 }
 
+sha256() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sha256sum "$1" | cut -d ' ' -f 1
+  else
+    shasum -a 256 "$1" | cut -d ' ' -f 1
+  fi
+}
+
 requested="${ORGOPS_VERSION:-}"
 if [ "$requested" = "source" ]; then
   echo "orgops-version: source; building orgops from the action's source."
@@ -43,11 +60,12 @@ if [ "$requested" = "source" ]; then
   exit 0
 fi
 
+action="${ACTION_PATH:-.}"
 explicit=true
 version="${requested#v}"
 if [ -z "$version" ]; then
   explicit=false
-  manifest="${ACTION_PATH:-.}/Cargo.toml"
+  manifest="$action/Cargo.toml"
   [ -f "$manifest" ] || fail "no orgops-version given and no Cargo.toml at $manifest to take the action's version from"
   # The first `version = "..."` line is the [package] version.
   version=$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$manifest" | head -n 1)
@@ -74,19 +92,77 @@ case "$os" in
     ;;
   *) fail "no orgops release for the OS '$os'; build from source with orgops-version: source" ;;
 esac
+archive="orgops-$version-$target.$ext"
+
+# The sha256 the action's commit lists for this archive: `HASH  NAME` lines, # comments.
+checksums="$action/release-checksums.txt"
+[ -f "$checksums" ] || fail "the action has no release-checksums.txt at $checksums: refusing to install a binary nothing vouches for"
+expected=$(awk -v name="$archive" '$1 !~ /^#/ && ($2 == name || $2 == "*" name) { print tolower($1); exit }' "$checksums")
+if [ -z "$expected" ]; then
+  if [ "$explicit" = false ]; then
+    echo "This action's commit lists no orgops $version archive (release-checksums.txt): an unreleased ref, so orgops is built from the action's source."
+    output "build=true"
+    exit 0
+  fi
+  fail "this action's commit (release-checksums.txt) lists no sha256 for $archive; refusing to install it. Pin an action commit that lists orgops $version, or use orgops-version: source"
+fi
+[[ "$expected" =~ ^[0-9a-f]{64}$ ]] || fail "release-checksums.txt lists '$expected' for $archive, not a sha256"
+
+work=$(mktemp -d "${RUNNER_TEMP:-/tmp}/orgops-install.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# Unpacks the verified archive $1 into a directory of this job's own and says where the
+# binary is. The archive is a private copy (hashed before this), so what is unpacked is what
+# was hashed.
+unpack() {
+  local bin_dir
+  bin_dir=$(mktemp -d "${RUNNER_TEMP:-/tmp}/orgops-bin.XXXXXX")
+  case "$ext" in
+    tar.gz) tar -xzf "$1" -C "$bin_dir" ;;
+    zip) unzip -q "$1" -d "$bin_dir" ;;
+  esac
+  binary="$bin_dir/orgops-$version-$target/$exe"
+  [ -f "$binary" ] || fail "$archive has no orgops-$version-$target/$exe"
+  chmod +x "$binary"
+  reported=$("$binary" --version 2>&1) || fail "orgops $version does not run: $reported"
+  # `orgops X.Y.Z`, or `orgops X.Y.Z (COMMIT)` when built from a checkout (build.rs).
+  case "$reported" in
+    "orgops $version" | "orgops $version ("*")") ;;
+    *) fail "the binary in $archive says '$reported', not 'orgops $version'" ;;
+  esac
+}
 
 tool_cache="${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}/tool-cache}"
 dest="$tool_cache/orgops/$version/$arch"
 # The toolkit's tool-cache layout: the directory, and `ARCH.complete` beside it once whole.
-if [ -f "$dest.complete" ] && [ -x "$dest/$exe" ]; then
+# Anyone who can write the tool cache (another job on a self-hosted runner) can change what it
+# holds, so a hit is hashed again, from a private copy.
+if [ -f "$dest.complete" ] && [ -f "$dest/$archive" ]; then
   echo "orgops $version found in the tool cache ($dest); nothing to download."
-  output "bin=$dest/$exe"
+  cp "$dest/$archive" "$work/$archive"
+  actual=$(sha256 "$work/$archive")
+  if [ "$actual" != "$expected" ]; then
+    fail "checksum mismatch for $archive in the tool cache ($dest): this action's commit lists $expected, the cached archive is $actual; refusing to run it. Something wrote to the tool cache: find out what, then delete $dest"
+  fi
+  echo "sha256 $actual is the one this action's commit lists"
+  unpack "$work/$archive"
+  echo "Using $reported ($target) from the tool cache"
+  output "bin=$binary"
   exit 0
 fi
 
 base="${ORGOPS_RELEASE_BASE_URL:-}"
 if [ -z "$base" ]; then
-  repository="${ORGOPS_RELEASE_REPOSITORY:-orgops/orgops}"
+  repository="${ORGOPS_RELEASE_REPOSITORY:-}"
+  if [ -z "$repository" ]; then
+    # github.action_repository can be empty in a composite action; the runner checks a remote
+    # action out to .../_actions/OWNER/NAME/REF, which names it.
+    parent=$(dirname "$action")
+    if [ "$(basename "$(dirname "$(dirname "$parent")")")" = _actions ]; then
+      repository="$(basename "$(dirname "$parent")")/$(basename "$parent")"
+    fi
+  fi
+  [ -n "$repository" ] || fail "no repository to download orgops from: github.action_repository is empty and the action's path ($action) does not name one. Set the action's release-repository input to OWNER/NAME (the repository whose releases hold orgops), or use orgops-version: source"
   [[ "$repository" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] || fail "not a repository name: '$repository'"
   base="https://github.com/$repository/releases/download"
 fi
@@ -96,64 +172,22 @@ case "$base" in
   *) fail "the release base URL must be https (plain http only on 127.0.0.1 or localhost): $base" ;;
 esac
 base="${base%/}/v$version"
-archive="orgops-$version-$target.$ext"
-
-work=$(mktemp -d "${RUNNER_TEMP:-/tmp}/orgops-install.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-
-# Prints the HTTP status; the body goes to $2. 000 when no answer came.
-fetch() {
-  curl --silent --show-error --location --proto "$proto" --retry 3 --connect-timeout 20 \
-    --output "$2" --write-out '%{http_code}' "$1" || true
-}
-
-status=$(fetch "$base/SHA256SUMS" "$work/SHA256SUMS")
-if [ "$status" = 404 ]; then
-  if [ "$explicit" = false ]; then
-    echo "orgops $version (the action's own version) has no release at $base: an unreleased ref, so orgops is built from the action's source."
-    output "build=true"
-    exit 0
-  fi
-  fail "orgops $version has no release (no $base/SHA256SUMS); check orgops-version, or use orgops-version: source"
-fi
-[ "$status" = 200 ] || fail "downloading $base/SHA256SUMS answered HTTP $status"
-
-# `HASH  NAME` or `HASH *NAME` (binary mode), exactly this archive's name.
-expected=$(awk -v name="$archive" '$2 == name || $2 == "*" name { print tolower($1); exit }' "$work/SHA256SUMS")
-[[ "$expected" =~ ^[0-9a-f]{64}$ ]] || fail "SHA256SUMS of orgops $version lists no sha256 for $archive; refusing to install it"
 
 echo "Downloading $base/$archive"
-status=$(fetch "$base/$archive" "$work/$archive")
+status=$(curl --silent --show-error --location --proto "$proto" --retry 3 --connect-timeout 20 \
+  --output "$work/$archive" --write-out '%{http_code}' "$base/$archive" || true)
 [ "$status" = 200 ] || fail "downloading $base/$archive answered HTTP $status"
 
-if command -v sha256sum >/dev/null 2>&1; then
-  actual=$(sha256sum "$work/$archive" | cut -d ' ' -f 1)
-else
-  actual=$(shasum -a 256 "$work/$archive" | cut -d ' ' -f 1)
-fi
+actual=$(sha256 "$work/$archive")
 if [ "$actual" != "$expected" ]; then
-  fail "checksum mismatch for $archive: SHA256SUMS says $expected, the download is $actual; refusing to install it (nothing was installed)"
+  fail "checksum mismatch for $archive: this action's commit lists $expected, the download is $actual; refusing to install it (nothing was installed)"
 fi
-echo "sha256 $actual matches SHA256SUMS"
-
-mkdir "$work/unpacked"
-case "$ext" in
-  tar.gz) tar -xzf "$work/$archive" -C "$work/unpacked" ;;
-  zip) unzip -q "$work/$archive" -d "$work/unpacked" ;;
-esac
-binary="$work/unpacked/orgops-$version-$target/$exe"
-[ -f "$binary" ] || fail "$archive has no orgops-$version-$target/$exe"
-chmod +x "$binary"
-reported=$("$binary" --version 2>&1) || fail "the downloaded orgops does not run: $reported"
-# `orgops X.Y.Z`, or `orgops X.Y.Z (COMMIT)` when built from a checkout (build.rs).
-case "$reported" in
-  "orgops $version" | "orgops $version ("*")") ;;
-  *) fail "the downloaded binary says '$reported', not 'orgops $version'" ;;
-esac
+echo "sha256 $actual is the one this action's commit lists"
+unpack "$work/$archive"
 
 rm -rf "$dest" "$dest.complete"
 mkdir -p "$dest"
-cp "$binary" "$dest/$exe"
+cp "$work/$archive" "$dest/$archive"
 touch "$dest.complete"
-echo "Installed $reported ($target) in $dest"
-output "bin=$dest/$exe"
+echo "Installed $reported ($target); its archive is kept in $dest"
+output "bin=$binary"

@@ -22,7 +22,14 @@ pub struct ActionsEnv {
     pub temp_dir: PathBuf,
     /// The workflow's bot login when given (`ORGOPS_GITHUB_BOT_LOGIN`, see [`super::identity`]).
     pub bot_login: Option<String>,
+    /// Apply requires an approving review submitted after the plan comment's last edit
+    /// (`ORGOPS_GITHUB_REQUIRE_REVIEW`, the action's `require-review` input; only `false`
+    /// turns it off).
+    pub require_review: bool,
 }
+
+/// The environment variable that can turn off the review requirement of apply.
+pub const REQUIRE_REVIEW_ENV: &str = "ORGOPS_GITHUB_REQUIRE_REVIEW";
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -55,6 +62,7 @@ impl ActionsEnv {
                 .map(PathBuf::from)
                 .unwrap_or_else(std::env::temp_dir),
             bot_login: var(super::identity::BOT_LOGIN_ENV),
+            require_review: var(REQUIRE_REVIEW_ENV).is_none_or(|v| v.trim() != "false"),
         })
     }
 

@@ -1,6 +1,6 @@
 //! The few GitHub REST endpoints orgops uses, over reqwest: issue comments (list, create,
-//! update), issues (list, create, update), the pull requests of a commit, one pull request,
-//! and the token's own account (`GET /user`). The base URL is
+//! update), issues (list, create, update), the pull requests of a commit, one pull request
+//! and its reviews, and the token's own account (`GET /user`). The base URL is
 //! `GITHUB_API_URL` (so GitHub Enterprise and the tests' loopback fake work); the token is
 //! sent as a bearer token and never printed.
 
@@ -65,6 +65,21 @@ pub struct PullRequest {
     pub merged_at: Option<String>,
     #[serde(default)]
     pub merge_commit_sha: Option<String>,
+}
+
+/// A submitted review of a pull request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Review {
+    #[serde(default)]
+    pub user: Option<Account>,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// The reviewer's relation to the repository: `OWNER`, `MEMBER`, `COLLABORATOR`, ...
+    #[serde(default)]
+    pub author_association: Option<String>,
+    #[serde(default)]
+    pub submitted_at: Option<String>,
 }
 
 /// A client for one repository.
@@ -139,6 +154,12 @@ impl GitHubClient {
             .send(reqwest::Method::GET, &format!("/pulls/{number}"), &[], None)
             .await?;
         serde_json::from_value(v).context("GitHub: unexpected pull request")
+    }
+
+    /// The reviews of a pull request (`GET /repos/{repo}/pulls/{number}/reviews`), oldest
+    /// first.
+    pub async fn pull_request_reviews(&self, number: u64) -> anyhow::Result<Vec<Review>> {
+        self.list(&format!("/pulls/{number}/reviews"), &[]).await
     }
 
     async fn send(

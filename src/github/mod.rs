@@ -1,19 +1,22 @@
 //! The GitHub integration: `orgops github plan|apply|drift`, driven by the Actions
 //! environment (see `docs/github-action.md`).
 //!
-//! - **plan** (on `pull_request`): validation errors become `::error file=…,line=…,col=…::`
+//! - **plan** (on `pull_request_target`, reading the pull request's files as data):
+//!   validation errors become `::error file=…,line=…,col=…::`
 //!   annotations; the pull-request view of the plan (`plan --base` with the event's base
 //!   commit) goes to one sticky comment per configuration path, found again by a hidden
 //!   marker and edited in place, carrying the plan's [semantic hash](hash) in a hidden field;
-//!   the same markdown goes to the job summary. Without an admin key (pull requests from
-//!   forks get no secrets) it validates and says why it cannot plan. The sticky comment is
+//!   the same markdown goes to the job summary. Without an admin key (a fork's pull request
+//!   unless a maintainer opts it in) it validates and says why it cannot plan. The sticky comment is
 //!   the one written by the workflow's own [identity]; comments by anyone else are never
 //!   edited, and the comment of a merged or closed pull request is never touched again.
 //! - **apply** (on `push` to the default branch): finds the merged pull request of the pushed
 //!   commit, reads the hash approved by the workflow's own comment as it stood when the pull
-//!   request was merged, makes a fresh plan and applies only when the hashes are equal;
-//!   otherwise it fails with `failure_reason=plan-changed` and posts which changes differ
-//!   (and that a new pull request is the way to review them).
+//!   request was merged (and approved by a review submitted after its last edit), makes a
+//!   fresh plan and applies only when the hashes are equal and the comment is the one the
+//!   fresh plan renders (what the reviewer read is what runs); otherwise it fails with
+//!   `failure_reason=plan-changed` or `comment-changed` and posts what differs (and that a
+//!   new pull request is the way to review it).
 //! - **drift** (on `schedule`): opens one tracking issue (found by a marker) when the org has
 //!   drifted (apply would change something; with `--fail-on-unmanaged`, also when undeclared
 //!   objects under `report` are listed), updates it while drift persists, closes it when the
@@ -54,8 +57,13 @@ pub mod failure {
     pub const REFUSED: &str = "refused";
     /// The fresh plan differs from the approved one.
     pub const PLAN_CHANGED: &str = "plan-changed";
+    /// The plan comment by the workflow's identity does not show the plan apply would run
+    /// (its text differs from the fresh plan's comment: edited by someone, or a live change
+    /// the hash does not cover).
+    pub const COMMENT_CHANGED: &str = "comment-changed";
     /// The pushed commit has no merged pull request, or it carries no approved plan (a plan
-    /// comment by the workflow's identity, unchanged since the merge).
+    /// comment by the workflow's identity, unchanged since the merge, with an approving
+    /// review submitted after its last edit).
     pub const NO_APPROVED_PLAN: &str = "no-approved-plan";
     /// `github plan` ran for a merged or closed pull request: its comment is left as it was.
     pub const PULL_REQUEST_CLOSED: &str = "pull-request-closed";
@@ -153,6 +161,12 @@ async fn upsert_comment(
             && c.body.as_deref().is_some_and(|b| b.contains(marker))
     });
     let comment = match existing {
+        // An unchanged comment is left as it is: editing it would move `updated_at` past the
+        // reviews that approved it (apply requires a review after the last edit).
+        Some(c) if c.body.as_deref().map(normalized) == Some(normalized(body)) => {
+            eprintln!("the comment is unchanged; not edited");
+            c.clone()
+        }
         Some(c) => client.update_issue_comment(c.id, body).await?,
         None => {
             let created = client.create_issue_comment(number, body).await?;
@@ -178,6 +192,12 @@ async fn upsert_comment(
         }
     };
     Ok(comment.id)
+}
+
+/// A comment body as compared: line endings as `\n` (GitHub may store `\r\n` for text
+/// edited in the browser), no trailing white space at the end.
+fn normalized(body: &str) -> String {
+    body.replace("\r\n", "\n").trim_end().to_string()
 }
 
 /// Whether pull request `number` is still open; a merged or closed one keeps its plan
@@ -345,9 +365,10 @@ fn plan_inner(
     crate::out!("{}", desired.warnings.render_github());
 
     if !has_credentials(options) {
-        let why = "orgops cannot plan: no admin key (OPENAI_ADMIN_KEY is empty). GitHub gives no \
-                   secrets to workflows of pull requests from forks; the file was validated. A \
-                   maintainer can push the branch to this repository to get a plan.";
+        let why = "orgops cannot plan: no admin key (OPENAI_ADMIN_KEY is empty); the file was \
+                   validated. A pull request from a fork is only validated: a maintainer adds \
+                   the label orgops-plan to plan it (docs/github-action.md, \"Pull requests \
+                   from forks\").";
         crate::outln!("::warning::{why}");
         append_summary(
             env,
@@ -499,17 +520,62 @@ pub fn apply(options: &RunOptions, printer: Printer) -> (ExitStatus, Outputs) {
 struct Approval {
     hash: String,
     digests: Option<BTreeMap<String, String>>,
+    /// The comment as the reviewer read it.
+    body: String,
+}
+
+/// Reviewers whose approval counts: people with a relation to the repository that branch
+/// protection can accept (`NONE`, `CONTRIBUTOR`, `FIRST_TIMER`... are anyone's).
+const REVIEWER_ASSOCIATIONS: [&str; 3] = ["OWNER", "MEMBER", "COLLABORATOR"];
+
+/// An approving review by a person with access, submitted after `edited` (the plan
+/// comment's last edit) and not after `merged`. `Err` says what is missing.
+async fn approving_review_after(
+    github: &GitHub,
+    number: u64,
+    edited: i64,
+    edited_at: &str,
+    merged: i64,
+) -> anyhow::Result<Result<(), String>> {
+    let reviews = github.client.pull_request_reviews(number).await?;
+    let counts = |r: &&client::Review| {
+        r.state.as_deref() == Some("APPROVED")
+            && r.user.as_ref().is_some_and(|u| u.kind == "User")
+            && r.author_association
+                .as_deref()
+                .is_some_and(|a| REVIEWER_ASSOCIATIONS.contains(&a))
+    };
+    let approvals: Vec<i64> = reviews
+        .iter()
+        .filter(counts)
+        .filter_map(|r| r.submitted_at.as_deref().and_then(parse_timestamp))
+        .filter(|at| *at <= merged)
+        .collect();
+    if approvals.iter().any(|at| *at > edited) {
+        return Ok(Ok(()));
+    }
+    Ok(Err(if approvals.is_empty() {
+        format!(
+            "pull request #{number} has no approving review by a person with access to the repository: orgops applies only a plan a reviewer approved"
+        )
+    } else {
+        format!(
+            "no approving review of pull request #{number} was submitted after the plan comment was last edited ({edited_at}): the reviewers approved a text that is no longer the comment, so orgops applies nothing. Open a new pull request to get the plan reviewed"
+        )
+    }))
 }
 
 /// The approved plan of the merged pull request `number` for `path`: the hash and per-change
-/// digests carried by the plan comment **written by the workflow's identity** and **last
-/// edited before the pull request was merged**. Comments by anyone else (whatever they
-/// carry) and a comment edited after the merge approve nothing. `Err` says why there is no
-/// approval.
+/// digests carried by the plan comment **written by the workflow's identity**, **last
+/// edited before the pull request was merged** and, unless `require_review` is off,
+/// **approved by a review submitted after that last edit**. Comments by anyone else
+/// (whatever they carry), a comment edited after the merge and a comment edited after its
+/// approval approve nothing. `Err` says why there is no approval.
 async fn approved_plan(
     github: &GitHub,
     number: u64,
     plan_marker: &str,
+    require_review: bool,
 ) -> anyhow::Result<Result<Approval, String>> {
     let pull = github.client.pull_request(number).await?;
     let Some(merged_at) = pull.merged_at.as_deref() else {
@@ -552,20 +618,26 @@ async fn approved_plan(
         .as_deref()
         .or(own.created_at.as_deref())
         .and_then(parse_timestamp);
-    match edited {
-        Some(edited) if edited < merged => {}
+    let edited_at = own.updated_at.as_deref().unwrap_or("an unknown time");
+    let edited = match edited {
+        Some(edited) if edited < merged => edited,
         _ => {
             return Ok(Err(format!(
-                "the orgops plan comment of pull request #{number} was edited at {} after the pull request was merged at {merged_at}: orgops applies only the plan as it stood when the pull request was merged{ignored}",
-                own.updated_at.as_deref().unwrap_or("an unknown time")
+                "the orgops plan comment of pull request #{number} was edited at {edited_at} after the pull request was merged at {merged_at}: orgops applies only the plan as it stood when the pull request was merged{ignored}"
             )));
         }
+    };
+    if require_review
+        && let Err(why) = approving_review_after(github, number, edited, edited_at, merged).await?
+    {
+        return Ok(Err(why));
     }
     let body = own.body.as_deref().unwrap_or_default();
     match markers::find_hash(body) {
         Some(hash) => Ok(Ok(Approval {
             hash,
             digests: markers::find_digests(body),
+            body: body.to_string(),
         })),
         None => Ok(Err(format!(
             "pull request #{number} has no orgops plan comment with a plan hash (the plan was refused or invalid): nothing approved to apply"
@@ -638,6 +710,87 @@ fn difference_markdown(
     out
 }
 
+/// The refusal when the approved comment's text is not the comment the fresh plan renders:
+/// the first line that differs (escaped), and the plan that would have run.
+fn comment_mismatch_markdown(path: &str, number: u64, approved: &str, rendered: &str) -> String {
+    let approved = normalized(approved);
+    let rendered = normalized(rendered);
+    let (a, r): (Vec<&str>, Vec<&str>) = (approved.lines().collect(), rendered.lines().collect());
+    let at = a
+        .iter()
+        .zip(&r)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(r.len()));
+    let line = |lines: &[&str]| {
+        lines
+            .get(at)
+            .map_or_else(|| "(the text ends here)".to_string(), |l| l.to_string())
+    };
+    let quoted = |text: String| text_block(&text);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### orgops apply refused: {}\n",
+        crate::text::escape::code_span(path)
+    );
+    let _ = writeln!(
+        out,
+        "**The plan comment of #{number} does not show the plan apply would run**, so nothing was applied (`failure_reason=comment-changed`). Its hidden plan hash matches, but its text is not the text orgops renders for that plan: someone edited the comment (any workflow of the repository writes as the same bot), or the live organization changed something the comment shows and the hash does not cover (a value before the change, an object the file does not manage).\n"
+    );
+    let _ = writeln!(
+        out,
+        "First difference, line {}:\n\nthe comment says\n\n{}\norgops renders\n\n{}",
+        at + 1,
+        quoted(line(&a)),
+        quoted(line(&r))
+    );
+    let markdown = rendered
+        .lines()
+        .skip_while(|l| l.starts_with("<!-- orgops:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let _ = writeln!(
+        out,
+        "The reviewer approved the text they read. To review the plan, open a new pull request (an empty commit on a new branch is enough).\n\n<details><summary>The plan apply would have run (not approved)</summary>\n\n{}\n</details>",
+        markdown.replacen("### orgops plan", "#### orgops plan", 1)
+    );
+    out
+}
+
+/// Why apply wrote nothing, when the approval does not cover the fresh plan.
+struct Refusal {
+    /// Markdown for the pull request and the job summary.
+    body: String,
+    /// The log's `::error::` line.
+    error: String,
+    reason: &'static str,
+}
+
+/// Posts `refusal` on pull request `number` (one comment per path, found by the apply
+/// marker) and in the job summary, logs its error and sets its failure reason: exit 4.
+fn refuse_apply(
+    github: &GitHub,
+    runtime: &tokio::runtime::Runtime,
+    env: &ActionsEnv,
+    outputs: &mut Outputs,
+    path: &str,
+    number: u64,
+    refusal: Refusal,
+) -> anyhow::Result<ExitStatus> {
+    let apply_marker = markers::marker("apply", path);
+    let id = runtime.block_on(upsert_comment(
+        github,
+        number,
+        &apply_marker,
+        &comment_body(&apply_marker, &[], &refusal.body),
+    ))?;
+    outputs.set("comment", id);
+    append_summary(env, &refusal.body)?;
+    crate::outln!("{}", actions::command("error", &refusal.error));
+    outputs.set("failure_reason", refusal.reason);
+    Ok(ExitStatus::Stale)
+}
+
 fn apply_inner(
     options: &RunOptions,
     env: &ActionsEnv,
@@ -671,7 +824,13 @@ fn apply_inner(
     let Approval {
         hash: approved_hash,
         digests: approved_digests,
-    } = match runtime.block_on(approved_plan(&github, number, &plan_marker))? {
+        body: approved_body,
+    } = match runtime.block_on(approved_plan(
+        &github,
+        number,
+        &plan_marker,
+        env.require_review,
+    ))? {
         Ok(approval) => approval,
         Err(why) => {
             crate::outln!("{}", actions::command("error", &format!("{path}: {why}")));
@@ -700,21 +859,34 @@ fn apply_inner(
             .as_ref()
             .map(|approved| PlanDifference::between(approved, &hash::change_digests(plan)));
         let plan_md = view.markdown(&path, 30_000);
-        let body = difference_markdown(&path, diff.as_ref(), &approved_hash, &plan_md);
-        let apply_marker = markers::marker("apply", &path);
-        let id = runtime.block_on(upsert_comment(
-            &github,
-            number,
-            &apply_marker,
-            &comment_body(&apply_marker, &[], &body),
-        ))?;
-        outputs.set("comment", id);
-        append_summary(env, &body)?;
-        crate::outln!(
-            "::error::the plan changed since pull request #{number} approved it ({approved_hash}); nothing was applied. To review the changed plan, open a new pull request."
-        );
-        outputs.set("failure_reason", failure::PLAN_CHANGED);
-        return Ok(ExitStatus::Stale);
+        let refusal = Refusal {
+            body: difference_markdown(&path, diff.as_ref(), &approved_hash, &plan_md),
+            error: format!(
+                "the plan changed since pull request #{number} approved it ({approved_hash}); nothing was applied. To review the changed plan, open a new pull request."
+            ),
+            reason: failure::PLAN_CHANGED,
+        };
+        return refuse_apply(&github, &runtime, env, outputs, &path, number, refusal);
+    }
+    // The same hash is not enough: the reviewer read the comment's text, which anyone who
+    // can write as the workflow's identity (every workflow of the repository) can edit while
+    // keeping the hidden hash. The comment must be the one `github plan` renders now.
+    let mut hidden = vec![markers::hash_field(&fresh_hash)];
+    hidden.extend(markers::digests_field(&hash::change_digests(plan)));
+    let rendered = comment_body(
+        &plan_marker,
+        &hidden,
+        &view.markdown(&path, markdown_room(&plan_marker, &hidden)),
+    );
+    if normalized(&approved_body) != normalized(&rendered) {
+        let refusal = Refusal {
+            body: comment_mismatch_markdown(&path, number, &approved_body, &rendered),
+            error: format!(
+                "{path}: the plan comment of pull request #{number} does not show the plan apply would run (edited, or the live organization changed what it shows); nothing was applied. To review the plan, open a new pull request."
+            ),
+            reason: failure::COMMENT_CHANGED,
+        };
+        return refuse_apply(&github, &runtime, env, outputs, &path, number, refusal);
     }
     if plan.is_refused() {
         outputs.set("failure_reason", failure::REFUSED);

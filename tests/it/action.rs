@@ -54,16 +54,26 @@ fn truthy(v: &Value) -> bool {
     !matches!(v, Value::Null | Value::Bool(false)) && !as_text(v).is_empty() && as_text(v) != "0"
 }
 
-/// `a || b` (first truthy), `x == 'y'`, `x != 'y'`, paths and literals.
+/// `a || b` (first truthy), `a && b` (binding tighter; the last value when all are truthy),
+/// `x == 'y'`, `x != 'y'`, paths and literals.
 fn eval(ctx: &Value, expr: &str) -> Value {
-    for alternative in expr.split("||") {
-        let v = if let Some((a, b)) = alternative.split_once("==") {
+    let term = |t: &str| {
+        if let Some((a, b)) = t.split_once("==") {
             json!(as_text(&operand(ctx, a)) == as_text(&operand(ctx, b)))
-        } else if let Some((a, b)) = alternative.split_once("!=") {
+        } else if let Some((a, b)) = t.split_once("!=") {
             json!(as_text(&operand(ctx, a)) != as_text(&operand(ctx, b)))
         } else {
-            operand(ctx, alternative)
-        };
+            operand(ctx, t)
+        }
+    };
+    for alternative in expr.split("||") {
+        let mut v = Value::Null;
+        for conjunct in alternative.split("&&") {
+            v = term(conjunct);
+            if !truthy(&v) {
+                break;
+            }
+        }
         if truthy(&v) {
             return v;
         }
@@ -449,10 +459,12 @@ fn every_third_party_action_is_pinned_by_commit_sha() {
         let mut uses = Vec::new();
         uses_of(&doc, &mut uses);
         for u in uses {
-            // The examples' `orgops/orgops@v1` is this action, which users pin as they choose.
-            if u.starts_with("./") || u.starts_with("orgops/orgops@") {
-                continue;
-            }
+            // This action too: its commit pins the orgops binary (release-checksums.txt).
+            assert!(
+                !u.starts_with("./"),
+                "{}: a local action runs code from the checkout: {u}",
+                file.display()
+            );
             let (_, reference) = u.split_once('@').expect("uses: owner/name@ref");
             assert!(
                 reference.len() == 40 && reference.chars().all(|c| c.is_ascii_hexdigit()),
@@ -546,8 +558,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The release's files: `served` as the Linux x86_64 archive, SHA256SUMS listing the
-/// sha256 of `listed` for it (and another platform's line, as a real release has).
+/// The release's files as a download host holds them: `served` as the Linux x86_64 archive
+/// and a SHA256SUMS listing the sha256 of `listed` for it (and another platform's line, as a
+/// real release has). Whoever can upload to the release can replace both.
 fn release_files(served: Vec<u8>, listed: &[u8]) -> BTreeMap<String, Vec<u8>> {
     let sums = format!(
         "{}  orgops-{VERSION}-aarch64-apple-darwin.tar.gz\n{}  {}\n",
@@ -559,6 +572,28 @@ fn release_files(served: Vec<u8>, listed: &[u8]) -> BTreeMap<String, Vec<u8>> {
         (format!("/v{VERSION}/SHA256SUMS"), sums.into_bytes()),
         (format!("/v{VERSION}/{}", archive_name()), served),
     ])
+}
+
+/// A copy of the action's files (what a workflow gets at the pinned commit) whose committed
+/// `release-checksums.txt` lists `archive` as this version's Linux x86_64 archive.
+fn action_committing(archive: &[u8]) -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let copy = tempfile::tempdir().expect("tempdir");
+    for file in ["Cargo.toml", "Cargo.lock", "action.yml"] {
+        std::fs::copy(root.join(file), copy.path().join(file)).expect("copy");
+    }
+    copy_tree(&root.join("scripts"), &copy.path().join("scripts"));
+    std::fs::write(
+        copy.path().join("release-checksums.txt"),
+        format!(
+            "# committed with the action\n{}  orgops-{VERSION}-aarch64-apple-darwin.tar.gz\n{}  {}\n",
+            "1".repeat(64),
+            sha256_hex(archive),
+            archive_name()
+        ),
+    )
+    .expect("write the checksums");
+    copy
 }
 
 fn pr_env(
@@ -577,6 +612,8 @@ fn pr_env(
 #[test]
 fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
     let archive = good_archive();
+    let action = action_committing(&archive);
+    let runner = whole(action.path());
     let release = FakeRelease::start(release_files(archive.clone(), &archive));
     let emu = org::start(LIVE);
     let fake = FakeGitHub::start();
@@ -588,7 +625,14 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
     let inputs =
         json!({"command": "plan", "admin-key": org::ADMIN_KEY, "openai-base-url": emu.url()});
 
-    let cold = run_action(inputs.clone(), "pull_request", &event, repo.path(), &env);
+    let cold = run_action_with(
+        &runner,
+        inputs.clone(),
+        "pull_request",
+        &event,
+        repo.path(),
+        &env,
+    );
     assert_eq!(cold.failed_step, None, "{}", cold.stdout);
     let steps = [
         "Check the inputs",
@@ -602,24 +646,23 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
         "no cargo cache: {:?}",
         cold.skipped_uses
     );
+    let sum = sha256_hex(&archive);
     assert!(
-        cold.stdout.contains("matches SHA256SUMS"),
+        cold.stdout.contains(&format!(
+            "sha256 {sum} is the one this action's commit lists"
+        )),
         "{}",
         cold.stdout
     );
+    // Only the archive: the release's own SHA256SUMS is not what the action trusts.
     assert_eq!(
         release.requests(),
-        [
-            format!("/v{VERSION}/SHA256SUMS"),
-            format!("/v{VERSION}/{}", archive_name())
-        ]
+        [format!("/v{VERSION}/{}", archive_name())]
     );
-    let installed = tool_cache
-        .path()
-        .join(format!("orgops/{VERSION}/x64/orgops"));
-    assert_eq!(
-        cold.steps["install"]["outputs"]["bin"],
-        json!(installed.display().to_string())
+    let installed = PathBuf::from(
+        cold.steps["install"]["outputs"]["bin"]
+            .as_str()
+            .expect("bin output"),
     );
     assert!(
         tool_cache
@@ -627,7 +670,7 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
             .join(format!("orgops/{VERSION}/x64.complete"))
             .is_file()
     );
-    let version = Command::new(installed)
+    let version = Command::new(&installed)
         .arg("--version")
         .output()
         .expect("runs");
@@ -641,8 +684,8 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
     assert_eq!(cold.outputs["changes"], "1", "{:?}", cold.outputs);
     assert_eq!(fake.comments().len(), 1);
 
-    // A warm tool cache: no download at all, the same steps.
-    let warm = run_action(inputs, "pull_request", &event, repo.path(), &env);
+    // A warm tool cache: no download at all, the same steps, the cache checked again.
+    let warm = run_action_with(&runner, inputs, "pull_request", &event, repo.path(), &env);
     assert_eq!(warm.failed_step, None, "{}", warm.stdout);
     assert_eq!(warm.ran, steps);
     assert!(
@@ -650,15 +693,23 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
         "{}",
         warm.stdout
     );
+    assert!(
+        warm.stdout.contains(&format!(
+            "sha256 {sum} is the one this action's commit lists"
+        )),
+        "{}",
+        warm.stdout
+    );
     assert_eq!(
         release.requests().len(),
-        2,
+        1,
         "a warm tool cache downloads nothing"
     );
     assert_eq!(warm.outputs["plan_hash"], cold.outputs["plan_hash"]);
 
     // orgops-binary still wins: no install step, no request.
-    let given = run_action(
+    let given = run_action_with(
+        &runner,
         json!({"command": "plan", "admin-key": org::ADMIN_KEY, "openai-base-url": emu.url(),
                "orgops-binary": env!("CARGO_BIN_EXE_orgops"), "orgops-version": "0.2.0"}),
         "pull_request",
@@ -671,58 +722,90 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
         given.ran,
         ["Check the inputs", "Fetch the base revision", "Run orgops"]
     );
-    assert_eq!(release.requests().len(), 2);
+    assert_eq!(release.requests().len(), 1);
+}
+
+/// The action at `path`, every step run.
+fn whole(path: &Path) -> Runner<'_> {
+    Runner {
+        action_path: path,
+        stop_before: None,
+    }
+}
+
+/// An archive that says it is orgops and, when it runs, creates the file `pwned` (in the
+/// directory returned with it).
+fn evil_archive() -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+    let marker = tempfile::tempdir().expect("tempdir");
+    let pwned = marker.path().join("pwned");
+    let archive = release_archive(&evil_script(&pwned));
+    (marker, pwned, archive)
+}
+
+fn evil_script(pwned: &Path) -> String {
+    format!(
+        "#!/bin/sh\ntouch '{}'\necho 'orgops {VERSION}'\n",
+        pwned.display()
+    )
 }
 
 #[test]
 fn a_tampered_release_is_refused_and_nothing_is_installed() {
     let good = good_archive();
-    let marker = tempfile::tempdir().expect("tempdir");
-    let pwned = marker.path().join("pwned");
-    // Same name, other content: what a swapped download looks like.
-    let evil = release_archive(&format!(
-        "#!/bin/sh\ntouch '{}'\necho 'orgops {VERSION}'\n",
-        pwned.display()
-    ));
-    let release = FakeRelease::start(release_files(evil, &good));
+    let action = action_committing(&good);
+    let runner = whole(action.path());
+    let (_marker, pwned, evil) = evil_archive();
     let fake = FakeGitHub::start();
     let (repo, sha) = repo_with_file();
-    let tool_cache = tempfile::tempdir().expect("tempdir");
-    let env = pr_env(&fake, &release, tool_cache.path());
     let event = json!({"pull_request": {"number": 3, "base": {"sha": sha}, "head": {"repo": {"fork": false}}}});
 
-    let run = run_action(
-        json!({"command": "plan", "admin-key": org::ADMIN_KEY}),
-        "pull_request",
-        &event,
-        repo.path(),
-        &env,
-    );
-    assert_eq!(
-        run.failed_step.as_deref(),
-        Some("Install orgops"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("::error::orgops install: checksum mismatch"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("refusing to install it"));
-    assert!(
-        !tool_cache.path().join("orgops").exists(),
-        "nothing installed"
-    );
-    assert!(!pwned.exists(), "the tampered binary never ran");
-    assert!(fake.calls().is_empty());
+    // Same name, other content: a swapped download, with the release's SHA256SUMS replaced
+    // too (`gh release upload --clobber` replaces both).
+    for (what, listed) in [
+        ("SHA256SUMS unchanged", &good),
+        ("SHA256SUMS replaced too", &evil),
+    ] {
+        let release = FakeRelease::start(release_files(evil.clone(), listed));
+        let tool_cache = tempfile::tempdir().expect("tempdir");
+        let env = pr_env(&fake, &release, tool_cache.path());
+        let run = run_action_with(
+            &runner,
+            json!({"command": "plan", "admin-key": org::ADMIN_KEY}),
+            "pull_request",
+            &event,
+            repo.path(),
+            &env,
+        );
+        assert_eq!(
+            run.failed_step.as_deref(),
+            Some("Install orgops"),
+            "{what}: {}",
+            run.stdout
+        );
+        assert!(
+            run.stdout
+                .contains("::error::orgops install: checksum mismatch"),
+            "{what}: {}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("refusing to install it"), "{what}");
+        assert!(
+            !tool_cache.path().join("orgops").exists(),
+            "{what}: nothing installed"
+        );
+        assert!(!pwned.exists(), "{what}: the tampered binary never ran");
+        assert!(fake.calls().is_empty(), "{what}");
+    }
 
-    // A runner whose archive SHA256SUMS does not list is refused too.
-    let mut arm = env.clone();
+    // A runner whose archive the action's commit does not list is refused too, without a
+    // download.
+    let release = FakeRelease::start(release_files(good.clone(), &good));
+    let tool_cache = tempfile::tempdir().expect("tempdir");
+    let mut arm = pr_env(&fake, &release, tool_cache.path());
     arm.push(("RUNNER_ARCH", "ARM64".to_string()));
-    let run = run_action(
-        json!({"command": "plan", "admin-key": org::ADMIN_KEY}),
+    let run = run_action_with(
+        &runner,
+        json!({"command": "plan", "admin-key": org::ADMIN_KEY, "orgops-version": VERSION}),
         "pull_request",
         &event,
         repo.path(),
@@ -736,6 +819,115 @@ fn a_tampered_release_is_refused_and_nothing_is_installed() {
         "{}",
         run.stdout
     );
+    assert!(release.requests().is_empty(), "{:?}", release.requests());
+    assert!(!tool_cache.path().join("orgops").exists());
+}
+
+#[test]
+fn a_poisoned_tool_cache_is_refused() {
+    let good = good_archive();
+    let action = action_committing(&good);
+    let runner = whole(action.path());
+    let (_marker, pwned, evil) = evil_archive();
+    let release = FakeRelease::start(release_files(good.clone(), &good));
+    let fake = FakeGitHub::start();
+    let (repo, _) = repo_with_file();
+    let tool_cache = tempfile::tempdir().expect("tempdir");
+    let env = pr_env(&fake, &release, tool_cache.path());
+    let inputs = json!({"command": "plan", "orgops-version": VERSION});
+    let run = run_action_with(
+        &runner,
+        inputs.clone(),
+        "workflow_dispatch",
+        &json!({}),
+        repo.path(),
+        &env,
+    );
+    assert_eq!(run.failed_step, None, "{}", run.stdout);
+
+    // A neighbour on a self-hosted runner rewrites what the tool cache holds (archives and
+    // binaries alike): the next job refuses it rather than run it.
+    fn poison(dir: &Path, evil: &[u8], script: &str) -> usize {
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                n += poison(&path, evil, script);
+            } else if path.extension().is_some_and(|e| e == "gz") {
+                std::fs::write(&path, evil).expect("poison");
+                n += 1;
+            } else if !path.to_string_lossy().ends_with(".complete") {
+                std::fs::write(&path, script).expect("poison");
+                n += 1;
+            }
+        }
+        n
+    }
+    let script = evil_script(&pwned);
+    let poisoned = poison(&tool_cache.path().join("orgops"), &evil, &script);
+    assert!(poisoned > 0, "the tool cache holds the install");
+    let run = run_action_with(
+        &runner,
+        inputs,
+        "workflow_dispatch",
+        &json!({}),
+        repo.path(),
+        &env,
+    );
+    assert_eq!(
+        run.failed_step.as_deref(),
+        Some("Install orgops"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("::error::orgops install: checksum mismatch")
+            && run.stdout.contains("tool cache"),
+        "{}",
+        run.stdout
+    );
+    assert!(!pwned.exists(), "the poisoned binary never ran");
+}
+
+#[test]
+fn an_empty_action_repository_fails_closed() {
+    let good = good_archive();
+    let action = action_committing(&good);
+    let runner = whole(action.path());
+    let (repo, _) = repo_with_file();
+    let tool_cache = tempfile::tempdir().expect("tempdir");
+    // `github.action_repository` comes out empty (as in composite actions), the action's path
+    // does not name it, and no base URL is set: there is no repository to download from. Any
+    // attempt to reach a hard-coded one would go to a closed port on 127.0.0.1.
+    let closed = "http://127.0.0.1:9".to_string();
+    let env = [
+        ("RUNNER_TOOL_CACHE", tool_cache.path().display().to_string()),
+        ("https_proxy", closed.clone()),
+        ("HTTPS_PROXY", closed.clone()),
+        ("ALL_PROXY", closed),
+    ];
+    let run = run_action_with(
+        &runner,
+        json!({"command": "plan", "orgops-version": VERSION}),
+        "workflow_dispatch",
+        &json!({}),
+        repo.path(),
+        &env,
+    );
+    assert_eq!(
+        run.failed_step.as_deref(),
+        Some("Install orgops"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("::error::orgops install: no repository to download orgops from"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("orgops/orgops"), "{}", run.stdout);
     assert!(!tool_cache.path().join("orgops").exists());
 }
 
@@ -757,7 +949,7 @@ fn an_unreleased_ref_builds_from_source_with_a_cache_key_over_the_sources() {
     // A copy of the action's files, to change a source file and watch the key.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let copy = tempfile::tempdir().expect("tempdir");
-    for file in ["Cargo.toml", "Cargo.lock"] {
+    for file in ["Cargo.toml", "Cargo.lock", "release-checksums.txt"] {
         std::fs::copy(root.join(file), copy.path().join(file)).expect("copy");
     }
     copy_tree(&root.join("src"), &copy.path().join("src"));
@@ -791,8 +983,8 @@ fn an_unreleased_ref_builds_from_source_with_a_cache_key_over_the_sources() {
             ]
         );
         assert_eq!(run.skipped_uses.len(), 1);
-        assert!(run.skipped_uses[0].starts_with("actions/cache@"));
-        assert!(run.stdout.contains("no release"), "{}", run.stdout);
+        assert!(run.skipped_uses[0].starts_with("actions/cache/restore@"));
+        assert!(run.stdout.contains("an unreleased ref"), "{}", run.stdout);
         run.steps["cache-key"]["outputs"]["key"]
             .as_str()
             .expect("a key")
@@ -801,9 +993,9 @@ fn an_unreleased_ref_builds_from_source_with_a_cache_key_over_the_sources() {
     let before = key();
     assert!(before.starts_with("orgops-Linux-X64-"), "{before}");
     assert_eq!(key(), before, "the same sources, the same key");
-    assert_eq!(
-        release.requests(),
-        vec![format!("/v{VERSION}/SHA256SUMS"); 2]
+    assert!(
+        release.requests().is_empty(),
+        "the committed checksums say there is no release: nothing to ask"
     );
     let lib = copy.path().join("src/lib.rs");
     let mut text = std::fs::read_to_string(&lib).expect("read");
@@ -824,7 +1016,7 @@ fn an_unreleased_ref_builds_from_source_with_a_cache_key_over_the_sources() {
         run.ran.last().map(String::as_str),
         Some("Cache key for building orgops")
     );
-    assert_eq!(release.requests().len(), 3);
+    assert!(release.requests().is_empty());
     let run = run_action_with(
         &runner,
         json!({"command": "plan", "orgops-version": "9.9.9"}),
@@ -835,7 +1027,8 @@ fn an_unreleased_ref_builds_from_source_with_a_cache_key_over_the_sources() {
     );
     assert_eq!(run.failed_step.as_deref(), Some("Install orgops"));
     assert!(
-        run.stdout.contains("orgops 9.9.9 has no release"),
+        run.stdout
+            .contains("lists no sha256 for orgops-9.9.9-x86_64-unknown-linux-musl.tar.gz"),
         "{}",
         run.stdout
     );
@@ -979,8 +1172,9 @@ fn a_max_removals_refusal_says_which_input_to_set_and_the_input_lifts_it() {
     assert!(markdown.contains("carol@example.com"), "{markdown}");
 }
 
-/// Runs the `run:` script of the step `id` of `job` in an example workflow, in `dir`, the way
-/// a runner would (its `env:` with `${{ }}` replaced from `ctx`); returns its outputs.
+/// Runs the `run:` script of the step `id` of `job` in an example workflow, in `dir` (or its
+/// `working-directory` under `dir`), the way a runner would (its `env:` with `${{ }}` replaced
+/// from `ctx`); returns its outputs. Panics when the step fails.
 fn run_workflow_step(
     file: &str,
     job: &str,
@@ -988,6 +1182,20 @@ fn run_workflow_step(
     dir: &Path,
     ctx: &Value,
 ) -> BTreeMap<String, String> {
+    let (ok, outputs, log) = try_workflow_step(file, job, id, dir, ctx);
+    assert!(ok, "{log}");
+    outputs
+}
+
+/// [`run_workflow_step`] that reports: whether the step passed, its outputs, its stdout and
+/// stderr.
+fn try_workflow_step(
+    file: &str,
+    job: &str,
+    id: &str,
+    dir: &Path,
+    ctx: &Value,
+) -> (bool, BTreeMap<String, String>, String) {
     let doc = workflow(file);
     let step = doc["jobs"][job]["steps"]
         .as_array()
@@ -998,10 +1206,14 @@ fn run_workflow_step(
         .clone();
     let temp = tempfile::tempdir().expect("tempdir");
     let output = temp.path().join("output");
+    let workdir = match step.get("working-directory").and_then(Value::as_str) {
+        Some(sub) => dir.join(sub),
+        None => dir.to_path_buf(),
+    };
     let mut cmd = Command::new("bash");
     cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
         .arg(step["run"].as_str().expect("a run step"))
-        .current_dir(dir)
+        .current_dir(workdir)
         .env("GITHUB_OUTPUT", &output);
     if let Some(env) = step.get("env").and_then(Value::as_object) {
         for (k, v) in env {
@@ -1009,68 +1221,122 @@ fn run_workflow_step(
         }
     }
     let out = cmd.output().expect("bash runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(output)
+    let outputs = std::fs::read_to_string(output)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        .collect();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), outputs, log)
 }
 
-/// A repository with `files` committed, then one commit changing `changed`.
-fn repo_with_commit(files: &[&str], changed: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    git(dir.path(), &["init", "-q"]);
+/// A workspace whose `sub` directory is a repository with `files` committed, then one
+/// commit changing each of `changed`; returns the workspace and the base commit.
+fn workspace_with_commit(
+    sub: &str,
+    files: &[&str],
+    changed: &[&str],
+) -> (tempfile::TempDir, String) {
+    let workspace = tempfile::tempdir().expect("tempdir");
+    let dir = workspace.path().join(sub);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    git(&dir, &["init", "-q"]);
     for file in files {
-        let path = dir.path().join(file);
+        let path = dir.join(file);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, "version: 1\n").expect("write");
     }
-    git(dir.path(), &["add", "."]);
-    git(dir.path(), &["commit", "-qm", "base"]);
-    let path = dir.path().join(changed);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, "version: 1\n# changed\n").expect("write");
-    git(dir.path(), &["add", "."]);
-    git(dir.path(), &["commit", "-qm", "change"]);
-    dir
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-qm", "base"]);
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    for file in changed {
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, "version: 1\n# changed\n").expect("write");
+    }
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-qm", "change"]);
+    (workspace, base)
+}
+
+/// The `pull_request_target` context of pull request 5 with base `base`, from `head_repo`
+/// into acme/org, for `action` (with `label` when it is `labeled`).
+fn pr_target_ctx(base: &str, head_repo: &str, action: &str, label: &str) -> Value {
+    json!({"github": {
+        "event_name": "pull_request_target",
+        "repository": "acme/org",
+        "event": {
+            "action": action,
+            "label": {"name": label},
+            "pull_request": {"number": 5, "base": {"sha": base}, "head": {"repo": {"full_name": head_repo}}},
+        },
+    }})
 }
 
 #[test]
 fn the_plan_check_runs_on_every_pull_request_and_plans_only_when_orgops_files_changed() {
     let plan = workflow("orgops-plan.yml");
     assert!(
-        plan["on"]["pull_request"].get("paths").is_none(),
+        plan["on"]["pull_request_target"].get("paths").is_none(),
         "a paths: filter would leave a required check pending"
     );
-    let orgops = plan["jobs"]["plan"]["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .find(|s| s.get("id").and_then(Value::as_str) == Some("orgops"))
-        .expect("the orgops step")
-        .clone();
-    assert_eq!(orgops["if"], json!("steps.paths.outputs.changed == 'true'"));
-    let ctx = json!({});
-    let readme = repo_with_commit(&["orgops.yaml", "README.md"], "README.md");
-    assert_eq!(
-        run_workflow_step("orgops-plan.yml", "plan", "paths", readme.path(), &ctx)["changed"],
-        "false"
+    assert_eq!(plan["jobs"]["result"]["name"], "orgops plan");
+    assert!(
+        plan["jobs"]["result"]["if"]
+            .as_str()
+            .expect("if")
+            .contains("always()")
     );
-    let file = repo_with_commit(&["orgops.yaml", "README.md"], "orgops.yaml");
     assert_eq!(
-        run_workflow_step("orgops-plan.yml", "plan", "paths", file.path(), &ctx)["changed"],
-        "true"
+        plan["jobs"]["plan"]["if"],
+        json!("needs.scope.outputs.mode == 'plan'")
     );
-    let cert = repo_with_commit(&["orgops.yaml"], "certs/new.pem");
-    assert_eq!(
-        run_workflow_step("orgops-plan.yml", "plan", "paths", cert.path(), &ctx)["changed"],
-        "true"
+    // (changed files, head repository, event action, label) -> mode
+    let same = "acme/org";
+    let fork = "mallory/org";
+    let cases: [(&[&str], &str, &str, &str, &str); 6] = [
+        (&["README.md"], same, "synchronize", "", "none"),
+        (&["orgops.yaml"], same, "synchronize", "", "plan"),
+        (&["certs/new.pem"], same, "opened", "", "plan"),
+        (&["orgops.yaml"], fork, "synchronize", "", "validate"),
+        (
+            &["orgops.yaml"],
+            fork,
+            "labeled",
+            "documentation",
+            "validate",
+        ),
+        (&["orgops.yaml"], fork, "labeled", "orgops-plan", "plan"),
+    ];
+    for (changed, head_repo, action, label, mode) in cases {
+        let (workspace, base) =
+            workspace_with_commit("pull-request", &["orgops.yaml", "README.md"], changed);
+        let ctx = pr_target_ctx(&base, head_repo, action, label);
+        let out = run_workflow_step("orgops-plan.yml", "scope", "scope", workspace.path(), &ctx);
+        assert_eq!(
+            out["mode"], mode,
+            "{changed:?} from {head_repo} ({action} {label})"
+        );
+    }
+    // A pull request that changes the workflows too gets no plan (nor validation): the
+    // check fails and says why.
+    let (workspace, base) = workspace_with_commit(
+        "pull-request",
+        &["orgops.yaml"],
+        &["orgops.yaml", ".github/workflows/orgops-plan.yml"],
+    );
+    let ctx = pr_target_ctx(&base, same, "synchronize", "");
+    let (ok, out, log) =
+        try_workflow_step("orgops-plan.yml", "scope", "scope", workspace.path(), &ctx);
+    assert!(!ok && !out.contains_key("mode"), "{out:?} {log}");
+    assert!(
+        log.contains("changes .github/ as well as the organization files"),
+        "{log}"
     );
 
     // The saved plan and its markdown are uploaded, by an action pinned by SHA.
@@ -1093,44 +1359,91 @@ fn the_plan_check_runs_on_every_pull_request_and_plans_only_when_orgops_files_ch
 }
 
 #[test]
-fn the_many_organizations_example_picks_the_changed_ones_with_one_secret_each() {
+fn the_many_organizations_example_picks_the_changed_ones_with_one_environment_each() {
     let files = [
         "orgs/acme/orgops.yaml",
         "orgs/acme-research/orgops.yaml",
         "README.md",
     ];
-    let run = |changed: &str, event: &str| {
-        let repo = repo_with_commit(&files, changed);
-        let ctx = json!({"github": {"event_name": event, "event": {"before": git(repo.path(), &["rev-parse", "HEAD^1"])}}});
-        run_workflow_step("orgops-many-orgs.yml", "orgs", "orgs", repo.path(), &ctx)
+    let run = |changed: &[&str], event: &str, head_repo: &str| {
+        let (workspace, base) = workspace_with_commit("files", &files, changed);
+        let mut ctx = pr_target_ctx(&base, head_repo, "synchronize", "");
+        ctx["github"]["event_name"] = json!(event);
+        ctx["github"]["event"]["before"] = json!(base);
+        try_workflow_step(
+            "orgops-many-orgs.yml",
+            "orgs",
+            "orgs",
+            workspace.path(),
+            &ctx,
+        )
     };
-    let research = r#"{"include":[{"org":"acme-research","path":"orgs/acme-research","secret":"OPENAI_ADMIN_KEY_ACME_RESEARCH"}]}"#;
-    let out = run("orgs/acme-research/orgops.yaml", "pull_request");
-    assert_eq!(out["matrix"], research);
-    assert_eq!(out["count"], "1");
-    assert_eq!(
-        run("orgs/acme-research/orgops.yaml", "push")["matrix"],
-        research
+    let research = r#"{"include":[{"org":"acme-research","path":"orgs/acme-research"}]}"#;
+    let (ok, out, log) = run(
+        &["orgs/acme-research/orgops.yaml"],
+        "pull_request_target",
+        "acme/org",
     );
-    let out = run("README.md", "pull_request");
+    assert!(ok, "{log}");
+    assert_eq!(out["matrix"], research);
+    assert_eq!((out["count"].as_str(), out["mode"].as_str()), ("1", "plan"));
+    let (_, out, _) = run(&["orgs/acme-research/orgops.yaml"], "push", "");
+    assert_eq!(out["matrix"], research);
+    let (_, out, _) = run(
+        &["orgs/acme-research/orgops.yaml"],
+        "pull_request_target",
+        "mallory/org",
+    );
+    assert_eq!(out["mode"], "validate", "a fork is only validated");
+    let (_, out, _) = run(&["README.md"], "pull_request_target", "acme/org");
     assert_eq!(
         (out["matrix"].as_str(), out["count"].as_str()),
         (r#"{"include":[]}"#, "0")
     );
-    let all = run("README.md", "schedule");
-    assert_eq!(all["count"], "2");
-    assert!(
-        all["matrix"].contains(r#""secret":"OPENAI_ADMIN_KEY_ACME""#),
-        "{}",
-        all["matrix"]
+    let (ok, out, log) = run(
+        &["orgs/acme/orgops.yaml", ".github/workflows/orgops.yml"],
+        "pull_request_target",
+        "acme/org",
     );
+    assert!(!ok && !out.contains_key("matrix"), "{log}");
+    assert!(
+        log.contains("changes .github/ as well as organization files"),
+        "{log}"
+    );
+    let (_, all, _) = run(&["README.md"], "schedule", "");
+    assert_eq!(all["count"], "2");
     let matrix: Value = serde_json::from_str(&all["matrix"]).expect("the matrix is JSON");
     // In byte order (`-` sorts before `/`), the same on every runner.
     assert_eq!(matrix["include"][0]["path"], "orgs/acme-research");
     assert_eq!(matrix["include"][1]["path"], "orgs/acme");
 
-    // The required check: the last job always runs on pull requests.
+    // One environment per organization, one fixed secret name: no job can name another
+    // organization's key, and GitHub sends no job every secret.
     let doc = workflow("orgops-many-orgs.yml");
+    for job in ["plan", "apply", "drift"] {
+        assert_eq!(
+            doc["jobs"][job]["environment"], "openai-${{ matrix.org }}",
+            "{job}"
+        );
+        let orgops = doc["jobs"][job]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .find(|s| s.get("id").and_then(Value::as_str) == Some("orgops"))
+            .expect("the orgops step")
+            .clone();
+        assert_eq!(
+            orgops["with"]["admin-key"], "${{ secrets.OPENAI_ADMIN_KEY }}",
+            "{job}"
+        );
+    }
+    let jobs = serde_json::to_string(&doc["jobs"]).expect("JSON");
+    assert!(
+        !jobs.contains("secrets["),
+        "secrets[...] sends every secret to the job"
+    );
+
+    // The required check: the last job always runs on pull requests.
     assert_eq!(doc["jobs"]["result"]["name"], "orgops");
     assert!(
         doc["jobs"]["result"]["if"]
@@ -1138,7 +1451,7 @@ fn the_many_organizations_example_picks_the_changed_ones_with_one_secret_each() 
             .expect("if")
             .contains("always()")
     );
-    assert!(doc["on"]["pull_request"].get("paths").is_none());
+    assert!(doc["on"]["pull_request_target"].get("paths").is_none());
 }
 
 /// Two organizations, each its own live state and file.
@@ -1218,17 +1531,21 @@ fn two_organizations_from_one_repository_keep_their_own_comments_hashes_and_issu
     assert!(comment_a.2.contains("dan@example.com") && !comment_a.2.contains("erin@example.com"));
     assert!(comment_b.2.contains("erin@example.com") && !comment_b.2.contains("dan@example.com"));
 
-    // Re-planning organization a edits a's comment only.
+    // Re-planning organization a finds a's comment (unchanged, so not edited) and touches
+    // nothing of b's.
     fake.clear_calls();
     let again = job("plan", "orgs/a/orgops.yaml", &emu_a, "pull_request", &pr);
     assert_eq!(again.outputs["plan_hash"], a.outputs["plan_hash"]);
+    assert_eq!(
+        again.steps["run"]["outputs"]["comment"],
+        json!(comment_a.1.to_string())
+    );
     assert_eq!(
         fake.calls(),
         [
             "GET /user".to_string(),
             "GET /repos/acme/orgs/pulls/9".to_string(),
             "GET /repos/acme/orgs/issues/9/comments".to_string(),
-            format!("PATCH /repos/acme/orgs/issues/comments/{}", comment_a.1)
         ]
     );
     assert_eq!(fake.comments()[1], *comment_b);
@@ -1304,4 +1621,245 @@ fn the_fail_on_unmanaged_input_makes_reported_objects_open_the_drift_issue() {
         "{}",
         issues[0].2
     );
+}
+
+// ------------------------------------------- the admin key and the pull request (issue 20)
+
+/// Where the documented setup keeps the admin key, as the example workflows need it: a job
+/// that names the key without an `environment:` can only get it from a repository (or
+/// organization) secret, which every workflow of every branch can read; a job with an
+/// environment gets it from that environment, whose deployment branches docs/github-action.md
+/// sets to the default branch only.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum KeyHome {
+    Repository { file: String, job: String },
+    Environment(String),
+}
+
+fn names_the_key(job: &Value) -> bool {
+    let text = serde_json::to_string(job).expect("JSON");
+    text.contains("secrets.OPENAI_ADMIN_KEY") || text.contains("secrets[")
+}
+
+fn key_homes() -> Vec<KeyHome> {
+    let mut homes = Vec::new();
+    for file in [
+        "orgops-plan.yml",
+        "orgops-apply.yml",
+        "orgops-drift.yml",
+        "orgops-many-orgs.yml",
+    ] {
+        let doc = workflow(file);
+        for (name, job) in doc["jobs"].as_object().expect("jobs") {
+            if !names_the_key(job) {
+                continue;
+            }
+            homes.push(match job.get("environment") {
+                Some(env) => KeyHome::Environment(as_text(env.get("name").unwrap_or(env))),
+                None => KeyHome::Repository {
+                    file: file.to_string(),
+                    job: name.clone(),
+                },
+            });
+        }
+    }
+    homes.sort();
+    homes.dedup();
+    homes
+}
+
+/// Which copy of a workflow file GitHub runs for an event, and the ref it checks an
+/// environment's deployment branches against (GitHub's rules since 2025-12-08).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Copy {
+    /// The file as it is on the default branch (reviewed, merged).
+    DefaultBranch,
+    /// The file as the branch (or the pull request's merge commit) has it: anyone who can
+    /// push that branch wrote it.
+    Branch,
+}
+
+fn runs(event: &str) -> (Copy, &'static str) {
+    match event {
+        // The pull request's merge commit: the branch's copy of every workflow.
+        "pull_request" | "pull_request_review" | "pull_request_review_comment" => {
+            (Copy::Branch, "refs/pull/1/merge")
+        }
+        // Always the default branch's file and ref, whatever the base branch.
+        "pull_request_target" | "workflow_run" | "schedule" | "issue_comment" => {
+            (Copy::DefaultBranch, "refs/heads/main")
+        }
+        // On the branch pushed, or the branch a run is started on.
+        "push" | "workflow_dispatch" => (Copy::Branch, "refs/heads/evil"),
+        other => panic!("no rule for {other}"),
+    }
+}
+
+/// Every job of the default branch's workflows that `event` starts and that can reach the
+/// key: what must not run anything from the pull request.
+fn default_branch_jobs_with_the_key(event: &str) -> Vec<(String, String, Value)> {
+    let mut jobs = Vec::new();
+    for file in [
+        "orgops-plan.yml",
+        "orgops-apply.yml",
+        "orgops-drift.yml",
+        "orgops-many-orgs.yml",
+    ] {
+        let doc = workflow(file);
+        if doc["on"].get(event).is_none() {
+            continue;
+        }
+        for (name, job) in doc["jobs"].as_object().expect("jobs") {
+            // A job whose condition names other events does not run for this one.
+            let condition = job.get("if").and_then(Value::as_str).unwrap_or("");
+            if condition.contains("github.event_name ==")
+                && !condition.contains(&format!("github.event_name == '{event}'"))
+            {
+                continue;
+            }
+            if names_the_key(job) || job.get("environment").is_some() {
+                jobs.push((file.to_string(), name.clone(), job.clone()));
+            }
+        }
+    }
+    jobs
+}
+
+#[test]
+fn a_workflow_edited_on_a_pull_request_branch_never_runs_with_the_key() {
+    // What the documented setup holds the key in, and the environments the docs restrict to
+    // the default branch.
+    let homes = key_homes();
+    assert!(!homes.is_empty(), "the examples use the key");
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/github-action.md"
+    ))
+    .expect("docs")
+    .split_whitespace()
+    .collect::<Vec<_>>()
+    .join(" ");
+    let restricted = |env: &str| {
+        let documented = env.replace("${{ matrix.org }}", "NAME");
+        docs.contains(&format!("`{documented}`"))
+            && docs.contains("Deployment branches and tags: the default branch only")
+    };
+
+    // Someone who can push a branch but not merge edits any workflow on branch `evil` (adds a
+    // job naming any environment and `secrets.OPENAI_ADMIN_KEY`), then causes every event
+    // they can: a push, a pull request to main, a review, a dispatch.
+    for event in [
+        "push",
+        "pull_request",
+        "pull_request_review",
+        "workflow_dispatch",
+        "pull_request_target",
+        "workflow_run",
+        "issue_comment",
+    ] {
+        let (copy, reference) = runs(event);
+        match copy {
+            Copy::Branch => {
+                // Their copy runs: it can ask for any secret of any environment; it gets the
+                // key only from a place that admits `reference`.
+                for home in &homes {
+                    match home {
+                        KeyHome::Repository { file, job } => panic!(
+                            "a workflow edited on a branch gets the admin key: {event} runs the branch's copy ({reference}), and the key is a repository secret ({file}, job `{job}`, has no environment)"
+                        ),
+                        KeyHome::Environment(env) => assert!(
+                            restricted(env) && reference != "refs/heads/main",
+                            "{event} runs the branch's copy ({reference}); the environment {env} must admit the default branch only (docs/github-action.md)"
+                        ),
+                    }
+                }
+            }
+            Copy::DefaultBranch => {
+                // The reviewed copy runs, with the key, for a pull request it did not write:
+                // nothing of the pull request may run in a job that can reach the key.
+                let jobs = default_branch_jobs_with_the_key(event);
+                if event == "pull_request_target" {
+                    // orgops-plan.yml's plan job and orgops-many-orgs.yml's.
+                    assert_eq!(
+                        jobs.len(),
+                        2,
+                        "{:?}",
+                        jobs.iter().map(|j| &j.1).collect::<Vec<_>>()
+                    );
+                }
+                for (file, name, job) in jobs {
+                    let at = format!("{file}, job `{name}` ({event})");
+                    let steps = job["steps"].as_array().expect("steps");
+                    let mut data_dirs = Vec::new();
+                    for step in steps {
+                        assert!(
+                            step.get("run").is_none(),
+                            "{at}: a `run:` step in a job with the key"
+                        );
+                        let uses = step["uses"].as_str().expect("uses");
+                        assert!(
+                            !uses.starts_with("./"),
+                            "{at}: a local action from the checkout"
+                        );
+                        if uses.starts_with("actions/checkout@") {
+                            let with = &step["with"];
+                            assert_eq!(
+                                with["persist-credentials"],
+                                json!(false),
+                                "{at}: the token stays in .git/config"
+                            );
+                            if event.starts_with("pull_request") {
+                                assert_eq!(
+                                    with["ref"], "${{ github.event.pull_request.head.sha }}",
+                                    "{at}"
+                                );
+                                let path = with["path"].as_str().unwrap_or_else(|| panic!("{at}: the pull request's files are checked out into the workspace itself"));
+                                data_dirs.push(path.to_string());
+                            }
+                        }
+                        if uses.starts_with("orgops/orgops@") && event.starts_with("pull_request") {
+                            assert!(
+                                data_dirs
+                                    .iter()
+                                    .any(|d| step["with"]["working-directory"] == json!(d)),
+                                "{at}: orgops must read the pull request from its data directory {data_dirs:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // What orgops itself runs: the build (an unreleased ref) runs in the action's directory,
+    // so a pull request's .cargo/config.toml or rust-toolchain.toml in the workspace is not
+    // read; the cargo cache a pull request's run builds is never saved for apply to restore.
+    let action = action();
+    let steps = action["runs"]["steps"].as_array().expect("steps");
+    let build = steps
+        .iter()
+        .find(|s| s["name"] == "Build orgops")
+        .expect("build step");
+    assert!(
+        build["run"]
+            .as_str()
+            .expect("run")
+            .starts_with("cd \"$ACTION_PATH\"\n"),
+        "{build}"
+    );
+    for step in steps {
+        let uses = step.get("uses").and_then(Value::as_str).unwrap_or("");
+        assert!(
+            !uses.starts_with("actions/cache@"),
+            "restore and save separately: {uses}"
+        );
+        if uses.starts_with("actions/cache/save@") {
+            let condition = step["if"].as_str().expect("a condition");
+            assert!(
+                condition.contains("github.event_name != 'pull_request'")
+                    && condition.contains("github.event_name != 'pull_request_target'"),
+                "{condition}"
+            );
+        }
+    }
 }

@@ -200,27 +200,44 @@ fn the_plan_comment_is_created_once_then_updated_in_place() {
     let summary = std::fs::read_to_string(step.file("summary")).expect("summary written");
     assert!(summary.contains("project:Search/member:carol@example.com"));
 
-    // The second run edits the same comment.
-    fake.clear_calls();
-    let (code, _, stderr) = run(step.command(&emu, &fake, &repo, &pr_event(&repo)).args([
-        "github",
-        "plan",
-        "-f",
-        "orgops.yaml",
-    ]));
-    assert_eq!(code, 0, "{stderr}");
-    let id = comments[0].1;
-    assert_eq!(
-        fake.calls(),
-        vec![
-            "GET /user".to_string(),
-            "GET /repos/acme/org-config/pulls/7".to_string(),
-            "GET /repos/acme/org-config/issues/7/comments".to_string(),
-            format!("PATCH /repos/acme/org-config/issues/comments/{id}")
-        ]
-    );
-    assert_eq!(fake.comments().len(), 1, "never duplicated");
+    // The second run, with the same plan, leaves the comment as it is (an edit would move
+    // its `updated_at` past the reviews that approved it).
+    let replan = || {
+        fake.clear_calls();
+        let (code, _, stderr) = run(step.command(&emu, &fake, &repo, &pr_event(&repo)).args([
+            "github",
+            "plan",
+            "-f",
+            "orgops.yaml",
+        ]));
+        assert_eq!(code, 0, "{stderr}");
+    };
+    replan();
+    let reads = [
+        "GET /user".to_string(),
+        "GET /repos/acme/org-config/pulls/7".to_string(),
+        "GET /repos/acme/org-config/issues/7/comments".to_string(),
+    ];
+    assert_eq!(fake.calls(), reads);
     assert_eq!(step.outputs()["plan_hash"], hash, "same plan, same hash");
+
+    // When the plan changes (carol was made a Search owner meanwhile), the same comment is
+    // edited in place.
+    let search = org::project_id(&emu, "Search");
+    let carol = org::user_id(&emu, "carol@example.com");
+    org::call(
+        &emu,
+        reqwest::Method::POST,
+        &format!("/organization/projects/{search}/users"),
+        Some(json!({"user_id": carol, "role": "owner"})),
+    );
+    replan();
+    let id = comments[0].1;
+    let mut edited = reads.to_vec();
+    edited.push(format!("PATCH /repos/acme/org-config/issues/comments/{id}"));
+    assert_eq!(fake.calls(), edited);
+    assert_eq!(fake.comments().len(), 1, "never duplicated");
+    assert_ne!(step.outputs()["plan_hash"], hash);
 }
 
 #[test]
@@ -237,6 +254,7 @@ fn apply_on_merge_applies_only_when_the_approved_hash_matches() {
     ]));
     assert_eq!(code, 0, "{stderr}");
     let approved = step.outputs()["plan_hash"].clone();
+    fake.approve(7);
     fake.merge(&repo.head, 7);
 
     // Unchanged org: the gate passes and the approved plan is applied.
@@ -660,6 +678,7 @@ fn re_running_the_plan_job_after_the_merge_cannot_approve_a_changed_plan() {
     ]));
     assert_eq!(code, 0, "{stderr}");
     let approved_body = fake.comments()[0].2.clone();
+    fake.approve(7);
     fake.merge(&repo.head, 7);
 
     // Before the apply runs, carol is made an owner of Search: the plan changes.
@@ -784,6 +803,7 @@ fn the_workflow_identity_is_discovered_for_each_kind_of_token() {
             1,
             "{login}: its own comment is found again"
         );
+        fake.approve(7);
         fake.merge(&repo.head, 7);
         let mut cmd = with_login(step.command(&emu, &fake, &repo, &push_event(&repo)));
         let (code, stdout, stderr) =
@@ -794,6 +814,172 @@ fn the_workflow_identity_is_discovered_for_each_kind_of_token() {
         assert_eq!(step.outputs()["approved"], "true");
         assert_eq!(carol_in_search(&emu).as_deref(), Some("member"), "{login}");
     }
+}
+
+// ------------------------------------------------- what the reviewer saw is what runs (issue 20)
+
+/// The bot's comment with its hidden fields (marker, hash, digests) kept and the visible
+/// plan replaced by a harmless-looking one: what another workflow's token can write.
+fn forged_edit(genuine: &str) -> String {
+    let hidden: Vec<&str> = genuine
+        .lines()
+        .take_while(|l| l.starts_with("<!-- orgops:"))
+        .collect();
+    assert!(hidden.len() >= 2, "marker and hash: {genuine}");
+    format!(
+        "{}\n### orgops plan: `orgops.yaml`\n\n**Apply after the merge: no changes.** The organization already matches the file.\n",
+        hidden.join("\n")
+    )
+}
+
+/// Plans pull request 7 and returns the bot comment's id and body.
+fn plan_pull_request(
+    emu: &orgops::emulator::RunningEmulator,
+    fake: &FakeGitHub,
+    repo: &Repo,
+    step: &Step,
+) -> (u64, String) {
+    let (code, _, stderr) = run(step.command(emu, fake, repo, &pr_event(repo)).args([
+        "github",
+        "plan",
+        "-f",
+        "orgops.yaml",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let comments = fake.comments();
+    let (_, id, body) = comments.last().expect("the plan comment").clone();
+    (id, body)
+}
+
+#[test]
+fn a_forged_edit_of_the_bots_plan_comment_is_refused_at_apply() {
+    let emu = org::start(LIVE);
+    let fake = FakeGitHub::start();
+    let repo = Repo::new(&base_file(), &head_file());
+    let step = Step::new();
+    let (id, genuine) = plan_pull_request(&emu, &fake, &repo, &step);
+    assert!(genuine.contains("carol@example.com"), "{genuine}");
+
+    // Another workflow (any branch's, with `pull-requests: write`) rewrites what the reviewer
+    // reads, keeping the marker, the hash and the digests; the author is still the bot.
+    let forged = forged_edit(&genuine);
+    fake.edit_comment_with_token(id, &forged, "ghs_another_workflows_token");
+    let stored = fake.stored_comments();
+    assert_eq!(stored[0].login, "github-actions[bot]");
+    assert_eq!(stored[0].body, forged);
+    // The reviewer approves what they read, after the edit; the pull request is merged.
+    fake.approve(7);
+    fake.merge(&repo.head, 7);
+
+    let (code, stdout, stderr) = apply_merged(&emu, &fake, &repo, &step);
+    assert_eq!(code, 4, "the forged comment is refused: {stdout}\n{stderr}");
+    let outputs = step.outputs();
+    assert_eq!(outputs["failure_reason"], "comment-changed");
+    assert_eq!(outputs["approved"], "false");
+    assert_eq!(carol_in_search(&emu), None, "zero writes to the org");
+    let summary = std::fs::read_to_string(step.file("summary")).expect("summary written");
+    assert!(
+        summary.contains("does not show the plan apply would run"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("project:Search/member:carol@example.com"),
+        "the summary shows what would have run: {summary}"
+    );
+    assert!(stdout.contains("::error::"), "{stdout}");
+
+    // The genuine comment, untouched, applies (the same flow, another pull request).
+    let fake = FakeGitHub::start();
+    let step = Step::new();
+    plan_pull_request(&emu, &fake, &repo, &step);
+    fake.approve(7);
+    fake.merge(&repo.head, 7);
+    let (code, stdout, stderr) = apply_merged(&emu, &fake, &repo, &step);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(carol_in_search(&emu).as_deref(), Some("member"));
+}
+
+#[test]
+fn only_an_approving_review_after_the_comments_last_edit_approves_it() {
+    let emu = org::start(LIVE);
+    let repo = Repo::new(&base_file(), &head_file());
+
+    // (what happens between the plan and the merge, what apply must say)
+    type Case = (&'static str, fn(&FakeGitHub, u64, &str), &'static str);
+    let cases: [Case; 5] = [
+        ("no review at all", |_, _, _| {}, "no approving review"),
+        (
+            "a review that asks for changes",
+            |fake, _, _| fake.review(7, "maintainer", "User", "MEMBER", "CHANGES_REQUESTED"),
+            "no approving review",
+        ),
+        (
+            "an approval by a bot (another workflow's token can approve)",
+            |fake, _, _| fake.review(7, "github-actions[bot]", "Bot", "NONE", "APPROVED"),
+            "no approving review",
+        ),
+        (
+            "an approval by someone without access to the repository",
+            |fake, _, _| fake.review(7, "passer-by", "User", "NONE", "APPROVED"),
+            "no approving review",
+        ),
+        (
+            // Forged before the review, restored after it: the text now matches the plan,
+            // but the reviewer approved the forged one.
+            "the reviewer approved a forged text that was restored afterwards",
+            |fake, id, genuine| {
+                fake.edit_comment_with_token(
+                    id,
+                    &forged_edit(genuine),
+                    "ghs_another_workflows_token",
+                );
+                fake.approve(7);
+                fake.edit_comment_with_token(id, genuine, "ghs_another_workflows_token");
+            },
+            "after the plan comment was last edited",
+        ),
+    ];
+    for (what, between, message) in cases {
+        let fake = FakeGitHub::start();
+        let step = Step::new();
+        let (id, genuine) = plan_pull_request(&emu, &fake, &repo, &step);
+        between(&fake, id, &genuine);
+        fake.merge(&repo.head, 7);
+        let (code, stdout, stderr) = apply_merged(&emu, &fake, &repo, &step);
+        assert_eq!(code, 1, "{what}: {stdout}\n{stderr}");
+        assert_eq!(
+            step.outputs()["failure_reason"],
+            "no-approved-plan",
+            "{what}"
+        );
+        assert!(stdout.contains(message), "{what}: {stdout}");
+        assert_eq!(
+            carol_in_search(&emu),
+            None,
+            "{what}: zero writes to the org"
+        );
+    }
+
+    // Re-running the plan job after the review with nothing changed keeps the comment as it
+    // is (no edit), so the approval stands.
+    let fake = FakeGitHub::start();
+    let step = Step::new();
+    let (id, genuine) = plan_pull_request(&emu, &fake, &repo, &step);
+    fake.approve(7);
+    fake.clear_calls();
+    plan_pull_request(&emu, &fake, &repo, &step);
+    assert!(
+        !fake.calls().contains(&format!(
+            "PATCH /repos/acme/org-config/issues/comments/{id}"
+        )),
+        "an unchanged comment is not edited: {:?}",
+        fake.calls()
+    );
+    assert_eq!(fake.comments()[0].2, genuine);
+    fake.merge(&repo.head, 7);
+    let (code, stdout, stderr) = apply_merged(&emu, &fake, &repo, &step);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(carol_in_search(&emu).as_deref(), Some("member"));
 }
 
 // ------------------------------------------------------------------ renderings (issue 13)

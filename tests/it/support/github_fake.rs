@@ -1,6 +1,6 @@
 //! A loopback fake of the GitHub REST endpoints orgops uses (issue comments list/create/
-//! update, issues list/create/update, pull requests of a commit, one pull request, the
-//! token's user), recording every call so tests can assert exactly what was sent.
+//! update, issues list/create/update, pull requests of a commit, one pull request and its
+//! reviews, the token's user), recording every call so tests can assert exactly what was sent.
 //!
 //! Like GitHub, it keeps who wrote each comment (`user.login`, `user.type`) and when it was
 //! created and last edited, and each pull request's `state` and `merged_at`. Time is a logical
@@ -40,6 +40,19 @@ pub struct StoredComment {
     pub updated_at: u64,
 }
 
+/// One submitted review of a pull request.
+#[derive(Debug, Clone)]
+pub struct StoredReview {
+    pub pull: u64,
+    pub login: String,
+    pub user_type: String,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`.
+    pub state: String,
+    /// `OWNER`, `MEMBER`, `COLLABORATOR`, `CONTRIBUTOR`, `NONE`, ...
+    pub association: String,
+    pub submitted_at: u64,
+}
+
 /// One pull request: `state` is `open` or `closed`; merged ones also have `merged_at`.
 #[derive(Debug, Clone)]
 pub struct StoredPull {
@@ -54,6 +67,7 @@ pub struct FakeState {
     pub calls: Vec<Call>,
     pub comments: Vec<StoredComment>,
     pub pulls: Vec<StoredPull>,
+    pub reviews: Vec<StoredReview>,
     /// Who the token writes as: (login, type).
     pub token_identity: (String, String),
     /// What `GET /user` answers: `None` is 403 (an installation token).
@@ -74,6 +88,7 @@ impl Default for FakeState {
             calls: vec![],
             comments: vec![],
             pulls: vec![],
+            reviews: vec![],
             token_identity: (BOT_LOGIN.to_string(), "Bot".to_string()),
             token_user: None,
             clock: 0,
@@ -328,6 +343,32 @@ async fn get_pull(
     Json(pull_json(s.pull(number)))
 }
 
+async fn list_reviews(
+    State(state): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path((_o, _r, number)): Path<(String, String, u64)>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Json<Value> {
+    record(&state, &method, &uri, &headers, Value::Null);
+    let s = lock(&state);
+    let all: Vec<Value> = s
+        .reviews
+        .iter()
+        .filter(|r| r.pull == number)
+        .map(|r| {
+            json!({
+                "user": {"login": r.login, "type": r.user_type},
+                "state": r.state,
+                "author_association": r.association,
+                "submitted_at": timestamp(r.submitted_at),
+            })
+        })
+        .collect();
+    Json(Value::Array(page(&all, &q)))
+}
+
 async fn token_user(
     State(state): State<Shared>,
     method: Method,
@@ -401,6 +442,10 @@ impl FakeGitHub {
                 get(commit_pulls),
             )
             .route("/repos/{owner}/{repo}/pulls/{number}", get(get_pull))
+            .route(
+                "/repos/{owner}/{repo}/pulls/{number}/reviews",
+                get(list_reviews),
+            )
             .route("/user", get(token_user))
             .with_state(state.clone());
         let server = super::loopback::Loopback::serve(app);
@@ -477,6 +522,55 @@ impl FakeGitHub {
 
     pub fn last_call_authorized(&self) -> bool {
         lock(&self.state).authorized
+    }
+
+    /// A review of pull request `number` submitted now by `login` (a person, `User`, with
+    /// `association` to the repository) in `state` (`APPROVED`, ...).
+    pub fn review(
+        &self,
+        number: u64,
+        login: &str,
+        user_type: &str,
+        association: &str,
+        state: &str,
+    ) {
+        let mut s = lock(&self.state);
+        let now = s.tick();
+        s.reviews.push(StoredReview {
+            pull: number,
+            login: login.to_string(),
+            user_type: user_type.to_string(),
+            state: state.to_string(),
+            association: association.to_string(),
+            submitted_at: now,
+        });
+    }
+
+    /// A maintainer approves pull request `number` now.
+    pub fn approve(&self, number: u64) {
+        self.review(number, "maintainer", "User", "MEMBER", "APPROVED");
+    }
+
+    /// Edits comment `id` over HTTP with another token, as any workflow of the repository
+    /// can (its `GITHUB_TOKEN` writes as the same `github-actions[bot]`): the author stays
+    /// the bot, `updated_at` moves.
+    pub fn edit_comment_with_token(&self, id: u64, body: &str, token: &str) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let url = format!("{}/repos/acme/org-config/issues/comments/{id}", self.url);
+        let status = runtime.block_on(async {
+            reqwest::Client::new()
+                .patch(url)
+                .bearer_auth(token)
+                .json(&json!({ "body": body }))
+                .send()
+                .await
+                .expect("the fake answers")
+                .status()
+        });
+        assert!(status.is_success(), "PATCH comment {id}: {status}");
     }
 
     /// Merges pull request `number` as commit `sha`, now.
