@@ -45,6 +45,7 @@ pub mod rate_limits;
 mod ratelimit;
 pub mod role_assignments;
 pub mod roles;
+pub mod safe;
 pub mod service_accounts;
 pub mod types;
 pub mod usage;

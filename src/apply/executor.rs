@@ -11,11 +11,11 @@ use std::time::Instant;
 
 use tokio::task::JoinSet;
 
-use super::perform::{self, Context};
+use super::perform;
 use super::report::{ApplyProgress, ApplyReport, ChangeReport, Outcome};
-use super::resolve::Ids;
 use super::secrets::Sinks;
 use crate::api::Client;
+use crate::kinds::apply::{ApplyContext, Ids};
 use crate::live::IdIndex;
 use crate::plan::Change;
 
@@ -37,7 +37,7 @@ impl ExecuteOptions {
 
 /// Runs changes against one organization.
 pub struct Executor {
-    context: Arc<Context>,
+    context: Arc<ApplyContext>,
 }
 
 impl Executor {
@@ -51,11 +51,11 @@ impl Executor {
         certificate_pems: BTreeMap<String, String>,
     ) -> Executor {
         Executor {
-            context: Arc::new(Context {
+            context: Arc::new(ApplyContext {
                 client,
                 ids: Ids::new(live_ids),
-                sinks,
-                certificate_pems,
+                sinks: Box::new(sinks),
+                files: certificate_pems,
             }),
         }
     }
@@ -251,7 +251,7 @@ impl Graph {
 mod tests {
     use super::*;
     use crate::apply::report::NoApplyProgress;
-    use crate::plan::{Action, ChangeId, Operation, ResourceKind};
+    use crate::plan::{Action, ChangeId, ResourceKind};
 
     fn change(name: &str, deps: &[&str]) -> Change {
         Change {
@@ -267,7 +267,7 @@ mod tests {
                 .map(|d| ChangeId(format!("group:create:{d}")))
                 .collect(),
             destructive: false,
-            op: Operation::CreateGroup { name: name.into() },
+            op: crate::kinds::group::Op::CreateGroup { name: name.into() }.into(),
         }
     }
 

@@ -4,10 +4,10 @@
 //! - [`executor`]: walks the plan's DAG (`depends_on`). Independent changes run concurrently
 //!   (bounded); a change starts only when everything it depends on succeeded; the dependents
 //!   of a failed change are skipped with the reason; independent branches go on.
-//! - [`resolve`]: server IDs by natural key — what the live read found plus what earlier
+//! - [`Ids`]: server IDs by natural key — what the live read found plus what earlier
 //!   changes of this run created.
-//! - `perform`: one change = the API calls of its [`Operation`](crate::plan::Operation).
-//! - [`safe`]: the write protocol. A create whose outcome is unknown
+//! - `perform`: one change = its kind's `perform` (the API calls of its operation).
+//! - [`crate::api::safe`]: the write protocol. A create whose outcome is unknown
 //!   ([`crate::api::Error::is_ambiguous`]) is followed by a re-read of its collection by
 //!   natural key and retried only if the object is not there; a create refused because the
 //!   object already exists, a removal of something already gone (404) and an invite to
@@ -23,11 +23,10 @@
 pub mod executor;
 mod perform;
 pub mod report;
-pub mod resolve;
-pub mod safe;
+
 pub mod secrets;
 
+pub use crate::kinds::apply::Ids;
 pub use executor::{ExecuteOptions, Executor};
 pub use report::{ApplyReport, ChangeReport, NoApplyProgress, Outcome, StderrApplyProgress};
-pub use resolve::Ids;
 pub use secrets::Sinks;

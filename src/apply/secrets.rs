@@ -347,6 +347,33 @@ fn write_private_file(path: &Path, value: &[u8]) -> std::io::Result<()> {
     written
 }
 
+impl crate::kinds::apply::SecretSink for SinkTarget {
+    fn check(&self) -> Result<(), String> {
+        SinkTarget::check(self).map_err(|e| e.to_string())
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        secret: &'a Secret,
+    ) -> crate::kinds::apply::BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            SinkTarget::deliver(self, secret)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+impl crate::kinds::apply::SecretSinks for Sinks {
+    /// `key`: the owner as `DesiredState::declared_at` names it
+    /// (`projects/<p>/service_accounts/<n>`, `admin_api_keys/<n>`).
+    fn sink(&self, key: &str) -> Option<&dyn crate::kinds::apply::SecretSink> {
+        self.by_owner
+            .get(key)
+            .map(|t| t as &dyn crate::kinds::apply::SecretSink)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

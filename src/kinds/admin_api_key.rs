@@ -13,7 +13,41 @@ use super::kind::Kind;
 use super::{Action, Operation, ResourceKind};
 use crate::model::AdminApiKey;
 
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, SecretSink, Step, api, removed};
+use super::keys::refs;
+use crate::api::Secret;
+use crate::api::safe::{self, Created, find_then_create, remove, retry_transient};
+use crate::api::types::ApiKeyId;
+
 const KIND: ResourceKind = ResourceKind::AdminApiKey;
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    CreateAdminApiKey {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_in_days: Option<u32>,
+    },
+    /// `id`: this key exactly (an extra live duplicate of the name).
+    DeleteAdminApiKey {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
+}
 
 /// Admin API keys.
 pub(crate) struct AdminApiKeyKind;
@@ -49,7 +83,7 @@ impl Kind for AdminApiKeyKind {
                             KIND,
                             key,
                             Action::Create,
-                            Operation::CreateAdminApiKey {
+                            Op::CreateAdminApiKey {
                                 name: name.clone(),
                                 expires_in_days: d.expires_in_days,
                             },
@@ -73,7 +107,7 @@ impl Kind for AdminApiKeyKind {
                                 KIND,
                                 key.clone(),
                                 Action::Delete,
-                                Operation::DeleteAdminApiKey {
+                                Op::DeleteAdminApiKey {
                                     name: name.clone(),
                                     id: None,
                                 },
@@ -86,6 +120,154 @@ impl Kind for AdminApiKeyKind {
             }
         }
     }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::CreateAdminApiKey { .. } => vec![],
+            Op::DeleteAdminApiKey { id: Some(_), .. } => vec![],
+            Op::DeleteAdminApiKey { name, id: None } => {
+                vec![refs::admin_api_key(name)]
+            } // A key that is gone (its project archived or deleted) is already satisfied.
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::CreateAdminApiKey {
+                    name,
+                    expires_in_days,
+                } => create_admin_api_key(cx, name, *expires_in_days).await,
+                Op::DeleteAdminApiKey { name, id: extra } => {
+                    let reference = crate::kinds::keys::refs::admin_api_key(name);
+                    // An extra live duplicate is deleted by its own ID.
+                    let Some(id) = extra.clone().or_else(|| cx.ids.get(&reference)) else {
+                        return Ok(Done::Already(GONE.into()));
+                    };
+                    let id = ApiKeyId::from(id);
+                    let keys = retry_transient(|| c.list_admin_api_keys())
+                        .await
+                        .map_err(api)?;
+                    let in_use = keys.iter().any(|k| {
+                        k.id == id
+                            && k.redacted_value
+                                .as_deref()
+                                .is_some_and(|r| c.key_matches_redacted(r))
+                    });
+                    if in_use {
+                        return Err(format!(
+                            "refusing to delete admin API key `{name}`: it looks like the key this run uses"
+                        ));
+                    }
+                    let removal = remove(|| c.delete_admin_api_key(&id)).await.map_err(api)?;
+                    if extra.is_none() {
+                        cx.ids.forget(&reference);
+                    }
+                    Ok(removed(removal))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::CreateAdminApiKey {
+                name,
+                expires_in_days,
+            } => s.org.admin_api_keys.push(AdminApiKey {
+                name: name.clone(),
+                expires_in_days: *expires_in_days,
+                sink: None,
+            }),
+            Op::DeleteAdminApiKey { name, .. } => s.org.admin_api_keys.retain(|k| &k.name != name),
+        }
+    }
+}
+
+async fn create_admin_api_key(cx: &ApplyContext, name: &str, expires_in_days: Option<u32>) -> Step {
+    let c = &cx.client;
+    let sink = cx.sinks.sink(&format!("admin_api_keys/{name}"));
+    if let Some(sink) = sink {
+        sink.check().map_err(|e| e.to_string())?;
+    }
+    let seconds = expires_in_days.map(|d| u64::from(d) * 86_400);
+    let reference = crate::kinds::keys::refs::admin_api_key(name);
+    let mut orphans = 0;
+    loop {
+        let created = find_then_create(
+            || c.create_admin_api_key(name, seconds),
+            || async {
+                let all = c.list_admin_api_keys().await?;
+                Ok(all
+                    .into_iter()
+                    .find(|k| k.name.as_deref() == Some(name))
+                    .map(|k| k.id.0))
+            },
+        )
+        .await
+        .map_err(api)?;
+        match created {
+            Created::New(key) => {
+                cx.ids.record(&reference, key.key.id.as_str());
+                let note = match sink {
+                    Some(sink) => match deliver(sink, &key.value).await {
+                        Ok(note) => note,
+                        // A key nobody holds must not stay: the next plan would be empty.
+                        // Delete it, so the next plan creates it again.
+                        Err(e) => {
+                            let id = key.key.id.clone();
+                            return Err(match remove(|| c.delete_admin_api_key(&id)).await {
+                                Ok(_) => format!(
+                                    "admin API key `{name}` was created, but {e}; it was deleted again (nobody holds it): fix the sink and apply again"
+                                ),
+                                Err(error) => format!(
+                                    "admin API key `{name}` was created, but {e}; deleting it failed too ({}): delete it, fix the sink and apply again",
+                                    api(error)
+                                ),
+                            });
+                        }
+                    },
+                    None => "no sink is declared: the key's value was not kept".to_string(),
+                };
+                return Ok(Done::Applied(Some(note)));
+            }
+            Created::Landed(id) => {
+                // It exists but nobody received its value: delete it and create it again,
+                // so the sink gets a key that works.
+                let id = ApiKeyId::from(id);
+                remove(|| c.delete_admin_api_key(&id)).await.map_err(api)?;
+                orphans += 1;
+                if orphans >= safe::MAX_CREATE_ROUNDS {
+                    return Err(format!(
+                        "admin API key `{name}`: every create's answer was lost; try again later"
+                    ));
+                }
+            }
+            Created::AlreadyThere(id) => {
+                cx.ids.record(&reference, &id);
+                return Ok(Done::Already(
+                    "an admin API key with this name already exists".into(),
+                ));
+            }
+        }
+    }
+}
+
+async fn deliver(sink: &dyn SecretSink, key: &Secret) -> Result<String, String> {
+    sink.deliver(key).await
 }
 
 #[cfg(test)]

@@ -13,7 +13,34 @@ use super::kind::Kind;
 use super::{Action, Operation, ResourceKind};
 use crate::model::Certificate;
 
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, removed};
+use super::keys::refs;
+use super::keys::refs::certificate;
+use crate::api::safe::{create_or_find, remove};
+use crate::api::types::CertificateId;
+
 const KIND: ResourceKind = ResourceKind::Certificate;
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    /// `file` is as the desired file gives it (relative to the YAML file that declares it).
+    UploadCertificate { name: String, file: String },
+    /// Must be inactive at every scope first (the plan orders deactivations before).
+    DeleteCertificate { name: String },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
+}
 
 /// Certificates.
 pub(crate) struct CertificateKind;
@@ -43,7 +70,7 @@ impl Kind for CertificateKind {
                         KIND,
                         key,
                         Action::Create,
-                        Operation::UploadCertificate {
+                        Op::UploadCertificate {
                             name: name.clone(),
                             file: d.file.clone(),
                         },
@@ -63,13 +90,97 @@ impl Kind for CertificateKind {
                                 KIND,
                                 key.clone(),
                                 Action::Delete,
-                                Operation::DeleteCertificate { name: name.clone() },
+                                Op::DeleteCertificate { name: name.clone() },
                             )
                             .before(Some(view))
                         },
                     )
                 }
                 _ => {}
+            }
+        }
+    }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::UploadCertificate { .. } => vec![],
+            Op::DeleteCertificate { name } => {
+                vec![refs::certificate(name)]
+            }
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::UploadCertificate { name, file } => {
+                    let Some(pem) = cx.files.get(name) else {
+                        return Err(format!(
+                            "the certificate file {file} of `{name}` was not read from the desired state"
+                        ));
+                    };
+                    let created = create_or_find(
+                        || c.upload_certificate(name, pem),
+                        || async {
+                            let all = c.list_certificates().await?;
+                            Ok(all
+                                .into_iter()
+                                .find(|x| x.name.as_deref() == Some(name))
+                                .map(|x| x.id.0))
+                        },
+                    )
+                    .await
+                    .map_err(api)?;
+                    Ok(cx.record(&certificate(name), created, |x| x.id.to_string()))
+                }
+                Op::DeleteCertificate { name } => {
+                    let Some(id) = cx.ids.get(&certificate(name)) else {
+                        return Ok(Done::Already(GONE.into()));
+                    };
+                    let id = CertificateId::from(id);
+                    let removal = remove(|| c.delete_certificate(&id)).await.map_err(api)?;
+                    cx.ids.forget(&certificate(name));
+                    Ok(removed(removal))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::UploadCertificate { name, file } => s.org.certificates.push(Certificate {
+                name: name.clone(),
+                file: file.clone(),
+                active: false,
+            }),
+            Op::DeleteCertificate { name } => {
+                let active_somewhere = s
+                    .org
+                    .certificates
+                    .iter()
+                    .any(|c| &c.name == name && c.active)
+                    || s.org
+                        .projects
+                        .iter()
+                        .any(|p| !p.archived && p.certificates.contains(name));
+                assert!(
+                    !active_somewhere,
+                    "simulated apply: certificate {name} deleted while active"
+                );
+                s.org.certificates.retain(|c| &c.name != name)
             }
         }
     }

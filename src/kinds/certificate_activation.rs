@@ -12,8 +12,17 @@ use serde_json::{Value, json};
 use super::context::{Context, Draft, Output, when_managed};
 use super::keys;
 use super::kind::Kind;
-use super::{Action, CertificateScope, Operation, ResourceKind};
+use super::{Action, Operation, ResourceKind};
 use crate::model::UnmanagedAction;
+
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api};
+use super::keys::refs;
+use super::keys::refs::{certificate, project};
+use crate::api::safe::retry_transient;
+use crate::api::types::{CertificateId, ProjectId};
 
 const KIND: ResourceKind = ResourceKind::CertificateActivation;
 
@@ -37,14 +46,11 @@ fn toggle(name: &str, scope: CertificateScope, activate: bool) -> Draft {
     let (before, after) = (view(name, &scope, !activate), view(name, &scope, activate));
     let names = vec![name.to_string()];
     let (action, op) = if activate {
-        (
-            Action::Activate,
-            Operation::ActivateCertificates { scope, names },
-        )
+        (Action::Activate, Op::ActivateCertificates { scope, names })
     } else {
         (
             Action::Deactivate,
-            Operation::DeactivateCertificates { scope, names },
+            Op::DeactivateCertificates { scope, names },
         )
     };
     Draft::new(KIND, key, action, op)
@@ -52,6 +58,36 @@ fn toggle(name: &str, scope: CertificateScope, activate: bool) -> Draft {
         .after(Some(after))
         .diffed(&["certificate", "scope"])
         .parents(parents)
+}
+
+/// Where a certificate is activated.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", content = "project", rename_all = "snake_case")]
+pub enum CertificateScope {
+    Organization,
+    Project(String),
+}
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    ActivateCertificates {
+        scope: CertificateScope,
+        names: Vec<String>,
+    },
+    DeactivateCertificates {
+        scope: CertificateScope,
+        names: Vec<String>,
+    },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
 }
 
 /// Certificate activations.
@@ -157,4 +193,108 @@ impl Kind for CertificateActivationKind {
             out.push(draft);
         }
     }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::ActivateCertificates { scope, names }
+            | Op::DeactivateCertificates { scope, names } => {
+                let mut refs: Vec<IdRef> = names.iter().map(|n| refs::certificate(n)).collect();
+                if let CertificateScope::Project(p) = scope {
+                    refs.push(project(p));
+                }
+                refs
+            }
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let _c = &cx.client;
+            match &op {
+                Op::ActivateCertificates { scope, names } => {
+                    let ids = names
+                        .iter()
+                        .map(|n| cx.need(&certificate(n)).map(CertificateId::from))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    toggle_certificates(cx, scope, &ids, true).await
+                }
+                Op::DeactivateCertificates { scope, names } => {
+                    // Certificates already deleted are inactive everywhere.
+                    let ids: Vec<CertificateId> = names
+                        .iter()
+                        .filter_map(|n| cx.ids.get(&certificate(n)).map(CertificateId::from))
+                        .collect();
+                    if ids.is_empty() {
+                        return Ok(Done::Already(GONE.into()));
+                    }
+                    toggle_certificates(cx, scope, &ids, false).await
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::ActivateCertificates { scope, names }
+            | Op::DeactivateCertificates { scope, names } => {
+                let on = matches!(op, Op::ActivateCertificates { .. });
+                for name in names {
+                    match scope {
+                        CertificateScope::Organization => {
+                            for c in s.org.certificates.iter_mut().filter(|c| &c.name == name) {
+                                c.active = on;
+                            }
+                        }
+                        CertificateScope::Project(p) => {
+                            let certs = &mut project(s, p).certificates;
+                            certs.retain(|c| c != name);
+                            if on {
+                                certs.push(name.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn toggle_certificates(
+    cx: &ApplyContext,
+    scope: &CertificateScope,
+    ids: &[CertificateId],
+    activate: bool,
+) -> Step {
+    let c = &cx.client;
+    match scope {
+        CertificateScope::Organization => {
+            if activate {
+                retry_transient(|| c.activate_certificates(ids)).await
+            } else {
+                retry_transient(|| c.deactivate_certificates(ids)).await
+            }
+        }
+        CertificateScope::Project(p) => {
+            let pid = ProjectId::from(cx.need(&project(p))?);
+            if activate {
+                retry_transient(|| c.activate_project_certificates(&pid, ids)).await
+            } else {
+                retry_transient(|| c.deactivate_project_certificates(&pid, ids)).await
+            }
+        }
+    }
+    .map_err(api)?;
+    Ok(Done::Applied(None))
 }

@@ -68,7 +68,7 @@ pub struct Draft {
 }
 
 impl Draft {
-    pub fn new(kind: ResourceKind, key: String, action: Action, op: Operation) -> Draft {
+    pub fn new(kind: ResourceKind, key: String, action: Action, op: impl Into<Operation>) -> Draft {
         Draft {
             kind,
             key,
@@ -76,7 +76,7 @@ impl Draft {
             before: None,
             after: None,
             fields: Vec::new(),
-            op,
+            op: op.into(),
             parents: Vec::new(),
             principal: None,
             after_changes: Vec::new(),
@@ -123,6 +123,21 @@ impl Draft {
     pub fn id(&self) -> ChangeId {
         ChangeId::new(self.kind, self.action, &self.key)
     }
+}
+
+/// What a change means for the whole-plan safety gates (`Kind::gate_facts`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GateFacts {
+    /// Removes, demotes or archives an object `policy.protect` names.
+    pub protected: bool,
+    /// Removes or demotes the owner of the admin key in use.
+    pub key_owner: bool,
+    /// Takes an organization owner away (a removal or a demotion).
+    pub owner_lost: bool,
+    /// Makes an organization owner (a promotion).
+    pub owner_gained: bool,
+    /// Archives the organization's default project.
+    pub default_project: bool,
 }
 
 /// Where a user stands with respect to the organization.
@@ -228,6 +243,15 @@ impl<'a> Context<'a> {
         self.live_projects
             .get(name)
             .map(|&i| &self.live.projects[i])
+    }
+
+    /// How many organization owners there are now.
+    pub fn live_owner_count(&self) -> usize {
+        self.live
+            .users
+            .iter()
+            .filter(|u| u.role == crate::model::OrgRole::Owner)
+            .count()
     }
 
     pub fn membership(&self, email: &str) -> Membership {

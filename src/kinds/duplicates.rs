@@ -11,7 +11,7 @@ use serde_json::json;
 use super::DuplicateKind;
 use super::context::{Context, Draft, Output};
 use super::keys;
-use super::{Action, Operation, ResourceKind, UnmanagedObject};
+use super::{Action, ResourceKind, UnmanagedObject};
 use crate::model::UnmanagedProjectAction;
 
 /// The extra live objects of `kind` (called by that kind's diff).
@@ -36,7 +36,7 @@ pub(crate) fn diff(kind: DuplicateKind, ctx: &Context<'_>, out: &mut Output) {
                             ResourceKind::AdminApiKey,
                             key.clone(),
                             Action::Delete,
-                            Operation::DeleteAdminApiKey {
+                            super::admin_api_key::Op::DeleteAdminApiKey {
                                 name: dup.name.clone(),
                                 id: Some(dup.extra.clone()),
                             },
@@ -65,7 +65,7 @@ pub(crate) fn diff(kind: DuplicateKind, ctx: &Context<'_>, out: &mut Output) {
                             ResourceKind::ServiceAccount,
                             key.clone(),
                             Action::Delete,
-                            Operation::DeleteServiceAccount {
+                            super::service_account::Op::DeleteServiceAccount {
                                 project: project.clone(),
                                 name: dup.name.clone(),
                                 id: Some(dup.extra.clone()),
@@ -89,7 +89,7 @@ pub(crate) fn diff(kind: DuplicateKind, ctx: &Context<'_>, out: &mut Output) {
                             ResourceKind::Project,
                             key.clone(),
                             Action::Archive,
-                            Operation::ArchiveProject {
+                            super::project::Op::ArchiveProject {
                                 name: dup.name.clone(),
                                 id: Some(dup.extra.clone()),
                             },

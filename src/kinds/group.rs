@@ -6,12 +6,36 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::context::{Context, Draft, Output, pair_up, when_managed};
+use super::context::{Context, Draft, GateFacts, Output, pair_up, when_managed};
 use super::keys;
 use super::kind::Kind;
 use super::{Action, Operation, ResourceKind};
 
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, removed};
+use super::keys::refs::group;
+use crate::api::safe::{create_or_find, remove};
+use crate::api::types::GroupId;
+
 const KIND: ResourceKind = ResourceKind::Group;
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    CreateGroup { name: String },
+    DeleteGroup { name: String },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
+}
 
 /// Groups.
 pub(crate) struct GroupKind;
@@ -42,7 +66,7 @@ impl Kind for GroupKind {
                         KIND,
                         key,
                         Action::Create,
-                        Operation::CreateGroup { name: name.clone() },
+                        Op::CreateGroup { name: name.clone() },
                     )
                     .after(Some(view)),
                 ),
@@ -59,7 +83,7 @@ impl Kind for GroupKind {
                                 KIND,
                                 key.clone(),
                                 Action::Delete,
-                                Operation::DeleteGroup { name: name.clone() },
+                                Op::DeleteGroup { name: name.clone() },
                             )
                             .before(Some(view))
                         },
@@ -67,6 +91,80 @@ impl Kind for GroupKind {
                 }
                 _ => {}
             }
+        }
+    }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::CreateGroup { .. } => vec![],
+            Op::DeleteGroup { name } => vec![group(name)],
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::CreateGroup { name } => {
+                    let created = create_or_find(
+                        || c.create_group(name),
+                        || async {
+                            let all = c.list_groups().await?;
+                            Ok(all.into_iter().find(|g| &g.name == name).map(|g| g.id.0))
+                        },
+                    )
+                    .await
+                    .map_err(api)?;
+                    Ok(cx.record(&group(name), created, |g| g.id.to_string()))
+                }
+                Op::DeleteGroup { name } => {
+                    let Some(id) = cx.ids.get(&group(name)) else {
+                        return Ok(Done::Already(GONE.into()));
+                    };
+                    let id = GroupId::from(id);
+                    let removal = remove(|| c.delete_group(&id)).await.map_err(api)?;
+                    cx.ids.forget(&group(name));
+                    Ok(removed(removal))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::CreateGroup { name } => s.org.groups.push(Group {
+                name: name.clone(),
+                members: vec![].into(),
+                roles: vec![].into(),
+            }),
+            Op::DeleteGroup { name } => {
+                s.org.groups.retain(|g| &g.name != name);
+                for p in &mut s.org.projects {
+                    p.groups.retain(|g| &g.name != name);
+                }
+            }
+        }
+    }
+
+    fn gate_facts(&self, ctx: &Context<'_>, change: &Draft) -> GateFacts {
+        match change.op.decode::<Op>() {
+            Ok(Op::DeleteGroup { name }) => GateFacts {
+                protected: ctx.desired.policy.protect.groups.contains(&name),
+                ..GateFacts::default()
+            },
+            _ => GateFacts::default(),
         }
     }
 }

@@ -11,7 +11,31 @@ use super::keys;
 use super::kind::Kind;
 use super::{Action, Operation, ResourceKind};
 
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, membership, removed};
+use super::keys::refs::{group, user};
+use crate::api::safe::{create_or_find, remove};
+use crate::api::types::{GroupId, UserId};
+
 const KIND: ResourceKind = ResourceKind::GroupMember;
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    AddGroupMember { group: String, email: String },
+    RemoveGroupMember { group: String, email: String },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
+}
 
 /// Group members.
 pub(crate) struct GroupMemberKind;
@@ -38,7 +62,7 @@ impl Kind for GroupMemberKind {
                             KIND,
                             key,
                             Action::Grant,
-                            Operation::AddGroupMember {
+                            Op::AddGroupMember {
                                 group: group.name.clone(),
                                 email: (*email).clone(),
                             },
@@ -56,7 +80,7 @@ impl Kind for GroupMemberKind {
                                 KIND,
                                 key.clone(),
                                 Action::Revoke,
-                                Operation::RemoveGroupMember {
+                                Op::RemoveGroupMember {
                                     group: group.name.clone(),
                                     email: (*email).clone(),
                                 },
@@ -67,6 +91,67 @@ impl Kind for GroupMemberKind {
                     ),
                     _ => {}
                 }
+            }
+        }
+    }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::AddGroupMember { group: g, email } | Op::RemoveGroupMember { group: g, email } => {
+                vec![group(g), user(email)]
+            }
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::AddGroupMember { group: g, email } => {
+                    let gid = GroupId::from(cx.need(&group(g))?);
+                    let uid = UserId::from(cx.need(&user(email))?);
+                    let created = create_or_find(
+                        || c.add_group_user(&gid, &uid),
+                        || async {
+                            let members = c.list_group_users(&gid).await?;
+                            Ok(members.into_iter().find(|m| m.id == uid).map(|m| m.id.0))
+                        },
+                    )
+                    .await
+                    .map_err(api)?;
+                    Ok(membership(created, "already a member of the group"))
+                }
+                Op::RemoveGroupMember { group: g, email } => {
+                    let Some([gid, uid]) = cx.have([group(g), user(email)]) else {
+                        return Ok(Done::Already(GONE.into()));
+                    };
+                    let (gid, uid) = (GroupId::from(gid), UserId::from(uid));
+                    let removal = remove(|| c.remove_group_user(&gid, &uid))
+                        .await
+                        .map_err(api)?;
+                    Ok(removed(removal))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::AddGroupMember { group: g, email } => group(s, g).members.push(email.clone()),
+            Op::RemoveGroupMember { group: g, email } => {
+                group(s, g).members.retain(|m| !same_email(m, email))
             }
         }
     }

@@ -7,6 +7,32 @@ use super::kind::Kind;
 use super::role_set::{self, RoleSet};
 use super::{Operation, ResourceKind};
 
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, removed};
+use super::keys::refs;
+use super::keys::refs::{group, role as org_role};
+use crate::api::role_assignments::Principal;
+use crate::api::safe::remove;
+use crate::api::types::{GroupId, RoleId};
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    AssignGroupRole { group: String, role: String },
+    UnassignGroupRole { group: String, role: String },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
+}
+
 /// Organization roles of groups.
 pub(crate) struct GroupRoleKind;
 
@@ -26,18 +52,74 @@ impl Kind for GroupRoleKind {
                     desired: &group.roles,
                     live: live.map(|g| g.roles.as_slice()).unwrap_or_default(),
                     role_key: &|r| keys::role(r),
-                    grant: &|r| Operation::AssignGroupRole {
-                        group: name.clone(),
-                        role: r.to_string(),
+                    grant: &|r| {
+                        Op::AssignGroupRole {
+                            group: name.clone(),
+                            role: r.to_string(),
+                        }
+                        .into()
                     },
-                    revoke: &|r| Operation::UnassignGroupRole {
-                        group: name.clone(),
-                        role: r.to_string(),
+                    revoke: &|r| {
+                        Op::UnassignGroupRole {
+                            group: name.clone(),
+                            role: r.to_string(),
+                        }
+                        .into()
                     },
                     policy: ctx.desired.policy.unmanaged.role_assignments,
                 },
                 out,
             );
+        }
+    }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::AssignGroupRole { group: g, role } | Op::UnassignGroupRole { group: g, role } => {
+                vec![group(g), refs::role(role)]
+            }
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::AssignGroupRole { group: g, role } => {
+                    let gid = GroupId::from(cx.need(&group(g))?);
+                    let rid = RoleId::from(cx.need(&org_role(role))?);
+                    cx.assign(Principal::Group(&gid), &rid).await
+                }
+                Op::UnassignGroupRole { group: g, role } => {
+                    let Some([gid, rid]) = cx.have([group(g), org_role(role)]) else {
+                        return Ok(Done::Already(GONE.into()));
+                    };
+                    let (gid, rid) = (GroupId::from(gid), RoleId::from(rid));
+                    let removal = remove(|| c.unassign_role(Principal::Group(&gid), &rid))
+                        .await
+                        .map_err(api)?;
+                    Ok(removed(removal))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::AssignGroupRole { group: g, role } => group(s, g).roles.push(role.clone()),
+            Op::UnassignGroupRole { group: g, role } => group(s, g).roles.retain(|r| r != role),
         }
     }
 }

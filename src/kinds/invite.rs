@@ -20,6 +20,16 @@ use super::kind::Kind;
 use super::{Action, ChangeId, Operation, ResourceKind, Waiting};
 use crate::model::{InviteProject, InviteStatus, OrgRole, UnmanagedAction};
 
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, removed};
+use super::keys::refs;
+use super::keys::refs::project;
+use crate::api::safe::{Created, create_or_find, remove, retry_transient};
+use crate::api::types::{InviteId, ProjectId};
+use crate::model::{ProjectRole, normalize_email};
+
 const KIND: ResourceKind = ResourceKind::Invite;
 
 fn view(
@@ -82,6 +92,41 @@ fn invite_contents<'c>(
     out
 }
 
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    /// `projects` are granted on acceptance (an empty list: no project, not even the default).
+    SendInvite {
+        email: String,
+        role: OrgRole,
+        projects: Vec<InviteProject>,
+    },
+    /// Delete the expired invite (`IdRef::Invite`), then send a new one.
+    ResendInvite {
+        email: String,
+        role: OrgRole,
+        projects: Vec<InviteProject>,
+    },
+    /// Delete the pending invite that no longer matches, then send this one.
+    ReplaceInvite {
+        email: String,
+        role: OrgRole,
+        projects: Vec<InviteProject>,
+    },
+    DeleteInvite {
+        email: String,
+    },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
+}
+
 /// Invites.
 pub(crate) struct InviteKind;
 
@@ -124,7 +169,7 @@ impl Kind for InviteKind {
                         KIND,
                         key,
                         Action::Replace,
-                        Operation::ReplaceInvite {
+                        Op::ReplaceInvite {
                             email: email.clone(),
                             role,
                             projects: projects_owned,
@@ -143,7 +188,7 @@ impl Kind for InviteKind {
                         KIND,
                         key,
                         Action::Reinvite,
-                        Operation::ResendInvite {
+                        Op::ResendInvite {
                             email: email.clone(),
                             role,
                             projects: projects_owned,
@@ -160,7 +205,7 @@ impl Kind for InviteKind {
                     KIND,
                     key,
                     Action::Invite,
-                    Operation::SendInvite {
+                    Op::SendInvite {
                         email: email.clone(),
                         role,
                         projects: projects_owned,
@@ -208,12 +253,172 @@ impl Kind for InviteKind {
                     KIND,
                     key.clone(),
                     Action::Delete,
-                    Operation::DeleteInvite {
+                    Op::DeleteInvite {
                         email: email.clone(),
                     },
                 )
                 .before(Some(v))
             });
         }
+    }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::SendInvite { projects, .. } => projects.iter().map(|p| project(&p.name)).collect(),
+            Op::ResendInvite {
+                email, projects, ..
+            }
+            | Op::ReplaceInvite {
+                email, projects, ..
+            } => {
+                let mut refs: Vec<IdRef> = projects.iter().map(|p| project(&p.name)).collect();
+                refs.push(refs::invite(email));
+                refs
+            }
+            Op::DeleteInvite { email } => vec![refs::invite(email)],
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::SendInvite {
+                    email,
+                    role,
+                    projects,
+                } => send_invite(cx, email, *role, projects).await,
+                Op::ResendInvite {
+                    email,
+                    role,
+                    projects,
+                }
+                | Op::ReplaceInvite {
+                    email,
+                    role,
+                    projects,
+                } => {
+                    let old = crate::kinds::keys::refs::invite(email);
+                    if let Some(id) = cx.ids.get(&old) {
+                        let id = InviteId::from(id);
+                        remove(|| c.delete_invite(&id)).await.map_err(api)?;
+                        cx.ids.forget(&old);
+                    }
+                    match send_invite(cx, email, *role, projects).await? {
+                        Done::Already(reason) => Ok(Done::Already(reason)),
+                        Done::Applied(note) => Ok(Done::Applied(note)),
+                    }
+                }
+                Op::DeleteInvite { email } => {
+                    let reference = crate::kinds::keys::refs::invite(email);
+                    let Some(id) = cx.ids.get(&reference) else {
+                        return Ok(Done::Already(GONE.into()));
+                    };
+                    let id = InviteId::from(id);
+                    let removal = remove(|| c.delete_invite(&id)).await.map_err(api)?;
+                    cx.ids.forget(&reference);
+                    Ok(removed(removal))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::SendInvite {
+                email,
+                role,
+                projects,
+            }
+            | Op::ResendInvite {
+                email,
+                role,
+                projects,
+            }
+            | Op::ReplaceInvite {
+                email,
+                role,
+                projects,
+            } => {
+                s.org.invites.retain(|i| {
+                    !(same_email(&i.email, email) && i.status != InviteStatus::Accepted)
+                });
+                s.org.invites.push(Invite {
+                    email: email.clone(),
+                    role: *role,
+                    status: InviteStatus::Pending,
+                    projects: projects.clone(),
+                });
+            }
+            Op::DeleteInvite { email } => s
+                .org
+                .invites
+                .retain(|i| !(same_email(&i.email, email) && i.status != InviteStatus::Accepted)),
+        }
+    }
+}
+
+async fn send_invite(
+    cx: &ApplyContext,
+    email: &str,
+    role: OrgRole,
+    projects: &[InviteProject],
+) -> Step {
+    let c = &cx.client;
+    let grants = projects
+        .iter()
+        .map(|p| Ok((ProjectId::from(cx.need(&project(&p.name))?), p.role)))
+        .collect::<Result<Vec<(ProjectId, ProjectRole)>, String>>()?;
+    let email_key = normalize_email(email);
+    let created = create_or_find(
+        || c.create_invite(email, role, &grants),
+        || async {
+            let invites = c.list_invites().await?;
+            Ok(invites
+                .into_iter()
+                .find(|i| normalize_email(&i.email) == email_key && i.status.as_str() == "pending")
+                .map(|i| i.id.0))
+        },
+    )
+    .await;
+    let reference = crate::kinds::keys::refs::invite(&email_key);
+    match created {
+        Ok(Created::New(invite)) => {
+            cx.ids.record(&reference, invite.id.as_str());
+            Ok(Done::Applied(None))
+        }
+        Ok(Created::Landed(id)) => {
+            cx.ids.record(&reference, &id);
+            Ok(Done::Applied(None))
+        }
+        Ok(Created::AlreadyThere(id)) => {
+            cx.ids.record(&reference, &id);
+            Ok(Done::Already("already invited".into()))
+        }
+        Err(error) if error.status() == Some(400) => {
+            // Someone who joined meanwhile needs no invite.
+            let users = retry_transient(|| c.list_users()).await.map_err(api)?;
+            let member = users
+                .iter()
+                .any(|u| u.email.as_deref().map(normalize_email).as_ref() == Some(&email_key));
+            if member {
+                Ok(Done::Already("already a member of the organization".into()))
+            } else {
+                Err(api(error))
+            }
+        }
+        Err(error) => Err(api(error)),
     }
 }

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod apply;
 mod change;
 pub mod context;
 pub mod keys;
@@ -15,33 +16,36 @@ mod operation;
 pub(crate) mod role_set;
 mod scope;
 mod setting;
+#[cfg(test)]
+pub(crate) mod simulate;
 
-mod admin_api_key;
+pub(crate) mod admin_api_key;
 mod certificate;
-mod certificate_activation;
+pub(crate) mod certificate_activation;
 pub mod data_retention;
 mod duplicates;
-mod group;
+pub(crate) mod group;
 mod group_member;
 mod group_role;
 pub mod hosted_tools;
-mod invite;
+pub(crate) mod invite;
 pub mod model_permissions;
-mod project;
+pub(crate) mod project;
 pub mod project_api_keys;
 mod project_group;
 mod project_group_role;
 mod project_member;
 mod project_member_role;
 mod project_role;
-mod rate_limit;
-mod role;
-mod service_account;
+pub(crate) mod rate_limit;
+pub(crate) mod role;
+pub(crate) mod service_account;
 pub mod spend_alerts;
 pub mod spend_limit;
 mod user;
 mod user_role;
 
+pub use certificate_activation::CertificateScope;
 pub use change::{
     Action, ActionClass, Change, ChangeId, FieldChange, Refusal, RefusalRule, UnmanagedObject,
     Waiting,
@@ -51,7 +55,8 @@ pub use hosted_tools::HostedTools;
 pub use kind::Kind;
 pub use live_state::{DuplicateKind, IdIndex, LiveDuplicate, LiveState};
 pub use model_permissions::{ModelPermissions, PermissionMode};
-pub use operation::{CertificateScope, IdRef, Operation, RoleUpdate};
+pub use operation::{IdRef, Operation, ValueOp};
+pub use role::RoleUpdate;
 pub use scope::{ReadScope, Select};
 pub use setting::*;
 pub use spend_alerts::SpendAlert;

@@ -7,11 +7,20 @@
 
 use serde_json::{Value, json};
 
-use super::context::{Context, Draft, Output, when_managed};
+use super::context::{Context, Draft, GateFacts, Output, when_managed};
 use super::keys;
 use super::kind::Kind;
 use super::{Action, Operation, RefusalRule, ResourceKind};
 use crate::model::{Project, UnmanagedProjectAction};
+
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api};
+use super::keys::refs::project;
+use crate::api::projects::NewProject;
+use crate::api::safe::{create_or_find, retry_transient};
+use crate::api::types::ProjectId;
 
 const KIND: ResourceKind = ResourceKind::Project;
 
@@ -27,6 +36,39 @@ fn view(project: &Project) -> Value {
         v["archived"] = json!(true);
     }
     v
+}
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    CreateProject {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        residency: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        external_key_id: Option<String>,
+    },
+    /// `external_key_id: None` clears it.
+    UpdateProject {
+        name: String,
+        external_key_id: Option<String>,
+    },
+    /// Irreversible. `id`: this project exactly (an extra live duplicate of the name),
+    /// instead of the one the name resolves to.
+    ArchiveProject {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
 }
 
 /// Projects.
@@ -80,7 +122,7 @@ impl Kind for ProjectKind {
                             KIND,
                             key,
                             Action::Create,
-                            Operation::CreateProject {
+                            Op::CreateProject {
                                 name: desired.name.clone(),
                                 residency: desired.residency.clone(),
                                 external_key_id: desired.external_key_id.clone(),
@@ -130,7 +172,7 @@ impl Kind for ProjectKind {
                         KIND,
                         key.clone(),
                         Action::Update,
-                        Operation::UpdateProject {
+                        Op::UpdateProject {
                             name: desired.name.clone(),
                             external_key_id: Some(external_key_id.clone()),
                         },
@@ -165,6 +207,129 @@ impl Kind for ProjectKind {
             }
         }
     }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::CreateProject { .. } => vec![],
+            Op::ArchiveProject { id: Some(_), .. } => vec![],
+            Op::UpdateProject { name, .. } | Op::ArchiveProject { name, id: None } => {
+                vec![project(name)]
+            }
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::CreateProject {
+                    name,
+                    residency,
+                    external_key_id,
+                } => {
+                    let new = NewProject {
+                        name,
+                        residency: residency.as_deref(),
+                        external_key_id: external_key_id.as_deref(),
+                    };
+                    let created = create_or_find(
+                        || c.create_project(&new),
+                        || async {
+                            let all = c.list_projects(true).await?;
+                            let mut same: Vec<_> = all
+                                .iter()
+                                .filter(|p| p.name.as_deref() == Some(name))
+                                .collect();
+                            same.sort_by_key(|p| p.is_archived());
+                            Ok(same.first().map(|p| p.id.to_string()))
+                        },
+                    )
+                    .await
+                    .map_err(api)?;
+                    Ok(cx.record(&project(name), created, |p| p.id.to_string()))
+                }
+                Op::UpdateProject {
+                    name,
+                    external_key_id,
+                } => {
+                    let id = ProjectId::from(cx.need(&project(name))?);
+                    // An empty value clears the key (live reads it as absent).
+                    let key = external_key_id.as_deref().unwrap_or("");
+                    retry_transient(|| c.modify_project(&id, None, Some(key)))
+                        .await
+                        .map_err(api)?;
+                    Ok(Done::Applied(None))
+                }
+                Op::ArchiveProject { name, id } => {
+                    // An extra live duplicate is archived by its own ID.
+                    let Some(id) = id.clone().or_else(|| cx.ids.get(&project(name))) else {
+                        return Ok(Done::Already(GONE.into()));
+                    };
+                    let id = ProjectId::from(id);
+                    retry_transient(|| c.archive_project(&id))
+                        .await
+                        .map_err(api)?;
+                    Ok(Done::Applied(None))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::CreateProject {
+                name,
+                residency,
+                external_key_id,
+            } => {
+                s.org.projects.push(Project {
+                    name: name.clone(),
+                    archived: false,
+                    residency: residency.clone(),
+                    external_key_id: external_key_id.clone(),
+                    members: vec![].into(),
+                    groups: vec![].into(),
+                    roles: vec![].into(),
+                    service_accounts: vec![].into(),
+                    rate_limits: Default::default(),
+                    certificates: vec![].into(),
+                    ..Default::default()
+                });
+                s.ids.set(
+                    crate::kinds::keys::refs::project(name),
+                    format!("proj_{name}"),
+                );
+            }
+            Op::UpdateProject {
+                name,
+                external_key_id,
+            } => project(s, name).external_key_id = external_key_id.clone(),
+            Op::ArchiveProject { name, .. } => project(s, name).archived = true,
+        }
+    }
+
+    fn gate_facts(&self, ctx: &Context<'_>, change: &Draft) -> GateFacts {
+        match change.op.decode::<Op>() {
+            Ok(Op::ArchiveProject { name, .. }) => GateFacts {
+                protected: ctx.desired.policy.protect.projects.contains(&name),
+                default_project: ctx.is_default_project(&name),
+                ..GateFacts::default()
+            },
+            _ => GateFacts::default(),
+        }
+    }
 }
 
 fn archive(live: &Project, key: String) -> Draft {
@@ -174,7 +339,7 @@ fn archive(live: &Project, key: String) -> Draft {
         KIND,
         key,
         Action::Archive,
-        Operation::ArchiveProject {
+        Op::ArchiveProject {
             name: live.name.clone(),
             id: None,
         },

@@ -15,11 +15,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Select;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, removed};
 use super::context::{Context, Draft, Output};
+use super::keys::refs;
 use super::kind::Kind;
-use super::{Action, Operation, RefusalRule, ResourceKind, UnmanagedObject};
+use super::{Action, IdRef, Operation, RefusalRule, ResourceKind, UnmanagedObject, ValueOp};
 use crate::api::client::{Call, seg};
 use crate::api::pagination::{MAX_PAGE_A, Style};
+use crate::api::safe::remove;
 use crate::api::{Client, Error};
 use crate::model::{Document, ServiceAccountRef, UnmanagedAction};
 
@@ -206,7 +209,7 @@ impl Kind for ProjectApiKeyKind {
                                 ResourceKind::ProjectApiKey,
                                 draft_key,
                                 Action::Delete,
-                                Operation::Kind {
+                                ValueOp::Kind {
                                     kind: NAME.to_string(),
                                     project: Some(project_name.clone()),
                                     id: Some(key.id.clone()),
@@ -219,6 +222,40 @@ impl Kind for ProjectApiKeyKind {
                     );
                 }
             }
+        }
+    }
+
+    fn id_refs(&self, _op: &Operation) -> Vec<IdRef> {
+        // A key that is gone (its project archived or deleted) is already satisfied.
+        Vec::new()
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let ValueOp::Kind { project, id, .. } = op.decode()?;
+            let (Some(p), Some(key_id)) = (project, id) else {
+                return Err("deleting a project API key needs its project and ID".into());
+            };
+            let Some(pid) = cx.ids.get(&refs::project(&p)) else {
+                return Ok(Done::Already(GONE.into()));
+            };
+            let removal = remove(|| delete(&cx.client, &pid, &key_id))
+                .await
+                .map_err(api)?;
+            Ok(removed(removal))
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        if let Ok(ValueOp::Kind {
+            project: Some(project),
+            id: Some(id),
+            ..
+        }) = op.decode()
+            && let Some(keys) = s.project_api_keys.get_mut(&project)
+        {
+            keys.retain(|k| k.id != id);
         }
     }
 }

@@ -13,10 +13,49 @@ use super::kind::Kind;
 use super::{Action, Operation, ResourceKind};
 use crate::model::{ProjectGroup, ProjectRole};
 
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, membership, removed};
+use super::keys::refs::{group, project};
+use crate::api::role_assignments::Principal;
+use crate::api::safe::{create_or_find, remove, retry_transient};
+use crate::api::types::{GroupId, ProjectId, RoleId};
+
 const KIND: ResourceKind = ResourceKind::ProjectGroup;
 
 fn view(g: &ProjectGroup) -> Value {
     json!({ "group": g.name, "role": g.role })
+}
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    AddProjectGroup {
+        project: String,
+        group: String,
+        role: ProjectRole,
+    },
+    /// Assign `to`'s predefined project role, then unassign `from`'s (no lockout window).
+    ChangeProjectGroupRole {
+        project: String,
+        group: String,
+        from: ProjectRole,
+        to: ProjectRole,
+    },
+    RemoveProjectGroup {
+        project: String,
+        group: String,
+    },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
 }
 
 /// Groups in projects.
@@ -55,7 +94,7 @@ impl Kind for ProjectGroupKind {
                             KIND,
                             key,
                             Action::Grant,
-                            Operation::AddProjectGroup {
+                            Op::AddProjectGroup {
                                 project: project.clone(),
                                 group: group.clone(),
                                 role: d.role,
@@ -70,7 +109,7 @@ impl Kind for ProjectGroupKind {
                             KIND,
                             key,
                             Action::Update,
-                            Operation::ChangeProjectGroupRole {
+                            Op::ChangeProjectGroupRole {
                                 project: project.clone(),
                                 group: group.clone(),
                                 from: l.role,
@@ -93,7 +132,7 @@ impl Kind for ProjectGroupKind {
                                 KIND,
                                 key.clone(),
                                 Action::Revoke,
-                                Operation::RemoveProjectGroup {
+                                Op::RemoveProjectGroup {
                                     project: project.clone(),
                                     group: group.clone(),
                                 },
@@ -104,6 +143,134 @@ impl Kind for ProjectGroupKind {
                     ),
                     _ => {}
                 }
+            }
+        }
+    }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::AddProjectGroup {
+                project: p,
+                group: g,
+                ..
+            }
+            | Op::ChangeProjectGroupRole {
+                project: p,
+                group: g,
+                ..
+            }
+            | Op::RemoveProjectGroup {
+                project: p,
+                group: g,
+            } => vec![project(p), group(g)],
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::AddProjectGroup {
+                    project: p,
+                    group: g,
+                    role,
+                } => {
+                    let pid = ProjectId::from(cx.need(&project(p))?);
+                    let gid = GroupId::from(cx.need(&group(g))?);
+                    let rid = RoleId::from(role.predefined_role_id());
+                    let created = create_or_find(
+                        || c.add_project_group(&pid, &gid, &rid),
+                        || async {
+                            let grants = c.list_project_groups(&pid).await?;
+                            Ok(grants
+                                .into_iter()
+                                .find(|x| x.group_id == gid)
+                                .map(|x| x.group_id.0))
+                        },
+                    )
+                    .await
+                    .map_err(api)?;
+                    // The group's project role is read back from its role assignments; make sure
+                    // the role given at grant time is among them (the API may keep it apart).
+                    let principal = Principal::ProjectGroup(&pid, &gid);
+                    let assigned = retry_transient(|| c.list_role_assignments(principal))
+                        .await
+                        .map_err(api)?;
+                    if !assigned.iter().any(|r| r.id == rid) {
+                        cx.assign(principal, &rid).await?;
+                    }
+                    Ok(membership(created, "the group already has access"))
+                }
+                Op::ChangeProjectGroupRole {
+                    project: p,
+                    group: g,
+                    from,
+                    to,
+                } => {
+                    let pid = ProjectId::from(cx.need(&project(p))?);
+                    let gid = GroupId::from(cx.need(&group(g))?);
+                    let principal = Principal::ProjectGroup(&pid, &gid);
+                    // Grant the new role before taking the old one: no window without access.
+                    cx.assign(principal, &RoleId::from(to.predefined_role_id()))
+                        .await?;
+                    let old = RoleId::from(from.predefined_role_id());
+                    remove(|| c.unassign_role(principal, &old))
+                        .await
+                        .map_err(api)?;
+                    Ok(Done::Applied(None))
+                }
+                Op::RemoveProjectGroup {
+                    project: p,
+                    group: g,
+                } => {
+                    let Some([pid, gid]) = cx.have([project(p), group(g)]) else {
+                        return Ok(Done::Already(GONE.into()));
+                    };
+                    let (pid, gid) = (ProjectId::from(pid), GroupId::from(gid));
+                    let removal = remove(|| c.remove_project_group(&pid, &gid))
+                        .await
+                        .map_err(api)?;
+                    Ok(removed(removal))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::AddProjectGroup {
+                project: p,
+                group,
+                role,
+            } => project(s, p).groups.push(ProjectGroup {
+                name: group.clone(),
+                role: *role,
+                roles: vec![].into(),
+            }),
+            Op::ChangeProjectGroupRole {
+                project: p,
+                group,
+                to,
+                ..
+            } => {
+                for g in project(s, p).groups.iter_mut().filter(|g| &g.name == group) {
+                    g.role = *to;
+                }
+            }
+            Op::RemoveProjectGroup { project: p, group } => {
+                project(s, p).groups.retain(|g| &g.name != group)
             }
         }
     }

@@ -8,6 +8,39 @@ use super::kind::Kind;
 use super::role_set::{self, RoleSet};
 use super::{Operation, ResourceKind};
 
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, removed};
+use super::keys::refs::{group, project, project_role};
+use crate::api::role_assignments::Principal;
+use crate::api::safe::remove;
+use crate::api::types::{GroupId, ProjectId, RoleId};
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    AssignProjectGroupRole {
+        project: String,
+        group: String,
+        role: String,
+    },
+    UnassignProjectGroupRole {
+        project: String,
+        group: String,
+        role: String,
+    },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
+}
+
 /// Project roles of groups.
 pub(crate) struct ProjectGroupRoleKind;
 
@@ -33,20 +66,114 @@ impl Kind for ProjectGroupRoleKind {
                         desired: &group.roles,
                         live: live.map(|g| g.roles.as_slice()).unwrap_or_default(),
                         role_key: &|r| keys::project_role(&project, r),
-                        grant: &|r| Operation::AssignProjectGroupRole {
-                            project: project.clone(),
-                            group: name.clone(),
-                            role: r.to_string(),
+                        grant: &|r| {
+                            Op::AssignProjectGroupRole {
+                                project: project.clone(),
+                                group: name.clone(),
+                                role: r.to_string(),
+                            }
+                            .into()
                         },
-                        revoke: &|r| Operation::UnassignProjectGroupRole {
-                            project: project.clone(),
-                            group: name.clone(),
-                            role: r.to_string(),
+                        revoke: &|r| {
+                            Op::UnassignProjectGroupRole {
+                                project: project.clone(),
+                                group: name.clone(),
+                                role: r.to_string(),
+                            }
+                            .into()
                         },
                         policy: ctx.desired.policy.unmanaged.role_assignments,
                     },
                     out,
                 );
+            }
+        }
+    }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::AssignProjectGroupRole {
+                project: p,
+                group: g,
+                role,
+            }
+            | Op::UnassignProjectGroupRole {
+                project: p,
+                group: g,
+                role,
+            } => {
+                vec![project(p), group(g), project_role(p, role)]
+            }
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::AssignProjectGroupRole {
+                    project: p,
+                    group: g,
+                    role,
+                } => {
+                    let pid = ProjectId::from(cx.need(&project(p))?);
+                    let gid = GroupId::from(cx.need(&group(g))?);
+                    let rid = RoleId::from(cx.need(&project_role(p, role))?);
+                    cx.assign(Principal::ProjectGroup(&pid, &gid), &rid).await
+                }
+                Op::UnassignProjectGroupRole {
+                    project: p,
+                    group: g,
+                    role,
+                } => {
+                    let Some([pid, gid, rid]) =
+                        cx.have([project(p), group(g), project_role(p, role)])
+                    else {
+                        return Ok(Done::Already(GONE.into()));
+                    };
+                    let (pid, gid, rid) =
+                        (ProjectId::from(pid), GroupId::from(gid), RoleId::from(rid));
+                    let removal =
+                        remove(|| c.unassign_role(Principal::ProjectGroup(&pid, &gid), &rid))
+                            .await
+                            .map_err(api)?;
+                    Ok(removed(removal))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::AssignProjectGroupRole {
+                project: p,
+                group,
+                role,
+            } => {
+                for g in project(s, p).groups.iter_mut().filter(|g| &g.name == group) {
+                    g.roles.push(role.clone());
+                }
+            }
+            Op::UnassignProjectGroupRole {
+                project: p,
+                group,
+                role,
+            } => {
+                for g in project(s, p).groups.iter_mut().filter(|g| &g.name == group) {
+                    g.roles.retain(|r| r != role);
+                }
             }
         }
     }

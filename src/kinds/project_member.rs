@@ -14,10 +14,46 @@ use super::kind::Kind;
 use super::{Action, Operation, ResourceKind};
 use crate::model::{ProjectMember, ProjectRole};
 
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, membership, removed};
+use super::keys::refs::{project, user};
+use crate::api::safe::{Created, create_or_find, remove, retry_transient};
+use crate::api::types::{ProjectId, UserId};
+
 const KIND: ResourceKind = ResourceKind::ProjectMember;
 
 fn view(m: &ProjectMember) -> Value {
     json!({ "email": m.email, "role": m.role })
+}
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    AddProjectUser {
+        project: String,
+        email: String,
+        role: ProjectRole,
+    },
+    UpdateProjectUser {
+        project: String,
+        email: String,
+        role: ProjectRole,
+    },
+    RemoveProjectUser {
+        project: String,
+        email: String,
+    },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
 }
 
 /// Project members.
@@ -56,7 +92,7 @@ impl Kind for ProjectMemberKind {
                             KIND,
                             key,
                             Action::Grant,
-                            Operation::AddProjectUser {
+                            Op::AddProjectUser {
                                 project: project.clone(),
                                 email: email.clone(),
                                 role: d.role,
@@ -71,7 +107,7 @@ impl Kind for ProjectMemberKind {
                             KIND,
                             key,
                             Action::Update,
-                            Operation::UpdateProjectUser {
+                            Op::UpdateProjectUser {
                                 project: project.clone(),
                                 email: email.clone(),
                                 role: d.role,
@@ -93,7 +129,7 @@ impl Kind for ProjectMemberKind {
                                 KIND,
                                 key.clone(),
                                 Action::Revoke,
-                                Operation::RemoveProjectUser {
+                                Op::RemoveProjectUser {
                                     project: project.clone(),
                                     email: email.clone(),
                                 },
@@ -105,6 +141,114 @@ impl Kind for ProjectMemberKind {
                     _ => {}
                 }
             }
+        }
+    }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::AddProjectUser {
+                project: p, email, ..
+            }
+            | Op::UpdateProjectUser {
+                project: p, email, ..
+            }
+            | Op::RemoveProjectUser { project: p, email } => vec![project(p), user(email)],
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::AddProjectUser {
+                    project: p,
+                    email,
+                    role,
+                } => {
+                    let pid = ProjectId::from(cx.need(&project(p))?);
+                    let uid = UserId::from(cx.need(&user(email))?);
+                    let created = create_or_find(
+                        || c.add_project_user(&pid, &uid, *role),
+                        || async {
+                            let members = c.list_project_users(&pid).await?;
+                            Ok(members.into_iter().find(|m| m.id == uid).map(|m| m.id.0))
+                        },
+                    )
+                    .await
+                    .map_err(api)?;
+                    if matches!(created, Created::AlreadyThere(_)) {
+                        // Someone else added them, perhaps with another role: set ours.
+                        retry_transient(|| c.modify_project_user(&pid, &uid, *role))
+                            .await
+                            .map_err(api)?;
+                    }
+                    Ok(membership(created, "already a member of the project"))
+                }
+                Op::UpdateProjectUser {
+                    project: p,
+                    email,
+                    role,
+                } => {
+                    let pid = ProjectId::from(cx.need(&project(p))?);
+                    let uid = UserId::from(cx.need(&user(email))?);
+                    retry_transient(|| c.modify_project_user(&pid, &uid, *role))
+                        .await
+                        .map_err(api)?;
+                    Ok(Done::Applied(None))
+                }
+                Op::RemoveProjectUser { project: p, email } => {
+                    let Some([pid, uid]) = cx.have([project(p), user(email)]) else {
+                        return Ok(Done::Already(GONE.into()));
+                    };
+                    let (pid, uid) = (ProjectId::from(pid), UserId::from(uid));
+                    let removal = remove(|| c.remove_project_user(&pid, &uid))
+                        .await
+                        .map_err(api)?;
+                    Ok(removed(removal))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::AddProjectUser {
+                project: p,
+                email,
+                role,
+            } => project(s, p).members.push(ProjectMember {
+                email: email.clone(),
+                role: *role,
+                roles: vec![].into(),
+            }),
+            Op::UpdateProjectUser {
+                project: p,
+                email,
+                role,
+            } => {
+                for m in project(s, p)
+                    .members
+                    .iter_mut()
+                    .filter(|m| same_email(&m.email, email))
+                {
+                    m.role = *role;
+                }
+            }
+            Op::RemoveProjectUser { project: p, email } => project(s, p)
+                .members
+                .retain(|m| !same_email(&m.email, email)),
         }
     }
 }

@@ -10,7 +10,47 @@ use super::role::{update, view};
 use super::{Action, Operation, ResourceKind};
 use crate::model::Role;
 
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, removed};
+use super::keys::refs::{project, project_role};
+use super::role::{RoleUpdate, role_update};
+use crate::api::roles::RoleSpec;
+use crate::api::safe::{create_or_find, remove, retry_transient};
+use crate::api::types::{ProjectId, RoleId};
+
 const KIND: ResourceKind = ResourceKind::ProjectRole;
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    CreateProjectRole {
+        project: String,
+        name: String,
+        permissions: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
+    UpdateProjectRole {
+        project: String,
+        name: String,
+        update: RoleUpdate,
+    },
+    DeleteProjectRole {
+        project: String,
+        name: String,
+    },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
+}
 
 /// Project custom roles.
 pub(crate) struct ProjectRoleKind;
@@ -45,7 +85,7 @@ impl Kind for ProjectRoleKind {
                             KIND,
                             key,
                             Action::Create,
-                            Operation::CreateProjectRole {
+                            Op::CreateProjectRole {
                                 project: project.clone(),
                                 name: name.clone(),
                                 permissions: d.permissions.clone(),
@@ -63,7 +103,7 @@ impl Kind for ProjectRoleKind {
                                     KIND,
                                     key,
                                     Action::Update,
-                                    Operation::UpdateProjectRole {
+                                    Op::UpdateProjectRole {
                                         project: project.clone(),
                                         name: name.clone(),
                                         update,
@@ -86,7 +126,7 @@ impl Kind for ProjectRoleKind {
                                 KIND,
                                 key.clone(),
                                 Action::Delete,
-                                Operation::DeleteProjectRole {
+                                Op::DeleteProjectRole {
                                     project: project.clone(),
                                     name: name.clone(),
                                 },
@@ -97,6 +137,113 @@ impl Kind for ProjectRoleKind {
                     ),
                     (None, None) => {}
                 }
+            }
+        }
+    }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::CreateProjectRole { project: p, .. } => vec![project(p)],
+            Op::UpdateProjectRole {
+                project: p, name, ..
+            }
+            | Op::DeleteProjectRole { project: p, name } => {
+                vec![project(p), project_role(p, name)]
+            }
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::CreateProjectRole {
+                    project: p,
+                    name,
+                    permissions,
+                    description,
+                } => {
+                    let pid = ProjectId::from(cx.need(&project(p))?);
+                    let spec = RoleSpec {
+                        name: Some(name),
+                        permissions: Some(permissions),
+                        description: description.as_deref(),
+                    };
+                    let created = create_or_find(
+                        || c.create_project_role(&pid, &spec),
+                        || async {
+                            let all = c.list_project_roles(&pid).await?;
+                            Ok(all
+                                .into_iter()
+                                .find(|r| !r.predefined_role && &r.name == name)
+                                .map(|r| r.id.0))
+                        },
+                    )
+                    .await
+                    .map_err(api)?;
+                    Ok(cx.record(&project_role(p, name), created, |r| r.id.to_string()))
+                }
+                Op::UpdateProjectRole {
+                    project: p,
+                    name,
+                    update,
+                } => {
+                    let pid = ProjectId::from(cx.need(&project(p))?);
+                    let id = RoleId::from(cx.need(&project_role(p, name))?);
+                    let spec = role_update(update);
+                    retry_transient(|| c.update_project_role(&pid, &id, &spec))
+                        .await
+                        .map_err(api)?;
+                    Ok(Done::Applied(None))
+                }
+                Op::DeleteProjectRole { project: p, name } => {
+                    let Some([pid, id]) = cx.have([project(p), project_role(p, name)]) else {
+                        return Ok(Done::Already(GONE.into()));
+                    };
+                    let (pid, id) = (ProjectId::from(pid), RoleId::from(id));
+                    let removal = remove(|| c.delete_project_role(&pid, &id))
+                        .await
+                        .map_err(api)?;
+                    cx.ids.forget(&project_role(p, name));
+                    Ok(removed(removal))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::CreateProjectRole {
+                project: p,
+                name,
+                permissions,
+                description,
+            } => project(s, p)
+                .roles
+                .push(new_role(name, permissions, description)),
+            Op::UpdateProjectRole {
+                project: p,
+                name,
+                update,
+            } => {
+                for r in project(s, p).roles.iter_mut().filter(|r| &r.name == name) {
+                    apply_update(r, update);
+                }
+            }
+            Op::DeleteProjectRole { project: p, name } => {
+                project(s, p).roles.retain(|r| &r.name != name)
             }
         }
     }

@@ -15,6 +15,15 @@ use super::kind::Kind;
 use super::{Action, Operation, RefusalRule, ResourceKind};
 use crate::model::RateLimit;
 
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, Step, api};
+use super::keys::refs;
+use super::keys::refs::project;
+use crate::api::safe::retry_transient;
+use crate::api::types::{ProjectId, RateLimitId};
+
 const KIND: ResourceKind = ResourceKind::RateLimit;
 
 /// The managed fields (those `desired` gives) with `source`'s values.
@@ -28,6 +37,25 @@ fn managed_view(desired: &RateLimit, source: Option<&RateLimit>) -> Value {
         }
     }
     Value::Object(map)
+}
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    UpdateRateLimit {
+        project: String,
+        model: String,
+        fields: BTreeMap<String, u64>,
+    },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
 }
 
 /// Rate limits.
@@ -85,7 +113,7 @@ impl Kind for RateLimitKind {
                         KIND,
                         key,
                         action,
-                        Operation::UpdateRateLimit {
+                        Op::UpdateRateLimit {
                             project: project.clone(),
                             model: model.clone(),
                             fields,
@@ -99,5 +127,119 @@ impl Kind for RateLimitKind {
                 );
             }
         }
+    }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::UpdateRateLimit {
+                project: p, model, ..
+            } => vec![project(p), refs::rate_limit(p, model)],
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::UpdateRateLimit {
+                    project: p,
+                    model,
+                    fields,
+                } => {
+                    let pid = ProjectId::from(cx.need(&project(p))?);
+                    let reference = crate::kinds::keys::refs::rate_limit(p, model);
+                    if cx.ids.get(&reference).is_none() {
+                        // A project created by this run: its rows exist now; learn their IDs.
+                        let rows = retry_transient(|| c.list_rate_limits(&pid))
+                            .await
+                            .map_err(api)?;
+                        for row in rows {
+                            let row_ref = crate::kinds::keys::refs::rate_limit(p, &row.model);
+                            cx.ids.record(&row_ref, row.id.as_str());
+                        }
+                    }
+                    let id = RateLimitId::from(cx.need(&reference)?);
+                    let limits = rate_limit_fields(fields)?;
+                    retry_transient(|| c.update_rate_limit(&pid, &id, &limits))
+                        .await
+                        .map_err(api)?;
+                    Ok(Done::Applied(None))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::UpdateRateLimit {
+                project: p,
+                model,
+                fields,
+            } => {
+                let row = project(s, p).rate_limits.entry(model.clone()).or_default();
+                for (field, value) in fields {
+                    let slot = match field.as_str() {
+                        "max_requests_per_1_minute" => &mut row.max_requests_per_1_minute,
+                        "max_tokens_per_1_minute" => &mut row.max_tokens_per_1_minute,
+                        "max_images_per_1_minute" => &mut row.max_images_per_1_minute,
+                        "max_audio_megabytes_per_1_minute" => {
+                            &mut row.max_audio_megabytes_per_1_minute
+                        }
+                        "max_requests_per_1_day" => &mut row.max_requests_per_1_day,
+                        "batch_1_day_max_input_tokens" => &mut row.batch_1_day_max_input_tokens,
+                        other => panic!("simulated apply: unknown rate-limit field {other}"),
+                    };
+                    *slot = Some(*value);
+                }
+            }
+        }
+    }
+}
+
+fn rate_limit_fields(fields: &BTreeMap<String, u64>) -> Result<RateLimit, String> {
+    let mut limits = RateLimit::default();
+    for (field, &value) in fields {
+        let slot = match field.as_str() {
+            "max_requests_per_1_minute" => &mut limits.max_requests_per_1_minute,
+            "max_tokens_per_1_minute" => &mut limits.max_tokens_per_1_minute,
+            "max_images_per_1_minute" => &mut limits.max_images_per_1_minute,
+            "max_audio_megabytes_per_1_minute" => &mut limits.max_audio_megabytes_per_1_minute,
+            "max_requests_per_1_day" => &mut limits.max_requests_per_1_day,
+            "batch_1_day_max_input_tokens" => &mut limits.batch_1_day_max_input_tokens,
+            other => return Err(format!("unknown rate-limit field `{other}`")),
+        };
+        *slot = Some(value);
+    }
+    Ok(limits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_fields_map_by_api_name_and_unknown_ones_are_refused() {
+        let fields = BTreeMap::from([
+            ("max_requests_per_1_minute".to_string(), 500),
+            ("batch_1_day_max_input_tokens".to_string(), 7),
+        ]);
+        let limits = rate_limit_fields(&fields).expect("known");
+        assert_eq!(limits.max_requests_per_1_minute, Some(500));
+        assert_eq!(limits.batch_1_day_max_input_tokens, Some(7));
+        assert_eq!(limits.max_tokens_per_1_minute, None);
+        let bad = BTreeMap::from([("max_unicorns".to_string(), 1)]);
+        assert!(rate_limit_fields(&bad).is_err());
     }
 }

@@ -7,16 +7,59 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::context::{Context, Draft, Output, pair_up, when_managed};
+use super::context::{Context, Draft, GateFacts, Output, pair_up, when_managed};
 use super::keys;
 use super::kind::Kind;
 use super::{Action, Operation, ResourceKind};
-use crate::model::{ProjectRole, ServiceAccount};
+use crate::model::{ProjectRole, ServiceAccount, ServiceAccountRef};
+
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, SecretSink, Step, api, removed};
+use super::keys::refs;
+use super::keys::refs::{project, service_account};
+use crate::api::Secret;
+use crate::api::safe::{self, Created, find_then_create, remove, retry_transient};
+use crate::api::types::{ProjectId, ServiceAccountId};
 
 const KIND: ResourceKind = ResourceKind::ServiceAccount;
 
 fn view(sa: &ServiceAccount) -> Value {
     json!({ "name": sa.name, "role": sa.role })
+}
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    /// `with_key: false` creates the account without a key (`create_service_account_only`).
+    CreateServiceAccount {
+        project: String,
+        name: String,
+        role: ProjectRole,
+        with_key: bool,
+    },
+    UpdateServiceAccount {
+        project: String,
+        name: String,
+        role: ProjectRole,
+    },
+    /// `id`: this account exactly (an extra live duplicate of the name).
+    DeleteServiceAccount {
+        project: String,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
 }
 
 /// Service accounts.
@@ -60,7 +103,7 @@ impl Kind for ServiceAccountKind {
                                 KIND,
                                 key,
                                 Action::Create,
-                                Operation::CreateServiceAccount {
+                                Op::CreateServiceAccount {
                                     project: project.clone(),
                                     name: name.clone(),
                                     role: d.role,
@@ -90,7 +133,7 @@ impl Kind for ServiceAccountKind {
                                 KIND,
                                 key,
                                 Action::Update,
-                                Operation::UpdateServiceAccount {
+                                Op::UpdateServiceAccount {
                                     project: project.clone(),
                                     name: name.clone(),
                                     role: d.role,
@@ -115,7 +158,7 @@ impl Kind for ServiceAccountKind {
                                 KIND,
                                 key.clone(),
                                 Action::Delete,
-                                Operation::DeleteServiceAccount {
+                                Op::DeleteServiceAccount {
                                     project: project.clone(),
                                     name: name.clone(),
                                     id: None,
@@ -130,4 +173,256 @@ impl Kind for ServiceAccountKind {
             }
         }
     }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::CreateServiceAccount { project: p, .. }
+            | Op::DeleteServiceAccount {
+                project: p,
+                id: Some(_),
+                ..
+            } => vec![project(p)],
+            Op::UpdateServiceAccount {
+                project: p, name, ..
+            }
+            | Op::DeleteServiceAccount {
+                project: p,
+                name,
+                id: None,
+            } => vec![project(p), refs::service_account(p, name)],
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::CreateServiceAccount {
+                    project: p,
+                    name,
+                    role,
+                    with_key,
+                } => create_service_account(cx, p, name, *role, *with_key).await,
+                Op::UpdateServiceAccount {
+                    project: p,
+                    name,
+                    role,
+                } => {
+                    let pid = ProjectId::from(cx.need(&project(p))?);
+                    let id = ServiceAccountId::from(cx.need(&service_account(p, name))?);
+                    retry_transient(|| c.update_service_account(&pid, &id, None, Some(*role)))
+                        .await
+                        .map_err(api)?;
+                    Ok(Done::Applied(None))
+                }
+                Op::DeleteServiceAccount {
+                    project: p,
+                    id: Some(extra),
+                    ..
+                } => {
+                    // An extra live duplicate: deleted by its own ID; the managed one stays.
+                    let pid = ProjectId::from(cx.need(&project(p))?);
+                    let id = ServiceAccountId::from(extra.clone());
+                    let removal = remove(|| c.delete_service_account(&pid, &id))
+                        .await
+                        .map_err(api)?;
+                    Ok(removed(removal))
+                }
+                Op::DeleteServiceAccount {
+                    project: p,
+                    name,
+                    id: None,
+                } => {
+                    let Some([pid, id]) = cx.have([project(p), service_account(p, name)]) else {
+                        return Ok(Done::Already(GONE.into()));
+                    };
+                    let (pid, id) = (ProjectId::from(pid), ServiceAccountId::from(id));
+                    let removal = remove(|| c.delete_service_account(&pid, &id))
+                        .await
+                        .map_err(api)?;
+                    cx.ids.forget(&service_account(p, name));
+                    Ok(removed(removal))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::CreateServiceAccount {
+                project: p,
+                name,
+                role,
+                ..
+            } => project(s, p).service_accounts.push(ServiceAccount {
+                name: name.clone(),
+                role: *role,
+                sink: None,
+            }),
+            Op::UpdateServiceAccount {
+                project: p,
+                name,
+                role,
+            } => {
+                for a in project(s, p)
+                    .service_accounts
+                    .iter_mut()
+                    .filter(|a| &a.name == name)
+                {
+                    a.role = *role;
+                }
+            }
+            Op::DeleteServiceAccount {
+                project: p, name, ..
+            } => project(s, p).service_accounts.retain(|a| &a.name != name),
+        }
+    }
+
+    fn gate_facts(&self, ctx: &Context<'_>, change: &Draft) -> GateFacts {
+        let account = match change.op.decode::<Op>() {
+            Ok(Op::DeleteServiceAccount { project, name, .. })
+            | Ok(Op::UpdateServiceAccount {
+                project,
+                name,
+                role: ProjectRole::Member,
+            }) => ServiceAccountRef { project, name },
+            _ => return GateFacts::default(),
+        };
+        GateFacts {
+            protected: ctx
+                .desired
+                .policy
+                .protect
+                .service_accounts
+                .contains(&account),
+            ..GateFacts::default()
+        }
+    }
+}
+
+async fn create_service_account(
+    cx: &ApplyContext,
+    p: &str,
+    name: &str,
+    role: ProjectRole,
+    with_key: bool,
+) -> Step {
+    let c = &cx.client;
+    let sink = if with_key {
+        let sink = cx.sinks.sink(&format!("projects/{p}/service_accounts/{name}")).ok_or_else(|| {
+            format!(
+                "a key is requested for service account `{name}` but the desired state declares no sink for it"
+            )
+        })?;
+        sink.check().map_err(|e| e.to_string())?;
+        Some(sink)
+    } else {
+        None
+    };
+    let pid = ProjectId::from(cx.need(&project(p))?);
+    let created = find_then_create(
+        || c.create_service_account(&pid, name, with_key),
+        || async {
+            let all = c.list_service_accounts(&pid).await?;
+            Ok(all.into_iter().find(|s| s.name == name).map(|s| s.id.0))
+        },
+    )
+    .await
+    .map_err(api)?;
+    let (id, role_now, key, already) = match created {
+        Created::New(account) => (
+            account.id.clone(),
+            Some(account.role.as_str().to_string()),
+            account.api_key.map(|k| k.value),
+            false,
+        ),
+        Created::Landed(id) => (ServiceAccountId::from(id), None, None, false),
+        Created::AlreadyThere(id) => (ServiceAccountId::from(id), None, None, true),
+    };
+    cx.ids.record(&service_account(p, name), id.as_str());
+    // Created with a key the account is a `member`, without one it has no role: set the
+    // declared role unless it already is.
+    if role_now.as_deref() != Some(role.as_str()) {
+        retry_transient(|| c.update_service_account(&pid, &id, None, Some(role)))
+            .await
+            .map_err(api)?;
+    }
+    let Some(sink) = sink else {
+        return Ok(if already {
+            Done::Already("it already exists".into())
+        } else {
+            Done::Applied(None)
+        });
+    };
+    let (key, lost) = match key.filter(|k| !k.expose().is_empty()) {
+        Some(key) => (key, 0),
+        // The key of a create whose answer was lost is gone for good: mint another.
+        None => mint_service_account_key(cx, &pid, &id).await?,
+    };
+    let mut note = match deliver(sink, &key).await {
+        Ok(note) => note,
+        // Nobody holds this account's key: an account left behind would make the next
+        // plan empty. Delete the account this run created, so the next plan creates it
+        // again (and its sink gets a key).
+        Err(e) if !already => {
+            return Err(match remove(|| c.delete_service_account(&pid, &id)).await {
+                Ok(_) => format!(
+                    "service account `{name}` was created, but {e}; it was deleted again (nobody holds its key): fix the sink and apply again"
+                ),
+                Err(error) => format!(
+                    "service account `{name}` was created, but {e}; deleting it failed too ({}): delete it, fix the sink and apply again",
+                    api(error)
+                ),
+            });
+        }
+        Err(e) => {
+            return Err(format!(
+                "service account `{name}` already existed and got a new key, but {e}; delete the account, fix the sink and apply again"
+            ));
+        }
+    };
+    if lost > 0 {
+        note.push_str(&format!(
+            "; {lost} earlier key(s) of this account whose value was lost in transit may exist: delete them"
+        ));
+    }
+    Ok(Done::Applied(Some(note)))
+}
+
+/// A new key for an existing account; also counts attempts whose key may have been
+/// created but never received.
+async fn mint_service_account_key(
+    cx: &ApplyContext,
+    pid: &ProjectId,
+    id: &ServiceAccountId,
+) -> Result<(Secret, u32), String> {
+    let mut lost = 0;
+    loop {
+        match cx.client.create_service_account_key(pid, id, None).await {
+            Ok(key) if !key.value.expose().is_empty() => return Ok((key.value, lost)),
+            Ok(_) => {
+                return Err("the API returned a service-account key without a value".into());
+            }
+            Err(error) if error.is_ambiguous() && lost + 1 < safe::MAX_CREATE_ROUNDS => {
+                lost += 1;
+            }
+            Err(error) => return Err(api(error)),
+        }
+    }
+}
+
+async fn deliver(sink: &dyn SecretSink, key: &Secret) -> Result<String, String> {
+    sink.deliver(key).await
 }

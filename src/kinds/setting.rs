@@ -10,7 +10,7 @@
 //!
 //! Collection kinds have a module of the same shape with their own functions (project API
 //! keys: [`project_api_keys`], read per managed project into `LiveState::project_api_keys`).
-//! - apply (`apply/perform.rs`): [`perform`] for [`Operation::Kind`](crate::plan::Operation);
+//! - apply: `Kind::perform` of a [`ValueOp`](super::ValueOp), through [`write`];
 //! - drift: the plan's changes and reported objects, like every kind.
 //!
 //! Adding a singleton kind: a module with its value type and a `pub static KIND`, one line in
@@ -24,6 +24,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde_json::Value;
+
+use super::ValueOp;
 
 use super::ResourceKind;
 use super::{ReadScope, Select};
@@ -240,9 +242,9 @@ pub fn read<'a>(
 }
 
 /// Writes `value` (POST), or unsets (DELETE) when `value` is `None`.
-pub fn perform<'a>(
+pub fn write<'a>(
     client: &'a Client,
-    kind: &'static SettingKind,
+    kind: &'a SettingKind,
     project_id: Option<&'a str>,
     value: Option<&'a Value>,
 ) -> BoxFuture<'a, Result<(), Error>> {
@@ -286,7 +288,7 @@ impl super::kind::Kind for SettingKind {
 
     fn diff(&self, ctx: &super::context::Context<'_>, out: &mut super::context::Output) {
         use super::context::Draft;
-        use super::{Action, Operation, UnmanagedObject};
+        use super::{Action, UnmanagedObject};
 
         let leftover = leftover_policy(&ctx.desired);
         let kind = self;
@@ -355,7 +357,7 @@ impl super::kind::Kind for SettingKind {
                                 kind.resource,
                                 key,
                                 action,
-                                Operation::Kind {
+                                ValueOp::Kind {
                                     kind: kind.name().to_string(),
                                     project: project.map(str::to_string),
                                     id: None,
@@ -379,7 +381,7 @@ impl super::kind::Kind for SettingKind {
                                     kind.resource,
                                     key,
                                     Action::Unset,
-                                    Operation::Kind {
+                                    ValueOp::Kind {
                                         kind: kind.name().to_string(),
                                         project: project.map(str::to_string),
                                         id: None,
@@ -407,6 +409,40 @@ impl super::kind::Kind for SettingKind {
                     }
                 }
             }
+        }
+    }
+
+    fn id_refs(&self, op: &super::Operation) -> Vec<super::IdRef> {
+        match op.decode() {
+            Ok(ValueOp::Kind {
+                project: Some(p), ..
+            }) => vec![super::keys::refs::project(&p)],
+            _ => Vec::new(),
+        }
+    }
+
+    fn perform<'a>(
+        &'a self,
+        op: &'a super::Operation,
+        cx: &'a super::apply::ApplyContext,
+    ) -> super::apply::BoxFuture<'a, super::apply::Step> {
+        Box::pin(async move {
+            let ValueOp::Kind { project, value, .. } = op.decode()?;
+            let pid = match &project {
+                Some(p) => Some(cx.need(&super::keys::refs::project(p))?),
+                None => None,
+            };
+            write(&cx.client, self, pid.as_deref(), value.as_ref())
+                .await
+                .map_err(super::apply::api)?;
+            Ok(super::apply::Done::Applied(None))
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &super::Operation, s: &mut super::LiveState) {
+        if let Ok(ValueOp::Kind { project, value, .. }) = op.decode() {
+            written(&mut s.org, self, project.as_deref(), value.as_ref());
         }
     }
 }

@@ -10,12 +10,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, removed};
 use super::context::{Context, Draft, Output};
+use super::keys::refs;
 use super::kind::Kind;
-use super::{Action, Operation, ResourceKind};
+use super::{Action, IdRef, Operation, ResourceKind, ValueOp};
 use super::{Currency, Interval};
 use crate::api::client::{Call, RequestKind, seg};
 use crate::api::pagination::{MAX_PAGE_A, Style};
+use crate::api::safe::remove;
 use crate::api::{Client, Error};
 use crate::model::{Document, ManagedList};
 
@@ -219,6 +222,65 @@ impl Kind for SpendAlerts {
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         diff(self.project, ctx, out)
     }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        match op.decode() {
+            // An alert of a project that is gone is gone too.
+            Ok(ValueOp::Kind {
+                id: None,
+                project: Some(p),
+                ..
+            }) => vec![refs::project(&p)],
+            _ => Vec::new(),
+        }
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let ValueOp::Kind {
+                project, id, value, ..
+            } = op.decode()?;
+            let c = &cx.client;
+            let pid = match &project {
+                Some(p) => match cx.ids.get(&refs::project(p)) {
+                    Some(pid) => Some(pid),
+                    None if value.is_none() => return Ok(Done::Already(GONE.into())),
+                    None => return Err(format!("project {p:?} has no known ID")),
+                },
+                None => None,
+            };
+            let pid = pid.as_deref();
+            match (value, id) {
+                (Some(value), id) => {
+                    write(c, pid, id.as_deref(), &value).await.map_err(api)?;
+                    Ok(Done::Applied(None))
+                }
+                (None, Some(id)) => {
+                    let removal = remove(|| delete(c, pid, &id)).await.map_err(api)?;
+                    Ok(removed(removal))
+                }
+                (None, None) => Err("deleting a spend alert needs its ID".into()),
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(ValueOp::Kind {
+            project, id, value, ..
+        }) = op.decode()
+        else {
+            return;
+        };
+        let alerts = s.spend_alerts.entry(project).or_default();
+        alerts.retain(|a| Some(&a.id) != id.as_ref());
+        if let Some(alert) = value.and_then(|v| serde_json::from_value(v).ok()) {
+            alerts.push(LiveAlert {
+                id: id.unwrap_or_else(|| format!("new-{}", alerts.len())),
+                alert,
+            });
+        }
+    }
 }
 
 fn diff(projects: bool, ctx: &Context<'_>, out: &mut Output) {
@@ -272,11 +334,14 @@ fn diff(projects: bool, ctx: &Context<'_>, out: &mut Output) {
         let desired_by: BTreeMap<String, SpendAlert> =
             desired.iter().map(|a| (a.key(), a.normal())).collect();
         let parents: Vec<String> = project.iter().map(|p| format!("project:{p}")).collect();
-        let op = |id: Option<&str>, value: Option<&SpendAlert>| Operation::Kind {
-            kind: name.to_string(),
-            project: project.clone(),
-            id: id.map(str::to_string),
-            value: value.map(|v| serde_json::to_value(v).unwrap_or(Value::Null)),
+        let op = |id: Option<&str>, value: Option<&SpendAlert>| -> Operation {
+            ValueOp::Kind {
+                kind: name.to_string(),
+                project: project.clone(),
+                id: id.map(str::to_string),
+                value: value.map(|v| serde_json::to_value(v).unwrap_or(Value::Null)),
+            }
+            .into()
         };
         for (key, want) in &desired_by {
             let plan_key = format!("{prefix}spend_alert:{key}");

@@ -5,13 +5,37 @@
 
 use serde_json::json;
 
-use super::context::{Context, Draft, Output, when_managed};
+use super::context::{Context, Draft, GateFacts, Output, when_managed};
 use super::keys;
 use super::kind::Kind;
 use super::{Action, Operation, ResourceKind};
 use crate::model::OrgRole;
 
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, removed};
+use super::keys::refs::user;
+use crate::api::safe::{remove, retry_transient};
+use crate::api::types::UserId;
+
 const KIND: ResourceKind = ResourceKind::User;
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    UpdateUserRole { email: String, role: OrgRole },
+    RemoveUser { email: String },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
+}
 
 /// Organization members.
 pub(crate) struct UserKind;
@@ -35,7 +59,7 @@ impl Kind for UserKind {
                 KIND,
                 keys::user(&user.email),
                 Action::Update,
-                Operation::UpdateUserRole {
+                Op::UpdateUserRole {
                     email: user.email.clone(),
                     role: user.role,
                 },
@@ -77,13 +101,120 @@ impl Kind for UserKind {
                         KIND,
                         key.clone(),
                         Action::Remove,
-                        Operation::RemoveUser {
+                        Op::RemoveUser {
                             email: live.email.clone(),
                         },
                     )
                     .before(Some(view))
                 },
             );
+        }
+    }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::UpdateUserRole { email, .. } | Op::RemoveUser { email } => {
+                vec![user(email)]
+            }
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::UpdateUserRole { email, role } => {
+                    let id = UserId::from(cx.need(&user(email))?);
+                    retry_transient(|| c.modify_user_role(&id, *role))
+                        .await
+                        .map_err(api)?;
+                    Ok(Done::Applied(None))
+                }
+                Op::RemoveUser { email } => {
+                    let Some(id) = cx.ids.get(&user(email)) else {
+                        return Ok(Done::Already(GONE.into()));
+                    };
+                    let id = UserId::from(id);
+                    let removal = remove(|| c.delete_user(&id)).await.map_err(api)?;
+                    cx.ids.forget(&user(email));
+                    Ok(removed(removal))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::UpdateUserRole { email, role } => {
+                for u in s
+                    .org
+                    .users
+                    .iter_mut()
+                    .filter(|u| same_email(&u.email, email))
+                {
+                    u.role = *role;
+                }
+            }
+            Op::RemoveUser { email } => {
+                s.org.users.retain(|u| !same_email(&u.email, email));
+                for g in &mut s.org.groups {
+                    g.members.retain(|m| !same_email(m, email));
+                }
+                for p in &mut s.org.projects {
+                    p.members.retain(|m| !same_email(&m.email, email));
+                }
+            }
+        }
+    }
+
+    fn gate_facts(&self, ctx: &Context<'_>, change: &Draft) -> GateFacts {
+        let Ok(op) = change.op.decode::<Op>() else {
+            return GateFacts::default();
+        };
+        let email = match &op {
+            Op::RemoveUser { email } | Op::UpdateUserRole { email, .. } => email,
+        };
+        let was_owner = ctx
+            .live_user(email)
+            .is_some_and(|u| u.role == OrgRole::Owner);
+        let protected = ctx.desired.policy.protect.users.contains(email);
+        let key_owner = ctx.key_owner.as_deref() == Some(email.as_str());
+        match op {
+            Op::RemoveUser { .. } => GateFacts {
+                protected,
+                key_owner,
+                owner_lost: was_owner,
+                ..GateFacts::default()
+            },
+            Op::UpdateUserRole {
+                role: OrgRole::Reader,
+                ..
+            } if was_owner => GateFacts {
+                protected,
+                key_owner,
+                owner_lost: true,
+                ..GateFacts::default()
+            },
+            Op::UpdateUserRole {
+                role: OrgRole::Owner,
+                ..
+            } if !was_owner => GateFacts {
+                owner_gained: true,
+                ..GateFacts::default()
+            },
+            Op::UpdateUserRole { .. } => GateFacts::default(),
         }
     }
 }

@@ -9,6 +9,32 @@ use super::kind::Kind;
 use super::role_set::{self, RoleSet};
 use super::{Operation, ResourceKind};
 
+use serde::{Deserialize, Serialize};
+
+use super::IdRef;
+use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, removed};
+use super::keys::refs;
+use super::keys::refs::{role as org_role, user};
+use crate::api::role_assignments::Principal;
+use crate::api::safe::remove;
+use crate::api::types::{RoleId, UserId};
+
+/// What apply does for a change of this kind (the plan's `operation`).
+// The variant names are the operation's `type` in JSON and saved plans.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Op {
+    AssignUserRole { email: String, role: String },
+    UnassignUserRole { email: String, role: String },
+}
+
+impl From<Op> for Operation {
+    fn from(op: Op) -> Operation {
+        Operation::of(&op)
+    }
+}
+
 /// Organization roles of members.
 pub(crate) struct UserRoleKind;
 
@@ -30,18 +56,92 @@ impl Kind for UserRoleKind {
                     desired: &user.roles,
                     live: &live.roles,
                     role_key: &|r| keys::role(r),
-                    grant: &|r| Operation::AssignUserRole {
-                        email: email.clone(),
-                        role: r.to_string(),
+                    grant: &|r| {
+                        Op::AssignUserRole {
+                            email: email.clone(),
+                            role: r.to_string(),
+                        }
+                        .into()
                     },
-                    revoke: &|r| Operation::UnassignUserRole {
-                        email: email.clone(),
-                        role: r.to_string(),
+                    revoke: &|r| {
+                        Op::UnassignUserRole {
+                            email: email.clone(),
+                            role: r.to_string(),
+                        }
+                        .into()
                     },
                     policy: ctx.desired.policy.unmanaged.role_assignments,
                 },
                 out,
             );
+        }
+    }
+
+    fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
+        let Ok(op) = op.decode::<Op>() else {
+            return Vec::new();
+        };
+        let mut ids = match &op {
+            Op::AssignUserRole { email, role } | Op::UnassignUserRole { email, role } => {
+                vec![user(email), refs::role(role)]
+            }
+        };
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn perform<'a>(&'a self, op: &'a Operation, cx: &'a ApplyContext) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let op: Op = op.decode()?;
+            let c = &cx.client;
+            match &op {
+                Op::AssignUserRole { email, role } => {
+                    let uid = UserId::from(cx.need(&user(email))?);
+                    let rid = RoleId::from(cx.need(&org_role(role))?);
+                    cx.assign(Principal::User(&uid), &rid).await
+                }
+                Op::UnassignUserRole { email, role } => {
+                    let Some([uid, rid]) = cx.have([user(email), org_role(role)]) else {
+                        return Ok(Done::Already(GONE.into()));
+                    };
+                    let (uid, rid) = (UserId::from(uid), RoleId::from(rid));
+                    let removal = remove(|| c.unassign_role(Principal::User(&uid), &rid))
+                        .await
+                        .map_err(api)?;
+                    Ok(removed(removal))
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    fn simulate(&self, op: &Operation, s: &mut crate::kinds::LiveState) {
+        let Ok(op) = op.decode::<Op>() else {
+            return;
+        };
+        use super::simulate::*;
+        match &op {
+            Op::AssignUserRole { email, role } => {
+                for u in s
+                    .org
+                    .users
+                    .iter_mut()
+                    .filter(|u| same_email(&u.email, email))
+                {
+                    u.roles.push(role.clone());
+                }
+            }
+            Op::UnassignUserRole { email, role } => {
+                for u in s
+                    .org
+                    .users
+                    .iter_mut()
+                    .filter(|u| same_email(&u.email, email))
+                {
+                    u.roles.retain(|r| r != role);
+                }
+            }
         }
     }
 }

@@ -155,14 +155,14 @@ pub(crate) fn order(drafts: Vec<Draft>) -> Result<Vec<Change>, PlanError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Action, Operation};
+    use crate::plan::Action;
 
     fn draft(key: &str, action: Action, parents: &[&str]) -> Draft {
         Draft::new(
             ResourceKind::Group,
             key.into(),
             action,
-            Operation::CreateGroup { name: key.into() },
+            crate::kinds::group::Op::CreateGroup { name: key.into() },
         )
         .parents(parents.iter().map(|p| p.to_string()))
     }

@@ -5,20 +5,10 @@
 //! A gate never drops a change: it adds a [`Refusal`](super::Refusal) naming the rule, the
 //! objects and the override, and the whole plan is refused.
 
-use std::collections::BTreeSet;
-
 use super::context::{Context, Output};
-use super::{Operation, PlanOptions, RefusalRule};
-use crate::model::{OrgRole, ProjectRole, ServiceAccountRef};
+use super::{PlanOptions, RefusalRule};
 
 pub(crate) fn apply_gates(ctx: &Context<'_>, options: &PlanOptions, out: &mut Output) {
-    let protect = &ctx.desired.policy.protect;
-    let protected_users: BTreeSet<&str> = protect.users.iter().map(String::as_str).collect();
-    let protected_projects: BTreeSet<&str> = protect.projects.iter().map(String::as_str).collect();
-    let protected_groups: BTreeSet<&str> = protect.groups.iter().map(String::as_str).collect();
-    let protected_accounts: BTreeSet<&ServiceAccountRef> =
-        protect.service_accounts.iter().collect();
-
     let mut protect_hits = Vec::new();
     let mut key_owner_hits = Vec::new();
     let mut default_project_hits = Vec::new();
@@ -26,73 +16,21 @@ pub(crate) fn apply_gates(ctx: &Context<'_>, options: &PlanOptions, out: &mut Ou
     let mut owners_gained = 0usize;
 
     for draft in &out.drafts {
-        match &draft.op {
-            Operation::RemoveUser { email } => {
-                let was_owner = ctx
-                    .live_user(email)
-                    .is_some_and(|u| u.role == OrgRole::Owner);
-                if protected_users.contains(email.as_str()) {
-                    protect_hits.push(draft.key.clone());
-                }
-                if ctx.key_owner.as_deref() == Some(email.as_str()) {
-                    key_owner_hits.push(draft.key.clone());
-                }
-                if was_owner {
-                    owners_lost.push(draft.key.clone());
-                }
-            }
-            Operation::UpdateUserRole { email, role } => {
-                let was_owner = ctx
-                    .live_user(email)
-                    .is_some_and(|u| u.role == OrgRole::Owner);
-                match (was_owner, role) {
-                    (true, OrgRole::Reader) => {
-                        if protected_users.contains(email.as_str()) {
-                            protect_hits.push(draft.key.clone());
-                        }
-                        if ctx.key_owner.as_deref() == Some(email.as_str()) {
-                            key_owner_hits.push(draft.key.clone());
-                        }
-                        owners_lost.push(draft.key.clone());
-                    }
-                    (false, OrgRole::Owner) => owners_gained += 1,
-                    _ => {}
-                }
-            }
-            Operation::ArchiveProject { name, .. } => {
-                if protected_projects.contains(name.as_str()) {
-                    protect_hits.push(draft.key.clone());
-                }
-                if ctx.is_default_project(name) {
-                    default_project_hits.push(draft.key.clone());
-                }
-            }
-            Operation::DeleteGroup { name } if protected_groups.contains(name.as_str()) => {
-                protect_hits.push(draft.key.clone());
-            }
-            Operation::DeleteServiceAccount { project, name, .. } => {
-                let account = ServiceAccountRef {
-                    project: project.clone(),
-                    name: name.clone(),
-                };
-                if protected_accounts.contains(&account) {
-                    protect_hits.push(draft.key.clone());
-                }
-            }
-            Operation::UpdateServiceAccount {
-                project,
-                name,
-                role: ProjectRole::Member,
-            } => {
-                let account = ServiceAccountRef {
-                    project: project.clone(),
-                    name: name.clone(),
-                };
-                if protected_accounts.contains(&account) {
-                    protect_hits.push(draft.key.clone());
-                }
-            }
-            _ => {}
+        let facts = draft.kind.def().gate_facts(ctx, draft);
+        if facts.protected {
+            protect_hits.push(draft.key.clone());
+        }
+        if facts.key_owner {
+            key_owner_hits.push(draft.key.clone());
+        }
+        if facts.default_project {
+            default_project_hits.push(draft.key.clone());
+        }
+        if facts.owner_lost {
+            owners_lost.push(draft.key.clone());
+        }
+        if facts.owner_gained {
+            owners_gained += 1;
         }
     }
 
@@ -122,12 +60,7 @@ pub(crate) fn apply_gates(ctx: &Context<'_>, options: &PlanOptions, out: &mut Ou
     }
 
     let min_owners = ctx.desired.policy.min_owners() as usize;
-    let owners_now = ctx
-        .live
-        .users
-        .iter()
-        .filter(|u| u.role == OrgRole::Owner)
-        .count();
+    let owners_now = ctx.live_owner_count();
     let owners_after = (owners_now + owners_gained).saturating_sub(owners_lost.len());
     if !owners_lost.is_empty() && owners_after < min_owners && owners_after < owners_now {
         out.refuse(

@@ -168,8 +168,9 @@ pub fn desired_fingerprint(desired: &Document) -> String {
 /// The live facts `change` depends on, read from `ids`.
 pub fn live_dependency(change: &Change, ids: &IdIndex) -> LiveDependency {
     let ids: BTreeMap<String, String> = change
-        .op
-        .id_refs()
+        .kind
+        .def()
+        .id_refs(&change.op)
         .into_iter()
         .filter_map(|r| r.resolve(ids).map(|id| (r.label(), id.clone())))
         .collect();

@@ -369,14 +369,14 @@ fn missing_member_is_invited_with_project_memberships() {
     assert_eq!(actions(&p), vec![(Action::Invite, "invite:new@x.example")]);
     assert_eq!(
         p.changes[0].op,
-        Operation::SendInvite {
+        Operation::from(crate::kinds::invite::Op::SendInvite {
             email: "new@x.example".into(),
             role: crate::model::OrgRole::Reader,
             projects: vec![crate::model::InviteProject {
                 name: "P".into(),
                 role: crate::model::ProjectRole::Member
             }],
-        }
+        })
     );
 }
 
@@ -542,8 +542,8 @@ fn rate_limits_manage_only_given_fields_and_use_honest_verbs() {
     let c = &p.changes[0];
     assert_eq!(c.before, Some(json!({ "max_requests_per_1_minute": 5 })));
     assert_eq!(c.fields.len(), 1);
-    match &c.op {
-        Operation::UpdateRateLimit { fields, .. } => {
+    match c.op.decode::<crate::kinds::rate_limit::Op>() {
+        Ok(crate::kinds::rate_limit::Op::UpdateRateLimit { fields, .. }) => {
             assert_eq!(
                 fields.keys().collect::<Vec<_>>(),
                 vec!["max_requests_per_1_minute"]
@@ -903,10 +903,14 @@ fn service_accounts_get_a_key_only_when_a_sink_is_declared() {
     let with_key: Vec<bool> = p
         .changes
         .iter()
-        .map(|c| match &c.op {
-            Operation::CreateServiceAccount { with_key, .. } => *with_key,
-            other => panic!("unexpected {other:?}"),
-        })
+        .map(
+            |c| match c.op.decode::<crate::kinds::service_account::Op>() {
+                Ok(crate::kinds::service_account::Op::CreateServiceAccount {
+                    with_key, ..
+                }) => with_key,
+                other => panic!("unexpected {other:?}"),
+            },
+        )
         .collect();
     assert_eq!(with_key, vec![true, false]);
     // The sink itself never enters the plan.
@@ -932,11 +936,13 @@ fn a_roleless_service_account_gets_its_declared_role() {
     assert_eq!(p.changes.len(), 1, "{:?}", p.changes);
     assert_eq!(p.changes[0].action, Action::Update);
     assert!(matches!(
-        &p.changes[0].op,
-        Operation::UpdateServiceAccount {
+        p.changes[0]
+            .op
+            .decode::<crate::kinds::service_account::Op>(),
+        Ok(crate::kinds::service_account::Op::UpdateServiceAccount {
             role: crate::model::ProjectRole::Member,
             ..
-        }
+        })
     ));
     assert_eq!(
         p.changes[0].before.as_ref().map(|b| b["role"].clone()),
@@ -1643,14 +1649,23 @@ fn live_duplicates_are_reported_or_removed_by_id_under_the_unmanaged_policy() {
     )
     .expect("plan orders");
     let ops: Vec<&Operation> = removing.changes.iter().map(|c| &c.op).collect();
-    assert!(ops.contains(&&Operation::DeleteAdminApiKey {
-        name: "orgops-ci".into(),
-        id: Some("key_new".into()),
-    }));
-    assert!(ops.contains(&&Operation::ArchiveProject {
-        name: "Twin".into(),
-        id: Some("proj_new".into()),
-    }));
+    assert!(ops.contains(&&Operation::from(
+        crate::kinds::admin_api_key::Op::DeleteAdminApiKey {
+            name: "orgops-ci".into(),
+            id: Some("key_new".into()),
+        }
+    )));
+    assert!(ops.contains(&&Operation::from(
+        crate::kinds::project::Op::ArchiveProject {
+            name: "Twin".into(),
+            id: Some("proj_new".into()),
+        }
+    )));
     // Removing an extra never needs a name to resolve: the ID is in the operation.
-    assert!(removing.changes.iter().all(|c| c.op.id_refs().is_empty()));
+    assert!(
+        removing
+            .changes
+            .iter()
+            .all(|c| c.kind.def().id_refs(&c.op).is_empty())
+    );
 }
