@@ -274,7 +274,7 @@ async fn deliver(sink: &dyn SecretSink, key: &Secret) -> Result<String, String> 
 mod tests {
     use serde_json::json;
 
-    use crate::live::LiveState;
+    use crate::kinds::LiveState;
     use crate::model::Document;
     use crate::plan::{PlanOptions, plan};
 

@@ -2,7 +2,7 @@
 //! with each operation, so tests can check convergence). Invites stay pending (nobody
 //! accepts them here), as in the real world right after apply.
 
-pub(crate) use crate::live::LiveState;
+pub(crate) use super::LiveState;
 pub(crate) use crate::model::{
     AdminApiKey, Certificate, Group, Invite, InviteStatus, Project, ProjectGroup, ProjectMember,
     Role, ServiceAccount, normalize_email,
