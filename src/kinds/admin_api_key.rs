@@ -3,6 +3,14 @@
 //! `policy.unmanaged.admin_api_keys`, except the key this run authenticates with
 //! ([`super::LiveState::admin_keys_in_use`]): it is never removed nor reported.
 
+use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
+use super::{DuplicateKind, LiveDuplicate, LiveState};
+use crate::api::admin_api_keys::AdminApiKey as WireAdminApiKey;
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+use crate::model::normalize_email;
+use std::collections::{BTreeMap as ReadMap, BTreeSet as ReadSet};
+
 use std::collections::BTreeMap;
 
 use serde_json::json;
@@ -194,6 +202,122 @@ impl Kind for AdminApiKeyKind {
             }),
             Op::DeleteAdminApiKey { name, .. } => s.org.admin_api_keys.retain(|k| &k.name != name),
         }
+    }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: None,
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    /// Read where the file manages admin keys, or users (the key's owner is never removed).
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        Select::all_if(doc.users.is_managed() || doc.admin_api_keys.is_managed())
+    }
+
+    fn read_early_for(&self) -> &'static [&'static str] {
+        &["users", "admin_api_keys"]
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        _parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            one_page(&pages, client.list_admin_api_keys().await?);
+            Ok(())
+        })
+    }
+
+    /// `expires_in_days` rounded from `expires_at - created_at`; a key without a name is
+    /// keyed by its ID; of keys sharing a name the oldest is managed, the others are
+    /// duplicates. **Key owner rule**: the keys whose `redacted_value` matches the key in use
+    /// (prefix and suffix); if they all belong to one owner, that owner's email through the
+    /// users list (or the owner's `name` if it is an email). A service-account owner, no
+    /// match, or matches with different owners give no owner.
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        let Some(keys) = raw.organization::<WireAdminApiKey>(KIND) else {
+            return;
+        };
+        let in_use = |key: &WireAdminApiKey| {
+            key.redacted_value
+                .as_deref()
+                .is_some_and(|r| raw.is_key_in_use(r))
+        };
+        let mut out: ReadMap<String, AdminApiKey> = BTreeMap::new();
+        let mut oldest_first: Vec<&WireAdminApiKey> = keys.clone();
+        oldest_first.sort_by(|a, b| {
+            (a.created_at.unwrap_or(i64::MAX), &a.id)
+                .cmp(&(b.created_at.unwrap_or(i64::MAX), &b.id))
+        });
+        for key in oldest_first {
+            let name = key
+                .name
+                .clone()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| key.id.to_string());
+            let expires_in_days = match (key.created_at, key.expires_at) {
+                (Some(created), Some(expires)) if expires > created => {
+                    u32::try_from(((expires - created) as f64 / 86_400.0).round() as i64).ok()
+                }
+                _ => None,
+            };
+            match state.ids.get(&refs::admin_api_key(&name)) {
+                Some(kept) => state.duplicates.push(LiveDuplicate {
+                    kind: DuplicateKind::AdminApiKey,
+                    project: None,
+                    name: name.clone(),
+                    kept: kept.clone(),
+                    extra: key.id.to_string(),
+                }),
+                None => {
+                    state
+                        .ids
+                        .set(refs::admin_api_key(&name), key.id.to_string());
+                }
+            }
+            if in_use(key) {
+                state.admin_keys_in_use.insert(name.clone());
+            }
+            out.entry(name.clone()).or_insert(AdminApiKey {
+                name,
+                expires_in_days,
+                sink: None,
+            });
+        }
+        state.org.admin_api_keys = out.into_values().collect();
+        let email_of = super::user::emails_by_id(raw);
+        let owners: ReadSet<Option<String>> = keys
+            .iter()
+            .filter(|k| in_use(k))
+            .map(|k| {
+                if k.owner.owner_type.as_deref() == Some("service_account") {
+                    return None;
+                }
+                let by_id = k.owner.id.as_ref().and_then(|id| email_of.get(id).cloned());
+                by_id.or_else(|| {
+                    k.owner
+                        .name
+                        .as_deref()
+                        .filter(|n| n.contains('@'))
+                        .map(normalize_email)
+                })
+            })
+            .collect();
+        if owners.len() == 1 {
+            state.key_owner = owners.into_iter().next().flatten();
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.admin_api_keys
+            .iter()
+            .map(|k| keys::admin_api_key(&k.name))
+            .collect()
     }
 }
 

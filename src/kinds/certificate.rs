@@ -3,6 +3,13 @@
 //! scope. Content is not compared (the live side has no PEM); a changed certificate is
 //! declared under a new name. Undeclared live ones follow `policy.unmanaged.certificates`.
 
+use super::LiveState;
+use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
+use crate::api::certificates::Certificate as WireCertificate;
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+use std::collections::BTreeMap as ReadMap;
+
 use std::collections::BTreeMap;
 
 use serde_json::json;
@@ -184,4 +191,80 @@ impl Kind for CertificateKind {
             }
         }
     }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: None,
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    /// Certificates are read where the file manages them, in the organization or a project.
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        Select::all_if(certificates_managed(doc))
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        _parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            one_page(&pages, client.list_certificates().await?);
+            Ok(())
+        })
+    }
+
+    /// Organization-level `active` from the organization list; live certificates have no
+    /// file (`file` is empty); one without a name is keyed by its ID.
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        let Some(certificates) = raw.organization::<WireCertificate>(KIND) else {
+            return;
+        };
+        let mut out: ReadMap<String, crate::model::Certificate> = BTreeMap::new();
+        for cert in certificates {
+            let name = certificate_name(cert);
+            if out.contains_key(&name) {
+                tracing::warn!(certificate = %name, "two live certificates share this name; keeping the first");
+                continue;
+            }
+            state.ids.set(refs::certificate(&name), cert.id.to_string());
+            out.insert(
+                name.clone(),
+                crate::model::Certificate {
+                    name,
+                    file: String::new(),
+                    active: cert.active.unwrap_or(false),
+                },
+            );
+        }
+        state.org.certificates = out.into_values().collect();
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.certificates
+            .iter()
+            .map(|c| keys::certificate(&c.name))
+            .collect()
+    }
+}
+
+/// Whether the file manages certificates, in the organization or in a project.
+pub(crate) fn certificates_managed(doc: &ReadDocument) -> bool {
+    doc.certificates.is_managed()
+        || doc
+            .projects
+            .iter()
+            .filter(|p| !p.archived)
+            .any(|p| p.certificates.is_managed())
+}
+
+/// A live certificate's name (its ID when it has none).
+pub(crate) fn certificate_name(cert: &WireCertificate) -> String {
+    cert.name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| cert.id.to_string())
 }

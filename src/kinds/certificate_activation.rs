@@ -5,6 +5,14 @@
 //! so a certificate being deleted is deactivated in every live project where it is active,
 //! declared or not. Undeclared project activations follow `policy.unmanaged.certificates`.
 
+use super::LiveState;
+use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
+use crate::api::certificates::Certificate as WireCertificate;
+use crate::api::types::ProjectId as ReadProjectId;
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+use std::collections::{BTreeMap as ReadMap, BTreeSet as ReadSet};
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
@@ -268,6 +276,86 @@ impl Kind for CertificateActivationKind {
                 }
             }
         }
+    }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: Some(ResourceKind::Project),
+            deferred: true,
+            announced_as: None,
+        })
+    }
+
+    /// Where a project's `certificates` list is written; in every live project when the
+    /// file deletes undeclared certificates (deleting one needs its activations gone).
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        if doc.certificates.is_managed()
+            && doc.policy.unmanaged.certificates == UnmanagedAction::Remove
+        {
+            return Select::All;
+        }
+        let wanted = |p: &&crate::model::Project| !p.archived && p.certificates.is_managed();
+        Select::only_if(
+            super::certificate::certificates_managed(doc),
+            doc.projects
+                .iter()
+                .filter(wanted)
+                .map(|p| keys::project(&p.name)),
+        )
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let id = ReadProjectId::from(parent.map(Parent::id).unwrap_or_default());
+            one_page(&pages, client.list_project_certificates(&id).await?);
+            Ok(())
+        })
+    }
+
+    /// Only when the organization has a certificate.
+    fn worth_reading(&self, raw: &RawStore, _parent: &Parent) -> bool {
+        raw.items::<WireCertificate>(ResourceKind::Certificate)
+            .next()
+            .is_some()
+    }
+
+    /// A project's `certificates` are the names active in its list.
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        let names: ReadMap<String, String> = raw
+            .items::<WireCertificate>(ResourceKind::Certificate)
+            .map(|(_, c)| (c.id.to_string(), super::certificate::certificate_name(c)))
+            .collect();
+        for (i, _, listed) in super::read::project_lists::<WireCertificate>(raw, KIND, state) {
+            let active: ReadSet<String> = listed
+                .iter()
+                .filter(|c| c.active == Some(true))
+                .map(|c| {
+                    names
+                        .get(c.id.as_str())
+                        .cloned()
+                        .unwrap_or_else(|| super::certificate::certificate_name(c))
+                })
+                .collect();
+            state.org.projects[i].certificates = active.into_iter().collect();
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        let organization = doc
+            .certificates
+            .iter()
+            .map(|c| keys::org_certificate_activation(&c.name));
+        let projects = doc.projects.iter().flat_map(|p| {
+            p.certificates
+                .iter()
+                .map(|c| keys::project_certificate_activation(&p.name, c))
+        });
+        organization.chain(projects).collect()
     }
 }
 

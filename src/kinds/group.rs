@@ -2,6 +2,14 @@
 //! natural key); members and roles are their own kinds. Undeclared groups follow
 //! `policy.unmanaged.groups`; their members and roles are not examined.
 
+use super::LiveState;
+use super::keys::refs;
+use super::read::{PageSink, Parent, RawPage, RawStore, Select, Source, one_page, page_items};
+use crate::api::groups::Group as WireGroup;
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+use std::collections::BTreeMap as ReadMap;
+
 use std::collections::BTreeMap;
 
 use serde_json::json;
@@ -166,5 +174,79 @@ impl Kind for GroupKind {
             },
             _ => GateFacts::default(),
         }
+    }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: None,
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    /// Groups are read where the file manages them or gives them access to a project.
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        let project_groups = doc
+            .projects
+            .iter()
+            .filter(|p| !p.archived)
+            .any(|p| p.groups.is_managed());
+        Select::all_if(doc.groups.is_managed() || project_groups)
+    }
+
+    fn read_early_for(&self) -> &'static [&'static str] {
+        &["groups"]
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        _parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            one_page(&pages, client.list_groups().await?);
+            Ok(())
+        })
+    }
+
+    fn parents(&self, _of: Option<&Parent>, page: &RawPage) -> Vec<Parent> {
+        page_items::<WireGroup>(page)
+            .iter()
+            .map(|g| Parent {
+                key: keys::group(&g.name),
+                names: vec![g.name.clone()],
+                ids: vec![g.id.to_string()],
+            })
+            .collect()
+    }
+
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        let Some(groups) = raw.organization::<WireGroup>(KIND) else {
+            return;
+        };
+        let mut out: ReadMap<String, crate::model::Group> = BTreeMap::new();
+        for group in groups {
+            if out.contains_key(&group.name) {
+                tracing::warn!(group = %group.name, "two live groups share this name; keeping the first");
+                continue;
+            }
+            state
+                .ids
+                .set(refs::group(&group.name), group.id.to_string());
+            out.insert(
+                group.name.clone(),
+                crate::model::Group {
+                    name: group.name.clone(),
+                    members: Vec::new().into(),
+                    roles: Vec::new().into(),
+                },
+            );
+        }
+        state.org.groups = out.into_values().collect();
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.groups.iter().map(|g| keys::group(&g.name)).collect()
     }
 }

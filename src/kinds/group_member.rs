@@ -2,6 +2,15 @@
 //! member who is not yet an organization member waits for their invite (listed as deferred
 //! there). Undeclared live members follow `policy.unmanaged.group_members`.
 
+use super::LiveState;
+use super::keys::refs;
+use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
+use crate::api::groups::GroupUser;
+use crate::api::types::GroupId as ReadGroupId;
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+use std::collections::BTreeSet as ReadSet;
+
 use std::collections::BTreeSet;
 
 use serde_json::json;
@@ -154,5 +163,68 @@ impl Kind for GroupMemberKind {
                 group(s, g).members.retain(|m| !same_email(m, email))
             }
         }
+    }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: Some(ResourceKind::Group),
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    /// The members of the groups whose `members` list the file writes.
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        Select::only_if(
+            doc.groups.iter().any(|g| g.members.is_managed()),
+            doc.groups
+                .iter()
+                .filter(|g| g.members.is_managed())
+                .map(|g| keys::group(&g.name)),
+        )
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let id = ReadGroupId::from(parent.map(Parent::id).unwrap_or_default());
+            one_page(&pages, client.list_group_users(&id).await?);
+            Ok(())
+        })
+    }
+
+    /// Members by email (through the users list when the row has none).
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        if !raw.was_read(KIND) {
+            return;
+        }
+        let emails = super::user::emails_by_id(raw);
+        for group in state.org.groups.iter_mut() {
+            let Some(id) = state.ids.get(&refs::group(&group.name)) else {
+                continue;
+            };
+            let Some(users) = raw.for_parent_ids::<GroupUser>(KIND, std::slice::from_ref(id))
+            else {
+                continue;
+            };
+            let members: ReadSet<String> = users
+                .iter()
+                .filter_map(|u| {
+                    super::user::resolve_email(&emails, u.id.as_str(), u.email.as_deref())
+                })
+                .collect();
+            *group.members = members.into_iter().collect();
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.groups
+            .iter()
+            .flat_map(|g| g.members.iter().map(|e| keys::group_member(&g.name, e)))
+            .collect()
     }
 }

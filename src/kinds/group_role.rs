@@ -1,6 +1,13 @@
 //! Custom organization roles granted to a group, key `group:<group>/role:<role>`: `grant`ed
 //! and `revoke`d (see `role_set`). Undeclared ones follow `policy.unmanaged.role_assignments`.
 
+use super::LiveState;
+use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
+use crate::api::role_assignments::Principal as ReadPrincipal;
+use crate::api::types::{AssignedRole, GroupId as ReadGroupId};
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+
 use super::context::{Context, Output};
 use super::keys;
 use super::kind::Kind;
@@ -16,6 +23,8 @@ use super::keys::refs::{group, role as org_role};
 use crate::api::role_assignments::Principal;
 use crate::api::safe::remove;
 use crate::api::types::{GroupId, RoleId};
+
+const KIND: ResourceKind = ResourceKind::GroupRole;
 
 /// What apply does for a change of this kind (the plan's `operation`).
 // The variant names are the operation's `type` in JSON and saved plans.
@@ -121,5 +130,73 @@ impl Kind for GroupRoleKind {
             Op::AssignGroupRole { group: g, role } => group(s, g).roles.push(role.clone()),
             Op::UnassignGroupRole { group: g, role } => group(s, g).roles.retain(|r| r != role),
         }
+    }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: Some(ResourceKind::Group),
+            deferred: true,
+            announced_as: Some("groups"),
+        })
+    }
+
+    /// The custom roles of the groups whose `roles` list the file writes.
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        Select::only_if(
+            doc.groups.iter().any(|g| g.roles.is_managed()),
+            doc.groups
+                .iter()
+                .filter(|g| g.roles.is_managed())
+                .map(|g| keys::group(&g.name)),
+        )
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let id = ReadGroupId::from(parent.map(Parent::id).unwrap_or_default());
+            one_page(
+                &pages,
+                client
+                    .list_role_assignments(ReadPrincipal::Group(&id))
+                    .await?,
+            );
+            Ok(())
+        })
+    }
+
+    /// Only where a custom organization role exists to be assigned.
+    fn worth_reading(&self, raw: &RawStore, _parent: &Parent) -> bool {
+        super::role::custom_role_exists(raw)
+    }
+
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        if !raw.was_read(KIND) {
+            return;
+        }
+        for group in state.org.groups.iter_mut() {
+            let Some(id) = state.ids.get(&refs::group(&group.name)) else {
+                continue;
+            };
+            if let Some(assigned) =
+                raw.for_parent_ids::<AssignedRole>(KIND, std::slice::from_ref(id))
+            {
+                *group.roles = super::wire::custom_names(Some(&assigned));
+            }
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.groups
+            .iter()
+            .flat_map(|g| {
+                let principal = keys::group(&g.name);
+                g.roles.iter().map(move |r| keys::assignment(&principal, r))
+            })
+            .collect()
     }
 }

@@ -10,6 +10,15 @@
 //! Pending or expired invites for undeclared people follow `policy.unmanaged.invites`, except
 //! that `report` does not list an expired one (it grants nothing; `remove` still deletes it).
 
+use super::LiveState;
+use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
+use crate::api::invites::Invite as WireInvite;
+use crate::api::types::WireOrgRole;
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+use crate::model::Invite;
+use std::collections::BTreeMap as ReadMap;
+
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
@@ -367,6 +376,111 @@ impl Kind for InviteKind {
                 .invites
                 .retain(|i| !(same_email(&i.email, email) && i.status != InviteStatus::Accepted)),
         }
+    }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: None,
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    /// Invites are read where the file manages users.
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        Select::all_if(doc.users.is_managed())
+    }
+
+    fn read_early_for(&self) -> &'static [&'static str] {
+        &["users"]
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        _parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            one_page(&pages, client.list_invites().await?);
+            Ok(())
+        })
+    }
+
+    /// Invites keep their status; their projects are named (an unknown project ID is kept as
+    /// it is). The ID of an email is its most relevant invite: pending, then expired, then
+    /// accepted, newest first.
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        let Some(invites) = raw.organization::<WireInvite>(KIND) else {
+            return;
+        };
+        let project_names = super::project::names_by_id(raw);
+        let name_of_project = |id: &str| {
+            project_names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| id.to_string())
+        };
+        let mut best: ReadMap<String, (u8, i64, String)> = BTreeMap::new();
+        let mut out: Vec<Invite> = Vec::new();
+        for invite in invites {
+            let email = normalize_email(&invite.email);
+            let status = super::wire::invite_status(&invite.status);
+            let role = match invite.role {
+                WireOrgRole::Owner => OrgRole::Owner,
+                _ => OrgRole::Reader,
+            };
+            let mut projects: Vec<InviteProject> = invite
+                .projects
+                .iter()
+                .map(|p| InviteProject {
+                    name: name_of_project(p.id.as_str()),
+                    role: super::wire::project_role_of(p.role.as_str())
+                        .unwrap_or(ProjectRole::Member),
+                })
+                .collect();
+            projects.sort();
+            let rank = match status {
+                InviteStatus::Pending => 0,
+                InviteStatus::Expired => 1,
+                InviteStatus::Accepted => 2,
+            };
+            let created = invite.created_at.or(invite.invited_at).unwrap_or(0);
+            let candidate = (rank, -created, invite.id.to_string());
+            if best.get(&email).is_none_or(|current| candidate < *current) {
+                best.insert(email.clone(), candidate);
+            }
+            out.push(Invite {
+                email,
+                role,
+                status,
+                projects,
+            });
+        }
+        out.sort_by(|a, b| (&a.email, a.status).cmp(&(&b.email, b.status)));
+        state.org.invites = out;
+        for (email, (_, _, id)) in best {
+            state.ids.set(refs::invite(&email), id);
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.users.iter().map(|u| keys::invite(&u.email)).collect()
+    }
+
+    /// The project memberships an invite grants on acceptance (`project:P/member:EMAIL`).
+    fn carried_keys(&self, change: &super::Change) -> Vec<String> {
+        let email = change.key.strip_prefix("invite:").unwrap_or(&change.key);
+        change
+            .after
+            .as_ref()
+            .and_then(|a| a.get("projects"))
+            .and_then(|p| p.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("name").and_then(|n| n.as_str()))
+            .map(|name| keys::project_member(name, email))
+            .collect()
     }
 }
 

@@ -4,7 +4,10 @@
 
 use super::apply::{ApplyContext, BoxFuture, Step};
 use super::context::{Context, Draft, GateFacts, Output};
-use super::{IdRef, Operation};
+use super::read::{PageSink, Parent, RawPage, RawStore, Select, Source};
+use super::{IdRef, LiveState, Operation};
+use crate::api::{Client, Error};
+use crate::model::Document;
 
 /// One kind of object (a registry entry). Object-safe: the registry hands out
 /// `&'static dyn Kind`.
@@ -12,6 +15,66 @@ pub trait Kind: Sync {
     /// What people read where changes are grouped (section titles, the order graph): the
     /// OpenAI dashboard's words, not the plan's kind name.
     fn title(&self) -> &'static str;
+
+    /// The list this kind reads of its own, if any (`None`: its live side comes from other
+    /// kinds' lists, or it is not read).
+    fn source(&self) -> Option<Source> {
+        None
+    }
+
+    /// What a plan of `doc` reads of this kind: the natural keys of the parents whose list
+    /// is read (`Source::parent`), or for an organization list `All` (read it) or `Nothing`.
+    /// Derived from what the file manages, next to the diff that relies on it, so the read
+    /// never leaves out what the diff compares.
+    fn scope(&self, _doc: &Document) -> Select<String> {
+        Select::Nothing
+    }
+
+    /// Top-level keys of a file whose presence alone means this organization list is read
+    /// (`scope` is `All`): `plan` starts it while the file still loads.
+    fn read_early_for(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Fetches one list (for `parent`, per [`Kind::source`]), handing each page to `pages`
+    /// as it arrives (a `Vec` of the kind's wire type), at the endpoint's largest page size.
+    fn fetch<'a>(
+        &'a self,
+        _client: &'a Client,
+        _parent: Option<&'a Parent>,
+        _pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The objects of one of this kind's pages whose own lists child kinds may read (active
+    /// projects, users with an email), each with its natural key, names and IDs.
+    fn parents(&self, _of: Option<&Parent>, _page: &RawPage) -> Vec<Parent> {
+        Vec::new()
+    }
+
+    /// For a deferred list (`Source::deferred`): whether `parent` can hold anything, given
+    /// what the rest of the read found (a custom role to be assigned).
+    fn worth_reading(&self, _raw: &RawStore, _parent: &Parent) -> bool {
+        true
+    }
+
+    /// What was read (this kind's lists, and any other kind's it needs) into the live state:
+    /// the live document in the file's shape, server IDs, duplicates. Kinds run in registry
+    /// order, so a kind finds its parents already there.
+    fn normalize(&self, _raw: &RawStore, _state: &mut LiveState) {}
+
+    /// The natural keys of the objects `doc` declares of this kind: what a `--target`
+    /// pattern may name besides the plan's own keys.
+    fn declared_keys(&self, _doc: &Document) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Keys of other objects a change of this kind carries (an invite carries the project
+    /// memberships it grants on acceptance): a target naming them selects the change.
+    fn carried_keys(&self, _change: &super::Change) -> Vec<String> {
+        Vec::new()
+    }
 
     /// Desired against live, both normalised ([`Context`]): the changes of this kind, the
     /// live objects the file does not declare (reported or removed per `policy.unmanaged`),

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::scope::ReadScope;
+use super::read::ReadScope;
 use crate::model::Document;
 
 /// What the live read observed. `org` uses the same types as the desired state, so the plan

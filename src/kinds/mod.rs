@@ -13,11 +13,12 @@ mod kind;
 mod live_state;
 pub mod normalize;
 mod operation;
+pub mod read;
 pub(crate) mod role_set;
-mod scope;
 mod setting;
 #[cfg(test)]
 pub(crate) mod simulate;
+pub(crate) mod wire;
 
 pub(crate) mod admin_api_key;
 mod certificate;
@@ -56,8 +57,8 @@ pub use kind::Kind;
 pub use live_state::{DuplicateKind, IdIndex, LiveDuplicate, LiveState};
 pub use model_permissions::{ModelPermissions, PermissionMode};
 pub use operation::{IdRef, Operation, ValueOp};
+pub use read::{PageSink, Parent, RawList, RawPage, RawStore, ReadScope, Select, Source};
 pub use role::RoleUpdate;
-pub use scope::{ReadScope, Select};
 pub use setting::*;
 pub use spend_alerts::SpendAlert;
 pub use spend_limit::{Currency, Interval, SpendLimit};

@@ -5,6 +5,15 @@
 //! archived projects and the default project are never reported. A declared default project
 //! may set rate limits but not members, groups or service accounts, and is never archived.
 
+use super::keys::refs;
+use super::read::{PageSink, Parent, RawPage, RawStore, Select, Source, page_items};
+use super::{DuplicateKind, LiveDuplicate, LiveState};
+use crate::api::projects::Project as WireProject;
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+use std::collections::BTreeMap;
+use std::collections::BTreeMap as ReadMap;
+
 use serde_json::{Value, json};
 
 use super::context::{Context, Draft, GateFacts, Output, when_managed};
@@ -330,6 +339,110 @@ impl Kind for ProjectKind {
             _ => GateFacts::default(),
         }
     }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: None,
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    /// Projects are read when the file manages them, or users (invites name projects).
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        Select::all_if(doc.projects.is_managed() || doc.users.is_managed())
+    }
+
+    fn read_early_for(&self) -> &'static [&'static str] {
+        &["users", "projects"]
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        _parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        // Archived ones too: a name they hold is reported, never silently reused.
+        Box::pin(client.list_projects_by_page(true, move |page| {
+            // The reader outlives the list; a closed channel means it gave up on it.
+            let _ = pages.send(Box::new(page));
+        }))
+    }
+
+    /// Active projects (an archived one has no members or accounts: the API answers 400).
+    fn parents(&self, _of: Option<&Parent>, page: &RawPage) -> Vec<Parent> {
+        page_items::<WireProject>(page)
+            .iter()
+            .filter(|p| !p.is_archived())
+            .filter_map(|p| {
+                let name = p.name.clone()?;
+                Some(Parent {
+                    key: keys::project(&name),
+                    names: vec![name],
+                    ids: vec![p.id.to_string()],
+                })
+            })
+            .collect()
+    }
+
+    /// Every named project, once per name: an active one wins a name over archived ones, the
+    /// oldest active one over other active ones (those are duplicates). The default project
+    /// (`wire::default_project`).
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        let Some(projects) = raw.organization::<WireProject>(KIND) else {
+            return;
+        };
+        let mut ordered: Vec<&WireProject> = projects
+            .iter()
+            .copied()
+            .filter(|p| p.name.is_some())
+            .collect();
+        ordered.sort_by_key(|p| (p.is_archived(), p.created_at, p.id.clone()));
+        let mut out: ReadMap<String, Project> = BTreeMap::new();
+        for project in ordered {
+            let name = project.name.clone().unwrap_or_default();
+            match state.ids.get(&refs::project(&name)) {
+                // Two active projects of one name (an archived one of a reused name is not).
+                Some(kept) if !project.is_archived() => {
+                    state.duplicates.push(LiveDuplicate {
+                        kind: DuplicateKind::Project,
+                        project: Some(name.clone()),
+                        name: name.clone(),
+                        kept: kept.clone(),
+                        extra: project.id.to_string(),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    state.ids.set(refs::project(&name), project.id.to_string());
+                }
+            }
+            out.entry(name.clone()).or_insert_with(|| Project {
+                name,
+                archived: project.is_archived(),
+                residency: project.residency.clone(),
+                external_key_id: project.external_key_id.clone(),
+                members: Vec::new().into(),
+                groups: Vec::new().into(),
+                roles: Vec::new().into(),
+                service_accounts: Vec::new().into(),
+                rate_limits: BTreeMap::new(),
+                certificates: Vec::new().into(),
+                ..Project::default()
+            });
+        }
+        state.default_project =
+            super::wire::default_project(&projects).and_then(|p| p.name.clone());
+        state.org.projects = out.into_values().collect();
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.projects
+            .iter()
+            .map(|p| keys::project(&p.name))
+            .collect()
+    }
 }
 
 fn archive(live: &Project, key: String) -> Draft {
@@ -347,4 +460,11 @@ fn archive(live: &Project, key: String) -> Draft {
     .before(Some(view(live)))
     .after(Some(view(&after)))
     .diffed(&["name"])
+}
+
+/// Every named live project's name, by ID (archived ones and duplicates too).
+pub(crate) fn names_by_id(raw: &RawStore) -> ReadMap<String, String> {
+    raw.items::<WireProject>(KIND)
+        .filter_map(|(_, p)| Some((p.id.to_string(), p.name.clone()?)))
+        .collect()
 }

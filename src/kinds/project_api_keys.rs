@@ -9,12 +9,15 @@
 //! refuses a plan that would delete a listed key. Read (one list per managed project, 100
 //! per page) only where `projects[].api_keys` is written.
 
+use super::LiveState;
+use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
+use crate::model::Document as ReadDocument;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Select;
 use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, removed};
 use super::context::{Context, Draft, Output};
 use super::keys::refs;
@@ -86,7 +89,7 @@ pub fn managed(doc: &Document) -> Select<String> {
         .projects
         .iter()
         .filter(|p| !p.archived && p.api_keys.is_managed())
-        .map(|p| p.name.clone())
+        .map(|p| super::keys::project(&p.name))
         .collect();
     if names.is_empty() {
         Select::Nothing
@@ -137,6 +140,8 @@ fn view(key: &LiveKey) -> Value {
 }
 
 /// Project API keys.
+const KIND: ResourceKind = ResourceKind::ProjectApiKey;
+
 pub(crate) struct ProjectApiKeyKind;
 
 impl Kind for ProjectApiKeyKind {
@@ -257,5 +262,60 @@ impl Kind for ProjectApiKeyKind {
         {
             keys.retain(|k| k.id != id);
         }
+    }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: Some(ResourceKind::Project),
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        managed(doc)
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let keys = read(client, parent.map(Parent::id).unwrap_or_default()).await?;
+            one_page(&pages, keys);
+            Ok(())
+        })
+    }
+
+    /// The keys' names into the live document (for export), and the keys themselves (with
+    /// their IDs) apart. A project with no key is left unmanaged, so `export` does not make
+    /// every later plan list an empty collection per project.
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        for (i, _, keys) in super::read::project_lists::<LiveKey>(raw, KIND, state) {
+            let mut kept: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+            kept.sort();
+            kept.dedup();
+            let project = &mut state.org.projects[i];
+            if !kept.is_empty() {
+                project.api_keys = kept.into();
+            }
+            let name = project.name.clone();
+            state
+                .project_api_keys
+                .insert(name, keys.into_iter().cloned().collect());
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.projects
+            .iter()
+            .flat_map(|p| {
+                p.api_keys
+                    .iter()
+                    .map(|k| format!("project:{}/api_key:{k}", p.name))
+            })
+            .collect()
     }
 }

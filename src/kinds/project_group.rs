@@ -3,6 +3,14 @@
 //! assigns the new predefined project role before unassigning the old one (no lockout).
 //! Undeclared live ones follow `policy.unmanaged.project_groups`.
 
+use super::LiveState;
+use super::read::{PageSink, Parent, RawPage, RawStore, Select, Source, one_page, page_items};
+use crate::api::groups::{Group as WireGroup, ProjectGroup as WireProjectGroup};
+use crate::api::types::{AssignedRole, ProjectId as ReadProjectId};
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+use std::collections::BTreeMap as ReadMap;
+
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
@@ -273,5 +281,99 @@ impl Kind for ProjectGroupKind {
                 project(s, p).groups.retain(|g| &g.name != group)
             }
         }
+    }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: Some(ResourceKind::Project),
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    /// The groups of the projects whose `groups` list the file writes.
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        let wanted = |p: &&crate::model::Project| !p.archived && p.groups.is_managed();
+        Select::only_if(
+            doc.projects.iter().any(|p| wanted(&p)),
+            doc.projects
+                .iter()
+                .filter(wanted)
+                .map(|p| keys::project(&p.name)),
+        )
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let id = ReadProjectId::from(parent.map(Parent::id).unwrap_or_default());
+            one_page(&pages, client.list_project_groups(&id).await?);
+            Ok(())
+        })
+    }
+
+    /// Every group with access: its role assignments carry its project role.
+    fn parents(&self, of: Option<&Parent>, page: &RawPage) -> Vec<Parent> {
+        let Some(project) = of else {
+            return Vec::new();
+        };
+        page_items::<WireProjectGroup>(page)
+            .iter()
+            .map(|g| Parent {
+                key: keys::project_group(project.name(), &g.group_name),
+                names: vec![project.name().to_string(), g.group_name.clone()],
+                ids: vec![project.id().to_string(), g.group_id.to_string()],
+            })
+            .collect()
+    }
+
+    /// Groups by their organization name (the row's own when the group list was not read).
+    /// A project group object has no role: it comes from the group's role assignments
+    /// (`project_group_role`'s lists), `owner` if a predefined owner role is assigned, else
+    /// `member`; the custom roles there are its `roles`.
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        let group_names: ReadMap<String, String> = raw
+            .items::<WireGroup>(ResourceKind::Group)
+            .map(|(_, g)| (g.id.to_string(), g.name.clone()))
+            .collect();
+        for (i, id, rows) in super::read::project_lists::<WireProjectGroup>(raw, KIND, state) {
+            let name = state.org.projects[i].name.clone();
+            let mut groups: ReadMap<String, ProjectGroup> = BTreeMap::new();
+            for row in rows {
+                let group_name = group_names
+                    .get(row.group_id.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| row.group_name.clone());
+                let assigned = raw
+                    .for_parent_ids::<AssignedRole>(
+                        ResourceKind::ProjectGroupRole,
+                        &[id.clone(), row.group_id.to_string()],
+                    )
+                    .unwrap_or_default();
+                super::wire::remember_project_role_ids(&mut state.ids, &name, Some(&assigned));
+                let (role, roles) = super::wire::split_project_roles(&assigned);
+                groups.entry(group_name.clone()).or_insert(ProjectGroup {
+                    name: group_name,
+                    role: role.unwrap_or(ProjectRole::Member),
+                    roles: roles.into(),
+                });
+            }
+            state.org.projects[i].groups = groups.into_values().collect();
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.projects
+            .iter()
+            .flat_map(|p| {
+                p.groups
+                    .iter()
+                    .map(|g| keys::project_group(&p.name, &g.name))
+            })
+            .collect()
     }
 }

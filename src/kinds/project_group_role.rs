@@ -2,6 +2,12 @@
 //! `project:<project>/group:<group>/role:<role>`: `grant`ed and `revoke`d (see `role_set`).
 //! Undeclared ones follow `policy.unmanaged.role_assignments`.
 
+use super::read::{PageSink, Parent, Select, Source, one_page};
+use crate::api::role_assignments::Principal as ReadPrincipal;
+use crate::api::types::{GroupId as ReadGroupId, ProjectId as ReadProjectId};
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+
 use super::context::{Context, Output};
 use super::keys;
 use super::kind::Kind;
@@ -176,5 +182,51 @@ impl Kind for ProjectGroupRoleKind {
                 }
             }
         }
+    }
+
+    /// Read for every group of a project whose groups are read, whatever the file says of
+    /// the group's custom roles: the list carries the group's project role itself.
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: Some(ResourceKind::ProjectGroup),
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        Select::all_if(
+            doc.projects
+                .iter()
+                .any(|p| !p.archived && p.groups.is_managed()),
+        )
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let ids = parent.map(|p| p.ids.clone()).unwrap_or_default();
+            let project = ReadProjectId::from(ids.first().cloned().unwrap_or_default());
+            let group = ReadGroupId::from(ids.get(1).cloned().unwrap_or_default());
+            let principal = ReadPrincipal::ProjectGroup(&project, &group);
+            one_page(&pages, client.list_role_assignments(principal).await?);
+            Ok(())
+        })
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.projects
+            .iter()
+            .flat_map(|p| {
+                p.groups.iter().flat_map(|g| {
+                    let principal = keys::project_group(&p.name, &g.name);
+                    g.roles.iter().map(move |r| keys::assignment(&principal, r))
+                })
+            })
+            .collect()
     }
 }

@@ -4,6 +4,15 @@
 //! (a declaration there is refused in `project.rs`). Undeclared live members follow
 //! `policy.unmanaged.project_members`.
 
+use super::LiveState;
+use super::read::{PageSink, Parent, RawPage, RawStore, Select, Source, one_page, page_items};
+use crate::api::project_users::ProjectUser as WireProjectUser;
+use crate::api::types::{ProjectId as ReadProjectId, WireProjectRole};
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+use crate::model::normalize_email;
+use std::collections::BTreeMap as ReadMap;
+
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
@@ -250,5 +259,98 @@ impl Kind for ProjectMemberKind {
                 .members
                 .retain(|m| !same_email(&m.email, email)),
         }
+    }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: Some(ResourceKind::Project),
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    /// The members of the projects whose `members` list the file writes.
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        let wanted = |p: &&crate::model::Project| !p.archived && p.members.is_managed();
+        Select::only_if(
+            doc.projects.iter().any(|p| wanted(&p)),
+            doc.projects
+                .iter()
+                .filter(wanted)
+                .map(|p| keys::project(&p.name)),
+        )
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let id = ReadProjectId::from(parent.map(Parent::id).unwrap_or_default());
+            one_page(&pages, client.list_project_users(&id).await?);
+            Ok(())
+        })
+    }
+
+    /// Members with an email in their row (their custom roles are listed per member).
+    fn parents(&self, of: Option<&Parent>, page: &RawPage) -> Vec<Parent> {
+        let Some(project) = of else {
+            return Vec::new();
+        };
+        page_items::<WireProjectUser>(page)
+            .iter()
+            .filter_map(|u| {
+                let email = u.email.as_deref().map(normalize_email)?;
+                Some(Parent {
+                    key: keys::project_member(project.name(), &email),
+                    names: vec![project.name().to_string(), email],
+                    ids: vec![project.id().to_string(), u.id.to_string()],
+                })
+            })
+            .collect()
+    }
+
+    /// Members by email (through the users list when the row has none; without one they are
+    /// left out); `owner`/`member` and the predefined role IDs map to the project role.
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        let emails = super::user::emails_by_id(raw);
+        for (i, _, users) in super::read::project_lists::<WireProjectUser>(raw, KIND, state) {
+            let project = &mut state.org.projects[i];
+            let mut members: ReadMap<String, ProjectMember> = BTreeMap::new();
+            for user in users {
+                let Some(email) =
+                    super::user::resolve_email(&emails, user.id.as_str(), user.email.as_deref())
+                else {
+                    tracing::warn!(project = %project.name, user = %user.id, "project member without an email is left out");
+                    continue;
+                };
+                let role = match &user.role {
+                    WireProjectRole::Owner => ProjectRole::Owner,
+                    WireProjectRole::Member => ProjectRole::Member,
+                    other => {
+                        super::wire::project_role_of(other.as_str()).unwrap_or(ProjectRole::Member)
+                    }
+                };
+                members.entry(email.clone()).or_insert(ProjectMember {
+                    email,
+                    role,
+                    roles: Vec::new().into(),
+                });
+            }
+            project.members = members.into_values().collect();
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.projects
+            .iter()
+            .flat_map(|p| {
+                p.members
+                    .iter()
+                    .map(|m| keys::project_member(&p.name, &m.email))
+            })
+            .collect()
     }
 }

@@ -3,6 +3,16 @@
 //! user's roles wait for acceptance). Undeclared ones follow
 //! `policy.unmanaged.role_assignments`.
 
+use super::LiveState;
+use super::keys::refs;
+use super::read::{PageSink, Parent, RawStore, Select, Source, one_page, page_items};
+use crate::api::role_assignments::Principal as ReadPrincipal;
+use crate::api::types::{AssignedRole, ProjectId as ReadProjectId, UserId as ReadUserId};
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+use crate::model::normalize_email;
+use std::collections::BTreeMap as ReadMap;
+
 use super::context::{Context, Membership, Output};
 use super::keys;
 use super::kind::Kind;
@@ -17,6 +27,8 @@ use super::keys::refs::{project, project_role, user};
 use crate::api::role_assignments::Principal;
 use crate::api::safe::remove;
 use crate::api::types::{ProjectId, RoleId, UserId};
+
+const KIND: ResourceKind = ResourceKind::ProjectMemberRole;
 
 /// What apply does for a change of this kind (the plan's `operation`).
 // The variant names are the operation's `type` in JSON and saved plans.
@@ -188,5 +200,102 @@ impl Kind for ProjectMemberRoleKind {
                 }
             }
         }
+    }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: Some(ResourceKind::ProjectMember),
+            deferred: true,
+            announced_as: Some("project members"),
+        })
+    }
+
+    /// The custom project roles of the members whose `roles` list the file writes.
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        let projects = || doc.projects.iter().filter(|p| !p.archived);
+        Select::only_if(
+            projects().any(|p| p.members.iter().any(|m| m.roles.is_managed())),
+            projects().flat_map(|p| {
+                p.members
+                    .iter()
+                    .filter(|m| m.roles.is_managed())
+                    .map(|m| keys::project_member(&p.name, &normalize_email(&m.email)))
+            }),
+        )
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let ids = parent.map(|p| p.ids.clone()).unwrap_or_default();
+            let project = ReadProjectId::from(ids.first().cloned().unwrap_or_default());
+            let user = ReadUserId::from(ids.get(1).cloned().unwrap_or_default());
+            let principal = ReadPrincipal::ProjectUser(&project, &user);
+            one_page(&pages, client.list_role_assignments(principal).await?);
+            Ok(())
+        })
+    }
+
+    /// Only in projects with a custom project role to assign.
+    fn worth_reading(&self, raw: &RawStore, parent: &Parent) -> bool {
+        parent
+            .ids
+            .first()
+            .is_some_and(|project| super::project_role::custom_role_exists(raw, project))
+    }
+
+    /// A member's custom roles by name. The IDs of roles seen here are remembered: the
+    /// project's role list is read only when the file manages project roles, but revoking a
+    /// role that is assigned live (and not declared) still needs its ID.
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        let position: ReadMap<String, usize> = state
+            .org
+            .projects
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect();
+        for list in raw.lists(KIND) {
+            let Some(parent) = &list.parent else { continue };
+            let (Some(project), Some(email)) = (parent.names.first(), parent.names.get(1)) else {
+                continue;
+            };
+            // The kept project's lists only (not an extra live duplicate's).
+            let kept = state.ids.get(&refs::project(project));
+            if kept.map(String::as_str) != parent.ids.first().map(String::as_str) {
+                continue;
+            }
+            let assigned: Vec<&AssignedRole> = list
+                .pages
+                .iter()
+                .flat_map(page_items::<AssignedRole>)
+                .collect();
+            super::wire::remember_project_role_ids(&mut state.ids, project, Some(&assigned));
+            let Some(member) = position.get(project).and_then(|&i| {
+                state.org.projects[i]
+                    .members
+                    .iter_mut()
+                    .find(|m| &m.email == email)
+            }) else {
+                continue;
+            };
+            *member.roles = super::wire::custom_names(Some(&assigned));
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.projects
+            .iter()
+            .flat_map(|p| {
+                p.members.iter().flat_map(|m| {
+                    let principal = keys::project_member(&p.name, &m.email);
+                    m.roles.iter().map(move |r| keys::assignment(&principal, r))
+                })
+            })
+            .collect()
     }
 }

@@ -1,6 +1,13 @@
 //! Custom project roles, key `project:<project>/role:<name>`; same fields as organization
 //! roles (see `role.rs`). Undeclared ones follow `policy.unmanaged.project_roles`.
 
+use super::LiveState;
+use super::keys::refs;
+use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
+use crate::api::types::{ProjectId as ReadProjectId, Role as WireRole};
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+
 use std::collections::BTreeMap;
 
 use super::context::{Context, Draft, Output, pair_up, when_managed};
@@ -247,4 +254,66 @@ impl Kind for ProjectRoleKind {
             }
         }
     }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: Some(ResourceKind::Project),
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    /// A project's custom roles are read where the file manages them, or assigns project
+    /// roles to its members or groups (their IDs resolve the names).
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        let wanted = |p: &&crate::model::Project| {
+            !p.archived
+                && (p.roles.is_managed()
+                    || p.members.iter().any(|m| m.roles.is_managed())
+                    || p.groups.iter().any(|g| g.roles.is_managed()))
+        };
+        Select::only_if(
+            doc.projects.iter().any(|p| wanted(&p)),
+            doc.projects
+                .iter()
+                .filter(wanted)
+                .map(|p| keys::project(&p.name)),
+        )
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let id = ReadProjectId::from(parent.map(Parent::id).unwrap_or_default());
+            one_page(&pages, client.list_project_roles(&id).await?);
+            Ok(())
+        })
+    }
+
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        for (i, _, roles) in super::read::project_lists::<WireRole>(raw, KIND, state) {
+            let name = state.org.projects[i].name.clone();
+            for (role, id) in super::wire::custom_roles(&roles) {
+                state.ids.set(refs::project_role(&name, &role.name), id);
+                state.org.projects[i].roles.push(role);
+            }
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.projects
+            .iter()
+            .flat_map(|p| p.roles.iter().map(|r| keys::project_role(&p.name, &r.name)))
+            .collect()
+    }
+}
+
+/// Whether the project (by ID) has a custom project role, as read.
+pub(crate) fn custom_role_exists(raw: &RawStore, project_id: &str) -> bool {
+    raw.for_parent_ids::<WireRole>(KIND, &[project_id.to_string()])
+        .is_some_and(|roles| roles.iter().any(|r| !r.predefined_role))
 }

@@ -5,6 +5,13 @@
 //! or the baseline did not manage the model) and `update` otherwise. A model the live project
 //! has no row for is refused (`unknown_rate_limit`).
 
+use super::LiveState;
+use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
+use crate::api::rate_limits::RateLimit as WireRateLimit;
+use crate::api::types::ProjectId as ReadProjectId;
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
@@ -205,6 +212,60 @@ impl Kind for RateLimitKind {
                 }
             }
         }
+    }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: Some(ResourceKind::Project),
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    /// The rate limits of the projects that declare some.
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        let wanted = |p: &&crate::model::Project| !p.archived && !p.rate_limits.is_empty();
+        Select::only_if(
+            doc.projects.iter().any(|p| wanted(&p)),
+            doc.projects
+                .iter()
+                .filter(wanted)
+                .map(|p| keys::project(&p.name)),
+        )
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let id = ReadProjectId::from(parent.map(Parent::id).unwrap_or_default());
+            one_page(&pages, client.list_rate_limits(&id).await?);
+            Ok(())
+        })
+    }
+
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        for (i, _, limits) in super::read::project_lists::<WireRateLimit>(raw, KIND, state) {
+            let name = state.org.projects[i].name.clone();
+            for limit in limits {
+                state
+                    .ids
+                    .set(refs::rate_limit(&name, &limit.model), limit.id.to_string());
+                state.org.projects[i]
+                    .rate_limits
+                    .insert(limit.model.clone(), limit.to_model());
+            }
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.projects
+            .iter()
+            .flat_map(|p| p.rate_limits.keys().map(|m| keys::rate_limit(&p.name, m)))
+            .collect()
     }
 }
 

@@ -1,6 +1,12 @@
 //! Custom organization roles, key `role:<name>`. Fields: `permissions` (a set), `description`.
 //! Updated in place; undeclared ones follow `policy.unmanaged.roles`.
 
+use super::LiveState;
+use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
+use crate::api::types::Role as WireRole;
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
@@ -250,6 +256,54 @@ impl Kind for RoleKind {
             Op::DeleteRole { name } => s.org.roles.retain(|r| &r.name != name),
         }
     }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: None,
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    /// Custom roles are read where the file manages them or assigns them to users or groups
+    /// (their IDs resolve the names).
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        Select::all_if(
+            doc.roles.is_managed()
+                || doc.users.iter().any(|u| u.roles.is_managed())
+                || doc.groups.iter().any(|g| g.roles.is_managed()),
+        )
+    }
+
+    fn read_early_for(&self) -> &'static [&'static str] {
+        &["roles"]
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        _parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            one_page(&pages, client.list_org_roles().await?);
+            Ok(())
+        })
+    }
+
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        let Some(roles) = raw.organization::<WireRole>(KIND) else {
+            return;
+        };
+        for (role, id) in super::wire::custom_roles(&roles) {
+            state.ids.set(refs::role(&role.name), id);
+            state.org.roles.push(role);
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.roles.iter().map(|r| keys::role(&r.name)).collect()
+    }
 }
 
 pub(crate) fn role_update(update: &RoleUpdate) -> RoleSpec<'_> {
@@ -263,6 +317,11 @@ pub(crate) fn role_update(update: &RoleUpdate) -> RoleSpec<'_> {
             None => None,
         },
     }
+}
+
+/// Whether the organization has a custom role (so role assignments can hold something).
+pub(crate) fn custom_role_exists(raw: &RawStore) -> bool {
+    raw.items::<WireRole>(KIND).any(|(_, r)| !r.predefined_role)
 }
 
 #[cfg(test)]

@@ -3,6 +3,14 @@
 //! only to the declared sink and never into the plan). Undeclared live ones follow
 //! `policy.unmanaged.service_accounts`.
 
+use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
+use super::{DuplicateKind, LiveDuplicate, LiveState};
+use crate::api::service_accounts::ServiceAccount as WireServiceAccount;
+use crate::api::types::{ProjectId as ReadProjectId, WireProjectRole};
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+use std::collections::BTreeMap as ReadMap;
+
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
@@ -309,6 +317,108 @@ impl Kind for ServiceAccountKind {
                 .contains(&account),
             ..GateFacts::default()
         }
+    }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: Some(ResourceKind::Project),
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    /// The service accounts of the projects whose `service_accounts` list the file writes.
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        let wanted = |p: &&crate::model::Project| !p.archived && p.service_accounts.is_managed();
+        Select::only_if(
+            doc.projects.iter().any(|p| wanted(&p)),
+            doc.projects
+                .iter()
+                .filter(wanted)
+                .map(|p| keys::project(&p.name)),
+        )
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let id = ReadProjectId::from(parent.map(Parent::id).unwrap_or_default());
+            one_page(&pages, client.list_service_accounts(&id).await?);
+            Ok(())
+        })
+    }
+
+    /// Of accounts sharing a name the oldest is managed, the others are duplicates. An
+    /// account whose role is `none` (created without a key and not given a role yet) reads
+    /// as `member` and is flagged, so the plan still sets its declared role.
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        for (i, _, listed) in super::read::project_lists::<WireServiceAccount>(raw, KIND, state) {
+            let name = state.org.projects[i].name.clone();
+            let mut accounts: ReadMap<String, ServiceAccount> = BTreeMap::new();
+            let mut oldest_first = listed;
+            oldest_first.sort_by(|a, b| {
+                (a.created_at.unwrap_or(i64::MAX), &a.id)
+                    .cmp(&(b.created_at.unwrap_or(i64::MAX), &b.id))
+            });
+            for account in oldest_first {
+                if accounts.contains_key(&account.name) {
+                    let kept = state
+                        .ids
+                        .get(&refs::service_account(&name, &account.name))
+                        .cloned()
+                        .unwrap_or_default();
+                    state.duplicates.push(LiveDuplicate {
+                        kind: DuplicateKind::ServiceAccount,
+                        project: Some(name.clone()),
+                        name: account.name.clone(),
+                        kept,
+                        extra: account.id.to_string(),
+                    });
+                    continue;
+                }
+                let role = match &account.role {
+                    WireProjectRole::Owner => ProjectRole::Owner,
+                    WireProjectRole::Member => ProjectRole::Member,
+                    other => {
+                        let mapped = super::wire::project_role_of(other.as_str());
+                        if mapped.is_none() {
+                            state
+                                .roleless_service_accounts
+                                .insert((name.clone(), account.name.clone()));
+                        }
+                        mapped.unwrap_or(ProjectRole::Member)
+                    }
+                };
+                state.ids.set(
+                    refs::service_account(&name, &account.name),
+                    account.id.to_string(),
+                );
+                accounts.insert(
+                    account.name.clone(),
+                    ServiceAccount {
+                        name: account.name.clone(),
+                        role,
+                        sink: None,
+                    },
+                );
+            }
+            state.org.projects[i].service_accounts = accounts.into_values().collect();
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.projects
+            .iter()
+            .flat_map(|p| {
+                p.service_accounts
+                    .iter()
+                    .map(|s| keys::service_account(&p.name, &s.name))
+            })
+            .collect()
     }
 }
 

@@ -184,7 +184,7 @@ pub fn managed(kind: &SettingKind, doc: &Document) -> Select<String> {
                 .iter()
                 .filter(|p| !p.archived)
                 .filter(|p| leftover || (kind.get)(doc, Some(&p.name)).is_some())
-                .map(|p| p.name.clone())
+                .map(|p| super::keys::project(&p.name))
                 .collect();
             if names.is_empty() {
                 Select::Nothing
@@ -195,23 +195,9 @@ pub fn managed(kind: &SettingKind, doc: &Document) -> Select<String> {
     }
 }
 
-/// The read scope of every settings kind for `doc`.
-pub fn read_scope(doc: &Document) -> std::collections::BTreeMap<&'static str, Select<String>> {
-    ALL.iter()
-        .map(|k| (k.name(), managed(k, doc)))
-        .filter(|(_, s)| !s.is_nothing())
-        .collect()
-}
-
 /// Whether `scope` read `kind` for `project` (organization kinds: `project` is `None`).
 pub fn was_read(scope: &ReadScope, kind: &SettingKind, project: Option<&str>) -> bool {
-    match scope.settings.get(kind.name()) {
-        None => false,
-        Some(select) => match project {
-            None => !select.is_nothing(),
-            Some(p) => select.contains(p),
-        },
-    }
+    scope.reads(kind.resource, project.map(super::keys::project).as_deref())
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -220,7 +206,7 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// `None` when at the API's default.
 pub fn read<'a>(
     client: &'a Client,
-    kind: &'static SettingKind,
+    kind: &'a SettingKind,
     project_id: Option<&'a str>,
 ) -> BoxFuture<'a, Result<Option<Value>, Error>> {
     Box::pin(async move {
@@ -284,6 +270,75 @@ pub(crate) fn restrict(value: &Value, like: &Value) -> Value {
 impl super::kind::Kind for SettingKind {
     fn title(&self) -> &'static str {
         self.title
+    }
+
+    fn source(&self) -> Option<super::Source> {
+        Some(super::Source {
+            parent: match self.level {
+                Level::Organization => None,
+                Level::Project => Some(super::ResourceKind::Project),
+            },
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    fn scope(&self, doc: &Document) -> Select<String> {
+        managed(self, doc)
+    }
+
+    fn declared_keys(&self, doc: &Document) -> Vec<String> {
+        match self.level {
+            Level::Organization => (self.get)(doc, None)
+                .map(|_| self.key(None))
+                .into_iter()
+                .collect(),
+            Level::Project => doc
+                .projects
+                .iter()
+                .filter(|p| (self.get)(doc, Some(&p.name)).is_some())
+                .map(|p| self.key(Some(&p.name)))
+                .collect(),
+        }
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        parent: Option<&'a super::Parent>,
+        pages: super::PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let value = read(client, self, parent.map(super::Parent::id)).await?;
+            super::read::one_page(&pages, vec![value]);
+            Ok(())
+        })
+    }
+
+    /// The value read (in the file's shape, `None` at the API's default) into the live
+    /// document, so `export` writes it with no code of its own.
+    fn normalize(&self, raw: &super::RawStore, state: &mut super::LiveState) {
+        for list in raw.lists(self.resource) {
+            let project = match &list.parent {
+                None => None,
+                Some(parent) => {
+                    // The kept project's value only (not an extra live duplicate's).
+                    let kept = state.ids.get(&super::keys::refs::project(parent.name()));
+                    if kept.map(String::as_str) != Some(parent.id()) {
+                        continue;
+                    }
+                    Some(parent.name())
+                }
+            };
+            let value = list
+                .pages
+                .iter()
+                .flat_map(super::read::page_items::<Option<Value>>)
+                .next()
+                .cloned()
+                .flatten();
+            (self.put)(&mut state.org, project, value);
+        }
     }
 
     fn diff(&self, ctx: &super::context::Context<'_>, out: &mut super::context::Output) {

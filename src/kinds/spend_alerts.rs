@@ -5,6 +5,10 @@
 //! updated in place; a live alert the file does not declare follows
 //! `policy.unmanaged.spend_alerts`. Read once per managed scope, 100 per page (ID cursor).
 
+use super::LiveState;
+use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
+use crate::model::Document as ReadDocument;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -128,7 +132,7 @@ pub fn managed(doc: &Document) -> (bool, super::Select<String>) {
         .projects
         .iter()
         .filter(|p| !p.archived && p.spend_alerts.is_managed())
-        .map(|p| p.name.clone())
+        .map(|p| super::keys::project(&p.name))
         .collect();
     let projects = if names.is_empty() {
         super::Select::Nothing
@@ -210,6 +214,16 @@ pub(crate) static ORG_KIND: SpendAlerts = SpendAlerts { project: false };
 /// Project spend alerts (`projects[].spend_alerts`).
 pub(crate) static PROJECT_KIND: SpendAlerts = SpendAlerts { project: true };
 
+impl SpendAlerts {
+    fn kind(&self) -> ResourceKind {
+        if self.project {
+            ResourceKind::ProjectSpendAlert
+        } else {
+            ResourceKind::OrganizationSpendAlert
+        }
+    }
+}
+
 impl Kind for SpendAlerts {
     fn title(&self) -> &'static str {
         if self.project {
@@ -280,6 +294,77 @@ impl Kind for SpendAlerts {
                 alert,
             });
         }
+    }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: self.project.then_some(ResourceKind::Project),
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    /// The organization's alerts where `settings.spend_alerts` is written; a project's where
+    /// its `spend_alerts` is.
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        let (organization, projects) = managed(doc);
+        if self.project {
+            projects
+        } else {
+            Select::all_if(organization)
+        }
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            one_page(&pages, read(client, parent.map(Parent::id)).await?);
+            Ok(())
+        })
+    }
+
+    /// The alerts into the live document (for export; not managed when there are none), and
+    /// with their IDs apart.
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        let kind = self.kind();
+        if !self.project {
+            if let Some(alerts) = raw.organization::<LiveAlert>(kind) {
+                let alerts: Vec<LiveAlert> = alerts.into_iter().cloned().collect();
+                state.org.settings.spend_alerts = into_doc(&alerts);
+                state.spend_alerts.insert(None, alerts);
+            }
+            return;
+        }
+        for (i, _, alerts) in super::read::project_lists::<LiveAlert>(raw, kind, state) {
+            let alerts: Vec<LiveAlert> = alerts.into_iter().cloned().collect();
+            let project = &mut state.org.projects[i];
+            project.spend_alerts = into_doc(&alerts);
+            let name = project.name.clone();
+            state.spend_alerts.insert(Some(name), alerts);
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        if !self.project {
+            return doc
+                .settings
+                .spend_alerts
+                .iter()
+                .map(|a| format!("settings:spend_alert:{}", a.key()))
+                .collect();
+        }
+        doc.projects
+            .iter()
+            .flat_map(|p| {
+                p.spend_alerts
+                    .iter()
+                    .map(|a| format!("project:{}/spend_alert:{}", p.name, a.key()))
+            })
+            .collect()
     }
 }
 

@@ -3,6 +3,18 @@
 //! waits for every promotion of the same plan (the organization never has fewer owners than
 //! needed on the way). Undeclared members follow `policy.unmanaged.users` (`remove`).
 
+use super::LiveState;
+use super::keys::refs;
+use super::read::{PageSink, Parent, RawPage, RawStore, Select, Source, one_page, page_items};
+use crate::api::types::WireOrgRole;
+use crate::api::users::User as WireUser;
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+use crate::model::User;
+use crate::model::normalize_email;
+use std::collections::BTreeMap;
+use std::collections::BTreeMap as ReadMap;
+
 use serde_json::json;
 
 use super::context::{Context, Draft, GateFacts, Output, when_managed};
@@ -217,4 +229,128 @@ impl Kind for UserKind {
             Op::UpdateUserRole { .. } => GateFacts::default(),
         }
     }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: None,
+            deferred: false,
+            announced_as: None,
+        })
+    }
+
+    /// Users are read where the file manages them, or names them as group or project
+    /// members (emails resolve to user IDs).
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        let projects = || doc.projects.iter().filter(|p| !p.archived);
+        Select::all_if(
+            doc.users.is_managed()
+                || doc.groups.iter().any(|g| g.members.is_managed())
+                || projects().any(|p| p.members.is_managed()),
+        )
+    }
+
+    fn read_early_for(&self) -> &'static [&'static str] {
+        &["users"]
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        _parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            one_page(&pages, client.list_users().await?);
+            Ok(())
+        })
+    }
+
+    /// People with an email (users flagged `is_service_account` are not people).
+    fn parents(&self, _of: Option<&Parent>, page: &RawPage) -> Vec<Parent> {
+        page_items::<WireUser>(page)
+            .iter()
+            .filter(|u| u.is_service_account != Some(true))
+            .filter_map(|u| {
+                let email = u
+                    .email
+                    .as_deref()
+                    .filter(|e| !e.trim().is_empty())
+                    .map(normalize_email)?;
+                Some(Parent {
+                    key: keys::user(&email),
+                    names: vec![email],
+                    ids: vec![u.id.to_string()],
+                })
+            })
+            .collect()
+    }
+
+    /// Emails are lower-cased; a member without an email, and users flagged
+    /// `is_service_account`, are left out; a role other than `owner` reads as `reader`; of
+    /// two users of one email the first is kept.
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        let Some(users) = raw.organization::<WireUser>(KIND) else {
+            return;
+        };
+        let mut by_email: ReadMap<String, User> = BTreeMap::new();
+        for user in users {
+            if user.is_service_account == Some(true) {
+                continue;
+            }
+            let Some(email) = user
+                .email
+                .as_deref()
+                .filter(|e| !e.trim().is_empty())
+                .map(normalize_email)
+            else {
+                tracing::warn!(user = %user.id, "live user without an email is left out");
+                continue;
+            };
+            if by_email.contains_key(&email) {
+                tracing::warn!(%email, "two live users share this email; keeping the first");
+                continue;
+            }
+            let role = match user.role {
+                Some(WireOrgRole::Owner) => OrgRole::Owner,
+                _ => OrgRole::Reader,
+            };
+            state.ids.set(refs::user(&email), user.id.to_string());
+            by_email.insert(
+                email.clone(),
+                User {
+                    email,
+                    role,
+                    roles: Vec::new().into(),
+                },
+            );
+        }
+        state.org.users = by_email.into_values().collect();
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.users.iter().map(|u| keys::user(&u.email)).collect()
+    }
+}
+
+/// Every person's email by user ID, for lists that name members by ID only.
+pub(crate) fn emails_by_id(raw: &RawStore) -> ReadMap<String, String> {
+    raw.items::<WireUser>(KIND)
+        .filter(|(_, u)| u.is_service_account != Some(true))
+        .filter_map(|(_, u)| {
+            let email = u.email.as_deref().filter(|e| !e.trim().is_empty())?;
+            Some((u.id.to_string(), normalize_email(email)))
+        })
+        .collect()
+}
+
+/// A member's email: the row's own, else the users list's.
+pub(crate) fn resolve_email(
+    emails: &ReadMap<String, String>,
+    id: &str,
+    email: Option<&str>,
+) -> Option<String> {
+    email
+        .filter(|e| !e.trim().is_empty())
+        .map(normalize_email)
+        .or_else(|| emails.get(id).cloned())
 }

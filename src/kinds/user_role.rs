@@ -3,6 +3,14 @@
 //! for acceptance (listed as deferred in the invite). Undeclared ones follow
 //! `policy.unmanaged.role_assignments`.
 
+use super::LiveState;
+use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
+use crate::api::role_assignments::Principal as ReadPrincipal;
+use crate::api::types::{AssignedRole, UserId as ReadUserId};
+use crate::api::{Client, Error};
+use crate::model::Document as ReadDocument;
+use crate::model::normalize_email;
+
 use super::context::{Context, Output};
 use super::keys;
 use super::kind::Kind;
@@ -18,6 +26,8 @@ use super::keys::refs::{role as org_role, user};
 use crate::api::role_assignments::Principal;
 use crate::api::safe::remove;
 use crate::api::types::{RoleId, UserId};
+
+const KIND: ResourceKind = ResourceKind::UserRole;
 
 /// What apply does for a change of this kind (the plan's `operation`).
 // The variant names are the operation's `type` in JSON and saved plans.
@@ -143,5 +153,73 @@ impl Kind for UserRoleKind {
                 }
             }
         }
+    }
+
+    fn source(&self) -> Option<Source> {
+        Some(Source {
+            parent: Some(ResourceKind::User),
+            deferred: true,
+            announced_as: Some("users"),
+        })
+    }
+
+    /// The custom roles of the users whose `roles` list the file writes.
+    fn scope(&self, doc: &ReadDocument) -> Select<String> {
+        Select::only_if(
+            doc.users.iter().any(|u| u.roles.is_managed()),
+            doc.users
+                .iter()
+                .filter(|u| u.roles.is_managed())
+                .map(|u| keys::user(&normalize_email(&u.email))),
+        )
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        client: &'a Client,
+        parent: Option<&'a Parent>,
+        pages: PageSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let id = ReadUserId::from(parent.map(Parent::id).unwrap_or_default());
+            one_page(
+                &pages,
+                client
+                    .list_role_assignments(ReadPrincipal::User(&id))
+                    .await?,
+            );
+            Ok(())
+        })
+    }
+
+    /// Only where a custom organization role exists to be assigned.
+    fn worth_reading(&self, raw: &RawStore, _parent: &Parent) -> bool {
+        super::role::custom_role_exists(raw)
+    }
+
+    fn normalize(&self, raw: &RawStore, state: &mut LiveState) {
+        if !raw.was_read(KIND) {
+            return;
+        }
+        for user in state.org.users.iter_mut() {
+            let Some(id) = state.ids.get(&refs::user(&user.email)) else {
+                continue;
+            };
+            if let Some(assigned) =
+                raw.for_parent_ids::<AssignedRole>(KIND, std::slice::from_ref(id))
+            {
+                *user.roles = super::wire::custom_names(Some(&assigned));
+            }
+        }
+    }
+
+    fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
+        doc.users
+            .iter()
+            .flat_map(|u| {
+                let principal = keys::user(&u.email);
+                u.roles.iter().map(move |r| keys::assignment(&principal, r))
+            })
+            .collect()
     }
 }

@@ -1,18 +1,25 @@
 //! The live read: lists every collection in the [`ReadScope`] exactly once, as concurrently
-//! as their dependencies allow, then normalises them ([`super::normalize`]).
+//! as their dependencies allow, then asks each kind to normalise what it read.
 //!
-//! The read is a small dataflow: the organization collections start at once; when the
-//! project list arrives, each needed project's sub-collections start; when the group list
-//! arrives, the needed group member and role lists start; when a project's member or group
-//! list arrives, the needed per-principal role lists start. Every list is a task on a
-//! `JoinSet`; the shared rate-limit controller bounds what is actually in flight. Pages are
-//! reported back over a channel so progress is drawn from this task only.
+//! The read is a small dataflow over the registry. Every kind that reads a list says so
+//! (`Kind::source`): one list for the organization, or one per live object of a parent kind.
+//! Organization lists start at once; each page a list hands over (`Kind::fetch` sends pages
+//! as they arrive) names objects (`Kind::parents`) whose own lists start right away, for the
+//! child kinds whose scope selects them: a projects page starts its projects' member lists,
+//! a project's member page starts the members' role lists, and so on. Every list is a task
+//! on a `JoinSet`; the shared rate-limit controller bounds what is actually in flight. Page
+//! counts come back over a channel so progress is drawn from this task only.
 //!
 //! A [`Prefetch`] lets `plan` start organization lists before the scope is known (while the
 //! file loads); the reader joins those in scope instead of starting them again and aborts
 //! the others.
+//!
+//! With [`ReadScope::only_where_assignable`] (export), deferred lists (`Source::deferred`)
+//! wait until everything else is read, and start only for the parents their kind finds worth
+//! reading (`Kind::worth_reading`: a custom role exists to be assigned); the announced ones
+//! are counted first ([`AssignmentReads`]) so the user is told what they cost.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,57 +28,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::LiveState;
-use super::normalize::{Raw, normalize};
 use super::progress::Progress;
-use crate::api::admin_api_keys::AdminApiKey;
-use crate::api::certificates::Certificate;
-use crate::api::groups::{Group, GroupUser, ProjectGroup};
-use crate::api::invites::Invite;
-use crate::api::project_users::ProjectUser;
-use crate::api::projects::Project;
-use crate::api::rate_limits::RateLimit;
-use crate::api::role_assignments::Principal;
-use crate::api::service_accounts::ServiceAccount;
-use crate::api::types::{AssignedRole, GroupId, ProjectId, Role, UserId};
-use crate::api::users::User;
 use crate::api::{Client, Error, PageObserver};
-use crate::kinds::ReadScope;
-use crate::model::normalize_email;
-
-/// One finished listing.
-enum Fetched {
-    Users(Vec<User>),
-    Invites(Vec<Invite>),
-    /// Every page of projects was handed to `Reader::projects_page`.
-    ProjectsListed,
-    Groups(Vec<Group>),
-    OrgRoles(Vec<Role>),
-    Certificates(Vec<Certificate>),
-    AdminApiKeys(Vec<AdminApiKey>),
-    UserRoles(UserId, Vec<AssignedRole>),
-    GroupUsers(GroupId, Vec<GroupUser>),
-    GroupRoles(GroupId, Vec<AssignedRole>),
-    ProjectUsers(ProjectId, Vec<ProjectUser>),
-    ProjectUserRoles(ProjectId, UserId, Vec<AssignedRole>),
-    ProjectGroups(ProjectId, Vec<ProjectGroup>),
-    ProjectGroupRoles(ProjectId, GroupId, Vec<AssignedRole>),
-    ServiceAccounts(ProjectId, Vec<ServiceAccount>),
-    ProjectRoles(ProjectId, Vec<Role>),
-    RateLimits(ProjectId, Vec<RateLimit>),
-    ProjectCertificates(ProjectId, Vec<Certificate>),
-    /// A settings kind (`crate::kinds`) of a project (or the organization): the value in the
-    /// file's shape, `None` at the API's default.
-    Setting(
-        &'static crate::kinds::SettingKind,
-        Option<ProjectId>,
-        Option<serde_json::Value>,
-    ),
-    ProjectApiKeys(ProjectId, Vec<crate::kinds::project_api_keys::LiveKey>),
-    SpendAlerts(
-        Option<ProjectId>,
-        Vec<crate::kinds::spend_alerts::LiveAlert>,
-    ),
-}
+use crate::kinds::{Parent, RawList, RawPage, RawStore, ReadScope, ResourceKind};
 
 /// Forwards page events from the list tasks to the reading task.
 struct ChannelObserver(mpsc::UnboundedSender<bool>);
@@ -95,136 +54,72 @@ pub async fn read(
     read_announcing(client, scope, progress, &|_| {}).await
 }
 
-/// The per-principal role-assignment lists a read with
-/// [`ReadScope::only_where_assignable`] found it needs, counted before they start (one
-/// request each: a principal holds a handful of roles, far below a page).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The deferred lists a read with [`ReadScope::only_where_assignable`] found it needs,
+/// counted before they start (one request each: a principal holds a handful of roles, far
+/// below a page).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AssignmentReads {
-    /// `GET /organization/users/{id}/roles`, when the organization has a custom role.
-    pub users: u64,
-    /// `GET /organization/groups/{id}/roles`, when the organization has a custom role.
-    pub groups: u64,
-    /// `GET /projects/{id}/users/{id}/roles`, for the members of projects with a custom role.
-    pub project_members: u64,
+    /// What the parents are called (`users`, `project members`) and how many lists start,
+    /// in registry order.
+    pub lists: Vec<(&'static str, u64)>,
     /// Lists that could hold something but the scope leaves out (`--skip-role-assignments`).
     pub skipped: u64,
 }
 
 impl AssignmentReads {
     pub fn total(&self) -> u64 {
-        self.users + self.groups + self.project_members
+        self.lists.iter().map(|(_, n)| n).sum()
     }
 
     /// The most requests any one route needs (routes are rate-limited separately).
     pub fn longest_route(&self) -> u64 {
-        self.users.max(self.groups).max(self.project_members)
+        self.lists.iter().map(|(_, n)| *n).max().unwrap_or(0)
     }
+}
+
+/// One list started early: its pages as they arrive, and its end.
+struct Early {
+    pages: mpsc::UnboundedReceiver<RawPage>,
+    end: tokio::task::JoinHandle<Result<(), Error>>,
 }
 
 /// Organization lists started before the scope is known (while the desired file loads), for
 /// [`read_prefetched`] to use instead of starting them again. Only lists the scope is sure
-/// to need should be started (see `ops::plan`); a list the scope turns out not to read is
-/// aborted when the read starts, and dropping an unused `Prefetch` aborts them all.
+/// to need should be started (`Kind::read_early_for`); a list the scope turns out not to read
+/// is aborted when the read starts, and dropping an unused `Prefetch` aborts them all.
 pub struct Prefetch {
     pages: mpsc::UnboundedReceiver<bool>,
-    users: Option<tokio::task::JoinHandle<Result<Vec<User>, Error>>>,
-    invites: Option<tokio::task::JoinHandle<Result<Vec<Invite>, Error>>>,
-    groups: Option<tokio::task::JoinHandle<Result<Vec<Group>, Error>>>,
-    roles: Option<tokio::task::JoinHandle<Result<Vec<Role>, Error>>>,
-    admin_api_keys: Option<tokio::task::JoinHandle<Result<Vec<AdminApiKey>, Error>>>,
-    /// The projects list, page by page as it arrives (the reader starts each page's own
-    /// lists), and the list's end.
-    projects: Option<ProjectPages>,
-}
-
-/// A projects list running on its own: its end, and its pages as they arrive.
-type ProjectPages = (
-    tokio::task::JoinHandle<Result<(), Error>>,
-    mpsc::UnboundedReceiver<Vec<Project>>,
-);
-
-/// Which organization lists to prefetch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PrefetchLists {
-    pub users: bool,
-    pub invites: bool,
-    pub groups: bool,
-    pub roles: bool,
-    pub admin_api_keys: bool,
-    pub projects: bool,
+    lists: BTreeMap<ResourceKind, Early>,
 }
 
 impl Prefetch {
-    /// Starts `lists` on `runtime` at once.
+    /// Starts the organization lists of `kinds` on `runtime` at once.
     pub fn start(
         client: &Client,
-        lists: PrefetchLists,
+        kinds: &[ResourceKind],
         runtime: &tokio::runtime::Handle,
     ) -> Prefetch {
         let (sender, pages) = mpsc::unbounded_channel();
         let client = client.with_page_observer(Arc::new(ChannelObserver(sender)));
-        let c = || client.clone();
-        Prefetch {
-            pages,
-            users: lists.users.then(|| {
-                let c = c();
-                runtime.spawn(async move { c.list_users().await })
-            }),
-            invites: lists.invites.then(|| {
-                let c = c();
-                runtime.spawn(async move { c.list_invites().await })
-            }),
-            groups: lists.groups.then(|| {
-                let c = c();
-                runtime.spawn(async move { c.list_groups().await })
-            }),
-            roles: lists.roles.then(|| {
-                let c = c();
-                runtime.spawn(async move { c.list_org_roles().await })
-            }),
-            admin_api_keys: lists.admin_api_keys.then(|| {
-                let c = c();
-                runtime.spawn(async move { c.list_admin_api_keys().await })
-            }),
-            projects: lists.projects.then(|| {
-                let c = c();
-                let (sender, pages) = mpsc::unbounded_channel();
-                let list = runtime.spawn(async move {
-                    c.list_projects_by_page(true, |page| {
-                        // A closed channel means the read gave up on this list.
-                        let _ = sender.send(page);
-                    })
-                    .await
-                });
-                (list, pages)
-            }),
+        let mut lists = BTreeMap::new();
+        for &kind in kinds {
+            if kind.def().source().is_none_or(|s| s.parent.is_some()) {
+                continue;
+            }
+            let (sink, pages) = mpsc::unbounded_channel();
+            let c = client.clone();
+            let end = runtime.spawn(async move { kind.def().fetch(&c, None, sink).await });
+            lists.insert(kind, Early { pages, end });
         }
+        Prefetch { pages, lists }
     }
 }
 
 impl Drop for Prefetch {
     fn drop(&mut self) {
-        self.users.take().inspect(|h| h.abort());
-        self.invites.take().inspect(|h| h.abort());
-        self.groups.take().inspect(|h| h.abort());
-        self.roles.take().inspect(|h| h.abort());
-        self.admin_api_keys.take().inspect(|h| h.abort());
-        self.projects.take().inspect(|(h, _)| h.abort());
-    }
-}
-
-/// The result of a prefetched list, as the reader's own task would give it.
-async fn joined<T>(
-    handle: tokio::task::JoinHandle<Result<T, Error>>,
-    into: fn(T) -> Fetched,
-) -> Result<Fetched, Error> {
-    match handle.await {
-        Ok(result) => result.map(into),
-        Err(join_error) => Err(Error::Transport {
-            method: "GET".into(),
-            route: "(live read)".into(),
-            message: format!("a prefetched list failed: {join_error}"),
-        }),
+        for early in self.lists.values() {
+            early.end.abort();
+        }
     }
 }
 
@@ -256,8 +151,32 @@ pub async fn read_announcing(
     result
 }
 
-/// One collection's listing, as queued by [`Reader::spawn`].
-type ListTask = Pin<Box<dyn Future<Output = Result<Fetched, Error>> + Send>>;
+/// What was read, as the live state: each kind in registry order (parents first) turns its
+/// lists into the live document, IDs and duplicates (`Kind::normalize`). Pure.
+pub(crate) fn normalize(raw: &RawStore, scope: &ReadScope) -> LiveState {
+    let mut state = LiveState {
+        scope: scope.clone(),
+        ..LiveState::default()
+    };
+    for kind in ResourceKind::ALL {
+        kind.def().normalize(raw, &mut state);
+    }
+    state.duplicates.sort();
+    state
+}
+
+/// Where list tasks hand their pages to the reader, tagged with the list's number.
+type PageSender = mpsc::UnboundedSender<(usize, RawPage)>;
+
+/// One list's fetch, as queued by [`Reader::spawn`]: its end.
+type ListTask = Pin<Box<dyn Future<Output = (usize, Result<(), Error>)> + Send>>;
+
+/// A list being read: its kind, its parent, the pages so far.
+struct Reading {
+    kind: ResourceKind,
+    parent: Option<Parent>,
+    pages: Vec<RawPage>,
+}
 
 struct Reader<'a> {
     client: Client,
@@ -266,24 +185,17 @@ struct Reader<'a> {
     announce: &'a (dyn Fn(&AssignmentReads) + Sync),
     /// The lists [`ReadScope::only_where_assignable`] holds back, still to be decided.
     deferred: bool,
-    tasks: JoinSet<Result<Fetched, Error>>,
+    tasks: JoinSet<(usize, Result<(), Error>)>,
     /// Lists waiting for a slot: at most `window` run at once (see [`Reader::spawn`]).
     backlog: VecDeque<ListTask>,
     window: usize,
-    raw: Raw,
-    /// Known once the users list arrived, for per-user role lists.
-    pending_user_roles: bool,
-    /// Settings read, stored into the live document once projects are named.
-    settings: Vec<(
-        &'static crate::kinds::SettingKind,
-        Option<ProjectId>,
-        Option<serde_json::Value>,
-    )>,
-    api_keys: Vec<(ProjectId, Vec<crate::kinds::project_api_keys::LiveKey>)>,
-    spend_alerts: Vec<(
-        Option<ProjectId>,
-        Vec<crate::kinds::spend_alerts::LiveAlert>,
-    )>,
+    /// Every list started, by number; pages arrive tagged with it.
+    lists: Vec<Reading>,
+    pages: (PageSender, mpsc::UnboundedReceiver<(usize, RawPage)>),
+    /// Lists already started, by kind and the IDs of the parent (never read twice).
+    started: BTreeSet<(ResourceKind, Vec<String>)>,
+    /// Child kinds by parent kind, in registry order.
+    children: BTreeMap<ResourceKind, Vec<ResourceKind>>,
     /// Organization lists already started, used instead of starting them again.
     prefetch: Option<Prefetch>,
 }
@@ -295,6 +207,12 @@ impl<'a> Reader<'a> {
         progress: &'a dyn Progress,
         announce: &'a (dyn Fn(&AssignmentReads) + Sync),
     ) -> Self {
+        let mut children: BTreeMap<ResourceKind, Vec<ResourceKind>> = BTreeMap::new();
+        for &kind in ResourceKind::ALL {
+            if let Some(parent) = kind.def().source().and_then(|s| s.parent) {
+                children.entry(parent).or_default().push(kind);
+            }
+        }
         Reader {
             client: client.clone(),
             scope,
@@ -304,11 +222,10 @@ impl<'a> Reader<'a> {
             tasks: JoinSet::new(),
             backlog: VecDeque::new(),
             window: client.controller().limits().max_concurrency.max(1),
-            raw: Raw::default(),
-            pending_user_roles: false,
-            settings: Vec::new(),
-            api_keys: Vec::new(),
-            spend_alerts: Vec::new(),
+            lists: Vec::new(),
+            pages: mpsc::unbounded_channel(),
+            started: BTreeSet::new(),
+            children,
             prefetch: None,
         }
     }
@@ -319,12 +236,64 @@ impl<'a> Reader<'a> {
     /// a thousand per-project lists were already queued for the client's permits, every next
     /// page of the chain would wait behind all of them and the chain would finish last. With
     /// the window, a chain's next page competes with at most `window - 1` other requests.
-    fn spawn<F>(&mut self, task: F)
-    where
-        F: Future<Output = Result<Fetched, Error>> + Send + 'static,
-    {
+    fn spawn(&mut self, kind: ResourceKind, parent: Option<Parent>) {
+        let ids = parent.as_ref().map(|p| p.ids.clone()).unwrap_or_default();
+        if !self.started.insert((kind, ids)) {
+            return;
+        }
+        let number = self.lists.len();
+        self.lists.push(Reading {
+            kind,
+            parent: parent.clone(),
+            pages: Vec::new(),
+        });
+        let client = self.client.clone();
+        let (sink, mut pages) = mpsc::unbounded_channel::<RawPage>();
+        let forward = self.pages.0.clone();
         self.progress.expect(1);
-        self.backlog.push_back(Box::pin(task));
+        self.backlog.push_back(Box::pin(async move {
+            let fetch = kind.def().fetch(&client, parent.as_ref(), sink);
+            let relay = async {
+                while let Some(page) = pages.recv().await {
+                    // The reader outlives its lists; a closed channel means it gave up.
+                    let _ = forward.send((number, page));
+                }
+            };
+            let (result, ()) = tokio::join!(fetch, relay);
+            (number, result)
+        }));
+        self.fill_window();
+    }
+
+    /// A prefetched list, joined as if the reader had started it.
+    fn join(&mut self, kind: ResourceKind, early: Early) {
+        self.started.insert((kind, Vec::new()));
+        let number = self.lists.len();
+        self.lists.push(Reading {
+            kind,
+            parent: None,
+            pages: Vec::new(),
+        });
+        let forward = self.pages.0.clone();
+        let Early { mut pages, end } = early;
+        self.progress.expect(1);
+        self.backlog.push_back(Box::pin(async move {
+            let relay = async {
+                while let Some(page) = pages.recv().await {
+                    let _ = forward.send((number, page));
+                }
+            };
+            let (ended, ()) = tokio::join!(end, relay);
+            let result = match ended {
+                Ok(result) => result,
+                Err(join_error) => Err(Error::Transport {
+                    method: "GET".into(),
+                    route: "(live read)".into(),
+                    message: format!("a prefetched list failed: {join_error}"),
+                }),
+            };
+            (number, result)
+        }));
         self.fill_window();
     }
 
@@ -338,7 +307,7 @@ impl<'a> Reader<'a> {
     }
 
     async fn run(mut self) -> Result<LiveState, Error> {
-        let (sender, mut pages) = mpsc::unbounded_channel();
+        let (sender, mut counts) = mpsc::unbounded_channel();
         if let Some(prefetch) = self.prefetch.as_mut() {
             // Pages the prefetched lists fetched (and will fetch) count like the reader's own.
             let (forward, mut early) = (
@@ -353,35 +322,30 @@ impl<'a> Reader<'a> {
                 }
             });
         }
-        let observed = self
+        self.client = self
             .client
             .with_page_observer(Arc::new(ChannelObserver(sender)));
-        self.client = observed;
-        // Projects arrive page by page: each page starts its projects' own lists at once
-        // instead of after the last page.
-        let (project_pages_sender, mut project_pages) = mpsc::unbounded_channel();
-        self.start_organization_lists(project_pages_sender);
+        self.start_organization_lists();
 
         loop {
             tokio::select! {
-                Some(has_more) = pages.recv() => self.page(has_more),
-                Some(page) = project_pages.recv() => self.projects_page(page),
+                Some(has_more) = counts.recv() => self.page(has_more),
+                Some((number, page)) = self.pages.1.recv() => self.arrived(number, page),
                 joined = self.tasks.join_next() => match joined {
                     None => {
                         if !self.start_deferred() {
                             break;
                         }
                     }
-                    Some(Ok(Ok(fetched))) => {
+                    Some(Ok((_, Ok(())))) => {
                         // Pages sent before a list ended are handled before its end.
-                        while let Ok(page) = project_pages.try_recv() {
-                            self.projects_page(page);
+                        while let Ok((number, page)) = self.pages.1.try_recv() {
+                            self.arrived(number, page);
                         }
-                        self.arrived(fetched);
                         self.fill_window();
                     }
                     // Dropping `self.tasks` on return aborts the lists still running.
-                    Some(Ok(Err(error))) => return Err(error),
+                    Some(Ok((_, Err(error)))) => return Err(error),
                     Some(Err(join_error)) => {
                         return Err(Error::Transport {
                             method: "GET".into(),
@@ -392,79 +356,24 @@ impl<'a> Reader<'a> {
                 },
             }
         }
-        while let Ok(has_more) = pages.try_recv() {
+        while let Ok(has_more) = counts.try_recv() {
             self.page(has_more);
         }
-        let key_matches = self
-            .raw
-            .admin_api_keys
-            .iter()
-            .flatten()
-            .filter(|key| {
-                key.redacted_value
-                    .as_deref()
-                    .is_some_and(|r| self.client.key_matches_redacted(r))
-            })
-            .map(|key| key.id.clone())
-            .collect();
-        self.raw.keys_in_use = key_matches;
-        let settings = std::mem::take(&mut self.settings);
-        let mut state = normalize(self.raw, self.scope);
-        let names: BTreeMap<String, String> = state
-            .org
-            .projects
-            .iter()
-            .filter_map(|p| {
-                let id = state.ids.get(&crate::kinds::keys::refs::project(&p.name))?;
-                Some((id.clone(), p.name.clone()))
-            })
-            .collect();
-        for (kind, project, value) in settings {
-            let project = match &project {
-                None => None,
-                Some(id) => match names.get(id.as_str()) {
-                    Some(name) => Some(name.as_str()),
-                    None => continue,
+        let mut raw = RawStore::default();
+        for reading in std::mem::take(&mut self.lists) {
+            raw.push(
+                reading.kind,
+                RawList {
+                    parent: reading.parent,
+                    pages: reading.pages,
                 },
-            };
-            (kind.put)(&mut state.org, project, value);
+            );
         }
-        for (id, keys) in std::mem::take(&mut self.api_keys) {
-            let Some(name) = names.get(id.as_str()) else {
-                continue;
-            };
-            if let Some(p) = state.org.projects.iter_mut().find(|p| &p.name == name) {
-                let mut kept: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
-                kept.sort();
-                kept.dedup();
-                // A project with no key is left unmanaged, so `export` does not make every
-                // later plan list an empty collection per project.
-                if !kept.is_empty() {
-                    p.api_keys = kept.into();
-                }
-            }
-            state.project_api_keys.insert(name.clone(), keys);
-        }
-        for (id, alerts) in std::mem::take(&mut self.spend_alerts) {
-            let listed = crate::kinds::spend_alerts::into_doc(&alerts);
-            let scope = match &id {
-                None => {
-                    state.org.settings.spend_alerts = listed;
-                    None
-                }
-                Some(id) => {
-                    let Some(name) = names.get(id.as_str()) else {
-                        continue;
-                    };
-                    if let Some(p) = state.org.projects.iter_mut().find(|p| &p.name == name) {
-                        p.spend_alerts = listed;
-                    }
-                    Some(name.clone())
-                }
-            };
-            state.spend_alerts.insert(scope, alerts);
-        }
-        Ok(state)
+        let client = self.client.clone();
+        raw.set_key_matcher(Box::new(move |redacted| {
+            client.key_matches_redacted(redacted)
+        }));
+        Ok(normalize(&raw, self.scope))
     }
 
     fn page(&self, has_more: bool) {
@@ -474,115 +383,47 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn projects_page(&mut self, page: Vec<Project>) {
-        self.start_project_lists(&page);
-        self.raw.projects.get_or_insert_with(Vec::new).extend(page);
+    /// A page of list `number`: kept, and its objects' own lists started.
+    fn arrived(&mut self, number: usize, page: RawPage) {
+        let Some(reading) = self.lists.get(number) else {
+            return;
+        };
+        let kind = reading.kind;
+        let parents = kind.def().parents(reading.parent.as_ref(), &page);
+        self.lists[number].pages.push(page);
+        if parents.is_empty() {
+            return;
+        }
+        for child in self.children.get(&kind).cloned().unwrap_or_default() {
+            let deferred = child.def().source().is_some_and(|s| s.deferred);
+            if deferred && self.deferred {
+                continue;
+            }
+            for parent in &parents {
+                if self.scope.reads(child, Some(&parent.key)) {
+                    self.spawn(child, Some(parent.clone()));
+                }
+            }
+        }
     }
 
-    fn start_organization_lists(&mut self, project_pages: mpsc::UnboundedSender<Vec<Project>>) {
-        let scope = self.scope;
+    fn start_organization_lists(&mut self) {
         // What was prefetched and is in scope is joined; the rest is aborted on drop.
         let mut prefetch = self.prefetch.take();
-        if let Some(handle) = scope
-            .users
-            .then(|| prefetch.as_mut().and_then(|p| p.users.take()))
-            .flatten()
-        {
-            self.spawn(joined(handle, Fetched::Users));
-        } else if scope.users {
-            let c = self.client.clone();
-            self.spawn(async move { c.list_users().await.map(Fetched::Users) });
-        }
-        if let Some(handle) = scope
-            .invites
-            .then(|| prefetch.as_mut().and_then(|p| p.invites.take()))
-            .flatten()
-        {
-            self.spawn(joined(handle, Fetched::Invites));
-        } else if scope.invites {
-            let c = self.client.clone();
-            self.spawn(async move { c.list_invites().await.map(Fetched::Invites) });
-        }
-        if let Some((list, mut early)) = scope
-            .projects
-            .then(|| prefetch.as_mut().and_then(|p| p.projects.take()))
-            .flatten()
-        {
-            // The pages already fetched and still to come go through `projects_page` like the
-            // reader's own; the list ends only after its last page is handed on.
-            self.spawn(async move {
-                while let Some(page) = early.recv().await {
-                    let _ = project_pages.send(page);
-                }
-                joined(list, |()| Fetched::ProjectsListed).await
-            });
-        } else if scope.projects {
-            let c = self.client.clone();
-            self.spawn(async move {
-                c.list_projects_by_page(true, |page| {
-                    // The reader outlives this list; a closed channel means it gave up.
-                    let _ = project_pages.send(page);
-                })
-                .await
-                .map(|()| Fetched::ProjectsListed)
-            });
-        }
-        if let Some(handle) = scope
-            .groups
-            .then(|| prefetch.as_mut().and_then(|p| p.groups.take()))
-            .flatten()
-        {
-            self.spawn(joined(handle, Fetched::Groups));
-        } else if scope.groups {
-            let c = self.client.clone();
-            self.spawn(async move { c.list_groups().await.map(Fetched::Groups) });
-        }
-        if let Some(handle) = scope
-            .roles
-            .then(|| prefetch.as_mut().and_then(|p| p.roles.take()))
-            .flatten()
-        {
-            self.spawn(joined(handle, Fetched::OrgRoles));
-        } else if scope.roles {
-            let c = self.client.clone();
-            self.spawn(async move { c.list_org_roles().await.map(Fetched::OrgRoles) });
-        }
-        if scope.certificates {
-            let c = self.client.clone();
-            self.spawn(async move { c.list_certificates().await.map(Fetched::Certificates) });
-        }
-        if let Some(handle) = scope
-            .admin_api_keys
-            .then(|| prefetch.as_mut().and_then(|p| p.admin_api_keys.take()))
-            .flatten()
-        {
-            self.spawn(joined(handle, Fetched::AdminApiKeys));
-        } else if scope.admin_api_keys {
-            let c = self.client.clone();
-            self.spawn(async move { c.list_admin_api_keys().await.map(Fetched::AdminApiKeys) });
+        for &kind in ResourceKind::ALL {
+            let Some(source) = kind.def().source() else {
+                continue;
+            };
+            if source.parent.is_some() || !self.scope.reads(kind, None) {
+                continue;
+            }
+            match prefetch.as_mut().and_then(|p| p.lists.remove(&kind)) {
+                Some(early) => self.join(kind, early),
+                None => self.spawn(kind, None),
+            }
         }
         // Prefetched lists outside the scope are aborted here (never used, never counted).
         drop(prefetch);
-        self.pending_user_roles = !scope.user_roles.is_nothing() && !self.deferred;
-        if scope.org_spend_alerts {
-            let c = self.client.clone();
-            self.spawn(async move {
-                crate::kinds::spend_alerts::read(&c, None)
-                    .await
-                    .map(|alerts| Fetched::SpendAlerts(None, alerts))
-            });
-        }
-        for kind in crate::kinds::ALL {
-            if kind.level == crate::kinds::Level::Organization
-                && crate::kinds::was_read(scope, kind, None)
-            {
-                let c = self.client.clone();
-                self.spawn(async move {
-                    let value = crate::kinds::read(&c, kind, None).await?;
-                    Ok(Fetched::Setting(kind, None, value))
-                });
-            }
-        }
     }
 
     /// Once everything else is read: the lists held back by
@@ -593,317 +434,444 @@ impl<'a> Reader<'a> {
             return false;
         }
         self.deferred = false;
-        let scope = self.scope;
-        let custom =
-            |roles: Option<&Vec<Role>>| roles.into_iter().flatten().any(|r| !r.predefined_role);
+        let mut raw = RawStore::default();
+        let mut parents_of: BTreeMap<ResourceKind, Vec<Parent>> = BTreeMap::new();
+        for reading in std::mem::take(&mut self.lists) {
+            let parents = parents_of.entry(reading.kind).or_default();
+            for page in &reading.pages {
+                parents.extend(reading.kind.def().parents(reading.parent.as_ref(), page));
+            }
+            raw.push(
+                reading.kind,
+                RawList {
+                    parent: reading.parent,
+                    pages: reading.pages,
+                },
+            );
+        }
         let mut reads = AssignmentReads::default();
-        if custom(self.raw.org_roles.as_ref()) {
-            let users = self.raw.users.take().unwrap_or_default();
-            let before = self.backlog.len() + self.tasks.len();
-            self.start_user_roles(&users);
-            reads.users = (self.backlog.len() + self.tasks.len() - before) as u64;
-            reads.skipped += unique_emails(&users) - reads.users;
-            self.raw.users = Some(users);
-            let groups = self.raw.groups.take().unwrap_or_default();
-            for group in &groups {
-                if scope.group_roles.contains(group.name.as_str()) {
-                    reads.groups += 1;
-                    self.start_group_roles(group.id.clone());
-                } else {
+        let mut start = Vec::new();
+        for &kind in ResourceKind::ALL {
+            let Some(source) = kind.def().source().filter(|s| s.deferred) else {
+                continue;
+            };
+            let Some(parent_kind) = source.parent else {
+                continue;
+            };
+            let mut count = 0;
+            // Each object once (two live users of one email are one principal).
+            let mut seen = BTreeSet::new();
+            for parent in parents_of.get(&parent_kind).into_iter().flatten() {
+                if !seen.insert(parent.key.clone()) || !kind.def().worth_reading(&raw, parent) {
+                    continue;
+                }
+                if self.scope.reads(kind, Some(&parent.key)) {
+                    count += 1;
+                    start.push((kind, parent.clone()));
+                } else if source.announced_as.is_some() {
                     reads.skipped += 1;
                 }
             }
-            self.raw.groups = Some(groups);
+            if let Some(noun) = source.announced_as {
+                reads.lists.push((noun, count));
+            }
         }
-        let with_custom_roles: Vec<ProjectId> = self
-            .raw
-            .project_roles
-            .iter()
-            .filter(|(_, roles)| custom(Some(roles)))
-            .map(|(id, _)| id.clone())
+        // Put the lists back where they were: the numbers of running lists stay valid.
+        self.lists = raw
+            .into_lists()
+            .into_iter()
+            .map(|(kind, list)| Reading {
+                kind,
+                parent: list.parent,
+                pages: list.pages,
+            })
             .collect();
-        for project in with_custom_roles {
-            let users = self.raw.project_users.remove(&project).unwrap_or_default();
-            let before = self.backlog.len() + self.tasks.len();
-            self.start_project_member_roles(&project, &users);
-            let started = (self.backlog.len() + self.tasks.len() - before) as u64;
-            reads.project_members += started;
-            reads.skipped += users.len() as u64 - started.min(users.len() as u64);
-            self.raw.project_users.insert(project, users);
-        }
-        if reads != AssignmentReads::default() {
+        if reads.total() > 0 || reads.skipped > 0 {
             (self.announce)(&reads);
         }
-        if self
-            .raw
-            .certificates
-            .as_ref()
-            .is_some_and(|c| !c.is_empty())
-        {
-            let projects: Vec<Project> = self.raw.projects.iter().flatten().cloned().collect();
-            for project in &projects {
-                if let Some(name) = project.name.as_deref()
-                    && !project.is_archived()
-                    && scope.project_certificates.contains(name)
-                {
-                    self.start_project_certificates(project.id.clone());
-                }
-            }
+        for (kind, parent) in start {
+            self.spawn(kind, Some(parent));
         }
         !self.backlog.is_empty() || !self.tasks.is_empty()
     }
-
-    fn start_group_roles(&mut self, id: GroupId) {
-        let c = self.client.clone();
-        self.spawn(async move {
-            let roles = c.list_role_assignments(Principal::Group(&id)).await?;
-            Ok(Fetched::GroupRoles(id, roles))
-        });
-    }
-
-    fn start_project_certificates(&mut self, p: ProjectId) {
-        let c = self.client.clone();
-        self.spawn(async move {
-            c.list_project_certificates(&p)
-                .await
-                .map(|v| Fetched::ProjectCertificates(p, v))
-        });
-    }
-
-    fn arrived(&mut self, fetched: Fetched) {
-        match fetched {
-            Fetched::Users(users) => {
-                if self.pending_user_roles {
-                    self.start_user_roles(&users);
-                }
-                self.raw.users = Some(users);
-            }
-            Fetched::Invites(invites) => self.raw.invites = Some(invites),
-            Fetched::ProjectsListed => {
-                // Every page went through `projects_page`; an empty org still read them.
-                self.raw.projects.get_or_insert_with(Vec::new);
-            }
-            Fetched::Groups(groups) => {
-                self.start_group_lists(&groups);
-                self.raw.groups = Some(groups);
-            }
-            Fetched::OrgRoles(roles) => self.raw.org_roles = Some(roles),
-            Fetched::Certificates(certificates) => self.raw.certificates = Some(certificates),
-            Fetched::AdminApiKeys(keys) => self.raw.admin_api_keys = Some(keys),
-            Fetched::UserRoles(user, roles) => {
-                self.raw.user_roles.insert(user, roles);
-            }
-            Fetched::GroupUsers(group, users) => {
-                self.raw.group_users.insert(group, users);
-            }
-            Fetched::GroupRoles(group, roles) => {
-                self.raw.group_roles.insert(group, roles);
-            }
-            Fetched::ProjectUsers(project, users) => {
-                if !self.deferred {
-                    self.start_project_member_roles(&project, &users);
-                }
-                self.raw.project_users.insert(project, users);
-            }
-            Fetched::ProjectUserRoles(project, user, roles) => {
-                self.raw.project_user_roles.insert((project, user), roles);
-            }
-            Fetched::ProjectGroups(project, groups) => {
-                for group in &groups {
-                    let (c, p, g) = (self.client.clone(), project.clone(), group.group_id.clone());
-                    self.spawn(async move {
-                        let roles = c
-                            .list_role_assignments(Principal::ProjectGroup(&p, &g))
-                            .await?;
-                        Ok(Fetched::ProjectGroupRoles(p, g, roles))
-                    });
-                }
-                self.raw.project_groups.insert(project, groups);
-            }
-            Fetched::ProjectGroupRoles(project, group, roles) => {
-                self.raw.project_group_roles.insert((project, group), roles);
-            }
-            Fetched::ServiceAccounts(project, accounts) => {
-                self.raw.service_accounts.insert(project, accounts);
-            }
-            Fetched::ProjectRoles(project, roles) => {
-                self.raw.project_roles.insert(project, roles);
-            }
-            Fetched::RateLimits(project, limits) => {
-                self.raw.rate_limits.insert(project, limits);
-            }
-            Fetched::ProjectCertificates(project, certificates) => {
-                self.raw.project_certificates.insert(project, certificates);
-            }
-            Fetched::Setting(kind, project, value) => self.settings.push((kind, project, value)),
-            Fetched::ProjectApiKeys(project, keys) => self.api_keys.push((project, keys)),
-            Fetched::SpendAlerts(project, alerts) => self.spend_alerts.push((project, alerts)),
-        }
-    }
-
-    fn start_user_roles(&mut self, users: &[User]) {
-        // One list per declared user that exists live (first id per email).
-        let mut by_email: BTreeMap<String, UserId> = BTreeMap::new();
-        for user in users {
-            if let Some(email) = user.email.as_deref() {
-                by_email
-                    .entry(normalize_email(email))
-                    .or_insert_with(|| user.id.clone());
-            }
-        }
-        for (email, id) in by_email {
-            if self.scope.user_roles.contains(email.as_str()) {
-                let c = self.client.clone();
-                self.spawn(async move {
-                    let roles = c.list_role_assignments(Principal::User(&id)).await?;
-                    Ok(Fetched::UserRoles(id, roles))
-                });
-            }
-        }
-    }
-
-    fn start_group_lists(&mut self, groups: &[Group]) {
-        for group in groups {
-            if self.scope.group_members.contains(group.name.as_str()) {
-                let (c, id) = (self.client.clone(), group.id.clone());
-                self.spawn(async move {
-                    c.list_group_users(&id)
-                        .await
-                        .map(|users| Fetched::GroupUsers(id, users))
-                });
-            }
-            if !self.deferred && self.scope.group_roles.contains(group.name.as_str()) {
-                self.start_group_roles(group.id.clone());
-            }
-        }
-    }
-
-    fn start_project_lists(&mut self, projects: &[Project]) {
-        let scope = self.scope;
-        for project in projects {
-            // Archived projects have no members or accounts (the API answers 400): never read.
-            let Some(name) = project.name.as_deref() else {
-                continue;
-            };
-            if project.is_archived() || !scope.reads_project_children(name) {
-                continue;
-            }
-            let id = &project.id;
-            if scope.project_members.contains(name) {
-                let (c, p) = (self.client.clone(), id.clone());
-                self.spawn(async move {
-                    c.list_project_users(&p)
-                        .await
-                        .map(|v| Fetched::ProjectUsers(p, v))
-                });
-            }
-            if scope.project_groups.contains(name) {
-                let (c, p) = (self.client.clone(), id.clone());
-                self.spawn(async move {
-                    c.list_project_groups(&p)
-                        .await
-                        .map(|v| Fetched::ProjectGroups(p, v))
-                });
-            }
-            if scope.service_accounts.contains(name) {
-                let (c, p) = (self.client.clone(), id.clone());
-                self.spawn(async move {
-                    c.list_service_accounts(&p)
-                        .await
-                        .map(|v| Fetched::ServiceAccounts(p, v))
-                });
-            }
-            if scope.project_roles.contains(name) {
-                let (c, p) = (self.client.clone(), id.clone());
-                self.spawn(async move {
-                    c.list_project_roles(&p)
-                        .await
-                        .map(|v| Fetched::ProjectRoles(p, v))
-                });
-            }
-            if scope.rate_limits.contains(name) {
-                let (c, p) = (self.client.clone(), id.clone());
-                self.spawn(async move {
-                    c.list_rate_limits(&p)
-                        .await
-                        .map(|v| Fetched::RateLimits(p, v))
-                });
-            }
-            for kind in crate::kinds::ALL {
-                if kind.level == crate::kinds::Level::Project
-                    && crate::kinds::was_read(scope, kind, Some(name))
-                {
-                    let (c, p) = (self.client.clone(), id.clone());
-                    self.spawn(async move {
-                        let value = crate::kinds::read(&c, kind, Some(p.as_str())).await?;
-                        Ok(Fetched::Setting(kind, Some(p), value))
-                    });
-                }
-            }
-            if scope.project_spend_alerts.contains(name) {
-                let (c, p) = (self.client.clone(), id.clone());
-                self.spawn(async move {
-                    crate::kinds::spend_alerts::read(&c, Some(p.as_str()))
-                        .await
-                        .map(|alerts| Fetched::SpendAlerts(Some(p), alerts))
-                });
-            }
-            if scope.project_api_keys.contains(name) {
-                let (c, p) = (self.client.clone(), id.clone());
-                self.spawn(async move {
-                    crate::kinds::project_api_keys::read(&c, p.as_str())
-                        .await
-                        .map(|keys| Fetched::ProjectApiKeys(p, keys))
-                });
-            }
-            if !self.deferred && scope.project_certificates.contains(name) {
-                self.start_project_certificates(id.clone());
-            }
-        }
-    }
-
-    fn start_project_member_roles(&mut self, project: &ProjectId, users: &[ProjectUser]) {
-        if self.scope.project_member_roles.is_nothing() {
-            return;
-        }
-        let Some(project_name) = self.project_name(project) else {
-            return;
-        };
-        for user in users {
-            let Some(email) = user.email.as_deref().map(normalize_email) else {
-                continue;
-            };
-            if self
-                .scope
-                .project_member_roles
-                .contains(&(project_name.clone(), email))
-            {
-                let (c, p, u) = (self.client.clone(), project.clone(), user.id.clone());
-                self.spawn(async move {
-                    let roles = c
-                        .list_role_assignments(Principal::ProjectUser(&p, &u))
-                        .await?;
-                    Ok(Fetched::ProjectUserRoles(p, u, roles))
-                });
-            }
-        }
-    }
-
-    fn project_name(&self, id: &ProjectId) -> Option<String> {
-        self.raw
-            .projects
-            .iter()
-            .flatten()
-            .find(|p| &p.id == id)
-            .and_then(|p| p.name.clone())
-    }
 }
 
-/// Distinct (normalised) emails among `users`: one role-assignment list each.
-fn unique_emails(users: &[User]) -> u64 {
-    users
-        .iter()
-        .filter_map(|u| u.email.as_deref().map(normalize_email))
-        .collect::<std::collections::BTreeSet<_>>()
-        .len() as u64
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::api::admin_api_keys::AdminApiKey;
+    use crate::api::invites::{Invite as WireInvite, WireInviteStatus};
+    use crate::api::project_users::ProjectUser;
+    use crate::api::projects::Project as WireProject;
+    use crate::api::service_accounts::ServiceAccount as WireServiceAccount;
+    use crate::api::types::{AssignedRole, ProjectId, RoleId, WireOrgRole, WireProjectRole};
+    use crate::api::users::User as WireUser;
+    use crate::kinds::keys::refs;
+    use crate::kinds::wire::{default_project, project_role_of, split_project_roles};
+    use crate::kinds::{DuplicateKind, LiveDuplicate, Parent};
+    use crate::model::{InviteProject, InviteStatus, OrgRole, ProjectRole};
+
+    /// What a read of these lists gives: (kind, the parent's key, names and IDs, the items).
+    struct Lists(RawStore);
+
+    impl Lists {
+        fn new() -> Lists {
+            Lists(RawStore::default())
+        }
+        fn organization<T: Send + Sync + 'static>(
+            mut self,
+            kind: ResourceKind,
+            items: Vec<T>,
+        ) -> Lists {
+            self.0.push(
+                kind,
+                RawList {
+                    parent: None,
+                    pages: vec![Box::new(items)],
+                },
+            );
+            self
+        }
+        fn of_project<T: Send + Sync + 'static>(
+            mut self,
+            kind: ResourceKind,
+            (name, id): (&str, &str),
+            items: Vec<T>,
+        ) -> Lists {
+            let parent = Parent {
+                key: crate::kinds::keys::project(name),
+                names: vec![name.into()],
+                ids: vec![id.into()],
+            };
+            self.0.push(
+                kind,
+                RawList {
+                    parent: Some(parent),
+                    pages: vec![Box::new(items)],
+                },
+            );
+            self
+        }
+        fn in_use(mut self, ids: &'static [&'static str]) -> Lists {
+            self.0.set_key_matcher(Box::new(move |redacted| {
+                ids.iter().any(|i| redacted == format!("redacted-{i}"))
+            }));
+            self
+        }
+        fn normalize(self) -> LiveState {
+            normalize(&self.0, &ReadScope::everything())
+        }
+    }
+
+    fn assigned(id: &str, name: &str, predefined: bool) -> AssignedRole {
+        AssignedRole {
+            id: RoleId::from(id),
+            name: name.into(),
+            predefined_role: predefined,
+            ..AssignedRole::default()
+        }
+    }
+
+    fn project(id: &str, name: &str, created: i64, archived: bool) -> WireProject {
+        WireProject {
+            id: ProjectId::from(id),
+            name: Some(name.into()),
+            created_at: Some(created),
+            status: Some(if archived { "archived" } else { "active" }.into()),
+            ..WireProject::default()
+        }
+    }
+
+    #[test]
+    fn role_aliases_and_project_scoped_ids_normalise_to_project_roles() {
+        assert_eq!(
+            project_role_of("role-api-project-owner"),
+            Some(ProjectRole::Owner)
+        );
+        assert_eq!(project_role_of("Member"), Some(ProjectRole::Member));
+        assert_eq!(project_role_of("viewer"), None);
+        let (a, b) = (
+            assigned("role_01PROJSCOPED", "member", true),
+            assigned("role_custom", "deployer", false),
+        );
+        let (role, custom) = split_project_roles(&[&a, &b]);
+        assert_eq!(role, Some(ProjectRole::Member));
+        assert_eq!(custom, vec!["deployer".to_string()]);
+        let (a, b) = (
+            assigned("role-api-project-member", "x", false),
+            assigned("role-api-project-owner", "", false),
+        );
+        let (role, _) = split_project_roles(&[&a, &b]);
+        assert_eq!(role, Some(ProjectRole::Owner));
+    }
+
+    #[test]
+    fn default_project_is_named_or_oldest_active() {
+        let projects = vec![
+            project("proj_b", "B", 5, false),
+            project("proj_old", "Old", 1, true),
+            project("proj_a", "A", 3, false),
+        ];
+        assert_eq!(
+            default_project(&projects.iter().collect::<Vec<_>>()).map(|p| p.id.as_str()),
+            Some("proj_a")
+        );
+        let mut named = projects.clone();
+        named.push(project("proj_d", "Default Project", 9, false));
+        assert_eq!(
+            default_project(&named.iter().collect::<Vec<_>>()).map(|p| p.id.as_str()),
+            Some("proj_d")
+        );
+    }
+
+    #[test]
+    fn users_invites_and_members_normalise() {
+        let live = Lists::new()
+            .organization(
+                ResourceKind::User,
+                vec![
+                    WireUser {
+                        id: "user_1".into(),
+                        email: Some("Alice@X.example".into()),
+                        role: Some(WireOrgRole::Owner),
+                        ..WireUser::default()
+                    },
+                    WireUser {
+                        id: "user_2".into(),
+                        email: Some("bob@x.example".into()),
+                        role: Some(WireOrgRole::Other("admin".into())),
+                        ..WireUser::default()
+                    },
+                    WireUser {
+                        id: "user_sa".into(),
+                        email: Some("sa@x.example".into()),
+                        is_service_account: Some(true),
+                        ..WireUser::default()
+                    },
+                ],
+            )
+            .organization(
+                ResourceKind::Project,
+                vec![
+                    project("proj_1", "Search", 2, false),
+                    project("proj_0", "Search", 1, true),
+                ],
+            )
+            .organization(
+                ResourceKind::Invite,
+                vec![
+                    WireInvite {
+                        id: "invite-old".into(),
+                        email: "C@x.example".into(),
+                        status: WireInviteStatus::Expired,
+                        created_at: Some(1),
+                        ..WireInvite::default()
+                    },
+                    WireInvite {
+                        id: "invite-new".into(),
+                        email: "c@x.example".into(),
+                        role: WireOrgRole::Owner,
+                        status: WireInviteStatus::Pending,
+                        created_at: Some(2),
+                        projects: vec![crate::api::invites::InviteProject {
+                            id: "proj_1".into(),
+                            role: WireProjectRole::Owner,
+                        }],
+                        ..WireInvite::default()
+                    },
+                ],
+            )
+            .of_project(
+                ResourceKind::ProjectMember,
+                ("Search", "proj_1"),
+                vec![ProjectUser {
+                    id: "user_1".into(),
+                    email: None,
+                    role: WireProjectRole::Other("role-api-project-owner".into()),
+                    ..ProjectUser::default()
+                }],
+            )
+            .normalize();
+        let emails: Vec<_> = live
+            .org
+            .users
+            .iter()
+            .map(|u| (u.email.as_str(), u.role))
+            .collect();
+        assert_eq!(
+            emails,
+            vec![
+                ("alice@x.example", OrgRole::Owner),
+                ("bob@x.example", OrgRole::Reader)
+            ]
+        );
+        assert_eq!(
+            live.ids
+                .get(&refs::user("alice@x.example"))
+                .map(String::as_str),
+            Some("user_1")
+        );
+        assert_eq!(
+            live.ids.get(&refs::project("Search")).map(String::as_str),
+            Some("proj_1"),
+            "active wins the name"
+        );
+        assert_eq!(live.org.projects.len(), 1);
+        let member = &live.org.projects[0].members[0];
+        assert_eq!(
+            (member.email.as_str(), member.role),
+            ("alice@x.example", ProjectRole::Owner)
+        );
+        assert_eq!(live.org.invites.len(), 2);
+        assert_eq!(
+            live.ids
+                .get(&refs::invite("c@x.example"))
+                .map(String::as_str),
+            Some("invite-new")
+        );
+        let pending = live
+            .org
+            .invites
+            .iter()
+            .find(|i| i.status == InviteStatus::Pending)
+            .expect("pending invite");
+        assert_eq!(
+            pending.projects,
+            vec![InviteProject {
+                name: "Search".into(),
+                role: ProjectRole::Owner
+            }]
+        );
+        assert_eq!(live.default_project.as_deref(), Some("Search"));
+    }
+
+    #[test]
+    fn key_owner_comes_from_the_matching_admin_key() {
+        let key = |id: &str, owner: &str| AdminApiKey {
+            id: id.into(),
+            name: Some(id.into()),
+            owner: crate::api::admin_api_keys::AdminApiKeyOwner {
+                id: Some(owner.into()),
+                owner_type: Some("user".into()),
+                ..Default::default()
+            },
+            redacted_value: Some(format!("redacted-{id}")),
+            ..AdminApiKey::default()
+        };
+        let live = Lists::new()
+            .organization(
+                ResourceKind::User,
+                vec![WireUser {
+                    id: "user_1".into(),
+                    email: Some("root@x.example".into()),
+                    ..WireUser::default()
+                }],
+            )
+            .organization(
+                ResourceKind::AdminApiKey,
+                vec![key("key_a", "user_1"), key("key_b", "user_2")],
+            )
+            .in_use(&["key_a"])
+            .normalize();
+        assert_eq!(live.key_owner.as_deref(), Some("root@x.example"));
+        assert_eq!(
+            live.admin_keys_in_use,
+            BTreeSet::from(["key_a".to_string()]),
+            "the key in use is known by name"
+        );
+
+        let ambiguous = Lists::new()
+            .organization(
+                ResourceKind::AdminApiKey,
+                vec![key("key_a", "user_1"), key("key_b", "user_2")],
+            )
+            .in_use(&["key_a", "key_b"])
+            .normalize();
+        assert_eq!(ambiguous.key_owner, None);
+    }
+
+    #[test]
+    fn roleless_service_accounts_are_flagged() {
+        let live = Lists::new()
+            .organization(
+                ResourceKind::Project,
+                vec![project("proj_1", "P", 1, false)],
+            )
+            .of_project(
+                ResourceKind::ServiceAccount,
+                ("P", "proj_1"),
+                vec![WireServiceAccount {
+                    id: "svc_1".into(),
+                    name: "ci".into(),
+                    role: WireProjectRole::None,
+                    created_at: None,
+                }],
+            )
+            .normalize();
+        assert_eq!(
+            live.org.projects[0].service_accounts[0].role,
+            ProjectRole::Member
+        );
+        assert!(
+            live.roleless_service_accounts
+                .contains(&("P".to_string(), "ci".to_string()))
+        );
+        assert_eq!(
+            live.ids
+                .get(&refs::service_account("P", "ci"))
+                .map(String::as_str),
+            Some("svc_1")
+        );
+    }
+
+    #[test]
+    fn live_duplicates_of_a_natural_key_are_recorded_oldest_kept() {
+        let account = |id: &str, created: i64| WireServiceAccount {
+            id: id.into(),
+            name: "ci".into(),
+            role: WireProjectRole::Member,
+            created_at: Some(created),
+        };
+        let live = Lists::new()
+            .organization(
+                ResourceKind::Project,
+                vec![
+                    project("proj_new", "Twin", 5, false),
+                    project("proj_old", "Twin", 1, false),
+                    // An archived project of a reused name is not a duplicate.
+                    project("proj_gone", "Twin", 0, true),
+                ],
+            )
+            .of_project(
+                ResourceKind::ServiceAccount,
+                ("Twin", "proj_old"),
+                vec![account("svc_b", 9), account("svc_a", 2)],
+            )
+            .normalize();
+        assert_eq!(
+            live.ids.get(&refs::project("Twin")).map(String::as_str),
+            Some("proj_old")
+        );
+        assert_eq!(
+            live.duplicates,
+            vec![
+                LiveDuplicate {
+                    kind: DuplicateKind::Project,
+                    project: Some("Twin".into()),
+                    name: "Twin".into(),
+                    kept: "proj_old".into(),
+                    extra: "proj_new".into(),
+                },
+                LiveDuplicate {
+                    kind: DuplicateKind::ServiceAccount,
+                    project: Some("Twin".into()),
+                    name: "ci".into(),
+                    kept: "svc_a".into(),
+                    extra: "svc_b".into(),
+                },
+            ]
+        );
+    }
 }

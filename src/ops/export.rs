@@ -85,16 +85,12 @@ fn certificate_pems(target: &Target, live: &LiveState) -> anyhow::Result<BTreeMa
 
 /// What the per-principal role-assignment reads will cost, said before they start.
 pub fn assignment_note(reads: &AssignmentReads) -> String {
-    let mut parts = Vec::new();
-    for (n, what) in [
-        (reads.users, "users"),
-        (reads.groups, "groups"),
-        (reads.project_members, "project members"),
-    ] {
-        if n > 0 {
-            parts.push(format!("{n} {what}"));
-        }
-    }
+    let parts: Vec<String> = reads
+        .lists
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(what, n)| format!("{n} {what}"))
+        .collect();
     let mut note = String::new();
     if reads.total() > 0 {
         let minutes = reads.longest_route().div_ceil(TYPICAL_REQUESTS_PER_MINUTE);
@@ -226,17 +222,18 @@ fn leave_out_what_cannot_hold_anything(doc: &mut Document) {
 /// Role-assignment lists the read left out (`--skip-role-assignments`) are not written: an
 /// empty list would tell the plan to remove every assignment.
 fn leave_out_what_was_not_read(doc: &mut Document, scope: &ReadScope) {
-    if scope.user_roles.is_nothing() {
+    use crate::kinds::ResourceKind;
+    if scope.of(ResourceKind::UserRole).is_nothing() {
         doc.users
             .iter_mut()
             .for_each(|u| u.roles = ManagedList::default());
     }
-    if scope.group_roles.is_nothing() {
+    if scope.of(ResourceKind::GroupRole).is_nothing() {
         doc.groups
             .iter_mut()
             .for_each(|g| g.roles = ManagedList::default());
     }
-    if scope.project_member_roles.is_nothing() {
+    if scope.of(ResourceKind::ProjectMemberRole).is_nothing() {
         for project in doc.projects.iter_mut() {
             project
                 .members

@@ -65,7 +65,7 @@ pub fn plan_targeted(
     let prefetch = early.as_ref().map(|(opened, runtime)| {
         let keys = config::top_level_keys(file, load.max_file_bytes);
         let lists = prefetch_lists(&keys);
-        live::Prefetch::start(&opened.client, lists, runtime.handle())
+        live::Prefetch::start(&opened.client, &lists, runtime.handle())
     });
     // An invalid file drops `prefetch`, which aborts what it started.
     let desired = config::load_with(file, LoadMode::Desired, load).map_err(PlanFailure::Invalid)?;
@@ -112,20 +112,23 @@ pub fn plan_targeted(
 }
 
 /// The organization lists a file with these top-level keys is sure to read
-/// ([`ReadScope::for_document`]): users (with invites and admin keys) when `users` is
-/// written, groups, custom roles and admin keys when theirs are, and projects when either
-/// users or projects are (the reader starts each page's own lists when the read starts,
-/// instead of a round trip later).
-pub fn prefetch_lists(keys: &std::collections::BTreeSet<String>) -> live::PrefetchLists {
-    let users = keys.contains("users");
-    live::PrefetchLists {
-        projects: users || keys.contains("projects"),
-        users,
-        invites: users,
-        groups: keys.contains("groups"),
-        roles: keys.contains("roles"),
-        admin_api_keys: users || keys.contains("admin_api_keys"),
-    }
+/// ([`ReadScope::for_document`]): each kind says which keys alone make its list read
+/// (`Kind::read_early_for`; users with invites and admin keys when `users` is written, and
+/// so on). The reader starts each page's own lists when the read starts, instead of a round
+/// trip later.
+pub fn prefetch_lists(
+    keys: &std::collections::BTreeSet<String>,
+) -> Vec<crate::kinds::ResourceKind> {
+    crate::kinds::ResourceKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| {
+            k.def()
+                .read_early_for()
+                .iter()
+                .any(|key| keys.contains(*key))
+        })
+        .collect()
 }
 
 /// [`read_live`] using the lists `prefetch` already started.

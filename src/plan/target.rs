@@ -188,21 +188,30 @@ pub fn narrow_scope(scope: &mut ReadScope, targets: &[String]) {
         let prefix = format!("{}/", keys::project(project));
         targets.iter().any(|t| may_select_under(t, &prefix))
     };
-    fn keep<K: Ord + Clone>(select: &mut Select<K>, wanted: impl Fn(&K) -> bool) {
-        if let Select::Only(keys) = select {
-            keys.retain(|k| wanted(k));
+    // The kind at the top of `kind`'s chain of parents.
+    let root = |kind: ResourceKind| {
+        let mut kind = kind;
+        while let Some(parent) = kind.def().source().and_then(|s| s.parent) {
+            kind = parent;
         }
+        kind
+    };
+    for (kind, select) in scope.kinds.iter_mut() {
+        let Some(parent) = kind.def().source().and_then(|s| s.parent) else {
+            continue; // an organization list
+        };
+        if parent == ResourceKind::Project {
+            // Per-project lists of the projects a target may select something in.
+            if let Select::Only(keys) = select {
+                keys.retain(|key| key.strip_prefix("project:").is_some_and(wanted));
+            }
+        } else if root(*kind) != ResourceKind::Project {
+            // Per-principal lists of organization principals: no target selects them.
+            *select = Select::Nothing;
+        }
+        // Lists under a project's members or groups start only from the lists above.
     }
-    keep(&mut scope.project_members, |p| wanted(p));
-    keep(&mut scope.project_member_roles, |(p, _)| wanted(p));
-    keep(&mut scope.project_groups, |p| wanted(p));
-    keep(&mut scope.service_accounts, |p| wanted(p));
-    keep(&mut scope.project_roles, |p| wanted(p));
-    keep(&mut scope.rate_limits, |p| wanted(p));
-    keep(&mut scope.project_certificates, |p| wanted(p));
-    scope.user_roles = Select::Nothing;
-    scope.group_members = Select::Nothing;
-    scope.group_roles = Select::Nothing;
+    scope.kinds.retain(|_, select| !select.is_nothing());
 }
 
 /// Checks the patterns' shape (not whether they match: see [`restrict`]).
@@ -216,93 +225,17 @@ pub fn check_patterns(targets: &[String]) -> Result<(), TargetError> {
     }
 }
 
-/// The project memberships an invite change carries (`project:P/member:EMAIL`).
+/// Keys of other objects a change carries (its kind says: an invite's project memberships).
 fn carried(change: &Change) -> Vec<String> {
-    if change.kind != ResourceKind::Invite {
-        return Vec::new();
-    }
-    let email = change.key.strip_prefix("invite:").unwrap_or(&change.key);
-    change
-        .after
-        .as_ref()
-        .and_then(|a| a.get("projects"))
-        .and_then(|p| p.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p.get("name").and_then(|n| n.as_str()))
-        .map(|name| keys::project_member(name, email))
-        .collect()
+    change.kind.def().carried_keys(change)
 }
 
-/// Every key a pattern may name: the file's objects and the plan's changes, reported
-/// objects and waiting changes.
+/// Every key a pattern may name: the file's objects (each kind says which), and the plan's
+/// changes, reported objects and waiting changes.
 fn universe(desired: &Document, plan: &Plan) -> BTreeSet<String> {
     let mut all = BTreeSet::new();
-    for user in &desired.users {
-        let principal = keys::user(&user.email);
-        all.extend(user.roles.iter().map(|r| keys::assignment(&principal, r)));
-        all.insert(principal);
-        all.insert(keys::invite(&user.email));
-    }
-    for group in &desired.groups {
-        let principal = keys::group(&group.name);
-        all.extend(
-            group
-                .members
-                .iter()
-                .map(|e| keys::group_member(&group.name, e)),
-        );
-        all.extend(group.roles.iter().map(|r| keys::assignment(&principal, r)));
-        all.insert(principal);
-    }
-    all.extend(desired.roles.iter().map(|r| keys::role(&r.name)));
-    for certificate in &desired.certificates {
-        all.insert(keys::certificate(&certificate.name));
-        all.insert(keys::org_certificate_activation(&certificate.name));
-    }
-    all.extend(
-        desired
-            .admin_api_keys
-            .iter()
-            .map(|k| keys::admin_api_key(&k.name)),
-    );
-    for project in &desired.projects {
-        let name = &project.name;
-        all.insert(keys::project(name));
-        for member in &project.members {
-            let principal = keys::project_member(name, &member.email);
-            all.extend(member.roles.iter().map(|r| keys::assignment(&principal, r)));
-            all.insert(principal);
-        }
-        for group in &project.groups {
-            let principal = keys::project_group(name, &group.name);
-            all.extend(group.roles.iter().map(|r| keys::assignment(&principal, r)));
-            all.insert(principal);
-        }
-        all.extend(
-            project
-                .roles
-                .iter()
-                .map(|r| keys::project_role(name, &r.name)),
-        );
-        all.extend(
-            project
-                .service_accounts
-                .iter()
-                .map(|s| keys::service_account(name, &s.name)),
-        );
-        all.extend(
-            project
-                .rate_limits
-                .keys()
-                .map(|model| keys::rate_limit(name, model)),
-        );
-        all.extend(
-            project
-                .certificates
-                .iter()
-                .map(|c| keys::project_certificate_activation(name, c)),
-        );
+    for kind in ResourceKind::ALL {
+        all.extend(kind.def().declared_keys(desired));
     }
     for change in &plan.changes {
         all.insert(change.key.clone());
@@ -487,19 +420,28 @@ mod tests {
     #[test]
     fn only_project_targets_narrow_the_read() {
         let whole = ReadScope {
-            project_members: Select::Only(["Labs".into(), "Search".into()].into()),
-            rate_limits: Select::All,
-            user_roles: Select::Only(["a@x".into()].into()),
+            kinds: [
+                (
+                    ResourceKind::ProjectMember,
+                    Select::Only(["project:Labs".into(), "project:Search".into()].into()),
+                ),
+                (ResourceKind::RateLimit, Select::All),
+                (
+                    ResourceKind::UserRole,
+                    Select::Only(["user:a@x".into()].into()),
+                ),
+            ]
+            .into(),
             ..ReadScope::default()
         };
         let mut scope = whole.clone();
         narrow_scope(&mut scope, &["project:Search/*".into()]);
         assert_eq!(
-            scope.project_members,
-            Select::Only(["Search".into()].into())
+            *scope.of(ResourceKind::ProjectMember),
+            Select::Only(["project:Search".into()].into())
         );
-        assert_eq!(scope.rate_limits, Select::All);
-        assert_eq!(scope.user_roles, Select::Nothing);
+        assert_eq!(*scope.of(ResourceKind::RateLimit), Select::All);
+        assert_eq!(*scope.of(ResourceKind::UserRole), Select::Nothing);
         for others in [
             &["user:a@x".to_string()][..],
             &["*".into()],
