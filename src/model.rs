@@ -122,7 +122,6 @@ impl Document {
             project.roles.iter_mut().for_each(role);
             project.service_accounts.sort_by(|a, b| a.name.cmp(&b.name));
             names(&mut project.certificates);
-            names(&mut project.api_keys);
         }
         self.invites.sort_by_key(|i| normalize_email(&i.email));
         for invite in &mut self.invites {
@@ -301,10 +300,10 @@ impl Document {
             "project_groups" => projects().any(|p| p.groups.is_managed()),
             "project_roles" => projects().any(|p| p.roles.is_managed()),
             "service_accounts" => projects().any(|p| p.service_accounts.is_managed()),
-            "project_api_keys" => projects().any(|p| p.api_keys.is_managed()),
+            "project_api_keys" => projects().any(|p| p.fields.contains_key("api_keys")),
             "spend_alerts" => {
-                self.settings.spend_alerts.is_managed()
-                    || projects().any(|p| p.spend_alerts.is_managed())
+                self.settings.fields.contains_key("spend_alerts")
+                    || projects().any(|p| p.fields.contains_key("spend_alerts"))
             }
             "projects" => self.projects.is_managed(),
             // Settings a declared scope leaves out (`crate::kinds`).
@@ -584,28 +583,30 @@ pub enum Sink {
     Command(Vec<String>),
 }
 
-/// `settings:` — organization-level singletons (each is managed only when written).
+/// `settings:` — organization-level singletons and collections, each owned by a kind module
+/// (`crate::kinds`) and managed only when written.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct OrgSettings {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data_retention: Option<crate::kinds::DataRetention>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spend_limit: Option<crate::kinds::SpendLimit>,
-    /// Organization spend alerts (`crate::kinds::spend_alerts`).
-    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
-    pub spend_alerts: ManagedList<crate::kinds::SpendAlert>,
+    /// The kinds' fields (`data_retention`, `spend_limit`, `spend_alerts`, ...) in the file's
+    /// shape, by key. Which keys exist is each kind's business; the schema lists them and the
+    /// loader refuses any other.
+    #[serde(flatten)]
+    pub fields: KindFields,
 }
 
 impl OrgSettings {
     pub fn is_empty(&self) -> bool {
-        *self == OrgSettings::default()
+        self.fields.is_empty()
     }
 }
 
+/// Fields of an object that kind modules own (`crate::kinds`), in the file's shape, by their
+/// key, in file order (the canonical order is the registry's). The model holds them as data:
+/// each kind reads and writes its own.
+pub type KindFields = indexmap::IndexMap<String, serde_json::Value>;
+
 /// `projects[]` — a project.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Project {
     pub name: String,
     /// `true` asks orgops to archive the project (irreversible).
@@ -632,23 +633,10 @@ pub struct Project {
     /// Certificate names active at project scope.
     #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
     pub certificates: ManagedList<String>,
-    /// Settings singletons (`crate::kinds`); each is managed only when written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data_retention: Option<crate::kinds::DataRetention>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spend_limit: Option<crate::kinds::SpendLimit>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model_permissions: Option<crate::kinds::ModelPermissions>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hosted_tools: Option<crate::kinds::HostedTools>,
-    /// Names of the project API keys to keep (`crate::kinds::project_api_keys`): keys cannot
-    /// be created through the Admin API; live keys of other names follow
-    /// `policy.unmanaged.project_api_keys`.
-    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
-    pub api_keys: ManagedList<String>,
-    /// Project spend alerts (`crate::kinds::spend_alerts`).
-    #[serde(default, skip_serializing_if = "ManagedList::is_unmanaged")]
-    pub spend_alerts: ManagedList<crate::kinds::SpendAlert>,
+    /// The fields kind modules own (settings such as `data_retention` and `spend_limit`,
+    /// `api_keys`, `spend_alerts`, ...; see [`KindFields`]), each managed only when written.
+    #[serde(flatten)]
+    pub fields: KindFields,
 }
 
 fn is_false(b: &bool) -> bool {

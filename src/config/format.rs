@@ -47,10 +47,12 @@ pub fn format_text(text: &str, label: &str) -> Result<String, FormatError> {
     // A safety net: formatting never changes what the file means.
     let mut before = doc;
     before.sort_canonical();
+    crate::kinds::canonical_fields(&mut before);
     let after: Result<Document, _> = serde_saphyr::from_str(&formatted);
     match after {
         Ok(mut after) => {
             after.sort_canonical();
+            crate::kinds::canonical_fields(&mut after);
             if after != before {
                 return Err(FormatError(format!(
                     "{label}: formatting would change the file's meaning; it was left as it is (please report this)"
@@ -430,6 +432,7 @@ fn place_comments(
 pub fn canonical_yaml(doc: &Document, with_version: bool) -> anyhow::Result<String> {
     let mut doc = doc.clone();
     doc.sort_canonical();
+    crate::kinds::canonical_fields(&mut doc);
     let mut options = serde_saphyr::SerializerOptions::default();
     // List items indented under their key (`users:` / `  - email: ...`), as the docs write.
     options.compact_list_indent = false;

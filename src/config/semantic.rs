@@ -73,7 +73,7 @@ pub fn check(
     checker.policies_that_cannot_act();
     checker.protected_archives();
     checker.empty_rate_limits();
-    checker.settings();
+    checker.kind_checks();
     checker.sinks();
     super::limits::check_lengths(merged, checker.diagnostics);
     super::limits::check_emails(merged, checker.diagnostics);
@@ -620,66 +620,56 @@ impl Checker<'_> {
         }
     }
 
-    /// Settings kinds (`crate::kinds`): what the schema cannot say. The organization's data
-    /// retention takes the organization enum (no `organization_default`, no `none`).
-    fn settings(&mut self) {
-        let doc = &self.merged.doc;
-        if let Some(retention) = doc.settings.data_retention
-            && !retention.organization_level()
-        {
-            let file = self
-                .merged
-                .files
-                .iter()
-                .position(|f| !f.doc.settings.is_empty())
-                .unwrap_or(0);
-            let at = self
-                .merged
-                .position_in(file, "/settings/data_retention", false);
-            self.error(
-                at,
-                format!(
-                    "`{}` is a project data retention; the organization takes zero_data_retention, modified_abuse_monitoring, enhanced_zero_data_retention or enhanced_modified_abuse_monitoring",
-                    retention.as_str()
-                ),
-                Some("set it on the projects (`projects[].data_retention`), or pick an organization value".into()),
-            );
-        }
-        // Model ids of a permission list: the models the file's rate limits name are the
-        // ones orgops knows exist (every project has a rate limit per model). An id none of
-        // them names is likely a typo: a warning with a did-you-mean (it may also be a model
-        // the file simply sets no rate limit for, so it is not an error).
-        let known: BTreeSet<&str> = doc
-            .projects
+    /// What the schema cannot say about each kind's values (`Kind::check`), located by the
+    /// JSON pointer each finding gives.
+    fn kind_checks(&mut self) {
+        let findings: Vec<crate::kinds::Finding> = crate::kinds::ResourceKind::ALL
             .iter()
-            .flat_map(|p| p.rate_limits.keys().map(String::as_str))
+            .flat_map(|kind| kind.def().check(&self.merged.doc))
             .collect();
-        if known.is_empty() {
-            return;
-        }
-        for (i, project) in doc.projects.iter().enumerate() {
-            let Some(permissions) = &project.model_permissions else {
-                continue;
-            };
-            for (j, model) in permissions.models.iter().enumerate() {
-                if known.contains(model.as_str()) {
-                    continue;
-                }
-                let hint = did_you_mean(model, known.iter().copied()).or_else(|| {
-                    Some("check the model id; the file's `rate_limits` name no such model".into())
-                });
-                let at =
-                    self.merged
-                        .at(List::Projects, i, &format!("/model_permissions/models/{j}"));
-                self.warning(
-                    at,
-                    format!(
-                        "model {model:?} is not a model any `rate_limits` entry of the file names"
-                    ),
-                    hint,
-                );
+        for finding in findings {
+            let (file, at) = self.locate(&finding.pointer);
+            let file = file.to_string();
+            if finding.error {
+                self.error((&file, at), finding.message, finding.hint);
+            } else {
+                self.warning((&file, at), finding.message, finding.hint);
             }
         }
+    }
+
+    /// The file, line and column of a JSON pointer into the merged document: an item of a
+    /// top-level list through its origin, anything else in the first file that writes its
+    /// top-level key.
+    fn locate(&self, pointer: &str) -> (&str, Position) {
+        let mut parts = pointer.trim_start_matches('/').splitn(3, '/');
+        let (top, index, rest) = (parts.next(), parts.next(), parts.next());
+        let list = [
+            List::Users,
+            List::Groups,
+            List::Roles,
+            List::Certificates,
+            List::AdminApiKeys,
+            List::Projects,
+        ]
+        .into_iter()
+        .find(|l| Some(l.key()) == top);
+        if let (Some(list), Some(Ok(index))) = (list, index.map(str::parse::<usize>)) {
+            let suffix = rest.map(|r| format!("/{r}")).unwrap_or_default();
+            return self.merged.at(list, index, &suffix);
+        }
+        let top = top.unwrap_or_default();
+        let file = self
+            .merged
+            .files
+            .iter()
+            .position(|f| {
+                serde_json::to_value(&f.doc)
+                    .ok()
+                    .is_some_and(|v| v.get(top).is_some())
+            })
+            .unwrap_or(0);
+        self.merged.position_in(file, pointer, false)
     }
 
     fn owners(&mut self) {

@@ -52,6 +52,26 @@ fn assignment(at: i64) -> RoleAssignment {
 }
 
 /// Builds the organization `doc` describes. Fails on references to undeclared names.
+/// A kind's field of a document object, in its type (`None`: absent or not of that type).
+fn field<T: serde::de::DeserializeOwned>(fields: &model::KindFields, key: &str) -> Option<T> {
+    serde_json::from_value(fields.get(key)?.clone()).ok()
+}
+
+/// Sets a kind's field (`None` or an empty list: left out).
+fn set_field<T: serde::Serialize>(fields: &mut model::KindFields, key: &str, value: Option<T>) {
+    match value.and_then(|v| serde_json::to_value(v).ok()) {
+        Some(serde_json::Value::Array(items)) if items.is_empty() => {
+            fields.shift_remove(key);
+        }
+        Some(value) => {
+            fields.insert(key.to_string(), value);
+        }
+        None => {
+            fields.shift_remove(key);
+        }
+    }
+}
+
 pub fn from_document(
     doc: &Document,
     pems: &BTreeMap<String, String>,
@@ -59,13 +79,15 @@ pub fn from_document(
 ) -> anyhow::Result<OrgState> {
     let mut org = OrgState::new(seed);
     let at = now();
-    if let Some(retention) = doc.settings.data_retention {
+    let settings = &doc.settings.fields;
+    if let Some(retention) = field::<crate::kinds::DataRetention>(settings, "data_retention") {
         org.data_retention = retention.as_str().to_string();
     }
-    if let Some(limit) = &doc.settings.spend_limit {
-        org.spend_limit = Some(spend_limit_state(limit));
+    if let Some(limit) = field::<crate::kinds::SpendLimit>(settings, "spend_limit") {
+        org.spend_limit = Some(spend_limit_state(&limit));
     }
-    for alert in &doc.settings.spend_alerts {
+    let alerts: Vec<crate::kinds::SpendAlert> = field(settings, "spend_alerts").unwrap_or_default();
+    for alert in &alerts {
         let a = alert_state(&mut org, alert);
         org.spend_alerts.insert(a.id.clone(), a);
     }
@@ -316,7 +338,9 @@ fn seed_project(
         org.projects.get_mut(pid).context("project exists")?,
         project,
     );
-    for alert in &project.spend_alerts {
+    let alerts: Vec<crate::kinds::SpendAlert> =
+        field(&project.fields, "spend_alerts").unwrap_or_default();
+    for alert in &alerts {
         let a = alert_state(org, alert);
         org.projects
             .get_mut(pid)
@@ -326,7 +350,8 @@ fn seed_project(
     }
     // Seed-side meaning of `api_keys`: user-owned keys of these names exist, owned by the
     // project's first member (keys cannot be created through the API).
-    if !project.api_keys.is_empty() {
+    let api_keys: Vec<String> = field(&project.fields, "api_keys").unwrap_or_default();
+    if !api_keys.is_empty() {
         let owner = project
             .members
             .first()
@@ -338,7 +363,7 @@ fn seed_project(
                     project.name
                 )
             })?;
-        for name in &project.api_keys {
+        for name in &api_keys {
             let (key, _secret) = org.new_project_key(
                 super::state::KeyOwner::User(owner.clone()),
                 name,
@@ -364,13 +389,14 @@ fn seed_project(
 
 /// A project's settings singletons as the document gives them (left out: the API's default).
 fn seed_project_settings(p: &mut super::state::Project, project: &model::Project) {
-    if let Some(retention) = project.data_retention {
+    let fields = &project.fields;
+    if let Some(retention) = field::<crate::kinds::DataRetention>(fields, "data_retention") {
         p.data_retention = retention.as_str().to_string();
     }
-    if let Some(limit) = &project.spend_limit {
-        p.spend_limit = Some(spend_limit_state(limit));
+    if let Some(limit) = field::<crate::kinds::SpendLimit>(fields, "spend_limit") {
+        p.spend_limit = Some(spend_limit_state(&limit));
     }
-    if let Some(m) = &project.model_permissions {
+    if let Some(m) = field::<crate::kinds::ModelPermissions>(fields, "model_permissions") {
         p.model_permissions = Some(super::state::ModelPermissions {
             mode: match m.mode {
                 crate::kinds::PermissionMode::AllowList => "allow_list",
@@ -380,7 +406,7 @@ fn seed_project_settings(p: &mut super::state::Project, project: &model::Project
             model_ids: m.models.clone(),
         });
     }
-    if let Some(t) = &project.hosted_tools {
+    if let Some(t) = field::<crate::kinds::HostedTools>(fields, "hosted_tools") {
         let tools = &mut p.hosted_tools;
         for (slot, wanted) in [
             (&mut tools.file_search, t.file_search),
@@ -462,15 +488,25 @@ fn retention_model(value: &str) -> Option<crate::kinds::DataRetention> {
 
 /// The project's settings in the document's shape; values at the API's default are left out.
 fn project_settings_model(p: &super::state::Project, out: &mut model::Project) {
-    out.data_retention = retention_model(&p.data_retention)
-        .filter(|r| *r != crate::kinds::DataRetention::OrganizationDefault);
-    out.spend_limit = p.spend_limit.as_ref().and_then(spend_limit_model);
-    out.model_permissions = p.model_permissions.as_ref().and_then(|m| {
+    let fields = &mut out.fields;
+    set_field(
+        fields,
+        "data_retention",
+        retention_model(&p.data_retention)
+            .filter(|r| *r != crate::kinds::DataRetention::OrganizationDefault),
+    );
+    set_field(
+        fields,
+        "spend_limit",
+        p.spend_limit.as_ref().and_then(spend_limit_model),
+    );
+    let permissions = p.model_permissions.as_ref().and_then(|m| {
         Some(crate::kinds::ModelPermissions {
             mode: serde_json::from_value(serde_json::Value::String(m.mode.clone())).ok()?,
             models: m.model_ids.clone(),
         })
     });
+    set_field(fields, "model_permissions", permissions);
     let t = &p.hosted_tools;
     let off = |enabled: bool| (!enabled).then_some(false);
     let tools = crate::kinds::HostedTools {
@@ -480,7 +516,11 @@ fn project_settings_model(p: &super::state::Project, out: &mut model::Project) {
         mcp: off(t.mcp),
         code_interpreter: off(t.code_interpreter),
     };
-    out.hosted_tools = (tools != crate::kinds::HostedTools::default()).then_some(tools);
+    set_field(
+        fields,
+        "hosted_tools",
+        (tools != crate::kinds::HostedTools::default()).then_some(tools),
+    );
 }
 
 fn catalogue_models() -> String {
@@ -774,11 +814,12 @@ pub fn to_document(org: &OrgState) -> Document {
                 .map(|k| k.name.clone())
                 .collect();
             user_keys.sort();
-            project.spend_alerts = alerts_model(&p.spend_alerts);
-            project.api_keys = model::ManagedList::from(user_keys);
-            if project.api_keys.is_empty() {
-                project.api_keys = model::ManagedList::default();
-            }
+            set_field(
+                &mut project.fields,
+                "spend_alerts",
+                Some(alerts_model(&p.spend_alerts)),
+            );
+            set_field(&mut project.fields, "api_keys", Some(user_keys));
             project
         })
         .collect();
@@ -825,11 +866,26 @@ pub fn to_document(org: &OrgState) -> Document {
         roles: roles.into(),
         certificates: certificates.into(),
         admin_api_keys: admin_api_keys.into(),
-        settings: model::OrgSettings {
-            data_retention: retention_model(&org.data_retention)
-                .filter(|r| r.as_str() != rules::ORGANIZATION_DATA_RETENTION),
-            spend_limit: org.spend_limit.as_ref().and_then(spend_limit_model),
-            spend_alerts: alerts_model(&org.spend_alerts),
+        settings: {
+            let mut settings = model::OrgSettings::default();
+            let fields = &mut settings.fields;
+            set_field(
+                fields,
+                "data_retention",
+                retention_model(&org.data_retention)
+                    .filter(|r| r.as_str() != rules::ORGANIZATION_DATA_RETENTION),
+            );
+            set_field(
+                fields,
+                "spend_limit",
+                org.spend_limit.as_ref().and_then(spend_limit_model),
+            );
+            set_field(
+                fields,
+                "spend_alerts",
+                Some(alerts_model(&org.spend_alerts)),
+            );
+            settings
         },
         projects: projects.into(),
         invites,

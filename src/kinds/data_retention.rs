@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::ResourceKind;
-use super::{Level, SettingKind, project_value, put_project};
+use super::{Finding, Level, SettingKind, no_findings, through};
 use crate::model::Document;
 
 /// `retention_type`, the spec's enum. `organization_default` and `none` are project-only.
@@ -82,6 +82,32 @@ fn same(value: Value) -> Value {
     value
 }
 
+/// The organization's data retention takes the organization enum (no `organization_default`,
+/// no `none`): the schema allows every value in both places.
+fn organization_values(kind: &SettingKind, doc: &Document) -> Vec<Finding> {
+    let Some(retention) = kind
+        .get(doc, None)
+        .and_then(|v| serde_json::from_value::<DataRetention>(v).ok())
+    else {
+        return Vec::new();
+    };
+    if retention.organization_level() {
+        return Vec::new();
+    }
+    vec![Finding {
+        pointer: "/settings/data_retention".into(),
+        error: true,
+        message: format!(
+            "`{}` is a project data retention; the organization takes zero_data_retention, modified_abuse_monitoring, enhanced_zero_data_retention or enhanced_modified_abuse_monitoring",
+            retention.as_str()
+        ),
+        hint: Some(
+            "set it on the projects (`projects[].data_retention`), or pick an organization value"
+                .into(),
+        ),
+    }]
+}
+
 pub static ORGANIZATION: SettingKind = SettingKind {
     resource: ResourceKind::OrganizationDataRetention,
     title: "Organization data retention",
@@ -91,20 +117,14 @@ pub static ORGANIZATION: SettingKind = SettingKind {
     deletable: false,
     partial: false,
     absent_is_404: false,
-    get: |doc: &Document, _| {
-        doc.settings
-            .data_retention
-            .and_then(|v| serde_json::to_value(v).ok())
-    },
-    put: |doc: &mut Document, _, value| {
-        doc.settings.data_retention = value.and_then(|v| serde_json::from_value(v).ok());
-    },
+    parse: through::<DataRetention>,
     // The organization's retention has no "default" value in the spec's enum: every value
     // read is the organization's setting.
     from_api: |body| from_api(body, None),
     to_api,
     default: || None,
     destructive,
+    check: organization_values,
     normalize: same,
 };
 
@@ -117,11 +137,11 @@ pub static PROJECT: SettingKind = SettingKind {
     deletable: false,
     partial: false,
     absent_is_404: false,
-    get: |doc, project| project_value(doc, project, |p| p.data_retention.as_ref()),
-    put: |doc, project, value| put_project(doc, project, value, |p| &mut p.data_retention),
+    parse: through::<DataRetention>,
     from_api: |body| from_api(body, Some(DataRetention::OrganizationDefault)),
     to_api,
     default: || Some(json!("organization_default")),
     destructive,
+    check: no_findings,
     normalize: same,
 };

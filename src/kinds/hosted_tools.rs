@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::ResourceKind;
-use super::{Level, SettingKind, project_value, put_project};
+use super::{Level, SettingKind, no_findings, through};
 
 const TOOLS: [&str; 5] = [
     "file_search",
@@ -47,8 +47,7 @@ pub static KIND: SettingKind = SettingKind {
     deletable: false,
     partial: true,
     absent_is_404: false,
-    get: |doc, project| project_value(doc, project, |p| p.hosted_tools.as_ref()),
-    put: |doc, project, value| put_project(doc, project, value, |p| &mut p.hosted_tools),
+    parse: through::<HostedTools>,
     // `{tool: {enabled}}` -> `{tool: bool}`; the tools still at their default (enabled) are
     // left out, so an untouched project reads (and exports) as "not configured".
     from_api: |body| {
@@ -78,5 +77,6 @@ pub static KIND: SettingKind = SettingKind {
     },
     default: || Some(all_enabled()),
     destructive: |_, _| false,
+    check: no_findings,
     normalize: |v| v,
 };

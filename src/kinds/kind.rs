@@ -9,12 +9,52 @@ use super::{IdRef, LiveState, Operation};
 use crate::api::{Client, Error};
 use crate::model::Document;
 
+/// A problem `Kind::check` found in a file, at the JSON pointer of the value it concerns
+/// (`/projects/3/model_permissions/models/0`); the loader turns the pointer into a file, line
+/// and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub pointer: String,
+    /// An error makes the file invalid; a warning does not.
+    pub error: bool,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Where a kind's own field sits in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FieldPlace {
+    /// `settings.<key>`.
+    Settings,
+    /// `projects[].<key>`.
+    Project,
+}
+
 /// One kind of object (a registry entry). Object-safe: the registry hands out
 /// `&'static dyn Kind`.
 pub trait Kind: Sync {
     /// What people read where changes are grouped (section titles, the order graph): the
     /// OpenAI dashboard's words, not the plan's kind name.
     fn title(&self) -> &'static str;
+
+    /// Where the file declares this kind when it is a field the kind owns
+    /// (`model::KindFields`): on the organization's `settings` or on each project, under this
+    /// key. The registry's order of these fields is the canonical order of a file.
+    fn file_field(&self) -> Option<(FieldPlace, &'static str)> {
+        None
+    }
+
+    /// Why a value of this kind's field is not one it reads (a wrong shape), if it is not.
+    /// The schema refuses such values first; this keeps the model honest where no schema ran.
+    fn field_error(&self, _value: &serde_json::Value) -> Option<String> {
+        None
+    }
+
+    /// The canonical form of this kind's field value (sorted lists), as `fmt` and `export`
+    /// write it.
+    fn canonical_field(&self, value: serde_json::Value) -> serde_json::Value {
+        value
+    }
 
     /// The list this kind reads of its own, if any (`None`: its live side comes from other
     /// kinds' lists, or it is not read).
@@ -63,6 +103,12 @@ pub trait Kind: Sync {
     /// the live document in the file's shape, server IDs, duplicates. Kinds run in registry
     /// order, so a kind finds its parents already there.
     fn normalize(&self, _raw: &RawStore, _state: &mut LiveState) {}
+
+    /// What the schema cannot say about this kind in `doc` (a value allowed in one place but
+    /// not another, a likely typo): findings located by the JSON pointer of the value.
+    fn check(&self, _doc: &Document) -> Vec<Finding> {
+        Vec::new()
+    }
 
     /// The natural keys of the objects `doc` declares of this kind: what a `--target`
     /// pattern may name besides the plan's own keys.

@@ -53,7 +53,7 @@ pub use change::{
 };
 pub use data_retention::DataRetention;
 pub use hosted_tools::HostedTools;
-pub use kind::Kind;
+pub use kind::{FieldPlace, Finding, Kind};
 pub use live_state::{DuplicateKind, IdIndex, LiveDuplicate, LiveState};
 pub use model_permissions::{ModelPermissions, PermissionMode};
 pub use operation::{IdRef, Operation, ValueOp};
@@ -135,5 +135,87 @@ impl std::fmt::Display for ResourceKind {
 pub(crate) fn diff_all(ctx: &context::Context<'_>, out: &mut context::Output) {
     for kind in ResourceKind::ALL {
         kind.def().diff(ctx, out);
+    }
+}
+
+/// The keys kinds own at `place`, in registry order (the canonical order of a file).
+pub fn field_keys(place: FieldPlace) -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = Vec::new();
+    for kind in ResourceKind::ALL {
+        if let Some((p, key)) = kind.def().file_field()
+            && p == place
+            && !keys.contains(&key)
+        {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+/// Fields of `doc` that no kind owns, or whose value their kind cannot read, as JSON
+/// pointers (`/projects/2/spend_limt`): the model keeps any key there as data; the schema
+/// and this check refuse what nobody reads.
+pub fn unknown_fields(doc: &crate::model::Document) -> Vec<String> {
+    fn check(
+        fields: &crate::model::KindFields,
+        place: FieldPlace,
+        at: &str,
+        out: &mut Vec<String>,
+    ) {
+        for (key, value) in fields {
+            let owner = ResourceKind::ALL
+                .iter()
+                .find(|k| k.def().file_field() == Some((place, key.as_str())));
+            match owner {
+                Some(kind) if kind.def().field_error(value).is_none() => {}
+                _ => out.push(format!("{at}/{key}")),
+            }
+        }
+    }
+    let mut found = Vec::new();
+    check(
+        &doc.settings.fields,
+        FieldPlace::Settings,
+        "/settings",
+        &mut found,
+    );
+    for (i, p) in doc.projects.iter().enumerate() {
+        check(
+            &p.fields,
+            FieldPlace::Project,
+            &format!("/projects/{i}"),
+            &mut found,
+        );
+    }
+    found
+}
+
+/// The kinds' fields of `doc` in canonical form: each value as its kind writes it, the keys
+/// in registry order (keys no kind owns last, as they are).
+pub fn canonical_fields(doc: &mut crate::model::Document) {
+    fn canonical(fields: &mut crate::model::KindFields, place: FieldPlace) {
+        let owners: Vec<(&'static str, ResourceKind)> = ResourceKind::ALL
+            .iter()
+            .filter_map(|k| match k.def().file_field() {
+                Some((p, key)) if p == place => Some((key, *k)),
+                _ => None,
+            })
+            .collect();
+        let rank = |key: &str| {
+            owners
+                .iter()
+                .position(|(k, _)| *k == key)
+                .unwrap_or(owners.len())
+        };
+        for (key, value) in fields.iter_mut() {
+            if let Some((_, kind)) = owners.iter().find(|(k, _)| k == key) {
+                *value = kind.def().canonical_field(std::mem::take(value));
+            }
+        }
+        fields.sort_by(|a, _, b, _| rank(a).cmp(&rank(b)));
+    }
+    canonical(&mut doc.settings.fields, FieldPlace::Settings);
+    for project in doc.projects.iter_mut() {
+        canonical(&mut project.fields, FieldPlace::Project);
     }
 }

@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::ResourceKind;
-use super::{Level, SettingKind, project_value, put_project};
+use std::collections::BTreeSet;
+
+use super::{Finding, Level, SettingKind, through};
+use crate::model::Document;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -58,8 +61,7 @@ pub static KIND: SettingKind = SettingKind {
     deletable: true,
     partial: false,
     absent_is_404: true,
-    get: |doc, project| project_value(doc, project, |p| p.model_permissions.as_ref()),
-    put: |doc, project, value| put_project(doc, project, value, |p| &mut p.model_permissions),
+    parse: through::<ModelPermissions>,
     from_api: |body| {
         let mode = body
             .get("mode")
@@ -74,5 +76,48 @@ pub static KIND: SettingKind = SettingKind {
     to_api: |value| json!({"mode": value.get("mode"), "model_ids": value.get("models").cloned().unwrap_or_else(|| json!([]))}),
     default: || Some(unrestricted()),
     destructive,
+    check,
     normalize,
 };
+
+/// Model ids of a permission list: the models the file's rate limits name are the ones
+/// orgops knows exist (every project has a rate limit per model). An id none of them names is
+/// likely a typo: a warning with a did-you-mean (it may also be a model the file simply sets
+/// no rate limit for, so it is not an error).
+fn check(kind: &SettingKind, doc: &Document) -> Vec<Finding> {
+    let known: BTreeSet<&str> = doc
+        .projects
+        .iter()
+        .flat_map(|p| p.rate_limits.keys().map(String::as_str))
+        .collect();
+    if known.is_empty() {
+        return Vec::new();
+    }
+    let mut findings = Vec::new();
+    for (i, project) in doc.projects.iter().enumerate() {
+        let Some(permissions) = kind
+            .get(doc, Some(&project.name))
+            .and_then(|v| serde_json::from_value::<ModelPermissions>(v).ok())
+        else {
+            continue;
+        };
+        for (j, model) in permissions.models.iter().enumerate() {
+            if known.contains(model.as_str()) {
+                continue;
+            }
+            let hint =
+                crate::text::suggest::did_you_mean(model, known.iter().copied()).or_else(|| {
+                    Some("check the model id; the file's `rate_limits` name no such model".into())
+                });
+            findings.push(Finding {
+                pointer: format!("/projects/{i}/model_permissions/models/{j}"),
+                error: false,
+                message: format!(
+                    "model {model:?} is not a model any `rate_limits` entry of the file names"
+                ),
+                hint,
+            });
+        }
+    }
+    findings
+}

@@ -30,6 +30,14 @@ use crate::api::{Client, Error};
 use crate::model::{Document, ServiceAccountRef, UnmanagedAction};
 
 pub const NAME: &str = "project_api_key";
+/// The file's key: `projects[].api_keys`.
+const FIELD: &str = "api_keys";
+
+/// The key names a project's `api_keys` lists (`None`: not written, not managed).
+fn declared(project: &crate::model::Project) -> Option<Vec<String>> {
+    serde_json::from_value(project.fields.get(FIELD)?.clone()).ok()
+}
+
 const LIST_ROUTE: &str = "/organization/projects/{project_id}/api_keys";
 const ONE_ROUTE: &str = "/organization/projects/{project_id}/api_keys/{api_key_id}";
 
@@ -88,7 +96,7 @@ pub fn managed(doc: &Document) -> Select<String> {
     let names: BTreeSet<String> = doc
         .projects
         .iter()
-        .filter(|p| !p.archived && p.api_keys.is_managed())
+        .filter(|p| !p.archived && declared(p).is_some())
         .map(|p| super::keys::project(&p.name))
         .collect();
     if names.is_empty() {
@@ -154,14 +162,17 @@ impl Kind for ProjectApiKeyKind {
         let protected: BTreeSet<&ServiceAccountRef> =
             ctx.desired.policy.protect.project_api_keys.iter().collect();
         for (desired, live) in ctx.child_projects() {
-            if live.is_none() || !desired.api_keys.is_managed() {
+            let Some(names) = declared(desired) else {
+                continue;
+            };
+            if live.is_none() {
                 continue;
             }
             let project = &desired.name;
             let Some(keys) = ctx.state.project_api_keys.get(project) else {
                 continue;
             };
-            let keep: BTreeSet<&str> = desired.api_keys.iter().map(String::as_str).collect();
+            let keep: BTreeSet<&str> = names.iter().map(String::as_str).collect();
             let mut by_name: BTreeMap<&str, Vec<&LiveKey>> = BTreeMap::new();
             for key in keys.iter().filter(|k| !keep.contains(k.name.as_str())) {
                 by_name.entry(key.name.as_str()).or_default().push(key);
@@ -299,7 +310,9 @@ impl Kind for ProjectApiKeyKind {
             kept.dedup();
             let project = &mut state.org.projects[i];
             if !kept.is_empty() {
-                project.api_keys = kept.into();
+                project
+                    .fields
+                    .insert(FIELD.to_string(), serde_json::json!(kept));
             }
             let name = project.name.clone();
             state
@@ -308,12 +321,35 @@ impl Kind for ProjectApiKeyKind {
         }
     }
 
+    fn file_field(&self) -> Option<(super::FieldPlace, &'static str)> {
+        Some((super::FieldPlace::Project, FIELD))
+    }
+
+    fn field_error(&self, value: &serde_json::Value) -> Option<String> {
+        serde_json::from_value::<Vec<String>>(value.clone())
+            .err()
+            .map(|e| e.to_string())
+    }
+
+    /// Names sorted, once each.
+    fn canonical_field(&self, value: serde_json::Value) -> serde_json::Value {
+        match serde_json::from_value::<Vec<String>>(value.clone()) {
+            Ok(mut names) => {
+                names.sort();
+                names.dedup();
+                serde_json::json!(names)
+            }
+            Err(_) => value,
+        }
+    }
+
     fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
         doc.projects
             .iter()
             .flat_map(|p| {
-                p.api_keys
-                    .iter()
+                declared(p)
+                    .unwrap_or_default()
+                    .into_iter()
                     .map(|k| format!("project:{}/api_key:{k}", p.name))
             })
             .collect()

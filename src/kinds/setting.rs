@@ -31,7 +31,7 @@ use super::ResourceKind;
 use super::{ReadScope, Select};
 use crate::api::client::{Call, RequestKind, seg};
 use crate::api::{Client, Error};
-use crate::model::{Document, Project, UnmanagedAction};
+use crate::model::{Document, KindFields, UnmanagedAction};
 
 /// Where a kind's one object lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,10 +62,9 @@ pub struct SettingKind {
     pub partial: bool,
     /// A GET answering 404 means "not set" (hard spend limits).
     pub absent_is_404: bool,
-    /// The declared value in the file's shape (JSON), `None` when not declared.
-    pub get: fn(&Document, Option<&str>) -> Option<Value>,
-    /// Stores a live value (file shape; `None`: at the API's default) into the live document.
-    pub put: fn(&mut Document, Option<&str>, Option<Value>),
+    /// A value of the file's field through its type: defaults filled in, the canonical
+    /// spelling; `None` when it does not fit (the schema refused it already).
+    pub parse: fn(Value) -> Option<Value>,
     /// The API's object -> the file's shape; `Ok(None)` when it is the API's default.
     pub from_api: fn(&Value) -> Result<Option<Value>, String>,
     /// The file's shape -> the POST body.
@@ -75,6 +74,8 @@ pub struct SettingKind {
     /// Whether going from `before` (the live value, or the default) to `after` takes
     /// something away from users (counted by `max_removals`, shown first in markdown).
     pub destructive: fn(Option<&Value>, &Value) -> bool,
+    /// What the schema cannot say about the values in a file (`Kind::check`).
+    pub check: fn(&SettingKind, &Document) -> Vec<super::Finding>,
     /// The normal form of a value (sorted lists), applied to both sides before comparing.
     pub normalize: fn(Value) -> Value,
 }
@@ -127,31 +128,59 @@ pub fn by_name(name: &str) -> Option<&'static SettingKind> {
     ALL.iter().copied().find(|k| k.name() == name)
 }
 
-/// A declared project's field, as JSON.
-pub(crate) fn project_value<T: serde::Serialize>(
-    doc: &Document,
-    project: Option<&str>,
-    field: impl Fn(&Project) -> Option<&T>,
-) -> Option<Value> {
-    let project = project?;
-    doc.projects
-        .iter()
-        .find(|p| p.name == project)
-        .and_then(field)
-        .and_then(|v| serde_json::to_value(v).ok())
+/// No finding (`SettingKind::check` of most kinds).
+pub(crate) fn no_findings(_: &SettingKind, _: &Document) -> Vec<super::Finding> {
+    Vec::new()
 }
 
-/// Sets a project's field from JSON (a value that does not fit the type is dropped: the
-/// reader already checked it).
-pub(crate) fn put_project<T: serde::de::DeserializeOwned>(
-    doc: &mut Document,
-    project: Option<&str>,
-    value: Option<Value>,
-    field: impl Fn(&mut Project) -> &mut Option<T>,
-) {
-    let Some(name) = project else { return };
-    if let Some(p) = doc.projects.iter_mut().find(|p| p.name == name) {
-        *field(p) = value.and_then(|v| serde_json::from_value(v).ok());
+/// A value through type `T` (`SettingKind::parse`).
+pub(crate) fn through<T: serde::Serialize + serde::de::DeserializeOwned>(
+    value: Value,
+) -> Option<Value> {
+    let typed: T = serde_json::from_value(value).ok()?;
+    serde_json::to_value(typed).ok()
+}
+
+impl SettingKind {
+    /// The fields of the object that holds this kind's value: `settings`, or the project.
+    fn fields<'d>(&self, doc: &'d Document, project: Option<&str>) -> Option<&'d KindFields> {
+        match (self.level, project) {
+            (Level::Organization, _) => Some(&doc.settings.fields),
+            (Level::Project, Some(name)) => doc
+                .projects
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| &p.fields),
+            (Level::Project, None) => None,
+        }
+    }
+
+    /// The declared value in the file's shape (JSON), `None` when not declared.
+    pub fn get(&self, doc: &Document, project: Option<&str>) -> Option<Value> {
+        let value = self.fields(doc, project)?.get(self.field)?.clone();
+        (self.parse)(value)
+    }
+
+    /// Stores a live value (file shape; `None`: at the API's default) into the live document.
+    pub fn put(&self, doc: &mut Document, project: Option<&str>, value: Option<Value>) {
+        let fields = match (self.level, project) {
+            (Level::Organization, _) => &mut doc.settings.fields,
+            (Level::Project, Some(name)) => {
+                match doc.projects.iter_mut().find(|p| p.name == name) {
+                    Some(p) => &mut p.fields,
+                    None => return,
+                }
+            }
+            (Level::Project, None) => return,
+        };
+        match value.and_then(self.parse) {
+            Some(value) => {
+                fields.insert(self.field.to_string(), value);
+            }
+            None => {
+                fields.shift_remove(self.field);
+            }
+        }
     }
 }
 
@@ -172,7 +201,7 @@ pub fn managed(kind: &SettingKind, doc: &Document) -> Select<String> {
     let leftover = leftover_policy(doc).is_some();
     match kind.level {
         Level::Organization => {
-            if leftover || (kind.get)(doc, None).is_some() {
+            if leftover || kind.get(doc, None).is_some() {
                 Select::All
             } else {
                 Select::Nothing
@@ -183,7 +212,7 @@ pub fn managed(kind: &SettingKind, doc: &Document) -> Select<String> {
                 .projects
                 .iter()
                 .filter(|p| !p.archived)
-                .filter(|p| leftover || (kind.get)(doc, Some(&p.name)).is_some())
+                .filter(|p| leftover || kind.get(doc, Some(&p.name)).is_some())
                 .map(|p| super::keys::project(&p.name))
                 .collect();
             if names.is_empty() {
@@ -287,16 +316,39 @@ impl super::kind::Kind for SettingKind {
         managed(self, doc)
     }
 
+    fn check(&self, doc: &Document) -> Vec<super::Finding> {
+        (self.check)(self, doc)
+    }
+
+    fn file_field(&self) -> Option<(super::FieldPlace, &'static str)> {
+        let place = match self.level {
+            Level::Organization => super::FieldPlace::Settings,
+            Level::Project => super::FieldPlace::Project,
+        };
+        Some((place, self.field))
+    }
+
+    fn canonical_field(&self, value: Value) -> Value {
+        (self.normalize)(value)
+    }
+
+    fn field_error(&self, value: &Value) -> Option<String> {
+        (self.parse)(value.clone())
+            .is_none()
+            .then(|| format!("not a {} value", self.field))
+    }
+
     fn declared_keys(&self, doc: &Document) -> Vec<String> {
         match self.level {
-            Level::Organization => (self.get)(doc, None)
+            Level::Organization => self
+                .get(doc, None)
                 .map(|_| self.key(None))
                 .into_iter()
                 .collect(),
             Level::Project => doc
                 .projects
                 .iter()
-                .filter(|p| (self.get)(doc, Some(&p.name)).is_some())
+                .filter(|p| self.get(doc, Some(&p.name)).is_some())
                 .map(|p| self.key(Some(&p.name)))
                 .collect(),
         }
@@ -337,7 +389,7 @@ impl super::kind::Kind for SettingKind {
                 .next()
                 .cloned()
                 .flatten();
-            (self.put)(&mut state.org, project, value);
+            self.put(&mut state.org, project, value);
         }
     }
 
@@ -360,9 +412,9 @@ impl super::kind::Kind for SettingKind {
                 let project = project.as_deref();
                 let key = kind.key(project);
                 let read = exists && was_read(&ctx.state.scope, kind, project);
-                let desired = (kind.get)(&ctx.desired, project).map(kind.normalize);
+                let desired = kind.get(&ctx.desired, project).map(kind.normalize);
                 let live = if read {
-                    (kind.get)(&ctx.live, project).map(kind.normalize)
+                    kind.get(&ctx.live, project).map(kind.normalize)
                 } else {
                     None
                 };
@@ -515,7 +567,8 @@ pub fn written(
     let next = match value {
         None => None,
         Some(v) if kind.partial => {
-            let mut merged = (kind.get)(doc, project)
+            let mut merged = kind
+                .get(doc, project)
                 .and_then(|c| c.as_object().cloned())
                 .unwrap_or_default();
             if let Some(v) = v.as_object() {
@@ -533,5 +586,5 @@ pub fn written(
             (default.as_ref() != Some(&v)).then_some(v)
         }
     };
-    (kind.put)(doc, project, next);
+    kind.put(doc, project, next);
 }

@@ -24,10 +24,28 @@ use crate::api::client::{Call, RequestKind, seg};
 use crate::api::pagination::{MAX_PAGE_A, Style};
 use crate::api::safe::remove;
 use crate::api::{Client, Error};
-use crate::model::{Document, ManagedList};
+use crate::model::{Document, KindFields, ManagedList};
 
 pub const ORG: &str = "organization_spend_alert";
 pub const PROJECT: &str = "project_spend_alert";
+/// The file's key, in `settings` and in each project.
+const FIELD: &str = "spend_alerts";
+
+/// The alerts a scope's `spend_alerts` lists (`None`: not written, not managed).
+fn declared(fields: &KindFields) -> Option<Vec<SpendAlert>> {
+    serde_json::from_value(fields.get(FIELD)?.clone()).ok()
+}
+
+/// Stores the alerts read (not managed when there are none, see [`into_doc`]).
+fn store(fields: &mut KindFields, alerts: ManagedList<SpendAlert>) {
+    if alerts.is_managed() {
+        let value = serde_json::to_value(alerts.into_vec()).unwrap_or(Value::Null);
+        fields.insert(FIELD.to_string(), value);
+    } else {
+        fields.shift_remove(FIELD);
+    }
+}
+
 const ORG_ROUTE: &str = "/organization/spend_alerts";
 const ORG_ONE: &str = "/organization/spend_alerts/{alert_id}";
 const PROJECT_ROUTE: &str = "/organization/projects/{project_id}/spend_alerts";
@@ -131,7 +149,7 @@ pub fn managed(doc: &Document) -> (bool, super::Select<String>) {
     let names: BTreeSet<String> = doc
         .projects
         .iter()
-        .filter(|p| !p.archived && p.spend_alerts.is_managed())
+        .filter(|p| !p.archived && declared(&p.fields).is_some())
         .map(|p| super::keys::project(&p.name))
         .collect();
     let projects = if names.is_empty() {
@@ -139,7 +157,7 @@ pub fn managed(doc: &Document) -> (bool, super::Select<String>) {
     } else {
         super::Select::Only(names)
     };
-    (doc.settings.spend_alerts.is_managed(), projects)
+    (declared(&doc.settings.fields).is_some(), projects)
 }
 
 /// Lists one scope's alerts (100 per page).
@@ -334,7 +352,7 @@ impl Kind for SpendAlerts {
         if !self.project {
             if let Some(alerts) = raw.organization::<LiveAlert>(kind) {
                 let alerts: Vec<LiveAlert> = alerts.into_iter().cloned().collect();
-                state.org.settings.spend_alerts = into_doc(&alerts);
+                store(&mut state.org.settings.fields, into_doc(&alerts));
                 state.spend_alerts.insert(None, alerts);
             }
             return;
@@ -342,17 +360,42 @@ impl Kind for SpendAlerts {
         for (i, _, alerts) in super::read::project_lists::<LiveAlert>(raw, kind, state) {
             let alerts: Vec<LiveAlert> = alerts.into_iter().cloned().collect();
             let project = &mut state.org.projects[i];
-            project.spend_alerts = into_doc(&alerts);
+            store(&mut project.fields, into_doc(&alerts));
             let name = project.name.clone();
             state.spend_alerts.insert(Some(name), alerts);
         }
     }
 
+    fn file_field(&self) -> Option<(super::FieldPlace, &'static str)> {
+        let place = if self.project {
+            super::FieldPlace::Project
+        } else {
+            super::FieldPlace::Settings
+        };
+        Some((place, FIELD))
+    }
+
+    fn field_error(&self, value: &Value) -> Option<String> {
+        serde_json::from_value::<Vec<SpendAlert>>(value.clone())
+            .err()
+            .map(|e| e.to_string())
+    }
+
+    /// Alerts sorted by their natural key (threshold, recipients).
+    fn canonical_field(&self, value: Value) -> Value {
+        match serde_json::from_value::<Vec<SpendAlert>>(value.clone()) {
+            Ok(mut alerts) => {
+                alerts.sort_by_key(SpendAlert::key);
+                serde_json::to_value(alerts).unwrap_or(value)
+            }
+            Err(_) => value,
+        }
+    }
+
     fn declared_keys(&self, doc: &ReadDocument) -> Vec<String> {
         if !self.project {
-            return doc
-                .settings
-                .spend_alerts
+            return declared(&doc.settings.fields)
+                .unwrap_or_default()
                 .iter()
                 .map(|a| format!("settings:spend_alert:{}", a.key()))
                 .collect();
@@ -360,8 +403,9 @@ impl Kind for SpendAlerts {
         doc.projects
             .iter()
             .flat_map(|p| {
-                p.spend_alerts
-                    .iter()
+                declared(&p.fields)
+                    .unwrap_or_default()
+                    .into_iter()
                     .map(|a| format!("project:{}/spend_alert:{}", p.name, a.key()))
             })
             .collect()
@@ -370,17 +414,13 @@ impl Kind for SpendAlerts {
 
 fn diff(projects: bool, ctx: &Context<'_>, out: &mut Output) {
     let policy = ctx.desired.policy.unmanaged.spend_alerts;
-    let mut scopes: Vec<(Option<String>, &ManagedList<SpendAlert>, bool)> = Vec::new();
-    if !projects && ctx.desired.settings.spend_alerts.is_managed() {
-        scopes.push((None, &ctx.desired.settings.spend_alerts, true));
+    let mut scopes: Vec<(Option<String>, Vec<SpendAlert>, bool)> = Vec::new();
+    if !projects && let Some(alerts) = declared(&ctx.desired.settings.fields) {
+        scopes.push((None, alerts, true));
     }
     for (desired, live) in ctx.child_projects() {
-        if projects && desired.spend_alerts.is_managed() {
-            scopes.push((
-                Some(desired.name.clone()),
-                &desired.spend_alerts,
-                live.is_some(),
-            ));
+        if projects && let Some(alerts) = declared(&desired.fields) {
+            scopes.push((Some(desired.name.clone()), alerts, live.is_some()));
         }
     }
     for (project, desired, exists) in scopes {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::ResourceKind;
-use super::{Level, SettingKind, project_value, put_project};
+use super::{Level, SettingKind, no_findings, through};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Currency {
@@ -92,19 +92,12 @@ pub static ORGANIZATION: SettingKind = SettingKind {
     deletable: true,
     partial: false,
     absent_is_404: true,
-    get: |doc, _| {
-        doc.settings
-            .spend_limit
-            .as_ref()
-            .and_then(|v| serde_json::to_value(v).ok())
-    },
-    put: |doc, _, value| {
-        doc.settings.spend_limit = value.and_then(|v| serde_json::from_value(v).ok());
-    },
+    parse: through::<SpendLimit>,
     from_api,
     to_api,
     default: || None,
     destructive,
+    check: no_findings,
     normalize,
 };
 
@@ -117,11 +110,11 @@ pub static PROJECT: SettingKind = SettingKind {
     deletable: true,
     partial: false,
     absent_is_404: true,
-    get: |doc, project| project_value(doc, project, |p| p.spend_limit.as_ref()),
-    put: |doc, project, value| put_project(doc, project, value, |p| &mut p.spend_limit),
+    parse: through::<SpendLimit>,
     from_api,
     to_api,
     default: || None,
     destructive,
+    check: no_findings,
     normalize,
 };

@@ -175,6 +175,7 @@ pub fn build(live: LiveState, pems: &BTreeMap<String, String>) -> Export {
     leave_out_what_cannot_hold_anything(&mut doc);
     leave_out_what_was_not_read(&mut doc, &live.scope);
     doc.sort_canonical();
+    crate::kinds::canonical_fields(&mut doc);
     Export {
         doc,
         certificate_files,

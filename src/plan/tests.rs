@@ -1270,12 +1270,7 @@ mod properties {
                     limits,
                     certs,
                 )| Project {
-                    api_keys: Default::default(),
-                    spend_alerts: Default::default(),
-                    data_retention: None,
-                    spend_limit: None,
-                    model_permissions: None,
-                    hosted_tools: None,
+                    fields: Default::default(),
                     name: name.to_string(),
                     archived: false,
                     residency: None,

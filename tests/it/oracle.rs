@@ -21,6 +21,7 @@
 //! `project_api_keys` policy. Certificates are not generated (their PEM files live outside the document);
 //! `plan` unit tests cover them.
 
+use crate::support::Fields;
 use std::collections::{BTreeMap, BTreeSet};
 
 use orgops::emulator::{self, EmulatorOptions, rules::DEFAULT_PROJECT_NAME};
@@ -362,25 +363,30 @@ fn settings(rng: &mut StdRng, doc: &mut Document, desired: bool) {
     };
     let tool = |rng: &mut StdRng| rng.random_bool(0.5).then(|| rng.random_bool(0.5));
     if rng.random_bool(0.5) {
-        doc.settings.spend_limit = Some(limit(rng));
+        doc.settings.set("spend_limit", Some(limit(rng)));
     }
     if rng.random_bool(0.3) {
-        doc.settings.data_retention = Some(DataRetention::ModifiedAbuseMonitoring);
+        doc.settings.set(
+            "data_retention",
+            Some(DataRetention::ModifiedAbuseMonitoring),
+        );
     }
-    doc.settings.spend_alerts = alerts(rng, desired);
+    doc.settings.set_list("spend_alerts", &alerts(rng, desired));
     for p in doc
         .projects
         .iter_mut()
         .filter(|p| !p.archived && p.name != DEFAULT_PROJECT_NAME)
     {
-        p.data_retention = match rng.random_range(0..4) {
+        let retention = match rng.random_range(0..4) {
             0 => Some(DataRetention::None),
             1 => Some(DataRetention::ZeroDataRetention),
             2 => Some(DataRetention::OrganizationDefault),
             _ => None,
         };
-        p.spend_limit = rng.random_bool(0.4).then(|| limit(rng));
-        p.model_permissions = rng.random_bool(0.4).then(|| ModelPermissions {
+        p.set("data_retention", retention);
+        let spend_limit = rng.random_bool(0.4).then(|| limit(rng));
+        p.set("spend_limit", spend_limit);
+        let permissions = rng.random_bool(0.4).then(|| ModelPermissions {
             mode: if rng.random_bool(0.5) {
                 PermissionMode::AllowList
             } else {
@@ -388,19 +394,21 @@ fn settings(rng: &mut StdRng, doc: &mut Document, desired: bool) {
             },
             models: names(rng, &["gpt-4o".to_string(), "gpt-4o-mini".to_string()], 0.5),
         });
-        p.hosted_tools = rng.random_bool(0.4).then(|| HostedTools {
+        p.set("model_permissions", permissions);
+        let tools = rng.random_bool(0.4).then(|| HostedTools {
             file_search: tool(rng),
             web_search: tool(rng),
             image_generation: tool(rng),
             mcp: tool(rng),
             code_interpreter: tool(rng),
         });
-        p.spend_alerts = alerts(rng, desired);
+        p.set("hosted_tools", tools);
+        p.set_list("spend_alerts", &alerts(rng, desired));
         let keys = ["k0", "k1", "k2"].map(String::from);
         if desired {
-            p.api_keys = list(rng, |rng| names(rng, &keys, 0.5));
+            p.set_list("api_keys", &list(rng, |rng| names(rng, &keys, 0.5)));
         } else if !p.members.is_empty() {
-            p.api_keys = names(rng, &keys, 0.5).into();
+            p.set_list("api_keys", &names(rng, &keys, 0.5).into());
         }
     }
 }
@@ -1291,15 +1299,15 @@ fn expected_settings(
         match &scope {
             None => {
                 let d = &desired.settings;
-                if let Some(r) = d.data_retention {
+                if let Some(r) = d.get::<orgops::kinds::DataRetention>("data_retention") {
                     s.retention = r.as_str().to_string();
                 }
-                match &d.spend_limit {
+                match &d.get::<orgops::kinds::SpendLimit>("spend_limit") {
                     Some(l) => s.spend_limit = Some(l.amount_cents),
                     None if unset => s.spend_limit = None,
                     None => {}
                 }
-                s.alerts = expected_alerts(&s.alerts, &d.spend_alerts, policy.spend_alerts);
+                s.alerts = expected_alerts(&s.alerts, &d.list("spend_alerts"), policy.spend_alerts);
             }
             Some(name) => {
                 let Some(p) = desired
@@ -1310,15 +1318,15 @@ fn expected_settings(
                     out.insert(scope, s);
                     continue;
                 };
-                if let Some(r) = p.data_retention {
+                if let Some(r) = p.get::<orgops::kinds::DataRetention>("data_retention") {
                     s.retention = r.as_str().to_string();
                 }
-                match &p.spend_limit {
+                match &p.get::<orgops::kinds::SpendLimit>("spend_limit") {
                     Some(l) => s.spend_limit = Some(l.amount_cents),
                     None if unset => s.spend_limit = None,
                     None => {}
                 }
-                match &p.model_permissions {
+                match &p.get::<orgops::kinds::ModelPermissions>("model_permissions") {
                     Some(m) => {
                         let mode = match m.mode {
                             orgops::kinds::PermissionMode::AllowList => "allow_list",
@@ -1329,7 +1337,7 @@ fn expected_settings(
                     None if unset => s.models = ("deny_list".into(), BTreeSet::new()),
                     None => {}
                 }
-                if let Some(h) = &p.hosted_tools {
+                if let Some(h) = &p.get::<orgops::kinds::HostedTools>("hosted_tools") {
                     for (tool, value) in [
                         ("file_search", h.file_search),
                         ("web_search", h.web_search),
@@ -1342,9 +1350,10 @@ fn expected_settings(
                         }
                     }
                 }
-                s.alerts = expected_alerts(&s.alerts, &p.spend_alerts, policy.spend_alerts);
-                if p.api_keys.is_managed() && !keeps(policy.project_api_keys) {
-                    let keep: BTreeSet<&String> = p.api_keys.iter().collect();
+                s.alerts = expected_alerts(&s.alerts, &p.list("spend_alerts"), policy.spend_alerts);
+                let api_keys = p.list::<String>("api_keys");
+                if api_keys.is_managed() && !keeps(policy.project_api_keys) {
+                    let keep: BTreeSet<&String> = api_keys.iter().collect();
                     s.user_keys.retain(|k, _| keep.contains(k));
                 }
             }

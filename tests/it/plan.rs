@@ -2,6 +2,7 @@
 //! Snapshots of all three renderings, every verb, every safety gate, determinism, the
 //! export round trip, and the request count a plan may make.
 
+use crate::support::Fields;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -502,35 +503,44 @@ fn a_plan_makes_exactly_the_minimum_requests() {
     };
     settings(
         "/organization/data_retention",
-        u64::from(doc.settings.data_retention.is_some()),
+        u64::from(doc.settings.fields.contains_key("data_retention")),
     );
     settings(
         "/organization/spend_limit",
-        u64::from(doc.settings.spend_limit.is_some()),
+        u64::from(doc.settings.fields.contains_key("spend_limit")),
     );
     let active = || doc.projects.iter().filter(|p| !p.archived);
     settings(
         "/organization/projects/{project_id}/data_retention",
-        active().filter(|p| p.data_retention.is_some()).count() as u64,
+        active()
+            .filter(|p| p.fields.contains_key("data_retention"))
+            .count() as u64,
     );
     settings(
         "/organization/projects/{project_id}/spend_limit",
-        active().filter(|p| p.spend_limit.is_some()).count() as u64,
+        active()
+            .filter(|p| p.fields.contains_key("spend_limit"))
+            .count() as u64,
     );
     settings(
         "/organization/projects/{project_id}/model_permissions",
-        active().filter(|p| p.model_permissions.is_some()).count() as u64,
+        active()
+            .filter(|p| p.fields.contains_key("model_permissions"))
+            .count() as u64,
     );
     settings(
         "/organization/projects/{project_id}/hosted_tool_permissions",
-        active().filter(|p| p.hosted_tools.is_some()).count() as u64,
+        active()
+            .filter(|p| p.fields.contains_key("hosted_tools"))
+            .count() as u64,
     );
     settings(
         "/organization/projects/{project_id}/api_keys",
         active()
             .map(|p| {
-                if p.api_keys.is_managed() {
-                    pages(p.api_keys.len(), 100)
+                let api_keys = p.list::<String>("api_keys");
+                if api_keys.is_managed() {
+                    pages(api_keys.len(), 100)
                 } else {
                     0
                 }
