@@ -10,20 +10,57 @@
 //!   live   (API  -> LiveState)   ──┘                                      └─> render (text, markdown, json)
 //! ```
 //!
-//! - [`model`]: the organization types shared by both sides ([`model::Document`] is the file
-//!   format, the emulator seed and the export format at once).
-//! - [`config`]: reads one file or a directory of files into a validated [`config::DesiredState`],
-//!   or a list of located diagnostics (schema, semantic checks); [`config::format`] is the
-//!   canonical form of a file (`orgops fmt`, `orgops export`).
-//! - [`api`]: the hand-written Admin API client: pagination, rate-limit control, retries,
-//!   decoded error bodies. One module per endpoint family.
-//! - [`live`]: reads the organization through [`api`] into a [`live::LiveState`].
-//! - [`plan`]: pure diff of desired against live into an ordered [`plan::Plan`].
-//! - [`kinds`]: one module per kind added since issue 10 (data retention, spend limits, model
-//!   and hosted-tool permissions as `SettingKind` descriptors the engine iterates; spend
-//!   alerts and project API keys as collection modules): key, fields, read, normalise, diff,
-//!   write, destructive marking in one file each. The older kinds still live spread over
-//!   `api/`, `live/`, `plan/kinds/`, `apply/perform.rs` and `ops/export.rs`.
+//! Every kind of object (users, groups, projects, service accounts, settings, ...) is one
+//! module under [`kinds`], implementing [`kinds::Kind`], listed once in the registry
+//! (`kinds/mod.rs`). The stages iterate the registry and ask the kind; none names a kind.
+//!
+//! # Layers
+//!
+//! Each top-level module belongs to a layer and imports only from earlier layers (a test,
+//! `tests/it/architecture.rs`, reads this list and every `crate::` path of `src/` and fails on
+//! an import against it). The emulator stands beside the layers: the stand-in for the API,
+//! started by `ops` and `commands` only.
+//!
+//! 1. `exit`, `printer`, `input`, `text`: the exit status, where output goes, the bounded
+//!    reader of user-named files, escaping and dates.
+//! 2. `model`: the file format ([`model::Document`], also the emulator seed and the export),
+//!    with the fields kind modules own held as data ([`model::KindFields`]).
+//! 3. `api`: the Admin API client: pagination, rate control, retries, decoded errors, the
+//!    write protocol ([`api::safe`]); one module per endpoint family.
+//! 4. `kinds`: the [`kinds::Kind`] trait, the registry, the vocabulary every stage shares
+//!    (`Change`, `Action`, `Operation`, `ReadScope`, `LiveState`, `Context`), and one module per
+//!    kind: its key, read scope, fetch and normalisation, diff, destructiveness and gate facts,
+//!    API writes, export field, checks and declared keys.
+//! 5. `config`, `live`: the desired state from files (schema, semantic checks, `fmt`); the
+//!    live state from the API (one dataflow over the registry).
+//! 6. `git`, `plan`: the file at another revision; the pure plan: every kind's diff, the
+//!    whole-plan gates, the order, `--target`, saved plans and their digests.
+//! 7. `render`, `apply`: text, markdown and JSON renderings; the executor.
+//! 8. `drift`: the plan as drift, attributed from the audit log.
+//! 9. `audit`: `orgops audit`, the audit log as a query.
+//! 10. `ops`: one workflow each (plan, apply, drift, export, the pull-request view, the lock),
+//!     with its own option types.
+//! 11. `cli`: the clap model and nothing else.
+//! 12. `github`: the GitHub Actions integration.
+//! 13. `commands`: one thin file per subcommand, glue over `ops`.
+//!
+//! # Adding a kind
+//!
+//! 1. A module `src/kinds/<kind>.rs` with a unit struct implementing [`kinds::Kind`]: its
+//!    title, what it reads (`source`, `scope`, `fetch`, `parents`, `normalize`), its diff (with
+//!    destructiveness decided on the draft), its operations (`Op`, `id_refs`, `perform`), and,
+//!    for a field of `settings` or of a project, `file_field`. A settings singleton is a
+//!    [`kinds::SettingKind`] value instead (its route, field and value shape).
+//! 2. One line in the registry (`kinds/mod.rs`), and `mod <kind>;` beside it.
+//! 3. Its entry in `schema/orgops.schema.json`, a row in `docs/configuration.md`.
+//! 4. Its route in the emulator (`src/emulator/routes/`), which plays the API, not orgops.
+//!
+//! The conformance suite (`tests/it/conformance.rs`) then runs it through the same life as
+//! every registered kind.
+//!
+//! # Modules
+//!
+//! - [`model`], [`config`], [`api`], [`live`], [`plan`], [`kinds`]: as above.
 //! - [`render`]: text, markdown and JSON renderings of a plan.
 //! - [`audit`]: `orgops audit`, the audit log as a query (filters resolved with a minimal
 //!   read, pages streamed, objects named by their orgops keys).
@@ -33,7 +70,7 @@
 //! - [`github`]: the GitHub Actions integration (plan comments, apply on merge, drift issues).
 //! - [`emulator`]: a local, stateful Admin API (axum), the ground the tests, benchmarks and
 //!   sandbox run on. Product code: it must behave like the OpenAPI subset in `openapi/`.
-//! - [`commands`]: one thin file per subcommand, glue over the modules above.
+//! - [`commands`]: one thin file per subcommand, glue over [`ops`].
 //! - [`input`]: the one bounded reader of user-named files (regular files only, 64 MiB cap;
 //!   `--max-file-size` for desired-state files).
 //! - [`cli`]: the clap model and nothing else; [`printer`]: where output goes;

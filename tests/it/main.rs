@@ -4,6 +4,7 @@ mod action;
 mod api_client;
 mod apply;
 mod apply_integrity;
+mod architecture;
 mod audit;
 mod cli;
 mod conformance;
