@@ -1204,6 +1204,36 @@ fn quickstart_pr_base() -> String {
     )
 }
 
+/// Issue 25 item 7: what the pull request itself changes comes first, unfolded, right after
+/// what needs attention; the rest of the net plan and the drift follow.
+#[test]
+fn the_pull_requests_own_changes_come_first() {
+    let head = std::fs::read_to_string(
+        crate::support::cli::root().join("examples/quickstart/orgops.yaml"),
+    )
+    .expect("quickstart");
+    let dir = pr_repo(&quickstart_pr_base(), &head);
+    let live = crate::support::cli::root().join("examples/quickstart/live.yaml");
+    let markdown = pr_plan(dir.path(), &live, "markdown");
+    let at = |what: &str| {
+        markdown
+            .find(what)
+            .unwrap_or_else(|| panic!("no {what:?} in:\n{markdown}"))
+    };
+    let own = at("#### This pull request introduces");
+    for later in ["#### Destructive changes", "#### Order", "<details>"] {
+        assert!(own < at(later), "the pull request's changes come after {later:?}");
+    }
+    let section = &markdown[own..];
+    let section = &section[..section[5..].find("\n#### ").map_or(section.len(), |e| e + 5)];
+    assert!(!section.contains("<details>"), "folded:\n{section}");
+    assert!(section.contains("+ create project:Research"), "{section}");
+    assert!(
+        section.contains("max_requests_per_1_minute: 300 → 500"),
+        "{section}"
+    );
+}
+
 #[test]
 fn the_quickstart_pull_request_comment_shows_the_net_plan_first() {
     let head = std::fs::read_to_string(

@@ -6,6 +6,7 @@ mod apply;
 mod apply_integrity;
 mod audit;
 mod cli;
+mod comment;
 mod conformance;
 mod contract_harness;
 mod drift;
