@@ -1,5 +1,6 @@
 //! Text helpers every layer may use: escaping what came from outside before it is shown
-//! ([`escape`]) and dates ([`time`]). They depend on nothing else in the crate.
+//! ([`escape`]), dates ([`time`]) and numbers for people ([`words`]). They depend on nothing else in the crate.
 
 pub mod escape;
 pub mod time;
+pub mod words;

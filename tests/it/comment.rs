@@ -32,9 +32,9 @@ pub struct Generated {
 impl Generated {
     /// About 200 changes.
     pub const MEDIUM: Generated = Generated {
-        promotions: 40,
+        promotions: 50,
         demotions: 10,
-        invites: 60,
+        invites: 100,
         groups: 12,
         new_projects: 6,
         max_removals: 10,
@@ -52,15 +52,16 @@ impl Generated {
 
     /// (desired, live) as YAML.
     pub fn files(&self) -> (String, String) {
-        let mut live = String::from(
-            "version: 1\nusers:\n  - {email: root@gen.example, role: owner}\n",
-        );
+        let mut live =
+            String::from("version: 1\nusers:\n  - {email: root@gen.example, role: owner}\n");
         let mut desired = format!(
             "version: 1\npolicy:\n  unmanaged:\n    users: report\n    invites: remove\n    groups: report\n    project_groups: remove\n    project_members: remove\n    settings: remove\n    projects: report\n  max_removals: {}\n  min_owners: 1\nusers:\n  - {{email: root@gen.example, role: reader}}\n",
             self.max_removals
         );
         for i in 0..self.demotions {
-            live.push_str(&format!("  - {{email: owner{i:03}@gen.example, role: owner}}\n"));
+            live.push_str(&format!(
+                "  - {{email: owner{i:03}@gen.example, role: owner}}\n"
+            ));
             desired.push_str(&format!(
                 "  - {{email: owner{i:03}@gen.example, role: reader}}\n"
             ));
@@ -124,9 +125,15 @@ pub fn plan_texts(desired: &str, live: &str, format: &str) -> (String, i32) {
 }
 
 fn plan_in(dir: &Path, file: &str, live: &str, format: &str) -> (String, i32) {
-    let out = run(orgops()
-        .current_dir(dir)
-        .args(["plan", "-f", file, "--emulator", live, "--format", format]));
+    let out = run(orgops().current_dir(dir).args([
+        "plan",
+        "-f",
+        file,
+        "--emulator",
+        live,
+        "--format",
+        format,
+    ]));
     assert!(
         [0, 3].contains(&out.code),
         "plan exited {}: {}{}",
@@ -253,7 +260,11 @@ fn every_destructive_change_is_coloured() {
         for key in destructive {
             let line = section
                 .lines()
-                .find(|l| l.split("  (").next().is_some_and(|h| h.ends_with(&format!(" {key}"))))
+                .find(|l| {
+                    l.split("  (")
+                        .next()
+                        .is_some_and(|h| h.ends_with(&format!(" {key}")))
+                })
                 .unwrap_or_else(|| panic!("{name}: no line for {key} in:\n{section}"));
             assert!(
                 line.starts_with('-') || line.starts_with('!'),
@@ -362,7 +373,10 @@ fn the_order_graph_is_readable_in_the_comment_box() {
                 linked.insert(to.to_string());
             }
         }
-        assert_eq!(nodes, linked, "{name}: only changes with dependencies:\n{graph}");
+        assert_eq!(
+            nodes, linked,
+            "{name}: only changes with dependencies:\n{graph}"
+        );
         let width = estimated_width(graph);
         assert!(
             width <= 750.0,
@@ -398,7 +412,10 @@ fn a_cut_keeps_what_needs_attention_and_says_at_the_top_what_is_left_out() {
         "the invites section must say how many it shows: {summary}"
     );
     let top = &markdown[note..note + markdown[note..].find("\n\n").expect("end of note")];
-    assert!(top.contains("Invites"), "the note names the kinds cut: {top}");
+    assert!(
+        top.contains("Invites"),
+        "the note names the kinds cut: {top}"
+    );
 }
 
 /// Item 6: no markup shows literally: code in `<summary>` and refusals, `<` and `>` in names,
@@ -407,11 +424,16 @@ fn a_cut_keeps_what_needs_attention_and_says_at_the_top_what_is_left_out() {
 fn no_markup_shows_literally() {
     let markdown = generated(&Generated::MEDIUM, "markdown");
     let refusal_start = position(&markdown, "> [!CAUTION]");
-    let refusal = &markdown[refusal_start
-        ..refusal_start + markdown[refusal_start..].find("\n\n").expect("end")];
+    let refusal = &markdown
+        [refusal_start..refusal_start + markdown[refusal_start..].find("\n\n").expect("end")];
     assert!(!refusal.contains("\\`"), "literal backticks:\n{refusal}");
     for line in refusal.lines() {
-        assert!(line.chars().count() <= 200, "a {}-char line: {line}", line.len());
+        let keys = line.matches("`user:").count() + line.matches("`project:").count();
+        assert!(
+            keys <= 3,
+            "{keys} keys on one {}-char line: {line}",
+            line.len()
+        );
     }
     let key_owner = refusal
         .lines()
@@ -424,7 +446,10 @@ fn no_markup_shows_literally() {
         "{refusal}"
     );
     for line in markdown.lines().filter(|l| l.contains("<summary>")) {
-        assert!(!line.contains('`'), "backticks GitHub shows literally: {line}");
+        assert!(
+            !line.contains('`'),
+            "backticks GitHub shows literally: {line}"
+        );
     }
 
     // A name with `<` and `>`.
@@ -437,4 +462,90 @@ fn no_markup_shows_literally() {
         markdown.contains("+ create project:R&D <beta> -> prod\n"),
         "{markdown}"
     );
+}
+
+/// The comments of the three example plans, as a reviewer reads them (items 1–7 of issue 25
+/// visible in each: `scripts/render_comment.sh` renders the same markdown).
+#[test]
+fn snapshots_of_the_example_comments() {
+    insta::assert_snapshot!("enterprise_plan_markdown", enterprise("markdown"));
+    insta::assert_snapshot!(
+        "generated_200_plan_markdown",
+        generated(&Generated::MEDIUM, "markdown")
+    );
+}
+
+/// A plan whose names hold everything markdown, HTML and mermaid read: live projects the file
+/// archives, and a declared project whose service account waits for it (so it is drawn).
+fn hostile_names() -> String {
+    let names = [
+        "A``` </details><!-- the rest is hidden `x`",
+        "<img src=x onerror=alert(1)> & <b>bold</b>",
+        "%%{init: {\"theme\": \"dark\"}}%% #gt; #quot; |a|b|",
+    ];
+    let mut live =
+        String::from("version: 1\nusers:\n  - {email: ada@example.com, role: owner}\nprojects:\n");
+    for name in names {
+        live.push_str(&format!(
+            "  - name: {}\n",
+            serde_json::to_string(name).expect("json")
+        ));
+    }
+    let desired = "version: 1\npolicy:\n  max_removals: 10\n  unmanaged: {projects: archive}\nusers:\n  - {email: ada@example.com, role: owner}\nprojects:\n  - name: \"R&D <beta> `x` #1 %d \\\"q\\\" -> prod\"\n    service_accounts:\n      - {name: \"bot <1>\", role: owner, sink: {file: secrets/bot.key}}\n";
+    plan_texts(desired, &live, "markdown").0
+}
+
+/// The render check of issue 25: the comments of the example plans rendered as GitHub shows
+/// them (GFM, GitHub's CSS and highlighting, mermaid 11.17.2, Debian's Chromium), screenshots
+/// under `target/render-comment/`, failing when a mermaid block does not parse, a diagram or
+/// label is not readable at 100 %, a destructive line is not coloured or markup shows
+/// literally. Runs when `ORGOPS_RENDER_CHECK` names the directory of the installed tools
+/// (`scripts/render_comment.sh` installs them and sets it); otherwise it says so and passes.
+#[test]
+fn render_check() {
+    let Some(tools) = std::env::var_os("ORGOPS_RENDER_CHECK") else {
+        eprintln!("render check skipped: run scripts/render_comment.sh");
+        return;
+    };
+    let dir = crate::support::cli::root().join("target/render-comment");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("target/render-comment");
+    let small = Generated {
+        promotions: 8,
+        demotions: 2,
+        invites: 12,
+        groups: 4,
+        new_projects: 2,
+        max_removals: 50,
+    };
+    let head =
+        std::fs::read_to_string(crate::support::cli::root().join(QUICKSTART)).expect("quickstart");
+    let repo = crate::github::pr_repo(&crate::github::quickstart_pr_base(), &head);
+    let live = crate::support::cli::root().join(QUICKSTART_LIVE);
+    for (name, markdown) in [
+        ("quickstart", quickstart("markdown")),
+        ("enterprise", enterprise("markdown")),
+        ("generated-40", generated(&small, "markdown")),
+        ("generated-200", generated(&Generated::MEDIUM, "markdown")),
+        ("generated-1400", generated(&Generated::LARGE, "markdown")),
+        (
+            "pull-request",
+            crate::github::pr_plan(repo.path(), &live, "markdown"),
+        ),
+        ("hostile-names", hostile_names()),
+    ] {
+        std::fs::write(dir.join(format!("{name}.md")), markdown).expect("write");
+    }
+    let out = std::process::Command::new("node")
+        .arg(Path::new(&tools).join("render.mjs"))
+        .arg(&dir)
+        .output()
+        .expect("node runs");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{report}");
+    assert!(out.status.success(), "the render check failed:\n{report}");
 }
