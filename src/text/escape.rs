@@ -84,15 +84,24 @@ pub fn fenced(s: &str) -> Cow<'_, str> {
 pub fn html(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in text(s).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
+        if c == '"' {
+            out.push_str("&quot;");
+        } else if !entity(c, &mut out) {
+            out.push(c);
         }
     }
     out
+}
+
+/// `&`, `<` and `>` as HTML entities (pushed to `out`: true), anything else not (false).
+fn entity(c: char, out: &mut String) -> bool {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        _ => return false,
+    }
+    true
 }
 
 /// A sentence orgops composed with `` `code` `` in it (a refusal message and its override
@@ -173,13 +182,11 @@ pub fn prose(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in text(s).chars() {
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
+            c if entity(c, &mut out) => {}
             c => out.push(c),
         }
     }

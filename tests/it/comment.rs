@@ -518,10 +518,7 @@ fn render_check() {
         new_projects: 2,
         max_removals: 50,
     };
-    let head =
-        std::fs::read_to_string(crate::support::cli::root().join(QUICKSTART)).expect("quickstart");
-    let repo = crate::github::pr_repo(&crate::github::quickstart_pr_base(), &head);
-    let live = crate::support::cli::root().join(QUICKSTART_LIVE);
+    let (repo, live) = crate::github::quickstart_pr_repo();
     for (name, markdown) in [
         ("quickstart", quickstart("markdown")),
         ("enterprise", enterprise("markdown")),

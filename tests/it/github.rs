@@ -1125,7 +1125,7 @@ fn drift_of_objects_under_report_opens_no_issue_unless_fail_on_unmanaged() {
 
 /// A repository on branch `main` holding `base` (with the quickstart's certificate), and a
 /// branch `pr` holding `head` on top: `plan --base main` from it is the pull request's view.
-pub(crate) fn pr_repo(base: &str, head: &str) -> tempfile::TempDir {
+fn pr_repo(base: &str, head: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     git(dir.path(), &["init", "-q"]);
     let certs = dir.path().join("certs");
@@ -1187,7 +1187,7 @@ fn sum_line(markdown: &str, after: &str) -> (usize, Vec<usize>) {
     (total, terms.split(" + ").map(number).collect())
 }
 
-pub(crate) fn quickstart_pr_base() -> String {
+fn quickstart_pr_base() -> String {
     let head = std::fs::read_to_string(
         crate::support::cli::root().join("examples/quickstart/orgops.yaml"),
     )
@@ -1205,16 +1205,23 @@ pub(crate) fn quickstart_pr_base() -> String {
     )
 }
 
-/// Issue 25 item 7: what the pull request itself changes comes first, unfolded, right after
-/// what needs attention; the rest of the net plan and the drift follow.
-#[test]
-fn the_pull_requests_own_changes_come_first() {
+/// A repository whose pull request adds the quickstart's `Research` project and raises
+/// Production's `gpt-4o` limit, and the quickstart's live state.
+pub(crate) fn quickstart_pr_repo() -> (tempfile::TempDir, std::path::PathBuf) {
     let head = std::fs::read_to_string(
         crate::support::cli::root().join("examples/quickstart/orgops.yaml"),
     )
     .expect("quickstart");
     let dir = pr_repo(&quickstart_pr_base(), &head);
     let live = crate::support::cli::root().join("examples/quickstart/live.yaml");
+    (dir, live)
+}
+
+/// Issue 25 item 7: what the pull request itself changes comes first, unfolded, right after
+/// what needs attention; the rest of the net plan and the drift follow.
+#[test]
+fn the_pull_requests_own_changes_come_first() {
+    let (dir, live) = quickstart_pr_repo();
     let markdown = pr_plan(dir.path(), &live, "markdown");
     let at = |what: &str| {
         markdown
@@ -1242,12 +1249,7 @@ fn the_pull_requests_own_changes_come_first() {
 
 #[test]
 fn the_quickstart_pull_request_comment_shows_the_net_plan_first() {
-    let head = std::fs::read_to_string(
-        crate::support::cli::root().join("examples/quickstart/orgops.yaml"),
-    )
-    .expect("quickstart");
-    let dir = pr_repo(&quickstart_pr_base(), &head);
-    let live = crate::support::cli::root().join("examples/quickstart/live.yaml");
+    let (dir, live) = quickstart_pr_repo();
     let markdown = pr_plan(dir.path(), &live, "markdown");
     insta::assert_snapshot!("quickstart_pull_request_markdown", markdown);
 
