@@ -65,6 +65,22 @@ impl Kind for AdminApiKeyKind {
         "Admin API keys"
     }
 
+    /// An admin key is full control of the organization: creating one and deleting one
+    /// (whatever uses it stops working) are both listed.
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        let op: Op = change.op.decode().ok()?;
+        match &op {
+            Op::CreateAdminApiKey { name, .. } => Some(super::Attention::new(
+                name,
+                "new admin API key: full control of the organization",
+            )),
+            Op::DeleteAdminApiKey { name, .. } => Some(super::Attention::new(
+                name,
+                "admin API key deleted: whatever uses it stops working",
+            )),
+        }
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         super::duplicates::diff(super::DuplicateKind::AdminApiKey, ctx, out);
         let desired: BTreeMap<String, &AdminApiKey> = ctx

@@ -56,6 +56,31 @@ fn parse(value: Option<&Value>) -> Option<DataRetention> {
     value.and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
+/// A retention change in words (`Kind::attention`): `data retention organization default →
+/// zero data retention`, saying what stops working when zero retention is turned on.
+pub(super) fn attention(change: &super::Change) -> Option<String> {
+    let words = |v: Option<&Value>| -> Option<String> {
+        let v = v?;
+        let s = v.get("data_retention").unwrap_or(v).as_str()?;
+        Some(s.replace('_', " "))
+    };
+    let after_value = change.after.as_ref()?;
+    let after = words(Some(after_value))?;
+    let turned_on = destructive(
+        change.before.as_ref().and_then(|b| b.get("data_retention")),
+        after_value.get("data_retention").unwrap_or(after_value),
+    );
+    let effect = if turned_on {
+        ": stored responses, background mode and other stored data stop working"
+    } else {
+        ""
+    };
+    Some(match words(change.before.as_ref()) {
+        Some(before) => format!("data retention {before} → {after}{effect}"),
+        None => format!("data retention set to {after}{effect}"),
+    })
+}
+
 /// Turning zero data retention on (from anything else) is destructive.
 fn destructive(before: Option<&Value>, after: &Value) -> bool {
     let after_zero = parse(Some(after)).is_some_and(DataRetention::is_zero);

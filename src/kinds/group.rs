@@ -53,6 +53,18 @@ impl Kind for GroupKind {
         "Groups"
     }
 
+    /// A deleted group: its members lose what it was granted.
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        let op: Op = change.op.decode().ok()?;
+        match &op {
+            Op::DeleteGroup { name } => Some(super::Attention::new(
+                name,
+                "group deleted: its members lose the access and roles it was granted",
+            )),
+            _ => None,
+        }
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         let desired: BTreeMap<String, ()> = ctx
             .desired

@@ -50,6 +50,21 @@ impl Kind for GroupRoleKind {
         "Organization roles of groups"
     }
 
+    /// A custom organization role given to or taken from a group (all its members).
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        let op: Op = change.op.decode().ok()?;
+        match &op {
+            Op::AssignGroupRole { group, role } => Some(super::Attention::new(
+                group,
+                format!("group gets organization role {role}, for every member"),
+            )),
+            Op::UnassignGroupRole { group, role } => Some(super::Attention::new(
+                group,
+                format!("group loses organization role {role}"),
+            )),
+        }
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         for group in &ctx.desired.groups {
             let live = ctx.live.groups.iter().find(|g| g.name == group.name);

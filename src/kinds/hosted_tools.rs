@@ -38,6 +38,41 @@ fn all_enabled() -> Value {
     Value::Object(TOOLS.iter().map(|t| (t.to_string(), json!(true))).collect())
 }
 
+/// Tools switched off or on, in words (`Kind::attention`).
+pub(super) fn attention(change: &super::Change) -> Option<String> {
+    let name = |tool: &str| match tool {
+        "file_search" => "file search".to_string(),
+        "web_search" => "web search".to_string(),
+        "image_generation" => "image generation".to_string(),
+        "mcp" => "MCP".to_string(),
+        "code_interpreter" => "code interpreter".to_string(),
+        other => other.replace('_', " "),
+    };
+    let mut off = Vec::new();
+    let mut on = Vec::new();
+    for field in &change.fields {
+        match field.after.as_ref().and_then(Value::as_bool) {
+            Some(false) => off.push(name(&field.field)),
+            Some(true) => on.push(name(&field.field)),
+            None => {}
+        }
+    }
+    let mut parts = Vec::new();
+    if !off.is_empty() {
+        parts.push(format!(
+            "hosted tools switched off: {}",
+            crate::text::words::list(&off)
+        ));
+    }
+    if !on.is_empty() {
+        parts.push(format!(
+            "hosted tools switched on: {}",
+            crate::text::words::list(&on)
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 pub static KIND: SettingKind = SettingKind {
     resource: ResourceKind::ProjectHostedTools,
     title: "Project hosted tools",

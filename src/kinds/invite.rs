@@ -144,6 +144,51 @@ impl Kind for InviteKind {
         "Invites"
     }
 
+    /// An invite that makes someone an owner (of the organization or of a project): an
+    /// invite as a reader to member access is ordinary onboarding and not listed.
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        let op: Op = change.op.decode().ok()?;
+        let (email, role, projects) = match &op {
+            Op::SendInvite {
+                email,
+                role,
+                projects,
+            }
+            | Op::ResendInvite {
+                email,
+                role,
+                projects,
+            }
+            | Op::ReplaceInvite {
+                email,
+                role,
+                projects,
+            } => (email, role, projects),
+            _ => return None,
+        };
+        let mut parts = Vec::new();
+        if *role == OrgRole::Owner {
+            parts.push("invited as organization owner".to_string());
+        }
+        let owned: Vec<String> = projects
+            .iter()
+            .filter(|p| p.role == crate::model::ProjectRole::Owner)
+            .map(|p| p.name.clone())
+            .collect();
+        if !owned.is_empty() {
+            parts.push(format!(
+                "invited as owner of {} {}",
+                if owned.len() == 1 {
+                    "project"
+                } else {
+                    "projects"
+                },
+                crate::text::words::list(&owned)
+            ));
+        }
+        (!parts.is_empty()).then(|| super::Attention::new(email, parts.join("; ")))
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         let contents = invite_contents(ctx);
         for user in &ctx.desired.users {

@@ -2,6 +2,7 @@
 //! its own module and listed once in the registry (`kinds/mod.rs`). The stages (read, plan,
 //! apply, export, drift, render) ask the kind through this trait; none of them names a kind.
 
+use super::Change;
 use super::apply::{ApplyContext, BoxFuture, Step};
 use super::context::{Context, Draft, GateFacts, Output};
 use super::read::{PageSink, Parent, RawPage, RawStore, Select, Source};
@@ -30,6 +31,28 @@ pub enum FieldPlace {
     Project,
 }
 
+/// What a reviewer must not miss about one change: someone or something gets or loses
+/// access, or money and limits change. The pull-request comment lists every one of them
+/// first, under "Needs attention", and never cuts them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attention {
+    /// Who or what it is about, as a name: a person's email, a role, a group, a project,
+    /// `organization`. Shown as code.
+    pub subject: String,
+    /// What happens to it, in words (plain text: the rendering escapes it), with amounts of
+    /// money and limits written for people (`$60,000.00 → $50,000.00 per month`).
+    pub what: String,
+}
+
+impl Attention {
+    pub fn new(subject: impl Into<String>, what: impl Into<String>) -> Attention {
+        Attention {
+            subject: subject.into(),
+            what: what.into(),
+        }
+    }
+}
+
 /// One kind of object (a registry entry). Object-safe: the registry hands out
 /// `&'static dyn Kind`.
 pub trait Kind: Sync {
@@ -54,6 +77,14 @@ pub trait Kind: Sync {
     /// write it.
     fn canonical_field(&self, value: serde_json::Value) -> serde_json::Value {
         value
+    }
+
+    /// Whether `change` (one of this kind's) grants or removes access or money, and how to
+    /// say so with the person, role or project named: decided here once, read by every
+    /// rendering. `None` (the default) for changes that do neither.
+    fn attention(&self, change: &Change) -> Option<Attention> {
+        let _ = change;
+        None
     }
 
     /// The list this kind reads of its own, if any (`None`: its live side comes from other

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod apply;
+mod attention;
 mod change;
 pub mod context;
 pub mod keys;
@@ -53,7 +54,7 @@ pub use change::{
 };
 pub use data_retention::DataRetention;
 pub use hosted_tools::HostedTools;
-pub use kind::{FieldPlace, Finding, Kind};
+pub use kind::{Attention, FieldPlace, Finding, Kind};
 pub use live_state::{DuplicateKind, IdIndex, LiveDuplicate, LiveState};
 pub use model_permissions::{ModelPermissions, PermissionMode};
 pub use operation::{IdRef, Operation, ValueOp};

@@ -45,6 +45,87 @@ fn unrestricted() -> Value {
     json!({"mode": "deny_list", "models": []})
 }
 
+/// Which models become allowed or denied, in words (`Kind::attention`). An `unset` goes
+/// back to "every model allowed": from a deny list that allows the models it denied.
+pub(super) fn attention(change: &super::Change) -> Option<String> {
+    use crate::text::words::list;
+    let read = |v: Option<&Value>| serde_json::from_value::<ModelPermissions>(v?.clone()).ok();
+    let before = read(change.before.as_ref()).unwrap_or(ModelPermissions {
+        mode: PermissionMode::DenyList,
+        models: vec![],
+    });
+    let after = read(change.after.as_ref()).unwrap_or(ModelPermissions {
+        mode: PermissionMode::DenyList,
+        models: vec![],
+    });
+    let are = |models: &[String]| if models.len() == 1 { "is" } else { "are" };
+    let not_in = |a: &[String], b: &[String]| -> Vec<String> {
+        a.iter().filter(|m| !b.contains(m)).cloned().collect()
+    };
+    let mut parts = Vec::new();
+    let unset = change.action == super::Action::Unset;
+    match (before.mode, after.mode) {
+        (PermissionMode::DenyList, PermissionMode::DenyList) => {
+            let allowed = not_in(&before.models, &after.models);
+            let denied = not_in(&after.models, &before.models);
+            if !allowed.is_empty() {
+                parts.push(format!(
+                    "{} {} allowed (denied until now)",
+                    list(&allowed),
+                    are(&allowed)
+                ));
+            }
+            if !denied.is_empty() {
+                parts.push(format!("{} {} denied", list(&denied), are(&denied)));
+            }
+        }
+        (PermissionMode::AllowList, PermissionMode::AllowList) => {
+            let allowed = not_in(&after.models, &before.models);
+            let denied = not_in(&before.models, &after.models);
+            if !allowed.is_empty() {
+                parts.push(format!("{} {} allowed", list(&allowed), are(&allowed)));
+            }
+            if !denied.is_empty() {
+                parts.push(format!(
+                    "{} {} no longer allowed",
+                    list(&denied),
+                    are(&denied)
+                ));
+            }
+        }
+        (PermissionMode::AllowList, PermissionMode::DenyList) => {
+            parts.push(if after.models.is_empty() {
+                format!(
+                    "every model is allowed (only {} until now)",
+                    list(&before.models)
+                )
+            } else {
+                format!(
+                    "every model but {} is allowed (only {} until now)",
+                    list(&after.models),
+                    list(&before.models)
+                )
+            });
+        }
+        (PermissionMode::DenyList, PermissionMode::AllowList) => {
+            parts.push(format!(
+                "only {} {} allowed",
+                list(&after.models),
+                are(&after.models)
+            ));
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let head = if unset {
+        "model permissions removed: "
+    } else {
+        "models: "
+    };
+    Some(format!("{head}{}", parts.join("; ")))
+}
+
 /// Fewer models allowed (an allow list shrinks, a deny list grows, or the mode changes) is
 /// not marked destructive here: only limits and retention are (issue 10); access changes
 /// show as updates.

@@ -88,6 +88,18 @@ impl Kind for ProjectKind {
         "Projects"
     }
 
+    /// Archiving ends every access to the project at once, and cannot be undone.
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        let op: Op = change.op.decode().ok()?;
+        match &op {
+            Op::ArchiveProject { name, .. } => Some(super::Attention::new(
+                name,
+                "project archived: every member, group, service account and API key loses access (irreversible)",
+            )),
+            _ => None,
+        }
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         super::duplicates::diff(super::DuplicateKind::Project, ctx, out);
         for desired in &ctx.desired.projects {

@@ -157,6 +157,23 @@ impl Kind for ProjectApiKeyKind {
         "Project API keys"
     }
 
+    /// A deleted key: whatever sends requests with it starts failing.
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        let super::ValueOp::Kind {
+            project: Some(project),
+            value: None,
+            ..
+        } = &change.op.decode::<super::ValueOp>().ok()?
+        else {
+            return None;
+        };
+        let name = super::attention::before_str(change, "name").unwrap_or(&change.key);
+        Some(super::Attention::new(
+            name,
+            format!("API key of project {project} deleted: requests with it fail"),
+        ))
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         let policy = ctx.desired.policy.unmanaged.project_api_keys;
         let protected: BTreeSet<&ServiceAccountRef> =

@@ -74,6 +74,46 @@ impl Kind for ProjectGroupKind {
         "Groups in projects"
     }
 
+    /// A group given access to a project (every member gets it), its role changed, its
+    /// access taken away.
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        use super::attention::role_change;
+        let role = |r: &ProjectRole| match r {
+            ProjectRole::Owner => "owner",
+            ProjectRole::Member => "member",
+        };
+        let op: Op = change.op.decode().ok()?;
+        match &op {
+            Op::AddProjectGroup {
+                project,
+                group,
+                role: r,
+            } => Some(super::Attention::new(
+                group,
+                format!(
+                    "group gets {} access to project {project}, for every member",
+                    role(r)
+                ),
+            )),
+            Op::ChangeProjectGroupRole {
+                project,
+                group,
+                from,
+                to,
+            } => Some(super::Attention::new(
+                group,
+                format!(
+                    "group's role in project {project} {}",
+                    role_change(role(from), role(to), "owner")
+                ),
+            )),
+            Op::RemoveProjectGroup { project, group } => Some(super::Attention::new(
+                group,
+                format!("group loses access to project {project}"),
+            )),
+        }
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         for (desired_project, live_project) in ctx.child_projects() {
             let project = &desired_project.name;

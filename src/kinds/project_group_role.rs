@@ -55,6 +55,29 @@ impl Kind for ProjectGroupRoleKind {
         "Project roles of groups"
     }
 
+    /// A custom project role given to or taken from a group (all its members).
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        let op: Op = change.op.decode().ok()?;
+        match &op {
+            Op::AssignProjectGroupRole {
+                project,
+                group,
+                role,
+            } => Some(super::Attention::new(
+                group,
+                format!("group gets role {role} in project {project}, for every member"),
+            )),
+            Op::UnassignProjectGroupRole {
+                project,
+                group,
+                role,
+            } => Some(super::Attention::new(
+                group,
+                format!("group loses role {role} in project {project}"),
+            )),
+        }
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         for (desired_project, live_project) in ctx.child_projects() {
             let project = desired_project.name.clone();

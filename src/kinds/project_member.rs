@@ -73,6 +73,39 @@ impl Kind for ProjectMemberKind {
         "Project members"
     }
 
+    /// Owner access to a project given, a project role changed, access taken away. Member
+    /// access given to a person is ordinary and not listed.
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        use super::attention::{after_str, before_str, role_change};
+        let op: Op = change.op.decode().ok()?;
+        match &op {
+            Op::AddProjectUser {
+                project,
+                email,
+                role: ProjectRole::Owner,
+            } => Some(super::Attention::new(
+                email,
+                format!("gets owner access to project {project}"),
+            )),
+            Op::UpdateProjectUser { project, email, .. } => Some(super::Attention::new(
+                email,
+                format!(
+                    "role in project {project} {}",
+                    role_change(
+                        before_str(change, "role")?,
+                        after_str(change, "role")?,
+                        "owner"
+                    )
+                ),
+            )),
+            Op::RemoveProjectUser { project, email } => Some(super::Attention::new(
+                email,
+                format!("loses access to project {project}"),
+            )),
+            _ => None,
+        }
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         for (desired_project, live_project) in ctx.child_projects() {
             let project = &desired_project.name;

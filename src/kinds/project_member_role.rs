@@ -62,6 +62,29 @@ impl Kind for ProjectMemberRoleKind {
         "Project roles of members"
     }
 
+    /// A custom project role given to or taken from a person.
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        let op: Op = change.op.decode().ok()?;
+        match &op {
+            Op::AssignProjectUserRole {
+                project,
+                email,
+                role,
+            } => Some(super::Attention::new(
+                email,
+                format!("gets role {role} in project {project}"),
+            )),
+            Op::UnassignProjectUserRole {
+                project,
+                email,
+                role,
+            } => Some(super::Attention::new(
+                email,
+                format!("loses role {role} in project {project}"),
+            )),
+        }
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         for (desired_project, live_project) in ctx.child_projects() {
             let project = desired_project.name.clone();

@@ -67,6 +67,28 @@ impl Kind for ProjectRoleKind {
         "Project custom roles"
     }
 
+    /// Permissions a project's custom role gains or loses (naming the role and the
+    /// project), and its deletion.
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        let op: Op = change.op.decode().ok()?;
+        match &op {
+            Op::UpdateProjectRole { project, name, .. } => Some(super::Attention::new(
+                name,
+                format!(
+                    "role of project {project} {}",
+                    super::attention::permissions_change(change)?
+                ),
+            )),
+            Op::DeleteProjectRole { project, name } => Some(super::Attention::new(
+                name,
+                format!(
+                    "role of project {project} deleted: whoever holds it loses its permissions"
+                ),
+            )),
+            _ => None,
+        }
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         for (desired_project, live_project) in ctx.child_projects() {
             let project = &desired_project.name;

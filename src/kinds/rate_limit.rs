@@ -73,6 +73,36 @@ impl Kind for RateLimitKind {
         "Rate limits"
     }
 
+    /// Every change of a limit, in words: `rate limit of gpt-4o: 900 → 600 requests per
+    /// minute (lowered)`.
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        use crate::text::words::{rate_limit_field, thousands};
+        let Op::UpdateRateLimit { project, model, .. } = &change.op.decode::<Op>().ok()?;
+        let parts: Vec<String> = change
+            .fields
+            .iter()
+            .filter_map(|f| {
+                let after = f.after.as_ref()?.as_u64()?;
+                let field = rate_limit_field(&f.field);
+                Some(match f.before.as_ref().and_then(Value::as_u64) {
+                    Some(before) => format!(
+                        "{} → {} {field} ({})",
+                        thousands(before),
+                        thousands(after),
+                        super::attention::direction(before, after)
+                    ),
+                    None => format!("{} {field}", thousands(after)),
+                })
+            })
+            .collect();
+        (!parts.is_empty()).then(|| {
+            super::Attention::new(
+                project,
+                format!("rate limit of {model}: {}", parts.join(", ")),
+            )
+        })
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         for (desired_project, live_project) in ctx.child_projects() {
             let project = &desired_project.name;

@@ -105,6 +105,25 @@ impl Kind for RoleKind {
         "Organization custom roles"
     }
 
+    /// Permissions a custom role gains or loses (naming the role), and its deletion.
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        let op: Op = change.op.decode().ok()?;
+        match &op {
+            Op::UpdateRole { name, .. } => Some(super::Attention::new(
+                name,
+                format!(
+                    "organization role {}",
+                    super::attention::permissions_change(change)?
+                ),
+            )),
+            Op::DeleteRole { name } => Some(super::Attention::new(
+                name,
+                "organization role deleted: whoever holds it loses its permissions",
+            )),
+            _ => None,
+        }
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         let desired: BTreeMap<String, &Role> = ctx
             .desired

@@ -78,6 +78,48 @@ impl Kind for ServiceAccountKind {
         "Service accounts"
     }
 
+    /// A service account created with an API key or as a project owner, its role changed,
+    /// its deletion (its keys stop working).
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        use super::attention::{after_str, before_str, role_change};
+        let op: Op = change.op.decode().ok()?;
+        match &op {
+            Op::CreateServiceAccount {
+                project,
+                name,
+                role,
+                with_key,
+            } if *with_key || *role == ProjectRole::Owner => Some(super::Attention::new(
+                name,
+                format!(
+                    "new service account in project {project}{}{}",
+                    if *role == ProjectRole::Owner {
+                        ", as owner"
+                    } else {
+                        ""
+                    },
+                    if *with_key { ", with an API key" } else { "" }
+                ),
+            )),
+            Op::UpdateServiceAccount { project, name, .. } => Some(super::Attention::new(
+                name,
+                format!(
+                    "service account's role in project {project} {}",
+                    role_change(
+                        before_str(change, "role")?,
+                        after_str(change, "role")?,
+                        "owner"
+                    )
+                ),
+            )),
+            Op::DeleteServiceAccount { project, name, .. } => Some(super::Attention::new(
+                name,
+                format!("service account of project {project} deleted: its API keys stop working"),
+            )),
+            _ => None,
+        }
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         super::duplicates::diff(super::DuplicateKind::ServiceAccount, ctx, out);
         for (desired_project, live_project) in ctx.child_projects() {

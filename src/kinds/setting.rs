@@ -301,6 +301,30 @@ impl super::kind::Kind for SettingKind {
         self.title
     }
 
+    /// Money, limits, data and tools, in words; the subject is the project, or
+    /// `organization`.
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        let what = match self.resource {
+            ResourceKind::OrganizationSpendLimit | ResourceKind::ProjectSpendLimit => {
+                super::spend_limit::attention(change)
+            }
+            ResourceKind::OrganizationDataRetention | ResourceKind::ProjectDataRetention => {
+                super::data_retention::attention(change)
+            }
+            ResourceKind::ProjectModelPermissions => super::model_permissions::attention(change),
+            ResourceKind::ProjectHostedTools => super::hosted_tools::attention(change),
+            _ => None,
+        }?;
+        let subject = match &change.op.decode::<super::ValueOp>().ok()? {
+            super::ValueOp::Kind {
+                project: Some(project),
+                ..
+            } => project.clone(),
+            _ => "organization".to_string(),
+        };
+        Some(super::Attention::new(subject, what))
+    }
+
     fn source(&self) -> Option<super::Source> {
         Some(super::Source {
             parent: match self.level {

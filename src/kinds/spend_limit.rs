@@ -42,6 +42,55 @@ fn amount(value: Option<&Value>) -> Option<u64> {
     value?.get("amount_cents")?.as_u64()
 }
 
+/// The limit in words (`Kind::attention`): `hard spend limit $60,000.00 → $50,000.00 per
+/// month (lowered)`, set for the first time, or removed (spending no longer capped).
+pub(super) fn attention(change: &super::Change) -> Option<String> {
+    use crate::text::words::{money, per};
+    let read = |value: Option<&Value>| {
+        let value = value?;
+        Some((
+            amount(Some(value))?,
+            value
+                .get("currency")
+                .and_then(Value::as_str)
+                .unwrap_or("USD")
+                .to_string(),
+            value
+                .get("interval")
+                .and_then(Value::as_str)
+                .unwrap_or("month")
+                .to_string(),
+        ))
+    };
+    let before = read(change.before.as_ref());
+    let after = read(change.after.as_ref());
+    Some(match (before, after) {
+        (Some((b, bc, bi)), Some((a, ac, ai))) => format!(
+            "hard spend limit {} → {} {}{} ({})",
+            money(b, &bc),
+            money(a, &ac),
+            per(&ai),
+            if bi == ai {
+                String::new()
+            } else {
+                format!(", was {}", per(&bi))
+            },
+            super::attention::direction(b, a)
+        ),
+        (None, Some((a, ac, ai))) => format!(
+            "hard spend limit set: {} {} (requests fail beyond it)",
+            money(a, &ac),
+            per(&ai)
+        ),
+        (Some((b, bc, bi)), None) => format!(
+            "hard spend limit removed (was {} {}): spending is no longer capped",
+            money(b, &bc),
+            per(&bi)
+        ),
+        (None, None) => return None,
+    })
+}
+
 /// A first limit, or a lower one.
 fn destructive(before: Option<&Value>, after: &Value) -> bool {
     match (amount(before), amount(Some(after))) {

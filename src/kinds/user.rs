@@ -57,6 +57,30 @@ impl Kind for UserKind {
         "Organization members"
     }
 
+    /// A change of organization role (naming the person, promoted or demoted) and a
+    /// removal from the organization.
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        use super::attention::{after_str, before_str, role_change};
+        let op: Op = change.op.decode().ok()?;
+        match &op {
+            Op::UpdateUserRole { email, .. } => Some(super::Attention::new(
+                email,
+                format!(
+                    "organization role {}",
+                    role_change(
+                        before_str(change, "role")?,
+                        after_str(change, "role")?,
+                        "owner"
+                    )
+                ),
+            )),
+            Op::RemoveUser { email } => Some(super::Attention::new(
+                email,
+                "removed from the organization: loses every project, group and role",
+            )),
+        }
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         let mut promotions = Vec::new();
         let mut demotions = Vec::new();

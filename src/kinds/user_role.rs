@@ -53,6 +53,21 @@ impl Kind for UserRoleKind {
         "Organization roles of members"
     }
 
+    /// A custom organization role given to or taken from a person.
+    fn attention(&self, change: &super::Change) -> Option<super::Attention> {
+        let op: Op = change.op.decode().ok()?;
+        match &op {
+            Op::AssignUserRole { email, role } => Some(super::Attention::new(
+                email,
+                format!("gets organization role {role}"),
+            )),
+            Op::UnassignUserRole { email, role } => Some(super::Attention::new(
+                email,
+                format!("loses organization role {role}"),
+            )),
+        }
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         for user in &ctx.desired.users {
             let Some(live) = ctx.live_user(&user.email) else {

@@ -1057,7 +1057,7 @@ fn markdown_is_cut_gracefully_at_the_comment_limit() {
     assert!(md.chars().count() <= render::markdown::MAX_CHARS);
     assert!(md.starts_with("### orgops plan"));
     assert!(
-        md.contains("| **total** | **3000** |"),
+        md.contains("| **total** | **3,000** |"),
         "the summary table is always complete"
     );
     let note = md
@@ -1067,7 +1067,10 @@ fn markdown_is_cut_gracefully_at_the_comment_limit() {
         .expect("a note says what was cut");
     let shown = md.matches("\n+ grant project:Big/member:").count();
     assert!(
-        note.contains(&format!("{} changes left out", 3000 - shown)),
+        note.contains(&format!(
+            "{} changes left out",
+            crate::text::words::thousands(3000 - shown as u64)
+        )),
         "{note}"
     );
     assert!(

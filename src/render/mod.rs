@@ -39,8 +39,9 @@ pub(crate) struct FieldLine {
 /// Unchanged list items shown around a list diff before they are summarised.
 const MAX_UNCHANGED_SHOWN: usize = 8;
 
-/// A value as a reader wants it: strings bare, `{name, role}` lists (invite projects) as
-/// `Search (member), Labs (owner)`, everything else compact JSON.
+/// A value as a reader wants it: strings bare, whole numbers with thousands separators
+/// (`10,000,000`), `{name, role}` lists (invite projects) as `Search (member), Labs (owner)`,
+/// everything else compact JSON.
 pub(crate) fn show(value: &Value) -> String {
     let name_role = |v: &Value| {
         Some(format!(
@@ -51,6 +52,9 @@ pub(crate) fn show(value: &Value) -> String {
     };
     match value {
         Value::String(s) => s.clone(),
+        Value::Number(n) if n.as_u64().is_some() => {
+            crate::text::words::thousands(n.as_u64().unwrap_or_default())
+        }
         Value::Array(items)
             if !items.is_empty() && items.iter().all(|v| name_role(v).is_some()) =>
         {
@@ -76,8 +80,80 @@ fn as_lines(value: &Value) -> Option<Vec<String>> {
     }
 }
 
-/// The lines of one field change.
+/// The lines of one field change, `before -> after`.
 pub(crate) fn field_lines(field: &FieldChange) -> Vec<FieldLine> {
+    field_lines_with(field, "->")
+}
+
+/// The fields of a spend limit or a spend alert shown as one line of money.
+const MONEY_FIELDS: [&str; 4] = ["amount_cents", "threshold_cents", "currency", "interval"];
+
+/// An amount of money in a change's object: `$60,000.00 per month`.
+fn money_of(value: Option<&Value>, field: &str) -> Option<(String, String)> {
+    let value = value?;
+    let cents = value.get(field)?.as_u64()?;
+    let currency = value
+        .get("currency")
+        .and_then(Value::as_str)
+        .unwrap_or("USD");
+    let interval = value
+        .get("interval")
+        .and_then(Value::as_str)
+        .unwrap_or("month");
+    Some((
+        crate::text::words::money(cents, currency),
+        crate::text::words::per(interval),
+    ))
+}
+
+/// The lines of a change's fields as people read them: an amount of money (a spend limit's
+/// `amount_cents`, a spend alert's `threshold_cents`, with their currency and interval) as one
+/// line, `amount: $60,000.00 → $50,000.00 per month`; numbers with thousands separators;
+/// `arrow` between before and after.
+pub(crate) fn change_lines(change: &Change, arrow: &str) -> Vec<FieldLine> {
+    let money_field = ["amount_cents", "threshold_cents"].into_iter().find(|f| {
+        change
+            .fields
+            .iter()
+            .any(|c| MONEY_FIELDS.contains(&c.field.as_str()))
+            && [&change.before, &change.after]
+                .iter()
+                .any(|v| v.as_ref().is_some_and(|v| v.get(*f).is_some()))
+    });
+    let mut lines = Vec::new();
+    let mut money_shown = false;
+    for field in &change.fields {
+        if let Some(money_field) = money_field
+            && MONEY_FIELDS.contains(&field.field.as_str())
+        {
+            if !money_shown {
+                money_shown = true;
+                let name = money_field.trim_end_matches("_cents");
+                let before = money_of(change.before.as_ref(), money_field);
+                let after = money_of(change.after.as_ref(), money_field);
+                let text = match (before, after) {
+                    (Some((b, bi)), Some((a, ai))) if bi == ai => {
+                        format!("{name}: {b} {arrow} {a} {ai}")
+                    }
+                    (Some((b, bi)), Some((a, ai))) => format!("{name}: {b} {bi} {arrow} {a} {ai}"),
+                    (None, Some((a, ai))) => format!("{name}: {a} {ai}"),
+                    (Some((b, bi)), None) => format!("{name}: {b} {bi} {arrow} (none)"),
+                    (None, None) => continue,
+                };
+                lines.push(FieldLine {
+                    tag: LineTag::Plain,
+                    text,
+                });
+            }
+            continue;
+        }
+        lines.extend(field_lines_with(field, arrow));
+    }
+    lines
+}
+
+/// The lines of one field change, `before ARROW after`.
+pub(crate) fn field_lines_with(field: &FieldChange, arrow: &str) -> Vec<FieldLine> {
     let plain = |text: String| {
         vec![FieldLine {
             tag: LineTag::Plain,
@@ -126,30 +202,35 @@ pub(crate) fn field_lines(field: &FieldChange) -> Vec<FieldLine> {
                 lines
             }
             _ => plain(format!(
-                "{}: {} -> {}",
+                "{}: {} {arrow} {}",
                 field.field,
                 show(before),
                 show(after)
             )),
         },
         (None, Some(after)) => plain(format!("{}: {}", field.field, show(after))),
-        (Some(before), None) => plain(format!("{}: {} -> (none)", field.field, show(before))),
+        (Some(before), None) => plain(format!("{}: {} {arrow} (none)", field.field, show(before))),
         (None, None) => vec![],
     }
 }
 
 /// The counts of a plan in words: `3 to add, 2 to change, 1 to remove, 1 to archive`
+/// (thousands separated: `1,281 to add`)
 /// (`N to replace` appears only when there are replacements).
 pub(crate) fn counts_phrase(plan: &crate::plan::Plan) -> String {
     let s = plan.summary();
+    let n = |n: usize| crate::text::words::thousands(n as u64);
     let replace = if s.replace > 0 {
-        format!(", {} to replace", s.replace)
+        format!(", {} to replace", n(s.replace))
     } else {
         String::new()
     };
     format!(
         "{} to add, {} to change{replace}, {} to remove, {} to archive",
-        s.add, s.change, s.remove, s.archive
+        n(s.add),
+        n(s.change),
+        n(s.remove),
+        n(s.archive)
     )
 }
 

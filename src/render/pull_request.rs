@@ -146,8 +146,9 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// The head of the comment: the net plan apply will run, its counts and where they come from,
-/// then any refusal and the note about the base.
+/// The head of the comment: the net plan apply will run, its counts (how many are
+/// destructive) and where they come from, then the note about the base. The refusals, what
+/// needs attention and the table follow as sections ([`markdown::plan_sections`]).
 fn head(pr: &PullRequestView<'_>, title: &str, explained: Option<&Explained>) -> String {
     let full = pr.plan;
     let n = full.changes.len();
@@ -159,9 +160,12 @@ fn head(pr: &PullRequestView<'_>, title: &str, explained: Option<&Explained>) ->
             "**Apply after the merge: no changes**: after merging, the organization will match the file.\n"
         );
     } else {
+        let destructive = markdown::destructive_phrase(full)
+            .map(|d| format!(" {d}."))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "**Apply after the merge: {}**: {}.\n",
+            "**Apply after the merge: {}**: {}.{destructive}\n",
             plural(n, "change", "changes"),
             counts_phrase(full)
         );
@@ -200,33 +204,6 @@ fn head(pr: &PullRequestView<'_>, title: &str, explained: Option<&Explained>) ->
             }
             None => {}
         }
-        let _ = writeln!(out, "| action | count |\n|---|---:|");
-        for (action, count) in &full.summary().by_action {
-            let _ = writeln!(
-                out,
-                "| {} {} | {} |",
-                action.symbol(),
-                action.as_str(),
-                count
-            );
-        }
-        let _ = writeln!(out, "| **total** | **{n}** |\n");
-    }
-    if full.is_refused() {
-        let _ = writeln!(
-            out,
-            "> [!CAUTION]\n> **Refused: this plan must not be applied.**"
-        );
-        for refusal in &full.refusals {
-            let _ = writeln!(
-                out,
-                ">\n> - **{}**: {}\n>   to override: {}",
-                refusal.rule.as_str(),
-                escape::prose(&refusal.message),
-                escape::prose(&refusal.override_hint)
-            );
-        }
-        out.push('\n');
     }
     if let Some(note) = base_note(pr) {
         let lines: Vec<String> = note.lines().map(escape::prose).collect();
@@ -236,12 +213,16 @@ fn head(pr: &PullRequestView<'_>, title: &str, explained: Option<&Explained>) ->
 }
 
 /// An explanation: a heading with its count, the sum of what became of its changes, and
-/// its changes folded, each saying what became of it.
+/// its changes, each saying what became of it (those in the plan above first). `folded`:
+/// in a `<details>` whose summary is `summary` (HTML), else unfolded under the heading.
 fn explanation(
     heading: &str,
+    summary: &str,
     plan: &Plan,
     fate: &dyn Fn(&Change) -> usize,
     fates: &[&str],
+    folded: bool,
+    priority: u8,
 ) -> Vec<Section> {
     let n = plan.changes.len();
     let mut counts = vec![0usize; fates.len()];
@@ -254,45 +235,51 @@ fn explanation(
             terms.push(format!("{count} {name}"));
         }
     }
-    let mut sections = vec![Section {
-        open: format!(
-            "#### {heading}: {}\n\n{n} = {}\n\n",
-            plural(n, "change", "changes"),
-            terms.join(" + ")
-        ),
-        items: vec![],
-        close: String::new(),
-        what: Items::Other,
-        fallback: None,
-    }];
-    if n > 0 {
-        let mut ordered: Vec<&Change> = plan.changes.iter().collect();
-        ordered.sort_by_key(|c| fate(c));
-        sections.push(markdown::diff_section(
-            &format!("{heading} ({})", plural(n, "change", "changes")),
-            true,
-            ordered
-                .iter()
-                .map(|c| markdown::change_block(c, Some(fates[fate(c)])))
-                .collect(),
-            Items::Explanations,
-        ));
+    let top = format!(
+        "#### {heading}: {}\n\n{n} = {}",
+        plural(n, "change", "changes"),
+        terms.join(" + ")
+    );
+    let mut ordered: Vec<&Change> = plan.changes.iter().collect();
+    ordered.sort_by_key(|c| fate(c));
+    let items: Vec<String> = ordered
+        .iter()
+        .map(|c| markdown::change_block(c, Some(fates[fate(c)])))
+        .collect();
+    if n == 0 {
+        return vec![Section::fixed(format!("{top}\n\n"), priority)];
     }
-    sections
+    if !folded {
+        return vec![markdown::diff_section(
+            &top,
+            None,
+            items,
+            Items::Explanations,
+            priority,
+        )];
+    }
+    vec![
+        Section::fixed(format!("{top}\n\n"), priority),
+        markdown::diff_section("", Some(summary), items, Items::Explanations, priority),
+    ]
 }
 
 /// Markdown for a pull-request comment, at most `max_chars` characters. `title` is markdown
 /// (the caller escapes what it puts in it). The net plan apply will run comes first (its
-/// counts, where they come from, destructive changes, changes waiting for invites, the order
-/// graph, the rest folded by kind), then the two explanations: what this pull request
-/// introduces and the drift merging also corrects, each with counts that add up.
+/// counts and where they come from, any refusal, what needs attention, the table), then what
+/// this pull request introduces (unfolded: what the reviewer came for), then the rest of the
+/// net plan (destructive changes, waiting for invites, the order graph, the rest folded by
+/// kind), then the drift merging also corrects, folded. Each explanation has counts that
+/// add up.
 pub fn markdown_with_limit(pr: &PullRequestView<'_>, title: &str, max_chars: usize) -> String {
     let full = pr.plan;
     let explained = Explained::new(pr);
     let head = head(pr, title, explained.as_ref());
     let origin = |c: &Change| explained.as_ref().and_then(|e| e.origin(c));
-    let mut sections = markdown::plan_sections(full, &origin);
     let base = escape::code_span(pr.base_ref);
+    let base_html = format!("<code>{}</code>", escape::html(pr.base_ref));
+    let mut introduced_sections = Vec::new();
+    let mut drift_sections = Vec::new();
     if let (Some(introduced), Some(pre), Some(e)) = (pr.introduced, pr.pre_existing, &explained) {
         let carried = markdown::carried_by_invites(full);
         let fate = |c: &Change| {
@@ -304,14 +291,18 @@ pub fn markdown_with_limit(pr: &PullRequestView<'_>, title: &str, max_chars: usi
                 2
             }
         };
-        sections.extend(explanation(
+        introduced_sections = explanation(
             &format!("This pull request introduces (against {base})"),
+            &format!("This pull request introduces (against {base_html})"),
             introduced,
             &fate,
             &["in the plan above", "carried by an invite", "already live"],
-        ));
-        sections.extend(explanation(
+            false,
+            markdown::priority::INTRODUCED,
+        );
+        drift_sections = explanation(
             &format!("Drift that merging also corrects (live differs from {base})"),
+            &format!("Drift that merging also corrects (live differs from {base_html})"),
             pre,
             &fate,
             &[
@@ -319,8 +310,12 @@ pub fn markdown_with_limit(pr: &PullRequestView<'_>, title: &str, max_chars: usi
                 "carried by an invite",
                 "not applied: this pull request makes the file match live",
             ],
-        ));
+            true,
+            markdown::priority::DRIFT,
+        );
     }
+    let mut sections = markdown::plan_sections(full, &origin, introduced_sections);
+    sections.extend(drift_sections);
     markdown::fit(head, sections, max_chars)
 }
 

@@ -9,7 +9,7 @@
 
 use std::fmt::Write;
 
-use super::{FieldLine, LineTag, field_lines, summary_sentence};
+use super::{FieldLine, LineTag, change_lines, summary_sentence};
 use crate::plan::{Action, ActionClass, Plan};
 use crate::text::escape;
 
@@ -105,10 +105,8 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 note
             );
             let _ = writeln!(out, "{}", head.trim_end());
-            for field in &change.fields {
-                for line in field_lines(field) {
-                    let _ = writeln!(out, "      {}", p.field(&line));
-                }
+            for line in change_lines(change, "->") {
+                let _ = writeln!(out, "      {}", p.field(&line));
             }
         }
     }

@@ -10,6 +10,12 @@
 //! - [`code`], [`code_span`], [`table_code_span`], [`fence`]: markdown code. As [`text`],
 //!   and `<` as `\u{3c}`, so no name can start an HTML comment or tag in any context;
 //!   spans and fences are delimited by more backticks than the longest run inside.
+//! - [`fenced`]: a line inside a fenced code block, whose fence outlasts every backtick run:
+//!   as [`text`] only. Nothing inside a fenced block is markup, so `<` shows as it is.
+//! - [`html`]: text inside an HTML element of the markdown (a `<summary>`), where markdown is
+//!   not read: as [`text`], then `&`, `<`, `>`, `"` as entities.
+//! - [`prose_with_code`]: a sentence orgops wrote with `` `code` `` in it (a refusal, a hint):
+//!   each backtick pair becomes a [`code_span`], everything else [`prose`].
 //! - [`prose`]: markdown outside code. As [`text`], then `&`, `<`, `>` as entities and the
 //!   characters markdown interprets (`` \ ` * _ [ ] | ~ ``) escaped with a backslash.
 //! - [`workflow_data`], [`workflow_property`]: GitHub workflow commands (`::error file=…::`).
@@ -64,6 +70,59 @@ pub fn code(s: &str) -> Cow<'_, str> {
 /// Like [`code`] but keeps line feeds, for the content of a fenced block.
 pub fn code_lines(s: &str) -> Cow<'_, str> {
     escape_with(s, |c| c == '\n', angle)
+}
+
+/// A line inside a fenced code block (the fence from [`fence`] outlasts every backtick run,
+/// and line breaks are escaped): nothing in it is markup, so only hidden characters are
+/// escaped and `<` shows as it is.
+pub fn fenced(s: &str) -> Cow<'_, str> {
+    text(s)
+}
+
+/// Text inside an HTML element of the markdown (`<summary>…</summary>`, where GitHub does not
+/// read markdown): as [`text`], then `&`, `<`, `>` and `"` as entities.
+pub fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in text(s).chars() {
+        if c == '"' {
+            out.push_str("&quot;");
+        } else if !entity(c, &mut out) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `&`, `<` and `>` as HTML entities (pushed to `out`: true), anything else not (false).
+fn entity(c: char, out: &mut String) -> bool {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        _ => return false,
+    }
+    true
+}
+
+/// A sentence orgops composed with `` `code` `` in it (a refusal message and its override
+/// hint, which may quote names): each backtick pair becomes a [`code_span`] of what it
+/// encloses, the rest is [`prose`]. An unpaired backtick is shown as a character. Whatever the
+/// quoted names hold, every piece is escaped for where it lands, so nothing becomes markup.
+pub fn prose_with_code(s: &str) -> String {
+    let pieces: Vec<&str> = s.split('`').collect();
+    let pairs = (pieces.len() - 1) / 2;
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, piece) in pieces.iter().enumerate() {
+        if i % 2 == 1 && i <= 2 * pairs {
+            out.push_str(&code_span(piece));
+        } else {
+            if i > 2 * pairs {
+                out.push_str("\\`");
+            }
+            out.push_str(&prose(piece));
+        }
+    }
+    out
 }
 
 fn angle(c: char, out: &mut String) -> bool {
@@ -123,13 +182,11 @@ pub fn prose(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in text(s).chars() {
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
+            c if entity(c, &mut out) => {}
             c => out.push(c),
         }
     }
@@ -195,6 +252,19 @@ mod tests {
         assert_eq!(table_code_span("a|b"), "`a\\|b`");
         assert_eq!(fence("no ticks"), "```");
         assert_eq!(fence("a ```` b"), "`````");
+    }
+
+    #[test]
+    fn fenced_lines_html_and_prose_with_code() {
+        assert_eq!(fenced("R&D <beta>\u{1b}"), "R&D <beta>\\u{1b}");
+        assert_eq!(html("`main` <b>&\""), "`main` &lt;b&gt;&amp;&quot;");
+        assert_eq!(
+            prose_with_code("see `policy.min_owners` *now*"),
+            "see `policy.min_owners` \\*now\\*"
+        );
+        assert_eq!(prose_with_code("a `b"), "a \\`b");
+        assert_eq!(prose_with_code("`x`y` z"), "`x`y\\` z");
+        assert_eq!(prose_with_code("`</details>`"), "`\\u{3c}/details>`");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! What every kind must satisfy, checked through the real binary against the emulator.
 //!
 //! Destructiveness is decided once, by the kind: the JSON flag, the text rendering's verbs and
-//! `(destructive)` marks, the markdown "Destructive changes" section and the red nodes of the
-//! markdown's order graph must name the same changes.
+//! `(destructive)` marks, the markdown "Destructive changes" section (every line of which GitHub
+//! colours: `-` or `!`) and the red nodes of the markdown's order graph (which shows only the
+//! changes that wait or are waited for) must name the same changes.
 
 use std::collections::BTreeSet;
 
@@ -25,7 +26,7 @@ const DESTRUCTIVE_VERBS: &[&str] = &[
 fn change_line(line: &str) -> Option<(String, String, String)> {
     let mut chars = line.chars();
     let symbol = chars.next()?;
-    if !"+~-±".contains(symbol) || chars.next() != Some(' ') {
+    if !"+~-±!".contains(symbol) || chars.next() != Some(' ') {
         return None;
     }
     let rest = chars.as_str().trim_start();
@@ -91,26 +92,36 @@ pub fn destructive_keys(
             }
         }
     }
-    let mut nodes = std::collections::BTreeMap::new();
+    // Graph nodes are `n<i>`, `i` the change's position in the plan (the JSON's order).
+    let keys: Vec<String> = json["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["key"].as_str().map(str::to_string))
+        .collect();
+    let mut drawn = BTreeSet::new();
     let mut red = BTreeSet::new();
     for line in markdown.lines().map(str::trim) {
-        if let Some((node, label)) = line.split_once("[\"") {
-            // `nK["N. <sym> <verb> <key>"]`
-            let label = label.trim_end_matches("\"]");
-            if let Some((_, change)) = label.split_once(". ")
-                && let Some((_, key, _)) = change_line(change)
-            {
-                nodes.insert(node.to_string(), key);
-            }
+        if let Some((node, _)) = line.split_once("[\"")
+            && let Some(i) = node.strip_prefix('n').and_then(|i| i.parse::<usize>().ok())
+        {
+            drawn.insert(keys[i].clone());
         }
         if let Some(list) = line
             .strip_prefix("class ")
             .and_then(|l| l.strip_suffix(" destructive"))
         {
-            red.extend(list.split(',').map(str::to_string));
+            red.extend(
+                list.split(',')
+                    .filter_map(|n| n.strip_prefix('n')?.parse::<usize>().ok())
+                    .map(|i| keys[i].clone()),
+            );
         }
     }
-    let from_graph: BTreeSet<String> = red.iter().filter_map(|n| nodes.get(n).cloned()).collect();
+    // Every drawn destructive change is red, and only those.
+    let drawn_destructive: BTreeSet<String> = drawn.intersection(&from_json).cloned().collect();
+    assert_eq!(red, drawn_destructive, "the graph's red nodes");
+    let from_graph = red;
     (from_json, from_text, from_section, from_graph)
 }
 
@@ -134,5 +145,11 @@ fn destructiveness_is_the_same_in_every_rendering() {
     assert_eq!(json, expected, "JSON `destructive`");
     assert_eq!(text, expected, "text verbs and `(destructive)` marks");
     assert_eq!(markdown, expected, "markdown's Destructive changes");
-    assert_eq!(graph, expected, "the order graph's red nodes");
+    // The graph draws the changes that wait or are waited for: here the demotion (it waits
+    // for the grants of the same person).
+    assert_eq!(
+        graph,
+        BTreeSet::from(["user:bob@acme.example".to_string()]),
+        "the order graph's red nodes"
+    );
 }

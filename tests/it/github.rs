@@ -1016,11 +1016,12 @@ fn a_hostile_live_name_cannot_hide_the_rest_of_the_plan_comment() {
         .skip_while(|l| l.starts_with("<!-- orgops:"))
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(!markdown.contains("<!--"), "{markdown}");
-    assert!(markdown.contains("project:Zeta"), "{markdown}");
-    assert!(markdown.contains("carol@example.com"), "{markdown}");
+    let visible = crate::support::markdown::visible(&markdown)
+        .unwrap_or_else(|html| panic!("raw HTML {html:?} in:\n{markdown}"));
+    assert!(visible.contains("project:Zeta"), "{markdown}");
+    assert!(visible.contains("carol@example.com"), "{markdown}");
     assert!(
-        markdown.contains("project:A\\u{1b}[2J\\u{0}\\u{a}```\\u{a}\\u{3c}/details>"),
+        visible.contains("project:A\\u{1b}[2J\\u{0}\\u{a}```\\u{a}</details><!-- the rest"),
         "{markdown}"
     );
     for line in stdout.lines() {
@@ -1144,7 +1145,7 @@ fn pr_repo(base: &str, head: &str) -> tempfile::TempDir {
 }
 
 /// `plan --base main` of the repository, against the emulator seeded from `live` (a path).
-fn pr_plan(dir: &Path, live: &Path, format: &str) -> String {
+pub(crate) fn pr_plan(dir: &Path, live: &Path, format: &str) -> String {
     let (code, stdout, stderr) = run(crate::support::cli::orgops()
         .current_dir(dir)
         .args([
@@ -1204,14 +1205,51 @@ fn quickstart_pr_base() -> String {
     )
 }
 
-#[test]
-fn the_quickstart_pull_request_comment_shows_the_net_plan_first() {
+/// A repository whose pull request adds the quickstart's `Research` project and raises
+/// Production's `gpt-4o` limit, and the quickstart's live state.
+pub(crate) fn quickstart_pr_repo() -> (tempfile::TempDir, std::path::PathBuf) {
     let head = std::fs::read_to_string(
         crate::support::cli::root().join("examples/quickstart/orgops.yaml"),
     )
     .expect("quickstart");
     let dir = pr_repo(&quickstart_pr_base(), &head);
     let live = crate::support::cli::root().join("examples/quickstart/live.yaml");
+    (dir, live)
+}
+
+/// Issue 25 item 7: what the pull request itself changes comes first, unfolded, right after
+/// what needs attention; the rest of the net plan and the drift follow.
+#[test]
+fn the_pull_requests_own_changes_come_first() {
+    let (dir, live) = quickstart_pr_repo();
+    let markdown = pr_plan(dir.path(), &live, "markdown");
+    let at = |what: &str| {
+        markdown
+            .find(what)
+            .unwrap_or_else(|| panic!("no {what:?} in:\n{markdown}"))
+    };
+    let own = at("#### This pull request introduces");
+    for later in ["#### Destructive changes", "#### Order", "<details>"] {
+        assert!(
+            own < at(later),
+            "the pull request's changes come after {later:?}"
+        );
+    }
+    let section = &markdown[own..];
+    let section = &section[..section[5..]
+        .find("\n#### ")
+        .map_or(section.len(), |e| e + 5)];
+    assert!(!section.contains("<details>"), "folded:\n{section}");
+    assert!(section.contains("+ create project:Research"), "{section}");
+    assert!(
+        section.contains("max_requests_per_1_minute: 300 → 500"),
+        "{section}"
+    );
+}
+
+#[test]
+fn the_quickstart_pull_request_comment_shows_the_net_plan_first() {
+    let (dir, live) = quickstart_pr_repo();
     let markdown = pr_plan(dir.path(), &live, "markdown");
     insta::assert_snapshot!("quickstart_pull_request_markdown", markdown);
 
@@ -1247,16 +1285,18 @@ fn the_quickstart_pull_request_comment_shows_the_net_plan_first() {
     assert_eq!(intro_terms[0], pr_only + both);
     assert_eq!(drift_terms[0], drift_only + both);
 
-    // Order of the sections: net, destructive, waiting for invites, order picture, then why.
+    // Order of the sections: net, needs attention, the pull request's own changes,
+    // destructive, waiting for invites, order picture, then the drift.
     let at = |needle: &str| {
         markdown
             .find(needle)
             .unwrap_or_else(|| panic!("no {needle:?} in:\n{markdown}"))
     };
+    assert!(at("#### Needs attention") < at("#### This pull request introduces"));
+    assert!(at("#### This pull request introduces") < at("#### Destructive changes"));
     assert!(at("#### Destructive changes") < at("#### Waiting for invites"));
-    assert!(at("#### Waiting for invites") < at("```mermaid\nflowchart TD\n"));
-    assert!(at("```mermaid") < at("#### This pull request introduces"));
-    assert!(at("#### This pull request introduces") < at("#### Drift that merging also corrects"));
+    assert!(at("#### Waiting for invites") < at("```mermaid\nflowchart LR\n"));
+    assert!(at("```mermaid") < at("#### Drift that merging also corrects"));
     assert!(markdown.contains("group:research/member:carol@acme.example"));
     // Folded sections are named in words, not kind names.
     assert!(
@@ -1285,21 +1325,35 @@ fn a_rate_limit_raised_over_drift_shows_the_net_change_apply_runs() {
     )
     .expect("live");
     let markdown = pr_plan(dir.path(), &live, "markdown");
-    let net_end = markdown
-        .find("#### This pull request introduces")
-        .unwrap_or_else(|| panic!("{markdown}"));
-    let net = &markdown[..net_end];
+    let section = |heading: &str| -> &str {
+        let start = markdown
+            .find(heading)
+            .unwrap_or_else(|| panic!("no {heading:?} in:\n{markdown}"));
+        let rest = &markdown[start + heading.len()..];
+        &rest[..rest.find("\n#### ").unwrap_or(rest.len())]
+    };
+    // A lowered limit is destructive: the net change is there, never folded.
+    let destructive = section("#### Destructive changes");
     assert!(
-        net.contains("max_requests_per_1_minute: 900 -> 600"),
+        destructive.contains("! update project:Search/rate_limit:gpt-4o"),
+        "{markdown}"
+    );
+    assert!(
+        destructive.contains("max_requests_per_1_minute: 900 → 600"),
         "the net change is not in the net section:\n{markdown}"
     );
-    // A lowered limit is destructive: shown first, never folded.
-    let destructive = net
-        .find("#### Destructive changes")
-        .unwrap_or_else(|| panic!("{markdown}"));
-    assert!(destructive < net.find("900 -> 600").expect("shown"));
-    assert!(!net[..net.find("900 -> 600").expect("shown")].contains("<details>"));
+    assert!(!destructive.contains("<details>"));
+    assert!(
+        section("#### Needs attention").contains("900 → 600 requests per minute (lowered)"),
+        "{markdown}"
+    );
     // The explanations say what each side says.
-    assert!(markdown[net_end..].contains("300 -> 600"), "{markdown}");
-    assert!(markdown[net_end..].contains("900 -> 300"), "{markdown}");
+    assert!(
+        section("#### This pull request introduces").contains("300 → 600"),
+        "{markdown}"
+    );
+    assert!(
+        section("#### Drift that merging also corrects").contains("900 → 300"),
+        "{markdown}"
+    );
 }

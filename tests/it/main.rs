@@ -7,6 +7,7 @@ mod apply_integrity;
 mod architecture;
 mod audit;
 mod cli;
+mod comment;
 mod conformance;
 mod contract_harness;
 mod drift;

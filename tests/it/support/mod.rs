@@ -6,6 +6,7 @@ pub mod contract_client;
 pub mod control;
 pub mod github_fake;
 pub mod loopback;
+pub mod markdown;
 pub mod openapi;
 pub mod org;
 
