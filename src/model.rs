@@ -177,16 +177,6 @@ impl<T> ManagedList<T> {
         !self.is_managed()
     }
 
-    /// Appends `other`'s items; the result is managed when either side is (merging the files
-    /// of a directory: a list written in any file is written).
-    pub fn merge_from(&mut self, other: &ManagedList<T>)
-    where
-        T: Clone,
-    {
-        self.managed |= other.is_managed();
-        self.items.extend(other.items.iter().cloned());
-    }
-
     /// The same managed-ness, with the items mapped.
     pub fn map<U>(&self, f: impl FnMut(&T) -> U) -> ManagedList<U> {
         ManagedList {

@@ -21,7 +21,7 @@
 //! **Attribution** comes from the audit log: one `GET /organization/audit_logs` per 100
 //! resource ids ([`AUDIT_BATCH`]: ids of every drifted object and of its parents, from the
 //! live read), limited to events since a cut-off. An event explains an object only when
-//! [`ATTRIBUTION_TABLE`] lists its type for the object's kind and drift class (the verb fits:
+//! the object's kind lists its type for the drift class (`Kind::attribution`) (the verb fits:
 //! a missing object was deleted or removed, an unmanaged one created or added, a changed one
 //! updated) and its details name the object as the table says; otherwise the object stays
 //! unattributed ("no audit event found"), since a wrong name is worse than none. Objects whose
@@ -37,34 +37,14 @@ use serde_json::Value;
 
 use crate::api::Client;
 use crate::api::audit_logs::{AuditLog, AuditLogQuery};
+pub use crate::kinds::attribution::{DriftClass, Names, ObjectIds};
+use crate::kinds::attribution::{ORG_SETTINGS_EVENT, PROJECT_SETTINGS_EVENT, Rule};
 use crate::live::IdIndex;
 use crate::model::Document;
-use crate::plan::{Action, FieldChange, IdRef, Plan, ResourceKind};
+use crate::plan::{Action, FieldChange, Plan, ResourceKind};
 
 /// Resource ids per audit-log request: keeps the query string well under common URL limits.
 pub const AUDIT_BATCH: usize = 100;
-
-/// How a drifted object differs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DriftClass {
-    /// Declared and different.
-    Changed,
-    /// Declared and absent.
-    Missing,
-    /// Present and not declared.
-    Unmanaged,
-}
-
-impl DriftClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DriftClass::Changed => "changed",
-            DriftClass::Missing => "missing",
-            DriftClass::Unmanaged => "unmanaged",
-        }
-    }
-}
 
 /// Who caused a drift, from one audit-log event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -106,19 +86,6 @@ impl DriftItem {
     pub fn informational(&self) -> bool {
         self.action.is_none()
     }
-}
-
-/// The server ids a drifted object's key names, by role (what live knows of them).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ObjectIds {
-    pub project: Option<String>,
-    pub user: Option<String>,
-    pub group: Option<String>,
-    /// The role itself, or the role a role assignment grants.
-    pub role: Option<String>,
-    pub certificate: Option<String>,
-    /// The object's own id (the key's last segment).
-    pub own: Option<String>,
 }
 
 /// Whether the audit log could be read.
@@ -214,10 +181,7 @@ fn class_of(action: Action, kind: ResourceKind, key: &str, desired: &Document) -
         Action::Archive => {
             // Archiving a declared project means the file says `archived: true` and live
             // disagrees; archiving an undeclared one is the unmanaged policy at work.
-            let declared = kind == ResourceKind::Project
-                && key
-                    .strip_prefix("project:")
-                    .is_some_and(|name| desired.projects.iter().any(|p| p.name == name));
+            let declared = kind.def().declared_keys(desired).iter().any(|k| k == key);
             if declared {
                 DriftClass::Changed
             } else {
@@ -227,71 +191,13 @@ fn class_of(action: Action, kind: ResourceKind, key: &str, desired: &Document) -
     }
 }
 
-/// The id references a natural key names, parent first: `project:Search/member:bob@x` is the
-/// project `Search` then the user `bob@x`. Unknown segments are skipped.
-pub fn key_refs(key: &str) -> Vec<IdRef> {
-    use crate::kinds::keys::refs;
-    let mut found = Vec::new();
-    let mut project: Option<String> = None;
-    for segment in key.split('/') {
-        let Some((kind, value)) = segment.split_once(':') else {
-            continue;
-        };
-        let r = match (kind, &project) {
-            ("project", _) => {
-                project = Some(value.to_string());
-                refs::project(value)
-            }
-            ("user" | "member", _) => refs::user(value),
-            ("invite", _) => refs::invite(value),
-            ("group", _) => refs::group(value),
-            ("role", Some(p)) => refs::project_role(p, value),
-            ("role", None) => refs::role(value),
-            ("service_account", Some(p)) => refs::service_account(p, value),
-            ("rate_limit", Some(p)) => refs::rate_limit(p, value),
-            ("certificate", _) => refs::certificate(value),
-            ("admin_api_key", _) => refs::admin_api_key(value),
-            _ => continue,
-        };
-        found.push(r);
-    }
-    found
-}
-
-/// Server ids of the key's objects (parents first, for the audit-log query) and the same
-/// ids by role.
-fn resolve_ids(key: &str, ids: &IdIndex) -> (Vec<String>, ObjectIds) {
-    let refs = key_refs(key);
-    let mut all: Vec<String> = Vec::new();
-    let mut by_role = ObjectIds::default();
-    for r in &refs {
-        let id = r.resolve(ids).cloned();
-        if let Some(id) = &id
-            && !all.contains(id)
-        {
-            all.push(id.clone());
-        }
-        let slot = match r.kind {
-            ResourceKind::Project => &mut by_role.project,
-            ResourceKind::User => &mut by_role.user,
-            ResourceKind::Group => &mut by_role.group,
-            ResourceKind::Role | ResourceKind::ProjectRole => &mut by_role.role,
-            ResourceKind::Certificate => &mut by_role.certificate,
-            _ => &mut by_role.own,
-        };
-        *slot = id;
-    }
-    by_role.own = refs.last().and_then(|r| r.resolve(ids)).cloned();
-    (all, by_role)
-}
-
 /// The drifted objects of `plan` (made from `desired` against a live read with `ids`),
 /// unattributed, sorted by (class, kind, key).
 pub fn classify(plan: &Plan, desired: &Document, ids: &IdIndex) -> Vec<DriftItem> {
     let mut by_key: BTreeMap<(DriftClass, ResourceKind, String), DriftItem> = BTreeMap::new();
     for change in &plan.changes {
         let class = class_of(change.action, change.kind, &change.key, desired);
-        let (resource_ids, object_ids) = resolve_ids(&change.key, ids);
+        let (resource_ids, object_ids) = ObjectIds::resolve(&change.key, ids);
         by_key.insert(
             (class, change.kind, change.key.clone()),
             DriftItem {
@@ -308,7 +214,7 @@ pub fn classify(plan: &Plan, desired: &Document, ids: &IdIndex) -> Vec<DriftItem
         );
     }
     for object in &plan.unmanaged {
-        let (resource_ids, object_ids) = resolve_ids(&object.key, ids);
+        let (resource_ids, object_ids) = ObjectIds::resolve(&object.key, ids);
         by_key
             .entry((DriftClass::Unmanaged, object.kind, object.key.clone()))
             .or_insert(DriftItem {
@@ -342,279 +248,6 @@ fn mentions(value: &Value, needle: &str) -> bool {
     }
 }
 
-/// How an audit event must name a drifted object to explain it. The details are the object
-/// under the event-type key (`"group.updated": {...}`), shaped as the OpenAPI `AuditLog`
-/// schemas document them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Names {
-    /// `id` is the object's own id.
-    Id,
-    /// `id` is the group and `changes_requested.<field>` the user (`user_added`,
-    /// `user_removed`).
-    GroupUser(&'static str),
-    /// `principal_id` is the principal (the user, else the group) and `id` the role; for a
-    /// project-scoped assignment `resource_id` is the project.
-    Assignment,
-    /// `principal_id` is the group, `resource_id` the project and `id` a built-in project
-    /// role (`role-api-project-*`): the group's membership of the project.
-    ProjectGroupMembership,
-    /// `id` is the user (the API does not name the project): the event names the project in
-    /// its details or its `project`, or the object is the only drifted membership of that
-    /// user, of its class, that the event could be about.
-    ProjectUser,
-    /// `id` is the project (a project role change; the API does not name the user): the
-    /// details also name the user, or the object is the only drifted membership of that
-    /// project, of its class, that the event could be about.
-    ProjectOfUser,
-    /// `certificates[].id` holds the certificate (the scope is not named): a project-scope
-    /// activation whose project the event's `project` names, or the only drifted activation
-    /// of that certificate, of its class.
-    Certificates,
-    /// A settings write: `organization.updated` (any `id`: there is one organization) or
-    /// `project.updated` whose `id` is the object's project, with one of these fields under
-    /// `changes_requested` (the emulator's documented shape, docs/emulator.md). A singleton
-    /// setting (one per scope) is named by that; a spend alert, of which a scope has many,
-    /// only when the details mention its live id, else only when unambiguous.
-    Setting(&'static [&'static str]),
-}
-
-/// Which audit events explain which drifted objects: (kind, drift class, event type, how the
-/// event names the object). The one table attribution obeys; written from the API reference
-/// (audit logs, event types) and the OpenAPI `AuditLog` detail schemas, and listing what the
-/// emulator emits. The verb fits the class: `unmanaged` (extra) objects were created, added,
-/// sent or activated; `missing` ones deleted, removed, archived or deactivated; `changed` ones
-/// updated (a project group's role changes by a new assignment). An event whose type is not
-/// listed for the object's kind and class never explains it, whatever ids it names.
-pub const ATTRIBUTION_TABLE: &[(ResourceKind, DriftClass, &str, Names)] = {
-    use DriftClass::{Changed, Missing, Unmanaged};
-    use Names::*;
-    use ResourceKind as K;
-    &[
-        (K::Project, Unmanaged, "project.created", Id),
-        (K::Project, Missing, "project.archived", Id),
-        (K::Project, Missing, "project.deleted", Id),
-        (K::Project, Changed, "project.updated", Id),
-        (K::Project, Changed, "project.archived", Id),
-        (K::Role, Unmanaged, "role.created", Id),
-        (K::Role, Missing, "role.deleted", Id),
-        (K::Role, Changed, "role.updated", Id),
-        (K::Group, Unmanaged, "group.created", Id),
-        (K::Group, Missing, "group.deleted", Id),
-        (K::Certificate, Unmanaged, "certificate.created", Id),
-        (K::Certificate, Missing, "certificate.deleted", Id),
-        (K::Certificate, Changed, "certificate.updated", Id),
-        (K::AdminApiKey, Unmanaged, "api_key.created", Id),
-        (K::AdminApiKey, Missing, "api_key.deleted", Id),
-        (K::Invite, Unmanaged, "invite.sent", Id),
-        (K::Invite, Missing, "invite.deleted", Id),
-        (K::Invite, Changed, "invite.sent", Id),
-        (K::User, Missing, "user.deleted", Id),
-        (K::User, Changed, "user.updated", Id),
-        (
-            K::UserRole,
-            Unmanaged,
-            "role.assignment.created",
-            Assignment,
-        ),
-        (K::UserRole, Missing, "role.assignment.deleted", Assignment),
-        (
-            K::GroupMember,
-            Unmanaged,
-            "group.updated",
-            GroupUser("user_added"),
-        ),
-        (
-            K::GroupMember,
-            Missing,
-            "group.updated",
-            GroupUser("user_removed"),
-        ),
-        (
-            K::GroupRole,
-            Unmanaged,
-            "role.assignment.created",
-            Assignment,
-        ),
-        (K::GroupRole, Missing, "role.assignment.deleted", Assignment),
-        (K::ProjectRole, Unmanaged, "role.created", Id),
-        (K::ProjectRole, Missing, "role.deleted", Id),
-        (K::ProjectRole, Changed, "role.updated", Id),
-        (K::ProjectMember, Unmanaged, "user.added", ProjectUser),
-        (K::ProjectMember, Missing, "user.deleted", ProjectUser),
-        (K::ProjectMember, Changed, "user.updated", ProjectOfUser),
-        (
-            K::ProjectMemberRole,
-            Unmanaged,
-            "role.assignment.created",
-            Assignment,
-        ),
-        (
-            K::ProjectMemberRole,
-            Missing,
-            "role.assignment.deleted",
-            Assignment,
-        ),
-        (
-            K::ProjectGroup,
-            Unmanaged,
-            "role.assignment.created",
-            ProjectGroupMembership,
-        ),
-        (
-            K::ProjectGroup,
-            Missing,
-            "role.assignment.deleted",
-            ProjectGroupMembership,
-        ),
-        (
-            K::ProjectGroup,
-            Changed,
-            "role.assignment.created",
-            ProjectGroupMembership,
-        ),
-        (
-            K::ProjectGroupRole,
-            Unmanaged,
-            "role.assignment.created",
-            Assignment,
-        ),
-        (
-            K::ProjectGroupRole,
-            Missing,
-            "role.assignment.deleted",
-            Assignment,
-        ),
-        (K::ServiceAccount, Unmanaged, "service_account.created", Id),
-        (K::ServiceAccount, Missing, "service_account.deleted", Id),
-        (K::ServiceAccount, Changed, "service_account.updated", Id),
-        (K::RateLimit, Missing, "rate_limit.deleted", Id),
-        (K::RateLimit, Changed, "rate_limit.updated", Id),
-        (
-            K::CertificateActivation,
-            Unmanaged,
-            "certificates.activated",
-            Certificates,
-        ),
-        (
-            K::CertificateActivation,
-            Missing,
-            "certificates.deactivated",
-            Certificates,
-        ),
-        // Settings (issue 10): a set, changed or removed singleton is `changed` (set, update)
-        // or `unmanaged` (unset, or reported where the API cannot unset it); a spend alert created out of band is `unmanaged`, one
-        // deleted (or updated away from its key) `missing`.
-        (
-            K::OrganizationDataRetention,
-            Changed,
-            "organization.updated",
-            Setting(&["data_retention"]),
-        ),
-        (
-            K::OrganizationDataRetention,
-            Unmanaged,
-            "organization.updated",
-            Setting(&["data_retention"]),
-        ),
-        (
-            K::OrganizationSpendLimit,
-            Changed,
-            "organization.updated",
-            Setting(&["spend_limit"]),
-        ),
-        (
-            K::OrganizationSpendLimit,
-            Unmanaged,
-            "organization.updated",
-            Setting(&["spend_limit"]),
-        ),
-        (
-            K::OrganizationSpendAlert,
-            Unmanaged,
-            "organization.updated",
-            Setting(&["spend_alert_created", "spend_alert_updated"]),
-        ),
-        (
-            K::OrganizationSpendAlert,
-            Missing,
-            "organization.updated",
-            Setting(&["spend_alert_deleted", "spend_alert_updated"]),
-        ),
-        (
-            K::OrganizationSpendAlert,
-            Changed,
-            "organization.updated",
-            Setting(&["spend_alert_updated"]),
-        ),
-        (
-            K::ProjectDataRetention,
-            Changed,
-            "project.updated",
-            Setting(&["data_retention"]),
-        ),
-        (
-            K::ProjectDataRetention,
-            Unmanaged,
-            "project.updated",
-            Setting(&["data_retention"]),
-        ),
-        (
-            K::ProjectSpendLimit,
-            Changed,
-            "project.updated",
-            Setting(&["spend_limit"]),
-        ),
-        (
-            K::ProjectSpendLimit,
-            Unmanaged,
-            "project.updated",
-            Setting(&["spend_limit"]),
-        ),
-        (
-            K::ProjectModelPermissions,
-            Changed,
-            "project.updated",
-            Setting(&["model_permissions"]),
-        ),
-        (
-            K::ProjectModelPermissions,
-            Unmanaged,
-            "project.updated",
-            Setting(&["model_permissions"]),
-        ),
-        (
-            K::ProjectHostedTools,
-            Changed,
-            "project.updated",
-            Setting(&["hosted_tool_permissions"]),
-        ),
-        (
-            K::ProjectHostedTools,
-            Unmanaged,
-            "project.updated",
-            Setting(&["hosted_tool_permissions"]),
-        ),
-        (
-            K::ProjectSpendAlert,
-            Unmanaged,
-            "project.updated",
-            Setting(&["spend_alert_created", "spend_alert_updated"]),
-        ),
-        (
-            K::ProjectSpendAlert,
-            Missing,
-            "project.updated",
-            Setting(&["spend_alert_deleted", "spend_alert_updated"]),
-        ),
-        (
-            K::ProjectSpendAlert,
-            Changed,
-            "project.updated",
-            Setting(&["spend_alert_updated"]),
-        ),
-    ]
-};
-
 /// How well an event explains an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Strength {
@@ -633,14 +266,23 @@ fn is(value: Option<&str>, id: Option<&String>) -> bool {
     matches!((value, id), (Some(v), Some(id)) if v == id)
 }
 
-/// Whether (and how well) `event` explains `item`, per [`ATTRIBUTION_TABLE`].
-fn explains(item: &DriftItem, event: &AuditLog) -> Option<Strength> {
-    let names = ATTRIBUTION_TABLE
+/// Every kind's attribution rules (`Kind::attribution`), asked once per report.
+type Rules = BTreeMap<ResourceKind, Vec<Rule>>;
+
+fn rules() -> Rules {
+    ResourceKind::ALL
         .iter()
-        .find(|(kind, class, ty, _)| {
-            *kind == item.kind && *class == item.class && *ty == event.event_type
-        })
-        .map(|row| row.3)?;
+        .map(|k| (*k, k.def().attribution()))
+        .collect()
+}
+
+/// Whether (and how well) `event` explains `item`, per its kind's [`Rule`]s.
+fn explains(rules: &Rules, item: &DriftItem, event: &AuditLog) -> Option<Strength> {
+    let names = rules
+        .get(&item.kind)?
+        .iter()
+        .find(|r| r.class == item.class && r.event == event.event_type)
+        .map(|r| r.names)?;
     let details = event.details.get(&event.event_type)?;
     let ids = &item.ids;
     let id = field(details, "id");
@@ -709,18 +351,13 @@ fn explains(item: &DriftItem, event: &AuditLog) -> Option<Strength> {
                 _ => Some(Strength::Unique),
             }
         }
-        Names::Setting(fields) => {
-            if event.event_type == PROJECT_SETTINGS_EVENT && !is(id, ids.project.as_ref()) {
-                return None;
-            }
-            let changes = details.get("changes_requested")?;
+        Names::Setting(field) => {
+            let changes = setting_changes(event, details, ids)?;
+            changes.get(field).map(|_| Strength::Named)
+        }
+        Names::SettingItem(fields) => {
+            let changes = setting_changes(event, details, ids)?;
             let hit = fields.iter().find_map(|f| changes.get(*f))?;
-            if !matches!(
-                item.kind,
-                ResourceKind::OrganizationSpendAlert | ResourceKind::ProjectSpendAlert
-            ) {
-                return Some(Strength::Named);
-            }
             let live_id = item.live.as_ref().and_then(|l| field(l, "id"));
             match live_id {
                 Some(live_id) if mentions(hit, live_id) => Some(Strength::Named),
@@ -730,36 +367,30 @@ fn explains(item: &DriftItem, event: &AuditLog) -> Option<Strength> {
     }
 }
 
-/// The event type of organization-wide settings writes (data retention, spend limit, spend
-/// alerts): its resource is the organization, whose id the live read does not know, so the
-/// drift report asks for this type instead of for resource ids.
-pub const ORG_SETTINGS_EVENT: &str = "organization.updated";
-/// The event type of project settings writes; its resource id is the project.
-pub const PROJECT_SETTINGS_EVENT: &str = "project.updated";
-
-/// Whether `kind` is an organization-wide setting (see [`ORG_SETTINGS_EVENT`]).
-fn is_org_setting(kind: ResourceKind) -> bool {
-    matches!(
-        kind,
-        ResourceKind::OrganizationDataRetention
-            | ResourceKind::OrganizationSpendLimit
-            | ResourceKind::OrganizationSpendAlert
-    )
+/// The `changes_requested` of a settings write, when it is about the object's scope (a
+/// project's write names the project; there is one organization).
+fn setting_changes<'v>(event: &AuditLog, details: &'v Value, ids: &ObjectIds) -> Option<&'v Value> {
+    if event.event_type == PROJECT_SETTINGS_EVENT && !is(field(details, "id"), ids.project.as_ref())
+    {
+        return None;
+    }
+    details.get("changes_requested")
 }
 
-/// Attributes each item to the event that best explains it (see [`ATTRIBUTION_TABLE`]): a
+/// Attributes each item to the event that best explains it (its kind's [`Rule`]s): a
 /// [`Strength::Named`] event over a [`Strength::Unique`] one, then the newest, then (within
 /// one second) the one listed first: `events` come newest first, as the API lists them; ids
 /// are not chronological. An item no event explains stays unattributed ("no
 /// audit event found"): a wrong name is worse than none.
 pub fn attribute(items: &mut [DriftItem], events: &[AuditLog]) {
     type Rank = (Strength, i64, std::cmp::Reverse<usize>);
+    let rules = rules();
     let mut best: Vec<Option<(Rank, &AuditLog)>> = vec![None; items.len()];
     for (position, event) in events.iter().enumerate() {
         let fits: Vec<(usize, Strength)> = items
             .iter()
             .enumerate()
-            .filter_map(|(i, item)| explains(item, event).map(|s| (i, s)))
+            .filter_map(|(i, item)| explains(&rules, item, event).map(|s| (i, s)))
             .collect();
         for &(i, strength) in &fits {
             if strength == Strength::Unique {
@@ -807,7 +438,14 @@ pub async fn attribute_from_audit_log(
     since: i64,
 ) -> AuditStatus {
     let ids = audit_resource_ids(items);
-    let org_settings = items.iter().any(|i| is_org_setting(i.kind));
+    // Organization-wide settings' events name the organization, whose id the live read does
+    // not know: asked for by type.
+    let rules = rules();
+    let org_settings = items.iter().any(|i| {
+        rules
+            .get(&i.kind)
+            .is_some_and(|r| r.iter().any(|r| r.event == ORG_SETTINGS_EVENT))
+    });
     if ids.is_empty() && !org_settings {
         return AuditStatus::Skipped;
     }
@@ -891,7 +529,7 @@ mod tests {
     }
 
     fn item(key: &str, ids: &IdIndex) -> DriftItem {
-        let (resource_ids, object_ids) = resolve_ids(key, ids);
+        let (resource_ids, object_ids) = ObjectIds::resolve(key, ids);
         DriftItem {
             kind: ResourceKind::ProjectMember,
             key: key.into(),
@@ -917,13 +555,13 @@ mod tests {
     #[test]
     fn keys_name_their_objects_parent_first() {
         assert_eq!(
-            key_refs("project:Search/service_account:ci"),
+            crate::kinds::attribution::key_refs("project:Search/service_account:ci"),
             vec![
                 crate::kinds::keys::refs::project("Search"),
                 crate::kinds::keys::refs::service_account("Search", "ci"),
             ]
         );
-        let (all, own) = resolve_ids("project:Search/member:bob@x.example", &ids());
+        let (all, own) = ObjectIds::resolve("project:Search/member:bob@x.example", &ids());
         assert_eq!(all, vec!["proj_s".to_string(), "user_b".to_string()]);
         assert_eq!(own.own.as_deref(), Some("user_b"));
         assert_eq!(own.project.as_deref(), Some("proj_s"));

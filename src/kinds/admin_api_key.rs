@@ -3,6 +3,7 @@
 //! `policy.unmanaged.admin_api_keys`, except the key this run authenticates with
 //! ([`super::LiveState::admin_keys_in_use`]): it is never removed nor reported.
 
+use super::attribution::{Rule, rule};
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use super::{DuplicateKind, LiveDuplicate, LiveState};
 use crate::api::admin_api_keys::AdminApiKey as WireAdminApiKey;
@@ -63,6 +64,14 @@ pub(crate) struct AdminApiKeyKind;
 impl Kind for AdminApiKeyKind {
     fn title(&self) -> &'static str {
         "Admin API keys"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "api_key.created", Id),
+            rule(Missing, "api_key.deleted", Id),
+        ]
     }
 
     /// An admin key is full control of the organization: creating one and deleting one

@@ -4,6 +4,7 @@
 //! declared under a new name. Undeclared live ones follow `policy.unmanaged.certificates`.
 
 use super::LiveState;
+use super::attribution::{Rule, rule};
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use crate::api::certificates::Certificate as WireCertificate;
 use crate::api::{Client, Error};
@@ -55,6 +56,15 @@ pub(crate) struct CertificateKind;
 impl Kind for CertificateKind {
     fn title(&self) -> &'static str {
         "Certificates"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "certificate.created", Id),
+            rule(Missing, "certificate.deleted", Id),
+            rule(Changed, "certificate.updated", Id),
+        ]
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {

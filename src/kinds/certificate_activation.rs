@@ -6,6 +6,7 @@
 //! declared or not. Undeclared project activations follow `policy.unmanaged.certificates`.
 
 use super::LiveState;
+use super::attribution::{Rule, rule};
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use crate::api::certificates::Certificate as WireCertificate;
 use crate::api::types::ProjectId as ReadProjectId;
@@ -104,6 +105,14 @@ pub(crate) struct CertificateActivationKind;
 impl Kind for CertificateActivationKind {
     fn title(&self) -> &'static str {
         "Certificate activations"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "certificates.activated", Certificates),
+            rule(Missing, "certificates.deactivated", Certificates),
+        ]
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {

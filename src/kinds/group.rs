@@ -3,6 +3,7 @@
 //! `policy.unmanaged.groups`; their members and roles are not examined.
 
 use super::LiveState;
+use super::attribution::{Rule, rule};
 use super::keys::refs;
 use super::read::{PageSink, Parent, RawPage, RawStore, Select, Source, one_page, page_items};
 use crate::api::groups::Group as WireGroup;
@@ -51,6 +52,14 @@ pub(crate) struct GroupKind;
 impl Kind for GroupKind {
     fn title(&self) -> &'static str {
         "Groups"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "group.created", Id),
+            rule(Missing, "group.deleted", Id),
+        ]
     }
 
     /// A deleted group: its members lose what it was granted.

@@ -3,6 +3,7 @@
 //! there). Undeclared live members follow `policy.unmanaged.group_members`.
 
 use super::LiveState;
+use super::attribution::{Rule, rule};
 use super::keys::refs;
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use crate::api::groups::GroupUser;
@@ -52,6 +53,14 @@ pub(crate) struct GroupMemberKind;
 impl Kind for GroupMemberKind {
     fn title(&self) -> &'static str {
         "Group members"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "group.updated", GroupUser("user_added")),
+            rule(Missing, "group.updated", GroupUser("user_removed")),
+        ]
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {

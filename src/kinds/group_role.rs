@@ -2,6 +2,7 @@
 //! and `revoke`d (see `role_set`). Undeclared ones follow `policy.unmanaged.role_assignments`.
 
 use super::LiveState;
+use super::attribution::{Rule, rule};
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use crate::api::role_assignments::Principal as ReadPrincipal;
 use crate::api::types::{AssignedRole, GroupId as ReadGroupId};
@@ -48,6 +49,14 @@ pub(crate) struct GroupRoleKind;
 impl Kind for GroupRoleKind {
     fn title(&self) -> &'static str {
         "Organization roles of groups"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "role.assignment.created", Assignment),
+            rule(Missing, "role.assignment.deleted", Assignment),
+        ]
     }
 
     /// A custom organization role given to or taken from a group (all its members).

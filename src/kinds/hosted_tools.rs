@@ -77,6 +77,7 @@ pub static KIND: SettingKind = SettingKind {
     resource: ResourceKind::ProjectHostedTools,
     title: "Project hosted tools",
     field: "hosted_tools",
+    audit_field: "hosted_tool_permissions",
     level: Level::Project,
     route: "/organization/projects/{project_id}/hosted_tool_permissions",
     deletable: false,

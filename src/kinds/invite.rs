@@ -11,6 +11,7 @@
 //! that `report` does not list an expired one (it grants nothing; `remove` still deletes it).
 
 use super::LiveState;
+use super::attribution::{Rule, rule};
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use crate::api::invites::Invite as WireInvite;
 use crate::api::types::WireOrgRole;
@@ -142,6 +143,15 @@ pub(crate) struct InviteKind;
 impl Kind for InviteKind {
     fn title(&self) -> &'static str {
         "Invites"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "invite.sent", Id),
+            rule(Missing, "invite.deleted", Id),
+            rule(Changed, "invite.sent", Id),
+        ]
     }
 
     /// An invite that makes someone an owner (of the organization or of a project): an
@@ -513,20 +523,34 @@ impl Kind for InviteKind {
         doc.users.iter().map(|u| keys::invite(&u.email)).collect()
     }
 
-    /// The project memberships an invite grants on acceptance (`project:P/member:EMAIL`).
+    /// The project memberships an invite grants on acceptance (`project:P/member:EMAIL`) and
+    /// the grants it defers to acceptance (`deferred`).
     fn carried_keys(&self, change: &super::Change) -> Vec<String> {
         let email = change.key.strip_prefix("invite:").unwrap_or(&change.key);
-        change
-            .after
-            .as_ref()
-            .and_then(|a| a.get("projects"))
-            .and_then(|p| p.as_array())
-            .into_iter()
-            .flatten()
+        after_list(change, "projects")
             .filter_map(|p| p.get("name").and_then(|n| n.as_str()))
             .map(|name| keys::project_member(name, email))
+            .chain(
+                after_list(change, "deferred")
+                    .filter_map(|k| k.as_str())
+                    .map(str::to_string),
+            )
             .collect()
     }
+}
+
+/// The items of a list field of the change's `after`.
+fn after_list<'c>(
+    change: &'c super::Change,
+    field: &str,
+) -> impl Iterator<Item = &'c serde_json::Value> {
+    change
+        .after
+        .as_ref()
+        .and_then(|a| a.get(field))
+        .and_then(|p| p.as_array())
+        .into_iter()
+        .flatten()
 }
 
 async fn send_invite(

@@ -87,6 +87,13 @@ pub trait Kind: Sync {
         None
     }
 
+    /// Which audit-log events explain drift of this kind and how they name its objects
+    /// (`drift` attributes by these alone). Empty (the default): its drift stays
+    /// unattributed.
+    fn attribution(&self) -> Vec<super::attribution::Rule> {
+        Vec::new()
+    }
+
     /// The list this kind reads of its own, if any (`None`: its live side comes from other
     /// kinds' lists, or it is not read).
     fn source(&self) -> Option<Source> {

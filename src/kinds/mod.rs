@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod apply;
 mod attention;
+pub mod attribution;
 mod change;
 pub mod context;
 pub mod keys;

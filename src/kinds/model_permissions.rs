@@ -137,6 +137,7 @@ pub static KIND: SettingKind = SettingKind {
     resource: ResourceKind::ProjectModelPermissions,
     title: "Project model permissions",
     field: "model_permissions",
+    audit_field: "model_permissions",
     level: Level::Project,
     route: "/organization/projects/{project_id}/model_permissions",
     deletable: true,

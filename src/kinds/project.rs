@@ -5,6 +5,7 @@
 //! archived projects and the default project are never reported. A declared default project
 //! may set rate limits but not members, groups or service accounts, and is never archived.
 
+use super::attribution::{Rule, rule};
 use super::keys::refs;
 use super::read::{PageSink, Parent, RawPage, RawStore, Select, Source, page_items};
 use super::{DuplicateKind, LiveDuplicate, LiveState};
@@ -86,6 +87,17 @@ pub(crate) struct ProjectKind;
 impl Kind for ProjectKind {
     fn title(&self) -> &'static str {
         "Projects"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "project.created", Id),
+            rule(Missing, "project.archived", Id),
+            rule(Missing, "project.deleted", Id),
+            rule(Changed, "project.updated", Id),
+            rule(Changed, "project.archived", Id),
+        ]
     }
 
     /// Archiving ends every access to the project at once, and cannot be undone.

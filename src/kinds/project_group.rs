@@ -4,6 +4,7 @@
 //! Undeclared live ones follow `policy.unmanaged.project_groups`.
 
 use super::LiveState;
+use super::attribution::{Rule, rule};
 use super::read::{PageSink, Parent, RawPage, RawStore, Select, Source, one_page, page_items};
 use crate::api::groups::{Group as WireGroup, ProjectGroup as WireProjectGroup};
 use crate::api::types::{AssignedRole, ProjectId as ReadProjectId};
@@ -72,6 +73,15 @@ pub(crate) struct ProjectGroupKind;
 impl Kind for ProjectGroupKind {
     fn title(&self) -> &'static str {
         "Groups in projects"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "role.assignment.created", ProjectGroupMembership),
+            rule(Missing, "role.assignment.deleted", ProjectGroupMembership),
+            rule(Changed, "role.assignment.created", ProjectGroupMembership),
+        ]
     }
 
     /// A group given access to a project (every member gets it), its role changed, its

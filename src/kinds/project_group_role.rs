@@ -2,6 +2,7 @@
 //! `project:<project>/group:<group>/role:<role>`: `grant`ed and `revoke`d (see `role_set`).
 //! Undeclared ones follow `policy.unmanaged.role_assignments`.
 
+use super::attribution::{Rule, rule};
 use super::read::{PageSink, Parent, Select, Source, one_page};
 use crate::api::role_assignments::Principal as ReadPrincipal;
 use crate::api::types::{GroupId as ReadGroupId, ProjectId as ReadProjectId};
@@ -53,6 +54,14 @@ pub(crate) struct ProjectGroupRoleKind;
 impl Kind for ProjectGroupRoleKind {
     fn title(&self) -> &'static str {
         "Project roles of groups"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "role.assignment.created", Assignment),
+            rule(Missing, "role.assignment.deleted", Assignment),
+        ]
     }
 
     /// A custom project role given to or taken from a group (all its members).

@@ -5,6 +5,7 @@
 //! `policy.unmanaged.project_members`.
 
 use super::LiveState;
+use super::attribution::{Rule, rule};
 use super::read::{PageSink, Parent, RawPage, RawStore, Select, Source, one_page, page_items};
 use crate::api::project_users::ProjectUser as WireProjectUser;
 use crate::api::types::{ProjectId as ReadProjectId, WireProjectRole};
@@ -71,6 +72,15 @@ pub(crate) struct ProjectMemberKind;
 impl Kind for ProjectMemberKind {
     fn title(&self) -> &'static str {
         "Project members"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "user.added", ProjectUser),
+            rule(Missing, "user.deleted", ProjectUser),
+            rule(Changed, "user.updated", ProjectOfUser),
+        ]
     }
 
     /// Owner access to a project given, a project role changed, access taken away. Member

@@ -4,6 +4,7 @@
 //! `policy.unmanaged.role_assignments`.
 
 use super::LiveState;
+use super::attribution::{Rule, rule};
 use super::keys::refs;
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page, page_items};
 use crate::api::role_assignments::Principal as ReadPrincipal;
@@ -60,6 +61,14 @@ pub(crate) struct ProjectMemberRoleKind;
 impl Kind for ProjectMemberRoleKind {
     fn title(&self) -> &'static str {
         "Project roles of members"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "role.assignment.created", Assignment),
+            rule(Missing, "role.assignment.deleted", Assignment),
+        ]
     }
 
     /// A custom project role given to or taken from a person.

@@ -2,6 +2,7 @@
 //! roles (see `role.rs`). Undeclared ones follow `policy.unmanaged.project_roles`.
 
 use super::LiveState;
+use super::attribution::{Rule, rule};
 use super::keys::refs;
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use crate::api::types::{ProjectId as ReadProjectId, Role as WireRole};
@@ -65,6 +66,15 @@ pub(crate) struct ProjectRoleKind;
 impl Kind for ProjectRoleKind {
     fn title(&self) -> &'static str {
         "Project custom roles"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "role.created", Id),
+            rule(Missing, "role.deleted", Id),
+            rule(Changed, "role.updated", Id),
+        ]
     }
 
     /// Permissions a project's custom role gains or loses (naming the role and the

@@ -6,6 +6,7 @@
 //! has no row for is refused (`unknown_rate_limit`).
 
 use super::LiveState;
+use super::attribution::{Rule, rule};
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use crate::api::rate_limits::RateLimit as WireRateLimit;
 use crate::api::types::ProjectId as ReadProjectId;
@@ -71,6 +72,14 @@ pub(crate) struct RateLimitKind;
 impl Kind for RateLimitKind {
     fn title(&self) -> &'static str {
         "Rate limits"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Missing, "rate_limit.deleted", Id),
+            rule(Changed, "rate_limit.updated", Id),
+        ]
     }
 
     /// Every change of a limit, in words: `rate limit of gpt-4o: 900 → 600 requests per

@@ -2,6 +2,7 @@
 //! Updated in place; undeclared ones follow `policy.unmanaged.roles`.
 
 use super::LiveState;
+use super::attribution::{Rule, rule};
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use crate::api::types::Role as WireRole;
 use crate::api::{Client, Error};
@@ -103,6 +104,15 @@ pub(crate) struct RoleKind;
 impl Kind for RoleKind {
     fn title(&self) -> &'static str {
         "Organization custom roles"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "role.created", Id),
+            rule(Missing, "role.deleted", Id),
+            rule(Changed, "role.updated", Id),
+        ]
     }
 
     /// Permissions a custom role gains or loses (naming the role), and its deletion.

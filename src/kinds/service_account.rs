@@ -3,6 +3,7 @@
 //! only to the declared sink and never into the plan). Undeclared live ones follow
 //! `policy.unmanaged.service_accounts`.
 
+use super::attribution::{Rule, rule};
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use super::{DuplicateKind, LiveDuplicate, LiveState};
 use crate::api::service_accounts::ServiceAccount as WireServiceAccount;
@@ -76,6 +77,15 @@ pub(crate) struct ServiceAccountKind;
 impl Kind for ServiceAccountKind {
     fn title(&self) -> &'static str {
         "Service accounts"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "service_account.created", Id),
+            rule(Missing, "service_account.deleted", Id),
+            rule(Changed, "service_account.updated", Id),
+        ]
     }
 
     /// A service account created with an API key or as a project owner, its role changed,

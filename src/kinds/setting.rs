@@ -50,6 +50,9 @@ pub struct SettingKind {
     pub title: &'static str,
     /// The file's key (`settings.<field>` or `projects[].<field>`), also the key's last part.
     pub field: &'static str,
+    /// The field under `changes_requested` of the audit event a write of it emits
+    /// (drift attribution).
+    pub audit_field: &'static str,
     pub level: Level,
     /// The spec's path template (`{project_id}` for project kinds): GET reads, POST writes,
     /// DELETE unsets.
@@ -299,6 +302,20 @@ pub(crate) fn restrict(value: &Value, like: &Value) -> Value {
 impl super::kind::Kind for SettingKind {
     fn title(&self) -> &'static str {
         self.title
+    }
+
+    /// A write of the setting is its scope's update event naming the field: a set or changed
+    /// value is `changed`, an unset or reported one `unmanaged`.
+    fn attribution(&self) -> Vec<super::attribution::Rule> {
+        use super::attribution::{DriftClass::*, Names::Setting, *};
+        let event = match self.level {
+            Level::Organization => ORG_SETTINGS_EVENT,
+            Level::Project => PROJECT_SETTINGS_EVENT,
+        };
+        vec![
+            rule(Changed, event, Setting(self.audit_field)),
+            rule(Unmanaged, event, Setting(self.audit_field)),
+        ]
     }
 
     /// Money, limits, data and tools, in words; the subject is the project, or

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::apply::{ApplyContext, BoxFuture, Done, GONE, Step, api, removed};
+use super::attribution::Rule;
 use super::context::{Context, Draft, Output};
 use super::keys::refs;
 use super::kind::Kind;
@@ -249,6 +250,30 @@ impl Kind for SpendAlerts {
         } else {
             "Organization spend alerts"
         }
+    }
+
+    /// An alert created out of band is `unmanaged`, one deleted (or updated away from its
+    /// key) `missing`: its scope's update event, with the alert's id in the details.
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::SettingItem, *};
+        let event = if self.project {
+            PROJECT_SETTINGS_EVENT
+        } else {
+            ORG_SETTINGS_EVENT
+        };
+        vec![
+            rule(
+                Unmanaged,
+                event,
+                SettingItem(&["spend_alert_created", "spend_alert_updated"]),
+            ),
+            rule(
+                Missing,
+                event,
+                SettingItem(&["spend_alert_deleted", "spend_alert_updated"]),
+            ),
+            rule(Changed, event, SettingItem(&["spend_alert_updated"])),
+        ]
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {

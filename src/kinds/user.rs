@@ -4,6 +4,7 @@
 //! needed on the way). Undeclared members follow `policy.unmanaged.users` (`remove`).
 
 use super::LiveState;
+use super::attribution::{Rule, rule};
 use super::keys::refs;
 use super::read::{PageSink, Parent, RawPage, RawStore, Select, Source, one_page, page_items};
 use crate::api::types::WireOrgRole;
@@ -55,6 +56,14 @@ pub(crate) struct UserKind;
 impl Kind for UserKind {
     fn title(&self) -> &'static str {
         "Organization members"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Missing, "user.deleted", Id),
+            rule(Changed, "user.updated", Id),
+        ]
     }
 
     /// A change of organization role (naming the person, promoted or demoted) and a

@@ -4,6 +4,7 @@
 //! `policy.unmanaged.role_assignments`.
 
 use super::LiveState;
+use super::attribution::{Rule, rule};
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use crate::api::role_assignments::Principal as ReadPrincipal;
 use crate::api::types::{AssignedRole, UserId as ReadUserId};
@@ -51,6 +52,14 @@ pub(crate) struct UserRoleKind;
 impl Kind for UserRoleKind {
     fn title(&self) -> &'static str {
         "Organization roles of members"
+    }
+
+    fn attribution(&self) -> Vec<Rule> {
+        use super::attribution::{DriftClass::*, Names::*};
+        vec![
+            rule(Unmanaged, "role.assignment.created", Assignment),
+            rule(Missing, "role.assignment.deleted", Assignment),
+        ]
     }
 
     /// A custom organization role given to or taken from a person.

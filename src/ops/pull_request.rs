@@ -70,19 +70,15 @@ impl PullRequestPlan {
     }
 }
 
-/// A document declaring everything either document declares, for scoping one live read
-/// that serves all three plans.
-fn union_for_scope(head: &Document, base: Option<&Document>) -> Document {
-    let mut doc = head.clone();
-    if let Some(base) = base {
-        doc.users.merge_from(&base.users);
-        doc.groups.merge_from(&base.groups);
-        doc.roles.merge_from(&base.roles);
-        doc.certificates.merge_from(&base.certificates);
-        doc.admin_api_keys.merge_from(&base.admin_api_keys);
-        doc.projects.merge_from(&base.projects);
+/// What one live read serving all three plans must read: what either document needs,
+/// each kind asked about each (a merged document would lose what only the base manages in
+/// a place the head also names, such as the organization's settings).
+fn scope_for_both(head: &Document, base: Option<&Document>) -> ReadScope {
+    let scope = ReadScope::for_document(head);
+    match base {
+        Some(base) => scope.union(ReadScope::for_document(base)),
+        None => scope,
     }
-    doc
 }
 
 /// The live org as it would be had `base` been applied: `base`'s objects, with what only the
@@ -163,7 +159,7 @@ pub fn plan_pull_request(
         _ => None,
     };
     let target = Target::open_with(target.emulator.as_deref(), target.concurrency)?;
-    let scope = ReadScope::for_document(&union_for_scope(&desired.doc, base_doc));
+    let scope = scope_for_both(&desired.doc, base_doc);
     let runtime = crate::ops::runtime()?;
     let live = read_live(&runtime, &target, &scope, printer)?;
     let requests = target.client.attempts();

@@ -251,39 +251,13 @@ pub(crate) fn diff_section(
         cut: Some((name, cut)),
     }
 }
-/// The keys of changes an invite of `plan` carries or defers: its project memberships
-/// (`project:P/member:EMAIL`) and its `deferred` list.
-pub(crate) fn carried_by_invites(plan: &Plan) -> BTreeSet<String> {
-    let mut keys = BTreeSet::new();
-    for change in plan
-        .changes
+/// The keys of changes that changes of `plan` carry (`Kind::carried_keys`: an invite's
+/// project memberships and the grants it defers to acceptance).
+pub(crate) fn carried_keys(plan: &Plan) -> BTreeSet<String> {
+    plan.changes
         .iter()
-        .filter(|c| c.kind == ResourceKind::Invite)
-    {
-        let Some(after) = &change.after else { continue };
-        let email = change.key.strip_prefix("invite:").unwrap_or(&change.key);
-        for project in after
-            .get("projects")
-            .and_then(|p| p.as_array())
-            .into_iter()
-            .flatten()
-        {
-            if let Some(name) = project.get("name").and_then(|n| n.as_str()) {
-                keys.insert(format!("project:{name}/member:{email}"));
-            }
-        }
-        for key in after
-            .get("deferred")
-            .and_then(|d| d.as_array())
-            .into_iter()
-            .flatten()
-        {
-            if let Some(key) = key.as_str() {
-                keys.insert(key.to_string());
-            }
-        }
-    }
-    keys
+        .flat_map(|c| c.kind.def().carried_keys(c))
+        .collect()
 }
 
 /// One line of a graph label as a quoted mermaid string: hidden characters as `\u{…}`

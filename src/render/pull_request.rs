@@ -281,7 +281,7 @@ pub fn markdown_with_limit(pr: &PullRequestView<'_>, title: &str, max_chars: usi
     let mut introduced_sections = Vec::new();
     let mut drift_sections = Vec::new();
     if let (Some(introduced), Some(pre), Some(e)) = (pr.introduced, pr.pre_existing, &explained) {
-        let carried = markdown::carried_by_invites(full);
+        let carried = markdown::carried_keys(full);
         let fate = |c: &Change| {
             if e.net.contains(&c.key) {
                 0

@@ -557,6 +557,58 @@ fn plan_base_separates_the_change_from_pre_existing_drift() {
     assert!(stderr.contains("no-such-ref"), "{stderr}");
 }
 
+/// One live read serves the pull request's three plans, so it must read everything either
+/// file manages: when the head stops managing the organization's spend limit and Search's
+/// members, drift the base's own declarations have is still pre-existing drift.
+#[test]
+fn plan_base_reads_what_only_the_base_manages() {
+    let live = LIVE.replace(
+        "{email: bob@example.com, role: member}",
+        "{email: bob@example.com, role: owner}",
+    );
+    let emu = org::start(&format!(
+        "{live}settings:\n  spend_limit: {{amount_cents: 600000}}\n"
+    ));
+    let base = format!(
+        "{}settings:\n  spend_limit: {{amount_cents: 500000}}\n",
+        base_file()
+    );
+    let head = base_file().replace(
+        "    members:\n      - {email: bob@example.com, role: member}\n",
+        "",
+    );
+    assert_ne!(head, base_file(), "the head drops Search's members");
+    let repo = Repo::new(&base, &head);
+    let (code, stdout, stderr) = run(org::orgops(&emu)
+        .current_dir(repo.path())
+        .args(["plan", "--format", "json", "--base"])
+        .arg(&repo.base)
+        .args(["-f", "orgops.yaml"]));
+    assert_eq!(code, 0, "{stderr}");
+    let view: Value = serde_json::from_str(&stdout).expect("JSON");
+    let ids = |part: &str| -> Vec<String> {
+        view[part]["changes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{part}: {view:#}"))
+            .iter()
+            .map(|c| c["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids("pre_existing"),
+        vec![
+            "project_member:update:project:Search/member:bob@example.com",
+            "organization_spend_limit:update:settings:spend_limit",
+        ],
+        "drift of what the base declares"
+    );
+    assert_eq!(
+        ids("plan"),
+        Vec::<String>::new(),
+        "the head manages neither"
+    );
+}
+
 // ------------------------------------------------------------- forged approvals (issue 12)
 
 /// The body `github plan` posts for the pull request now, made against a scratch fake: what
