@@ -58,7 +58,7 @@ fn parse(value: Option<&Value>) -> Option<DataRetention> {
 
 /// A retention change in words (`Kind::attention`): `data retention organization default →
 /// zero data retention`, saying what stops working when zero retention is turned on.
-pub(super) fn attention(change: &super::Change) -> Option<String> {
+fn attention(change: &super::Change) -> Option<String> {
     let words = |v: Option<&Value>| -> Option<String> {
         let v = v?;
         let s = v.get("data_retention").unwrap_or(v).as_str()?;
@@ -152,6 +152,7 @@ pub static ORGANIZATION: SettingKind = SettingKind {
     destructive,
     check: organization_values,
     normalize: same,
+    attention,
 };
 
 pub static PROJECT: SettingKind = SettingKind {
@@ -171,4 +172,5 @@ pub static PROJECT: SettingKind = SettingKind {
     destructive,
     check: no_findings,
     normalize: same,
+    attention,
 };

@@ -39,7 +39,7 @@ fn all_enabled() -> Value {
 }
 
 /// Tools switched off or on, in words (`Kind::attention`).
-pub(super) fn attention(change: &super::Change) -> Option<String> {
+fn attention(change: &super::Change) -> Option<String> {
     let name = |tool: &str| match tool {
         "file_search" => "file search".to_string(),
         "web_search" => "web search".to_string(),
@@ -115,4 +115,5 @@ pub static KIND: SettingKind = SettingKind {
     destructive: |_, _| false,
     check: no_findings,
     normalize: |v| v,
+    attention,
 };

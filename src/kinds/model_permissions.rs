@@ -47,7 +47,7 @@ fn unrestricted() -> Value {
 
 /// Which models become allowed or denied, in words (`Kind::attention`). An `unset` goes
 /// back to "every model allowed": from a deny list that allows the models it denied.
-pub(super) fn attention(change: &super::Change) -> Option<String> {
+fn attention(change: &super::Change) -> Option<String> {
     use crate::text::words::list;
     let read = |v: Option<&Value>| serde_json::from_value::<ModelPermissions>(v?.clone()).ok();
     let before = read(change.before.as_ref()).unwrap_or(ModelPermissions {
@@ -160,6 +160,7 @@ pub static KIND: SettingKind = SettingKind {
     destructive,
     check,
     normalize,
+    attention,
 };
 
 /// Model ids of a permission list: the models the file's rate limits name are the ones

@@ -425,14 +425,17 @@ mod tests {
             "policy": {"unmanaged": {"settings": "report"}},
             "projects": [{"name": "A"}, {"name": "Old", "archived": true}]
         })));
-        for kind in crate::kinds::ALL {
-            let select = leftover.of(kind.resource);
-            match kind.level {
-                crate::kinds::Level::Organization => assert_eq!(*select, Select::All),
-                crate::kinds::Level::Project => {
-                    assert!(select.contains("project:A") && !select.contains("project:Old"))
-                }
-            }
+        for kind in [K::OrganizationDataRetention, K::OrganizationSpendLimit] {
+            assert_eq!(*leftover.of(kind), Select::All);
+        }
+        for kind in [
+            K::ProjectDataRetention,
+            K::ProjectSpendLimit,
+            K::ProjectModelPermissions,
+            K::ProjectHostedTools,
+        ] {
+            let select = leftover.of(kind);
+            assert!(select.contains("project:A") && !select.contains("project:Old"));
         }
     }
 

@@ -1,24 +1,14 @@
-//! One place per kind: everything orgops knows about a settings kind lives in its own module
-//! here, as one [`SettingKind`] descriptor (its plan name, where the file declares it, its
-//! route, how the API's object reads into the file's shape and back, what a write is, whether
-//! the API can delete it, what is destructive). The engine iterates [`ALL`]:
+//! The settings kinds' one shape: a singleton per scope (the organization, or each project),
+//! declared as a field a kind owns (`settings.<field>` or `projects[].<field>`), read with
+//! one `GET` per scope, written with a `POST`, unset with a `DELETE` where the API has one.
+//! Each settings module (data retention, spend limits, model and hosted-tool permissions,
+//! service tiers) is one [`SettingKind`] value: its plan name, field, route, how the API's
+//! object reads into the file's shape and back, its default, what is destructive and what a
+//! reviewer must see; [`SettingKind`] implements `Kind` once for all of them.
 //!
-//! - scope (`live/scope.rs`): [`ReadScope::settings`](super::ReadScope) from [`managed`];
-//! - read (`live/read.rs`): one `GET` per (kind, scope) through [`read`], stored into the live
-//!   document with [`SettingKind::put`], so `export` writes what was read with no code of its own;
-//! - plan (`plan/kinds/mod.rs`): [`diff`];
-//!
-//! Collection kinds have a module of the same shape with their own functions (project API
-//! keys: [`project_api_keys`], read per managed project into `LiveState::project_api_keys`).
-//! - apply: `Kind::perform` of a [`ValueOp`](super::ValueOp), through [`write`];
-//! - drift: the plan's changes and reported objects, like every kind.
-//!
-//! Adding a singleton kind: a module with its value type and a `pub static KIND`, one line in
-//! [`ALL`], its field on `model::Project` or `model::OrgSettings`, a schema entry and a docs row.
-//! The emulator keeps its own routes (it plays the API, not orgops).
-//!
-//! The older kinds (users, groups, projects, ... in `plan/kinds/`, `apply/perform.rs`,
-//! `live/`) have not moved here yet; they can, one at a time.
+//! Adding one: a module with its value type and a `pub static` [`SettingKind`], its line in
+//! the registry (`kinds/mod.rs`), a schema entry and a docs row; the emulator plays the API
+//! with its own route.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -81,6 +71,9 @@ pub struct SettingKind {
     pub check: fn(&SettingKind, &Document) -> Vec<super::Finding>,
     /// The normal form of a value (sorted lists), applied to both sides before comparing.
     pub normalize: fn(Value) -> Value,
+    /// What a change of it grants or takes away, in words, when a reviewer must see it
+    /// (`Kind::attention`; the subject is the project or the organization).
+    pub attention: fn(&super::Change) -> Option<String>,
 }
 
 impl SettingKind {
@@ -114,21 +107,6 @@ impl SettingKind {
             None => self.route.to_string(),
         }
     }
-}
-
-/// Every settings kind, in plan order.
-pub static ALL: &[&SettingKind] = &[
-    &super::data_retention::ORGANIZATION,
-    &super::spend_limit::ORGANIZATION,
-    &super::data_retention::PROJECT,
-    &super::spend_limit::PROJECT,
-    &super::model_permissions::KIND,
-    &super::hosted_tools::KIND,
-];
-
-/// The kind of a plan kind name, if it is a settings kind.
-pub fn by_name(name: &str) -> Option<&'static SettingKind> {
-    ALL.iter().copied().find(|k| k.name() == name)
 }
 
 /// No finding (`SettingKind::check` of most kinds).
@@ -321,17 +299,7 @@ impl super::kind::Kind for SettingKind {
     /// Money, limits, data and tools, in words; the subject is the project, or
     /// `organization`.
     fn attention(&self, change: &super::Change) -> Option<super::Attention> {
-        let what = match self.resource {
-            ResourceKind::OrganizationSpendLimit | ResourceKind::ProjectSpendLimit => {
-                super::spend_limit::attention(change)
-            }
-            ResourceKind::OrganizationDataRetention | ResourceKind::ProjectDataRetention => {
-                super::data_retention::attention(change)
-            }
-            ResourceKind::ProjectModelPermissions => super::model_permissions::attention(change),
-            ResourceKind::ProjectHostedTools => super::hosted_tools::attention(change),
-            _ => None,
-        }?;
+        let what = (self.attention)(change)?;
         let subject = match &change.op.decode::<super::ValueOp>().ok()? {
             super::ValueOp::Kind {
                 project: Some(project),

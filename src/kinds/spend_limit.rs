@@ -44,7 +44,7 @@ fn amount(value: Option<&Value>) -> Option<u64> {
 
 /// The limit in words (`Kind::attention`): `hard spend limit $60,000.00 → $50,000.00 per
 /// month (lowered)`, set for the first time, or removed (spending no longer capped).
-pub(super) fn attention(change: &super::Change) -> Option<String> {
+fn attention(change: &super::Change) -> Option<String> {
     use crate::text::words::{money, per};
     let read = |value: Option<&Value>| {
         let value = value?;
@@ -149,6 +149,7 @@ pub static ORGANIZATION: SettingKind = SettingKind {
     destructive,
     check: no_findings,
     normalize,
+    attention,
 };
 
 pub static PROJECT: SettingKind = SettingKind {
@@ -168,4 +169,5 @@ pub static PROJECT: SettingKind = SettingKind {
     destructive,
     check: no_findings,
     normalize,
+    attention,
 };
