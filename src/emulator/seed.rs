@@ -406,6 +406,29 @@ fn seed_project_settings(p: &mut super::state::Project, project: &model::Project
             model_ids: m.models.clone(),
         });
     }
+    if let Some(t) = field::<crate::kinds::service_tiers::ServiceTiers>(fields, "service_tiers") {
+        let word = |v: serde_json::Value| v.as_str().map(str::to_string);
+        if let Some(d) = t
+            .default
+            .and_then(|d| serde_json::to_value(d).ok())
+            .and_then(word)
+        {
+            p.service_tiers.default = d;
+        }
+        match t.enabled_tiers {
+            Some(crate::kinds::service_tiers::EnabledTiers::All(_)) => {
+                p.service_tiers.enabled = None
+            }
+            Some(crate::kinds::service_tiers::EnabledTiers::Only(list)) => {
+                p.service_tiers.enabled = Some(
+                    list.into_iter()
+                        .filter_map(|t| serde_json::to_value(t).ok().and_then(word))
+                        .collect(),
+                )
+            }
+            None => {}
+        }
+    }
     if let Some(t) = field::<crate::kinds::HostedTools>(fields, "hosted_tools") {
         let tools = &mut p.hosted_tools;
         for (slot, wanted) in [
@@ -507,6 +530,15 @@ fn project_settings_model(p: &super::state::Project, out: &mut model::Project) {
         })
     });
     set_field(fields, "model_permissions", permissions);
+    // Service tiers as the kind reads them (fields at the API's default left out).
+    let tiers = super::routes::service_tiers::to_json(&p.service_tiers);
+    set_field(
+        fields,
+        "service_tiers",
+        (crate::kinds::service_tiers::KIND.from_api)(&tiers)
+            .ok()
+            .flatten(),
+    );
     let t = &p.hosted_tools;
     let off = |enabled: bool| (!enabled).then_some(false);
     let tools = crate::kinds::HostedTools {

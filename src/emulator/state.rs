@@ -427,6 +427,25 @@ pub struct ModelPermissions {
     pub model_ids: Vec<String>,
 }
 
+/// `ProjectServiceTierSettings`: the default tier and the tiers enabled besides Standard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceTiers {
+    /// `standard`, `fast` or `scale`.
+    pub default: String,
+    /// `None`: `all`; otherwise the optional tiers (`flex`, `fast`, `ultrafast`), in the
+    /// order they were given.
+    pub enabled: Option<Vec<String>>,
+}
+
+impl Default for ServiceTiers {
+    fn default() -> Self {
+        ServiceTiers {
+            default: "standard".into(),
+            enabled: Some(Vec::new()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Project {
     pub id: String,
@@ -454,6 +473,7 @@ pub struct Project {
     pub data_retention: String,
     pub model_permissions: Option<ModelPermissions>,
     pub hosted_tools: HostedTools,
+    pub service_tiers: ServiceTiers,
     pub spend_alerts: IndexMap<String, SpendAlert>,
     pub spend_limit: Option<SpendLimit>,
 }
@@ -679,6 +699,7 @@ impl OrgState {
             data_retention: crate::emulator::rules::PROJECT_DATA_RETENTION.to_string(),
             model_permissions: None,
             hosted_tools: HostedTools::default(),
+            service_tiers: ServiceTiers::default(),
             spend_alerts: IndexMap::new(),
             spend_limit: None,
         };

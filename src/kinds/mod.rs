@@ -43,6 +43,7 @@ mod project_role;
 pub(crate) mod rate_limit;
 pub(crate) mod role;
 pub(crate) mod service_account;
+pub mod service_tiers;
 pub mod spend_alerts;
 pub mod spend_limit;
 mod user;
@@ -122,6 +123,7 @@ registry! {
     ProjectSpendLimit = "project_spend_limit" => &spend_limit::PROJECT,
     ProjectModelPermissions = "project_model_permissions" => &model_permissions::KIND,
     ProjectHostedTools = "project_hosted_tools" => &hosted_tools::KIND,
+    ProjectServiceTiers = "project_service_tiers" => &service_tiers::KIND,
     ProjectApiKey = "project_api_key" => &project_api_keys::ProjectApiKeyKind,
     OrganizationSpendAlert = "organization_spend_alert" => &spend_alerts::ORG_KIND,
     ProjectSpendAlert = "project_spend_alert" => &spend_alerts::PROJECT_KIND,

@@ -55,7 +55,7 @@ fn an_export_without_custom_roles_makes_the_plans_minimum_requests() {
     for route in ["/organization/spend_limit", "/organization/spend_alerts"] {
         expected.insert(format!("GET {route}"), 1);
     }
-    for kind in [
+    let decision_lists = [
         "rate_limits",
         "api_keys",
         "spend_alerts",
@@ -63,7 +63,9 @@ fn an_export_without_custom_roles_makes_the_plans_minimum_requests() {
         "spend_limit",
         "model_permissions",
         "hosted_tool_permissions",
-    ] {
+        "service_tier_settings",
+    ];
+    for kind in decision_lists {
         expected.insert(
             format!("GET /organization/projects/{{project_id}}/{kind}"),
             projects,
@@ -77,7 +79,10 @@ fn an_export_without_custom_roles_makes_the_plans_minimum_requests() {
         (export_requests.values().sum(), plan_requests.values().sum());
     // One request per project per decision read: a constant factor of the projects, never
     // of the people.
-    assert_eq!(export_total, plan_total + 3 + 7 * projects);
+    assert_eq!(
+        export_total,
+        plan_total + 3 + decision_lists.len() as u64 * projects
+    );
     // The API rate-limits each route on its own, so against it the busiest route sets how
     // long a run takes: the export's is no busier than the plan's.
     assert_eq!(

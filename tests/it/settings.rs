@@ -957,3 +957,61 @@ fn requests_of_an_empty_plan(
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
     control(emu.base_url(), reqwest::Method::GET, "stats", None)
 }
+
+/// Project service tiers (a kind added on the kind abstraction, issue 19): taking a tier
+/// away is a destructive update, adding one is not; apply writes what the SDK's
+/// `ProjectServiceTierSettings` reads back; export writes the field and re-plans empty.
+#[test]
+fn service_tiers_update_converge_and_export_round_trips() {
+    let emu = org::start(
+        "users:\n  - {email: ada@example.com, role: owner}\nprojects:\n  - name: Fast\n    service_tiers: {enabled_tiers: all}\n  - name: Slow\n",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(
+        dir.path(),
+        "orgops.yaml",
+        "version: 1\nusers:\n  - {email: ada@example.com, role: owner}\nprojects:\n  - name: Fast\n    service_tiers: {enabled_tiers: [flex]}\n  - name: Slow\n    service_tiers: {default: fast, enabled_tiers: [ultrafast, fast]}\n",
+    );
+    let plan = plan_json(&emu, &file);
+    let got = actions(&plan);
+    assert_eq!(
+        got.get("project:Fast/service_tiers"),
+        Some(&("update".to_string(), true)),
+        "all -> [flex] takes tiers away: {got:?}"
+    );
+    assert_eq!(
+        got.get("project:Slow/service_tiers"),
+        Some(&("set".to_string(), false)),
+        "{got:?}"
+    );
+    let apply = run(orgops(&emu)
+        .args(["apply", "--auto-approve", "--allow-removals", "-f"])
+        .arg(&file));
+    assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
+    let slow = org::project_id(&emu, "Slow");
+    let read = org::call(
+        &emu,
+        reqwest::Method::GET,
+        &format!("/organization/projects/{slow}/service_tier_settings"),
+        None,
+    );
+    assert_eq!(
+        read,
+        serde_json::json!({"object": "project.service_tier_settings", "default": "fast",
+                           "enabled_tiers": ["fast", "ultrafast"]})
+    );
+    let replan = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&file));
+    assert_eq!(replan.code, 0, "{}", replan.stdout);
+
+    let exported = dir.path().join("export.yaml");
+    let export = run(orgops(&emu).args(["export", "-o"]).arg(&exported));
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let text = std::fs::read_to_string(&exported).expect("export");
+    assert!(text.contains("service_tiers:"), "{text}");
+    let replan = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&exported));
+    assert_eq!(replan.code, 0, "{}", replan.stdout);
+}

@@ -33,6 +33,7 @@ pub mod rate_limits;
 pub mod role_assignments;
 pub mod roles;
 pub mod service_accounts;
+pub mod service_tiers;
 pub mod spend;
 pub mod usage;
 pub mod users;
@@ -57,6 +58,7 @@ fn api_routes() -> Router<AppState> {
         .merge(project_groups::router())
         .merge(certificates::router())
         .merge(data_retention::router())
+        .merge(service_tiers::router())
         .merge(permissions::router())
         .merge(spend::router())
 }
