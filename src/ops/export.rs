@@ -52,7 +52,7 @@ pub fn export(target: &Target, options: ExportOptions, printer: Printer) -> anyh
     let live =
         crate::ops::plan::read_live_announcing(&runtime, target, &scope, printer, &announce)?;
     let pems = certificate_pems(target, &live)?;
-    Ok(build(live, &pems))
+    build(live, &pems)
 }
 
 /// Certificate name -> PEM, one retrieve per certificate.
@@ -123,10 +123,11 @@ fn duration_words(minutes: u64) -> String {
     }
 }
 
-/// A file name for a certificate that is safe on every platform.
-fn certificate_file(name: &str) -> String {
-    let safe: String = name
-        .chars()
+/// A file-name-safe form of a certificate name (letters, digits, `-`, `_`, `.` kept, any
+/// other character as `_`); [`crate::ops::export_write::distinct_stems`] makes the names
+/// distinct (`a b` and `a_b` would both be `a_b`).
+fn certificate_stem(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
                 c
@@ -134,12 +135,12 @@ fn certificate_file(name: &str) -> String {
                 '_'
             }
         })
-        .collect();
-    format!("certs/{safe}.pem")
+        .take(64)
+        .collect()
 }
 
 /// Pure: live state (+ certificate PEMs) -> the export document.
-pub fn build(live: LiveState, pems: &BTreeMap<String, String>) -> Export {
+pub fn build(live: LiveState, pems: &BTreeMap<String, String>) -> anyhow::Result<Export> {
     let mut doc = live.org;
     let invites = std::mem::take(&mut doc.invites);
     for invite in invites {
@@ -166,8 +167,13 @@ pub fn build(live: LiveState, pems: &BTreeMap<String, String>) -> Export {
         }
     }
     let mut certificate_files = BTreeMap::new();
+    let stems = crate::ops::export_write::distinct_stems(
+        doc.certificates.iter().map(|c| c.name.as_str()),
+        certificate_stem,
+    )?;
     for cert in &mut doc.certificates {
-        cert.file = certificate_file(&cert.name);
+        let stem = stems.get(&cert.name).cloned().unwrap_or_default();
+        cert.file = format!("certs/{stem}.pem");
         if let Some(pem) = pems.get(&cert.name) {
             certificate_files.insert(cert.file.clone(), pem.clone());
         }
@@ -176,10 +182,10 @@ pub fn build(live: LiveState, pems: &BTreeMap<String, String>) -> Export {
     leave_out_what_was_not_read(&mut doc, &live.scope);
     doc.sort_canonical();
     crate::kinds::canonical_fields(&mut doc);
-    Export {
+    Ok(Export {
         doc,
         certificate_files,
-    }
+    })
 }
 
 /// Export writes every list it read, so the file manages what it saw (a list written empty

@@ -111,15 +111,10 @@ pub fn split(export: &Export) -> anyhow::Result<Files> {
         PathBuf::from("org.yaml"),
         crate::ops::export::to_yaml(&org)?,
     );
-    let mut taken: BTreeMap<String, usize> = BTreeMap::new();
+    let stems = distinct_stems(projects.iter().map(|p| p.name.as_str()), slug)?;
     for project in projects {
-        let stem = format!("project-{}", slug(&project.name));
-        let seen = taken.entry(stem.clone()).or_default();
-        *seen += 1;
-        let name = match *seen {
-            1 => format!("{stem}.yaml"),
-            n => format!("{stem}-{n}.yaml"),
-        };
+        let stem = stems.get(&project.name).cloned().unwrap_or_default();
+        let name = format!("project-{stem}.yaml");
         let part = Document {
             projects: ManagedList::managed(vec![project]),
             ..Document::default()
@@ -143,7 +138,8 @@ fn project_file_yaml(part: &Document) -> anyhow::Result<String> {
 }
 
 /// A file-name-safe, lower-case form of a project name (`Support Assistant` ->
-/// `support-assistant`).
+/// `support-assistant`), at most [`MAX_STEM_CHARS`] characters; empty when the name has no
+/// ASCII letter or digit.
 fn slug(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
@@ -153,12 +149,60 @@ fn slug(name: &str) -> String {
             out.push('-');
         }
     }
-    let trimmed = out.trim_matches('-');
-    if trimmed.is_empty() {
-        "project".to_string()
-    } else {
-        trimmed.to_string()
+    out.trim_matches('-')
+        .chars()
+        .take(MAX_STEM_CHARS)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string()
+}
+
+/// The longest readable part of a file name export makes from an object's name.
+const MAX_STEM_CHARS: usize = 64;
+
+/// File-name stems for `names` (distinct names, such as projects' or certificates') that
+/// cannot meet, not even on a case-insensitive file system: a name's `readable` form alone
+/// when no other name has the same form (compared lower-cased) and the form is not empty;
+/// otherwise the form followed by `-` and the first 10 hex digits of the SHA-256 of the
+/// exact name (`研究` -> ten hex digits; `Support Assistant` and `support-assistant` ->
+/// `support-assistant-` and ten hex digits each). So a stem depends only on the names that share its
+/// readable form. The result is checked: should two stems still meet (a hashed stem equal
+/// to another name's readable form), the export is refused rather than one file lost.
+pub(crate) fn distinct_stems<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    readable: impl Fn(&str) -> String,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    use sha2::{Digest, Sha256};
+    let names: Vec<(&str, String)> = names
+        .into_iter()
+        .map(|name| (name, readable(name)))
+        .collect();
+    let mut sharing: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, form) in &names {
+        *sharing.entry(form.to_lowercase()).or_default() += 1;
     }
+    let mut stems = BTreeMap::new();
+    let mut taken: BTreeMap<String, &str> = BTreeMap::new();
+    for (name, form) in names {
+        let stem = if !form.is_empty() && sharing.get(&form.to_lowercase()) == Some(&1) {
+            form
+        } else {
+            let digest = Sha256::digest(name.as_bytes());
+            let hash: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+            if form.is_empty() {
+                hash
+            } else {
+                format!("{form}-{hash}")
+            }
+        };
+        if let Some(other) = taken.insert(stem.to_lowercase(), name) {
+            anyhow::bail!(
+                "export cannot give {other:?} and {name:?} files of their own (both would be named `{stem}`); nothing was written: rename one of them"
+            );
+        }
+        stems.insert(name.to_string(), stem);
+    }
+    Ok(stems)
 }
 
 /// Writes `files` under `dir`, refusing (without `force`) to change an existing file. With
@@ -251,6 +295,42 @@ mod tests {
     fn slugs_are_file_names() {
         assert_eq!(slug("Support Assistant"), "support-assistant");
         assert_eq!(slug("R&D / ML"), "r-d-ml");
-        assert_eq!(slug("../.."), "project");
+        assert_eq!(slug("../.."), "");
+        assert_eq!(slug(&"ab ".repeat(40)).len(), 63);
+    }
+
+    /// Names whose readable forms meet, or are empty, get the hash of the exact name; the
+    /// others keep the readable form alone; none meet, even ignoring case.
+    #[test]
+    fn stems_never_meet() {
+        let names = [
+            "研究",
+            "開発",
+            "Project 2",
+            "Support Assistant",
+            "support-assistant",
+            "SUPPORT ASSISTANT",
+            "Search",
+        ];
+        let stems = distinct_stems(names, slug).expect("distinct");
+        assert_eq!(stems["Project 2"], "project-2");
+        assert_eq!(stems["Search"], "search");
+        assert!(stems["研究"].len() == 10, "{stems:?}");
+        assert!(stems["Support Assistant"].starts_with("support-assistant-"));
+        let lower: std::collections::BTreeSet<String> =
+            stems.values().map(|s| s.to_lowercase()).collect();
+        assert_eq!(lower.len(), names.len(), "{stems:?}");
+    }
+
+    /// A name whose readable form is another name's hashed stem: refused, never merged.
+    #[test]
+    fn stems_that_would_still_meet_are_refused() {
+        let stems = distinct_stems(["a b", "a_b"], |n: &str| n.replace(' ', "_")).expect("ok");
+        let hashed = stems["a b"].clone();
+        let error = distinct_stems(["a b", "a_b", hashed.as_str()], |n: &str| {
+            n.replace(' ', "_")
+        })
+        .expect_err("refused");
+        assert!(error.to_string().contains("files of their own"), "{error}");
     }
 }

@@ -319,3 +319,87 @@ invites:
     assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
     assert!(!drift.stdout.contains("invite:"), "{}", drift.stdout);
 }
+
+/// A PEM-shaped file whose content says which certificate it is.
+fn pem(label: &str) -> String {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(format!("certificate {label}"));
+    format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")
+}
+
+/// Projects whose file names would meet (two non-ASCII names and `Project 2`, case and
+/// separator variants, a name that is itself a numbered stem) and certificates whose PEM
+/// files would (`a b`, `a_b`, `A_b`): every project keeps a file of its own and every
+/// certificate its own PEM, and the split export plans empty and drifts nothing.
+#[test]
+fn a_split_export_keeps_every_project_and_certificate_whose_names_would_meet() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certificates = ["a b", "a_b", "A_b"];
+    let mut seed = String::from("version: 1\nusers:\n  - {email: a@x.example, role: owner}\n");
+    seed.push_str("certificates:\n");
+    for (i, name) in certificates.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("c{i}.pem")), pem(name)).expect("pem");
+        seed.push_str(&format!("  - {{name: \"{name}\", file: c{i}.pem}}\n"));
+    }
+    let projects = [
+        "研究",
+        "開発",
+        "Project 2",
+        "Support Assistant",
+        "support-assistant",
+        "Support  Assistant",
+        "project",
+        "support-assistant-2",
+    ];
+    seed.push_str("projects:\n");
+    for name in projects {
+        seed.push_str(&format!("  - name: \"{name}\"\n"));
+    }
+    let seed_file = dir.path().join("seed.yaml");
+    std::fs::write(&seed_file, &seed).expect("seed");
+    let command = |args: &[&str]| {
+        let mut cmd = orgops();
+        cmd.args(args).arg("--emulator").arg(&seed_file);
+        cmd
+    };
+    let out = dir.path().join("out");
+    let export = run(command(&["export", "--split"]).arg("-o").arg(&out));
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    // One file per project (and the emulator's default project).
+    let project_files = std::fs::read_dir(&out)
+        .expect("out")
+        .filter(|e| {
+            e.as_ref()
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .starts_with("project-")
+        })
+        .count();
+    assert_eq!(project_files, projects.len() + 1, "{}", export.stderr);
+    // Each certificate's file holds that certificate.
+    let org: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(out.join("org.yaml")).expect("org.yaml"))
+            .expect("YAML");
+    let listed = org["certificates"].as_array().expect("certificates");
+    assert_eq!(listed.len(), certificates.len(), "{org:#}");
+    for cert in listed {
+        let name = cert["name"].as_str().expect("name");
+        let file = cert["file"].as_str().expect("file");
+        assert_eq!(
+            std::fs::read_to_string(out.join(file)).expect("the PEM is written"),
+            pem(name),
+            "{name}: {file}"
+        );
+    }
+    let plan = run(command(&["plan", "--detailed-exitcode"])
+        .arg("-f")
+        .arg(&out));
+    assert!(
+        !plan.stdout.contains("Not in the file"),
+        "{}{}",
+        plan.stdout,
+        plan.stderr
+    );
+    assert_split_round_trip(command, "names that would meet");
+}
