@@ -256,6 +256,7 @@ pub fn to_yaml(doc: &Document) -> anyhow::Result<String> {
     let body = crate::config::format::canonical_yaml(doc, true)?;
     Ok(format!(
         "# yaml-language-server: $schema=https://raw.githubusercontent.com/orgops/orgops/main/schema/orgops.schema.json\n\
-         # Exported by `orgops export`: the live organization as a desired-state file.\n{body}"
+         {marker}`: the live organization as a desired-state file.\n{body}",
+        marker = crate::ops::export_write::EXPORT_MARKER
     ))
 }

@@ -13,7 +13,10 @@
 //!   under `certs/` beside the file that declares them (`org.yaml`'s directory).
 //! - **No silent overwrite.** An existing file whose content would change, or a directory
 //!   that is not empty, is refused unless `force`. With `force` into a directory, the other
-//!   `*.yaml`/`*.yml` files directly in it are removed, since `-f DIR` would merge them in.
+//!   `*.yaml`/`*.yml` files directly in it are removed, since `-f DIR` would merge them in,
+//!   but only those an earlier export wrote (its header, [`EXPORT_MARKER`]); any other is
+//!   listed and the export refused. Files are replaced by rename, never written through a
+//!   symbolic link, and a linked directory inside the output (`certs`) is refused.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -133,7 +136,7 @@ fn project_file_yaml(part: &Document) -> anyhow::Result<String> {
     let body = crate::config::format::canonical_yaml(part, false)?;
     Ok(format!(
         "# yaml-language-server: $schema=https://raw.githubusercontent.com/orgops/orgops/main/schema/orgops.schema.json\n\
-         # Exported by `orgops export --split`: one project of the live organization.\n{body}"
+         {EXPORT_MARKER} --split`: one project of the live organization.\n{body}"
     ))
 }
 
@@ -205,9 +208,38 @@ pub(crate) fn distinct_stems<'a>(
     Ok(stems)
 }
 
+/// What begins a comment line of every file export writes (`# Exported by `orgops
+/// export`...`): how `--split --force` knows a file in the directory is an earlier export's.
+pub const EXPORT_MARKER: &str = "# Exported by `orgops export";
+
+/// Whether `path` is a regular file (not a link) whose leading comment lines carry
+/// [`EXPORT_MARKER`]: a file an earlier export wrote (`fmt` keeps the comment).
+fn written_by_export(path: &Path) -> bool {
+    use std::io::Read;
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return false;
+    }
+    let mut head = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(4096).read_to_end(&mut head));
+    if read.is_err() {
+        return false;
+    }
+    let head = String::from_utf8_lossy(&head);
+    head.trim_start_matches('\u{feff}')
+        .lines()
+        .map(str::trim)
+        .take_while(|line| line.is_empty() || line.starts_with('#'))
+        .any(|line| line.starts_with(EXPORT_MARKER))
+}
+
 /// Writes `files` under `dir`, refusing (without `force`) to change an existing file. With
-/// `directory` (the split layout) a non-empty `dir` is refused too, and with `force` the
-/// other YAML files directly in it are removed. Returns the removed files.
+/// `directory` (the split layout) a non-empty `dir` is refused too; with `force` the
+/// directory's other `*.yaml`/`*.yml` files are removed, but only those an earlier export
+/// wrote ([`EXPORT_MARKER`]): any other one that would be removed or replaced is listed and
+/// the export refused. Nothing is written through a symbolic link: a link at a file's
+/// place is replaced (each file is written to a new temporary file beside it, then renamed
+/// over it, as sinks are), and a directory inside `dir` that is a link (`certs`) is refused.
+/// Everything is checked before the first file is written. Returns the removed files.
 pub fn write(
     files: &Files,
     dir: &Path,
@@ -227,20 +259,39 @@ pub fn write(
                 names.sort();
                 if !names.is_empty() && !force {
                     anyhow::bail!(
-                        "{} is not empty ({} entries): export --split writes into a new or empty directory; pass --force to write into it anyway (its other *.yaml files are then removed, since `-f {}` would merge them in)",
+                        "{} is not empty ({} entries): export --split writes into a new or empty directory; pass --force to write into it anyway (the *.yaml files an earlier export wrote there are then replaced or removed, since `-f {}` would merge them in; any other *.yaml file is refused)",
                         dir.display(),
                         names.len(),
                         dir.display()
                     );
                 }
-                stale = names
-                    .into_iter()
-                    .filter(|p| {
-                        p.extension().is_some_and(|x| x == "yaml" || x == "yml")
-                            && p.strip_prefix(dir)
-                                .is_ok_and(|rel| !files.files.contains_key(rel))
-                    })
-                    .collect();
+                let mut foreign = Vec::new();
+                for path in names {
+                    let yaml = path.extension().is_some_and(|x| x == "yaml" || x == "yml");
+                    if !yaml {
+                        continue;
+                    }
+                    if !written_by_export(&path) {
+                        foreign.push(path);
+                    } else if path
+                        .strip_prefix(dir)
+                        .is_ok_and(|rel| !files.files.contains_key(rel))
+                    {
+                        stale.push(path);
+                    }
+                }
+                if !foreign.is_empty() {
+                    let list: Vec<String> = foreign
+                        .iter()
+                        .map(|p| format!("  {}", p.display()))
+                        .collect();
+                    anyhow::bail!(
+                        "{} holds *.yaml/*.yml files that orgops export did not write (they do not begin with the comment an export writes, \"{EXPORT_MARKER}...\", or are links):\n{}\n`-f {}` would read them in, and --force replaces or removes only an earlier export's files: move them out of the directory, or export into another one. Nothing was written.",
+                        dir.display(),
+                        list.join("\n"),
+                        dir.display()
+                    );
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
@@ -251,24 +302,27 @@ pub fn write(
             }
             Err(e) => anyhow::bail!("reading {}: {e}", dir.display()),
         }
-    } else if !force {
-        for (rel, content) in &files.files {
-            let path = dir.join(rel);
-            if path.is_dir() {
-                anyhow::bail!(
-                    "{} is a directory: name a file, or pass --split to write one file per project into it",
-                    path.display()
-                );
-            }
-            if let Ok(existing) = std::fs::symlink_metadata(&path)
-                && (!existing.is_file()
-                    || std::fs::read(&path).map_or(true, |bytes| bytes != content.as_bytes()))
-            {
-                anyhow::bail!(
-                    "{} already exists: pass --force to overwrite it",
-                    path.display()
-                );
-            }
+    }
+    for (rel, content) in &files.files {
+        let path = dir.join(rel);
+        check_no_link_inside(dir, rel)?;
+        let existing = std::fs::symlink_metadata(&path).ok();
+        if existing.as_ref().is_some_and(|m| m.is_dir()) {
+            anyhow::bail!(
+                "{} is a directory: name a file, or pass --split to write one file per project into it",
+                path.display()
+            );
+        }
+        if !force
+            && !directory
+            && let Some(existing) = existing
+            && (!existing.is_file()
+                || std::fs::read(&path).map_or(true, |bytes| bytes != content.as_bytes()))
+        {
+            anyhow::bail!(
+                "{} already exists: pass --force to overwrite it",
+                path.display()
+            );
         }
     }
     for (rel, content) in &files.files {
@@ -277,7 +331,7 @@ pub fn write(
             std::fs::create_dir_all(parent)
                 .map_err(|e| anyhow::anyhow!("creating {}: {e}", parent.display()))?;
         }
-        std::fs::write(&path, content)
+        replace_file(&path, content.as_bytes())
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
     for path in &stale {
@@ -285,6 +339,70 @@ pub fn write(
             .map_err(|e| anyhow::anyhow!("removing {}: {e}", path.display()))?;
     }
     Ok(stale)
+}
+
+/// Refuses when a directory between `dir` and `dir/rel`'s file (`certs` in `certs/x.pem`)
+/// is a symbolic link or not a directory: export writes only inside the directory named.
+fn check_no_link_inside(dir: &Path, rel: &Path) -> anyhow::Result<()> {
+    let mut at = dir.to_path_buf();
+    let Some(parent) = rel.parent() else {
+        return Ok(());
+    };
+    for part in parent.components() {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => anyhow::bail!(
+                "{} is a symbolic link: export writes only inside {} and never follows a link out of it; remove the link (or export elsewhere). Nothing was written.",
+                at.display(),
+                if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                }
+                .display()
+            ),
+            Ok(m) if !m.is_dir() => anyhow::bail!(
+                "{} is not a directory: export writes {} there. Nothing was written.",
+                at.display(),
+                rel.display()
+            ),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => anyhow::bail!("reading {}: {e}", at.display()),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `content` to a new file beside `path` (created exclusively), then renames it over
+/// `path`: a link at `path` is replaced, never written through, and a reader never sees a
+/// partial file. The way sinks write (`apply::secrets`), without their 0600 mode.
+fn replace_file(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
+    let temp = path.with_file_name(format!(
+        ".{name}.orgops-{}-{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(content)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 #[cfg(test)]

@@ -403,3 +403,156 @@ fn a_split_export_keeps_every_project_and_certificate_whose_names_would_meet() {
     );
     assert_split_round_trip(command, "names that would meet");
 }
+
+/// `--force` replaces a symbolic link at a file export writes (the output file, a PEM)
+/// instead of writing through it, and refuses a linked `certs` directory: nothing is
+/// written outside the directory named.
+#[cfg(unix)]
+#[test]
+fn export_force_never_writes_through_a_symbolic_link() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").expect("victim");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir(&outside).expect("outside");
+    let export = |args: &[&str], out: &std::path::Path| {
+        run(orgops()
+            .args(["export", "--force", "--emulator", QUICKSTART_LIVE])
+            .args(args)
+            .arg("-o")
+            .arg(out))
+    };
+    let is_link = |p: &std::path::Path| {
+        std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+    };
+
+    // `-o link --force`, and a PEM that is a link: both links replaced, the victim intact.
+    let one = dir.path().join("one");
+    std::fs::create_dir_all(one.join("certs")).expect("mkdir");
+    symlink(&victim, one.join("orgops.yaml")).expect("link");
+    symlink(&victim, one.join("certs/acme-mtls.pem")).expect("link");
+    let done = export(&[], &one.join("orgops.yaml"));
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious\n"
+    );
+    assert!(!is_link(&one.join("orgops.yaml")));
+    assert!(!is_link(&one.join("certs/acme-mtls.pem")));
+    assert!(
+        std::fs::read_to_string(one.join("orgops.yaml"))
+            .expect("export")
+            .contains("version: 1")
+    );
+
+    // A `certs` directory that is a link out of the tree: refused, nothing written there.
+    for split in [false, true] {
+        let two = dir.path().join(format!("two-{split}"));
+        std::fs::create_dir(&two).expect("mkdir");
+        symlink(&outside, two.join("certs")).expect("link");
+        let (args, out): (&[&str], _) = if split {
+            (&["--split"], two.clone())
+        } else {
+            (&[], two.join("orgops.yaml"))
+        };
+        let refused = export(args, &out);
+        assert_eq!(refused.code, 1, "split {split}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains("symbolic link"),
+            "split {split}: {}",
+            refused.stderr
+        );
+        assert_eq!(
+            std::fs::read_dir(&outside).expect("outside").count(),
+            0,
+            "split {split}: written outside"
+        );
+    }
+
+    // `--split --force` over a project file that is a link: not orgops's file, refused.
+    let three = dir.path().join("three");
+    std::fs::create_dir(&three).expect("mkdir");
+    symlink(&victim, three.join("project-production.yaml")).expect("link");
+    let refused = export(&["--split"], &three);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("project-production.yaml"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious\n"
+    );
+    assert!(!three.join("org.yaml").exists());
+}
+
+/// `export --split --force` into a directory removes only files an earlier export wrote
+/// (they carry its header); any other `*.yaml`/`*.yml` (a repository's `action.yml`,
+/// `docker-compose.yml`, `.pre-commit-config.yaml`) is listed and the export refused, with
+/// nothing written or removed.
+#[test]
+fn split_force_removes_only_files_an_export_wrote() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("repo");
+    let first = run(orgops()
+        .args(["export", "--split", "--emulator", QUICKSTART_LIVE, "-o"])
+        .arg(&out));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // A project that is gone from the org: its file is an earlier export's.
+    std::fs::rename(
+        out.join("project-production.yaml"),
+        out.join("project-retired.yaml"),
+    )
+    .expect("rename");
+    let foreign = [
+        "action.yml",
+        "docker-compose.yml",
+        ".pre-commit-config.yaml",
+    ];
+    for name in foreign {
+        std::fs::write(out.join(name), "on: push\n").expect("write");
+    }
+    std::fs::write(out.join("notes.txt"), "keep").expect("write");
+    std::fs::remove_file(out.join("org.yaml")).expect("rm");
+    let force = || {
+        run(orgops()
+            .args([
+                "export",
+                "--split",
+                "--force",
+                "--emulator",
+                QUICKSTART_LIVE,
+                "-o",
+            ])
+            .arg(&out))
+    };
+    let refused = force();
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    for name in foreign {
+        assert!(refused.stderr.contains(name), "{name}: {}", refused.stderr);
+        assert!(out.join(name).exists(), "{name} removed");
+    }
+    assert!(
+        !refused.stderr.contains("project-retired.yaml"),
+        "{}",
+        refused.stderr
+    );
+    assert!(out.join("project-retired.yaml").exists());
+    assert!(!out.join("org.yaml").exists(), "written although refused");
+
+    for name in foreign {
+        std::fs::remove_file(out.join(name)).expect("rm");
+    }
+    let done = force();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert!(
+        done.stderr.contains("project-retired.yaml"),
+        "{}",
+        done.stderr
+    );
+    assert!(!out.join("project-retired.yaml").exists());
+    assert!(out.join("project-production.yaml").exists());
+    assert!(out.join("notes.txt").exists());
+}
