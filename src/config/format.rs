@@ -14,6 +14,11 @@
 //! place the canonical form does not write (inside a flow collection that spans lines, or
 //! before a key whose value is the default and is not written) cannot be kept: `fmt`
 //! refuses the file naming the comment's line, rather than drop or move it.
+//!
+//! A file is read with the loader `orgops validate` uses ([`crate::config::load`]: bounded,
+//! tags, schema, types), so what it refuses in a file `fmt` refuses with the same
+//! diagnostics. Linear in the file: comments are located with a binary search over the
+//! scalars' spans.
 
 use std::collections::BTreeMap;
 
@@ -26,15 +31,25 @@ use crate::model::{Document, normalize_email};
 #[error("{0}")]
 pub struct FormatError(pub String);
 
+/// The byte-order mark a file may start with: kept where it is, and not content.
+const BOM: char = '\u{feff}';
+
 /// `text` (the content of `label`) in canonical form, its comments kept (see the module
-/// doc). Refused: text that is not a desired-state document, and comments whose place the
-/// canonical form does not write.
+/// doc). Refused: text that `orgops validate` refuses for what the file itself says (read
+/// by the same bounded loader, [`crate::config::load::parse_text`]: YAML under its budget,
+/// tags, schema, types; its diagnostics are the error), and comments whose place the
+/// canonical form does not write. A leading byte-order mark stays.
 pub fn format_text(text: &str, label: &str) -> Result<String, FormatError> {
-    let doc: Document = serde_saphyr::from_str(text).map_err(|e| {
+    let doc = load_document(text, label).map_err(|(diagnostics, _)| {
         FormatError(format!(
-            "{label}: not a desired-state document, so it cannot be formatted: {e} (`orgops validate -f {label}` shows every problem)"
+            "{label}: not a valid desired-state file, so it was not formatted (`orgops validate -f {label}` says the same):\n{}",
+            diagnostics.trim_end()
         ))
     })?;
+    let (bom, text) = match text.strip_prefix(BOM) {
+        Some(rest) => (BOM.to_string(), rest),
+        None => (String::new(), text),
+    };
     let source =
         Tree::parse(text).map_err(|e| FormatError(format!("{label}: cannot be formatted: {e}")))?;
     let declares_version = matches!(&source.root, Some(Node::Map { entries, .. }) if entries.iter().any(|(k, _, _)| k == "version"));
@@ -43,13 +58,12 @@ pub fn format_text(text: &str, label: &str) -> Result<String, FormatError> {
     let output = Tree::parse(&body)
         .map_err(|e| FormatError(format!("{label}: the canonical form does not parse: {e}")))?;
     let comments = comments(text, &source);
-    let formatted = place_comments(&body, &output, &source, comments, label)?;
+    let formatted = bom + &place_comments(&body, &output, &source, comments, label)?;
     // A safety net: formatting never changes what the file means.
     let mut before = doc;
     before.sort_canonical();
     crate::kinds::canonical_fields(&mut before);
-    let after: Result<Document, _> = serde_saphyr::from_str(&formatted);
-    match after {
+    match load_document(&formatted, label) {
         Ok(mut after) => {
             after.sort_canonical();
             crate::kinds::canonical_fields(&mut after);
@@ -59,13 +73,28 @@ pub fn format_text(text: &str, label: &str) -> Result<String, FormatError> {
                 )));
             }
         }
-        Err(e) => {
+        Err((_, first)) => {
             return Err(FormatError(format!(
-                "{label}: the formatted file would not parse ({e}); it was left as it is (please report this)"
+                "{label}: the formatted file would not load ({first}); it was left as it is (please report this)"
             )));
         }
     }
     Ok(formatted)
+}
+
+/// The file's document as `orgops validate` reads one file (the bounded loader), or its
+/// diagnostics rendered (no colour) and the first one's message.
+fn load_document(text: &str, label: &str) -> Result<Document, (String, String)> {
+    crate::config::load::parse_text(text.to_string(), label, None)
+        .map(|file| file.doc)
+        .map_err(|diagnostics| {
+            let first = diagnostics
+                .items()
+                .first()
+                .map(|d| d.message.clone())
+                .unwrap_or_default();
+            (diagnostics.render_human(false), first)
+        })
 }
 
 /// A parsed node with the line it starts on (1-based; a mapping entry starts at its key).
@@ -186,6 +215,8 @@ impl Tree {
                 },
             }
         }
+        // In document order already; sorted so that [`Tree::in_scalar`] may rely on it.
+        scalar_spans.sort_unstable();
         Ok(Tree { root, scalar_spans })
     }
 
@@ -227,11 +258,17 @@ impl Tree {
         out
     }
 
-    /// Whether (line, column) falls inside a scalar.
+    /// Whether (line, column) falls inside a scalar. The spans come in document order and
+    /// do not overlap, so the one that may hold it is the last starting at or before it.
     fn in_scalar(&self, line: usize, col: usize) -> bool {
-        self.scalar_spans
-            .iter()
-            .any(|&(l0, c0, l1, c1)| (l0, c0) <= (line, col) && (line, col) < (l1, c1))
+        let at = (line, col);
+        let after = self
+            .scalar_spans
+            .partition_point(|&(l0, c0, _, _)| (l0, c0) <= at);
+        after > 0 && {
+            let (_, _, l1, c1) = self.scalar_spans[after - 1];
+            at < (l1, c1)
+        }
     }
 }
 
@@ -483,7 +520,9 @@ mod tests {
     fn a_file_that_is_not_a_document_is_refused_by_name() {
         let error = format_text("users: 3\n", "x.yaml").expect_err("refused");
         assert!(
-            error.0.starts_with("x.yaml: not a desired-state document"),
+            error
+                .0
+                .starts_with("x.yaml: not a valid desired-state file"),
             "{error}"
         );
     }
