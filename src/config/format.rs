@@ -20,7 +20,7 @@
 //! diagnostics. Linear in the file: comments are located with a binary search over the
 //! scalars' spans.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_saphyr::granit_parser::{Event, Parser};
 
@@ -220,21 +220,22 @@ impl Tree {
         Ok(Tree { root, scalar_spans })
     }
 
-    /// Every node's identity path and the line it starts on, in document order.
-    fn paths(&self) -> Vec<(Vec<String>, usize)> {
+    /// Calls `visit` with every node's identity path and the line it starts on, in
+    /// document order (the caller keeps the few it needs: no path is copied here).
+    fn walk(&self, visit: &mut dyn FnMut(&[String], usize)) {
         fn walk(
             node: &Node,
             line: usize,
             path: &mut Vec<String>,
-            out: &mut Vec<(Vec<String>, usize)>,
+            visit: &mut dyn FnMut(&[String], usize),
         ) {
-            out.push((path.clone(), line));
+            visit(path, line);
             match node {
                 Node::Scalar { .. } => {}
                 Node::Map { entries, .. } => {
                     for (key, key_line, value) in entries {
                         path.push(format!("{key}:"));
-                        walk(value, *key_line, path, out);
+                        walk(value, *key_line, path, visit);
                         path.pop();
                     }
                 }
@@ -245,17 +246,15 @@ impl Tree {
                         let n = seen.entry(id.clone()).or_default();
                         *n += 1;
                         path.push(format!("{id}#{n}"));
-                        walk(item, item.line(), path, out);
+                        walk(item, item.line(), path, visit);
                         path.pop();
                     }
                 }
             }
         }
-        let mut out = Vec::new();
         if let Some(root) = &self.root {
-            walk(root, root.line(), &mut Vec::new(), &mut out);
+            walk(root, root.line(), &mut Vec::new(), visit);
         }
-        out
     }
 
     /// Whether (line, column) falls inside a scalar. The spans come in document order and
@@ -366,13 +365,29 @@ fn place_comments(
     comments: Vec<Comment>,
     label: &str,
 ) -> Result<String, FormatError> {
-    // Source: line -> the shallowest node starting on it (the first in document order).
+    // Source: each comment's line -> the shallowest node starting on it (the first in
+    // document order).
+    let anchors: BTreeSet<usize> = comments
+        .iter()
+        .filter_map(|c| match c.anchor {
+            Anchor::Before(line) | Anchor::After(line) => Some(line),
+            Anchor::End => None,
+        })
+        .collect();
     let mut at_line: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-    for (path, line) in source.paths() {
-        at_line.entry(line).or_insert(path);
-    }
-    // Output: path -> line.
-    let out_line: BTreeMap<Vec<String>, usize> = output.paths().into_iter().collect();
+    source.walk(&mut |path, line| {
+        if anchors.contains(&line) && !at_line.contains_key(&line) {
+            at_line.insert(line, path.to_vec());
+        }
+    });
+    // Output: those nodes' paths -> their lines.
+    let wanted: BTreeSet<Vec<String>> = at_line.values().cloned().collect();
+    let mut out_line: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+    output.walk(&mut |path, line| {
+        if wanted.contains(path) {
+            out_line.insert(path.to_vec(), line);
+        }
+    });
     let mut before: BTreeMap<usize, Vec<&Comment>> = BTreeMap::new();
     let mut after: BTreeMap<usize, Vec<&Comment>> = BTreeMap::new();
     let mut end: Vec<&Comment> = Vec::new();
