@@ -280,7 +280,7 @@ fn fmt_refuses_what_validate_refuses_and_changes_nothing() {
     let cases = [
         (
             "a custom tag",
-            format!("version: 1\nusers:\n  - !custom {{email: a@x.example, role: owner}}\n"),
+            "version: 1\nusers:\n  - !custom {email: a@x.example, role: owner}\n".to_string(),
         ),
         (
             "a %TAG directive",
