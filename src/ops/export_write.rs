@@ -331,7 +331,8 @@ pub fn write(
             std::fs::create_dir_all(parent)
                 .map_err(|e| anyhow::anyhow!("creating {}: {e}", parent.display()))?;
         }
-        replace_file(&path, content.as_bytes())
+        // As sinks write: a link at the file's place is replaced, never written through.
+        crate::apply::secrets::replace_file(&path, content.as_bytes(), 0o666, "export")
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
     for path in &stale {
@@ -372,37 +373,6 @@ fn check_no_link_inside(dir: &Path, rel: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Writes `content` to a new file beside `path` (created exclusively), then renames it over
-/// `path`: a link at `path` is replaced, never written through, and a reader never sees a
-/// partial file. The way sinks write (`apply::secrets`), without their 0600 mode.
-fn replace_file(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
-    let temp = path.with_file_name(format!(
-        ".{name}.orgops-{}-{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        file.write_all(content)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
 }
 
 #[cfg(test)]
