@@ -23,6 +23,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::support::cli::{orgops, run};
+use crate::support::org::labelled_pem;
 
 const PERMISSIONS: [&str; 3] = [
     "api.organization.costs.read",
@@ -963,13 +964,6 @@ fn a_stale_saved_plan_exits_4_with_each_typed_reason() {
         std::fs::write(live, yaml(&doc)).expect("edit");
         path_args(desired, live)
     });
-}
-
-/// A PEM-shaped file whose content says which certificate it is.
-fn labelled_pem(label: &str) -> String {
-    use base64::Engine;
-    let body = base64::engine::general_purpose::STANDARD.encode(format!("certificate {label}"));
-    format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")
 }
 
 /// A certificate whose file changed is a destructive `replace` (docs/configuration.md):

@@ -7,6 +7,7 @@ use orgops::emulator::{EmulatorOptions, RunningEmulator};
 use serde_json::{Value, json};
 
 use crate::support::cli::{QUICKSTART_LIVE, Run, orgops, run};
+use crate::support::org::labelled_pem;
 
 /// The binary pointed at `emu` with its admin key.
 fn against(emu: &RunningEmulator) -> assert_cmd::Command {
@@ -320,13 +321,6 @@ invites:
     assert!(!drift.stdout.contains("invite:"), "{}", drift.stdout);
 }
 
-/// A PEM-shaped file whose content says which certificate it is.
-fn pem(label: &str) -> String {
-    use base64::Engine;
-    let body = base64::engine::general_purpose::STANDARD.encode(format!("certificate {label}"));
-    format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")
-}
-
 /// Projects whose file names would meet (two non-ASCII names and `Project 2`, case and
 /// separator variants, a name that is itself a numbered stem) and certificates whose PEM
 /// files would (`a b`, `a_b`, `A_b`): every project keeps a file of its own and every
@@ -338,7 +332,7 @@ fn a_split_export_keeps_every_project_and_certificate_whose_names_would_meet() {
     let mut seed = String::from("version: 1\nusers:\n  - {email: a@x.example, role: owner}\n");
     seed.push_str("certificates:\n");
     for (i, name) in certificates.iter().enumerate() {
-        std::fs::write(dir.path().join(format!("c{i}.pem")), pem(name)).expect("pem");
+        std::fs::write(dir.path().join(format!("c{i}.pem")), labelled_pem(name)).expect("pem");
         seed.push_str(&format!("  - {{name: \"{name}\", file: c{i}.pem}}\n"));
     }
     let projects = [
@@ -388,7 +382,7 @@ fn a_split_export_keeps_every_project_and_certificate_whose_names_would_meet() {
         let file = cert["file"].as_str().expect("file");
         assert_eq!(
             std::fs::read_to_string(out.join(file)).expect("the PEM is written"),
-            pem(name),
+            labelled_pem(name),
             "{name}: {file}"
         );
     }
