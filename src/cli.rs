@@ -388,8 +388,9 @@ pub struct ExportArgs {
     /// names (`-f DIR` reads them back). The directory must be new or empty.
     #[arg(long, requires = "output")]
     pub split: bool,
-    /// Overwrite an existing file; with `--split`, write into a non-empty directory and
-    /// remove its other `*.yaml`/`*.yml` files (which `-f DIR` would merge in).
+    /// Overwrite an existing file; with `--split`, write into a non-empty directory,
+    /// replacing or removing the `*.yaml`/`*.yml` files an earlier export wrote there
+    /// (which `-f DIR` would merge in); any other such file is listed and refused.
     #[arg(long)]
     pub force: bool,
     /// Which rate limits to write: only where a project differs from the value most

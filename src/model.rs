@@ -548,6 +548,12 @@ pub struct Certificate {
     /// Active at organization level.
     #[serde(default)]
     pub active: bool,
+    /// The certificate's PEM where it was read, never in a file: the file's content for the
+    /// desired state, the API's (`include=content`) for the live one. The plan compares
+    /// their fingerprints ([`crate::kinds::pem_fingerprint`]) when both are known;
+    /// `export` writes the live one.
+    #[serde(skip)]
+    pub pem: Option<String>,
 }
 
 /// `admin_api_keys[]` — an organization admin API key.

@@ -318,24 +318,45 @@ fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
 }
 
 fn new_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    new_file(path, 0o600)
+}
+
+/// A new file, created exclusively (`O_EXCL`: never an existing file or a link) with `mode`
+/// (before the umask) on Unix.
+fn new_file(path: &Path, mode: u32) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(mode);
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     options.open(path)
 }
 
 /// Writes `value` to `path` through an exclusive 0600 temporary file and a rename.
 fn write_private_file(path: &Path, value: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
     let dir = parent_dir(path);
     create_private_dirs(&dir)?;
-    let temp = temp_name(&dir, "key");
+    replace_file(path, value, 0o600, "key")
+}
+
+/// Writes `value` to `path` (whose directory exists) through a new file beside it, created
+/// exclusively with `mode` (before the umask), synced, then renamed over `path`: a reader
+/// never sees a partial file, and an existing file or link at `path` is replaced, never
+/// written through. How sinks (0600) and `orgops export` (0666) write.
+pub(crate) fn replace_file(
+    path: &Path,
+    value: &[u8],
+    mode: u32,
+    label: &str,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let temp = temp_name(&parent_dir(path), label);
     let written = (|| {
-        let mut file = new_private_file(&temp)?;
+        let mut file = new_file(&temp, mode)?;
         file.write_all(value)?;
         file.sync_all()?;
         drop(file);

@@ -2,9 +2,9 @@
 //! layout (the form `export` writes; see [`crate::config::format`]), keeping comments.
 //! A directory means each `*.yaml`/`*.yml` file directly in it, each formatted on its own.
 //!
-//! Nothing is written unless every file can be formatted: a file that is not a
-//! desired-state document, or whose comments cannot be kept in place, is refused (exit 1)
-//! naming the line. `--check` writes nothing: for each file that is not formatted it prints
+//! Nothing is written unless every file can be formatted: a file that `orgops validate`
+//! refuses for what it says itself (its diagnostics are printed), or whose comments cannot
+//! be kept in place, is refused (exit 1) naming the line. `--check` writes nothing: for each file that is not formatted it prints
 //! a unified diff (stdout) and says so (stderr), and exits 1; 0 when every file is.
 
 use std::path::{Path, PathBuf};

@@ -14,8 +14,13 @@
 //! place the canonical form does not write (inside a flow collection that spans lines, or
 //! before a key whose value is the default and is not written) cannot be kept: `fmt`
 //! refuses the file naming the comment's line, rather than drop or move it.
+//!
+//! A file is read with the loader `orgops validate` uses ([`crate::config::load`]: bounded,
+//! tags, schema, types), so what it refuses in a file `fmt` refuses with the same
+//! diagnostics. Linear in the file: comments are located with a binary search over the
+//! scalars' spans.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_saphyr::granit_parser::{Event, Parser};
 
@@ -26,15 +31,25 @@ use crate::model::{Document, normalize_email};
 #[error("{0}")]
 pub struct FormatError(pub String);
 
+/// The byte-order mark a file may start with: kept where it is, and not content.
+const BOM: char = '\u{feff}';
+
 /// `text` (the content of `label`) in canonical form, its comments kept (see the module
-/// doc). Refused: text that is not a desired-state document, and comments whose place the
-/// canonical form does not write.
+/// doc). Refused: text that `orgops validate` refuses for what the file itself says (read
+/// by the same bounded loader, [`crate::config::load::parse_text`]: YAML under its budget,
+/// tags, schema, types; its diagnostics are the error), and comments whose place the
+/// canonical form does not write. A leading byte-order mark stays.
 pub fn format_text(text: &str, label: &str) -> Result<String, FormatError> {
-    let doc: Document = serde_saphyr::from_str(text).map_err(|e| {
+    let doc = load_document(text, label).map_err(|(diagnostics, _)| {
         FormatError(format!(
-            "{label}: not a desired-state document, so it cannot be formatted: {e} (`orgops validate -f {label}` shows every problem)"
+            "{label}: not a valid desired-state file, so it was not formatted (`orgops validate -f {label}` says the same):\n{}",
+            diagnostics.trim_end()
         ))
     })?;
+    let (bom, text) = match text.strip_prefix(BOM) {
+        Some(rest) => (BOM.to_string(), rest),
+        None => (String::new(), text),
+    };
     let source =
         Tree::parse(text).map_err(|e| FormatError(format!("{label}: cannot be formatted: {e}")))?;
     let declares_version = matches!(&source.root, Some(Node::Map { entries, .. }) if entries.iter().any(|(k, _, _)| k == "version"));
@@ -43,13 +58,12 @@ pub fn format_text(text: &str, label: &str) -> Result<String, FormatError> {
     let output = Tree::parse(&body)
         .map_err(|e| FormatError(format!("{label}: the canonical form does not parse: {e}")))?;
     let comments = comments(text, &source);
-    let formatted = place_comments(&body, &output, &source, comments, label)?;
+    let formatted = bom + &place_comments(&body, &output, &source, comments, label)?;
     // A safety net: formatting never changes what the file means.
     let mut before = doc;
     before.sort_canonical();
     crate::kinds::canonical_fields(&mut before);
-    let after: Result<Document, _> = serde_saphyr::from_str(&formatted);
-    match after {
+    match load_document(&formatted, label) {
         Ok(mut after) => {
             after.sort_canonical();
             crate::kinds::canonical_fields(&mut after);
@@ -59,13 +73,28 @@ pub fn format_text(text: &str, label: &str) -> Result<String, FormatError> {
                 )));
             }
         }
-        Err(e) => {
+        Err((_, first)) => {
             return Err(FormatError(format!(
-                "{label}: the formatted file would not parse ({e}); it was left as it is (please report this)"
+                "{label}: the formatted file would not load ({first}); it was left as it is (please report this)"
             )));
         }
     }
     Ok(formatted)
+}
+
+/// The file's document as `orgops validate` reads one file (the bounded loader), or its
+/// diagnostics rendered (no colour) and the first one's message.
+fn load_document(text: &str, label: &str) -> Result<Document, (String, String)> {
+    crate::config::load::parse_text(text.to_string(), label, None)
+        .map(|file| file.doc)
+        .map_err(|diagnostics| {
+            let first = diagnostics
+                .items()
+                .first()
+                .map(|d| d.message.clone())
+                .unwrap_or_default();
+            (diagnostics.render_human(false), first)
+        })
 }
 
 /// A parsed node with the line it starts on (1-based; a mapping entry starts at its key).
@@ -186,24 +215,27 @@ impl Tree {
                 },
             }
         }
+        // In document order already; sorted so that [`Tree::in_scalar`] may rely on it.
+        scalar_spans.sort_unstable();
         Ok(Tree { root, scalar_spans })
     }
 
-    /// Every node's identity path and the line it starts on, in document order.
-    fn paths(&self) -> Vec<(Vec<String>, usize)> {
+    /// Calls `visit` with every node's identity path and the line it starts on, in
+    /// document order (the caller keeps the few it needs: no path is copied here).
+    fn walk(&self, visit: &mut dyn FnMut(&[String], usize)) {
         fn walk(
             node: &Node,
             line: usize,
             path: &mut Vec<String>,
-            out: &mut Vec<(Vec<String>, usize)>,
+            visit: &mut dyn FnMut(&[String], usize),
         ) {
-            out.push((path.clone(), line));
+            visit(path, line);
             match node {
                 Node::Scalar { .. } => {}
                 Node::Map { entries, .. } => {
                     for (key, key_line, value) in entries {
                         path.push(format!("{key}:"));
-                        walk(value, *key_line, path, out);
+                        walk(value, *key_line, path, visit);
                         path.pop();
                     }
                 }
@@ -214,24 +246,28 @@ impl Tree {
                         let n = seen.entry(id.clone()).or_default();
                         *n += 1;
                         path.push(format!("{id}#{n}"));
-                        walk(item, item.line(), path, out);
+                        walk(item, item.line(), path, visit);
                         path.pop();
                     }
                 }
             }
         }
-        let mut out = Vec::new();
         if let Some(root) = &self.root {
-            walk(root, root.line(), &mut Vec::new(), &mut out);
+            walk(root, root.line(), &mut Vec::new(), visit);
         }
-        out
     }
 
-    /// Whether (line, column) falls inside a scalar.
+    /// Whether (line, column) falls inside a scalar. The spans come in document order and
+    /// do not overlap, so the one that may hold it is the last starting at or before it.
     fn in_scalar(&self, line: usize, col: usize) -> bool {
-        self.scalar_spans
-            .iter()
-            .any(|&(l0, c0, l1, c1)| (l0, c0) <= (line, col) && (line, col) < (l1, c1))
+        let at = (line, col);
+        let after = self
+            .scalar_spans
+            .partition_point(|&(l0, c0, _, _)| (l0, c0) <= at);
+        after > 0 && {
+            let (_, _, l1, c1) = self.scalar_spans[after - 1];
+            at < (l1, c1)
+        }
     }
 }
 
@@ -329,13 +365,29 @@ fn place_comments(
     comments: Vec<Comment>,
     label: &str,
 ) -> Result<String, FormatError> {
-    // Source: line -> the shallowest node starting on it (the first in document order).
+    // Source: each comment's line -> the shallowest node starting on it (the first in
+    // document order).
+    let anchors: BTreeSet<usize> = comments
+        .iter()
+        .filter_map(|c| match c.anchor {
+            Anchor::Before(line) | Anchor::After(line) => Some(line),
+            Anchor::End => None,
+        })
+        .collect();
     let mut at_line: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-    for (path, line) in source.paths() {
-        at_line.entry(line).or_insert(path);
-    }
-    // Output: path -> line.
-    let out_line: BTreeMap<Vec<String>, usize> = output.paths().into_iter().collect();
+    source.walk(&mut |path, line| {
+        if anchors.contains(&line) && !at_line.contains_key(&line) {
+            at_line.insert(line, path.to_vec());
+        }
+    });
+    // Output: those nodes' paths -> their lines.
+    let wanted: BTreeSet<Vec<String>> = at_line.values().cloned().collect();
+    let mut out_line: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+    output.walk(&mut |path, line| {
+        if wanted.contains(path) {
+            out_line.insert(path.to_vec(), line);
+        }
+    });
     let mut before: BTreeMap<usize, Vec<&Comment>> = BTreeMap::new();
     let mut after: BTreeMap<usize, Vec<&Comment>> = BTreeMap::new();
     let mut end: Vec<&Comment> = Vec::new();
@@ -483,7 +535,9 @@ mod tests {
     fn a_file_that_is_not_a_document_is_refused_by_name() {
         let error = format_text("users: 3\n", "x.yaml").expect_err("refused");
         assert!(
-            error.0.starts_with("x.yaml: not a desired-state document"),
+            error
+                .0
+                .starts_with("x.yaml: not a valid desired-state file"),
             "{error}"
         );
     }

@@ -148,8 +148,13 @@ pub fn load_with(
     let (merged, certificate_pems) =
         merge_and_check(parsed, mode, unread, &sinks, &mut diagnostics)?;
     let declared_at = declared_at(&merged);
+    let mut doc = normalised(merged.doc);
+    // What the plan compares a live certificate's content with.
+    for certificate in doc.certificates.iter_mut() {
+        certificate.pem = certificate_pems.get(&certificate.name).cloned();
+    }
     Ok(DesiredState {
-        doc: normalised(merged.doc),
+        doc,
         files: paths,
         certificate_pems,
         declared_at,

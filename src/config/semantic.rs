@@ -30,8 +30,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
-use base64::Engine as _;
-
 use super::LoadMode;
 use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean};
 use super::load::{Kind, List, Merged};
@@ -1046,33 +1044,10 @@ pub fn read_pem(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
-/// The PEM check: every `BEGIN CERTIFICATE` block ends and holds base64 data.
+/// The PEM check: every `BEGIN CERTIFICATE` block ends and holds base64 data (the
+/// certificate kind's parser, [`crate::kinds::pem_blocks`]).
 pub fn check_pem(text: &str) -> Result<(), String> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let mut rest = text;
-    let mut blocks = 0;
-    while let Some(start) = rest.find(BEGIN) {
-        let after = &rest[start + BEGIN.len()..];
-        let end = after
-            .find(END)
-            .ok_or("a `BEGIN CERTIFICATE` block has no `END CERTIFICATE` line")?;
-        let body: String = after[..end]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        match base64::engine::general_purpose::STANDARD.decode(body.as_bytes()) {
-            Ok(der) if !der.is_empty() => {}
-            Ok(_) => return Err("a certificate block is empty".into()),
-            Err(_) => return Err("a certificate block is not valid base64".into()),
-        }
-        blocks += 1;
-        rest = &after[end + END.len()..];
-    }
-    if blocks == 0 {
-        return Err("the file is not PEM (no `-----BEGIN CERTIFICATE-----` block)".into());
-    }
-    Ok(())
+    crate::kinds::pem_blocks(text).map(|_| ())
 }
 
 #[cfg(test)]

@@ -703,6 +703,7 @@ pub fn to_document(org: &OrgState) -> Document {
                 file: format!("{name}.pem"),
                 name,
                 active: c.active,
+                pem: None,
             }
         })
         .collect();

@@ -49,6 +49,7 @@ pub mod spend_limit;
 mod user;
 mod user_role;
 
+pub use certificate::{pem_blocks, pem_fingerprint};
 pub use certificate_activation::CertificateScope;
 pub use change::{
     Action, ActionClass, Change, ChangeId, FieldChange, Refusal, RefusalRule, UnmanagedObject,

@@ -5,8 +5,8 @@
 //! - pending invites become declared users (with the invite's project memberships), since a
 //!   declared user with a matching pending invite is satisfied; expired and accepted invites
 //!   are left out (the plan reports expired ones for undeclared people);
-//! - certificates: the list carries no PEM, so each certificate's content is retrieved once
-//!   (at most 50) and written under `certs/<name>.pem` beside the output file;
+//! - certificates: the live read retrieves each one's PEM (the list carries none; at most
+//!   50), written under `certs/<name>.pem` beside the output file;
 //! - secrets are never exported (no sinks: existing keys are not re-issued);
 //! - custom-role assignments cost one request per principal (user, group, project member).
 //!   They are read only where a custom role exists to be assigned (the organization's roles
@@ -17,7 +17,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::types::CertificateId;
 use crate::live::{AssignmentReads, LiveState, ReadScope};
 use crate::model::{Document, InviteStatus, ManagedList, ProjectMember, User, normalize_email};
 use crate::ops::target::Target;
@@ -51,36 +50,7 @@ pub fn export(target: &Target, options: ExportOptions, printer: Printer) -> anyh
     let announce = |reads: &AssignmentReads| eprintln!("note: {}", assignment_note(reads));
     let live =
         crate::ops::plan::read_live_announcing(&runtime, target, &scope, printer, &announce)?;
-    let pems = certificate_pems(target, &live)?;
-    Ok(build(live, &pems))
-}
-
-/// Certificate name -> PEM, one retrieve per certificate.
-fn certificate_pems(target: &Target, live: &LiveState) -> anyhow::Result<BTreeMap<String, String>> {
-    let runtime = crate::ops::runtime()?;
-    let mut pems = BTreeMap::new();
-    let certificates = live
-        .ids
-        .of(crate::kinds::ResourceKind::Certificate)
-        .filter_map(|(key, id)| Some((key.strip_prefix("certificate:")?.to_string(), id)));
-    for (name, id) in certificates {
-        let cert = runtime
-            .block_on(
-                target
-                    .client
-                    .retrieve_certificate_content(&CertificateId::from(id.clone())),
-            )
-            .map_err(|e| anyhow::anyhow!("reading certificate {name:?}: {e}"))?;
-        match cert.certificate_details.content {
-            Some(pem) => {
-                pems.insert(name, pem);
-            }
-            None => anyhow::bail!(
-                "the API returned no content for certificate {name:?}; export needs the PEM"
-            ),
-        }
-    }
-    Ok(pems)
+    build(live)
 }
 
 /// What the per-principal role-assignment reads will cost, said before they start.
@@ -123,10 +93,11 @@ fn duration_words(minutes: u64) -> String {
     }
 }
 
-/// A file name for a certificate that is safe on every platform.
-fn certificate_file(name: &str) -> String {
-    let safe: String = name
-        .chars()
+/// A file-name-safe form of a certificate name (letters, digits, `-`, `_`, `.` kept, any
+/// other character as `_`); [`crate::ops::export_write::distinct_stems`] makes the names
+/// distinct (`a b` and `a_b` would both be `a_b`).
+fn certificate_stem(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
                 c
@@ -134,12 +105,13 @@ fn certificate_file(name: &str) -> String {
                 '_'
             }
         })
-        .collect();
-    format!("certs/{safe}.pem")
+        .take(64)
+        .collect()
 }
 
-/// Pure: live state (+ certificate PEMs) -> the export document.
-pub fn build(live: LiveState, pems: &BTreeMap<String, String>) -> Export {
+/// Pure: live state -> the export document. A certificate the API gave no PEM for cannot
+/// be exported (its file would be missing).
+pub fn build(live: LiveState) -> anyhow::Result<Export> {
     let mut doc = live.org;
     let invites = std::mem::take(&mut doc.invites);
     for invite in invites {
@@ -166,20 +138,31 @@ pub fn build(live: LiveState, pems: &BTreeMap<String, String>) -> Export {
         }
     }
     let mut certificate_files = BTreeMap::new();
+    let stems = crate::ops::export_write::distinct_stems(
+        doc.certificates.iter().map(|c| c.name.as_str()),
+        certificate_stem,
+    )?;
     for cert in &mut doc.certificates {
-        cert.file = certificate_file(&cert.name);
-        if let Some(pem) = pems.get(&cert.name) {
-            certificate_files.insert(cert.file.clone(), pem.clone());
+        let stem = stems.get(&cert.name).cloned().unwrap_or_default();
+        cert.file = format!("certs/{stem}.pem");
+        match cert.pem.take() {
+            Some(pem) => {
+                certificate_files.insert(cert.file.clone(), pem);
+            }
+            None => anyhow::bail!(
+                "the API returned no content for certificate {:?}; export needs the PEM",
+                cert.name
+            ),
         }
     }
     leave_out_what_cannot_hold_anything(&mut doc);
     leave_out_what_was_not_read(&mut doc, &live.scope);
     doc.sort_canonical();
     crate::kinds::canonical_fields(&mut doc);
-    Export {
+    Ok(Export {
         doc,
         certificate_files,
-    }
+    })
 }
 
 /// Export writes every list it read, so the file manages what it saw (a list written empty
@@ -250,6 +233,7 @@ pub fn to_yaml(doc: &Document) -> anyhow::Result<String> {
     let body = crate::config::format::canonical_yaml(doc, true)?;
     Ok(format!(
         "# yaml-language-server: $schema=https://raw.githubusercontent.com/orgops/orgops/main/schema/orgops.schema.json\n\
-         # Exported by `orgops export`: the live organization as a desired-state file.\n{body}"
+         {marker}`: the live organization as a desired-state file.\n{body}",
+        marker = crate::ops::export_write::EXPORT_MARKER
     ))
 }

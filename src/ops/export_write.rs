@@ -13,7 +13,10 @@
 //!   under `certs/` beside the file that declares them (`org.yaml`'s directory).
 //! - **No silent overwrite.** An existing file whose content would change, or a directory
 //!   that is not empty, is refused unless `force`. With `force` into a directory, the other
-//!   `*.yaml`/`*.yml` files directly in it are removed, since `-f DIR` would merge them in.
+//!   `*.yaml`/`*.yml` files directly in it are removed, since `-f DIR` would merge them in,
+//!   but only those an earlier export wrote (its header, [`EXPORT_MARKER`]); any other is
+//!   listed and the export refused. Files are replaced by rename, never written through a
+//!   symbolic link, and a linked directory inside the output (`certs`) is refused.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -111,15 +114,10 @@ pub fn split(export: &Export) -> anyhow::Result<Files> {
         PathBuf::from("org.yaml"),
         crate::ops::export::to_yaml(&org)?,
     );
-    let mut taken: BTreeMap<String, usize> = BTreeMap::new();
+    let stems = distinct_stems(projects.iter().map(|p| p.name.as_str()), slug)?;
     for project in projects {
-        let stem = format!("project-{}", slug(&project.name));
-        let seen = taken.entry(stem.clone()).or_default();
-        *seen += 1;
-        let name = match *seen {
-            1 => format!("{stem}.yaml"),
-            n => format!("{stem}-{n}.yaml"),
-        };
+        let stem = stems.get(&project.name).cloned().unwrap_or_default();
+        let name = format!("project-{stem}.yaml");
         let part = Document {
             projects: ManagedList::managed(vec![project]),
             ..Document::default()
@@ -138,12 +136,13 @@ fn project_file_yaml(part: &Document) -> anyhow::Result<String> {
     let body = crate::config::format::canonical_yaml(part, false)?;
     Ok(format!(
         "# yaml-language-server: $schema=https://raw.githubusercontent.com/orgops/orgops/main/schema/orgops.schema.json\n\
-         # Exported by `orgops export --split`: one project of the live organization.\n{body}"
+         {EXPORT_MARKER} --split`: one project of the live organization.\n{body}"
     ))
 }
 
 /// A file-name-safe, lower-case form of a project name (`Support Assistant` ->
-/// `support-assistant`).
+/// `support-assistant`), at most [`MAX_STEM_CHARS`] characters; empty when the name has no
+/// ASCII letter or digit.
 fn slug(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
@@ -153,17 +152,94 @@ fn slug(name: &str) -> String {
             out.push('-');
         }
     }
-    let trimmed = out.trim_matches('-');
-    if trimmed.is_empty() {
-        "project".to_string()
-    } else {
-        trimmed.to_string()
+    out.trim_matches('-')
+        .chars()
+        .take(MAX_STEM_CHARS)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string()
+}
+
+/// The longest readable part of a file name export makes from an object's name.
+const MAX_STEM_CHARS: usize = 64;
+
+/// File-name stems for `names` (distinct names, such as projects' or certificates') that
+/// cannot meet, not even on a case-insensitive file system: a name's `readable` form alone
+/// when no other name has the same form (compared lower-cased) and the form is not empty;
+/// otherwise the form followed by `-` and the first 10 hex digits of the SHA-256 of the
+/// exact name (`研究` -> ten hex digits; `Support Assistant` and `support-assistant` ->
+/// `support-assistant-` and ten hex digits each). So a stem depends only on the names that share its
+/// readable form. The result is checked: should two stems still meet (a hashed stem equal
+/// to another name's readable form), the export is refused rather than one file lost.
+pub(crate) fn distinct_stems<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    readable: impl Fn(&str) -> String,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    use sha2::{Digest, Sha256};
+    let names: Vec<(&str, String)> = names
+        .into_iter()
+        .map(|name| (name, readable(name)))
+        .collect();
+    let mut sharing: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, form) in &names {
+        *sharing.entry(form.to_lowercase()).or_default() += 1;
     }
+    let mut stems = BTreeMap::new();
+    let mut taken: BTreeMap<String, &str> = BTreeMap::new();
+    for (name, form) in names {
+        let stem = if !form.is_empty() && sharing.get(&form.to_lowercase()) == Some(&1) {
+            form
+        } else {
+            let digest = Sha256::digest(name.as_bytes());
+            let hash: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+            if form.is_empty() {
+                hash
+            } else {
+                format!("{form}-{hash}")
+            }
+        };
+        if let Some(other) = taken.insert(stem.to_lowercase(), name) {
+            anyhow::bail!(
+                "export cannot give {other:?} and {name:?} files of their own (both would be named `{stem}`); nothing was written: rename one of them"
+            );
+        }
+        stems.insert(name.to_string(), stem);
+    }
+    Ok(stems)
+}
+
+/// What begins a comment line of every file export writes (`# Exported by `orgops
+/// export`...`): how `--split --force` knows a file in the directory is an earlier export's.
+pub const EXPORT_MARKER: &str = "# Exported by `orgops export";
+
+/// Whether `path` is a regular file (not a link) whose leading comment lines carry
+/// [`EXPORT_MARKER`]: a file an earlier export wrote (`fmt` keeps the comment).
+fn written_by_export(path: &Path) -> bool {
+    use std::io::Read;
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return false;
+    }
+    let mut head = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(4096).read_to_end(&mut head));
+    if read.is_err() {
+        return false;
+    }
+    let head = String::from_utf8_lossy(&head);
+    head.trim_start_matches('\u{feff}')
+        .lines()
+        .map(str::trim)
+        .take_while(|line| line.is_empty() || line.starts_with('#'))
+        .any(|line| line.starts_with(EXPORT_MARKER))
 }
 
 /// Writes `files` under `dir`, refusing (without `force`) to change an existing file. With
-/// `directory` (the split layout) a non-empty `dir` is refused too, and with `force` the
-/// other YAML files directly in it are removed. Returns the removed files.
+/// `directory` (the split layout) a non-empty `dir` is refused too; with `force` the
+/// directory's other `*.yaml`/`*.yml` files are removed, but only those an earlier export
+/// wrote ([`EXPORT_MARKER`]): any other one that would be removed or replaced is listed and
+/// the export refused. Nothing is written through a symbolic link: a link at a file's
+/// place is replaced (each file is written to a new temporary file beside it, then renamed
+/// over it, as sinks are), and a directory inside `dir` that is a link (`certs`) is refused.
+/// Everything is checked before the first file is written. Returns the removed files.
 pub fn write(
     files: &Files,
     dir: &Path,
@@ -183,20 +259,39 @@ pub fn write(
                 names.sort();
                 if !names.is_empty() && !force {
                     anyhow::bail!(
-                        "{} is not empty ({} entries): export --split writes into a new or empty directory; pass --force to write into it anyway (its other *.yaml files are then removed, since `-f {}` would merge them in)",
+                        "{} is not empty ({} entries): export --split writes into a new or empty directory; pass --force to write into it anyway (the *.yaml files an earlier export wrote there are then replaced or removed, since `-f {}` would merge them in; any other *.yaml file is refused)",
                         dir.display(),
                         names.len(),
                         dir.display()
                     );
                 }
-                stale = names
-                    .into_iter()
-                    .filter(|p| {
-                        p.extension().is_some_and(|x| x == "yaml" || x == "yml")
-                            && p.strip_prefix(dir)
-                                .is_ok_and(|rel| !files.files.contains_key(rel))
-                    })
-                    .collect();
+                let mut foreign = Vec::new();
+                for path in names {
+                    let yaml = path.extension().is_some_and(|x| x == "yaml" || x == "yml");
+                    if !yaml {
+                        continue;
+                    }
+                    if !written_by_export(&path) {
+                        foreign.push(path);
+                    } else if path
+                        .strip_prefix(dir)
+                        .is_ok_and(|rel| !files.files.contains_key(rel))
+                    {
+                        stale.push(path);
+                    }
+                }
+                if !foreign.is_empty() {
+                    let list: Vec<String> = foreign
+                        .iter()
+                        .map(|p| format!("  {}", p.display()))
+                        .collect();
+                    anyhow::bail!(
+                        "{} holds *.yaml/*.yml files that orgops export did not write (they do not begin with the comment an export writes, \"{EXPORT_MARKER}...\", or are links):\n{}\n`-f {}` would read them in, and --force replaces or removes only an earlier export's files: move them out of the directory, or export into another one. Nothing was written.",
+                        dir.display(),
+                        list.join("\n"),
+                        dir.display()
+                    );
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
@@ -207,24 +302,27 @@ pub fn write(
             }
             Err(e) => anyhow::bail!("reading {}: {e}", dir.display()),
         }
-    } else if !force {
-        for (rel, content) in &files.files {
-            let path = dir.join(rel);
-            if path.is_dir() {
-                anyhow::bail!(
-                    "{} is a directory: name a file, or pass --split to write one file per project into it",
-                    path.display()
-                );
-            }
-            if let Ok(existing) = std::fs::symlink_metadata(&path)
-                && (!existing.is_file()
-                    || std::fs::read(&path).map_or(true, |bytes| bytes != content.as_bytes()))
-            {
-                anyhow::bail!(
-                    "{} already exists: pass --force to overwrite it",
-                    path.display()
-                );
-            }
+    }
+    for (rel, content) in &files.files {
+        let path = dir.join(rel);
+        check_no_link_inside(dir, rel)?;
+        let existing = std::fs::symlink_metadata(&path).ok();
+        if existing.as_ref().is_some_and(|m| m.is_dir()) {
+            anyhow::bail!(
+                "{} is a directory: name a file, or pass --split to write one file per project into it",
+                path.display()
+            );
+        }
+        if !force
+            && !directory
+            && let Some(existing) = existing
+            && (!existing.is_file()
+                || std::fs::read(&path).map_or(true, |bytes| bytes != content.as_bytes()))
+        {
+            anyhow::bail!(
+                "{} already exists: pass --force to overwrite it",
+                path.display()
+            );
         }
     }
     for (rel, content) in &files.files {
@@ -233,7 +331,8 @@ pub fn write(
             std::fs::create_dir_all(parent)
                 .map_err(|e| anyhow::anyhow!("creating {}: {e}", parent.display()))?;
         }
-        std::fs::write(&path, content)
+        // As sinks write: a link at the file's place is replaced, never written through.
+        crate::apply::secrets::replace_file(&path, content.as_bytes(), 0o666, "export")
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
     for path in &stale {
@@ -241,6 +340,39 @@ pub fn write(
             .map_err(|e| anyhow::anyhow!("removing {}: {e}", path.display()))?;
     }
     Ok(stale)
+}
+
+/// Refuses when a directory between `dir` and `dir/rel`'s file (`certs` in `certs/x.pem`)
+/// is a symbolic link or not a directory: export writes only inside the directory named.
+fn check_no_link_inside(dir: &Path, rel: &Path) -> anyhow::Result<()> {
+    let mut at = dir.to_path_buf();
+    let Some(parent) = rel.parent() else {
+        return Ok(());
+    };
+    for part in parent.components() {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => anyhow::bail!(
+                "{} is a symbolic link: export writes only inside {} and never follows a link out of it; remove the link (or export elsewhere). Nothing was written.",
+                at.display(),
+                if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                }
+                .display()
+            ),
+            Ok(m) if !m.is_dir() => anyhow::bail!(
+                "{} is not a directory: export writes {} there. Nothing was written.",
+                at.display(),
+                rel.display()
+            ),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => anyhow::bail!("reading {}: {e}", at.display()),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -251,6 +383,43 @@ mod tests {
     fn slugs_are_file_names() {
         assert_eq!(slug("Support Assistant"), "support-assistant");
         assert_eq!(slug("R&D / ML"), "r-d-ml");
-        assert_eq!(slug("../.."), "project");
+        assert_eq!(slug("../.."), "");
+        assert_eq!(slug(&"ab ".repeat(40)).len(), MAX_STEM_CHARS);
+        assert_eq!(slug(&"a ".repeat(40)).chars().last(), Some('a'));
+    }
+
+    /// Names whose readable forms meet, or are empty, get the hash of the exact name; the
+    /// others keep the readable form alone; none meet, even ignoring case.
+    #[test]
+    fn stems_never_meet() {
+        let names = [
+            "研究",
+            "開発",
+            "Project 2",
+            "Support Assistant",
+            "support-assistant",
+            "SUPPORT ASSISTANT",
+            "Search",
+        ];
+        let stems = distinct_stems(names, slug).expect("distinct");
+        assert_eq!(stems["Project 2"], "project-2");
+        assert_eq!(stems["Search"], "search");
+        assert!(stems["研究"].len() == 10, "{stems:?}");
+        assert!(stems["Support Assistant"].starts_with("support-assistant-"));
+        let lower: std::collections::BTreeSet<String> =
+            stems.values().map(|s| s.to_lowercase()).collect();
+        assert_eq!(lower.len(), names.len(), "{stems:?}");
+    }
+
+    /// A name whose readable form is another name's hashed stem: refused, never merged.
+    #[test]
+    fn stems_that_would_still_meet_are_refused() {
+        let stems = distinct_stems(["a b", "a_b"], |n: &str| n.replace(' ', "_")).expect("ok");
+        let hashed = stems["a b"].clone();
+        let error = distinct_stems(["a b", "a_b", hashed.as_str()], |n: &str| {
+            n.replace(' ', "_")
+        })
+        .expect_err("refused");
+        assert!(error.to_string().contains("files of their own"), "{error}");
     }
 }

@@ -1390,6 +1390,7 @@ mod properties {
                         name: c.to_string(),
                         file: format!("{c}.pem"),
                         active: active[i],
+                        pem: None,
                     })
                     .collect()
             })

@@ -23,6 +23,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::support::cli::{orgops, run};
+use crate::support::org::labelled_pem;
 
 const PERMISSIONS: [&str; 3] = [
     "api.organization.costs.read",
@@ -963,4 +964,106 @@ fn a_stale_saved_plan_exits_4_with_each_typed_reason() {
         std::fs::write(live, yaml(&doc)).expect("edit");
         path_args(desired, live)
     });
+}
+
+/// A certificate whose file changed is a destructive `replace` (docs/configuration.md):
+/// the plan says so, apply uploads the new content, activates it wherever the old one was
+/// active (the organization, a declared project, and a project the file does not declare),
+/// deletes the old one, and the next plan is empty. The live content is the new file's.
+#[test]
+fn a_changed_certificate_file_is_replaced_wherever_it_is_active() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("old.pem"), labelled_pem("old")).expect("pem");
+    std::fs::write(dir.path().join("new.pem"), labelled_pem("new")).expect("pem");
+    let seed = dir.path().join("live.yaml");
+    std::fs::write(
+        &seed,
+        "version: 1\nusers:\n  - {email: root@x.example, role: owner}\n\
+         certificates:\n  - {name: edge, file: old.pem, active: true}\n  - {name: other, file: old.pem}\n\
+         projects:\n  - {name: Declared, certificates: [edge]}\n  - {name: Undeclared, certificates: [edge]}\n",
+    )
+    .expect("seed");
+    let desired = dir.path().join("orgops.yaml");
+    std::fs::write(
+        &desired,
+        "version: 1\nusers:\n  - {email: root@x.example, role: owner}\n\
+         certificates:\n  - {name: edge, file: new.pem, active: true}\n  - {name: other, file: old.pem}\n\
+         projects:\n  - {name: Declared, certificates: [edge]}\n",
+    )
+    .expect("desired");
+    let (doc, pems) = emulator::seed::load_state_file(&seed).expect("seed loads");
+    let emu = emulator::start_in_background(
+        doc,
+        EmulatorOptions {
+            certificate_pems: pems,
+            admin_keys: vec![("sk-admin-cert-test".to_string(), None)],
+            ..EmulatorOptions::default()
+        },
+    )
+    .expect("emulator starts");
+    let command = |args: &[&str]| {
+        let mut cmd = orgops();
+        cmd.env("OPENAI_ADMIN_KEY", emu.admin_key())
+            .env("OPENAI_BASE_URL", emu.url())
+            .args(args)
+            .arg("-f")
+            .arg(&desired);
+        cmd
+    };
+    let planned = run(&mut command(&[
+        "plan",
+        "--detailed-exitcode",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(planned.code, 2, "{}{}", planned.stdout, planned.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&planned.stdout).expect("JSON plan");
+    let changes = plan["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 1, "{plan:#}");
+    assert_eq!(changes[0]["key"], "certificate:edge", "{plan:#}");
+    assert_eq!(changes[0]["action"], "replace", "{plan:#}");
+    assert_eq!(changes[0]["fields"][0]["field"], "content", "{plan:#}");
+    assert_eq!(plan["summary"]["destructive"], 1, "{plan:#}");
+
+    let applied = run(&mut command(&["apply", "--auto-approve"]));
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    let again = run(&mut command(&["plan", "--detailed-exitcode"]));
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(!again.stdout.contains("certificate:"), "{}", again.stdout);
+
+    // The live organization: one `edge`, holding the new content, active where the old one was.
+    let out = dir.path().join("export.yaml");
+    let export = run(orgops()
+        .env("OPENAI_ADMIN_KEY", emu.admin_key())
+        .env("OPENAI_BASE_URL", emu.url())
+        .args(["export", "-o"])
+        .arg(&out));
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let exported: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&out).expect("export")).expect("YAML");
+    let edge: Vec<&serde_json::Value> = exported["certificates"]
+        .as_array()
+        .expect("certificates")
+        .iter()
+        .filter(|c| c["name"] == "edge")
+        .collect();
+    assert_eq!(edge.len(), 1, "{exported:#}");
+    assert_eq!(edge[0]["active"], true, "{exported:#}");
+    let file = edge[0]["file"].as_str().expect("file");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(file))
+            .expect("PEM")
+            .trim_end(),
+        labelled_pem("new").trim_end()
+    );
+    for project in exported["projects"].as_array().expect("projects") {
+        let name = project["name"].as_str().expect("name");
+        if name == "Declared" || name == "Undeclared" {
+            assert_eq!(
+                project["certificates"],
+                serde_json::json!(["edge"]),
+                "{name}"
+            );
+        }
+    }
 }

@@ -7,6 +7,7 @@ use orgops::emulator::{EmulatorOptions, RunningEmulator};
 use serde_json::{Value, json};
 
 use crate::support::cli::{QUICKSTART_LIVE, Run, orgops, run};
+use crate::support::org::labelled_pem;
 
 /// The binary pointed at `emu` with its admin key.
 fn against(emu: &RunningEmulator) -> assert_cmd::Command {
@@ -318,4 +319,234 @@ invites:
         .arg(&file));
     assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
     assert!(!drift.stdout.contains("invite:"), "{}", drift.stdout);
+}
+
+/// Projects whose file names would meet (two non-ASCII names and `Project 2`, case and
+/// separator variants, a name that is itself a numbered stem) and certificates whose PEM
+/// files would (`a b`, `a_b`, `A_b`): every project keeps a file of its own and every
+/// certificate its own PEM, and the split export plans empty and drifts nothing.
+#[test]
+fn a_split_export_keeps_every_project_and_certificate_whose_names_would_meet() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certificates = ["a b", "a_b", "A_b"];
+    let mut seed = String::from("version: 1\nusers:\n  - {email: a@x.example, role: owner}\n");
+    seed.push_str("certificates:\n");
+    for (i, name) in certificates.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("c{i}.pem")), labelled_pem(name)).expect("pem");
+        seed.push_str(&format!("  - {{name: \"{name}\", file: c{i}.pem}}\n"));
+    }
+    let projects = [
+        "研究",
+        "開発",
+        "Project 2",
+        "Support Assistant",
+        "support-assistant",
+        "Support  Assistant",
+        "project",
+        "support-assistant-2",
+    ];
+    seed.push_str("projects:\n");
+    for name in projects {
+        seed.push_str(&format!("  - name: \"{name}\"\n"));
+    }
+    let seed_file = dir.path().join("seed.yaml");
+    std::fs::write(&seed_file, &seed).expect("seed");
+    let command = |args: &[&str]| {
+        let mut cmd = orgops();
+        cmd.args(args).arg("--emulator").arg(&seed_file);
+        cmd
+    };
+    let out = dir.path().join("out");
+    let export = run(command(&["export", "--split"]).arg("-o").arg(&out));
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    // One file per project (and the emulator's default project).
+    let project_files = std::fs::read_dir(&out)
+        .expect("out")
+        .filter(|e| {
+            e.as_ref()
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .starts_with("project-")
+        })
+        .count();
+    assert_eq!(project_files, projects.len() + 1, "{}", export.stderr);
+    // Each certificate's file holds that certificate.
+    let org: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(out.join("org.yaml")).expect("org.yaml"))
+            .expect("YAML");
+    let listed = org["certificates"].as_array().expect("certificates");
+    assert_eq!(listed.len(), certificates.len(), "{org:#}");
+    for cert in listed {
+        let name = cert["name"].as_str().expect("name");
+        let file = cert["file"].as_str().expect("file");
+        assert_eq!(
+            std::fs::read_to_string(out.join(file)).expect("the PEM is written"),
+            labelled_pem(name),
+            "{name}: {file}"
+        );
+    }
+    let plan = run(command(&["plan", "--detailed-exitcode"])
+        .arg("-f")
+        .arg(&out));
+    assert!(
+        !plan.stdout.contains("Not in the file"),
+        "{}{}",
+        plan.stdout,
+        plan.stderr
+    );
+    assert_split_round_trip(command, "names that would meet");
+}
+
+/// `--force` replaces a symbolic link at a file export writes (the output file, a PEM)
+/// instead of writing through it, and refuses a linked `certs` directory: nothing is
+/// written outside the directory named.
+#[cfg(unix)]
+#[test]
+fn export_force_never_writes_through_a_symbolic_link() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").expect("victim");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir(&outside).expect("outside");
+    let export = |args: &[&str], out: &std::path::Path| {
+        run(orgops()
+            .args(["export", "--force", "--emulator", QUICKSTART_LIVE])
+            .args(args)
+            .arg("-o")
+            .arg(out))
+    };
+    let is_link = |p: &std::path::Path| {
+        std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+    };
+
+    // `-o link --force`, and a PEM that is a link: both links replaced, the victim intact.
+    let one = dir.path().join("one");
+    std::fs::create_dir_all(one.join("certs")).expect("mkdir");
+    symlink(&victim, one.join("orgops.yaml")).expect("link");
+    symlink(&victim, one.join("certs/acme-mtls.pem")).expect("link");
+    let done = export(&[], &one.join("orgops.yaml"));
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious\n"
+    );
+    assert!(!is_link(&one.join("orgops.yaml")));
+    assert!(!is_link(&one.join("certs/acme-mtls.pem")));
+    assert!(
+        std::fs::read_to_string(one.join("orgops.yaml"))
+            .expect("export")
+            .contains("version: 1")
+    );
+
+    // A `certs` directory that is a link out of the tree: refused, nothing written there.
+    for split in [false, true] {
+        let two = dir.path().join(format!("two-{split}"));
+        std::fs::create_dir(&two).expect("mkdir");
+        symlink(&outside, two.join("certs")).expect("link");
+        let (args, out): (&[&str], _) = if split {
+            (&["--split"], two.clone())
+        } else {
+            (&[], two.join("orgops.yaml"))
+        };
+        let refused = export(args, &out);
+        assert_eq!(refused.code, 1, "split {split}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains("symbolic link"),
+            "split {split}: {}",
+            refused.stderr
+        );
+        assert_eq!(
+            std::fs::read_dir(&outside).expect("outside").count(),
+            0,
+            "split {split}: written outside"
+        );
+    }
+
+    // `--split --force` over a project file that is a link: not orgops's file, refused.
+    let three = dir.path().join("three");
+    std::fs::create_dir(&three).expect("mkdir");
+    symlink(&victim, three.join("project-production.yaml")).expect("link");
+    let refused = export(&["--split"], &three);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("project-production.yaml"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious\n"
+    );
+    assert!(!three.join("org.yaml").exists());
+}
+
+/// `export --split --force` into a directory removes only files an earlier export wrote
+/// (they carry its header); any other `*.yaml`/`*.yml` (a repository's `action.yml`,
+/// `docker-compose.yml`, `.pre-commit-config.yaml`) is listed and the export refused, with
+/// nothing written or removed.
+#[test]
+fn split_force_removes_only_files_an_export_wrote() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("repo");
+    let first = run(orgops()
+        .args(["export", "--split", "--emulator", QUICKSTART_LIVE, "-o"])
+        .arg(&out));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // A project that is gone from the org: its file is an earlier export's.
+    std::fs::rename(
+        out.join("project-production.yaml"),
+        out.join("project-retired.yaml"),
+    )
+    .expect("rename");
+    let foreign = [
+        "action.yml",
+        "docker-compose.yml",
+        ".pre-commit-config.yaml",
+    ];
+    for name in foreign {
+        std::fs::write(out.join(name), "on: push\n").expect("write");
+    }
+    std::fs::write(out.join("notes.txt"), "keep").expect("write");
+    std::fs::remove_file(out.join("org.yaml")).expect("rm");
+    let force = || {
+        run(orgops()
+            .args([
+                "export",
+                "--split",
+                "--force",
+                "--emulator",
+                QUICKSTART_LIVE,
+                "-o",
+            ])
+            .arg(&out))
+    };
+    let refused = force();
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    for name in foreign {
+        assert!(refused.stderr.contains(name), "{name}: {}", refused.stderr);
+        assert!(out.join(name).exists(), "{name} removed");
+    }
+    assert!(
+        !refused.stderr.contains("project-retired.yaml"),
+        "{}",
+        refused.stderr
+    );
+    assert!(out.join("project-retired.yaml").exists());
+    assert!(!out.join("org.yaml").exists(), "written although refused");
+
+    for name in foreign {
+        std::fs::remove_file(out.join(name)).expect("rm");
+    }
+    let done = force();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert!(
+        done.stderr.contains("project-retired.yaml"),
+        "{}",
+        done.stderr
+    );
+    assert!(!out.join("project-retired.yaml").exists());
+    assert!(out.join("project-production.yaml").exists());
+    assert!(out.join("notes.txt").exists());
 }

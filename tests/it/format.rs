@@ -241,3 +241,112 @@ fn fmt_refuses_a_comment_it_cannot_keep() {
     assert!(refused.stderr.contains("bad.yaml"), "{}", refused.stderr);
     assert!(Path::new(&file).exists());
 }
+
+/// A file that starts with a byte-order mark, with LF or CRLF line ends: its first comment
+/// is kept (so is the mark), and the result is formatted.
+#[test]
+fn fmt_keeps_the_first_comment_of_a_file_with_a_byte_order_mark() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("orgops.yaml");
+    for eol in ["\n", "\r\n"] {
+        let text = [
+            "\u{feff}# Acme, kept by the platform team",
+            "version: 1",
+            "users:",
+            "  - {email: a@x.example, role: owner}  # the founder",
+            "",
+        ]
+        .join(eol);
+        std::fs::write(&file, &text).expect("write");
+        let fmt = run(orgops().args(["fmt", "-f"]).arg(&file));
+        assert_eq!(fmt.code, 0, "{}", fmt.stderr);
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("read"),
+            "\u{feff}# Acme, kept by the platform team\nversion: 1\n\nusers:\n  - email: a@x.example  # the founder\n    role: owner\n",
+            "line ends {eol:?}"
+        );
+        let check = run(orgops().args(["fmt", "--check", "-f"]).arg(&file));
+        assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    }
+}
+
+/// What `validate` refuses, `fmt` refuses too, naming the file and line, and it changes
+/// nothing: a custom tag, a `%TAG` directive's tag, a `!!binary` scalar (which read as the
+/// name `Hello`), a quoted version, a quoted number.
+#[test]
+fn fmt_refuses_what_validate_refuses_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let owner = "users:\n  - {email: a@x.example, role: owner}\n";
+    let cases = [
+        (
+            "a custom tag",
+            "version: 1\nusers:\n  - !custom {email: a@x.example, role: owner}\n".to_string(),
+        ),
+        (
+            "a %TAG directive",
+            "%TAG !e! tag:example.com,2000:\n---\nversion: 1\nusers:\n  - email: !e!mail a@x.example\n    role: owner\n".to_string(),
+        ),
+        (
+            "a binary scalar",
+            format!("version: 1\n{owner}groups:\n  - name: !!binary SGVsbG8=\n"),
+        ),
+        ("a quoted version", format!("version: \"1\"\n{owner}")),
+        (
+            "a quoted number",
+            format!(
+                "version: 1\n{owner}projects:\n  - name: P\n    rate_limits:\n      gpt-4o: {{max_requests_per_1_minute: \"100\"}}\n"
+            ),
+        ),
+    ];
+    for (label, text) in cases {
+        let file = dir.path().join("orgops.yaml");
+        std::fs::write(&file, &text).expect("write");
+        let validate = run(orgops().args(["validate", "-f"]).arg(&file));
+        assert_eq!(validate.code, 1, "{label}: validate: {}", validate.stderr);
+        for check in [false, true] {
+            let mut command = orgops();
+            command.arg("fmt").arg("-f").arg(&file);
+            if check {
+                command.arg("--check");
+            }
+            let refused = run(&mut command);
+            assert_eq!(
+                refused.code, 1,
+                "{label} (check {check}): {}",
+                refused.stderr
+            );
+            assert!(
+                refused.stderr.contains(&format!("{}:", file.display()))
+                    && refused.stderr.contains("nothing was formatted"),
+                "{label}: {}",
+                refused.stderr
+            );
+            assert!(refused.stdout.is_empty(), "{label}: {}", refused.stdout);
+            assert_eq!(
+                std::fs::read_to_string(&file).expect("read"),
+                text,
+                "{label}: fmt changed the file"
+            );
+        }
+    }
+}
+
+/// A valid file of more than 250,000 YAML nodes (52,000 users, about what a 50,000-user
+/// export holds): `validate` takes it, and so does `fmt --check` (it is formatted).
+#[test]
+fn fmt_takes_a_valid_file_of_more_than_250_000_nodes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("orgops.yaml");
+    let mut text = String::from("# a large organization\nversion: 1\n\nusers:\n");
+    for i in 0..52_000 {
+        let role = if i == 0 { "owner" } else { "reader" };
+        text.push_str(&format!(
+            "  - email: u{i:06}@x.example  # n{i}\n    role: {role}\n"
+        ));
+    }
+    std::fs::write(&file, &text).expect("write");
+    let validate = run(orgops().args(["validate", "-f"]).arg(&file));
+    assert_eq!(validate.code, 0, "{}", validate.stderr);
+    let check = run(orgops().args(["fmt", "--check", "-f"]).arg(&file));
+    assert_eq!(check.code, 0, "{}", check.stderr);
+}

@@ -109,3 +109,10 @@ pub fn orgops(emu: &RunningEmulator) -> assert_cmd::Command {
         .env("OPENAI_BASE_URL", emu.url());
     cmd
 }
+
+/// A PEM-shaped certificate file whose content says which certificate it is (`label`).
+pub fn labelled_pem(label: &str) -> String {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(format!("certificate {label}"));
+    format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")
+}
