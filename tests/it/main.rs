@@ -18,6 +18,7 @@ mod emulator_refusals;
 mod export;
 mod format;
 mod github;
+mod hostile;
 mod inputs;
 mod oracle;
 mod plan;
