@@ -38,6 +38,7 @@ pub mod format;
 pub mod limits;
 pub mod load;
 pub mod schema;
+mod yaml_safe;
 pub mod semantic;
 pub mod source_map;
 

@@ -207,8 +207,8 @@ pub fn save(plan: &Plan, desired: &Document, live: &LiveState, org: OrgIdentity)
 
 /// The saved plan as pretty JSON with a trailing newline.
 pub fn to_json(saved: &SavedPlan) -> String {
-    // Plain data with string map keys: serializing cannot fail.
-    let mut text = serde_json::to_string_pretty(saved).expect("saved plans serialize to JSON");
+    // Hidden characters of live names escaped (`\u202e`): a person reads this file.
+    let mut text = crate::text::escape::json_pretty(saved);
     text.push('\n');
     text
 }

@@ -62,8 +62,7 @@ pub fn to_value(plan: &Plan) -> Value {
 
 /// The plan as pretty JSON with a trailing newline.
 pub fn render(plan: &Plan) -> String {
-    // A JSON value always serializes.
-    let mut text = serde_json::to_string_pretty(&to_value(plan)).expect("JSON values serialize");
+    let mut text = crate::text::escape::json_pretty(&to_value(plan));
     text.push('\n');
     text
 }
