@@ -20,6 +20,7 @@ mod format;
 mod github;
 mod hostile;
 mod inputs;
+mod lock;
 mod oracle;
 mod plan;
 mod render_safety;
