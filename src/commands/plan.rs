@@ -106,12 +106,14 @@ fn finish(args: &PlanArgs, planned: &ops::plan::Planned, rendered: &str) -> Exit
         return ExitStatus::Refused;
     }
     if let Some(out) = &args.out {
-        let saved = saved::save(
-            plan,
-            &planned.desired.doc,
-            &planned.live,
-            planned.target.org.clone(),
-        );
+        let org = match planned.target.identity() {
+            Ok(org) => org,
+            Err(e) => {
+                eprintln!("error: {e:#}; the plan was not saved");
+                return ExitStatus::Failure;
+            }
+        };
+        let saved = saved::save(plan, &planned.desired.doc, &planned.live, org);
         if let Err(e) = super::write_file(out, saved::to_json(&saved).as_bytes()) {
             eprintln!("error: {e:#}");
             return ExitStatus::Failure;

@@ -155,7 +155,7 @@ pub fn for_target(
         return Ok(None);
     }
     let base_url = target.client.base_url();
-    let org_id = target.org.org_id.as_deref();
+    let org_id = target.requested_org.as_deref();
     let organization = match org_id {
         Some(id) => format!("{base_url} (organization {})", crate::text::escape::text(id)),
         None => base_url.to_string(),

@@ -1103,7 +1103,7 @@ fn saved_plan_round_trips_and_is_fresh_against_the_same_state() {
     assert_eq!(saved::changes(&back), p.changes);
     assert_eq!(saved::check_stale(&back, &state, &desired, &org()), Ok(()));
     assert!(saved::from_json("{\"format_version\": 1}").is_err());
-    assert_eq!(org().host, "api.openai.com");
+    assert_eq!(org().endpoint, "https://api.openai.com/v1");
 }
 
 #[test]
@@ -1173,17 +1173,22 @@ fn stale_saved_plans_are_refused_with_a_typed_reason() {
         Ok(())
     );
 
-    let elsewhere = OrgIdentity::from_base_url("http://127.0.0.1:8080/v1", None);
-    assert_eq!(elsewhere.host, "127.0.0.1:8080");
-    assert_eq!(
-        reason(saved::check_stale(&saved, &state, &desired, &elsewhere)),
-        StaleReason::OtherOrg
-    );
-    let other_org = OrgIdentity::from_base_url("https://api.openai.com/v1", Some("org-2"));
-    assert_eq!(
-        reason(saved::check_stale(&saved, &state, &desired, &other_org)),
-        StaleReason::OtherOrg
-    );
+    let elsewhere = OrgIdentity::from_base_url("http://user:pw@127.0.0.1:8080/v1/", None);
+    assert_eq!(elsewhere.endpoint, "http://127.0.0.1:8080/v1");
+    // Another host, another organization, another path, or an organization on one side
+    // only: all another organization.
+    for other in [
+        elsewhere,
+        OrgIdentity::from_base_url("https://api.openai.com/v1", Some("org-2")),
+        OrgIdentity::from_base_url("https://api.openai.com/other/v1", Some("org-1")),
+        OrgIdentity::from_base_url("https://api.openai.com/v1", None),
+    ] {
+        assert_eq!(
+            reason(saved::check_stale(&saved, &state, &desired, &other)),
+            StaleReason::OtherOrg,
+            "{other:?}"
+        );
+    }
 
     let mut old = saved.clone();
     old.orgops_version = "0.0.0".into();
