@@ -177,7 +177,12 @@ pub fn file_fingerprint(saved: &SavedPlan) -> String {
     let mut hasher = HashWriter(Sha256::new());
     // Plain data with string map keys into a writer that cannot fail: cannot fail.
     serde_json::to_writer(&mut hasher, &covered).expect("saved plans serialize to JSON");
-    hasher.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hasher
+        .0
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Sets `saved.fingerprint` to what it holds now.
@@ -455,7 +460,9 @@ pub fn verify(
             .altered
             .iter()
             .map(|id| {
-                format!("{id}: its operation, value, fields or dependencies differ from a fresh plan's")
+                format!(
+                    "{id}: its operation, value, fields or dependencies differ from a fresh plan's"
+                )
             })
             .chain(
                 difference
@@ -504,14 +511,14 @@ pub fn check_version(saved: &SavedPlan) -> Result<(), Staleness> {
     Ok(())
 }
 
-/// The plan a saved plan holds, as `plan` rendered it (`orgops show`).
-pub fn to_plan(saved: &SavedPlan) -> Plan {
+/// The plan a saved plan holds, as `plan` rendered it (`orgops show`), without a copy.
+pub fn into_plan(saved: SavedPlan) -> Plan {
     Plan {
-        changes: changes(saved),
-        unmanaged: saved.unmanaged.clone(),
-        refusals: saved.refusals.clone(),
-        waiting: saved.waiting.clone(),
-        targets: saved.targets.clone(),
+        changes: saved.changes.into_iter().map(|c| c.change).collect(),
+        unmanaged: saved.unmanaged,
+        refusals: saved.refusals,
+        waiting: saved.waiting,
+        targets: saved.targets,
     }
 }
 
