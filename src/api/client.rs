@@ -294,7 +294,9 @@ enum Attempt {
     /// The server redirected to another origin (or too often): not followed.
     Redirected(String),
     /// The body grew past [`MAX_RESPONSE_BYTES`].
-    TooLarge { status: StatusCode },
+    TooLarge {
+        status: StatusCode,
+    },
 }
 
 impl Client {
@@ -518,7 +520,10 @@ impl Client {
                     if call.kind == RequestKind::Create && status.is_success() {
                         return Err(ambiguous(
                             call,
-                            format!("the answer was over the {} MiB cap", MAX_RESPONSE_BYTES >> 20),
+                            format!(
+                                "the answer was over the {} MiB cap",
+                                MAX_RESPONSE_BYTES >> 20
+                            ),
                         ));
                     }
                     return Err(Error::TooLarge {

@@ -52,8 +52,8 @@ pub mod usage;
 pub mod users;
 
 pub use client::{
-    Client, ClientConfig, DEFAULT_BASE_URL, MAX_REDIRECTS, MAX_RESPONSE_BYTES, ReportedOrganization,
-    RequestKind, Secret,
+    Client, ClientConfig, DEFAULT_BASE_URL, MAX_REDIRECTS, MAX_RESPONSE_BYTES,
+    ReportedOrganization, RequestKind, Secret,
 };
 pub use error::{ApiError, Error};
 pub use pagination::{MAX_PAGES, PageObserver, Pager};

@@ -38,9 +38,9 @@ pub mod format;
 pub mod limits;
 pub mod load;
 pub mod schema;
-mod yaml_safe;
 pub mod semantic;
 pub mod source_map;
+mod yaml_safe;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -157,7 +157,10 @@ pub fn for_target(
     let base_url = target.client.base_url();
     let org_id = target.requested_org.as_deref();
     let organization = match org_id {
-        Some(id) => format!("{base_url} (organization {})", crate::text::escape::text(id)),
+        Some(id) => format!(
+            "{base_url} (organization {})",
+            crate::text::escape::text(id)
+        ),
         None => base_url.to_string(),
     };
     acquire(lock_path(base_url, org_id), &organization, timeout).map(Some)
@@ -172,9 +175,7 @@ fn holder(file: &mut File) -> String {
         .and_then(|()| file.take(512).read_to_end(&mut bytes));
     let text = String::from_utf8_lossy(&bytes);
     match read {
-        Ok(_) if !text.trim().is_empty() => {
-            crate::text::escape::text(text.trim()).into_owned()
-        }
+        Ok(_) if !text.trim().is_empty() => crate::text::escape::text(text.trim()).into_owned(),
         _ => "holder unknown".into(),
     }
 }
@@ -330,15 +331,24 @@ mod tests {
         std::os::unix::fs::symlink(&real, &link).expect("dir link");
         let error = acquire(link.join("apply-x.lock"), "org A", Duration::ZERO)
             .expect_err("a linked directory");
-        assert!(format!("{error:#}").contains("is a symbolic link"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("is a symbolic link"),
+            "{error:#}"
+        );
 
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "precious").expect("victim");
         std::os::unix::fs::symlink(&victim, real.join("apply-y.lock")).expect("file link");
-        let error = acquire(real.join("apply-y.lock"), "org A", Duration::ZERO)
-            .expect_err("a linked file");
-        assert!(format!("{error:#}").contains("is a symbolic link"), "{error:#}");
-        assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "precious");
+        let error =
+            acquire(real.join("apply-y.lock"), "org A", Duration::ZERO).expect_err("a linked file");
+        assert!(
+            format!("{error:#}").contains("is a symbolic link"),
+            "{error:#}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&victim).expect("victim"),
+            "precious"
+        );
     }
 
     #[test]
@@ -351,7 +361,10 @@ mod tests {
             acquire(path, "org", Duration::ZERO).expect_err("held")
         );
         drop(held);
-        assert!(!text.contains('\u{1b}') && text.contains("org \\u{1b}[2J"), "{text}");
+        assert!(
+            !text.contains('\u{1b}') && text.contains("org \\u{1b}[2J"),
+            "{text}"
+        );
         assert!(text.contains(", since 20") && text.ends_with(")"), "{text}");
     }
 

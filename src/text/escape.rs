@@ -287,10 +287,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for HiddenEscapin
     fn end_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         self.0.end_object_key(w)
     }
-    fn begin_object_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-    ) -> std::io::Result<()> {
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         self.0.begin_object_value(w)
     }
     fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
@@ -307,10 +304,14 @@ pub fn write_json<W: std::io::Write, T: serde::Serialize + ?Sized>(
 ) -> serde_json::Result<()> {
     if pretty {
         let formatter = HiddenEscaping(serde_json::ser::PrettyFormatter::new());
-        value.serialize(&mut serde_json::Serializer::with_formatter(writer, formatter))
+        value.serialize(&mut serde_json::Serializer::with_formatter(
+            writer, formatter,
+        ))
     } else {
         let formatter = HiddenEscaping(serde_json::ser::CompactFormatter);
-        value.serialize(&mut serde_json::Serializer::with_formatter(writer, formatter))
+        value.serialize(&mut serde_json::Serializer::with_formatter(
+            writer, formatter,
+        ))
     }
 }
 
@@ -338,10 +339,14 @@ mod tests {
 
     #[test]
     fn json_escapes_hidden_characters_and_decodes_to_the_same_value() {
-        let value = serde_json::json!({"name": "a\u{9b}b\u{202e}c\u{7f}\u{1b}\u{2028}", "n": [1, "é"]});
+        let value =
+            serde_json::json!({"name": "a\u{9b}b\u{202e}c\u{7f}\u{1b}\u{2028}", "n": [1, "é"]});
         for text in [json_pretty(&value), json_compact(&value)] {
             assert!(!text.chars().any(|c| is_hidden(c) && c != '\n'), "{text:?}");
-            assert!(text.contains("a\\u009bb\\u202ec\\u007f\\u001b\\u2028"), "{text}");
+            assert!(
+                text.contains("a\\u009bb\\u202ec\\u007f\\u001b\\u2028"),
+                "{text}"
+            );
             assert!(text.contains('é'));
             let back: serde_json::Value = serde_json::from_str(&text).expect("JSON");
             assert_eq!(back, value);

@@ -560,7 +560,11 @@ fn a_saved_plan_is_bound_to_the_organization_the_api_reports() {
         .arg("--out")
         .arg(&saved));
     assert_eq!(plan.code, 0, "{}", plan.stderr);
-    assert!(plan.stdout.contains("user:carol@example.com"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("user:carol@example.com"),
+        "{}",
+        plan.stdout
+    );
 
     let apply = |base: &str| {
         run(command(base)

@@ -200,7 +200,10 @@ fn endless_pagination_stops_with_an_error_naming_the_route() {
     for (command, route) in [
         (vec!["plan", "-f"], "/organization/users"),
         (vec!["drift", "-f"], "/organization/users"),
-        (vec!["audit", "--format", "ndjson"], "/organization/audit_logs"),
+        (
+            vec!["audit", "--format", "ndjson"],
+            "/organization/audit_logs",
+        ),
     ] {
         let api = endless(12_000);
         let mut cmd = against(&api.api_url(), dir.path());

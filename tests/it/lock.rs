@@ -25,7 +25,12 @@ fn desired(dir: &Path) -> PathBuf {
 /// `orgops apply` against `emu` with only `env` deciding where the lock goes.
 fn apply(emu: &orgops::emulator::RunningEmulator, file: &Path, env: &[(&str, &Path)]) -> Run {
     let mut command = org::orgops(emu);
-    for var in ["ORGOPS_LOCK_DIR", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "HOME"] {
+    for var in [
+        "ORGOPS_LOCK_DIR",
+        "XDG_RUNTIME_DIR",
+        "XDG_CACHE_HOME",
+        "HOME",
+    ] {
         command.env_remove(var);
     }
     for (name, value) in env {
@@ -56,7 +61,11 @@ fn lock_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 /// Item 8: without HOME or XDG directories the lock lives under the temporary directory,
@@ -86,11 +95,7 @@ fn the_lock_never_writes_through_a_planted_symbolic_link() {
         second.code
     );
     assert_eq!(second.code, 1, "{}", second.stderr);
-    assert!(
-        second.stderr.contains("symbolic link"),
-        "{}",
-        second.stderr
-    );
+    assert!(second.stderr.contains("symbolic link"), "{}", second.stderr);
 }
 
 /// Item 9: the lock directory is 0700 and the lock file 0600, so no other local user can
@@ -179,11 +184,12 @@ fn the_holder_is_named_escaped_and_dated() {
     let out = apply(&emu, &file, &[("ORGOPS_LOCK_DIR", &locks)]);
     drop(held);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    let year = 1970 + (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs()
-        / 31_556_952);
+    let year = 1970
+        + (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+            / 31_556_952);
     assert!(
         !out.stderr.contains("unix time")
             && (out.stderr.contains(&format!("since {year}-"))

@@ -358,7 +358,9 @@ fn json_outputs_saved_plans_and_exports_escape_c1_and_bidi_characters() {
     };
     let raw = |text: &str| -> Vec<char> {
         text.chars()
-            .filter(|&c| ('\u{80}'..='\u{9f}').contains(&c) || ('\u{202a}'..='\u{202e}').contains(&c))
+            .filter(|&c| {
+                ('\u{80}'..='\u{9f}').contains(&c) || ('\u{202a}'..='\u{202e}').contains(&c)
+            })
             .collect()
     };
     let mut outputs = vec![
@@ -368,7 +370,10 @@ fn json_outputs_saved_plans_and_exports_escape_c1_and_bidi_characters() {
     ];
     run(&["plan", "--out", "saved.json"]);
     let saved = std::fs::read_to_string(dir.path().join("saved.json")).expect("saved plan");
-    outputs.push(("show json", run(&["show", "--format", "json", "saved.json"])));
+    outputs.push((
+        "show json",
+        run(&["show", "--format", "json", "saved.json"]),
+    ));
     outputs.push(("saved plan", saved));
     for (what, text) in &outputs {
         assert_eq!(raw(text), Vec::<char>::new(), "{what}: {text}");
