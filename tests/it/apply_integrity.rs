@@ -374,6 +374,53 @@ fn a_key_whose_sink_fails_is_not_left_behind_and_the_next_plan_is_not_empty() {
     );
 }
 
+/// A command sink is a program of the file's author: it gets the key on standard input and
+/// nothing else of orgops's, so the admin key and the GitHub token in the environment of the
+/// apply never reach it (a sink that logs or forwards its environment would leak them).
+#[test]
+fn a_command_sink_does_not_inherit_the_admin_key_or_the_github_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = dir.path().join("live.yaml");
+    std::fs::write(
+        &live,
+        "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\n",
+    )
+    .expect("live");
+    let env_file = dir.path().join("sink-env.txt");
+    let script = format!("cat > /dev/null; env > {}", env_file.display());
+    let doc = serde_json::json!({
+        "version": 1,
+        "users": [{"email": "root@acme.example", "role": "owner"}],
+        "admin_api_keys": [{"name": "deployer", "sink": {"command": ["sh", "-c", script]}}],
+    });
+    let desired = dir.path().join("orgops.yaml");
+    std::fs::write(&desired, serde_json::to_string(&doc).expect("JSON")).expect("desired");
+    let emulator = Emulator::start(&live, 0);
+    let apply = run(emulator
+        .orgops(dir.path())
+        .env("GITHUB_TOKEN", "ghs-sink-must-not-see-this")
+        .env("ORGOPS_SINK_TEST_MARKER", "inherited")
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&desired));
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    let env = std::fs::read_to_string(&env_file).expect("the sink ran and wrote its environment");
+    // The rest of the environment is inherited (PATH, the user's own variables).
+    assert!(env.contains("ORGOPS_SINK_TEST_MARKER=inherited"), "{env}");
+    let leaked: Vec<&str> = env
+        .lines()
+        .filter(|l| {
+            l.starts_with("OPENAI_ADMIN_KEY=")
+                || l.starts_with("GITHUB_TOKEN=")
+                || l.contains(KEY)
+                || l.contains("ghs-sink-must-not-see-this")
+        })
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the sink command received these in its environment: {leaked:?}"
+    );
+}
+
 /// A desired state with one admin key whose command sink writes `key` in `dir` and then
 /// waits until `dir/go` exists (so the apply holding the lock can be held there).
 fn admin_key_desired(dir: &Path) -> PathBuf {
