@@ -380,21 +380,10 @@ fn a_key_whose_sink_fails_is_not_left_behind_and_the_next_plan_is_not_empty() {
 #[test]
 fn a_command_sink_does_not_inherit_the_admin_key_or_the_github_token() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let live = dir.path().join("live.yaml");
-    std::fs::write(
-        &live,
-        "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\n",
-    )
-    .expect("live");
+    let live = one_owner_live(dir.path());
     let env_file = dir.path().join("sink-env.txt");
     let script = format!("cat > /dev/null; env > {}", env_file.display());
-    let doc = serde_json::json!({
-        "version": 1,
-        "users": [{"email": "root@acme.example", "role": "owner"}],
-        "admin_api_keys": [{"name": "deployer", "sink": {"command": ["sh", "-c", script]}}],
-    });
-    let desired = dir.path().join("orgops.yaml");
-    std::fs::write(&desired, serde_json::to_string(&doc).expect("JSON")).expect("desired");
+    let desired = admin_key_sink_desired(dir.path(), &script);
     let emulator = Emulator::start(&live, 0);
     let apply = run(emulator
         .orgops(dir.path())
@@ -421,16 +410,20 @@ fn a_command_sink_does_not_inherit_the_admin_key_or_the_github_token() {
     );
 }
 
-/// A desired state with one admin key whose command sink writes `key` in `dir` and then
-/// waits until `dir/go` exists (so the apply holding the lock can be held there).
-fn admin_key_desired(dir: &Path) -> PathBuf {
+/// A live organization of one owner, written in `dir`.
+fn one_owner_live(dir: &Path) -> PathBuf {
+    let live = dir.join("live.yaml");
+    std::fs::write(
+        &live,
+        "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\n",
+    )
+    .expect("live");
+    live
+}
+
+/// A desired state (in `dir`) of that owner and one admin key whose sink runs `sh -c script`.
+fn admin_key_sink_desired(dir: &Path, script: &str) -> PathBuf {
     let desired = dir.join("orgops.yaml");
-    let script = format!(
-        "cat > {key}; touch {started}; while [ ! -e {go} ]; do sleep 0.05; done",
-        key = dir.join("orgops-ci.key").display(),
-        started = dir.join("started").display(),
-        go = dir.join("go").display(),
-    );
     let doc = serde_json::json!({
         "version": 1,
         "users": [{"email": "root@acme.example", "role": "owner"}],
@@ -440,15 +433,22 @@ fn admin_key_desired(dir: &Path) -> PathBuf {
     desired
 }
 
+/// A desired state with one admin key whose command sink writes `key` in `dir` and then
+/// waits until `dir/go` exists (so the apply holding the lock can be held there).
+fn admin_key_desired(dir: &Path) -> PathBuf {
+    let script = format!(
+        "cat > {key}; touch {started}; while [ ! -e {go} ]; do sleep 0.05; done",
+        key = dir.join("orgops-ci.key").display(),
+        started = dir.join("started").display(),
+        go = dir.join("go").display(),
+    );
+    admin_key_sink_desired(dir, &script)
+}
+
 #[test]
 fn a_second_apply_against_the_same_organization_exits_1_naming_the_holder() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let live = dir.path().join("live.yaml");
-    std::fs::write(
-        &live,
-        "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\n",
-    )
-    .expect("live");
+    let live = one_owner_live(dir.path());
     let desired = admin_key_desired(dir.path());
     let emulator = Emulator::start(&live, 0);
     let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin!("orgops"))
@@ -501,12 +501,7 @@ fn a_second_apply_against_the_same_organization_exits_1_naming_the_holder() {
 #[test]
 fn live_duplicate_admin_keys_are_a_finding_of_the_plan() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let live = dir.path().join("live.yaml");
-    std::fs::write(
-        &live,
-        "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\n",
-    )
-    .expect("live");
+    let live = one_owner_live(dir.path());
     let emulator = Emulator::start(&live, 0);
     // Another client (a second CI job, a person) made the same key twice.
     for _ in 0..2 {

@@ -61,10 +61,14 @@ fn raw_controls(text: &str) -> Vec<char> {
 /// NUL.
 const HOSTILE: &str = "A\u{1b}[2J\u{0}\n```\n</details><!-- the rest is hidden `x`";
 
-#[test]
-fn a_hostile_live_project_name_hides_nothing_in_any_rendering() {
+/// An emulator whose organization has live projects `names` (made through the API, so no
+/// file check stands in the way), and a directory whose `orgops.yaml` declares none of them
+/// under `unmanaged.projects: archive`: every rendering shows each name.
+fn live_projects_to_archive(
+    names: &[&str],
+) -> (orgops::emulator::RunningEmulator, tempfile::TempDir) {
     let emu = org::start("version: 1\nusers:\n  - {email: ada@example.com, role: owner}\n");
-    for name in [HOSTILE, "Zeta"] {
+    for name in names {
         org::call(
             &emu,
             reqwest::Method::POST,
@@ -78,6 +82,12 @@ fn a_hostile_live_project_name_hides_nothing_in_any_rendering() {
         "version: 1\npolicy:\n  max_removals: 10\n  unmanaged:\n    projects: archive\n    admin_api_keys: ignore\nusers:\n  - {email: ada@example.com, role: owner}\nprojects: []\n",
     )
     .expect("write");
+    (emu, dir)
+}
+
+#[test]
+fn a_hostile_live_project_name_hides_nothing_in_any_rendering() {
+    let (emu, dir) = live_projects_to_archive(&[HOSTILE, "Zeta"]);
     let run = |args: &[&str]| {
         let out = org::orgops(&emu)
             .current_dir(dir.path())
@@ -330,19 +340,7 @@ proptest! {
 #[test]
 fn json_outputs_saved_plans_and_exports_escape_c1_and_bidi_characters() {
     const NAME: &str = "Evil\u{9b}31m\u{202e}gpj.exe";
-    let emu = org::start("version: 1\nusers:\n  - {email: ada@example.com, role: owner}\n");
-    org::call(
-        &emu,
-        reqwest::Method::POST,
-        "/organization/projects",
-        Some(json!({ "name": NAME })),
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("orgops.yaml"),
-        "version: 1\npolicy:\n  max_removals: 10\n  unmanaged:\n    projects: archive\n    admin_api_keys: ignore\nusers:\n  - {email: ada@example.com, role: owner}\nprojects: []\n",
-    )
-    .expect("write");
+    let (emu, dir) = live_projects_to_archive(&[NAME]);
     let run = |args: &[&str]| {
         let out = org::orgops(&emu)
             .current_dir(dir.path())
