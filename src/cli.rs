@@ -147,6 +147,10 @@ pub struct EmulatorArgs {
     /// instead of answering 400 (the spec's behaviour).
     #[arg(long)]
     pub allow_service_account_key_delete: bool,
+    /// The organization id every API response names in its `openai-organization` header
+    /// (default `org-emulator`).
+    #[arg(long, value_name = "ORG_ID")]
+    pub org_id: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -43,6 +43,73 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// Writes to stdout through `write`, buffered, as it is produced (a large plan is never
+/// held whole as text); a closed pipe and other write errors end the process as in
+/// [`write_stdout`]. Returns the bytes written.
+pub fn stream_stdout(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> u64 {
+    use std::io::Write as _;
+    let stdout = std::io::stdout().lock();
+    let mut counted = Counted {
+        inner: std::io::BufWriter::with_capacity(1 << 16, stdout),
+        bytes: 0,
+    };
+    if let Err(error) = write(&mut counted).and_then(|()| counted.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {error}");
+        std::process::exit(1);
+    }
+    counted.bytes
+}
+
+/// Counts what goes through it.
+struct Counted<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Runs a `fmt::Write` renderer (the text plan) against an `io::Write`, keeping the I/O
+/// error `fmt::Error` cannot carry.
+pub fn fmt_to_io(
+    writer: &mut dyn std::io::Write,
+    render: impl FnOnce(&mut dyn std::fmt::Write) -> std::fmt::Result,
+) -> std::io::Result<()> {
+    struct Adapter<'a> {
+        inner: &'a mut dyn std::io::Write,
+        error: Option<std::io::Error>,
+    }
+    impl std::fmt::Write for Adapter<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.inner.write_all(s.as_bytes()).map_err(|e| {
+                self.error = Some(e);
+                std::fmt::Error
+            })
+        }
+    }
+    let mut adapter = Adapter {
+        inner: writer,
+        error: None,
+    };
+    match render(&mut adapter) {
+        Ok(()) => Ok(()),
+        Err(std::fmt::Error) => Err(adapter
+            .error
+            .unwrap_or_else(|| std::io::Error::other("formatting the output failed"))),
+    }
+}
+
 /// `print!` that survives a closed pipe (see [`write_stdout`]).
 #[macro_export]
 macro_rules! out {

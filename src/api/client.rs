@@ -13,6 +13,20 @@
 //!   and otherwise fail with [`Error::Ambiguous`], so the caller re-reads before retrying.
 //!   A refused connection is never retried ([`Error::Refused`]: nothing listens there), and
 //!   a 404 from a base URL not ending in `/v1` says so ([`Error::BaseUrl`]).
+//! - A loopback base URL is reached directly, whatever `HTTP_PROXY`/`ALL_PROXY` say: over
+//!   plain HTTP a proxy would read the key. An `https://` base URL may go through a proxy
+//!   (a `CONNECT` tunnel: the proxy sees only ciphertext).
+//! - The Admin API does not redirect: a redirect to another origin (scheme, host or port) is
+//!   refused ([`Error::Redirect`]), so no header goes elsewhere; at most
+//!   [`MAX_REDIRECTS`] same-origin hops are followed.
+//! - A response body over [`MAX_RESPONSE_BYTES`] is refused ([`Error::TooLarge`]) as it
+//!   arrives, never held whole.
+//! - Text from the server (error messages, types, codes, bodies, cursors) is escaped where
+//!   it enters ([`crate::text::escape::text`]): no error can carry a raw ESC, C1 or
+//!   bidirectional control to a terminal, wherever it is printed.
+//! - The organization the server reports (the `openai-organization` response header, which
+//!   the API returns on every response; reference §1) is recorded
+//!   ([`Client::reported_organization`]): what a saved plan is bound to.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +43,16 @@ use super::ratelimit::{Feedback, Limits, RateController};
 
 /// The default base URL, as the official SDK names it.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// The largest response body read (16 MiB). The largest Admin API page (1,000 roles or
+/// groups) is well under 2 MiB; a body past this is refused as it arrives.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Same-origin redirects followed before giving up (the Admin API does not redirect).
+pub const MAX_REDIRECTS: usize = 3;
+
+/// The response header naming the organization a request was served for.
+const ORGANIZATION_HEADER: &str = "openai-organization";
 
 /// A secret string (the admin key, a one-time key returned by a create). Prints as
 /// `[redacted]`; read it only with [`Secret::expose`], and only to hand it to its sink.
@@ -150,6 +174,29 @@ struct Inner {
     key: Secret,
     controller: Arc<RateController>,
     attempts: AtomicU64,
+    /// The organization the server reported (`openai-organization`).
+    reported: std::sync::Mutex<Reported>,
+}
+
+/// What the server said about its organization so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum Reported {
+    #[default]
+    Nothing,
+    One(String),
+    /// Two responses named two organizations.
+    Conflict(String, String),
+}
+
+/// The organization the server reported on its responses ([`Client::reported_organization`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportedOrganization {
+    /// No response carried `openai-organization`.
+    Unknown,
+    /// Every response that named one named this one (escaped for display already).
+    Id(String),
+    /// Two responses named two organizations: the caller must not trust either.
+    Conflict(String, String),
 }
 
 impl std::fmt::Debug for Client {
@@ -244,6 +291,12 @@ enum Attempt {
     /// Failed after the request may have been sent.
     Lost(String),
     TimedOut,
+    /// The server redirected to another origin (or too often): not followed.
+    Redirected(String),
+    /// The body grew past [`MAX_RESPONSE_BYTES`].
+    TooLarge {
+        status: StatusCode,
+    },
 }
 
 impl Client {
@@ -265,9 +318,16 @@ impl Client {
             })?),
             None => None,
         };
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .user_agent(concat!("orgops/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10).min(config.limits.attempt_timeout))
+            .redirect(reqwest::redirect::Policy::custom(same_origin_only));
+        if is_loopback(&base_url) {
+            // Plain HTTP is allowed only here; a proxy (HTTP_PROXY, ALL_PROXY) would read the
+            // key in clear, and may be on another machine.
+            http = http.no_proxy();
+        }
+        let http = http
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client {
@@ -279,6 +339,7 @@ impl Client {
                 key: config.admin_key,
                 controller: RateController::new(config.limits),
                 attempts: AtomicU64::new(0),
+                reported: std::sync::Mutex::new(Reported::Nothing),
             }),
             observer: None,
         })
@@ -311,6 +372,44 @@ impl Client {
         self.observer.as_deref()
     }
 
+    /// The organization the server reported on its successful responses so far (the
+    /// `openai-organization` header), escaped for display.
+    pub fn reported_organization(&self) -> ReportedOrganization {
+        match &*self.reported_lock() {
+            Reported::Nothing => ReportedOrganization::Unknown,
+            Reported::One(id) => ReportedOrganization::Id(id.clone()),
+            Reported::Conflict(a, b) => ReportedOrganization::Conflict(a.clone(), b.clone()),
+        }
+    }
+
+    fn reported_lock(&self) -> std::sync::MutexGuard<'_, Reported> {
+        // The value is replaced whole under the lock: a poisoned one is still consistent.
+        self.inner
+            .reported
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records the organization a successful response names.
+    fn record_organization(&self, headers: &HeaderMap) {
+        let Some(value) = headers.get(ORGANIZATION_HEADER) else {
+            return;
+        };
+        let raw = String::from_utf8_lossy(value.as_bytes());
+        let id = self.outside(raw.trim());
+        if id.is_empty() {
+            return;
+        }
+        let mut reported = self.reported_lock();
+        let next = match &*reported {
+            Reported::Nothing => Reported::One(id),
+            Reported::One(first) if *first == id => return,
+            Reported::One(first) => Reported::Conflict(first.clone(), id),
+            Reported::Conflict(..) => return,
+        };
+        *reported = next;
+    }
+
     /// Whether an admin key's `redacted_value` (e.g. `sk-admin...def`) could be the key in
     /// use: the visible prefix and suffix must both match. The key itself never leaves here.
     pub fn key_matches_redacted(&self, redacted: &str) -> bool {
@@ -325,6 +424,13 @@ impl Client {
         } else {
             text.replace(key, "[redacted]")
         }
+    }
+
+    /// Server-provided text as an error may keep it: the key redacted, then every control,
+    /// C1, line-separator and bidirectional character escaped (`\u{1b}`), once, here where
+    /// it enters, so no printer of an error has to remember to.
+    pub(crate) fn outside(&self, text: &str) -> String {
+        crate::text::escape::text(&self.redact(text)).into_owned()
     }
 
     /// Sends `call` with retries and decodes a 2xx body (200 and 201 alike) into `T`.
@@ -364,6 +470,7 @@ impl Client {
                 } => {
                     if status.is_success() {
                         controller.feedback(&route_key, Feedback::Ok, started);
+                        self.record_organization(&headers);
                         return Ok(body);
                     }
                     let error = self.status_error(call, status, &body);
@@ -402,19 +509,42 @@ impl Client {
                         base_url: self.shown_base_url(),
                     });
                 }
+                Attempt::Redirected(message) => {
+                    return Err(Error::Redirect {
+                        method: call.method.to_string(),
+                        route: call.route.to_string(),
+                        message: self.outside(&message),
+                    });
+                }
+                Attempt::TooLarge { status } => {
+                    if call.kind == RequestKind::Create && status.is_success() {
+                        return Err(ambiguous(
+                            call,
+                            format!(
+                                "the answer was over the {} MiB cap",
+                                MAX_RESPONSE_BYTES >> 20
+                            ),
+                        ));
+                    }
+                    return Err(Error::TooLarge {
+                        method: call.method.to_string(),
+                        route: call.route.to_string(),
+                        limit_mib: MAX_RESPONSE_BYTES >> 20,
+                    });
+                }
                 Attempt::NotSent(message) => Error::Transport {
                     method: call.method.to_string(),
                     route: call.route.to_string(),
-                    message: self.redact(&message),
+                    message: self.outside(&message),
                 },
                 Attempt::Lost(message) => {
                     if call.kind == RequestKind::Create {
-                        return Err(ambiguous(call, self.redact(&message)));
+                        return Err(ambiguous(call, self.outside(&message)));
                     }
                     Error::Transport {
                         method: call.method.to_string(),
                         route: call.route.to_string(),
-                        message: self.redact(&message),
+                        message: self.outside(&message),
                     }
                 }
                 Attempt::TimedOut => {
@@ -479,22 +609,41 @@ impl Client {
         if let Some(body) = &call.body {
             request = request.json(body);
         }
-        let response = match request.send().await {
+        let mut response = match request.send().await {
             Ok(response) => response,
             // A connect error means no connection was established, so nothing was sent.
             Err(e) if e.is_connect() && is_refused(&e) => return Attempt::Refused,
             Err(e) if e.is_connect() || e.is_builder() => return Attempt::NotSent(describe(e)),
+            Err(e) if e.is_redirect() => return Attempt::Redirected(redirect_refusal(e)),
             Err(e) => return Attempt::Lost(describe(e)),
         };
         let status = response.status();
         let headers = response.headers().clone();
-        match response.bytes().await {
-            Ok(body) => Attempt::Response {
-                status,
-                headers,
-                body: body.to_vec(),
-            },
-            Err(e) => Attempt::Lost(describe(e)),
+        // Bounded: a declared length over the cap is refused before any byte is read, an
+        // undeclared one as soon as the body grows past it.
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+        {
+            return Attempt::TooLarge { status };
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                        return Attempt::TooLarge { status };
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Attempt::Lost(describe(e)),
+            }
+        }
+        Attempt::Response {
+            status,
+            headers,
+            body,
         }
     }
 
@@ -505,21 +654,21 @@ impl Client {
             Some(err) if err.message.is_some() || err.error_type.is_some() => {
                 Error::Api(Box::new(ApiError {
                     status: status.as_u16(),
-                    error_type: self.redact(err.error_type.as_deref().unwrap_or("error")),
+                    error_type: self.outside(err.error_type.as_deref().unwrap_or("error")),
                     code: err.code.and_then(|c| match c {
                         serde_json::Value::Null => None,
-                        serde_json::Value::String(s) => Some(self.redact(&s)),
-                        other => Some(self.redact(&other.to_string())),
+                        serde_json::Value::String(s) => Some(self.outside(&s)),
+                        other => Some(self.outside(&other.to_string())),
                     }),
-                    message: self.redact(err.message.as_deref().unwrap_or("(no message)")),
-                    param: err.param.map(|p| self.redact(&p)),
+                    message: self.outside(err.message.as_deref().unwrap_or("(no message)")),
+                    param: err.param.map(|p| self.outside(&p)),
                     method: call.method.to_string(),
                     route: call.route.to_string(),
                 }))
             }
             _ => Error::Http {
                 status: status.as_u16(),
-                body_excerpt: self.redact(&excerpt(&text)),
+                body_excerpt: self.outside(&excerpt(&text)),
                 method: call.method.to_string(),
                 route: call.route.to_string(),
             },
@@ -572,8 +721,76 @@ fn decode<T: DeserializeOwned>(call: &Call, body: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(body).map_err(|e| Error::Decode {
         method: call.method.to_string(),
         route: call.route.to_string(),
-        message: e.to_string(),
+        // serde quotes what it could not decode (`unknown variant ...`): server text.
+        message: crate::text::escape::text(&e.to_string()).into_owned(),
     })
+}
+
+/// Why a redirect was refused: [`same_origin_only`]'s reason, or reqwest's.
+fn redirect_refusal(error: reqwest::Error) -> String {
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<RedirectRefused>() {
+            return refused.to_string();
+        }
+        source = cause.source();
+    }
+    describe(error)
+}
+
+/// A redirect the client does not follow.
+#[derive(Debug, thiserror::Error)]
+enum RedirectRefused {
+    #[error(
+        "the server redirected to another origin, {to} (from {from}); the Admin API does not \
+         redirect, so it was not followed and no header went there. Check OPENAI_BASE_URL"
+    )]
+    CrossOrigin { from: String, to: String },
+    #[error(
+        "the server redirected more than {MAX_REDIRECTS} times; the Admin API does not \
+         redirect. Check OPENAI_BASE_URL"
+    )]
+    TooMany,
+}
+
+/// The redirect policy: same origin (scheme, host and port) only, at most
+/// [`MAX_REDIRECTS`] hops. reqwest would follow any redirect, to plain HTTP or to another
+/// host, with every header but `Authorization` (`OpenAI-Organization` among them).
+fn same_origin_only(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let first = attempt.previous().first().map(|u| u.origin());
+    if first.as_ref() != Some(&attempt.url().origin()) {
+        let shown = |url: &reqwest::Url| {
+            let mut url = url.clone();
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.as_str().to_string()
+        };
+        let refused = RedirectRefused::CrossOrigin {
+            from: attempt.previous().first().map(shown).unwrap_or_default(),
+            to: shown(attempt.url()),
+        };
+        return attempt.error(refused);
+    }
+    if attempt.previous().len() > MAX_REDIRECTS {
+        return attempt.error(RedirectRefused::TooMany);
+    }
+    attempt.follow()
+}
+
+/// Whether `base_url` (already checked) names a loopback host.
+fn is_loopback(base_url: &str) -> bool {
+    reqwest::Url::parse(base_url).is_ok_and(|url| loopback_host(&url))
+}
+
+fn loopback_host(url: &reqwest::Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `Retry-After-Ms` (milliseconds) wins over `Retry-After` (seconds). An HTTP-date
@@ -602,13 +819,7 @@ fn check_base_url(raw: &str) -> Result<String, Error> {
     match url.scheme() {
         "https" => {}
         "http" => {
-            let host = url.host_str().unwrap_or_default();
-            let bare = host.trim_start_matches('[').trim_end_matches(']');
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || bare
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !loopback {
+            if !loopback_host(&url) {
                 return Err(Error::Config(format!(
                     "refusing plain-HTTP base URL {raw:?}: the admin key would travel unencrypted. \
                      Use https://, or http:// only to a loopback address (127.0.0.1, ::1, localhost)"

@@ -62,6 +62,33 @@ pub enum Error {
         base_url: String,
         suggestion: String,
     },
+    /// The server redirected to another origin (or kept redirecting): not followed, not
+    /// retried.
+    #[error("{method} {route}: {message}")]
+    Redirect {
+        method: String,
+        route: String,
+        message: String,
+    },
+    /// The response body was larger than the client reads (`MAX_RESPONSE_BYTES`).
+    #[error(
+        "{method} {route}: the response is larger than {limit_mib} MiB, the most orgops reads \
+         from one response (an Admin API page is far smaller); it was not read. Check \
+         OPENAI_BASE_URL, or retry later"
+    )]
+    TooLarge {
+        method: String,
+        route: String,
+        limit_mib: usize,
+    },
+    /// A listing that did not end within the most pages orgops reads from one listing.
+    #[error(
+        "{route}: the listing did not end after {pages} pages, the most orgops reads from one \
+         listing (a million objects at 100 a page); the server keeps answering has_more with \
+         new cursors. It was stopped: if the organization really holds that much, narrow the \
+         query (audit: --since, --until or --limit); otherwise the server is misbehaving"
+    )]
+    TooManyPages { route: String, pages: usize },
     /// A success response whose body does not decode.
     #[error(
         "{method} {route}: unexpected response body: {message}. The API may have changed; please report this."

@@ -6,9 +6,9 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `client.rs` | [`Client`], [`ClientConfig`] (`OPENAI_ADMIN_KEY`, `OPENAI_BASE_URL`, `OPENAI_ORG_ID`), [`Secret`], the retrying request loop, [`RequestKind`] |
-//! | `error.rs` | [`Error`]: decoded error envelope, HTTP, timeout, transport, decode, pagination, ambiguous create, config |
-//! | `pagination.rs` | strict listing over the three pagination styles, [`PageObserver`] |
+//! | `client.rs` | [`Client`], [`ClientConfig`] (`OPENAI_ADMIN_KEY`, `OPENAI_BASE_URL`, `OPENAI_ORG_ID`), [`Secret`], the retrying request loop, [`RequestKind`]; no proxy for loopback, no cross-origin redirect, [`MAX_RESPONSE_BYTES`], the organization the server reports |
+//! | `error.rs` | [`Error`]: decoded error envelope, HTTP, timeout, transport, redirect, too large, decode, pagination, too many pages, ambiguous create, config |
+//! | `pagination.rs` | strict listing over the three pagination styles, at most [`MAX_PAGES`] a listing, [`PageObserver`] |
 //! | `ratelimit.rs` | [`RateController`]: `Retry-After`/`Retry-After-Ms`, jittered backoff, per-route AIMD, global concurrency; [`Limits`] |
 //! | `types.rs` | typed IDs, tolerant enums with `Other(String)`, roles, deletion payloads |
 //! | `users.rs` | `GET /organization/users`, `POST|DELETE /organization/users/{user_id}` |
@@ -51,7 +51,10 @@ pub mod types;
 pub mod usage;
 pub mod users;
 
-pub use client::{Client, ClientConfig, DEFAULT_BASE_URL, RequestKind, Secret};
+pub use client::{
+    Client, ClientConfig, DEFAULT_BASE_URL, MAX_REDIRECTS, MAX_RESPONSE_BYTES,
+    ReportedOrganization, RequestKind, Secret,
+};
 pub use error::{ApiError, Error};
-pub use pagination::{PageObserver, Pager};
+pub use pagination::{MAX_PAGES, PageObserver, Pager};
 pub use ratelimit::{Feedback, Limits, RateController};

@@ -10,6 +10,11 @@
 //! error — either would silently hide or repeat objects, which is how drift goes unnoticed.
 //! Every request asks for the endpoint's maximum page size, so a collection costs the
 //! minimum number of requests.
+//!
+//! Bounded: a listing stops with [`Error::TooManyPages`] after [`MAX_PAGES`] pages (a server
+//! that keeps returning new cursors with `has_more: true` would otherwise keep `plan`,
+//! `drift` or `audit` reading forever). Cursors are server text: a repeated one is named
+//! escaped.
 
 use std::collections::BTreeSet;
 
@@ -54,6 +59,11 @@ impl<T> Copy for Style<T> {}
 pub(crate) const MAX_PAGE_A: u32 = 100;
 pub(crate) const MAX_PAGE_B: u32 = 1000;
 pub(crate) const MAX_PAGE_PROJECT_GROUPS: u32 = 100;
+
+/// The most pages read from one listing (docs/plan.md, "Limits"): 1,000,000 objects at 100
+/// a page, ten times the largest organization orgops is measured on; the audit log beyond
+/// that is read in ranges (`--since`, `--until`, `--after`).
+pub const MAX_PAGES: usize = 10_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(bound(deserialize = "T: DeserializeOwned"))]
@@ -114,6 +124,8 @@ pub struct Pager<'c, T> {
     page_size: u32,
     seen: BTreeSet<String>,
     cursor: Option<String>,
+    /// Pages fetched so far.
+    pages: usize,
     /// No page follows: the last one said `has_more: false`.
     done: bool,
     /// The last page broke the pagination rules: returned on the next call, after its items.
@@ -135,6 +147,7 @@ impl<'c, T: DeserializeOwned> Pager<'c, T> {
             page_size,
             seen: BTreeSet::new(),
             cursor: start.filter(|c| !c.is_empty()),
+            pages: 0,
             done: false,
             error: None,
         }
@@ -172,6 +185,7 @@ impl<'c, T: DeserializeOwned> Pager<'c, T> {
                 return Err(error);
             }
         };
+        self.pages += 1;
         if let Some(observer) = self.client.page_observer() {
             observer.page_fetched(page.has_more);
         }
@@ -194,6 +208,13 @@ impl<'c, T: DeserializeOwned> Pager<'c, T> {
             Style::NextPage => "next_page",
         };
         let route = self.call.route.to_string();
+        if self.pages >= MAX_PAGES {
+            self.error = Some(Error::TooManyPages {
+                route,
+                pages: self.pages,
+            });
+            return Ok(Some(page.data));
+        }
         match next.filter(|c| !c.is_empty()) {
             None => {
                 self.error = Some(Error::Pagination {
@@ -204,7 +225,10 @@ impl<'c, T: DeserializeOwned> Pager<'c, T> {
             Some(next) if !self.seen.insert(next.clone()) => {
                 self.error = Some(Error::Pagination {
                     route,
-                    reason: format!("cursor {next:?} was returned twice"),
+                    reason: format!(
+                        "cursor \"{}\" was returned twice",
+                        crate::text::escape::text(&next)
+                    ),
                 });
             }
             Some(next) => self.cursor = Some(next),

@@ -118,8 +118,7 @@ impl ApplyReport {
             "elapsed_ms": self.elapsed.as_millis() as u64,
             "changes": self.changes,
         });
-        // Plain data with string keys: serializing cannot fail.
-        let mut text = serde_json::to_string_pretty(&value).expect("reports serialize to JSON");
+        let mut text = crate::text::escape::json_pretty(&value);
         text.push('\n');
         text
     }

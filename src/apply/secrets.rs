@@ -13,7 +13,9 @@
 //! - `sink: { command: [PROGRAM, ARGS...] }`: PROGRAM runs without a shell, in the declaring
 //!   file's directory, and gets the value on its standard input (no trailing newline); its
 //!   output is discarded, so a program that echoes its input cannot leak the key; it must
-//!   exit 0 within [`COMMAND_TIMEOUT`].
+//!   exit 0 within [`COMMAND_TIMEOUT`]. It inherits orgops's environment except the
+//!   credentials orgops itself holds ([`WITHHELD_FROM_SINKS`]: the admin key, the GitHub
+//!   token): the program gets the one key it is for, not the key that can mint every other.
 //!
 //! Sinks are checked before the object is created ([`SinkTarget::check`]), so an unwritable
 //! directory or a missing program fails the change before a one-time key could be lost.
@@ -32,6 +34,10 @@ use crate::model::Sink;
 
 /// How long a command sink may take to accept a key.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Environment variables a sink command does not inherit: the credentials orgops reads
+/// (a sink that logs or forwards its environment would otherwise leak them).
+pub const WITHHELD_FROM_SINKS: [&str; 2] = ["OPENAI_ADMIN_KEY", "GITHUB_TOKEN"];
 
 /// A sink that cannot take the key. The message never contains the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -242,7 +248,11 @@ async fn run_command(
     secret: &Secret,
 ) -> Result<(), SinkError> {
     let shown = program.display().to_string();
-    let mut child = tokio::process::Command::new(program)
+    let mut command = tokio::process::Command::new(program);
+    for name in WITHHELD_FROM_SINKS {
+        command.env_remove(name);
+    }
+    let mut child = command
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::piped())

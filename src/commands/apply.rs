@@ -171,9 +171,12 @@ fn report_stale(stale: &Staleness) -> ExitStatus {
 
 /// Asks on the terminal; only `yes` goes ahead.
 fn confirm(count: usize, target: &Target) -> bool {
+    let org = target.identity().unwrap_or_else(|_| {
+        crate::plan::saved::OrgIdentity::from_base_url(target.client.base_url(), None)
+    });
     eprint!(
         "\n{} Only 'yes' is accepted: ",
-        confirmation_question(count, &target.org)
+        confirmation_question(count, &org)
     );
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
@@ -183,20 +186,28 @@ fn confirm(count: usize, target: &Target) -> bool {
     }
 }
 
-/// The question names the organization the changes go to: `OPENAI_ORG_ID` when set (the
-/// Admin API has no endpoint that names the organization of a key), else says whose it is.
+/// The question names the organization the changes go to: the one the API named on its
+/// responses (`openai-organization`; no endpoint of the Admin API names it otherwise), else
+/// says whose it is.
 fn confirmation_question(count: usize, org: &crate::plan::saved::OrgIdentity) -> String {
     let changes = if count == 1 {
         "Apply this change".to_string()
     } else {
         format!("Apply these {count} changes")
     };
-    match (org.host.as_str(), org.org_id.as_deref()) {
-        ("emulator", Some(state)) => format!("{changes} to the emulator seeded from {state}?"),
-        (_, Some(org_id)) => format!("{changes} to organization {org_id}?"),
-        (host, None) => format!(
-            "{changes} to the organization of OPENAI_ADMIN_KEY at {host} (set OPENAI_ORG_ID \
-             to have it named here)?"
+    let endpoint = crate::text::escape::text(&org.endpoint);
+    match (org.endpoint.as_str(), org.org_id.as_deref()) {
+        ("emulator", Some(state)) => format!(
+            "{changes} to the emulator seeded from {}?",
+            crate::text::escape::text(state)
+        ),
+        (_, Some(org_id)) => format!(
+            "{changes} to organization {} at {endpoint}?",
+            crate::text::escape::text(org_id)
+        ),
+        (_, None) => format!(
+            "{changes} to the organization of OPENAI_ADMIN_KEY at {endpoint} (the API named \
+             none)?"
         ),
     }
 }
@@ -221,21 +232,21 @@ mod tests {
 
     #[test]
     fn the_question_names_the_organization() {
-        let org = |host: &str, id: Option<&str>| OrgIdentity {
-            host: host.to_string(),
+        let org = |endpoint: &str, id: Option<&str>| OrgIdentity {
+            endpoint: endpoint.to_string(),
             org_id: id.map(str::to_string),
         };
         assert_eq!(
-            confirmation_question(1, &org("api.openai.com", Some("org-acme"))),
-            "Apply this change to organization org-acme?"
+            confirmation_question(1, &org("https://api.openai.com/v1", Some("org-acme"))),
+            "Apply this change to organization org-acme at https://api.openai.com/v1?"
         );
         assert_eq!(
             confirmation_question(3, &org("emulator", Some("live.yaml"))),
             "Apply these 3 changes to the emulator seeded from live.yaml?"
         );
         assert!(
-            confirmation_question(2, &org("api.openai.com", None))
-                .contains("of OPENAI_ADMIN_KEY at api.openai.com (set OPENAI_ORG_ID")
+            confirmation_question(2, &org("https://api.openai.com/v1", None))
+                .contains("of OPENAI_ADMIN_KEY at https://api.openai.com/v1 (the API named none)")
         );
     }
 }

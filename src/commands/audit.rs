@@ -59,30 +59,6 @@ fn filters(args: &AuditArgs, now: i64) -> anyhow::Result<Filters> {
     })
 }
 
-/// JSON text safe to print on a terminal: serde_json already escapes C0 controls; DEL, C1
-/// controls and the line-separator and bidirectional characters are escaped as `\uXXXX` too
-/// (they can only occur inside strings, so the document means the same).
-fn terminal_safe_json(value: &Value, pretty: bool) -> anyhow::Result<String> {
-    let text = if pretty {
-        serde_json::to_string_pretty(value)
-    } else {
-        serde_json::to_string(value)
-    }
-    .context("encoding an audit event as JSON")?;
-    if !text.chars().any(escape::is_hidden) {
-        return Ok(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if escape::is_hidden(c) && !matches!(c, '\n' | ' ') {
-            out.push_str(&format!("\\u{:04x}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    Ok(out)
-}
-
 fn query(args: &AuditArgs) -> anyhow::Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -132,7 +108,7 @@ fn query(args: &AuditArgs) -> anyhow::Result<()> {
                 last_id = raw.get("id").and_then(Value::as_str).map(str::to_string);
                 match args.format {
                     AuditFormat::Json => collected.push(raw),
-                    AuditFormat::Ndjson => crate::outln!("{}", terminal_safe_json(&raw, false)?),
+                    AuditFormat::Ndjson => crate::outln!("{}", escape::json_compact(&raw)),
                     AuditFormat::Text => {
                         let event: AuditLog = serde_json::from_value(raw).map_err(|e| {
                             anyhow!("the API sent an audit event orgops cannot read: {e}")
@@ -148,7 +124,7 @@ fn query(args: &AuditArgs) -> anyhow::Result<()> {
         }
         match args.format {
             AuditFormat::Json => {
-                crate::outln!("{}", terminal_safe_json(&Value::Array(collected), true)?)
+                crate::outln!("{}", escape::json_pretty(&Value::Array(collected)))
             }
             AuditFormat::Text if printed == 0 => crate::outln!("No audit events match."),
             _ => {}

@@ -61,6 +61,7 @@ fn build(args: &EmulatorArgs) -> anyhow::Result<(OrgState, EmulatorOptions)> {
         admin_keys,
         allow_service_account_key_delete: args.allow_service_account_key_delete,
         certificate_pems: Default::default(),
+        organization_id: args.org_id.clone(),
     };
     // Refused here, before the URL is printed: a script reading the URL must never be
     // handed an emulator that is about to exit.

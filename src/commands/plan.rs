@@ -44,17 +44,26 @@ pub fn run(args: PlanArgs) -> ExitStatus {
         Err(failure) => return super::report_plan_failure(failure, printer),
     };
     let started = std::time::Instant::now();
-    let rendered = match args.format {
-        PlanFormat::Text => render::text::render(&planned.plan, printer.stdout_color),
-        PlanFormat::Markdown => render::markdown::render(&planned.plan),
-        PlanFormat::Json => render::json::render(&planned.plan),
-    };
+    let bytes = print_plan(&planned.plan, args.format, printer);
     tracing::info!(
         render_ms = started.elapsed().as_secs_f64() * 1000.0,
-        bytes = rendered.len(),
+        bytes,
+        peak_rss_mib = ops::peak_rss_mib(),
         "rendered"
     );
-    finish(&args, &planned, &rendered)
+    finish(&args, &planned)
+}
+
+/// Prints `plan` in `format` to stdout as it renders (text and JSON are streamed: memory
+/// holds the plan, not also its rendering); returns the bytes printed.
+pub(crate) fn print_plan(plan: &crate::plan::Plan, format: PlanFormat, printer: Printer) -> u64 {
+    crate::printer::stream_stdout(|out| match format {
+        PlanFormat::Text => {
+            crate::printer::fmt_to_io(out, |f| render::text::write(plan, printer.stdout_color, f))
+        }
+        PlanFormat::Markdown => out.write_all(render::markdown::render(plan).as_bytes()),
+        PlanFormat::Json => render::json::write(plan, out),
+    })
 }
 
 /// `plan --base REF`: the pull-request view (see [`ops::pull_request`]).
@@ -92,13 +101,13 @@ fn run_pull_request(
         ),
         PlanFormat::Json => render::pull_request::json(&pr.view()),
     };
-    finish(args, &pr.planned, &rendered)
+    crate::out!("{rendered}");
+    finish(args, &pr.planned)
 }
 
-/// Prints the rendering, saves the plan when asked, and picks the exit status.
-fn finish(args: &PlanArgs, planned: &ops::plan::Planned, rendered: &str) -> ExitStatus {
+/// After the plan was printed: saves it when asked, and picks the exit status.
+fn finish(args: &PlanArgs, planned: &ops::plan::Planned) -> ExitStatus {
     let plan = &planned.plan;
-    crate::out!("{rendered}");
     if plan.is_refused() {
         eprintln!(
             "error: the plan is refused by a safety gate (see above); nothing was saved or applied"
@@ -106,12 +115,14 @@ fn finish(args: &PlanArgs, planned: &ops::plan::Planned, rendered: &str) -> Exit
         return ExitStatus::Refused;
     }
     if let Some(out) = &args.out {
-        let saved = saved::save(
-            plan,
-            &planned.desired.doc,
-            &planned.live,
-            planned.target.org.clone(),
-        );
+        let org = match planned.target.identity() {
+            Ok(org) => org,
+            Err(e) => {
+                eprintln!("error: {e:#}; the plan was not saved");
+                return ExitStatus::Failure;
+            }
+        };
+        let saved = saved::save(plan, &planned.desired.doc, &planned.live, org);
         if let Err(e) = super::write_file(out, saved::to_json(&saved).as_bytes()) {
             eprintln!("error: {e:#}");
             return ExitStatus::Failure;

@@ -8,11 +8,10 @@
 //! A plan saved by `plan --base REF --out PLAN` is shown as the plain plan (the pull-request
 //! view needs the git history, which a saved plan does not carry).
 
-use crate::cli::{PlanFormat, ShowArgs};
+use crate::cli::ShowArgs;
 use crate::exit::ExitStatus;
 use crate::plan::saved;
 use crate::printer::Printer;
-use crate::render;
 
 pub fn run(args: ShowArgs) -> ExitStatus {
     let printer = Printer::from_env();
@@ -30,12 +29,7 @@ pub fn run(args: ShowArgs) -> ExitStatus {
         );
         return ExitStatus::Stale;
     }
-    let plan = saved::to_plan(&saved);
-    let rendered = match args.format {
-        PlanFormat::Text => render::text::render(&plan, printer.stdout_color),
-        PlanFormat::Markdown => render::markdown::render(&plan),
-        PlanFormat::Json => render::json::render(&plan),
-    };
-    crate::out!("{rendered}");
+    let plan = saved::into_plan(saved);
+    super::plan::print_plan(&plan, args.format, printer);
     ExitStatus::Success
 }

@@ -253,7 +253,7 @@ impl Diagnostics {
 
     /// A JSON list of `{file, line, column, severity, message, hint?}`.
     pub fn render_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(&self.items()).unwrap_or_else(|_| "[]".into());
+        let mut text = crate::text::escape::json_pretty(&self.items());
         text.push('\n');
         text
     }

@@ -488,8 +488,14 @@ pub fn canonical_yaml(doc: &Document, with_version: bool) -> anyhow::Result<Stri
     let mut options = serde_saphyr::SerializerOptions::default();
     // List items indented under their key (`users:` / `  - email: ...`), as the docs write.
     options.compact_list_indent = false;
-    let body = serde_saphyr::to_string_with_options(&doc, options)
+    let mut body = serde_saphyr::to_string_with_options(&doc, options.clone())
         .map_err(|e| anyhow::anyhow!("serializing the document: {e}"))?;
+    if super::yaml_safe::has_raw_hidden(&body) {
+        // A live name with a bidirectional control: escaped, never written raw.
+        let value = serde_json::to_value(&doc)
+            .map_err(|e| anyhow::anyhow!("serializing the document: {e}"))?;
+        body = super::yaml_safe::quote_hidden(&value, options)?;
+    }
     let body = if with_version {
         body
     } else {

@@ -1129,7 +1129,7 @@ pub fn merge(mut files: Vec<ParsedFile>, diagnostics: &mut Diagnostics) -> Merge
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -1357,7 +1357,9 @@ users: []
 
     /// Counts the bytes allocated and not yet freed on each thread, and their peak, so a test
     /// can see what one load holds at once.
-    mod probe {
+    /// The lib tests' global allocator: bytes held by this thread and their peak (also used
+    /// by the plan's memory tests, `plan::tests`).
+    pub(crate) mod probe {
         use std::alloc::{GlobalAlloc, Layout, System};
         use std::cell::Cell;
 

@@ -40,6 +40,7 @@ pub mod load;
 pub mod schema;
 pub mod semantic;
 pub mod source_map;
+mod yaml_safe;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

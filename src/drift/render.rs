@@ -246,8 +246,7 @@ pub fn to_value(report: &DriftReport) -> Value {
 }
 
 pub fn json(report: &DriftReport) -> String {
-    // A JSON value always serializes.
-    let mut text = serde_json::to_string_pretty(&to_value(report)).expect("JSON values serialize");
+    let mut text = escape::json_pretty(&to_value(report));
     text.push('\n');
     text
 }

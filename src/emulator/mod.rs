@@ -55,6 +55,9 @@ pub struct EmulatorOptions {
     /// PEM text of seeded certificates by certificate name; a certificate without one gets
     /// a synthetic PEM.
     pub certificate_pems: BTreeMap<String, String>,
+    /// The organization every `/v1` response names in `openai-organization`, as the API
+    /// does; [`DEFAULT_ORGANIZATION_ID`] when `None`.
+    pub organization_id: Option<String>,
 }
 
 impl EmulatorOptions {
@@ -82,6 +85,8 @@ pub struct Emulator {
     pub behaviour: Behaviour,
     /// The seed the emulator started with (re-used when `PUT /_emulator/state` reloads).
     pub seed: u64,
+    /// What `openai-organization` says on every `/v1` response.
+    pub organization_id: String,
 }
 
 impl Emulator {
@@ -96,6 +101,9 @@ pub type AppState = Arc<Emulator>;
 
 /// The default admin key when none is given (tests, `--emulator STATE`).
 pub const DEFAULT_ADMIN_KEY: &str = "sk-admin-emulator-0000000000000000";
+
+/// The organization an emulator reports when not told (`orgops emulator --org-id`).
+pub const DEFAULT_ORGANIZATION_ID: &str = "org-emulator";
 
 /// Registers the command-line admin keys on `state`; owners default to the first owner.
 pub fn install_admin_keys(
@@ -147,6 +155,10 @@ pub fn app_state(mut org: OrgState, options: &EmulatorOptions) -> anyhow::Result
             allow_service_account_key_delete: options.allow_service_account_key_delete,
         },
         seed: options.seed,
+        organization_id: options
+            .organization_id
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ORGANIZATION_ID.to_string()),
     }))
 }
 

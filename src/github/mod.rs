@@ -220,7 +220,7 @@ fn save_plan(env: &ActionsEnv, planned: &Planned) -> anyhow::Result<PathBuf> {
         &planned.plan,
         &planned.desired.doc,
         &planned.live,
-        planned.target.org.clone(),
+        planned.target.identity()?,
     );
     let path = env.temp_dir.join("orgops-plan.json");
     std::fs::write(&path, saved::to_json(&saved))

@@ -37,7 +37,12 @@ pub fn check_saved_plan(
     target: &Target,
     options: &PlanOptions,
 ) -> Result<Plan, Staleness> {
-    saved::verify(saved, live, &desired.doc, &target.org, options)
+    let org = target.identity().map_err(|error| Staleness {
+        reason: saved::StaleReason::OtherOrg,
+        objects: vec![],
+        message: format!("{error:#}"),
+    })?;
+    saved::verify(saved, live, &desired.doc, &org, options)
 }
 
 /// Executes `changes` against the target, with IDs from `live`, keys to the sinks of

@@ -27,3 +27,21 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()
         .map_err(|e| anyhow::anyhow!("starting the async runtime: {e}"))
 }
+
+/// The process's peak resident memory so far in MiB (`VmHWM`), for the `RUST_LOG=orgops=info`
+/// timings the benchmarks read; `None` where `/proc` has no such line (not Linux).
+pub fn peak_rss_mib() -> Option<u64> {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return None;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024)
+}

@@ -71,6 +71,7 @@ pub fn plan_targeted(
     let desired = config::load_with(file, LoadMode::Desired, load).map_err(PlanFailure::Invalid)?;
     tracing::info!(
         load_ms = started.elapsed().as_secs_f64() * 1000.0,
+        peak_rss_mib = super::peak_rss_mib(),
         "loaded the desired state"
     );
     let (target, runtime) = match early {
@@ -89,6 +90,7 @@ pub fn plan_targeted(
     };
     tracing::info!(
         read_ms = started.elapsed().as_secs_f64() * 1000.0,
+        peak_rss_mib = super::peak_rss_mib(),
         "read the live organization"
     );
     let requests = target.client.attempts();
@@ -100,6 +102,7 @@ pub fn plan_targeted(
         requests,
         changes = plan.changes.len(),
         diff_ms = started.elapsed().as_secs_f64() * 1000.0,
+        peak_rss_mib = super::peak_rss_mib(),
         "planned"
     );
     Ok(Planned {

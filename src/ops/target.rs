@@ -4,12 +4,16 @@
 //! flag), `OPENAI_BASE_URL` and `OPENAI_ORG_ID`. With `--emulator STATE`, an emulator seeded
 //! from STATE runs inside this process on 127.0.0.1 and the client talks to it over HTTP
 //! exactly as it would to the real API; no key is needed.
+//!
+//! Which organization that is ([`Target::identity`], what a saved plan is bound to) is what
+//! the API reported on its responses (`openai-organization`), not what `OPENAI_ORG_ID` says:
+//! the variable only asks for an organization, and the key decides.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::api::{Client, ClientConfig, Secret};
+use crate::api::{Client, ClientConfig, ReportedOrganization, Secret};
 use crate::emulator::{self, EmulatorOptions, RunningEmulator, seed};
 use crate::plan::saved::OrgIdentity;
 
@@ -26,7 +30,11 @@ pub struct Connect {
 /// the target is).
 pub struct Target {
     pub client: Client,
-    pub org: OrgIdentity,
+    /// `OPENAI_ORG_ID`, when set: sent as `OpenAI-Organization` and part of the apply
+    /// lock's name; never an identity by itself.
+    pub requested_org: Option<String>,
+    /// The state file of an in-process emulator: its identity.
+    emulator_state: Option<String>,
     /// Held only to keep the in-process emulator serving until the command ends.
     _emulator: Option<RunningEmulator>,
 }
@@ -63,14 +71,12 @@ impl Target {
         if let Some(n) = concurrency {
             config.limits.max_concurrency = n.max(1);
         }
-        let org_id = std::env::var("OPENAI_ORG_ID")
-            .ok()
-            .filter(|v| !v.is_empty());
+        let requested_org = config.organization.clone();
         let client = Client::new(config)?;
-        let org = OrgIdentity::from_base_url(client.base_url(), org_id.as_deref());
         Ok(Target {
             client,
-            org,
+            requested_org,
+            emulator_state: None,
             _emulator: None,
         })
     }
@@ -88,16 +94,40 @@ impl Target {
             config.limits.max_concurrency = n.max(1);
         }
         let client = Client::new(config)?;
-        // The emulator's port changes every run; the identity a saved plan records is the
-        // state it was seeded from, so `apply --plan` against the same state matches.
-        let org = OrgIdentity {
-            host: "emulator".to_string(),
-            org_id: Some(state.display().to_string()),
-        };
         Ok(Target {
             client,
-            org,
+            requested_org: None,
+            emulator_state: Some(state.display().to_string()),
             _emulator: Some(running),
         })
+    }
+
+    /// The organization this target is, once the API answered (call it after the live
+    /// read): the endpoint and the organization the API named on its responses. An
+    /// in-process emulator's port changes every run, so its identity is the state it was
+    /// seeded from, and `apply --plan` against the same state matches.
+    ///
+    /// Refused when two responses named two organizations. What the header holds (an id, a
+    /// slug) is the API's business: it is compared, never interpreted, and not against
+    /// `OPENAI_ORG_ID`.
+    pub fn identity(&self) -> anyhow::Result<OrgIdentity> {
+        if let Some(state) = &self.emulator_state {
+            return Ok(OrgIdentity {
+                endpoint: "emulator".to_string(),
+                org_id: Some(state.clone()),
+            });
+        }
+        let reported = match self.client.reported_organization() {
+            ReportedOrganization::Unknown => None,
+            ReportedOrganization::Id(id) => Some(id),
+            ReportedOrganization::Conflict(a, b) => anyhow::bail!(
+                "the API named two organizations on its responses ({a} and {b}): which one \
+                 this run talks to is unknown, so no plan is bound to it. Check OPENAI_BASE_URL"
+            ),
+        };
+        Ok(OrgIdentity::from_base_url(
+            self.client.base_url(),
+            reported.as_deref(),
+        ))
     }
 }

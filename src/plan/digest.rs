@@ -64,10 +64,10 @@ pub fn change_digests(plan: &Plan) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// What a change executes, normalised: its id, kind, key, action, operation, `after` value,
-/// `depends_on` (sorted) and `destructive` flag. Wider than the semantic hash's form, which
-/// is made from fresh plans only: a saved plan's `op` is data from a file, so it must be
-/// compared too.
+/// What a change executes and how it reads, normalised: its id, kind, key, action,
+/// operation, `after` value, `fields` (what `show` prints for it), `depends_on` (sorted) and
+/// `destructive` flag. Wider than the semantic hash's form, which is made from fresh plans
+/// only: a saved plan's `op` and `fields` are data from a file, so they must be compared too.
 fn executable(change: &Change) -> Value {
     let op = serde_json::to_value(&change.op).unwrap_or(Value::Null);
     let mut depends_on: Vec<&str> = change.depends_on.iter().map(|d| d.0.as_str()).collect();
@@ -79,6 +79,7 @@ fn executable(change: &Change) -> Value {
         "action": change.action.as_str(),
         "op": canonical(&op),
         "after": change.after.as_ref().map(canonical),
+        "fields": canonical(&serde_json::to_value(&change.fields).unwrap_or(Value::Null)),
         "depends_on": depends_on,
         "destructive": change.destructive,
     })

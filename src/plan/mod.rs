@@ -167,6 +167,9 @@ pub fn plan(
     let mut out = context::Output::default();
     crate::kinds::diff_all(&ctx, &mut out);
     policy::apply_gates(&ctx, options, &mut out);
+    // The normalised copies of both sides are not needed to order: freed before the
+    // drafts become changes (a large plan's peak).
+    drop(ctx);
     let changes = order::order(out.drafts)?;
     let mut unmanaged = out.unmanaged;
     unmanaged.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));

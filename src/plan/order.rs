@@ -21,20 +21,74 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::context::Draft;
 use super::{Change, ChangeId, PlanError, ResourceKind};
 
-fn sort_key(draft: &Draft) -> (u8, usize, String) {
+fn sort_key(draft: &Draft) -> (u8, usize, &str) {
     let rank = ResourceKind::ALL
         .iter()
         .position(|k| *k == draft.kind)
         .unwrap_or(0);
     if draft.action.is_removal() {
-        (1, ResourceKind::ALL.len() - rank, draft.key.clone())
+        (1, ResourceKind::ALL.len() - rank, draft.key.as_str())
     } else {
-        (0, rank, draft.key.clone())
+        (0, rank, draft.key.as_str())
     }
 }
 
 /// Compute `depends_on` for every draft and return the changes in execution order.
-pub(crate) fn order(drafts: Vec<Draft>) -> Result<Vec<Change>, PlanError> {
+pub(crate) fn order(mut drafts: Vec<Draft>) -> Result<Vec<Change>, PlanError> {
+    let (sequence, mut ids, deps) = sequence(&drafts)?;
+    let mut depends_on: Vec<Vec<ChangeId>> = deps
+        .iter()
+        .map(|ds| {
+            let mut names: Vec<ChangeId> = ds.iter().map(|&d| ids[d].clone()).collect();
+            names.sort();
+            names
+        })
+        .collect();
+    drop(deps);
+    // The drafts are put in execution order in place and become the changes in the same
+    // allocation (a change is no larger than a draft): a large plan is never held twice.
+    let mut rank = vec![0usize; drafts.len()];
+    for (position, &i) in sequence.iter().enumerate() {
+        rank[i] = position;
+    }
+    drop(sequence);
+    for start in 0..drafts.len() {
+        while rank[start] != start {
+            let target = rank[start];
+            drafts.swap(start, target);
+            ids.swap(start, target);
+            depends_on.swap(start, target);
+            rank.swap(start, target);
+        }
+    }
+    let changes = drafts
+        .into_iter()
+        .enumerate()
+        .map(|(position, draft)| {
+            let destructive = draft.is_destructive();
+            Change {
+                id: ChangeId(std::mem::take(&mut ids[position].0)),
+                kind: draft.kind,
+                key: draft.key,
+                action: draft.action,
+                before: draft.before,
+                after: draft.after,
+                fields: draft.fields,
+                depends_on: std::mem::take(&mut depends_on[position]),
+                destructive,
+                op: draft.op,
+            }
+        })
+        .collect();
+    Ok(changes)
+}
+
+/// An execution order of `drafts` (Kahn's algorithm, ties broken by kind then key), each
+/// draft's id, and the drafts each one depends on (by index).
+#[allow(clippy::type_complexity)]
+fn sequence(
+    drafts: &[Draft],
+) -> Result<(Vec<usize>, Vec<ChangeId>, Vec<BTreeSet<usize>>), PlanError> {
     let ids: Vec<ChangeId> = drafts.iter().map(Draft::id).collect();
     let index_of_id: BTreeMap<&ChangeId, usize> =
         ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
@@ -92,7 +146,7 @@ pub(crate) fn order(drafts: Vec<Draft>) -> Result<Vec<Change>, PlanError> {
     }
 
     // Kahn.
-    let keys: Vec<(u8, usize, String)> = drafts.iter().map(sort_key).collect();
+    let keys: Vec<(u8, usize, &str)> = drafts.iter().map(sort_key).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); drafts.len()];
     let mut waiting: Vec<usize> = vec![0; drafts.len()];
     for (i, ds) in deps.iter().enumerate() {
@@ -101,7 +155,7 @@ pub(crate) fn order(drafts: Vec<Draft>) -> Result<Vec<Change>, PlanError> {
             dependents[d].push(i);
         }
     }
-    let mut ready: BTreeSet<(&(u8, usize, String), usize)> = (0..drafts.len())
+    let mut ready: BTreeSet<(&(u8, usize, &str), usize)> = (0..drafts.len())
         .filter(|&i| waiting[i] == 0)
         .map(|i| (&keys[i], i))
         .collect();
@@ -125,31 +179,7 @@ pub(crate) fn order(drafts: Vec<Draft>) -> Result<Vec<Change>, PlanError> {
         return Err(PlanError::Cycle(stuck));
     }
 
-    let mut slots: Vec<Option<Draft>> = drafts.into_iter().map(Some).collect();
-    let changes = sequence
-        .into_iter()
-        .map(|i| {
-            let draft = slots[i]
-                .take()
-                .expect("Kahn's algorithm visits each change once");
-            let mut depends_on: Vec<ChangeId> = deps[i].iter().map(|&d| ids[d].clone()).collect();
-            depends_on.sort();
-            let destructive = draft.is_destructive();
-            Change {
-                id: ids[i].clone(),
-                kind: draft.kind,
-                key: draft.key,
-                action: draft.action,
-                before: draft.before,
-                after: draft.after,
-                fields: draft.fields,
-                depends_on,
-                destructive,
-                op: draft.op,
-            }
-        })
-        .collect();
-    Ok(changes)
+    Ok((sequence, ids, deps))
 }
 
 #[cfg(test)]

@@ -33,45 +33,51 @@ use super::{Change, ChangeId, Plan, PlanOptions, Refusal, UnmanagedObject, Waiti
 use crate::live::{IdIndex, LiveState};
 use crate::model::Document;
 
-/// Version of the saved-plan format this build reads and writes.
-pub const SAVED_PLAN_FORMAT_VERSION: u32 = 1;
+/// Version of the saved-plan format this build reads and writes (2: `org` is the endpoint
+/// and the organization the API reported; `fingerprint` covers the whole file).
+pub const SAVED_PLAN_FORMAT_VERSION: u32 = 2;
 
 /// The version of orgops writing or reading a saved plan.
 pub const ORGOPS_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Which organization a plan was made against.
+/// Which organization a plan was made against: the endpoint and the organization the API
+/// itself reported, never what the environment (`OPENAI_ORG_ID`) claims.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgIdentity {
-    /// Host (and port, if any) of the API base URL.
-    pub host: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The API base URL without credentials or trailing slash, path included
+    /// (`https://api.openai.com/v1`): two paths on one host may be two organizations. For
+    /// `--emulator STATE`, `emulator`.
+    pub endpoint: String,
+    /// The organization the API named on its responses (`openai-organization`), or the
+    /// emulator's state file; `None` when the API named none. Compared as it is: `None`
+    /// matches only `None`.
     pub org_id: Option<String>,
 }
 
 impl OrgIdentity {
-    /// From `OPENAI_BASE_URL` (or the emulator's URL) and `OPENAI_ORG_ID`, when known.
+    /// The API at `base_url` (credentials, query and trailing slash dropped) serving
+    /// `org_id`.
     pub fn from_base_url(base_url: &str, org_id: Option<&str>) -> OrgIdentity {
-        let host = match reqwest::Url::parse(base_url) {
-            Ok(url) => match (url.host_str(), url.port()) {
-                (Some(h), Some(p)) => format!("{h}:{p}"),
-                (Some(h), None) => h.to_string(),
-                (None, _) => base_url.to_string(),
-            },
-            Err(_) => base_url.to_string(),
+        let endpoint = match reqwest::Url::parse(base_url) {
+            Ok(mut url) => {
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.set_query(None);
+                url.set_fragment(None);
+                url.as_str().trim_end_matches('/').to_string()
+            }
+            Err(_) => base_url.trim_end_matches('/').to_string(),
         };
         OrgIdentity {
-            host,
+            endpoint,
             org_id: org_id.map(str::to_string),
         }
     }
 
-    /// Same organization: same host, and same org id when both sides know it.
+    /// Same organization: same endpoint and the same organization id, both known or both
+    /// unknown (an id on one side only is another organization, not a wildcard).
     fn matches(&self, other: &OrgIdentity) -> bool {
-        self.host == other.host
-            && match (&self.org_id, &other.org_id) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            }
+        self.endpoint == other.endpoint && self.org_id == other.org_id
     }
 }
 
@@ -114,6 +120,74 @@ pub struct SavedPlan {
     /// saved changes only, and re-plans with these targets to check them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
+    /// sha256 of everything above, as written ([`file_fingerprint`]): what `show` prints
+    /// (fields, unmanaged objects, refusals, what waits) is covered, not only what apply
+    /// executes.
+    #[serde(default)]
+    pub fingerprint: String,
+}
+
+/// Everything a saved plan holds but its `fingerprint`, in the order it is written.
+#[derive(Serialize)]
+struct Covered<'a> {
+    format_version: u32,
+    orgops_version: &'a str,
+    org: &'a OrgIdentity,
+    desired_fingerprint: &'a str,
+    changes: &'a [SavedChange],
+    unmanaged: &'a [UnmanagedObject],
+    refusals: &'a [Refusal],
+    waiting: &'a [Waiting],
+    targets: &'a [String],
+}
+
+/// `io::Write` into a running sha256: the fingerprint of a large plan is computed without
+/// a second copy of it.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// sha256 (hex) of the compact JSON of everything `saved` holds but its `fingerprint`.
+///
+/// An integrity check, not a signature: whoever can edit the file can run this too. What
+/// it stops is an edit nobody re-sealed (a hand edit of `fields` that makes a demotion read
+/// `role: reader -> reader`); a re-sealed edit of what runs, or of how a change reads, is
+/// still refused by `apply --plan`, which compares every change, its `fields` included,
+/// with a fresh plan's ([`verify`]).
+pub fn file_fingerprint(saved: &SavedPlan) -> String {
+    let covered = Covered {
+        format_version: saved.format_version,
+        orgops_version: &saved.orgops_version,
+        org: &saved.org,
+        desired_fingerprint: &saved.desired_fingerprint,
+        changes: &saved.changes,
+        unmanaged: &saved.unmanaged,
+        refusals: &saved.refusals,
+        waiting: &saved.waiting,
+        targets: &saved.targets,
+    };
+    let mut hasher = HashWriter(Sha256::new());
+    // Plain data with string map keys into a writer that cannot fail: cannot fail.
+    serde_json::to_writer(&mut hasher, &covered).expect("saved plans serialize to JSON");
+    hasher
+        .0
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Sets `saved.fingerprint` to what it holds now.
+pub fn seal(saved: &mut SavedPlan) {
+    saved.fingerprint = file_fingerprint(saved);
 }
 
 /// Why a saved plan cannot be applied.
@@ -185,7 +259,7 @@ pub fn live_dependency(change: &Change, ids: &IdIndex) -> LiveDependency {
 
 /// Build the saved form of `plan`, made from `desired` against `live` in `org`.
 pub fn save(plan: &Plan, desired: &Document, live: &LiveState, org: OrgIdentity) -> SavedPlan {
-    SavedPlan {
+    let mut saved = SavedPlan {
         format_version: SAVED_PLAN_FORMAT_VERSION,
         orgops_version: ORGOPS_VERSION.to_string(),
         org,
@@ -202,13 +276,16 @@ pub fn save(plan: &Plan, desired: &Document, live: &LiveState, org: OrgIdentity)
         refusals: plan.refusals.clone(),
         waiting: plan.waiting.clone(),
         targets: plan.targets.clone(),
-    }
+        fingerprint: String::new(),
+    };
+    seal(&mut saved);
+    saved
 }
 
 /// The saved plan as pretty JSON with a trailing newline.
 pub fn to_json(saved: &SavedPlan) -> String {
-    // Plain data with string map keys: serializing cannot fail.
-    let mut text = serde_json::to_string_pretty(saved).expect("saved plans serialize to JSON");
+    // Hidden characters of live names escaped (`\u202e`): a person reads this file.
+    let mut text = crate::text::escape::json_pretty(saved);
     text.push('\n');
     text
 }
@@ -224,8 +301,9 @@ pub fn changes(saved: &SavedPlan) -> Vec<Change> {
 
 /// Refuse a saved plan whose structure is broken, before anything is read or written: an
 /// unknown format version, an empty or unprintable target, a change whose id is not
-/// `<kind>:<action>:<key>`, two changes of one id, a `depends_on` naming no change of the
-/// plan, or a dependency cycle.
+/// `<kind>:<action>:<key>`, two changes of one id, live facts that do not match their
+/// fingerprint, a `depends_on` naming no change of the plan, a dependency cycle, or a file
+/// whose fingerprint does not cover what it holds (edited after it was written).
 pub fn check_structure(saved: &SavedPlan) -> Result<(), MalformedPlan> {
     if saved.format_version != SAVED_PLAN_FORMAT_VERSION {
         return Err(MalformedPlan(format!(
@@ -308,6 +386,15 @@ pub fn check_structure(saved: &SavedPlan) -> Result<(), MalformedPlan> {
             cycle.join(", ")
         )));
     }
+    // Last, so the checks above name what is wrong when they can.
+    if file_fingerprint(saved) != saved.fingerprint {
+        return Err(MalformedPlan(
+            "what it shows (changes and their fields, unmanaged objects, refusals, what waits, \
+             targets) does not match its fingerprint: the file was edited after `orgops plan \
+             --out` wrote it. Plan again"
+                .to_string(),
+        ));
+    }
     Ok(())
 }
 
@@ -373,7 +460,9 @@ pub fn verify(
             .altered
             .iter()
             .map(|id| {
-                format!("{id}: its operation, value or dependencies differ from a fresh plan's")
+                format!(
+                    "{id}: its operation, value, fields or dependencies differ from a fresh plan's"
+                )
             })
             .chain(
                 difference
@@ -422,14 +511,14 @@ pub fn check_version(saved: &SavedPlan) -> Result<(), Staleness> {
     Ok(())
 }
 
-/// The plan a saved plan holds, as `plan` rendered it (`orgops show`).
-pub fn to_plan(saved: &SavedPlan) -> Plan {
+/// The plan a saved plan holds, as `plan` rendered it (`orgops show`), without a copy.
+pub fn into_plan(saved: SavedPlan) -> Plan {
     Plan {
-        changes: changes(saved),
-        unmanaged: saved.unmanaged.clone(),
-        refusals: saved.refusals.clone(),
-        waiting: saved.waiting.clone(),
-        targets: saved.targets.clone(),
+        changes: saved.changes.into_iter().map(|c| c.change).collect(),
+        unmanaged: saved.unmanaged,
+        refusals: saved.refusals,
+        waiting: saved.waiting,
+        targets: saved.targets,
     }
 }
 
@@ -501,8 +590,12 @@ fn check_live_facts(
 }
 
 fn describe(org: &OrgIdentity) -> String {
+    let endpoint = crate::text::escape::text(&org.endpoint);
     match &org.org_id {
-        Some(id) => format!("{} (organization {id})", org.host),
-        None => org.host.clone(),
+        Some(id) => format!(
+            "{endpoint} (organization {})",
+            crate::text::escape::text(id)
+        ),
+        None => format!("{endpoint} (which named no organization)"),
     }
 }

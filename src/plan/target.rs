@@ -483,7 +483,7 @@ mod tests {
     fn a_saved_plan_with_an_unprintable_target_is_malformed() {
         use crate::plan::saved::{OrgIdentity, check_structure, save};
         let org = OrgIdentity {
-            host: "emulator".into(),
+            endpoint: "emulator".into(),
             org_id: None,
         };
         let mut saved = save(

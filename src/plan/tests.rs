@@ -1103,7 +1103,7 @@ fn saved_plan_round_trips_and_is_fresh_against_the_same_state() {
     assert_eq!(saved::changes(&back), p.changes);
     assert_eq!(saved::check_stale(&back, &state, &desired, &org()), Ok(()));
     assert!(saved::from_json("{\"format_version\": 1}").is_err());
-    assert_eq!(org().host, "api.openai.com");
+    assert_eq!(org().endpoint, "https://api.openai.com/v1");
 }
 
 #[test]
@@ -1173,17 +1173,22 @@ fn stale_saved_plans_are_refused_with_a_typed_reason() {
         Ok(())
     );
 
-    let elsewhere = OrgIdentity::from_base_url("http://127.0.0.1:8080/v1", None);
-    assert_eq!(elsewhere.host, "127.0.0.1:8080");
-    assert_eq!(
-        reason(saved::check_stale(&saved, &state, &desired, &elsewhere)),
-        StaleReason::OtherOrg
-    );
-    let other_org = OrgIdentity::from_base_url("https://api.openai.com/v1", Some("org-2"));
-    assert_eq!(
-        reason(saved::check_stale(&saved, &state, &desired, &other_org)),
-        StaleReason::OtherOrg
-    );
+    let elsewhere = OrgIdentity::from_base_url("http://user:pw@127.0.0.1:8080/v1/", None);
+    assert_eq!(elsewhere.endpoint, "http://127.0.0.1:8080/v1");
+    // Another host, another organization, another path, or an organization on one side
+    // only: all another organization.
+    for other in [
+        elsewhere,
+        OrgIdentity::from_base_url("https://api.openai.com/v1", Some("org-2")),
+        OrgIdentity::from_base_url("https://api.openai.com/other/v1", Some("org-1")),
+        OrgIdentity::from_base_url("https://api.openai.com/v1", None),
+    ] {
+        assert_eq!(
+            reason(saved::check_stale(&saved, &state, &desired, &other)),
+            StaleReason::OtherOrg,
+            "{other:?}"
+        );
+    }
 
     let mut old = saved.clone();
     old.orgops_version = "0.0.0".into();
@@ -1667,4 +1672,69 @@ fn live_duplicates_are_reported_or_removed_by_id_under_the_unmanaged_policy() {
             .iter()
             .all(|c| c.kind.def().id_refs(&c.op).is_empty())
     );
+}
+
+// --- memory (issue 21 item 15) ------------------------------------------------------------
+
+/// A plan of `n` invites (a file of `n` people the organization does not have yet).
+fn all_new(n: usize) -> (Document, LiveState) {
+    let users: Vec<Value> = (0..n)
+        .map(|i| json!({"email": format!("user{i:06}@big.example"), "role": "reader"}))
+        .collect();
+    (
+        doc(json!({"version": 1, "users": users})),
+        LiveState::default(),
+    )
+}
+
+/// Writes nowhere, as `fmt::Write`.
+struct FmtSink;
+
+impl std::fmt::Write for FmtSink {
+    fn write_str(&mut self, _: &str) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+/// Printing a plan (text or JSON) streams it: what it allocates beyond the plan stays
+/// small, whatever the plan's size (the JSON rendering built a `Value` tree of the whole plan
+/// and then its whole text: 3.5 GB for 310,000 invites).
+#[test]
+fn printing_a_plan_holds_no_second_copy_of_it() {
+    use crate::config::load::tests::probe;
+    let (desired, live) = all_new(5_000);
+    let p = run(&desired, &live);
+    assert_eq!(p.changes.len(), 5_000);
+    let start = probe::start();
+    render::json::write(&p, std::io::sink()).expect("writes");
+    let (_, json_peak) = probe::now_and_peak();
+    let start_text = probe::start();
+    render::text::write(&p, false, &mut FmtSink).expect("writes");
+    let (_, text_peak) = probe::now_and_peak();
+    let (json_extra, text_extra) = (json_peak - start, text_peak - start_text);
+    assert!(
+        json_extra < 64 * 1024 && text_extra < 64 * 1024,
+        "printing 5,000 changes held {json_extra} bytes more (JSON), {text_extra} (text)"
+    );
+}
+
+/// Ordering turns the drafts into the changes in place: the plan's peak while ordering is
+/// not the drafts and the changes side by side (a change is 392 bytes before its data).
+#[test]
+fn ordering_a_large_plan_does_not_hold_it_twice() {
+    use crate::config::load::tests::probe;
+    let n = 20_000;
+    let (desired, live) = all_new(n);
+    let start = probe::start();
+    let p = run(&desired, &live);
+    let (held, peak) = probe::now_and_peak();
+    let (plan_bytes, transient) = (held - start, peak - held);
+    let per_change = |b: i64| b / n as i64;
+    assert!(
+        transient < plan_bytes / 2,
+        "planning {n} invites held {} bytes a change at its peak beyond the {} of the plan",
+        per_change(transient),
+        per_change(plan_bytes)
+    );
+    drop(p);
 }

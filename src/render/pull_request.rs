@@ -341,8 +341,7 @@ pub fn to_value(pr: &PullRequestView<'_>) -> Value {
 }
 
 pub fn json(pr: &PullRequestView<'_>) -> String {
-    // A JSON value always serializes.
-    let mut out = serde_json::to_string_pretty(&to_value(pr)).expect("JSON values serialize");
+    let mut out = escape::json_pretty(&to_value(pr));
     out.push('\n');
     out
 }

@@ -59,30 +59,38 @@ const VERB_WIDTH: usize = 10;
 
 /// Render `plan` for a terminal.
 pub fn render(plan: &Plan, color: bool) -> String {
-    let p = Painter { color };
     let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = write(plan, color, &mut out);
+    out
+}
+
+/// [`render`] written to `out` line by line (`orgops plan` streams it to stdout: a large
+/// plan's text is never held whole).
+pub fn write(plan: &Plan, color: bool, out: &mut (impl Write + ?Sized)) -> std::fmt::Result {
+    let p = Painter { color };
     if plan.is_partial() {
-        let _ = writeln!(
+        writeln!(
             out,
             "{}",
             p.paint(
                 YELLOW,
                 "Warning: this is a partial plan (--target): only the changes of these targets and what they depend on."
             )
-        );
+        )?;
         for target in &plan.targets {
-            let _ = writeln!(out, "  --target {}", escape::text(target));
+            writeln!(out, "  --target {}", escape::text(target))?;
         }
-        let _ = writeln!(
+        writeln!(
             out,
             "Every other difference between the file and the organization is left out, and apply will not make it.\n"
-        );
+        )?;
     }
     if plan.changes.is_empty() {
-        out.push_str(super::no_changes(plan));
-        out.push('\n');
+        out.write_str(super::no_changes(plan))?;
+        out.write_char('\n')?;
     } else {
-        let _ = writeln!(out, "orgops will make these changes, in this order:\n");
+        writeln!(out, "orgops will make these changes, in this order:\n")?;
         for change in &plan.changes {
             let marker = format!(
                 "{} {:<VERB_WIDTH$}",
@@ -104,87 +112,87 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 escape::text(&change.key),
                 note
             );
-            let _ = writeln!(out, "{}", head.trim_end());
+            writeln!(out, "{}", head.trim_end())?;
             for line in change_lines(change, "->") {
-                let _ = writeln!(out, "      {}", p.field(&line));
+                writeln!(out, "      {}", p.field(&line))?;
             }
         }
     }
     if !plan.waiting.is_empty() {
-        let _ = writeln!(
+        writeln!(
             out,
             "\n{}",
             p.paint(
                 BOLD,
                 "Waiting for invites (not part of this apply; the first run after acceptance plans them):"
             )
-        );
+        )?;
         for waiting in &plan.waiting {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  {} ({}):",
                 escape::text(&waiting.email),
                 super::invite_state(plan, waiting)
-            );
+            )?;
             for key in &waiting.deferred {
-                let _ = writeln!(out, "      {}", escape::text(key));
+                writeln!(out, "      {}", escape::text(key))?;
             }
         }
     }
     if !plan.unmanaged.is_empty() {
-        let _ = writeln!(
+        writeln!(
             out,
             "\n{}",
             p.paint(BOLD, "Not in the file (reported, not changed):")
-        );
+        )?;
         for object in &plan.unmanaged {
             match &object.note {
                 Some(note) => {
-                    let _ = writeln!(
+                    writeln!(
                         out,
                         "  ? {} ({})",
                         escape::text(&object.key),
                         escape::text(note)
-                    );
+                    )?;
                 }
                 None => {
-                    let _ = writeln!(out, "  ? {}", escape::text(&object.key));
+                    writeln!(out, "  ? {}", escape::text(&object.key))?;
                 }
             }
         }
     }
     if !plan.refusals.is_empty() {
-        let _ = writeln!(
+        writeln!(
             out,
             "\n{}",
             p.paint(RED, "Refused: this plan must not be applied.")
-        );
+        )?;
         for refusal in &plan.refusals {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  [{}] {}",
                 refusal.rule.as_str(),
                 escape::text(&refusal.message)
-            );
+            )?;
             let objects: Vec<_> = refusal.objects.iter().map(|o| escape::text(o)).collect();
-            let _ = writeln!(out, "    objects: {}", objects.join(", "));
-            let _ = writeln!(
+            writeln!(out, "    objects: {}", objects.join(", "))?;
+            writeln!(
                 out,
                 "    to override: {}",
                 escape::text(&refusal.override_hint)
-            );
+            )?;
         }
     }
-    let _ = writeln!(out, "\n{}", p.paint(BOLD, &summary_sentence(plan)));
+    writeln!(out, "\n{}", p.paint(BOLD, &summary_sentence(plan)))?;
     if plan.is_partial() {
-        let _ = writeln!(
+        writeln!(
             out,
             "{}",
             p.paint(
                 YELLOW,
                 "This is a partial plan (--target): run `orgops plan` without --target to see everything apply would change."
             )
-        );
+        )?;
     }
-    out
+    Ok(())
 }

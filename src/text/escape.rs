@@ -19,6 +19,10 @@
 //! - [`prose`]: markdown outside code. As [`text`], then `&`, `<`, `>` as entities and the
 //!   characters markdown interprets (`` \ ` * _ [ ] | ~ ``) escaped with a backslash.
 //! - [`workflow_data`], [`workflow_property`]: GitHub workflow commands (`::error file=…::`).
+//! - [`json_pretty`], [`json_compact`], [`write_json`]: JSON for a terminal or a file a person
+//!   reads (plan, drift, audit, saved plans, reports). serde_json escapes C0 controls only;
+//!   these write DEL, C1 controls, the line separators and the bidirectional controls as
+//!   `\uXXXX` too, so the text shows what it holds and decodes to the very same strings.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -228,9 +232,135 @@ pub fn workflow_command(command: &str, properties: &[(&str, String)], message: &
     format!("::{command}{sep}{properties}::{}", workflow_data(message))
 }
 
+/// A serde_json formatter that writes every [`is_hidden`] character of a string as a
+/// `\uXXXX` escape (serde_json itself escapes only C0 controls, `"` and `\`), around
+/// another formatter (compact or pretty) for everything else. Outside strings JSON has no
+/// such characters, so the document means the same.
+struct HiddenEscaping<F>(F);
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for HiddenEscaping<F> {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if is_hidden(c) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                // Every hidden character is in the Basic Multilingual Plane: one escape.
+                write!(writer, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_key(w)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+/// Writes `value` as JSON (pretty: two-space indent, as `serde_json::to_string_pretty`)
+/// with hidden characters escaped; nothing is buffered beyond what `writer` buffers.
+pub fn write_json<W: std::io::Write, T: serde::Serialize + ?Sized>(
+    writer: W,
+    value: &T,
+    pretty: bool,
+) -> serde_json::Result<()> {
+    if pretty {
+        let formatter = HiddenEscaping(serde_json::ser::PrettyFormatter::new());
+        value.serialize(&mut serde_json::Serializer::with_formatter(
+            writer, formatter,
+        ))
+    } else {
+        let formatter = HiddenEscaping(serde_json::ser::CompactFormatter);
+        value.serialize(&mut serde_json::Serializer::with_formatter(
+            writer, formatter,
+        ))
+    }
+}
+
+fn json_string<T: serde::Serialize + ?Sized>(value: &T, pretty: bool) -> String {
+    let mut bytes = Vec::new();
+    // Plain data with string map keys (every caller's): serializing cannot fail, and the
+    // formatter writes only UTF-8 (escapes are ASCII, fragments are whole characters).
+    write_json(&mut bytes, value, pretty).expect("plain data serializes to JSON");
+    String::from_utf8(bytes).expect("JSON is UTF-8")
+}
+
+/// `value` as pretty JSON, hidden characters escaped (see [`write_json`]).
+pub fn json_pretty<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    json_string(value, true)
+}
+
+/// `value` as compact JSON, hidden characters escaped (see [`write_json`]).
+pub fn json_compact<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    json_string(value, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_escapes_hidden_characters_and_decodes_to_the_same_value() {
+        let value =
+            serde_json::json!({"name": "a\u{9b}b\u{202e}c\u{7f}\u{1b}\u{2028}", "n": [1, "é"]});
+        for text in [json_pretty(&value), json_compact(&value)] {
+            assert!(!text.chars().any(|c| is_hidden(c) && c != '\n'), "{text:?}");
+            assert!(
+                text.contains("a\\u009bb\\u202ec\\u007f\\u001b\\u2028"),
+                "{text}"
+            );
+            assert!(text.contains('é'));
+            let back: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+            assert_eq!(back, value);
+        }
+        assert_eq!(
+            json_pretty(&value.clone()),
+            serde_json::to_string_pretty(&value)
+                .expect("JSON")
+                .replace('\u{9b}', "\\u009b")
+                .replace('\u{202e}', "\\u202e")
+                .replace('\u{7f}', "\\u007f")
+                .replace('\u{2028}', "\\u2028")
+        );
+    }
 
     #[test]
     fn text_shows_hidden_characters_as_escapes() {

@@ -948,7 +948,8 @@ fn a_stale_saved_plan_exits_4_with_each_typed_reason() {
             "\"orgops_version\": \"0.0.0-older\"",
             1,
         );
-        std::fs::write(&saved, text).expect("edit");
+        // As the older orgops would have sealed it.
+        std::fs::write(&saved, crate::support::cli::reseal(&text)).expect("edit");
         path_args(desired, live)
     });
     assert_stale("live-changed", |_, live, desired| {

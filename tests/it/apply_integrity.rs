@@ -211,15 +211,16 @@ fn zero_numbers(value: &mut Value) {
     }
 }
 
-/// Edits the saved plan with `edit`, applies it, and asserts exit `code`, `expect` in stderr
-/// and not one write.
+/// Edits the saved plan with `edit`, re-seals it (so its fingerprint does not give the edit
+/// away), applies it, and asserts exit `code`, `expect` in stderr and not one write.
 fn assert_tampering_refused(what: &str, code: i32, expect: &str, edit: impl FnOnce(&mut Value)) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (emulator, desired, saved) = saved_plan_fixture(dir.path(), 10, &[]);
     let mut plan: Value =
         serde_json::from_str(&std::fs::read_to_string(&saved).expect("saved")).expect("JSON");
     edit(&mut plan);
-    std::fs::write(&saved, serde_json::to_string_pretty(&plan).expect("JSON")).expect("write");
+    let edited = serde_json::to_string_pretty(&plan).expect("JSON");
+    std::fs::write(&saved, crate::support::cli::reseal(&edited)).expect("write");
     let apply = apply_saved(&emulator, dir.path(), &desired, &saved);
     let writes = emulator.writes();
     assert!(
@@ -254,6 +255,12 @@ fn an_edited_operation_in_a_saved_plan_is_refused_with_exit_4_and_zero_writes() 
     assert_tampering_refused("zero a rate limit", 4, "rate_limit", |plan| {
         zero_numbers(&mut change_of(plan, "rate_limit")["op"]);
     });
+    // Issue 21 item 11: how a change reads is compared too, so a re-sealed file cannot show
+    // the raise as something else and still be applied.
+    assert_tampering_refused("show the raise as a no-op", 4, "changes-differ", |plan| {
+        let field = &mut change_of(plan, "rate_limit")["fields"][0];
+        field["after"] = field["before"].clone();
+    });
 }
 
 #[test]
@@ -272,8 +279,8 @@ fn a_saved_plan_with_a_broken_structure_is_refused_with_exit_1_and_zero_writes()
     assert_tampering_refused("a dependency on no change", 1, "not in the plan", |plan| {
         plan["changes"][0]["depends_on"] = serde_json::json!(["project:create:Nowhere"]);
     });
-    assert_tampering_refused("an unknown format version", 1, "format version 2", |plan| {
-        plan["format_version"] = Value::from(2);
+    assert_tampering_refused("an unknown format version", 1, "format version 3", |plan| {
+        plan["format_version"] = Value::from(3);
     });
 }
 
@@ -367,16 +374,56 @@ fn a_key_whose_sink_fails_is_not_left_behind_and_the_next_plan_is_not_empty() {
     );
 }
 
-/// A desired state with one admin key whose command sink writes `key` in `dir` and then
-/// waits until `dir/go` exists (so the apply holding the lock can be held there).
-fn admin_key_desired(dir: &Path) -> PathBuf {
-    let desired = dir.join("orgops.yaml");
-    let script = format!(
-        "cat > {key}; touch {started}; while [ ! -e {go} ]; do sleep 0.05; done",
-        key = dir.join("orgops-ci.key").display(),
-        started = dir.join("started").display(),
-        go = dir.join("go").display(),
+/// A command sink is a program of the file's author: it gets the key on standard input and
+/// nothing else of orgops's, so the admin key and the GitHub token in the environment of the
+/// apply never reach it (a sink that logs or forwards its environment would leak them).
+#[test]
+fn a_command_sink_does_not_inherit_the_admin_key_or_the_github_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = one_owner_live(dir.path());
+    let env_file = dir.path().join("sink-env.txt");
+    let script = format!("cat > /dev/null; env > {}", env_file.display());
+    let desired = admin_key_sink_desired(dir.path(), &script);
+    let emulator = Emulator::start(&live, 0);
+    let apply = run(emulator
+        .orgops(dir.path())
+        .env("GITHUB_TOKEN", "ghs-sink-must-not-see-this")
+        .env("ORGOPS_SINK_TEST_MARKER", "inherited")
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&desired));
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    let env = std::fs::read_to_string(&env_file).expect("the sink ran and wrote its environment");
+    // The rest of the environment is inherited (PATH, the user's own variables).
+    assert!(env.contains("ORGOPS_SINK_TEST_MARKER=inherited"), "{env}");
+    let leaked: Vec<&str> = env
+        .lines()
+        .filter(|l| {
+            l.starts_with("OPENAI_ADMIN_KEY=")
+                || l.starts_with("GITHUB_TOKEN=")
+                || l.contains(KEY)
+                || l.contains("ghs-sink-must-not-see-this")
+        })
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the sink command received these in its environment: {leaked:?}"
     );
+}
+
+/// A live organization of one owner, written in `dir`.
+fn one_owner_live(dir: &Path) -> PathBuf {
+    let live = dir.join("live.yaml");
+    std::fs::write(
+        &live,
+        "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\n",
+    )
+    .expect("live");
+    live
+}
+
+/// A desired state (in `dir`) of that owner and one admin key whose sink runs `sh -c script`.
+fn admin_key_sink_desired(dir: &Path, script: &str) -> PathBuf {
+    let desired = dir.join("orgops.yaml");
     let doc = serde_json::json!({
         "version": 1,
         "users": [{"email": "root@acme.example", "role": "owner"}],
@@ -386,15 +433,22 @@ fn admin_key_desired(dir: &Path) -> PathBuf {
     desired
 }
 
+/// A desired state with one admin key whose command sink writes `key` in `dir` and then
+/// waits until `dir/go` exists (so the apply holding the lock can be held there).
+fn admin_key_desired(dir: &Path) -> PathBuf {
+    let script = format!(
+        "cat > {key}; touch {started}; while [ ! -e {go} ]; do sleep 0.05; done",
+        key = dir.join("orgops-ci.key").display(),
+        started = dir.join("started").display(),
+        go = dir.join("go").display(),
+    );
+    admin_key_sink_desired(dir, &script)
+}
+
 #[test]
 fn a_second_apply_against_the_same_organization_exits_1_naming_the_holder() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let live = dir.path().join("live.yaml");
-    std::fs::write(
-        &live,
-        "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\n",
-    )
-    .expect("live");
+    let live = one_owner_live(dir.path());
     let desired = admin_key_desired(dir.path());
     let emulator = Emulator::start(&live, 0);
     let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin!("orgops"))
@@ -447,12 +501,7 @@ fn a_second_apply_against_the_same_organization_exits_1_naming_the_holder() {
 #[test]
 fn live_duplicate_admin_keys_are_a_finding_of_the_plan() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let live = dir.path().join("live.yaml");
-    std::fs::write(
-        &live,
-        "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\n",
-    )
-    .expect("live");
+    let live = one_owner_live(dir.path());
     let emulator = Emulator::start(&live, 0);
     // Another client (a second CI job, a person) made the same key twice.
     for _ in 0..2 {
@@ -511,4 +560,104 @@ fn live_duplicate_admin_keys_are_a_finding_of_the_plan() {
     assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
     let state = emulator.state();
     assert_eq!(state.matches("orgops-ci").count(), 1, "{state}");
+}
+
+/// Issue 21 item 12: a saved plan is bound to the organization the API reports (its
+/// `openai-organization` response header) and to the whole base URL, not to what
+/// `OPENAI_ORG_ID` says: a plan saved with `OPENAI_ORG_ID=org-AAA` is refused when the API
+/// now reports another organization (the variable unset), and when the base URL's path
+/// differs; against the organization it was made for, it applies.
+#[test]
+fn a_saved_plan_is_bound_to_the_organization_the_api_reports() {
+    use crate::support::hostile::Gateway;
+    use crate::support::org;
+    let emu = org::start(org::ORG);
+    let gateway = Gateway::serve(emu.base_url(), &["/v1", "/tenant-b/v1"], "org-AAA");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let desired = dir.path().join("orgops.yaml");
+    std::fs::write(
+        &desired,
+        format!(
+            "{}policy:\n  unmanaged:\n    admin_api_keys: ignore\n",
+            org::ORG.replace(
+                "{email: carol@example.com, role: reader}",
+                "{email: carol@example.com, role: owner}"
+            )
+        ),
+    )
+    .expect("desired");
+    let saved = dir.path().join("plan.json");
+    let command = |base: &str| {
+        let mut command = orgops();
+        command
+            .env("OPENAI_ADMIN_KEY", org::ADMIN_KEY)
+            .env("OPENAI_BASE_URL", format!("{}{base}", gateway.url()))
+            .env("ORGOPS_LOCK_DIR", dir.path().join("locks"));
+        command
+    };
+    let plan = run(command("/v1")
+        .env("OPENAI_ORG_ID", "org-AAA")
+        .args(["plan", "-f"])
+        .arg(&desired)
+        .arg("--out")
+        .arg(&saved));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains("user:carol@example.com"),
+        "{}",
+        plan.stdout
+    );
+
+    let apply = |base: &str| {
+        run(command(base)
+            .args(["apply", "-f"])
+            .arg(&desired)
+            .arg("--plan")
+            .arg(&saved))
+    };
+    gateway.report("org-BBB");
+    let other_org = apply("/v1");
+    assert_eq!(
+        other_org.code, 4,
+        "applied to the organization the API reports as org-BBB:\n{}\n{}",
+        other_org.stdout, other_org.stderr
+    );
+    assert!(
+        other_org.stderr.contains("other-org") && other_org.stderr.contains("org-BBB"),
+        "{}",
+        other_org.stderr
+    );
+    gateway.report("org-AAA");
+    let other_path = apply("/tenant-b/v1");
+    assert_eq!(
+        other_path.code, 4,
+        "applied through another base URL path:\n{}\n{}",
+        other_path.stdout, other_path.stderr
+    );
+    assert!(
+        other_path.stderr.contains("other-org"),
+        "{}",
+        other_path.stderr
+    );
+    let same = apply("/v1");
+    assert_eq!(same.code, 0, "{}\n{}", same.stdout, same.stderr);
+
+    // The emulator itself reports an organization the same way.
+    let response = block_on(async {
+        reqwest::Client::new()
+            .get(format!("{}/organization/users", emu.url()))
+            .bearer_auth(org::ADMIN_KEY)
+            .send()
+            .await
+            .expect("the emulator answers")
+    });
+    assert!(
+        response
+            .headers()
+            .get("openai-organization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("org-")),
+        "{:?}",
+        response.headers()
+    );
 }

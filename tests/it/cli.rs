@@ -340,6 +340,8 @@ fn github_commands_outside_actions_name_the_missing_variables() {
 #[test]
 fn the_confirmation_prompt_names_the_organization() {
     let emu = org::start(MINIMAL);
+    // The same emulator behind a gateway that drops `openai-organization`.
+    let silent = crate::support::hostile::Gateway::serve(emu.base_url(), &["/v1"], "");
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(
         dir.path().join("orgops.yaml"),
@@ -347,7 +349,7 @@ fn the_confirmation_prompt_names_the_organization() {
     )
     .expect("write");
     let bin = assert_cmd::cargo::cargo_bin!("orgops");
-    let prompt_of = |org_id: Option<&str>| -> Run {
+    let prompt_of = |base_url: &str, org_id: Option<&str>| -> Run {
         let mut cmd = std::process::Command::new("script");
         cmd.args(["-q", "-e", "-c"])
             .arg(format!("'{}' apply", bin.display()))
@@ -356,24 +358,27 @@ fn the_confirmation_prompt_names_the_organization() {
             .env("NO_COLOR", "1")
             .env("ORGOPS_NO_PROGRESS", "1")
             .env("OPENAI_ADMIN_KEY", org::ADMIN_KEY)
-            .env("OPENAI_BASE_URL", emu.url());
+            .env("OPENAI_BASE_URL", base_url)
+            .env("ORGOPS_LOCK_DIR", dir.path().join("locks"));
         match org_id {
             Some(id) => cmd.env("OPENAI_ORG_ID", id),
             None => cmd.env_remove("OPENAI_ORG_ID"),
         };
         run(assert_cmd::Command::from_std(cmd).write_stdin("no\n"))
     };
-    let named = prompt_of(Some("org-acme"));
+    // The organization the API names, whatever OPENAI_ORG_ID claims.
+    let named = prompt_of(&emu.url(), Some("org-acme"));
     assert_eq!(named.code, 1, "{}", named.stdout);
     assert!(
-        named
-            .stdout
-            .contains("Apply this change to organization org-acme?"),
+        named.stdout.contains(&format!(
+            "Apply this change to organization org-emulator at {}?",
+            emu.url()
+        )),
         "{}",
         named.stdout
     );
     assert!(named.stdout.contains("Apply cancelled"), "{}", named.stdout);
-    let unnamed = prompt_of(None);
+    let unnamed = prompt_of(&format!("{}/v1", silent.url()), None);
     assert!(
         unnamed
             .stdout
@@ -382,7 +387,7 @@ fn the_confirmation_prompt_names_the_organization() {
         unnamed.stdout
     );
     assert!(
-        unnamed.stdout.contains("OPENAI_ORG_ID"),
+        unnamed.stdout.contains("(the API named none)"),
         "{}",
         unnamed.stdout
     );

@@ -61,10 +61,14 @@ fn raw_controls(text: &str) -> Vec<char> {
 /// NUL.
 const HOSTILE: &str = "A\u{1b}[2J\u{0}\n```\n</details><!-- the rest is hidden `x`";
 
-#[test]
-fn a_hostile_live_project_name_hides_nothing_in_any_rendering() {
+/// An emulator whose organization has live projects `names` (made through the API, so no
+/// file check stands in the way), and a directory whose `orgops.yaml` declares none of them
+/// under `unmanaged.projects: archive`: every rendering shows each name.
+fn live_projects_to_archive(
+    names: &[&str],
+) -> (orgops::emulator::RunningEmulator, tempfile::TempDir) {
     let emu = org::start("version: 1\nusers:\n  - {email: ada@example.com, role: owner}\n");
-    for name in [HOSTILE, "Zeta"] {
+    for name in names {
         org::call(
             &emu,
             reqwest::Method::POST,
@@ -78,6 +82,12 @@ fn a_hostile_live_project_name_hides_nothing_in_any_rendering() {
         "version: 1\npolicy:\n  max_removals: 10\n  unmanaged:\n    projects: archive\n    admin_api_keys: ignore\nusers:\n  - {email: ada@example.com, role: owner}\nprojects: []\n",
     )
     .expect("write");
+    (emu, dir)
+}
+
+#[test]
+fn a_hostile_live_project_name_hides_nothing_in_any_rendering() {
+    let (emu, dir) = live_projects_to_archive(&[HOSTILE, "Zeta"]);
     let run = |args: &[&str]| {
         let out = org::orgops(&emu)
             .current_dir(dir.path())
@@ -322,4 +332,67 @@ proptest! {
         }
         prop_assert_eq!(raw_controls(&orgops::drift::render::text(&report)), Vec::<char>::new());
     }
+}
+
+/// Issue 21 item 13: JSON outputs, saved plans and exported YAML carry no raw C1 control
+/// or bidirectional override from a live name: JSON escapes them as `\u009b` / `\u202e`
+/// (the same string once decoded), YAML as a double-quoted `\u202E`.
+#[test]
+fn json_outputs_saved_plans_and_exports_escape_c1_and_bidi_characters() {
+    const NAME: &str = "Evil\u{9b}31m\u{202e}gpj.exe";
+    let (emu, dir) = live_projects_to_archive(&[NAME]);
+    let run = |args: &[&str]| {
+        let out = org::orgops(&emu)
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("orgops runs");
+        assert!(
+            out.status.code().is_some_and(|c| c == 0 || c == 2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let raw = |text: &str| -> Vec<char> {
+        text.chars()
+            .filter(|&c| {
+                ('\u{80}'..='\u{9f}').contains(&c) || ('\u{202a}'..='\u{202e}').contains(&c)
+            })
+            .collect()
+    };
+    let mut outputs = vec![
+        ("plan json", run(&["plan", "--format", "json"])),
+        ("drift json", run(&["drift", "--format", "json"])),
+        ("audit json", run(&["audit", "--format", "json"])),
+    ];
+    run(&["plan", "--out", "saved.json"]);
+    let saved = std::fs::read_to_string(dir.path().join("saved.json")).expect("saved plan");
+    outputs.push((
+        "show json",
+        run(&["show", "--format", "json", "saved.json"]),
+    ));
+    outputs.push(("saved plan", saved));
+    for (what, text) in &outputs {
+        assert_eq!(raw(text), Vec::<char>::new(), "{what}: {text}");
+        let value: Value = serde_json::from_str(text).expect("still JSON");
+        assert!(
+            !value.is_null() && text.contains("\\u009b"),
+            "{what}: the name is still there, escaped: {text}"
+        );
+    }
+    let plan: Value = serde_json::from_str(&outputs[0].1).expect("JSON");
+    assert!(
+        plan["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .any(|c| c["key"] == json!(format!("project:{NAME}"))),
+        "the JSON decodes to the very name: {plan:#}"
+    );
+
+    run(&["export", "-o", "export.yaml"]);
+    let yaml = std::fs::read_to_string(dir.path().join("export.yaml")).expect("export");
+    assert_eq!(raw(&yaml), Vec::<char>::new(), "{yaml}");
+    assert!(yaml.contains("\\u202E"), "{yaml}");
 }

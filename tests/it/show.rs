@@ -162,3 +162,75 @@ fn the_saved_plan_schema_shares_the_plan_schema_definitions() {
         "operation types"
     );
 }
+
+/// Issue 21 item 11: everything `show` prints is covered by the integrity check. A saved plan
+/// whose display was edited (bob's demotion shown as `role: reader -> reader`, an unmanaged
+/// object or a waiting invite hidden, a target dropped) is refused by `show` (exit 1) and by
+/// `apply --plan`, which never applies the real change behind the doctored display.
+#[test]
+fn a_saved_plan_whose_display_was_edited_is_refused_by_show_and_apply() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let saved = save_quickstart_plan(dir.path());
+    let original: Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).expect("saved")).expect("JSON");
+    let bob = original["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .position(|c| c["key"] == "user:bob@acme.example" && c["action"] == "update")
+        .expect("bob's demotion");
+    let mut edits: Vec<(&str, Value)> = Vec::new();
+    let mut harmless = original.clone();
+    harmless["changes"][bob]["fields"][0]["before"] = Value::from("reader");
+    edits.push(("fields", harmless));
+    let mut hidden = original.clone();
+    hidden["unmanaged"]
+        .as_array_mut()
+        .expect("unmanaged")
+        .remove(0);
+    edits.push(("unmanaged", hidden));
+    let mut no_waiting = original.clone();
+    no_waiting["waiting"]
+        .as_array_mut()
+        .expect("waiting")
+        .clear();
+    edits.push(("waiting", no_waiting));
+    let mut reassuring = original.clone();
+    reassuring["refusals"] = serde_json::json!([{
+        "rule": "protect", "message": "nothing to see", "objects": [], "override": "none"
+    }]);
+    edits.push(("refusals", reassuring));
+
+    let copy = crate::drift::copy_example(QUICKSTART, dir.path());
+    for (what, document) in edits {
+        let doctored = dir.path().join(format!("doctored-{what}.json"));
+        std::fs::write(
+            &doctored,
+            serde_json::to_string_pretty(&document).expect("JSON"),
+        )
+        .expect("write");
+        let show = run(orgops().arg("show").arg(&doctored));
+        assert_eq!(
+            show.code, 1,
+            "{what}: show accepted a doctored plan:\n{}",
+            show.stdout
+        );
+        assert!(show.stdout.is_empty(), "{what}: {}", show.stdout);
+        let apply = run(orgops()
+            .args(["apply", "--emulator", QUICKSTART_LIVE, "-f"])
+            .arg(&copy)
+            .arg("--plan")
+            .arg(&doctored));
+        assert_eq!(
+            apply.code, 1,
+            "{what}: apply accepted a doctored plan:\n{}\n{}",
+            apply.stdout, apply.stderr
+        );
+        assert!(
+            show.stderr.contains("edited") && apply.stderr.contains("edited"),
+            "{what}: {}\n{}",
+            show.stderr,
+            apply.stderr
+        );
+    }
+}

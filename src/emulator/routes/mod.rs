@@ -198,13 +198,25 @@ fn authenticate(app: &AppState, req: &Request) -> Result<Actor, ApiError> {
     Ok(Actor { key_id, owner })
 }
 
-/// Accounting, latency, auth, rate limit and fault injection for one `/v1` request.
+/// Accounting, latency, auth, rate limit and fault injection for one `/v1` request; every
+/// response it lets through names the organization (`openai-organization`), as the API's do.
 async fn api_middleware(
     State(app): State<AppState>,
     matched: MatchedPath,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
+    let organization = HeaderValue::from_str(&app.organization_id).ok();
+    let mut response = serve_api(app, matched, req, next).await;
+    if let Some(organization) = organization {
+        response
+            .headers_mut()
+            .insert("openai-organization", organization);
+    }
+    response
+}
+
+async fn serve_api(app: AppState, matched: MatchedPath, mut req: Request, next: Next) -> Response {
     let route = route_template(req.method(), matched.as_str());
     app.faults.count(&route);
     let settings = app.faults.settings();

@@ -96,3 +96,12 @@ pub fn save_quickstart_plan(dir: &std::path::Path) -> std::path::PathBuf {
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     saved
 }
+
+/// `text` (a saved plan a test edited) with its fingerprint made to match again, as anyone
+/// holding orgops can do: the fingerprint then tells nothing, and what refuses the edit
+/// must be `apply --plan`'s own checks.
+pub fn reseal(text: &str) -> String {
+    let mut saved = orgops::plan::saved::from_json(text).expect("a saved plan");
+    orgops::plan::saved::seal(&mut saved);
+    orgops::plan::saved::to_json(&saved)
+}

@@ -5,6 +5,7 @@ pub mod config;
 pub mod contract_client;
 pub mod control;
 pub mod github_fake;
+pub mod hostile;
 pub mod loopback;
 pub mod markdown;
 pub mod openapi;
