@@ -595,6 +595,30 @@ fn rate_limit_for_an_unknown_model_is_refused() {
     );
 }
 
+/// Issue 23 item 2: a project the plan creates gets the rate-limit rows every project has; a
+/// model no live project lists would fail at apply after the project is created, so the
+/// plan refuses it whole (the live projects' lists are what is known).
+#[test]
+fn rate_limit_for_an_unknown_model_of_a_created_project_is_refused() {
+    let desired = doc(
+        json!({ "projects": [{ "name": "P", "rate_limits": { "nope": { "max_requests_per_1_minute": 1 } } }] }),
+    );
+    let known = live(
+        json!({ "projects": [{ "name": "Default project", "rate_limits": { "m": { "max_requests_per_1_minute": 10 } } }] }),
+    );
+    let p = run(&desired, &known);
+    assert_eq!(rules(&p), vec![RefusalRule::UnknownRateLimit]);
+    assert_eq!(
+        p.refusals[0].objects,
+        vec!["project:P/rate_limit:nope".to_string()]
+    );
+    // A model some project lists is fine.
+    let desired = doc(
+        json!({ "projects": [{ "name": "P", "rate_limits": { "m": { "max_requests_per_1_minute": 1 } } }] }),
+    );
+    assert!(run(&desired, &known).refusals.is_empty());
+}
+
 // ---------------------------------------------------------------- unmanaged policies
 
 #[test]
