@@ -94,8 +94,7 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
         Err(e) => return fail(e),
     };
     // What the live organization cannot do is refused before anything is written.
-    if let Err(failure) =
-        crate::ops::plan::check_live(&desired, &live, args.desired.load_options())
+    if let Err(failure) = crate::ops::plan::check_live(&desired, &live, args.desired.load_options())
     {
         super::report_plan_failure(failure, printer);
         eprintln!("error: nothing was applied");

@@ -63,6 +63,14 @@ pub trait Kind: Sync {
     /// OpenAI dashboard's words, not the plan's kind name.
     fn title(&self) -> &'static str;
 
+    /// The `policy.unmanaged` key that decides what becomes of live objects of this kind the
+    /// file does not declare, and the value that removes them (`("users", "remove")`,
+    /// `("projects", "archive")`): the line a plan that only reports such an object tells
+    /// the reader to add. `None` (the default) for a kind never reported that way.
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
+
     /// Where the file declares this kind when it is a field the kind owns
     /// (`model::KindFields`): on the organization's `settings` or on each project, under this
     /// key. The registry's order of these fields is the canonical order of a file.

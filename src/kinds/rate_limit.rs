@@ -69,27 +69,44 @@ impl UnknownModel<'_> {
     fn hint(&self) -> String {
         let suggestion = crate::text::suggest::did_you_mean(self.model, self.known.iter().copied());
         let listed = if self.known.len() > 12 {
-            format!("{}, ... ({} models)", self.known[..12].join(", "), self.known.len())
+            format!(
+                "{}, ... ({} models)",
+                self.known[..12].join(", "),
+                self.known.len()
+            )
         } else {
             self.known.join(", ")
         };
         match suggestion {
+            _ if self.known.is_empty() => {
+                "the project lists no rate limits: remove the model from `rate_limits`".to_string()
+            }
             Some(s) => format!("{s} The models listed: {listed}"),
-            None => format!("use one of the models listed ({listed}), or remove it from `rate_limits`"),
+            None => {
+                format!("use one of the models listed ({listed}), or remove it from `rate_limits`")
+            }
         }
     }
 }
 
-/// Every model of `doc`'s rate limits that the project will not have: for a live project,
-/// one its own list lacks; for a project the plan creates, one no live project that was
-/// read lists (nothing is checked when none was read).
-fn unknown_models<'d>(doc: &'d ReadDocument, live: &'d ReadDocument) -> Vec<UnknownModel<'d>> {
-    let active = || live.projects.iter().filter(|p| !p.archived);
-    let mut read: Vec<&str> = active()
+/// Every model of `doc`'s rate limits that the project will not have: for a live project
+/// whose list was `read`, one its own list lacks; for a project the plan creates, one no
+/// live project that was read lists (nothing is checked when none was read).
+fn unknown_models<'d>(
+    doc: &'d ReadDocument,
+    live: &'d ReadDocument,
+    read: &dyn Fn(&str) -> bool,
+) -> Vec<UnknownModel<'d>> {
+    let active = || {
+        live.projects
+            .iter()
+            .filter(|p| !p.archived && read(&p.name))
+    };
+    let mut listed: Vec<&str> = active()
         .filter(|p| !p.rate_limits.is_empty())
         .map(|p| p.name.as_str())
         .collect();
-    read.sort();
+    listed.sort();
     let mut organization: Vec<&str> = active()
         .flat_map(|p| p.rate_limits.keys().map(String::as_str))
         .collect();
@@ -101,16 +118,23 @@ fn unknown_models<'d>(doc: &'d ReadDocument, live: &'d ReadDocument) -> Vec<Unkn
             continue;
         }
         let (known, against) = match live.projects.iter().find(|p| p.name == project.name) {
-            Some(p) if p.archived => continue,
+            Some(p) if p.archived || !read(&p.name) => continue,
             Some(p) => (
                 p.rate_limits.keys().map(String::as_str).collect::<Vec<_>>(),
-                format!("the project's own rate limits, {} models", p.rate_limits.len()),
+                format!(
+                    "the project's own rate limits, {} models",
+                    p.rate_limits.len()
+                ),
             ),
             None if organization.is_empty() => continue,
             None => {
-                let names: Vec<String> = read.iter().take(3).map(|n| format!("{n:?}")).collect();
-                let more = read.len().saturating_sub(3);
-                let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+                let names: Vec<String> = listed.iter().take(3).map(|n| format!("{n:?}")).collect();
+                let more = listed.len().saturating_sub(3);
+                let more = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
                 (
                     organization.clone(),
                     format!(
@@ -215,7 +239,8 @@ impl Kind for RateLimitKind {
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
-        let unknown = unknown_models(&ctx.desired, &ctx.live);
+        // Every list counts here: a `--target` plan drops the refusals of other objects.
+        let unknown = unknown_models(&ctx.desired, &ctx.live, &|_| true);
         for unknown in &unknown {
             out.refuse(
                 RefusalRule::UnknownRateLimit,
@@ -386,7 +411,8 @@ impl Kind for RateLimitKind {
     /// A model the project will not have (a typo such as `gpt-4o-minii`): an error at the
     /// model's key, with did-you-mean, before anything is planned or written.
     fn check_live(&self, doc: &ReadDocument, live: &LiveState) -> Vec<Finding> {
-        unknown_models(doc, &live.org)
+        let read = |name: &str| live.scope.reads(KIND, Some(&keys::project(name)));
+        unknown_models(doc, &live.org, &read)
             .into_iter()
             .map(|u| Finding {
                 // A model name is one JSON-pointer token (RFC 6901: `~` and `/` escaped).

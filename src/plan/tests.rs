@@ -137,7 +137,9 @@ fn rich_live() -> LiveState {
               "members": [{ "email": "bob@acme.example", "role": "member", "roles": ["role-api-project-member"] },
                           { "email": "mallory@acme.example", "role": "member" }],
               "groups": [{ "name": "ml-platform", "role": "member" }],
-              "rate_limits": { "gpt-4o": { "max_requests_per_1_minute": 500, "max_tokens_per_1_minute": 30000 } },
+              // Every project has a row per model the organization can use.
+              "rate_limits": { "gpt-4o": { "max_requests_per_1_minute": 500, "max_tokens_per_1_minute": 30000 },
+                               "gpt-4o-mini": { "max_tokens_per_1_minute": 150000 } },
               "certificates": ["acme-mtls-2024"] },
             { "name": "Legacy" },
             { "name": "Sandbox" },

@@ -152,6 +152,18 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 }
             }
         }
+        let all: Vec<_> = plan.unmanaged.iter().collect();
+        let lines = super::removal_lines(&all);
+        if !lines.is_empty() {
+            let _ = writeln!(
+                out,
+                "  apply leaves them; to remove them instead, set in the file ({}):",
+                super::POLICY_PLACE
+            );
+            for (line, n) in lines {
+                let _ = writeln!(out, "    {line}   ({n} listed above)");
+            }
+        }
     }
     if !plan.refusals.is_empty() {
         let _ = writeln!(
