@@ -105,7 +105,10 @@ fn adoption_walk() {
     let export = run(against(&emu).arg("export").arg("-o").arg(&file));
     assert_eq!(export.code, 0, "{}", output(&export));
     let exported = std::fs::read_to_string(&file).expect("export written");
-    assert_eq!(exported.matches("@example.com\n").count() >= 300, true);
+    assert!(
+        exported.matches("- email: ").count() >= 300,
+        "not every user was exported"
+    );
 
     // Delete someone from the file: the plan removes them.
     let victim = first_project_member(&exported);
