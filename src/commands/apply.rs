@@ -93,6 +93,13 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
         Ok(live) => live,
         Err(e) => return fail(e),
     };
+    // What the live organization cannot do is refused before anything is written.
+    if let Err(failure) = crate::ops::plan::check_live(&desired, &live, args.desired.load_options())
+    {
+        super::report_plan_failure(failure, printer);
+        eprintln!("error: nothing was applied");
+        return ExitStatus::Failure;
+    }
     // The gates run under this command's options, for a saved plan too: what the file says
     // about them is not trusted.
     let options = PlanOptions {

@@ -970,6 +970,43 @@ impl Merged {
         )
     }
 
+    /// The file, line and column of a JSON pointer into the merged document (of the key of
+    /// the entry it names when `key`): an item of a top-level list through its origin,
+    /// anything else in the first file that writes its top-level key.
+    pub fn locate(&self, pointer: &str, key: bool) -> (&str, Position) {
+        let mut parts = pointer.trim_start_matches('/').splitn(3, '/');
+        let (top, index, rest) = (parts.next(), parts.next(), parts.next());
+        let list = [
+            List::Users,
+            List::Groups,
+            List::Roles,
+            List::Certificates,
+            List::AdminApiKeys,
+            List::Projects,
+        ]
+        .into_iter()
+        .find(|l| Some(l.key()) == top);
+        if let (Some(list), Some(Ok(index))) = (list, index.map(str::parse::<usize>)) {
+            let suffix = rest.map(|r| format!("/{r}")).unwrap_or_default();
+            return if key {
+                self.key_at(list, index, &suffix)
+            } else {
+                self.at(list, index, &suffix)
+            };
+        }
+        let top = top.unwrap_or_default();
+        let file = self
+            .files
+            .iter()
+            .position(|f| {
+                serde_json::to_value(&f.doc)
+                    .ok()
+                    .is_some_and(|v| v.get(top).is_some())
+            })
+            .unwrap_or(0);
+        self.position_in(file, pointer, key)
+    }
+
     /// The file a merged object was declared in.
     pub fn file_of(&self, list: List, index: usize) -> Option<&ParsedFile> {
         self.files.get(self.origin(list, index).file)

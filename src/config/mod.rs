@@ -163,6 +163,55 @@ pub fn load_with(
     })
 }
 
+/// Findings a kind made against the live organization (`Kind::check_live`), located in the
+/// files `desired` was read from. The files are read and parsed again, only when there is
+/// something to show, so a plan without findings pays nothing for locating them; a file that
+/// can no longer be read is named at its start.
+pub fn locate_findings(
+    desired: &DesiredState,
+    findings: &[crate::kinds::Finding],
+    options: LoadOptions,
+) -> Diagnostics {
+    let mut parsed = Vec::with_capacity(desired.files.len());
+    for path in &desired.files {
+        let name = path.display().to_string();
+        if let Ok(text) = load::read_file_capped(path, options.max_file_bytes) {
+            let (file, _) = load::parse_salvaging_capped(
+                text,
+                &name,
+                Some(path.clone()),
+                options.max_file_bytes,
+            );
+            parsed.extend(file);
+        }
+    }
+    let mut ignored = Diagnostics::new();
+    let merged = load::merge(parsed, &mut ignored);
+    let mut diagnostics = Diagnostics::new();
+    for finding in findings {
+        let (file, at) = merged.locate(&finding.pointer, finding.at_key);
+        let file = if merged.files.is_empty() {
+            desired
+                .files
+                .first()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| file.to_string())
+        } else {
+            file.to_string()
+        };
+        let diagnostic = if finding.error {
+            Diagnostic::error(&file, at, finding.message.clone())
+        } else {
+            Diagnostic::warning(&file, at, finding.message.clone())
+        };
+        diagnostics.push(diagnostic.with_hint(finding.hint.clone()));
+    }
+    for file in &merged.files {
+        diagnostics.add_source(&file.name, &file.text);
+    }
+    diagnostics
+}
+
 /// The top-level keys of the desired state at `path` that are written in block style with a
 /// value (`users:` followed by a list), found by a line scan long before the file is parsed:
 /// what `plan` may start reading while the file loads. Conservative: a key written another

@@ -626,7 +626,7 @@ impl Checker<'_> {
             .flat_map(|kind| kind.def().check(&self.merged.doc))
             .collect();
         for finding in findings {
-            let (file, at) = self.locate(&finding.pointer);
+            let (file, at) = self.merged.locate(&finding.pointer, finding.at_key);
             let file = file.to_string();
             if finding.error {
                 self.error((&file, at), finding.message, finding.hint);
@@ -634,40 +634,6 @@ impl Checker<'_> {
                 self.warning((&file, at), finding.message, finding.hint);
             }
         }
-    }
-
-    /// The file, line and column of a JSON pointer into the merged document: an item of a
-    /// top-level list through its origin, anything else in the first file that writes its
-    /// top-level key.
-    fn locate(&self, pointer: &str) -> (&str, Position) {
-        let mut parts = pointer.trim_start_matches('/').splitn(3, '/');
-        let (top, index, rest) = (parts.next(), parts.next(), parts.next());
-        let list = [
-            List::Users,
-            List::Groups,
-            List::Roles,
-            List::Certificates,
-            List::AdminApiKeys,
-            List::Projects,
-        ]
-        .into_iter()
-        .find(|l| Some(l.key()) == top);
-        if let (Some(list), Some(Ok(index))) = (list, index.map(str::parse::<usize>)) {
-            let suffix = rest.map(|r| format!("/{r}")).unwrap_or_default();
-            return self.merged.at(list, index, &suffix);
-        }
-        let top = top.unwrap_or_default();
-        let file = self
-            .merged
-            .files
-            .iter()
-            .position(|f| {
-                serde_json::to_value(&f.doc)
-                    .ok()
-                    .is_some_and(|v| v.get(top).is_some())
-            })
-            .unwrap_or(0);
-        self.merged.position_in(file, pointer, false)
     }
 
     fn owners(&mut self) {

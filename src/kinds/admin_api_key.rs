@@ -74,6 +74,10 @@ impl Kind for AdminApiKeyKind {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("admin_api_keys", "remove"))
+    }
+
     /// An admin key is full control of the organization: creating one and deleting one
     /// (whatever uses it stops working) are both listed.
     fn attention(&self, change: &super::Change) -> Option<super::Attention> {

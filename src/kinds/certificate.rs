@@ -83,6 +83,10 @@ impl Kind for CertificateKind {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("certificates", "remove"))
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         let desired: BTreeMap<String, &Certificate> = ctx
             .desired

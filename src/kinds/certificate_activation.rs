@@ -115,6 +115,10 @@ impl Kind for CertificateActivationKind {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("certificates", "remove"))
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         let policy = ctx.desired.policy.unmanaged.certificates;
         let declared: BTreeSet<&str> = ctx

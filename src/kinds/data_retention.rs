@@ -120,6 +120,7 @@ fn organization_values(kind: &SettingKind, doc: &Document) -> Vec<Finding> {
         return Vec::new();
     }
     vec![Finding {
+        at_key: false,
         pointer: "/settings/data_retention".into(),
         error: true,
         message: format!(

@@ -62,6 +62,10 @@ impl Kind for GroupKind {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("groups", "remove"))
+    }
+
     /// A deleted group: its members lose what it was granted.
     fn attention(&self, change: &super::Change) -> Option<super::Attention> {
         let op: Op = change.op.decode().ok()?;

@@ -63,6 +63,10 @@ impl Kind for GroupMemberKind {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("group_members", "remove"))
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         for group in &ctx.desired.groups {
             let live_group = ctx.live.groups.iter().find(|g| g.name == group.name);

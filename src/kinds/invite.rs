@@ -154,6 +154,10 @@ impl Kind for InviteKind {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("invites", "remove"))
+    }
+
     /// An invite that makes someone an owner (of the organization or of a project): an
     /// invite as a reader to member access is ordinary onboarding and not listed.
     fn attention(&self, change: &super::Change) -> Option<super::Attention> {

@@ -18,6 +18,9 @@ pub struct Finding {
     pub pointer: String,
     /// An error makes the file invalid; a warning does not.
     pub error: bool,
+    /// Located at the key of the mapping entry `pointer` names (a model under
+    /// `rate_limits`), not at its value.
+    pub at_key: bool,
     pub message: String,
     pub hint: Option<String>,
 }
@@ -59,6 +62,14 @@ pub trait Kind: Sync {
     /// What people read where changes are grouped (section titles, the order graph): the
     /// OpenAI dashboard's words, not the plan's kind name.
     fn title(&self) -> &'static str;
+
+    /// The `policy.unmanaged` key that decides what becomes of live objects of this kind the
+    /// file does not declare, and the value that removes them (`("users", "remove")`,
+    /// `("projects", "archive")`): the line a plan that only reports such an object tells
+    /// the reader to add. `None` (the default) for a kind never reported that way.
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
 
     /// Where the file declares this kind when it is a field the kind owns
     /// (`model::KindFields`): on the organization's `settings` or on each project, under this
@@ -145,6 +156,14 @@ pub trait Kind: Sync {
     /// What the schema cannot say about this kind in `doc` (a value allowed in one place but
     /// not another, a likely typo): findings located by the JSON pointer of the value.
     fn check(&self, _doc: &Document) -> Vec<Finding> {
+        Vec::new()
+    }
+
+    /// What `doc` asks of this kind that the live organization cannot do (a rate limit for
+    /// a model the project does not have), found after the live read and before anything is
+    /// planned or written: findings located like [`Kind::check`]'s. An error stops `plan`
+    /// and `apply` (exit 1) instead of a plan that would fail halfway through apply.
+    fn check_live(&self, _doc: &Document, _live: &LiveState) -> Vec<Finding> {
         Vec::new()
     }
 

@@ -193,6 +193,7 @@ fn check(kind: &SettingKind, doc: &Document) -> Vec<Finding> {
                     Some("check the model id; the file's `rate_limits` name no such model".into())
                 });
             findings.push(Finding {
+                at_key: false,
                 pointer: format!("/projects/{i}/model_permissions/models/{j}"),
                 error: false,
                 message: format!(

@@ -100,6 +100,10 @@ impl Kind for ProjectKind {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("projects", "archive"))
+    }
+
     /// Archiving ends every access to the project at once, and cannot be undone.
     fn attention(&self, change: &super::Change) -> Option<super::Attention> {
         let op: Op = change.op.decode().ok()?;

@@ -157,6 +157,10 @@ impl Kind for ProjectApiKeyKind {
         "Project API keys"
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("project_api_keys", "remove"))
+    }
+
     /// A deleted key: whatever sends requests with it starts failing.
     fn attention(&self, change: &super::Change) -> Option<super::Attention> {
         let super::ValueOp::Kind {

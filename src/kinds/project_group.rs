@@ -84,6 +84,10 @@ impl Kind for ProjectGroupKind {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("project_groups", "remove"))
+    }
+
     /// A group given access to a project (every member gets it), its role changed, its
     /// access taken away.
     fn attention(&self, change: &super::Change) -> Option<super::Attention> {

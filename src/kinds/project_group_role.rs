@@ -64,6 +64,10 @@ impl Kind for ProjectGroupRoleKind {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("role_assignments", "remove"))
+    }
+
     /// A custom project role given to or taken from a group (all its members).
     fn attention(&self, change: &super::Change) -> Option<super::Attention> {
         let op: Op = change.op.decode().ok()?;

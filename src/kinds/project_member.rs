@@ -83,6 +83,10 @@ impl Kind for ProjectMemberKind {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("project_members", "remove"))
+    }
+
     /// Owner access to a project given, a project role changed, access taken away. Member
     /// access given to a person is ordinary and not listed.
     fn attention(&self, change: &super::Change) -> Option<super::Attention> {

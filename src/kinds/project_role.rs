@@ -77,6 +77,10 @@ impl Kind for ProjectRoleKind {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("project_roles", "remove"))
+    }
+
     /// Permissions a project's custom role gains or loses (naming the role and the
     /// project), and its deletion.
     fn attention(&self, change: &super::Change) -> Option<super::Attention> {

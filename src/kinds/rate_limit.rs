@@ -2,8 +2,14 @@
 //! and can only be updated: there is no create and no delete. Only the fields the file gives
 //! are managed; the others are neither shown nor written, and an undeclared model is not
 //! reported. The verb is `adopt` for first management (the project is created by this plan,
-//! or the baseline did not manage the model) and `update` otherwise. A model the live project
-//! has no row for is refused (`unknown_rate_limit`).
+//! or the baseline did not manage the model) and `update` otherwise.
+//!
+//! A model must be one the project has a row for, or apply would fail halfway: checked
+//! after the live read, before anything is planned or written ([`Kind::check_live`]: a
+//! located error with did-you-mean), against the live project's own list, or, for a project
+//! the plan creates, against the models the live projects that were read list (the read
+//! adds the default project's list for that: every project gets the organization's rows).
+//! The diff refuses the same models (`unknown_rate_limit`), for plans made without the check.
 
 use super::LiveState;
 use super::attribution::{Rule, rule};
@@ -19,7 +25,7 @@ use serde_json::{Map, Value, json};
 
 use super::context::{Context, Draft, Output};
 use super::keys;
-use super::kind::Kind;
+use super::kind::{Finding, Kind};
 use super::{Action, Operation, RefusalRule, ResourceKind};
 use crate::model::RateLimit;
 
@@ -33,6 +39,126 @@ use crate::api::safe::retry_transient;
 use crate::api::types::{ProjectId, RateLimitId};
 
 const KIND: ResourceKind = ResourceKind::RateLimit;
+
+/// The API's name for the default project (the default-project rule's first choice,
+/// `wire::default_project`): its rate limits are read whenever a project's are, as the
+/// models a project the plan creates will have.
+const DEFAULT_PROJECT: &str = "Default project";
+
+/// A model the file gives a project that the project will have no rate-limit row for.
+struct UnknownModel<'d> {
+    /// The project's index in the file's `projects`.
+    index: usize,
+    project: &'d str,
+    model: &'d str,
+    /// The models it was checked against, sorted.
+    known: Vec<&'d str>,
+    /// What those are: `project "P"'s rate limits` or, for a project the plan creates,
+    /// the live projects whose lists were read.
+    against: String,
+}
+
+impl UnknownModel<'_> {
+    fn message(&self) -> String {
+        format!(
+            "project {:?} has no rate limit for model {:?} (checked against {}); rate limits cannot be created",
+            self.project, self.model, self.against
+        )
+    }
+
+    fn hint(&self) -> String {
+        let suggestion = crate::text::suggest::did_you_mean(self.model, self.known.iter().copied());
+        let listed = if self.known.len() > 12 {
+            format!(
+                "{}, ... ({} models)",
+                self.known[..12].join(", "),
+                self.known.len()
+            )
+        } else {
+            self.known.join(", ")
+        };
+        match suggestion {
+            _ if self.known.is_empty() => {
+                "the project lists no rate limits: remove the model from `rate_limits`".to_string()
+            }
+            Some(s) => format!("{s} The models listed: {listed}"),
+            None => {
+                format!("use one of the models listed ({listed}), or remove it from `rate_limits`")
+            }
+        }
+    }
+}
+
+/// Every model of `doc`'s rate limits that the project will not have: for a live project
+/// whose list was `read`, one its own list lacks; for a project the plan creates, one no
+/// live project that was read lists (nothing is checked when none was read).
+fn unknown_models<'d>(
+    doc: &'d ReadDocument,
+    live: &'d ReadDocument,
+    read: &dyn Fn(&str) -> bool,
+) -> Vec<UnknownModel<'d>> {
+    let active = || {
+        live.projects
+            .iter()
+            .filter(|p| !p.archived && read(&p.name))
+    };
+    let mut listed: Vec<&str> = active()
+        .filter(|p| !p.rate_limits.is_empty())
+        .map(|p| p.name.as_str())
+        .collect();
+    listed.sort();
+    let mut organization: Vec<&str> = active()
+        .flat_map(|p| p.rate_limits.keys().map(String::as_str))
+        .collect();
+    organization.sort();
+    organization.dedup();
+    let mut out = Vec::new();
+    for (index, project) in doc.projects.iter().enumerate() {
+        if project.archived || project.rate_limits.is_empty() {
+            continue;
+        }
+        let (known, against) = match live.projects.iter().find(|p| p.name == project.name) {
+            Some(p) if p.archived || !read(&p.name) => continue,
+            Some(p) => (
+                p.rate_limits.keys().map(String::as_str).collect::<Vec<_>>(),
+                format!(
+                    "the project's own rate limits, {} models",
+                    p.rate_limits.len()
+                ),
+            ),
+            None if organization.is_empty() => continue,
+            None => {
+                let names: Vec<String> = listed.iter().take(3).map(|n| format!("{n:?}")).collect();
+                let more = listed.len().saturating_sub(3);
+                let more = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
+                (
+                    organization.clone(),
+                    format!(
+                        "the models the organization's projects list: the rate limits of project {}{more}, {} models; the project is created by this plan",
+                        names.join(", "),
+                        organization.len()
+                    ),
+                )
+            }
+        };
+        for model in project.rate_limits.keys() {
+            if !known.contains(&model.as_str()) {
+                out.push(UnknownModel {
+                    index,
+                    project: &project.name,
+                    model,
+                    known: known.clone(),
+                    against: against.clone(),
+                });
+            }
+        }
+    }
+    out
+}
 
 /// The managed fields (those `desired` gives) with `source`'s values.
 fn managed_view(desired: &RateLimit, source: Option<&RateLimit>) -> Value {
@@ -113,18 +239,25 @@ impl Kind for RateLimitKind {
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
+        // Every list counts here: a `--target` plan drops the refusals of other objects.
+        let unknown = unknown_models(&ctx.desired, &ctx.live, &|_| true);
+        for unknown in &unknown {
+            out.refuse(
+                RefusalRule::UnknownRateLimit,
+                unknown.message(),
+                vec![keys::rate_limit(unknown.project, unknown.model)],
+                "remove the model from `rate_limits` or use a model name the project lists",
+            );
+        }
         for (desired_project, live_project) in ctx.child_projects() {
             let project = &desired_project.name;
             for (model, desired) in &desired_project.rate_limits {
                 let key = keys::rate_limit(project, model);
                 let live = live_project.and_then(|p| p.rate_limits.get(model));
-                if live_project.is_some() && live.is_none() {
-                    out.refuse(
-                    RefusalRule::UnknownRateLimit,
-                    format!("project {project:?} has no rate limit for model {model:?}; rate limits cannot be created"),
-                    vec![key],
-                    "remove the model from `rate_limits` or use a model name the project lists",
-                );
+                if unknown
+                    .iter()
+                    .any(|u| u.project == project && u.model == model)
+                {
                     continue;
                 }
                 let live_fields = live.map(RateLimit::fields);
@@ -261,7 +394,8 @@ impl Kind for RateLimitKind {
         })
     }
 
-    /// The rate limits of the projects that declare some.
+    /// The rate limits of the projects that declare some, and then the default project's
+    /// (the models a project the plan creates will have: see [`unknown_models`]).
     fn scope(&self, doc: &ReadDocument) -> Select<String> {
         let wanted = |p: &&crate::model::Project| !p.archived && !p.rate_limits.is_empty();
         Select::only_if(
@@ -269,8 +403,30 @@ impl Kind for RateLimitKind {
             doc.projects
                 .iter()
                 .filter(wanted)
-                .map(|p| keys::project(&p.name)),
+                .map(|p| keys::project(&p.name))
+                .chain([keys::project(DEFAULT_PROJECT)]),
         )
+    }
+
+    /// A model the project will not have (a typo such as `gpt-4o-minii`): an error at the
+    /// model's key, with did-you-mean, before anything is planned or written.
+    fn check_live(&self, doc: &ReadDocument, live: &LiveState) -> Vec<Finding> {
+        let read = |name: &str| live.scope.reads(KIND, Some(&keys::project(name)));
+        unknown_models(doc, &live.org, &read)
+            .into_iter()
+            .map(|u| Finding {
+                // A model name is one JSON-pointer token (RFC 6901: `~` and `/` escaped).
+                pointer: format!(
+                    "/projects/{}/rate_limits/{}",
+                    u.index,
+                    u.model.replace('~', "~0").replace('/', "~1")
+                ),
+                error: true,
+                at_key: true,
+                message: u.message(),
+                hint: Some(u.hint()),
+            })
+            .collect()
     }
 
     fn fetch<'a>(

@@ -115,6 +115,10 @@ impl Kind for RoleKind {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("roles", "remove"))
+    }
+
     /// Permissions a custom role gains or loses (naming the role), and its deletion.
     fn attention(&self, change: &super::Change) -> Option<super::Attention> {
         let op: Op = change.op.decode().ok()?;

@@ -88,6 +88,10 @@ impl Kind for ServiceAccountKind {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("service_accounts", "remove"))
+    }
+
     /// A service account created with an API key or as a project owner, its role changed,
     /// its deletion (its keys stop working).
     fn attention(&self, change: &super::Change) -> Option<super::Attention> {

@@ -276,6 +276,10 @@ impl Kind for SpendAlerts {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("spend_alerts", "remove"))
+    }
+
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
         diff(self.project, ctx, out)
     }

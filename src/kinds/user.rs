@@ -66,6 +66,10 @@ impl Kind for UserKind {
         ]
     }
 
+    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+        Some(("users", "remove"))
+    }
+
     /// A change of organization role (naming the person, promoted or demoted) and a
     /// removal from the organization.
     fn attention(&self, change: &super::Change) -> Option<super::Attention> {

@@ -18,7 +18,10 @@
 use std::collections::BTreeMap;
 
 use crate::live::{AssignmentReads, LiveState, ReadScope};
-use crate::model::{Document, InviteStatus, ManagedList, ProjectMember, User, normalize_email};
+use crate::model::{
+    Document, InviteStatus, ManagedList, Policy, ProjectMember, Unmanaged, UnmanagedAction, User,
+    normalize_email,
+};
 use crate::ops::target::Target;
 use crate::printer::Printer;
 
@@ -157,6 +160,7 @@ pub fn build(live: LiveState) -> anyhow::Result<Export> {
     }
     leave_out_what_cannot_hold_anything(&mut doc);
     leave_out_what_was_not_read(&mut doc, &live.scope);
+    doc.policy = authoritative_policy(&doc);
     doc.sort_canonical();
     crate::kinds::canonical_fields(&mut doc);
     Ok(Export {
@@ -203,6 +207,37 @@ fn leave_out_what_cannot_hold_anything(doc: &mut Document) {
     }
 }
 
+/// The export lists everything, so it is the truth: a member, membership or role grant the
+/// file stops listing is removed (`remove`), guarded by `max_removals` (written, so the guard
+/// is in sight). Each of those is undone by putting the line back: the plan invites,
+/// grants or assigns again. What a removal destroys is only reported: groups, custom roles,
+/// certificates, admin and project API keys, service accounts (their keys go with them),
+/// spend alerts, projects (archiving is irreversible). Invites stay `report` too: the export
+/// leaves out expired invites, which `remove` would delete on the first apply (the round
+/// trip must plan nothing). A `remove` is written only for a kind whose lists the export
+/// writes, so `validate` never warns that it can never act.
+fn authoritative_policy(doc: &Document) -> Policy {
+    let remove = |kind: &str| {
+        if doc.manages_policy_kind(kind) {
+            UnmanagedAction::Remove
+        } else {
+            UnmanagedAction::Report
+        }
+    };
+    Policy {
+        unmanaged: Unmanaged {
+            users: remove("users"),
+            group_members: remove("group_members"),
+            role_assignments: remove("role_assignments"),
+            project_members: remove("project_members"),
+            project_groups: remove("project_groups"),
+            ..Unmanaged::default()
+        },
+        max_removals: Some(Policy::DEFAULT_MAX_REMOVALS),
+        ..Policy::default()
+    }
+}
+
 /// Role-assignment lists the read left out (`--skip-role-assignments`) are not written: an
 /// empty list would tell the plan to remove every assignment.
 fn leave_out_what_was_not_read(doc: &mut Document, scope: &ReadScope) {
@@ -233,7 +268,10 @@ pub fn to_yaml(doc: &Document) -> anyhow::Result<String> {
     let body = crate::config::format::canonical_yaml(doc, true)?;
     Ok(format!(
         "# yaml-language-server: $schema=https://raw.githubusercontent.com/orgops/orgops/main/schema/orgops.schema.json\n\
-         {marker}`: the live organization as a desired-state file.\n{body}",
+         {marker}`: the live organization as a desired-state file.\n\
+         # It lists everything, so it is the truth: `policy.unmanaged` removes a member,\n\
+         # membership or role grant deleted from it (at most `max_removals` per plan), and only\n\
+         # reports other objects it does not list. See docs/plan.md#export.\n{body}",
         marker = crate::ops::export_write::EXPORT_MARKER
     ))
 }

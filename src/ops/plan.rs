@@ -94,6 +94,7 @@ pub fn plan_targeted(
         "read the live organization"
     );
     let requests = target.client.attempts();
+    check_live(&desired, &live, load)?;
     let started = std::time::Instant::now();
     let plan = plan_against(&desired.doc, &live, options)?;
     let plan = plan::target::restrict(plan, &desired.doc, &live, options, targets)
@@ -194,6 +195,27 @@ pub fn read_live_announcing(
         ))
     })
     .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))
+}
+
+/// What the file asks that the live organization cannot do (each kind's
+/// [`crate::kinds::Kind::check_live`]: a rate limit for a model the project does not have),
+/// located in the file: an error before anything is planned or written, so that no plan
+/// fails halfway through apply.
+pub fn check_live(
+    desired: &DesiredState,
+    live: &LiveState,
+    load: config::LoadOptions,
+) -> Result<(), PlanFailure> {
+    let findings: Vec<crate::kinds::Finding> = crate::kinds::ResourceKind::ALL
+        .iter()
+        .flat_map(|kind| kind.def().check_live(&desired.doc, live))
+        .collect();
+    if !findings.iter().any(|f| f.error) {
+        return Ok(());
+    }
+    Err(PlanFailure::Invalid(config::locate_findings(
+        desired, &findings, load,
+    )))
 }
 
 /// The pure plan of `desired` against `live`; an error here is a bug (a dependency cycle).

@@ -163,6 +163,7 @@ pub fn plan_pull_request(
     let runtime = crate::ops::runtime()?;
     let live = read_live(&runtime, &target, &scope, printer)?;
     let requests = target.client.attempts();
+    crate::ops::plan::check_live(&desired, &live, load)?;
     let full_options = PlanOptions {
         baseline: base_doc.cloned(),
         ..options.clone()

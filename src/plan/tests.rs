@@ -137,7 +137,9 @@ fn rich_live() -> LiveState {
               "members": [{ "email": "bob@acme.example", "role": "member", "roles": ["role-api-project-member"] },
                           { "email": "mallory@acme.example", "role": "member" }],
               "groups": [{ "name": "ml-platform", "role": "member" }],
-              "rate_limits": { "gpt-4o": { "max_requests_per_1_minute": 500, "max_tokens_per_1_minute": 30000 } },
+              // Every project has a row per model the organization can use.
+              "rate_limits": { "gpt-4o": { "max_requests_per_1_minute": 500, "max_tokens_per_1_minute": 30000 },
+                               "gpt-4o-mini": { "max_tokens_per_1_minute": 150000 } },
               "certificates": ["acme-mtls-2024"] },
             { "name": "Legacy" },
             { "name": "Sandbox" },
@@ -593,6 +595,30 @@ fn rate_limit_for_an_unknown_model_is_refused() {
         p.refusals[0].objects,
         vec!["project:P/rate_limit:nope".to_string()]
     );
+}
+
+/// Issue 23 item 2: a project the plan creates gets the rate-limit rows every project has; a
+/// model no live project lists would fail at apply after the project is created, so the
+/// plan refuses it whole (the live projects' lists are what is known).
+#[test]
+fn rate_limit_for_an_unknown_model_of_a_created_project_is_refused() {
+    let desired = doc(
+        json!({ "projects": [{ "name": "P", "rate_limits": { "nope": { "max_requests_per_1_minute": 1 } } }] }),
+    );
+    let known = live(
+        json!({ "projects": [{ "name": "Default project", "rate_limits": { "m": { "max_requests_per_1_minute": 10 } } }] }),
+    );
+    let p = run(&desired, &known);
+    assert_eq!(rules(&p), vec![RefusalRule::UnknownRateLimit]);
+    assert_eq!(
+        p.refusals[0].objects,
+        vec!["project:P/rate_limit:nope".to_string()]
+    );
+    // A model some project lists is fine.
+    let desired = doc(
+        json!({ "projects": [{ "name": "P", "rate_limits": { "m": { "max_requests_per_1_minute": 1 } } }] }),
+    );
+    assert!(run(&desired, &known).refusals.is_empty());
 }
 
 // ---------------------------------------------------------------- unmanaged policies

@@ -829,6 +829,20 @@ pub(crate) fn plan_sections(
     }
     if !plan.unmanaged.is_empty() {
         let n = plan.unmanaged.len();
+        let all: Vec<_> = plan.unmanaged.iter().collect();
+        let lines: Vec<String> = super::removal_lines(&all)
+            .into_iter()
+            .map(|(line, n)| format!("`{line}` ({n})"))
+            .collect();
+        let close = if lines.is_empty() {
+            "\n</details>\n\n".to_string()
+        } else {
+            format!(
+                "\nApply leaves them. To remove them instead, set in the file ({}): {}.\n\n</details>\n\n",
+                super::POLICY_PLACE,
+                lines.join(", ")
+            )
+        };
         sections.push(Section {
             open: format!(
                 "<details><summary><b>Not in the file</b> ({}, reported, not changed)</summary>\n\n",
@@ -847,7 +861,7 @@ pub(crate) fn plan_sections(
                     None => format!("- {} ({})\n", escape::code_span(&u.key), kind_title(u.kind)),
                 })
                 .collect(),
-            close: "\n</details>\n\n".into(),
+            close,
             what: Items::Unmanaged,
             fallback: None,
             priority: priority::UNMANAGED,

@@ -280,6 +280,24 @@ pub(crate) fn invite_state(
     }
 }
 
+/// The `policy.unmanaged` lines that would remove `objects` (reported objects a `remove`
+/// or `archive` acts on: those without a note), each with how many of them it concerns, in
+/// line order: what a plan that only reports them tells the reader to add.
+pub(crate) fn removal_lines(objects: &[&crate::plan::UnmanagedObject]) -> Vec<(String, usize)> {
+    let mut lines: std::collections::BTreeMap<String, usize> = Default::default();
+    for object in objects.iter().filter(|o| o.note.is_none()) {
+        if let Some((key, value)) = object.kind.def().unmanaged_policy() {
+            *lines
+                .entry(format!("policy.unmanaged.{key}: {value}"))
+                .or_default() += 1;
+        }
+    }
+    lines.into_iter().collect()
+}
+
+/// Where a `policy.unmanaged` line goes in the file, in words.
+pub(crate) const POLICY_PLACE: &str = "under `policy:`, `unmanaged:`";
+
 pub(crate) fn summary_sentence(plan: &crate::plan::Plan) -> String {
     format!("Plan: {}.", counts_phrase(plan))
 }

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 
 use super::markdown::{Items, Section};
 use super::{counts_phrase, json as plan_json, markdown, text};
-use crate::plan::{Change, Plan};
+use crate::plan::{Change, Plan, UnmanagedObject};
 use crate::text::escape;
 
 /// What the base revision held, as the rendering needs it.
@@ -65,6 +65,81 @@ fn base_label(pr: &PullRequestView<'_>) -> String {
     format!("{} ({})", pr.base_ref, short(pr.base_commit))
 }
 
+/// Declarations this pull request deletes that apply will leave in place: objects the net
+/// plan only reports (the policy for their kind is `report`) that the pull request's own
+/// diff reports too, which means the base declared them. Empty unless the base was valid.
+fn deleted_but_kept<'p>(pr: &PullRequestView<'p>) -> Vec<&'p UnmanagedObject> {
+    let (BaseView::Valid, Some(introduced)) = (&pr.base, pr.introduced) else {
+        return Vec::new();
+    };
+    let deleted: BTreeSet<&str> = introduced
+        .unmanaged
+        .iter()
+        .map(|u| u.key.as_str())
+        .collect();
+    pr.plan
+        .unmanaged
+        .iter()
+        .filter(|u| deleted.contains(u.key.as_str()))
+        .filter(|u| u.note.is_none() && u.kind.def().unmanaged_policy().is_some())
+        .collect()
+}
+
+/// Keys listed in the deletion warning; the rest are counted.
+const DELETED_SHOWN: usize = 20;
+
+/// The warning about [`deleted_but_kept`].
+struct DeletionWarning {
+    /// Its first line (plain text).
+    head: String,
+    /// How many declarations.
+    n: usize,
+    /// At most [`DELETED_SHOWN`] keys, then how many more.
+    keys: Vec<String>,
+    more: Option<String>,
+    /// The `policy.unmanaged` lines that would remove them.
+    lines: Vec<String>,
+}
+
+fn deletion_warning(pr: &PullRequestView<'_>) -> Option<DeletionWarning> {
+    let kept = deleted_but_kept(pr);
+    if kept.is_empty() {
+        return None;
+    }
+    let n = kept.len();
+    let lines: Vec<String> = super::removal_lines(&kept)
+        .into_iter()
+        .map(|(line, _)| line)
+        .collect();
+    let policies: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.split_once(':').map(|(key, _)| key.to_string()))
+        .collect();
+    let head = format!(
+        "this pull request deletes {} that apply will not remove: {} report, so the plan only lists {}",
+        plural(n, "declaration", "declarations"),
+        if policies.len() == 1 {
+            format!("{} is", policies[0])
+        } else {
+            format!("{} are", policies.join(", "))
+        },
+        if n == 1 { "it" } else { "them" },
+    );
+    let keys = kept
+        .iter()
+        .take(DELETED_SHOWN)
+        .map(|u| u.key.clone())
+        .collect();
+    let more = (n > DELETED_SHOWN).then(|| format!("and {} more", n - DELETED_SHOWN));
+    Some(DeletionWarning {
+        head,
+        n,
+        keys,
+        more,
+        lines,
+    })
+}
+
 fn base_note(pr: &PullRequestView<'_>) -> Option<String> {
     match &pr.base {
         BaseView::Valid => None,
@@ -84,6 +159,25 @@ pub fn text(pr: &PullRequestView<'_>, color: bool) -> String {
     let mut out = String::new();
     if let Some(note) = base_note(pr) {
         let _ = writeln!(out, "{}\n", escape::text_lines(&note));
+    }
+    if let Some(w) = deletion_warning(pr) {
+        let _ = writeln!(out, "Warning: {}:", escape::text(&w.head));
+        for key in &w.keys {
+            let _ = writeln!(out, "  ? {}", escape::text(key));
+        }
+        if let Some(more) = &w.more {
+            let _ = writeln!(out, "  ... {more}");
+        }
+        let _ = writeln!(
+            out,
+            "To remove {}, set in the file ({}):",
+            if w.n == 1 { "it" } else { "them" },
+            super::POLICY_PLACE
+        );
+        for line in &w.lines {
+            let _ = writeln!(out, "  {line}");
+        }
+        out.push('\n');
     }
     let label = base_label(pr);
     let label = escape::text(&label);
@@ -154,10 +248,15 @@ fn head(pr: &PullRequestView<'_>, title: &str, explained: Option<&Explained>) ->
     let n = full.changes.len();
     let mut out = String::new();
     let _ = writeln!(out, "### {title}\n");
-    if full.is_empty() {
+    if full.is_empty() && deleted_but_kept(pr).is_empty() {
         let _ = writeln!(
             out,
             "**Apply after the merge: no changes**: after merging, the organization will match the file.\n"
+        );
+    } else if full.is_empty() {
+        let _ = writeln!(
+            out,
+            "**Apply after the merge: no changes**: what this pull request deletes stays in the organization (below).\n"
         );
     } else {
         let destructive = markdown::destructive_phrase(full)
@@ -205,11 +304,40 @@ fn head(pr: &PullRequestView<'_>, title: &str, explained: Option<&Explained>) ->
             None => {}
         }
     }
+    if let Some(w) = deletion_warning(pr) {
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> **{}**:",
+            escape::prose(&upper_first(&w.head))
+        );
+        for key in &w.keys {
+            let _ = writeln!(out, "> - {}", escape::code_span(key));
+        }
+        if let Some(more) = &w.more {
+            let _ = writeln!(out, "> - {more}");
+        }
+        let lines: Vec<String> = w.lines.iter().map(|l| escape::code_span(l)).collect();
+        let _ = writeln!(
+            out,
+            ">\n> To remove {}, set in the file ({}): {}.\n",
+            if w.n == 1 { "it" } else { "them" },
+            super::POLICY_PLACE,
+            lines.join(", ")
+        );
+    }
     if let Some(note) = base_note(pr) {
         let lines: Vec<String> = note.lines().map(escape::prose).collect();
         let _ = writeln!(out, "> [!NOTE]\n> {}\n", lines.join("\n> "));
     }
     out
+}
+
+fn upper_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// An explanation: a heading with its count, the sum of what became of its changes, and

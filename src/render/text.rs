@@ -160,6 +160,18 @@ pub fn write(plan: &Plan, color: bool, out: &mut (impl Write + ?Sized)) -> std::
                 }
             }
         }
+        let all: Vec<_> = plan.unmanaged.iter().collect();
+        let lines = super::removal_lines(&all);
+        if !lines.is_empty() {
+            let _ = writeln!(
+                out,
+                "  apply leaves them; to remove them instead, set in the file ({}):",
+                super::POLICY_PLACE
+            );
+            for (line, n) in lines {
+                let _ = writeln!(out, "    {line}   ({n} listed above)");
+            }
+        }
     }
     if !plan.refusals.is_empty() {
         writeln!(

@@ -1177,7 +1177,7 @@ fn drift_of_objects_under_report_opens_no_issue_unless_fail_on_unmanaged() {
 
 /// A repository on branch `main` holding `base` (with the quickstart's certificate), and a
 /// branch `pr` holding `head` on top: `plan --base main` from it is the pull request's view.
-fn pr_repo(base: &str, head: &str) -> tempfile::TempDir {
+pub(crate) fn pr_repo(base: &str, head: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     git(dir.path(), &["init", "-q"]);
     let certs = dir.path().join("certs");

@@ -1,6 +1,7 @@
 //! The one integration-test binary: runs the `orgops` binary and the emulator for real.
 
 mod action;
+mod adoption;
 mod api_client;
 mod apply;
 mod apply_integrity;
