@@ -262,47 +262,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for ManagedList<T> {
     }
 }
 
-impl Document {
-    /// Whether the file manages some list that `policy.unmanaged.<kind>` governs (`kind` is
-    /// the policy key, e.g. `project_members`). A policy for a kind the file never manages
-    /// can never act (`validate` warns). Children of projects declared `archived` are not
-    /// managed (archiving ends them).
-    pub fn manages_policy_kind(&self, kind: &str) -> bool {
-        let projects = || self.projects.iter().filter(|p| !p.archived);
-        match kind {
-            "users" | "invites" => self.users.is_managed(),
-            "groups" => self.groups.is_managed(),
-            "group_members" => self.groups.iter().any(|g| g.members.is_managed()),
-            "roles" => self.roles.is_managed(),
-            "role_assignments" => {
-                self.users.iter().any(|u| u.roles.is_managed())
-                    || self.groups.iter().any(|g| g.roles.is_managed())
-                    || projects().any(|p| {
-                        p.members.iter().any(|m| m.roles.is_managed())
-                            || p.groups.iter().any(|g| g.roles.is_managed())
-                    })
-            }
-            "certificates" => {
-                self.certificates.is_managed() || projects().any(|p| p.certificates.is_managed())
-            }
-            "admin_api_keys" => self.admin_api_keys.is_managed(),
-            "project_members" => projects().any(|p| p.members.is_managed()),
-            "project_groups" => projects().any(|p| p.groups.is_managed()),
-            "project_roles" => projects().any(|p| p.roles.is_managed()),
-            "service_accounts" => projects().any(|p| p.service_accounts.is_managed()),
-            "project_api_keys" => projects().any(|p| p.fields.contains_key("api_keys")),
-            "spend_alerts" => {
-                self.settings.fields.contains_key("spend_alerts")
-                    || projects().any(|p| p.fields.contains_key("spend_alerts"))
-            }
-            "projects" => self.projects.is_managed(),
-            // Settings a declared scope leaves out (`crate::kinds`).
-            "settings" => true,
-            _ => false,
-        }
-    }
-}
-
 fn default_version() -> u32 {
     FORMAT_VERSION
 }

@@ -34,7 +34,7 @@ use super::LoadMode;
 use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean};
 use super::load::{Kind, List, Merged};
 use super::source_map::{Position, escape_segment};
-use crate::model::{OrgRole, Sink, UnmanagedAction, UnmanagedProjectAction, normalize_email};
+use crate::model::{OrgRole, Sink, normalize_email};
 
 /// Certificate files larger than this are refused (a certificate chain is a few KiB).
 pub const MAX_CERTIFICATE_BYTES: u64 = 1024 * 1024;
@@ -545,64 +545,14 @@ impl Checker<'_> {
     /// a list left out is not managed. Say so where the policy is written.
     fn policies_that_cannot_act(&mut self) {
         let doc = &self.merged.doc;
-        let u = &doc.policy.unmanaged;
-        let removing = |a: UnmanagedAction| a == UnmanagedAction::Remove;
-        let mut kinds: Vec<(&str, &str)> = [
-            ("users", removing(u.users), "users"),
-            ("invites", removing(u.invites), "users"),
-            ("groups", removing(u.groups), "groups"),
-            (
-                "group_members",
-                removing(u.group_members),
-                "groups[].members",
-            ),
-            ("roles", removing(u.roles), "roles"),
-            (
-                "role_assignments",
-                removing(u.role_assignments),
-                "a `roles` list of a user, group or project member",
-            ),
-            ("certificates", removing(u.certificates), "certificates"),
-            (
-                "admin_api_keys",
-                removing(u.admin_api_keys),
-                "admin_api_keys",
-            ),
-            (
-                "project_members",
-                removing(u.project_members),
-                "projects[].members",
-            ),
-            (
-                "project_groups",
-                removing(u.project_groups),
-                "projects[].groups",
-            ),
-            (
-                "project_roles",
-                removing(u.project_roles),
-                "projects[].roles",
-            ),
-            (
-                "service_accounts",
-                removing(u.service_accounts),
-                "projects[].service_accounts",
-            ),
-            (
-                "project_api_keys",
-                removing(u.project_api_keys),
-                "projects[].api_keys",
-            ),
-            (
-                "projects",
-                u.projects == UnmanagedProjectAction::Archive,
-                "projects",
-            ),
-        ]
-        .into_iter()
-        .filter(|(kind, acts, _)| *acts && !doc.manages_policy_kind(kind))
-        .map(|(kind, _, list)| (kind, list))
-        .collect();
+        // The policy's values by key, as the file wrote them (defaults included).
+        let values = serde_json::to_value(&doc.policy.unmanaged).unwrap_or_default();
+        let mut kinds: Vec<(&str, &str)> = crate::kinds::unmanaged_policies()
+            .into_iter()
+            .filter(|p| values.get(p.key).and_then(|v| v.as_str()) == Some(p.removes))
+            .filter(|p| !crate::kinds::manages_policy(doc, p.key))
+            .map(|p| (p.key, p.list))
+            .collect();
         kinds.sort();
         for (kind, list) in kinds {
             let at = self.merged.policy_at(&format!("/unmanaged/{kind}"), false);

@@ -74,8 +74,16 @@ impl Kind for AdminApiKeyKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("admin_api_keys", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "admin_api_keys",
+            removes: "remove",
+            list: "admin_api_keys",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        doc.admin_api_keys.is_managed()
     }
 
     /// An admin key is full control of the organization: creating one and deleting one

@@ -83,8 +83,16 @@ impl Kind for CertificateKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("certificates", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "certificates",
+            removes: "remove",
+            list: "certificates",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        doc.certificates.is_managed()
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {

@@ -115,8 +115,16 @@ impl Kind for CertificateActivationKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("certificates", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "certificates",
+            removes: "remove",
+            list: "projects[].certificates",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        super::active_projects(doc).any(|p| p.certificates.is_managed())
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {

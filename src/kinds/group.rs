@@ -62,8 +62,16 @@ impl Kind for GroupKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("groups", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "groups",
+            removes: "remove",
+            list: "groups",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        doc.groups.is_managed()
     }
 
     /// A deleted group: its members lose what it was granted.

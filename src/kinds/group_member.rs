@@ -63,8 +63,16 @@ impl Kind for GroupMemberKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("group_members", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "group_members",
+            removes: "remove",
+            list: "groups[].members",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        doc.groups.iter().any(|g| g.members.is_managed())
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {

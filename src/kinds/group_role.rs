@@ -59,8 +59,16 @@ impl Kind for GroupRoleKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("role_assignments", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "role_assignments",
+            removes: "remove",
+            list: "a `roles` list of a user, group or project member",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        doc.groups.iter().any(|g| g.roles.is_managed())
     }
 
     /// A custom organization role given to or taken from a group (all its members).

@@ -154,8 +154,16 @@ impl Kind for InviteKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("invites", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "invites",
+            removes: "remove",
+            list: "users",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        doc.users.is_managed()
     }
 
     /// An invite that makes someone an owner (of the organization or of a project): an

@@ -56,6 +56,17 @@ impl Attention {
     }
 }
 
+/// What `policy.unmanaged` says about a kind's live objects the file does not declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnmanagedPolicy {
+    /// The key under `policy.unmanaged` (kinds may share one: `role_assignments`).
+    pub key: &'static str,
+    /// The value that removes them (`remove`; `archive` for projects).
+    pub removes: &'static str,
+    /// Where the file writes the list that makes them managed, in words.
+    pub list: &'static str,
+}
+
 /// One kind of object (a registry entry). Object-safe: the registry hands out
 /// `&'static dyn Kind`.
 pub trait Kind: Sync {
@@ -67,8 +78,15 @@ pub trait Kind: Sync {
     /// file does not declare, and the value that removes them (`("users", "remove")`,
     /// `("projects", "archive")`): the line a plan that only reports such an object tells
     /// the reader to add. `None` (the default) for a kind never reported that way.
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
+    fn unmanaged_policy(&self) -> Option<UnmanagedPolicy> {
         None
+    }
+
+    /// Whether the file manages some list of this kind (writes it, even empty): only then
+    /// does its [`UnmanagedPolicy`] act. Children of projects declared `archived` are not
+    /// managed (archiving ends them).
+    fn manages(&self, _doc: &Document) -> bool {
+        false
     }
 
     /// Where the file declares this kind when it is a field the kind owns

@@ -57,7 +57,7 @@ pub use change::{
 };
 pub use data_retention::DataRetention;
 pub use hosted_tools::HostedTools;
-pub use kind::{Attention, FieldPlace, Finding, Kind};
+pub use kind::{Attention, FieldPlace, Finding, Kind, UnmanagedPolicy};
 pub use live_state::{DuplicateKind, IdIndex, LiveDuplicate, LiveState};
 pub use model_permissions::{ModelPermissions, PermissionMode};
 pub use operation::{IdRef, Operation, ValueOp};
@@ -134,6 +134,35 @@ impl std::fmt::Display for ResourceKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The projects whose children the file may manage (archiving a project ends them).
+pub(crate) fn active_projects(
+    doc: &crate::model::Document,
+) -> impl Iterator<Item = &crate::model::Project> {
+    doc.projects.iter().filter(|p| !p.archived)
+}
+
+/// Whether the file manages some list that `policy.unmanaged.<key>` governs (each kind
+/// with that policy says): a policy for a key the file never manages can never act.
+pub fn manages_policy(doc: &crate::model::Document, key: &str) -> bool {
+    ResourceKind::ALL
+        .iter()
+        .any(|k| k.def().unmanaged_policy().is_some_and(|p| p.key == key) && k.def().manages(doc))
+}
+
+/// Each `policy.unmanaged` key some kind answers to, once, with the first such kind's
+/// policy (registry order).
+pub fn unmanaged_policies() -> Vec<UnmanagedPolicy> {
+    let mut found: Vec<UnmanagedPolicy> = Vec::new();
+    for kind in ResourceKind::ALL {
+        if let Some(p) = kind.def().unmanaged_policy()
+            && !found.iter().any(|f| f.key == p.key)
+        {
+            found.push(p);
+        }
+    }
+    found
 }
 
 /// Every kind's diff, in registry order.

@@ -100,8 +100,16 @@ impl Kind for ProjectKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("projects", "archive"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "projects",
+            removes: "archive",
+            list: "projects",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        doc.projects.is_managed()
     }
 
     /// Archiving ends every access to the project at once, and cannot be undone.

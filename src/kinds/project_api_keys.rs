@@ -157,8 +157,16 @@ impl Kind for ProjectApiKeyKind {
         "Project API keys"
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("project_api_keys", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "project_api_keys",
+            removes: "remove",
+            list: "projects[].api_keys",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        super::active_projects(doc).any(|p| p.fields.contains_key("api_keys"))
     }
 
     /// A deleted key: whatever sends requests with it starts failing.

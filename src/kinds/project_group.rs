@@ -84,8 +84,16 @@ impl Kind for ProjectGroupKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("project_groups", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "project_groups",
+            removes: "remove",
+            list: "projects[].groups",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        super::active_projects(doc).any(|p| p.groups.is_managed())
     }
 
     /// A group given access to a project (every member gets it), its role changed, its

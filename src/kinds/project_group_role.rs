@@ -64,8 +64,16 @@ impl Kind for ProjectGroupRoleKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("role_assignments", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "role_assignments",
+            removes: "remove",
+            list: "a `roles` list of a user, group or project member",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        super::active_projects(doc).any(|p| p.groups.iter().any(|g| g.roles.is_managed()))
     }
 
     /// A custom project role given to or taken from a group (all its members).

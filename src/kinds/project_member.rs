@@ -83,8 +83,16 @@ impl Kind for ProjectMemberKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("project_members", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "project_members",
+            removes: "remove",
+            list: "projects[].members",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        super::active_projects(doc).any(|p| p.members.is_managed())
     }
 
     /// Owner access to a project given, a project role changed, access taken away. Member

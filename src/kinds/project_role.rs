@@ -77,8 +77,16 @@ impl Kind for ProjectRoleKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("project_roles", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "project_roles",
+            removes: "remove",
+            list: "projects[].roles",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        super::active_projects(doc).any(|p| p.roles.is_managed())
     }
 
     /// Permissions a project's custom role gains or loses (naming the role and the

@@ -115,8 +115,16 @@ impl Kind for RoleKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("roles", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "roles",
+            removes: "remove",
+            list: "roles",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        doc.roles.is_managed()
     }
 
     /// Permissions a custom role gains or loses (naming the role), and its deletion.

@@ -88,8 +88,16 @@ impl Kind for ServiceAccountKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("service_accounts", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "service_accounts",
+            removes: "remove",
+            list: "projects[].service_accounts",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        super::active_projects(doc).any(|p| p.service_accounts.is_managed())
     }
 
     /// A service account created with an API key or as a project owner, its role changed,

@@ -276,8 +276,20 @@ impl Kind for SpendAlerts {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("spend_alerts", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "spend_alerts",
+            removes: "remove",
+            list: "spend_alerts",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        if self.project {
+            super::active_projects(doc).any(|p| p.fields.contains_key("spend_alerts"))
+        } else {
+            doc.settings.fields.contains_key("spend_alerts")
+        }
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {

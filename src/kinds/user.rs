@@ -66,8 +66,16 @@ impl Kind for UserKind {
         ]
     }
 
-    fn unmanaged_policy(&self) -> Option<(&'static str, &'static str)> {
-        Some(("users", "remove"))
+    fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
+        Some(super::UnmanagedPolicy {
+            key: "users",
+            removes: "remove",
+            list: "users",
+        })
+    }
+
+    fn manages(&self, doc: &crate::model::Document) -> bool {
+        doc.users.is_managed()
     }
 
     /// A change of organization role (naming the person, promoted or demoted) and a

@@ -218,7 +218,7 @@ fn leave_out_what_cannot_hold_anything(doc: &mut Document) {
 /// writes, so `validate` never warns that it can never act.
 fn authoritative_policy(doc: &Document) -> Policy {
     let remove = |kind: &str| {
-        if doc.manages_policy_kind(kind) {
+        if crate::kinds::manages_policy(doc, kind) {
             UnmanagedAction::Remove
         } else {
             UnmanagedAction::Report

@@ -286,9 +286,12 @@ pub(crate) fn invite_state(
 pub(crate) fn removal_lines(objects: &[&crate::plan::UnmanagedObject]) -> Vec<(String, usize)> {
     let mut lines: std::collections::BTreeMap<String, usize> = Default::default();
     for object in objects.iter().filter(|o| o.note.is_none()) {
-        if let Some((key, value)) = object.kind.def().unmanaged_policy() {
+        if let Some(policy) = object.kind.def().unmanaged_policy() {
             *lines
-                .entry(format!("policy.unmanaged.{key}: {value}"))
+                .entry(format!(
+                    "policy.unmanaged.{}: {}",
+                    policy.key, policy.removes
+                ))
                 .or_default() += 1;
         }
     }

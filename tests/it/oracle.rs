@@ -1528,3 +1528,26 @@ fn validate_warns_of_a_policy_that_can_never_act() {
     );
     assert!(!shown.contains("project_members can never act"), "{shown}");
 }
+
+/// Every kind's policy is checked, from the kinds (the hand-kept list missed spend alerts):
+/// a `remove` for spend alerts with no `spend_alerts` list anywhere can never act.
+#[test]
+fn validate_warns_of_every_kinds_policy_that_can_never_act() {
+    use crate::support::cli::{orgops, run};
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("orgops.yaml"),
+        "version: 1\npolicy:\n  unmanaged:\n    spend_alerts: remove\n    project_api_keys: remove\nprojects:\n  - name: Search\n    api_keys: []\n",
+    )
+    .expect("desired");
+    let out = run(orgops()
+        .current_dir(dir.path())
+        .args(["validate", "-f", "orgops.yaml"]));
+    assert_eq!(out.code, 0, "warnings do not fail: {}", out.stderr);
+    let shown = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        shown.contains("orgops.yaml:4:19: warning: policy.unmanaged.spend_alerts can never act"),
+        "{shown}"
+    );
+    assert!(!shown.contains("project_api_keys can never act"), "{shown}");
+}
