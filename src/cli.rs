@@ -14,6 +14,86 @@ Exit codes:
   3  refused by a safety gate (plan, apply, github plan, github apply)
   4  the saved plan is stale or was edited (apply --plan, github apply)";
 
+/// Terraform's habit (`-out=plan.json`, `-auto-approve`, `-target x`): a single dash before
+/// a long flag's name. clap reads `-out=plan.json` as `-o` with the value `ut=plan.json`, and
+/// `-auto-approve` as unknown short flags, so the arguments are checked before clap sees
+/// them: a single-dash word naming a long flag of any orgops command, or one whose first
+/// letter is not a short flag taking a value (so it cannot be `-fFILE`), is an error naming
+/// the double-dash form. Arguments after `--` are left alone. `args` excludes the program.
+pub fn single_dash_long_flag(args: &[std::ffi::OsString]) -> Option<String> {
+    use clap::CommandFactory as _;
+    use std::collections::BTreeSet;
+    fn walk(command: &clap::Command, longs: &mut BTreeSet<String>, shorts: &mut BTreeSet<char>) {
+        for arg in command.get_arguments() {
+            longs.extend(
+                arg.get_long_and_visible_aliases()
+                    .into_iter()
+                    .flatten()
+                    .map(str::to_string),
+            );
+            longs.extend(
+                arg.get_all_aliases()
+                    .into_iter()
+                    .flatten()
+                    .map(str::to_string),
+            );
+            if arg.get_action().takes_values()
+                && let Some(short) = arg.get_short()
+            {
+                shorts.insert(short);
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, longs, shorts);
+        }
+    }
+    let command = Cli::command();
+    let mut longs: BTreeSet<String> = ["help", "version"].map(str::to_string).into();
+    let mut value_shorts = BTreeSet::new();
+    walk(&command, &mut longs, &mut value_shorts);
+    for arg in args {
+        let Some(arg) = arg.to_str() else { continue };
+        if arg == "--" {
+            break;
+        }
+        let Some(word) = arg.strip_prefix('-').filter(|w| !w.starts_with('-')) else {
+            continue;
+        };
+        let name = word.split_once('=').map_or(word, |(name, _)| name);
+        let mut chars = name.chars();
+        let Some(first) = chars.next().filter(char::is_ascii_alphabetic) else {
+            continue;
+        };
+        if name.len() < 2 || !chars.all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            continue;
+        }
+        if longs.contains(name) {
+            return Some(format!(
+                "unexpected argument '{arg}': orgops's long flags take two dashes: '-{arg}'"
+            ));
+        }
+        if !value_shorts.contains(&first) {
+            // Terraform's `-chdir=DIR` is orgops's (and git's) `-C DIR`.
+            let near = if name == "chdir" {
+                " (orgops's is `-C DIR`)".to_string()
+            } else {
+                longs
+                    .iter()
+                    .map(|long| (strsim::jaro_winkler(name, long), long))
+                    .filter(|(score, _)| *score > 0.8)
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, long)| format!(" (did you mean '--{long}'?)"))
+                    .unwrap_or_default()
+            };
+            return Some(format!(
+                "unexpected argument '{arg}': orgops's long flags take two dashes, and no orgops \
+                 command has '--{name}'{near}; `orgops COMMAND --help` lists a command's flags"
+            ));
+        }
+    }
+    None
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "orgops",

@@ -19,6 +19,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(orgops::printer::Printer::from_env().stderr_color)
         .init();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if let Some(message) = orgops::cli::single_dash_long_flag(&args) {
+        eprintln!("error: {message}");
+        return orgops::exit::ExitStatus::Failure.into();
+    }
     let cli = match orgops::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return usage_error(&error),

@@ -20,6 +20,9 @@ pub fn run(args: ExportArgs) -> ExitStatus {
 
 fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let printer = Printer::from_env();
+    if let Some(output) = &args.output {
+        export_write::refuse_before_reading(output, args.split, args.force)?;
+    }
     let target = Target::open_with(args.target.emulator.as_deref(), args.target.concurrency)?;
     let options = ops::export::ExportOptions {
         skip_role_assignments: args.skip_role_assignments,

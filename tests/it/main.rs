@@ -11,6 +11,7 @@ mod cli;
 mod comment;
 mod conformance;
 mod contract_harness;
+mod day_one;
 mod drift;
 mod emulator;
 mod emulator_contract;
