@@ -11,7 +11,8 @@
 //!   [`RequestKind`]: reads and idempotent writes retry on 429, 5xx, timeouts and transport
 //!   errors; creates retry only when the request surely never landed (429, connect failure)
 //!   and otherwise fail with [`Error::Ambiguous`], so the caller re-reads before retrying.
-//!   A refused connection is never retried ([`Error::Refused`]: nothing listens there), and
+//!   A refused connection is never retried ([`Error::Refused`]: nothing listens there), nor
+//!   a failed TLS handshake ([`Error::Tls`]: an untrusted certificate stays untrusted), and
 //!   a 404 from a base URL not ending in `/v1` says so ([`Error::BaseUrl`]).
 //! - A loopback base URL is reached directly, whatever `HTTP_PROXY`/`ALL_PROXY` say: over
 //!   plain HTTP a proxy would read the key. An `https://` base URL may go through a proxy
@@ -288,6 +289,9 @@ enum Attempt {
     NotSent(String),
     /// Nothing listens there: the connection was refused.
     Refused,
+    /// The TLS handshake failed (an untrusted, expired or misnamed certificate): nothing was
+    /// sent, and trying again cannot help.
+    Tls(TlsFailure),
     /// Failed after the request may have been sent.
     Lost(String),
     TimedOut,
@@ -502,6 +506,16 @@ impl Client {
                     }
                     error
                 }
+                Attempt::Tls(failure) => {
+                    return Err(Error::Tls {
+                        method: call.method.to_string(),
+                        route: call.route.to_string(),
+                        base_url: self.shown_base_url(),
+                        problem: failure.problem.to_string(),
+                        detail: failure.detail,
+                        advice: failure.advice.to_string(),
+                    });
+                }
                 Attempt::Refused => {
                     return Err(Error::Refused {
                         method: call.method.to_string(),
@@ -613,6 +627,7 @@ impl Client {
             Ok(response) => response,
             // A connect error means no connection was established, so nothing was sent.
             Err(e) if e.is_connect() && is_refused(&e) => return Attempt::Refused,
+            Err(e) if let Some(failure) = tls_failure(&e) => return Attempt::Tls(failure),
             Err(e) if e.is_connect() || e.is_builder() => return Attempt::NotSent(describe(e)),
             Err(e) if e.is_redirect() => return Attempt::Redirected(redirect_refusal(e)),
             Err(e) => return Attempt::Lost(describe(e)),
@@ -681,6 +696,72 @@ fn ambiguous(call: &Call, cause: String) -> Error {
         method: call.method.to_string(),
         route: call.route.to_string(),
         cause,
+    }
+}
+
+/// Why a TLS handshake failed, in words for the error message.
+struct TlsFailure {
+    problem: &'static str,
+    /// TLS's own words (`invalid peer certificate: UnknownIssuer`).
+    detail: String,
+    advice: &'static str,
+}
+
+/// The TLS failure among `error`'s causes, if any. hyper-rustls hands rustls's error up
+/// inside an `io::Error` (itself inside another), whose `source()` skips what it wraps: the
+/// errors they wrap are looked at too.
+fn tls_failure(error: &reqwest::Error) -> Option<TlsFailure> {
+    fn find<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(inner) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            && let Some(tls) = find(inner)
+        {
+            return Some(tls);
+        }
+        error.source().and_then(find)
+    }
+    std::error::Error::source(error)
+        .and_then(find)
+        .map(describe_tls)
+}
+
+fn describe_tls(error: &rustls::Error) -> TlsFailure {
+    use rustls::CertificateError as Cert;
+    let untrusted = "If a proxy or a private certificate authority signs it, add that \
+                     authority's certificate to the operating system's trust store (on Linux, \
+                     SSL_CERT_FILE may name a PEM bundle that holds it); otherwise check \
+                     OPENAI_BASE_URL";
+    let (problem, advice) = match error {
+        rustls::Error::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => (
+            "the server's TLS certificate has expired",
+            "Check the system clock, and that OPENAI_BASE_URL names the server you mean",
+        ),
+        rustls::Error::InvalidCertificate(Cert::NotValidYet | Cert::NotValidYetContext { .. }) => (
+            "the server's TLS certificate is not valid yet",
+            "Check the system clock, and that OPENAI_BASE_URL names the server you mean",
+        ),
+        rustls::Error::InvalidCertificate(
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. },
+        ) => (
+            "the server's TLS certificate is not valid for this host name",
+            "Check OPENAI_BASE_URL: its host must be a name the certificate lists",
+        ),
+        rustls::Error::InvalidCertificate(_) => {
+            ("the server's TLS certificate is not trusted", untrusted)
+        }
+        _ => (
+            "the TLS handshake failed",
+            "Check OPENAI_BASE_URL (an https:// URL of a TLS server) and any proxy in between",
+        ),
+    };
+    TlsFailure {
+        problem,
+        detail: error.to_string(),
+        advice,
     }
 }
 

@@ -38,6 +38,18 @@ pub enum Error {
         route: String,
         message: String,
     },
+    /// The TLS handshake failed: the server's certificate is not trusted (or TLS itself could
+    /// not be agreed). Not retried: certificates do not change between attempts.
+    #[error("{method} {route}: {base_url}: {problem} ({detail}; not retried). {advice}.")]
+    Tls {
+        method: String,
+        route: String,
+        /// The base URL without credentials.
+        base_url: String,
+        problem: String,
+        detail: String,
+        advice: String,
+    },
     /// Nothing listens at the base URL (connection refused): not retried, since waiting
     /// does not start a server.
     #[error(

@@ -127,3 +127,126 @@ fn export_onto_an_existing_file_is_refused_before_reading_the_organization() {
         refused.stderr
     );
 }
+
+// --- 23.6: a certificate failure is not transient ------------------------------------------
+
+/// A TLS server on 127.0.0.1 presenting a self-signed certificate (made here, with rcgen):
+/// the handshake is all it does. Returns the base URL, the count of connections accepted and
+/// the certificate (PEM).
+fn self_signed_tls_server() -> (
+    String,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    String,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .expect("a self-signed certificate");
+    let key = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der())
+        .expect("a private key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .expect("a server config");
+    let config = Arc::new(config);
+    let pem = certified.cert.pem();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            counted.fetch_add(1, Ordering::SeqCst);
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let Ok(mut tls) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                // A client that does not trust the certificate gives up here.
+                if tls.complete_io(&mut stream).is_err() {
+                    return;
+                }
+                // One that does gets a 401 for its request.
+                use std::io::{Read as _, Write as _};
+                let mut tls = rustls::Stream::new(&mut tls, &mut stream);
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = r#"{"error":{"message":"Incorrect API key provided.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#;
+                let _ = write!(
+                    tls,
+                    "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.flush();
+            });
+        }
+    });
+    (format!("https://127.0.0.1:{port}/v1"), connections, pem)
+}
+
+/// An untrusted certificate fails at once, in one line saying what failed and what to do:
+/// not retried (one connection for one request), and none of the TLS verifier's own log
+/// lines (they came through as ~28 warnings, over 7 s of retries).
+#[test]
+fn an_untrusted_certificate_fails_at_once_in_one_line_that_says_what_to_do() {
+    let (url, connections, pem) = self_signed_tls_server();
+    let failed = run(orgops()
+        .env_remove("RUST_LOG")
+        .env("OPENAI_BASE_URL", &url)
+        .env("OPENAI_ADMIN_KEY", "sk-admin-unused")
+        .args(["audit", "--limit", "1"]));
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    let lines: Vec<&str> = failed
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", failed.stderr);
+    let line = lines[0];
+    assert!(line.starts_with("error: "), "{line}");
+    assert!(
+        line.contains("certificate") && line.contains(&url),
+        "{line}"
+    );
+    assert!(line.contains("SSL_CERT_FILE"), "{line}");
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "{}",
+        failed.stderr
+    );
+    assert!(!failed.stderr.contains("sk-admin-unused"));
+
+    // The advice works: with the certificate in SSL_CERT_FILE the handshake succeeds, and the
+    // server's answer (401) is what is reported.
+    if cfg!(target_os = "linux") {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let bundle = dir.path().join("ca.pem");
+        std::fs::write(&bundle, pem).expect("write");
+        let trusted = run(orgops()
+            .env_remove("RUST_LOG")
+            .env("SSL_CERT_FILE", &bundle)
+            .env("OPENAI_BASE_URL", &url)
+            .env("OPENAI_ADMIN_KEY", "sk-admin-unused")
+            .args(["audit", "--limit", "1"]));
+        assert_eq!(trusted.code, 1, "{}", trusted.stderr);
+        assert!(
+            !trusted.stderr.contains("certificate"),
+            "{}",
+            trusted.stderr
+        );
+        assert!(trusted.stderr.contains("HTTP 401"), "{}", trusted.stderr);
+    }
+}
