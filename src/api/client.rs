@@ -125,7 +125,7 @@ impl ClientConfig {
         let Some(key) = key else {
             return Err(Error::Config(
                 "OPENAI_ADMIN_KEY is not set: export an organization admin key (sk-admin-...), \
-                 or use --emulator to run against a local emulator"
+                 or use --emulator STATE to run against a local emulator seeded from STATE"
                     .to_string(),
             ));
         };
@@ -495,7 +495,7 @@ impl Client {
                             method: call.method.to_string(),
                             route: call.route.to_string(),
                             base_url: self.shown_base_url(),
-                            suggestion: format!("{}/v1", self.shown_base_url()),
+                            suggestion: v1_url(&self.shown_base_url()),
                         });
                     }
                     if !status.is_server_error() {
@@ -893,6 +893,21 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     number("retry-after").map(Duration::from_secs_f64)
 }
 
+/// The base URL a 404 suggests: a last path segment naming another API version (`/v2`,
+/// `/v1beta`) becomes `/v1`; otherwise `/v1` is appended.
+fn v1_url(base_url: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    if let Some((head, last)) = base.rsplit_once('/')
+        && !head.ends_with('/')
+        && last.len() > 1
+        && last.starts_with('v')
+        && last[1..].starts_with(|c: char| c.is_ascii_digit())
+    {
+        return format!("{head}/v1");
+    }
+    format!("{base}/v1")
+}
+
 /// Normalises the base URL and refuses plain HTTP to anything but loopback.
 fn check_base_url(raw: &str) -> Result<String, Error> {
     let url = reqwest::Url::parse(raw.trim())
@@ -980,6 +995,15 @@ mod tests {
         assert!(check_base_url("http://10.0.0.1/v1").is_err());
         assert!(check_base_url("ftp://x/v1").is_err());
         assert!(check_base_url("not a url").is_err());
+    }
+
+    #[test]
+    fn the_v1_url_replaces_another_version() {
+        assert_eq!(v1_url("http://h:1/v2"), "http://h:1/v1");
+        assert_eq!(v1_url("http://h:1/api/v1beta/"), "http://h:1/api/v1");
+        assert_eq!(v1_url("http://h:1"), "http://h:1/v1");
+        assert_eq!(v1_url("http://h:1/openai"), "http://h:1/openai/v1");
+        assert_eq!(v1_url("http://v2"), "http://v2/v1");
     }
 
     #[test]

@@ -134,6 +134,8 @@ pub enum Error {
 /// A decoded error envelope and the request it answered.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{method} {route} failed: HTTP {status} {error_type}{code}: {message}{param}. {hint}",
+    // The API's messages end with a full stop; the hint's sentence brings its own.
+    message = message.trim_end_matches('.'),
     code = code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(),
     param = param.as_deref().map(|p| format!(" [param: {p}]")).unwrap_or_default(),
     hint = hint(*status))]

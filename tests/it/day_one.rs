@@ -2,6 +2,7 @@
 //! errors that say what to do, and outputs a script can read.
 
 use crate::support::cli::{QUICKSTART, QUICKSTART_LIVE, orgops, root, run};
+use crate::support::org;
 
 /// A port nobody listens on: bound, then released.
 fn refused_url() -> String {
@@ -248,5 +249,176 @@ fn an_untrusted_certificate_fails_at_once_in_one_line_that_says_what_to_do() {
             trusted.stderr
         );
         assert!(trusted.stderr.contains("HTTP 401"), "{}", trusted.stderr);
+    }
+}
+
+// --- 23.9: the small ones -------------------------------------------------------------------
+
+/// A base URL ending in another version (`/v2`) is told to end in `/v1` instead, not to
+/// append it (`/v2/v1`).
+#[test]
+fn a_base_url_with_another_version_is_told_the_v1_url() {
+    let emu = org::start(org::ORG);
+    let root_url = emu.url().trim_end_matches("/v1").to_string();
+    let failed = run(org::orgops(&emu)
+        .env("OPENAI_BASE_URL", format!("{root_url}/v2"))
+        .args(["audit", "--limit", "1"]));
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed
+            .stderr
+            .contains(&format!("OPENAI_BASE_URL={root_url}/v1")),
+        "{}",
+        failed.stderr
+    );
+    assert!(!failed.stderr.contains("/v2/v1"), "{}", failed.stderr);
+}
+
+/// Without a key, the message says once what to set and once what the alternative is.
+#[test]
+fn the_missing_key_message_says_it_once() {
+    let failed = run(orgops().arg("export"));
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert_eq!(
+        failed.stderr.matches("--emulator").count(),
+        1,
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        failed.stderr.matches("OPENAI_ADMIN_KEY").count(),
+        1,
+        "{}",
+        failed.stderr
+    );
+}
+
+/// A saved plan that is not there: the OS error once.
+#[test]
+fn show_of_a_missing_file_gives_the_os_error_once() {
+    let failed = run(orgops().args(["show", "missing.json"]));
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert_eq!(
+        failed.stderr.matches("No such file").count()
+            + failed.stderr.matches("cannot find").count(),
+        1,
+        "{}",
+        failed.stderr
+    );
+}
+
+/// The API's message ends with a full stop; the hint after it does not make it two.
+#[test]
+fn an_api_message_and_its_hint_are_one_sentence_each() {
+    let emu = org::start(org::ORG);
+    let failed = run(org::orgops(&emu)
+        .env("OPENAI_ADMIN_KEY", "sk-admin-wrong")
+        .args(["audit", "--limit", "1"]));
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("Incorrect API key provided"),
+        "{}",
+        failed.stderr
+    );
+    assert!(!failed.stderr.contains("provided.."), "{}", failed.stderr);
+}
+
+/// A tab in the indentation is located where the tab is, and the hint says to use spaces
+/// (the parser reported the line before, in its own words: "while scanning a plain scalar,
+/// found a tab").
+#[test]
+fn a_tab_in_the_indentation_is_located_with_a_use_spaces_hint() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("orgops.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\nusers:\n  - {email: a@x.example, role: owner}\n  - email: b@x.example\n\trole: owner\n",
+    )
+    .expect("write");
+    let failed = run(orgops().arg("validate").arg("-f").arg(&file));
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("orgops.yaml:5:1: error:"),
+        "{}",
+        failed.stderr
+    );
+    assert!(failed.stderr.contains("spaces"), "{}", failed.stderr);
+}
+
+/// Apply's progress lines name a change the way its report does: `create project:Research`,
+/// not `project:create:project:Research`.
+#[test]
+fn apply_progress_names_changes_as_the_report_does() {
+    let applied = run(orgops().env_remove("ORGOPS_NO_PROGRESS").args([
+        "apply",
+        "--auto-approve",
+        "-f",
+        QUICKSTART,
+        "--emulator",
+        QUICKSTART_LIVE,
+    ]));
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    assert!(
+        applied.stderr.contains("applied create project:Research"),
+        "{}",
+        applied.stderr
+    );
+    assert!(
+        applied
+            .stdout
+            .contains("✓ create project:Research (applied)")
+    );
+    assert!(!applied.stderr.contains(":create:"), "{}", applied.stderr);
+}
+
+/// docs/plan.md says how long the quickstart's export is, both ways: the counts are the
+/// export's.
+#[test]
+fn the_export_line_counts_in_the_docs_are_the_exports() {
+    let lines = |extra: &[&str]| {
+        let export = run(orgops()
+            .args(["export", "--emulator", QUICKSTART_LIVE])
+            .args(extra));
+        assert_eq!(export.code, 0, "{}", export.stderr);
+        export.stdout.lines().count()
+    };
+    let (differing, all) = (lines(&[]), lines(&["--rate-limits", "all"]));
+    let docs = std::fs::read_to_string(root().join("docs/plan.md")).expect("docs/plan.md");
+    let said = format!("from {all} lines (every limit) to {differing}");
+    assert!(
+        docs.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains(&said),
+        "docs/plan.md does not say {said:?}"
+    );
+}
+
+/// No page of the docs has the same heading twice (a link to it would reach the first).
+#[test]
+fn no_docs_page_repeats_a_heading() {
+    let mut pages = vec![root().join("README.md")];
+    for entry in std::fs::read_dir(root().join("docs")).expect("docs/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    for page in pages {
+        let text = std::fs::read_to_string(&page).expect("read");
+        let mut seen = std::collections::BTreeSet::new();
+        let mut in_code = false;
+        for line in text.lines() {
+            if line.starts_with("```") {
+                in_code = !in_code;
+            }
+            if !in_code && line.starts_with('#') {
+                assert!(
+                    seen.insert(line.to_string()),
+                    "{} repeats the heading {line:?}",
+                    page.display()
+                );
+            }
+        }
     }
 }
