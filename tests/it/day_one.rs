@@ -422,3 +422,44 @@ fn no_docs_page_repeats_a_heading() {
         }
     }
 }
+
+// --- 23.8: drift says what to do, and which side is which ------------------------------------
+
+fn quickstart_drift(format: &str) -> String {
+    let drift = run(orgops().args([
+        "drift",
+        "-f",
+        QUICKSTART,
+        "--emulator",
+        QUICKSTART_LIVE,
+        "--format",
+        format,
+    ]));
+    assert_eq!(drift.code, 2, "{}", drift.stderr);
+    drift.stdout
+}
+
+/// A changed value names its sides (`owner (live) -> reader (file)`), a list diff says which
+/// sign is which, the report ends with the two ways out (apply reverts; editing the file
+/// accepts), and an unattributed object reads the same in text and markdown.
+#[test]
+fn drift_labels_live_and_file_says_what_to_do_and_words_unattributed_alike() {
+    for format in ["text", "markdown"] {
+        let report = quickstart_drift(format);
+        assert!(
+            report.contains("role: owner (live) -> reader (file)"),
+            "{format}: {report}"
+        );
+        assert!(
+            report.contains("permissions (- live, + file):"),
+            "{format}: {report}"
+        );
+        assert!(report.contains("orgops apply"), "{format}: {report}");
+        assert!(report.contains("edit the file"), "{format}: {report}");
+        assert!(
+            report.contains("no audit event found"),
+            "{format}: {report}"
+        );
+        assert!(!report.contains("_unknown_"), "{format}: {report}");
+    }
+}
