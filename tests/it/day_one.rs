@@ -463,3 +463,89 @@ fn drift_labels_live_and_file_says_what_to_do_and_words_unattributed_alike() {
         assert!(!report.contains("_unknown_"), "{format}: {report}");
     }
 }
+
+// --- 23.7: audit names what it can, and says what changed ------------------------------------
+
+/// ada (the test key's owner) adds a service account (with a key) to Search and an admin
+/// key, makes bob an owner, removes bob from Search, and removes carol (who joined through an
+/// invite) from the organization. The table names every object (no `svc_acct_…`, `key_…` or
+/// `user:user_…`), says what changed, and the two removals read differently.
+#[test]
+fn audit_names_objects_says_what_changed_and_tells_the_two_removals_apart() {
+    use reqwest::Method;
+    use serde_json::json;
+    let emu = org::start(&format!(
+        "{}invites:\n  - {{email: carol.new@example.com, role: reader, status: pending}}\n",
+        org::ORG
+    ));
+    crate::support::control::call(
+        emu.base_url(),
+        Method::POST,
+        "/invites/accept",
+        Some(json!({"email": "carol.new@example.com"})),
+    );
+    let search = org::project_id(&emu, "Search");
+    let bob = org::user_id(&emu, "bob@example.com");
+    let carol = org::user_id(&emu, "carol.new@example.com");
+    org::call(
+        &emu,
+        Method::POST,
+        &format!("/organization/projects/{search}/service_accounts"),
+        Some(json!({"name": "ci-bot"})),
+    );
+    org::call(
+        &emu,
+        Method::POST,
+        "/organization/admin_api_keys",
+        Some(json!({"name": "deploy"})),
+    );
+    org::call(
+        &emu,
+        Method::POST,
+        &format!("/organization/users/{bob}"),
+        Some(json!({"role": "owner"})),
+    );
+    org::call(
+        &emu,
+        Method::DELETE,
+        &format!("/organization/projects/{search}/users/{bob}"),
+        None,
+    );
+    org::call(
+        &emu,
+        Method::DELETE,
+        &format!("/organization/users/{carol}"),
+        None,
+    );
+    let audit = run(org::orgops(&emu).arg("audit"));
+    assert_eq!(audit.code, 0, "{}", audit.stderr);
+    let table = &audit.stdout;
+    for raw in ["svc_acct_", "key_", "user:user_"] {
+        assert!(!table.contains(raw), "{raw} in:\n{table}");
+    }
+    let header = table.lines().next().unwrap_or_default();
+    assert!(header.contains("CHANGE"), "{table}");
+    let row = |event: &str, object: &str| -> String {
+        table
+            .lines()
+            .find(|l| l.contains(event) && l.contains(object))
+            .unwrap_or_else(|| panic!("no {event} row about {object}:\n{table}"))
+            .to_string()
+    };
+    row(
+        "service_account.created",
+        "project:Search/service_account:ci-bot",
+    );
+    row("api_key.created", "admin_api_key:deploy");
+    assert!(
+        row("user.updated", "user:bob@example.com").contains("role: owner"),
+        "{table}"
+    );
+    let from_project = row("user.deleted", "user:bob@example.com");
+    let from_org = row("user.deleted", "user:carol.new@example.com");
+    assert!(from_project.contains("removed from a project"), "{table}");
+    assert!(
+        from_org.contains("removed from the organization"),
+        "{table}"
+    );
+}
