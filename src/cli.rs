@@ -106,6 +106,9 @@ pub struct Cli {
     /// `orgops.yaml` start there (like `git -C`).
     #[arg(short = 'C', value_name = "DIR", global = true)]
     pub directory: Option<PathBuf>,
+    /// Never colour the output, even on a terminal (as `NO_COLOR=1` does).
+    #[arg(long, global = true)]
+    pub no_color: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -376,12 +379,24 @@ pub struct DriftArgs {
     /// How to print the report (`json` is documented by `schema/drift.schema.json`).
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
-    /// How far back the audit log is searched for who caused the drift.
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
-    pub since_days: u32,
+    #[command(flatten)]
+    pub window: AuditWindowArgs,
     /// Count undeclared objects the policy only reports (`report`) as drift (exit 2) too.
     #[arg(long)]
     pub fail_on_unmanaged: bool,
+}
+
+/// How far back drift looks in the audit log, in `audit --since`'s words.
+#[derive(Debug, clap::Args)]
+pub struct AuditWindowArgs {
+    /// How far back the audit log is searched for who caused the drift: a duration back from
+    /// now (30m, 12h, 7d, 2w), an RFC 3339 time or a date, as for `orgops audit --since`
+    /// [default: 30d].
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Deprecated spelling of `--since Nd` (a warning says so).
+    #[arg(long, value_name = "DAYS", hide = true, conflicts_with = "since")]
+    pub since_days: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -441,9 +456,8 @@ pub struct GithubDriftArgs {
     pub desired: DesiredArgs,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// How far back the audit log is searched for who caused the drift.
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
-    pub since_days: u32,
+    #[command(flatten)]
+    pub window: AuditWindowArgs,
     /// Undeclared objects the policy only reports (`report`) open the tracking issue too.
     #[arg(long)]
     pub fail_on_unmanaged: bool,
@@ -486,6 +500,16 @@ pub struct ExportArgs {
     /// so the file does not manage them.
     #[arg(long)]
     pub skip_role_assignments: bool,
+    /// How to report the outcome of `-o`: a line on stderr, or JSON on stdout (the files
+    /// written, the counts, the files removed). Without `-o` the export itself is stdout.
+    #[arg(long, value_enum, default_value_t = OutcomeFormat::Text)]
+    pub format: OutcomeFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -520,6 +544,10 @@ pub struct ApplyArgs {
     /// Also write each change's outcome as JSON to this file (the report).
     #[arg(short = 'o', long = "out", alias = "report", value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// What stdout carries: the plan and the outcome as text, or only the outcome report as
+    /// JSON (the `-o` file's format), with the plan and the text report on stderr.
+    #[arg(long, value_enum, default_value_t = OutcomeFormat::Text)]
+    pub format: OutcomeFormat,
     // Not with `--plan`, which applies exactly the saved plan (and its targets).
     #[command(flatten)]
     pub targets: TargetsArg,

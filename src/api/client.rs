@@ -38,7 +38,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use super::error::{ApiError, Error, ErrorEnvelope, excerpt};
+use super::error::{ApiError, Error, ErrorEnvelope, TlsError, excerpt};
 use super::pagination::PageObserver;
 use super::ratelimit::{Feedback, Limits, RateController};
 
@@ -507,14 +507,14 @@ impl Client {
                     error
                 }
                 Attempt::Tls(failure) => {
-                    return Err(Error::Tls {
+                    return Err(Error::Tls(Box::new(TlsError {
                         method: call.method.to_string(),
                         route: call.route.to_string(),
                         base_url: self.shown_base_url(),
-                        problem: failure.problem.to_string(),
+                        problem: failure.problem,
                         detail: failure.detail,
-                        advice: failure.advice.to_string(),
-                    });
+                        advice: failure.advice,
+                    })));
                 }
                 Attempt::Refused => {
                     return Err(Error::Refused {

@@ -40,16 +40,8 @@ pub enum Error {
     },
     /// The TLS handshake failed: the server's certificate is not trusted (or TLS itself could
     /// not be agreed). Not retried: certificates do not change between attempts.
-    #[error("{method} {route}: {base_url}: {problem} ({detail}; not retried). {advice}.")]
-    Tls {
-        method: String,
-        route: String,
-        /// The base URL without credentials.
-        base_url: String,
-        problem: String,
-        detail: String,
-        advice: String,
-    },
+    #[error(transparent)]
+    Tls(Box<TlsError>),
     /// Nothing listens at the base URL (connection refused): not retried, since waiting
     /// does not start a server.
     #[error(
@@ -129,6 +121,20 @@ pub enum Error {
     /// The client could not be configured (missing key, unsafe base URL, ...).
     #[error("{0}")]
     Config(String),
+}
+
+/// A failed TLS handshake, what it means and what to do ([`Error::Tls`]).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{method} {route}: {base_url}: {problem} ({detail}; not retried). {advice}.")]
+pub struct TlsError {
+    pub method: String,
+    pub route: String,
+    /// The base URL without credentials.
+    pub base_url: String,
+    pub problem: &'static str,
+    /// TLS's own words (`invalid peer certificate: UnknownIssuer`).
+    pub detail: String,
+    pub advice: &'static str,
 }
 
 /// A decoded error envelope and the request it answered.

@@ -91,6 +91,20 @@ fn report_plan_failure(failure: crate::ops::plan::PlanFailure, printer: Printer)
     ExitStatus::Failure
 }
 
+/// Where drift's audit-log search starts (Unix seconds): `--since WHEN` as `audit --since`
+/// reads it (default 30 days back), or the deprecated `--since-days N`, with a warning.
+fn audit_window(window: &crate::cli::AuditWindowArgs) -> Result<i64, String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    if let Some(days) = window.since_days {
+        eprintln!("warning: --since-days is deprecated: write --since {days}d");
+        return Ok(now - i64::from(days) * 86_400);
+    }
+    let since = window.since.as_deref().unwrap_or("30d");
+    crate::audit::parse_time(since, now).map_err(|e| format!("--since: {e}"))
+}
+
 /// Writes a command's output file, naming it in the error.
 fn write_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     use anyhow::Context as _;

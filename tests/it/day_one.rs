@@ -549,3 +549,149 @@ fn audit_names_objects_says_what_changed_and_tells_the_two_removals_apart() {
         "{table}"
     );
 }
+
+// --- Machine-readable everything --------------------------------------------------------------
+
+/// `apply --format json`: stdout is exactly the outcome report (the `-o` file's JSON); the
+/// plan and the text report go to stderr for a person watching the log.
+#[test]
+fn apply_format_json_prints_the_report_on_stdout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("report.json");
+    let applied = run(orgops()
+        .args([
+            "apply",
+            "--auto-approve",
+            "--format",
+            "json",
+            "-f",
+            QUICKSTART,
+            "--emulator",
+            QUICKSTART_LIVE,
+            "-o",
+        ])
+        .arg(&file));
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(&applied.stdout).expect("stdout is one JSON document");
+    assert_eq!(report["result"], "applied", "{report:#}");
+    assert_eq!(report["summary"]["applied"], 21, "{report:#}");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("report")).expect("json");
+    assert_eq!(written["changes"], report["changes"]);
+    assert!(
+        applied.stderr.contains("+ create     project:Research"),
+        "{}",
+        applied.stderr
+    );
+    assert!(
+        applied.stderr.contains("Apply complete"),
+        "{}",
+        applied.stderr
+    );
+}
+
+/// `export -o FILE --format json`: the outcome as JSON on stdout (what was written where).
+#[test]
+fn export_format_json_describes_the_outcome() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("split");
+    let export = run(orgops()
+        .args([
+            "export",
+            "--split",
+            "--format",
+            "json",
+            "--emulator",
+            QUICKSTART_LIVE,
+            "-o",
+        ])
+        .arg(&out));
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let outcome: serde_json::Value =
+        serde_json::from_str(&export.stdout).expect("stdout is one JSON document");
+    assert_eq!(outcome["format_version"], 1, "{outcome:#}");
+    assert_eq!(outcome["users"], 5, "{outcome:#}");
+    let files: Vec<&str> = outcome["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    assert!(files.contains(&"org.yaml"), "{outcome:#}");
+    for file in &files {
+        assert!(out.join(file).is_file(), "{file} listed but not written");
+    }
+    assert_eq!(outcome["removed"], serde_json::json!([]), "{outcome:#}");
+    // Without -o the export itself is stdout: JSON has no outcome to describe there.
+    let refused = run(orgops().args(["export", "--format", "json", "--emulator", QUICKSTART_LIVE]));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("-o"), "{}", refused.stderr);
+}
+
+/// One flag style for time windows: `drift --since 30d` like `audit --since 30d`;
+/// `--since-days N` still works, with a warning, and is hidden from `--help`.
+#[test]
+fn drift_takes_since_like_audit_and_warns_on_since_days() {
+    let drift = |args: &[&str]| {
+        run(orgops()
+            .args([
+                "drift",
+                "--format",
+                "json",
+                "-f",
+                QUICKSTART,
+                "--emulator",
+                QUICKSTART_LIVE,
+            ])
+            .args(args))
+    };
+    let since = drift(&["--since", "7d"]);
+    assert_eq!(since.code, 2, "{}", since.stderr);
+    assert!(!since.stderr.contains("deprecated"), "{}", since.stderr);
+    let report: serde_json::Value = serde_json::from_str(&since.stdout).expect("json");
+    assert_eq!(report["audit"]["status"], "read", "{report:#}");
+    let old = drift(&["--since-days", "7"]);
+    assert_eq!(old.code, 2, "{}", old.stderr);
+    assert!(
+        old.stderr.contains("--since-days is deprecated") && old.stderr.contains("--since 7d"),
+        "{}",
+        old.stderr
+    );
+    let old_report: serde_json::Value = serde_json::from_str(&old.stdout).expect("json");
+    assert_eq!(old_report["items"], report["items"]);
+    let help = run(orgops().args(["drift", "--help"]));
+    assert!(help.stdout.contains("--since <WHEN>"), "{}", help.stdout);
+    assert!(!help.stdout.contains("--since-days"), "{}", help.stdout);
+    let both = drift(&["--since", "7d", "--since-days", "7"]);
+    assert_eq!(both.code, 1, "{}", both.stderr);
+}
+
+/// `--no-color`, anywhere on the line: no escape sequence even on a terminal (`script` gives
+/// the command one; without the flag the same run is coloured).
+#[cfg(target_os = "linux")]
+#[test]
+fn no_color_turns_colour_off_on_a_terminal() {
+    let bin = assert_cmd::cargo::cargo_bin!("orgops");
+    let on_a_terminal = |extra: &str| -> String {
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-q", "-e", "-c"])
+            .arg(format!(
+                "'{}' plan {extra} -f {QUICKSTART} --emulator {QUICKSTART_LIVE}",
+                bin.display()
+            ))
+            .arg("/dev/null")
+            .current_dir(root())
+            .env_remove("NO_COLOR")
+            .env("ORGOPS_NO_PROGRESS", "1");
+        let out = cmd.output().expect("script runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        on_a_terminal("").contains('\u{1b}'),
+        "no colour without the flag"
+    );
+    let plain = on_a_terminal("--no-color");
+    assert!(plain.contains("create"), "{plain}");
+    assert!(!plain.contains('\u{1b}'), "{plain:?}");
+}
