@@ -349,14 +349,13 @@ fn a_tab_in_the_indentation_is_located_with_a_use_spaces_hint() {
 /// not `project:create:project:Research`.
 #[test]
 fn apply_progress_names_changes_as_the_report_does() {
-    let applied = run(orgops().env_remove("ORGOPS_NO_PROGRESS").args([
-        "apply",
-        "--auto-approve",
-        "-f",
-        QUICKSTART,
-        "--emulator",
-        QUICKSTART_LIVE,
-    ]));
+    // A copy: apply writes the generated keys beside the file.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = crate::drift::copy_example(QUICKSTART, dir.path());
+    let applied = run(orgops()
+        .env_remove("ORGOPS_NO_PROGRESS")
+        .args(["apply", "--auto-approve", "--emulator", QUICKSTART_LIVE, "-f"])
+        .arg(&file));
     assert_eq!(applied.code, 0, "{}", applied.stderr);
     assert!(
         applied.stderr.contains("applied create project:Research"),
@@ -556,20 +555,15 @@ fn audit_names_objects_says_what_changed_and_tells_the_two_removals_apart() {
 /// plan and the text report go to stderr for a person watching the log.
 #[test]
 fn apply_format_json_prints_the_report_on_stdout() {
+    // A copy: apply writes the generated keys beside the file.
     let dir = tempfile::tempdir().expect("temp dir");
+    let desired = crate::drift::copy_example(QUICKSTART, dir.path());
     let file = dir.path().join("report.json");
     let applied = run(orgops()
-        .args([
-            "apply",
-            "--auto-approve",
-            "--format",
-            "json",
-            "-f",
-            QUICKSTART,
-            "--emulator",
-            QUICKSTART_LIVE,
-            "-o",
-        ])
+        .args(["apply", "--auto-approve", "--format", "json"])
+        .args(["--emulator", QUICKSTART_LIVE, "-f"])
+        .arg(&desired)
+        .arg("-o")
         .arg(&file));
     assert_eq!(applied.code, 0, "{}", applied.stderr);
     let report: serde_json::Value =
