@@ -80,7 +80,9 @@ fn as_lines(value: &Value) -> Option<Vec<String>> {
     }
 }
 
-/// The lines of one field change, `before -> after`.
+/// The lines of one field change, `before -> after` (the renderings use [`change_lines`] or
+/// [`field_lines_between`]).
+#[cfg(test)]
 pub(crate) fn field_lines(field: &FieldChange) -> Vec<FieldLine> {
     field_lines_with(field, "->")
 }
