@@ -354,7 +354,13 @@ fn apply_progress_names_changes_as_the_report_does() {
     let file = crate::drift::copy_example(QUICKSTART, dir.path());
     let applied = run(orgops()
         .env_remove("ORGOPS_NO_PROGRESS")
-        .args(["apply", "--auto-approve", "--emulator", QUICKSTART_LIVE, "-f"])
+        .args([
+            "apply",
+            "--auto-approve",
+            "--emulator",
+            QUICKSTART_LIVE,
+            "-f",
+        ])
         .arg(&file));
     assert_eq!(applied.code, 0, "{}", applied.stderr);
     assert!(
@@ -688,4 +694,188 @@ fn no_color_turns_colour_off_on_a_terminal() {
     let plain = on_a_terminal("--no-color");
     assert!(plain.contains("create"), "{plain}");
     assert!(!plain.contains('\u{1b}'), "{plain:?}");
+}
+
+/// `fmt --format json`: which files were checked and which changed (or, with `--check`,
+/// would change), on stdout, with no diff mixed in.
+#[test]
+fn fmt_format_json_says_which_files_were_checked_and_changed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tidy = "version: 1\n\nusers:\n  - email: ada@x.example\n    role: owner\n";
+    let untidy = "users:\n  - role: owner\n    email: bob@x.example\nversion: 1\n";
+    std::fs::write(dir.path().join("a.yaml"), tidy).expect("write");
+    std::fs::write(dir.path().join("b.yaml"), untidy).expect("write");
+    let d = dir.path().to_str().expect("utf-8");
+    let check = run(orgops().args(["fmt", "-f", d, "--check", "--format", "json"]));
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    let outcome: serde_json::Value =
+        serde_json::from_str(&check.stdout).expect("fmt --format json is JSON");
+    let a = dir.path().join("a.yaml").display().to_string();
+    let b = dir.path().join("b.yaml").display().to_string();
+    assert_eq!(
+        outcome,
+        serde_json::json!({
+            "format_version": 1,
+            "check": true,
+            "files": [{"path": a, "changed": false}, {"path": b, "changed": true}],
+            "checked": 2,
+            "changed": 1,
+        })
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("b.yaml")).expect("read"),
+        untidy,
+        "--check writes nothing"
+    );
+    let write = run(orgops().args(["fmt", "-f", d, "--format", "json"]));
+    assert_eq!(write.code, 0, "{}", write.stderr);
+    let outcome: serde_json::Value = serde_json::from_str(&write.stdout).expect("JSON");
+    assert_eq!(outcome["check"], false);
+    assert_eq!(outcome["changed"], 1);
+    assert_eq!(
+        outcome["files"][1],
+        serde_json::json!({"path": b, "changed": true})
+    );
+    let again = run(orgops().args(["fmt", "-f", d, "--check", "--format", "json"]));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let outcome: serde_json::Value = serde_json::from_str(&again.stdout).expect("JSON");
+    assert_eq!(outcome["changed"], 0);
+}
+
+// --- A picture where people would rather look: `orgops graph` -------------------------------
+
+/// The edges of a DOT or mermaid graph, as `(from, to)` node ids.
+fn graph_edges(text: &str, arrow: &str) -> std::collections::BTreeSet<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.trim().trim_end_matches(';').split_once(arrow))
+        .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
+        .collect()
+}
+
+/// `orgops graph`: every change of the plan a node (`n<i>`, `i` its position in the plan's
+/// JSON), every `depends_on` an edge from the change that runs first, in DOT and mermaid;
+/// the same bytes twice and from the saved plan.
+#[test]
+fn graph_draws_the_plans_dependencies_as_dot_and_mermaid() {
+    let plan = run(orgops().args([
+        "plan",
+        "-f",
+        QUICKSTART,
+        "--emulator",
+        QUICKSTART_LIVE,
+        "--format",
+        "json",
+    ]));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    let changes = plan["changes"].as_array().expect("changes");
+    let position: std::collections::BTreeMap<&str, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c["id"].as_str().expect("id"), i))
+        .collect();
+    let mut expected = std::collections::BTreeSet::new();
+    for (i, change) in changes.iter().enumerate() {
+        for dep in change["depends_on"].as_array().expect("depends_on") {
+            let from = position[dep.as_str().expect("an id")];
+            expected.insert((format!("n{from}"), format!("n{i}")));
+        }
+    }
+    assert!(!expected.is_empty(), "the quickstart plan has dependencies");
+
+    let graph = |format: &str| {
+        let out = run(orgops().args([
+            "graph",
+            "-f",
+            QUICKSTART,
+            "--emulator",
+            QUICKSTART_LIVE,
+            "--format",
+            format,
+        ]));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    let dot = graph("dot");
+    assert!(dot.starts_with("digraph orgops_plan {\n"), "{dot}");
+    assert_eq!(graph_edges(&dot, "->"), expected, "{dot}");
+    for (i, change) in changes.iter().enumerate() {
+        let key = change["key"].as_str().expect("key");
+        let node = format!("  n{i} [label=\"{}. ", i + 1);
+        let line = dot
+            .lines()
+            .find(|l| l.starts_with(&node))
+            .unwrap_or_else(|| panic!("node {i} in {dot}"));
+        assert!(line.contains(key), "{line} names {key}");
+        assert_eq!(
+            line.contains("color=\"#cc0000\""),
+            change["destructive"] == true,
+            "{line}"
+        );
+    }
+    assert_eq!(graph("dot"), dot, "the same plan gives the same bytes");
+
+    let mermaid = graph("mermaid");
+    assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
+    assert_eq!(graph_edges(&mermaid, "-->"), expected, "{mermaid}");
+    assert_eq!(
+        mermaid.lines().filter(|l| l.contains("[\"")).count(),
+        changes.len(),
+        "every change a node: {mermaid}"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let saved = crate::support::cli::save_quickstart_plan(dir.path());
+    let from_saved = run(orgops()
+        .args(["graph", "--plan"])
+        .arg(&saved)
+        .args(["--format", "dot"]));
+    assert_eq!(from_saved.code, 0, "{}", from_saved.stderr);
+    assert_eq!(from_saved.stdout, dot);
+}
+
+/// A name from the file cannot end a DOT label or a mermaid node early (control characters
+/// never get that far: names with them are refused when the file is read).
+#[test]
+fn graph_escapes_names() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("orgops.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\nprojects:\n  - name: 'a\"b\\c]\"x'\n  - name: 'x\" -> n0; n9 [label=\"y'\n",
+    )
+    .expect("write");
+    let file = file.to_str().expect("utf-8");
+    for format in ["dot", "mermaid"] {
+        let out = run(orgops().args([
+            "graph",
+            "-f",
+            file,
+            "--emulator",
+            QUICKSTART_LIVE,
+            "--format",
+            format,
+        ]));
+        assert_eq!(out.code, 0, "{format}: {}", out.stderr);
+        let nodes: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.contains("create project:"))
+            .collect();
+        assert_eq!(nodes.len(), 2, "{format}: {}", out.stdout);
+        for node in nodes {
+            match format {
+                "dot" => {
+                    let label = node
+                        .split_once("label=\"")
+                        .and_then(|(_, rest)| rest.strip_suffix("\"];"))
+                        .unwrap_or_else(|| panic!("{node}"));
+                    let unescaped_quote =
+                        label.replace("\\\\", "").replace("\\\"", "").contains('"');
+                    assert!(!unescaped_quote, "{node}");
+                }
+                _ => assert_eq!(node.matches('"').count(), 2, "{node}"),
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! The one integration-test binary: runs the `orgops` binary and the emulator for real.
 
+mod access;
 mod action;
 mod adoption;
 mod api_client;
