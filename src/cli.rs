@@ -142,9 +142,92 @@ pub enum Command {
     /// Render a saved plan (`orgops plan --out PLAN`) exactly as `plan` printed it, without
     /// reading the organization (format: `schema/saved-plan.schema.json`).
     Show(ShowArgs),
+    /// Who can reach what: each project's people (directly or through a group), groups and
+    /// service accounts with their roles, and the admin keys' owners, from the live
+    /// organization or the file (`--source file`).
+    Access(AccessArgs),
+    /// The plan's dependency graph (the order apply runs the changes in) as DOT or mermaid,
+    /// from a fresh plan or a saved one (`--plan PLAN`).
+    Graph(GraphArgs),
     /// Rewrite desired-state files in canonical order and layout (the form `export` writes),
     /// keeping comments; `--check` only reports (exit 1 with a diff when not formatted).
     Fmt(FmtArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+orgops access --project Payments                 # who can use Payments, with which role, how\n  \
+orgops access --user ada@acme.example            # what ada can reach\n  \
+orgops access --source file --format csv > access.csv\n  \
+orgops access --project Payments --format mermaid")]
+pub struct AccessArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Where access is read from: the live organization, or the desired-state file (what
+    /// the file grants). `-f PATH` alone means `file`.
+    #[arg(long, value_enum, value_name = "WHERE")]
+    pub source: Option<AccessSource>,
+    /// The desired-state file or directory, with `--source file` [default: `orgops.yaml`,
+    /// `orgops.yml` or `orgops/`, whichever is in the current directory].
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Only this project (repeatable): who can use it, with which role, directly or through
+    /// which group.
+    #[arg(long, value_name = "NAME")]
+    pub project: Vec<String>,
+    /// Only what this person can reach (repeatable): projects (directly or through a group),
+    /// groups, organization roles, admin keys they own.
+    #[arg(long, value_name = "EMAIL")]
+    pub user: Vec<String>,
+    /// How to print it (`json` has a `format_version`; `mermaid` draws user → group →
+    /// project for a small scope: narrow it with --project or --user).
+    #[arg(long, value_enum, default_value_t = AccessFormat::Text)]
+    pub format: AccessFormat,
+    /// Live: leave out custom-role assignments (one request per principal where a custom
+    /// role exists).
+    #[arg(long)]
+    pub skip_role_assignments: bool,
+    /// The largest desired-state file read (as for `plan`).
+    #[arg(long, value_name = "SIZE", env = "ORGOPS_MAX_FILE_SIZE", default_value = "64MiB", value_parser = crate::input::parse_size)]
+    pub max_file_size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccessSource {
+    Live,
+    File,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccessFormat {
+    Text,
+    Markdown,
+    Csv,
+    Json,
+    Mermaid,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub desired: DesiredArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Draw this saved plan (`orgops plan --out PLAN`) instead of planning afresh; nothing
+    /// is read.
+    #[arg(long, value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// `dot` (Graphviz: `orgops graph | dot -Tsvg > plan.svg`) or `mermaid`.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    #[command(flatten)]
+    pub targets: TargetsArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
 }
 
 #[derive(Debug, clap::Args)]
@@ -192,6 +275,10 @@ pub struct FmtArgs {
     /// 0 when every file is.
     #[arg(long)]
     pub check: bool,
+    /// How to report the outcome: lines on stderr (and `--check`'s diffs on stdout), or JSON
+    /// on stdout (each file checked, whether it changed or would change; no diff).
+    #[arg(long, value_enum, default_value_t = OutcomeFormat::Text)]
+    pub format: OutcomeFormat,
 }
 
 #[derive(Debug, clap::Args)]

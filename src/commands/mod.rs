@@ -4,6 +4,7 @@ use crate::cli::{Cli, Command};
 use crate::exit::ExitStatus;
 use crate::printer::Printer;
 
+pub mod access;
 pub mod apply;
 pub mod audit;
 pub mod completions;
@@ -12,6 +13,7 @@ pub mod emulator;
 pub mod export;
 pub mod fmt;
 pub mod github;
+pub mod graph;
 pub mod plan;
 pub mod show;
 pub mod validate;
@@ -48,6 +50,8 @@ pub fn run(mut cli: Cli) -> ExitStatus {
         Command::Audit(args) => audit::run(args),
         Command::Show(args) => show::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Access(args) => access::run(args),
+        Command::Graph(args) => graph::run(args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     }
@@ -74,7 +78,10 @@ impl Command {
             | Command::Man(_)
             | Command::Audit(_)
             | Command::Show(_)
-            | Command::Fmt(_) => None,
+            | Command::Fmt(_)
+            // Each resolves its file only when it reads one (`--source file`, no `--plan`).
+            | Command::Access(_)
+            | Command::Graph(_) => None,
         }
     }
 }

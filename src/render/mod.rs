@@ -1,7 +1,7 @@
 //! Renderings of a [`Plan`](crate::plan::Plan): [`text`] for terminals, [`markdown`] for pull
 //! request comments and job summaries, [`json`] for machines (documented by
-//! `schema/plan.schema.json`). All three are pure functions of the plan: the same plan gives
-//! the same bytes.
+//! `schema/plan.schema.json`), and [`graph`], the dependency graph alone as DOT or mermaid
+//! (`orgops graph`). All are pure functions of the plan: the same plan gives the same bytes.
 //!
 //! The field-level lines shared by text and markdown live here: scalar fields read
 //! `field: before -> after`; lists of strings (role permissions) and multi-line strings are
@@ -15,6 +15,7 @@ use similar::{ChangeTag, TextDiff};
 
 use crate::plan::{Change, FieldChange, ResourceKind};
 
+pub mod graph;
 pub mod json;
 pub mod markdown;
 pub mod pull_request;
