@@ -480,3 +480,65 @@ fn access_escapes_names_from_outside() {
     assert_eq!(node.matches('"').count(), 2, "{node}");
     assert!(!node.contains("<b>"), "{node}");
 }
+
+/// The block after `$ COMMAND` (a console block) or the first mermaid block after `marker`.
+fn docs_block(page: &str, marker: &str) -> String {
+    let text = std::fs::read_to_string(root().join(page)).expect("docs page");
+    let start = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} in {page}"));
+    let rest = &text[start..];
+    let body = rest
+        .find("```mermaid\n")
+        .filter(|_| !marker.starts_with('$'))
+        .map(|at| &rest[at + "```mermaid\n".len()..])
+        .unwrap_or_else(|| &rest[rest.find('\n').expect("a line") + 1..]);
+    body[..body.find("```").expect("the block ends")].to_string()
+}
+
+/// The examples in docs/access.md and docs/plan.md are what the commands print.
+#[test]
+fn the_docs_examples_are_the_output() {
+    let text = orgops_run(&["access", "-f", ENTERPRISE, "--project", "Payments"]);
+    assert_eq!(
+        docs_block(
+            "docs/access.md",
+            "$ orgops access -f examples/enterprise --project Payments\n"
+        ),
+        text.stdout
+    );
+    let mermaid = orgops_run(&[
+        "access",
+        "-f",
+        ENTERPRISE,
+        "--project",
+        "Payments",
+        "--format",
+        "mermaid",
+    ]);
+    assert_eq!(
+        docs_block("docs/access.md", "The same with `--format mermaid`"),
+        mermaid.stdout
+    );
+    // The plan's graph in the docs is cut to the changes with an edge: each of its lines is
+    // a line of the real graph.
+    let graph = orgops_run(&[
+        "graph",
+        "-f",
+        "examples/quickstart/orgops.yaml",
+        "--emulator",
+        "examples/quickstart/live.yaml",
+        "--format",
+        "mermaid",
+    ]);
+    assert_eq!(graph.code, 0, "{}", graph.stderr);
+    let real: BTreeSet<&str> = graph.stdout.lines().collect();
+    let documented = docs_block("docs/plan.md", "## The dependency graph: `orgops graph`");
+    for line in documented.lines() {
+        assert!(
+            real.contains(line),
+            "docs/plan.md: {line:?} not in:\n{}",
+            graph.stdout
+        );
+    }
+}
