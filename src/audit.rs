@@ -13,6 +13,8 @@
 //! Paging itself is the API client's strict style-A listing
 //! ([`crate::api::Client::for_each_audit_log_page`]), shared with drift attribution.
 
+pub mod naming;
+
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, anyhow, bail};
@@ -622,27 +624,35 @@ impl<'c> Names<'c> {
 
 /// The first line of the text table.
 pub fn text_header() -> String {
-    format!("{:<20}  {:<28}  {:<26}  OBJECT", "TIME", "ACTOR", "EVENT")
+    format!(
+        "{:<20}  {:<28}  {:<26}  {:<44}  CHANGE",
+        "TIME", "ACTOR", "EVENT", "OBJECT"
+    )
 }
 
-/// One row of the text table, every value from the API escaped.
-pub fn text_row(event: &AuditLog, object: &str) -> String {
+/// One row of the text table (actor, object and change as [`naming::MoreNames::describe`]
+/// names them), every value from the API escaped.
+pub fn text_row(event: &AuditLog, actor: &str, object: &str, change: &str) -> String {
     let time = event
         .effective_at
         .map(crate::text::time::format_utc)
         .unwrap_or_else(|| "-".to_string());
-    let actor = event
-        .actor
-        .as_ref()
-        .and_then(|a| a.describe())
-        .unwrap_or_else(|| "-".to_string());
-    let object = if object.is_empty() { "-" } else { object };
+    let dash = |text: &str| {
+        if text.is_empty() {
+            "-".to_string()
+        } else {
+            text.to_string()
+        }
+    };
     format!(
-        "{time:<20}  {:<28}  {:<26}  {}",
-        escape::text(&actor),
+        "{time:<20}  {:<28}  {:<26}  {:<44}  {}",
+        escape::text(&dash(actor)),
         escape::text(&event.event_type),
-        escape::text(object)
+        escape::text(&dash(object)),
+        escape::text(&dash(change))
     )
+    .trim_end()
+    .to_string()
 }
 
 #[cfg(test)]

@@ -14,6 +14,86 @@ Exit codes:
   3  refused by a safety gate (plan, apply, github plan, github apply)
   4  the saved plan is stale or was edited (apply --plan, github apply)";
 
+/// Terraform's habit (`-out=plan.json`, `-auto-approve`, `-target x`): a single dash before
+/// a long flag's name. clap reads `-out=plan.json` as `-o` with the value `ut=plan.json`, and
+/// `-auto-approve` as unknown short flags, so the arguments are checked before clap sees
+/// them: a single-dash word naming a long flag of any orgops command, or one whose first
+/// letter is not a short flag taking a value (so it cannot be `-fFILE`), is an error naming
+/// the double-dash form. Arguments after `--` are left alone. `args` excludes the program.
+pub fn single_dash_long_flag(args: &[std::ffi::OsString]) -> Option<String> {
+    use clap::CommandFactory as _;
+    use std::collections::BTreeSet;
+    fn walk(command: &clap::Command, longs: &mut BTreeSet<String>, shorts: &mut BTreeSet<char>) {
+        for arg in command.get_arguments() {
+            longs.extend(
+                arg.get_long_and_visible_aliases()
+                    .into_iter()
+                    .flatten()
+                    .map(str::to_string),
+            );
+            longs.extend(
+                arg.get_all_aliases()
+                    .into_iter()
+                    .flatten()
+                    .map(str::to_string),
+            );
+            if arg.get_action().takes_values()
+                && let Some(short) = arg.get_short()
+            {
+                shorts.insert(short);
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, longs, shorts);
+        }
+    }
+    let command = Cli::command();
+    let mut longs: BTreeSet<String> = ["help", "version"].map(str::to_string).into();
+    let mut value_shorts = BTreeSet::new();
+    walk(&command, &mut longs, &mut value_shorts);
+    for arg in args {
+        let Some(arg) = arg.to_str() else { continue };
+        if arg == "--" {
+            break;
+        }
+        let Some(word) = arg.strip_prefix('-').filter(|w| !w.starts_with('-')) else {
+            continue;
+        };
+        let name = word.split_once('=').map_or(word, |(name, _)| name);
+        let mut chars = name.chars();
+        let Some(first) = chars.next().filter(char::is_ascii_alphabetic) else {
+            continue;
+        };
+        if name.len() < 2 || !chars.all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            continue;
+        }
+        if longs.contains(name) {
+            return Some(format!(
+                "unexpected argument '{arg}': orgops's long flags take two dashes: '-{arg}'"
+            ));
+        }
+        if !value_shorts.contains(&first) {
+            // Terraform's `-chdir=DIR` is orgops's (and git's) `-C DIR`.
+            let near = if name == "chdir" {
+                " (orgops's is `-C DIR`)".to_string()
+            } else {
+                longs
+                    .iter()
+                    .map(|long| (strsim::jaro_winkler(name, long), long))
+                    .filter(|(score, _)| *score > 0.8)
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, long)| format!(" (did you mean '--{long}'?)"))
+                    .unwrap_or_default()
+            };
+            return Some(format!(
+                "unexpected argument '{arg}': orgops's long flags take two dashes, and no orgops \
+                 command has '--{name}'{near}; `orgops COMMAND --help` lists a command's flags"
+            ));
+        }
+    }
+    None
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "orgops",
@@ -26,6 +106,9 @@ pub struct Cli {
     /// `orgops.yaml` start there (like `git -C`).
     #[arg(short = 'C', value_name = "DIR", global = true)]
     pub directory: Option<PathBuf>,
+    /// Never colour the output, even on a terminal (as `NO_COLOR=1` does).
+    #[arg(long, global = true)]
+    pub no_color: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -59,9 +142,92 @@ pub enum Command {
     /// Render a saved plan (`orgops plan --out PLAN`) exactly as `plan` printed it, without
     /// reading the organization (format: `schema/saved-plan.schema.json`).
     Show(ShowArgs),
+    /// Who can reach what: each project's people (directly or through a group), groups and
+    /// service accounts with their roles, and the admin keys' owners, from the live
+    /// organization or the file (`--source file`).
+    Access(AccessArgs),
+    /// The plan's dependency graph (the order apply runs the changes in) as DOT or mermaid,
+    /// from a fresh plan or a saved one (`--plan PLAN`).
+    Graph(GraphArgs),
     /// Rewrite desired-state files in canonical order and layout (the form `export` writes),
     /// keeping comments; `--check` only reports (exit 1 with a diff when not formatted).
     Fmt(FmtArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+orgops access --project Payments                 # who can use Payments, with which role, how\n  \
+orgops access --user ada@acme.example            # what ada can reach\n  \
+orgops access --source file --format csv > access.csv\n  \
+orgops access --project Payments --format mermaid")]
+pub struct AccessArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Where access is read from: the live organization, or the desired-state file (what
+    /// the file grants). `-f PATH` alone means `file`.
+    #[arg(long, value_enum, value_name = "WHERE")]
+    pub source: Option<AccessSource>,
+    /// The desired-state file or directory, with `--source file` [default: `orgops.yaml`,
+    /// `orgops.yml` or `orgops/`, whichever is in the current directory].
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Only this project (repeatable): who can use it, with which role, directly or through
+    /// which group.
+    #[arg(long, value_name = "NAME")]
+    pub project: Vec<String>,
+    /// Only what this person can reach (repeatable): projects (directly or through a group),
+    /// groups, organization roles, admin keys they own.
+    #[arg(long, value_name = "EMAIL")]
+    pub user: Vec<String>,
+    /// How to print it (`json` has a `format_version`; `mermaid` draws user → group →
+    /// project for a small scope: narrow it with --project or --user).
+    #[arg(long, value_enum, default_value_t = AccessFormat::Text)]
+    pub format: AccessFormat,
+    /// Live: leave out custom-role assignments (one request per principal where a custom
+    /// role exists).
+    #[arg(long)]
+    pub skip_role_assignments: bool,
+    /// The largest desired-state file read (as for `plan`).
+    #[arg(long, value_name = "SIZE", env = "ORGOPS_MAX_FILE_SIZE", default_value = "64MiB", value_parser = crate::input::parse_size)]
+    pub max_file_size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccessSource {
+    Live,
+    File,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccessFormat {
+    Text,
+    Markdown,
+    Csv,
+    Json,
+    Mermaid,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub desired: DesiredArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Draw this saved plan (`orgops plan --out PLAN`) instead of planning afresh; nothing
+    /// is read.
+    #[arg(long, value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// `dot` (Graphviz: `orgops graph | dot -Tsvg > plan.svg`) or `mermaid`.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    #[command(flatten)]
+    pub targets: TargetsArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
 }
 
 #[derive(Debug, clap::Args)]
@@ -109,6 +275,10 @@ pub struct FmtArgs {
     /// 0 when every file is.
     #[arg(long)]
     pub check: bool,
+    /// How to report the outcome: lines on stderr (and `--check`'s diffs on stdout), or JSON
+    /// on stdout (each file checked, whether it changed or would change; no diff).
+    #[arg(long, value_enum, default_value_t = OutcomeFormat::Text)]
+    pub format: OutcomeFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -296,12 +466,24 @@ pub struct DriftArgs {
     /// How to print the report (`json` is documented by `schema/drift.schema.json`).
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
-    /// How far back the audit log is searched for who caused the drift.
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
-    pub since_days: u32,
+    #[command(flatten)]
+    pub window: AuditWindowArgs,
     /// Count undeclared objects the policy only reports (`report`) as drift (exit 2) too.
     #[arg(long)]
     pub fail_on_unmanaged: bool,
+}
+
+/// How far back drift looks in the audit log, in `audit --since`'s words.
+#[derive(Debug, clap::Args)]
+pub struct AuditWindowArgs {
+    /// How far back the audit log is searched for who caused the drift: a duration back from
+    /// now (30m, 12h, 7d, 2w), an RFC 3339 time or a date, as for `orgops audit --since`
+    /// [default: 30d].
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Deprecated spelling of `--since Nd` (a warning says so).
+    #[arg(long, value_name = "DAYS", hide = true, conflicts_with = "since")]
+    pub since_days: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -361,9 +543,8 @@ pub struct GithubDriftArgs {
     pub desired: DesiredArgs,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// How far back the audit log is searched for who caused the drift.
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
-    pub since_days: u32,
+    #[command(flatten)]
+    pub window: AuditWindowArgs,
     /// Undeclared objects the policy only reports (`report`) open the tracking issue too.
     #[arg(long)]
     pub fail_on_unmanaged: bool,
@@ -406,6 +587,16 @@ pub struct ExportArgs {
     /// so the file does not manage them.
     #[arg(long)]
     pub skip_role_assignments: bool,
+    /// How to report the outcome of `-o`: a line on stderr, or JSON on stdout (the files
+    /// written, the counts, the files removed). Without `-o` the export itself is stdout.
+    #[arg(long, value_enum, default_value_t = OutcomeFormat::Text)]
+    pub format: OutcomeFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -440,6 +631,10 @@ pub struct ApplyArgs {
     /// Also write each change's outcome as JSON to this file (the report).
     #[arg(short = 'o', long = "out", alias = "report", value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// What stdout carries: the plan and the outcome as text, or only the outcome report as
+    /// JSON (the `-o` file's format), with the plan and the text report on stderr.
+    #[arg(long, value_enum, default_value_t = OutcomeFormat::Text)]
+    pub format: OutcomeFormat,
     // Not with `--plan`, which applies exactly the saved plan (and its targets).
     #[command(flatten)]
     pub targets: TargetsArg,

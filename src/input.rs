@@ -62,7 +62,8 @@ pub enum InputError {
     TooLarge { cap: u64 },
     #[error("it is not valid UTF-8 text")]
     NotUtf8(#[source] std::string::FromUtf8Error),
-    #[error("{0}")]
+    /// The OS error itself (shown once: not also as its own cause).
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 

@@ -36,7 +36,8 @@
 //! 6. `git`, `plan`: the file at another revision; the pure plan: every kind's diff, the
 //!    whole-plan gates, the order, `--target`, saved plans and their digests.
 //! 7. `render`, `apply`: text, markdown and JSON renderings; the executor.
-//! 8. `drift`: the plan as drift, attributed from the audit log.
+//! 8. `drift`, `access`: the plan as drift, attributed from the audit log; who can reach
+//!    what, computed from a document (the file's or the live organization's).
 //! 9. `audit`: `orgops audit`, the audit log as a query.
 //! 10. `ops`: one workflow each (plan, apply, drift, export, the pull-request view, the lock),
 //!     with its own option types.
@@ -64,6 +65,9 @@
 //! - [`render`]: text, markdown and JSON renderings of a plan.
 //! - [`audit`]: `orgops audit`, the audit log as a query (filters resolved with a minimal
 //!   read, pages streamed, objects named by their orgops keys).
+//! - [`access`]: `orgops access`, who can reach what (grants direct and through groups,
+//!   service accounts, admin keys' owners) computed from a [`model::Document`], the file's or
+//!   the live organization's, with its renderings (text, markdown, CSV, JSON, mermaid).
 //! - [`drift`]: the plan classified as drift (changed, missing, unmanaged) and attributed
 //!   from the audit log.
 //! - [`git`]: the desired state at another revision (`plan --base REF`), over the git CLI.
@@ -80,6 +84,7 @@
 /// a checkout (see `build.rs`).
 pub const VERSION: &str = env!("ORGOPS_VERSION");
 
+pub mod access;
 pub mod api;
 pub mod apply;
 pub mod audit;

@@ -1,7 +1,17 @@
 //! One place decides where output goes: results to stdout, diagnostics and progress to
-//! stderr, colour only when the stream is a terminal and `NO_COLOR` is unset.
+//! stderr, colour only when the stream is a terminal, `NO_COLOR` is unset and `--no-color`
+//! was not given.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once by `--no-color` (see [`disable_color`]).
+static NO_COLOR_FLAG: AtomicBool = AtomicBool::new(false);
+
+/// `--no-color`: no colour anywhere for the rest of the process, as `NO_COLOR=1` would.
+pub fn disable_color() {
+    NO_COLOR_FLAG.store(true, Ordering::Relaxed);
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
@@ -16,7 +26,7 @@ pub struct Printer {
 impl Printer {
     pub fn from_env() -> Self {
         let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-        let no_color = set("NO_COLOR");
+        let no_color = set("NO_COLOR") || NO_COLOR_FLAG.load(Ordering::Relaxed);
         let stderr_is_tty = std::io::stderr().is_terminal();
         Printer {
             stdout_color: !no_color && std::io::stdout().is_terminal(),

@@ -11,7 +11,8 @@
 //!   [`RequestKind`]: reads and idempotent writes retry on 429, 5xx, timeouts and transport
 //!   errors; creates retry only when the request surely never landed (429, connect failure)
 //!   and otherwise fail with [`Error::Ambiguous`], so the caller re-reads before retrying.
-//!   A refused connection is never retried ([`Error::Refused`]: nothing listens there), and
+//!   A refused connection is never retried ([`Error::Refused`]: nothing listens there), nor
+//!   a failed TLS handshake ([`Error::Tls`]: an untrusted certificate stays untrusted), and
 //!   a 404 from a base URL not ending in `/v1` says so ([`Error::BaseUrl`]).
 //! - A loopback base URL is reached directly, whatever `HTTP_PROXY`/`ALL_PROXY` say: over
 //!   plain HTTP a proxy would read the key. An `https://` base URL may go through a proxy
@@ -37,7 +38,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use super::error::{ApiError, Error, ErrorEnvelope, excerpt};
+use super::error::{ApiError, Error, ErrorEnvelope, TlsError, excerpt};
 use super::pagination::PageObserver;
 use super::ratelimit::{Feedback, Limits, RateController};
 
@@ -124,7 +125,7 @@ impl ClientConfig {
         let Some(key) = key else {
             return Err(Error::Config(
                 "OPENAI_ADMIN_KEY is not set: export an organization admin key (sk-admin-...), \
-                 or use --emulator to run against a local emulator"
+                 or use --emulator STATE to run against a local emulator seeded from STATE"
                     .to_string(),
             ));
         };
@@ -288,6 +289,9 @@ enum Attempt {
     NotSent(String),
     /// Nothing listens there: the connection was refused.
     Refused,
+    /// The TLS handshake failed (an untrusted, expired or misnamed certificate): nothing was
+    /// sent, and trying again cannot help.
+    Tls(TlsFailure),
     /// Failed after the request may have been sent.
     Lost(String),
     TimedOut,
@@ -491,7 +495,7 @@ impl Client {
                             method: call.method.to_string(),
                             route: call.route.to_string(),
                             base_url: self.shown_base_url(),
-                            suggestion: format!("{}/v1", self.shown_base_url()),
+                            suggestion: v1_url(&self.shown_base_url()),
                         });
                     }
                     if !status.is_server_error() {
@@ -501,6 +505,16 @@ impl Client {
                         return Err(ambiguous(call, format!("HTTP {}", status.as_u16())));
                     }
                     error
+                }
+                Attempt::Tls(failure) => {
+                    return Err(Error::Tls(Box::new(TlsError {
+                        method: call.method.to_string(),
+                        route: call.route.to_string(),
+                        base_url: self.shown_base_url(),
+                        problem: failure.problem,
+                        detail: failure.detail,
+                        advice: failure.advice,
+                    })));
                 }
                 Attempt::Refused => {
                     return Err(Error::Refused {
@@ -613,6 +627,7 @@ impl Client {
             Ok(response) => response,
             // A connect error means no connection was established, so nothing was sent.
             Err(e) if e.is_connect() && is_refused(&e) => return Attempt::Refused,
+            Err(e) if let Some(failure) = tls_failure(&e) => return Attempt::Tls(failure),
             Err(e) if e.is_connect() || e.is_builder() => return Attempt::NotSent(describe(e)),
             Err(e) if e.is_redirect() => return Attempt::Redirected(redirect_refusal(e)),
             Err(e) => return Attempt::Lost(describe(e)),
@@ -681,6 +696,72 @@ fn ambiguous(call: &Call, cause: String) -> Error {
         method: call.method.to_string(),
         route: call.route.to_string(),
         cause,
+    }
+}
+
+/// Why a TLS handshake failed, in words for the error message.
+struct TlsFailure {
+    problem: &'static str,
+    /// TLS's own words (`invalid peer certificate: UnknownIssuer`).
+    detail: String,
+    advice: &'static str,
+}
+
+/// The TLS failure among `error`'s causes, if any. hyper-rustls hands rustls's error up
+/// inside an `io::Error` (itself inside another), whose `source()` skips what it wraps: the
+/// errors they wrap are looked at too.
+fn tls_failure(error: &reqwest::Error) -> Option<TlsFailure> {
+    fn find<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(inner) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            && let Some(tls) = find(inner)
+        {
+            return Some(tls);
+        }
+        error.source().and_then(find)
+    }
+    std::error::Error::source(error)
+        .and_then(find)
+        .map(describe_tls)
+}
+
+fn describe_tls(error: &rustls::Error) -> TlsFailure {
+    use rustls::CertificateError as Cert;
+    let untrusted = "If a proxy or a private certificate authority signs it, add that \
+                     authority's certificate to the operating system's trust store (on Linux, \
+                     SSL_CERT_FILE may name a PEM bundle that holds it); otherwise check \
+                     OPENAI_BASE_URL";
+    let (problem, advice) = match error {
+        rustls::Error::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => (
+            "the server's TLS certificate has expired",
+            "Check the system clock, and that OPENAI_BASE_URL names the server you mean",
+        ),
+        rustls::Error::InvalidCertificate(Cert::NotValidYet | Cert::NotValidYetContext { .. }) => (
+            "the server's TLS certificate is not valid yet",
+            "Check the system clock, and that OPENAI_BASE_URL names the server you mean",
+        ),
+        rustls::Error::InvalidCertificate(
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. },
+        ) => (
+            "the server's TLS certificate is not valid for this host name",
+            "Check OPENAI_BASE_URL: its host must be a name the certificate lists",
+        ),
+        rustls::Error::InvalidCertificate(_) => {
+            ("the server's TLS certificate is not trusted", untrusted)
+        }
+        _ => (
+            "the TLS handshake failed",
+            "Check OPENAI_BASE_URL (an https:// URL of a TLS server) and any proxy in between",
+        ),
+    };
+    TlsFailure {
+        problem,
+        detail: error.to_string(),
+        advice,
     }
 }
 
@@ -812,6 +893,21 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     number("retry-after").map(Duration::from_secs_f64)
 }
 
+/// The base URL a 404 suggests: a last path segment naming another API version (`/v2`,
+/// `/v1beta`) becomes `/v1`; otherwise `/v1` is appended.
+fn v1_url(base_url: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    if let Some((head, last)) = base.rsplit_once('/')
+        && !head.ends_with('/')
+        && last.len() > 1
+        && last.starts_with('v')
+        && last[1..].starts_with(|c: char| c.is_ascii_digit())
+    {
+        return format!("{head}/v1");
+    }
+    format!("{base}/v1")
+}
+
 /// Normalises the base URL and refuses plain HTTP to anything but loopback.
 fn check_base_url(raw: &str) -> Result<String, Error> {
     let url = reqwest::Url::parse(raw.trim())
@@ -899,6 +995,15 @@ mod tests {
         assert!(check_base_url("http://10.0.0.1/v1").is_err());
         assert!(check_base_url("ftp://x/v1").is_err());
         assert!(check_base_url("not a url").is_err());
+    }
+
+    #[test]
+    fn the_v1_url_replaces_another_version() {
+        assert_eq!(v1_url("http://h:1/v2"), "http://h:1/v1");
+        assert_eq!(v1_url("http://h:1/api/v1beta/"), "http://h:1/api/v1");
+        assert_eq!(v1_url("http://h:1"), "http://h:1/v1");
+        assert_eq!(v1_url("http://h:1/openai"), "http://h:1/openai/v1");
+        assert_eq!(v1_url("http://v2"), "http://v2/v1");
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub enum Error {
         route: String,
         message: String,
     },
+    /// The TLS handshake failed: the server's certificate is not trusted (or TLS itself could
+    /// not be agreed). Not retried: certificates do not change between attempts.
+    #[error(transparent)]
+    Tls(Box<TlsError>),
     /// Nothing listens at the base URL (connection refused): not retried, since waiting
     /// does not start a server.
     #[error(
@@ -119,9 +123,25 @@ pub enum Error {
     Config(String),
 }
 
+/// A failed TLS handshake, what it means and what to do ([`Error::Tls`]).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{method} {route}: {base_url}: {problem} ({detail}; not retried). {advice}.")]
+pub struct TlsError {
+    pub method: String,
+    pub route: String,
+    /// The base URL without credentials.
+    pub base_url: String,
+    pub problem: &'static str,
+    /// TLS's own words (`invalid peer certificate: UnknownIssuer`).
+    pub detail: String,
+    pub advice: &'static str,
+}
+
 /// A decoded error envelope and the request it answered.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{method} {route} failed: HTTP {status} {error_type}{code}: {message}{param}. {hint}",
+    // The API's messages end with a full stop; the hint's sentence brings its own.
+    message = message.trim_end_matches('.'),
     code = code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(),
     param = param.as_deref().map(|p| format!(" [param: {p}]")).unwrap_or_default(),
     hint = hint(*status))]

@@ -225,8 +225,13 @@ impl ApplyProgress for StderrApplyProgress {
             }
             Err(_) => (0, 0),
         };
-        // Ids carry names from the organization: never raw controls on the terminal.
-        let id = crate::text::escape::text(&change.id.0);
+        // Named as the report names it (`create project:Research`); keys carry names from
+        // the organization: never raw controls on the terminal.
+        let id = format!(
+            "{} {}",
+            change.action,
+            crate::text::escape::text(&change.key)
+        );
         match &self.bar {
             Some(bar) => {
                 bar.inc(1);

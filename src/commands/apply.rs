@@ -1,7 +1,9 @@
 //! `orgops apply`: show the plan, confirm, execute, report.
 //!
 //! Output: the plan and the outcome report are the command's result (stdout); progress,
-//! the confirmation prompt and errors go to stderr. No key value is ever printed: generated
+//! the confirmation prompt and errors go to stderr. With `--format json` stdout carries only
+//! the outcome report as JSON (the `-o` file's content) and the plan and text report move to
+//! stderr. No key value is ever printed: generated
 //! keys go only to their sinks (see `apply::secrets`).
 //!
 //! Exit status: 0 every change applied (or already satisfied), 1 an error or a partial
@@ -13,7 +15,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use crate::apply::report::{ApplyProgress, NoApplyProgress, StderrApplyProgress};
-use crate::cli::ApplyArgs;
+use crate::cli::{ApplyArgs, OutcomeFormat};
 use crate::config::{self, LoadMode};
 use crate::exit::ExitStatus;
 use crate::ops::apply as op;
@@ -122,8 +124,14 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
             }
         }
     };
-    crate::out!("{}", render::text::render(&plan, printer.stdout_color));
-    let _ = std::io::stdout().flush();
+    // With `--format json` stdout is the outcome report alone; the plan goes to stderr.
+    let json = args.format == OutcomeFormat::Json;
+    if json {
+        eprint!("{}", render::text::render(&plan, printer.stderr_color));
+    } else {
+        crate::out!("{}", render::text::render(&plan, printer.stdout_color));
+        let _ = std::io::stdout().flush();
+    }
     if plan.is_refused() {
         let rules: Vec<&str> = plan.refusals.iter().map(|r| r.rule.as_str()).collect();
         eprintln!(
@@ -133,7 +141,11 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
         return ExitStatus::Refused;
     }
     if plan.is_empty() {
-        return write_report(&args, &crate::apply::ApplyReport::default());
+        let report = crate::apply::ApplyReport::default();
+        if json {
+            crate::out!("{}", report.to_json());
+        }
+        return write_report(&args, &report);
     }
     if saved.is_none() && !args.auto_approve && !confirm(plan.changes.len(), &target) {
         eprintln!("Apply cancelled: nothing was changed.");
@@ -147,7 +159,12 @@ pub fn run(args: ApplyArgs) -> ExitStatus {
         &NoApplyProgress
     };
     let report = op::execute(&runtime, &target, &desired, &live, &plan.changes, progress);
-    crate::out!("\n{}", report.render_text());
+    if json {
+        eprint!("\n{}", report.render_text());
+        crate::out!("{}", report.to_json());
+    } else {
+        crate::out!("\n{}", report.render_text());
+    }
     let _ = std::io::stdout().flush();
     match write_report(&args, &report) {
         ExitStatus::Success if report.all_succeeded() => ExitStatus::Success,

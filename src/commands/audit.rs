@@ -69,6 +69,7 @@ fn query(args: &AuditArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         let client = &target.client;
         let mut names = Names::new(client);
+        let mut more = audit::naming::MoreNames::default();
         let query = audit::resolve_query(&mut names, &filters).await?;
         let page_size = match args.limit {
             Some(limit) => u32::try_from(limit).unwrap_or(u32::MAX).min(args.page_size),
@@ -116,8 +117,8 @@ fn query(args: &AuditArgs) -> anyhow::Result<()> {
                         if printed == 1 {
                             crate::outln!("{}", audit::text_header());
                         }
-                        let object = names.object_key(&event).await;
-                        crate::outln!("{}", audit::text_row(&event, &object));
+                        let (actor, object, change) = more.describe(&mut names, &event).await;
+                        crate::outln!("{}", audit::text_row(&event, &actor, &object, &change));
                     }
                 }
             }

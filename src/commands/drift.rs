@@ -13,11 +13,18 @@ use crate::printer::Printer;
 
 pub fn run(args: DriftArgs) -> ExitStatus {
     let printer = Printer::from_env();
+    let since = match super::audit_window(&args.window) {
+        Ok(since) => since,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitStatus::Failure;
+        }
+    };
     let drifted = match ops::drift::drift(
         &args.desired.file,
         args.desired.load_options(),
         &args.target.connect(),
-        args.since_days,
+        since,
         args.fail_on_unmanaged,
         printer,
     ) {

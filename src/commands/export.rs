@@ -3,7 +3,7 @@
 //! With `-o`, certificate PEMs are written beside the file under `certs/`; on stdout they
 //! cannot be, and a note on stderr says so. See [`ops::export_write`] for what is written.
 
-use crate::cli::{ExportArgs, ExportRateLimits};
+use crate::cli::{ExportArgs, ExportRateLimits, OutcomeFormat};
 use crate::exit::ExitStatus;
 use crate::ops::{self, export_write, target::Target};
 use crate::printer::Printer;
@@ -20,6 +20,16 @@ pub fn run(args: ExportArgs) -> ExitStatus {
 
 fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let printer = Printer::from_env();
+    let json = args.format == OutcomeFormat::Json;
+    if json && args.output.is_none() {
+        anyhow::bail!(
+            "--format json describes what `-o PATH` wrote; without -o the export itself is \
+             stdout (YAML)"
+        );
+    }
+    if let Some(output) = &args.output {
+        export_write::refuse_before_reading(output, args.split, args.force)?;
+    }
     let target = Target::open_with(args.target.emulator.as_deref(), args.target.concurrency)?;
     let options = ops::export::ExportOptions {
         skip_role_assignments: args.skip_role_assignments,
@@ -32,16 +42,20 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
         Some(output) if args.split => {
             let files = export_write::split(&export)?;
             let removed = export_write::write(&files, output, true, args.force)?;
-            for path in removed {
+            for path in &removed {
                 eprintln!("removed {} (--force)", path.display());
             }
-            eprintln!(
-                "exported {} users, {} projects to {} ({} files)",
-                export.doc.users.len(),
-                export.doc.projects.len(),
-                output.display(),
-                files.files.len()
-            );
+            if json {
+                crate::outln!("{}", outcome_json(&export, output, &files, &removed));
+            } else {
+                eprintln!(
+                    "exported {} users, {} projects to {} ({} files)",
+                    export.doc.users.len(),
+                    export.doc.projects.len(),
+                    output.display(),
+                    files.files.len()
+                );
+            }
         }
         Some(output) if output.as_os_str().to_string_lossy().ends_with(['/', '\\']) => {
             anyhow::bail!(
@@ -59,12 +73,16 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
             let dir = output.parent().unwrap_or(std::path::Path::new(""));
             let files = export_write::single_file(&export, std::path::Path::new(name))?;
             export_write::write(&files, dir, false, args.force)?;
-            eprintln!(
-                "exported {} users, {} projects to {}",
-                export.doc.users.len(),
-                export.doc.projects.len(),
-                output.display()
-            );
+            if json {
+                crate::outln!("{}", outcome_json(&export, dir, &files, &[]));
+            } else {
+                eprintln!(
+                    "exported {} users, {} projects to {}",
+                    export.doc.users.len(),
+                    export.doc.projects.len(),
+                    output.display()
+                );
+            }
         }
         None => {
             crate::out!("{}", ops::export::to_yaml(&export.doc)?);
@@ -77,4 +95,30 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--format json`: what was written where (`files` relative to `dir`, in writing order),
+/// the counts, and the files `--force` removed.
+fn outcome_json(
+    export: &ops::export::Export,
+    dir: &std::path::Path,
+    files: &export_write::Files,
+    removed: &[std::path::PathBuf],
+) -> String {
+    let value = serde_json::json!({
+        "format_version": 1,
+        "directory": if dir.as_os_str().is_empty() {
+            ".".to_string()
+        } else {
+            dir.display().to_string()
+        },
+        "files": files.files.keys().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "removed": removed.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "users": export.doc.users.len(),
+        "groups": export.doc.groups.len(),
+        "projects": export.doc.projects.len(),
+        "certificates": export.certificate_files.len(),
+    });
+    // Plain data with string keys: serializing cannot fail.
+    serde_json::to_string_pretty(&value).unwrap_or_default()
 }

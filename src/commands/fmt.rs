@@ -6,10 +6,13 @@
 //! refuses for what it says itself (its diagnostics are printed), or whose comments cannot
 //! be kept in place, is refused (exit 1) naming the line. `--check` writes nothing: for each file that is not formatted it prints
 //! a unified diff (stdout) and says so (stderr), and exits 1; 0 when every file is.
+//! `--format json` prints instead, on stdout, each file checked and whether it changed (or,
+//! with `--check`, would change): `{"format_version": 1, "check", "files": [{"path",
+//! "changed"}], "checked", "changed"}`.
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::FmtArgs;
+use crate::cli::{FmtArgs, OutcomeFormat};
 use crate::config::format::format_text;
 use crate::exit::ExitStatus;
 
@@ -55,13 +58,16 @@ pub fn run(args: FmtArgs) -> ExitStatus {
         eprintln!("error: nothing was formatted");
         return ExitStatus::Failure;
     }
+    let json = args.format == OutcomeFormat::Json;
     let mut unformatted = 0;
     for (file, label, text, formatted) in &results {
         if text == formatted {
             continue;
         }
         unformatted += 1;
-        if args.check {
+        if args.check && json {
+            eprintln!("{label}: not formatted (`orgops fmt -f {label}` formats it)");
+        } else if args.check {
             let diff = similar::TextDiff::from_lines(text.as_str(), formatted.as_str());
             crate::out!(
                 "{}",
@@ -77,11 +83,35 @@ pub fn run(args: FmtArgs) -> ExitStatus {
             eprintln!("formatted {label}");
         }
     }
+    if json {
+        crate::outln!("{}", outcome_json(args.check, &results));
+    }
     if args.check && unformatted > 0 {
         ExitStatus::Failure
     } else {
         ExitStatus::Success
     }
+}
+
+/// `--format json`: every file checked, in name order, and whether it changed (would change
+/// with `--check`).
+fn outcome_json(check: bool, results: &[(PathBuf, String, String, String)]) -> String {
+    let files: Vec<serde_json::Value> = results
+        .iter()
+        .map(|(_, label, text, formatted)| {
+            serde_json::json!({"path": label, "changed": text != formatted})
+        })
+        .collect();
+    let changed = results.iter().filter(|(_, _, t, f)| t != f).count();
+    let value = serde_json::json!({
+        "format_version": 1,
+        "check": check,
+        "files": files,
+        "checked": results.len(),
+        "changed": changed,
+    });
+    // Plain data with string keys: serializing cannot fail.
+    serde_json::to_string_pretty(&value).unwrap_or_default()
 }
 
 /// The file, or the `*.yaml`/`*.yml` files directly in the directory, in name order.

@@ -19,7 +19,7 @@ struct Common<'a> {
     gates: Option<&'a crate::cli::GateArgs>,
     base: Option<String>,
     pull_request: Option<u64>,
-    since_days: u32,
+    window: Option<&'a crate::cli::AuditWindowArgs>,
     fail_on_unmanaged: bool,
 }
 
@@ -31,7 +31,7 @@ fn common(command: &GithubCommand) -> Common<'_> {
             gates: Some(&a.gates),
             base: a.base.clone(),
             pull_request: a.pull_request,
-            since_days: 30,
+            window: None,
             fail_on_unmanaged: false,
         },
         GithubCommand::Apply(a) => Common {
@@ -40,7 +40,7 @@ fn common(command: &GithubCommand) -> Common<'_> {
             gates: Some(&a.gates),
             base: a.base.clone(),
             pull_request: a.pull_request,
-            since_days: 30,
+            window: None,
             fail_on_unmanaged: false,
         },
         GithubCommand::Drift(a) => Common {
@@ -49,15 +49,19 @@ fn common(command: &GithubCommand) -> Common<'_> {
             gates: None,
             base: None,
             pull_request: None,
-            since_days: a.since_days,
+            window: Some(&a.window),
             fail_on_unmanaged: a.fail_on_unmanaged,
         },
     }
 }
 
-fn options(command: &GithubCommand) -> RunOptions {
+fn options(command: &GithubCommand) -> Result<RunOptions, String> {
     let args = common(command);
-    RunOptions {
+    let since = match args.window {
+        Some(window) => super::audit_window(window)?,
+        None => 0,
+    };
+    Ok(RunOptions {
         file: args.desired.file.clone(),
         load: args.desired.load_options(),
         target: args.target.connect(),
@@ -68,9 +72,9 @@ fn options(command: &GithubCommand) -> RunOptions {
             max_removals: args.gates.and_then(|g| g.max_removals),
             baseline: None,
         },
-        since_days: args.since_days,
+        since,
         fail_on_unmanaged: args.fail_on_unmanaged,
-    }
+    })
 }
 
 /// The variables a run cannot do without, all set by the Actions runner; `orgops github`
@@ -119,7 +123,13 @@ pub fn run(args: GithubArgs) -> ExitStatus {
         progress: false,
         ..Printer::from_env()
     };
-    let options = options(&args.command);
+    let options = match options(&args.command) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitStatus::Failure;
+        }
+    };
     let (status, _outputs) = match &args.command {
         GithubCommand::Plan(_) => github::plan(&options, printer),
         GithubCommand::Apply(_) => github::apply(&options, printer),

@@ -4,6 +4,7 @@ use crate::cli::{Cli, Command};
 use crate::exit::ExitStatus;
 use crate::printer::Printer;
 
+pub mod access;
 pub mod apply;
 pub mod audit;
 pub mod completions;
@@ -12,6 +13,7 @@ pub mod emulator;
 pub mod export;
 pub mod fmt;
 pub mod github;
+pub mod graph;
 pub mod plan;
 pub mod show;
 pub mod validate;
@@ -48,6 +50,8 @@ pub fn run(mut cli: Cli) -> ExitStatus {
         Command::Audit(args) => audit::run(args),
         Command::Show(args) => show::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Access(args) => access::run(args),
+        Command::Graph(args) => graph::run(args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     }
@@ -74,7 +78,10 @@ impl Command {
             | Command::Man(_)
             | Command::Audit(_)
             | Command::Show(_)
-            | Command::Fmt(_) => None,
+            | Command::Fmt(_)
+            // Each resolves its file only when it reads one (`--source file`, no `--plan`).
+            | Command::Access(_)
+            | Command::Graph(_) => None,
         }
     }
 }
@@ -89,6 +96,20 @@ fn report_plan_failure(failure: crate::ops::plan::PlanFailure, printer: Printer)
         crate::ops::plan::PlanFailure::Other(error) => eprintln!("error: {error:#}"),
     }
     ExitStatus::Failure
+}
+
+/// Where drift's audit-log search starts (Unix seconds): `--since WHEN` as `audit --since`
+/// reads it (default 30 days back), or the deprecated `--since-days N`, with a warning.
+fn audit_window(window: &crate::cli::AuditWindowArgs) -> Result<i64, String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    if let Some(days) = window.since_days {
+        eprintln!("warning: --since-days is deprecated: write --since {days}d");
+        return Ok(now - i64::from(days) * 86_400);
+    }
+    let since = window.since.as_deref().unwrap_or("30d");
+    crate::audit::parse_time(since, now).map_err(|e| format!("--since: {e}"))
 }
 
 /// Writes a command's output file, naming it in the error.

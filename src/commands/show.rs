@@ -15,11 +15,22 @@ use crate::printer::Printer;
 
 pub fn run(args: ShowArgs) -> ExitStatus {
     let printer = Printer::from_env();
-    let saved = match crate::ops::apply::read_saved_plan(&args.plan) {
+    let plan = match read(&args.plan) {
+        Ok(plan) => plan,
+        Err(status) => return status,
+    };
+    super::plan::print_plan(&plan, args.format, printer);
+    ExitStatus::Success
+}
+
+/// The saved plan at `path`, checked as `show` checks it (readable, unedited, of this orgops
+/// version); the error already said, as its exit status (1, or 4 for another version).
+pub(super) fn read(path: &std::path::Path) -> Result<crate::plan::Plan, ExitStatus> {
+    let saved = match crate::ops::apply::read_saved_plan(path) {
         Ok(saved) => saved,
         Err(e) => {
             eprintln!("error: {e:#}");
-            return ExitStatus::Failure;
+            return Err(ExitStatus::Failure);
         }
     };
     if let Err(stale) = saved::check_version(&saved) {
@@ -27,9 +38,7 @@ pub fn run(args: ShowArgs) -> ExitStatus {
             "error: the saved plan is stale (version-mismatch): {}",
             stale.message
         );
-        return ExitStatus::Stale;
+        return Err(ExitStatus::Stale);
     }
-    let plan = saved::into_plan(saved);
-    super::plan::print_plan(&plan, args.format, printer);
-    ExitStatus::Success
+    Ok(saved::into_plan(saved))
 }

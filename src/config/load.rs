@@ -760,7 +760,7 @@ fn parse_whole(
     let value: Value = match parsed {
         Ok(value) => value,
         Err(error) => {
-            diagnostics.push(yaml_error(name, &error));
+            diagnostics.push(yaml_error(name, text, &error));
             return (None, diagnostics);
         }
     };
@@ -806,7 +806,7 @@ fn parse_whole(
         Err(json_error) => {
             let located =
                 match serde_saphyr::from_str_with_options::<Document>(text, yaml_options(cap)) {
-                    Err(error) => yaml_error(name, &error),
+                    Err(error) => yaml_error(name, text, &error),
                     Ok(_) => Diagnostic::error(name, Position::START, json_error.to_string()),
                 };
             diagnostics.push(located);
@@ -817,7 +817,8 @@ fn parse_whole(
 }
 
 /// A serde-saphyr error as a diagnostic at its location (the file start when it has none).
-fn yaml_error(name: &str, error: &serde_saphyr::Error) -> Diagnostic {
+/// An error about a tab is located at the tab instead (see [`tab_in_indentation`]).
+fn yaml_error(name: &str, text: &str, error: &serde_saphyr::Error) -> Diagnostic {
     let at = error
         .location()
         .filter(|l| l.line() > 0)
@@ -832,7 +833,40 @@ fn yaml_error(name: &str, error: &serde_saphyr::Error) -> Diagnostic {
             snippets: serde_saphyr::SnippetMode::Off,
         });
     let (message, hint) = friendly_yaml_message(&rendered);
+    if message.contains("tab")
+        && let Some(tab) = tab_in_indentation(text, at.line)
+    {
+        return Diagnostic::error(
+            name,
+            tab,
+            "a tab in the indentation: YAML indents with spaces only",
+        )
+        .with_hint(Some("replace the tab with spaces".into()));
+    }
     Diagnostic::error(name, at, message.trim().to_string()).with_hint(hint)
+}
+
+/// Where the tab an error is about is: the parser reports where the scalar or block it was
+/// reading began (often the line before), so the first tab in a line's leading whitespace
+/// from the reported line on is taken, else the first one before it.
+fn tab_in_indentation(text: &str, reported_line: usize) -> Option<Position> {
+    let tabs: Vec<Position> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+            let column = indent.find('\t')?;
+            Some(Position {
+                line: i + 1,
+                column: indent[..column].chars().count() + 1,
+                width: 1,
+            })
+        })
+        .collect();
+    tabs.iter()
+        .find(|p| p.line >= reported_line)
+        .or_else(|| tabs.last())
+        .copied()
 }
 
 /// serde-saphyr's wording, made about the user's file rather than the parser's options.

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::{AuditStatus, DriftItem, DriftReport};
+use super::{AuditStatus, DriftClass, DriftItem, DriftReport};
 use crate::render::LineTag;
 use crate::render::markdown::MAX_CHARS;
 use crate::text::escape;
@@ -17,11 +17,47 @@ use crate::text::time::format_utc;
 /// Version of the JSON format; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// What an object no audit event explains says, in text and markdown alike.
+const UNATTRIBUTED: &str = "no audit event found";
+
 fn who(item: &DriftItem) -> String {
     match &item.attribution {
         Some(a) => format!("{} via {} at {}", a.actor, a.event, format_utc(a.at)),
-        None => "no audit event found".to_string(),
+        None => UNATTRIBUTED.to_string(),
     }
+}
+
+/// What to do about the drift listed: revert it with apply, or accept it by editing the
+/// file (per class present), and what the objects only reported are waiting for.
+fn next_steps(report: &DriftReport) -> Vec<String> {
+    let mut steps = Vec::new();
+    let counted: Vec<&DriftItem> = report.items.iter().filter(|i| report.counts(i)).collect();
+    let has = |class: DriftClass| counted.iter().any(|i| i.class == class);
+    if counted.iter().any(|i| !i.informational()) {
+        steps.push(
+            "To revert: `orgops apply` (same `-f`) makes the organization match the file, doing what each object above says apply would.".to_string(),
+        );
+        let mut edits = Vec::new();
+        if has(DriftClass::Changed) {
+            edits.push("set changed fields to their (live) values");
+        }
+        if has(DriftClass::Missing) {
+            edits.push("remove what is missing");
+        }
+        if has(DriftClass::Unmanaged) {
+            edits.push("declare what is unmanaged");
+        }
+        steps.push(format!(
+            "To accept what the organization has instead: edit the file ({}) and commit it; drift then reports it in sync.",
+            edits.join(", ")
+        ));
+    }
+    if report.items.iter().any(DriftItem::informational) {
+        steps.push(
+            "Objects only listed (policy `report`) stay as they are: declare them to manage them, or set `policy.unmanaged.<kind>: remove` for apply to remove them.".to_string(),
+        );
+    }
+    steps
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -81,7 +117,7 @@ fn audit_note(report: &DriftReport) -> Option<String> {
 fn field_text(item: &DriftItem) -> Vec<String> {
     item.fields
         .iter()
-        .flat_map(crate::render::field_lines)
+        .flat_map(|field| crate::render::field_lines_between(field, Some(("live", "file"))))
         .map(|line| match line.tag {
             LineTag::Plain => line.text,
             LineTag::Added => format!("+ {}", line.text),
@@ -125,6 +161,9 @@ pub fn text(report: &DriftReport) -> String {
     if let Some(note) = audit_note(report) {
         let _ = writeln!(out, "({})", escape::text(&note));
     }
+    for step in next_steps(report) {
+        let _ = writeln!(out, "{step}");
+    }
     out
 }
 
@@ -148,6 +187,14 @@ pub fn markdown_with_limit(report: &DriftReport, max_chars: usize) -> String {
     for key in &report.in_use {
         let _ = writeln!(out, "In use: {} ({IN_USE_NOTE}).\n", cell(key));
     }
+    let steps = next_steps(report);
+    if !steps.is_empty() {
+        // Before the table, which may be cut to fit: always shown.
+        for step in &steps {
+            let _ = writeln!(out, "- {step}");
+        }
+        out.push('\n');
+    }
     if report.items.is_empty() {
         return out;
     }
@@ -160,7 +207,7 @@ pub fn markdown_with_limit(report: &DriftReport, max_chars: usize) -> String {
     for item in &report.items {
         let (actor, when, event) = match &item.attribution {
             Some(a) => (cell(&a.actor), format_utc(a.at), cell(&a.event)),
-            None => ("_unknown_".to_string(), String::new(), String::new()),
+            None => (format!("_{UNATTRIBUTED}_"), String::new(), String::new()),
         };
         let mut details: Vec<String> = field_text(item);
         details.truncate(5);

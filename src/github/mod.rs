@@ -85,7 +85,8 @@ pub struct RunOptions {
     /// Overrides the pull request the event names (plan) or the commit belongs to (apply).
     pub pull_request: Option<u64>,
     pub plan_options: PlanOptions,
-    pub since_days: u32,
+    /// Drift: the audit log is searched from this time on (Unix seconds).
+    pub since: i64,
     /// Drift: objects the policy only reports count as drift (open the issue) too.
     pub fail_on_unmanaged: bool,
 }
@@ -1022,7 +1023,7 @@ fn drift_inner(
         &options.file,
         options.load,
         &options.target,
-        options.since_days,
+        options.since,
         options.fail_on_unmanaged,
         printer,
     ) {

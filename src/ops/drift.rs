@@ -16,22 +16,18 @@ pub struct Drifted {
 }
 
 /// Plans `file` against the target and attributes every drifted object from the audit log
-/// of the last `since_days` days. With `fail_on_unmanaged`, objects the plan only reports
+/// since `since` (Unix seconds). With `fail_on_unmanaged`, objects the plan only reports
 /// (policy `report`) count as drift too.
 pub fn drift(
     file: &Path,
     load: crate::config::LoadOptions,
     target: &Connect,
-    since_days: u32,
+    since: i64,
     fail_on_unmanaged: bool,
     printer: Printer,
 ) -> Result<Drifted, PlanFailure> {
     let planned = crate::ops::plan::plan(file, load, target, &PlanOptions::default(), printer)?;
     let mut items = drift::classify(&planned.plan, &planned.desired.doc, &planned.live.ids);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let since = now - i64::from(since_days) * 86_400;
     let runtime = crate::ops::runtime()?;
     let audit = runtime.block_on(drift::attribute_from_audit_log(
         &planned.target.client,

@@ -58,11 +58,15 @@ pub fn export(target: &Target, options: ExportOptions, printer: Printer) -> anyh
 
 /// What the per-principal role-assignment reads will cost, said before they start.
 pub fn assignment_note(reads: &AssignmentReads) -> String {
+    // The parents are named in the plural (`users`, `project members`): one is singular.
     let parts: Vec<String> = reads
         .lists
         .iter()
         .filter(|(_, n)| *n > 0)
-        .map(|(what, n)| format!("{n} {what}"))
+        .map(|(what, n)| match (n, what.strip_suffix('s')) {
+            (1, Some(one)) => format!("1 {one}"),
+            _ => format!("{n} {what}"),
+        })
         .collect();
     let mut note = String::new();
     if reads.total() > 0 {
@@ -79,8 +83,9 @@ pub fn assignment_note(reads: &AssignmentReads) -> String {
             note.push_str("; ");
         }
         note.push_str(&format!(
-            "left out the custom-role assignments of {} principals (--skip-role-assignments): their `roles` lists are not written",
-            reads.skipped
+            "left out the custom-role assignments of {} principal{} (--skip-role-assignments): their `roles` lists are not written",
+            reads.skipped,
+            if reads.skipped == 1 { "" } else { "s" }
         ));
     }
     note
@@ -274,4 +279,23 @@ pub fn to_yaml(doc: &Document) -> anyhow::Result<String> {
          # reports other objects it does not list. See docs/plan.md#export.\n{body}",
         marker = crate::ops::export_write::EXPORT_MARKER
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_principal_is_singular() {
+        let reads = AssignmentReads {
+            lists: vec![("users", 2), ("groups", 1), ("project members", 1)],
+            skipped: 1,
+        };
+        let note = assignment_note(&reads);
+        assert!(
+            note.contains("of 2 users, 1 group, 1 project member (4 requests"),
+            "{note}"
+        );
+        assert!(note.contains("of 1 principal (--skip"), "{note}");
+    }
 }

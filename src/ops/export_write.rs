@@ -232,6 +232,43 @@ fn written_by_export(path: &Path) -> bool {
         .any(|line| line.starts_with(EXPORT_MARKER))
 }
 
+/// The refusals that need no export, checked before the organization is read (a large
+/// organization's read can take half an hour): without `force`, an existing `output` file
+/// (whatever it holds: its content is only known to differ once the export is made), or,
+/// with `split`, a directory that is not empty. [`write`] checks again with the content.
+pub fn refuse_before_reading(output: &Path, split: bool, force: bool) -> anyhow::Result<()> {
+    if force {
+        return Ok(());
+    }
+    if split {
+        return match std::fs::read_dir(output).map(|mut entries| entries.next().is_some()) {
+            Ok(true) => anyhow::bail!(
+                "{} is not empty: export --split writes into a new or empty directory; pass --force to write into it anyway (its other *.yaml files are then removed, since `-f {}` would merge them in)",
+                output.display(),
+                output.display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => anyhow::bail!(
+                "{} is not a directory: --split writes a directory",
+                output.display()
+            ),
+            _ => Ok(()),
+        };
+    }
+    if output.is_dir() {
+        anyhow::bail!(
+            "{} is a directory: name a file, or pass --split to write one file per project into it",
+            output.display()
+        );
+    }
+    if std::fs::symlink_metadata(output).is_ok() {
+        anyhow::bail!(
+            "{} already exists: pass --force to overwrite it (nothing was read)",
+            output.display()
+        );
+    }
+    Ok(())
+}
+
 /// Writes `files` under `dir`, refusing (without `force`) to change an existing file. With
 /// `directory` (the split layout) a non-empty `dir` is refused too; with `force` the
 /// directory's other `*.yaml`/`*.yml` files are removed, but only those an earlier export

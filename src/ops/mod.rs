@@ -1,6 +1,7 @@
 //! Operations: what the commands do, apart from argument parsing and printing (cargo's
 //! `ops`). Each command file in `commands/` is glue over one function here.
 //!
+//! - [`access`]: who can reach what, from the live organization or the file.
 //! - [`apply`]: read live, plan or check a saved plan, execute (see [`crate::apply`]).
 //! - [`plan`]: load the desired state, read what it manages of the live org, plan.
 //! - [`lock`]: one apply at a time per organization on one machine (an OS file lock).
@@ -11,6 +12,7 @@
 //! - [`target`]: which organization to talk to — the real Admin API from the environment, or
 //!   an in-process emulator seeded from a state file (`--emulator STATE`).
 
+pub mod access;
 pub mod apply;
 pub mod drift;
 pub mod export;

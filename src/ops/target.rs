@@ -64,10 +64,8 @@ impl Target {
     }
 
     fn from_env(concurrency: Option<usize>) -> anyhow::Result<Target> {
-        let mut config = ClientConfig::from_env().context(
-            "connecting to the Admin API (set OPENAI_ADMIN_KEY, or try `--emulator STATE` \
-             to run against a local emulator)",
-        )?;
+        // The error says what to set, and the alternative (`--emulator STATE`).
+        let mut config = ClientConfig::from_env().context("connecting to the Admin API")?;
         if let Some(n) = concurrency {
             config.limits.max_concurrency = n.max(1);
         }

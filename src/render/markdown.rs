@@ -394,22 +394,7 @@ fn node_width(lines: &[String]) -> f64 {
 /// (ids `g<i>`). Labels are the verb and the key, broken into lines that mermaid does not
 /// wrap. [`Graph::TooWide`] when it would not fit the comment box at 100 %.
 pub fn mermaid(plan: &Plan) -> Graph {
-    let index: BTreeMap<&str, usize> = plan
-        .changes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.id.0.as_str(), i))
-        .collect();
-    let mut edges = BTreeSet::new();
-    for (i, change) in plan.changes.iter().enumerate() {
-        for dep in &change.depends_on {
-            if let Some(&from) = index.get(dep.0.as_str())
-                && from != i
-            {
-                edges.insert((from, i));
-            }
-        }
-    }
+    let edges = super::graph::edges(plan);
     if edges.is_empty() {
         return Graph::Nothing;
     }

@@ -1,7 +1,7 @@
 //! Renderings of a [`Plan`](crate::plan::Plan): [`text`] for terminals, [`markdown`] for pull
 //! request comments and job summaries, [`json`] for machines (documented by
-//! `schema/plan.schema.json`). All three are pure functions of the plan: the same plan gives
-//! the same bytes.
+//! `schema/plan.schema.json`), and [`graph`], the dependency graph alone as DOT or mermaid
+//! (`orgops graph`). All are pure functions of the plan: the same plan gives the same bytes.
 //!
 //! The field-level lines shared by text and markdown live here: scalar fields read
 //! `field: before -> after`; lists of strings (role permissions) and multi-line strings are
@@ -15,6 +15,7 @@ use similar::{ChangeTag, TextDiff};
 
 use crate::plan::{Change, FieldChange, ResourceKind};
 
+pub mod graph;
 pub mod json;
 pub mod markdown;
 pub mod pull_request;
@@ -80,7 +81,9 @@ fn as_lines(value: &Value) -> Option<Vec<String>> {
     }
 }
 
-/// The lines of one field change, `before -> after`.
+/// The lines of one field change, `before -> after` (the renderings use [`change_lines`] or
+/// [`field_lines_between`]).
+#[cfg(test)]
 pub(crate) fn field_lines(field: &FieldChange) -> Vec<FieldLine> {
     field_lines_with(field, "->")
 }
@@ -154,6 +157,29 @@ pub(crate) fn change_lines(change: &Change, arrow: &str) -> Vec<FieldLine> {
 
 /// The lines of one field change, `before ARROW after`.
 pub(crate) fn field_lines_with(field: &FieldChange, arrow: &str) -> Vec<FieldLine> {
+    field_lines_sided(field, arrow, None)
+}
+
+/// [`field_lines`] with the two sides named (`Some(("live", "file"))` for drift):
+/// `role: owner (live) -> reader (file)`, and a list diff's heading says which sign is
+/// which (`permissions (- live, + file):`).
+pub(crate) fn field_lines_between(
+    field: &FieldChange,
+    sides: Option<(&str, &str)>,
+) -> Vec<FieldLine> {
+    field_lines_sided(field, "->", sides)
+}
+
+/// The lines of one field change, `before ARROW after`, the sides named when `sides` is set.
+fn field_lines_sided(
+    field: &FieldChange,
+    arrow: &str,
+    sides: Option<(&str, &str)>,
+) -> Vec<FieldLine> {
+    let side = |value: String, which: usize| match sides {
+        Some(names) => format!("{value} ({})", if which == 0 { names.0 } else { names.1 }),
+        None => value,
+    };
     let plain = |text: String| {
         vec![FieldLine {
             tag: LineTag::Plain,
@@ -166,9 +192,15 @@ pub(crate) fn field_lines_with(field: &FieldChange, arrow: &str) -> Vec<FieldLin
                 let old_refs: Vec<&str> = old.iter().map(String::as_str).collect();
                 let new_refs: Vec<&str> = new.iter().map(String::as_str).collect();
                 let diff = TextDiff::from_slices(&old_refs, &new_refs);
+                let heading = match sides {
+                    Some((before, after)) => {
+                        format!("{} (- {before}, + {after}):", field.field)
+                    }
+                    None => format!("{}:", field.field),
+                };
                 let mut lines = vec![FieldLine {
                     tag: LineTag::Plain,
-                    text: format!("{}:", field.field),
+                    text: heading,
                 }];
                 let mut unchanged = 0usize;
                 for change in diff.iter_all_changes() {
@@ -204,12 +236,17 @@ pub(crate) fn field_lines_with(field: &FieldChange, arrow: &str) -> Vec<FieldLin
             _ => plain(format!(
                 "{}: {} {arrow} {}",
                 field.field,
-                show(before),
-                show(after)
+                side(show(before), 0),
+                side(show(after), 1)
             )),
         },
         (None, Some(after)) => plain(format!("{}: {}", field.field, show(after))),
-        (Some(before), None) => plain(format!("{}: {} {arrow} (none)", field.field, show(before))),
+        (Some(before), None) => plain(format!(
+            "{}: {} {arrow} {}",
+            field.field,
+            side(show(before), 0),
+            side("(none)".to_string(), 1)
+        )),
         (None, None) => vec![],
     }
 }

@@ -174,9 +174,9 @@ fn drift_help_names_its_schema() {
 fn github_subcommands_show_only_their_flags() {
     let help = |sub: &str| run(orgops_fixed_width().args(["github", sub, "--help"])).stdout;
     let (plan, apply, drift) = (help("plan"), help("apply"), help("drift"));
-    assert!(!plan.contains("--since-days") && !plan.contains("--fail-on-unmanaged"));
-    assert!(!apply.contains("--since-days") && !apply.contains("--fail-on-unmanaged"));
-    assert!(drift.contains("--since-days") && drift.contains("--fail-on-unmanaged"));
+    assert!(!plan.contains("--since ") && !plan.contains("--fail-on-unmanaged"));
+    assert!(!apply.contains("--since ") && !apply.contains("--fail-on-unmanaged"));
+    assert!(drift.contains("--since ") && drift.contains("--fail-on-unmanaged"));
     for gated in [
         "--allow-removals",
         "--max-removals",

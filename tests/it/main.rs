@@ -1,5 +1,6 @@
 //! The one integration-test binary: runs the `orgops` binary and the emulator for real.
 
+mod access;
 mod action;
 mod adoption;
 mod api_client;
@@ -11,6 +12,7 @@ mod cli;
 mod comment;
 mod conformance;
 mod contract_harness;
+mod day_one;
 mod drift;
 mod emulator;
 mod emulator_contract;

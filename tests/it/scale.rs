@@ -190,7 +190,7 @@ fn skip_role_assignments_reads_no_per_principal_list_and_manages_none() {
     assert!(
         export
             .stderr
-            .contains("4 users, 1 groups, 3 project members (8 requests"),
+            .contains("4 users, 1 group, 3 project members (8 requests"),
         "{}",
         export.stderr
     );
