@@ -421,9 +421,18 @@ async fn replace(cx: &ApplyContext, name: &str, file: &str, content: &str) -> St
             .iter()
             .any(|x| x.id == old[0] && x.active == Some(true))
         {
-            retry_transient(|| c.activate_project_certificates(&p.id, &new))
-                .await
-                .map_err(api)?;
+            let activated = retry_transient(|| c.activate_project_certificates(&p.id, &new)).await;
+            if let Err(e) = activated {
+                // The same plan may archive the project since it was listed: an archived
+                // project keeps no activation to carry over, and the old certificate goes.
+                let active = retry_transient(|| c.list_projects(false))
+                    .await
+                    .map_err(api)?;
+                if active.iter().any(|q| q.id == p.id) {
+                    return Err(api(e));
+                }
+                continue;
+            }
             retry_transient(|| c.deactivate_project_certificates(&p.id, &old))
                 .await
                 .map_err(api)?;

@@ -6,7 +6,8 @@
 //!   waits for its parents' additions (projects, groups, roles, certificates and invites
 //!   before memberships, grants and activations); a parent's removal waits for *every*
 //!   change of its children, so removals run in reverse (memberships before their group,
-//!   deactivations before the certificate's deletion, children before the project archive).
+//!   deactivations before the certificate's deletion, children before the project archive);
+//!   a parent's replace waits for its children's removals, and their additions for it.
 //! - **Principal**: a principal's revocations wait for its grants, so a role swap never
 //!   leaves a window without access.
 //! - **Explicit**: e.g. a demotion of an owner waits for the plan's promotions.
@@ -109,7 +110,12 @@ fn sequence(
                 if p == i {
                     continue;
                 }
-                if drafts[p].action.is_removal() {
+                // A replace is a removal and an addition: it waits for its children's
+                // removals (a certificate's replace activates the new one wherever the old
+                // one is still active when it runs), and their additions wait for it.
+                let removes_parent = drafts[p].action.is_removal()
+                    || (drafts[p].action == super::Action::Replace && d.action.is_removal());
+                if removes_parent {
                     deps[p].insert(i);
                 } else if !d.action.is_removal() {
                     deps[i].insert(p);
