@@ -49,15 +49,20 @@
 //!
 //! 1. A module `src/kinds/<kind>.rs` with a unit struct implementing [`kinds::Kind`]: its
 //!    title, what it reads (`source`, `scope`, `fetch`, `parents`, `normalize`), its diff (with
-//!    destructiveness decided on the draft), its operations (`Op`, `id_refs`, `perform`), and,
-//!    for a field of `settings` or of a project, `file_field`. A settings singleton is a
-//!    [`kinds::SettingKind`] value instead (its route, field and value shape).
+//!    destructiveness decided on the draft), what a reviewer must see (`attention`), its
+//!    operations (`Op`, `id_refs`, `perform`), the audit events that explain its drift
+//!    (`attribution`), its `policy.unmanaged` key (`unmanaged_policy`, `manages`), and, for a
+//!    field of `settings` or of a project, `file_field`. A settings singleton is a
+//!    [`kinds::SettingKind`] value instead (its route, field and value shape); project
+//!    service tiers (`kinds/service_tiers.rs`) are the smallest complete example.
 //! 2. One line in the registry (`kinds/mod.rs`), and `mod <kind>;` beside it.
-//! 3. Its entry in `schema/orgops.schema.json`, a row in `docs/configuration.md`.
+//! 3. Its entry in `schema/orgops.schema.json` (and its name in the `kind` enums of
+//!    `schema/plan.schema.json` and `schema/saved-plan.schema.json`, which a test compares
+//!    with the registry), a row in `docs/configuration.md`.
 //! 4. Its route in the emulator (`src/emulator/routes/`), which plays the API, not orgops.
 //!
 //! The conformance suite (`tests/it/conformance.rs`) then runs it through the same life as
-//! every registered kind.
+//! every registered kind, and fails naming it until its documents there have a sample.
 //!
 //! # Modules
 //!
