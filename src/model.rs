@@ -177,6 +177,13 @@ impl<T> ManagedList<T> {
         !self.is_managed()
     }
 
+    /// Left out (unmanaged) when it holds nothing.
+    pub fn unmanage_if_empty(&mut self) {
+        if self.items.is_empty() {
+            *self = ManagedList::default();
+        }
+    }
+
     /// The same managed-ness, with the items mapped.
     pub fn map<U>(&self, f: impl FnMut(&T) -> U) -> ManagedList<U> {
         ManagedList {

@@ -79,6 +79,7 @@ impl Kind for AdminApiKeyKind {
             key: "admin_api_keys",
             removes: "remove",
             list: "admin_api_keys",
+            restorable: false,
         })
     }
 

@@ -88,11 +88,37 @@ impl Kind for CertificateKind {
             key: "certificates",
             removes: "remove",
             list: "certificates",
+            restorable: false,
         })
     }
 
     fn manages(&self, doc: &crate::model::Document) -> bool {
         doc.certificates.is_managed()
+    }
+
+    /// Each certificate's PEM (the read retrieved it) goes to `certs/<name>.pem`, names that
+    /// cannot meet; one the API gave no PEM for cannot be exported.
+    fn export(
+        &self,
+        doc: &mut crate::model::Document,
+        files: &mut std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        let stems = crate::text::stems::distinct_stems(
+            doc.certificates.iter().map(|c| c.name.as_str()),
+            file_stem,
+        )?;
+        for cert in &mut doc.certificates {
+            let stem = stems.get(&cert.name).cloned().unwrap_or_default();
+            cert.file = format!("certs/{stem}.pem");
+            let pem = cert.pem.take().ok_or_else(|| {
+                format!(
+                    "the API returned no content for certificate {:?}; export needs the PEM",
+                    cert.name
+                )
+            })?;
+            files.insert(cert.file.clone(), pem);
+        }
+        Ok(())
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
@@ -536,4 +562,20 @@ mod tests {
         assert_ne!(pem_fingerprint(other), Some(fingerprint));
         assert_eq!(pem_fingerprint("not PEM"), None);
     }
+}
+
+/// A file-name-safe form of a certificate name (letters, digits, `-`, `_`, `.` kept, any
+/// other character as `_`); [`crate::text::stems::distinct_stems`] makes the names distinct
+/// (`a b` and `a_b` would both be `a_b`).
+fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect()
 }

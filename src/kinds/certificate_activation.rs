@@ -120,11 +120,27 @@ impl Kind for CertificateActivationKind {
             key: "certificates",
             removes: "remove",
             list: "projects[].certificates",
+            restorable: false,
         })
     }
 
     fn manages(&self, doc: &crate::model::Document) -> bool {
         super::active_projects(doc).any(|p| p.certificates.is_managed())
+    }
+
+    /// Where the organization has no certificate, the export leaves the projects' empty
+    /// activation lists out.
+    fn export(
+        &self,
+        doc: &mut crate::model::Document,
+        _files: &mut std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        if doc.certificates.is_empty() {
+            doc.projects
+                .iter_mut()
+                .for_each(|p| p.certificates.unmanage_if_empty());
+        }
+        Ok(())
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {

@@ -67,6 +67,7 @@ impl Kind for GroupKind {
             key: "groups",
             removes: "remove",
             list: "groups",
+            restorable: false,
         })
     }
 

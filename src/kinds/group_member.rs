@@ -68,6 +68,7 @@ impl Kind for GroupMemberKind {
             key: "group_members",
             removes: "remove",
             list: "groups[].members",
+            restorable: true,
         })
     }
 

@@ -64,11 +64,33 @@ impl Kind for GroupRoleKind {
             key: "role_assignments",
             removes: "remove",
             list: "a `roles` list of a user, group or project member",
+            restorable: true,
         })
     }
 
     fn manages(&self, doc: &crate::model::Document) -> bool {
         doc.groups.iter().any(|g| g.roles.is_managed())
+    }
+
+    fn leave_out(&self, doc: &mut crate::model::Document) {
+        doc.groups
+            .iter_mut()
+            .for_each(|g| g.roles = crate::model::ManagedList::default());
+    }
+
+    /// Where no custom role exists to assign, the export leaves the empty lists out, so its
+    /// plan reads no per-principal lists.
+    fn export(
+        &self,
+        doc: &mut crate::model::Document,
+        _files: &mut std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        if doc.roles.is_empty() {
+            doc.groups
+                .iter_mut()
+                .for_each(|g| g.roles.unmanage_if_empty());
+        }
+        Ok(())
     }
 
     /// A custom organization role given to or taken from a group (all its members).

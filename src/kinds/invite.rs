@@ -159,11 +159,47 @@ impl Kind for InviteKind {
             key: "invites",
             removes: "remove",
             list: "users",
+            restorable: false,
         })
     }
 
     fn manages(&self, doc: &crate::model::Document) -> bool {
         doc.users.is_managed()
+    }
+
+    /// A pending invite is exported as a declared user with the invite's project
+    /// memberships (a declared user with a matching pending invite is satisfied); expired
+    /// and accepted invites are left out.
+    fn export(
+        &self,
+        doc: &mut crate::model::Document,
+        _files: &mut std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        use crate::model::{InviteStatus, ProjectMember, User, normalize_email};
+        for invite in std::mem::take(&mut doc.invites) {
+            if invite.status != InviteStatus::Pending {
+                continue;
+            }
+            let email = normalize_email(&invite.email);
+            if doc.users.iter().any(|u| normalize_email(&u.email) == email) {
+                continue;
+            }
+            doc.users.push(User {
+                email: email.clone(),
+                role: invite.role,
+                roles: Vec::new().into(),
+            });
+            for granted in &invite.projects {
+                if let Some(project) = doc.projects.iter_mut().find(|p| p.name == granted.name) {
+                    project.members.push(ProjectMember {
+                        email: email.clone(),
+                        role: granted.role,
+                        roles: Vec::new().into(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// An invite that makes someone an owner (of the organization or of a project): an

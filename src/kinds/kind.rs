@@ -65,6 +65,10 @@ pub struct UnmanagedPolicy {
     pub removes: &'static str,
     /// Where the file writes the list that makes them managed, in words.
     pub list: &'static str,
+    /// A removal is undone by declaring the object again (nothing is destroyed: a member,
+    /// a membership, a grant), so an export, which lists everything, removes what a file
+    /// stops listing.
+    pub restorable: bool,
 }
 
 /// One kind of object (a registry entry). Object-safe: the registry hands out
@@ -87,6 +91,23 @@ pub trait Kind: Sync {
     /// managed (archiving ends them).
     fn manages(&self, _doc: &Document) -> bool {
         false
+    }
+
+    /// Leaves this kind's lists out of `doc` (unmanaged): what `export` does for a kind it
+    /// did not read, since a list written empty would tell the plan to remove everything in
+    /// it. The default, for kinds without lists of their own in the file, does nothing.
+    fn leave_out(&self, _doc: &mut Document) {}
+
+    /// Shapes this kind's part of an exported document (the live organization as a file),
+    /// in registry order: what the file writes differently from what was read (pending
+    /// invites become declared users), lists that cannot hold anything in this organization
+    /// left out, and files the document refers to (`files`: relative path -> content).
+    fn export(
+        &self,
+        _doc: &mut Document,
+        _files: &mut std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        Ok(())
     }
 
     /// Where the file declares this kind when it is a field the kind owns

@@ -253,3 +253,21 @@ pub fn canonical_fields(doc: &mut crate::model::Document) {
         canonical(&mut project.fields, FieldPlace::Project);
     }
 }
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    /// Every kind's `policy.unmanaged` key and removing value is one the file format reads
+    /// (`model::Unmanaged`), so the checks and the export that ask the kinds can write it.
+    #[test]
+    fn every_unmanaged_policy_is_a_policy_the_file_reads() {
+        for policy in unmanaged_policies() {
+            let value = serde_json::json!({ policy.key: policy.removes });
+            let read: crate::model::Unmanaged =
+                serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{value}: {e}"));
+            let back = serde_json::to_value(&read).expect("serializes");
+            assert_eq!(back.get(policy.key), value.get(policy.key), "{value}");
+        }
+    }
+}

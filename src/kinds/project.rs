@@ -105,6 +105,7 @@ impl Kind for ProjectKind {
             key: "projects",
             removes: "archive",
             list: "projects",
+            restorable: false,
         })
     }
 

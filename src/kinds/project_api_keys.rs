@@ -162,6 +162,7 @@ impl Kind for ProjectApiKeyKind {
             key: "project_api_keys",
             removes: "remove",
             list: "projects[].api_keys",
+            restorable: false,
         })
     }
 

@@ -89,6 +89,7 @@ impl Kind for ProjectGroupKind {
             key: "project_groups",
             removes: "remove",
             list: "projects[].groups",
+            restorable: true,
         })
     }
 

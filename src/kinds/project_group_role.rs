@@ -69,11 +69,28 @@ impl Kind for ProjectGroupRoleKind {
             key: "role_assignments",
             removes: "remove",
             list: "a `roles` list of a user, group or project member",
+            restorable: true,
         })
     }
 
     fn manages(&self, doc: &crate::model::Document) -> bool {
         super::active_projects(doc).any(|p| p.groups.iter().any(|g| g.roles.is_managed()))
+    }
+
+    /// Where no custom role exists to assign, the export leaves the empty lists out, so its
+    /// plan reads no per-principal lists.
+    fn export(
+        &self,
+        doc: &mut crate::model::Document,
+        _files: &mut std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        for project in doc.projects.iter_mut().filter(|p| p.roles.is_empty()) {
+            project
+                .groups
+                .iter_mut()
+                .for_each(|g| g.roles.unmanage_if_empty());
+        }
+        Ok(())
     }
 
     /// A custom project role given to or taken from a group (all its members).

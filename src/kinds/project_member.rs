@@ -88,6 +88,7 @@ impl Kind for ProjectMemberKind {
             key: "project_members",
             removes: "remove",
             list: "projects[].members",
+            restorable: true,
         })
     }
 

@@ -76,11 +76,37 @@ impl Kind for ProjectMemberRoleKind {
             key: "role_assignments",
             removes: "remove",
             list: "a `roles` list of a user, group or project member",
+            restorable: true,
         })
     }
 
     fn manages(&self, doc: &crate::model::Document) -> bool {
         super::active_projects(doc).any(|p| p.members.iter().any(|m| m.roles.is_managed()))
+    }
+
+    fn leave_out(&self, doc: &mut crate::model::Document) {
+        for project in doc.projects.iter_mut() {
+            project
+                .members
+                .iter_mut()
+                .for_each(|m| m.roles = crate::model::ManagedList::default());
+        }
+    }
+
+    /// Where no custom role exists to assign, the export leaves the empty lists out, so its
+    /// plan reads no per-principal lists.
+    fn export(
+        &self,
+        doc: &mut crate::model::Document,
+        _files: &mut std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        for project in doc.projects.iter_mut().filter(|p| p.roles.is_empty()) {
+            project
+                .members
+                .iter_mut()
+                .for_each(|m| m.roles.unmanage_if_empty());
+        }
+        Ok(())
     }
 
     /// A custom project role given to or taken from a person.

@@ -82,6 +82,7 @@ impl Kind for ProjectRoleKind {
             key: "project_roles",
             removes: "remove",
             list: "projects[].roles",
+            restorable: false,
         })
     }
 

@@ -120,6 +120,7 @@ impl Kind for RoleKind {
             key: "roles",
             removes: "remove",
             list: "roles",
+            restorable: false,
         })
     }
 

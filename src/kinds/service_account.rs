@@ -93,6 +93,7 @@ impl Kind for ServiceAccountKind {
             key: "service_accounts",
             removes: "remove",
             list: "projects[].service_accounts",
+            restorable: false,
         })
     }
 

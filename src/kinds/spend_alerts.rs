@@ -281,6 +281,7 @@ impl Kind for SpendAlerts {
             key: "spend_alerts",
             removes: "remove",
             list: "spend_alerts",
+            restorable: false,
         })
     }
 

@@ -71,6 +71,7 @@ impl Kind for UserKind {
             key: "users",
             removes: "remove",
             list: "users",
+            restorable: true,
         })
     }
 

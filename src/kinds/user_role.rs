@@ -67,11 +67,33 @@ impl Kind for UserRoleKind {
             key: "role_assignments",
             removes: "remove",
             list: "a `roles` list of a user, group or project member",
+            restorable: true,
         })
     }
 
     fn manages(&self, doc: &crate::model::Document) -> bool {
         doc.users.iter().any(|u| u.roles.is_managed())
+    }
+
+    fn leave_out(&self, doc: &mut crate::model::Document) {
+        doc.users
+            .iter_mut()
+            .for_each(|u| u.roles = crate::model::ManagedList::default());
+    }
+
+    /// Where no custom role exists to assign, the export leaves the empty lists out, so its
+    /// plan reads no per-principal lists.
+    fn export(
+        &self,
+        doc: &mut crate::model::Document,
+        _files: &mut std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        if doc.roles.is_empty() {
+            doc.users
+                .iter_mut()
+                .for_each(|u| u.roles.unmanage_if_empty());
+        }
+        Ok(())
     }
 
     /// A custom organization role given to or taken from a person.

@@ -18,10 +18,7 @@
 use std::collections::BTreeMap;
 
 use crate::live::{AssignmentReads, LiveState, ReadScope};
-use crate::model::{
-    Document, InviteStatus, ManagedList, Policy, ProjectMember, Unmanaged, UnmanagedAction, User,
-    normalize_email,
-};
+use crate::model::{Document, Policy};
 use crate::ops::target::Target;
 use crate::printer::Printer;
 
@@ -101,115 +98,24 @@ fn duration_words(minutes: u64) -> String {
     }
 }
 
-/// A file-name-safe form of a certificate name (letters, digits, `-`, `_`, `.` kept, any
-/// other character as `_`); [`crate::ops::export_write::distinct_stems`] makes the names
-/// distinct (`a b` and `a_b` would both be `a_b`).
-fn certificate_stem(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(64)
-        .collect()
-}
-
 /// Pure: live state -> the export document. A certificate the API gave no PEM for cannot
 /// be exported (its file would be missing).
 pub fn build(live: LiveState) -> anyhow::Result<Export> {
     let mut doc = live.org;
-    let invites = std::mem::take(&mut doc.invites);
-    for invite in invites {
-        if invite.status != InviteStatus::Pending {
-            continue;
-        }
-        let email = normalize_email(&invite.email);
-        if doc.users.iter().any(|u| normalize_email(&u.email) == email) {
-            continue;
-        }
-        doc.users.push(User {
-            email: email.clone(),
-            role: invite.role,
-            roles: Vec::new().into(),
-        });
-        for granted in &invite.projects {
-            if let Some(project) = doc.projects.iter_mut().find(|p| p.name == granted.name) {
-                project.members.push(ProjectMember {
-                    email: email.clone(),
-                    role: granted.role,
-                    roles: Vec::new().into(),
-                });
-            }
-        }
-    }
     let mut certificate_files = BTreeMap::new();
-    let stems = crate::ops::export_write::distinct_stems(
-        doc.certificates.iter().map(|c| c.name.as_str()),
-        certificate_stem,
-    )?;
-    for cert in &mut doc.certificates {
-        let stem = stems.get(&cert.name).cloned().unwrap_or_default();
-        cert.file = format!("certs/{stem}.pem");
-        match cert.pem.take() {
-            Some(pem) => {
-                certificate_files.insert(cert.file.clone(), pem);
-            }
-            None => anyhow::bail!(
-                "the API returned no content for certificate {:?}; export needs the PEM",
-                cert.name
-            ),
-        }
+    for kind in crate::kinds::ResourceKind::ALL {
+        kind.def()
+            .export(&mut doc, &mut certificate_files)
+            .map_err(anyhow::Error::msg)?;
     }
-    leave_out_what_cannot_hold_anything(&mut doc);
     leave_out_what_was_not_read(&mut doc, &live.scope);
-    doc.policy = authoritative_policy(&doc);
+    doc.policy = authoritative_policy(&doc)?;
     doc.sort_canonical();
     crate::kinds::canonical_fields(&mut doc);
     Ok(Export {
         doc,
         certificate_files,
     })
-}
-
-/// Export writes every list it read, so the file manages what it saw (a list written empty
-/// reports what appears there later). The exceptions are lists that cannot hold anything in
-/// this org and would cost a request per principal to manage: custom-role assignments where
-/// no custom role exists (organization roles for users and groups, a project's own roles for
-/// its members and groups) and project certificate activations where the org has no
-/// certificate. Those are left out, so the export's plan reads no per-principal lists.
-fn leave_out_what_cannot_hold_anything(doc: &mut Document) {
-    fn unmanaged_if_empty<T>(list: &mut ManagedList<T>) {
-        if list.is_empty() {
-            *list = ManagedList::default();
-        }
-    }
-    if doc.roles.is_empty() {
-        doc.users
-            .iter_mut()
-            .for_each(|u| unmanaged_if_empty(&mut u.roles));
-        doc.groups
-            .iter_mut()
-            .for_each(|g| unmanaged_if_empty(&mut g.roles));
-    }
-    let no_certificates = doc.certificates.is_empty();
-    for project in doc.projects.iter_mut() {
-        if project.roles.is_empty() {
-            project
-                .members
-                .iter_mut()
-                .for_each(|m| unmanaged_if_empty(&mut m.roles));
-            project
-                .groups
-                .iter_mut()
-                .for_each(|g| unmanaged_if_empty(&mut g.roles));
-        }
-        if no_certificates {
-            unmanaged_if_empty(&mut project.certificates);
-        }
-    }
 }
 
 /// The export lists everything, so it is the truth: a member, membership or role grant the
@@ -221,48 +127,26 @@ fn leave_out_what_cannot_hold_anything(doc: &mut Document) {
 /// leaves out expired invites, which `remove` would delete on the first apply (the round
 /// trip must plan nothing). A `remove` is written only for a kind whose lists the export
 /// writes, so `validate` never warns that it can never act.
-fn authoritative_policy(doc: &Document) -> Policy {
-    let remove = |kind: &str| {
-        if crate::kinds::manages_policy(doc, kind) {
-            UnmanagedAction::Remove
-        } else {
-            UnmanagedAction::Report
-        }
-    };
-    Policy {
-        unmanaged: Unmanaged {
-            users: remove("users"),
-            group_members: remove("group_members"),
-            role_assignments: remove("role_assignments"),
-            project_members: remove("project_members"),
-            project_groups: remove("project_groups"),
-            ..Unmanaged::default()
-        },
+fn authoritative_policy(doc: &Document) -> anyhow::Result<Policy> {
+    let remove: serde_json::Map<String, serde_json::Value> = crate::kinds::unmanaged_policies()
+        .into_iter()
+        .filter(|p| p.restorable && crate::kinds::manages_policy(doc, p.key))
+        .map(|p| (p.key.to_string(), serde_json::Value::from(p.removes)))
+        .collect();
+    Ok(Policy {
+        // Keys and values are the kinds' own, which `Unmanaged` reads (a kinds test holds).
+        unmanaged: serde_json::from_value(serde_json::Value::Object(remove))?,
         max_removals: Some(Policy::DEFAULT_MAX_REMOVALS),
         ..Policy::default()
-    }
+    })
 }
 
-/// Role-assignment lists the read left out (`--skip-role-assignments`) are not written: an
-/// empty list would tell the plan to remove every assignment.
+/// Lists of kinds the read left out (`--skip-role-assignments`) are not written: an empty
+/// list would tell the plan to remove everything in it (each kind leaves its own out).
 fn leave_out_what_was_not_read(doc: &mut Document, scope: &ReadScope) {
-    use crate::kinds::ResourceKind;
-    if scope.of(ResourceKind::UserRole).is_nothing() {
-        doc.users
-            .iter_mut()
-            .for_each(|u| u.roles = ManagedList::default());
-    }
-    if scope.of(ResourceKind::GroupRole).is_nothing() {
-        doc.groups
-            .iter_mut()
-            .for_each(|g| g.roles = ManagedList::default());
-    }
-    if scope.of(ResourceKind::ProjectMemberRole).is_nothing() {
-        for project in doc.projects.iter_mut() {
-            project
-                .members
-                .iter_mut()
-                .for_each(|m| m.roles = ManagedList::default());
+    for kind in crate::kinds::ResourceKind::ALL {
+        if scope.of(*kind).is_nothing() {
+            kind.def().leave_out(doc);
         }
     }
 }

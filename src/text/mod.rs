@@ -3,6 +3,7 @@
 //! ([`words`]). They depend on nothing else in the crate.
 
 pub mod escape;
+pub mod stems;
 pub mod suggest;
 pub mod time;
 pub mod words;
