@@ -489,10 +489,10 @@ impl Kind for ExternalKeyKind {
         let mut listed: BTreeMap<String, Value> = BTreeMap::new();
         for k in &keys {
             let name = k.name().to_string();
-            if !listed.contains_key(&name) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = listed.entry(name.clone()) {
                 state.ids.set(reference(&name), k.id.clone());
-                names.insert(k.id.clone(), name.clone());
-                listed.insert(name, view(&k.spec));
+                names.insert(k.id.clone(), name);
+                slot.insert(view(&k.spec));
             }
         }
         if !listed.is_empty() {
