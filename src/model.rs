@@ -94,6 +94,8 @@ impl Document {
         emails(&mut protect.users);
         names(&mut protect.projects);
         names(&mut protect.groups);
+        names(&mut protect.external_keys);
+        names(&mut protect.external_storage);
         protect.service_accounts.sort();
         self.users.sort_by_key(|u| normalize_email(&u.email));
         for user in &mut self.users {
@@ -369,6 +371,13 @@ pub struct Unmanaged {
     /// does not declare.
     #[serde(default)]
     pub spend_alerts: UnmanagedAction,
+    /// Customer-managed keys (EKM) `settings.external_keys` does not declare.
+    #[serde(default)]
+    pub external_keys: UnmanagedAction,
+    /// External storage configurations of a project whose `external_storage` is written,
+    /// other than the one it declares.
+    #[serde(default)]
+    pub external_storage: UnmanagedAction,
     #[serde(default)]
     pub projects: UnmanagedProjectAction,
     /// Settings (data retention, spend limits, model and hosted-tool permissions) that a
@@ -405,6 +414,12 @@ pub struct Protect {
     /// Project API keys by (project, name).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub project_api_keys: Vec<ServiceAccountRef>,
+    /// Customer-managed keys (`settings.external_keys`) by name: never deleted or replaced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_keys: Vec<String>,
+    /// Projects whose external storage configuration is never deleted or replaced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_storage: Vec<String>,
 }
 
 impl Protect {
@@ -414,6 +429,8 @@ impl Protect {
             && self.groups.is_empty()
             && self.service_accounts.is_empty()
             && self.project_api_keys.is_empty()
+            && self.external_keys.is_empty()
+            && self.external_storage.is_empty()
     }
 }
 

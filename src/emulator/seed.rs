@@ -229,6 +229,8 @@ pub fn from_document(
             },
         );
     }
+    super::routes::external_keys::seed(&mut org, doc)?;
+    super::routes::external_storage::seed(&mut org, doc)?;
     Ok(org)
 }
 
@@ -891,7 +893,7 @@ pub fn to_document(org: &OrgState) -> Document {
             .cmp(&(model::normalize_email(&b.email), b.status))
     });
 
-    Document {
+    let mut doc = Document {
         version: model::FORMAT_VERSION,
         policy: model::Policy::default(),
         users: users.into(),
@@ -922,7 +924,10 @@ pub fn to_document(org: &OrgState) -> Document {
         },
         projects: projects.into(),
         invites,
-    }
+    };
+    super::routes::external_keys::dump(org, &mut doc);
+    super::routes::external_storage::dump(org, &mut doc);
+    doc
 }
 
 /// The certificate PEMs of `org` by name (for reloading a dumped state in place).

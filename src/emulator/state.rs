@@ -73,6 +73,8 @@ pub enum IdKind {
     Role,
     SpendAlert,
     AuditLog,
+    ExternalKey,
+    ExternalStorage,
 }
 
 impl IdKind {
@@ -88,6 +90,8 @@ impl IdKind {
             IdKind::Role => "role_",
             IdKind::SpendAlert => "alert_",
             IdKind::AuditLog => "audit_log-",
+            IdKind::ExternalKey => "ek_",
+            IdKind::ExternalStorage => "es_",
         }
     }
 }
@@ -527,6 +531,31 @@ pub struct OrgState {
     pub data_retention: String,
     pub spend_alerts: IndexMap<String, SpendAlert>,
     pub spend_limit: Option<SpendLimit>,
+    /// Customer-managed keys (EKM), by id (`routes::external_keys`).
+    pub external_keys: IndexMap<String, ExternalKey>,
+    /// External storage configurations, by id (`routes::external_storage`).
+    pub external_storage: IndexMap<String, ExternalStorage>,
+}
+
+/// A customer-managed key: `fields` holds `type`, `purpose` and the provider's fields, as
+/// created.
+#[derive(Debug, Clone)]
+pub struct ExternalKey {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub fields: serde_json::Map<String, Value>,
+}
+
+/// An external storage configuration: `provider` as created (with `type`).
+#[derive(Debug, Clone)]
+pub struct ExternalStorage {
+    pub id: String,
+    pub project_id: String,
+    pub created_at: i64,
+    pub provider: serde_json::Map<String, Value>,
+    /// `pending` until validated, then `validated` or `unhealthy`.
+    pub status: String,
 }
 
 /// Predefined organization roles: (id, name, description). Their ids are not documented
@@ -608,6 +637,8 @@ impl OrgState {
             data_retention: crate::emulator::rules::ORGANIZATION_DATA_RETENTION.to_string(),
             spend_alerts: IndexMap::new(),
             spend_limit: None,
+            external_keys: IndexMap::new(),
+            external_storage: IndexMap::new(),
         };
         state.add_project(
             crate::emulator::rules::DEFAULT_PROJECT_NAME,

@@ -37,6 +37,11 @@ pub struct LiveState {
     pub project_api_keys: BTreeMap<String, Vec<super::project_api_keys::LiveKey>>,
     /// Spend alerts by scope (`None`: the organization; a project name), where read.
     pub spend_alerts: BTreeMap<Option<String>, Vec<super::spend_alerts::LiveAlert>>,
+    /// Customer-managed keys (EKM), where read, oldest first, each with what its validation
+    /// said (`super::external_key`).
+    pub external_keys: Vec<super::external_key::LiveKey>,
+    /// External storage configurations by project name, where read, oldest first.
+    pub external_storage: BTreeMap<String, Vec<super::external_storage::LiveStorage>>,
 }
 
 /// The kinds whose live duplicates are looked for.

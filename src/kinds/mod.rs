@@ -27,6 +27,8 @@ mod certificate;
 pub(crate) mod certificate_activation;
 pub mod data_retention;
 mod duplicates;
+pub mod external_key;
+pub mod external_storage;
 pub(crate) mod group;
 mod group_member;
 mod group_role;
@@ -105,6 +107,7 @@ registry! {
     Group = "group" => &group::GroupKind,
     Certificate = "certificate" => &certificate::CertificateKind,
     AdminApiKey = "admin_api_key" => &admin_api_key::AdminApiKeyKind,
+    ExternalKey = "external_key" => &external_key::ExternalKeyKind,
     Invite = "invite" => &invite::InviteKind,
     User = "user" => &user::UserKind,
     UserRole = "user_role" => &user_role::UserRoleKind,
@@ -125,6 +128,8 @@ registry! {
     ProjectModelPermissions = "project_model_permissions" => &model_permissions::KIND,
     ProjectHostedTools = "project_hosted_tools" => &hosted_tools::KIND,
     ProjectServiceTiers = "project_service_tiers" => &service_tiers::KIND,
+    ProjectExternalKey = "project_external_key" => &external_key::ProjectExternalKeyKind,
+    ExternalStorage = "external_storage" => &external_storage::ExternalStorageKind,
     ProjectApiKey = "project_api_key" => &project_api_keys::ProjectApiKeyKind,
     OrganizationSpendAlert = "organization_spend_alert" => &spend_alerts::ORG_KIND,
     ProjectSpendAlert = "project_spend_alert" => &spend_alerts::PROJECT_KIND,

@@ -208,8 +208,10 @@ impl Kind for ProjectKind {
                 "set `residency` to the live value or remove it from the file",
             );
             }
+            // The live read writes a key it knows by name (`super::external_key`).
             if let Some(external_key_id) = &desired.external_key_id
-                && live.external_key_id.as_ref() != Some(external_key_id)
+                && super::external_key::live_key_id(live, ctx.state).as_ref()
+                    != Some(external_key_id)
             {
                 let mut after = live.clone();
                 after.external_key_id = Some(external_key_id.clone());

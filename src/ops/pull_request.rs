@@ -115,6 +115,8 @@ pub fn simulated_live(base: &Document, live: &LiveState) -> LiveState {
         // Keys cannot be created: the base would have left the live ones it keeps.
         project_api_keys: live.project_api_keys.clone(),
         spend_alerts: live.spend_alerts.clone(),
+        external_keys: live.external_keys.clone(),
+        external_storage: live.external_storage.clone(),
     }
 }
 

@@ -1494,6 +1494,8 @@ mod properties {
                         projects,
                         project_api_keys: crate::model::UnmanagedAction::Report,
                         spend_alerts: crate::model::UnmanagedAction::Report,
+                        external_keys: crate::model::UnmanagedAction::Report,
+                        external_storage: crate::model::UnmanagedAction::Report,
                         settings: None,
                     },
                     min_owners: Some(0),

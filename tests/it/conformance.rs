@@ -192,6 +192,8 @@ policy:
     projects: archive
     project_api_keys: remove
     spend_alerts: remove
+    external_keys: remove
+    external_storage: remove
     settings: remove
   max_removals: 100
 ";
@@ -221,6 +223,9 @@ settings:
   spend_alerts:
     - {threshold_cents: 100000, recipients: [fin@x.example]}
     - {threshold_cents: 200000, recipients: [cfo@x.example]}
+  external_keys:
+    - {name: k1, type: aws, kms_arn: 'arn:aws:kms:us-east-1:1:key/a', role_arn: 'arn:aws:iam::1:role/ekm', external_id: x1}
+    - {name: k2, type: azure, tenant_id: t, vault_uri: 'https://v.vault.azure.net', key_name: k}
 projects:
   - name: Search
     members:
@@ -246,6 +251,8 @@ projects:
     spend_alerts:
       - {threshold_cents: 50000, recipients: [ops@x.example]}
       - {threshold_cents: 60000, recipients: [ops@x.example]}
+    external_key: k1
+    external_storage: {type: aws, bucket: search-a, role_arn: 'arn:aws:iam::1:role/store'}
     api_keys: [k1, k2]
   - name: Legacy
     members:
@@ -275,6 +282,9 @@ settings:
   spend_alerts:
     - {threshold_cents: 100000, recipients: [fin@x.example], subject_prefix: '[org]'}
     - {threshold_cents: 300000, recipients: [cfo@x.example, fin@x.example]}
+  external_keys:
+    - {name: k1, type: aws, kms_arn: 'arn:aws:kms:us-east-1:1:key/b', role_arn: 'arn:aws:iam::1:role/ekm', external_id: x1}
+    - {name: k3, type: oci, region: us-ashburn-1, vault_ocid: 'ocid1.vault.a', key_ocid: 'ocid1.key.a'}
 projects:
   - name: Search
     members:
@@ -299,6 +309,8 @@ projects:
       - {threshold_cents: 50000, recipients: [ops@x.example], subject_prefix: '[search]'}
       - {threshold_cents: 70000, recipients: [ops@x.example]}
     api_keys: [k1]
+    external_key: k3
+    external_storage: {type: aws, bucket: search-b, role_arn: 'arn:aws:iam::1:role/store'}
   - name: Legacy
     archived: true
   - name: Fresh
@@ -319,6 +331,8 @@ projects:
     spend_alerts:
       - {threshold_cents: 10000, recipients: [ops@x.example]}
     api_keys: []
+    external_key: k1
+    external_storage: {type: gcp, bucket: fresh, workload_identity_pool_id: p, workload_identity_project_number: '1', workload_identity_provider_id: w}
 ";
 
 /// Document C: A again after B (an archived project stays archived).
@@ -751,12 +765,17 @@ fn every_registered_kind_exports_creates_updates_and_deletes_through_apply() {
     );
     // Written from docs/plan.md and docs/configuration.md: every kind whose change can take
     // something away has one in A→B or B→C, and every rendering said so (above).
-    // Hosted tools have no destructive change (no delete; a tool turned off is not one), and
-    // model permissions only their `unset`, which these documents do not make.
+    // Hosted tools have no destructive change (no delete; a tool turned off is not one),
+    // model permissions only their `unset`, which these documents do not make, and a
+    // project's external key none (putting a project on another key takes nothing away).
     let expected_destructive: BTreeSet<String> = ResourceKind::ALL
         .iter()
         .map(|k| k.as_str().to_string())
-        .filter(|k| k != "project_hosted_tools" && k != "project_model_permissions")
+        .filter(|k| {
+            k != "project_hosted_tools"
+                && k != "project_model_permissions"
+                && k != "project_external_key"
+        })
         .collect();
     assert_eq!(
         destructive, expected_destructive,

@@ -19,6 +19,7 @@ mod emulator_contract;
 mod emulator_lists_and_rules;
 mod emulator_refusals;
 mod export;
+mod external;
 mod format;
 mod github;
 mod hostile;

@@ -21,6 +21,8 @@ pub mod admin_api_keys;
 pub mod audit_logs;
 pub mod certificates;
 pub mod data_retention;
+pub mod external_keys;
+pub mod external_storage;
 pub mod group_users;
 pub mod groups;
 pub mod invites;
@@ -59,6 +61,8 @@ fn api_routes() -> Router<AppState> {
         .merge(certificates::router())
         .merge(data_retention::router())
         .merge(service_tiers::router())
+        .merge(external_keys::router())
+        .merge(external_storage::router())
         .merge(permissions::router())
         .merge(spend::router())
 }
