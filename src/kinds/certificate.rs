@@ -545,6 +545,22 @@ pub fn pem_fingerprint(text: &str) -> Option<String> {
     Some(format!("sha256:{hex}"))
 }
 
+/// A file-name-safe form of a certificate name (letters, digits, `-`, `_`, `.` kept, any
+/// other character as `_`); [`crate::text::stems::distinct_stems`] makes the names distinct
+/// (`a b` and `a_b` would both be `a_b`).
+fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::pem_fingerprint;
@@ -562,20 +578,4 @@ mod tests {
         assert_ne!(pem_fingerprint(other), Some(fingerprint));
         assert_eq!(pem_fingerprint("not PEM"), None);
     }
-}
-
-/// A file-name-safe form of a certificate name (letters, digits, `-`, `_`, `.` kept, any
-/// other character as `_`); [`crate::text::stems::distinct_stems`] makes the names distinct
-/// (`a b` and `a_b` would both be `a_b`).
-fn file_stem(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(64)
-        .collect()
 }

@@ -350,6 +350,7 @@ impl Kind for ExternalKeyKind {
             key: "external_keys",
             removes: "remove",
             list: "settings.external_keys",
+            restorable: false,
         })
     }
 

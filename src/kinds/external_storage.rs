@@ -233,6 +233,7 @@ impl Kind for ExternalStorageKind {
             key: "external_storage",
             removes: "remove",
             list: "projects[].external_storage",
+            restorable: false,
         })
     }
 
