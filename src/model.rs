@@ -584,8 +584,9 @@ impl OrgSettings {
 /// each kind reads and writes its own.
 pub type KindFields = indexmap::IndexMap<String, serde_json::Value>;
 
-/// `projects[]` — a project.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `projects[]` — a project. Read by hand ([`Project`]'s `Deserialize`), not derived:
+/// serde's `flatten` would buffer every project (members and all) before reading it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Project {
     pub name: String,
     /// `true` asks orgops to archive the project (irreversible).
@@ -620,6 +621,98 @@ pub struct Project {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+/// The project's own keys are read into their typed fields as they come; any other key is
+/// a kind's field, kept as data (which keys exist is the kinds' business: the schema and
+/// `kinds::unknown_fields` refuse the rest). Same result as the derived form with `flatten`,
+/// without buffering each project in serde's `Content` first (twice the work for the bulk
+/// of a large file: the members).
+impl<'de> Deserialize<'de> for Project {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, MapAccess, Visitor};
+
+        struct ProjectVisitor;
+
+        impl<'de> Visitor<'de> for ProjectVisitor {
+            type Value = Project;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a project (a mapping with a `name`)")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Project, A::Error> {
+                fn once<E: Error>(
+                    seen: &mut Vec<&'static str>,
+                    key: &'static str,
+                ) -> Result<(), E> {
+                    if seen.contains(&key) {
+                        return Err(E::duplicate_field(key));
+                    }
+                    seen.push(key);
+                    Ok(())
+                }
+                let mut project = Project::default();
+                let mut name: Option<String> = None;
+                let mut seen: Vec<&'static str> = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "name" => {
+                            once(&mut seen, "name")?;
+                            name = Some(map.next_value()?);
+                        }
+                        "archived" => {
+                            once(&mut seen, "archived")?;
+                            project.archived = map.next_value()?;
+                        }
+                        "residency" => {
+                            once(&mut seen, "residency")?;
+                            project.residency = map.next_value()?;
+                        }
+                        "external_key_id" => {
+                            once(&mut seen, "external_key_id")?;
+                            project.external_key_id = map.next_value()?;
+                        }
+                        "members" => {
+                            once(&mut seen, "members")?;
+                            project.members = map.next_value()?;
+                        }
+                        "groups" => {
+                            once(&mut seen, "groups")?;
+                            project.groups = map.next_value()?;
+                        }
+                        "roles" => {
+                            once(&mut seen, "roles")?;
+                            project.roles = map.next_value()?;
+                        }
+                        "service_accounts" => {
+                            once(&mut seen, "service_accounts")?;
+                            project.service_accounts = map.next_value()?;
+                        }
+                        "rate_limits" => {
+                            once(&mut seen, "rate_limits")?;
+                            project.rate_limits = map.next_value()?;
+                        }
+                        "certificates" => {
+                            once(&mut seen, "certificates")?;
+                            project.certificates = map.next_value()?;
+                        }
+                        _ => {
+                            let value: serde_json::Value = map.next_value()?;
+                            if project.fields.contains_key(&key) {
+                                return Err(A::Error::custom(format!("duplicate field `{key}`")));
+                            }
+                            project.fields.insert(key, value);
+                        }
+                    }
+                }
+                project.name = name.ok_or_else(|| A::Error::missing_field("name"))?;
+                Ok(project)
+            }
+        }
+
+        deserializer.deserialize_map(ProjectVisitor)
+    }
 }
 
 /// `projects[].members[]`.
