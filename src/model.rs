@@ -857,3 +857,37 @@ mod tests {
         assert!(serde_json::from_value::<Document>(json).is_err());
     }
 }
+
+#[cfg(test)]
+mod project_reading_tests {
+    use super::*;
+
+    #[test]
+    fn a_project_reads_its_own_keys_typed_and_keeps_the_kinds_fields_in_order() {
+        let project: Project = serde_json::from_value(serde_json::json!({
+            "spend_limit": {"amount_cents": 5},
+            "name": "Search",
+            "members": [{"email": "a@x.example", "role": "owner"}],
+            "hosted_tools": {"mcp": false},
+        }))
+        .expect("reads");
+        assert_eq!(project.name, "Search");
+        assert_eq!(project.members.len(), 1);
+        assert!(project.members.is_managed() && project.groups.is_unmanaged());
+        let keys: Vec<&str> = project.fields.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["spend_limit", "hosted_tools"]);
+        let back = serde_json::to_value(&project).expect("writes");
+        assert_eq!(back["spend_limit"]["amount_cents"], 5);
+    }
+
+    #[test]
+    fn a_project_without_a_name_or_with_a_key_twice_is_refused() {
+        let no_name = serde_json::from_value::<Project>(serde_json::json!({"archived": true}));
+        assert!(
+            no_name.is_err_and(|e| e.to_string().contains("missing field `name`")),
+            "missing name"
+        );
+        let twice = serde_saphyr::from_str::<Project>("name: A\nmembers: []\nmembers: []\n");
+        assert!(twice.is_err(), "a key twice");
+    }
+}
