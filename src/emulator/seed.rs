@@ -496,6 +496,7 @@ fn spend_limit_state(limit: &crate::kinds::SpendLimit) -> super::state::SpendLim
         threshold_amount: i64::try_from(limit.amount_cents).unwrap_or(i64::MAX),
         currency: "USD".to_string(),
         interval: "month".to_string(),
+        notification_channel: None,
     }
 }
 
