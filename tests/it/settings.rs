@@ -1031,8 +1031,10 @@ fn spend_limit_recipients_update_converge_and_export_round_trips() {
         &emu,
         reqwest::Method::POST,
         &format!("/organization/projects/{search}/spend_limit"),
-        Some(serde_json::json!({"threshold_amount": 900, "currency": "USD", "interval": "month",
-            "notification_channel": {"type": "email", "recipients": ["old@example.com"]}})),
+        Some(
+            serde_json::json!({"threshold_amount": 900, "currency": "USD", "interval": "month",
+            "notification_channel": {"type": "email", "recipients": ["old@example.com"]}}),
+        ),
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let file = write(
@@ -1056,7 +1058,12 @@ fn spend_limit_recipients_update_converge_and_export_round_trips() {
         .args(["apply", "--auto-approve", "-f"])
         .arg(&file));
     assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
-    let read = org::call(&emu, reqwest::Method::GET, "/organization/spend_limit", None);
+    let read = org::call(
+        &emu,
+        reqwest::Method::GET,
+        "/organization/spend_limit",
+        None,
+    );
     assert_eq!(
         read["notification_channel"],
         serde_json::json!({"type": "email", "recipients": ["cfo@example.com", "finance@example.com"],
@@ -1111,7 +1118,10 @@ fn project_geography_is_sent_at_creation_and_exclusive_with_residency() {
             let resp = reqwest::get(url).await.expect("the control plane answers");
             resp.text().await.expect("the state as YAML")
         });
-    assert!(text.contains("geography: EU"), "the create carried geography: {text}");
+    assert!(
+        text.contains("geography: EU"),
+        "the create carried geography: {text}"
+    );
     let replan = run(orgops(&emu)
         .args(["plan", "--detailed-exitcode", "-f"])
         .arg(&file));
@@ -1122,10 +1132,24 @@ fn project_geography_is_sent_at_creation_and_exclusive_with_residency() {
         "both.yaml",
         "version: 1\nusers:\n  - {email: ada@example.com, role: owner}\nprojects:\n  - name: Both\n    residency: EU_STORAGE_PROCESSING\n    geography: EU\n",
     );
+    let typo = write(
+        dir.path(),
+        "typo.yaml",
+        "version: 1\nprojects:\n  - name: T\n    residency: JP_STORAGE_PROCESING\n",
+    );
+    let refused = run(orgops(&emu).args(["validate", "-f"]).arg(&typo));
+    assert!(
+        refused.code != 0 && refused.stderr.contains("JP_STORAGE_PROCESSING"),
+        "an unknown residency is refused with the value meant: {}",
+        refused.stderr
+    );
     let refused = run(orgops(&emu).args(["validate", "-f"]).arg(&both));
     assert_ne!(refused.code, 0, "{}", refused.stdout);
     assert!(
-        refused.stderr.contains("both.yaml:7:5") && refused.stderr.contains("`geography` and `residency` together"),
+        refused.stderr.contains("both.yaml:7:5")
+            && refused
+                .stderr
+                .contains("`geography` and `residency` together"),
         "located, names the field: {}",
         refused.stderr
     );
