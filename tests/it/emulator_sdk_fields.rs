@@ -8,28 +8,14 @@ use serde_json::{Value, json};
 
 use crate::support::org::{self, ADMIN_KEY};
 
-/// Sends one request and returns the status and the JSON answer (any status).
+/// Sends one request as the test admin and returns the status and the JSON answer.
 fn send(
     emu: &orgops::emulator::RunningEmulator,
     method: Method,
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let mut req = reqwest::Client::new()
-            .request(method, format!("{}{path}", emu.url()))
-            .bearer_auth(ADMIN_KEY);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("request reaches the emulator");
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    })
+    org::send_with_key(emu, ADMIN_KEY, method, path, body)
 }
 
 fn limit(amount: i64, channel: Option<Value>) -> Value {
