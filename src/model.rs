@@ -673,6 +673,10 @@ impl<'de> Deserialize<'de> for Project {
                             once(&mut seen, "residency")?;
                             project.residency = map.next_value()?;
                         }
+                        "geography" => {
+                            once(&mut seen, "geography")?;
+                            project.geography = map.next_value()?;
+                        }
                         "external_key_id" => {
                             once(&mut seen, "external_key_id")?;
                             project.external_key_id = map.next_value()?;
