@@ -2,7 +2,7 @@
 """Drive the emulator with the official OpenAI Python SDK, as a program written for the real
 Admin API would, and fail loudly on any difference it notices.
 
-Needs `pip install openai` and an emulator seeded from examples/quickstart/live.yaml:
+Needs `openai==3.63.0` (.ci/openai-requirements.txt) and an emulator seeded from examples/quickstart/live.yaml:
     orgops emulator --state examples/quickstart/live.yaml --admin-key sk-admin-test
     OPENAI_BASE_URL=<printed URL> OPENAI_ADMIN_KEY=sk-admin-test scripts/sdk_smoke.py
 The SDK's own models decode every response (strict pydantic parsing of the documented

@@ -595,6 +595,10 @@ pub struct Project {
     /// Data residency, fixed at creation (e.g. `US_STORAGE_PROCESSING`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub residency: Option<String>,
+    /// The deprecated `geography` (SDK 3.63.0; the API says: use `residency`, not both),
+    /// sent only when orgops creates the project: the API never answers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geography: Option<String>,
     /// Customer-managed encryption key id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_key_id: Option<String>,
@@ -668,6 +672,10 @@ impl<'de> Deserialize<'de> for Project {
                         "residency" => {
                             once(&mut seen, "residency")?;
                             project.residency = map.next_value()?;
+                        }
+                        "geography" => {
+                            once(&mut seen, "geography")?;
+                            project.geography = map.next_value()?;
                         }
                         "external_key_id" => {
                             once(&mut seen, "external_key_id")?;

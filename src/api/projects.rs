@@ -40,6 +40,8 @@ pub struct NewProject<'a> {
     pub name: &'a str,
     pub residency: Option<&'a str>,
     pub external_key_id: Option<&'a str>,
+    /// Deprecated by the API (SDK 3.63.0 only); never together with `residency`.
+    pub geography: Option<&'a str>,
 }
 
 impl Client {
@@ -72,6 +74,9 @@ impl Client {
         }
         if let Some(key) = project.external_key_id {
             body.insert("external_key_id".into(), json!(key));
+        }
+        if let Some(geography) = project.geography {
+            body.insert("geography".into(), json!(geography));
         }
         let call = Call::post(
             "/organization/projects",

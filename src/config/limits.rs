@@ -132,6 +132,7 @@ pub fn check_lengths(merged: &Merged, diagnostics: &mut Diagnostics) {
         );
         for (field, value) in [
             ("residency", &project.residency),
+            ("geography", &project.geography),
             ("external_key_id", &project.external_key_id),
         ] {
             if let Some(value) = value {

@@ -250,6 +250,26 @@ pub fn check_with_faults(value: &Value, file: &str, map: &SourceMap) -> Vec<(Dia
                     format!("`{given}` is not an email address{}", describe(&pointer)),
                 ));
             }
+            // The project's `not: {required: [residency, geography]}`.
+            ValidationErrorKind::Not { .. }
+                if value_at(value, &pointer).is_some_and(|p| {
+                    p.get("residency").is_some() && p.get("geography").is_some()
+                }) =>
+            {
+                value_errors.push(
+                    Diagnostic::error(
+                        file,
+                        map.key(&format!("{pointer}/geography")),
+                        format!(
+                            "`geography` and `residency` together{}: the API takes one (\"Do not provide both\")",
+                            describe(&pointer)
+                        ),
+                    )
+                    .with_hint(Some(
+                        "keep `residency` (geography is deprecated) and remove `geography`".into(),
+                    )),
+                );
+            }
             ValidationErrorKind::MinProperties { .. }
             | ValidationErrorKind::MaxProperties { .. }
                 if pointer.ends_with("/sink") =>

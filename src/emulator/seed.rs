@@ -188,6 +188,9 @@ pub fn from_document(
                 project.external_key_id.clone(),
             ),
         };
+        if let Some(p) = org.projects.get_mut(&pid) {
+            p.geography = project.geography.clone();
+        }
         projects.insert(project.name.clone(), pid.clone());
         seed_project(&mut org, &pid, project, &groups, &certificates, at)
             .with_context(|| format!("in project {:?}", project.name))?;
@@ -496,6 +499,11 @@ fn spend_limit_state(limit: &crate::kinds::SpendLimit) -> super::state::SpendLim
         threshold_amount: i64::try_from(limit.amount_cents).unwrap_or(i64::MAX),
         currency: "USD".to_string(),
         interval: "month".to_string(),
+        notification_channel: (!limit.recipients.is_empty() || limit.subject_prefix.is_some())
+            .then(|| {
+                serde_json::json!({"type": "email", "recipients": limit.recipients,
+                                   "subject_prefix": limit.subject_prefix})
+            }),
     }
 }
 
@@ -504,6 +512,17 @@ fn spend_limit_model(limit: &super::state::SpendLimit) -> Option<crate::kinds::S
         amount_cents: u64::try_from(limit.threshold_amount).ok()?,
         currency: crate::kinds::Currency::Usd,
         interval: crate::kinds::Interval::Month,
+        recipients: limit
+            .notification_channel
+            .as_ref()
+            .and_then(|c| serde_json::from_value(c.get("recipients")?.clone()).ok())
+            .unwrap_or_default(),
+        subject_prefix: limit
+            .notification_channel
+            .as_ref()
+            .and_then(|c| c.get("subject_prefix")?.as_str())
+            .filter(|p| !p.is_empty())
+            .map(str::to_string),
     })
 }
 
@@ -832,6 +851,7 @@ pub fn to_document(org: &OrgState) -> Document {
                 name: p.name.clone(),
                 archived: p.is_archived(),
                 residency: p.residency.clone(),
+                geography: p.geography.clone(),
                 external_key_id: p.external_key_id.clone(),
                 members: members.into(),
                 groups: pgroups.into(),

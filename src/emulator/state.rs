@@ -271,6 +271,10 @@ pub struct ProjectApiKey {
     pub last_used_at: Option<i64>,
     pub owner: KeyOwner,
     pub scopes: Vec<String>,
+    /// `expires_in_seconds` at creation, as a time (SDK: `ProjectAPIKey.expires_at`).
+    pub expires_at: Option<i64>,
+    /// The key's monthly hard spend limit in USD cents (SDK: `ProjectAPIKeySpendLimit`).
+    pub spend_limit: Option<i64>,
 }
 
 /// One per-model rate-limit row; the optional fields exist only for relevant models.
@@ -400,6 +404,9 @@ pub struct SpendLimit {
     pub threshold_amount: i64,
     pub currency: String,
     pub interval: String,
+    /// `{type: email, recipients, subject_prefix}` (SDK 3.63.0's
+    /// `OrganizationSpendLimit.notification_channel`); `None`: owner-only notifications.
+    pub notification_channel: Option<Value>,
 }
 
 /// Hosted tool permissions of a project, in API order.
@@ -458,6 +465,9 @@ pub struct Project {
     pub archived_at: Option<i64>,
     pub external_key_id: Option<String>,
     pub residency: Option<String>,
+    /// The deprecated `geography` sent at creation or update (SDK only; never answered,
+    /// the SDK's `Project` has no such field).
+    pub geography: Option<String>,
     /// The organization's default project (exactly one).
     pub is_default: bool,
     /// user id -> membership.
@@ -716,6 +726,7 @@ impl OrgState {
             archived_at: None,
             external_key_id,
             residency,
+            geography: None,
             is_default,
             users: IndexMap::new(),
             groups: IndexMap::new(),
@@ -788,6 +799,8 @@ impl OrgState {
             last_used_at: None,
             owner,
             scopes,
+            expires_at: None,
+            spend_limit: None,
         };
         (key, value)
     }

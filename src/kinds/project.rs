@@ -39,6 +39,9 @@ fn view(project: &Project) -> Value {
     if let Some(r) = &project.residency {
         v["residency"] = json!(r);
     }
+    if let Some(g) = &project.geography {
+        v["geography"] = json!(g);
+    }
     if let Some(k) = &project.external_key_id {
         v["external_key_id"] = json!(k);
     }
@@ -60,6 +63,9 @@ pub(crate) enum Op {
         residency: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         external_key_id: Option<String>,
+        /// Deprecated by the API; sent only here (never read back, never compared).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        geography: Option<String>,
     },
     /// `external_key_id: None` clears it.
     UpdateProject {
@@ -172,6 +178,7 @@ impl Kind for ProjectKind {
                                 name: desired.name.clone(),
                                 residency: desired.residency.clone(),
                                 external_key_id: desired.external_key_id.clone(),
+                                geography: desired.geography.clone(),
                             },
                         )
                         .after(Some(view(desired)))
@@ -281,11 +288,13 @@ impl Kind for ProjectKind {
                     name,
                     residency,
                     external_key_id,
+                    geography,
                 } => {
                     let new = NewProject {
                         name,
                         residency: residency.as_deref(),
                         external_key_id: external_key_id.as_deref(),
+                        geography: geography.as_deref(),
                     };
                     let created = create_or_find(
                         || c.create_project(&new),
@@ -341,6 +350,7 @@ impl Kind for ProjectKind {
                 name,
                 residency,
                 external_key_id,
+                ..
             } => {
                 s.org.projects.push(Project {
                     name: name.clone(),

@@ -6,6 +6,11 @@
 //! DELETE unsets (`unset` under `policy.unmanaged.settings: remove`); a GET answering 404 is
 //! "no limit". Setting a limit where there was none, or lowering one, is destructive for
 //! users (requests start failing sooner): it counts against `max_removals`.
+//!
+//! `recipients` and `subject_prefix` are the limit's `notification_channel` (SDK 3.63.0;
+//! not in the spec subset): who is emailed, beside the owners, when the limit is reached.
+//! Compared as a set of lower-case addresses; a limit declared without them sends
+//! `notification_channel: null`, which resets the live channel to owner-only.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -36,6 +41,26 @@ pub struct SpendLimit {
     pub currency: Currency,
     #[serde(default)]
     pub interval: Interval,
+    /// Extra email recipients when the limit is reached (the owners are always told).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_prefix: Option<String>,
+}
+
+impl SpendLimit {
+    /// Recipients lower case, sorted, once each; an empty prefix is none.
+    fn normal(mut self) -> SpendLimit {
+        self.recipients = self
+            .recipients
+            .iter()
+            .map(|r| crate::model::normalize_email(r))
+            .collect();
+        self.recipients.sort();
+        self.recipients.dedup();
+        self.subject_prefix = self.subject_prefix.filter(|p| !p.is_empty());
+        self
+    }
 }
 
 fn amount(value: Option<&Value>) -> Option<u64> {
@@ -105,30 +130,58 @@ fn from_api(body: &Value) -> Result<Option<Value>, String> {
         .get("threshold_amount")
         .and_then(Value::as_u64)
         .ok_or("the spend limit has no integer `threshold_amount`")?;
-    let value = json!({
+    let mut value = json!({
         "amount_cents": cents,
         "currency": body.get("currency").cloned().unwrap_or(json!("USD")),
         "interval": body.get("interval").cloned().unwrap_or(json!("month")),
     });
-    serde_json::from_value::<SpendLimit>(value.clone()).map_err(|e| {
-        format!("unexpected spend limit (currency or interval orgops does not know): {e}")
+    if let Some(channel) = body.get("notification_channel").filter(|c| !c.is_null()) {
+        if let Some(recipients) = channel.get("recipients") {
+            value["recipients"] = recipients.clone();
+        }
+        if let Some(prefix) = channel.get("subject_prefix").filter(|p| !p.is_null()) {
+            value["subject_prefix"] = prefix.clone();
+        }
+    }
+    let limit = serde_json::from_value::<SpendLimit>(value).map_err(|e| {
+        format!("unexpected spend limit (currency, interval or notification channel orgops does not know): {e}")
     })?;
-    Ok(Some(value))
+    serde_json::to_value(limit.normal())
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
+/// The whole limit, channel included: `null` when the file names no recipients and no
+/// prefix (owner-only), else the channel with every field, so nothing live is kept by
+/// omission.
 fn to_api(value: &Value) -> Value {
+    let recipients = value
+        .get("recipients")
+        .filter(|r| r.as_array().is_some_and(|r| !r.is_empty()));
+    let prefix = value.get("subject_prefix").filter(|p| !p.is_null());
+    let channel = if recipients.is_none() && prefix.is_none() {
+        Value::Null
+    } else {
+        json!({
+            "type": "email",
+            "recipients": recipients.cloned().unwrap_or(json!([])),
+            "subject_prefix": prefix.cloned().unwrap_or(Value::Null),
+        })
+    };
     json!({
         "threshold_amount": value.get("amount_cents"),
         "currency": value.get("currency").cloned().unwrap_or(json!("USD")),
         "interval": value.get("interval").cloned().unwrap_or(json!("month")),
+        "notification_channel": channel,
     })
 }
 
-/// Defaults written out, so `{amount_cents: 5}` and `{amount_cents: 5, currency: USD}` agree.
+/// Defaults written out, so `{amount_cents: 5}` and `{amount_cents: 5, currency: USD}` agree;
+/// recipients compared as a set, case-insensitively.
 fn normalize(value: Value) -> Value {
     serde_json::from_value::<SpendLimit>(value.clone())
         .ok()
-        .and_then(|v| serde_json::to_value(v).ok())
+        .and_then(|v| serde_json::to_value(v.normal()).ok())
         .unwrap_or(value)
 }
 

@@ -1308,6 +1308,7 @@ mod properties {
                     name: name.to_string(),
                     archived: false,
                     residency: None,
+                    geography: None,
                     external_key_id: None,
                     members: emails
                         .iter()

@@ -18,6 +18,7 @@ mod emulator;
 mod emulator_contract;
 mod emulator_lists_and_rules;
 mod emulator_refusals;
+mod emulator_sdk_fields;
 mod export;
 mod external;
 mod format;

@@ -360,6 +360,12 @@ fn settings(rng: &mut StdRng, doc: &mut Document, desired: bool) {
         amount_cents: rng.random_range(1..4u64) * 100,
         currency: Currency::Usd,
         interval: Interval::Month,
+        recipients: match rng.random_range(0..3u8) {
+            0 => vec!["Ops@Example.com".to_string()],
+            1 => vec!["ops@example.com".to_string(), "cfo@example.com".to_string()],
+            _ => Vec::new(),
+        },
+        subject_prefix: rng.random_bool(0.2).then(|| "[cap]".to_string()),
     };
     let tool = |rng: &mut StdRng| rng.random_bool(0.5).then(|| rng.random_bool(0.5));
     if rng.random_bool(0.5) {

@@ -1015,3 +1015,142 @@ fn service_tiers_update_converge_and_export_round_trips() {
         .arg(&exported));
     assert_eq!(replan.code, 0, "{}", replan.stdout);
 }
+
+/// A hard spend limit's `notification_channel` (SDK 3.63.0, organization and project) as
+/// `recipients` / `subject_prefix` beside the amount: a change of recipients alone is an
+/// update that is not destructive, apply writes the channel the SDK reads back, a limit
+/// declared without recipients resets the live channel to owner-only, and export writes the
+/// recipients and re-plans empty.
+#[test]
+fn spend_limit_recipients_update_converge_and_export_round_trips() {
+    let emu = org::start(
+        "users:\n  - {email: ada@example.com, role: owner}\nsettings:\n  spend_limit: {amount_cents: 5000}\nprojects:\n  - name: Search\n    spend_limit: {amount_cents: 900}\n",
+    );
+    let search = org::project_id(&emu, "Search");
+    org::call(
+        &emu,
+        reqwest::Method::POST,
+        &format!("/organization/projects/{search}/spend_limit"),
+        Some(
+            serde_json::json!({"threshold_amount": 900, "currency": "USD", "interval": "month",
+            "notification_channel": {"type": "email", "recipients": ["old@example.com"]}}),
+        ),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(
+        dir.path(),
+        "orgops.yaml",
+        "version: 1\nusers:\n  - {email: ada@example.com, role: owner}\nsettings:\n  spend_limit: {amount_cents: 5000, recipients: [Finance@Example.com, cfo@example.com], subject_prefix: '[cap]'}\nprojects:\n  - name: Search\n    spend_limit: {amount_cents: 900}\n",
+    );
+    let plan = plan_json(&emu, &file);
+    let got = actions(&plan);
+    assert_eq!(
+        got.get("settings:spend_limit"),
+        Some(&("update".to_string(), false)),
+        "recipients alone: an update, not destructive: {got:?}"
+    );
+    assert_eq!(
+        got.get("project:Search/spend_limit"),
+        Some(&("update".to_string(), false)),
+        "the live recipients the file does not declare are reset: {got:?}"
+    );
+    let apply = run(orgops(&emu)
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&file));
+    assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
+    let read = org::call(
+        &emu,
+        reqwest::Method::GET,
+        "/organization/spend_limit",
+        None,
+    );
+    assert_eq!(
+        read["notification_channel"],
+        serde_json::json!({"type": "email", "recipients": ["cfo@example.com", "finance@example.com"],
+                           "subject_prefix": "[cap]"}),
+        "{read}"
+    );
+    let project = org::call(
+        &emu,
+        reqwest::Method::GET,
+        &format!("/organization/projects/{search}/spend_limit"),
+        None,
+    );
+    assert_eq!(project["notification_channel"], Value::Null, "{project}");
+    let replan = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&file));
+    assert_eq!(replan.code, 0, "{}", replan.stdout);
+
+    let exported = dir.path().join("export.yaml");
+    let export = run(orgops(&emu).args(["export", "-o"]).arg(&exported));
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let text = std::fs::read_to_string(&exported).expect("export");
+    assert!(text.contains("cfo@example.com"), "{text}");
+    let replan = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&exported));
+    assert_eq!(replan.code, 0, "{}", replan.stdout);
+}
+
+/// A project's deprecated `geography` (SDK 3.63.0 create parameter): sent when orgops
+/// creates the project (the emulator's state shows it arrived), never compared afterwards
+/// (the API does not answer it), and refused beside `residency` before any call.
+#[test]
+fn project_geography_is_sent_at_creation_and_exclusive_with_residency() {
+    let emu = org::start("users:\n  - {email: ada@example.com, role: owner}\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(
+        dir.path(),
+        "orgops.yaml",
+        "version: 1\nusers:\n  - {email: ada@example.com, role: owner}\nprojects:\n  - name: Tokyo\n    residency: JP_STORAGE_PROCESSING\n  - name: Old style\n    geography: EU\n",
+    );
+    let apply = run(orgops(&emu)
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&file));
+    assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
+    let url = format!("{}/_emulator/state", emu.base_url());
+    let text = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async move {
+            let resp = reqwest::get(url).await.expect("the control plane answers");
+            resp.text().await.expect("the state as YAML")
+        });
+    assert!(
+        text.contains("geography: EU"),
+        "the create carried geography: {text}"
+    );
+    let replan = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&file));
+    assert_eq!(replan.code, 0, "{}{}", replan.stdout, replan.stderr);
+
+    let both = write(
+        dir.path(),
+        "both.yaml",
+        "version: 1\nusers:\n  - {email: ada@example.com, role: owner}\nprojects:\n  - name: Both\n    residency: EU_STORAGE_PROCESSING\n    geography: EU\n",
+    );
+    let typo = write(
+        dir.path(),
+        "typo.yaml",
+        "version: 1\nprojects:\n  - name: T\n    residency: JP_STORAGE_PROCESING\n",
+    );
+    let refused = run(orgops(&emu).args(["validate", "-f"]).arg(&typo));
+    assert!(
+        refused.code != 0 && refused.stderr.contains("JP_STORAGE_PROCESSING"),
+        "an unknown residency is refused with the value meant: {}",
+        refused.stderr
+    );
+    let refused = run(orgops(&emu).args(["validate", "-f"]).arg(&both));
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("both.yaml:7:5")
+            && refused
+                .stderr
+                .contains("`geography` and `residency` together"),
+        "located, names the field: {}",
+        refused.stderr
+    );
+}

@@ -64,6 +64,8 @@ pub fn api_key_json(org: &OrgState, p: &Project, key: &ProjectApiKey) -> Value {
         "id": key.id,
         "owner_project_access": if owner_active(p, key) { "active" } else { "inactive" },
         "owner": owner,
+        "expires_at": key.expires_at,
+        "spend_limit": super::service_accounts::key_spend_limit_json(key.spend_limit),
     })
 }
 

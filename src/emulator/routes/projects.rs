@@ -28,21 +28,38 @@ pub fn router() -> Router<AppState> {
         .route("/organization/projects/{project_id}/archive", post(archive))
 }
 
-/// The documented residency values.
+/// The residency values: the spec's `PublicProjectResidency` and the three the SDK adds
+/// (3.63.0 `ProjectResidency`: `JP_`, `IN_`, `AU_STORAGE_PROCESSING`).
 pub const RESIDENCIES: &[&str] = &[
     "GLOBAL",
     "US_STORAGE_PROCESSING",
     "EU_STORAGE_PROCESSING",
     "JP_STORAGE",
+    "JP_STORAGE_PROCESSING",
     "KR_STORAGE",
     "CA_STORAGE",
     "SG_STORAGE",
     "IN_STORAGE",
+    "IN_STORAGE_PROCESSING",
     "AU_STORAGE",
+    "AU_STORAGE_PROCESSING",
     "GB_STORAGE",
     "AE_STORAGE",
     "AE_STORAGE_PROCESSING",
 ];
+
+/// The deprecated `geography` (SDK 3.63.0 `ProjectCreateParams`, `ProjectUpdateParams`: a
+/// free string, "use `residency` instead"): kept on the project, never answered (the SDK's
+/// `Project` has no such field). Blank is a 400.
+fn checked_geography(geography: Option<&str>) -> Result<Option<String>, ApiError> {
+    match geography.map(str::trim) {
+        Some("") => Err(ApiError::invalid_param(
+            "geography",
+            "Invalid 'geography': it must not be empty.",
+        )),
+        other => Ok(other.map(str::to_string)),
+    }
+}
 
 pub fn project_json(p: &Project) -> Value {
     let mut v = json!({
@@ -147,6 +164,9 @@ struct CreateBody {
     residency: Option<String>,
     #[serde(default)]
     external_key_id: Option<String>,
+    /// SDK only, deprecated.
+    #[serde(default)]
+    geography: Option<String>,
 }
 
 async fn create(
@@ -169,9 +189,18 @@ async fn create(
             format!("Invalid residency '{r}'"),
         ));
     }
+    let geography = checked_geography(body.geography.as_deref())?;
+    // "Do not provide both `geography` and `residency`."
+    if geography.is_some() && body.residency.is_some() {
+        return Err(ApiError::invalid_param(
+            "geography",
+            "Do not provide both 'geography' and 'residency'; 'geography' is deprecated, use 'residency'.",
+        ));
+    }
     let mut org = app.org();
     check_unique_name(&org, &name, None)?;
     let id = org.add_project(&name, false, body.residency, body.external_key_id);
+    find_mut(&mut org, &id)?.geography = geography;
     let rendered = project_json(find(&org, &id)?);
     audit(
         &mut org,
@@ -189,6 +218,9 @@ struct ModifyBody {
     name: Option<String>,
     #[serde(default)]
     external_key_id: Option<String>,
+    /// SDK only, deprecated ("retained for backward compatibility").
+    #[serde(default)]
+    geography: Option<String>,
 }
 
 async fn modify(
@@ -197,6 +229,7 @@ async fn modify(
     Path(project_id): Path<String>,
     JsonBody(body): JsonBody<ModifyBody>,
 ) -> ApiResult {
+    let geography = checked_geography(body.geography.as_deref())?;
     let mut org = app.org();
     let p = find_active(&org, &project_id)?;
     if p.is_default {
@@ -219,6 +252,9 @@ async fn modify(
     }
     if body.external_key_id.is_some() {
         p.external_key_id = body.external_key_id.clone();
+    }
+    if geography.is_some() {
+        p.geography = geography;
     }
     let rendered = project_json(p);
     let changes = match &body.name {

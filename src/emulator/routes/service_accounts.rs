@@ -45,6 +45,7 @@ pub fn service_account_json(sa: &ServiceAccount) -> Value {
 }
 
 /// `ProjectServiceAccountApiKey` / `ServiceAccountApiKeyBody`: the only time `value` exists.
+/// `expires_at` and `spend_limit` are the SDK's (3.63.0 `APIKeyCreateResponse`).
 fn secret_key_json(key: &ProjectApiKey, value: &str) -> Value {
     json!({
         "object": "organization.project.service_account.api_key",
@@ -52,7 +53,65 @@ fn secret_key_json(key: &ProjectApiKey, value: &str) -> Value {
         "name": key.name,
         "created_at": key.created_at,
         "id": key.id,
+        "expires_at": key.expires_at,
+        "spend_limit": key_spend_limit_json(key.spend_limit),
     })
+}
+
+/// `ProjectAPIKeySpendLimit` (SDK 3.63.0), or `null` when the key has none.
+pub fn key_spend_limit_json(cents: Option<i64>) -> Value {
+    match cents {
+        Some(cents) => json!({
+            "threshold_amount": cents,
+            "currency": "USD",
+            "interval": "month",
+            "enforcement": {"status": "inactive"},
+        }),
+        None => Value::Null,
+    }
+}
+
+/// The SDK's `spend_limit` on a new key (`{threshold_amount, currency, interval}`).
+#[derive(Debug, Deserialize)]
+struct KeySpendLimit {
+    threshold_amount: i64,
+    currency: String,
+    interval: String,
+}
+
+/// The SDK's key options (3.63.0 `ServiceAccountCreateParams`, `APIKeyCreateParams`):
+/// `expires_in_seconds` at least 1, a spend limit of at least 1 cent in USD per month.
+fn key_options(
+    expires_in_seconds: Option<i64>,
+    spend_limit: Option<KeySpendLimit>,
+) -> Result<(Option<i64>, Option<i64>), ApiError> {
+    if let Some(seconds) = expires_in_seconds
+        && seconds < 1
+    {
+        return Err(ApiError::invalid_param(
+            "expires_in_seconds",
+            format!("Invalid 'expires_in_seconds': {seconds}. It must be at least 1."),
+        ));
+    }
+    let cents = match spend_limit {
+        Some(limit) => {
+            super::spend::check_money(limit.threshold_amount, 1, &limit.currency, &limit.interval)
+                .map_err(|e| e.with_param("spend_limit.threshold_amount"))?;
+            Some(limit.threshold_amount)
+        }
+        None => None,
+    };
+    Ok((expires_in_seconds, cents))
+}
+
+/// Sets the options [`key_options`] checked on a key just made.
+fn with_options(
+    mut key: ProjectApiKey,
+    (expires_in, cents): (Option<i64>, Option<i64>),
+) -> ProjectApiKey {
+    key.expires_at = expires_in.map(|s| key.created_at.saturating_add(s));
+    key.spend_limit = cents;
+    key
 }
 
 fn find<'a>(
@@ -114,6 +173,12 @@ struct CreateBody {
     name: String,
     #[serde(default)]
     create_service_account_only: Option<bool>,
+    /// SDK only: the initial key's lifetime.
+    #[serde(default)]
+    expires_in_seconds: Option<i64>,
+    /// SDK only: the initial key's monthly hard spend limit.
+    #[serde(default)]
+    spend_limit: Option<KeySpendLimit>,
 }
 
 async fn create(
@@ -130,6 +195,20 @@ async fn create(
         ));
     }
     let only = body.create_service_account_only.unwrap_or(false);
+    // "A non-null value cannot be used when `create_service_account_only` is true."
+    if only && body.expires_in_seconds.is_some() {
+        return Err(ApiError::invalid_param(
+            "expires_in_seconds",
+            "'expires_in_seconds' cannot be used when 'create_service_account_only' is true",
+        ));
+    }
+    if only && body.spend_limit.is_some() {
+        return Err(ApiError::invalid_param(
+            "spend_limit",
+            "'spend_limit' cannot be used when 'create_service_account_only' is true",
+        ));
+    }
+    let options = key_options(body.expires_in_seconds, body.spend_limit)?;
     let mut org = app.org();
     reject_default(find_active(&org, &project_id)?, "service accounts")?;
     check_unique(&org, &project_id, &name, None)?;
@@ -138,6 +217,12 @@ async fn create(
     let (sa, key) = org
         .add_service_account(&project_id, &name, role, !only)
         .ok_or_else(|| ApiError::not_found("project", &project_id))?;
+    let key = key.map(|(k, value)| (with_options(k, options), value));
+    if let Some((k, _)) = &key {
+        find_active_mut(&mut org, &project_id)?
+            .api_keys
+            .insert(k.id.clone(), k.clone());
+    }
     let mut rendered = service_account_json(&sa);
     rendered["api_key"] = match &key {
         Some((k, value)) => secret_key_json(k, value),
@@ -255,6 +340,11 @@ struct CreateKeyBody {
     name: Option<String>,
     #[serde(default)]
     scopes: Option<Vec<String>>,
+    /// SDK only (3.63.0 `APIKeyCreateParams`).
+    #[serde(default)]
+    expires_in_seconds: Option<i64>,
+    #[serde(default)]
+    spend_limit: Option<KeySpendLimit>,
 }
 
 async fn create_key(
@@ -264,6 +354,7 @@ async fn create_key(
     OptionalJsonBody(body): OptionalJsonBody<CreateKeyBody>,
 ) -> ApiResult {
     let body = body.unwrap_or_default();
+    let options = key_options(body.expires_in_seconds, body.spend_limit)?;
     let mut org = app.org();
     find(&org, &project_id, &sa_id)?;
     let name = body.name.unwrap_or_else(|| "Secret key".to_string());
@@ -272,6 +363,7 @@ async fn create_key(
         &name,
         body.scopes.unwrap_or_default(),
     );
+    let key = with_options(key, options);
     find_active_mut(&mut org, &project_id)?
         .api_keys
         .insert(key.id.clone(), key.clone());

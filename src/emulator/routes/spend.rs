@@ -99,6 +99,7 @@ fn limit_json(l: &SpendLimit, scope: Scope) -> Value {
         "currency": l.currency,
         "interval": l.interval,
         "enforcement": {"status": rules::SPEND_LIMIT_ENFORCEMENT_STATUS},
+        "notification_channel": l.notification_channel,
     })
 }
 
@@ -120,15 +121,30 @@ struct AlertBody {
     notification_channel: Channel,
 }
 
-/// `UpdateOrganizationSpendLimitBody` / `UpdateProjectSpendLimitBody`.
+/// `UpdateOrganizationSpendLimitBody` / `UpdateProjectSpendLimitBody`, plus the SDK's
+/// `notification_channel` (3.63.0 `SpendLimitUpdateParams`; not in the spec subset).
 #[derive(Debug, Deserialize)]
 struct LimitBody {
     threshold_amount: i64,
     currency: String,
     interval: String,
+    /// `None`: left out (keep the current channel); `Some(Null)`: reset to owner-only.
+    #[serde(default, deserialize_with = "present")]
+    notification_channel: Option<Value>,
 }
 
-fn check_money(threshold: i64, min: i64, currency: &str, interval: &str) -> Result<(), ApiError> {
+/// Tells a field sent as `null` (`Some(Value::Null)`) from one left out (`None`, the
+/// `#[serde(default)]`), which `Option<Value>` alone cannot.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+pub(super) fn check_money(
+    threshold: i64,
+    min: i64,
+    currency: &str,
+    interval: &str,
+) -> Result<(), ApiError> {
     if threshold < min {
         return Err(ApiError::invalid_param(
             "threshold_amount",
@@ -182,13 +198,78 @@ fn checked_alert(id: String, body: AlertBody) -> Result<SpendAlert, ApiError> {
     })
 }
 
-fn checked_limit(body: LimitBody) -> Result<SpendLimit, ApiError> {
+/// The limit `body` asks for over `current`: the SDK's rules for `notification_channel`
+/// (left out keeps it, `null` resets it; inside it, `recipients` left out keeps them, `[]`
+/// clears them, `subject_prefix` left out keeps it, `null` or `""` clears it).
+fn checked_limit(body: LimitBody, current: Option<&SpendLimit>) -> Result<SpendLimit, ApiError> {
     check_money(body.threshold_amount, 1, &body.currency, &body.interval)?;
+    let current_channel = current.and_then(|l| l.notification_channel.clone());
+    let notification_channel = match body.notification_channel {
+        None => current_channel,
+        Some(Value::Null) => None,
+        Some(channel) => Some(limit_channel(&channel, current_channel.as_ref())?),
+    };
     Ok(SpendLimit {
         threshold_amount: body.threshold_amount,
         currency: body.currency,
         interval: body.interval,
+        notification_channel,
     })
+}
+
+fn limit_channel(channel: &Value, current: Option<&Value>) -> Result<Value, ApiError> {
+    let Some(fields) = channel.as_object() else {
+        return Err(ApiError::invalid_param(
+            "notification_channel",
+            "Invalid 'notification_channel': expected an object or null.",
+        ));
+    };
+    match fields.get("type").and_then(Value::as_str) {
+        Some("email") => {}
+        other => {
+            return Err(ApiError::invalid_param(
+                "notification_channel.type",
+                format!(
+                    "Invalid 'notification_channel.type': {}. Expected 'email'.",
+                    other.map_or_else(|| "missing".to_string(), |t| format!("'{t}'"))
+                ),
+            ));
+        }
+    }
+    let recipients = match fields.get("recipients") {
+        None => current
+            .and_then(|c| c.get("recipients").cloned())
+            .unwrap_or_else(|| json!([])),
+        Some(list) => {
+            let emails: Option<Vec<&str>> = list
+                .as_array()
+                .and_then(|l| l.iter().map(Value::as_str).collect());
+            match emails {
+                Some(emails) if emails.iter().all(|r| r.contains('@')) => json!(emails),
+                _ => {
+                    return Err(ApiError::invalid_param(
+                        "notification_channel.recipients",
+                        "Every recipient must be an email address",
+                    ));
+                }
+            }
+        }
+    };
+    let subject_prefix = match fields.get("subject_prefix") {
+        None => current
+            .and_then(|c| c.get("subject_prefix").cloned())
+            .unwrap_or(Value::Null),
+        Some(Value::Null) => Value::Null,
+        Some(Value::String(p)) if p.is_empty() => Value::Null,
+        Some(Value::String(p)) => json!(p),
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "notification_channel.subject_prefix",
+                "Invalid 'notification_channel.subject_prefix': expected a string or null.",
+            ));
+        }
+    };
+    Ok(json!({"type": "email", "recipients": recipients, "subject_prefix": subject_prefix}))
 }
 
 const PAGE: PageParams = PageParams {
@@ -345,11 +426,12 @@ fn update_limit(
     project_id: Option<&str>,
     body: LimitBody,
 ) -> ApiResult {
-    let limit = checked_limit(body)?;
     let mut org = app.org();
+    let slot = limit_slot(&mut org, project_id)?;
+    let limit = checked_limit(body, slot.as_ref())?;
     let (scope, resource) = scope_of(project_id);
     let rendered = limit_json(&limit, scope);
-    *limit_slot(&mut org, project_id)? = Some(limit);
+    *slot = Some(limit);
     audit(
         &mut org,
         actor,

@@ -49,22 +49,37 @@ pub fn call_with_key(
     path: &str,
     body: Option<Value>,
 ) -> Value {
+    let (status, answer) = send_with_key(emu, key, method.clone(), path, body);
+    assert!(
+        (200..300).contains(&status),
+        "{method} {path}: {status} {answer}"
+    );
+    answer
+}
+
+/// Sends one `/v1` request with `key`; the status and the JSON answer (`null` when not JSON),
+/// whatever the status.
+pub fn send_with_key(
+    emu: &RunningEmulator,
+    key: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async {
         let mut req = reqwest::Client::new()
-            .request(method.clone(), format!("{}{path}", emu.url()))
+            .request(method, format!("{}{path}", emu.url()))
             .bearer_auth(key);
         if let Some(body) = body {
             req = req.json(&body);
         }
         let resp = req.send().await.expect("request reaches the emulator");
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{method} {path}: {status} {body}");
-        body
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
     })
 }
 
