@@ -447,21 +447,23 @@ async fn replace(cx: &ApplyContext, name: &str, file: &str, content: &str) -> St
             .iter()
             .any(|x| x.id == old[0] && x.active == Some(true))
         {
-            let activated = retry_transient(|| c.activate_project_certificates(&p.id, &new)).await;
-            if let Err(e) = activated {
-                // The same plan may archive the project since it was listed: an archived
-                // project keeps no activation to carry over, and the old certificate goes.
+            let moved = async {
+                retry_transient(|| c.activate_project_certificates(&p.id, &new)).await?;
+                retry_transient(|| c.deactivate_project_certificates(&p.id, &old)).await
+            }
+            .await;
+            if let Err(e) = moved {
+                // The same plan may archive the project since it was listed (between the
+                // two calls, too): an archived project keeps no activation to carry over,
+                // and the old certificate goes.
                 let active = retry_transient(|| c.list_projects(false))
                     .await
                     .map_err(api)?;
-                if active.iter().any(|q| q.id == p.id) {
+                if active.iter().any(|q| q.id == p.id && !q.is_archived()) {
                     return Err(api(e));
                 }
                 continue;
             }
-            retry_transient(|| c.deactivate_project_certificates(&p.id, &old))
-                .await
-                .map_err(api)?;
             scopes.push(format!(
                 "project {}",
                 p.name.clone().unwrap_or_else(|| p.id.to_string())
