@@ -8,7 +8,7 @@
 //!   apply; the test applies over HTTP and compares the emulator's full state
 //!   (`GET /_emulator/state`) with it, fact by fact. Settings are compared as the API
 //!   answers them: [`api_settings`] reads every settings kind (data retention, spend limits,
-//!   spend alerts, model and hosted-tool permissions, user-owned project API keys) of the
+//!   spend alerts, model and hosted-tool permissions, service tiers, user-owned project API keys) of the
 //!   organization and every project with plain `GET`s over `/v1` before and after apply, and
 //!   [`expected_settings`] says, from the docs, what must hold after.
 //!
@@ -409,6 +409,31 @@ fn settings(rng: &mut StdRng, doc: &mut Document, desired: bool) {
             code_interpreter: tool(rng),
         });
         p.set("hosted_tools", tools);
+        let tiers = rng.random_bool(0.4).then(|| {
+            use orgops::kinds::service_tiers::{
+                AllTiers, DefaultTier, EnabledTiers, OptionalTier, ServiceTiers,
+            };
+            ServiceTiers {
+                default: [None, Some(DefaultTier::Standard), Some(DefaultTier::Fast)]
+                    [rng.random_range(0..3)],
+                enabled_tiers: match rng.random_range(0..4) {
+                    0 => None,
+                    1 => Some(EnabledTiers::All(AllTiers::All)),
+                    2 => Some(EnabledTiers::Only(Vec::new())),
+                    _ => Some(EnabledTiers::Only(
+                        [
+                            OptionalTier::Flex,
+                            OptionalTier::Fast,
+                            OptionalTier::Ultrafast,
+                        ]
+                        .into_iter()
+                        .filter(|_| rng.random_bool(0.5))
+                        .collect(),
+                    )),
+                },
+            }
+        });
+        p.set("service_tiers", tiers);
         p.set_list("spend_alerts", &alerts(rng, desired));
         let keys = ["k0", "k1", "k2"].map(String::from);
         if desired {
@@ -1069,6 +1094,27 @@ struct ScopeSettings {
     /// User-owned project API keys: name → owner email (service-account keys go with their
     /// account and are not compared).
     user_keys: BTreeMap<String, String>,
+    /// Service tiers: (default, enabled: `all` or the tiers sorted, comma-separated); `None`
+    /// for the organization (a project setting).
+    tiers: Option<(String, String)>,
+}
+
+/// `enabled_tiers` as the API answers it: `all`, or the tiers sorted and comma-separated.
+fn enabled_words(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(all) => all.clone(),
+        other => {
+            let mut tiers: Vec<&str> = other
+                .as_array()
+                .expect("enabled_tiers")
+                .iter()
+                .map(|t| t.as_str().expect("tier"))
+                .collect();
+            tiers.sort_unstable();
+            tiers.dedup();
+            tiers.join(",")
+        }
+    }
 }
 
 const TOOLS: [&str; 5] = [
@@ -1090,6 +1136,7 @@ impl ScopeSettings {
             tools: TOOLS.iter().map(|t| (t.to_string(), true)).collect(),
             alerts: BTreeMap::new(),
             user_keys: BTreeMap::new(),
+            tiers: Some(("standard".into(), String::new())),
         }
     }
 
@@ -1104,6 +1151,9 @@ impl ScopeSettings {
         ));
         for (tool, on) in &self.tools {
             f.insert(format!("{scope} hosted_tools.{tool}={on}"));
+        }
+        if let Some((default, enabled)) = &self.tiers {
+            f.insert(format!("{scope} service_tiers={default} [{enabled}]"));
         }
         for ((threshold, recipients), prefix) in &self.alerts {
             f.insert(format!(
@@ -1198,6 +1248,7 @@ async fn api_settings(emulator: V1<'_>) -> BTreeMap<Option<String>, ScopeSetting
             tools: BTreeMap::new(),
             alerts: alerts_of(&v1_list(emulator, "/organization/spend_alerts").await),
             user_keys: BTreeMap::new(),
+            tiers: None,
         },
     );
     for project in v1_list(emulator, "/organization/projects").await {
@@ -1213,6 +1264,7 @@ async fn api_settings(emulator: V1<'_>) -> BTreeMap<Option<String>, ScopeSetting
         let retention = get("data_retention").await.expect("project data retention");
         let models = get("model_permissions").await.expect("model permissions");
         let tools = get("hosted_tool_permissions").await.expect("hosted tools");
+        let tiers = get("service_tier_settings").await.expect("service tiers");
         let keys = v1_list(emulator, &format!("{base}/api_keys")).await;
         out.insert(
             Some(name),
@@ -1237,6 +1289,10 @@ async fn api_settings(emulator: V1<'_>) -> BTreeMap<Option<String>, ScopeSetting
                         (t.to_string(), on)
                     })
                     .collect(),
+                tiers: Some((
+                    tiers["default"].as_str().expect("default").into(),
+                    enabled_words(&tiers["enabled_tiers"]),
+                )),
                 alerts: alerts_of(&v1_list(emulator, &format!("{base}/spend_alerts")).await),
                 user_keys: keys
                     .iter()
@@ -1354,6 +1410,22 @@ fn expected_settings(
                         if let Some(on) = value {
                             s.tools.insert(tool.to_string(), on);
                         }
+                    }
+                }
+                // Service tiers: the fields written are set; no delete, so nothing unsets.
+                if let (Some(t), Some((default, enabled))) = (
+                    p.get::<orgops::kinds::service_tiers::ServiceTiers>("service_tiers"),
+                    &mut s.tiers,
+                ) {
+                    if let Some(d) = t.default {
+                        *default = serde_json::to_value(d)
+                            .expect("tier")
+                            .as_str()
+                            .expect("tier")
+                            .into();
+                    }
+                    if let Some(e) = &t.enabled_tiers {
+                        *enabled = enabled_words(&serde_json::to_value(e).expect("tiers"));
                     }
                 }
                 s.alerts = expected_alerts(&s.alerts, &p.list("spend_alerts"), policy.spend_alerts);
