@@ -243,11 +243,7 @@ impl Kind for AdminApiKeyKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: None,
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::organization())
     }
 
     /// Read where the file manages admin keys, or users (the key's owner is never removed).

@@ -291,11 +291,7 @@ impl Kind for CertificateKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: None,
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::organization())
     }
 
     /// Certificates are read where the file manages them, in the organization or a project.

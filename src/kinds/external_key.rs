@@ -446,11 +446,7 @@ impl Kind for ExternalKeyKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: None,
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::organization())
     }
 
     /// Read where the file declares keys, or a project names one.

@@ -308,11 +308,7 @@ impl Kind for ExternalStorageKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: None,
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::organization())
     }
 
     /// Read (once, for the whole organization) where a project writes `external_storage`.

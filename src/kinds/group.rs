@@ -211,11 +211,7 @@ impl Kind for GroupKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: None,
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::organization())
     }
 
     /// Groups are read where the file manages them or gives them access to a project.

@@ -188,11 +188,7 @@ impl Kind for GroupMemberKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: Some(ResourceKind::Group),
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::per(ResourceKind::Group))
     }
 
     /// The members of the groups whose `members` list the file writes.

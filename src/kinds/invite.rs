@@ -482,11 +482,7 @@ impl Kind for InviteKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: None,
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::organization())
     }
 
     /// Invites are read where the file manages users.

@@ -390,11 +390,7 @@ impl Kind for ProjectKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: None,
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::organization())
     }
 
     /// Projects are read when the file manages them, or users (invites name projects).

@@ -306,11 +306,7 @@ impl Kind for ProjectApiKeyKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: Some(ResourceKind::Project),
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::per(ResourceKind::Project))
     }
 
     fn scope(&self, doc: &ReadDocument) -> Select<String> {

@@ -347,11 +347,7 @@ impl Kind for ProjectGroupKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: Some(ResourceKind::Project),
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::per(ResourceKind::Project))
     }
 
     /// The groups of the projects whose `groups` list the file writes.

@@ -248,11 +248,7 @@ impl Kind for ProjectGroupRoleKind {
     /// Read for every group of a project whose groups are read, whatever the file says of
     /// the group's custom roles: the list carries the group's project role itself.
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: Some(ResourceKind::ProjectGroup),
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::per(ResourceKind::ProjectGroup))
     }
 
     fn scope(&self, doc: &ReadDocument) -> Select<String> {

@@ -318,11 +318,7 @@ impl Kind for ProjectMemberKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: Some(ResourceKind::Project),
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::per(ResourceKind::Project))
     }
 
     /// The members of the projects whose `members` list the file writes.

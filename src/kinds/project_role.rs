@@ -301,11 +301,7 @@ impl Kind for ProjectRoleKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: Some(ResourceKind::Project),
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::per(ResourceKind::Project))
     }
 
     /// A project's custom roles are read where the file manages them, or assigns project

@@ -387,11 +387,7 @@ impl Kind for RateLimitKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: Some(ResourceKind::Project),
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::per(ResourceKind::Project))
     }
 
     /// The rate limits of the projects that declare some, and then the default project's

@@ -89,6 +89,26 @@ pub struct Source {
     pub announced_as: Option<&'static str>,
 }
 
+impl Source {
+    /// One list for the organization, read with everything else.
+    pub const fn organization() -> Source {
+        Source {
+            parent: None,
+            deferred: false,
+            announced_as: None,
+        }
+    }
+
+    /// One list per live object of `parent`, read as soon as it is known.
+    pub const fn per(parent: ResourceKind) -> Source {
+        Source {
+            parent: Some(parent),
+            deferred: false,
+            announced_as: None,
+        }
+    }
+}
+
 /// A live object whose own lists child kinds read: its natural key, the names its key is made
 /// of (`["Search", "bob@x.example"]` for `project:Search/member:bob@x.example`), and the
 /// server IDs of its ancestors and itself, in the same order.

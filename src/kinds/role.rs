@@ -300,11 +300,7 @@ impl Kind for RoleKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: None,
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::organization())
     }
 
     /// Custom roles are read where the file manages them or assigns them to users or groups

@@ -385,11 +385,7 @@ impl Kind for ServiceAccountKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: Some(ResourceKind::Project),
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::per(ResourceKind::Project))
     }
 
     /// The service accounts of the projects whose `service_accounts` list the file writes.

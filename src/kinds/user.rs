@@ -277,11 +277,7 @@ impl Kind for UserKind {
     }
 
     fn source(&self) -> Option<Source> {
-        Some(Source {
-            parent: None,
-            deferred: false,
-            announced_as: None,
-        })
+        Some(Source::organization())
     }
 
     /// Users are read where the file manages them, or names them as group or project

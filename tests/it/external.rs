@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::support::cli::run;
-use crate::support::org::{self, ADMIN_KEY, orgops};
+use crate::support::org::{self, ADMIN_KEY, actions, orgops, plan_json, write};
 
 const AWS_OLD: &str = "{type: aws, kms_arn: 'arn:aws:kms:us-east-1:111122223333:key/old', role_arn: 'arn:aws:iam::111122223333:role/ekm', external_id: ext-1}";
 
@@ -62,37 +62,6 @@ projects:
   - name: Docs
     external_storage: {type: oci, tenancy_ocid: 'ocid1.tenancy.oc1..a', region: us-ashburn-1, bucket: docs}
 "#;
-
-fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write file");
-    path
-}
-
-fn plan_json(emu: &::orgops::emulator::RunningEmulator, file: &std::path::Path) -> Value {
-    let plan = run(orgops(emu)
-        .args(["plan", "--format", "json", "-f"])
-        .arg(file));
-    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
-    serde_json::from_str(&plan.stdout).expect("JSON plan")
-}
-
-fn actions(plan: &Value) -> BTreeMap<String, (String, bool)> {
-    plan["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .map(|c| {
-            (
-                c["key"].as_str().unwrap_or_default().to_string(),
-                (
-                    c["action"].as_str().unwrap_or_default().to_string(),
-                    c["destructive"].as_bool().unwrap_or(false),
-                ),
-            )
-        })
-        .collect()
-}
 
 /// `GET /_emulator/state`: the org as desired-state YAML.
 fn state(emu: &::orgops::emulator::RunningEmulator) -> String {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::support::cli::run;
-use crate::support::org::{self, orgops};
+use crate::support::org::{self, actions, orgops, plan_json, write};
 
 /// The live organization: settings already configured in some places.
 const LIVE: &str = r#"
@@ -50,37 +50,6 @@ projects:
   - name: New
     spend_limit: {amount_cents: 100}             # set (a first limit: destructive)
 "#;
-
-fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write file");
-    path
-}
-
-fn plan_json(emu: &::orgops::emulator::RunningEmulator, file: &std::path::Path) -> Value {
-    let plan = run(orgops(emu)
-        .args(["plan", "--format", "json", "-f"])
-        .arg(file));
-    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
-    serde_json::from_str(&plan.stdout).expect("JSON plan")
-}
-
-fn actions(plan: &Value) -> BTreeMap<String, (String, bool)> {
-    plan["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .map(|c| {
-            (
-                c["key"].as_str().unwrap_or_default().to_string(),
-                (
-                    c["action"].as_str().unwrap_or_default().to_string(),
-                    c["destructive"].as_bool().unwrap_or(false),
-                ),
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn settings_plan_every_verb_apply_converges_and_export_round_trips() {
@@ -961,6 +930,28 @@ fn requests_of_an_empty_plan(
 /// Project service tiers (a kind added on the kind abstraction, issue 19): taking a tier
 /// away is a destructive update, adding one is not; apply writes what the SDK's
 /// `ProjectServiceTierSettings` reads back; export writes the field and re-plans empty.
+/// After an apply: the file re-plans empty, the export holds `exported` and re-plans empty.
+fn converges_and_export_round_trips(
+    emu: &::orgops::emulator::RunningEmulator,
+    dir: &std::path::Path,
+    file: &std::path::Path,
+    exported: &str,
+) {
+    let replan = run(orgops(emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(file));
+    assert_eq!(replan.code, 0, "{}", replan.stdout);
+    let export_file = dir.join("export.yaml");
+    let export = run(orgops(emu).args(["export", "-o"]).arg(&export_file));
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let text = std::fs::read_to_string(&export_file).expect("export");
+    assert!(text.contains(exported), "{text}");
+    let replan = run(orgops(emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&export_file));
+    assert_eq!(replan.code, 0, "{}", replan.stdout);
+}
+
 #[test]
 fn service_tiers_update_converge_and_export_round_trips() {
     let emu = org::start(
@@ -1000,20 +991,7 @@ fn service_tiers_update_converge_and_export_round_trips() {
         serde_json::json!({"object": "project.service_tier_settings", "default": "fast",
                            "enabled_tiers": ["fast", "ultrafast"]})
     );
-    let replan = run(orgops(&emu)
-        .args(["plan", "--detailed-exitcode", "-f"])
-        .arg(&file));
-    assert_eq!(replan.code, 0, "{}", replan.stdout);
-
-    let exported = dir.path().join("export.yaml");
-    let export = run(orgops(&emu).args(["export", "-o"]).arg(&exported));
-    assert_eq!(export.code, 0, "{}", export.stderr);
-    let text = std::fs::read_to_string(&exported).expect("export");
-    assert!(text.contains("service_tiers:"), "{text}");
-    let replan = run(orgops(&emu)
-        .args(["plan", "--detailed-exitcode", "-f"])
-        .arg(&exported));
-    assert_eq!(replan.code, 0, "{}", replan.stdout);
+    converges_and_export_round_trips(&emu, dir.path(), &file, "service_tiers:");
 }
 
 /// A hard spend limit's `notification_channel` (SDK 3.63.0, organization and project) as
@@ -1077,20 +1055,7 @@ fn spend_limit_recipients_update_converge_and_export_round_trips() {
         None,
     );
     assert_eq!(project["notification_channel"], Value::Null, "{project}");
-    let replan = run(orgops(&emu)
-        .args(["plan", "--detailed-exitcode", "-f"])
-        .arg(&file));
-    assert_eq!(replan.code, 0, "{}", replan.stdout);
-
-    let exported = dir.path().join("export.yaml");
-    let export = run(orgops(&emu).args(["export", "-o"]).arg(&exported));
-    assert_eq!(export.code, 0, "{}", export.stderr);
-    let text = std::fs::read_to_string(&exported).expect("export");
-    assert!(text.contains("cfo@example.com"), "{text}");
-    let replan = run(orgops(&emu)
-        .args(["plan", "--detailed-exitcode", "-f"])
-        .arg(&exported));
-    assert_eq!(replan.code, 0, "{}", replan.stdout);
+    converges_and_export_round_trips(&emu, dir.path(), &file, "cfo@example.com");
 }
 
 /// A project's deprecated `geography` (SDK 3.63.0 create parameter): sent when orgops

@@ -131,3 +131,42 @@ pub fn labelled_pem(label: &str) -> String {
     let body = base64::engine::general_purpose::STANDARD.encode(format!("certificate {label}"));
     format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")
 }
+
+/// Writes `text` to `dir/name`.
+pub fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write file");
+    path
+}
+
+/// `plan --format json -f FILE`, which must exit 0.
+pub fn plan_json(
+    emu: &::orgops::emulator::RunningEmulator,
+    file: &std::path::Path,
+) -> serde_json::Value {
+    let plan = crate::support::cli::run(
+        orgops(emu)
+            .args(["plan", "--format", "json", "-f"])
+            .arg(file),
+    );
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    serde_json::from_str(&plan.stdout).expect("JSON plan")
+}
+
+/// Each change's key -> (action, destructive).
+pub fn actions(plan: &serde_json::Value) -> std::collections::BTreeMap<String, (String, bool)> {
+    plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["key"].as_str().unwrap_or_default().to_string(),
+                (
+                    c["action"].as_str().unwrap_or_default().to_string(),
+                    c["destructive"].as_bool().unwrap_or(false),
+                ),
+            )
+        })
+        .collect()
+}
