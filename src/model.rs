@@ -754,6 +754,17 @@ pub struct ServiceAccount {
     /// When absent, the account is created without a key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sink: Option<Sink>,
+    /// The monthly hard spend limit orgops sets on the key it creates with the account
+    /// (only with a `sink`; at creation only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_spend_limit: Option<KeySpendLimit>,
+}
+
+/// An API key's monthly hard spend limit, in USD cents (at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySpendLimit {
+    pub amount_cents: u64,
 }
 
 /// `projects[].rate_limits.<model>` — only the fields given are managed.

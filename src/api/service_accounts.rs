@@ -79,10 +79,16 @@ impl Client {
         project: &ProjectId,
         name: &str,
         with_key: bool,
+        key_spend_limit_cents: Option<u64>,
     ) -> Result<CreatedServiceAccount, Error> {
         let mut body = json!({ "name": name });
         if !with_key {
             body["create_service_account_only"] = json!(true);
+        }
+        // SDK 3.63.0 `ServiceAccountCreateParams.spend_limit`: on the key made with it.
+        if let Some(cents) = key_spend_limit_cents.filter(|_| with_key) {
+            body["spend_limit"] =
+                json!({ "threshold_amount": cents, "currency": "USD", "interval": "month" });
         }
         let call = Call::post(
             "/organization/projects/{project_id}/service_accounts",

@@ -134,7 +134,7 @@ pub fn check_with_faults(value: &Value, file: &str, map: &SourceMap) -> Vec<(Dia
     let mut diagnostics = Vec::new();
     for error in VALIDATOR.iter_errors(value) {
         let pointer = error.instance_path().as_str().to_string();
-        let node_schema = schema_at(&pointer);
+        let node_schema = schema_at_in(value, &pointer);
         let mut value_errors = Vec::new();
         match error.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => {
@@ -385,9 +385,18 @@ fn resolve(schema: &Value) -> &Value {
 
 /// The (resolved) sub-schema that describes the node at `pointer`, if the path is declared.
 pub fn schema_at(pointer: &str) -> Option<&'static Value> {
+    schema_at_in(&Value::Null, pointer)
+}
+
+/// Like [`schema_at`], choosing among a value's shapes (`oneOf`: an external key's `aws`,
+/// `gcp`, ... fields) by what `document` holds at each step: the branch whose `type` is the
+/// instance's, else the first one with a structure.
+pub fn schema_at_in(document: &Value, pointer: &str) -> Option<&'static Value> {
     let mut current = resolve(&SCHEMA);
+    let mut instance = Some(document);
     for segment in pointer.split('/').skip(1) {
         let segment = segment.replace("~1", "/").replace("~0", "~");
+        current = object_branch(current, instance);
         let next = if let Some(items) = current.get("items") {
             items
         } else if let Some(property) = current.get("properties").and_then(|p| p.get(&segment)) {
@@ -397,9 +406,37 @@ pub fn schema_at(pointer: &str) -> Option<&'static Value> {
                 .get("additionalProperties")
                 .filter(|a| a.is_object())?
         };
+        instance = instance.and_then(|v| match v {
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            Value::Object(map) => map.get(&segment),
+            _ => None,
+        });
         current = resolve(next);
     }
-    Some(current)
+    Some(object_branch(current, instance))
+}
+
+/// Of a value of several shapes (`oneOf`/`anyOf`: a name or a mapping, a provider's
+/// fields), the branch with a structure to descend into whose `type` constant is the
+/// instance's `type` when it has one; any other schema as it is.
+fn object_branch(schema: &'static Value, instance: Option<&Value>) -> &'static Value {
+    if schema.get("properties").is_some() || schema.get("items").is_some() {
+        return schema;
+    }
+    let structured: Vec<&'static Value> = ["oneOf", "anyOf"]
+        .iter()
+        .filter_map(|k| schema.get(*k).and_then(Value::as_array))
+        .flatten()
+        .map(|b| object_branch(resolve(b), instance))
+        .filter(|b| b.get("properties").is_some() || b.get("items").is_some())
+        .collect();
+    let wanted = instance.and_then(|v| v.get("type"));
+    structured
+        .iter()
+        .find(|b| wanted.is_some() && b.pointer("/properties/type/const") == wanted)
+        .or(structured.first())
+        .copied()
+        .unwrap_or(schema)
 }
 
 fn property_names(schema: Option<&Value>) -> Vec<String> {

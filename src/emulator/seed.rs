@@ -354,8 +354,9 @@ fn seed_project(
             .insert(a.id.clone(), a);
     }
     // Seed-side meaning of `api_keys`: user-owned keys of these names exist, owned by the
-    // project's first member (keys cannot be created through the API).
-    let api_keys: Vec<String> = field(&project.fields, "api_keys").unwrap_or_default();
+    // project's first member (keys cannot be created through the API); an entry written as
+    // `{name, spend_limit: {amount_cents}, expires_at}` seeds the key with those settings.
+    let api_keys: Vec<serde_json::Value> = field(&project.fields, "api_keys").unwrap_or_default();
     if !api_keys.is_empty() {
         let owner = project
             .members
@@ -368,12 +369,29 @@ fn seed_project(
                     project.name
                 )
             })?;
-        for name in &api_keys {
-            let (key, _secret) = org.new_project_key(
+        for entry in &api_keys {
+            let name = entry
+                .as_str()
+                .or_else(|| entry.get("name").and_then(serde_json::Value::as_str))
+                .with_context(|| {
+                    format!("project {:?}: an api_keys entry has no name", project.name)
+                })?;
+            let (mut key, _secret) = org.new_project_key(
                 super::state::KeyOwner::User(owner.clone()),
                 name,
                 Vec::new(),
             );
+            key.spend_limit = entry
+                .pointer("/spend_limit/amount_cents")
+                .and_then(serde_json::Value::as_i64);
+            if let Some(at) = entry.get("expires_at").and_then(serde_json::Value::as_str) {
+                key.expires_at = Some(crate::text::time::parse_utc(at).with_context(|| {
+                    format!(
+                        "project {:?}: api key {name:?}: expires_at {at:?} is not a date",
+                        project.name
+                    )
+                })?);
+            }
             org.projects
                 .get_mut(pid)
                 .context("project exists")?
@@ -807,6 +825,7 @@ pub fn to_document(org: &OrgState) -> Document {
                     name: sa.name.clone(),
                     role: project_role(&sa.role),
                     sink: None,
+                    key_spend_limit: None,
                 })
                 .collect();
             service_accounts.sort_by(|a, b| a.name.cmp(&b.name));
@@ -862,13 +881,35 @@ pub fn to_document(org: &OrgState) -> Document {
                 ..model::Project::default()
             };
             project_settings_model(p, &mut project);
-            let mut user_keys: Vec<String> = p
+            let mut user_keys: Vec<serde_json::Value> = p
                 .api_keys
                 .values()
                 .filter(|k| matches!(k.owner, super::state::KeyOwner::User(_)))
-                .map(|k| k.name.clone())
+                .map(|k| {
+                    if k.spend_limit.is_none() && k.expires_at.is_none() {
+                        serde_json::json!(k.name)
+                    } else {
+                        let mut entry = serde_json::json!({"name": k.name});
+                        if let Some(cents) = k.spend_limit {
+                            entry["spend_limit"] = serde_json::json!({"amount_cents": cents});
+                        }
+                        if let Some(at) = k.expires_at {
+                            entry["expires_at"] =
+                                serde_json::json!(crate::text::time::format_utc(at));
+                        }
+                        entry
+                    }
+                })
                 .collect();
-            user_keys.sort();
+            user_keys.sort_by(|a, b| {
+                let name = |v: &serde_json::Value| {
+                    v.as_str()
+                        .or_else(|| v.get("name").and_then(serde_json::Value::as_str))
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                name(a).cmp(&name(b))
+            });
             set_field(
                 &mut project.fields,
                 "spend_alerts",

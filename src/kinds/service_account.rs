@@ -50,6 +50,9 @@ pub(crate) enum Op {
         name: String,
         role: ProjectRole,
         with_key: bool,
+        /// The key's monthly hard spend limit in USD cents (with a key only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_spend_limit_cents: Option<u64>,
     },
     UpdateServiceAccount {
         project: String,
@@ -77,6 +80,28 @@ pub(crate) struct ServiceAccountKind;
 impl Kind for ServiceAccountKind {
     fn title(&self) -> &'static str {
         "Service accounts"
+    }
+
+    /// A key spend limit needs the key: a `sink`.
+    fn check(&self, doc: &crate::model::Document) -> Vec<super::Finding> {
+        let mut out = Vec::new();
+        for (i, p) in doc.projects.iter().enumerate() {
+            for (j, sa) in p.service_accounts.iter().enumerate() {
+                if sa.key_spend_limit.is_some() && sa.sink.is_none() {
+                    out.push(super::Finding {
+                        pointer: format!("/projects/{i}/service_accounts/{j}/key_spend_limit"),
+                        error: true,
+                        at_key: true,
+                        message: format!(
+                            "service account {:?} has a key_spend_limit but no sink, so no key is created to carry it",
+                            sa.name
+                        ),
+                        hint: Some("add a `sink` for the key, or remove `key_spend_limit`".into()),
+                    });
+                }
+            }
+        }
+        out
     }
 
     fn attribution(&self) -> Vec<Rule> {
@@ -112,16 +137,21 @@ impl Kind for ServiceAccountKind {
                 name,
                 role,
                 with_key,
+                key_spend_limit_cents,
             } if *with_key || *role == ProjectRole::Owner => Some(super::Attention::new(
                 name,
                 format!(
-                    "new service account in project {project}{}{}",
+                    "new service account in project {project}{}{}{}",
                     if *role == ProjectRole::Owner {
                         ", as owner"
                     } else {
                         ""
                     },
-                    if *with_key { ", with an API key" } else { "" }
+                    if *with_key { ", with an API key" } else { "" },
+                    key_spend_limit_cents.map_or(String::new(), |cents| format!(
+                        " capped at {} per month",
+                        crate::text::words::money(cents, "USD")
+                    )),
                 ),
             )),
             Op::UpdateServiceAccount { project, name, .. } => Some(super::Attention::new(
@@ -169,8 +199,15 @@ impl Kind for ServiceAccountKind {
                 match (d, l) {
                     (Some(d), None) => {
                         let with_key = d.sink.is_some();
+                        let key_spend_limit_cents = d
+                            .key_spend_limit
+                            .filter(|_| with_key)
+                            .map(|l| l.amount_cents);
                         let mut after = view(d);
                         after["with_key"] = json!(with_key);
+                        if let Some(cents) = key_spend_limit_cents {
+                            after["key_spend_limit"] = json!({ "amount_cents": cents });
+                        }
                         out.push(
                             Draft::new(
                                 KIND,
@@ -181,6 +218,7 @@ impl Kind for ServiceAccountKind {
                                     name: name.clone(),
                                     role: d.role,
                                     with_key,
+                                    key_spend_limit_cents,
                                 },
                             )
                             .after(Some(after))
@@ -282,7 +320,11 @@ impl Kind for ServiceAccountKind {
                     name,
                     role,
                     with_key,
-                } => create_service_account(cx, p, name, *role, *with_key).await,
+                    key_spend_limit_cents,
+                } => {
+                    create_service_account(cx, p, name, *role, *with_key, *key_spend_limit_cents)
+                        .await
+                }
                 Op::UpdateServiceAccount {
                     project: p,
                     name,
@@ -343,6 +385,7 @@ impl Kind for ServiceAccountKind {
                 name: name.clone(),
                 role: *role,
                 sink: None,
+                key_spend_limit: None,
             }),
             Op::UpdateServiceAccount {
                 project: p,
@@ -464,6 +507,7 @@ impl Kind for ServiceAccountKind {
                         name: account.name.clone(),
                         role,
                         sink: None,
+                        key_spend_limit: None,
                     },
                 );
             }
@@ -489,6 +533,7 @@ async fn create_service_account(
     name: &str,
     role: ProjectRole,
     with_key: bool,
+    key_spend_limit_cents: Option<u64>,
 ) -> Step {
     let c = &cx.client;
     let sink = if with_key {
@@ -504,7 +549,7 @@ async fn create_service_account(
     };
     let pid = ProjectId::from(cx.need(&project(p))?);
     let created = find_then_create(
-        || c.create_service_account(&pid, name, with_key),
+        || c.create_service_account(&pid, name, with_key, key_spend_limit_cents),
         || async {
             let all = c.list_service_accounts(&pid).await?;
             Ok(all.into_iter().find(|s| s.name == name).map(|s| s.id.0))

@@ -1343,6 +1343,7 @@ mod properties {
                             name: s.to_string(),
                             role: sa_roles[i],
                             sink: None,
+                            key_spend_limit: None,
                         })
                         .collect(),
                     // Live projects have a row for every model; the file manages some of them.

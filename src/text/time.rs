@@ -22,9 +22,91 @@ pub fn format_utc(unix: i64) -> String {
     )
 }
 
+/// Unix seconds for `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM:SSZ`; `None` for
+/// anything else (the inverse of [`format_utc`], for the dates a file declares).
+pub fn parse_utc(text: &str) -> Option<i64> {
+    let (date, time) = match text.split_once('T') {
+        Some((date, time)) => (date, Some(time.strip_suffix('Z')?)),
+        None => (text, None),
+    };
+    let number = |s: &str, len: usize| -> Option<i64> {
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let mut parts = date.split('-');
+    let (year, month, day) = (
+        number(parts.next()?, 4)?,
+        number(parts.next()?, 2)?,
+        number(parts.next()?, 2)?,
+    );
+    if parts.next().is_some() || !(1..=12).contains(&month) || day < 1 {
+        return None;
+    }
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if day > month_days[usize::try_from(month - 1).ok()?] {
+        return None;
+    }
+    let seconds = match time {
+        None => 0,
+        Some(time) => {
+            let mut parts = time.split(':');
+            let (h, m, s) = (
+                number(parts.next()?, 2)?,
+                number(parts.next()?, 2)?,
+                number(parts.next()?, 2)?,
+            );
+            if parts.next().is_some() || h > 23 || m > 59 || s > 59 {
+                return None;
+            }
+            h * 3_600 + m * 60 + s
+        }
+    };
+    // Howard Hinnant's days-from-civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400 + seconds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_parsing_inverts_formatting() {
+        for t in [0, 1_700_000_000, 951_782_400, 1_830_297_599] {
+            assert_eq!(parse_utc(&format_utc(t)), Some(t));
+        }
+        assert_eq!(parse_utc("2027-06-30"), parse_utc("2027-06-30T00:00:00Z"));
+        for bad in [
+            "2027-02-29",
+            "2027-13-01",
+            "27-06-30",
+            "2027-06-30T24:00:00Z",
+            "2027-06-30T10:00:00",
+            "soon",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn utc_formatting() {

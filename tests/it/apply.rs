@@ -145,6 +145,7 @@ fn side(rng: &mut StdRng, p_user: f64, with_sinks: bool) -> Document {
                     role: project_role(rng),
                     sink: (with_sinks && rng.random_bool(0.5))
                         .then(|| Sink::File(format!("keys/{name}-{sa}.key"))),
+                    key_spend_limit: None,
                 });
             }
         }
@@ -758,6 +759,7 @@ fn secrets_fixture(dir: &Path) -> (PathBuf, PathBuf) {
         name: "ci".into(),
         role: ProjectRole::Owner,
         sink: Some(Sink::File("keys/ci.key".into())),
+        key_spend_limit: None,
     });
     desired.admin_api_keys.push(AdminApiKey {
         name: "deployer".into(),
@@ -961,6 +963,7 @@ fn a_stale_saved_plan_exits_4_with_each_typed_reason() {
             name: "ci".into(),
             role: ProjectRole::Member,
             sink: None,
+            key_spend_limit: None,
         });
         std::fs::write(live, yaml(&doc)).expect("edit");
         path_args(desired, live)

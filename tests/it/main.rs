@@ -4,6 +4,7 @@ mod access;
 mod action;
 mod adoption;
 mod api_client;
+mod api_keys;
 mod apply;
 mod apply_integrity;
 mod architecture;

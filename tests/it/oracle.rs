@@ -209,6 +209,7 @@ fn side(rng: &mut StdRng, desired: bool) -> Document {
                         name: n.to_string(),
                         role: project_role(rng),
                         sink: None,
+                        key_spend_limit: None,
                     })
                     .collect()
             };

@@ -1,18 +1,20 @@
-//! Project API keys: list (style A, `owner_project_access`), retrieve, delete. There is no
-//! create (user keys are made in the dashboard; service-account keys through
+//! Project API keys: list (style A, `owner_project_access`), retrieve, update (SDK 3.63.0
+//! `projects.api_keys.update`: `expires_in_seconds`, `scopes`, `spend_limit`), delete. There
+//! is no create (user keys are made in the dashboard; service-account keys through
 //! `service_accounts.rs`). Deleting a service-account-owned key is a 400 unless
 //! `EmulatorOptions::allow_service_account_key_delete` (spec vs newer SDK, see `rules`).
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::get;
+use serde_json::Map;
 use serde_json::{Value, json};
 
 use super::projects::find;
 use super::{Actor, audit};
 use crate::emulator::AppState;
 use crate::emulator::http::{
-    ApiError, ApiResult, LIMIT_1_100_20, PageParams, PageRequest, QueryParams, ok, page_a,
+    ApiError, ApiResult, JsonBody, LIMIT_1_100_20, PageParams, PageRequest, QueryParams, ok, page_a,
 };
 use crate::emulator::state::{KeyOwner, OrgState, Project, ProjectApiKey};
 
@@ -21,7 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/organization/projects/{project_id}/api_keys", get(list))
         .route(
             "/organization/projects/{project_id}/api_keys/{api_key_id}",
-            get(retrieve).delete(remove),
+            get(retrieve).post(update).delete(remove),
         )
 }
 
@@ -107,6 +109,113 @@ async fn retrieve(
     Path((project_id, key_id)): Path<(String, String)>,
 ) -> ApiResult {
     let org = app.org();
+    let p = find(&org, &project_id)?;
+    let key = p
+        .api_keys
+        .get(&key_id)
+        .ok_or_else(|| ApiError::not_found("API key", &key_id))?;
+    ok(api_key_json(&org, p, key))
+}
+
+/// `POST .../api_keys/{id}` (SDK `APIKeyUpdateParams`): at least one of `expires_in_seconds`
+/// (at least 1, from now; not null), `scopes` (replaces them; not null) and `spend_limit`
+/// (`null` removes it); "Expired keys cannot be updated". Answers the key.
+async fn update(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path((project_id, key_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> ApiResult {
+    if let Some(field) = body
+        .keys()
+        .find(|k| !matches!(k.as_str(), "expires_in_seconds" | "scopes" | "spend_limit"))
+    {
+        return Err(super::external_keys::unrecognized(field));
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "Provide at least one of 'expires_in_seconds', 'scopes' or 'spend_limit'",
+        ));
+    }
+    let expires_in = match body.get("expires_in_seconds") {
+        None => None,
+        Some(v) => match v.as_i64() {
+            Some(s) if s >= 1 => Some(s),
+            _ => {
+                return Err(ApiError::invalid_param(
+                    "expires_in_seconds",
+                    format!(
+                        "Invalid 'expires_in_seconds': {v}. It must be an integer of at least 1."
+                    ),
+                ));
+            }
+        },
+    };
+    let scopes = match body.get("scopes") {
+        None => None,
+        Some(v) => Some(
+            serde_json::from_value::<Vec<String>>(v.clone()).map_err(|_| {
+                ApiError::invalid_param(
+                    "scopes",
+                    format!("Invalid 'scopes': {v}. Expected an array of strings."),
+                )
+            })?,
+        ),
+    };
+    let spend_limit = match body.get("spend_limit") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => {
+            let text = |f: &str| {
+                v.get(f)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let cents = v
+                .get("threshold_amount")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| {
+                    ApiError::invalid_param(
+                        "spend_limit.threshold_amount",
+                        "Missing required parameter: 'spend_limit.threshold_amount'.",
+                    )
+                })?;
+            super::spend::check_money(cents, 1, &text("currency"), &text("interval"))
+                .map_err(|e| e.with_param("spend_limit.threshold_amount"))?;
+            Some(Some(cents))
+        }
+    };
+    let mut org = app.org();
+    let now = crate::emulator::state::now();
+    let p = super::projects::find_mut(&mut org, &project_id)?;
+    let key = p
+        .api_keys
+        .get_mut(&key_id)
+        .ok_or_else(|| ApiError::not_found("API key", &key_id))?;
+    if key.expires_at.is_some_and(|at| at <= now) {
+        return Err(ApiError::bad_request("Expired keys cannot be updated"));
+    }
+    if let Some(seconds) = expires_in {
+        key.expires_at = Some(now.saturating_add(seconds));
+    }
+    if let Some(scopes) = &scopes {
+        key.scopes.clone_from(scopes);
+    }
+    if let Some(cents) = spend_limit {
+        key.spend_limit = cents;
+    }
+    let mut changes = json!({});
+    if let Some(scopes) = scopes {
+        changes["scopes"] = json!(scopes);
+    }
+    audit(
+        &mut org,
+        &actor,
+        "api_key.updated",
+        &key_id,
+        json!({"id": key_id, "changes_requested": changes}),
+    );
     let p = find(&org, &project_id)?;
     let key = p
         .api_keys
