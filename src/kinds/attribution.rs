@@ -164,6 +164,13 @@ pub fn key_refs(key: &str) -> Vec<IdRef> {
             ("rate_limit", Some(p)) => refs::rate_limit(p, value),
             ("certificate", _) => refs::certificate(value),
             ("admin_api_key", _) => refs::admin_api_key(value),
+            ("api_key", Some(p)) => IdRef::new(
+                ResourceKind::ProjectApiKey,
+                super::keys::project_api_key(p, value),
+            ),
+            ("external_key", _) => {
+                IdRef::new(ResourceKind::ExternalKey, super::external_key::key(value))
+            }
             _ => continue,
         };
         found.push(r);

@@ -345,6 +345,16 @@ impl Kind for ExternalKeyKind {
         "External keys"
     }
 
+    /// A key registered (`external_key.registered`) or removed (`external_key.removed`),
+    /// named by its id.
+    fn attribution(&self) -> Vec<super::attribution::Rule> {
+        use super::attribution::{DriftClass::*, Names::*, rule};
+        vec![
+            rule(Unmanaged, "external_key.registered", Id),
+            rule(Missing, "external_key.removed", Id),
+        ]
+    }
+
     fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
         Some(super::UnmanagedPolicy {
             key: "external_keys",

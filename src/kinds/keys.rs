@@ -41,6 +41,10 @@ pub fn project_role(project: &str, role: &str) -> String {
 pub fn service_account(project: &str, name: &str) -> String {
     format!("project:{project}/service_account:{name}")
 }
+/// A project API key: its name, with `#<id>` when live keys share it.
+pub fn project_api_key(project: &str, name: &str) -> String {
+    format!("project:{project}/api_key:{name}")
+}
 pub fn rate_limit(project: &str, model: &str) -> String {
     format!("project:{project}/rate_limit:{model}")
 }

@@ -87,6 +87,15 @@ impl Entry {
     }
 }
 
+/// A key's plan key: by name, with `#<id>` when live keys share the name.
+fn plan_key(project: &str, key: &LiveKey, shared: bool) -> String {
+    if shared {
+        super::keys::project_api_key(project, &format!("{}#{}", key.name, key.id))
+    } else {
+        super::keys::project_api_key(project, &key.name)
+    }
+}
+
 /// How far a live expiry may sit from the declared one and still hold: the API takes
 /// `expires_in_seconds` from the moment it receives the request.
 const EXPIRY_TOLERANCE: i64 = 300;
@@ -287,6 +296,16 @@ impl Kind for ProjectApiKeyKind {
         "Project API keys"
     }
 
+    /// A key's settings changed (`api_key.updated`, its id); a key made
+    /// (`api_key.created`).
+    fn attribution(&self) -> Vec<super::attribution::Rule> {
+        use super::attribution::{DriftClass::*, Names::*, rule};
+        vec![
+            rule(Changed, "api_key.updated", Id),
+            rule(Unmanaged, "api_key.created", Id),
+        ]
+    }
+
     fn unmanaged_policy(&self) -> Option<super::UnmanagedPolicy> {
         Some(super::UnmanagedPolicy {
             key: "project_api_keys",
@@ -372,11 +391,7 @@ impl Kind for ProjectApiKeyKind {
                 same.sort_by(|a, b| a.id.cmp(&b.id));
                 let shared = same.len() > 1;
                 for key in same {
-                    let plan_key = if shared {
-                        format!("project:{project}/api_key:{name}#{}", key.id)
-                    } else {
-                        format!("project:{project}/api_key:{name}")
-                    };
+                    let plan_key = plan_key(project, key, shared);
                     let object = view(key);
                     if key.service_account {
                         if policy != UnmanagedAction::Ignore {
@@ -545,6 +560,17 @@ impl Kind for ProjectApiKeyKind {
                     .insert(FIELD.to_string(), serde_json::json!(kept));
             }
             let name = project.name.clone();
+            // Each key's id by its plan key, for drift attribution (`api_key.*` events).
+            let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+            for key in &keys {
+                *count.entry(key.name.as_str()).or_default() += 1;
+            }
+            for key in &keys {
+                let shared = count.get(key.name.as_str()).is_some_and(|n| *n > 1);
+                state
+                    .ids
+                    .insert(KIND, plan_key(&name, key, shared), key.id.clone());
+            }
             state
                 .project_api_keys
                 .insert(name, keys.into_iter().cloned().collect());
@@ -675,11 +701,7 @@ fn settings(project: &str, m: &Managed, keys: &[LiveKey], out: &mut Output) {
         if change.is_empty() {
             continue;
         }
-        let plan_key = if shared {
-            format!("project:{project}/api_key:{}#{}", key.name, key.id)
-        } else {
-            format!("project:{project}/api_key:{}", key.name)
-        };
+        let plan_key = plan_key(project, key, shared);
         out.push(
             Draft::new(
                 KIND,

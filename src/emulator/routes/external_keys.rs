@@ -227,11 +227,24 @@ async fn list(State(app): State<AppState>, q: QueryParams) -> ApiResult {
     })?)
 }
 
-async fn create(State(app): State<AppState>, JsonBody(body): JsonBody<Value>) -> ApiResult {
+async fn create(
+    State(app): State<AppState>,
+    actor: super::Actor,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult {
     let (name, fields) = checked(&body)?;
     let mut org = app.org();
     let key = add(&mut org, name, fields);
-    ok(to_json(&org, &key))
+    let rendered = to_json(&org, &key);
+    // The spec's `external_key.registered` details: the key's id and its configuration.
+    super::audit(
+        &mut org,
+        &actor,
+        "external_key.registered",
+        &key.id,
+        json!({"id": key.id, "data": rendered}),
+    );
+    ok(rendered)
 }
 
 fn get_key<'a>(org: &'a OrgState, id: &str) -> Result<&'a ExternalKey, ApiError> {
@@ -245,10 +258,21 @@ async fn retrieve(State(app): State<AppState>, Path(id): Path<String>) -> ApiRes
     ok(to_json(&org, get_key(&org, &id)?))
 }
 
-async fn delete(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn delete(
+    State(app): State<AppState>,
+    actor: super::Actor,
+    Path(id): Path<String>,
+) -> ApiResult {
     let mut org = app.org();
     let rendered = to_json(&org, get_key(&org, &id)?);
     org.external_keys.shift_remove(&id);
+    super::audit(
+        &mut org,
+        &actor,
+        "external_key.removed",
+        &id,
+        json!({ "id": id }),
+    );
     ok(rendered)
 }
 
