@@ -32,6 +32,9 @@ pub fn run(args: DriftArgs) -> ExitStatus {
         Err(failure) => return super::report_plan_failure(failure, printer),
     };
     let report = &drifted.report;
+    if args.write {
+        return write(&args, &drifted);
+    }
     let rendered = match args.format {
         PlanFormat::Text => render::text(report),
         PlanFormat::Markdown => render::markdown(report),
@@ -43,4 +46,67 @@ pub fn run(args: DriftArgs) -> ExitStatus {
     } else {
         ExitStatus::Changes
     }
+}
+
+/// `drift --write`: the drift accepted into the file (see [`ops::adopt::accept_drift`]), one
+/// line per object on stdout. Exit 0 when the file now matches (drift in sync, plan empty),
+/// 2 when something could not be written (listed), 1 on error (nothing written).
+fn write(args: &DriftArgs, drifted: &ops::drift::Drifted) -> ExitStatus {
+    let file = &args.desired.file;
+    let (written, remaining) =
+        match ops::adopt::accept_drift(file, &drifted.report, &drifted.planned.live) {
+            Ok(done) => done,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitStatus::Failure;
+            }
+        };
+    if written.places.is_empty() {
+        crate::outln!("In sync: nothing to write into {}.", file.display());
+        return ExitStatus::Success;
+    }
+    for (key, outcome, path) in &written.places {
+        crate::outln!(
+            "{:<9} {}  ({})",
+            outcome.word(),
+            crate::text::escape::text(key),
+            path.display()
+        );
+    }
+    for (path, dropped) in &written.files {
+        if !dropped.is_empty() {
+            let lines: Vec<String> = dropped.iter().map(|l| l.to_string()).collect();
+            eprintln!(
+                "note: {}: the comment(s) on line(s) {} went with what they were inside",
+                path.display(),
+                lines.join(", ")
+            );
+        }
+    }
+    let informational = drifted
+        .report
+        .items
+        .iter()
+        .filter(|i| !drifted.report.counts(i))
+        .count();
+    if informational > 0 {
+        eprintln!(
+            "note: {informational} undeclared object(s) the policy only reports were not added (pass --fail-on-unmanaged to accept them too)"
+        );
+    }
+    if !remaining.is_empty() {
+        for key in &remaining {
+            eprintln!(
+                "error: still differs after writing: {}",
+                crate::text::escape::text(key)
+            );
+        }
+        return ExitStatus::Changes;
+    }
+    crate::outln!(
+        "Accepted {} drifted object(s) into {} file(s); `orgops plan` is now empty for them.",
+        written.places.len(),
+        written.files.len()
+    );
+    ExitStatus::Success
 }

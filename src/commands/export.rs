@@ -27,6 +27,9 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
              stdout (YAML)"
         );
     }
+    if !args.targets.is_empty() {
+        return adopt(args, printer);
+    }
     if let Some(output) = &args.output {
         export_write::refuse_before_reading(output, args.split, args.force)?;
     }
@@ -93,6 +96,67 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// `export --target KEY -o PATH`: the named live objects merged into the existing file or
+/// directory (see [`ops::adopt`]); a line per object on stderr, or `--format json`.
+fn adopt(args: &ExportArgs, printer: Printer) -> anyhow::Result<()> {
+    let Some(output) = &args.output else {
+        anyhow::bail!("--target needs `-o PATH`: the existing file or directory to merge into");
+    };
+    let target = Target::open_with(args.target.emulator.as_deref(), args.target.concurrency)?;
+    let options = ops::export::ExportOptions {
+        skip_role_assignments: args.skip_role_assignments,
+    };
+    let written = ops::adopt::export_targets(
+        output,
+        &args.targets,
+        &target,
+        options,
+        args.rate_limits == ExportRateLimits::All,
+        printer,
+    )?;
+    if args.format == OutcomeFormat::Json {
+        let value = serde_json::json!({
+            "format_version": 1,
+            "adopted": written.places.iter().map(|(key, outcome, file)| serde_json::json!({
+                "key": key,
+                "outcome": outcome.word(),
+                "file": file.display().to_string(),
+            })).collect::<Vec<_>>(),
+            "files": written.files.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>(),
+            "requests": written.requests,
+        });
+        crate::outln!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else {
+        for (key, outcome, file) in &written.places {
+            eprintln!(
+                "{} {} in {}",
+                outcome.word(),
+                crate::text::escape::text(key),
+                file.display()
+            );
+        }
+        for (file, dropped) in &written.files {
+            if !dropped.is_empty() {
+                let lines: Vec<String> = dropped.iter().map(|l| l.to_string()).collect();
+                eprintln!(
+                    "note: {}: the comment(s) on line(s) {} went with what they were inside",
+                    file.display(),
+                    lines.join(", ")
+                );
+            }
+        }
+        eprintln!(
+            "export --target: {} file(s) changed ({} requests)",
+            written.files.len(),
+            written.requests
+        );
     }
     Ok(())
 }
