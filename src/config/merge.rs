@@ -275,9 +275,6 @@ impl<'a> Ctx<'a> {
                     ..
                 },
             ) if !n.is_flow() => {
-                let find = |list: &'a [(String, Pos, Node)], key: &str| {
-                    list.iter().position(|(k, _, _)| k == key)
-                };
                 let top = slots.is_none();
                 for (i, (key, n_at, n_value)) in ne.iter().enumerate() {
                     let n_slot = Slot {
@@ -314,10 +311,10 @@ impl<'a> Ctx<'a> {
                         (None, None) => {
                             // After the closest preceding key the file has, else before the
                             // first that follows.
-                            let before = ne[..i].iter().rev().find_map(|(k, _, _)| {
-                                let _ = find;
-                                se.iter().find(|(sk, _, _)| sk == k)
-                            });
+                            let before = ne[..i]
+                                .iter()
+                                .rev()
+                                .find_map(|(k, _, _)| se.iter().find(|(sk, _, _)| sk == k));
                             let col = se.first().map_or(0, |(_, at, _)| at.col);
                             let mut lines = self.out_lines(n_slot, n_at.col, col);
                             if let Some(first) = lines.first_mut() {
@@ -431,8 +428,7 @@ impl<'a> Ctx<'a> {
                         }
                     }
                 }
-                for (i, id) in ok.iter().enumerate() {
-                    let _ = i;
+                for id in &ok {
                     if nk.contains(id) {
                         continue;
                     }
@@ -528,10 +524,8 @@ impl<'a> Ctx<'a> {
         let (first, last) = (s.at.line, s.value.last_line().max(s.at.line));
         let empty = matches!(n.value, Node::Seq { items, .. } if items.is_empty())
             || matches!(n.value, Node::Map { entries, .. } if entries.is_empty());
-        let kept = self.comment(first).filter(|_| {
-            // A comment after the value on the key's line, when the value ends there.
-            true
-        });
+        // A comment on the key's line stays on it.
+        let kept = self.comment(first);
         for line in first + 1..=last {
             if self.comment(line).is_some() {
                 if empty {
