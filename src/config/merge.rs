@@ -375,6 +375,14 @@ impl<'a> Ctx<'a> {
                 },
             ) if !n.is_flow() && !si.is_empty() => {
                 let (ok, nk, sk) = (keyed(oi), keyed(ni), keyed(si));
+                // Linear in the list: positions by identity.
+                let index = |ids: &[String]| -> BTreeMap<String, usize> {
+                    ids.iter()
+                        .enumerate()
+                        .map(|(i, id)| (id.clone(), i))
+                        .collect()
+                };
+                let (o_at, n_at, s_at) = (index(&ok), index(&nk), index(&sk));
                 for (i, id) in nk.iter().enumerate() {
                     let n_item = &ni[i];
                     let n_slot = Slot {
@@ -384,10 +392,7 @@ impl<'a> Ctx<'a> {
                         },
                         value: n_item,
                     };
-                    match (
-                        ok.iter().position(|k| k == id),
-                        sk.iter().position(|k| k == id),
-                    ) {
+                    match (o_at.get(id).copied(), s_at.get(id).copied()) {
                         (Some(oi_at), Some(si_at)) => {
                             let s_item = &si[si_at];
                             let s_slot = Slot {
@@ -406,9 +411,7 @@ impl<'a> Ctx<'a> {
                             ));
                         }
                         (None, None) => {
-                            let next = nk[i + 1..]
-                                .iter()
-                                .find_map(|k| sk.iter().position(|s| s == k));
+                            let next = nk[i + 1..].iter().find_map(|k| s_at.get(k).copied());
                             let s_first = &si[0];
                             let col = dash_col(self.src[s_first.line() - 1], s_first.start());
                             let mut lines = self.out_lines(n_slot, n_slot.at.col, col);
@@ -429,10 +432,10 @@ impl<'a> Ctx<'a> {
                     }
                 }
                 for id in &ok {
-                    if nk.contains(id) {
+                    if n_at.contains_key(id) {
                         continue;
                     }
-                    if let Some(at) = sk.iter().position(|k| k == id) {
+                    if let Some(&at) = s_at.get(id) {
                         let s_item = &si[at];
                         self.delete(Slot {
                             at: Pos {
