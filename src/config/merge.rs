@@ -170,6 +170,34 @@ fn same(a: &Node, b: &Node) -> bool {
     }
 }
 
+/// Whether a flow mapping (`{email: a@x, role: reader}`) can be edited in place: the same
+/// keys in the file's form, the new one and the source, and every value that changes a
+/// one-line scalar in all three (its text is replaced where it stands).
+fn scalars_only(
+    o: &[(String, Pos, Node)],
+    n: &[(String, Pos, Node)],
+    s: &[(String, Pos, Node)],
+) -> bool {
+    let keys = |list: &[(String, Pos, Node)]| -> Vec<String> {
+        let mut keys: Vec<String> = list.iter().map(|(k, _, _)| k.clone()).collect();
+        keys.sort();
+        keys
+    };
+    let one_line = |node: &Node| matches!(node, Node::Scalar { start, end, .. } if start.line == end.line && end.col > start.col);
+    keys(o) == keys(n)
+        && keys(o) == keys(s)
+        && o.iter().all(|(key, _, ov)| {
+            let nv = n.iter().find(|(k, _, _)| k == key).map(|(_, _, v)| v);
+            let sv = s.iter().find(|(k, _, _)| k == key).map(|(_, _, v)| v);
+            match (nv, sv) {
+                (Some(nv), Some(sv)) => {
+                    same(ov, nv) || (one_line(ov) && one_line(nv) && one_line(sv))
+                }
+                _ => false,
+            }
+        })
+}
+
 /// A list's items by identity (the n-th of equal identities gets `#n`, as fmt's walk).
 fn keyed(items: &[Node]) -> Vec<String> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -270,11 +298,9 @@ impl<'a> Ctx<'a> {
                 Node::Map { entries: oe, .. },
                 Node::Map { entries: ne, .. },
                 Node::Map {
-                    entries: se,
-                    flow: false,
-                    ..
+                    entries: se, flow, ..
                 },
-            ) if !n.is_flow() => {
+            ) if !n.is_flow() && (!flow || scalars_only(oe, ne, se)) => {
                 let top = slots.is_none();
                 for (i, (key, n_at, n_value)) in ne.iter().enumerate() {
                     let n_slot = Slot {
@@ -582,6 +608,47 @@ mod tests {
 
     fn doc(text: &str) -> Document {
         load_document(text, "t.yaml").expect("loads")
+    }
+
+    #[test]
+    fn a_changed_scalar_is_replaced_where_it_stands_even_in_a_flow_mapping() {
+        let text = "users:\n  # people\n  - {email: a@x.example, role: reader}   # a\n  - email: b@x.example\n    role: reader  # b\n";
+        let new = doc(
+            "users:\n  - {email: a@x.example, role: owner}\n  - {email: b@x.example, role: owner}\n",
+        );
+        let merged = merge_text(text, &doc(text), &new, "t.yaml").expect("merges");
+        assert_eq!(
+            merged.text,
+            "users:\n  # people\n  - {email: a@x.example, role: owner}   # a\n  - email: b@x.example\n    role: owner  # b\n"
+        );
+        assert!(merged.dropped.is_empty());
+    }
+
+    #[test]
+    fn a_removed_item_takes_its_own_comments_and_leaves_the_others() {
+        let text = "users:\n  - email: a@x.example\n    role: reader\n  # b is a contractor\n  - email: b@x.example   # until June\n    role: reader\n  - email: c@x.example\n    role: reader\n";
+        let new = doc(
+            "users:\n  - {email: a@x.example, role: reader}\n  - {email: c@x.example, role: reader}\n",
+        );
+        let merged = merge_text(text, &doc(text), &new, "t.yaml").expect("merges");
+        assert_eq!(
+            merged.text,
+            "users:\n  - email: a@x.example\n    role: reader\n  # b is a contractor\n  - email: c@x.example\n    role: reader\n"
+        );
+        assert_eq!(merged.dropped, vec![5]);
+    }
+
+    #[test]
+    fn a_new_top_level_key_lands_in_canonical_order_with_a_blank_line() {
+        let text = "version: 1\nusers:\n  - {email: a@x.example, role: owner}  # me\n\nprojects:\n  - name: P\n";
+        let new = doc(
+            "version: 1\nusers:\n  - {email: a@x.example, role: owner}\ngroups:\n  - name: g\n    members: [a@x.example]\nprojects:\n  - name: P\n",
+        );
+        let merged = merge_text(text, &doc(text), &new, "t.yaml").expect("merges");
+        assert_eq!(
+            merged.text,
+            "version: 1\nusers:\n  - {email: a@x.example, role: owner}  # me\n\ngroups:\n  - name: g\n    members:\n      - a@x.example\n\nprojects:\n  - name: P\n"
+        );
     }
 
     #[test]
