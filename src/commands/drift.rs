@@ -73,15 +73,8 @@ fn write(args: &DriftArgs, drifted: &ops::drift::Drifted) -> ExitStatus {
             path.display()
         );
     }
-    for (path, dropped) in &written.files {
-        if !dropped.is_empty() {
-            let lines: Vec<String> = dropped.iter().map(|l| l.to_string()).collect();
-            eprintln!(
-                "note: {}: the comment(s) on line(s) {} went with what they were inside",
-                path.display(),
-                lines.join(", ")
-            );
-        }
+    for note in ops::adopt::dropped_notes(&written) {
+        eprintln!("{note}");
     }
     let informational = drifted
         .report

@@ -142,15 +142,8 @@ fn adopt(args: &ExportArgs, printer: Printer) -> anyhow::Result<()> {
                 file.display()
             );
         }
-        for (file, dropped) in &written.files {
-            if !dropped.is_empty() {
-                let lines: Vec<String> = dropped.iter().map(|l| l.to_string()).collect();
-                eprintln!(
-                    "note: {}: the comment(s) on line(s) {} went with what they were inside",
-                    file.display(),
-                    lines.join(", ")
-                );
-            }
+        for note in ops::adopt::dropped_notes(&written) {
+            eprintln!("{note}");
         }
         eprintln!(
             "export --target: {} file(s) changed ({} requests)",

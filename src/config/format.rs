@@ -60,26 +60,40 @@ pub fn format_text(text: &str, label: &str) -> Result<String, FormatError> {
     let comments = comments(text, &source);
     let formatted = bom + &place_comments(&body, &output, &source, comments, label)?;
     // A safety net: formatting never changes what the file means.
-    let mut before = doc;
-    before.sort_canonical();
-    crate::kinds::canonical_fields(&mut before);
-    match load_document(&formatted, label) {
+    check_meaning(
+        &formatted,
+        doc,
+        label,
+        "formatting would change the file's meaning",
+    )?;
+    Ok(formatted)
+}
+
+/// Refuses `text` (the file `label` rewritten) unless it loads and means exactly `expected`
+/// (both compared in canonical form): `otherwise` says what went wrong.
+pub(crate) fn check_meaning(
+    text: &str,
+    mut expected: Document,
+    label: &str,
+    otherwise: &str,
+) -> Result<(), FormatError> {
+    expected.sort_canonical();
+    crate::kinds::canonical_fields(&mut expected);
+    match load_document(text, label) {
         Ok(mut after) => {
             after.sort_canonical();
             crate::kinds::canonical_fields(&mut after);
-            if after != before {
+            if after != expected {
                 return Err(FormatError(format!(
-                    "{label}: formatting would change the file's meaning; it was left as it is (please report this)"
+                    "{label}: {otherwise}; it was left as it is (please report this)"
                 )));
             }
+            Ok(())
         }
-        Err((_, first)) => {
-            return Err(FormatError(format!(
-                "{label}: the formatted file would not load ({first}); it was left as it is (please report this)"
-            )));
-        }
+        Err((_, first)) => Err(FormatError(format!(
+            "{label}: the rewritten file would not load ({first}); it was left as it is (please report this)"
+        ))),
     }
-    Ok(formatted)
 }
 
 /// The file's document as `orgops validate` reads one file (the bounded loader), or its

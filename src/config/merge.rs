@@ -25,7 +25,7 @@
 
 use std::collections::BTreeMap;
 
-use super::format::{FormatError, Node, Pos, Tree, canonical_yaml, comment_start, load_document};
+use super::format::{FormatError, Node, Pos, Tree, canonical_yaml, check_meaning, comment_start};
 use crate::model::Document;
 
 /// Why the new document cannot be written into the file without losing something.
@@ -121,25 +121,12 @@ pub fn merge_text(
     }
     let text = bom + &cx.apply()?;
     // A safety net, as fmt's: the file now says exactly `new`.
-    let mut expected = new.clone();
-    expected.sort_canonical();
-    crate::kinds::canonical_fields(&mut expected);
-    match load_document(&text, label) {
-        Ok(mut after) => {
-            after.sort_canonical();
-            crate::kinds::canonical_fields(&mut after);
-            if after != expected {
-                return Err(FormatError(format!(
-                    "{label}: the merged file would not say what was asked; it was left as it is (please report this)"
-                )));
-            }
-        }
-        Err((_, first)) => {
-            return Err(FormatError(format!(
-                "{label}: the merged file would not load ({first}); it was left as it is (please report this)"
-            )));
-        }
-    }
+    check_meaning(
+        &text,
+        new.clone(),
+        label,
+        "the merged file would not say what was asked",
+    )?;
     let mut dropped = cx.dropped;
     dropped.sort_unstable();
     dropped.dedup();
@@ -605,6 +592,7 @@ impl<'a> Ctx<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::format::load_document;
 
     fn doc(text: &str) -> Document {
         load_document(text, "t.yaml").expect("loads")

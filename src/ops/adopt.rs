@@ -517,6 +517,23 @@ fn undeclared_members(files: &SourceFiles) -> BTreeSet<String> {
     named.difference(&declared).cloned().collect()
 }
 
+/// The notes to print about comments that went with what they were inside, one per file.
+pub fn dropped_notes(written: &Written) -> Vec<String> {
+    written
+        .files
+        .iter()
+        .filter(|(_, dropped)| !dropped.is_empty())
+        .map(|(path, dropped)| {
+            let lines: Vec<String> = dropped.iter().map(|l| l.to_string()).collect();
+            format!(
+                "note: {}: the comment(s) on line(s) {} went with what they were inside",
+                path.display(),
+                lines.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// Keys of every object of `doc` (what a target may name), each kind's own.
 pub fn keys_of(doc: &Document) -> BTreeSet<String> {
     crate::kinds::ResourceKind::ALL
@@ -545,9 +562,6 @@ pub fn write_files(files: &[(PathBuf, String, Vec<usize>)]) -> anyhow::Result<()
     }
     Ok(())
 }
-
-/// The keys each file gained, lost or changed, for the summary.
-pub type Summary = BTreeMap<String, (Outcome, PathBuf)>;
 
 /// What was written: each key's place and what became of it, the files rewritten (with the
 /// source lines of comments removed with what they were inside), and the live read's
