@@ -4,6 +4,11 @@
 //! Drift means "apply would change something": exactly when `plan --detailed-exitcode` exits
 //! 2. Objects under `policy.unmanaged: report` are listed for information and count only
 //! with `--fail-on-unmanaged`.
+//!
+//! `--write` accepts the drift into the file instead ([`ops::adopt::accept_drift`]): one line
+//! per object written (or, with `--format json`, `{format_version, written: [{key, outcome,
+//! file}], files, remaining}`); exit 0 when nothing differs any more, 2 when something still
+//! does (listed), 1 on error with nothing written.
 
 use crate::cli::{DriftArgs, PlanFormat};
 use crate::drift::render;
@@ -61,6 +66,27 @@ fn write(args: &DriftArgs, drifted: &ops::drift::Drifted) -> ExitStatus {
                 return ExitStatus::Failure;
             }
         };
+    if args.format == PlanFormat::Json {
+        let value = serde_json::json!({
+            "format_version": 1,
+            "written": written.places.iter().map(|(key, outcome, path)| serde_json::json!({
+                "key": key,
+                "outcome": outcome.word(),
+                "file": path.display().to_string(),
+            })).collect::<Vec<_>>(),
+            "files": written.files.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>(),
+            "remaining": remaining,
+        });
+        crate::outln!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return if remaining.is_empty() {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Changes
+        };
+    }
     if written.places.is_empty() {
         crate::outln!("In sync: nothing to write into {}.", file.display());
         return ExitStatus::Success;

@@ -2,6 +2,8 @@
 //! organization as a desired-state file (stdout by default), or as a directory of files.
 //! With `-o`, certificate PEMs are written beside the file under `certs/`; on stdout they
 //! cannot be, and a note on stderr says so. See [`ops::export_write`] for what is written.
+//! With `--target KEY -o PATH`, only the named live objects are read and merged into the
+//! existing file or directory (see [`ops::adopt`]).
 
 use crate::cli::{ExportArgs, ExportRateLimits, OutcomeFormat};
 use crate::exit::ExitStatus;

@@ -394,3 +394,59 @@ fn drift_write_in_a_directory_edits_the_file_that_declares_the_object() {
     );
     assert!(plan_keys(&emu, &split).is_empty());
 }
+
+#[test]
+fn export_target_updates_a_declared_service_account_and_keeps_its_sink() {
+    let emu = org::start(LIVE);
+    let text = format!(
+        "{FILE}\n  - name: Labs\n    service_accounts:\n      - name: ci\n        role: member   # read-only bot\n        sink: {{file: ci.key}}   # the key goes here\n"
+    )
+    .replace("# end of file\n\n", "# end of file\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = org::write(dir.path(), "orgops.yaml", &text);
+    let labs = org::project_id(&emu, "Labs");
+    let accounts = org::call(
+        &emu,
+        reqwest::Method::GET,
+        &format!("/organization/projects/{labs}/service_accounts?limit=100"),
+        None,
+    );
+    let ci = accounts["data"][0]["id"].as_str().expect("ci").to_string();
+    org::call(
+        &emu,
+        reqwest::Method::POST,
+        &format!("/organization/projects/{labs}/service_accounts/{ci}"),
+        Some(json!({"role": "owner"})),
+    );
+    let out = run(org::orgops(&emu)
+        .args([
+            "export",
+            "--format",
+            "json",
+            "--target",
+            "project:Labs/service_account:ci",
+            "-o",
+        ])
+        .arg(&file));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let outcome: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(
+        outcome["adopted"][0]["outcome"],
+        json!("updated"),
+        "{outcome:#}"
+    );
+    let after = std::fs::read_to_string(&file).expect("read");
+    assert_eq!(
+        after,
+        text.replace(
+            "role: member   # read-only bot",
+            "role: owner   # read-only bot"
+        )
+    );
+    assert!(!after.contains("sk-"), "no secret in the file: {after}");
+    assert!(
+        !plan_keys(&emu, &file)
+            .iter()
+            .any(|k| k.contains("service_account:ci"))
+    );
+}
