@@ -732,7 +732,30 @@ pub fn export_targets(
     printer: crate::printer::Printer,
 ) -> anyhow::Result<Written> {
     crate::plan::target::check_patterns(targets)?;
-    let files = SourceFiles::read(output)?;
+    if !output.exists() {
+        // Refused before anything is read (the same message as [`SourceFiles::read`]).
+        SourceFiles::read(output)?;
+    }
+    // The file loads while the organization is read (a large file takes a moment).
+    std::thread::scope(|scope| {
+        let files = scope.spawn(|| SourceFiles::read(output));
+        let read = read_for_targets(targets, connect, options, all_rate_limits, printer);
+        let files = files
+            .join()
+            .map_err(|_| anyhow::anyhow!("reading {} failed", output.display()))??;
+        let (export, requests) = read?;
+        adopt_into(output, files, targets, export, requests)
+    })
+}
+
+/// The live read `targets` need ([`narrow_for_adoption`]) as an export, and its requests.
+fn read_for_targets(
+    targets: &[String],
+    connect: &crate::ops::target::Target,
+    options: crate::ops::export::ExportOptions,
+    all_rate_limits: bool,
+    printer: crate::printer::Printer,
+) -> anyhow::Result<(crate::ops::export::Export, u64)> {
     let runtime = crate::ops::runtime()?;
     let mut scope = if options.skip_role_assignments {
         crate::live::ReadScope::everything_but_role_assignments()
@@ -750,6 +773,17 @@ pub fn export_targets(
     if !all_rate_limits {
         crate::ops::export_write::leave_out_common_rate_limits(&mut export.doc);
     }
+    Ok((export, requests))
+}
+
+/// Adopts what `targets` name in `export` into `files` (at `output`).
+fn adopt_into(
+    output: &Path,
+    files: SourceFiles,
+    targets: &[String],
+    export: crate::ops::export::Export,
+    requests: u64,
+) -> anyhow::Result<Written> {
     let universe = keys_of(&export.doc);
     let mut matched = BTreeSet::new();
     let mut unmatched = Vec::new();
