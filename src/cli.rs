@@ -471,6 +471,12 @@ pub struct DriftArgs {
     /// Count undeclared objects the policy only reports (`report`) as drift (exit 2) too.
     #[arg(long)]
     pub fail_on_unmanaged: bool,
+    /// Accept the drift into the file instead of reporting it (like Terraform's refresh-only
+    /// apply): each changed object gets its live value, each one deleted live is removed,
+    /// each undeclared one apply would remove is added (with --fail-on-unmanaged, also those
+    /// the policy only reports); comments and layout of the rest stay byte for byte.
+    #[arg(long)]
+    pub write: bool,
 }
 
 /// How far back drift looks in the audit log, in `audit --since`'s words.
@@ -591,6 +597,13 @@ pub struct ExportArgs {
     /// written, the counts, the files removed). Without `-o` the export itself is stdout.
     #[arg(long, value_enum, default_value_t = OutcomeFormat::Text)]
     pub format: OutcomeFormat,
+    /// Adopt only this live object and what it owns (repeatable; `plan --target`'s keys:
+    /// `user:bob@x.example`, `project:Search`, `project:Search/service_account:ci`, or a
+    /// glob) into the existing file or directory `-o` names: merged in where `fmt` would put
+    /// it, the rest of the file (comments, order, layout) left byte for byte; a declared one
+    /// is updated to the live value. Reads only what the objects need.
+    #[arg(long = "target", value_name = "KEY", requires = "output")]
+    pub targets: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,6 +2,8 @@
 //! organization as a desired-state file (stdout by default), or as a directory of files.
 //! With `-o`, certificate PEMs are written beside the file under `certs/`; on stdout they
 //! cannot be, and a note on stderr says so. See [`ops::export_write`] for what is written.
+//! With `--target KEY -o PATH`, only the named live objects are read and merged into the
+//! existing file or directory (see [`ops::adopt`]).
 
 use crate::cli::{ExportArgs, ExportRateLimits, OutcomeFormat};
 use crate::exit::ExitStatus;
@@ -26,6 +28,9 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
             "--format json describes what `-o PATH` wrote; without -o the export itself is \
              stdout (YAML)"
         );
+    }
+    if !args.targets.is_empty() {
+        return adopt(args, printer);
     }
     if let Some(output) = &args.output {
         export_write::refuse_before_reading(output, args.split, args.force)?;
@@ -93,6 +98,60 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// `export --target KEY -o PATH`: the named live objects merged into the existing file or
+/// directory (see [`ops::adopt`]); a line per object on stderr, or `--format json`.
+fn adopt(args: &ExportArgs, printer: Printer) -> anyhow::Result<()> {
+    let Some(output) = &args.output else {
+        anyhow::bail!("--target needs `-o PATH`: the existing file or directory to merge into");
+    };
+    let target = Target::open_with(args.target.emulator.as_deref(), args.target.concurrency)?;
+    let options = ops::export::ExportOptions {
+        skip_role_assignments: args.skip_role_assignments,
+    };
+    let written = ops::adopt::export_targets(
+        output,
+        &args.targets,
+        &target,
+        options,
+        args.rate_limits == ExportRateLimits::All,
+        printer,
+    )?;
+    if args.format == OutcomeFormat::Json {
+        let value = serde_json::json!({
+            "format_version": 1,
+            "adopted": written.places.iter().map(|(key, outcome, file)| serde_json::json!({
+                "key": key,
+                "outcome": outcome.word(),
+                "file": file.display().to_string(),
+            })).collect::<Vec<_>>(),
+            "files": written.files.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>(),
+            "requests": written.requests,
+        });
+        crate::outln!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else {
+        for (key, outcome, file) in &written.places {
+            eprintln!(
+                "{} {} in {}",
+                outcome.word(),
+                crate::text::escape::text(key),
+                file.display()
+            );
+        }
+        for note in ops::adopt::dropped_notes(&written) {
+            eprintln!("{note}");
+        }
+        eprintln!(
+            "export --target: {} file(s) changed ({} requests)",
+            written.files.len(),
+            written.requests
+        );
     }
     Ok(())
 }

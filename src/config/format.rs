@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_saphyr::granit_parser::{Event, Parser};
+use serde_saphyr::granit_parser::{Event, Parser, StructureStyle};
 
 use crate::model::{Document, normalize_email};
 
@@ -60,31 +60,45 @@ pub fn format_text(text: &str, label: &str) -> Result<String, FormatError> {
     let comments = comments(text, &source);
     let formatted = bom + &place_comments(&body, &output, &source, comments, label)?;
     // A safety net: formatting never changes what the file means.
-    let mut before = doc;
-    before.sort_canonical();
-    crate::kinds::canonical_fields(&mut before);
-    match load_document(&formatted, label) {
+    check_meaning(
+        &formatted,
+        doc,
+        label,
+        "formatting would change the file's meaning",
+    )?;
+    Ok(formatted)
+}
+
+/// Refuses `text` (the file `label` rewritten) unless it loads and means exactly `expected`
+/// (both compared in canonical form): `otherwise` says what went wrong.
+pub(crate) fn check_meaning(
+    text: &str,
+    mut expected: Document,
+    label: &str,
+    otherwise: &str,
+) -> Result<(), FormatError> {
+    expected.sort_canonical();
+    crate::kinds::canonical_fields(&mut expected);
+    match load_document(text, label) {
         Ok(mut after) => {
             after.sort_canonical();
             crate::kinds::canonical_fields(&mut after);
-            if after != before {
+            if after != expected {
                 return Err(FormatError(format!(
-                    "{label}: formatting would change the file's meaning; it was left as it is (please report this)"
+                    "{label}: {otherwise}; it was left as it is (please report this)"
                 )));
             }
+            Ok(())
         }
-        Err((_, first)) => {
-            return Err(FormatError(format!(
-                "{label}: the formatted file would not load ({first}); it was left as it is (please report this)"
-            )));
-        }
+        Err((_, first)) => Err(FormatError(format!(
+            "{label}: the rewritten file would not load ({first}); it was left as it is (please report this)"
+        ))),
     }
-    Ok(formatted)
 }
 
 /// The file's document as `orgops validate` reads one file (the bounded loader), or its
 /// diagnostics rendered (no colour) and the first one's message.
-fn load_document(text: &str, label: &str) -> Result<Document, (String, String)> {
+pub(crate) fn load_document(text: &str, label: &str) -> Result<Document, (String, String)> {
     crate::config::load::parse_text(text.to_string(), label, None)
         .map(|file| file.doc)
         .map_err(|diagnostics| {
@@ -97,32 +111,82 @@ fn load_document(text: &str, label: &str) -> Result<Document, (String, String)> 
         })
 }
 
-/// A parsed node with the line it starts on (1-based; a mapping entry starts at its key).
-enum Node {
+/// A position in a text: 1-based line, 0-based column in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
+/// A parsed node with the line it starts on (1-based; a mapping entry starts at its key),
+/// where its content starts and ends (`end`: just after its last character), and, for a
+/// collection, whether it is written in flow style (`[a, b]`).
+pub(crate) enum Node {
     Scalar {
         value: String,
         line: usize,
+        start: Pos,
+        end: Pos,
     },
     Seq {
         line: usize,
         items: Vec<Node>,
+        start: Pos,
+        end: Pos,
+        flow: bool,
     },
     Map {
         line: usize,
-        entries: Vec<(String, usize, Node)>,
+        /// (key, where the key starts, value).
+        entries: Vec<(String, Pos, Node)>,
+        start: Pos,
+        end: Pos,
+        flow: bool,
     },
 }
 
 impl Node {
-    fn line(&self) -> usize {
+    pub(crate) fn line(&self) -> usize {
         match self {
             Node::Scalar { line, .. } | Node::Seq { line, .. } | Node::Map { line, .. } => *line,
         }
     }
 
+    pub(crate) fn start(&self) -> Pos {
+        match self {
+            Node::Scalar { start, .. } | Node::Seq { start, .. } | Node::Map { start, .. } => {
+                *start
+            }
+        }
+    }
+
+    pub(crate) fn end(&self) -> Pos {
+        match self {
+            Node::Scalar { end, .. } | Node::Seq { end, .. } | Node::Map { end, .. } => *end,
+        }
+    }
+
+    /// The last line holding its content (a block scalar's end is at the start of the line
+    /// after it).
+    pub(crate) fn last_line(&self) -> usize {
+        let (start, end) = (self.start(), self.end());
+        if end.col == 0 && end.line > start.line {
+            end.line - 1
+        } else {
+            end.line
+        }
+    }
+
+    pub(crate) fn is_flow(&self) -> bool {
+        matches!(
+            self,
+            Node::Seq { flow: true, .. } | Node::Map { flow: true, .. }
+        )
+    }
+
     /// How a list item is told apart from its siblings, whatever their order: its
     /// `email`, its (`project`, `name`) or `name`, or its own value.
-    fn identity(&self) -> Option<String> {
+    pub(crate) fn identity(&self) -> Option<String> {
         match self {
             Node::Scalar { value, .. } => Some(format!("={}", normalize_email(value))),
             Node::Map { entries, .. } => {
@@ -148,19 +212,25 @@ impl Node {
 
 /// The node tree of one YAML document, and the character spans of its scalars (where a `#`
 /// is content, not a comment).
-struct Tree {
-    root: Option<Node>,
+pub(crate) struct Tree {
+    pub root: Option<Node>,
     /// (start line, start column, end line, end column), 1-based lines, 0-based columns.
     scalar_spans: Vec<(usize, usize, usize, usize)>,
 }
 
 enum Frame {
-    Seq(usize, Vec<Node>),
-    Map(usize, Vec<(String, usize, Node)>, Option<(String, usize)>),
+    Seq(usize, Vec<Node>, Pos, bool),
+    Map(
+        usize,
+        Vec<(String, Pos, Node)>,
+        Option<(String, Pos)>,
+        Pos,
+        bool,
+    ),
 }
 
 impl Tree {
-    fn parse(text: &str) -> Result<Tree, String> {
+    pub(crate) fn parse(text: &str) -> Result<Tree, String> {
         let mut parser = Parser::new_from_str(text);
         let mut stack: Vec<Frame> = Vec::new();
         let mut root = None;
@@ -168,39 +238,80 @@ impl Tree {
         while let Some(next) = parser.next_event() {
             let (event, span) = next.map_err(|e| e.to_string())?;
             let line = span.start.line();
+            let start = Pos {
+                line,
+                col: span.start.col(),
+            };
+            let end = Pos {
+                line: span.end.line(),
+                col: span.end.col(),
+            };
             let node = match event {
                 Event::Scalar(value, ..) => {
                     scalar_spans.push((line, span.start.col(), span.end.line(), span.end.col()));
-                    if let Some(Frame::Map(_, _, pending @ None)) = stack.last_mut() {
-                        *pending = Some((value.to_string(), line));
+                    if let Some(Frame::Map(_, _, pending @ None, _, _)) = stack.last_mut() {
+                        *pending = Some((value.to_string(), start));
                         continue;
                     }
                     Node::Scalar {
                         value: value.to_string(),
                         line,
+                        start,
+                        end,
                     }
                 }
                 Event::Alias(_) => Node::Scalar {
                     value: "*".to_string(),
                     line,
+                    start,
+                    end,
                 },
-                Event::SequenceStart(..) => {
-                    stack.push(Frame::Seq(line, Vec::new()));
+                Event::SequenceStart(style, ..) => {
+                    stack.push(Frame::Seq(
+                        line,
+                        Vec::new(),
+                        start,
+                        style == StructureStyle::Flow,
+                    ));
                     continue;
                 }
-                Event::MappingStart(..) => {
-                    if let Some(Frame::Map(_, _, None)) = stack.last() {
+                Event::MappingStart(style, ..) => {
+                    if let Some(Frame::Map(_, _, None, _, _)) = stack.last() {
                         return Err(format!("line {line}: a mapping used as a key"));
                     }
-                    stack.push(Frame::Map(line, Vec::new(), None));
+                    stack.push(Frame::Map(
+                        line,
+                        Vec::new(),
+                        None,
+                        start,
+                        style == StructureStyle::Flow,
+                    ));
                     continue;
                 }
                 Event::SequenceEnd => match stack.pop() {
-                    Some(Frame::Seq(line, items)) => Node::Seq { line, items },
+                    Some(Frame::Seq(line, items, start, flow)) => {
+                        let last = items.last().map(Node::end).unwrap_or(start);
+                        Node::Seq {
+                            line,
+                            items,
+                            start,
+                            end: if flow { end } else { last },
+                            flow,
+                        }
+                    }
                     _ => return Err("unbalanced sequence".into()),
                 },
                 Event::MappingEnd => match stack.pop() {
-                    Some(Frame::Map(line, entries, _)) => Node::Map { line, entries },
+                    Some(Frame::Map(line, entries, _, start, flow)) => {
+                        let last = entries.last().map(|(_, _, v)| v.end()).unwrap_or(start);
+                        Node::Map {
+                            line,
+                            entries,
+                            start,
+                            end: if flow { end } else { last },
+                            flow,
+                        }
+                    }
                     _ => return Err("unbalanced mapping".into()),
                 },
                 Event::DocumentEnd => break,
@@ -208,9 +319,9 @@ impl Tree {
             };
             match stack.last_mut() {
                 None => root = Some(node),
-                Some(Frame::Seq(_, items)) => items.push(node),
-                Some(Frame::Map(_, entries, pending)) => match pending.take() {
-                    Some((key, key_line)) => entries.push((key, key_line, node)),
+                Some(Frame::Seq(_, items, _, _)) => items.push(node),
+                Some(Frame::Map(_, entries, pending, _, _)) => match pending.take() {
+                    Some((key, key_at)) => entries.push((key, key_at, node)),
                     None => return Err(format!("line {line}: a collection used as a key")),
                 },
             }
@@ -233,9 +344,9 @@ impl Tree {
             match node {
                 Node::Scalar { .. } => {}
                 Node::Map { entries, .. } => {
-                    for (key, key_line, value) in entries {
+                    for (key, key_at, value) in entries {
                         path.push(format!("{key}:"));
-                        walk(value, *key_line, path, visit);
+                        walk(value, key_at.line, path, visit);
                         path.pop();
                     }
                 }
@@ -259,7 +370,7 @@ impl Tree {
 
     /// Whether (line, column) falls inside a scalar. The spans come in document order and
     /// do not overlap, so the one that may hold it is the last starting at or before it.
-    fn in_scalar(&self, line: usize, col: usize) -> bool {
+    pub(crate) fn in_scalar(&self, line: usize, col: usize) -> bool {
         let at = (line, col);
         let after = self
             .scalar_spans
@@ -345,7 +456,7 @@ fn comments(text: &str, tree: &Tree) -> Vec<Comment> {
 
 /// The byte offset of the comment on `raw` (line `line`), if any: a `#` at the start or
 /// after whitespace, outside any scalar.
-fn comment_start(raw: &str, line: usize, tree: &Tree) -> Option<usize> {
+pub(crate) fn comment_start(raw: &str, line: usize, tree: &Tree) -> Option<usize> {
     let mut previous: Option<char> = None;
     for (col, (at, c)) in raw.char_indices().enumerate() {
         if c == '#' && previous.is_none_or(char::is_whitespace) && !tree.in_scalar(line, col) {

@@ -37,6 +37,7 @@ mod events;
 pub mod format;
 pub mod limits;
 pub mod load;
+pub mod merge;
 pub mod schema;
 pub mod semantic;
 pub mod source_map;

@@ -48,7 +48,7 @@ fn next_steps(report: &DriftReport) -> Vec<String> {
             edits.push("declare what is unmanaged");
         }
         steps.push(format!(
-            "To accept what the organization has instead: edit the file ({}) and commit it; drift then reports it in sync.",
+            "To accept what the organization has instead: `orgops drift --write` (same `-f`) edits the file ({}), keeping its comments; commit it and drift then reports it in sync.",
             edits.join(", ")
         ));
     }

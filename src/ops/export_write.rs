@@ -132,9 +132,27 @@ pub fn split(export: &Export) -> anyhow::Result<Files> {
     Ok(Files { files })
 }
 
+/// The stem of a new project's file in the split layout (`project-<stem>.yaml`), as
+/// [`split`] names it; refused when a file of that name is among `existing`.
+pub fn project_stem(name: &str, existing: &[String]) -> anyhow::Result<String> {
+    let stems = distinct_stems([name], slug).map_err(anyhow::Error::msg)?;
+    let stem = stems.get(name).cloned().unwrap_or_default();
+    let file = format!("project-{stem}.yaml");
+    if existing
+        .iter()
+        .any(|e| e.ends_with(&format!("/{file}")) || *e == file)
+    {
+        anyhow::bail!(
+            "{file} already exists but does not declare project `{}`: declare the project there, or move that file",
+            crate::text::escape::text(name)
+        );
+    }
+    Ok(stem)
+}
+
 /// A project file of the split layout: no `version` (`org.yaml` has it) and a one-line
 /// header naming the export.
-fn project_file_yaml(part: &Document) -> anyhow::Result<String> {
+pub fn project_file_yaml(part: &Document) -> anyhow::Result<String> {
     let body = crate::config::format::canonical_yaml(part, false)?;
     Ok(format!(
         "# yaml-language-server: $schema=https://raw.githubusercontent.com/orgops/orgops/main/schema/orgops.schema.json\n\

@@ -13,6 +13,7 @@
 //!   an in-process emulator seeded from a state file (`--emulator STATE`).
 
 pub mod access;
+pub mod adopt;
 pub mod apply;
 pub mod drift;
 pub mod export;

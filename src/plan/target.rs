@@ -251,7 +251,7 @@ fn universe(desired: &Document, plan: &Plan) -> BTreeSet<String> {
 
 /// The keys closest to `pattern`: compared with its literal part (up to the first `*` or
 /// `?`), each key cut to as many `/`-separated parts.
-fn close_keys(pattern: &str, universe: &BTreeSet<String>) -> Vec<String> {
+pub fn close_keys(pattern: &str, universe: &BTreeSet<String>) -> Vec<String> {
     let literal: &str = pattern.split(['*', '?']).next().unwrap_or(pattern);
     let literal = literal.trim_end_matches('/');
     // What follows the literal part (`/*`), kept on a suggestion when it then matches.

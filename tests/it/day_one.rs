@@ -460,7 +460,10 @@ fn drift_labels_live_and_file_says_what_to_do_and_words_unattributed_alike() {
             "{format}: {report}"
         );
         assert!(report.contains("orgops apply"), "{format}: {report}");
-        assert!(report.contains("edit the file"), "{format}: {report}");
+        assert!(
+            report.contains("orgops drift --write"),
+            "{format}: {report}"
+        );
         assert!(
             report.contains("no audit event found"),
             "{format}: {report}"

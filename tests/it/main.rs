@@ -2,6 +2,7 @@
 
 mod access;
 mod action;
+mod adopt;
 mod adoption;
 mod api_client;
 mod api_keys;
