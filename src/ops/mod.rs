@@ -14,6 +14,7 @@
 
 pub mod access;
 pub mod apply;
+pub mod costs;
 pub mod drift;
 pub mod export;
 pub mod export_write;
