@@ -336,10 +336,16 @@ pub fn text(report: &CostReport) -> String {
 /// A markdown table (for a pull request or an issue): names escaped as prose.
 pub fn markdown(report: &CostReport) -> String {
     let c = &report.currency;
+    let source = source_words(report);
+    let mut chars = source.chars();
+    let source: String = chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
     let mut out = format!(
         "### Costs {}\n\n{}.\n\n",
         escape::prose(&range_words(report)),
-        escape::prose(&source_words(report))
+        escape::prose(&source)
     );
     if report.rows.is_empty() {
         out.push_str("No project has costs or a declared limit.\n");

@@ -495,9 +495,8 @@ fn a_second_apply_against_the_same_organization_exits_1_naming_the_holder() {
 }
 
 /// Two admin keys of one name (what two racing applies used to leave behind) are a finding of
-/// the plan, not silently one of them. (Projects and service accounts of one name are
-/// refused by the emulator, as names are unique there; their findings are unit-tested in
-/// `live::normalize` and `plan::tests`.)
+/// the plan, not silently one of them. (Projects: the two tests after this one; service
+/// accounts are unit-tested in `live::normalize` and `plan::tests`.)
 #[test]
 fn live_duplicate_admin_keys_are_a_finding_of_the_plan() {
     let dir = tempfile::tempdir().expect("tempdir");
