@@ -112,6 +112,7 @@ async fn an_unknown_body_field_is_refused_on_every_write_route() {
         "/organization/external_keys",
         "/organization/external_storage",
         "/organization/projects/x_unknown/service_tier_settings",
+        "/organization/projects/x_unknown/api_keys/x_unknown",
     ] {
         routes.push(("POST".into(), sdk_only.into()));
     }
