@@ -79,6 +79,17 @@ impl CostReport {
         self.rows.iter().map(|r| r.cost_cents).sum()
     }
 
+    /// The organization's row: every project's cost against `settings.spend_limit`.
+    pub fn total_row(&self) -> CostRow {
+        CostRow {
+            project: "total".into(),
+            project_id: String::new(),
+            cost_cents: self.total_cents(),
+            limit_cents: self.org_limit_cents,
+            alerts_cents: Vec::new(),
+        }
+    }
+
     /// The rows whose cost reached `threshold` percent of their declared limit.
     pub fn over(&self, threshold: u32) -> Vec<&CostRow> {
         self.rows
@@ -211,14 +222,22 @@ pub fn report(
     })
 }
 
-/// An amount in cents, signed.
-fn amount(cents: i64, currency: &str) -> String {
+/// An amount in cents, signed (`-$1.00` for a credit).
+pub fn amount(cents: i64, currency: &str) -> String {
     let text = money(cents.unsigned_abs(), currency);
     if cents < 0 { format!("-{text}") } else { text }
 }
 
 fn limit_cell(limit: Option<u64>, currency: &str) -> String {
     limit.map_or_else(|| "-".to_string(), |l| money(l, currency))
+}
+
+/// The organization's limit, named so.
+fn org_limit_cell(report: &CostReport) -> String {
+    report.org_limit_cents.map_or_else(
+        || "-".to_string(),
+        |l| format!("{} (organization)", money(l, &report.currency)),
+    )
 }
 
 fn percent_cell(row: &CostRow) -> String {
@@ -292,20 +311,11 @@ pub fn text(report: &CostReport) -> String {
             alerts_cell(row, c),
         ]);
     }
-    let total = CostRow {
-        project: "total".into(),
-        project_id: String::new(),
-        cost_cents: report.total_cents(),
-        limit_cents: report.org_limit_cents,
-        alerts_cents: Vec::new(),
-    };
+    let total = report.total_row();
     table.push([
         "total".into(),
         amount(total.cost_cents, c),
-        report.org_limit_cents.map_or_else(
-            || "-".to_string(),
-            |l| format!("{} (organization)", money(l, c)),
-        ),
+        org_limit_cell(report),
         percent_cell(&total),
         String::new(),
     ]);
@@ -362,20 +372,11 @@ pub fn markdown(report: &CostReport) -> String {
             alerts_cell(row, c)
         ));
     }
-    let total = CostRow {
-        project: String::new(),
-        project_id: String::new(),
-        cost_cents: report.total_cents(),
-        limit_cents: report.org_limit_cents,
-        alerts_cents: Vec::new(),
-    };
+    let total = report.total_row();
     out.push_str(&format!(
         "| **total** | **{}** | {} | {} | |\n",
         amount(total.cost_cents, c),
-        report.org_limit_cents.map_or_else(
-            || "-".to_string(),
-            |l| format!("{} (organization)", money(l, c))
-        ),
+        org_limit_cell(report),
         percent_cell(&total)
     ));
     out
@@ -398,13 +399,7 @@ pub fn json_value(report: &CostReport) -> Value {
             })
         })
         .collect();
-    let total = CostRow {
-        project: String::new(),
-        project_id: String::new(),
-        cost_cents: report.total_cents(),
-        limit_cents: report.org_limit_cents,
-        alerts_cents: Vec::new(),
-    };
+    let total = report.total_row();
     json!({
         "month": report.month,
         "from": format_utc(report.from),
@@ -423,17 +418,6 @@ pub fn json_value(report: &CostReport) -> Value {
 /// The report as JSON text (every string escaped as orgops's JSON output is).
 pub fn json(report: &CostReport) -> String {
     format!("{}\n", escape::json_pretty(&json_value(report)))
-}
-
-/// `drift`'s line for a project over the threshold.
-pub fn over_line(row: &CostRow, currency: &str, threshold: u32) -> String {
-    format!(
-        "project:{}: {} this month is {} % of its spend limit {} (threshold {threshold} %)",
-        row.project,
-        amount(row.cost_cents, currency),
-        row.percent_of_limit().unwrap_or(0),
-        limit_cell(row.limit_cents, currency),
-    )
 }
 
 #[cfg(test)]

@@ -158,10 +158,9 @@ impl CostStatus {
                 .iter()
                 .map(|o| {
                     format!(
-                        "{}: {}{} this month is {} % of its spend limit {} (threshold {threshold_percent} %)",
+                        "{}: {} this month is {} % of its spend limit {} (threshold {threshold_percent} %)",
                         o.key,
-                        if o.cost_cents < 0 { "-" } else { "" },
-                        money(o.cost_cents.unsigned_abs(), currency),
+                        crate::costs::amount(o.cost_cents, currency),
                         o.percent_of_limit,
                         money(o.spend_limit_cents, currency),
                     )
