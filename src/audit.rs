@@ -24,6 +24,7 @@ use crate::api::Client;
 use crate::api::audit_logs::{AuditLog, AuditLogQuery};
 use crate::plan::keys;
 use crate::text::escape;
+use crate::text::time::days_from_civil;
 
 /// A `--since`/`--until` value as Unix seconds: a duration back from `now` (`90s`, `30m`,
 /// `12h`, `7d`, `2w`), an RFC 3339 time (`2026-11-30T12:00:00Z`, `...+02:00`, fractions
@@ -60,17 +61,6 @@ pub fn parse_time(value: &str, now: i64) -> Result<i64, String> {
             .ok_or_else(|| format!("{v:?}: the duration is too large"));
     }
     parse_rfc3339(v).ok_or_else(|| format!("{v:?} is not a valid time: {expected}"))
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days-from-civil).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 fn parse_rfc3339(v: &str) -> Option<i64> {
@@ -150,82 +140,17 @@ fn parse_rfc3339(v: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3_600 + m * 60 + s - offset)
 }
 
-/// The non-tenant event types of the API reference (§5, the spec's `AuditLogEventType`) and
-/// the two the SDK adds. The set is open: other values are sent as they are, with a warning.
-pub const KNOWN_EVENT_TYPES: &[&str] = &[
-    "api_key.created",
-    "api_key.updated",
-    "api_key.deleted",
-    "certificate.created",
-    "certificate.updated",
-    "certificate.deleted",
-    "certificates.activated",
-    "certificates.deactivated",
-    "checkpoint.permission.created",
-    "checkpoint.permission.deleted",
-    "external_key.registered",
-    "external_key.removed",
-    "group.created",
-    "group.updated",
-    "group.deleted",
-    "invite.sent",
-    "invite.accepted",
-    "invite.deleted",
-    "ip_allowlist.created",
-    "ip_allowlist.updated",
-    "ip_allowlist.deleted",
-    "ip_allowlist.config.activated",
-    "ip_allowlist.config.deactivated",
-    "login.succeeded",
-    "login.failed",
-    "logout.succeeded",
-    "logout.failed",
-    "organization.updated",
-    "project.created",
-    "project.updated",
-    "project.archived",
-    "project.deleted",
-    "rate_limit.updated",
-    "rate_limit.deleted",
-    "resource.deleted",
-    "tunnel.created",
-    "tunnel.updated",
-    "tunnel.deleted",
-    "workload_identity_provider.created",
-    "workload_identity_provider.updated",
-    "workload_identity_provider.deleted",
-    "workload_identity_provider_mapping.created",
-    "workload_identity_provider_mapping.updated",
-    "workload_identity_provider_mapping.deleted",
-    "role.created",
-    "role.updated",
-    "role.deleted",
-    "role.assignment.created",
-    "role.assignment.deleted",
-    "role.bound_to_resource",
-    "role.unbound_from_resource",
-    "scim.enabled",
-    "scim.disabled",
-    "service_account.created",
-    "service_account.updated",
-    "service_account.deleted",
-    "user.added",
-    "user.updated",
-    "user.deleted",
-    "external_storage.registered",
-    "external_storage.removed",
-];
-
-/// A warning for an event type no version of the API documents (tenant-scoped types, which
-/// all start with `tenant.`, are not checked), with a did-you-mean.
+/// The refusal of an event type the API does not have (it answers 400 to one), with a
+/// did-you-mean; `None` for one it has ([`crate::api::audit_logs::EVENT_TYPES`]).
 pub fn unknown_event_type(event_type: &str) -> Option<String> {
-    if is_tenant_scoped(event_type) || KNOWN_EVENT_TYPES.contains(&event_type) {
+    use crate::api::audit_logs::EVENT_TYPES;
+    if EVENT_TYPES.contains(&event_type) {
         return None;
     }
     Some(format!(
-        "--type {:?} is not an event type the API documents, so it may match nothing{}",
+        "--type {:?} is not an audit event type of the API{}",
         escape::text(event_type),
-        suggest(event_type, KNOWN_EVENT_TYPES.iter().copied())
+        suggest(event_type, EVENT_TYPES.iter().copied())
     ))
 }
 

@@ -146,6 +146,9 @@ pub enum Command {
     /// service accounts with their roles, and the admin keys' owners, from the live
     /// organization or the file (`--source file`).
     Access(AccessArgs),
+    /// What each project cost this month (UTC, to date), beside its spend limit and spend
+    /// alerts: the file's (`-f`), else the live organization's (docs/costs.md).
+    Costs(CostsArgs),
     /// The plan's dependency graph (the order apply runs the changes in) as DOT or mermaid,
     /// from a fresh plan or a saved one (`--plan PLAN`).
     Graph(GraphArgs),
@@ -477,6 +480,12 @@ pub struct DriftArgs {
     /// the policy only reports); comments and layout of the rest stay byte for byte.
     #[arg(long)]
     pub write: bool,
+    /// Report each project whose cost this month reached this percentage of the spend limit
+    /// the file declares for it (1 to 1000; read only when the file declares a project
+    /// spend limit). Reported, not drift: it does not change the exit status.
+    #[arg(long, value_name = "PERCENT", default_value_t = crate::costs::DEFAULT_THRESHOLD_PERCENT,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub cost_threshold: u32,
 }
 
 /// How far back drift looks in the audit log, in `audit --since`'s words.
@@ -554,6 +563,33 @@ pub struct GithubDriftArgs {
     /// Undeclared objects the policy only reports (`report`) open the tracking issue too.
     #[arg(long)]
     pub fail_on_unmanaged: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+orgops costs                                   # this month to date, limits and alerts as the organization has them\n  \
+orgops costs -f orgops.yaml                    # ... beside the limits and alerts the file declares\n  \
+orgops costs --month 2026-11 --format markdown # a past month, for a report\n  \
+orgops costs --format json > costs.json")]
+pub struct CostsArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The desired-state file (or directory) whose spend limits and alerts are shown beside
+    /// the costs; without it, the live organization's are read.
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// How to print the costs.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// A whole past month (YYYY-MM, UTC) instead of the current month to date.
+    #[arg(long, value_name = "YYYY-MM")]
+    pub month: Option<String>,
+    /// Daily buckets per request (1 to 180, the API's maximum).
+    #[arg(long, value_name = "N", default_value_t = 180)]
+    pub page_size: u32,
+    /// The largest desired-state file read (bytes, or with a unit: 64MiB, 1GiB).
+    #[arg(long, value_name = "SIZE", env = "ORGOPS_MAX_FILE_SIZE", default_value = "64MiB", value_parser = crate::input::parse_size)]
+    pub max_file_size: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -35,7 +35,8 @@
 //!    live state from the API (one dataflow over the registry).
 //! 6. `git`, `plan`: the file at another revision; the pure plan: every kind's diff, the
 //!    whole-plan gates, the order, `--target`, saved plans and their digests.
-//! 7. `render`, `apply`: text, markdown and JSON renderings; the executor.
+//! 7. `render`, `apply`, `costs`: text, markdown and JSON renderings; the executor; costs
+//!    per project beside their declared limits (`orgops costs`, and `drift`'s cost lines).
 //! 8. `drift`, `access`: the plan as drift, attributed from the audit log; who can reach
 //!    what, computed from a document (the file's or the live organization's).
 //! 9. `audit`: `orgops audit`, the audit log as a query.
@@ -68,6 +69,9 @@
 //!
 //! - [`model`], [`config`], [`api`], [`live`], [`plan`], [`kinds`]: as above.
 //! - [`render`]: text, markdown and JSON renderings of a plan.
+//! - [`costs`]: `orgops costs`, month-to-date cost per project beside its declared spend
+//!   limit and alerts (summed from `/organization/costs`), and `drift`'s lines for projects
+//!   near their limit.
 //! - [`audit`]: `orgops audit`, the audit log as a query (filters resolved with a minimal
 //!   read, pages streamed, objects named by their orgops keys).
 //! - [`access`]: `orgops access`, who can reach what (grants direct and through groups,
@@ -96,6 +100,7 @@ pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod costs;
 pub mod drift;
 pub mod emulator;
 pub mod exit;

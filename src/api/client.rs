@@ -38,7 +38,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use super::error::{ApiError, Error, ErrorEnvelope, TlsError, excerpt};
+use super::error::{ApiError, Error, ErrorEnvelope, TlsError, excerpt, request_label};
 use super::pagination::PageObserver;
 use super::ratelimit::{Feedback, Limits, RateController};
 
@@ -477,7 +477,7 @@ impl Client {
                         self.record_organization(&headers);
                         return Ok(body);
                     }
-                    let error = self.status_error(call, status, &body);
+                    let error = self.status_error(call, status, &headers, &body);
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         // Rate-limited means not processed: every kind may retry. Waiting
                         // happens in `acquire`, which gives up at the deadline.
@@ -662,8 +662,25 @@ impl Client {
         }
     }
 
-    fn status_error(&self, call: &Call, status: StatusCode, body: &[u8]) -> Error {
+    fn status_error(
+        &self,
+        call: &Call,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Error {
         let text = String::from_utf8_lossy(body);
+        // What OpenAI support asks for; bounded and escaped like any server text.
+        let request_id = headers
+            .get("x-request-id")
+            .map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .chars()
+                    .take(128)
+                    .collect::<String>()
+            })
+            .filter(|id| !id.is_empty())
+            .map(|id| self.outside(&id));
         let envelope: Option<ErrorEnvelope> = serde_json::from_slice(body).ok();
         match envelope.and_then(|e| e.error) {
             Some(err) if err.message.is_some() || err.error_type.is_some() => {
@@ -679,6 +696,7 @@ impl Client {
                     param: err.param.map(|p| self.outside(&p)),
                     method: call.method.to_string(),
                     route: call.route.to_string(),
+                    request_id,
                 }))
             }
             _ => Error::Http {
@@ -686,6 +704,7 @@ impl Client {
                 body_excerpt: self.outside(&excerpt(&text)),
                 method: call.method.to_string(),
                 route: call.route.to_string(),
+                request: request_label(request_id.as_deref()),
             },
         }
     }

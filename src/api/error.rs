@@ -15,12 +15,15 @@ pub enum Error {
     #[error(transparent)]
     Api(Box<ApiError>),
     /// A non-success status without a decodable error envelope (a proxy page, say).
-    #[error("{method} {route} failed: HTTP {status}: {body_excerpt}. {hint}", hint = hint(*status))]
+    #[error("{method} {route} failed: HTTP {status}{request}: {body_excerpt}. {hint}", hint = hint(*status))]
     Http {
         status: u16,
         body_excerpt: String,
         method: String,
         route: String,
+        /// ` (request id req_...)` when the response had an `x-request-id`, else empty
+        /// ([`request_label`]).
+        request: String,
     },
     /// An attempt exceeded the per-attempt timeout and retries (if any) were exhausted.
     #[error(
@@ -139,10 +142,11 @@ pub struct TlsError {
 
 /// A decoded error envelope and the request it answered.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{method} {route} failed: HTTP {status} {error_type}{code}: {message}{param}. {hint}",
+#[error("{method} {route} failed: HTTP {status} {error_type}{code}{request}: {message}{param}. {hint}",
     // The API's messages end with a full stop; the hint's sentence brings its own.
     message = message.trim_end_matches('.'),
     code = code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(),
+    request = request_label(request_id.as_deref()),
     param = param.as_deref().map(|p| format!(" [param: {p}]")).unwrap_or_default(),
     hint = hint(*status))]
 pub struct ApiError {
@@ -155,6 +159,15 @@ pub struct ApiError {
     pub method: String,
     /// The spec's path template, e.g. `/organization/projects/{project_id}/users`.
     pub route: String,
+    /// The response's `x-request-id` (escaped), what OpenAI support asks for.
+    pub request_id: Option<String>,
+}
+
+/// ` (request id req_...)`, or nothing without one: how an error quotes the request.
+pub fn request_label(request_id: Option<&str>) -> String {
+    request_id
+        .map(|id| format!(" (request id {id})"))
+        .unwrap_or_default()
 }
 
 impl Error {
@@ -241,11 +254,12 @@ mod tests {
             param: None,
             method: "GET".into(),
             route: "/organization/users".into(),
+            request_id: Some("req_123".into()),
         }));
         let text = err.to_string();
         assert!(text.starts_with(
-            "GET /organization/users failed: HTTP 401 invalid_request_error (invalid_api_key)"
-        ));
+            "GET /organization/users failed: HTTP 401 invalid_request_error (invalid_api_key) (request id req_123)"
+        ), "{text}");
         assert!(text.contains("Check OPENAI_ADMIN_KEY"), "{text}");
     }
 

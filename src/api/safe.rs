@@ -174,6 +174,7 @@ mod tests {
             param: None,
             method: "POST".into(),
             route: "/organization/projects".into(),
+            request_id: None,
         }))
     }
 

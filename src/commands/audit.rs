@@ -44,10 +44,13 @@ fn filters(args: &AuditArgs, now: i64) -> anyhow::Result<Filters> {
             crate::text::time::format_utc(until)
         );
     }
-    for event_type in &args.event_types {
-        if let Some(warning) = audit::unknown_event_type(event_type) {
-            eprintln!("warning: {warning}");
-        }
+    // Before any call: the API refuses an event type it does not have.
+    if let Some(refusal) = args
+        .event_types
+        .iter()
+        .find_map(|t| audit::unknown_event_type(t))
+    {
+        bail!("{refusal}");
     }
     Ok(Filters {
         since,

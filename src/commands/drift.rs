@@ -31,6 +31,7 @@ pub fn run(args: DriftArgs) -> ExitStatus {
         &args.target.connect(),
         since,
         args.fail_on_unmanaged,
+        args.cost_threshold,
         printer,
     ) {
         Ok(drifted) => drifted,

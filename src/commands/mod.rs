@@ -8,6 +8,7 @@ pub mod access;
 pub mod apply;
 pub mod audit;
 pub mod completions;
+pub mod costs;
 pub mod drift;
 pub mod emulator;
 pub mod export;
@@ -51,6 +52,7 @@ pub fn run(mut cli: Cli) -> ExitStatus {
         Command::Show(args) => show::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Access(args) => access::run(args),
+        Command::Costs(args) => costs::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
@@ -81,6 +83,7 @@ impl Command {
             | Command::Fmt(_)
             // Each resolves its file only when it reads one (`--source file`, no `--plan`).
             | Command::Access(_)
+            | Command::Costs(_)
             | Command::Graph(_) => None,
         }
     }

@@ -100,6 +100,80 @@ pub enum AuditStatus {
     Unavailable { since: i64, error: String },
 }
 
+/// Projects whose cost this month reached `--cost-threshold` percent of the spend limit the
+/// file declares for them. Reported beside the drift, never counted as drift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CostStatus {
+    /// Read: the projects over the threshold (sorted by name).
+    Read {
+        threshold_percent: u32,
+        currency: String,
+        over: Vec<CostOver>,
+    },
+    /// Not read: the file declares no project spend limit.
+    Skipped,
+    /// Reading failed; the drift report is still complete.
+    Unavailable { error: String },
+}
+
+/// One project over the threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CostOver {
+    /// `project:NAME`.
+    pub key: String,
+    pub cost_cents: i64,
+    pub spend_limit_cents: u64,
+    pub percent_of_limit: u64,
+}
+
+impl CostStatus {
+    /// From a month-to-date cost report: the rows over `threshold`.
+    pub fn from_report(report: &crate::costs::CostReport, threshold: u32) -> CostStatus {
+        CostStatus::Read {
+            threshold_percent: threshold,
+            currency: report.currency.clone(),
+            over: report
+                .over(threshold)
+                .into_iter()
+                .map(|r| CostOver {
+                    key: format!("project:{}", r.project),
+                    cost_cents: r.cost_cents,
+                    spend_limit_cents: r.limit_cents.unwrap_or_default(),
+                    percent_of_limit: r.percent_of_limit().unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The lines a report shows: one per project over the threshold.
+    pub fn lines(&self) -> Vec<String> {
+        use crate::text::words::money;
+        match self {
+            CostStatus::Read {
+                threshold_percent,
+                currency,
+                over,
+            } => over
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{}: {} this month is {} % of its spend limit {} (threshold {threshold_percent} %)",
+                        o.key,
+                        crate::costs::amount(o.cost_cents, currency),
+                        o.percent_of_limit,
+                        money(o.spend_limit_cents, currency),
+                    )
+                })
+                .collect(),
+            CostStatus::Skipped => Vec::new(),
+            CostStatus::Unavailable { error } => {
+                vec![format!("costs could not be read: {error}")]
+            }
+        }
+    }
+}
+
 /// The drift report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DriftReport {
@@ -111,6 +185,8 @@ pub struct DriftReport {
     pub in_use: Vec<String>,
     /// `--fail-on-unmanaged`: objects listed for information count as drift too.
     pub fail_on_unmanaged: bool,
+    /// Projects near their spend limit (`--cost-threshold`).
+    pub costs: CostStatus,
 }
 
 /// Counts per class.

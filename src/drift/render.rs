@@ -154,7 +154,10 @@ pub fn text(report: &DriftReport) -> String {
             escape::text(key)
         );
     }
-    if !report.items.is_empty() || !report.in_use.is_empty() {
+    for line in report.costs.lines() {
+        let _ = writeln!(out, "{:<9} {}", "cost", escape::text(&line));
+    }
+    if !report.items.is_empty() || !report.in_use.is_empty() || !report.costs.lines().is_empty() {
         out.push('\n');
     }
     let _ = writeln!(out, "{}", summary_sentence(report));
@@ -186,6 +189,14 @@ pub fn markdown_with_limit(report: &DriftReport, max_chars: usize) -> String {
     }
     for key in &report.in_use {
         let _ = writeln!(out, "In use: {} ({IN_USE_NOTE}).\n", cell(key));
+    }
+    let costs = report.costs.lines();
+    if !costs.is_empty() {
+        let _ = writeln!(out, "Costs near their limit (reported, not drift):\n");
+        for line in &costs {
+            let _ = writeln!(out, "- {}", escape::prose(line));
+        }
+        out.push('\n');
     }
     let steps = next_steps(report);
     if !steps.is_empty() {
@@ -288,6 +299,7 @@ pub fn to_value(report: &DriftReport) -> Value {
         },
         "in_use": report.in_use,
         "audit": report.audit,
+        "costs": report.costs,
         "items": items,
     })
 }

@@ -5,8 +5,11 @@
 //!   four keys present (nullable ones as `null`), as `ErrorResponse` requires.
 //! - Query: [`QueryParams`] accepts `name=v`, `name[]=v` (arrays, as the SDK sends them) and
 //!   `name[key]=v` (objects such as `effective_at[gte]=`).
-//! - Bodies: [`JsonBody`] parses JSON whatever the content type says, ignores unknown
-//!   fields, and answers 400 with the envelope on anything unparsable or not a JSON object.
+//! - Bodies: [`JsonBody`] parses JSON whatever the content type says and answers 400 with
+//!   the envelope on anything unparsable or not a JSON object, and on any field the body type
+//!   does not have ([`ApiError::unrecognized`], the API's "Unrecognized request argument
+//!   supplied"), at any depth. A route that takes its body as a raw `Value` lists its fields
+//!   with [`reject_unknown`] instead.
 //! - Pagination: [`paginate`] walks an `IndexMap` from a cursor in either order; [`list_a`]
 //!   builds the `first_id/last_id/has_more` envelope (style A), [`list_b`] the opaque `next`
 //!   envelope (style B). Usage/costs pages (style C) are built by their routes.
@@ -71,6 +74,14 @@ impl ApiError {
             message,
         )
         .with_param(param)
+    }
+    /// The API's refusal of a body field it does not know (`path` is dotted when nested:
+    /// `notification_channel.typo`).
+    pub fn unrecognized(path: &str) -> Self {
+        Self::invalid_param(
+            path,
+            format!("Unrecognized request argument supplied: {path}"),
+        )
     }
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "invalid_request_error", message)
@@ -258,7 +269,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 // Bodies
 
 /// A JSON request body of type `T`. The content type is not checked (the body is what it
-/// is); unknown fields are ignored, as the API does; a missing or malformed body is a 400.
+/// is); a field `T` does not have, a missing or a malformed body is a 400.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
@@ -275,7 +286,8 @@ async fn body_bytes(req: Request) -> Result<axum::body::Bytes, ApiError> {
 /// Parses a JSON body, turning serde's complaint into a 400 that names the field. Every
 /// request body of the API is a JSON object: anything else (an array, which serde would map
 /// onto a struct's fields by position, a string, a number, `null`) is a 400 before any field
-/// is looked at.
+/// is looked at. A field `T` would ignore (serde's default) is refused first, as the API
+/// does, so a misspelled field a client sends fails here as it would there.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ApiError::bad_request(
@@ -288,7 +300,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "The request body must be a JSON object. (HINT: send `{...}` with the documented fields.)",
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
+    let mut unknown: Option<String> = None;
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = serde_ignored::deserialize(&mut deserializer, |path| {
+        unknown.get_or_insert_with(|| path.to_string());
+    })
+    .and_then(|value| deserializer.end().map(|()| value));
+    if let Some(path) = unknown {
+        return Err(ApiError::unrecognized(&path));
+    }
+    parsed.map_err(|e| {
         let text = e.to_string();
         let mut err = ApiError::bad_request(format!(
             "We could not parse the JSON body of your request: {text}"
@@ -321,6 +342,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJsonBody<T>
             return Ok(OptionalJsonBody(None));
         }
         parse_json(&bytes).map(|v| OptionalJsonBody(Some(v)))
+    }
+}
+
+/// For a body taken as a raw object: the first field not in `known` is refused
+/// ([`ApiError::unrecognized`]); `prefix` names where the object sits (`"provider."`, or
+/// `""` for the body itself).
+pub fn reject_unknown(
+    body: &serde_json::Map<String, Value>,
+    known: &[&str],
+    prefix: &str,
+) -> Result<(), ApiError> {
+    match body.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(field) => Err(ApiError::unrecognized(&format!("{prefix}{field}"))),
+        None => Ok(()),
     }
 }
 

@@ -87,6 +87,8 @@ pub struct Emulator {
     pub seed: u64,
     /// What `openai-organization` says on every `/v1` response.
     pub organization_id: String,
+    /// Responses served so far: the number behind each `x-request-id`.
+    pub responses: std::sync::atomic::AtomicU64,
 }
 
 impl Emulator {
@@ -159,6 +161,7 @@ pub fn app_state(mut org: OrgState, options: &EmulatorOptions) -> anyhow::Result
             .organization_id
             .clone()
             .unwrap_or_else(|| DEFAULT_ORGANIZATION_ID.to_string()),
+        responses: std::sync::atomic::AtomicU64::new(0),
     }))
 }
 

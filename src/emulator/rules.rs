@@ -21,18 +21,18 @@ pub const MAX_CERTIFICATES_PER_TOGGLE: usize = 10;
 /// Invites expire after 7 days (duration UNVERIFIED).
 pub const INVITE_LIFETIME_SECONDS: i64 = 7 * 24 * 3600;
 
-/// Status for a name that is already taken (project, group, role, certificate names; service
-/// account names within a project). UNVERIFIED in the reference; the API declares only 400
-/// for the operations that reject input, so duplicates are a 400 `invalid_request_error`
-/// rather than a 409.
+/// Status for a name that is already taken (role names, per scope). UNVERIFIED in the
+/// reference; the API declares only 400 for the operations that reject input, so a duplicate
+/// is a 400 `invalid_request_error` rather than a 409.
 pub const DUPLICATE_NAME_STATUS: StatusCode = StatusCode::BAD_REQUEST;
 
-/// Names unique per scope? Project, group and role names are unique (role_name is documented
-/// as "Unique name"); service-account names are unique within a project; certificate names
-/// are not (the API lets two uploads share a name).
-pub const UNIQUE_PROJECT_NAMES: bool = true;
-pub const UNIQUE_GROUP_NAMES: bool = true;
-pub const UNIQUE_SERVICE_ACCOUNT_NAMES: bool = true;
+// Which names are unique (reference §7: "Uniqueness constraints ... UNVERIFIED"). Only role
+// names are: the spec calls them so (`PublicCreateOrganizationRoleBody.role_name` and
+// `Role.name`: "Unique name for the role"), per scope (`routes::roles`). Nothing says
+// project, group, service-account (§6: "names are not documented as unique") or certificate
+// names are, so two objects may share one, an archived project's name included: a client
+// that retries a create whose success it never heard of gets a second object, as it would
+// from the API, and orgops's handling of live duplicates is exercised.
 
 /// Removing or demoting the last organization owner is refused with 400 (UNVERIFIED).
 pub fn would_remove_last_owner(state: &OrgState, user_id: &str) -> bool {

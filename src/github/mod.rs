@@ -1025,6 +1025,7 @@ fn drift_inner(
         &options.target,
         options.since,
         options.fail_on_unmanaged,
+        crate::costs::DEFAULT_THRESHOLD_PERCENT,
         printer,
     ) {
         Ok(d) => d,

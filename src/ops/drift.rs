@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::drift::{self, DriftReport};
+use crate::drift::{self, CostStatus, DriftReport};
 use crate::ops::plan::{PlanFailure, Planned};
 use crate::ops::target::Connect;
 use crate::plan::PlanOptions;
@@ -24,6 +24,7 @@ pub fn drift(
     target: &Connect,
     since: i64,
     fail_on_unmanaged: bool,
+    cost_threshold: u32,
     printer: Printer,
 ) -> Result<Drifted, PlanFailure> {
     let planned = crate::ops::plan::plan(file, load, target, &PlanOptions::default(), printer)?;
@@ -34,6 +35,7 @@ pub fn drift(
         &mut items,
         since,
     ));
+    let costs = runtime.block_on(costs_over(&planned, file, cost_threshold));
     let in_use = planned
         .live
         .admin_keys_in_use
@@ -47,6 +49,39 @@ pub fn drift(
             audit,
             in_use,
             fail_on_unmanaged,
+            costs,
         },
     })
+}
+
+/// This month's projects over `threshold` percent of the spend limit the file declares:
+/// read only when the file declares a project spend limit.
+async fn costs_over(planned: &Planned, file: &Path, threshold: u32) -> CostStatus {
+    let doc = &planned.desired.doc;
+    if !doc
+        .projects
+        .iter()
+        .any(|p| p.fields.get("spend_limit").is_some())
+    {
+        return CostStatus::Skipped;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let read = async {
+        let range = crate::ops::costs::month_range(None, now)?;
+        crate::ops::costs::read(
+            &planned.target.client,
+            Some((doc, file.display().to_string())),
+            range,
+            crate::api::usage::MAX_COST_BUCKETS,
+        )
+        .await
+    };
+    match read.await {
+        Ok(report) => CostStatus::from_report(&report, threshold),
+        Err(e) => CostStatus::Unavailable {
+            error: format!("{e:#}"),
+        },
+    }
 }

@@ -15,6 +15,7 @@
 pub mod access;
 pub mod adopt;
 pub mod apply;
+pub mod costs;
 pub mod drift;
 pub mod export;
 pub mod export_write;

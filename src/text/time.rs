@@ -76,14 +76,46 @@ pub fn parse_utc(text: &str) -> Option<i64> {
             h * 3_600 + m * 60 + s
         }
     };
-    // Howard Hinnant's days-from-civil.
+    Some(days_from_civil(year, month, day) * 86_400 + seconds)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days-from-civil).
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let mp = (month + 9) % 12;
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) * 86_400 + seconds)
+    era * 146_097 + doe - 719_468
+}
+
+/// The calendar month `YYYY-MM` (UTC) as `[start, end)` in unix seconds; `None` when `month`
+/// is not of that form.
+pub fn month_range(month: &str) -> Option<(i64, i64)> {
+    let (year, month) = month.split_once('-')?;
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(year, 4) || !digits(month, 2) {
+        return None;
+    }
+    let (year, month): (i64, i64) = (year.parse().ok()?, month.parse().ok()?);
+    if !(1..=12).contains(&month) {
+        return None;
+    }
+    let (next_year, next_month) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    Some((
+        days_from_civil(year, month, 1) * 86_400,
+        days_from_civil(next_year, next_month, 1) * 86_400,
+    ))
+}
+
+/// The month (`YYYY-MM`, UTC) `unix` falls in.
+pub fn month_of(unix: i64) -> String {
+    format_utc(unix)[..7].to_string()
 }
 
 #[cfg(test)]
@@ -113,5 +145,18 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_utc(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn months() {
+        assert_eq!(month_of(951_782_400), "2000-02");
+        let (start, end) = month_range("2000-02").expect("a month");
+        assert_eq!(format_utc(start), "2000-02-01T00:00:00Z");
+        assert_eq!(format_utc(end), "2000-03-01T00:00:00Z");
+        let (_, end) = month_range("1999-12").expect("a month");
+        assert_eq!(format_utc(end), "2000-01-01T00:00:00Z");
+        for bad in ["2000-13", "2000-2", "20-02", "2000/02", "2000-02-01"] {
+            assert_eq!(month_range(bad), None, "{bad}");
+        }
     }
 }

@@ -495,9 +495,8 @@ fn a_second_apply_against_the_same_organization_exits_1_naming_the_holder() {
 }
 
 /// Two admin keys of one name (what two racing applies used to leave behind) are a finding of
-/// the plan, not silently one of them. (Projects and service accounts of one name are
-/// refused by the emulator, as names are unique there; their findings are unit-tested in
-/// `live::normalize` and `plan::tests`.)
+/// the plan, not silently one of them. (Projects: the two tests after this one; service
+/// accounts are unit-tested in `live::normalize` and `plan::tests`.)
 #[test]
 fn live_duplicate_admin_keys_are_a_finding_of_the_plan() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -560,6 +559,175 @@ fn live_duplicate_admin_keys_are_a_finding_of_the_plan() {
     assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
     let state = emulator.state();
     assert_eq!(state.matches("orgops-ci").count(), 1, "{state}");
+}
+
+/// The projects named `name` in the emulator's state dump (active and archived).
+fn projects_named(state: &str, name: &str) -> usize {
+    state
+        .lines()
+        .filter(|l| l.trim_start().trim_start_matches("- ") == format!("name: {name}"))
+        .count()
+}
+
+/// Issue 22: two live projects of one name (nothing says the API refuses it, and now the
+/// emulator does not either) are a finding of the plan, in text and JSON; under
+/// `policy.unmanaged.projects: archive` exactly the younger one is archived.
+#[test]
+fn two_live_projects_of_one_name_are_a_finding_of_the_plan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = dir.path().join("live.yaml");
+    std::fs::write(
+        &live,
+        "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\nprojects:\n  - name: Search\n",
+    )
+    .expect("live");
+    let emulator = Emulator::start(&live, 0);
+    // Another client (a person in the dashboard, a script) made a second Search.
+    let created = emulator.api(
+        reqwest::Method::POST,
+        "/organization/projects",
+        serde_json::json!({"name": "Search"}),
+    );
+    let extra = created["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the second Search was refused: {created}"))
+        .to_string();
+    let desired = dir.path().join("orgops.yaml");
+    let file = "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\nprojects:\n  - name: Search\n";
+    std::fs::write(&desired, file).expect("desired");
+    let plan = run(emulator
+        .orgops(dir.path())
+        .args(["plan", "--format", "json", "-f"])
+        .arg(&desired));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let json: Value = serde_json::from_str(&plan.stdout).expect("JSON plan");
+    let findings: Vec<&Value> = json["unmanaged"]
+        .as_array()
+        .expect("unmanaged")
+        .iter()
+        .filter(|u| u["object"]["duplicate_of"].is_string())
+        .collect();
+    assert_eq!(findings.len(), 1, "{}", plan.stdout);
+    // The older one is managed (same second: the smaller id); which one is the extra.
+    let (dup, kept) = (
+        findings[0]["object"]["id"].as_str().unwrap_or_default(),
+        findings[0]["object"]["duplicate_of"]
+            .as_str()
+            .unwrap_or_default(),
+    );
+    assert!(
+        dup != kept && (dup == extra || kept == extra),
+        "{findings:?}"
+    );
+    let dup = dup.to_string();
+    let text = run(emulator
+        .orgops(dir.path())
+        .args(["plan", "-f"])
+        .arg(&desired));
+    assert!(
+        text.stdout
+            .contains(&format!("project:Search (duplicate {dup})")),
+        "{}",
+        text.stdout
+    );
+    // Under `archive`, the plan archives that one by its id, and then the plan is empty.
+    std::fs::write(
+        &desired,
+        format!("{file}policy:\n  unmanaged:\n    projects: archive\n"),
+    )
+    .expect("desired");
+    let apply = run(emulator
+        .orgops(dir.path())
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&desired));
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(
+        apply
+            .stdout
+            .contains(&format!("project:Search (duplicate {dup})")),
+        "{}",
+        apply.stdout
+    );
+    let archived = emulator.api(
+        reqwest::Method::GET,
+        &format!("/organization/projects/{dup}"),
+        Value::Null,
+    );
+    assert_eq!(archived["status"], "archived", "{archived}");
+    let again = run(emulator
+        .orgops(dir.path())
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&desired));
+    assert_eq!(again.code, 0, "{}", again.stdout);
+}
+
+/// Issue 22: a create a naive client retries after a failure that hid its success (the
+/// emulator's `--fault-rate`: the write lands, the answer is a 5xx or a dropped connection)
+/// leaves a second object, as it would against the API; the next plan names it.
+#[test]
+fn a_create_retried_after_a_hidden_success_leaves_a_duplicate_the_next_plan_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = one_owner_live(dir.path());
+    let emulator = Emulator::start(&live, 0);
+    emulator.control(
+        reqwest::Method::POST,
+        "/faults",
+        Some(serde_json::json!({"fault_rate": 1.0})),
+    );
+    let url = format!("{}/organization/projects", emulator.url);
+    let mut landed = false;
+    for _ in 0..64 {
+        let answer = block_on(
+            reqwest::Client::new()
+                .post(&url)
+                .bearer_auth(KEY)
+                .json(&serde_json::json!({"name": "Search"}))
+                .send(),
+        );
+        assert!(
+            answer
+                .as_ref()
+                .map_or(true, |r| r.status().is_server_error()),
+            "every answer fails at fault rate 1"
+        );
+        if projects_named(&emulator.state(), "Search") == 1 {
+            landed = true;
+            break;
+        }
+    }
+    assert!(landed, "no create landed behind a failure in 64 tries");
+    emulator.control(
+        reqwest::Method::POST,
+        "/faults",
+        Some(serde_json::json!({"fault_rate": 0.0})),
+    );
+    // The client saw only failures, so it sends the create again.
+    let retried = emulator.api(
+        reqwest::Method::POST,
+        "/organization/projects",
+        serde_json::json!({"name": "Search"}),
+    );
+    assert!(
+        retried["id"].is_string(),
+        "the retried create was refused: {retried}"
+    );
+    assert_eq!(projects_named(&emulator.state(), "Search"), 2);
+    let desired = dir.path().join("orgops.yaml");
+    std::fs::write(
+        &desired,
+        "version: 1\nusers:\n  - email: root@acme.example\n    role: owner\nprojects:\n  - name: Search\n",
+    )
+    .expect("desired");
+    let plan = run(emulator
+        .orgops(dir.path())
+        .args(["plan", "-f"])
+        .arg(&desired));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains("project:Search (duplicate proj_"),
+        "{}",
+        plan.stdout
+    );
 }
 
 /// Issue 21 item 12: a saved plan is bound to the organization the API reports (its

@@ -636,7 +636,7 @@ fn audit_bad_input_is_a_clear_error_with_exit_1() {
         ),
         (vec!["--object", "widget:x"], "unknown kind \"widget\""),
         (
-            vec!["--type", "tenant.user.added", "--type", "user.added"],
+            vec!["--type", "tenant.metadata.updated", "--type", "user.added"],
             "query them in separate runs",
         ),
     ] {
@@ -650,22 +650,28 @@ fn audit_bad_input_is_a_clear_error_with_exit_1() {
             out.stderr
         );
     }
-    // An event type no API version documents is sent anyway (the set is open), with a
-    // did-you-mean on stderr.
+    // An event type the API does not have is refused before any call, with a did-you-mean
+    // (the API answers 400 to it; it used to be sent, with a warning).
+    let calls = emu.state().faults.stats().total;
     let out = audit(&emu, &["--type", "project.create"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.stdout, "No audit events match.\n");
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
     assert!(
         out.stderr.contains(
-            "warning: --type \"project.create\" is not an event type the API documents, so it may match nothing (did you mean \"project.created\"?)"
+            "error: --type \"project.create\" is not an audit event type of the API (did you mean \"project.created\"?)"
         ),
         "{}",
         out.stderr
     );
+    assert_eq!(
+        emu.state().faults.stats().total,
+        calls,
+        "an unknown --type reached the API"
+    );
     let out = audit(&emu, &["--type", "project.created"]);
     assert!(out.stderr.is_empty(), "{}", out.stderr);
     // Tenant-scoped types are asked for with tenant_only (the emulator records none).
-    let out = audit(&emu, &["--type", "tenant.user.added"]);
+    let out = audit(&emu, &["--type", "tenant.metadata.updated"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "No audit events match.\n");
     // An API refusal (an unknown cursor) is an error too.

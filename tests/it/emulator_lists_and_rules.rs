@@ -494,12 +494,22 @@ async fn certificate_rules_limit_activation_and_deletion() {
     c.delete(&delete).await;
     c.fails(Method::GET, &delete, None, 404).await;
 
-    // Only the name can be modified; content is returned only when asked for.
+    // Only the name can be modified (content is refused as an unknown field); content is
+    // returned only when asked for.
     let id = &ids[1];
+    let refused = c
+        .fails(
+            Method::POST,
+            &format!("/organization/certificates/{id}"),
+            Some(json!({"name": "renamed", "certificate": "x"})),
+            400,
+        )
+        .await;
+    assert_eq!(refused["error"]["param"], "certificate");
     let renamed = c
         .post(
             &format!("/organization/certificates/{id}"),
-            json!({"name": "renamed", "certificate": "ignored"}),
+            json!({"name": "renamed"}),
         )
         .await;
     assert_eq!(renamed["name"], "renamed");

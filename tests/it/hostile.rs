@@ -265,3 +265,35 @@ fn a_response_over_the_size_cap_is_refused_naming_the_route() {
         out.stderr
     );
 }
+
+/// Issue 22: an API error quotes the response's `x-request-id` (what OpenAI support asks
+/// for); an envelope-less error quotes it too; the emulator's own errors carry one.
+#[test]
+fn an_api_error_quotes_the_request_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = desired(dir.path());
+    for answer in [
+        Answer::status(
+            400,
+            json!({"error": {"message": "nope", "type": "invalid_request_error", "param": null, "code": null}}),
+        ),
+        Answer::status(418, json!({"teapot": true})),
+    ] {
+        let api = Hostile::serve(move |_, _| answer.clone().header("x-request-id", "req_0123abcd"));
+        let out = run(against(&api.api_url(), dir.path())
+            .args(["plan", "-f"])
+            .arg(&file));
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        assert!(
+            out.stderr.contains("(request id req_0123abcd)"),
+            "{}",
+            out.stderr
+        );
+    }
+    let emu = org::start(org::ORG);
+    let out = run(against(&emu.url(), dir.path())
+        .env("OPENAI_ADMIN_KEY", org::ADMIN_KEY)
+        .args(["audit", "--after", "audit_log-nope"]));
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stderr.contains("(request id req_"), "{}", out.stderr);
+}

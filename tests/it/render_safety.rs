@@ -319,6 +319,7 @@ proptest! {
             audit: orgops::drift::AuditStatus::Skipped,
             in_use: vec!["key\u{1b}[2J<!--".to_string()],
             fail_on_unmanaged: false,
+            costs: orgops::drift::CostStatus::Skipped,
         };
         let drift_md = orgops::drift::render::markdown(&report);
         prop_assert!(!drift_md.contains("<!--"), "{}", drift_md);

@@ -2,6 +2,7 @@
 //! with every documented filter: `effective_at[gt|gte|lt|lte]`, `project_ids[]`,
 //! `event_types[]`, `actor_ids[]` (admin key id or user id), `actor_emails[]`,
 //! `resource_ids[]`, `tenant_only`. Events are appended by every mutation (`routes::audit`).
+//! An `event_types[]` value outside the spec's `AuditLogEventType` enum is a 400.
 
 use axum::Router;
 use axum::extract::State;
@@ -68,6 +69,17 @@ async fn list(State(app): State<AppState>, q: QueryParams) -> ApiResult {
     let lte = q.object_int("effective_at", "lte")?;
     let project_ids = q.list("project_ids[]");
     let event_types = q.list("event_types[]");
+    // The spec's `AuditLogEventType` enum (and the SDK's two additions): anything else is a
+    // 400, as the API answers, never a silent empty list.
+    if let Some(unknown) = event_types
+        .iter()
+        .find(|t| !crate::api::audit_logs::EVENT_TYPES.contains(&t.as_str()))
+    {
+        return Err(ApiError::invalid_param(
+            "event_types[]",
+            format!("Invalid 'event_types[]': '{unknown}' is not an audit log event type."),
+        ));
+    }
     let ids = q.list("actor_ids[]");
     let emails: Vec<String> = q
         .list("actor_emails[]")

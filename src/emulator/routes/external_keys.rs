@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::emulator::AppState;
 use crate::emulator::http::{
     ApiError, ApiResult, JsonBody, LIMIT_0_100_20, Order, PageParams, PageRequest, QueryParams, ok,
-    page_a,
+    page_a, reject_unknown,
 };
 use crate::emulator::rules;
 use crate::emulator::state::{ExternalKey, IdKind, OrgState};
@@ -98,14 +98,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// The API's refusal of a body field it does not know.
-pub fn unrecognized(field: &str) -> ApiError {
-    ApiError::invalid_param(
-        field,
-        format!("Unrecognized request argument supplied: {field}"),
-    )
-}
-
 /// `body[field]` as a non-empty string, or the API's 400 naming it.
 pub fn required_text<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a str, ApiError> {
     match body.get(field) {
@@ -133,6 +125,13 @@ fn checked(body: &Value) -> Result<(String, Map<String, Value>), ApiError> {
     let Some(body) = body.as_object() else {
         return Err(ApiError::bad_request("The body must be a JSON object."));
     };
+    // Unknown first, as for every body: a field no provider has.
+    let any: Vec<&str> = ["name", "type", "purpose"]
+        .iter()
+        .chain(ALL_FIELDS)
+        .copied()
+        .collect();
+    reject_unknown(body, &any, "")?;
     let name = required_text(body, "name")?.to_string();
     let kind = required_text(body, "type")?;
     let Some((_, required, optional)) = PROVIDERS.iter().find(|(t, _, _)| *t == kind) else {
@@ -141,14 +140,13 @@ fn checked(body: &Value) -> Result<(String, Map<String, Value>), ApiError> {
             format!("Invalid 'type': '{kind}'. Expected one of aws, gcp, azure, oci."),
         ));
     };
-    for field in body.keys() {
-        let known = ["name", "type", "purpose"].contains(&field.as_str())
-            || required.contains(&field.as_str())
-            || optional.contains(&field.as_str());
-        if !known {
-            return Err(unrecognized(field));
-        }
-    }
+    let known: Vec<&str> = ["name", "type", "purpose"]
+        .iter()
+        .chain(*required)
+        .chain(*optional)
+        .copied()
+        .collect();
+    reject_unknown(body, &known, "")?;
     let mut fields = Map::new();
     fields.insert("type".into(), json!(kind));
     let purpose = match body.get("purpose") {

@@ -15,12 +15,12 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::external_keys::{required_text, unreachable, unrecognized};
+use super::external_keys::{required_text, unreachable};
 use super::projects::find_active_mut;
 use crate::emulator::AppState;
 use crate::emulator::http::{
     ApiError, ApiResult, JsonBody, LIMIT_0_100_20, Order, PageParams, PageRequest, QueryParams, ok,
-    page_a,
+    page_a, reject_unknown,
 };
 use crate::emulator::state::{ExternalStorage, IdKind, OrgState};
 use crate::model::Document;
@@ -84,12 +84,10 @@ fn checked_provider(value: Option<&Value>) -> Result<Map<String, Value>, ApiErro
             format!("Invalid 'provider.type': '{kind}'. Expected one of aws, azure, gcp, oci."),
         ));
     };
-    if let Some(extra) = body
-        .keys()
-        .find(|k| *k != "type" && !fields.contains(&k.as_str()))
-    {
-        return Err(unrecognized(&format!("provider.{extra}")));
-    }
+    let known: Vec<&str> = std::iter::once("type")
+        .chain(fields.iter().copied())
+        .collect();
+    reject_unknown(body, &known, "provider.")?;
     let mut out = Map::new();
     out.insert("type".into(), json!(kind));
     for field in *fields {
@@ -163,9 +161,7 @@ async fn create(State(app): State<AppState>, JsonBody(body): JsonBody<Value>) ->
     let Some(body) = body.as_object() else {
         return Err(ApiError::bad_request("The body must be a JSON object."));
     };
-    if let Some(extra) = body.keys().find(|k| *k != "project_id" && *k != "provider") {
-        return Err(unrecognized(extra));
-    }
+    reject_unknown(body, &["project_id", "provider"], "")?;
     let project_id = required_text(body, "project_id")?.to_string();
     let provider = checked_provider(body.get("provider"))?;
     let mut org = app.org();

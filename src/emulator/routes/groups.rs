@@ -1,8 +1,8 @@
 //! Groups: list (style B, 0–1000, default 100, `order` default asc), create, retrieve,
 //! rename (answers `GroupResourceWithSuccess`, which has no `group_type`) and delete.
 //!
-//! Group names are unique (`rules::UNIQUE_GROUP_NAMES`); deleting a group removes its
-//! project grants (`rules::on_group_removed`).
+//! Group names need not be unique (see `rules`); deleting a group removes its project grants
+//! (`rules::on_group_removed`).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -47,24 +47,13 @@ pub fn find<'a>(org: &'a OrgState, group_id: &str) -> Result<&'a Group, ApiError
         .ok_or_else(|| ApiError::not_found("group", group_id))
 }
 
-/// The name of a create/update body: trimmed, 1–255 characters, unique.
-fn checked_name(org: &OrgState, name: &str, except: Option<&str>) -> Result<String, ApiError> {
+/// The name of a create/update body: trimmed, 1–255 characters.
+fn checked_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 255 {
         return Err(ApiError::invalid_param(
             "name",
             "The group name must be between 1 and 255 characters",
-        ));
-    }
-    if rules::UNIQUE_GROUP_NAMES
-        && org
-            .groups
-            .values()
-            .any(|g| g.name == name && Some(g.id.as_str()) != except)
-    {
-        return Err(ApiError::duplicate(
-            "name",
-            format!("A group named '{name}' already exists"),
         ));
     }
     Ok(name.to_string())
@@ -94,7 +83,7 @@ async fn create(
     JsonBody(body): JsonBody<NameBody>,
 ) -> ApiResult {
     let mut org = app.org();
-    let name = checked_name(&org, &body.name, None)?;
+    let name = checked_name(&body.name)?;
     let id = org.add_group(&name);
     let rendered = group_json(find(&org, &id)?);
     audit(
@@ -120,7 +109,7 @@ async fn update(
 ) -> ApiResult {
     let mut org = app.org();
     find(&org, &group_id)?;
-    let name = checked_name(&org, &body.name, Some(&group_id))?;
+    let name = checked_name(&body.name)?;
     let g = org
         .groups
         .get_mut(&group_id)

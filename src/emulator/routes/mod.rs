@@ -82,7 +82,23 @@ pub fn router(state: AppState) -> Router {
         .nest("/_emulator", super::control::router())
         // Outermost, so no extractor ever sees such a path (axum's own rejection is text).
         .layer(middleware::from_fn(utf8_path))
+        // Around everything, so every answer has one, refusals and unknown routes included.
+        .layer(middleware::from_fn_with_state(state.clone(), request_id))
         .with_state(state)
+}
+
+/// Every response carries an `x-request-id`, as the API's do (`req_` and 32 hex digits):
+/// the one thing support asks for, quoted by orgops's API errors. Counted per emulator, so
+/// a run's ids are the same each time.
+async fn request_id(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let n = app
+        .responses
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut response = next.run(req).await;
+    if let Ok(id) = HeaderValue::from_str(&format!("req_{:016x}{n:016x}", app.seed)) {
+        response.headers_mut().insert("x-request-id", id);
+    }
+    response
 }
 
 /// A path that is not UTF-8 once percent-decoded (`/organization/users/%FF`) is a 400 in

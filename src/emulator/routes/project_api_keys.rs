@@ -126,12 +126,11 @@ async fn update(
     Path((project_id, key_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> ApiResult {
-    if let Some(field) = body
-        .keys()
-        .find(|k| !matches!(k.as_str(), "expires_in_seconds" | "scopes" | "spend_limit"))
-    {
-        return Err(super::external_keys::unrecognized(field));
-    }
+    crate::emulator::http::reject_unknown(
+        &body,
+        &["expires_in_seconds", "scopes", "spend_limit"],
+        "",
+    )?;
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "Provide at least one of 'expires_in_seconds', 'scopes' or 'spend_limit'",

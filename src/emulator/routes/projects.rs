@@ -118,21 +118,6 @@ pub fn reject_default(p: &Project, what: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_unique_name(org: &OrgState, name: &str, except: Option<&str>) -> Result<(), ApiError> {
-    if rules::UNIQUE_PROJECT_NAMES
-        && org
-            .projects
-            .values()
-            .any(|p| p.name == name && Some(p.id.as_str()) != except)
-    {
-        return Err(ApiError::duplicate(
-            "name",
-            format!("A project named '{name}' already exists"),
-        ));
-    }
-    Ok(())
-}
-
 const PAGE: PageParams = PageParams {
     limit: LIMIT_1_100_20,
     order: None,
@@ -198,7 +183,6 @@ async fn create(
         ));
     }
     let mut org = app.org();
-    check_unique_name(&org, &name, None)?;
     let id = org.add_project(&name, false, body.residency, body.external_key_id);
     find_mut(&mut org, &id)?.geography = geography;
     let rendered = project_json(find(&org, &id)?);
@@ -237,14 +221,13 @@ async fn modify(
             "The default project cannot be modified",
         ));
     }
-    if let Some(name) = &body.name {
-        if name.trim().is_empty() {
-            return Err(ApiError::invalid_param(
-                "name",
-                "The project name must not be empty",
-            ));
-        }
-        check_unique_name(&org, name.trim(), Some(&project_id))?;
+    if let Some(name) = &body.name
+        && name.trim().is_empty()
+    {
+        return Err(ApiError::invalid_param(
+            "name",
+            "The project name must not be empty",
+        ));
     }
     let p = find_mut(&mut org, &project_id)?;
     if let Some(name) = &body.name {

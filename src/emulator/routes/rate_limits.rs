@@ -12,7 +12,7 @@ use super::{Actor, audit};
 use crate::emulator::AppState;
 use crate::emulator::http::{
     ApiError, ApiResult, JsonBody, LIMIT_RATE_LIMITS, PageParams, PageRequest, QueryParams, ok,
-    page_a,
+    page_a, reject_unknown,
 };
 use crate::emulator::state::RateLimitRow;
 use crate::model::RateLimit;
@@ -86,9 +86,10 @@ const FIELDS: [&str; 6] = [
     "batch_1_day_max_input_tokens",
 ];
 
-/// The update body: only the six integer fields (others are ignored, as elsewhere); each a
-/// non-negative integer.
+/// The update body: only the six integer fields (any other is refused); each a non-negative
+/// integer.
 fn parse_update(body: &Map<String, Value>) -> Result<RateLimit, ApiError> {
+    reject_unknown(body, &FIELDS, "")?;
     let mut limits = RateLimit::default();
     for field in FIELDS {
         let Some(v) = body.get(field) else { continue };

@@ -125,26 +125,6 @@ fn find<'a>(
         .ok_or_else(|| ApiError::not_found("service account", sa_id))
 }
 
-fn check_unique(
-    org: &OrgState,
-    project_id: &str,
-    name: &str,
-    except: Option<&str>,
-) -> Result<(), ApiError> {
-    let p = find_active(org, project_id)?;
-    if rules::UNIQUE_SERVICE_ACCOUNT_NAMES
-        && p.service_accounts
-            .values()
-            .any(|s| s.name == name && Some(s.id.as_str()) != except)
-    {
-        return Err(ApiError::duplicate(
-            "name",
-            format!("A service account named '{name}' already exists in this project"),
-        ));
-    }
-    Ok(())
-}
-
 const PAGE: PageParams = PageParams {
     limit: LIMIT_1_100_20,
     order: None,
@@ -211,7 +191,6 @@ async fn create(
     let options = key_options(body.expires_in_seconds, body.spend_limit)?;
     let mut org = app.org();
     reject_default(find_active(&org, &project_id)?, "service accounts")?;
-    check_unique(&org, &project_id, &name, None)?;
     // "Accounts created with `create_service_account_only` have role `none`."
     let role = if only { "none" } else { "member" };
     let (sa, key) = org
@@ -279,14 +258,13 @@ async fn update(
     }
     let mut org = app.org();
     find(&org, &project_id, &sa_id)?;
-    if let Some(name) = &body.name {
-        if name.trim().is_empty() {
-            return Err(ApiError::invalid_param(
-                "name",
-                "The service account name must not be empty",
-            ));
-        }
-        check_unique(&org, &project_id, name.trim(), Some(&sa_id))?;
+    if let Some(name) = &body.name
+        && name.trim().is_empty()
+    {
+        return Err(ApiError::invalid_param(
+            "name",
+            "The service account name must not be empty",
+        ));
     }
     let p = find_active_mut(&mut org, &project_id)?;
     let sa = p
