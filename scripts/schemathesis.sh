@@ -23,6 +23,14 @@ base=$(head -n 1 "$url_file")
 # not_a_server_error: no 5xx; response_schema_conformance: every answer matches the spec;
 # content_type_conformance: JSON where the spec says so. Not status_code_conformance: the
 # spec documents 200 only, while the API (and the emulator) answer 400/404 to bad input.
+checks=not_a_server_error,response_schema_conformance,content_type_conformance
+usage='^/organization/(usage|costs)'
 "$venv/bin/schemathesis" run "$spec" --url "$base" -H "Authorization: Bearer sk-admin-st" \
-  --checks not_a_server_error,response_schema_conformance,content_type_conformance \
+  --checks "$checks" --exclude-path-regex "$usage" --max-examples "${1:-25}" --no-color
+# Usage and costs without the schema check: the spec's `UsageTimeBucket.results` is a oneOf
+# whose discriminator (`object`) has no mapping, so by OpenAPI's rule its values would be the
+# component names (`CostsResult`), while the API answers `organization.costs.result` (what
+# the SDK's models require, and scripts/sdk_operations.py validates every bucket with them).
+"$venv/bin/schemathesis" run "$spec" --url "$base" -H "Authorization: Bearer sk-admin-st" \
+  --checks not_a_server_error,content_type_conformance --include-path-regex "$usage" \
   --max-examples "${1:-25}" --no-color
