@@ -36,3 +36,4 @@ mod show;
 mod support;
 mod target;
 mod validate;
+mod workload_identity;
