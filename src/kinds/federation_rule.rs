@@ -569,7 +569,7 @@ impl Kind for FederationRuleKind {
         let Ok(op) = op.decode::<Op>() else {
             return;
         };
-        let find = |s: &mut LiveState, p: &str| -> Option<usize> {
+        let find = |s: &mut super::LiveState, p: &str| -> Option<usize> {
             s.workload_identity.iter().position(|x| x.name() == p)
         };
         match op {
