@@ -797,7 +797,7 @@ impl Kind for WorkloadIdentityProviderKind {
                 }
             }
             let name = p.name().to_string();
-            if !listed.contains_key(&name) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = listed.entry(name.clone()) {
                 state.ids.set(reference(&name), p.id.clone());
                 let mut seen = BTreeSet::new();
                 for r in &p.rules {
@@ -809,7 +809,7 @@ impl Kind for WorkloadIdentityProviderKind {
                             .set(super::federation_rule::reference(&name, rule), r.id.clone());
                     }
                 }
-                listed.insert(name, exported(p));
+                slot.insert(exported(p));
             }
         }
         if !listed.is_empty() {
