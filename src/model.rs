@@ -96,6 +96,7 @@ impl Document {
         names(&mut protect.groups);
         names(&mut protect.external_keys);
         names(&mut protect.external_storage);
+        names(&mut protect.workload_identity_providers);
         protect.service_accounts.sort();
         self.users.sort_by_key(|u| normalize_email(&u.email));
         for user in &mut self.users {
@@ -378,6 +379,13 @@ pub struct Unmanaged {
     /// other than the one it declares.
     #[serde(default)]
     pub external_storage: UnmanagedAction,
+    /// Workload identity providers `settings.workload_identity_providers` does not declare.
+    #[serde(default)]
+    pub workload_identity_providers: UnmanagedAction,
+    /// Federation rules of a declared provider whose `federation_rules` is written, that it
+    /// does not declare.
+    #[serde(default)]
+    pub federation_rules: UnmanagedAction,
     #[serde(default)]
     pub projects: UnmanagedProjectAction,
     /// Settings (data retention, spend limits, model and hosted-tool permissions) that a
@@ -420,6 +428,10 @@ pub struct Protect {
     /// Projects whose external storage configuration is never deleted or replaced.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub external_storage: Vec<String>,
+    /// Workload identity providers by name: never deleted, nor any of their federation
+    /// rules deleted or replaced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workload_identity_providers: Vec<String>,
 }
 
 impl Protect {
@@ -431,6 +443,7 @@ impl Protect {
             && self.project_api_keys.is_empty()
             && self.external_keys.is_empty()
             && self.external_storage.is_empty()
+            && self.workload_identity_providers.is_empty()
     }
 }
 

@@ -75,6 +75,8 @@ pub enum IdKind {
     AuditLog,
     ExternalKey,
     ExternalStorage,
+    WorkloadIdentityProvider,
+    FederationRule,
 }
 
 impl IdKind {
@@ -92,6 +94,9 @@ impl IdKind {
             IdKind::AuditLog => "audit_log-",
             IdKind::ExternalKey => "ek_",
             IdKind::ExternalStorage => "es_",
+            // Not documented anywhere (UNVERIFIED).
+            IdKind::WorkloadIdentityProvider => "wip_",
+            IdKind::FederationRule => "wfr_",
         }
     }
 }
@@ -545,6 +550,31 @@ pub struct OrgState {
     pub external_keys: IndexMap<String, ExternalKey>,
     /// External storage configurations, by id (`routes::external_storage`).
     pub external_storage: IndexMap<String, ExternalStorage>,
+    /// Workload identity providers, by id (`routes::workload_identity`).
+    pub workload_identity_providers: IndexMap<String, WorkloadIdentityProvider>,
+    /// Their federation rules, by id (each names its provider).
+    pub federation_rules: IndexMap<String, FederationRule>,
+}
+
+/// A workload identity provider: `fields` holds the `WorkloadIdentityProvider` model's
+/// fields but `id`, `object` and the timestamps.
+#[derive(Debug, Clone)]
+pub struct WorkloadIdentityProvider {
+    pub id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub fields: serde_json::Map<String, Value>,
+}
+
+/// A federation rule: `fields` holds the `FederationRule` model's fields but `id`,
+/// `object`, the provider and the timestamps.
+#[derive(Debug, Clone)]
+pub struct FederationRule {
+    pub id: String,
+    pub provider_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub fields: serde_json::Map<String, Value>,
 }
 
 /// A customer-managed key: `fields` holds `type`, `purpose` and the provider's fields, as
@@ -649,6 +679,8 @@ impl OrgState {
             spend_limit: None,
             external_keys: IndexMap::new(),
             external_storage: IndexMap::new(),
+            workload_identity_providers: IndexMap::new(),
+            federation_rules: IndexMap::new(),
         };
         state.add_project(
             crate::emulator::rules::DEFAULT_PROJECT_NAME,

@@ -146,6 +146,7 @@ pub fn key_refs(key: &str) -> Vec<IdRef> {
     use super::keys::refs;
     let mut found = Vec::new();
     let mut project: Option<String> = None;
+    let mut provider: Option<String> = None;
     for segment in key.split('/') {
         let Some((kind, value)) = segment.split_once(':') else {
             continue;
@@ -171,6 +172,14 @@ pub fn key_refs(key: &str) -> Vec<IdRef> {
             ("external_key", _) => {
                 IdRef::new(ResourceKind::ExternalKey, super::external_key::key(value))
             }
+            ("workload_identity_provider", _) => {
+                provider = Some(value.to_string());
+                refs::workload_identity_provider(value)
+            }
+            ("federation_rule", _) => match &provider {
+                Some(p) => refs::federation_rule(p, value),
+                None => continue,
+            },
             _ => continue,
         };
         found.push(r);

@@ -54,6 +54,12 @@ pub fn org_certificate_activation(name: &str) -> String {
 pub fn project_certificate_activation(project: &str, name: &str) -> String {
     format!("project:{project}/certificate:{name}")
 }
+pub fn workload_identity_provider(name: &str) -> String {
+    format!("workload_identity_provider:{name}")
+}
+pub fn federation_rule(provider: &str, name: &str) -> String {
+    format!("workload_identity_provider:{provider}/federation_rule:{name}")
+}
 
 /// References to the server IDs of the kinds that have one, by the same keys.
 pub mod refs {
@@ -94,5 +100,17 @@ pub mod refs {
     }
     pub fn rate_limit(project: &str, model: &str) -> IdRef {
         IdRef::new(ResourceKind::RateLimit, super::rate_limit(project, model))
+    }
+    pub fn workload_identity_provider(name: &str) -> IdRef {
+        IdRef::new(
+            ResourceKind::WorkloadIdentityProvider,
+            super::workload_identity_provider(name),
+        )
+    }
+    pub fn federation_rule(provider: &str, name: &str) -> IdRef {
+        IdRef::new(
+            ResourceKind::FederationRule,
+            super::federation_rule(provider, name),
+        )
     }
 }

@@ -42,6 +42,9 @@ pub struct LiveState {
     pub external_keys: Vec<super::external_key::LiveKey>,
     /// External storage configurations by project name, where read, oldest first.
     pub external_storage: BTreeMap<String, Vec<super::external_storage::LiveStorage>>,
+    /// Workload identity providers with their federation rules, oldest first
+    /// (`super::workload_identity_provider`).
+    pub workload_identity: Vec<super::workload_identity_provider::LiveProvider>,
 }
 
 /// The kinds whose live duplicates are looked for.

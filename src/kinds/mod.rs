@@ -29,6 +29,7 @@ pub mod data_retention;
 mod duplicates;
 pub mod external_key;
 pub mod external_storage;
+mod federation_rule;
 pub(crate) mod group;
 mod group_member;
 mod group_role;
@@ -50,6 +51,7 @@ pub mod spend_alerts;
 pub mod spend_limit;
 mod user;
 mod user_role;
+pub(crate) mod workload_identity_provider;
 
 pub use certificate::{pem_blocks, pem_fingerprint};
 pub use certificate_activation::CertificateScope;
@@ -133,6 +135,8 @@ registry! {
     ProjectApiKey = "project_api_key" => &project_api_keys::ProjectApiKeyKind,
     OrganizationSpendAlert = "organization_spend_alert" => &spend_alerts::ORG_KIND,
     ProjectSpendAlert = "project_spend_alert" => &spend_alerts::PROJECT_KIND,
+    WorkloadIdentityProvider = "workload_identity_provider" => &workload_identity_provider::WorkloadIdentityProviderKind,
+    FederationRule = "federation_rule" => &federation_rule::FederationRuleKind,
 }
 
 impl std::fmt::Display for ResourceKind {

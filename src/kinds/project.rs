@@ -393,9 +393,14 @@ impl Kind for ProjectKind {
         Some(Source::organization())
     }
 
-    /// Projects are read when the file manages them, or users (invites name projects).
+    /// Projects are read when the file manages them, or users (invites name projects), or
+    /// a federation rule names one (its ID resolves by name).
     fn scope(&self, doc: &ReadDocument) -> Select<String> {
-        Select::all_if(doc.projects.is_managed() || doc.users.is_managed())
+        Select::all_if(
+            doc.projects.is_managed()
+                || doc.users.is_managed()
+                || !super::workload_identity_provider::rule_projects(doc).is_empty(),
+        )
     }
 
     fn read_early_for(&self) -> &'static [&'static str] {

@@ -432,14 +432,20 @@ impl Kind for ServiceAccountKind {
     }
 
     /// The service accounts of the projects whose `service_accounts` list the file writes.
+    /// Where the file manages a project's accounts, or a federation rule names one of them
+    /// (its ID resolves by name).
     fn scope(&self, doc: &ReadDocument) -> Select<String> {
-        let wanted = |p: &&crate::model::Project| !p.archived && p.service_accounts.is_managed();
+        let named = super::workload_identity_provider::rule_projects(doc);
+        let wanted = |p: &&crate::model::Project| {
+            !p.archived && (p.service_accounts.is_managed() || named.contains(&p.name))
+        };
         Select::only_if(
-            doc.projects.iter().any(|p| wanted(&p)),
+            doc.projects.iter().any(|p| wanted(&p)) || !named.is_empty(),
             doc.projects
                 .iter()
                 .filter(wanted)
-                .map(|p| keys::project(&p.name)),
+                .map(|p| keys::project(&p.name))
+                .chain(named.iter().map(|p| keys::project(p))),
         )
     }
 

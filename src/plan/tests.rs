@@ -1498,6 +1498,8 @@ mod properties {
                         spend_alerts: crate::model::UnmanagedAction::Report,
                         external_keys: crate::model::UnmanagedAction::Report,
                         external_storage: crate::model::UnmanagedAction::Report,
+                        workload_identity_providers: crate::model::UnmanagedAction::Report,
+                        federation_rules: crate::model::UnmanagedAction::Report,
                         settings: None,
                     },
                     min_owners: Some(0),

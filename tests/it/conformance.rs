@@ -194,6 +194,8 @@ policy:
     spend_alerts: remove
     external_keys: remove
     external_storage: remove
+    workload_identity_providers: remove
+    federation_rules: remove
     settings: remove
   max_removals: 100
 ";
@@ -226,6 +228,20 @@ settings:
   external_keys:
     - {name: k1, type: aws, kms_arn: 'arn:aws:kms:us-east-1:1:key/a', role_arn: 'arn:aws:iam::1:role/ekm', external_id: x1}
     - {name: k2, type: azure, tenant_id: t, vault_uri: 'https://v.vault.azure.net', key_name: k}
+  workload_identity_providers:
+    - name: github
+      issuer: 'https://token.actions.githubusercontent.com'
+      audience: 'https://github.com/acme'
+      description: ''
+      enabled: true
+      federation_rules:
+        - {name: main, project: Search, service_account: deploy, attribute_matchers: {repository: acme/infra}, enabled: true}
+        - {name: old, project: Search, service_account: bot, attribute_matchers: {repository: acme/old}}
+    - name: gitlab
+      issuer: 'https://gitlab.com'
+      audience: 'https://gitlab.com/acme'
+      federation_rules:
+        - {name: deploy, project: Search, service_account: deploy, attribute_matchers: {project_path: acme/app}}
 projects:
   - name: Search
     members:
@@ -240,6 +256,7 @@ projects:
       - {name: tmp, permissions: [api.batch.write]}
     service_accounts:
       - {name: bot, role: member}
+      - {name: deploy, role: member}
     rate_limits:
       gpt-4o: {max_requests_per_1_minute: 500}
     certificates: [edge, old-cert]
@@ -285,6 +302,20 @@ settings:
   external_keys:
     - {name: k1, type: aws, kms_arn: 'arn:aws:kms:us-east-1:1:key/b', role_arn: 'arn:aws:iam::1:role/ekm', external_id: x1}
     - {name: k3, type: oci, region: us-ashburn-1, vault_ocid: 'ocid1.vault.a', key_ocid: 'ocid1.key.a'}
+  workload_identity_providers:
+    - name: azure
+      issuer: 'https://sts.windows.net/t/'
+      audience: 'api://openai'
+      federation_rules:
+        - {name: aks, project: Fresh, service_account: ci, attribute_matchers: {sub: 'system:serviceaccount:ci:runner'}, permissions: {type: restricted, scopes: [api.model.request]}}
+    - name: github
+      issuer: 'https://token.actions.githubusercontent.com'
+      audience: 'https://github.com/acme2'
+      description: CI
+      enabled: false
+      federation_rules:
+        - {name: main, project: Search, service_account: deploy, attribute_matchers: {repository: acme/infra, ref: refs/heads/main}, enabled: false}
+        - {name: old, project: Search, service_account: bot2, attribute_matchers: {repository: acme/old}}
 projects:
   - name: Search
     members:
@@ -298,6 +329,7 @@ projects:
       - {name: fresh, permissions: [api.batch.write]}
     service_accounts:
       - {name: bot2, role: owner}
+      - {name: deploy, role: member}
     rate_limits:
       gpt-4o: {max_requests_per_1_minute: 400, max_tokens_per_1_minute: 20000}
     certificates: [spare]
@@ -367,6 +399,8 @@ fn is_default(path: &str, value: &Value) -> bool {
         // The emulator's organization default (`emulator::rules`), which its dump leaves out.
         ("data_retention", "zero_data_retention") => path == "settings.data_retention",
         ("default", "standard") => path.contains(".service_tiers."),
+        // A workload identity provider or rule enabled: the API's default.
+        ("enabled", "true") if path.contains("workload_identity_providers") => true,
         (_, "true") => path.contains(".hosted_tools."),
         _ => false,
     }

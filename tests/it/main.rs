@@ -39,3 +39,4 @@ mod show;
 mod support;
 mod target;
 mod validate;
+mod workload_identity;

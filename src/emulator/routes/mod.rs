@@ -39,6 +39,7 @@ pub mod service_tiers;
 pub mod spend;
 pub mod usage;
 pub mod users;
+pub mod workload_identity;
 
 /// Every `/v1` endpoint family, before the middleware.
 fn api_routes() -> Router<AppState> {
@@ -63,6 +64,7 @@ fn api_routes() -> Router<AppState> {
         .merge(service_tiers::router())
         .merge(external_keys::router())
         .merge(external_storage::router())
+        .merge(workload_identity::router())
         .merge(permissions::router())
         .merge(spend::router())
 }
