@@ -19,7 +19,7 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
-use super::external_keys::{required_text, unrecognized};
+use super::external_keys::required_text;
 use super::{Actor, audit};
 use crate::emulator::AppState;
 use crate::emulator::http::{
@@ -105,10 +105,7 @@ fn object(body: &Value) -> Result<&Map<String, Value>, ApiError> {
 
 /// The first field of `body` not in `known`, refused.
 fn only(body: &Map<String, Value>, known: &[&str]) -> Result<(), ApiError> {
-    match body.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(field) => Err(unrecognized(field)),
-        None => Ok(()),
-    }
+    crate::emulator::http::reject_unknown(body, known, "")
 }
 
 fn invalid(field: &str, expected: &str, got: &Value) -> ApiError {
