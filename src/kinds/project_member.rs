@@ -74,6 +74,11 @@ impl Kind for ProjectMemberKind {
         "Project members"
     }
 
+    /// `user.added` names no project: it makes every project's list stale.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        Some(super::incremental::pages_of::<WireProjectUser>(&[]))
+    }
+
     fn attribution(&self) -> Vec<Rule> {
         use super::attribution::{DriftClass::*, Names::*};
         vec![

@@ -68,6 +68,11 @@ impl Kind for ProjectRoleKind {
         "Project custom roles"
     }
 
+    /// A project role's events name the project.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        Some(super::incremental::pages_of::<WireRole>(&[]))
+    }
+
     fn attribution(&self) -> Vec<Rule> {
         use super::attribution::{DriftClass::*, Names::*};
         vec![
