@@ -106,8 +106,14 @@ impl Snapshot {
             lists,
             digest: String::new(),
         };
-        snapshot.digest = snapshot.compute_digest();
+        snapshot.seal();
         snapshot
+    }
+
+    /// Sets the digest to this content's. Anyone can: the digest finds a damaged or
+    /// hand-edited file, it does not prove who wrote it (docs/plan.md, threat model).
+    pub fn seal(&mut self) {
+        self.digest = self.compute_digest();
     }
 
     fn compute_digest(&self) -> String {

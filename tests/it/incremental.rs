@@ -494,3 +494,254 @@ proptest! {
         }
     }
 }
+
+/// A small organization behind a gateway (whose reported organization and refusals the
+/// test controls), its export, and a first snapshot after one audited write.
+struct Fallback {
+    emu: Emu,
+    gateway: crate::support::hostile::Gateway,
+    _dir: tempfile::TempDir,
+    file: std::path::PathBuf,
+    snapshot: std::path::PathBuf,
+}
+
+impl Fallback {
+    fn new() -> Fallback {
+        let emu = org::start(org::ORG);
+        let gateway = crate::support::hostile::Gateway::serve(emu.base_url(), &["/v1"], "org-AAA");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("org.yaml");
+        std::fs::write(&file, org::ORG).expect("write");
+        let snapshot = dir.path().join("snapshot.json");
+        let f = Fallback {
+            emu,
+            gateway,
+            _dir: dir,
+            file,
+            snapshot,
+        };
+        f.touch();
+        let stderr = f.plan(&[]);
+        assert!(
+            stderr.contains("note: full read: no snapshot at"),
+            "{stderr}"
+        );
+        f
+    }
+
+    /// One audited write that changes nothing the file manages differently.
+    fn touch(&self) {
+        let bob = org::user_id(&self.emu, "bob@example.com");
+        call(
+            &self.emu,
+            Method::POST,
+            &format!("/organization/users/{bob}"),
+            Some(json!({"role": "reader"})),
+        );
+    }
+
+    /// `plan --snapshot` through the gateway with `extra` arguments: stderr (exit 0).
+    fn plan(&self, extra: &[&str]) -> String {
+        let out = run(crate::support::cli::orgops()
+            .env("OPENAI_ADMIN_KEY", org::ADMIN_KEY)
+            .env("OPENAI_BASE_URL", format!("{}/v1", self.gateway.url()))
+            .args(["plan", "-f"])
+            .arg(&self.file)
+            .arg("--snapshot")
+            .arg(&self.snapshot)
+            .args(extra));
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        out.stderr
+    }
+
+    /// Rewrites the snapshot through `edit`, resealed (as someone who can write it could).
+    fn forge(&self, edit: impl FnOnce(&mut orgops::live::snapshot::Snapshot)) {
+        let bytes = std::fs::read(&self.snapshot).expect("snapshot");
+        let mut snapshot: orgops::live::snapshot::Snapshot =
+            serde_json::from_slice(&bytes).expect("a snapshot");
+        edit(&mut snapshot);
+        snapshot.seal();
+        std::fs::write(&self.snapshot, serde_json::to_vec(&snapshot).expect("json"))
+            .expect("write");
+    }
+}
+
+/// The one line a plan says about its read.
+fn read_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("note: full read") || l.starts_with("note: incremental read"))
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_valid_snapshot_is_read_incrementally_and_full_forces_a_full_read() {
+    let f = Fallback::new();
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).starts_with("note: incremental read: 0 audit-log event(s)"),
+        "{stderr}"
+    );
+    let stderr = f.plan(&["--full"]);
+    assert_eq!(read_line(&stderr), "note: full read: --full", "{stderr}");
+    // --full wrote a fresh snapshot: the next plan reads from it.
+    assert!(read_line(&f.plan(&[])).starts_with("note: incremental read"));
+}
+
+#[test]
+fn an_old_snapshot_means_a_full_read() {
+    let f = Fallback::new();
+    f.forge(|s| s.taken_at -= 2 * 86_400);
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).starts_with(
+            "note: full read: the snapshot is 48 h old, more than --snapshot-max-age (24 h)"
+        ),
+        "{stderr}"
+    );
+    f.forge(|s| s.taken_at -= 3 * 3600);
+    let stderr = f.plan(&["--snapshot-max-age", "2h"]);
+    assert!(
+        read_line(&stderr).contains("more than --snapshot-max-age (2 h 0 min)"),
+        "{stderr}"
+    );
+    assert!(
+        read_line(&f.plan(&["--snapshot-max-age", "2h"])).starts_with("note: incremental read")
+    );
+}
+
+#[test]
+fn a_snapshot_of_another_organization_means_a_full_read() {
+    let f = Fallback::new();
+    f.gateway.report("org-BBB");
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).starts_with("note: full read: the snapshot is of another organization"),
+        "{stderr}"
+    );
+    assert!(read_line(&stderr).contains("org-AAA"), "{stderr}");
+}
+
+#[test]
+fn a_snapshot_of_another_orgops_version_means_a_full_read() {
+    let f = Fallback::new();
+    f.forge(|s| s.orgops_version = "0.0.1".into());
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).starts_with("note: full read: the snapshot was written by orgops 0.0.1"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_position_the_audit_log_no_longer_holds_means_a_full_read() {
+    let f = Fallback::new();
+    // As after the log's retention dropped the event the snapshot stands at.
+    f.forge(|s| {
+        if let Some(c) = s.cursor.as_mut() {
+            c.id = "audit_log-gone".into();
+        }
+    });
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).starts_with(
+            "note: full read: the audit log no longer reaches the snapshot's position"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_audit_log_that_cannot_be_read_means_a_full_read() {
+    let f = Fallback::new();
+    // Audit logging turned off: the API refuses the log.
+    f.gateway.refuse("/organization/audit_logs", 403);
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).starts_with("note: full read: the audit log could not be read in full"),
+        "{stderr}"
+    );
+    // And the snapshot written then has no position: the next read is full too.
+    assert!(
+        stderr.contains("the next read is a full one too"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_paging_error_in_the_audit_log_means_a_full_read() {
+    let f = Fallback::new();
+    // More than a page of events since the snapshot, and the second page fails.
+    for _ in 0..101 {
+        f.touch();
+    }
+    f.gateway.refuse("after=", 500);
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).starts_with("note: full read: the audit log could not be read in full"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_snapshot_of_an_empty_audit_log_means_a_full_read() {
+    let emu = org::start(org::ORG);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("org.yaml");
+    std::fs::write(&file, org::ORG).expect("write");
+    let snapshot = dir.path().join("s.json");
+    let plan = || {
+        let out = run(orgops(&emu)
+            .args(["plan", "-f"])
+            .arg(&file)
+            .arg("--snapshot")
+            .arg(&snapshot));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stderr
+    };
+    plan();
+    let stderr = plan();
+    assert!(
+        read_line(&stderr)
+            .starts_with("note: full read: the audit log was empty when the snapshot was taken"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_damaged_or_foreign_snapshot_is_refused_and_read_in_full() {
+    let f = Fallback::new();
+    let text = std::fs::read_to_string(&f.snapshot).expect("snapshot");
+    std::fs::write(
+        &f.snapshot,
+        text.replacen("\"taken_at\":", "\"taken_at\":1", 1),
+    )
+    .expect("write");
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).contains("the snapshot's digest does not match its content"),
+        "{stderr}"
+    );
+    std::fs::write(&f.snapshot, "{\"users\": []}").expect("write");
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).contains("not an orgops snapshot"),
+        "{stderr}"
+    );
+    // A list of a kind whose pages are not what it reads.
+    f.plan(&[]);
+    f.forge(|s| {
+        if let Some(list) = s.lists.first_mut() {
+            list.pages = vec![json!("not a page")];
+        }
+    });
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).contains("list does not decode"),
+        "{stderr}"
+    );
+    // The terminal never sees what the file held unescaped.
+    f.forge(|s| s.orgops_version = "\u{1b}[31mred".into());
+    let stderr = f.plan(&[]);
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
