@@ -419,8 +419,8 @@ pub struct SnapshotArgs {
     /// when FILE holds a valid snapshot, re-read only what the audit log says changed since.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
-    /// The oldest snapshot to read from (`30m`, `12h`, `1d`, or seconds); an older one means
-    /// a full read.
+    /// The oldest snapshot to read from (`30m`, `12h`, `1d`, `2w`); an older one means a
+    /// full read.
     #[arg(long, value_name = "AGE", default_value = "1d", value_parser = parse_age, requires = "snapshot")]
     pub snapshot_max_age: u64,
     /// Read the whole organization whatever the snapshot says (and write a fresh one).
@@ -441,25 +441,16 @@ impl SnapshotArgs {
     }
 }
 
-/// An age: seconds, or a number with `s`, `m`, `h` or `d`.
+/// An age, written as `--since` writes a duration (`30m`, `12h`, `1d`, `2w`).
 fn parse_age(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((at, _)) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not an age (e.g. 30m, 12h, 1d, 3600)"))?;
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{text:?} is not an age (e.g. 30m, 12h, 1d, 3600)")),
-    };
-    n.checked_mul(scale)
-        .ok_or_else(|| format!("{text:?} is too long an age"))
+    let duration = text.trim().ends_with(|c: char| c.is_ascii_alphabetic());
+    match crate::audit::parse_time(text, 0) {
+        Ok(back) if duration && back <= 0 => Ok(back.unsigned_abs()),
+        Ok(_) => Err(format!(
+            "{text:?} is not an age: expected a duration such as 30m, 12h, 1d or 2w"
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 /// The overrides of the plan's safety gates.

@@ -142,7 +142,7 @@ impl Snapshot {
             .map_err(|e| format!("the snapshot {} cannot be read: {e}", path.display()))?;
         // The format first, so a future format says so instead of failing to decode.
         let head: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("the snapshot is not JSON ({e})"))?;
+            .map_err(|e| format!("the snapshot is not JSON ({})", escaped(&e)))?;
         match head.get("format").and_then(serde_json::Value::as_u64) {
             Some(f) if f == u64::from(FORMAT) => {}
             Some(f) => {
@@ -153,7 +153,7 @@ impl Snapshot {
             None => return Err("the snapshot has no format: not an orgops snapshot".into()),
         }
         let snapshot: Snapshot = serde_json::from_value(head)
-            .map_err(|e| format!("the snapshot is not one orgops wrote ({e})"))?;
+            .map_err(|e| format!("the snapshot is not one orgops wrote ({})", escaped(&e)))?;
         if snapshot.orgops_version != crate::VERSION {
             return Err(format!(
                 "the snapshot was written by orgops {}, this is {}",
@@ -177,7 +177,11 @@ impl Snapshot {
             let mut pages = Vec::with_capacity(list.pages.len());
             for page in &list.pages {
                 pages.push((incremental.decode)(page.clone()).map_err(|e| {
-                    format!("the snapshot's {} list does not decode ({e})", list.kind)
+                    format!(
+                        "the snapshot's {} list does not decode ({})",
+                        list.kind,
+                        escaped(&e)
+                    )
                 })?);
             }
             if reuse
@@ -216,6 +220,11 @@ impl Snapshot {
             )
         })
     }
+}
+
+/// An error about the file's content, which may quote it: escaped for the terminal.
+fn escaped(error: &dyn std::fmt::Display) -> String {
+    crate::text::escape::text(&error.to_string()).into_owned()
 }
 
 fn duration(secs: u64) -> String {

@@ -77,6 +77,8 @@ enum Change {
     AssignProjectMemberRole(u8, u8),
     AddProjectGroup(u8, u8),
     RemoveProjectGroup(u8, u8),
+    /// An invite to a project, accepted by the person.
+    InviteAccepted(u8),
 }
 
 fn change() -> impl Strategy<Value = Change> {
@@ -109,6 +111,7 @@ fn change() -> impl Strategy<Value = Change> {
         (i(), i()).prop_map(|(a, b)| Change::AssignProjectMemberRole(a, b)),
         (i(), i()).prop_map(|(a, b)| Change::AddProjectGroup(a, b)),
         (i(), i()).prop_map(|(a, b)| Change::RemoveProjectGroup(a, b)),
+        i().prop_map(Change::InviteAccepted),
     ]
 }
 
@@ -154,7 +157,10 @@ fn org_role_ids(emu: &Emu) -> Vec<Value> {
 /// refuses) changes nothing and is ignored.
 fn apply(emu: &Emu, change: &Change, n: usize) {
     let send = |method: Method, path: String, body: Option<Value>| {
-        let _ = send_with_key(emu, org::ADMIN_KEY, method, &path, body);
+        let (st, ans) = send_with_key(emu, org::ADMIN_KEY, method.clone(), &path, body);
+        if std::env::var_os("DEBUG_INC").is_some() {
+            eprintln!("{method} {path} {st} {ans}");
+        }
     };
     let projects = active_projects(emu);
     let users = people(emu);
@@ -401,6 +407,22 @@ fn apply(emu: &Emu, change: &Change, n: usize) {
                     Some(json!({"group_id": id(g), "role": "role-api-project-member"})),
                 );
             }
+        }
+        Change::InviteAccepted(p) => {
+            let Some(p) = pick(&projects, p) else { return };
+            let email = format!("new{n}@example.com");
+            send(
+                Method::POST,
+                "/organization/invites".into(),
+                Some(json!({"email": email, "role": "reader",
+                            "projects": [{"id": id(p), "role": "member"}]})),
+            );
+            crate::support::control::call(
+                emu.base_url(),
+                Method::POST,
+                "invites/accept",
+                Some(json!({"email": email})),
+            );
         }
         Change::RemoveProjectGroup(p, g) => {
             let Some(p) = pick(&projects, p) else { return };
@@ -740,8 +762,139 @@ fn a_damaged_or_foreign_snapshot_is_refused_and_read_in_full() {
         read_line(&stderr).contains("list does not decode"),
         "{stderr}"
     );
+    // The error quotes the file: escaped.
+    f.plan(&[]);
+    f.forge(|s| {
+        if let Some(list) = s.lists.first_mut() {
+            list.pages = vec![json!("\u{1b}[31mred")];
+        }
+    });
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).contains("list does not decode"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
     // The terminal never sees what the file held unescaped.
     f.forge(|s| s.orgops_version = "\u{1b}[31mred".into());
     let stderr = f.plan(&[]);
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
+/// The spec's `AuditLogEventType` values.
+fn spec_event_types() -> std::collections::BTreeSet<String> {
+    let path = crate::support::cli::root().join(crate::support::openapi::SPEC_FILE);
+    let text = std::fs::read_to_string(path).expect("the spec");
+    let start = text
+        .find("    AuditLogEventType:")
+        .expect("AuditLogEventType");
+    let enum_at = start + text[start..].find("enum:").expect("its enum");
+    text[enum_at..]
+        .lines()
+        .skip(1)
+        .map_while(|l| l.trim().strip_prefix("- "))
+        .map(|s| s.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn every_event_type_a_kind_declares_is_one_the_api_sends() {
+    let spec = spec_event_types();
+    assert!(
+        spec.contains("role.assignment.created") && spec.len() > 50,
+        "{spec:?}"
+    );
+    let mut declared = 0;
+    for &kind in orgops::kinds::ResourceKind::ALL {
+        for event in orgops::kinds::incremental::revealing_events(kind)
+            .unwrap_or_default()
+            .keys()
+        {
+            declared += 1;
+            assert!(
+                spec.contains(*event),
+                "{kind} declares {event}, not in the spec"
+            );
+        }
+    }
+    assert!(declared > 20, "{declared}");
+}
+
+#[test]
+fn the_emulator_records_spec_event_types_for_the_changes_it_is_sent() {
+    let spec = spec_event_types();
+    let emu = org::start(STATE);
+    // Project 0 is the default project (no members, no service accounts).
+    let all = [
+        Change::UserRole(1, true),
+        Change::AddProjectMember(1, 3),
+        Change::ProjectMemberRole(1, 0, true),
+        Change::RemoveProjectMember(1, 0),
+        Change::CreateGroup,
+        Change::RenameGroup(0),
+        Change::AddGroupMember(0, 3),
+        Change::RemoveGroupMember(0, 0),
+        Change::AssignUserRole(3, 1),
+        Change::UnassignUserRole(3),
+        Change::AssignGroupRole(1, 1),
+        Change::UnassignGroupRole(1),
+        Change::CreateProject,
+        Change::RenameProject(2),
+        Change::CreateServiceAccount(1),
+        Change::DeleteServiceAccount(1),
+        Change::OrgRetention(1),
+        Change::ProjectRetention(1, 2),
+        Change::CreateOrgRole,
+        Change::CreateProjectRole(1),
+        Change::AssignProjectMemberRole(1, 0),
+        Change::AddProjectGroup(2, 1),
+        Change::RemoveProjectGroup(2, 0),
+        Change::DeleteOrgRole(0),
+        Change::DeleteGroup(0),
+        Change::ArchiveProject(3),
+        Change::RemoveUser(0),
+        Change::InviteAccepted(1),
+    ];
+    for (n, change) in all.iter().enumerate() {
+        apply(&emu, change, n);
+    }
+    let events = list(&emu, "/organization/audit_logs");
+    let types: std::collections::BTreeSet<String> = events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for t in &types {
+        assert!(
+            spec.contains(t),
+            "the emulator recorded {t}, not in the spec"
+        );
+    }
+    // Each change was recorded (most as one event).
+    assert!(
+        events.len() >= all.len() - 2,
+        "{} events: {types:?}",
+        events.len()
+    );
+    for t in [
+        "user.updated",
+        "user.added",
+        "user.deleted",
+        "group.created",
+        "group.updated",
+        "group.deleted",
+        "role.assignment.created",
+        "role.assignment.deleted",
+        "project.created",
+        "project.updated",
+        "project.archived",
+        "service_account.created",
+        "service_account.deleted",
+        "organization.updated",
+        "role.created",
+        "role.deleted",
+        "invite.sent",
+        "invite.accepted",
+    ] {
+        assert!(types.contains(t), "no {t} among {types:?}");
+    }
 }
