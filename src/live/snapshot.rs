@@ -228,7 +228,7 @@ fn escaped(error: &dyn std::fmt::Display) -> String {
 }
 
 fn duration(secs: u64) -> String {
-    if secs >= 86_400 && secs % 3600 == 0 {
+    if secs >= 86_400 && secs.is_multiple_of(3600) {
         format!("{} h", secs / 3600)
     } else if secs >= 3600 {
         format!("{} h {} min", secs / 3600, (secs % 3600) / 60)
@@ -476,7 +476,9 @@ mod tests {
         assert!(Snapshot::read(&path).is_ok());
         let text = std::fs::read_to_string(&path).expect("read");
         std::fs::write(&path, text.replace("\"taken_at\":5", "\"taken_at\":6")).expect("write");
-        let err = Snapshot::read(&path).err().expect("refused");
+        let Err(err) = Snapshot::read(&path) else {
+            panic!("an edited snapshot was read");
+        };
         assert!(err.contains("digest"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }
