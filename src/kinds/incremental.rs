@@ -11,7 +11,9 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::attribution::DriftClass;
+use std::collections::BTreeMap;
+
+use super::attribution::{DriftClass, Names};
 use super::read::RawPage;
 
 /// How a kind's lists are kept in a snapshot and which events make them stale.
@@ -22,7 +24,7 @@ pub struct Incremental {
     /// A page back from a snapshot (the JSON is untrusted: an error refuses the snapshot).
     pub decode: fn(serde_json::Value) -> Result<RawPage, String>,
     /// Event types besides the kind's attribution rules that can change its lists, each
-    /// with how far it reaches.
+    /// with how far it reaches (replacing what the rules say of the same type).
     pub also: &'static [(&'static str, Reach)],
 }
 
@@ -61,37 +63,54 @@ fn decode<T: DeserializeOwned + Send + Sync + 'static>(
 /// How an event of one type bears on a kind's lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reach {
-    /// It only removes or changes objects already in a list: it can have changed only the
-    /// lists whose parent it names or that hold an id it names.
+    /// It always names the object a changed list belongs to (an assignment's principal, a
+    /// group's id for its members, a project's id for its settings): the lists whose parent
+    /// it names, nothing else (a parent not in the snapshot is read anyway).
+    Named,
+    /// It only removes or changes objects already in a list: the lists whose parent it
+    /// names or that hold an id it names.
     Held,
-    /// It can add to a list (or its effect is not known): the lists whose parent it names,
-    /// every list of the kind when it names none.
+    /// It can add to a list and may not name where (or its effect is not known): the lists
+    /// whose parent it names, every list of the kind when it names none.
     Any,
 }
 
 /// The event types that reveal changes of `kind`, each with its [`Reach`] (`None`: the kind
-/// is not read incrementally).
-pub fn revealing_events(
-    kind: super::ResourceKind,
-) -> Option<std::collections::BTreeMap<&'static str, Reach>> {
+/// is not read incrementally): from its attribution rules (how a rule's event names the
+/// object says whether it names the list's parent), then its [`Incremental::also`], which
+/// replace what the rules say for the same type.
+pub fn revealing_events(kind: super::ResourceKind) -> Option<BTreeMap<&'static str, Reach>> {
     let def = kind.def();
     let incremental = def.incremental()?;
-    let mut events: std::collections::BTreeMap<&'static str, Reach> = Default::default();
+    let mut events: BTreeMap<&'static str, Reach> = BTreeMap::new();
     for rule in def.attribution() {
-        let reach = match rule.class {
-            DriftClass::Missing | DriftClass::Changed => Reach::Held,
-            DriftClass::Unmanaged => Reach::Any,
+        let reach = match (rule.names, rule.class) {
+            (
+                Names::Assignment
+                | Names::ProjectGroupMembership
+                | Names::GroupUser(_)
+                | Names::ProjectOfUser
+                | Names::Setting(_)
+                | Names::SettingItem(_),
+                _,
+            ) => Reach::Named,
+            (_, DriftClass::Missing | DriftClass::Changed) => Reach::Held,
+            (_, DriftClass::Unmanaged) => Reach::Any,
         };
         let slot = events.entry(rule.event).or_insert(reach);
-        if reach == Reach::Any {
-            *slot = Reach::Any;
-        }
+        *slot = widest(*slot, reach);
     }
     for &(event, reach) in incremental.also {
-        let slot = events.entry(event).or_insert(reach);
-        if reach == Reach::Any {
-            *slot = Reach::Any;
-        }
+        events.insert(event, reach);
     }
     Some(events)
+}
+
+/// The reach that re-reads at least what either does.
+fn widest(a: Reach, b: Reach) -> Reach {
+    match (a, b) {
+        (Reach::Any, _) | (_, Reach::Any) => Reach::Any,
+        (Reach::Held, _) | (_, Reach::Held) => Reach::Held,
+        _ => Reach::Named,
+    }
 }
