@@ -407,7 +407,49 @@ impl TargetArgs {
         crate::ops::target::Connect {
             emulator: self.emulator.clone(),
             concurrency: self.concurrency,
+            snapshot: None,
         }
+    }
+}
+
+/// Incremental reads (`plan`, `drift`): see docs/plan.md.
+#[derive(Debug, clap::Args)]
+pub struct SnapshotArgs {
+    /// Keep what this read observed and the audit-log position it is valid at in FILE, and
+    /// when FILE holds a valid snapshot, re-read only what the audit log says changed since.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+    /// The oldest snapshot to read from (`30m`, `12h`, `1d`, `2w`); an older one means a
+    /// full read.
+    #[arg(long, value_name = "AGE", default_value = "1d", value_parser = parse_age, requires = "snapshot")]
+    pub snapshot_max_age: u64,
+    /// Read the whole organization whatever the snapshot says (and write a fresh one).
+    #[arg(long, requires = "snapshot")]
+    pub full: bool,
+}
+
+impl SnapshotArgs {
+    /// The options `ops` reads, when `--snapshot` is given.
+    pub fn options(&self) -> Option<crate::ops::target::SnapshotOptions> {
+        self.snapshot
+            .as_ref()
+            .map(|path| crate::ops::target::SnapshotOptions {
+                path: path.clone(),
+                max_age_secs: self.snapshot_max_age,
+                full: self.full,
+            })
+    }
+}
+
+/// An age, written as `--since` writes a duration (`30m`, `12h`, `1d`, `2w`).
+fn parse_age(text: &str) -> Result<u64, String> {
+    let duration = text.trim().ends_with(|c: char| c.is_ascii_alphabetic());
+    match crate::audit::parse_time(text, 0) {
+        Ok(back) if duration && back <= 0 => Ok(back.unsigned_abs()),
+        Ok(_) => Err(format!(
+            "{text:?} is not an age: expected a duration such as 30m, 12h, 1d or 2w"
+        )),
+        Err(e) => Err(e),
     }
 }
 
@@ -428,6 +470,8 @@ pub struct PlanArgs {
     pub desired: DesiredArgs,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
     #[command(flatten)]
     pub gates: GateArgs,
     /// How to print the plan.
@@ -466,6 +510,8 @@ pub struct DriftArgs {
     pub desired: DesiredArgs,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
     /// How to print the report (`json` is documented by `schema/drift.schema.json`).
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,

@@ -14,7 +14,7 @@ use super::pagination::{MAX_PAGE_B, MAX_PAGE_PROJECT_GROUPS, Style};
 use super::types::{Deleted, GroupId, ProjectId, RoleId, UserId};
 
 /// `GroupResponse` (also decodes the update's `GroupResourceWithSuccess`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct Group {
     pub id: GroupId,
@@ -26,7 +26,7 @@ pub struct Group {
 }
 
 /// `GroupUser`: a member as the group-members list shows it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct GroupUser {
     pub id: UserId,
@@ -36,7 +36,7 @@ pub struct GroupUser {
 
 /// `ProjectGroup`: a group's access to a project. Its role is not in this object; it is
 /// read from the project group-role assignments.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct ProjectGroup {
     pub project_id: ProjectId,

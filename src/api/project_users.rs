@@ -11,7 +11,7 @@ use super::types::{Deleted, ProjectId, UserId, WireProjectRole};
 use crate::model::ProjectRole;
 
 /// `ProjectUser`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct ProjectUser {
     pub id: UserId,

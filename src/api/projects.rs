@@ -11,7 +11,7 @@ use super::pagination::{MAX_PAGE_A, Style};
 use super::types::ProjectId;
 
 /// `Project`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct Project {
     pub id: ProjectId,

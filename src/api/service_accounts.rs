@@ -12,7 +12,7 @@ use super::types::{ApiKeyId, Deleted, ProjectId, ServiceAccountId, WireProjectRo
 use crate::model::ProjectRole;
 
 /// `ProjectServiceAccount`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct ServiceAccount {
     pub id: ServiceAccountId,

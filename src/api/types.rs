@@ -142,7 +142,7 @@ impl From<crate::model::ProjectRole> for WireProjectRole {
 }
 
 /// `Role`: an organization or project role (`/organization/roles`, `/projects/{id}/roles`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct Role {
     pub id: RoleId,
@@ -155,7 +155,7 @@ pub struct Role {
 }
 
 /// `AssignedRoleDetails`: one entry of a principal's role-assignment list.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct AssignedRole {
     pub id: RoleId,

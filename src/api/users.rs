@@ -11,7 +11,7 @@ use super::types::{Deleted, UserId, WireOrgRole};
 use crate::model::OrgRole;
 
 /// `User` (only the fields orgops reads; the rest is ignored).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct User {
     pub id: UserId,

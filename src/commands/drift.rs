@@ -28,7 +28,10 @@ pub fn run(args: DriftArgs) -> ExitStatus {
     let drifted = match ops::drift::drift(
         &args.desired.file,
         args.desired.load_options(),
-        &args.target.connect(),
+        &crate::ops::target::Connect {
+            snapshot: args.snapshot.options(),
+            ..args.target.connect()
+        },
         since,
         args.fail_on_unmanaged,
         args.cost_threshold,

@@ -35,7 +35,10 @@ pub fn run(args: PlanArgs) -> ExitStatus {
     let planned = match ops::plan::plan_targeted(
         &args.desired.file,
         args.desired.load_options(),
-        &args.target.connect(),
+        &crate::ops::target::Connect {
+            snapshot: args.snapshot.options(),
+            ..args.target.connect()
+        },
         &options,
         targets,
         printer,
@@ -85,7 +88,10 @@ fn run_pull_request(
         args.desired.load_options(),
         base,
         &git,
-        &args.target.connect(),
+        &crate::ops::target::Connect {
+            snapshot: args.snapshot.options(),
+            ..args.target.connect()
+        },
         options,
         printer,
     ) {

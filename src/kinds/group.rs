@@ -54,6 +54,15 @@ impl Kind for GroupKind {
         "Groups"
     }
 
+    /// A rename is `group.updated`.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        use super::incremental::Reach;
+        Some(super::incremental::pages_of::<WireGroup>(&[(
+            "group.updated",
+            Reach::Any,
+        )]))
+    }
+
     fn attribution(&self) -> Vec<Rule> {
         use super::attribution::{DriftClass::*, Names::*};
         vec![

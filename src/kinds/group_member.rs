@@ -55,6 +55,15 @@ impl Kind for GroupMemberKind {
         "Group members"
     }
 
+    /// A person removed from the organization leaves every group.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        use super::incremental::Reach;
+        Some(super::incremental::pages_of::<GroupUser>(&[(
+            "user.deleted",
+            Reach::Held,
+        )]))
+    }
+
     fn attribution(&self) -> Vec<Rule> {
         use super::attribution::{DriftClass::*, Names::*};
         vec![

@@ -51,6 +51,15 @@ impl Kind for GroupRoleKind {
         "Organization roles of groups"
     }
 
+    /// Only the group an assignment event names; a deleted or renamed role changes the lists that hold it.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        use super::incremental::Reach;
+        Some(super::incremental::pages_of::<AssignedRole>(&[
+            ("role.deleted", Reach::Held),
+            ("role.updated", Reach::Held),
+        ]))
+    }
+
     fn attribution(&self) -> Vec<Rule> {
         use super::attribution::{DriftClass::*, Names::*};
         vec![

@@ -144,6 +144,16 @@ pub trait Kind: Sync {
         Vec::new()
     }
 
+    /// Whether the audit log reveals every change of this kind's lists, and how its pages are
+    /// kept in a snapshot (`kinds::incremental`): then a plan with a snapshot re-reads only
+    /// the lists an event since the snapshot can have changed. `None` (the default): read in
+    /// full on every run. Declare it only when every write that can change the lists
+    /// (including side effects of other kinds' writes) is an event type listed here or in
+    /// `attribution`.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        None
+    }
+
     /// The list this kind reads of its own, if any (`None`: its live side comes from other
     /// kinds' lists, or it is not read).
     fn source(&self) -> Option<Source> {

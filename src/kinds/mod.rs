@@ -10,6 +10,7 @@ mod attention;
 pub mod attribution;
 mod change;
 pub mod context;
+pub mod incremental;
 pub mod keys;
 mod kind;
 mod live_state;

@@ -95,6 +95,11 @@ impl Kind for ProjectKind {
         "Projects"
     }
 
+    /// The projects list: every project event is one of its rules.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        Some(super::incremental::pages_of::<WireProject>(&[]))
+    }
+
     fn attribution(&self) -> Vec<Rule> {
         use super::attribution::{DriftClass::*, Names::*};
         vec![

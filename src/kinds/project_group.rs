@@ -75,6 +75,15 @@ impl Kind for ProjectGroupKind {
         "Groups in projects"
     }
 
+    /// A group's rename or deletion changes the projects that list it.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        use super::incremental::Reach;
+        Some(super::incremental::pages_of::<WireProjectGroup>(&[
+            ("group.updated", Reach::Held),
+            ("group.deleted", Reach::Held),
+        ]))
+    }
+
     fn attribution(&self) -> Vec<Rule> {
         use super::attribution::{DriftClass::*, Names::*};
         vec![

@@ -56,6 +56,17 @@ impl Kind for ProjectGroupRoleKind {
         "Project roles of groups"
     }
 
+    /// A deleted or renamed role changes the lists that hold it.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        use super::incremental::Reach;
+        Some(super::incremental::pages_of::<
+            crate::api::types::AssignedRole,
+        >(&[
+            ("role.deleted", Reach::Held),
+            ("role.updated", Reach::Held),
+        ]))
+    }
+
     fn attribution(&self) -> Vec<Rule> {
         use super::attribution::{DriftClass::*, Names::*};
         vec![

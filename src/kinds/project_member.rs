@@ -74,6 +74,16 @@ impl Kind for ProjectMemberKind {
         "Project members"
     }
 
+    /// `user.added` names no project, nor does `invite.accepted` (an invite with projects
+    /// makes its person a member of them): either makes every project's list stale.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        use super::incremental::Reach;
+        Some(super::incremental::pages_of::<WireProjectUser>(&[(
+            "invite.accepted",
+            Reach::Any,
+        )]))
+    }
+
     fn attribution(&self) -> Vec<Rule> {
         use super::attribution::{DriftClass::*, Names::*};
         vec![

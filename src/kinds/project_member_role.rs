@@ -63,6 +63,15 @@ impl Kind for ProjectMemberRoleKind {
         "Project roles of members"
     }
 
+    /// Only the member an assignment event names; a deleted or renamed role changes the lists that hold it.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        use super::incremental::Reach;
+        Some(super::incremental::pages_of::<AssignedRole>(&[
+            ("role.deleted", Reach::Held),
+            ("role.updated", Reach::Held),
+        ]))
+    }
+
     fn attribution(&self) -> Vec<Rule> {
         use super::attribution::{DriftClass::*, Names::*};
         vec![

@@ -68,6 +68,17 @@ impl Kind for ProjectRoleKind {
         "Project custom roles"
     }
 
+    /// A project role's events name the project or the role.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        use super::incremental::Reach;
+        // `role.created` names the project a project role is created in (`resource_id`);
+        // one naming no project is an organization role's.
+        Some(super::incremental::pages_of::<WireRole>(&[(
+            "role.created",
+            Reach::Named,
+        )]))
+    }
+
     fn attribution(&self) -> Vec<Rule> {
         use super::attribution::{DriftClass::*, Names::*};
         vec![

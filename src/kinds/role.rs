@@ -106,6 +106,11 @@ impl Kind for RoleKind {
         "Organization custom roles"
     }
 
+    /// The organization's roles: every role event re-reads it.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        Some(super::incremental::pages_of::<WireRole>(&[]))
+    }
+
     fn attribution(&self) -> Vec<Rule> {
         use super::attribution::{DriftClass::*, Names::*};
         vec![

@@ -104,6 +104,11 @@ impl Kind for ServiceAccountKind {
         out
     }
 
+    /// `service_account.created` names no project: it makes every project's list stale.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        Some(super::incremental::pages_of::<WireServiceAccount>(&[]))
+    }
+
     fn attribution(&self) -> Vec<Rule> {
         use super::attribution::{DriftClass::*, Names::*};
         vec![

@@ -282,6 +282,12 @@ impl super::kind::Kind for SettingKind {
         self.title
     }
 
+    /// Every write of a setting is its scope's update event (`organization.updated`, or
+    /// `project.updated` naming the project).
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        Some(super::incremental::pages_of::<Option<Value>>(&[]))
+    }
+
     /// A write of the setting is its scope's update event naming the field: a set or changed
     /// value is `changed`, an unset or reported one `unmanaged`.
     fn attribution(&self) -> Vec<super::attribution::Rule> {

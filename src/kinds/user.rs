@@ -58,6 +58,17 @@ impl Kind for UserKind {
         "Organization members"
     }
 
+    /// People join by accepting an invite (or through SCIM); `user.added` is read as a join too.
+    fn incremental(&self) -> Option<super::incremental::Incremental> {
+        use super::incremental::Reach;
+        Some(super::incremental::pages_of::<WireUser>(&[
+            ("invite.accepted", Reach::Any),
+            ("user.added", Reach::Any),
+            ("scim.enabled", Reach::Any),
+            ("scim.disabled", Reach::Any),
+        ]))
+    }
+
     fn attribution(&self) -> Vec<Rule> {
         use super::attribution::{DriftClass::*, Names::*};
         vec![

@@ -9,8 +9,12 @@
 
 mod progress;
 mod read;
+pub mod snapshot;
 
 pub use crate::kinds::wire::{default_project, project_role_of};
 pub use crate::kinds::{DuplicateKind, IdIndex, LiveDuplicate, LiveState, ReadScope, Select};
 pub use progress::{CountingProgress, NoProgress, Progress, StderrProgress};
-pub use read::{AssignmentReads, Prefetch, read, read_announcing, read_prefetched};
+pub use read::{
+    AssignmentReads, ListsRead, Prefetch, Reuse, read, read_announcing, read_prefetched,
+    read_reusing,
+};

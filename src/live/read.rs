@@ -198,6 +198,41 @@ struct Reader<'a> {
     children: BTreeMap<ResourceKind, Vec<ResourceKind>>,
     /// Organization lists already started, used instead of starting them again.
     prefetch: Option<Prefetch>,
+    /// Lists a snapshot still holds (`live::snapshot`), by kind and the IDs of the parent:
+    /// taken instead of fetched when the dataflow reaches them.
+    reuse: Reuse,
+    /// How many lists were taken from `reuse`, and how many fetched.
+    reused: usize,
+}
+
+/// Lists a snapshot holds that no event since has made stale, by kind and the IDs of the
+/// parent (empty for an organization list), each with its pages.
+pub type Reuse = BTreeMap<(ResourceKind, Vec<String>), Vec<RawPage>>;
+
+/// What [`read_reusing`] did: the live state, the lists as read (for the next snapshot),
+/// and how many lists came from the snapshot and how many were fetched.
+pub struct ListsRead {
+    pub live: LiveState,
+    pub raw: RawStore,
+    pub reused: usize,
+    pub fetched: usize,
+}
+
+/// [`read`], taking the lists of `reuse` instead of fetching them: the dataflow is the same
+/// (a reused projects list still starts each project's lists, each of them reused or
+/// fetched), so a parent that appeared since the snapshot gets its lists read and one that
+/// went away loses them.
+pub async fn read_reusing(
+    client: &Client,
+    scope: &ReadScope,
+    progress: &dyn Progress,
+    reuse: Reuse,
+) -> Result<ListsRead, Error> {
+    let mut reader = Reader::new(client, scope, progress, &|_| {});
+    reader.reuse = reuse;
+    let result = reader.run_keeping().await;
+    progress.finish();
+    result
 }
 
 impl<'a> Reader<'a> {
@@ -227,6 +262,8 @@ impl<'a> Reader<'a> {
             started: BTreeSet::new(),
             children,
             prefetch: None,
+            reuse: Reuse::new(),
+            reused: 0,
         }
     }
 
@@ -238,7 +275,20 @@ impl<'a> Reader<'a> {
     /// the window, a chain's next page competes with at most `window - 1` other requests.
     fn spawn(&mut self, kind: ResourceKind, parent: Option<Parent>) {
         let ids = parent.as_ref().map(|p| p.ids.clone()).unwrap_or_default();
-        if !self.started.insert((kind, ids)) {
+        if !self.started.insert((kind, ids.clone())) {
+            return;
+        }
+        if let Some(pages) = self.reuse.remove(&(kind, ids)) {
+            let number = self.lists.len();
+            self.lists.push(Reading {
+                kind,
+                parent,
+                pages: Vec::new(),
+            });
+            self.reused += 1;
+            for page in pages {
+                self.arrived(number, page);
+            }
             return;
         }
         let number = self.lists.len();
@@ -306,7 +356,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    async fn run(mut self) -> Result<LiveState, Error> {
+    async fn run(self) -> Result<LiveState, Error> {
+        self.run_keeping().await.map(|read| read.live)
+    }
+
+    async fn run_keeping(mut self) -> Result<ListsRead, Error> {
         let (sender, mut counts) = mpsc::unbounded_channel();
         if let Some(prefetch) = self.prefetch.as_mut() {
             // Pages the prefetched lists fetched (and will fetch) count like the reader's own.
@@ -373,7 +427,14 @@ impl<'a> Reader<'a> {
         raw.set_key_matcher(Box::new(move |redacted| {
             client.key_matches_redacted(redacted)
         }));
-        Ok(normalize(&raw, self.scope))
+        let live = normalize(&raw, self.scope);
+        let fetched = self.started.len() - self.reused;
+        Ok(ListsRead {
+            live,
+            raw,
+            reused: self.reused,
+            fetched,
+        })
     }
 
     fn page(&self, has_more: bool) {

@@ -4,6 +4,7 @@
 //! - [`access`]: who can reach what, from the live organization or the file.
 //! - [`apply`]: read live, plan or check a saved plan, execute (see [`crate::apply`]).
 //! - [`plan`]: load the desired state, read what it manages of the live org, plan.
+//! - [`incremental`]: the live read from a snapshot and the audit log since (`--snapshot`).
 //! - [`lock`]: one apply at a time per organization on one machine (an OS file lock).
 //! - [`export`]: read the whole live org and shape it as a desired-state document.
 //! - [`drift`]: the plan framed as a drift report, attributed from the audit log.
@@ -19,6 +20,7 @@ pub mod costs;
 pub mod drift;
 pub mod export;
 pub mod export_write;
+pub mod incremental;
 pub mod lock;
 pub mod plan;
 pub mod pull_request;

@@ -58,9 +58,13 @@ pub fn plan_targeted(
     // The organization lists the file surely manages start now, while it loads (the users
     // list alone is a 100-page chain at 10,000 users). When the target cannot be opened yet,
     // the file is loaded first so that its diagnostics come first, as they always did.
-    let early = match Target::open_with(target.emulator.as_deref(), target.concurrency) {
-        Ok(opened) => Some((opened, crate::ops::runtime()?)),
-        Err(_) => None,
+    // With a snapshot nothing is prefetched: what is read depends on the audit log.
+    let early = match target.snapshot {
+        Some(_) => None,
+        None => match Target::open_with(target.emulator.as_deref(), target.concurrency) {
+            Ok(opened) => Some((opened, crate::ops::runtime()?)),
+            Err(_) => None,
+        },
     };
     let prefetch = early.as_ref().map(|(opened, runtime)| {
         let keys = config::top_level_keys(file, load.max_file_bytes);
@@ -77,7 +81,8 @@ pub fn plan_targeted(
     let (target, runtime) = match early {
         Some(early) => early,
         None => (
-            Target::open_with(target.emulator.as_deref(), target.concurrency)?,
+            Target::open_with(target.emulator.as_deref(), target.concurrency)?
+                .reading_snapshot(target.snapshot.clone()),
             crate::ops::runtime()?,
         ),
     };
@@ -156,7 +161,7 @@ pub fn read_live_prefetched(
 }
 
 /// Runs `read` with a progress display on stderr when the printer wants one.
-fn with_progress<T>(printer: Printer, read: impl FnOnce(&dyn Progress) -> T) -> T {
+pub(crate) fn with_progress<T>(printer: Printer, read: impl FnOnce(&dyn Progress) -> T) -> T {
     if printer.progress {
         read(&StderrProgress::new(printer.stderr_is_tty))
     } else {
@@ -186,6 +191,9 @@ pub fn read_live_announcing(
     printer: Printer,
     announce: &(dyn Fn(&live::AssignmentReads) + Sync),
 ) -> anyhow::Result<LiveState> {
+    if let Some(options) = &target.snapshot {
+        return super::incremental::read(runtime, target, scope, printer, options);
+    }
     with_progress(printer, |progress| {
         runtime.block_on(live::read_announcing(
             &target.client,

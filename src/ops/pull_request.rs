@@ -161,7 +161,8 @@ pub fn plan_pull_request(
         BaseState::Valid(doc) => Some(doc.as_ref()),
         _ => None,
     };
-    let target = Target::open_with(target.emulator.as_deref(), target.concurrency)?;
+    let target = Target::open_with(target.emulator.as_deref(), target.concurrency)?
+        .reading_snapshot(target.snapshot.clone());
     let scope = scope_for_both(&desired.doc, base_doc);
     let runtime = crate::ops::runtime()?;
     let live = read_live(&runtime, &target, &scope, printer)?;

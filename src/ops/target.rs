@@ -24,6 +24,19 @@ pub struct Connect {
     pub emulator: Option<PathBuf>,
     /// At most this many API requests in flight at once (default 8).
     pub concurrency: Option<usize>,
+    /// Read incrementally from a snapshot, and keep one (`--snapshot`; see
+    /// [`crate::ops::plan`] and docs/plan.md).
+    pub snapshot: Option<SnapshotOptions>,
+}
+
+/// `--snapshot FILE`, `--snapshot-max-age`, `--full`.
+#[derive(Debug, Clone)]
+pub struct SnapshotOptions {
+    pub path: PathBuf,
+    /// The oldest snapshot read from (seconds).
+    pub max_age_secs: u64,
+    /// Read everything, whatever the snapshot (and write a fresh one).
+    pub full: bool,
 }
 
 /// A connected client, and the emulator behind it when there is one (kept alive as long as
@@ -37,6 +50,9 @@ pub struct Target {
     emulator_state: Option<String>,
     /// Held only to keep the in-process emulator serving until the command ends.
     _emulator: Option<RunningEmulator>,
+    /// Read incrementally and keep a snapshot (set from [`Connect::snapshot`] by the
+    /// workflows that support it: plan and drift).
+    pub snapshot: Option<SnapshotOptions>,
 }
 
 impl Target {
@@ -44,6 +60,12 @@ impl Target {
     /// it, so no other process can apply to it).
     pub fn is_in_process(&self) -> bool {
         self._emulator.is_some()
+    }
+
+    /// This target, reading incrementally from `snapshot` when given.
+    pub fn reading_snapshot(mut self, snapshot: Option<SnapshotOptions>) -> Target {
+        self.snapshot = snapshot;
+        self
     }
 
     /// Connects to the emulator seeded from `emulator_state`, or to the API the environment
@@ -76,6 +98,7 @@ impl Target {
             requested_org,
             emulator_state: None,
             _emulator: None,
+            snapshot: None,
         })
     }
 
@@ -97,6 +120,7 @@ impl Target {
             requested_org: None,
             emulator_state: Some(state.display().to_string()),
             _emulator: Some(running),
+            snapshot: None,
         })
     }
 

@@ -28,6 +28,7 @@ mod external;
 mod format;
 mod github;
 mod hostile;
+mod incremental;
 mod inputs;
 mod lock;
 mod oracle;

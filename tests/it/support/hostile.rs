@@ -159,6 +159,7 @@ async fn handle(
 pub struct Gateway {
     loopback: Loopback,
     organization: Arc<Mutex<String>>,
+    refused: Arc<Mutex<Option<(String, u16)>>>,
 }
 
 #[derive(Clone)]
@@ -166,16 +167,21 @@ struct GatewayState {
     upstream: String,
     prefixes: Vec<String>,
     organization: Arc<Mutex<String>>,
+    /// Requests whose path and query contain this text are answered with this status (an
+    /// API error envelope) instead of being forwarded.
+    refused: Arc<Mutex<Option<(String, u16)>>>,
     client: reqwest::Client,
 }
 
 impl Gateway {
     pub fn serve(upstream: &str, prefixes: &[&str], organization: &str) -> Gateway {
         let organization = Arc::new(Mutex::new(organization.to_string()));
+        let refused = Arc::new(Mutex::new(None));
         let state = GatewayState {
             upstream: upstream.trim_end_matches('/').to_string(),
             prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
             organization: organization.clone(),
+            refused: refused.clone(),
             client: reqwest::Client::builder()
                 .no_proxy()
                 .build()
@@ -185,7 +191,14 @@ impl Gateway {
         Gateway {
             loopback: Loopback::serve(app),
             organization,
+            refused,
         }
+    }
+
+    /// From now on, requests whose path and query contain `text` are answered `status` with
+    /// an error envelope (never forwarded).
+    pub fn refuse(&self, text: &str, status: u16) {
+        *self.refused.lock().expect("lock") = Some((text.to_string(), status));
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -217,6 +230,14 @@ async fn forward(
     else {
         return (StatusCode::NOT_FOUND, "no such prefix").into_response();
     };
+    let refused = state.refused.lock().expect("lock").clone();
+    if let Some((text, status)) = refused
+        && path_and_query.contains(&text)
+    {
+        let body = json!({"error": {"message": "refused by the test gateway", "type": "invalid_request_error", "param": null, "code": null}});
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+        return (status, axum::Json(body)).into_response();
+    }
     let url = format!("{}/v1{rest}", state.upstream);
     let mut request = state.client.request(method, url).body(body.to_vec());
     for name in ["authorization", "content-type"] {

@@ -1,0 +1,116 @@
+//! What a kind tells the incremental read (`live::snapshot`): that the audit log reveals
+//! every change of its lists, by which event types, and how its pages are kept in a
+//! snapshot ([`Incremental`]). A kind that says nothing (`Kind::incremental` is `None`, the
+//! default) is read in full on every run, snapshot or not: a kind is trusted to be read
+//! from a snapshot only when its author listed what changes it.
+//!
+//! The event types are the kind's attribution rules (`Kind::attribution`, the events that
+//! explain its drift) plus [`Incremental::also`]: writes to other objects that change this
+//! kind's lists as a side effect (deleting a group ends its project memberships).
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use std::collections::BTreeMap;
+
+use super::attribution::{DriftClass, Names};
+use super::read::RawPage;
+
+/// How a kind's lists are kept in a snapshot and which events make them stale.
+#[derive(Clone, Copy)]
+pub struct Incremental {
+    /// One page as JSON (`None`: not a page of this kind, never kept).
+    pub encode: fn(&RawPage) -> Option<serde_json::Value>,
+    /// A page back from a snapshot (the JSON is untrusted: an error refuses the snapshot).
+    pub decode: fn(serde_json::Value) -> Result<RawPage, String>,
+    /// Event types besides the kind's attribution rules that can change its lists, each
+    /// with how far it reaches (replacing what the rules say of the same type).
+    pub also: &'static [(&'static str, Reach)],
+}
+
+impl std::fmt::Debug for Incremental {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incremental")
+            .field("also", &self.also)
+            .finish()
+    }
+}
+
+/// [`Incremental`] for a kind whose pages are `Vec<T>`.
+pub fn pages_of<T>(also: &'static [(&'static str, Reach)]) -> Incremental
+where
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    Incremental {
+        encode: encode::<T>,
+        decode: decode::<T>,
+        also,
+    }
+}
+
+fn encode<T: Serialize + 'static>(page: &RawPage) -> Option<serde_json::Value> {
+    let items = page.downcast_ref::<Vec<T>>()?;
+    serde_json::to_value(items).ok()
+}
+
+fn decode<T: DeserializeOwned + Send + Sync + 'static>(
+    value: serde_json::Value,
+) -> Result<RawPage, String> {
+    let items: Vec<T> = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    Ok(Box::new(items))
+}
+
+/// How an event of one type bears on a kind's lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// It always names the object a changed list belongs to (an assignment's principal, a
+    /// group's id for its members, a project's id for its settings): the lists whose parent
+    /// it names, nothing else (a parent not in the snapshot is read anyway).
+    Named,
+    /// It only removes or changes objects already in a list: the lists whose parent it
+    /// names or that hold an id it names.
+    Held,
+    /// It can add to a list and may not name where (or its effect is not known): the lists
+    /// whose parent it names, every list of the kind when it names none.
+    Any,
+}
+
+/// The event types that reveal changes of `kind`, each with its [`Reach`] (`None`: the kind
+/// is not read incrementally): from its attribution rules (how a rule's event names the
+/// object says whether it names the list's parent), then its [`Incremental::also`], which
+/// replace what the rules say for the same type.
+pub fn revealing_events(kind: super::ResourceKind) -> Option<BTreeMap<&'static str, Reach>> {
+    let def = kind.def();
+    let incremental = def.incremental()?;
+    let mut events: BTreeMap<&'static str, Reach> = BTreeMap::new();
+    for rule in def.attribution() {
+        let reach = match (rule.names, rule.class) {
+            (
+                Names::Assignment
+                | Names::ProjectGroupMembership
+                | Names::GroupUser(_)
+                | Names::ProjectOfUser
+                | Names::Setting(_)
+                | Names::SettingItem(_),
+                _,
+            ) => Reach::Named,
+            (_, DriftClass::Missing | DriftClass::Changed) => Reach::Held,
+            (_, DriftClass::Unmanaged) => Reach::Any,
+        };
+        let slot = events.entry(rule.event).or_insert(reach);
+        *slot = widest(*slot, reach);
+    }
+    for &(event, reach) in incremental.also {
+        events.insert(event, reach);
+    }
+    Some(events)
+}
+
+/// The reach that re-reads at least what either does.
+fn widest(a: Reach, b: Reach) -> Reach {
+    match (a, b) {
+        (Reach::Any, _) | (_, Reach::Any) => Reach::Any,
+        (Reach::Held, _) | (_, Reach::Held) => Reach::Held,
+        _ => Reach::Named,
+    }
+}
