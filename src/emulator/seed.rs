@@ -234,6 +234,7 @@ pub fn from_document(
     }
     super::routes::external_keys::seed(&mut org, doc)?;
     super::routes::external_storage::seed(&mut org, doc)?;
+    super::routes::health_alert_rules::seed(&mut org, doc)?;
     Ok(org)
 }
 
@@ -988,6 +989,7 @@ pub fn to_document(org: &OrgState) -> Document {
     };
     super::routes::external_keys::dump(org, &mut doc);
     super::routes::external_storage::dump(org, &mut doc);
+    super::routes::health_alert_rules::dump(org, &mut doc);
     doc
 }
 

@@ -75,6 +75,7 @@ pub enum IdKind {
     AuditLog,
     ExternalKey,
     ExternalStorage,
+    HealthAlertRule,
 }
 
 impl IdKind {
@@ -92,6 +93,7 @@ impl IdKind {
             IdKind::AuditLog => "audit_log-",
             IdKind::ExternalKey => "ek_",
             IdKind::ExternalStorage => "es_",
+            IdKind::HealthAlertRule => "health_rule_",
         }
     }
 }
@@ -545,6 +547,22 @@ pub struct OrgState {
     pub external_keys: IndexMap<String, ExternalKey>,
     /// External storage configurations, by id (`routes::external_storage`).
     pub external_storage: IndexMap<String, ExternalStorage>,
+    /// Health alert rules of the organization and of projects, by id
+    /// (`routes::health_alert_rules`).
+    pub health_alert_rules: IndexMap<String, HealthAlertRule>,
+}
+
+/// A health alert rule: `rule` holds `name`, `enabled`, `condition`, `filters` and
+/// `notifications`, complete (the route fills what a create leaves out).
+#[derive(Debug, Clone)]
+pub struct HealthAlertRule {
+    pub id: String,
+    /// `None`: the organization's.
+    pub project_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: u64,
+    pub rule: serde_json::Map<String, Value>,
 }
 
 /// A customer-managed key: `fields` holds `type`, `purpose` and the provider's fields, as
@@ -649,6 +667,7 @@ impl OrgState {
             spend_limit: None,
             external_keys: IndexMap::new(),
             external_storage: IndexMap::new(),
+            health_alert_rules: IndexMap::new(),
         };
         state.add_project(
             crate::emulator::rules::DEFAULT_PROJECT_NAME,

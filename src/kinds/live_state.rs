@@ -42,6 +42,9 @@ pub struct LiveState {
     pub external_keys: Vec<super::external_key::LiveKey>,
     /// External storage configurations by project name, where read, oldest first.
     pub external_storage: BTreeMap<String, Vec<super::external_storage::LiveStorage>>,
+    /// Health alert rules by scope (`None`: the organization; a project name), where read,
+    /// each with its id and version (`super::health_alert_rules`).
+    pub health_alert_rules: BTreeMap<Option<String>, Vec<super::health_alert_rules::LiveRule>>,
 }
 
 /// The kinds whose live duplicates are looked for.

@@ -32,6 +32,7 @@ pub mod external_storage;
 pub(crate) mod group;
 mod group_member;
 mod group_role;
+pub mod health_alert_rules;
 pub mod hosted_tools;
 pub(crate) mod invite;
 pub mod model_permissions;
@@ -133,6 +134,8 @@ registry! {
     ProjectApiKey = "project_api_key" => &project_api_keys::ProjectApiKeyKind,
     OrganizationSpendAlert = "organization_spend_alert" => &spend_alerts::ORG_KIND,
     ProjectSpendAlert = "project_spend_alert" => &spend_alerts::PROJECT_KIND,
+    OrganizationHealthAlertRule = "organization_health_alert_rule" => &health_alert_rules::ORG_KIND,
+    ProjectHealthAlertRule = "project_health_alert_rule" => &health_alert_rules::PROJECT_KIND,
 }
 
 impl std::fmt::Display for ResourceKind {

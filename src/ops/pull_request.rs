@@ -117,6 +117,7 @@ pub fn simulated_live(base: &Document, live: &LiveState) -> LiveState {
         spend_alerts: live.spend_alerts.clone(),
         external_keys: live.external_keys.clone(),
         external_storage: live.external_storage.clone(),
+        health_alert_rules: live.health_alert_rules.clone(),
     }
 }
 

@@ -1498,6 +1498,7 @@ mod properties {
                         spend_alerts: crate::model::UnmanagedAction::Report,
                         external_keys: crate::model::UnmanagedAction::Report,
                         external_storage: crate::model::UnmanagedAction::Report,
+                        health_alert_rules: crate::model::UnmanagedAction::Report,
                         settings: None,
                     },
                     min_owners: Some(0),

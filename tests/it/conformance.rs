@@ -194,6 +194,7 @@ policy:
     spend_alerts: remove
     external_keys: remove
     external_storage: remove
+    health_alert_rules: remove
     settings: remove
   max_removals: 100
 ";
@@ -226,6 +227,10 @@ settings:
   external_keys:
     - {name: k1, type: aws, kms_arn: 'arn:aws:kms:us-east-1:1:key/a', role_arn: 'arn:aws:iam::1:role/ekm', external_id: x1}
     - {name: k2, type: azure, tenant_id: t, vault_uri: 'https://v.vault.azure.net', key_name: k}
+  health_alert_rules:
+    - {name: api-5xx, condition: {type: error_rate, threshold: 0.05, window_seconds: 300, status_class: 5xx}, notifications: {email: {addresses: [oncall@x.example], enabled: true}}}
+    - {name: cache, condition: {type: prompt_cache_hit_rate, threshold: 0.2}}
+    - {name: fallback, condition: {type: service_tier_fallback_rate, threshold: 0.1}}
 projects:
   - name: Search
     members:
@@ -254,6 +259,9 @@ projects:
     external_key: k1
     external_storage: {type: aws, bucket: search-a, role_arn: 'arn:aws:iam::1:role/store'}
     api_keys: [k1, k2]
+    health_alert_rules:
+      - {name: tpm, condition: {type: rate_limit_utilization, metric: tpm, consecutive_minutes: 5}, filters: {models: [gpt-4o]}}
+      - {name: old-rule, condition: {type: prompt_cache_hit_rate, threshold: 0.3}}
   - name: Legacy
     members:
       - {email: ann@x.example, role: owner}
@@ -285,6 +293,10 @@ settings:
   external_keys:
     - {name: k1, type: aws, kms_arn: 'arn:aws:kms:us-east-1:1:key/b', role_arn: 'arn:aws:iam::1:role/ekm', external_id: x1}
     - {name: k3, type: oci, region: us-ashburn-1, vault_ocid: 'ocid1.vault.a', key_ocid: 'ocid1.key.a'}
+  health_alert_rules:
+    - {name: api-5xx, enabled: false, condition: {type: error_rate, threshold: 0.1, window_seconds: 900, status_codes: [503]}, notifications: {webhook: {enabled: true}}}
+    - {name: cache, condition: {type: rate_limit_utilization, metric: rpm}}
+    - {name: new-rule, condition: {type: service_tier_fallback_rate, threshold: 0.2, source_tier: fast}, filters: {service_tiers: [priority]}}
 projects:
   - name: Search
     members:
@@ -309,6 +321,8 @@ projects:
       - {threshold_cents: 50000, recipients: [ops@x.example], subject_prefix: '[search]'}
       - {threshold_cents: 70000, recipients: [ops@x.example]}
     api_keys: [k1]
+    health_alert_rules:
+      - {name: tpm, condition: {type: rate_limit_utilization, metric: tpm, consecutive_minutes: 10}, filters: {models: [gpt-4o, gpt-4o-mini]}}
     external_key: k3
     external_storage: {type: aws, bucket: search-b, role_arn: 'arn:aws:iam::1:role/store'}
   - name: Legacy
@@ -331,6 +345,8 @@ projects:
     spend_alerts:
       - {threshold_cents: 10000, recipients: [ops@x.example]}
     api_keys: []
+    health_alert_rules:
+      - {name: errors, condition: {type: error_rate, threshold: 0.02, window_seconds: 1800}, notifications: {email: {project_owners: true, enabled: true}}}
     external_key: k1
     external_storage: {type: gcp, bucket: fresh, workload_identity_pool_id: p, workload_identity_project_number: '1', workload_identity_provider_id: w}
 ";

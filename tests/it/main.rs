@@ -24,6 +24,7 @@ mod export;
 mod external;
 mod format;
 mod github;
+mod health;
 mod hostile;
 mod inputs;
 mod lock;

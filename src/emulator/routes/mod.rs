@@ -25,6 +25,7 @@ pub mod external_keys;
 pub mod external_storage;
 pub mod group_users;
 pub mod groups;
+pub mod health_alert_rules;
 pub mod invites;
 pub mod permissions;
 pub mod project_api_keys;
@@ -63,6 +64,7 @@ fn api_routes() -> Router<AppState> {
         .merge(service_tiers::router())
         .merge(external_keys::router())
         .merge(external_storage::router())
+        .merge(health_alert_rules::router())
         .merge(permissions::router())
         .merge(spend::router())
 }
