@@ -952,7 +952,7 @@ impl Kind for HealthAlertRules {
         let project = op.project().cloned();
         let rules = s.health_alert_rules.entry(project.clone()).or_default();
         let next = rules.len();
-        let mut add = |rules: &mut Vec<LiveRule>, rule: Value| {
+        let add = |rules: &mut Vec<LiveRule>, rule: Value| {
             if let Ok(rule) = serde_json::from_value::<Rule>(rule) {
                 rules.push(LiveRule {
                     id: format!("rule_{next}"),

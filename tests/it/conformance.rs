@@ -228,9 +228,9 @@ settings:
     - {name: k1, type: aws, kms_arn: 'arn:aws:kms:us-east-1:1:key/a', role_arn: 'arn:aws:iam::1:role/ekm', external_id: x1}
     - {name: k2, type: azure, tenant_id: t, vault_uri: 'https://v.vault.azure.net', key_name: k}
   health_alert_rules:
-    - {name: api-5xx, condition: {type: error_rate, threshold: 0.05, window_seconds: 300, status_class: 5xx}, notifications: {email: {addresses: [oncall@x.example], enabled: true}}}
-    - {name: cache, condition: {type: prompt_cache_hit_rate, threshold: 0.2}}
-    - {name: fallback, condition: {type: service_tier_fallback_rate, threshold: 0.1}}
+    - {name: api-5xx, enabled: true, condition: {type: error_rate, threshold: 0.05, window_seconds: 300, status_class: 5xx}, notifications: {email: {addresses: [oncall@x.example], enabled: true, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
+    - {name: cache, enabled: true, condition: {type: prompt_cache_hit_rate, threshold: 0.2}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
+    - {name: fallback, enabled: true, condition: {type: service_tier_fallback_rate, threshold: 0.1, source_tier: fast}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
 projects:
   - name: Search
     members:
@@ -260,8 +260,8 @@ projects:
     external_storage: {type: aws, bucket: search-a, role_arn: 'arn:aws:iam::1:role/store'}
     api_keys: [k1, k2]
     health_alert_rules:
-      - {name: tpm, condition: {type: rate_limit_utilization, metric: tpm, consecutive_minutes: 5}, filters: {models: [gpt-4o]}}
-      - {name: old-rule, condition: {type: prompt_cache_hit_rate, threshold: 0.3}}
+      - {name: tpm, enabled: true, condition: {type: rate_limit_utilization, metric: tpm, consecutive_minutes: 5, threshold: 0.9}, filters: {models: [gpt-4o]}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
+      - {name: old-rule, enabled: true, condition: {type: prompt_cache_hit_rate, threshold: 0.3}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
   - name: Legacy
     members:
       - {email: ann@x.example, role: owner}
@@ -294,9 +294,9 @@ settings:
     - {name: k1, type: aws, kms_arn: 'arn:aws:kms:us-east-1:1:key/b', role_arn: 'arn:aws:iam::1:role/ekm', external_id: x1}
     - {name: k3, type: oci, region: us-ashburn-1, vault_ocid: 'ocid1.vault.a', key_ocid: 'ocid1.key.a'}
   health_alert_rules:
-    - {name: api-5xx, enabled: false, condition: {type: error_rate, threshold: 0.1, window_seconds: 900, status_codes: [503]}, notifications: {webhook: {enabled: true}}}
-    - {name: cache, condition: {type: rate_limit_utilization, metric: rpm}}
-    - {name: new-rule, condition: {type: service_tier_fallback_rate, threshold: 0.2, source_tier: fast}, filters: {service_tiers: [priority]}}
+    - {name: api-5xx, enabled: false, condition: {type: error_rate, threshold: 0.1, window_seconds: 900, status_class: 5xx, status_codes: [503]}, notifications: {email: {addresses: [oncall@x.example], enabled: false, org_owners: true, project_owners: false}, webhook: {enabled: true}}}
+    - {name: cache, enabled: true, condition: {type: rate_limit_utilization, metric: rpm, consecutive_minutes: 2, threshold: 0.8}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
+    - {name: new-rule, enabled: true, condition: {type: service_tier_fallback_rate, threshold: 0.2, source_tier: fast}, filters: {service_tiers: [priority]}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
 projects:
   - name: Search
     members:
@@ -322,7 +322,7 @@ projects:
       - {threshold_cents: 70000, recipients: [ops@x.example]}
     api_keys: [k1]
     health_alert_rules:
-      - {name: tpm, condition: {type: rate_limit_utilization, metric: tpm, consecutive_minutes: 10}, filters: {models: [gpt-4o, gpt-4o-mini]}}
+      - {name: tpm, enabled: true, condition: {type: rate_limit_utilization, metric: tpm, consecutive_minutes: 10, threshold: 0.9}, filters: {models: [gpt-4o, gpt-4o-mini]}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
     external_key: k3
     external_storage: {type: aws, bucket: search-b, role_arn: 'arn:aws:iam::1:role/store'}
   - name: Legacy
@@ -346,7 +346,7 @@ projects:
       - {threshold_cents: 10000, recipients: [ops@x.example]}
     api_keys: []
     health_alert_rules:
-      - {name: errors, condition: {type: error_rate, threshold: 0.02, window_seconds: 1800}, notifications: {email: {project_owners: true, enabled: true}}}
+      - {name: errors, enabled: true, condition: {type: error_rate, threshold: 0.02, window_seconds: 1800, status_class: all}, notifications: {email: {enabled: true, org_owners: false, project_owners: true}, webhook: {enabled: false}}}
     external_key: k1
     external_storage: {type: gcp, bucket: fresh, workload_identity_pool_id: p, workload_identity_project_number: '1', workload_identity_provider_id: w}
 ";
