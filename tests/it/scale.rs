@@ -48,8 +48,8 @@ fn an_export_without_custom_roles_makes_the_plans_minimum_requests() {
     // of the file: the org roles list (no custom roles: no per-principal role lists), and
     // once per project the lists and settings it writes only where they hold something
     // (rate limits that differ from the common value, settings away from their defaults,
-    // API keys, spend alerts), and the org's spend limit, alerts, customer-managed keys and
-    // external storage. Nothing per principal.
+    // API keys, spend alerts, health alert rules), and the org's spend limit, alerts,
+    // customer-managed keys, external storage and health alert rules. Nothing per principal.
     let projects = plan_requests["GET /organization/projects/{project_id}/groups"];
     let mut expected = plan_requests.clone();
     expected.insert("GET /organization/roles".to_string(), 1);
@@ -58,6 +58,7 @@ fn an_export_without_custom_roles_makes_the_plans_minimum_requests() {
         "/organization/spend_alerts",
         "/organization/external_keys",
         "/organization/external_storage",
+        "/organization/health/alert_rules",
     ] {
         expected.insert(format!("GET {route}"), 1);
     }
@@ -70,6 +71,7 @@ fn an_export_without_custom_roles_makes_the_plans_minimum_requests() {
         "model_permissions",
         "hosted_tool_permissions",
         "service_tier_settings",
+        "health/alert_rules",
     ];
     for kind in decision_lists {
         expected.insert(
