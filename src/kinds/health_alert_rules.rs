@@ -207,13 +207,10 @@ impl Rule {
             f.project_ids = sorted(&f.project_ids);
             f.service_tiers = sorted(&f.service_tiers);
         }
-        if let Some(Notifications {
-            email: Some(e),
-            ..
-        }) = &mut r.notifications
-        {
+        if let Some(Notifications { email: Some(e), .. }) = &mut r.notifications {
             e.addresses = e.addresses.as_ref().map(|a| {
-                let mut a: Vec<String> = a.iter().map(|s| crate::model::normalize_email(s)).collect();
+                let mut a: Vec<String> =
+                    a.iter().map(|s| crate::model::normalize_email(s)).collect();
                 a.sort();
                 a.dedup();
                 a
@@ -298,7 +295,12 @@ pub fn from_api(v: &Value) -> Option<LiveRule> {
         serde_json::from_value(known(v.get("condition"), CONDITION_FIELDS)).ok()?;
     let filters: Filters = serde_json::from_value(known(
         v.get("filters"),
-        &["models", "observability_tags", "project_ids", "service_tiers"],
+        &[
+            "models",
+            "observability_tags",
+            "project_ids",
+            "service_tiers",
+        ],
     ))
     .ok()?;
     let empty = |l: &Option<Vec<String>>| l.as_ref().is_none_or(Vec::is_empty);
@@ -320,8 +322,7 @@ pub fn from_api(v: &Value) -> Option<LiveRule> {
             &["addresses", "enabled", "org_owners", "project_owners"],
         ))
         .ok(),
-        webhook: serde_json::from_value(known(n.and_then(|n| n.get("webhook")), &["enabled"]))
-            .ok(),
+        webhook: serde_json::from_value(known(n.and_then(|n| n.get("webhook")), &["enabled"])).ok(),
     };
     Some(LiveRule {
         id: v.get("id")?.as_str()?.to_string(),

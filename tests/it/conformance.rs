@@ -228,7 +228,7 @@ settings:
     - {name: k1, type: aws, kms_arn: 'arn:aws:kms:us-east-1:1:key/a', role_arn: 'arn:aws:iam::1:role/ekm', external_id: x1}
     - {name: k2, type: azure, tenant_id: t, vault_uri: 'https://v.vault.azure.net', key_name: k}
   health_alert_rules:
-    - {name: api-5xx, enabled: true, condition: {type: error_rate, threshold: 0.05, window_seconds: 300, status_class: 5xx}, notifications: {email: {addresses: [oncall@x.example], enabled: true, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
+    - {name: api-5xx, enabled: true, condition: {type: error_rate, threshold: 0.05, window_seconds: 300, status_class: 5xx, status_codes: [500]}, notifications: {email: {addresses: [oncall@x.example], enabled: true, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
     - {name: cache, enabled: true, condition: {type: prompt_cache_hit_rate, threshold: 0.2}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
     - {name: fallback, enabled: true, condition: {type: service_tier_fallback_rate, threshold: 0.1, source_tier: fast}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
 projects:

@@ -212,8 +212,15 @@ fn a_rule_changed_after_its_plan_was_saved_is_stale_and_left_as_changed() {
         .as_str()
         .expect("id")
         .to_string();
-    change_out_of_band(&emu.url(), &format!("/organization/health/alert_rules/{id}"));
-    let apply = run(orgops(&emu).args(["apply", "--plan"]).arg(&saved).arg("-f").arg(&file));
+    change_out_of_band(
+        &emu.url(),
+        &format!("/organization/health/alert_rules/{id}"),
+    );
+    let apply = run(orgops(&emu)
+        .args(["apply", "--plan"])
+        .arg(&saved)
+        .arg("-f")
+        .arg(&file));
     assert_eq!(apply.code, 4, "{}{}", apply.stdout, apply.stderr);
     assert!(
         apply.stderr.contains("health_alert_rule:tune") && apply.stderr.contains("plan again"),
@@ -289,14 +296,10 @@ async fn forward(
 #[test]
 fn a_rule_changed_between_apply_read_and_write_is_a_conflict_never_overwritten() {
     let emu = org::start(ONE_RULE);
-    let proxy = Loopback::serve(
-        axum::Router::new()
-            .fallback(forward)
-            .with_state(Proxy {
-                upstream: emu.url(),
-                fired: Arc::new(AtomicBool::new(false)),
-            }),
-    );
+    let proxy = Loopback::serve(axum::Router::new().fallback(forward).with_state(Proxy {
+        upstream: emu.url(),
+        fired: Arc::new(AtomicBool::new(false)),
+    }));
     let dir = tempfile::tempdir().expect("tempdir");
     let file = write(dir.path(), "orgops.yaml", ONE_RULE_DESIRED);
     let apply = run(orgops(&emu)
@@ -321,7 +324,9 @@ fn the_emulator_refuses_unknown_fields_and_stale_versions_and_pages_by_token() {
         ADMIN_KEY,
         M::POST,
         "/organization/health/alert_rules",
-        Some(json!({"name": "r", "condition": {"type": "prompt_cache_hit_rate", "threshold": 0.5, "windw": 3}})),
+        Some(
+            json!({"name": "r", "condition": {"type": "prompt_cache_hit_rate", "threshold": 0.5, "windw": 3}}),
+        ),
     );
     assert_eq!(status, 400, "{body}");
     assert_eq!(
@@ -333,7 +338,9 @@ fn the_emulator_refuses_unknown_fields_and_stale_versions_and_pages_by_token() {
         ADMIN_KEY,
         M::POST,
         "/organization/health/alert_rules",
-        Some(json!({"name": "r", "bogus_field": 1, "condition": {"type": "prompt_cache_hit_rate", "threshold": 0.5}})),
+        Some(
+            json!({"name": "r", "bogus_field": 1, "condition": {"type": "prompt_cache_hit_rate", "threshold": 0.5}}),
+        ),
     );
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["param"], "bogus_field");
@@ -342,7 +349,9 @@ fn the_emulator_refuses_unknown_fields_and_stale_versions_and_pages_by_token() {
             &emu,
             M::POST,
             "/organization/health/alert_rules",
-            Some(json!({"name": format!("r{i}"), "condition": {"type": "prompt_cache_hit_rate", "threshold": 0.5}})),
+            Some(
+                json!({"name": format!("r{i}"), "condition": {"type": "prompt_cache_hit_rate", "threshold": 0.5}}),
+            ),
         );
     }
     // Token pages: `next` goes back as `page`.
@@ -365,7 +374,10 @@ fn the_emulator_refuses_unknown_fields_and_stale_versions_and_pages_by_token() {
     }
     assert_eq!(seen, ["r0", "r1", "r2", "r3", "r4"]);
     let r0 = rule(&emu, ORG_RULES, "r0");
-    let path = format!("/organization/health/alert_rules/{}", r0["id"].as_str().expect("id"));
+    let path = format!(
+        "/organization/health/alert_rules/{}",
+        r0["id"].as_str().expect("id")
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -389,7 +401,16 @@ fn the_emulator_refuses_unknown_fields_and_stale_versions_and_pages_by_token() {
     assert_eq!(status, 409, "{body}");
     assert_eq!(retry.as_deref(), Some("false"), "the SDK must not retry it");
     assert_eq!(body["error"]["code"], "version_conflict");
-    let (status, body) = send_with_key(&emu, ADMIN_KEY, M::DELETE, &format!("{path}?expected_version=1"), None);
+    let (status, body) = send_with_key(
+        &emu,
+        ADMIN_KEY,
+        M::DELETE,
+        &format!("{path}?expected_version=1"),
+        None,
+    );
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body, json!({"id": r0["id"], "object": "health.alert_rule.deleted", "deleted": true}));
+    assert_eq!(
+        body,
+        json!({"id": r0["id"], "object": "health.alert_rule.deleted", "deleted": true})
+    );
 }

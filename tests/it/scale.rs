@@ -89,7 +89,7 @@ fn an_export_without_custom_roles_makes_the_plans_minimum_requests() {
     // of the people.
     assert_eq!(
         export_total,
-        plan_total + 5 + decision_lists.len() as u64 * projects
+        plan_total + 6 + decision_lists.len() as u64 * projects
     );
     // The API rate-limits each route on its own, so against it the busiest route sets how
     // long a run takes: the export's is no busier than the plan's.

@@ -115,7 +115,12 @@ fn required_number(o: &Map<String, Value>, field: &str, at: &str) -> Result<Valu
     })
 }
 
-fn one_of(o: &Map<String, Value>, field: &str, at: &str, values: &[&str]) -> Result<Option<Value>, ApiError> {
+fn one_of(
+    o: &Map<String, Value>,
+    field: &str,
+    at: &str,
+    values: &[&str],
+) -> Result<Option<Value>, ApiError> {
     match o.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if values.contains(&s.as_str()) => Ok(Some(json!(s))),
@@ -140,7 +145,12 @@ fn boolean(o: &Map<String, Value>, field: &str, at: &str) -> Result<Option<bool>
     }
 }
 
-fn strings(o: &Map<String, Value>, field: &str, at: &str, values: Option<&[&str]>) -> Result<Option<Value>, ApiError> {
+fn strings(
+    o: &Map<String, Value>,
+    field: &str,
+    at: &str,
+    values: Option<&[&str]>,
+) -> Result<Option<Value>, ApiError> {
     let bad = |other: &Value| {
         ApiError::invalid_param(
             &format!("{at}.{field}"),
@@ -164,7 +174,10 @@ fn strings(o: &Map<String, Value>, field: &str, at: &str, values: Option<&[&str]
 
 /// A condition checked against the SDK's params; `current` (an update's) fills what it
 /// omits, else the creation defaults do.
-fn condition(v: &Value, current: Option<&Map<String, Value>>) -> Result<Map<String, Value>, ApiError> {
+fn condition(
+    v: &Value,
+    current: Option<&Map<String, Value>>,
+) -> Result<Map<String, Value>, ApiError> {
     let o = object(v, "condition")?;
     let at = "condition";
     let kind = match o.get("type") {
@@ -202,9 +215,21 @@ fn condition(v: &Value, current: Option<&Map<String, Value>>) -> Result<Map<Stri
     out.insert("type".into(), json!(kind));
     match kind.as_str() {
         "error_rate" => {
-            only(o, at, &["type", "threshold", "window_seconds", "status_class", "status_codes"])?;
+            only(
+                o,
+                at,
+                &[
+                    "type",
+                    "threshold",
+                    "window_seconds",
+                    "status_class",
+                    "status_codes",
+                ],
+            )?;
             let threshold = match current {
-                Some(_) => number(o, "threshold", at)?.unwrap_or_else(|| keep("threshold", json!(0))),
+                Some(_) => {
+                    number(o, "threshold", at)?.unwrap_or_else(|| keep("threshold", json!(0)))
+                }
                 None => required_number(o, "threshold", at)?,
             };
             let window = match o.get("window_seconds") {
@@ -221,7 +246,9 @@ fn condition(v: &Value, current: Option<&Map<String, Value>>) -> Result<Map<Stri
                 Some(other) => {
                     return Err(ApiError::invalid_param(
                         "condition.window_seconds",
-                        format!("Invalid 'condition.window_seconds': {other}. Must be 300, 900, or 1800."),
+                        format!(
+                            "Invalid 'condition.window_seconds': {other}. Must be 300, 900, or 1800."
+                        ),
                     ));
                 }
             };
@@ -240,7 +267,9 @@ fn condition(v: &Value, current: Option<&Map<String, Value>>) -> Result<Map<Stri
                 Some(other) => {
                     return Err(ApiError::invalid_param(
                         "condition.status_codes",
-                        format!("Invalid 'condition.status_codes': {other}. Expected 4xx or 5xx status codes."),
+                        format!(
+                            "Invalid 'condition.status_codes': {other}. Expected 4xx or 5xx status codes."
+                        ),
                     ));
                 }
             };
@@ -252,13 +281,19 @@ fn condition(v: &Value, current: Option<&Map<String, Value>>) -> Result<Map<Stri
         "prompt_cache_hit_rate" => {
             only(o, at, &["type", "threshold"])?;
             let threshold = match current {
-                Some(_) => number(o, "threshold", at)?.unwrap_or_else(|| keep("threshold", json!(0))),
+                Some(_) => {
+                    number(o, "threshold", at)?.unwrap_or_else(|| keep("threshold", json!(0)))
+                }
                 None => required_number(o, "threshold", at)?,
             };
             out.insert("threshold".into(), threshold);
         }
         "rate_limit_utilization" => {
-            only(o, at, &["type", "metric", "consecutive_minutes", "threshold"])?;
+            only(
+                o,
+                at,
+                &["type", "metric", "consecutive_minutes", "threshold"],
+            )?;
             let metric = match one_of(o, "metric", at, &["rpm", "tpm"])? {
                 Some(m) => m,
                 None if current.is_some() => keep("metric", json!("rpm")),
@@ -275,7 +310,9 @@ fn condition(v: &Value, current: Option<&Map<String, Value>>) -> Result<Map<Stri
                 Some(other) => {
                     return Err(ApiError::invalid_param(
                         "condition.consecutive_minutes",
-                        format!("Invalid 'condition.consecutive_minutes': {other}. Expected a positive integer."),
+                        format!(
+                            "Invalid 'condition.consecutive_minutes': {other}. Expected a positive integer."
+                        ),
                     ));
                 }
             };
@@ -288,7 +325,9 @@ fn condition(v: &Value, current: Option<&Map<String, Value>>) -> Result<Map<Stri
         _ => {
             only(o, at, &["type", "threshold", "source_tier"])?;
             let threshold = match current {
-                Some(_) => number(o, "threshold", at)?.unwrap_or_else(|| keep("threshold", json!(0))),
+                Some(_) => {
+                    number(o, "threshold", at)?.unwrap_or_else(|| keep("threshold", json!(0)))
+                }
                 None => required_number(o, "threshold", at)?,
             };
             let tier = one_of(o, "source_tier", at, &["fast"])?
@@ -305,7 +344,16 @@ fn filters(v: &Value, current: Option<&Map<String, Value>>) -> Result<Value, Api
         Value::Null => &Map::new(),
         v => object(v, "filters")?,
     };
-    only(o, "filters", &["models", "observability_tags", "project_ids", "service_tiers"])?;
+    only(
+        o,
+        "filters",
+        &[
+            "models",
+            "observability_tags",
+            "project_ids",
+            "service_tiers",
+        ],
+    )?;
     let mut out = Map::new();
     for (field, values) in [
         ("models", None),
@@ -379,7 +427,11 @@ fn checked(body: &Value) -> Result<Map<String, Value>, ApiError> {
     let Some(o) = body.as_object() else {
         return Err(ApiError::bad_request("The body must be a JSON object."));
     };
-    only(o, "", &["name", "condition", "enabled", "filters", "notifications"])?;
+    only(
+        o,
+        "",
+        &["name", "condition", "enabled", "filters", "notifications"],
+    )?;
     let name = required_text(o, "name")?;
     let Some(cond) = o.get("condition").filter(|c| !c.is_null()) else {
         return Err(ApiError::invalid_param(
@@ -421,7 +473,11 @@ fn to_json(r: &HealthAlertRule) -> Value {
     v
 }
 
-fn add(org: &mut OrgState, project_id: Option<String>, rule: Map<String, Value>) -> HealthAlertRule {
+fn add(
+    org: &mut OrgState,
+    project_id: Option<String>,
+    rule: Map<String, Value>,
+) -> HealthAlertRule {
     let at = now();
     let r = HealthAlertRule {
         id: org.ids.id(IdKind::HealthAlertRule),
@@ -473,7 +529,10 @@ fn list(org: &OrgState, scope: Option<String>, q: &QueryParams) -> ApiResult {
     {
         return Err(ApiError::invalid_param(
             "type",
-            format!("Invalid 'type': '{t}'. Expected one of {}.", TYPES.join(", ")),
+            format!(
+                "Invalid 'type': '{t}'. Expected one of {}.",
+                TYPES.join(", ")
+            ),
         ));
     }
     let after = q.get("page").filter(|s| !s.is_empty()).map(decode_cursor);
@@ -553,7 +612,14 @@ fn update(org: &mut OrgState, scope: Option<String>, id: &str, body: &Value) -> 
     only(
         o,
         "",
-        &["expected_version", "condition", "enabled", "filters", "name", "notifications"],
+        &[
+            "expected_version",
+            "condition",
+            "enabled",
+            "filters",
+            "name",
+            "notifications",
+        ],
     )?;
     let expected = expected(o.get("expected_version"))?;
     let mut rule = current.rule.clone();
@@ -627,7 +693,11 @@ async fn update_org(
     update(&mut app.org(), None, &id, &body)
 }
 
-async fn delete_org(State(app): State<AppState>, Path(id): Path<String>, q: QueryParams) -> ApiResult {
+async fn delete_org(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> ApiResult {
     delete(&mut app.org(), None, &id, &q)
 }
 
