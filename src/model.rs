@@ -386,6 +386,10 @@ pub struct Unmanaged {
     /// does not declare.
     #[serde(default)]
     pub federation_rules: UnmanagedAction,
+    /// Health alert rules (organization, or a project whose `health_alert_rules` is
+    /// written) the file does not declare by name.
+    #[serde(default)]
+    pub health_alert_rules: UnmanagedAction,
     #[serde(default)]
     pub projects: UnmanagedProjectAction,
     /// Settings (data retention, spend limits, model and hosted-tool permissions) that a

@@ -4,6 +4,8 @@
 //!   (admin API keys: `after=<id of the last item>`, as the official SDK does).
 //! - **B, opaque cursor**: `{data, has_more, next}`, next page `after=<next>`.
 //! - **C, usage pages**: `{data, has_more, next_page}`, next page `page=<next_page>`.
+//! - **Token pages** (health alert rules, SDK 3.63.0's `SyncTokenPage`): `{data, has_more,
+//!   next}`, next page `page=<next>`.
 //!
 //! Strict means: `has_more` is honoured (the listing stops exactly when it is false), a page
 //! that says `has_more` but carries no cursor is an error, and a cursor seen before is an
@@ -44,6 +46,8 @@ pub(crate) enum Style<T> {
     Next,
     /// Style C: `page=<next_page>`.
     NextPage,
+    /// Token pages: `page=<next>`.
+    NextAsPage,
 }
 
 // Copy whatever `T` is (derive would require `T: Copy`): only a fn pointer is held.
@@ -172,7 +176,7 @@ impl<'c, T: DeserializeOwned> Pager<'c, T> {
         let mut request = self.call.clone().query("limit", self.page_size);
         if let Some(cursor) = &self.cursor {
             let name = match style {
-                Style::NextPage => "page",
+                Style::NextPage | Style::NextAsPage => "page",
                 Style::FirstIdBefore => "before",
                 _ => "after",
             };
@@ -193,7 +197,7 @@ impl<'c, T: DeserializeOwned> Pager<'c, T> {
             Style::LastId => page.last_id.clone(),
             Style::FirstIdBefore => page.first_id.clone(),
             Style::LastItemId(id_of) => page.data.last().map(|item| id_of(item).to_string()),
-            Style::Next => page.next.clone(),
+            Style::Next | Style::NextAsPage => page.next.clone(),
             Style::NextPage => page.next_page.clone(),
         };
         if !page.has_more {
@@ -204,7 +208,7 @@ impl<'c, T: DeserializeOwned> Pager<'c, T> {
             Style::LastId => "last_id",
             Style::FirstIdBefore => "first_id",
             Style::LastItemId(_) => "the last item's id",
-            Style::Next => "next",
+            Style::Next | Style::NextAsPage => "next",
             Style::NextPage => "next_page",
         };
         let route = self.call.route.to_string();

@@ -235,6 +235,7 @@ pub fn from_document(
     super::routes::external_keys::seed(&mut org, doc)?;
     super::routes::external_storage::seed(&mut org, doc)?;
     super::routes::workload_identity::seed(&mut org, doc)?;
+    super::routes::health_alert_rules::seed(&mut org, doc)?;
     Ok(org)
 }
 
@@ -990,6 +991,7 @@ pub fn to_document(org: &OrgState) -> Document {
     super::routes::external_keys::dump(org, &mut doc);
     super::routes::external_storage::dump(org, &mut doc);
     super::routes::workload_identity::dump(org, &mut doc);
+    super::routes::health_alert_rules::dump(org, &mut doc);
     doc
 }
 

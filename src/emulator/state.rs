@@ -77,6 +77,7 @@ pub enum IdKind {
     ExternalStorage,
     WorkloadIdentityProvider,
     FederationRule,
+    HealthAlertRule,
 }
 
 impl IdKind {
@@ -97,6 +98,7 @@ impl IdKind {
             // Not documented anywhere (UNVERIFIED).
             IdKind::WorkloadIdentityProvider => "wip_",
             IdKind::FederationRule => "wfr_",
+            IdKind::HealthAlertRule => "health_rule_",
         }
     }
 }
@@ -554,6 +556,9 @@ pub struct OrgState {
     pub workload_identity_providers: IndexMap<String, WorkloadIdentityProvider>,
     /// Their federation rules, by id (each names its provider).
     pub federation_rules: IndexMap<String, FederationRule>,
+    /// Health alert rules of the organization and of projects, by id
+    /// (`routes::health_alert_rules`).
+    pub health_alert_rules: IndexMap<String, HealthAlertRule>,
 }
 
 /// A workload identity provider: `fields` holds the `WorkloadIdentityProvider` model's
@@ -575,6 +580,19 @@ pub struct FederationRule {
     pub created_at: i64,
     pub updated_at: i64,
     pub fields: serde_json::Map<String, Value>,
+}
+
+/// A health alert rule: `rule` holds `name`, `enabled`, `condition`, `filters` and
+/// `notifications`, complete (the route fills what a create leaves out).
+#[derive(Debug, Clone)]
+pub struct HealthAlertRule {
+    pub id: String,
+    /// `None`: the organization's.
+    pub project_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: u64,
+    pub rule: serde_json::Map<String, Value>,
 }
 
 /// A customer-managed key: `fields` holds `type`, `purpose` and the provider's fields, as
@@ -681,6 +699,7 @@ impl OrgState {
             external_storage: IndexMap::new(),
             workload_identity_providers: IndexMap::new(),
             federation_rules: IndexMap::new(),
+            health_alert_rules: IndexMap::new(),
         };
         state.add_project(
             crate::emulator::rules::DEFAULT_PROJECT_NAME,

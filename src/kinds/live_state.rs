@@ -45,6 +45,9 @@ pub struct LiveState {
     /// Workload identity providers with their federation rules, oldest first
     /// (`super::workload_identity_provider`).
     pub workload_identity: Vec<super::workload_identity_provider::LiveProvider>,
+    /// Health alert rules by scope (`None`: the organization; a project name), where read,
+    /// each with its id and version (`super::health_alert_rules`).
+    pub health_alert_rules: BTreeMap<Option<String>, Vec<super::health_alert_rules::LiveRule>>,
 }
 
 /// The kinds whose live duplicates are looked for.

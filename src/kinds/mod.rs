@@ -34,6 +34,7 @@ mod federation_rule;
 pub(crate) mod group;
 mod group_member;
 mod group_role;
+pub mod health_alert_rules;
 pub mod hosted_tools;
 pub(crate) mod invite;
 pub mod model_permissions;
@@ -138,6 +139,8 @@ registry! {
     ProjectSpendAlert = "project_spend_alert" => &spend_alerts::PROJECT_KIND,
     WorkloadIdentityProvider = "workload_identity_provider" => &workload_identity_provider::WorkloadIdentityProviderKind,
     FederationRule = "federation_rule" => &federation_rule::FederationRuleKind,
+    OrganizationHealthAlertRule = "organization_health_alert_rule" => &health_alert_rules::ORG_KIND,
+    ProjectHealthAlertRule = "project_health_alert_rule" => &health_alert_rules::PROJECT_KIND,
 }
 
 impl std::fmt::Display for ResourceKind {

@@ -118,6 +118,7 @@ pub fn simulated_live(base: &Document, live: &LiveState) -> LiveState {
         external_keys: live.external_keys.clone(),
         external_storage: live.external_storage.clone(),
         workload_identity: live.workload_identity.clone(),
+        health_alert_rules: live.health_alert_rules.clone(),
     }
 }
 

@@ -1500,6 +1500,7 @@ mod properties {
                         external_storage: crate::model::UnmanagedAction::Report,
                         workload_identity_providers: crate::model::UnmanagedAction::Report,
                         federation_rules: crate::model::UnmanagedAction::Report,
+                        health_alert_rules: crate::model::UnmanagedAction::Report,
                         settings: None,
                     },
                     min_owners: Some(0),

@@ -196,6 +196,7 @@ policy:
     external_storage: remove
     workload_identity_providers: remove
     federation_rules: remove
+    health_alert_rules: remove
     settings: remove
   max_removals: 100
 ";
@@ -242,6 +243,10 @@ settings:
       audience: 'https://gitlab.com/acme'
       federation_rules:
         - {name: deploy, project: Search, service_account: deploy, attribute_matchers: {project_path: acme/app}}
+  health_alert_rules:
+    - {name: api-5xx, enabled: true, condition: {type: error_rate, threshold: 0.05, window_seconds: 300, status_class: 5xx, status_codes: [500]}, notifications: {email: {addresses: [oncall@x.example], enabled: true, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
+    - {name: cache, enabled: true, condition: {type: prompt_cache_hit_rate, threshold: 0.2}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
+    - {name: fallback, enabled: true, condition: {type: service_tier_fallback_rate, threshold: 0.1, source_tier: fast}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
 projects:
   - name: Search
     members:
@@ -271,6 +276,9 @@ projects:
     external_key: k1
     external_storage: {type: aws, bucket: search-a, role_arn: 'arn:aws:iam::1:role/store'}
     api_keys: [k1, k2]
+    health_alert_rules:
+      - {name: tpm, enabled: true, condition: {type: rate_limit_utilization, metric: tpm, consecutive_minutes: 5, threshold: 0.9}, filters: {models: [gpt-4o]}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
+      - {name: old-rule, enabled: true, condition: {type: prompt_cache_hit_rate, threshold: 0.3}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
   - name: Legacy
     members:
       - {email: ann@x.example, role: owner}
@@ -316,6 +324,10 @@ settings:
       federation_rules:
         - {name: main, project: Search, service_account: deploy, attribute_matchers: {repository: acme/infra, ref: refs/heads/main}, enabled: false}
         - {name: old, project: Search, service_account: bot2, attribute_matchers: {repository: acme/old}}
+  health_alert_rules:
+    - {name: api-5xx, enabled: false, condition: {type: error_rate, threshold: 0.1, window_seconds: 900, status_class: 5xx, status_codes: [503]}, notifications: {email: {addresses: [oncall@x.example], enabled: false, org_owners: true, project_owners: false}, webhook: {enabled: true}}}
+    - {name: cache, enabled: true, condition: {type: rate_limit_utilization, metric: rpm, consecutive_minutes: 2, threshold: 0.8}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
+    - {name: new-rule, enabled: true, condition: {type: service_tier_fallback_rate, threshold: 0.2, source_tier: fast}, filters: {service_tiers: [priority]}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
 projects:
   - name: Search
     members:
@@ -341,6 +353,8 @@ projects:
       - {threshold_cents: 50000, recipients: [ops@x.example], subject_prefix: '[search]'}
       - {threshold_cents: 70000, recipients: [ops@x.example]}
     api_keys: [k1]
+    health_alert_rules:
+      - {name: tpm, enabled: true, condition: {type: rate_limit_utilization, metric: tpm, consecutive_minutes: 10, threshold: 0.9}, filters: {models: [gpt-4o, gpt-4o-mini]}, notifications: {email: {enabled: false, org_owners: false, project_owners: false}, webhook: {enabled: false}}}
     external_key: k3
     external_storage: {type: aws, bucket: search-b, role_arn: 'arn:aws:iam::1:role/store'}
   - name: Legacy
@@ -363,6 +377,8 @@ projects:
     spend_alerts:
       - {threshold_cents: 10000, recipients: [ops@x.example]}
     api_keys: []
+    health_alert_rules:
+      - {name: errors, enabled: true, condition: {type: error_rate, threshold: 0.02, window_seconds: 1800, status_class: all}, notifications: {email: {enabled: true, org_owners: false, project_owners: true}, webhook: {enabled: false}}}
     external_key: k1
     external_storage: {type: gcp, bucket: fresh, workload_identity_pool_id: p, workload_identity_project_number: '1', workload_identity_provider_id: w}
 ";

@@ -27,6 +27,7 @@ mod export;
 mod external;
 mod format;
 mod github;
+mod health;
 mod hostile;
 mod incremental;
 mod inputs;

@@ -48,8 +48,9 @@ fn an_export_without_custom_roles_makes_the_plans_minimum_requests() {
     // of the file: the org roles list (no custom roles: no per-principal role lists), and
     // once per project the lists and settings it writes only where they hold something
     // (rate limits that differ from the common value, settings away from their defaults,
-    // API keys, spend alerts), and the org's spend limit, alerts, customer-managed keys,
-    // external storage and workload identity providers. Nothing per principal.
+    // API keys, spend alerts, health alert rules), and the org's spend limit, alerts,
+    // customer-managed keys, external storage, workload identity providers and health alert
+    // rules. Nothing per principal.
     let projects = plan_requests["GET /organization/projects/{project_id}/groups"];
     let mut expected = plan_requests.clone();
     expected.insert("GET /organization/roles".to_string(), 1);
@@ -59,6 +60,7 @@ fn an_export_without_custom_roles_makes_the_plans_minimum_requests() {
         "/organization/external_keys",
         "/organization/external_storage",
         "/organization/workload_identity_providers",
+        "/organization/health/alert_rules",
     ] {
         expected.insert(format!("GET {route}"), 1);
     }
@@ -71,6 +73,7 @@ fn an_export_without_custom_roles_makes_the_plans_minimum_requests() {
         "model_permissions",
         "hosted_tool_permissions",
         "service_tier_settings",
+        "health/alert_rules",
     ];
     for kind in decision_lists {
         expected.insert(
@@ -88,7 +91,7 @@ fn an_export_without_custom_roles_makes_the_plans_minimum_requests() {
     // of the people.
     assert_eq!(
         export_total,
-        plan_total + 6 + decision_lists.len() as u64 * projects
+        plan_total + 7 + decision_lists.len() as u64 * projects
     );
     // The API rate-limits each route on its own, so against it the busiest route sets how
     // long a run takes: the export's is no busier than the plan's.

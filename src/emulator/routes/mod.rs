@@ -25,6 +25,7 @@ pub mod external_keys;
 pub mod external_storage;
 pub mod group_users;
 pub mod groups;
+pub mod health_alert_rules;
 pub mod invites;
 pub mod permissions;
 pub mod project_api_keys;
@@ -65,6 +66,7 @@ fn api_routes() -> Router<AppState> {
         .merge(external_keys::router())
         .merge(external_storage::router())
         .merge(workload_identity::router())
+        .merge(health_alert_rules::router())
         .merge(permissions::router())
         .merge(spend::router())
 }
