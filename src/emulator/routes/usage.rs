@@ -193,8 +193,30 @@ const ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
+/// The usage endpoints the official SDK has and the spec subset does not (3.63.0
+/// `usage.decisions`: `UsageDecisionsParams`, results `organization.usage.decisions.result`).
+const SDK_ONLY_ENDPOINTS: &[Endpoint] = &[Endpoint {
+    path: "/organization/usage/decisions",
+    buckets: USAGE_BUCKETS,
+    group_by: &[
+        "project_id",
+        "user_id",
+        "api_key_id",
+        "model",
+        "batch",
+        "service_tier",
+        "api_source",
+    ],
+    enums: &[],
+    batch: true,
+    result: (
+        "organization.usage.decisions.result",
+        &["input_tokens", "output_tokens", "num_model_requests"],
+    ),
+}];
+
 pub fn router() -> Router<AppState> {
-    ENDPOINTS.iter().fold(Router::new(), |r, endpoint| {
+    ENDPOINTS.iter().chain(SDK_ONLY_ENDPOINTS).fold(Router::new(), |r, endpoint| {
         r.route(
             endpoint.path,
             get(
