@@ -1,5 +1,5 @@
-//! Live duplicates of a natural key (two admin API keys, two active projects, or two service
-//! accounts of one project, of one name; see [`super::LiveState::duplicates`]). The
+//! Live duplicates of a natural key (two admin API keys, two active projects, two groups, or
+//! two service accounts of one project, of one name; see [`super::LiveState::duplicates`]). The
 //! oldest is the one the plan manages; every extra one is shown, never silently picked or
 //! ignored by the diff: its kind's `policy.unmanaged` decides, as for any object the file
 //! does not declare. `report` lists it (key `<natural key> (duplicate <id>)`, object with
@@ -67,6 +67,27 @@ pub(crate) fn diff(kind: DuplicateKind, ctx: &Context<'_>, out: &mut Output) {
                             Action::Delete,
                             super::service_account::Op::DeleteServiceAccount {
                                 project: project.clone(),
+                                name: dup.name.clone(),
+                                id: Some(dup.extra.clone()),
+                            },
+                        )
+                        .before(Some(view.clone()))
+                    },
+                );
+            }
+            DuplicateKind::Group => {
+                let key = format!("{} (duplicate {})", keys::group(&dup.name), dup.extra);
+                out.unmanaged(
+                    policy.groups,
+                    ResourceKind::Group,
+                    &key,
+                    view.clone(),
+                    || {
+                        Draft::new(
+                            ResourceKind::Group,
+                            key.clone(),
+                            Action::Delete,
+                            super::group::Op::DeleteGroup {
                                 name: dup.name.clone(),
                                 id: Some(dup.extra.clone()),
                             },

@@ -36,8 +36,15 @@ const KIND: ResourceKind = ResourceKind::Group;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum Op {
-    CreateGroup { name: String },
-    DeleteGroup { name: String },
+    CreateGroup {
+        name: String,
+    },
+    /// `id`: this group exactly (an extra live duplicate of the name).
+    DeleteGroup {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
 }
 
 impl From<Op> for Operation {
@@ -88,7 +95,7 @@ impl Kind for GroupKind {
     fn attention(&self, change: &super::Change) -> Option<super::Attention> {
         let op: Op = change.op.decode().ok()?;
         match &op {
-            Op::DeleteGroup { name } => Some(super::Attention::new(
+            Op::DeleteGroup { name, .. } => Some(super::Attention::new(
                 name,
                 "group deleted: its members lose the access and roles it was granted",
             )),
@@ -134,7 +141,10 @@ impl Kind for GroupKind {
                                 KIND,
                                 key.clone(),
                                 Action::Delete,
-                                Op::DeleteGroup { name: name.clone() },
+                                Op::DeleteGroup {
+                                    name: name.clone(),
+                                    id: None,
+                                },
                             )
                             .before(Some(view))
                         },
@@ -143,6 +153,7 @@ impl Kind for GroupKind {
                 _ => {}
             }
         }
+        super::duplicates::diff(super::DuplicateKind::Group, ctx, out);
     }
 
     fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
@@ -151,7 +162,8 @@ impl Kind for GroupKind {
         };
         let mut ids = match &op {
             Op::CreateGroup { .. } => vec![],
-            Op::DeleteGroup { name } => vec![group(name)],
+            Op::DeleteGroup { name, id: None } => vec![group(name)],
+            Op::DeleteGroup { id: Some(_), .. } => vec![],
         };
         ids.sort();
         ids.dedup();
@@ -175,7 +187,17 @@ impl Kind for GroupKind {
                     .map_err(api)?;
                     Ok(cx.record(&group(name), created, |g| g.id.to_string()))
                 }
-                Op::DeleteGroup { name } => {
+                Op::DeleteGroup {
+                    name,
+                    id: Some(extra),
+                } => {
+                    // A duplicate: that one group; the name's kept group stays known.
+                    let _ = name;
+                    let id = GroupId::from(extra.clone());
+                    let removal = remove(|| c.delete_group(&id)).await.map_err(api)?;
+                    Ok(removed(removal))
+                }
+                Op::DeleteGroup { name, id: None } => {
                     let Some(id) = cx.ids.get(&group(name)) else {
                         return Ok(Done::Already(GONE.into()));
                     };
@@ -200,7 +222,8 @@ impl Kind for GroupKind {
                 members: vec![].into(),
                 roles: vec![].into(),
             }),
-            Op::DeleteGroup { name } => {
+            Op::DeleteGroup { id: Some(_), .. } => {}
+            Op::DeleteGroup { name, id: None } => {
                 s.org.groups.retain(|g| &g.name != name);
                 for p in &mut s.org.projects {
                     p.groups.retain(|g| &g.name != name);
@@ -211,7 +234,7 @@ impl Kind for GroupKind {
 
     fn gate_facts(&self, ctx: &Context<'_>, change: &Draft) -> GateFacts {
         match change.op.decode::<Op>() {
-            Ok(Op::DeleteGroup { name }) => GateFacts {
+            Ok(Op::DeleteGroup { name, .. }) => GateFacts {
                 protected: ctx.desired.policy.protect.groups.contains(&name),
                 ..GateFacts::default()
             },
@@ -264,10 +287,25 @@ impl Kind for GroupKind {
         let Some(groups) = raw.organization::<WireGroup>(KIND) else {
             return;
         };
+        // The oldest of a name is the one the plan manages (same second: the smaller id);
+        // every other is a live duplicate, shown by the plan (`super::duplicates`).
+        let mut ordered: Vec<&WireGroup> = groups.iter().copied().collect();
+        ordered.sort_by_key(|g| (g.created_at.unwrap_or(0), g.id.to_string()));
         let mut out: ReadMap<String, crate::model::Group> = BTreeMap::new();
-        for group in groups {
+        for group in ordered {
             if out.contains_key(&group.name) {
-                tracing::warn!(group = %group.name, "two live groups share this name; keeping the first");
+                let kept = state
+                    .ids
+                    .get(&refs::group(&group.name))
+                    .cloned()
+                    .unwrap_or_default();
+                state.duplicates.push(super::LiveDuplicate {
+                    kind: super::DuplicateKind::Group,
+                    project: None,
+                    name: group.name.clone(),
+                    kept,
+                    extra: group.id.to_string(),
+                });
                 continue;
             }
             state

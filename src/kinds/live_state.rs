@@ -54,6 +54,7 @@ pub struct LiveState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DuplicateKind {
     Project,
+    Group,
     AdminApiKey,
     ServiceAccount,
 }

@@ -334,3 +334,80 @@ projects:
         );
     }
 }
+
+/// Two live groups of one name (the API allows it; the emulator now does too): the second is
+/// a finding of the plan like a second project or service account, never silently dropped;
+/// `policy.unmanaged.groups: remove` deletes exactly that one, and the kept group's members
+/// stay.
+#[test]
+fn two_live_groups_of_one_name_are_a_finding_and_remove_deletes_the_extra_one() {
+    let emu = org::start(
+        "users:\n  - {email: ada@example.com, role: owner}\n  - {email: bob@example.com, role: reader}\ngroups:\n  - name: eng\n    members: [bob@example.com]\n",
+    );
+    let created = org::call(
+        &emu,
+        reqwest::Method::POST,
+        "/organization/groups",
+        Some(json!({"name": "eng"})),
+    );
+    let extra = created["id"].as_str().expect("a second eng").to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = "version: 1\nusers:\n  - {email: ada@example.com, role: owner}\n  - {email: bob@example.com, role: reader}\ngroups:\n  - name: eng\n    members: [bob@example.com]\n";
+    let file = write(dir.path(), "orgops.yaml", body);
+    let plan = plan_json(&emu, &file);
+    let findings: Vec<&Value> = plan["unmanaged"]
+        .as_array()
+        .expect("unmanaged")
+        .iter()
+        .filter(|u| u["object"]["duplicate_of"].is_string())
+        .collect();
+    assert_eq!(findings.len(), 1, "{plan:#}");
+    assert_eq!(
+        findings[0]["object"]["id"],
+        json!(extra),
+        "the newer one is the extra: {plan:#}"
+    );
+    assert_eq!(
+        findings[0]["key"],
+        json!(format!("group:eng (duplicate {extra})"))
+    );
+
+    let file = write(
+        dir.path(),
+        "orgops.yaml",
+        &format!("{body}policy:\n  unmanaged:\n    groups: remove\n"),
+    );
+    let apply = run(orgops(&emu)
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(&file));
+    assert_eq!(apply.code, 0, "{}{}", apply.stdout, apply.stderr);
+    let groups = org::call(
+        &emu,
+        reqwest::Method::GET,
+        "/organization/groups?limit=100",
+        None,
+    );
+    let left: Vec<&Value> = groups["data"].as_array().expect("groups").iter().collect();
+    assert_eq!(left.len(), 1, "{groups:#}");
+    assert_ne!(
+        left[0]["id"],
+        json!(extra),
+        "the extra one was deleted: {groups:#}"
+    );
+    let kept = left[0]["id"].as_str().expect("an id");
+    let members = org::call(
+        &emu,
+        reqwest::Method::GET,
+        &format!("/organization/groups/{kept}/users?limit=100"),
+        None,
+    );
+    assert_eq!(
+        members["data"].as_array().map(Vec::len),
+        Some(1),
+        "{members:#}"
+    );
+    let replan = run(orgops(&emu)
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .arg(&file));
+    assert_eq!(replan.code, 0, "{}", replan.stdout);
+}

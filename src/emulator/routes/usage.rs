@@ -216,16 +216,19 @@ const SDK_ONLY_ENDPOINTS: &[Endpoint] = &[Endpoint {
 }];
 
 pub fn router() -> Router<AppState> {
-    ENDPOINTS.iter().chain(SDK_ONLY_ENDPOINTS).fold(Router::new(), |r, endpoint| {
-        r.route(
-            endpoint.path,
-            get(
-                move |State(app): State<AppState>, q: QueryParams| async move {
-                    page(&app, endpoint, &q)
-                },
-            ),
-        )
-    })
+    ENDPOINTS
+        .iter()
+        .chain(SDK_ONLY_ENDPOINTS)
+        .fold(Router::new(), |r, endpoint| {
+            r.route(
+                endpoint.path,
+                get(
+                    move |State(app): State<AppState>, q: QueryParams| async move {
+                        page(&app, endpoint, &q)
+                    },
+                ),
+            )
+        })
 }
 
 fn one_of(param: &str, values: &[String], allowed: &[&str]) -> Result<(), ApiError> {
