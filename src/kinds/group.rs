@@ -289,7 +289,7 @@ impl Kind for GroupKind {
         };
         // The oldest of a name is the one the plan manages (same second: the smaller id);
         // every other is a live duplicate, shown by the plan (`super::duplicates`).
-        let mut ordered: Vec<&WireGroup> = groups.iter().copied().collect();
+        let mut ordered: Vec<&WireGroup> = groups.to_vec();
         ordered.sort_by_key(|g| (g.created_at.unwrap_or(0), g.id.to_string()));
         let mut out: ReadMap<String, crate::model::Group> = BTreeMap::new();
         for group in ordered {
