@@ -395,44 +395,19 @@ impl Kind for ExternalKeyKind {
 
     /// Keys canonical (see [`canonical`]) and sorted by name.
     fn canonical_field(&self, value: Value) -> Value {
-        let Some(items) = value.as_array() else {
-            return value;
-        };
-        let mut keys: Vec<Map<String, Value>> = Vec::new();
-        for item in items {
-            match canonical(item, true) {
-                Some(k) => keys.push(k),
-                None => return value,
-            }
-        }
-        keys.sort_by(|a, b| {
-            a.get("name")
-                .and_then(Value::as_str)
-                .cmp(&b.get("name").and_then(Value::as_str))
-        });
-        Value::Array(keys.into_iter().map(Value::Object).collect())
+        super::named::sorted_by_name(value, |item| canonical(item, true))
     }
 
     fn check(&self, doc: &Document) -> Vec<Finding> {
-        let mut out = Vec::new();
         let Some(items) = doc.settings.fields.get(FIELD).and_then(Value::as_array) else {
-            return out;
+            return Vec::new();
         };
-        let mut seen = BTreeSet::new();
-        for (i, item) in items.iter().enumerate() {
-            if let Some(name) = item.get("name").and_then(Value::as_str)
-                && !seen.insert(name)
-            {
-                out.push(Finding {
-                    pointer: format!("/settings/{FIELD}/{i}/name"),
-                    error: true,
-                    at_key: false,
-                    message: format!("external key {name:?} is declared twice"),
-                    hint: Some("give each key its own name".into()),
-                });
-            }
-        }
-        out
+        super::named::declared_twice(
+            items,
+            &format!("/settings/{FIELD}"),
+            |name| format!("external key {name:?}"),
+            "give each key its own name",
+        )
     }
 
     fn declared_keys(&self, doc: &Document) -> Vec<String> {

@@ -626,19 +626,13 @@ impl Kind for HealthAlertRules {
             let Some(items) = value.as_array() else {
                 continue;
             };
-            let mut seen = BTreeSet::new();
+            out.extend(super::named::declared_twice(
+                items,
+                &pointer,
+                |name| format!("health alert rule {name:?}"),
+                "give each rule of a scope its own name",
+            ));
             for (i, item) in items.iter().enumerate() {
-                if let Some(name) = item.get("name").and_then(Value::as_str)
-                    && !seen.insert(name)
-                {
-                    out.push(Finding {
-                        pointer: format!("{pointer}/{i}/name"),
-                        error: true,
-                        at_key: false,
-                        message: format!("health alert rule {name:?} is declared twice"),
-                        hint: Some("give each rule of a scope its own name".into()),
-                    });
-                }
                 let window = item
                     .get("condition")
                     .filter(|c| c.get("type").and_then(Value::as_str) == Some("error_rate"))

@@ -38,6 +38,7 @@ pub mod health_alert_rules;
 pub mod hosted_tools;
 pub(crate) mod invite;
 pub mod model_permissions;
+mod named;
 pub(crate) mod project;
 pub mod project_api_keys;
 mod project_group;

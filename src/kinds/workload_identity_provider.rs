@@ -657,61 +657,33 @@ impl Kind for WorkloadIdentityProviderKind {
 
     /// Providers canonical (see [`canonical`]) and sorted by name.
     fn canonical_field(&self, value: Value) -> Value {
-        let Some(items) = value.as_array() else {
-            return value;
-        };
-        let mut list: Vec<Map<String, Value>> = Vec::new();
-        for item in items {
-            match canonical(item, true) {
-                Some(p) => list.push(p),
-                None => return value,
-            }
-        }
-        list.sort_by(|a, b| {
-            a.get("name")
-                .and_then(Value::as_str)
-                .cmp(&b.get("name").and_then(Value::as_str))
-        });
-        Value::Array(list.into_iter().map(Value::Object).collect())
+        super::named::sorted_by_name(value, |item| canonical(item, true))
     }
 
     /// A provider or a rule (within its provider) declared twice.
     fn check(&self, doc: &Document) -> Vec<Finding> {
-        let mut out = Vec::new();
         let Some(items) = doc.settings.fields.get(FIELD).and_then(Value::as_array) else {
-            return out;
+            return Vec::new();
         };
-        let mut seen = BTreeSet::new();
+        let mut out = super::named::declared_twice(
+            items,
+            &format!("/settings/{FIELD}"),
+            |name| format!("workload identity provider {name:?}"),
+            "give each provider its own name",
+        );
         for (i, item) in items.iter().enumerate() {
-            let Some(name) = item.get("name").and_then(Value::as_str) else {
+            let (Some(name), Some(rules)) = (
+                item.get("name").and_then(Value::as_str),
+                item.get(RULES).and_then(Value::as_array),
+            ) else {
                 continue;
             };
-            if !seen.insert(name) {
-                out.push(Finding {
-                    pointer: format!("/settings/{FIELD}/{i}/name"),
-                    error: true,
-                    at_key: false,
-                    message: format!("workload identity provider {name:?} is declared twice"),
-                    hint: Some("give each provider its own name".into()),
-                });
-            }
-            let rules = item.get(RULES).and_then(Value::as_array);
-            let mut names = BTreeSet::new();
-            for (j, r) in rules.into_iter().flatten().enumerate() {
-                if let Some(rule) = r.get("name").and_then(Value::as_str)
-                    && !names.insert(rule)
-                {
-                    out.push(Finding {
-                        pointer: format!("/settings/{FIELD}/{i}/{RULES}/{j}/name"),
-                        error: true,
-                        at_key: false,
-                        message: format!(
-                            "federation rule {rule:?} of provider {name:?} is declared twice"
-                        ),
-                        hint: Some("give each rule of a provider its own name".into()),
-                    });
-                }
-            }
+            out.extend(super::named::declared_twice(
+                rules,
+                &format!("/settings/{FIELD}/{i}/{RULES}"),
+                |rule| format!("federation rule {rule:?} of provider {name:?}"),
+                "give each rule of a provider its own name",
+            ));
         }
         out
     }

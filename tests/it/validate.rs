@@ -752,3 +752,59 @@ fn ten_thousand_users_validate() {
     assert_eq!(state.doc.users.len(), 10_000);
     assert_eq!(state.doc.projects.len(), 100);
 }
+
+/// A name declared twice in a named list (customer-managed keys, workload identity
+/// providers and the rules of one, health alert rules of one scope) is a located error.
+#[test]
+fn a_name_declared_twice_in_a_named_list_is_a_located_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("orgops.yaml");
+    std::fs::write(
+        &file,
+        r#"version: 1
+users:
+  - {email: ada@example.com, role: owner}
+settings:
+  external_keys:
+    - {name: k, type: aws, kms_arn: a, role_arn: r, external_id: e}
+    - {name: k, type: aws, kms_arn: b, role_arn: r, external_id: e}
+  workload_identity_providers:
+    - name: gh
+      issuer: https://token.actions.githubusercontent.com
+      audience: a
+      federation_rules:
+        - {name: ci, project: P, service_account: s, attribute_matchers: {ref: main}}
+        - {name: ci, project: P, service_account: s, attribute_matchers: {ref: main}}
+    - {name: gh, issuer: 'https://token.actions.githubusercontent.com', audience: a}
+  health_alert_rules:
+    - {name: h, condition: {type: error_rate, threshold: 0.1, window_seconds: 300}}
+    - {name: h, condition: {type: error_rate, threshold: 0.2, window_seconds: 300}}
+projects:
+  - name: P
+    service_accounts:
+      - {name: s, role: member}
+"#,
+    )
+    .expect("write");
+    let out = crate::support::cli::run(
+        crate::support::cli::orgops()
+            .args(["validate", "-f"])
+            .arg(&file),
+    );
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    for (line, what) in [
+        (7, "external key \"k\" is declared twice"),
+        (
+            14,
+            "federation rule \"ci\" of provider \"gh\" is declared twice",
+        ),
+        (15, "workload identity provider \"gh\" is declared twice"),
+        (18, "health alert rule \"h\" is declared twice"),
+    ] {
+        assert!(
+            out.stderr.contains(&format!("orgops.yaml:{line}:")) && out.stderr.contains(what),
+            "line {line}: {what}\n{}",
+            out.stderr
+        );
+    }
+}
