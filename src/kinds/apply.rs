@@ -132,6 +132,19 @@ impl ApplyContext {
         ids?.try_into().ok()
     }
 
+    /// Records and returns the ID of an object a create answered as JSON (or a re-read
+    /// found); see [`created_id`].
+    pub fn record_json(
+        &self,
+        reference: &IdRef,
+        created: &Created<serde_json::Value>,
+        what: &str,
+    ) -> Result<String, String> {
+        let id = created_id(created, what)?;
+        self.ids.record(reference, &id);
+        Ok(id)
+    }
+
     /// Records the ID of a created (or found) object.
     pub fn record<T>(
         &self,
@@ -173,9 +186,53 @@ impl ApplyContext {
     }
 }
 
+/// The ID of an object a create answered as JSON, or a re-read found. An answer without an
+/// `id` is an error naming `what`: recording an empty ID would send the next calls about it
+/// to a wrong path.
+pub fn created_id(created: &Created<serde_json::Value>, what: &str) -> Result<String, String> {
+    match created {
+        Created::New(answer) => answer
+            .get("id")
+            .and_then(serde_json::Value::as_str)
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                format!(
+                    "the API created {what} but its answer has no `id`: run `orgops plan` to see it"
+                )
+            }),
+        Created::Landed(id) | Created::AlreadyThere(id) => Ok(id.clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_create_answer_without_an_id_is_an_error_not_an_empty_id() {
+        let what = "external key `k`";
+        let answer = |v| created_id(&Created::New(v), what);
+        assert_eq!(
+            answer(serde_json::json!({"id": "ek_1"})),
+            Ok("ek_1".to_string())
+        );
+        for bad in [
+            serde_json::json!({}),
+            serde_json::json!({"id": ""}),
+            serde_json::json!({"id": 7}),
+        ] {
+            let error = answer(bad).expect_err("no usable id");
+            assert!(
+                error.contains("external key `k`") && error.contains("no `id`"),
+                "{error}"
+            );
+        }
+        assert_eq!(
+            created_id(&Created::Landed("ek_2".into()), what),
+            Ok("ek_2".to_string())
+        );
+    }
 
     #[test]
     fn created_ids_resolve_alongside_live_ones_and_removed_ones_do_not() {

@@ -30,7 +30,7 @@ use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use super::{Action, IdRef, LiveState, Operation, ResourceKind};
 use crate::api::client::{Call, RequestKind, seg};
 use crate::api::pagination::{MAX_PAGE_A, Style};
-use crate::api::safe::{Created, create_or_find, remove, retry_transient};
+use crate::api::safe::{create_or_find, remove, retry_transient};
 use crate::api::{Client, Error};
 use crate::model::Document;
 
@@ -169,15 +169,11 @@ async fn create(cx: &ApplyContext, project: &str, provider: &Value) -> Step {
     )
     .await
     .map_err(api)?;
-    let id = match &created {
-        Created::New(v) => v
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
-        Created::Landed(id) | Created::AlreadyThere(id) => id.clone(),
-    };
-    cx.ids.record(&reference(project), &id);
+    let id = cx.record_json(
+        &reference(project),
+        &created,
+        &format!("the external storage of project `{project}`"),
+    )?;
     let call = Call::post(
         VALIDATE,
         path(VALIDATE, &id),

@@ -36,7 +36,7 @@ use super::workload_identity_provider::{
 };
 use super::{Action, IdRef, Operation, ResourceKind};
 use crate::api::client::{Call, RequestKind, seg};
-use crate::api::safe::{Created, create_or_find, remove, retry_transient};
+use crate::api::safe::{create_or_find, remove, retry_transient};
 use crate::model::{Document, UnmanagedAction};
 
 const KIND: ResourceKind = ResourceKind::FederationRule;
@@ -132,15 +132,11 @@ async fn create(cx: &ApplyContext, provider_name: &str, name: &str, spec: &Value
     )
     .await
     .map_err(api)?;
-    let id = match &created {
-        Created::New(v) => v
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
-        Created::Landed(id) | Created::AlreadyThere(id) => id.clone(),
-    };
-    cx.ids.record(&reference(provider_name, name), &id);
+    cx.record_json(
+        &reference(provider_name, name),
+        &created,
+        &format!("federation rule `{name}`"),
+    )?;
     Ok(Done::Applied(None))
 }
 

@@ -6,6 +6,29 @@
 use serde_json::{Map, Value};
 
 use super::Finding;
+use crate::api::client::Call;
+use crate::api::pagination::{MAX_PAGE_A, Style};
+use crate::api::{Client, Error};
+
+/// The ID of the object named `name` in the organization list at `route` (style A pages),
+/// if any: how a create of unknown outcome finds out whether it landed.
+pub(super) async fn id_by_name(
+    client: &Client,
+    route: &'static str,
+    name: &str,
+) -> Result<Option<String>, Error> {
+    let all: Vec<Value> = client
+        .list_all(
+            Call::get(route, route.to_string()),
+            Style::LastId,
+            MAX_PAGE_A,
+        )
+        .await?;
+    Ok(all
+        .iter()
+        .find(|o| o.get("name").and_then(Value::as_str) == Some(name))
+        .and_then(|o| o.get("id")?.as_str().map(str::to_string)))
+}
 
 /// Each item of `value` made canonical by `canonical`, sorted by `name`; `value` as it is
 /// when it is not a list or an item is not one `canonical` can read (the schema reports it).

@@ -35,7 +35,7 @@ use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use super::{Action, IdRef, LiveState, Operation, ResourceKind};
 use crate::api::client::{Call, RequestKind, seg};
 use crate::api::pagination::{MAX_PAGE_A, Style};
-use crate::api::safe::{Created, create_or_find, remove, retry_transient};
+use crate::api::safe::{create_or_find, remove, retry_transient};
 use crate::api::{Client, Error};
 use crate::model::Document;
 
@@ -563,31 +563,15 @@ async fn create(cx: &ApplyContext, name: &str, spec: &Value) -> Step {
     let call = Call::post(ROUTE, ROUTE.to_string(), RequestKind::Create, body);
     let created = create_or_find(
         || c.execute::<Value>(&call),
-        || async {
-            let all: Vec<Value> = c
-                .list_all(
-                    Call::get(ROUTE, ROUTE.to_string()),
-                    Style::LastId,
-                    MAX_PAGE_A,
-                )
-                .await?;
-            Ok(all
-                .iter()
-                .find(|p| p.get("name").and_then(Value::as_str) == Some(name))
-                .and_then(|p| p.get("id")?.as_str().map(str::to_string)))
-        },
+        || super::named::id_by_name(c, ROUTE, name),
     )
     .await
     .map_err(api)?;
-    let id = match &created {
-        Created::New(v) => v
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
-        Created::Landed(id) | Created::AlreadyThere(id) => id.clone(),
-    };
-    cx.ids.record(&reference(name), &id);
+    cx.record_json(
+        &reference(name),
+        &created,
+        &format!("workload identity provider `{name}`"),
+    )?;
     Ok(Done::Applied(None))
 }
 
