@@ -27,7 +27,7 @@
 //! `policy.unmanaged.health_alert_rules`. No audit event type of the spec's
 //! `AuditLogEventType` names health alert rules, so their drift is not attributed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -679,15 +679,7 @@ impl Kind for HealthAlertRules {
         if !self.project {
             return Select::all_if(doc.settings.fields.contains_key(FIELD));
         }
-        let names: BTreeSet<String> = super::active_projects(doc)
-            .filter(|p| p.fields.contains_key(FIELD))
-            .map(|p| super::keys::project(&p.name))
-            .collect();
-        if names.is_empty() {
-            Select::Nothing
-        } else {
-            Select::Only(names)
-        }
+        Select::projects(doc, |p| p.fields.contains_key(FIELD))
     }
 
     fn fetch<'a>(

@@ -174,17 +174,7 @@ fn to_live(wire: WireKey) -> LiveKey {
 
 /// The projects whose keys a plan of `doc` reads: those that write `api_keys`.
 pub fn managed(doc: &Document) -> Select<String> {
-    let names: BTreeSet<String> = doc
-        .projects
-        .iter()
-        .filter(|p| !p.archived && declared(p).is_some())
-        .map(|p| super::keys::project(&p.name))
-        .collect();
-    if names.is_empty() {
-        Select::Nothing
-    } else {
-        Select::Only(names)
-    }
+    Select::projects(doc, |p| declared(p).is_some())
 }
 
 /// Lists a project's keys, every owner's (`owner_project_access=any`), 100 per page.

@@ -72,6 +72,23 @@ impl Select<String> {
             Select::Nothing
         }
     }
+
+    /// The active projects of `doc` for which `reads` holds (those that write the kind's
+    /// field), by key; `Nothing` when there are none.
+    pub fn projects(
+        doc: &crate::model::Document,
+        reads: impl Fn(&crate::model::Project) -> bool,
+    ) -> Self {
+        let names: std::collections::BTreeSet<String> = super::active_projects(doc)
+            .filter(|p| reads(p))
+            .map(|p| super::keys::project(&p.name))
+            .collect();
+        if names.is_empty() {
+            Select::Nothing
+        } else {
+            Select::Only(names)
+        }
+    }
 }
 
 /// The list a kind reads.

@@ -189,18 +189,7 @@ pub fn managed(kind: &SettingKind, doc: &Document) -> Select<String> {
             }
         }
         Level::Project => {
-            let names: std::collections::BTreeSet<String> = doc
-                .projects
-                .iter()
-                .filter(|p| !p.archived)
-                .filter(|p| leftover || kind.get(doc, Some(&p.name)).is_some())
-                .map(|p| super::keys::project(&p.name))
-                .collect();
-            if names.is_empty() {
-                Select::Nothing
-            } else {
-                Select::Only(names)
-            }
+            Select::projects(doc, |p| leftover || kind.get(doc, Some(&p.name)).is_some())
         }
     }
 }

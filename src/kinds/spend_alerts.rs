@@ -9,7 +9,7 @@ use super::LiveState;
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use crate::model::Document as ReadDocument;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -147,17 +147,7 @@ fn paths(project_id: Option<&str>, id: Option<&str>) -> (&'static str, String) {
 
 /// Whether a plan of `doc` reads the organization's alerts, and which projects' alerts.
 pub fn managed(doc: &Document) -> (bool, super::Select<String>) {
-    let names: BTreeSet<String> = doc
-        .projects
-        .iter()
-        .filter(|p| !p.archived && declared(&p.fields).is_some())
-        .map(|p| super::keys::project(&p.name))
-        .collect();
-    let projects = if names.is_empty() {
-        super::Select::Nothing
-    } else {
-        super::Select::Only(names)
-    };
+    let projects = super::Select::projects(doc, |p| declared(&p.fields).is_some());
     (declared(&doc.settings.fields).is_some(), projects)
 }
 
