@@ -417,27 +417,41 @@ impl TargetArgs {
 pub struct SnapshotArgs {
     /// Keep what this read observed and the audit-log position it is valid at in FILE, and
     /// when FILE holds a valid snapshot, re-read only what the audit log says changed since.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", group = "snapshot_source")]
     pub snapshot: Option<PathBuf>,
+    /// Like --snapshot, with one file per organization in DIR (named by a digest of the
+    /// organization the API names): for a cache shared by several organizations.
+    #[arg(long, value_name = "DIR", group = "snapshot_source")]
+    pub snapshot_dir: Option<PathBuf>,
     /// The oldest snapshot to read from (`30m`, `12h`, `1d`, `2w`); an older one means a
     /// full read.
-    #[arg(long, value_name = "AGE", default_value = "1d", value_parser = parse_age, requires = "snapshot")]
+    #[arg(long, value_name = "AGE", default_value = "1d", value_parser = parse_age, requires = "snapshot_source")]
     pub snapshot_max_age: u64,
-    /// Read the whole organization whatever the snapshot says (and write a fresh one).
-    #[arg(long, requires = "snapshot")]
+    /// The longest incremental reads may follow one another (`12h`, `1d`, `1w`): then a full
+    /// read, compared with the snapshot.
+    #[arg(long, value_name = "AGE", default_value = "1d", value_parser = parse_age, requires = "snapshot_source")]
+    pub full_read_every: u64,
+    /// Read the whole organization whatever the snapshot says, compare it with the snapshot,
+    /// and write a fresh one.
+    #[arg(long, requires = "snapshot_source")]
     pub full: bool,
 }
 
 impl SnapshotArgs {
-    /// The options `ops` reads, when `--snapshot` is given.
+    /// The options `ops` reads, when `--snapshot` or `--snapshot-dir` is given.
     pub fn options(&self) -> Option<crate::ops::target::SnapshotOptions> {
-        self.snapshot
-            .as_ref()
-            .map(|path| crate::ops::target::SnapshotOptions {
-                path: path.clone(),
-                max_age_secs: self.snapshot_max_age,
-                full: self.full,
-            })
+        let (path, dir) = match (&self.snapshot, &self.snapshot_dir) {
+            (Some(file), _) => (file.clone(), false),
+            (None, Some(dir)) => (dir.clone(), true),
+            (None, None) => return None,
+        };
+        Some(crate::ops::target::SnapshotOptions {
+            path,
+            dir,
+            max_age_secs: self.snapshot_max_age,
+            full_read_every_secs: self.full_read_every,
+            full: self.full,
+        })
     }
 }
 
@@ -578,6 +592,8 @@ pub struct GithubPlanArgs {
     /// The pull request (default: from the event).
     #[arg(long = "pull-request", value_name = "N")]
     pub pull_request: Option<u64>,
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
 }
 
 /// `github apply`; everything else comes from the Actions environment.
@@ -609,6 +625,8 @@ pub struct GithubDriftArgs {
     /// Undeclared objects the policy only reports (`report`) open the tracking issue too.
     #[arg(long)]
     pub fail_on_unmanaged: bool,
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -354,6 +354,19 @@ impl Client {
         &self.inner.base_url
     }
 
+    /// A 32-byte key for `label`, derived from the admin key: HMAC-SHA256 keyed with the
+    /// admin key over the label. What orgops signs with it (a snapshot) only a holder of the
+    /// admin key can sign, and the key itself never leaves the client.
+    pub fn derived_key(&self, label: &str) -> [u8; 32] {
+        use hmac::Mac as _;
+        // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(self.inner.key.expose().as_bytes())
+                .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// HTTP attempts made so far by this client and its clones (retries included).
     pub fn attempts(&self) -> u64 {
         self.inner.attempts.load(Ordering::Relaxed)

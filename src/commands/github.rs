@@ -21,6 +21,8 @@ struct Common<'a> {
     pull_request: Option<u64>,
     window: Option<&'a crate::cli::AuditWindowArgs>,
     fail_on_unmanaged: bool,
+    /// Plan and drift read incrementally; apply always reads the whole organization.
+    snapshot: Option<&'a crate::cli::SnapshotArgs>,
 }
 
 fn common(command: &GithubCommand) -> Common<'_> {
@@ -33,6 +35,7 @@ fn common(command: &GithubCommand) -> Common<'_> {
             pull_request: a.pull_request,
             window: None,
             fail_on_unmanaged: false,
+            snapshot: Some(&a.snapshot),
         },
         GithubCommand::Apply(a) => Common {
             desired: &a.desired,
@@ -42,6 +45,7 @@ fn common(command: &GithubCommand) -> Common<'_> {
             pull_request: a.pull_request,
             window: None,
             fail_on_unmanaged: false,
+            snapshot: None,
         },
         GithubCommand::Drift(a) => Common {
             desired: &a.desired,
@@ -51,6 +55,7 @@ fn common(command: &GithubCommand) -> Common<'_> {
             pull_request: None,
             window: Some(&a.window),
             fail_on_unmanaged: a.fail_on_unmanaged,
+            snapshot: Some(&a.snapshot),
         },
     }
 }
@@ -64,7 +69,10 @@ fn options(command: &GithubCommand) -> Result<RunOptions, String> {
     Ok(RunOptions {
         file: args.desired.file.clone(),
         load: args.desired.load_options(),
-        target: args.target.connect(),
+        target: crate::ops::target::Connect {
+            snapshot: args.snapshot.and_then(crate::cli::SnapshotArgs::options),
+            ..args.target.connect()
+        },
         base: args.base,
         pull_request: args.pull_request,
         plan_options: PlanOptions {

@@ -7,6 +7,9 @@
 //!   invited person would; no body accepts every pending invite. Answers `{"accepted": [...]}`.
 //! - `GET /_emulator/faults`, `POST /_emulator/faults`: read or change latency, rate limit,
 //!   `Retry-After` and fault rate (fields given replace the current values).
+//! - `GET /_emulator/audit_logging`, `POST /_emulator/audit_logging`: `{"enabled": bool}`;
+//!   turned off, writes record no audit-log events (as when an organization's admins turn
+//!   audit logging off); the log stays readable.
 
 use axum::Router;
 use axum::extract::State;
@@ -26,6 +29,28 @@ pub fn router() -> Router<AppState> {
         .route("/stats/reset", post(reset_stats))
         .route("/invites/accept", post(accept_invites))
         .route("/faults", get(get_faults).post(set_faults))
+        .route(
+            "/audit_logging",
+            get(get_audit_logging).post(set_audit_logging),
+        )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditLogging {
+    enabled: bool,
+}
+
+async fn get_audit_logging(State(app): State<AppState>) -> ApiResult {
+    ok(json!({"enabled": app.org().audit_logging}))
+}
+
+async fn set_audit_logging(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody<AuditLogging>,
+) -> ApiResult {
+    app.org().audit_logging = body.enabled;
+    ok(json!({"enabled": body.enabled}))
 }
 
 async fn get_state(State(app): State<AppState>) -> ApiResult {

@@ -541,6 +541,9 @@ pub struct OrgState {
     pub roles: IndexMap<String, Role>,
     pub certificates: IndexMap<String, Certificate>,
     pub admin_keys: IndexMap<String, AdminKey>,
+    /// Whether writes are recorded in the audit log (an organization's admins can turn
+    /// audit logging off; the log then stays readable and simply stops growing).
+    pub audit_logging: bool,
     /// Secret value -> admin key id (authentication).
     pub admin_keys_by_value: HashMap<String, String>,
     /// Oldest first; listed newest first.
@@ -690,6 +693,7 @@ impl OrgState {
             roles: predefined_roles(PREDEFINED_ORG_ROLES, "api.organization", at),
             certificates: IndexMap::new(),
             admin_keys: IndexMap::new(),
+            audit_logging: true,
             admin_keys_by_value: HashMap::new(),
             audit_log: IndexMap::new(),
             data_retention: crate::emulator::rules::ORGANIZATION_DATA_RETENTION.to_string(),
@@ -954,6 +958,9 @@ impl OrgState {
         details: Value,
     ) -> String {
         let id = self.ids.id(IdKind::AuditLog);
+        if !self.audit_logging {
+            return id;
+        }
         self.audit_log.insert(
             id.clone(),
             AuditEvent {

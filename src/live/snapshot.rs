@@ -8,14 +8,16 @@
 //! (`read::read_reusing`), so the live state is built by the same normalisation.
 //!
 //! The file is input anyone with write access to where it is kept could have written: it
-//! is read through the bounded reader, refused unless its format, orgops version and
-//! digest check out, and each page decodes into the kind's own wire type or the whole file
-//! is refused. The digest detects a damaged or edited file, not a forged one (anyone can
-//! recompute it): see the threat model in docs/plan.md.
+//! is read through the bounded reader, refused unless its format, orgops version, digest and
+//! signature check out, and each page decodes into the kind's own wire type or the whole
+//! file is refused. The digest finds a damaged file; the signature (HMAC-SHA256 with a
+//! [`SnapshotKey`] only holders of the admin key or `ORGOPS_SNAPSHOT_KEY` have) refuses one
+//! written by anyone else: see the threat model in docs/plan.md.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use hmac::Mac as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -24,11 +26,97 @@ use crate::api::audit_logs::AuditLog;
 use crate::kinds::incremental::{Reach, revealing_events};
 use crate::kinds::{RawStore, ResourceKind};
 
-/// The format this build writes and reads.
-pub const FORMAT: u32 = 1;
+/// The format this build writes and reads (2: signed, with the last full read's time).
+pub const FORMAT: u32 = 2;
 
 /// The oldest a snapshot may be by default (`--snapshot-max-age`): one day.
 pub const DEFAULT_MAX_AGE_SECS: u64 = 86_400;
+
+/// How long incremental reads may follow one another by default before a full read
+/// (`--full-read-every`): one day.
+pub const DEFAULT_FULL_READ_EVERY_SECS: u64 = 86_400;
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+/// The key snapshots are signed with: derived from `ORGOPS_SNAPSHOT_KEY` when it is set,
+/// else from the admin key (so the job that reads the organization, and nobody without
+/// its secrets, can write a snapshot orgops trusts). Never printed.
+#[derive(Clone)]
+pub struct SnapshotKey([u8; 32]);
+
+impl std::fmt::Debug for SnapshotKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SnapshotKey(..)")
+    }
+}
+
+impl SnapshotKey {
+    /// The environment variable holding a dedicated signing secret.
+    pub const ENV: &str = "ORGOPS_SNAPSHOT_KEY";
+    /// What the key is derived for (a key derived for anything else differs).
+    pub const LABEL: &str = "orgops snapshot signing key v1";
+    /// The shortest `ORGOPS_SNAPSHOT_KEY` accepted: a guessable key signs nothing.
+    pub const MIN_SECRET_LEN: usize = 32;
+
+    /// `ORGOPS_SNAPSHOT_KEY` when set (at least 32 characters), else the key derived from
+    /// the admin key `client` authenticates with.
+    pub fn for_client(client: &crate::api::Client) -> Result<SnapshotKey, String> {
+        match std::env::var(Self::ENV) {
+            Ok(secret) if !secret.is_empty() => Self::from_secret(&secret),
+            _ => Ok(SnapshotKey(client.derived_key(Self::LABEL))),
+        }
+    }
+
+    /// A key as it is (derived elsewhere: a test's own derivation, to check this one's).
+    pub fn from_bytes(bytes: [u8; 32]) -> SnapshotKey {
+        SnapshotKey(bytes)
+    }
+
+    /// The key derived from a secret (HMAC-SHA256 keyed with it over [`Self::LABEL`], as
+    /// the admin key's is).
+    pub fn from_secret(secret: &str) -> Result<SnapshotKey, String> {
+        if secret.len() < Self::MIN_SECRET_LEN {
+            return Err(format!(
+                "{} is shorter than {} characters: set it to a random secret \
+                 (`openssl rand -hex 32`), or unset it to sign with a key derived from the \
+                 admin key",
+                Self::ENV,
+                Self::MIN_SECRET_LEN
+            ));
+        }
+        Ok(SnapshotKey(hmac_sha256(
+            secret.as_bytes(),
+            Self::LABEL.as_bytes(),
+        )))
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        <HmacSha256 as hmac::Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"))
+    }
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut mac = <HmacSha256 as hmac::Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Lower-case hex to bytes (`None`: not hex). By hand: two lines do not need a crate.
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
 
 /// Where the audit log stood when a read started: its newest event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +136,33 @@ pub struct KeptList {
     pub pages: Vec<serde_json::Value>,
 }
 
+impl KeptList {
+    /// `kind` or `kind of <parent>`, escaped (the ids come from the file or the API).
+    pub fn describe(&self) -> String {
+        if self.parent.is_empty() {
+            self.kind.to_string()
+        } else {
+            format!(
+                "{} of {}",
+                self.kind,
+                crate::text::escape::text(&self.parent.join("/"))
+            )
+        }
+    }
+
+    /// Every item of every page, in order (pages are JSON arrays; how a list was split into
+    /// pages is not part of what it holds).
+    fn items(&self) -> Vec<&serde_json::Value> {
+        self.pages
+            .iter()
+            .flat_map(|p| match p {
+                serde_json::Value::Array(items) => items.iter().collect::<Vec<_>>(),
+                other => vec![other],
+            })
+            .collect()
+    }
+}
+
 /// The snapshot file's content.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,17 +173,30 @@ pub struct Snapshot {
     pub organization: String,
     /// When the read started (unix seconds).
     pub taken_at: i64,
+    /// When the full read this snapshot descends from started (unix seconds): incremental
+    /// reads carry it on; `--full-read-every` bounds how old it may be.
+    pub full_read_at: i64,
+    /// The lists the last full read found changed although no audit-log event since the
+    /// snapshot before it named them (described): while there are any, every read is full.
+    #[serde(default)]
+    pub missed: Vec<String>,
     /// The audit log's newest event before the read started (`None`: the log was empty,
     /// so no later read can tell what changed since).
     pub cursor: Option<Cursor>,
     pub lists: Vec<KeptList>,
-    /// SHA-256 of everything above, as this struct serializes it with `digest` empty.
+    /// SHA-256 of everything above, as this struct serializes it with `digest` and
+    /// `signature` empty: finds a damaged file.
     #[serde(default)]
     pub digest: String,
+    /// HMAC-SHA256 with the [`SnapshotKey`] over the same bytes: refuses a file anyone
+    /// without the key wrote.
+    #[serde(default)]
+    pub signature: String,
 }
 
 impl Snapshot {
-    /// A snapshot of the incremental kinds' lists in `raw`.
+    /// A snapshot of the incremental kinds' lists in `raw`, not yet sealed
+    /// ([`Snapshot::seal`]); `full_read_at` is `taken_at` (set it when the read was not full).
     pub fn of(
         raw: &RawStore,
         organization: String,
@@ -97,47 +225,69 @@ impl Snapshot {
             }
         }
         lists.sort_by(|a, b| (a.kind, &a.parent).cmp(&(b.kind, &b.parent)));
-        let mut snapshot = Snapshot {
+        Snapshot {
             format: FORMAT,
             orgops_version: crate::VERSION.to_string(),
             organization,
             taken_at,
+            full_read_at: taken_at,
+            missed: Vec::new(),
             cursor,
             lists,
             digest: String::new(),
-        };
-        snapshot.seal();
-        snapshot
+            signature: String::new(),
+        }
     }
 
-    /// Sets the digest to this content's. Anyone can: the digest finds a damaged or
-    /// hand-edited file, it does not prove who wrote it (docs/plan.md, threat model).
-    pub fn seal(&mut self) {
-        self.digest = self.compute_digest();
+    /// Sets the digest and the signature to this content's.
+    pub fn seal(&mut self, key: &SnapshotKey) {
+        let bytes = self.unsealed_bytes();
+        self.digest = hex(&Sha256::digest(&bytes));
+        let mut mac = key.mac();
+        mac.update(&bytes);
+        self.signature = hex(&mac.finalize().into_bytes());
     }
 
-    fn compute_digest(&self) -> String {
-        let mut unsigned = self.clone();
-        unsigned.digest = String::new();
-        let bytes = serde_json::to_vec(&unsigned).unwrap_or_default();
-        let hash = Sha256::digest(&bytes);
-        hash.iter().map(|b| format!("{b:02x}")).collect()
+    /// What the digest and the signature cover: the content with both empty.
+    fn unsealed_bytes(&self) -> Vec<u8> {
+        let mut unsealed = self.clone();
+        unsealed.digest = String::new();
+        unsealed.signature = String::new();
+        serde_json::to_vec(&unsealed).unwrap_or_default()
     }
 
-    /// Writes the snapshot to `path` (through a temporary file beside it, renamed over it, so
-    /// a reader never sees half a file).
+    /// Writes the snapshot to `path`: to a new temporary file beside it (created afresh, so
+    /// a link planted at a predictable name is never followed), renamed over `path` (which
+    /// replaces a link there rather than writing through it); a reader never sees half a file.
     pub fn write(&self, path: &Path) -> Result<(), String> {
-        let bytes = serde_json::to_vec(self).map_err(|e| e.to_string())?;
-        let tmp = path.with_extension("orgops-tmp");
-        std::fs::write(&tmp, bytes)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| format!("writing the snapshot {}: {e}", path.display()))
+        let fail =
+            |e: &dyn std::fmt::Display| format!("writing the snapshot {}: {e}", path.display());
+        let bytes = serde_json::to_vec(self).map_err(|e| fail(&e))?;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".orgops-snapshot-")
+            .tempfile_in(dir)
+            .map_err(|e| fail(&e))?;
+        std::io::Write::write_all(&mut tmp, &bytes).map_err(|e| fail(&e))?;
+        tmp.persist(path).map_err(|e| fail(&e.error))?;
+        Ok(())
     }
 
     /// Reads and checks a snapshot file: bounded, the format and orgops version this build
-    /// writes, the digest, and every page decodable into its kind's wire type. `Err` says
-    /// why it cannot be used (one line).
-    pub fn read(path: &Path) -> Result<(Snapshot, Reuse), String> {
+    /// writes, the digest, the signature with `key`, and every page decodable into its
+    /// kind's wire type. `Err` says why it cannot be used (one line).
+    pub fn read(path: &Path, key: &SnapshotKey) -> Result<(Snapshot, Reuse), String> {
+        // Orgops writes a file, never a link: a link (planted in a shared cache) could point
+        // anywhere readable, and what it points to is not read.
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(format!(
+                "the snapshot {} is a symbolic link, which orgops never writes",
+                path.display()
+            ));
+        }
         let bytes = crate::input::read_bytes(path, crate::input::MAX_INPUT_BYTES)
             .map_err(|e| format!("the snapshot {} cannot be read: {e}", path.display()))?;
         // The format first, so a future format says so instead of failing to decode.
@@ -161,10 +311,21 @@ impl Snapshot {
                 crate::VERSION
             ));
         }
-        if snapshot.digest != snapshot.compute_digest() {
+        let bytes = snapshot.unsealed_bytes();
+        if snapshot.digest != hex(&Sha256::digest(&bytes)) {
             return Err(
                 "the snapshot's digest does not match its content (damaged or edited)".into(),
             );
+        }
+        let mut mac = key.mac();
+        mac.update(&bytes);
+        let signed = unhex(&snapshot.signature).is_some_and(|sig| mac.verify_slice(&sig).is_ok());
+        if !signed {
+            return Err(format!(
+                "the snapshot is not signed with this organization's key (written by someone \
+                 without it, or the admin key or {} changed since)",
+                SnapshotKey::ENV
+            ));
         }
         let mut reuse = Reuse::new();
         for list in &snapshot.lists {
@@ -210,6 +371,26 @@ impl Snapshot {
         None
     }
 
+    /// Why the next read must be full although the snapshot can be read from (a periodic
+    /// full read is due, or the last one found changes the audit log did not show).
+    pub fn full_read_due(&self, now: i64, every_secs: u64) -> Option<String> {
+        if !self.missed.is_empty() {
+            return Some(format!(
+                "the last full read found {} list(s) changed that no audit-log event named \
+                 (audit logging off, or the log late): reading in full until one agrees",
+                self.missed.len()
+            ));
+        }
+        let since = now.saturating_sub(self.full_read_at).max(0) as u64;
+        (since > every_secs).then(|| {
+            format!(
+                "the last full read was {} ago, more than --full-read-every ({})",
+                duration(since),
+                duration(every_secs)
+            )
+        })
+    }
+
     /// Why this snapshot is not of `organization`, if it is not.
     pub fn other_organization(&self, organization: &str) -> Option<String> {
         (self.organization != organization).then(|| {
@@ -220,6 +401,29 @@ impl Snapshot {
             )
         })
     }
+}
+
+/// The lists `old` kept that no event made stale (`stale`) and that a full read (`fresh`)
+/// found different, described: each is a change the audit log did not show (audit logging
+/// off, an event indexed late) or a snapshot that lied. Lists only one of them holds (an
+/// object gone or new) are not compared: their owner's own list is.
+pub fn disagreements(old: &Snapshot, stale: &Stale, fresh: &Snapshot) -> Vec<String> {
+    let fresh: BTreeMap<(ResourceKind, &Vec<String>), &KeptList> = fresh
+        .lists
+        .iter()
+        .map(|l| ((l.kind, &l.parent), l))
+        .collect();
+    old.lists
+        .iter()
+        .filter(|l| !stale.kinds.contains(&l.kind))
+        .filter(|l| !stale.lists.contains(&(l.kind, l.parent.clone())))
+        .filter(|l| {
+            fresh
+                .get(&(l.kind, &l.parent))
+                .is_some_and(|f| f.items() != l.items())
+        })
+        .map(KeptList::describe)
+        .collect()
 }
 
 /// An error about the file's content, which may quote it: escaped for the terminal.
@@ -338,6 +542,14 @@ pub fn stale(snapshot: &Snapshot, events: &[AuditLog]) -> Stale {
     out
 }
 
+impl Stale {
+    /// Adds what `other` makes stale.
+    pub fn extend(&mut self, other: Stale) {
+        self.lists.extend(other.lists);
+        self.kinds.extend(other.kinds);
+    }
+}
+
 /// The snapshot's lists minus the stale ones.
 pub fn fresh_lists(mut reuse: Reuse, stale: &Stale) -> Reuse {
     reuse.retain(|(kind, parent), _| {
@@ -371,9 +583,12 @@ mod tests {
             orgops_version: crate::VERSION.into(),
             organization: "org".into(),
             taken_at: 0,
+            full_read_at: 0,
+            missed: Vec::new(),
             cursor: None,
             lists,
             digest: String::new(),
+            signature: String::new(),
         }
     }
 
@@ -466,20 +681,107 @@ mod tests {
         );
     }
 
+    fn key(secret: &str) -> SnapshotKey {
+        SnapshotKey::from_secret(secret).expect("a long enough secret")
+    }
+
     #[test]
-    fn an_edited_snapshot_is_refused() {
-        let dir = std::env::temp_dir().join(format!("orgops-snap-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("s.json");
-        let snap = Snapshot::of(&RawStore::default(), "org".into(), 5, None);
+    fn an_edited_or_foreign_snapshot_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.json");
+        let ours = key("ours-ours-ours-ours-ours-ours-ours-ours");
+        let mut snap = Snapshot::of(&RawStore::default(), "org".into(), 5, None);
+        snap.seal(&ours);
         snap.write(&path).expect("write");
-        assert!(Snapshot::read(&path).is_ok());
+        assert!(Snapshot::read(&path, &ours).is_ok());
+        // Someone without the key: a faithful copy does not verify with another key...
+        let theirs = key("theirs-theirs-theirs-theirs-theirs-x");
+        let Err(err) = Snapshot::read(&path, &theirs) else {
+            panic!("a snapshot signed with another key was read");
+        };
+        assert!(
+            err.contains("not signed with this organization's key"),
+            "{err}"
+        );
+        // ...and an edit fails the digest, or, resealed by them, the signature.
         let text = std::fs::read_to_string(&path).expect("read");
         std::fs::write(&path, text.replace("\"taken_at\":5", "\"taken_at\":6")).expect("write");
-        let Err(err) = Snapshot::read(&path) else {
+        let Err(err) = Snapshot::read(&path, &ours) else {
             panic!("an edited snapshot was read");
         };
         assert!(err.contains("digest"), "{err}");
-        let _ = std::fs::remove_dir_all(&dir);
+        snap.taken_at = 6;
+        snap.seal(&theirs);
+        snap.write(&path).expect("write");
+        let Err(err) = Snapshot::read(&path, &ours) else {
+            panic!("a snapshot resealed without the key was read");
+        };
+        assert!(err.contains("not signed"), "{err}");
+    }
+
+    #[test]
+    fn a_short_signing_secret_is_refused() {
+        let err = SnapshotKey::from_secret("short").expect_err("refused");
+        assert!(
+            err.contains("ORGOPS_SNAPSHOT_KEY is shorter than 32"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn writing_replaces_a_link_at_the_path_and_never_writes_through_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").expect("write");
+        let path = dir.path().join("s.json");
+        std::os::unix::fs::symlink(&victim, &path).expect("symlink");
+        let mut snap = Snapshot::of(&RawStore::default(), "org".into(), 5, None);
+        snap.seal(&key("ours-ours-ours-ours-ours-ours-ours-ours"));
+        snap.write(&path).expect("write");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "keep");
+        assert!(!std::fs::symlink_metadata(&path).expect("meta").is_symlink());
+    }
+
+    #[test]
+    fn only_lists_no_event_touched_are_compared_and_pages_do_not_matter() {
+        let users = |ids: &[&str]| {
+            let items: Vec<_> = ids.iter().map(|id| serde_json::json!({"id": id})).collect();
+            serde_json::Value::Array(items)
+        };
+        let old = snapshot(vec![
+            list(ResourceKind::User, &[], users(&["a", "b"])),
+            list(ResourceKind::UserRole, &["a"], serde_json::json!([])),
+            list(ResourceKind::UserRole, &["b"], serde_json::json!([])),
+            list(ResourceKind::UserRole, &["gone"], serde_json::json!([])),
+        ]);
+        let mut fresh = snapshot(vec![
+            // The same users in two pages: no disagreement.
+            KeptList {
+                kind: ResourceKind::User,
+                parent: vec![],
+                pages: vec![users(&["a"]), users(&["b"])],
+            },
+            list(
+                ResourceKind::UserRole,
+                &["a"],
+                serde_json::json!([{"id": "r"}]),
+            ),
+            list(
+                ResourceKind::UserRole,
+                &["b"],
+                serde_json::json!([{"id": "r"}]),
+            ),
+        ]);
+        let mut stale = Stale::default();
+        stale
+            .lists
+            .insert((ResourceKind::UserRole, vec!["a".into()]));
+        assert_eq!(
+            disagreements(&old, &stale, &fresh),
+            vec!["user_role of b".to_string()]
+        );
+        fresh.lists[0].pages = vec![users(&["a"])];
+        assert_eq!(disagreements(&old, &stale, &fresh).len(), 2);
     }
 }

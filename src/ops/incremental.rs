@@ -1,9 +1,13 @@
-//! The live read with `--snapshot FILE`: from the snapshot and the audit log since its
-//! position when they can be trusted, else in full, saying why in one line; then a fresh
-//! snapshot. See docs/plan.md ("Incremental reads") and [`crate::live::snapshot`].
+//! The live read with `--snapshot FILE` (or `--snapshot-dir DIR`): from the snapshot and
+//! the audit log since its position when they can be trusted, else in full, saying why in
+//! one line; a full read made while a trusted snapshot was at hand is compared with it; then
+//! a fresh, signed snapshot. See docs/plan.md ("Incremental reads") and
+//! [`crate::live::snapshot`].
+
+use std::path::PathBuf;
 
 use crate::api::audit_logs::{AuditLog, AuditLogQuery};
-use crate::live::snapshot::{self, Cursor, Snapshot};
+use crate::live::snapshot::{self, Cursor, Snapshot, SnapshotKey, Stale};
 use crate::live::{LiveState, ReadScope, Reuse};
 use crate::ops::plan::with_progress;
 use crate::ops::target::{SnapshotOptions, Target};
@@ -99,6 +103,58 @@ fn organization(target: &Target) -> anyhow::Result<String> {
     ))
 }
 
+/// The snapshot file: `options.path`, or with `--snapshot-dir` the file for this
+/// organization in that directory (named by a digest of the organization, which a file
+/// name can always hold). A directory that is a symbolic link is refused: the snapshot
+/// would be written wherever it points.
+fn snapshot_path(
+    runtime: &tokio::runtime::Runtime,
+    target: &Target,
+    options: &SnapshotOptions,
+) -> anyhow::Result<PathBuf> {
+    if !options.dir {
+        return Ok(options.path.clone());
+    }
+    let dir = &options.path;
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => anyhow::bail!(
+            "--snapshot-dir {}: not a directory (a symbolic link or a file); remove it",
+            dir.display()
+        ),
+        Err(_) => std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("--snapshot-dir {}: {e}", dir.display()))?,
+    }
+    // One request names the organization (the API says which on every response); for the
+    // in-process emulator, its state file does.
+    if !target.is_in_process() {
+        runtime
+            .block_on(head(target))
+            .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))?;
+    }
+    let org = organization(target)?;
+    let digest: String = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(
+        org.as_bytes(),
+    ))
+    .iter()
+    .take(8)
+    .map(|b| format!("{b:02x}"))
+    .collect();
+    Ok(dir.join(format!("{digest}.snapshot.json")))
+}
+
+/// How this run reads, decided from the snapshot and the audit log.
+enum Mode {
+    /// From the snapshot, fetching what the events since made stale.
+    Incremental { kept: Reuse, events: usize },
+    /// Everything, for `reason`; `compare` holds the trusted snapshot and what the events
+    /// since made stale, when there is one to compare the full read with.
+    Full {
+        reason: String,
+        compare: Option<Box<(Snapshot, Stale)>>,
+    },
+}
+
 /// The live read of `scope`, from the snapshot at `options.path` where it can be trusted,
 /// and a fresh snapshot written there after.
 pub fn read(
@@ -109,17 +165,75 @@ pub fn read(
     options: &SnapshotOptions,
 ) -> anyhow::Result<LiveState> {
     let taken_at = now();
-    let previous = if options.full {
-        Err("--full".to_string())
-    } else if !options.path.exists() {
-        Err(format!("no snapshot at {} yet", options.path.display()))
-    } else {
-        Snapshot::read(&options.path)
-    };
+    let key = SnapshotKey::for_client(&target.client).map_err(anyhow::Error::msg)?;
+    let path = snapshot_path(runtime, target, options)?;
     // Where the log stands before anything is read: events during the read are replayed
     // by the next run (a list re-read for nothing, never a change missed).
-    let full = |reason: String| {
-        let cursor = match runtime.block_on(head(target)) {
+    let mut cursor = None;
+    let mut full_read_at = taken_at;
+    let previous = if path.exists() {
+        Snapshot::read(&path, &key)
+    } else {
+        Err(format!("no snapshot at {} yet", path.display()))
+    };
+    let mut mode = match previous {
+        Err(reason) => Mode::Full {
+            reason: if options.full {
+                "--full".into()
+            } else {
+                reason
+            },
+            compare: None,
+        },
+        Ok((snap, kept)) => match (snap.too_old(taken_at, options.max_age_secs), &snap.cursor) {
+            (Some(reason), _) => Mode::Full {
+                reason,
+                compare: None,
+            },
+            (None, None) => Mode::Full {
+                reason: "the audit log was empty when the snapshot was taken: no position to \
+                         read from"
+                    .into(),
+                compare: None,
+            },
+            (None, Some(at)) => match runtime.block_on(since(target, at)) {
+                Err(reason) => Mode::Full {
+                    reason,
+                    compare: None,
+                },
+                Ok(since) => match snap.other_organization(&organization(target)?) {
+                    Some(reason) => Mode::Full {
+                        reason,
+                        compare: None,
+                    },
+                    None => {
+                        cursor = since.head.clone();
+                        let stale = snapshot::stale(&snap, &since.events);
+                        let due = snap.full_read_due(taken_at, options.full_read_every_secs);
+                        match (options.full, due) {
+                            (true, _) => Mode::Full {
+                                reason: "--full".into(),
+                                compare: Some(Box::new((snap, stale))),
+                            },
+                            (false, Some(reason)) => Mode::Full {
+                                reason,
+                                compare: Some(Box::new((snap, stale))),
+                            },
+                            (false, None) => {
+                                full_read_at = snap.full_read_at;
+                                Mode::Incremental {
+                                    kept: snapshot::fresh_lists(kept, &stale),
+                                    events: since.events.len(),
+                                }
+                            }
+                        }
+                    }
+                },
+            },
+        },
+    };
+    if cursor.is_none() {
+        cursor = match runtime.block_on(head(target)) {
             Ok(cursor) => cursor,
             Err(e) => {
                 eprintln!(
@@ -128,33 +242,10 @@ pub fn read(
                 None
             }
         };
-        (Some(reason), Reuse::new(), cursor, 0)
-    };
-    let (why_full, reuse, cursor, events) = match previous {
-        Err(reason) => full(reason),
-        Ok((snap, kept)) => match (snap.too_old(taken_at, options.max_age_secs), &snap.cursor) {
-            (Some(reason), _) => full(reason),
-            (None, None) => full(
-                "the audit log was empty when the snapshot was taken: no position to read from"
-                    .into(),
-            ),
-            (None, Some(at)) => match runtime.block_on(since(target, at)) {
-                Err(reason) => full(reason),
-                Ok(since) => match snap.other_organization(&organization(target)?) {
-                    Some(reason) => full(reason),
-                    None => {
-                        let stale = snapshot::stale(&snap, &since.events);
-                        let events = since.events.len();
-                        (
-                            None,
-                            snapshot::fresh_lists(kept, &stale),
-                            since.head,
-                            events,
-                        )
-                    }
-                },
-            },
-        },
+    }
+    let reuse = match &mut mode {
+        Mode::Incremental { kept, .. } => std::mem::take(kept),
+        Mode::Full { .. } => Reuse::new(),
     };
     let read = with_progress(printer, |progress| {
         runtime.block_on(crate::live::read_reusing(
@@ -165,18 +256,65 @@ pub fn read(
         ))
     })
     .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))?;
-    match &why_full {
-        Some(reason) => eprintln!("note: full read: {reason}"),
-        None => eprintln!(
+    let mut fresh = Snapshot::of(&read.raw, organization(target)?, taken_at, cursor.clone());
+    fresh.full_read_at = full_read_at;
+    match mode {
+        Mode::Incremental { events, .. } => eprintln!(
             "note: incremental read: {events} audit-log event(s) since the snapshot; {} list(s) \
              re-read, {} from the snapshot",
             read.fetched, read.reused
         ),
+        Mode::Full { reason, compare } => {
+            eprintln!("note: full read: {reason}");
+            if let Some(compare) = compare {
+                let (old, mut stale) = *compare;
+                fresh.missed = compared(runtime, target, &old, &mut stale, &fresh, cursor);
+            }
+        }
     }
-    let org = organization(target)?;
-    let fresh = Snapshot::of(&read.raw, org, taken_at, cursor);
-    if let Err(e) = fresh.write(&options.path) {
+    fresh.seal(&key);
+    if let Err(e) = fresh.write(&path) {
         eprintln!("warning: {e}");
     }
     Ok(read.live)
+}
+
+/// What a full read found different from the trusted snapshot `old` in lists no audit-log
+/// event touched (`stale`: those since the snapshot; the events during the read, after
+/// `cursor`, are read here), said in one line when anything is.
+fn compared(
+    runtime: &tokio::runtime::Runtime,
+    target: &Target,
+    old: &Snapshot,
+    stale: &mut Stale,
+    fresh: &Snapshot,
+    cursor: Option<Cursor>,
+) -> Vec<String> {
+    if let Some(cursor) = cursor {
+        match runtime.block_on(since(target, &cursor)) {
+            Ok(during) => stale.extend(snapshot::stale(old, &during.events)),
+            // Without the events of the read's own time, a difference proves nothing.
+            Err(_) => return Vec::new(),
+        }
+    }
+    let missed = snapshot::disagreements(old, stale, fresh);
+    if !missed.is_empty() {
+        const SHOWN: usize = 5;
+        let mut shown = missed
+            .iter()
+            .take(SHOWN)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if missed.len() > SHOWN {
+            shown.push_str(&format!(" and {} more", missed.len() - SHOWN));
+        }
+        eprintln!(
+            "warning: the full read found {} list(s) changed that no audit-log event since the \
+             snapshot named ({shown}): audit logging may be off in the organization, the log \
+             late, or the snapshot wrong; the next reads are full until one agrees",
+            missed.len()
+        );
+    }
+    missed
 }

@@ -29,12 +29,17 @@ pub struct Connect {
     pub snapshot: Option<SnapshotOptions>,
 }
 
-/// `--snapshot FILE`, `--snapshot-max-age`, `--full`.
+/// `--snapshot FILE` or `--snapshot-dir DIR`, `--snapshot-max-age`, `--full-read-every`,
+/// `--full`.
 #[derive(Debug, Clone)]
 pub struct SnapshotOptions {
     pub path: PathBuf,
+    /// `path` is a directory holding one snapshot per organization (`--snapshot-dir`).
+    pub dir: bool,
     /// The oldest snapshot read from (seconds).
     pub max_age_secs: u64,
+    /// The longest incremental reads follow one another before a full read (seconds).
+    pub full_read_every_secs: u64,
     /// Read everything, whatever the snapshot (and write a fresh one).
     pub full: bool,
 }

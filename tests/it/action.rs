@@ -1,8 +1,8 @@
 //! The composite action (`action.yml`) step by step, with the Actions runner simulated: the
 //! step list is read from the file, `if:` conditions and `${{ }}` expressions in `env:` are
-//! evaluated (the few forms the action uses), `uses:` steps (the cargo cache) are skipped,
-//! and every `run:` script runs in bash with per-step `GITHUB_OUTPUT` files, as a runner
-//! does. The orgops binary under test is passed as the prebuilt `orgops-binary` input, or
+//! evaluated (the few forms the action uses), `uses:` steps are skipped (or, for the
+//! snapshot cache, played by [`ActionsCache`] when a test gives one), and every `run:`
+//! script runs in bash with per-step `GITHUB_OUTPUT` files, as a runner does. The orgops binary under test is passed as the prebuilt `orgops-binary` input, or
 //! served as a fake release from 127.0.0.1 to the action's real install step.
 
 use std::collections::BTreeMap;
@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 
 use crate::support::github_fake::FakeGitHub;
 use crate::support::org;
+
+/// `github.run_id` of each simulated run: distinct, as a runner's are.
+static RUN_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1000);
 
 fn action() -> Value {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml"))
@@ -99,9 +102,12 @@ struct Run {
     /// The action's outputs, resolved from the steps' outputs.
     outputs: BTreeMap<String, String>,
     stdout: String,
+    stderr: String,
     /// Name of the step that failed, if any.
     failed_step: Option<String>,
     skipped_uses: Vec<String>,
+    /// The names of those steps.
+    skipped_steps: Vec<String>,
     /// Names of the `run:` steps that ran, in order.
     ran: Vec<String>,
     /// `steps.<id>.outputs`, as the runner's context holds them.
@@ -114,12 +120,81 @@ struct Run {
 struct Runner<'a> {
     action_path: &'a Path,
     stop_before: Option<&'a str>,
+    /// Plays `actions/cache/restore` and `actions/cache/save` (else they are skipped).
+    cache: Option<&'a ActionsCache>,
 }
 
 fn this_action() -> Runner<'static> {
     Runner {
         action_path: Path::new(env!("CARGO_MANIFEST_DIR")),
         stop_before: None,
+        cache: None,
+    }
+}
+
+/// The repository's Actions cache as the cache actions use it: entries are immutable, saved
+/// under a key; a restore takes the entry of its exact key, else the newest whose key
+/// starts with one of its `restore-keys`, and copies it to `path`.
+struct ActionsCache {
+    dir: tempfile::TempDir,
+    /// Keys in the order they were saved.
+    keys: Mutex<Vec<String>>,
+}
+
+impl ActionsCache {
+    fn new() -> ActionsCache {
+        ActionsCache {
+            dir: tempfile::tempdir().expect("tempdir"),
+            keys: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn entry(&self, key: &str) -> PathBuf {
+        self.dir.path().join(key)
+    }
+
+    fn keys(&self) -> Vec<String> {
+        self.keys.lock().expect("keys").clone()
+    }
+
+    /// Puts `files` (name, content) in an entry under `key`, as another workflow could.
+    fn plant(&self, key: &str, files: &[(&str, &[u8])]) {
+        let entry = self.entry(key);
+        std::fs::create_dir_all(&entry).expect("entry");
+        for (name, content) in files {
+            std::fs::write(entry.join(name), content).expect("write");
+        }
+        self.keys.lock().expect("keys").push(key.to_string());
+    }
+
+    fn restore(&self, path: &Path, key: &str, restore_keys: &str) {
+        let keys = self.keys();
+        let hit = keys.iter().rev().find(|k| *k == key).or_else(|| {
+            keys.iter().rev().find(|k| {
+                restore_keys
+                    .lines()
+                    .any(|p| !p.is_empty() && k.starts_with(p.trim()))
+            })
+        });
+        if let Some(hit) = hit {
+            let entry = self.entry(hit);
+            // An archive holds a link as a link.
+            if std::fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink()) {
+                let to = std::fs::read_link(&entry).expect("link");
+                std::os::unix::fs::symlink(to, path).expect("symlink");
+            } else {
+                copy_tree(&entry, path);
+            }
+        }
+    }
+
+    fn save(&self, path: &Path, key: &str) {
+        assert!(
+            !self.keys().iter().any(|k| k == key),
+            "cache entries are immutable: {key}"
+        );
+        copy_tree(path, &self.entry(key));
+        self.keys.lock().expect("keys").push(key.to_string());
     }
 }
 
@@ -170,7 +245,10 @@ fn run_action_with(
             "event_name": event_name,
             "event": event,
             "token": "ghs_test_token",
+            "run_id": format!("{}", RUN_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
+            "run_attempt": "1",
         },
+        "runner": {"temp": temp.path().display().to_string()},
         "steps": {},
     });
     // Input defaults may themselves be expressions (`${{ github.token }}`).
@@ -181,8 +259,10 @@ fn run_action_with(
     ctx["inputs"] = Value::Object(resolved);
 
     let mut stdout = String::new();
+    let mut stderr = String::new();
     let mut failed_step = None;
     let mut skipped_uses = Vec::new();
+    let mut skipped_steps = Vec::new();
     let mut ran = Vec::new();
     for (index, step) in action["runs"]["steps"]
         .as_array()
@@ -200,7 +280,21 @@ fn run_action_with(
             continue;
         }
         if let Some(uses) = step.get("uses").and_then(Value::as_str) {
-            skipped_uses.push(uses.to_string());
+            let with = |name: &str| substitute(&ctx, step["with"][name].as_str().unwrap_or(""));
+            match runner.cache {
+                Some(cache) if uses.starts_with("actions/cache/restore@") => cache.restore(
+                    Path::new(&with("path")),
+                    &with("key"),
+                    &with("restore-keys"),
+                ),
+                Some(cache) if uses.starts_with("actions/cache/save@") => {
+                    cache.save(Path::new(&with("path")), &with("key"))
+                }
+                _ => {
+                    skipped_uses.push(uses.to_string());
+                    skipped_steps.push(name.clone());
+                }
+            }
             continue;
         }
         let script = step["run"].as_str().expect("a run step");
@@ -232,6 +326,7 @@ fn run_action_with(
         }
         let out = cmd.output().expect("bash runs");
         stdout.push_str(&String::from_utf8_lossy(&out.stdout));
+        stderr.push_str(&String::from_utf8_lossy(&out.stderr));
         let written = std::fs::read_to_string(&output_file).unwrap_or_default();
         let outputs: serde_json::Map<String, Value> = written
             .lines()
@@ -261,8 +356,10 @@ fn run_action_with(
     Run {
         outputs,
         stdout,
+        stderr,
         failed_step,
         skipped_uses,
+        skipped_steps,
         ran,
         steps,
         _temp: temp,
@@ -358,8 +455,9 @@ fn the_action_plans_a_pull_request_and_exposes_the_outputs() {
         ],
     );
     assert_eq!(run.failed_step, None, "{}", run.stdout);
-    assert!(
-        run.skipped_uses.is_empty(),
+    assert_eq!(
+        run.skipped_steps,
+        ["Restore the snapshots", "Save the snapshots"],
         "a prebuilt binary skips the cargo cache"
     );
     assert_eq!(run.outputs["changes"], "1", "{:?}", run.outputs);
@@ -638,13 +736,14 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
         "Check the inputs",
         "Install orgops",
         "Fetch the base revision",
+        "Check the snapshots",
         "Run orgops",
     ];
     assert_eq!(cold.ran, steps, "no build step");
     assert!(
-        cold.skipped_uses.is_empty(),
+        !cold.skipped_steps.iter().any(|s| s.contains("cargo")),
         "no cargo cache: {:?}",
-        cold.skipped_uses
+        cold.skipped_steps
     );
     let sum = sha256_hex(&archive);
     assert!(
@@ -720,7 +819,12 @@ fn the_action_installs_a_checked_release_once_then_runs_from_the_tool_cache() {
     assert_eq!(given.failed_step, None, "{}", given.stdout);
     assert_eq!(
         given.ran,
-        ["Check the inputs", "Fetch the base revision", "Run orgops"]
+        [
+            "Check the inputs",
+            "Fetch the base revision",
+            "Check the snapshots",
+            "Run orgops"
+        ]
     );
     assert_eq!(release.requests().len(), 1);
 }
@@ -730,6 +834,7 @@ fn whole(path: &Path) -> Runner<'_> {
     Runner {
         action_path: path,
         stop_before: None,
+        cache: None,
     }
 }
 
@@ -936,8 +1041,12 @@ fn copy_tree(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).expect("read_dir") {
         let entry = entry.expect("entry");
         let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
+        let kind = entry.file_type().expect("type");
+        if kind.is_dir() {
             copy_tree(&entry.path(), &target);
+        } else if kind.is_symlink() {
+            let to = std::fs::read_link(entry.path()).expect("link");
+            std::os::unix::fs::symlink(to, target).expect("symlink");
         } else {
             std::fs::copy(entry.path(), target).expect("copy");
         }
@@ -958,6 +1067,7 @@ fn an_unreleased_ref_builds_from_source_with_a_cache_key_over_the_sources() {
         action_path: copy.path(),
         // Stop before compiling: the steps up to it, the cache among them, are what is tested.
         stop_before: Some("Build orgops"),
+        cache: None,
     };
     let release = FakeRelease::start(BTreeMap::new());
     let fake = FakeGitHub::start();
@@ -1049,7 +1159,7 @@ fn the_removal_and_unmanaged_inputs_reach_orgops_as_flags() {
     let cases = [
         (
             json!({"command": "plan", "allow-removals": "true", "max-removals": "25"}),
-            "github plan -f orgops.yaml --allow-removals --max-removals 25",
+            "github plan -f orgops.yaml --allow-removals --max-removals 25 --snapshot-dir $RUNNER_TEMP/orgops-snapshots",
         ),
         (
             json!({"command": "apply", "max-removals": "3"}),
@@ -1057,16 +1167,28 @@ fn the_removal_and_unmanaged_inputs_reach_orgops_as_flags() {
         ),
         (
             json!({"command": "drift", "fail-on-unmanaged": "true", "max-removals": "3"}),
-            "github drift -f orgops.yaml --fail-on-unmanaged",
+            "github drift -f orgops.yaml --fail-on-unmanaged --snapshot-dir $RUNNER_TEMP/orgops-snapshots",
         ),
-        (json!({"command": "plan"}), "github plan -f orgops.yaml"),
+        (
+            json!({"command": "drift", "full-read-every": "12h", "snapshot-max-age": "6h"}),
+            "github drift -f orgops.yaml --snapshot-dir $RUNNER_TEMP/orgops-snapshots --full-read-every 12h --snapshot-max-age 6h",
+        ),
+        (
+            json!({"command": "plan", "incremental": "false"}),
+            "github plan -f orgops.yaml",
+        ),
     ];
     for (mut inputs, expected) in cases {
         inputs["orgops-binary"] = json!(bin.display().to_string());
         let run = run_action(inputs, "workflow_dispatch", &json!({}), repo.path(), &[]);
         assert_eq!(run.failed_step, None, "{}", run.stdout);
         let args = std::fs::read_to_string(&log).expect("orgops ran");
-        assert_eq!(args.lines().last(), Some(expected));
+        let temp = run._temp.path().display().to_string();
+        let last = args
+            .lines()
+            .last()
+            .map(|l| l.replace(&temp, "$RUNNER_TEMP"));
+        assert_eq!(last.as_deref(), Some(expected));
     }
     for (mut inputs, message) in [
         (
@@ -1080,6 +1202,18 @@ fn the_removal_and_unmanaged_inputs_reach_orgops_as_flags() {
         (
             json!({"fail-on-unmanaged": "1"}),
             "fail-on-unmanaged must be true or false",
+        ),
+        (
+            json!({"incremental": "yes"}),
+            "incremental must be true or false",
+        ),
+        (
+            json!({"full-read-every": "1d; rm -rf ~"}),
+            "full-read-every must be an age such as 30m, 12h, 1d or 2w",
+        ),
+        (
+            json!({"snapshot-max-age": "forever"}),
+            "snapshot-max-age must be an age",
         ),
     ] {
         inputs["command"] = json!("plan");
@@ -1853,7 +1987,14 @@ fn a_workflow_edited_on_a_pull_request_branch_never_runs_with_the_key() {
             !uses.starts_with("actions/cache@"),
             "restore and save separately: {uses}"
         );
-        if uses.starts_with("actions/cache/save@") {
+        // The snapshot cache holds data orgops verifies (signed snapshots), saved from pull
+        // requests too; only it may be, and only that directory.
+        if uses.starts_with("actions/cache/save@") && step["name"] == "Save the snapshots" {
+            assert_eq!(
+                step["with"]["path"].as_str(),
+                Some("${{ runner.temp }}/orgops-snapshots")
+            );
+        } else if uses.starts_with("actions/cache/save@") {
             let condition = step["if"].as_str().expect("a condition");
             assert!(
                 condition.contains("github.event_name != 'pull_request'")
@@ -1862,4 +2003,170 @@ fn a_workflow_edited_on_a_pull_request_branch_never_runs_with_the_key() {
             );
         }
     }
+}
+
+/// The one line orgops says about how it read.
+fn read_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("note: full read") || l.starts_with("note: incremental read"))
+        .unwrap_or_default()
+}
+
+#[test]
+fn plan_and_drift_keep_signed_snapshots_per_organization_in_the_actions_cache() {
+    let emu_a = org::start(LIVE_A);
+    let emu_b = org::start(LIVE_B);
+    for emu in [&emu_a, &emu_b] {
+        // One audited write: a snapshot of an empty log has no position to read from.
+        let ada = org::user_id(emu, "ada@example.com");
+        org::call(
+            emu,
+            reqwest::Method::POST,
+            &format!("/organization/users/{ada}"),
+            Some(json!({"role": "owner"})),
+        );
+    }
+    let fake = FakeGitHub::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, text) in [("a.yaml", FILE_A), ("b.yaml", FILE_B)] {
+        std::fs::write(dir.path().join(path), text).expect("write");
+    }
+    let cache = ActionsCache::new();
+    let runner = Runner {
+        cache: Some(&cache),
+        ..this_action()
+    };
+    let env = [
+        ("GITHUB_REPOSITORY", "acme/orgs".to_string()),
+        ("GITHUB_API_URL", fake.url.clone()),
+    ];
+    let drift = |path: &str, emu: &orgops::emulator::RunningEmulator| {
+        let run = run_action_with(
+            &runner,
+            json!({"command": "drift", "path": path, "admin-key": org::ADMIN_KEY,
+                   "openai-base-url": emu.url(), "orgops-binary": env!("CARGO_BIN_EXE_orgops")}),
+            "schedule",
+            &json!({"schedule": "17 6 * * *"}),
+            dir.path(),
+            &env,
+        );
+        assert_eq!(run.failed_step, None, "{}{}", run.stdout, run.stderr);
+        run
+    };
+    let files_of = |key: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(cache.entry(key))
+            .expect("entry")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+
+    // The first run of each organization reads in full and saves a snapshot beside the
+    // other's (a new entry per run: entries are immutable).
+    let run = drift("a.yaml", &emu_a);
+    assert!(
+        read_line(&run.stderr).starts_with("note: full read: no snapshot at"),
+        "{}",
+        run.stderr
+    );
+    let run = drift("b.yaml", &emu_b);
+    assert!(
+        read_line(&run.stderr).starts_with("note: full read: no snapshot at"),
+        "{}",
+        run.stderr
+    );
+    let keys = cache.keys();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(
+        keys.iter().all(|k| k.starts_with("orgops-snapshots-")),
+        "{keys:?}"
+    );
+    let names = files_of(&keys[1]);
+    assert_eq!(names.len(), 2, "one snapshot per organization: {names:?}");
+    // Then each reads only what its audit log says changed.
+    let run = drift("a.yaml", &emu_a);
+    assert!(
+        read_line(&run.stderr).starts_with("note: incremental read: 0 audit-log event(s)"),
+        "{}",
+        run.stderr
+    );
+    let run = drift("b.yaml", &emu_b);
+    assert!(
+        read_line(&run.stderr).starts_with("note: incremental read"),
+        "{}",
+        run.stderr
+    );
+
+    // Another workflow of the repository writes the newest entry: every file forged
+    // without the admin key (the digest recomputed, the signature made with its own key).
+    let newest = cache.keys().last().cloned().expect("an entry");
+    let forged: Vec<(String, Vec<u8>)> = files_of(&newest)
+        .into_iter()
+        .map(|name| {
+            let bytes = std::fs::read(cache.entry(&newest).join(&name)).expect("read");
+            let mut snapshot: orgops::live::snapshot::Snapshot =
+                serde_json::from_slice(&bytes).expect("a snapshot");
+            snapshot.lists.clear();
+            let theirs = orgops::live::snapshot::SnapshotKey::from_secret(
+                "a-key-of-the-other-workflow-not-the-admin-key",
+            )
+            .expect("key");
+            snapshot.seal(&theirs);
+            (name, serde_json::to_vec(&snapshot).expect("json"))
+        })
+        .collect();
+    let planted: Vec<(&str, &[u8])> = forged
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    cache.plant("orgops-snapshots-zzz-forged", &planted);
+    let run = drift("a.yaml", &emu_a);
+    assert!(
+        read_line(&run.stderr).starts_with(
+            "note: full read: the snapshot is not signed with this organization's key"
+        ),
+        "{}",
+        run.stderr
+    );
+    // The drift report is the full read's: dan is still missing.
+    let issues = fake.issues();
+    assert!(
+        issues.iter().any(|i| i.2.contains("dan@example.com")),
+        "{issues:?}"
+    );
+
+    // A planted link where a snapshot or the directory should be is never followed.
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "not for orgops").expect("write");
+    let linked = tempfile::tempdir().expect("tempdir");
+    for name in files_of(&cache.keys().last().cloned().expect("entry")) {
+        std::os::unix::fs::symlink(&secret, linked.path().join(name)).expect("symlink");
+    }
+    cache.plant("orgops-snapshots-zzz-linked", &[]);
+    copy_tree(linked.path(), &cache.entry("orgops-snapshots-zzz-linked"));
+    let run = drift("a.yaml", &emu_a);
+    assert!(
+        read_line(&run.stderr).contains("is a symbolic link, which orgops never writes"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&secret).expect("read"),
+        "not for orgops"
+    );
+    // The directory itself a link: removed before orgops runs, which then reads in full.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    cache.plant("orgops-snapshots-zzz-dirlink", &[]);
+    let entry = cache.entry("orgops-snapshots-zzz-dirlink");
+    std::fs::remove_dir(&entry).expect("rmdir");
+    std::os::unix::fs::symlink(elsewhere.path(), &entry).expect("symlink");
+    let run = drift("a.yaml", &emu_a);
+    assert!(
+        read_line(&run.stderr).starts_with("note: full read"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_dir(elsewhere.path()).expect("dir").count(), 0);
 }

@@ -505,8 +505,11 @@ proptest! {
 
     #[test]
     fn the_incremental_plan_equals_the_full_read_plan(changes in prop::collection::vec(change(), 1..5)) {
-        let (emu, _dir, file, snapshot) = setup();
+        let (emu, dir, file, snapshot) = setup();
         let snap = snapshot.to_str().unwrap_or_default().to_string();
+        // The first snapshot, kept: a full read at the end is compared with it.
+        let first = dir.path().join("first.json");
+        std::fs::copy(&snapshot, &first).expect("copy");
         for (n, change) in changes.iter().enumerate() {
             apply(&emu, change, n);
             let (incremental, stderr) = plan(&emu, &file, &["--snapshot", &snap]);
@@ -514,6 +517,11 @@ proptest! {
             let (full, _) = plan(&emu, &file, &[]);
             prop_assert_eq!(&incremental, &full, "after {:?} (of {:?})", change, changes);
         }
+        // Every list the events of the whole sequence did not name is as the first snapshot
+        // kept it: the comparison of a full read never cries wolf.
+        let (_, stderr) = plan(&emu, &file, &["--snapshot", first.to_str().unwrap_or_default(), "--full"]);
+        prop_assert!(stderr.contains("note: full read: --full"), "{}", stderr);
+        prop_assert!(!stderr.contains("warning: the full read found"), "after {:?}: {}", changes, stderr);
     }
 }
 
@@ -576,16 +584,34 @@ impl Fallback {
         out.stderr
     }
 
-    /// Rewrites the snapshot through `edit`, resealed (as someone who can write it could).
+    /// Rewrites the snapshot through `edit`, resealed with the organization's key (as the
+    /// holder of the admin key could; [`Fallback::reseal`] with another key is anyone else).
     fn forge(&self, edit: impl FnOnce(&mut orgops::live::snapshot::Snapshot)) {
+        self.reseal(edit, &admin_derived_key(org::ADMIN_KEY));
+    }
+
+    fn reseal(
+        &self,
+        edit: impl FnOnce(&mut orgops::live::snapshot::Snapshot),
+        key: &orgops::live::snapshot::SnapshotKey,
+    ) {
         let bytes = std::fs::read(&self.snapshot).expect("snapshot");
         let mut snapshot: orgops::live::snapshot::Snapshot =
             serde_json::from_slice(&bytes).expect("a snapshot");
         edit(&mut snapshot);
-        snapshot.seal();
+        snapshot.seal(key);
         std::fs::write(&self.snapshot, serde_json::to_vec(&snapshot).expect("json"))
             .expect("write");
     }
+}
+
+/// The signing key as docs/plan.md defines it, derived here independently of orgops:
+/// HMAC-SHA256 keyed with the admin key over `orgops snapshot signing key v1`.
+fn admin_derived_key(admin_key: &str) -> orgops::live::snapshot::SnapshotKey {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(admin_key.as_bytes()).expect("key");
+    mac.update(b"orgops snapshot signing key v1");
+    orgops::live::snapshot::SnapshotKey::from_bytes(mac.finalize().into_bytes().into())
 }
 
 /// The one line a plan says about its read.
@@ -779,6 +805,204 @@ fn a_damaged_or_foreign_snapshot_is_refused_and_read_in_full() {
     f.forge(|s| s.orgops_version = "\u{1b}[31mred".into());
     let stderr = f.plan(&[]);
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
+#[test]
+fn a_snapshot_resealed_without_the_organizations_key_is_refused() {
+    let f = Fallback::new();
+    // Someone who can write the snapshot but holds neither the admin key nor
+    // ORGOPS_SNAPSHOT_KEY: they recompute the digest and sign with what they have.
+    let theirs = admin_derived_key("sk-admin-someone-else");
+    f.reseal(|s| s.lists.retain(|l| l.kind.as_str() != "user"), &theirs);
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).starts_with(
+            "note: full read: the snapshot is not signed with this organization's key"
+        ),
+        "{stderr}"
+    );
+    // The key's value is never what it says.
+    assert!(!stderr.contains(org::ADMIN_KEY), "{stderr}");
+    // Signed with our key (by the test's own derivation from the docs), it is read.
+    f.forge(|_| {});
+    assert!(read_line(&f.plan(&[])).starts_with("note: incremental read"));
+}
+
+#[test]
+fn orgops_snapshot_key_signs_instead_of_the_admin_key_and_must_be_long() {
+    let f = Fallback::new();
+    let secret = "a-dedicated-snapshot-secret-of-40-chars!";
+    let run = |key: Option<&str>| {
+        let mut cmd = crate::support::cli::orgops();
+        cmd.env("OPENAI_ADMIN_KEY", org::ADMIN_KEY)
+            .env("OPENAI_BASE_URL", format!("{}/v1", f.gateway.url()))
+            .args(["plan", "-f"])
+            .arg(&f.file)
+            .arg("--snapshot")
+            .arg(&f.snapshot);
+        if let Some(key) = key {
+            cmd.env("ORGOPS_SNAPSHOT_KEY", key);
+        }
+        run(&mut cmd)
+    };
+    // Written with the admin key's: the dedicated key does not verify it.
+    let out = run(Some(secret));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        read_line(&out.stderr).contains("not signed"),
+        "{}",
+        out.stderr
+    );
+    let out = run(Some(secret));
+    assert!(
+        read_line(&out.stderr).starts_with("note: incremental read"),
+        "{}",
+        out.stderr
+    );
+    let out = run(None);
+    assert!(
+        read_line(&out.stderr).contains("not signed"),
+        "{}",
+        out.stderr
+    );
+    let out = run(Some("short"));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("ORGOPS_SNAPSHOT_KEY is shorter than 32 characters"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("short\n"), "{}", out.stderr);
+}
+
+#[test]
+fn a_full_read_is_due_after_full_read_every() {
+    let f = Fallback::new();
+    f.forge(|s| s.full_read_at -= 2 * 3600);
+    let stderr = f.plan(&["--full-read-every", "1h"]);
+    assert!(
+        read_line(&stderr).starts_with(
+            "note: full read: the last full read was 2 h 0 min ago, more than --full-read-every (1 h 0 min)"
+        ),
+        "{stderr}"
+    );
+    // It agreed with the snapshot: nothing to warn about, and the next read is incremental.
+    assert!(!stderr.contains("warning:"), "{stderr}");
+    assert!(read_line(&f.plan(&["--full-read-every", "1h"])).starts_with("note: incremental read"));
+    // Incremental reads carry the full read's time on: the default (1 d) comes due too.
+    f.forge(|s| s.full_read_at -= 86_400 + 60);
+    assert!(read_line(&f.plan(&[])).contains("more than --full-read-every (24 h)"));
+}
+
+/// Sets the emulator's audit logging on or off (`/_emulator/audit_logging`).
+fn audit_logging(emu: &Emu, enabled: bool) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let status = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/_emulator/audit_logging", emu.base_url()))
+            .json(&json!({ "enabled": enabled }))
+            .send()
+            .await
+            .expect("control plane")
+            .status()
+    });
+    assert!(status.is_success(), "{status}");
+}
+
+#[test]
+fn audit_logging_turned_off_is_found_by_the_next_full_read_and_reads_stay_full_until_one_agrees() {
+    let f = Fallback::new();
+    assert!(read_line(&f.plan(&[])).starts_with("note: incremental read"));
+    // An admin turns audit logging off, then a person's role changes: no event says so.
+    audit_logging(&f.emu, false);
+    let bob = org::user_id(&f.emu, "bob@example.com");
+    call(
+        &f.emu,
+        Method::POST,
+        &format!("/organization/users/{bob}"),
+        Some(json!({"role": "owner"})),
+    );
+    // What no event shows, an incremental read cannot see (docs/plan.md says so)...
+    assert!(read_line(&f.plan(&[])).starts_with("note: incremental read: 0 audit-log event(s)"));
+    // ...the periodic full read finds it, and says what it means.
+    let stderr = f.plan(&["--full"]);
+    assert!(
+        stderr.contains(
+            "warning: the full read found 1 list(s) changed that no audit-log event since the \
+             snapshot named (user): audit logging may be off"
+        ),
+        "{stderr}"
+    );
+    // Until a full read agrees with the snapshot before it, every read is full.
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).starts_with(
+            "note: full read: the last full read found 1 list(s) changed that no audit-log event named"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("warning:"), "{stderr}");
+    audit_logging(&f.emu, true);
+    f.touch();
+    assert!(read_line(&f.plan(&[])).starts_with("note: incremental read"));
+}
+
+#[test]
+fn snapshot_dir_keeps_one_file_per_organization_and_refuses_a_linked_directory() {
+    let emu = org::start(org::ORG);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("org.yaml");
+    std::fs::write(&file, org::ORG).expect("write");
+    let cache = dir.path().join("cache");
+    let plan = |at: &std::path::Path| {
+        run(orgops(&emu)
+            .args(["plan", "-f"])
+            .arg(&file)
+            .arg("--snapshot-dir")
+            .arg(at))
+    };
+    let bob = org::user_id(&emu, "bob@example.com");
+    call(
+        &emu,
+        Method::POST,
+        &format!("/organization/users/{bob}"),
+        Some(json!({"role": "reader"})),
+    );
+    let out = plan(&cache);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        read_line(&out.stderr).starts_with("note: full read: no snapshot at"),
+        "{}",
+        out.stderr
+    );
+    let files: Vec<_> = std::fs::read_dir(&cache)
+        .expect("the directory was made")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].ends_with(".snapshot.json"), "{files:?}");
+    let out = plan(&cache);
+    assert!(
+        read_line(&out.stderr).starts_with("note: incremental read"),
+        "{}",
+        out.stderr
+    );
+    // A directory that is a link (a restored cache can hold one) is refused: the snapshot
+    // would be written wherever it points.
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&cache, &link).expect("symlink");
+    let out = plan(&link);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("not a directory (a symbolic link or a file)"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// The spec's `AuditLogEventType` values.
