@@ -1,5 +1,5 @@
-//! Organization users: `GET /organization/users`, `POST /organization/users/{user_id}`,
-//! `DELETE /organization/users/{user_id}`. There is no create: people join through invites.
+//! Organization users: `GET /organization/users`, `GET|POST|DELETE
+//! /organization/users/{user_id}`. There is no create: people join through invites.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -29,6 +29,20 @@ impl Client {
     pub async fn list_users(&self) -> Result<Vec<User>, Error> {
         let call = Call::get("/organization/users", "/organization/users".into());
         self.list_all(call, Style::LastId, MAX_PAGE_A).await
+    }
+
+    /// `GET /organization/users/{user_id}` — one member; `None` when the organization has no
+    /// such member (any more).
+    pub async fn retrieve_user(&self, user: &UserId) -> Result<Option<User>, Error> {
+        let call = Call::get(
+            "/organization/users/{user_id}",
+            format!("/organization/users/{}", seg(user.as_str())),
+        );
+        match self.execute(&call).await {
+            Ok(found) => Ok(Some(found)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// `POST /organization/users/{user_id}` — change a member's organization role.

@@ -13,8 +13,15 @@ use serde::de::DeserializeOwned;
 
 use std::collections::BTreeMap;
 
+use super::apply::BoxFuture;
 use super::attribution::{DriftClass, Names};
 use super::read::RawPage;
+use crate::api::{Client, Error};
+
+/// Reads one object of an organization list by its id, as the list would hold it (the
+/// kind's wire type, as JSON); `None` when it no longer exists.
+pub type ItemRead =
+    fn(Client, String) -> BoxFuture<'static, Result<Option<serde_json::Value>, Error>>;
 
 /// How a kind's lists are kept in a snapshot and which events make them stale.
 #[derive(Clone, Copy)]
@@ -26,6 +33,10 @@ pub struct Incremental {
     /// Event types besides the kind's attribution rules that can change its lists, each
     /// with how far it reaches (replacing what the rules say of the same type).
     pub also: &'static [(&'static str, Reach)],
+    /// For an organization list whose objects the API serves one by one: an event that
+    /// names one object by its own id ([`Reach::Item`]) re-reads that object, not the list
+    /// (a person's role changed: one request, not the 100 pages of 10,000 people).
+    pub item: Option<ItemRead>,
 }
 
 impl std::fmt::Debug for Incremental {
@@ -45,6 +56,17 @@ where
         encode: encode::<T>,
         decode: decode::<T>,
         also,
+        item: None,
+    }
+}
+
+impl Incremental {
+    /// With [`Incremental::item`].
+    pub fn with_item(self, item: ItemRead) -> Incremental {
+        Incremental {
+            item: Some(item),
+            ..self
+        }
     }
 }
 
@@ -73,6 +95,10 @@ pub enum Reach {
     /// It can add to a list and may not name where (or its effect is not known): the lists
     /// whose parent it names, every list of the kind when it names none.
     Any,
+    /// Its `id` is the object's own id (created, changed or removed): for an organization
+    /// list with [`Incremental::item`], that object is re-read by itself; otherwise as
+    /// [`Reach::Held`].
+    Item,
 }
 
 /// The event types that reveal changes of `kind`, each with its [`Reach`] (`None`: the kind
@@ -94,6 +120,11 @@ pub fn revealing_events(kind: super::ResourceKind) -> Option<BTreeMap<&'static s
                 | Names::SettingItem(_),
                 _,
             ) => Reach::Named,
+            (Names::Id, DriftClass::Missing | DriftClass::Changed)
+                if incremental.item.is_some() =>
+            {
+                Reach::Item
+            }
             (_, DriftClass::Missing | DriftClass::Changed) => Reach::Held,
             (_, DriftClass::Unmanaged) => Reach::Any,
         };
@@ -111,6 +142,9 @@ fn widest(a: Reach, b: Reach) -> Reach {
     match (a, b) {
         (Reach::Any, _) | (_, Reach::Any) => Reach::Any,
         (Reach::Held, _) | (_, Reach::Held) => Reach::Held,
+        (Reach::Item, Reach::Item) => Reach::Item,
+        // Named and Item name different things: the list, which both re-reads cover.
+        (Reach::Item, _) | (_, Reach::Item) => Reach::Held,
         _ => Reach::Named,
     }
 }

@@ -61,12 +61,21 @@ impl Kind for UserKind {
     /// People join by accepting an invite (or through SCIM); `user.added` is read as a join too.
     fn incremental(&self) -> Option<super::incremental::Incremental> {
         use super::incremental::Reach;
-        Some(super::incremental::pages_of::<WireUser>(&[
-            ("invite.accepted", Reach::Any),
-            ("user.added", Reach::Any),
-            ("scim.enabled", Reach::Any),
-            ("scim.disabled", Reach::Any),
-        ]))
+        Some(
+            super::incremental::pages_of::<WireUser>(&[
+                ("invite.accepted", Reach::Any),
+                // Its `id` is the person added (the spec's `AuditLogUserAdded`).
+                ("user.added", Reach::Item),
+                ("scim.enabled", Reach::Any),
+                ("scim.disabled", Reach::Any),
+            ])
+            .with_item(|client, id| {
+                Box::pin(async move {
+                    let user = client.retrieve_user(&id.as_str().into()).await?;
+                    Ok(user.and_then(|u| serde_json::to_value(u).ok()))
+                })
+            }),
+        )
     }
 
     fn attribution(&self) -> Vec<Rule> {

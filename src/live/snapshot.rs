@@ -152,7 +152,7 @@ impl KeptList {
 
     /// Every item of every page, in order (pages are JSON arrays; how a list was split into
     /// pages is not part of what it holds).
-    fn items(&self) -> Vec<&serde_json::Value> {
+    pub fn items(&self) -> Vec<&serde_json::Value> {
         self.pages
             .iter()
             .flat_map(|p| match p {
@@ -403,6 +403,14 @@ impl Snapshot {
     }
 }
 
+/// Items in a stable order of their own (a list patched object by object holds them in
+/// another order than the API lists them; what it holds is what is compared).
+fn sorted(items: Vec<&serde_json::Value>) -> Vec<String> {
+    let mut out: Vec<String> = items.iter().map(|v| v.to_string()).collect();
+    out.sort();
+    out
+}
+
 /// The lists `old` kept that no event made stale (`stale`) and that a full read (`fresh`)
 /// found different, described: each is a change the audit log did not show (audit logging
 /// off, an event indexed late) or a snapshot that lied. Lists only one of them holds (an
@@ -413,6 +421,20 @@ pub fn disagreements(old: &Snapshot, stale: &Stale, fresh: &Snapshot) -> Vec<Str
         .iter()
         .map(|l| ((l.kind, &l.parent), l))
         .collect();
+    let no_ids = BTreeSet::new();
+    // What a list holds, less the objects events named one by one (an organization list).
+    let held = |list: &KeptList| {
+        let named = match list.parent.is_empty() {
+            true => stale.items.get(&list.kind).unwrap_or(&no_ids),
+            false => &no_ids,
+        };
+        let items = list.items().into_iter().filter(|item| {
+            item.get("id")
+                .and_then(serde_json::Value::as_str)
+                .is_none_or(|id| !named.contains(id))
+        });
+        sorted(items.collect())
+    };
     old.lists
         .iter()
         .filter(|l| !stale.kinds.contains(&l.kind))
@@ -420,7 +442,7 @@ pub fn disagreements(old: &Snapshot, stale: &Stale, fresh: &Snapshot) -> Vec<Str
         .filter(|l| {
             fresh
                 .get(&(l.kind, &l.parent))
-                .is_some_and(|f| f.items() != l.items())
+                .is_some_and(|f| held(f) != held(l))
         })
         .map(KeptList::describe)
         .collect()
@@ -493,13 +515,28 @@ pub struct Stale {
     pub lists: BTreeSet<(ResourceKind, Vec<String>)>,
     /// Kinds every list of which is fetched again (an event that names no parent).
     pub kinds: BTreeSet<ResourceKind>,
+    /// Objects of organization lists to read again one by one (`Incremental::item`), by
+    /// kind: for a list not otherwise stale.
+    pub items: BTreeMap<ResourceKind, BTreeSet<String>>,
+}
+
+/// The id an event's details give its object (`<type>.id`).
+fn object_id(event: &AuditLog) -> Option<String> {
+    event
+        .details
+        .get(&event.event_type)?
+        .get("id")?
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
 }
 
 /// The lists of `snapshot` that `events` (those after its cursor) can have changed, per the
 /// kinds' declarations (`kinds::incremental`): an organization list by any event that
-/// reveals its kind; a per-parent list by an event naming its parent, or, for an event
-/// that only changes what a list already holds ([`Reach::Held`]), by one naming an id the
-/// list holds; every list of the kind by an event that can add and names no parent.
+/// reveals its kind (only the object, for [`Reach::Item`], when the kind reads objects one
+/// by one); a per-parent list by an event naming its parent, or, for an event that only
+/// changes what a list already holds ([`Reach::Held`]), by one naming an id the list holds;
+/// every list of the kind by an event that can add and names no parent.
 pub fn stale(snapshot: &Snapshot, events: &[AuditLog]) -> Stale {
     let mut out = Stale::default();
     let revealing: BTreeMap<ResourceKind, BTreeMap<&'static str, Reach>> = ResourceKind::ALL
@@ -521,9 +558,23 @@ pub fn stale(snapshot: &Snapshot, events: &[AuditLog]) -> Stale {
             }
             let per_parent = kind.def().source().is_some_and(|s| s.parent.is_some());
             if !per_parent {
-                out.lists.insert((kind, Vec::new()));
+                let by_item = reach == Reach::Item
+                    && kind.def().incremental().is_some_and(|i| i.item.is_some());
+                match object_id(event) {
+                    Some(id) if by_item => {
+                        out.items.entry(kind).or_default().insert(id);
+                    }
+                    _ => {
+                        out.lists.insert((kind, Vec::new()));
+                    }
+                }
                 continue;
             }
+            let reach = if reach == Reach::Item {
+                Reach::Held
+            } else {
+                reach
+            };
             let lists = by_kind.get(&kind).map(Vec::as_slice).unwrap_or_default();
             let mut matched = false;
             for list in lists {
@@ -539,6 +590,9 @@ pub fn stale(snapshot: &Snapshot, events: &[AuditLog]) -> Stale {
             }
         }
     }
+    // A list read again in full needs no object read by itself.
+    out.items
+        .retain(|kind, _| !out.kinds.contains(kind) && !out.lists.contains(&(*kind, Vec::new())));
     out
 }
 
@@ -547,6 +601,31 @@ impl Stale {
     pub fn extend(&mut self, other: Stale) {
         self.lists.extend(other.lists);
         self.kinds.extend(other.kinds);
+        for (kind, ids) in other.items {
+            self.items.entry(kind).or_default().extend(ids);
+        }
+    }
+}
+
+/// `list` (an organization list as a snapshot keeps it) with the objects `ids` replaced by
+/// what was read of them one by one (`fresh`: the objects that still exist): one page, the
+/// untouched objects in their order, then the re-read ones.
+pub fn patched(list: &KeptList, ids: &BTreeSet<String>, fresh: Vec<serde_json::Value>) -> KeptList {
+    let mut items: Vec<serde_json::Value> = list
+        .items()
+        .into_iter()
+        .filter(|item| {
+            item.get("id")
+                .and_then(serde_json::Value::as_str)
+                .is_none_or(|id| !ids.contains(id))
+        })
+        .cloned()
+        .collect();
+    items.extend(fresh);
+    KeptList {
+        kind: list.kind,
+        parent: list.parent.clone(),
+        pages: vec![serde_json::Value::Array(items)],
     }
 }
 

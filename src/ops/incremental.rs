@@ -146,7 +146,12 @@ fn snapshot_path(
 /// How this run reads, decided from the snapshot and the audit log.
 enum Mode {
     /// From the snapshot, fetching what the events since made stale.
-    Incremental { kept: Reuse, events: usize },
+    Incremental {
+        kept: Reuse,
+        events: usize,
+        /// Objects read one by one, patched into their kept lists.
+        items: usize,
+    },
     /// Everything, for `reason`; `compare` holds the trusted snapshot and what the events
     /// since made stale, when there is one to compare the full read with.
     Full {
@@ -221,9 +226,13 @@ pub fn read(
                             },
                             (false, None) => {
                                 full_read_at = snap.full_read_at;
+                                let kept = snapshot::fresh_lists(kept, &stale);
+                                let (kept, items) =
+                                    runtime.block_on(read_items(target, &snap, &stale, kept));
                                 Mode::Incremental {
-                                    kept: snapshot::fresh_lists(kept, &stale),
+                                    kept,
                                     events: since.events.len(),
+                                    items,
                                 }
                             }
                         }
@@ -259,9 +268,9 @@ pub fn read(
     let mut fresh = Snapshot::of(&read.raw, organization(target)?, taken_at, cursor.clone());
     fresh.full_read_at = full_read_at;
     match mode {
-        Mode::Incremental { events, .. } => eprintln!(
+        Mode::Incremental { events, items, .. } => eprintln!(
             "note: incremental read: {events} audit-log event(s) since the snapshot; {} list(s) \
-             re-read, {} from the snapshot",
+             re-read, {items} object(s) re-read by id, {} list(s) from the snapshot",
             read.fetched, read.reused
         ),
         Mode::Full { reason, compare } => {
@@ -277,6 +286,63 @@ pub fn read(
         eprintln!("warning: {e}");
     }
     Ok(read.live)
+}
+
+/// The kept organization lists with the objects events named one by one (`stale.items`)
+/// read again by id (`Incremental::item`) and patched in: how many were read. A list
+/// whose objects cannot all be read is dropped from `kept`, so it is fetched whole.
+async fn read_items(
+    target: &Target,
+    snap: &Snapshot,
+    stale: &Stale,
+    mut kept: Reuse,
+) -> (Reuse, usize) {
+    let mut read = 0;
+    for (&kind, ids) in &stale.items {
+        let key = (kind, Vec::new());
+        let (Some(incremental), Some(list)) = (
+            kind.def().incremental(),
+            snap.lists
+                .iter()
+                .find(|l| l.kind == kind && l.parent.is_empty()),
+        ) else {
+            continue;
+        };
+        let Some(item) = incremental.item else {
+            kept.remove(&key);
+            continue;
+        };
+        if !kept.contains_key(&key) {
+            continue;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for id in ids {
+            tasks.spawn(item(target.client.clone(), id.clone()));
+        }
+        let mut fresh = Vec::new();
+        let mut complete = true;
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(Ok(found)) => fresh.extend(found),
+                _ => complete = false,
+            }
+        }
+        read += ids.len();
+        // The same order whatever order the reads finished in.
+        fresh.sort_by_key(|v| v.to_string());
+        let patched = snapshot::patched(list, ids, fresh);
+        let pages: Result<Vec<_>, String> =
+            patched.pages.into_iter().map(incremental.decode).collect();
+        match (complete, pages) {
+            (true, Ok(pages)) => {
+                kept.insert(key, pages);
+            }
+            _ => {
+                kept.remove(&key);
+            }
+        }
+    }
+    (kept, read)
 }
 
 /// What a full read found different from the trusted snapshot `old` in lists no audit-log

@@ -895,22 +895,72 @@ fn a_full_read_is_due_after_full_read_every() {
     assert!(read_line(&f.plan(&[])).contains("more than --full-read-every (24 h)"));
 }
 
-/// Sets the emulator's audit logging on or off (`/_emulator/audit_logging`).
-fn audit_logging(emu: &Emu, enabled: bool) {
+/// One request to the emulator's control plane (`/_emulator/...`): its JSON answer.
+fn control(emu: &Emu, method: Method, path: &str, body: Option<Value>) -> Value {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let status = runtime.block_on(async {
-        reqwest::Client::new()
-            .post(format!("{}/_emulator/audit_logging", emu.base_url()))
-            .json(&json!({ "enabled": enabled }))
-            .send()
-            .await
-            .expect("control plane")
-            .status()
-    });
-    assert!(status.is_success(), "{status}");
+    runtime.block_on(async {
+        let mut req =
+            reqwest::Client::new().request(method, format!("{}/_emulator/{path}", emu.base_url()));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("control plane");
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.expect("JSON")
+    })
+}
+
+/// Sets the emulator's audit logging on or off (`/_emulator/audit_logging`).
+fn audit_logging(emu: &Emu, enabled: bool) {
+    control(
+        emu,
+        Method::POST,
+        "audit_logging",
+        Some(json!({ "enabled": enabled })),
+    );
+}
+
+#[test]
+fn a_persons_change_re_reads_that_person_not_the_list_of_everyone() {
+    let f = Fallback::new();
+    let bob = org::user_id(&f.emu, "bob@example.com");
+    control(&f.emu, Method::POST, "stats/reset", None);
+    call(
+        &f.emu,
+        Method::POST,
+        &format!("/organization/users/{bob}"),
+        Some(json!({"role": "owner"})),
+    );
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).contains("1 object(s) re-read by id"),
+        "{stderr}"
+    );
+    let stats = control(&f.emu, Method::GET, "stats", None);
+    let by_route = &stats["by_route"];
+    assert_eq!(
+        by_route["GET /organization/users/{user_id}"],
+        json!(1),
+        "{stats}"
+    );
+    assert!(by_route.get("GET /organization/users").is_none(), "{stats}");
+    // Removed: the person read by id is gone, and leaves the list.
+    call(
+        &f.emu,
+        Method::DELETE,
+        &format!("/organization/users/{bob}"),
+        None,
+    );
+    let stderr = f.plan(&[]);
+    assert!(
+        read_line(&stderr).contains("1 object(s) re-read by id"),
+        "{stderr}"
+    );
+    let snapshot = std::fs::read_to_string(&f.snapshot).expect("snapshot");
+    assert!(!snapshot.contains(&bob), "bob left the kept list of people");
 }
 
 #[test]
