@@ -79,7 +79,7 @@ fn write(args: &DriftArgs, drifted: &ops::drift::Drifted) -> ExitStatus {
                 "file": path.display().to_string(),
             })).collect::<Vec<_>>(),
             "files": written.files.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>(),
-            "remaining": remaining,
+            "remaining": remaining.iter().map(|r| &r.key).collect::<Vec<_>>(),
         });
         crate::outln!(
             "{}",
@@ -118,11 +118,12 @@ fn write(args: &DriftArgs, drifted: &ops::drift::Drifted) -> ExitStatus {
         );
     }
     if !remaining.is_empty() {
-        for key in &remaining {
-            eprintln!(
-                "error: still differs after writing: {}",
-                crate::text::escape::text(key)
-            );
+        for item in &remaining {
+            let key = crate::text::escape::text(&item.key);
+            match item.why {
+                Some(why) => eprintln!("error: still differs after writing: {key}: {why}"),
+                None => eprintln!("error: still differs after writing: {key}"),
+            }
         }
         return ExitStatus::Changes;
     }

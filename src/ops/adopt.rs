@@ -843,6 +843,29 @@ fn adopt_into(
     Ok(written)
 }
 
+/// Drift `drift --write` could not accept, and why when it is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remaining {
+    pub key: String,
+    pub why: Option<&'static str>,
+}
+
+/// Why an item still differs after the file was written, for those a file cannot express.
+fn why_remaining(item: &crate::drift::DriftItem) -> Option<&'static str> {
+    let expired = item.kind == crate::kinds::ResourceKind::Invite
+        && item
+            .live
+            .as_ref()
+            .and_then(|live| live.get("status"))
+            .and_then(Value::as_str)
+            == Some("expired");
+    expired.then_some(
+        "an expired invite, which no file can declare: the person never joined, so the file \
+         no longer declares them, and `policy.unmanaged.invites: remove` has apply revoke the \
+         invite (set it to `report` to leave expired invites alone)",
+    )
+}
+
 /// `drift --write`: accepts each item of `report` that counts as drift into the file(s) at
 /// `path` (a changed object refreshed, one deleted live removed, an undeclared one added),
 /// from the live read the report was made of. Returns what was written and the drift that
@@ -852,7 +875,7 @@ pub fn accept_drift(
     path: &Path,
     report: &crate::drift::DriftReport,
     live: &crate::live::LiveState,
-) -> anyhow::Result<(Written, Vec<String>)> {
+) -> anyhow::Result<(Written, Vec<Remaining>)> {
     use crate::drift::DriftClass;
     let files = SourceFiles::read(path)?;
     let export = crate::ops::export::build(live.clone())?;
@@ -885,7 +908,10 @@ pub fn accept_drift(
     let remaining = items
         .iter()
         .filter(|i| !i.informational() || report.fail_on_unmanaged)
-        .map(|i| i.key.clone())
+        .map(|i| Remaining {
+            key: i.key.clone(),
+            why: why_remaining(i),
+        })
         .collect();
     Ok((written, remaining))
 }

@@ -2005,16 +2005,9 @@ fn a_workflow_edited_on_a_pull_request_branch_never_runs_with_the_key() {
     }
 }
 
-/// The one line orgops says about how it read.
-fn read_line(stderr: &str) -> &str {
-    stderr
-        .lines()
-        .find(|l| l.starts_with("note: full read") || l.starts_with("note: incremental read"))
-        .unwrap_or_default()
-}
-
 #[test]
 fn plan_and_drift_keep_signed_snapshots_per_organization_in_the_actions_cache() {
+    use crate::incremental::read_line;
     let emu_a = org::start(LIVE_A);
     let emu_b = org::start(LIVE_B);
     for emu in [&emu_a, &emu_b] {

@@ -450,3 +450,42 @@ fn export_target_updates_a_declared_service_account_and_keeps_its_sink() {
             .any(|k| k.contains("service_account:ci"))
     );
 }
+
+#[test]
+fn drift_write_on_the_quickstart_says_why_an_expired_invite_still_differs() {
+    // The quickstart's live org "differs in every way", dave's invite among it: expired.
+    let root = crate::support::cli::root();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("orgops.yaml");
+    std::fs::copy(root.join("examples/quickstart/orgops.yaml"), &file).expect("copy");
+    std::fs::create_dir(dir.path().join("certs")).expect("mkdir");
+    for cert in std::fs::read_dir(root.join("examples/quickstart/certs")).expect("certs") {
+        let cert = cert.expect("entry");
+        std::fs::copy(cert.path(), dir.path().join("certs").join(cert.file_name())).expect("copy");
+    }
+    let out = run(crate::support::cli::orgops()
+        .current_dir(root.join("examples/quickstart"))
+        .args(["drift", "--write", "--emulator", "live.yaml", "-f"])
+        .arg(&file));
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    // The person who never joined is no longer declared...
+    let after = std::fs::read_to_string(&file).expect("read");
+    assert!(!after.contains("dave@acme.example"), "{after}");
+    // ...and the one thing left is the expired invite itself, explained.
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "error: still differs after writing: invite:dave@acme.example: an expired invite, \
+          which no file can declare: the person never joined, so the file no longer declares \
+          them, and `policy.unmanaged.invites: remove` has apply revoke the invite (set it to \
+          `report` to leave expired invites alone)"
+        ],
+        "{}",
+        out.stderr
+    );
+}

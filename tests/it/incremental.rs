@@ -615,7 +615,7 @@ fn admin_derived_key(admin_key: &str) -> orgops::live::snapshot::SnapshotKey {
 }
 
 /// The one line a plan says about its read.
-fn read_line(stderr: &str) -> &str {
+pub fn read_line(stderr: &str) -> &str {
     stderr
         .lines()
         .find(|l| l.starts_with("note: full read") || l.starts_with("note: incremental read"))
