@@ -5,7 +5,7 @@
 
 use super::attribution::{Rule, rule};
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
-use super::{DuplicateKind, LiveDuplicate, LiveState};
+use super::{LiveDuplicate, LiveState};
 use crate::api::admin_api_keys::AdminApiKey as WireAdminApiKey;
 use crate::api::{Client, Error};
 use crate::model::Document as ReadDocument;
@@ -104,7 +104,23 @@ impl Kind for AdminApiKeyKind {
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
-        super::duplicates::diff(super::DuplicateKind::AdminApiKey, ctx, out);
+        let extras = super::duplicates::Extras {
+            kind: ResourceKind::AdminApiKey,
+            policy: ctx.desired.policy.unmanaged.admin_api_keys,
+            key: &|dup| keys::admin_api_key(&dup.name),
+            removal: &|dup, key, _| {
+                Draft::new(
+                    ResourceKind::AdminApiKey,
+                    key,
+                    Action::Delete,
+                    Op::DeleteAdminApiKey {
+                        name: dup.name.clone(),
+                        id: Some(dup.extra.clone()),
+                    },
+                )
+            },
+        };
+        super::duplicates::diff(extras, ctx, out);
         let desired: BTreeMap<String, &AdminApiKey> = ctx
             .desired
             .admin_api_keys
@@ -302,7 +318,7 @@ impl Kind for AdminApiKeyKind {
             };
             match state.ids.get(&refs::admin_api_key(&name)) {
                 Some(kept) => state.duplicates.push(LiveDuplicate {
-                    kind: DuplicateKind::AdminApiKey,
+                    kind: ResourceKind::AdminApiKey,
                     project: None,
                     name: name.clone(),
                     kept: kept.clone(),

@@ -153,7 +153,23 @@ impl Kind for GroupKind {
                 _ => {}
             }
         }
-        super::duplicates::diff(super::DuplicateKind::Group, ctx, out);
+        let extras = super::duplicates::Extras {
+            kind: ResourceKind::Group,
+            policy: ctx.desired.policy.unmanaged.groups,
+            key: &|dup| keys::group(&dup.name),
+            removal: &|dup, key, _| {
+                Draft::new(
+                    ResourceKind::Group,
+                    key,
+                    Action::Delete,
+                    Op::DeleteGroup {
+                        name: dup.name.clone(),
+                        id: Some(dup.extra.clone()),
+                    },
+                )
+            },
+        };
+        super::duplicates::diff(extras, ctx, out);
     }
 
     fn id_refs(&self, op: &Operation) -> Vec<IdRef> {
@@ -300,7 +316,7 @@ impl Kind for GroupKind {
                     .cloned()
                     .unwrap_or_default();
                 state.duplicates.push(super::LiveDuplicate {
-                    kind: super::DuplicateKind::Group,
+                    kind: ResourceKind::Group,
                     project: None,
                     name: group.name.clone(),
                     kept,

@@ -50,19 +50,12 @@ pub struct LiveState {
     pub health_alert_rules: BTreeMap<Option<String>, Vec<super::health_alert_rules::LiveRule>>,
 }
 
-/// The kinds whose live duplicates are looked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum DuplicateKind {
-    Project,
-    Group,
-    AdminApiKey,
-    ServiceAccount,
-}
-
 /// A live object whose natural key another object of its kind already has.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LiveDuplicate {
-    pub kind: DuplicateKind,
+    /// The kind (those whose reads look for duplicates: projects, groups, admin API keys,
+    /// service accounts).
+    pub kind: super::ResourceKind,
     /// The project (for service accounts and projects) and the name.
     pub project: Option<String>,
     pub name: String,

@@ -65,7 +65,7 @@ pub use change::{
 pub use data_retention::DataRetention;
 pub use hosted_tools::HostedTools;
 pub use kind::{Attention, FieldPlace, Finding, Kind, UnmanagedPolicy};
-pub use live_state::{DuplicateKind, IdIndex, LiveDuplicate, LiveState};
+pub use live_state::{IdIndex, LiveDuplicate, LiveState};
 pub use model_permissions::{ModelPermissions, PermissionMode};
 pub use operation::{IdRef, Operation, ValueOp};
 pub use read::{PageSink, Parent, RawList, RawPage, RawStore, ReadScope, Select, Source};

@@ -8,7 +8,7 @@
 use super::attribution::{Rule, rule};
 use super::keys::refs;
 use super::read::{PageSink, Parent, RawPage, RawStore, Select, Source, page_items};
-use super::{DuplicateKind, LiveDuplicate, LiveState};
+use super::{LiveDuplicate, LiveState};
 use crate::api::projects::Project as WireProject;
 use crate::api::{Client, Error};
 use crate::model::Document as ReadDocument;
@@ -21,7 +21,7 @@ use super::context::{Context, Draft, GateFacts, Output, when_managed};
 use super::keys;
 use super::kind::Kind;
 use super::{Action, Operation, RefusalRule, ResourceKind};
-use crate::model::{Project, UnmanagedProjectAction};
+use crate::model::Project;
 
 use serde::{Deserialize, Serialize};
 
@@ -137,7 +137,29 @@ impl Kind for ProjectKind {
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
-        super::duplicates::diff(super::DuplicateKind::Project, ctx, out);
+        use crate::model::{UnmanagedAction, UnmanagedProjectAction};
+        let extras = super::duplicates::Extras {
+            kind: ResourceKind::Project,
+            // An extra project is archived, as an undeclared one would be.
+            policy: match ctx.desired.policy.unmanaged.projects {
+                UnmanagedProjectAction::Report => UnmanagedAction::Report,
+                UnmanagedProjectAction::Archive => UnmanagedAction::Remove,
+                UnmanagedProjectAction::Ignore => UnmanagedAction::Ignore,
+            },
+            key: &|dup| keys::project(&dup.name),
+            removal: &|dup, key, _| {
+                Draft::new(
+                    ResourceKind::Project,
+                    key,
+                    Action::Archive,
+                    Op::ArchiveProject {
+                        name: dup.name.clone(),
+                        id: Some(dup.extra.clone()),
+                    },
+                )
+            },
+        };
+        super::duplicates::diff(extras, ctx, out);
         for desired in &ctx.desired.projects {
             let key = keys::project(&desired.name);
             if ctx.is_default_project(&desired.name) {
@@ -461,7 +483,7 @@ impl Kind for ProjectKind {
                 // Two active projects of one name (an archived one of a reused name is not).
                 Some(kept) if !project.is_archived() => {
                     state.duplicates.push(LiveDuplicate {
-                        kind: DuplicateKind::Project,
+                        kind: ResourceKind::Project,
                         project: Some(name.clone()),
                         name: name.clone(),
                         kept: kept.clone(),
@@ -523,3 +545,4 @@ pub(crate) fn names_by_id(raw: &RawStore) -> ReadMap<String, String> {
         .filter_map(|(_, p)| Some((p.id.to_string(), p.name.clone()?)))
         .collect()
 }
+

@@ -5,7 +5,7 @@
 
 use super::attribution::{Rule, rule};
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
-use super::{DuplicateKind, LiveDuplicate, LiveState};
+use super::{LiveDuplicate, LiveState};
 use crate::api::service_accounts::ServiceAccount as WireServiceAccount;
 use crate::api::types::{ProjectId as ReadProjectId, WireProjectRole};
 use crate::api::{Client, Error};
@@ -179,7 +179,26 @@ impl Kind for ServiceAccountKind {
     }
 
     fn diff(&self, ctx: &Context<'_>, out: &mut Output) {
-        super::duplicates::diff(super::DuplicateKind::ServiceAccount, ctx, out);
+        let extras = super::duplicates::Extras {
+            kind: ResourceKind::ServiceAccount,
+            policy: ctx.desired.policy.unmanaged.service_accounts,
+            key: &|dup| {
+                keys::service_account(dup.project.as_deref().unwrap_or_default(), &dup.name)
+            },
+            removal: &|dup, key, _| {
+                Draft::new(
+                    ResourceKind::ServiceAccount,
+                    key,
+                    Action::Delete,
+                    Op::DeleteServiceAccount {
+                        project: dup.project.clone().unwrap_or_default(),
+                        name: dup.name.clone(),
+                        id: Some(dup.extra.clone()),
+                    },
+                )
+            },
+        };
+        super::duplicates::diff(extras, ctx, out);
         for (desired_project, live_project) in ctx.child_projects() {
             let project = &desired_project.name;
             if ctx.is_default_project(project) {
@@ -487,7 +506,7 @@ impl Kind for ServiceAccountKind {
                         .cloned()
                         .unwrap_or_default();
                     state.duplicates.push(LiveDuplicate {
-                        kind: DuplicateKind::ServiceAccount,
+                        kind: ResourceKind::ServiceAccount,
                         project: Some(name.clone()),
                         name: account.name.clone(),
                         kept,

@@ -12,7 +12,7 @@ mod read;
 pub mod snapshot;
 
 pub use crate::kinds::wire::{default_project, project_role_of};
-pub use crate::kinds::{DuplicateKind, IdIndex, LiveDuplicate, LiveState, ReadScope, Select};
+pub use crate::kinds::{IdIndex, LiveDuplicate, LiveState, ReadScope, Select};
 pub use progress::{CountingProgress, NoProgress, Progress, StderrProgress};
 pub use read::{
     AssignmentReads, ListsRead, Prefetch, Reuse, read, read_announcing, read_prefetched,

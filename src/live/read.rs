@@ -571,7 +571,7 @@ mod tests {
     use crate::api::users::User as WireUser;
     use crate::kinds::keys::refs;
     use crate::kinds::wire::{default_project, project_role_of, split_project_roles};
-    use crate::kinds::{DuplicateKind, LiveDuplicate, Parent};
+    use crate::kinds::{LiveDuplicate, Parent, ResourceKind};
     use crate::model::{InviteProject, InviteStatus, OrgRole, ProjectRole};
 
     /// What a read of these lists gives: (kind, the parent's key, names and IDs, the items).
@@ -919,14 +919,14 @@ mod tests {
             live.duplicates,
             vec![
                 LiveDuplicate {
-                    kind: DuplicateKind::Project,
+                    kind: ResourceKind::Project,
                     project: Some("Twin".into()),
                     name: "Twin".into(),
                     kept: "proj_old".into(),
                     extra: "proj_new".into(),
                 },
                 LiveDuplicate {
-                    kind: DuplicateKind::ServiceAccount,
+                    kind: ResourceKind::ServiceAccount,
                     project: Some("Twin".into()),
                     name: "ci".into(),
                     kept: "svc_a".into(),

@@ -1641,18 +1641,19 @@ mod properties {
 
 #[test]
 fn live_duplicates_are_reported_or_removed_by_id_under_the_unmanaged_policy() {
-    use crate::live::{DuplicateKind, LiveDuplicate};
+    use crate::kinds::ResourceKind;
+    use crate::live::LiveDuplicate;
     let live = LiveState {
         duplicates: vec![
             LiveDuplicate {
-                kind: DuplicateKind::AdminApiKey,
+                kind: ResourceKind::AdminApiKey,
                 project: None,
                 name: "orgops-ci".into(),
                 kept: "key_old".into(),
                 extra: "key_new".into(),
             },
             LiveDuplicate {
-                kind: DuplicateKind::Project,
+                kind: ResourceKind::Project,
                 project: Some("Twin".into()),
                 name: "Twin".into(),
                 kept: "proj_old".into(),
