@@ -325,15 +325,7 @@ impl Kind for ProjectKind {
                     };
                     let created = create_or_find(
                         || c.create_project(&new),
-                        || async {
-                            let all = c.list_projects(true).await?;
-                            let mut same: Vec<_> = all
-                                .iter()
-                                .filter(|p| p.name.as_deref() == Some(name))
-                                .collect();
-                            same.sort_by_key(|p| p.is_archived());
-                            Ok(same.first().map(|p| p.id.to_string()))
-                        },
+                        || async { Ok(landed_as(&c.list_projects(false).await?, name)) },
                     )
                     .await
                     .map_err(api)?;
@@ -546,3 +538,49 @@ pub(crate) fn names_by_id(raw: &RawStore) -> ReadMap<String, String> {
         .collect()
 }
 
+/// The project a create of `name` whose outcome is unknown landed as: the newest active
+/// project of that name. An archived one never is (the create did not happen, and adopting it
+/// would send the project's members and keys to an archived project); the plan creates a
+/// project only when no active one has its name, so a newer active one is this create's.
+fn landed_as(projects: &[WireProject], name: &str) -> Option<String> {
+    projects
+        .iter()
+        .filter(|p| p.name.as_deref() == Some(name) && !p.is_archived())
+        .max_by_key(|p| p.created_at)
+        .map(|p| p.id.to_string())
+}
+
+#[cfg(test)]
+mod landed_tests {
+    use super::*;
+
+    fn wire(id: &str, status: &str, created_at: i64) -> WireProject {
+        WireProject {
+            id: id.into(),
+            name: Some("Search".into()),
+            status: Some(status.into()),
+            created_at: Some(created_at),
+            ..WireProject::default()
+        }
+    }
+
+    #[test]
+    fn a_create_of_unknown_outcome_never_lands_as_an_archived_project() {
+        // The create did not happen: only last year's archived Search exists.
+        assert_eq!(
+            landed_as(&[wire("proj_old", "archived", 1)], "Search"),
+            None
+        );
+        // It did: the new active one, whatever is archived beside it.
+        assert_eq!(
+            landed_as(
+                &[
+                    wire("proj_old", "archived", 1),
+                    wire("proj_new", "active", 2)
+                ],
+                "Search"
+            ),
+            Some("proj_new".to_string())
+        );
+    }
+}
