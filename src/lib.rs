@@ -32,8 +32,8 @@
 //!    kind: its key, read scope, fetch and normalisation, diff, destructiveness and gate facts,
 //!    API writes, export field, checks and declared keys.
 //! 5. `config`, `live`: the desired state from files (schema, semantic checks, `fmt`); the
-//!    live state from the API (one dataflow over the registry), whole or from a snapshot and
-//!    the audit log since (`live::snapshot`).
+//!    live state from the API (one dataflow over the registry), whole or from a signed
+//!    snapshot and the audit log since (`live::snapshot`).
 //! 6. `git`, `plan`: the file at another revision; the pure plan: every kind's diff, the
 //!    whole-plan gates, the order, `--target`, saved plans and their digests.
 //! 7. `render`, `apply`, `costs`: text, markdown and JSON renderings; the executor; costs
@@ -54,7 +54,8 @@
 //!    destructiveness decided on the draft), what a reviewer must see (`attention`), its
 //!    operations (`Op`, `id_refs`, `perform`), the audit events that explain its drift
 //!    (`attribution`) and, when they reveal every change of its lists, that it can be read
-//!    from a snapshot (`incremental`; leave it out and it is always read in full), its
+//!    from a snapshot (`incremental`, with `Incremental::item` when the API serves one object
+//!    by its id; leave it out and it is always read in full), its
 //!    `policy.unmanaged` key (`unmanaged_policy`, `manages`), and, for a
 //!    field of `settings` or of a project, `file_field`. A settings singleton is a
 //!    [`kinds::SettingKind`] value instead (its route, field and value shape); project

@@ -71,6 +71,17 @@ impl Secret {
     }
 }
 
+/// HMAC-SHA256 of `message` keyed with `key` (any length), for the keys derived from the admin
+/// key and what they sign.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::Mac as _;
+    // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
 /// Empty; lets wire structs holding a secret decode tolerantly.
 impl Default for Secret {
     fn default() -> Self {
@@ -358,13 +369,7 @@ impl Client {
     /// admin key over the label. What orgops signs with it (a snapshot) only a holder of the
     /// admin key can sign, and the key itself never leaves the client.
     pub fn derived_key(&self, label: &str) -> [u8; 32] {
-        use hmac::Mac as _;
-        // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
-        let mut mac =
-            hmac::Hmac::<sha2::Sha256>::new_from_slice(self.inner.key.expose().as_bytes())
-                .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-        mac.update(label.as_bytes());
-        mac.finalize().into_bytes().into()
+        hmac_sha256(self.inner.key.expose().as_bytes(), label.as_bytes())
     }
 
     /// HTTP attempts made so far by this client and its clones (retries included).

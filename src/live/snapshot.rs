@@ -84,7 +84,7 @@ impl SnapshotKey {
                 Self::MIN_SECRET_LEN
             ));
         }
-        Ok(SnapshotKey(hmac_sha256(
+        Ok(SnapshotKey(crate::api::client::hmac_sha256(
             secret.as_bytes(),
             Self::LABEL.as_bytes(),
         )))
@@ -96,15 +96,17 @@ impl SnapshotKey {
     }
 }
 
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut mac = <HmacSha256 as hmac::Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(message);
-    mac.finalize().into_bytes().into()
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The file of `organization`'s snapshot in a `--snapshot-dir` directory: named by a digest
+/// of the organization (a file name can always hold it, whatever the API named).
+pub fn file_name_for(organization: &str) -> String {
+    format!(
+        "{}.snapshot.json",
+        &hex(&Sha256::digest(organization.as_bytes()))[..16]
+    )
 }
 
 /// Lower-case hex to bytes (`None`: not hex). By hand: two lines do not need a crate.

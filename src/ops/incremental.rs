@@ -132,15 +132,7 @@ fn snapshot_path(
             .block_on(head(target))
             .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))?;
     }
-    let org = organization(target)?;
-    let digest: String = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(
-        org.as_bytes(),
-    ))
-    .iter()
-    .take(8)
-    .map(|b| format!("{b:02x}"))
-    .collect();
-    Ok(dir.join(format!("{digest}.snapshot.json")))
+    Ok(dir.join(snapshot::file_name_for(&organization(target)?)))
 }
 
 /// How this run reads, decided from the snapshot and the audit log.
