@@ -22,7 +22,7 @@ pub enum Error {
         method: String,
         route: String,
         /// ` (request id req_...)` when the response had an `x-request-id`, else empty
-        /// ([`request_label`]).
+        /// (`request_label`).
         request: String,
     },
     /// An attempt exceeded the per-attempt timeout and retries (if any) were exhausted.
