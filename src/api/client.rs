@@ -366,8 +366,8 @@ impl Client {
     }
 
     /// A 32-byte key for `label`, derived from the admin key: HMAC-SHA256 keyed with the
-    /// admin key over the label. What orgops signs with it (a snapshot) only a holder of the
-    /// admin key can sign, and the key itself never leaves the client.
+    /// admin key over the label. What orgops seals with it (a snapshot) only a holder of the
+    /// admin key can open or seal, and the key itself never leaves the client.
     pub fn derived_key(&self, label: &str) -> [u8; 32] {
         hmac_sha256(self.inner.key.expose().as_bytes(), label.as_bytes())
     }

@@ -7,17 +7,21 @@
 //! since has touched from it and fetches the rest, through the same dataflow as a full read
 //! (`read::read_reusing`), so the live state is built by the same normalisation.
 //!
-//! The file is input anyone with write access to where it is kept could have written: it
-//! is read through the bounded reader, refused unless its format, orgops version, digest and
-//! signature check out, and each page decodes into the kind's own wire type or the whole
-//! file is refused. The digest finds a damaged file; the signature (HMAC-SHA256 with a
-//! [`SnapshotKey`] only holders of the admin key or `ORGOPS_SNAPSHOT_KEY` have) refuses one
-//! written by anyone else: see the threat model in docs/plan.md.
+//! The file is sealed: encrypted and authenticated (XChaCha20-Poly1305) with a
+//! [`SnapshotKey`] derived from the admin key or `ORGOPS_SNAPSHOT_KEY`. It holds the
+//! organization's members and projects, and is kept where others can read and write (the
+//! Actions cache, which a fork's pull-request workflow can restore): without the key they
+//! can neither read it nor write one orgops accepts. It is read through the bounded reader,
+//! never through a link, refused unless its format, seal and orgops version check out, and
+//! each page decodes into the kind's own wire type or the whole file is refused. See the
+//! threat model in docs/plan.md.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use hmac::Mac as _;
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -26,8 +30,8 @@ use crate::api::audit_logs::AuditLog;
 use crate::kinds::incremental::{Reach, revealing_events};
 use crate::kinds::{RawStore, ResourceKind};
 
-/// The format this build writes and reads (2: signed, with the last full read's time).
-pub const FORMAT: u32 = 2;
+/// The format this build writes and reads (3: sealed, with the last full read's time).
+pub const FORMAT: u32 = 3;
 
 /// The oldest a snapshot may be by default (`--snapshot-max-age`): one day.
 pub const DEFAULT_MAX_AGE_SECS: u64 = 86_400;
@@ -36,11 +40,9 @@ pub const DEFAULT_MAX_AGE_SECS: u64 = 86_400;
 /// (`--full-read-every`): one day.
 pub const DEFAULT_FULL_READ_EVERY_SECS: u64 = 86_400;
 
-type HmacSha256 = hmac::Hmac<Sha256>;
-
-/// The key snapshots are signed with: derived from `ORGOPS_SNAPSHOT_KEY` when it is set,
+/// The key snapshots are sealed with: derived from `ORGOPS_SNAPSHOT_KEY` when it is set,
 /// else from the admin key (so the job that reads the organization, and nobody without
-/// its secrets, can write a snapshot orgops trusts). Never printed.
+/// its secrets, can read a snapshot or write one orgops trusts). Never printed.
 #[derive(Clone)]
 pub struct SnapshotKey([u8; 32]);
 
@@ -54,8 +56,8 @@ impl SnapshotKey {
     /// The environment variable holding a dedicated signing secret.
     pub const ENV: &str = "ORGOPS_SNAPSHOT_KEY";
     /// What the key is derived for (a key derived for anything else differs).
-    pub const LABEL: &str = "orgops snapshot signing key v1";
-    /// The shortest `ORGOPS_SNAPSHOT_KEY` accepted: a guessable key signs nothing.
+    pub const LABEL: &str = "orgops snapshot key v1";
+    /// The shortest `ORGOPS_SNAPSHOT_KEY` accepted: a guessable key protects nothing.
     pub const MIN_SECRET_LEN: usize = 32;
 
     /// `ORGOPS_SNAPSHOT_KEY` when set (at least 32 characters), else the key derived from
@@ -78,7 +80,7 @@ impl SnapshotKey {
         if secret.len() < Self::MIN_SECRET_LEN {
             return Err(format!(
                 "{} is shorter than {} characters: set it to a random secret \
-                 (`openssl rand -hex 32`), or unset it to sign with a key derived from the \
+                 (`openssl rand -hex 32`), or unset it to seal with a key derived from the \
                  admin key",
                 Self::ENV,
                 Self::MIN_SECRET_LEN
@@ -90,10 +92,24 @@ impl SnapshotKey {
         )))
     }
 
-    fn mac(&self) -> HmacSha256 {
-        <HmacSha256 as hmac::Mac>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"))
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new(&self.0.into())
     }
+}
+
+/// What the sealed bytes are bound to besides the key (a sealed text of another purpose or
+/// format does not open as a snapshot).
+const ASSOCIATED: &[u8] = b"orgops snapshot 3";
+
+/// The file as written: the format in the clear (so another format says so), the rest sealed.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    format: u32,
+    /// The XChaCha20-Poly1305 nonce (random per file), hex.
+    nonce: String,
+    /// The snapshot's JSON, encrypted and authenticated, base64.
+    sealed: String,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -186,19 +202,11 @@ pub struct Snapshot {
     /// so no later read can tell what changed since).
     pub cursor: Option<Cursor>,
     pub lists: Vec<KeptList>,
-    /// SHA-256 of everything above, as this struct serializes it with `digest` and
-    /// `signature` empty: finds a damaged file.
-    #[serde(default)]
-    pub digest: String,
-    /// HMAC-SHA256 with the [`SnapshotKey`] over the same bytes: refuses a file anyone
-    /// without the key wrote.
-    #[serde(default)]
-    pub signature: String,
 }
 
 impl Snapshot {
-    /// A snapshot of the incremental kinds' lists in `raw`, not yet sealed
-    /// ([`Snapshot::seal`]); `full_read_at` is `taken_at` (set it when the read was not full).
+    /// A snapshot of the incremental kinds' lists in `raw`; `full_read_at` is `taken_at` (set
+    /// it when the read was not full).
     pub fn of(
         raw: &RawStore,
         organization: String,
@@ -236,35 +244,82 @@ impl Snapshot {
             missed: Vec::new(),
             cursor,
             lists,
-            digest: String::new(),
-            signature: String::new(),
         }
     }
 
-    /// Sets the digest and the signature to this content's.
-    pub fn seal(&mut self, key: &SnapshotKey) {
-        let bytes = self.unsealed_bytes();
-        self.digest = hex(&Sha256::digest(&bytes));
-        let mut mac = key.mac();
-        mac.update(&bytes);
-        self.signature = hex(&mac.finalize().into_bytes());
+    /// The file's bytes: this snapshot sealed with `key`.
+    pub fn seal(&self, key: &SnapshotKey) -> Result<Vec<u8>, String> {
+        let plain = serde_json::to_vec(self).map_err(|e| e.to_string())?;
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let sealed = key
+            .cipher()
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: &plain,
+                    aad: ASSOCIATED,
+                },
+            )
+            .map_err(|_| "sealing the snapshot failed".to_string())?;
+        let envelope = Envelope {
+            format: FORMAT,
+            nonce: hex(&nonce),
+            sealed: base64::engine::general_purpose::STANDARD.encode(sealed),
+        };
+        serde_json::to_vec(&envelope).map_err(|e| e.to_string())
     }
 
-    /// What the digest and the signature cover: the content with both empty.
-    fn unsealed_bytes(&self) -> Vec<u8> {
-        let mut unsealed = self.clone();
-        unsealed.digest = String::new();
-        unsealed.signature = String::new();
-        serde_json::to_vec(&unsealed).unwrap_or_default()
+    /// A snapshot from a file's bytes: the format this build writes, opened with `key`, and
+    /// the JSON orgops writes. `Err` says why not (one line).
+    pub fn open(bytes: &[u8], key: &SnapshotKey) -> Result<Snapshot, String> {
+        // The format first, so a future format says so instead of failing to open.
+        let head: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| format!("the snapshot is not JSON ({})", escaped(&e)))?;
+        match head.get("format").and_then(serde_json::Value::as_u64) {
+            Some(f) if f == u64::from(FORMAT) => {}
+            Some(f) => {
+                return Err(format!(
+                    "the snapshot is format {f}, this orgops reads {FORMAT}"
+                ));
+            }
+            None => return Err("the snapshot has no format: not an orgops snapshot".into()),
+        }
+        let envelope: Envelope = serde_json::from_value(head)
+            .map_err(|e| format!("the snapshot is not one orgops wrote ({})", escaped(&e)))?;
+        let not_ours = || {
+            format!(
+                "the snapshot is not sealed with this organization's key (written by someone \
+                 without it, damaged, or the admin key or {} changed since)",
+                SnapshotKey::ENV
+            )
+        };
+        let nonce = unhex(&envelope.nonce)
+            .filter(|n| n.len() == 24)
+            .ok_or_else(not_ours)?;
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(envelope.sealed.as_bytes())
+            .map_err(|_| not_ours())?;
+        let plain = key
+            .cipher()
+            .decrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &sealed,
+                    aad: ASSOCIATED,
+                },
+            )
+            .map_err(|_| not_ours())?;
+        serde_json::from_slice(&plain)
+            .map_err(|e| format!("the snapshot is not one orgops wrote ({})", escaped(&e)))
     }
 
     /// Writes the snapshot to `path`: to a new temporary file beside it (created afresh, so
     /// a link planted at a predictable name is never followed), renamed over `path` (which
     /// replaces a link there rather than writing through it); a reader never sees half a file.
-    pub fn write(&self, path: &Path) -> Result<(), String> {
+    pub fn write(&self, path: &Path, key: &SnapshotKey) -> Result<(), String> {
         let fail =
             |e: &dyn std::fmt::Display| format!("writing the snapshot {}: {e}", path.display());
-        let bytes = serde_json::to_vec(self).map_err(|e| fail(&e))?;
+        let bytes = self.seal(key).map_err(|e| fail(&e))?;
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
@@ -278,9 +333,9 @@ impl Snapshot {
         Ok(())
     }
 
-    /// Reads and checks a snapshot file: bounded, the format and orgops version this build
-    /// writes, the digest, the signature with `key`, and every page decodable into its
-    /// kind's wire type. `Err` says why it cannot be used (one line).
+    /// Reads and checks a snapshot file: never a link, bounded, the format this build writes,
+    /// sealed with `key`, of this orgops version, and every page decodable into its kind's
+    /// wire type. `Err` says why it cannot be used (one line).
     pub fn read(path: &Path, key: &SnapshotKey) -> Result<(Snapshot, Reuse), String> {
         // Orgops writes a file, never a link: a link (planted in a shared cache) could point
         // anywhere readable, and what it points to is not read.
@@ -292,41 +347,12 @@ impl Snapshot {
         }
         let bytes = crate::input::read_bytes(path, crate::input::MAX_INPUT_BYTES)
             .map_err(|e| format!("the snapshot {} cannot be read: {e}", path.display()))?;
-        // The format first, so a future format says so instead of failing to decode.
-        let head: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("the snapshot is not JSON ({})", escaped(&e)))?;
-        match head.get("format").and_then(serde_json::Value::as_u64) {
-            Some(f) if f == u64::from(FORMAT) => {}
-            Some(f) => {
-                return Err(format!(
-                    "the snapshot is format {f}, this orgops reads {FORMAT}"
-                ));
-            }
-            None => return Err("the snapshot has no format: not an orgops snapshot".into()),
-        }
-        let snapshot: Snapshot = serde_json::from_value(head)
-            .map_err(|e| format!("the snapshot is not one orgops wrote ({})", escaped(&e)))?;
+        let snapshot = Snapshot::open(&bytes, key)?;
         if snapshot.orgops_version != crate::VERSION {
             return Err(format!(
                 "the snapshot was written by orgops {}, this is {}",
                 crate::text::escape::text(&snapshot.orgops_version),
                 crate::VERSION
-            ));
-        }
-        let bytes = snapshot.unsealed_bytes();
-        if snapshot.digest != hex(&Sha256::digest(&bytes)) {
-            return Err(
-                "the snapshot's digest does not match its content (damaged or edited)".into(),
-            );
-        }
-        let mut mac = key.mac();
-        mac.update(&bytes);
-        let signed = unhex(&snapshot.signature).is_some_and(|sig| mac.verify_slice(&sig).is_ok());
-        if !signed {
-            return Err(format!(
-                "the snapshot is not signed with this organization's key (written by someone \
-                 without it, or the admin key or {} changed since)",
-                SnapshotKey::ENV
             ));
         }
         let mut reuse = Reuse::new();
@@ -668,8 +694,6 @@ mod tests {
             missed: Vec::new(),
             cursor: None,
             lists,
-            digest: String::new(),
-            signature: String::new(),
         }
     }
 
@@ -767,37 +791,43 @@ mod tests {
     }
 
     #[test]
-    fn an_edited_or_foreign_snapshot_is_refused() {
+    fn a_snapshot_opens_only_with_its_key_and_only_undamaged() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.json");
         let ours = key("ours-ours-ours-ours-ours-ours-ours-ours");
-        let mut snap = Snapshot::of(&RawStore::default(), "org".into(), 5, None);
-        snap.seal(&ours);
-        snap.write(&path).expect("write");
+        let mut snap = Snapshot::of(&RawStore::default(), "org-secret-name".into(), 5, None);
+        snap.write(&path, &ours).expect("write");
         assert!(Snapshot::read(&path, &ours).is_ok());
-        // Someone without the key: a faithful copy does not verify with another key...
+        // Nothing of the content is readable in the file.
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(!text.contains("org-secret-name"), "{text}");
+        // Someone without the key can neither open it nor write one that opens.
         let theirs = key("theirs-theirs-theirs-theirs-theirs-x");
         let Err(err) = Snapshot::read(&path, &theirs) else {
-            panic!("a snapshot signed with another key was read");
+            panic!("a snapshot sealed with another key was read");
         };
         assert!(
-            err.contains("not signed with this organization's key"),
+            err.contains("not sealed with this organization's key"),
             "{err}"
         );
-        // ...and an edit fails the digest, or, resealed by them, the signature.
-        let text = std::fs::read_to_string(&path).expect("read");
-        std::fs::write(&path, text.replace("\"taken_at\":5", "\"taken_at\":6")).expect("write");
-        let Err(err) = Snapshot::read(&path, &ours) else {
-            panic!("an edited snapshot was read");
-        };
-        assert!(err.contains("digest"), "{err}");
         snap.taken_at = 6;
-        snap.seal(&theirs);
-        snap.write(&path).expect("write");
+        snap.write(&path, &theirs).expect("write");
         let Err(err) = Snapshot::read(&path, &ours) else {
-            panic!("a snapshot resealed without the key was read");
+            panic!("a snapshot sealed without the key was read");
         };
-        assert!(err.contains("not signed"), "{err}");
+        assert!(err.contains("not sealed"), "{err}");
+        // One byte changed: refused.
+        snap.write(&path, &ours).expect("write");
+        let mut envelope: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("JSON");
+        let sealed = envelope["sealed"].as_str().expect("sealed").to_string();
+        let flipped = if sealed.starts_with('A') { "B" } else { "A" };
+        envelope["sealed"] = serde_json::json!(format!("{flipped}{}", &sealed[1..]));
+        std::fs::write(&path, envelope.to_string()).expect("write");
+        let Err(err) = Snapshot::read(&path, &ours) else {
+            panic!("a damaged snapshot was read");
+        };
+        assert!(err.contains("damaged"), "{err}");
     }
 
     #[test]
@@ -817,9 +847,9 @@ mod tests {
         std::fs::write(&victim, "keep").expect("write");
         let path = dir.path().join("s.json");
         std::os::unix::fs::symlink(&victim, &path).expect("symlink");
-        let mut snap = Snapshot::of(&RawStore::default(), "org".into(), 5, None);
-        snap.seal(&key("ours-ours-ours-ours-ours-ours-ours-ours"));
-        snap.write(&path).expect("write");
+        let snap = Snapshot::of(&RawStore::default(), "org".into(), 5, None);
+        snap.write(&path, &key("ours-ours-ours-ours-ours-ours-ours-ours"))
+            .expect("write");
         assert_eq!(std::fs::read_to_string(&victim).expect("read"), "keep");
         assert!(!std::fs::symlink_metadata(&path).expect("meta").is_symlink());
     }

@@ -1,7 +1,7 @@
 //! The live read with `--snapshot FILE` (or `--snapshot-dir DIR`): from the snapshot and
 //! the audit log since its position when they can be trusted, else in full, saying why in
 //! one line; a full read made while a trusted snapshot was at hand is compared with it; then
-//! a fresh, signed snapshot. See docs/plan.md ("Incremental reads") and
+//! a fresh, sealed snapshot. See docs/plan.md ("Incremental reads") and
 //! [`crate::live::snapshot`].
 
 use std::path::PathBuf;
@@ -273,8 +273,7 @@ pub fn read(
             }
         }
     }
-    fresh.seal(&key);
-    if let Err(e) = fresh.write(&path) {
+    if let Err(e) = fresh.write(&path, &key) {
         eprintln!("warning: {e}");
     }
     Ok(read.live)

@@ -1987,7 +1987,7 @@ fn a_workflow_edited_on_a_pull_request_branch_never_runs_with_the_key() {
             !uses.starts_with("actions/cache@"),
             "restore and save separately: {uses}"
         );
-        // The snapshot cache holds data orgops verifies (signed snapshots), saved from pull
+        // The snapshot cache holds data orgops verifies (sealed snapshots), saved from pull
         // requests too; only it may be, and only that directory.
         if uses.starts_with("actions/cache/save@") && step["name"] == "Save the snapshots" {
             assert_eq!(
@@ -2006,7 +2006,7 @@ fn a_workflow_edited_on_a_pull_request_branch_never_runs_with_the_key() {
 }
 
 #[test]
-fn plan_and_drift_keep_signed_snapshots_per_organization_in_the_actions_cache() {
+fn plan_and_drift_keep_sealed_snapshots_per_organization_in_the_actions_cache() {
     use crate::incremental::read_line;
     let emu_a = org::start(LIVE_A);
     let emu_b = org::start(LIVE_B);
@@ -2093,23 +2093,29 @@ fn plan_and_drift_keep_signed_snapshots_per_organization_in_the_actions_cache() 
     );
 
     // Another workflow of the repository writes the newest entry: every file forged
-    // without the admin key (the digest recomputed, the signature made with its own key).
+    // without the admin key (sealed with the other workflow's own key).
     let newest = cache.keys().last().cloned().expect("an entry");
+    let theirs = orgops::live::snapshot::SnapshotKey::from_secret(
+        "a-key-of-the-other-workflow-not-the-admin-key",
+    )
+    .expect("key");
     let forged: Vec<(String, Vec<u8>)> = files_of(&newest)
         .into_iter()
         .map(|name| {
-            let bytes = std::fs::read(cache.entry(&newest).join(&name)).expect("read");
-            let mut snapshot: orgops::live::snapshot::Snapshot =
-                serde_json::from_slice(&bytes).expect("a snapshot");
-            snapshot.lists.clear();
-            let theirs = orgops::live::snapshot::SnapshotKey::from_secret(
-                "a-key-of-the-other-workflow-not-the-admin-key",
-            )
-            .expect("key");
-            snapshot.seal(&theirs);
-            (name, serde_json::to_vec(&snapshot).expect("json"))
+            let forged = orgops::live::snapshot::Snapshot::of(
+                &Default::default(),
+                "emulator".into(),
+                0,
+                None,
+            );
+            (name, forged.seal(&theirs).expect("sealed"))
         })
         .collect();
+    // What the cache holds tells a reader nothing of the organization.
+    for name in files_of(&newest) {
+        let text = std::fs::read_to_string(cache.entry(&newest).join(name)).expect("read");
+        assert!(!text.contains("ada@example.com"), "{text}");
+    }
     let planted: Vec<(&str, &[u8])> = forged
         .iter()
         .map(|(n, b)| (n.as_str(), b.as_slice()))
@@ -2118,7 +2124,7 @@ fn plan_and_drift_keep_signed_snapshots_per_organization_in_the_actions_cache() 
     let run = drift("a.yaml", &emu_a);
     assert!(
         read_line(&run.stderr).starts_with(
-            "note: full read: the snapshot is not signed with this organization's key"
+            "note: full read: the snapshot is not sealed with this organization's key"
         ),
         "{}",
         run.stderr

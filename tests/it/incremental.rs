@@ -596,21 +596,20 @@ impl Fallback {
         key: &orgops::live::snapshot::SnapshotKey,
     ) {
         let bytes = std::fs::read(&self.snapshot).expect("snapshot");
-        let mut snapshot: orgops::live::snapshot::Snapshot =
-            serde_json::from_slice(&bytes).expect("a snapshot");
+        let mut snapshot =
+            orgops::live::snapshot::Snapshot::open(&bytes, &admin_derived_key(org::ADMIN_KEY))
+                .expect("a snapshot");
         edit(&mut snapshot);
-        snapshot.seal(key);
-        std::fs::write(&self.snapshot, serde_json::to_vec(&snapshot).expect("json"))
-            .expect("write");
+        std::fs::write(&self.snapshot, snapshot.seal(key).expect("sealed")).expect("write");
     }
 }
 
 /// The signing key as docs/plan.md defines it, derived here independently of orgops:
-/// HMAC-SHA256 keyed with the admin key over `orgops snapshot signing key v1`.
+/// HMAC-SHA256 keyed with the admin key over `orgops snapshot key v1`.
 fn admin_derived_key(admin_key: &str) -> orgops::live::snapshot::SnapshotKey {
     use hmac::Mac as _;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(admin_key.as_bytes()).expect("key");
-    mac.update(b"orgops snapshot signing key v1");
+    mac.update(b"orgops snapshot key v1");
     orgops::live::snapshot::SnapshotKey::from_bytes(mac.finalize().into_bytes().into())
 }
 
@@ -759,15 +758,18 @@ fn a_snapshot_of_an_empty_audit_log_means_a_full_read() {
 #[test]
 fn a_damaged_or_foreign_snapshot_is_refused_and_read_in_full() {
     let f = Fallback::new();
-    let text = std::fs::read_to_string(&f.snapshot).expect("snapshot");
-    std::fs::write(
-        &f.snapshot,
-        text.replacen("\"taken_at\":", "\"taken_at\":1", 1),
-    )
-    .expect("write");
+    // One character of the sealed content changed.
+    let mut envelope: Value =
+        serde_json::from_slice(&std::fs::read(&f.snapshot).expect("snapshot")).expect("JSON");
+    let sealed = envelope["sealed"].as_str().expect("sealed").to_string();
+    let flipped = if sealed.ends_with("A=") { "B=" } else { "A=" };
+    envelope["sealed"] = json!(format!("{}{flipped}", &sealed[..sealed.len() - 2]));
+    std::fs::write(&f.snapshot, envelope.to_string()).expect("write");
     let stderr = f.plan(&[]);
     assert!(
-        read_line(&stderr).contains("the snapshot's digest does not match its content"),
+        read_line(&stderr).contains(
+            "not sealed with this organization's key (written by someone without it, damaged"
+        ),
         "{stderr}"
     );
     std::fs::write(&f.snapshot, "{\"users\": []}").expect("write");
@@ -811,19 +813,19 @@ fn a_damaged_or_foreign_snapshot_is_refused_and_read_in_full() {
 fn a_snapshot_resealed_without_the_organizations_key_is_refused() {
     let f = Fallback::new();
     // Someone who can write the snapshot but holds neither the admin key nor
-    // ORGOPS_SNAPSHOT_KEY: they recompute the digest and sign with what they have.
+    // ORGOPS_SNAPSHOT_KEY: they seal what they like with what they have.
     let theirs = admin_derived_key("sk-admin-someone-else");
     f.reseal(|s| s.lists.retain(|l| l.kind.as_str() != "user"), &theirs);
     let stderr = f.plan(&[]);
     assert!(
         read_line(&stderr).starts_with(
-            "note: full read: the snapshot is not signed with this organization's key"
+            "note: full read: the snapshot is not sealed with this organization's key"
         ),
         "{stderr}"
     );
     // The key's value is never what it says.
     assert!(!stderr.contains(org::ADMIN_KEY), "{stderr}");
-    // Signed with our key (by the test's own derivation from the docs), it is read.
+    // Sealed with our key (by the test's own derivation from the docs), it is read.
     f.forge(|_| {});
     assert!(read_line(&f.plan(&[])).starts_with("note: incremental read"));
 }
@@ -849,7 +851,7 @@ fn orgops_snapshot_key_signs_instead_of_the_admin_key_and_must_be_long() {
     let out = run(Some(secret));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        read_line(&out.stderr).contains("not signed"),
+        read_line(&out.stderr).contains("not sealed"),
         "{}",
         out.stderr
     );
@@ -861,7 +863,7 @@ fn orgops_snapshot_key_signs_instead_of_the_admin_key_and_must_be_long() {
     );
     let out = run(None);
     assert!(
-        read_line(&out.stderr).contains("not signed"),
+        read_line(&out.stderr).contains("not sealed"),
         "{}",
         out.stderr
     );
