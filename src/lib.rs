@@ -32,7 +32,7 @@
 //!    kind: its key, read scope, fetch and normalisation, diff, destructiveness and gate facts,
 //!    API writes, export field, checks and declared keys.
 //! 5. `config`, `live`: the desired state from files (schema, semantic checks, `fmt`); the
-//!    live state from the API (one dataflow over the registry), whole or from a signed
+//!    live state from the API (one dataflow over the registry), whole or from a sealed
 //!    snapshot and the audit log since (`live::snapshot`).
 //! 6. `git`, `plan`: the file at another revision; the pure plan: every kind's diff, the
 //!    whole-plan gates, the order, `--target`, saved plans and their digests.
