@@ -11,7 +11,7 @@
 //!   terminal ([`crate::text::escape::text`]).
 //!
 //! Paging itself is the API client's strict style-A listing
-//! ([`crate::api::Client::for_each_audit_log_page`]), shared with drift attribution.
+//! (`Client::for_each_audit_log_page`), shared with drift attribution.
 
 pub mod naming;
 

@@ -388,7 +388,7 @@ impl DesiredArgs {
 }
 
 /// Which organization to talk to. Without `--emulator`: the Admin API named by
-/// `OPENAI_BASE_URL` (default https://api.openai.com/v1) with the key in `OPENAI_ADMIN_KEY`.
+/// `OPENAI_BASE_URL` (default `https://api.openai.com/v1`) with the key in `OPENAI_ADMIN_KEY`.
 #[derive(Debug, clap::Args)]
 pub struct TargetArgs {
     /// Run against an in-process emulator seeded from this state file instead of the real

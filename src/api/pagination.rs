@@ -117,10 +117,10 @@ impl Client {
     }
 }
 
-/// A strict listing one page at a time (what [`Client::for_each_page`] loops over), for a
+/// A strict listing one page at a time (what `Client::for_each_page` loops over), for a
 /// caller that awaits between pages or stops early: it never requests a page nobody asked
 /// for. Starts at the cursor `start` when given (after it; before it for
-/// [`Style::FirstIdBefore`]).
+/// `Style::FirstIdBefore`).
 pub struct Pager<'c, T> {
     client: &'c Client,
     call: Call,

@@ -15,7 +15,7 @@
 //! before a key whose value is the default and is not written) cannot be kept: `fmt`
 //! refuses the file naming the comment's line, rather than drop or move it.
 //!
-//! A file is read with the loader `orgops validate` uses ([`crate::config::load`]: bounded,
+//! A file is read with the loader `orgops validate` uses ([`crate::config::load()`]: bounded,
 //! tags, schema, types), so what it refuses in a file `fmt` refuses with the same
 //! diagnostics. Linear in the file: comments are located with a binary search over the
 //! scalars' spans.

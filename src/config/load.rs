@@ -5,7 +5,7 @@
 //! 1. read through [`crate::input`], refusing anything but a regular file (a FIFO, a device,
 //!    a dangling symbolic link: a located error, never a silent skip), more than
 //!    [`MAX_FILE_BYTES`] read, empty files and invalid UTF-8 (located at the first bad byte);
-//! 2. the success path ([`parse_streaming`]): one pass over the YAML parser's events builds
+//! 2. the success path (`parse_streaming`): one pass over the YAML parser's events builds
 //!    the [`SourceMap`] and, for plain YAML (no anchor, alias, tag, float, null, duplicate
 //!    key, second document, and far from the budget), the value, but never the whole file's
 //!    value at once: each item of a root list (`users[i]`, `projects[i]`, ... every list
@@ -15,7 +15,7 @@
 //!    memory is the text, the source map, the typed document and one item's value;
 //! 3. at the first thing the success path does not take (YAML it leaves to serde-saphyr, a
 //!    schema error, a value the typed model refuses), the file goes through the whole-value
-//!    path from its text ([`parse_whole`]), so every diagnostic and the salvage are exactly
+//!    path from its text (`parse_whole`), so every diagnostic and the salvage are exactly
 //!    what that path says: the same one pass (with the whole value), or serde-saphyr under a
 //!    [`Budget`](serde_saphyr::Budget) for anything unusual (one document, bounded depth,
 //!    nodes, events and alias replay, so alias bombs and deep nesting are refused with the

@@ -2,13 +2,13 @@
 //!
 //! # How loading works
 //!
-//! [`load`] takes a file, or a directory whose `*.yaml`/`*.yml` files are read in file-name
-//! order. Each file goes through [`load`](self::load) on its own:
+//! [`load()`] takes a file, or a directory whose `*.yaml`/`*.yml` files are read in file-name
+//! order. Each file goes through [`load`](mod@self::load) on its own:
 //!
 //! 1. **Read** within limits: at most [`load::MAX_FILE_BYTES`], UTF-8, not empty.
 //! 2. **Parse** in one pass over the parser's events, each item of a root list checked and
 //!    typed as soon as it is read (a valid file is never held whole as a JSON value); any
-//!    problem sends the file through the whole-value path ([`load`]), which parses anything
+//!    problem sends the file through the whole-value path (`load`), which parses anything
 //!    unusual with serde-saphyr under a budget (one document, bounded depth, nodes and alias
 //!    replay), so hostile input gets a located error instead of exhausting the machine.
 //!    A large file's YAML is parsed on a second thread, a batch of events ahead
@@ -114,7 +114,7 @@ pub fn load(path: &Path, mode: LoadMode) -> Result<DesiredState, Diagnostics> {
     load_with(path, mode, LoadOptions::default())
 }
 
-/// [`load`] with command-line [`LoadOptions`].
+/// [`load()`] with command-line [`LoadOptions`].
 pub fn load_with(
     path: &Path,
     mode: LoadMode,

@@ -143,7 +143,7 @@ impl SourceMap {
 
     /// Maps `text` and, from the same parser events, builds the document as a
     /// [`serde_json::Value`] when the text is plain enough for the result to be exactly what
-    /// serde-saphyr would build (see [`OnePass`]). `None` for the value means: parse it with
+    /// serde-saphyr would build (see `OnePass`). `None` for the value means: parse it with
     /// serde-saphyr (which also reports every error and enforces the budget); the map is
     /// complete either way.
     pub fn build_with_value(text: &str, limits: OnePassLimits) -> (SourceMap, Option<Value>) {

@@ -454,7 +454,7 @@ fn setting_changes<'v>(event: &AuditLog, details: &'v Value, ids: &ObjectIds) ->
 }
 
 /// Attributes each item to the event that best explains it (its kind's [`Rule`]s): a
-/// [`Strength::Named`] event over a [`Strength::Unique`] one, then the newest, then (within
+/// `Strength::Named` event over a `Strength::Unique` one, then the newest, then (within
 /// one second) the one listed first: `events` come newest first, as the API lists them; ids
 /// are not chronological. An item no event explains stays unattributed ("no
 /// audit event found"): a wrong name is worse than none.

@@ -237,7 +237,7 @@ pub enum RefusalRule {
 }
 
 impl RefusalRule {
-    /// Whether [`gates`] decides this rule from the changes: a plan narrowed or rebuilt from
+    /// Whether `gates` decides this rule from the changes: a plan narrowed or rebuilt from
     /// part of its changes runs the gates again and keeps only the other refusals.
     pub fn is_gate(self) -> bool {
         matches!(

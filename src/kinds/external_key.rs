@@ -200,7 +200,7 @@ fn same(desired: &Map<String, Value>, live: &Map<String, Value>) -> bool {
 pub struct LiveKey {
     pub id: String,
     pub created_at: i64,
-    /// In the file's shape ([`canonical`]).
+    /// In the file's shape (`canonical`).
     pub spec: Map<String, Value>,
     /// Why `validate` refused it (its status, or the API's error), if it did.
     pub invalid: Option<String>,

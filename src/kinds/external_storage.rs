@@ -101,7 +101,7 @@ pub struct LiveStorage {
     pub id: String,
     pub project_id: String,
     pub created_at: i64,
-    /// The provider in the file's shape ([`canonical`]).
+    /// The provider in the file's shape (`canonical`).
     pub spec: Map<String, Value>,
     pub status: String,
 }

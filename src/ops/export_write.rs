@@ -210,7 +210,7 @@ fn written_by_export(path: &Path) -> bool {
 /// The refusals that need no export, checked before the organization is read (a large
 /// organization's read can take half an hour): without `force`, an existing `output` file
 /// (whatever it holds: its content is only known to differ once the export is made), or,
-/// with `split`, a directory that is not empty. [`write`] checks again with the content.
+/// with `split`, a directory that is not empty. [`write()`] checks again with the content.
 pub fn refuse_before_reading(output: &Path, split: bool, force: bool) -> anyhow::Result<()> {
     if force {
         return Ok(());

@@ -42,7 +42,7 @@ pub fn plan(
     plan_targeted(file, load, target, options, &[], printer)
 }
 
-/// [`plan`] limited to `targets` (`--target`; none: the whole plan): the read narrowed to
+/// [`plan()`] limited to `targets` (`--target`; none: the whole plan): the read narrowed to
 /// what they need ([`plan::target::narrow_scope`]), the plan to their changes and what those
 /// depend on ([`plan::target::restrict`]); a target that matches nothing is an error.
 pub fn plan_targeted(

@@ -85,7 +85,7 @@ fn executable(change: &Change) -> Value {
     })
 }
 
-/// Change id -> sha256 of what that change executes ([`executable`]); compare two with
+/// Change id -> sha256 of what that change executes (`executable`); compare two with
 /// [`PlanDifference::between`]. Used by `apply --plan` to require a saved plan's changes to
 /// be the fresh plan's.
 pub fn execution_digests(changes: &[Change]) -> BTreeMap<String, String> {

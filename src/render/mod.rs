@@ -8,7 +8,7 @@
 //! shown as a line diff (computed with `similar`), so a long list shows what moved.
 //!
 //! Names come from the file and from the live organization, so anything the API accepts can
-//! reach a rendering; [`escape`] is how each rendering prints them (never raw).
+//! reach a rendering; `escape` is how each rendering prints them (never raw).
 
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};

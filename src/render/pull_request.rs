@@ -1,4 +1,4 @@
-//! Renderings of the pull-request view ([`PullRequestPlan`]): the net plan apply will run
+//! Renderings of the pull-request view (`PullRequestPlan`): the net plan apply will run
 //! after the merge first (its counts, where each change comes from, any refusal, then its
 //! changes), then, as explanations, the changes the pull request introduces and the drift
 //! merging also corrects, each with counts that add up. Refusals are shown once, from the net

@@ -4,7 +4,7 @@
 //!
 //! To add a family: write `routes/<family>.rs` with `pub fn router() -> Router<AppState>`
 //! (paths relative to `/v1`, spec templates such as `/organization/groups/{group_id}`), and
-//! merge it in [`api_routes`]. Handlers take [`Actor`] to attribute audit events.
+//! merge it in `api_routes`. Handlers take [`Actor`] to attribute audit events.
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
