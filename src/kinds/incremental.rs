@@ -37,6 +37,9 @@ pub struct Incremental {
     /// names one object by its own id ([`Reach::Item`]) re-reads that object, not the list
     /// (a person's role changed: one request, not the 100 pages of 10,000 people).
     pub item: Option<ItemRead>,
+    /// How many objects one page of the list holds: past one object per page of the kept
+    /// list, reading them one by one costs more than the list, which is read instead.
+    pub page_size: usize,
 }
 
 impl std::fmt::Debug for Incremental {
@@ -57,14 +60,16 @@ where
         decode: decode::<T>,
         also,
         item: None,
+        page_size: 1,
     }
 }
 
 impl Incremental {
-    /// With [`Incremental::item`].
-    pub fn with_item(self, item: ItemRead) -> Incremental {
+    /// With [`Incremental::item`], for a list read `page_size` objects a page.
+    pub fn with_item(self, item: ItemRead, page_size: usize) -> Incremental {
         Incremental {
             item: Some(item),
+            page_size: page_size.max(1),
             ..self
         }
     }

@@ -69,12 +69,15 @@ impl Kind for UserKind {
                 ("scim.enabled", Reach::Any),
                 ("scim.disabled", Reach::Any),
             ])
-            .with_item(|client, id| {
-                Box::pin(async move {
-                    let user = client.retrieve_user(&id.as_str().into()).await?;
-                    Ok(user.and_then(|u| serde_json::to_value(u).ok()))
-                })
-            }),
+            .with_item(
+                |client, id| {
+                    Box::pin(async move {
+                        let user = client.retrieve_user(&id.as_str().into()).await?;
+                        Ok(user.and_then(|u| serde_json::to_value(u).ok()))
+                    })
+                },
+                crate::api::pagination::MAX_PAGE_A as usize,
+            ),
         )
     }
 

@@ -306,6 +306,12 @@ async fn read_items(
         if !kept.contains_key(&key) {
             continue;
         }
+        // More objects than the list has pages: the list costs fewer requests.
+        let pages = list.items().len().div_ceil(incremental.page_size).max(1);
+        if ids.len() > pages {
+            kept.remove(&key);
+            continue;
+        }
         let mut tasks = tokio::task::JoinSet::new();
         for id in ids {
             tasks.spawn(item(target.client.clone(), id.clone()));
