@@ -106,14 +106,15 @@ fn organization(target: &Target) -> anyhow::Result<String> {
 /// The snapshot file: `options.path`, or with `--snapshot-dir` the file for this
 /// organization in that directory (named by a digest of the organization, which a file
 /// name can always hold). A directory that is a symbolic link is refused: the snapshot
-/// would be written wherever it points.
+/// would be written wherever it points. `Ok(Err(why))`: the organization cannot be named
+/// (the audit log, its one request, refused): no snapshot is read or kept this time.
 fn snapshot_path(
     runtime: &tokio::runtime::Runtime,
     target: &Target,
     options: &SnapshotOptions,
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<Result<PathBuf, String>> {
     if !options.dir {
-        return Ok(options.path.clone());
+        return Ok(Ok(options.path.clone()));
     }
     let dir = &options.path;
     match std::fs::symlink_metadata(dir) {
@@ -127,12 +128,33 @@ fn snapshot_path(
     }
     // One request names the organization (the API says which on every response); for the
     // in-process emulator, its state file does.
-    if !target.is_in_process() {
-        runtime
-            .block_on(head(target))
-            .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))?;
+    if !target.is_in_process()
+        && let Err(e) = runtime.block_on(head(target))
+    {
+        return Ok(Err(format!(
+            "the audit log cannot be read ({e}), so no snapshot is read or kept"
+        )));
     }
-    Ok(dir.join(snapshot::file_name_for(&organization(target)?)))
+    Ok(Ok(dir.join(snapshot::file_name_for(&organization(target)?))))
+}
+
+/// The read of `scope`, taking the lists in `reuse` instead of fetching them.
+fn read_lists(
+    runtime: &tokio::runtime::Runtime,
+    target: &Target,
+    scope: &ReadScope,
+    printer: Printer,
+    reuse: Reuse,
+) -> anyhow::Result<crate::live::ListsRead> {
+    with_progress(printer, |progress| {
+        runtime.block_on(crate::live::read_reusing(
+            &target.client,
+            scope,
+            progress,
+            reuse,
+        ))
+    })
+    .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))
 }
 
 /// How this run reads, decided from the snapshot and the audit log.
@@ -163,7 +185,14 @@ pub fn read(
 ) -> anyhow::Result<LiveState> {
     let taken_at = now();
     let key = SnapshotKey::for_client(&target.client).map_err(anyhow::Error::msg)?;
-    let path = snapshot_path(runtime, target, options)?;
+    let path = match snapshot_path(runtime, target, options)? {
+        Ok(path) => path,
+        Err(reason) => {
+            let read = read_lists(runtime, target, scope, printer, Reuse::new())?;
+            eprintln!("note: full read: {reason}");
+            return Ok(read.live);
+        }
+    };
     // Where the log stands before anything is read: events during the read are replayed
     // by the next run (a list re-read for nothing, never a change missed).
     let mut cursor = None;
@@ -248,15 +277,7 @@ pub fn read(
         Mode::Incremental { kept, .. } => std::mem::take(kept),
         Mode::Full { .. } => Reuse::new(),
     };
-    let read = with_progress(printer, |progress| {
-        runtime.block_on(crate::live::read_reusing(
-            &target.client,
-            scope,
-            progress,
-            reuse,
-        ))
-    })
-    .map_err(|e| anyhow::anyhow!("reading the live organization: {e}"))?;
+    let read = read_lists(runtime, target, scope, printer, reuse)?;
     let mut fresh = Snapshot::of(&read.raw, organization(target)?, taken_at, cursor.clone());
     fresh.full_read_at = full_read_at;
     match mode {

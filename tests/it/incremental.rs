@@ -1091,6 +1091,28 @@ fn snapshot_dir_keeps_one_file_per_organization_and_refuses_a_linked_directory()
     );
 }
 
+#[test]
+fn snapshot_dir_with_an_audit_log_that_refuses_reads_in_full_and_keeps_nothing() {
+    let f = Fallback::new();
+    let dir = f._dir.path().join("snapshots");
+    f.gateway.refuse("/organization/audit_logs", 403);
+    let out = run(crate::support::cli::orgops()
+        .env("OPENAI_ADMIN_KEY", org::ADMIN_KEY)
+        .env("OPENAI_BASE_URL", format!("{}/v1", f.gateway.url()))
+        .args(["plan", "-f"])
+        .arg(&f.file)
+        .arg("--snapshot-dir")
+        .arg(&dir));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        read_line(&out.stderr).starts_with("note: full read: the audit log cannot be read (")
+            && read_line(&out.stderr).ends_with("so no snapshot is read or kept"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0);
+}
+
 /// The spec's `AuditLogEventType` values.
 fn spec_event_types() -> std::collections::BTreeSet<String> {
     let path = crate::support::cli::root().join(crate::support::openapi::SPEC_FILE);
