@@ -122,6 +122,8 @@ struct Runner<'a> {
     stop_before: Option<&'a str>,
     /// Plays `actions/cache/restore` and `actions/cache/save` (else they are skipped).
     cache: Option<&'a ActionsCache>,
+    /// `github.run_id` (else a new one per run): the jobs of one workflow run share it.
+    run_id: Option<&'a str>,
 }
 
 fn this_action() -> Runner<'static> {
@@ -129,6 +131,7 @@ fn this_action() -> Runner<'static> {
         action_path: Path::new(env!("CARGO_MANIFEST_DIR")),
         stop_before: None,
         cache: None,
+        run_id: None,
     }
 }
 
@@ -245,7 +248,9 @@ fn run_action_with(
             "event_name": event_name,
             "event": event,
             "token": "ghs_test_token",
-            "run_id": format!("{}", RUN_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
+            "run_id": runner.run_id.map(str::to_string).unwrap_or_else(|| {
+                format!("{}", RUN_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+            }),
             "run_attempt": "1",
         },
         "runner": {"temp": temp.path().display().to_string()},
@@ -835,6 +840,7 @@ fn whole(path: &Path) -> Runner<'_> {
         action_path: path,
         stop_before: None,
         cache: None,
+        run_id: None,
     }
 }
 
@@ -1068,6 +1074,7 @@ fn an_unreleased_ref_builds_from_source_with_a_cache_key_over_the_sources() {
         // Stop before compiling: the steps up to it, the cache among them, are what is tested.
         stop_before: Some("Build orgops"),
         cache: None,
+        run_id: None,
     };
     let release = FakeRelease::start(BTreeMap::new());
     let fake = FakeGitHub::start();
@@ -2078,6 +2085,30 @@ fn plan_and_drift_keep_sealed_snapshots_per_organization_in_the_actions_cache() 
     );
     let names = files_of(&keys[1]);
     assert_eq!(names.len(), 2, "one snapshot per organization: {names:?}");
+    // One workflow run, a matrix of both organizations: each job saves its own entry.
+    let matrix = Runner {
+        cache: Some(&cache),
+        run_id: Some("4242"),
+        ..this_action()
+    };
+    for (path, emu) in [("a.yaml", &emu_a), ("b.yaml", &emu_b)] {
+        let run = run_action_with(
+            &matrix,
+            json!({"command": "drift", "path": path, "admin-key": org::ADMIN_KEY,
+                   "openai-base-url": emu.url(), "orgops-binary": env!("CARGO_BIN_EXE_orgops")}),
+            "schedule",
+            &json!({"schedule": "17 6 * * *"}),
+            dir.path(),
+            &env,
+        );
+        assert_eq!(run.failed_step, None, "{}{}", run.stdout, run.stderr);
+    }
+    let of_the_run: Vec<String> = cache
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("orgops-snapshots-4242-1-"))
+        .collect();
+    assert_eq!(of_the_run.len(), 2, "{of_the_run:?}");
     // Then each reads only what its audit log says changed.
     let run = drift("a.yaml", &emu_a);
     assert!(
