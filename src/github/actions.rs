@@ -151,11 +151,7 @@ pub fn command(name: &str, message: &str) -> String {
 /// token is derived from the text itself, so the output is deterministic and the text
 /// cannot contain the token that resumes commands.
 pub fn print_inert(text: &str) {
-    use sha2::Digest as _;
-    let token: String = sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let token = crate::text::hex::sha256_hex(text.as_bytes());
     crate::outln!("::stop-commands::{token}");
     crate::out!("{text}");
     if !text.ends_with('\n') {

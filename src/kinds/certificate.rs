@@ -535,12 +535,10 @@ pub fn pem_fingerprint(text: &str) -> Option<String> {
     for der in pem_blocks(text).ok()? {
         hasher.update(&der);
     }
-    let hex: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Some(format!("sha256:{hex}"))
+    Some(format!(
+        "sha256:{}",
+        crate::text::hex::hex(&hasher.finalize())
+    ))
 }
 
 /// A file-name-safe form of a certificate name (letters, digits, `-`, `_`, `.` kept, any

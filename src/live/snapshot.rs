@@ -20,10 +20,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::read::Reuse;
 use crate::api::audit_logs::AuditLog;
@@ -106,14 +106,10 @@ const ASSOCIATED: &[u8] = b"orgops snapshot 3";
 #[serde(deny_unknown_fields)]
 struct Envelope {
     format: u32,
-    /// The XChaCha20-Poly1305 nonce (random per file), hex.
+    /// The XChaCha20-Poly1305 nonce (random per file), base64.
     nonce: String,
     /// The snapshot's JSON, encrypted and authenticated, base64.
     sealed: String,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The file of `organization`'s snapshot in a `--snapshot-dir` directory: named by a digest
@@ -121,19 +117,8 @@ fn hex(bytes: &[u8]) -> String {
 pub fn file_name_for(organization: &str) -> String {
     format!(
         "{}.snapshot.json",
-        &hex(&Sha256::digest(organization.as_bytes()))[..16]
+        &crate::text::hex::sha256_hex(organization.as_bytes())[..16]
     )
-}
-
-/// Lower-case hex to bytes (`None`: not hex). By hand: two lines do not need a crate.
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
 }
 
 /// Where the audit log stood when a read started: its newest event.
@@ -263,8 +248,8 @@ impl Snapshot {
             .map_err(|_| "sealing the snapshot failed".to_string())?;
         let envelope = Envelope {
             format: FORMAT,
-            nonce: hex(&nonce),
-            sealed: base64::engine::general_purpose::STANDARD.encode(sealed),
+            nonce: BASE64.encode(nonce),
+            sealed: BASE64.encode(sealed),
         };
         serde_json::to_vec(&envelope).map_err(|e| e.to_string())
     }
@@ -293,10 +278,12 @@ impl Snapshot {
                 SnapshotKey::ENV
             )
         };
-        let nonce = unhex(&envelope.nonce)
+        let nonce = BASE64
+            .decode(envelope.nonce.as_bytes())
+            .ok()
             .filter(|n| n.len() == 24)
             .ok_or_else(not_ours)?;
-        let sealed = base64::engine::general_purpose::STANDARD
+        let sealed = BASE64
             .decode(envelope.sealed.as_bytes())
             .map_err(|_| not_ours())?;
         let plain = key

@@ -79,7 +79,7 @@ pub fn lock_path(base_url: &str, org_id: Option<&str>) -> PathBuf {
         org_id.unwrap_or("")
     );
     let digest = Sha256::digest(identity.as_bytes());
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::text::hex::hex(&digest[..8]);
     lock_dir().join(format!("apply-{hex}.lock"))
 }
 

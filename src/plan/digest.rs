@@ -7,6 +7,7 @@
 //! not alter what apply would write keeps the hash; any change to what would be written
 //! changes it.
 
+use crate::text::hex::hex;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
@@ -37,10 +38,6 @@ fn normalised(change: &Change) -> Value {
         "action": change.action.as_str(),
         "after": change.after.as_ref().map(canonical),
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `sha256:<64 hex>` of the plan's normalised change set.

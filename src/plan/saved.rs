@@ -177,12 +177,7 @@ pub fn file_fingerprint(saved: &SavedPlan) -> String {
     let mut hasher = HashWriter(Sha256::new());
     // Plain data with string map keys into a writer that cannot fail: cannot fail.
     serde_json::to_writer(&mut hasher, &covered).expect("saved plans serialize to JSON");
-    hasher
-        .0
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::text::hex::hex(&hasher.0.finalize())
 }
 
 /// Sets `saved.fingerprint` to what it holds now.
@@ -227,8 +222,7 @@ pub struct MalformedPlan(pub String);
 pub struct SavedPlanError(#[from] serde_json::Error);
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::text::hex::sha256_hex(bytes)
 }
 
 /// sha256 of the normalised desired document (independent of list order and email case).

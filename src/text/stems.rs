@@ -30,7 +30,7 @@ pub fn distinct_stems<'a>(
             form
         } else {
             let digest = Sha256::digest(name.as_bytes());
-            let hash: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+            let hash = super::hex::hex(&digest[..5]);
             if form.is_empty() {
                 hash
             } else {
