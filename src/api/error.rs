@@ -171,6 +171,15 @@ pub fn request_label(request_id: Option<&str>) -> String {
 }
 
 impl Error {
+    /// An item of a `GET` listing of `route` that is not the `what` orgops reads (quoted).
+    pub fn unexpected(route: &str, what: &str, item: &serde_json::Value) -> Error {
+        Error::Decode {
+            method: "GET".into(),
+            route: route.into(),
+            message: format!("unexpected {what}: {item}"),
+        }
+    }
+
     /// True for a create whose outcome is unknown: the caller must re-read before retrying.
     pub fn is_ambiguous(&self) -> bool {
         matches!(self, Error::Ambiguous { .. })

@@ -241,11 +241,7 @@ async fn read(client: &Client) -> Result<Vec<LiveKey>, Error> {
         let id = item.get("id").and_then(Value::as_str);
         let spec = canonical(item, false);
         let (Some(id), Some(spec)) = (id, spec) else {
-            return Err(Error::Decode {
-                method: "GET".into(),
-                route: ROUTE.into(),
-                message: format!("unexpected external key: {item}"),
-            });
+            return Err(Error::unexpected(ROUTE, "external key", item));
         };
         keys.push(LiveKey {
             id: id.to_string(),

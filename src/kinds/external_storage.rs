@@ -115,11 +115,7 @@ fn declared(fields: &crate::model::KindFields) -> Option<Option<Map<String, Valu
 }
 
 fn decode_error(item: &Value) -> Error {
-    Error::Decode {
-        method: "GET".into(),
-        route: ROUTE.into(),
-        message: format!("unexpected external storage configuration: {item}"),
-    }
+    Error::unexpected(ROUTE, "external storage configuration", item)
 }
 
 fn live(item: &Value) -> Result<LiveStorage, Error> {

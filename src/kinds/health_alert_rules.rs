@@ -363,13 +363,7 @@ pub async fn read(client: &Client, project_id: Option<&str>) -> Result<Vec<LiveR
         .await?;
     items
         .iter()
-        .map(|v| {
-            from_api(v).ok_or_else(|| Error::Decode {
-                method: "GET".into(),
-                route: route.into(),
-                message: format!("unexpected health alert rule: {v}"),
-            })
-        })
+        .map(|v| from_api(v).ok_or_else(|| Error::unexpected(route, "health alert rule", v)))
         .collect()
 }
 

@@ -159,13 +159,7 @@ pub async fn read(client: &Client, project_id: Option<&str>) -> Result<Vec<LiveA
         .await?;
     items
         .iter()
-        .map(|v| {
-            from_api(v).ok_or_else(|| Error::Decode {
-                method: "GET".into(),
-                route: route.into(),
-                message: format!("unexpected spend alert: {v}"),
-            })
-        })
+        .map(|v| from_api(v).ok_or_else(|| Error::unexpected(route, "spend alert", v)))
         .collect()
 }
 

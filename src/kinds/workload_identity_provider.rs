@@ -395,11 +395,7 @@ fn exported(p: &LiveProvider) -> Value {
 }
 
 fn decode_error(route: &'static str, item: &Value) -> Error {
-    Error::Decode {
-        method: "GET".into(),
-        route: route.into(),
-        message: format!("unexpected workload identity object: {item}"),
-    }
+    Error::unexpected(route, "workload identity object", item)
 }
 
 /// A provider as the API answers it, in the file's shape (every field).
