@@ -103,6 +103,13 @@ fn organization(target: &Target) -> anyhow::Result<String> {
     ))
 }
 
+/// Where the snapshot is: its file, and the audit log's newest event when finding the file
+/// took reading it (`Some`).
+struct Located {
+    path: PathBuf,
+    head: Option<Option<Cursor>>,
+}
+
 /// The snapshot file: `options.path`, or with `--snapshot-dir` the file for this
 /// organization in that directory (named by a digest of the organization, which a file
 /// name can always hold). A directory that is a symbolic link is refused: the snapshot
@@ -112,9 +119,12 @@ fn snapshot_path(
     runtime: &tokio::runtime::Runtime,
     target: &Target,
     options: &SnapshotOptions,
-) -> anyhow::Result<Result<PathBuf, String>> {
+) -> anyhow::Result<Result<Located, String>> {
     if !options.dir {
-        return Ok(Ok(options.path.clone()));
+        return Ok(Ok(Located {
+            path: options.path.clone(),
+            head: None,
+        }));
     }
     let dir = &options.path;
     match std::fs::symlink_metadata(dir) {
@@ -126,16 +136,25 @@ fn snapshot_path(
         Err(_) => std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("--snapshot-dir {}: {e}", dir.display()))?,
     }
-    // One request names the organization (the API says which on every response); for the
-    // in-process emulator, its state file does.
-    if !target.is_in_process()
-        && let Err(e) = runtime.block_on(head(target))
-    {
-        return Ok(Err(format!(
-            "the audit log cannot be read ({e}), so no snapshot is read or kept"
-        )));
-    }
-    Ok(Ok(dir.join(snapshot::file_name_for(&organization(target)?))))
+    // One request names the organization (the API says which on every response): the
+    // audit log's head, which a full read takes as its position; for the in-process
+    // emulator, its state file does.
+    let head = if target.is_in_process() {
+        None
+    } else {
+        match runtime.block_on(head(target)) {
+            Ok(head) => Some(head),
+            Err(e) => {
+                return Ok(Err(format!(
+                    "the audit log cannot be read ({e}), so no snapshot is read or kept"
+                )));
+            }
+        }
+    };
+    Ok(Ok(Located {
+        path: dir.join(snapshot::file_name_for(&organization(target)?)),
+        head,
+    }))
 }
 
 /// The read of `scope`, taking the lists in `reuse` instead of fetching them.
@@ -174,6 +193,89 @@ enum Mode {
     },
 }
 
+/// How this run reads, and what deciding it learnt.
+struct Decision {
+    mode: Mode,
+    /// The audit log's newest event (the next snapshot's position), when the decision read
+    /// the log (`Some`).
+    head: Option<Option<Cursor>>,
+    /// When the full read the next snapshot descends from started.
+    full_read_at: i64,
+}
+
+/// How this run reads: from the snapshot at `path` where it can be trusted and no full read
+/// is due, else in full, with the reason (and the snapshot to compare with, when there is a
+/// trusted one).
+fn decide(
+    runtime: &tokio::runtime::Runtime,
+    target: &Target,
+    options: &SnapshotOptions,
+    path: &std::path::Path,
+    key: &SnapshotKey,
+    taken_at: i64,
+) -> anyhow::Result<Decision> {
+    let full = |reason: String| Decision {
+        mode: Mode::Full {
+            reason,
+            compare: None,
+        },
+        head: None,
+        full_read_at: taken_at,
+    };
+    let found = if path.exists() {
+        Snapshot::read(path, key)
+    } else {
+        Err(format!("no snapshot at {} yet", path.display()))
+    };
+    let (snap, kept) = match found {
+        Ok(found) => found,
+        Err(_) if options.full => return Ok(full("--full".into())),
+        Err(reason) => return Ok(full(reason)),
+    };
+    if let Some(reason) = snap.too_old(taken_at, options.max_age_secs) {
+        return Ok(full(reason));
+    }
+    let Some(at) = &snap.cursor else {
+        return Ok(full(
+            "the audit log was empty when the snapshot was taken: no position to read from".into(),
+        ));
+    };
+    let since = match runtime.block_on(since(target, at)) {
+        Ok(since) => since,
+        Err(reason) => return Ok(full(reason)),
+    };
+    if let Some(reason) = snap.other_organization(&organization(target)?) {
+        return Ok(full(reason));
+    }
+    let head = Some(since.head.clone());
+    let stale = snapshot::stale(&snap, &since.events);
+    let due = match options.full {
+        true => Some("--full".to_string()),
+        false => snap.full_read_due(taken_at, options.full_read_every_secs),
+    };
+    if let Some(reason) = due {
+        return Ok(Decision {
+            mode: Mode::Full {
+                reason,
+                compare: Some(Box::new((snap, stale))),
+            },
+            head,
+            full_read_at: taken_at,
+        });
+    }
+    let kept = snapshot::fresh_lists(kept, &stale);
+    let (kept, items) = runtime.block_on(read_items(target, &snap, &stale, kept));
+    Ok(Decision {
+        mode: Mode::Incremental {
+            kept,
+            events: since.events.len(),
+            items,
+        },
+        head,
+        full_read_at: snap.full_read_at,
+    })
+}
+
 /// The live read of `scope`, from the snapshot at `options.path` where it can be trusted,
 /// and a fresh snapshot written there after.
 pub fn read(
@@ -185,85 +287,25 @@ pub fn read(
 ) -> anyhow::Result<LiveState> {
     let taken_at = now();
     let key = SnapshotKey::for_client(&target.client).map_err(anyhow::Error::msg)?;
-    let path = match snapshot_path(runtime, target, options)? {
-        Ok(path) => path,
+    let located = match snapshot_path(runtime, target, options)? {
+        Ok(located) => located,
         Err(reason) => {
             let read = read_lists(runtime, target, scope, printer, Reuse::new())?;
             eprintln!("note: full read: {reason}");
             return Ok(read.live);
         }
     };
+    let Decision {
+        mut mode,
+        head: decided_head,
+        full_read_at,
+    } = decide(runtime, target, options, &located.path, &key, taken_at)?;
     // Where the log stands before anything is read: events during the read are replayed
     // by the next run (a list re-read for nothing, never a change missed).
-    let mut cursor = None;
-    let mut full_read_at = taken_at;
-    let previous = if path.exists() {
-        Snapshot::read(&path, &key)
-    } else {
-        Err(format!("no snapshot at {} yet", path.display()))
-    };
-    let mut mode = match previous {
-        Err(reason) => Mode::Full {
-            reason: if options.full {
-                "--full".into()
-            } else {
-                reason
-            },
-            compare: None,
-        },
-        Ok((snap, kept)) => match (snap.too_old(taken_at, options.max_age_secs), &snap.cursor) {
-            (Some(reason), _) => Mode::Full {
-                reason,
-                compare: None,
-            },
-            (None, None) => Mode::Full {
-                reason: "the audit log was empty when the snapshot was taken: no position to \
-                         read from"
-                    .into(),
-                compare: None,
-            },
-            (None, Some(at)) => match runtime.block_on(since(target, at)) {
-                Err(reason) => Mode::Full {
-                    reason,
-                    compare: None,
-                },
-                Ok(since) => match snap.other_organization(&organization(target)?) {
-                    Some(reason) => Mode::Full {
-                        reason,
-                        compare: None,
-                    },
-                    None => {
-                        cursor = since.head.clone();
-                        let stale = snapshot::stale(&snap, &since.events);
-                        let due = snap.full_read_due(taken_at, options.full_read_every_secs);
-                        match (options.full, due) {
-                            (true, _) => Mode::Full {
-                                reason: "--full".into(),
-                                compare: Some(Box::new((snap, stale))),
-                            },
-                            (false, Some(reason)) => Mode::Full {
-                                reason,
-                                compare: Some(Box::new((snap, stale))),
-                            },
-                            (false, None) => {
-                                full_read_at = snap.full_read_at;
-                                let kept = snapshot::fresh_lists(kept, &stale);
-                                let (kept, items) =
-                                    runtime.block_on(read_items(target, &snap, &stale, kept));
-                                Mode::Incremental {
-                                    kept,
-                                    events: since.events.len(),
-                                    items,
-                                }
-                            }
-                        }
-                    }
-                },
-            },
-        },
-    };
-    if cursor.is_none() {
-        cursor = match runtime.block_on(head(target)) {
+    let known = decided_head.or(located.head);
+    let cursor = match known {
+        Some(known) => known,
+        None => match runtime.block_on(head(target)) {
             Ok(cursor) => cursor,
             Err(e) => {
                 eprintln!(
@@ -271,8 +313,8 @@ pub fn read(
                 );
                 None
             }
-        };
-    }
+        },
+    };
     let reuse = match &mut mode {
         Mode::Incremental { kept, .. } => std::mem::take(kept),
         Mode::Full { .. } => Reuse::new(),
@@ -294,7 +336,7 @@ pub fn read(
             }
         }
     }
-    if let Err(e) = fresh.write(&path, &key) {
+    if let Err(e) = fresh.write(&located.path, &key) {
         eprintln!("warning: {e}");
     }
     Ok(read.live)

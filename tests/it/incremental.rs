@@ -1058,12 +1058,21 @@ fn snapshot_dir_keeps_one_file_per_organization_and_refuses_a_linked_directory()
         &format!("/organization/users/{bob}"),
         Some(json!({"role": "reader"})),
     );
+    control(&emu, Method::POST, "stats/reset", None);
     let out = plan(&cache);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         read_line(&out.stderr).starts_with("note: full read: no snapshot at"),
         "{}",
         out.stderr
+    );
+    // The one audit-log request that names the organization is also the full read's
+    // position: the log is asked once.
+    let stats = control(&emu, Method::GET, "stats", None);
+    assert_eq!(
+        stats["by_route"]["GET /organization/audit_logs"],
+        json!(1),
+        "{stats}"
     );
     let files: Vec<_> = std::fs::read_dir(&cache)
         .expect("the directory was made")
