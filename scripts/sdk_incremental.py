@@ -31,42 +31,8 @@ import openai
 
 KEY = "sk-admin-sdk-incremental"
 
-# Every kind the incremental read covers: people and their organization roles, custom
-# organization roles assigned to people and a group, groups with members, projects with
-# members, custom project roles assigned to a member and a group, service accounts, settings.
-STATE = """version: 1
-users:
-  - {email: ada@example.com, role: owner, roles: [auditor]}
-  - {email: bob@example.com, role: reader}
-  - {email: carol@example.com, role: reader, roles: [auditor]}
-  - {email: dan@example.com, role: reader}
-  - {email: erin@example.com, role: reader}
-roles:
-  - {name: auditor, permissions: [api.organization.costs.read]}
-  - {name: viewer, permissions: [api.organization.usage.read]}
-groups:
-  - {name: eng, members: [bob@example.com, carol@example.com], roles: [auditor]}
-  - {name: ops, members: [dan@example.com]}
-settings:
-  data_retention: zero_data_retention
-projects:
-  - name: Search
-    data_retention: none
-    members:
-      - {email: bob@example.com, role: member, roles: [deployer]}
-      - {email: carol@example.com, role: owner}
-    groups:
-      - {name: eng, role: member, roles: [deployer]}
-    roles:
-      - {name: deployer, permissions: [api.batch.write]}
-      - {name: reviewer, permissions: [api.fine_tuning.jobs.write]}
-    service_accounts:
-      - {name: ci, role: member}
-  - name: Ads
-    members:
-      - {email: dan@example.com, role: member}
-  - name: Lab
-"""
+# The organization every sequence starts from, shared with tests/it/incremental.rs.
+STATE = Path(__file__).resolve().parent.parent / "tests/fixtures/incremental/live.yaml"
 
 
 class Skip(Exception):
@@ -301,8 +267,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        state = tmp / "state.yaml"
-        state.write_text(STATE)
+        state = STATE
         for sequence in range(args.sequences):
             emulator = subprocess.Popen(
                 [args.bin, "emulator", "--state", str(state), "--admin-key", KEY],

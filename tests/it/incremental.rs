@@ -11,41 +11,9 @@ use ::orgops::emulator::RunningEmulator as Emu;
 use crate::support::cli::run;
 use crate::support::org::{self, call, orgops, send_with_key};
 
-/// An organization with every kind the incremental read covers: a custom organization role
-/// assigned to people and a group, groups with members, projects with members, custom
-/// project roles assigned to a member and a group, service accounts, settings.
-const STATE: &str = "version: 1
-users:
-  - {email: ada@example.com, role: owner, roles: [auditor]}
-  - {email: bob@example.com, role: reader}
-  - {email: carol@example.com, role: reader, roles: [auditor]}
-  - {email: dan@example.com, role: reader}
-  - {email: erin@example.com, role: reader}
-roles:
-  - {name: auditor, permissions: [api.organization.costs.read]}
-  - {name: viewer, permissions: [api.organization.usage.read]}
-groups:
-  - {name: eng, members: [bob@example.com, carol@example.com], roles: [auditor]}
-  - {name: ops, members: [dan@example.com]}
-settings:
-  data_retention: zero_data_retention
-projects:
-  - name: Search
-    data_retention: none
-    members:
-      - {email: bob@example.com, role: member, roles: [deployer]}
-      - {email: carol@example.com, role: owner}
-    groups:
-      - {name: eng, role: member, roles: [deployer]}
-    roles:
-      - {name: deployer, permissions: [api.batch.write]}
-    service_accounts:
-      - {name: ci, role: member}
-  - name: Ads
-    members:
-      - {email: dan@example.com, role: member}
-  - name: Lab
-";
+/// The organization with every kind the incremental read covers, shared with
+/// scripts/sdk_incremental.py.
+const STATE: &str = include_str!("../fixtures/incremental/live.yaml");
 
 /// One out-of-band change, with indices that pick its objects among the live ones.
 #[derive(Debug, Clone)]
