@@ -366,20 +366,7 @@ fn drift_write_in_a_directory_edits_the_file_that_declares_the_object() {
     let labs = split.join("project-labs.yaml");
     let labs_before = std::fs::read_to_string(&labs).expect("read");
     // ci becomes an owner of Labs live.
-    let labs_id = org::project_id(&emu, "Labs");
-    let accounts = org::call(
-        &emu,
-        reqwest::Method::GET,
-        &format!("/organization/projects/{labs_id}/service_accounts?limit=100"),
-        None,
-    );
-    let ci = accounts["data"][0]["id"].as_str().expect("ci").to_string();
-    org::call(
-        &emu,
-        reqwest::Method::POST,
-        &format!("/organization/projects/{labs_id}/service_accounts/{ci}"),
-        Some(json!({"role": "owner"})),
-    );
+    make_ci_an_owner_of_labs(&emu);
     let out = run(org::orgops(&emu)
         .args(["drift", "--write", "-f"])
         .arg(&split));
@@ -404,20 +391,7 @@ fn export_target_updates_a_declared_service_account_and_keeps_its_sink() {
     .replace("# end of file\n\n", "# end of file\n");
     let dir = tempfile::tempdir().expect("tempdir");
     let file = org::write(dir.path(), "orgops.yaml", &text);
-    let labs = org::project_id(&emu, "Labs");
-    let accounts = org::call(
-        &emu,
-        reqwest::Method::GET,
-        &format!("/organization/projects/{labs}/service_accounts?limit=100"),
-        None,
-    );
-    let ci = accounts["data"][0]["id"].as_str().expect("ci").to_string();
-    org::call(
-        &emu,
-        reqwest::Method::POST,
-        &format!("/organization/projects/{labs}/service_accounts/{ci}"),
-        Some(json!({"role": "owner"})),
-    );
+    make_ci_an_owner_of_labs(&emu);
     let out = run(org::orgops(&emu)
         .args([
             "export",
@@ -487,5 +461,23 @@ fn drift_write_on_the_quickstart_says_why_an_expired_invite_still_differs() {
         ],
         "{}",
         out.stderr
+    );
+}
+
+/// Labs's service account ci becomes an owner of it, out of band.
+fn make_ci_an_owner_of_labs(emu: &orgops::emulator::RunningEmulator) {
+    let labs = org::project_id(emu, "Labs");
+    let accounts = org::call(
+        emu,
+        reqwest::Method::GET,
+        &format!("/organization/projects/{labs}/service_accounts?limit=100"),
+        None,
+    );
+    let ci = accounts["data"][0]["id"].as_str().expect("ci").to_string();
+    org::call(
+        emu,
+        reqwest::Method::POST,
+        &format!("/organization/projects/{labs}/service_accounts/{ci}"),
+        Some(json!({"role": "owner"})),
     );
 }
