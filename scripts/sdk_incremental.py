@@ -52,134 +52,134 @@ class Changes:
     def __init__(self, org, control, rng):
         self.org, self.control, self.rng, self.n = org, control, rng, 0
 
-    def people(self):
+    def _people(self):
         # Never the owner orgops acts as (ada): the organization keeps an owner.
         return [u for u in self.org.users.list(limit=100) if u.email != "ada@example.com"]
 
-    def projects(self):
+    def _projects(self):
         # Active, and not the default project (which cannot have members, groups or service
         # accounts).
         return [p for p in self.org.projects.list(limit=100)
                 if p.status == "active" and p.name != "Default project"]
 
-    def groups(self):
+    def _groups(self):
         return list(self.org.groups.list(limit=100))
 
-    def custom_roles(self):
+    def _custom_roles(self):
         return [r for r in self.org.roles.list(limit=100) if not r.predefined_role]
 
-    def custom_project_roles(self, pid):
+    def _custom_project_roles(self, pid):
         return [r for r in self.org.projects.roles.list(pid, limit=100) if not r.predefined_role]
 
-    def name(self, stem):
+    def _name(self, stem):
         self.n += 1
         return f"{stem}-{self.n}"
 
     # Each method is one change type; its name is what the summary counts.
     def user_role(self):
-        u = pick(self.rng, self.people(), "people")
+        u = pick(self.rng, self._people(), "people")
         self.org.users.update(u.id, role=self.rng.choice(["owner", "reader"]))
 
     def remove_user(self):
-        u = pick(self.rng, self.people(), "people")
+        u = pick(self.rng, self._people(), "people")
         self.org.users.delete(u.id)
 
     def add_project_member(self):
-        p = pick(self.rng, self.projects(), "projects")
+        p = pick(self.rng, self._projects(), "projects")
         members = {m.id for m in self.org.projects.users.list(p.id, limit=100)}
-        u = pick(self.rng, [u for u in self.people() if u.id not in members], "non-members")
+        u = pick(self.rng, [u for u in self._people() if u.id not in members], "non-members")
         self.org.projects.users.create(p.id, user_id=u.id, role=self.rng.choice(["member", "owner"]))
 
-    def project_members(self):
-        return [(p, m) for p in self.projects() for m in self.org.projects.users.list(p.id, limit=100)]
+    def _project_members(self):
+        return [(p, m) for p in self._projects() for m in self.org.projects.users.list(p.id, limit=100)]
 
     def project_member_role(self):
-        p, m = pick(self.rng, self.project_members(), "project members")
+        p, m = pick(self.rng, self._project_members(), "project members")
         self.org.projects.users.update(m.id, project_id=p.id,
                                        role=self.rng.choice(["member", "owner"]))
 
     def remove_project_member(self):
-        p, m = pick(self.rng, self.project_members(), "project members")
+        p, m = pick(self.rng, self._project_members(), "project members")
         self.org.projects.users.delete(m.id, project_id=p.id)
 
     def create_group(self):
-        self.org.groups.create(name=self.name("team"))
+        self.org.groups.create(name=self._name("team"))
 
     def rename_group(self):
-        g = pick(self.rng, self.groups(), "groups")
-        self.org.groups.update(g.id, name=self.name(g.name))
+        g = pick(self.rng, self._groups(), "groups")
+        self.org.groups.update(g.id, name=self._name(g.name))
 
     def delete_group(self):
-        g = pick(self.rng, self.groups(), "groups")
+        g = pick(self.rng, self._groups(), "groups")
         self.org.groups.delete(g.id)
 
     def add_group_member(self):
-        g = pick(self.rng, self.groups(), "groups")
+        g = pick(self.rng, self._groups(), "groups")
         inside = {u.id for u in self.org.groups.users.list(g.id)}
-        u = pick(self.rng, [u for u in self.people() if u.id not in inside], "non-members")
+        u = pick(self.rng, [u for u in self._people() if u.id not in inside], "non-members")
         self.org.groups.users.create(g.id, user_id=u.id)
 
     def remove_group_member(self):
-        g = pick(self.rng, self.groups(), "groups")
+        g = pick(self.rng, self._groups(), "groups")
         u = pick(self.rng, self.org.groups.users.list(g.id), "group members")
         self.org.groups.users.delete(u.id, group_id=g.id)
 
     def assign_user_role(self):
-        u = pick(self.rng, self.people(), "people")
+        u = pick(self.rng, self._people(), "people")
         held = {r.id for r in self.org.users.roles.list(u.id)}
-        r = pick(self.rng, [r for r in self.custom_roles() if r.id not in held], "roles")
+        r = pick(self.rng, [r for r in self._custom_roles() if r.id not in held], "roles")
         self.org.users.roles.create(u.id, role_id=r.id)
 
     def unassign_user_role(self):
-        u, r = pick(self.rng, [(u, r) for u in self.people() for r in self.org.users.roles.list(u.id)],
+        u, r = pick(self.rng, [(u, r) for u in self._people() for r in self.org.users.roles.list(u.id)],
                     "assignments")
         self.org.users.roles.delete(r.id, user_id=u.id)
 
     def assign_group_role(self):
-        g = pick(self.rng, self.groups(), "groups")
+        g = pick(self.rng, self._groups(), "groups")
         held = {r.id for r in self.org.groups.roles.list(g.id)}
-        r = pick(self.rng, [r for r in self.custom_roles() if r.id not in held], "roles")
+        r = pick(self.rng, [r for r in self._custom_roles() if r.id not in held], "roles")
         self.org.groups.roles.create(g.id, role_id=r.id)
 
     def create_role(self):
-        self.org.roles.create(role_name=self.name("reviewer"),
+        self.org.roles.create(role_name=self._name("reviewer"),
                               permissions=["api.organization.usage.read"])
 
     def update_role_permissions(self):
-        r = pick(self.rng, self.custom_roles(), "roles")
+        r = pick(self.rng, self._custom_roles(), "roles")
         self.org.roles.update(r.id, permissions=self.rng.choice(
             [["api.organization.costs.read"],
              ["api.organization.usage.read", "api.organization.costs.read"]]))
 
     def delete_role(self):
-        r = pick(self.rng, self.custom_roles(), "roles")
+        r = pick(self.rng, self._custom_roles(), "roles")
         self.org.roles.delete(r.id)
 
     def create_project(self):
-        self.org.projects.create(name=self.name("Project"))
+        self.org.projects.create(name=self._name("Project"))
 
     def rename_project(self):
-        p = pick(self.rng, self.projects(), "projects")
-        self.org.projects.update(p.id, name=self.name(p.name))
+        p = pick(self.rng, self._projects(), "projects")
+        self.org.projects.update(p.id, name=self._name(p.name))
 
     def archive_project(self):
-        p = pick(self.rng, self.projects(), "projects")
+        p = pick(self.rng, self._projects(), "projects")
         self.org.projects.archive(p.id)
 
     def create_service_account(self):
-        p = pick(self.rng, self.projects(), "projects")
-        self.org.projects.service_accounts.create(p.id, name=self.name("bot"))
+        p = pick(self.rng, self._projects(), "projects")
+        self.org.projects.service_accounts.create(p.id, name=self._name("bot"))
 
-    def service_accounts(self):
-        return [(p, a) for p in self.projects() for a in self.org.projects.service_accounts.list(p.id)]
+    def _service_accounts(self):
+        return [(p, a) for p in self._projects() for a in self.org.projects.service_accounts.list(p.id)]
 
     def service_account_role(self):
-        p, a = pick(self.rng, self.service_accounts(), "service accounts")
+        p, a = pick(self.rng, self._service_accounts(), "service accounts")
         self.org.projects.service_accounts.update(a.id, project_id=p.id,
                                                   role=self.rng.choice(["member", "owner"]))
 
     def delete_service_account(self):
-        p, a = pick(self.rng, self.service_accounts(), "service accounts")
+        p, a = pick(self.rng, self._service_accounts(), "service accounts")
         self.org.projects.service_accounts.delete(a.id, project_id=p.id)
 
     def org_retention(self):
@@ -187,64 +187,62 @@ class Changes:
             ["zero_data_retention", "modified_abuse_monitoring"]))
 
     def project_retention(self):
-        p = pick(self.rng, self.projects(), "projects")
+        p = pick(self.rng, self._projects(), "projects")
         self.org.projects.data_retention.update(p.id, retention_type=self.rng.choice(
             ["organization_default", "none", "zero_data_retention"]))
 
     def create_project_role(self):
-        p = pick(self.rng, self.projects(), "projects")
-        self.org.projects.roles.create(p.id, role_name=self.name("tuner"),
+        p = pick(self.rng, self._projects(), "projects")
+        self.org.projects.roles.create(p.id, role_name=self._name("tuner"),
                                        permissions=["api.fine_tuning.jobs.write"])
 
     def update_project_role(self):
-        p, r = pick(self.rng, [(p, r) for p in self.projects() for r in self.custom_project_roles(p.id)],
+        p, r = pick(self.rng, [(p, r) for p in self._projects() for r in self._custom_project_roles(p.id)],
                     "project roles")
         self.org.projects.roles.update(r.id, project_id=p.id, permissions=self.rng.choice(
             [["api.batch.write"], ["api.batch.write", "api.fine_tuning.jobs.write"]]))
 
     def assign_project_member_role(self):
         p, m, r = pick(self.rng, [
-            (p, m, r) for p, m in self.project_members()
-            for r in self.custom_project_roles(p.id)
+            (p, m, r) for p, m in self._project_members()
+            for r in self._custom_project_roles(p.id)
             if r.id not in {h.id for h in self.org.projects.users.roles.list(m.id, project_id=p.id)}
         ], "project roles to assign")
         self.org.projects.users.roles.create(m.id, project_id=p.id, role_id=r.id)
 
     def add_project_group(self):
-        p = pick(self.rng, self.projects(), "projects")
+        p = pick(self.rng, self._projects(), "projects")
         inside = {g.group_id for g in self.org.projects.groups.list(p.id)}
-        g = pick(self.rng, [g for g in self.groups() if g.id not in inside], "groups")
+        g = pick(self.rng, [g for g in self._groups() if g.id not in inside], "groups")
         granted = pick(self.rng, [r for r in self.org.projects.roles.list(p.id, limit=100)
                                   if r.predefined_role], "predefined project roles")
         self.org.projects.groups.create(p.id, group_id=g.id, role=granted.id)
 
-    def project_groups(self):
-        return [(p, g) for p in self.projects() for g in self.org.projects.groups.list(p.id)]
+    def _project_groups(self):
+        return [(p, g) for p in self._projects() for g in self.org.projects.groups.list(p.id)]
 
     def assign_project_group_role(self):
         p, g, r = pick(self.rng, [
-            (p, g, r) for p, g in self.project_groups()
-            for r in self.custom_project_roles(p.id)
+            (p, g, r) for p, g in self._project_groups()
+            for r in self._custom_project_roles(p.id)
             if r.id not in {h.id for h in
                             self.org.projects.groups.roles.list(g.group_id, project_id=p.id)}
         ], "project roles to assign")
         self.org.projects.groups.roles.create(g.group_id, project_id=p.id, role_id=r.id)
 
     def remove_project_group(self):
-        p, g = pick(self.rng, self.project_groups(), "project groups")
+        p, g = pick(self.rng, self._project_groups(), "project groups")
         self.org.projects.groups.delete(g.group_id, project_id=p.id)
 
     def invite_accepted_into_a_project(self):
-        p = pick(self.rng, self.projects(), "projects")
-        email = f"{self.name('new')}@example.com"
+        p = pick(self.rng, self._projects(), "projects")
+        email = f"{self._name('new')}@example.com"
         self.org.invites.create(email=email, role="reader",
                                 projects=[{"id": p.id, "role": "member"}])
         self.control("invites/accept", {"email": email})
 
-    TYPES = [name for name in dir() if not name.startswith("_")
-             and name not in ("people", "projects", "groups", "custom_roles",
-                              "custom_project_roles", "name", "project_members",
-                              "service_accounts", "project_groups")]
+    # Every public method is a change type (helpers start with `_`).
+    TYPES = [name for name in dir() if not name.startswith("_")]
 
 
 def http(url, body=None):
