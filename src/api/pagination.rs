@@ -101,6 +101,23 @@ impl Client {
         Ok(items)
     }
 
+    /// Like [`Client::list_all`] for objects read as JSON and made into `T` by `decode`: an
+    /// item it refuses is an error quoting it, as the `what` orgops expected.
+    pub(crate) async fn list_decoded<T>(
+        &self,
+        call: Call,
+        style: Style<serde_json::Value>,
+        what: &str,
+        decode: impl Fn(&serde_json::Value) -> Option<T>,
+    ) -> Result<Vec<T>, Error> {
+        let route = call.route;
+        let items = self.list_all(call, style, MAX_PAGE_A).await?;
+        items
+            .iter()
+            .map(|v| decode(v).ok_or_else(|| Error::unexpected(route, what, v)))
+            .collect()
+    }
+
     /// Like [`Client::list_all`], handing each page to `on_page` as soon as it arrives.
     pub(crate) async fn for_each_page<T: DeserializeOwned>(
         &self,

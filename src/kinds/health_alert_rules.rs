@@ -39,7 +39,7 @@ use super::kind::{FieldPlace, Finding, Kind};
 use super::read::{PageSink, Parent, RawStore, Select, Source, one_page};
 use super::{Action, IdRef, LiveState, Operation, ResourceKind};
 use crate::api::client::{Call, RequestKind, seg};
-use crate::api::pagination::{MAX_PAGE_A, Style};
+use crate::api::pagination::Style;
 use crate::api::safe::{remove, retry_transient};
 use crate::api::{Client, Error};
 use crate::model::{Document, KindFields};
@@ -358,13 +358,14 @@ fn paths(project_id: Option<&str>, id: Option<&str>) -> (&'static str, String) {
 /// Lists one scope's rules (token pages, 100 a page).
 pub async fn read(client: &Client, project_id: Option<&str>) -> Result<Vec<LiveRule>, Error> {
     let (route, path) = paths(project_id, None);
-    let items: Vec<Value> = client
-        .list_all(Call::get(route, path), Style::NextAsPage, MAX_PAGE_A)
-        .await?;
-    items
-        .iter()
-        .map(|v| from_api(v).ok_or_else(|| Error::unexpected(route, "health alert rule", v)))
-        .collect()
+    client
+        .list_decoded(
+            Call::get(route, path),
+            Style::NextAsPage,
+            "health alert rule",
+            from_api,
+        )
+        .await
 }
 
 /// The rules a scope's `health_alert_rules` lists (`None`: not written, not managed).

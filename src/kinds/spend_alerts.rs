@@ -22,7 +22,7 @@ use super::kind::Kind;
 use super::{Action, IdRef, Operation, ResourceKind, ValueOp};
 use super::{Currency, Interval};
 use crate::api::client::{Call, RequestKind, seg};
-use crate::api::pagination::{MAX_PAGE_A, Style};
+use crate::api::pagination::Style;
 use crate::api::safe::remove;
 use crate::api::{Client, Error};
 use crate::model::{Document, KindFields, ManagedList};
@@ -154,13 +154,14 @@ pub fn managed(doc: &Document) -> (bool, super::Select<String>) {
 /// Lists one scope's alerts (100 per page).
 pub async fn read(client: &Client, project_id: Option<&str>) -> Result<Vec<LiveAlert>, Error> {
     let (route, path) = paths(project_id, None);
-    let items: Vec<Value> = client
-        .list_all(Call::get(route, path), Style::LastId, MAX_PAGE_A)
-        .await?;
-    items
-        .iter()
-        .map(|v| from_api(v).ok_or_else(|| Error::unexpected(route, "spend alert", v)))
-        .collect()
+    client
+        .list_decoded(
+            Call::get(route, path),
+            Style::LastId,
+            "spend alert",
+            from_api,
+        )
+        .await
 }
 
 /// Create (`id: None`) or replace (`id`) an alert with the plan's `value`.
